@@ -1,0 +1,2 @@
+/* placeholder: implemented in issue 2 */
+#include "dataset.h"
