@@ -3,9 +3,9 @@
  *
  * Stratified k-fold with shuffle follows scikit-learn's StratifiedKFold idea:
  * the samples of each class are (optionally) shuffled and dealt round-robin
- * over the folds, so every fold holds floor or ceil of n_c / k samples of
- * class c (within one per class) and fold sizes differ by at most the number
- * of classes.  Repeated k-fold uses a different seed per repeat, derived
+ * over the folds, continuing the round-robin position from one class to the
+ * next, so every fold holds floor or ceil of n_c / k samples of class c
+ * (within one per class) and fold sizes differ by at most one.  Repeated k-fold uses a different seed per repeat, derived
  * from (seed, repeat).  Folds are disjoint and cover 0..n-1 exactly.
  */
 #ifndef HPT_CV_H
@@ -27,9 +27,10 @@ typedef struct hpt_cv_spec {
 
 /* Assign fold ids: fold_of[i] in 0..k-1 for each of the n samples, for repeat
  * `repeat` (0-based).  labels (borrowed, n values < n_classes) are used when
- * stratified.  fold_of (borrowed, n entries) is written.  Returns 0 or
- * -EINVAL (k < 2, k > n, or, stratified, a class with fewer than k samples is
- * allowed but reported in err only when every class is smaller than k). */
+ * stratified.  fold_of (borrowed, n entries) is written.  Returns 0, -ENOMEM
+ * (scratch memory) or -EINVAL with err filled: k < 2, k > n, or, stratified,
+ * every class has fewer than k samples (as scikit-learn; a single small class
+ * is allowed and simply misses some folds). */
 int hpt_cv_assign(const hpt_cv_spec_t *spec, int repeat, const uint8_t *labels, uint32_t n,
                   int n_classes, int *fold_of, hpt_err *err);
 

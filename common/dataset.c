@@ -1,2 +1,285 @@
-/* placeholder: implemented in issue 2 */
+/*
+ * dataset.c: find a dataset directory by name and load its four IDX files
+ * (see dataset.h).
+ *
+ * The search path is fixed and short so that an error can list every place
+ * it looked.  Loading reads the files through hpt_idx_read (which validates
+ * each one on its own), then checks that they agree with each other: image
+ * and label counts per split, one image shape for both splits.  The pixel and
+ * label buffers are taken over from the hpt_idx_t values without copying.
+ */
 #include "dataset.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "hpt_config.h"
+#include "idx.h"
+
+#define PATH_LEN 4096  // matches hpt_dataset_t.dir
+
+// The four files, in fingerprint order.
+enum { TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS, N_FILES };
+static const char *const file_base[N_FILES] = {
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+};
+
+// Where named datasets live when the caller gives no data dir, in order.  The
+// second is the meson option system_data_dir (default /var/lib/hptune/data); the
+// third is the Debian-style location, tried too because packagers and admins
+// use it.  Duplicates are skipped.
+static const char *const default_roots[] = {"data", HPT_DATADIR_SYSTEM, "/var/lib/hptune/data"};
+#define N_DEFAULT_ROOTS (sizeof default_roots / sizeof default_roots[0])
+
+// ---------------------------------------------------------------------------
+// Finding files.
+
+/* Whether path exists and is not a directory (symlinks followed). */
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+/* Write the path of dir/base.gz, else dir/base, into path (PATH_LEN).
+ * Returns 0, -ENOENT when neither exists, -ENAMETOOLONG. */
+static int resolve_file(const char *dir, const char *base, char *path)
+{
+    // The compressed form is how the datasets are distributed, so it wins
+    // when both exist; their decompressed bytes (and fingerprints) are the
+    // same anyway.
+    int k = snprintf(path, PATH_LEN, "%s/%s.gz", dir, base);
+    if (k < 0 || k >= PATH_LEN)
+        return -ENAMETOOLONG;
+    if (is_file(path))
+        return 0;
+    path[k - 3] = '\0';
+    return is_file(path) ? 0 : -ENOENT;
+}
+
+/* Index of the first of the four files missing from dir, or -1 if all are
+ * there. */
+static int first_missing(const char *dir)
+{
+    char path[PATH_LEN];
+    for (int i = 0; i < N_FILES; i++)
+        if (resolve_file(dir, file_base[i], path) < 0)
+            return i;
+    return -1;
+}
+
+static bool dir_exists(const char *dir)
+{
+    struct stat st;
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Copy src into dst (len bytes); -EINVAL if it does not fit. */
+static int copy_str(char *dst, size_t len, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= len)
+        return -EINVAL;
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+int hpt_dataset_find(const char *name, const char *data_dir, char *dir, size_t len, hpt_err *err)
+{
+    if (!name || !dir || len == 0)
+        return hpt_err_set(err, -EINVAL, "hpt_dataset_find: NULL name or empty output buffer");
+
+    if (strncmp(name, "idx:", 4) == 0) {
+        const char *d = name + 4;
+        if (*d == '\0')
+            return hpt_err_set(err, -EINVAL, "dataset \"idx:\": missing directory (use idx:DIR)");
+        if (strlen(d) + 40 > PATH_LEN)
+            return hpt_err_set(err, -EINVAL, "dataset \"%.40s...\": directory name too long", name);
+        if (!dir_exists(d))
+            return hpt_err_set(err, -ENOENT, "dataset \"%s\": no such directory", name);
+        int miss = first_missing(d);
+        if (miss >= 0)
+            return hpt_err_set(err, -ENOENT, "dataset \"%s\": %s/%s[.gz] not found", name, d,
+                               file_base[miss]);
+        if (copy_str(dir, len, d) < 0)
+            return hpt_err_set(err, -EINVAL, "dataset \"%s\": directory name too long", name);
+        return 0;
+    }
+
+    if (strcmp(name, "mnist") != 0 && strcmp(name, "fashion-mnist") != 0)
+        return hpt_err_set(err, -EINVAL,
+                           "unknown dataset \"%s\" (expected mnist, fashion-mnist or idx:DIR)",
+                           name);
+
+    // A data dir given by the caller replaces the default search path rather
+    // than extending it: a worker told where its data is must not silently
+    // pick up another copy.
+    const char *roots[N_DEFAULT_ROOTS];
+    size_t n_roots = 0;
+    if (data_dir) {
+        roots[n_roots++] = data_dir;
+    } else {
+        for (size_t i = 0; i < N_DEFAULT_ROOTS; i++) {
+            bool dup = false;
+            for (size_t j = 0; j < n_roots; j++)
+                dup = dup || strcmp(roots[j], default_roots[i]) == 0;
+            if (!dup)
+                roots[n_roots++] = default_roots[i];
+        }
+    }
+
+    char looked[HPT_ERR_MSG_LEN] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < n_roots; i++) {
+        char cand[PATH_LEN];
+        int k = snprintf(cand, sizeof cand, "%s/%s", roots[i], name);
+        if (k < 0 || (size_t)k + 40 > sizeof cand)
+            return hpt_err_set(err, -EINVAL, "data dir \"%.40s...\": name too long", roots[i]);
+        if (first_missing(cand) < 0) {
+            if (copy_str(dir, len, cand) < 0)
+                return hpt_err_set(err, -EINVAL, "dataset \"%s\": directory name too long", name);
+            return 0;
+        }
+        // Note the places looked, and whether the directory was there but
+        // incomplete (an interrupted copy, say), for the message.
+        if (off < sizeof looked) {
+            k = snprintf(looked + off, sizeof looked - off, "%s%s%s", i ? ", " : "", cand,
+                         dir_exists(cand) ? " (incomplete)" : "");
+            off += k > 0 ? (size_t)k : 0;
+        }
+    }
+    return hpt_err_set(err, -ENOENT,
+                       "dataset \"%s\" not found (run deploy/fetch-data.sh to fetch it); "
+                       "looked in %s",
+                       name, looked);
+}
+
+// ---------------------------------------------------------------------------
+// Loading.
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+int hpt_dataset_load(hpt_dataset_t **out, const char *name, const char *data_dir, hpt_err *err)
+{
+    if (!out)
+        return hpt_err_set(err, -EINVAL, "hpt_dataset_load: NULL output");
+    *out = NULL;
+
+    int rc;
+    hpt_idx_t f[N_FILES] = {0};
+    char(*paths)[PATH_LEN] = NULL;  // [N_FILES]; on the heap to keep the stack small
+    hpt_dataset_t *ds = calloc(1, sizeof *ds);
+    paths = calloc(N_FILES, sizeof *paths);
+    if (!ds || !paths) {
+        rc = hpt_err_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = hpt_dataset_find(name, data_dir, ds->dir, sizeof ds->dir, err);
+    if (rc < 0)
+        goto out;
+    snprintf(ds->name, sizeof ds->name, "%s", name);
+
+    for (int i = 0; i < N_FILES; i++) {
+        // Found a moment ago, but the files may have gone since.
+        rc = resolve_file(ds->dir, file_base[i], paths[i]);
+        if (rc < 0) {
+            rc = hpt_err_set(err, -ENOENT, "%s/%s[.gz]: not found", ds->dir, file_base[i]);
+            goto out;
+        }
+        rc = hpt_idx_read(paths[i], &f[i], err);
+        if (rc < 0)
+            goto out;
+    }
+
+    // Each split: images (n, rows, cols) and labels (n).
+    for (int img = TRAIN_IMAGES; img <= TEST_IMAGES; img += 2) {
+        int lab = img + 1;
+        if (f[img].rank != 3) {
+            rc = hpt_err_set(err, -EINVAL,
+                             "%s: images must have rank 3 (count, rows, cols), this file has "
+                             "rank %d",
+                             paths[img], f[img].rank);
+            goto out;
+        }
+        if (f[lab].rank != 1) {
+            rc = hpt_err_set(err, -EINVAL,
+                             "%s: labels must have rank 1 (count), this file has rank %d",
+                             paths[lab], f[lab].rank);
+            goto out;
+        }
+        if (f[lab].dims[0] != f[img].dims[0]) {
+            rc = hpt_err_set(err, -EINVAL, "%s: %u labels, but %s has %u images", paths[lab],
+                             f[lab].dims[0], base_name(paths[img]), f[img].dims[0]);
+            goto out;
+        }
+    }
+    if (f[TEST_IMAGES].dims[1] != f[TRAIN_IMAGES].dims[1] ||
+        f[TEST_IMAGES].dims[2] != f[TRAIN_IMAGES].dims[2]) {
+        rc = hpt_err_set(err, -EINVAL, "%s: images are %ux%u, but the training images are %ux%u",
+                         paths[TEST_IMAGES], f[TEST_IMAGES].dims[1], f[TEST_IMAGES].dims[2],
+                         f[TRAIN_IMAGES].dims[1], f[TRAIN_IMAGES].dims[2]);
+        goto out;
+    }
+
+    // Labels are bytes, so fewer than 256 classes holds by construction.
+    unsigned max_label = 0;
+    for (int lab = TRAIN_LABELS; lab <= TEST_LABELS; lab += 2)
+        for (size_t i = 0; i < f[lab].n_bytes; i++)
+            if (f[lab].data[i] > max_label)
+                max_label = f[lab].data[i];
+
+    // Fingerprint: SHA-256 over the four files' digests, in file_base order.
+    uint8_t digests[N_FILES * 32], fp[32];
+    for (int i = 0; i < N_FILES; i++)
+        memcpy(digests + 32 * i, f[i].sha256, 32);
+    crypto_hash_sha256(fp, digests, sizeof digests);
+    hpt_sha256_hex(fp, ds->fingerprint);
+
+    // rows * cols <= n_bytes <= HPT_IDX_MAX_BYTES, so it fits in 32 bits.
+    ds->rows = f[TRAIN_IMAGES].dims[1];
+    ds->cols = f[TRAIN_IMAGES].dims[2];
+    ds->n_features = ds->rows * ds->cols;
+    ds->n_classes = max_label + 1;
+    ds->train = (hpt_split_t){.n = f[TRAIN_IMAGES].dims[0], .images = f[TRAIN_IMAGES].data,
+                              .labels = f[TRAIN_LABELS].data};
+    ds->test = (hpt_split_t){.n = f[TEST_IMAGES].dims[0], .images = f[TEST_IMAGES].data,
+                             .labels = f[TEST_LABELS].data};
+    for (int i = 0; i < N_FILES; i++)
+        f[i].data = NULL;  // now owned by ds
+    *out = ds;
+    ds = NULL;
+    rc = 0;
+
+out:
+    for (int i = 0; i < N_FILES; i++)
+        hpt_idx_free(&f[i]);
+    free(paths);
+    hpt_dataset_destroy(&ds);
+    return rc;
+}
+
+void hpt_dataset_destroy(hpt_dataset_t **p)
+{
+    if (!p || !*p)
+        return;
+    hpt_dataset_t *ds = *p;
+    free(ds->train.images);
+    free(ds->train.labels);
+    free(ds->test.images);
+    free(ds->test.labels);
+    free(ds);
+    *p = NULL;
+}

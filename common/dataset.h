@@ -7,7 +7,7 @@
  * train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
  * t10k-labels-idx1-ubyte, each optionally with a .gz suffix.  The search path
  * for a named dataset is the given data dir, else "data" then
- * /var/lib/hptune/data.
+ * HPT_DATADIR_SYSTEM (meson option system_data_dir, /var/lib/hptune/data).
  *
  * Images stay uint8 (scaled to [0, 1] per batch by the trainer), so a worker
  * holding fashion-mnist uses 55 MB, not 220.
@@ -27,7 +27,7 @@ typedef struct hpt_split {
 } hpt_split_t;
 
 typedef struct hpt_dataset {
-    char name[64];          // as requested ("mnist", "idx:/path")
+    char name[4200];        // as requested ("mnist", "idx:/path")
     char dir[4096];         // directory it was loaded from
     uint32_t n_features;    // pixels per image (rows * cols)
     uint32_t rows, cols;    // image shape

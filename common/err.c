@@ -21,14 +21,17 @@ void hpt_err_prefix(hpt_err *err, const char *fmt, ...)
 {
     if (!err)
         return;
-    char pre[HPT_ERR_MSG_LEN];
+    char pre[HPT_ERR_MSG_LEN / 2];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     char old[HPT_ERR_MSG_LEN];
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+    /* The prefix is capped at half the buffer so the original message keeps
+     * the rest; precision arguments tell the compiler the bounds. */
+    snprintf(err->msg, sizeof err->msg, "%.*s: %.*s", (int)sizeof pre - 1, pre,
+             (int)(sizeof err->msg - sizeof pre - 2), old);
 }
 
 const char *hpt_strerror(int rc)

@@ -28,7 +28,8 @@ typedef struct hpt_idx {
 
 /* Read and validate `path` (gzip detected by its magic, else raw).  On success
  * fills *out (its data owned by the caller, release with hpt_idx_free).
- * Errors: -ENOENT/-EACCES (cannot open), -EINVAL (bad content: bad magic,
+ * Errors: -ENOENT/-EACCES/-EISDIR (cannot open), -EIO or -errno (read
+ * error), -EINVAL (bad content: bad magic,
  * unsupported type, bad rank, zero dimension, truncated, trailing bytes,
  * corrupt gzip, too large), -ENOMEM.  err's message starts with the path. */
 int hpt_idx_read(const char *path, hpt_idx_t *out, hpt_err *err);

@@ -1,2 +1,722 @@
-/* placeholder: implemented in issue 2 */
+/*
+ * mlp.c: the dense-layer MLP of mlp.h (forward, backward, step, init).
+ *
+ * Invariants:
+ *   - Four arenas, allocated once in hpt_mlp_new (llm.c style): params and
+ *     grads (same flat layout: per layer W then b, no padding, because the
+ *     layout is part of the contract), the optimizer state (inside
+ *     hpt_optim_t) and `acts`, which holds every per-batch buffer: the
+ *     pre-activations, activations, dropout masks, the two backward delta
+ *     buffers and the max-norm scratch, each padded to 64 bytes.  Forward,
+ *     backward and step allocate nothing.
+ *   - Every matrix product goes through hpt_blas_sgemm.  Element-wise work
+ *     is done in plain loops over restrict pointers with the activation's
+ *     switch outside the loop, so that gcc -O3 can vectorise the cheap ones
+ *     (relu, hard_sigmoid, softsign, linear, the masks, the bias and the
+ *     optimizer updates); tanh/sigmoid/elu/selu/softplus call libm per
+ *     element.
+ *   - Backward reads the input of the last forward through the pointer the
+ *     forward was given (no copy: at batch 32 and 784 inputs a copy would
+ *     cost a few percent of a step), so the caller's x must stay valid and
+ *     unchanged until hpt_mlp_backward returns.  With input dropout the
+ *     dropped copy lives in `acts` and x is not read again.
+ *
+ * Semantics (Keras 2 / tf.keras, documented where we choose):
+ *   - Loss: categorical cross-entropy of the softmax, reported with Keras'
+ *     clipping of the probability into [1e-7, 1 - 1e-7].  The gradient is
+ *     the exact softmax-cross-entropy one, (p - onehot) / batch, which is
+ *     what tf.keras computes too (it fuses softmax and the loss from logits).
+ *   - Dropout is inverted: a unit is kept with probability 1 - rate and
+ *     scaled by 1 / (1 - rate); none at evaluation.
+ *   - Max-norm is applied to the hidden layers' kernels only, as in the
+ *     Keras blog model (Dense(units, kernel_constraint=maxnorm(c)) on the
+ *     hidden layer, none on the softmax layer).  A column whose norm exceeds
+ *     c is scaled by c / (1e-7 + norm) (Keras' MaxNorm); a column within the
+ *     bound is left bit-for-bit unchanged, where Keras would multiply it by
+ *     norm / (1e-7 + norm), a change below float resolution for norms > 1.
+ */
 #include "mlp.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "optim.h"
+
+#define MAX_LAYERS (HPT_MAX_LAYERS + 1)  // hidden layers + the softmax layer
+#define LOSS_EPS 1e-7                    // Keras' backend epsilon for the loss clip
+#define MAXNORM_EPS 1e-7f                // Keras' MaxNorm epsilon
+#define SELU_ALPHA 1.6732632423543772f
+#define SELU_SCALE 1.0507009873554805f
+#define TRUNC_STD_CORR 0.87962566103423978  // stddev of N(0,1) truncated to [-2, 2]
+
+struct hpt_mlp {
+    int n_layers;                  // hidden layers + 1
+    int dims[MAX_LAYERS + 1];      // dims[0] = n_in, dims[l + 1] = fan_out of layer l
+    int max_batch;                 // rows the activation buffers hold
+    int batch;                     // rows of the last forward, 0 before any
+    hpt_act_t act;                 // hidden-layer activation
+    float in_rate;                 // input dropout rate, [0, 1)
+    float hid_rate;                // hidden dropout rate, [0, 1)
+    float max_norm;                // max-norm bound c, 0 = off
+    bool hid_dropped;              // the last forward applied hidden dropout
+
+    hpt_optim_t *opt;              // owns the optimizer-state arena
+    float *params;                 // (n_params) arena: per layer W then b
+    float *grads;                  // (n_params) arena, same layout
+    float *acts;                   // (n_acts) arena of per-batch buffers
+    size_t n_params;
+
+    // Views into params / grads.
+    float *W[MAX_LAYERS];          // (fan_in, fan_out) row-major
+    float *b[MAX_LAYERS];          // (fan_out)
+    float *dW[MAX_LAYERS];         // (fan_in, fan_out)
+    float *db[MAX_LAYERS];         // (fan_out)
+
+    // Views into acts.
+    float *z[MAX_LAYERS];          // (max_batch, fan_out) pre-activation (logits for the last)
+    float *h[MAX_LAYERS];          // (max_batch, fan_out) activation before dropout;
+                                   // softmax probabilities for the last layer
+    float *a[MAX_LAYERS];          // (max_batch, fan_out) after dropout; == h when no dropout
+    float *mask[MAX_LAYERS];       // (max_batch, fan_out) 0 or 1/(1-rate); NULL w/o dropout
+    float *x_drop;                 // (max_batch, n_in) input after dropout; NULL w/o it
+    float *mask_in;                // (max_batch, n_in) input mask; NULL w/o input dropout
+    float *delta[2];               // (max_batch, max fan_out) backward ping-pong buffers
+    float *col;                    // (max fan_out) max-norm column scratch
+
+    // The last forward's layer inputs: in[0] is x or x_drop (borrowed or in
+    // acts), in[l + 1] is layer l's output as fed forward (a or h).
+    const float *in[MAX_LAYERS + 1];
+};
+
+// --- activations (one definition each, shared by the public scalar API and
+// --- the vectorisable loops below)
+
+static inline float f_relu(float z) { return z < 0.0f ? 0.0f : z; }  // NaN passes
+static inline float f_tanh(float z) { return tanhf(z); }
+static inline float f_sigmoid(float z) { return 1.0f / (1.0f + expf(-z)); }
+static inline float f_hard_sigmoid(float z)
+{
+    float v = 0.2f * z + 0.5f;
+    v = v < 0.0f ? 0.0f : v;
+    return v > 1.0f ? 1.0f : v;
+}
+static inline float f_elu(float z) { return z > 0.0f ? z : expm1f(z); }
+static inline float f_selu(float z)
+{
+    return z > 0.0f ? SELU_SCALE * z : SELU_SCALE * SELU_ALPHA * expm1f(z);
+}
+/* log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z and no
+ * cancellation for very negative z. */
+static inline float f_softplus(float z)
+{
+    return (z > 0.0f ? z : 0.0f) + log1pf(expf(-fabsf(z)));
+}
+static inline float f_softsign(float z) { return z / (1.0f + fabsf(z)); }
+
+/* select_f(c, a, b) = c ? a : b as a bit-blend of two computed values.
+ * Why not the ternary: under the default -ftrapping-math gcc rewrites
+ * `d * (z > 0 ? 1 : h + 1)` into a branch around the multiply, then refuses
+ * to if-convert a possibly trapping float op, and the whole backward loop
+ * stays scalar.  The blend has no branch to sink into and vectorises
+ * (pand/pandn/por). */
+static inline float select_f(bool c, float a, float b)
+{
+    uint32_t ua, ub, m = -(uint32_t)c;
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    uint32_t r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
+/* Derivatives d act / d z, from the pre-activation z and the value h = act(z)
+ * whichever is cheaper.  At z = 0 relu, elu and selu take the left branch
+ * as TF's gradients do (relu' = 0, the exponential branch for elu/selu);
+ * hard_sigmoid' is 0 at its corners +-2.5. */
+static inline float d_relu(float z, float h)
+{
+    (void)h;
+    return select_f(z > 0.0f, 1.0f, 0.0f);
+}
+static inline float d_tanh(float z, float h) { (void)z; return 1.0f - h * h; }
+static inline float d_sigmoid(float z, float h) { (void)z; return h * (1.0f - h); }
+static inline float d_hard_sigmoid(float z, float h)
+{
+    (void)h;
+    return select_f((z > -2.5f) & (z < 2.5f), 0.2f, 0.0f);  // & : no branch
+}
+static inline float d_elu(float z, float h) { return select_f(z > 0.0f, 1.0f, h + 1.0f); }
+static inline float d_selu(float z, float h)
+{
+    return select_f(z > 0.0f, SELU_SCALE, h + SELU_SCALE * SELU_ALPHA);
+}
+static inline float d_softplus(float z, float h) { (void)h; return f_sigmoid(z); }
+static inline float d_softsign(float z, float h)
+{
+    (void)h;
+    float d = 1.0f + fabsf(z);
+    return 1.0f / (d * d);
+}
+
+float hpt_act_apply(hpt_act_t act, float z)
+{
+    switch (act) {
+    case HPT_ACT_RELU: return f_relu(z);
+    case HPT_ACT_TANH: return f_tanh(z);
+    case HPT_ACT_SIGMOID: return f_sigmoid(z);
+    case HPT_ACT_HARD_SIGMOID: return f_hard_sigmoid(z);
+    case HPT_ACT_ELU: return f_elu(z);
+    case HPT_ACT_SELU: return f_selu(z);
+    case HPT_ACT_SOFTPLUS: return f_softplus(z);
+    case HPT_ACT_SOFTSIGN: return f_softsign(z);
+    default: return z;
+    }
+}
+
+float hpt_act_derivative(hpt_act_t act, float z, float a)
+{
+    switch (act) {
+    case HPT_ACT_RELU: return d_relu(z, a);
+    case HPT_ACT_TANH: return d_tanh(z, a);
+    case HPT_ACT_SIGMOID: return d_sigmoid(z, a);
+    case HPT_ACT_HARD_SIGMOID: return d_hard_sigmoid(z, a);
+    case HPT_ACT_ELU: return d_elu(z, a);
+    case HPT_ACT_SELU: return d_selu(z, a);
+    case HPT_ACT_SOFTPLUS: return d_softplus(z, a);
+    case HPT_ACT_SOFTSIGN: return d_softsign(z, a);
+    default: return 1.0f;
+    }
+}
+
+/* h[i] = act(z[i]) for n elements. */
+static void act_forward(hpt_act_t act, const float *restrict z, float *restrict h, size_t n)
+{
+#define FWD(F)                                                                                    \
+    do {                                                                                          \
+        for (size_t i = 0; i < n; i++)                                                            \
+            h[i] = F(z[i]);                                                                       \
+    } while (0)
+    switch (act) {
+    case HPT_ACT_RELU: FWD(f_relu); break;
+    case HPT_ACT_TANH: FWD(f_tanh); break;
+    case HPT_ACT_SIGMOID: FWD(f_sigmoid); break;
+    case HPT_ACT_HARD_SIGMOID: FWD(f_hard_sigmoid); break;
+    case HPT_ACT_ELU: FWD(f_elu); break;
+    case HPT_ACT_SELU: FWD(f_selu); break;
+    case HPT_ACT_SOFTPLUS: FWD(f_softplus); break;
+    case HPT_ACT_SOFTSIGN: FWD(f_softsign); break;
+    default: memcpy(h, z, n * sizeof *h); break;
+    }
+#undef FWD
+}
+
+/* The hidden layer's backward in one pass, in place on d:
+ * d[i] = d[i] * mask[i] * act'(z[i], h[i]), the mask factor only when
+ * mask is not NULL (d holds dLoss/d a on entry and dLoss/d z on return). */
+static void act_backward(hpt_act_t act, float *restrict d, const float *restrict z,
+                         const float *restrict h, const float *restrict mask, size_t n)
+{
+#define BWD(D)                                                                                    \
+    do {                                                                                          \
+        if (mask) {                                                                               \
+            for (size_t i = 0; i < n; i++)                                                        \
+                d[i] = d[i] * mask[i] * D(z[i], h[i]);                                            \
+        } else {                                                                                  \
+            for (size_t i = 0; i < n; i++)                                                        \
+                d[i] = d[i] * D(z[i], h[i]);                                                      \
+        }                                                                                         \
+    } while (0)
+    switch (act) {
+    case HPT_ACT_RELU: BWD(d_relu); break;
+    case HPT_ACT_TANH: BWD(d_tanh); break;
+    case HPT_ACT_SIGMOID: BWD(d_sigmoid); break;
+    case HPT_ACT_HARD_SIGMOID: BWD(d_hard_sigmoid); break;
+    case HPT_ACT_ELU: BWD(d_elu); break;
+    case HPT_ACT_SELU: BWD(d_selu); break;
+    case HPT_ACT_SOFTPLUS: BWD(d_softplus); break;
+    case HPT_ACT_SOFTSIGN: BWD(d_softsign); break;
+    default:
+        if (mask)
+            for (size_t i = 0; i < n; i++)
+                d[i] *= mask[i];
+        break;
+    }
+#undef BWD
+}
+
+// --- small kernels
+
+/* Draw an inverted-dropout mask: each entry is 1/(1-rate) with probability
+ * 1-rate, else 0.  One hpt_rng_u64 call gives two 32-bit uniforms, which
+ * halves the calls of one-uniform-per-element and keeps 2^-32 resolution. */
+static void draw_mask(hpt_rng_t *rng, float *restrict mask, size_t n, float rate)
+{
+    const uint64_t thr = (uint64_t)ldexp(1.0 - (double)rate, 32);  // keep iff u32 < thr
+    const float scale = 1.0f / (1.0f - rate);
+    size_t i = 0;
+    for (; i + 1 < n; i += 2) {
+        uint64_t r = hpt_rng_u64(rng);
+        mask[i] = (r & 0xffffffffu) < thr ? scale : 0.0f;
+        mask[i + 1] = (r >> 32) < thr ? scale : 0.0f;
+    }
+    if (i < n)
+        mask[i] = (hpt_rng_u64(rng) >> 32) < thr ? scale : 0.0f;
+}
+
+static void mul(float *restrict out, const float *restrict x, const float *restrict mask,
+                size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = x[i] * mask[i];
+}
+
+/* Numerically stable row-wise softmax of z (rows, cols) into p. */
+static void softmax(const float *restrict z, float *restrict p, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *zr = z + (size_t)r * cols;
+        float *pr = p + (size_t)r * cols;
+        float mx = zr[0];
+        for (int j = 1; j < cols; j++)
+            mx = zr[j] > mx ? zr[j] : mx;
+        float s = 0.0f;
+        for (int j = 0; j < cols; j++) {
+            pr[j] = expf(zr[j] - mx);
+            s += pr[j];
+        }
+        float inv = 1.0f / s;
+        for (int j = 0; j < cols; j++)
+            pr[j] *= inv;
+    }
+}
+
+/* -log of the true class's probability, clipped as Keras does. */
+static double xent(const float *p, uint8_t y)
+{
+    double py = p[y];
+    if (py < LOSS_EPS)
+        py = LOSS_EPS;
+    if (py > 1.0 - LOSS_EPS)
+        py = 1.0 - LOSS_EPS;
+    return -log(py);
+}
+
+// --- lifecycle
+
+static void fill_uniform(float *w, size_t n, double limit, hpt_rng_t *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] = (float)((2.0 * hpt_rng_uniform(rng) - 1.0) * limit);
+}
+
+/* Keras VarianceScaling(distribution="truncated_normal"): a N(0, 1) cut at
+ * +-2 has variance 0.8796^2, so the stddev is divided by that to make the
+ * kernel's variance exactly scale / n. */
+static void fill_truncated(float *w, size_t n, double variance, hpt_rng_t *rng)
+{
+    double sd = sqrt(variance) / TRUNC_STD_CORR;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (float)(hpt_rng_truncated_normal(rng) * sd);
+}
+
+static void init_kernel(float *W, int fan_in, int fan_out, hpt_init_t mode, hpt_rng_t *rng)
+{
+    size_t n = (size_t)fan_in * (size_t)fan_out;
+    double fi = fan_in, fo = fan_out;
+    switch (mode) {
+    case HPT_INIT_UNIFORM: fill_uniform(W, n, 0.05, rng); break;
+    case HPT_INIT_LECUN_UNIFORM: fill_uniform(W, n, sqrt(3.0 / fi), rng); break;
+    case HPT_INIT_GLOROT_UNIFORM: fill_uniform(W, n, sqrt(6.0 / (fi + fo)), rng); break;
+    case HPT_INIT_HE_UNIFORM: fill_uniform(W, n, sqrt(6.0 / fi), rng); break;
+    case HPT_INIT_NORMAL:
+        for (size_t i = 0; i < n; i++)
+            W[i] = (float)(0.05 * hpt_rng_normal(rng));
+        break;
+    case HPT_INIT_GLOROT_NORMAL: fill_truncated(W, n, 2.0 / (fi + fo), rng); break;
+    case HPT_INIT_HE_NORMAL: fill_truncated(W, n, 2.0 / fi, rng); break;
+    default: memset(W, 0, n * sizeof *W); break;  // HPT_INIT_ZERO
+    }
+}
+
+static int validate(const hpt_hparams_t *hp, int n_in, int n_out, int max_batch,
+                    hpt_rng_t *rng, hpt_err *err)
+{
+    if (!hp)
+        return hpt_err_set(err, -EINVAL, "mlp: no hyperparameters");
+    if (!rng)
+        return hpt_err_set(err, -EINVAL, "mlp: no rng for the initialiser");
+    if (n_in < 1)
+        return hpt_err_set(err, -EINVAL, "mlp: n_in %d must be >= 1", n_in);
+    if (n_out < 1 || n_out > 256)
+        return hpt_err_set(err, -EINVAL, "mlp: n_out %d is out of range (1..256, labels are "
+                                         "bytes)", n_out);
+    if (max_batch < 1 || max_batch > HPT_MAX_BATCH)
+        return hpt_err_set(err, -EINVAL, "mlp: max_batch %d is out of range (1..%d)",
+                           max_batch, HPT_MAX_BATCH);
+    if (hp->layers < 1 || hp->layers > HPT_MAX_LAYERS)
+        return hpt_err_set(err, -EINVAL, "mlp: layers %d is out of range (1..%d)", hp->layers,
+                           HPT_MAX_LAYERS);
+    for (int l = 0; l < hp->layers; l++)
+        if (hp->units[l] < 1 || hp->units[l] > HPT_MAX_UNITS)
+            return hpt_err_set(err, -EINVAL, "mlp: units[%d] = %d is out of range (1..%d)", l,
+                               hp->units[l], HPT_MAX_UNITS);
+    if ((int)hp->activation < 0 || hp->activation >= HPT_ACT__COUNT)
+        return hpt_err_set(err, -EINVAL, "mlp: unknown activation %d", (int)hp->activation);
+    if ((int)hp->init_mode < 0 || hp->init_mode >= HPT_INIT__COUNT)
+        return hpt_err_set(err, -EINVAL, "mlp: unknown init_mode %d", (int)hp->init_mode);
+    if ((int)hp->optimizer < 0 || hp->optimizer >= HPT_OPT__COUNT)
+        return hpt_err_set(err, -EINVAL, "mlp: unknown optimizer %d", (int)hp->optimizer);
+    if (!(hp->dropout >= 0.0 && hp->dropout < 1.0))
+        return hpt_err_set(err, -EINVAL, "mlp: dropout %g is out of range [0, 1)", hp->dropout);
+    if (!(hp->input_dropout >= 0.0 && hp->input_dropout < 1.0))
+        return hpt_err_set(err, -EINVAL, "mlp: input_dropout %g is out of range [0, 1)",
+                           hp->input_dropout);
+    if (!(hp->weight_constraint >= 0.0 && isfinite(hp->weight_constraint)))
+        return hpt_err_set(err, -EINVAL, "mlp: weight_constraint %g must be >= 0",
+                           hp->weight_constraint);
+    return 0;
+}
+
+/* Round a float count up to a 64-byte boundary. */
+static size_t pad16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+int hpt_mlp_new(hpt_mlp_t **out, const hpt_hparams_t *hp, int n_in, int n_out, int max_batch,
+                hpt_rng_t *rng, hpt_err *err)
+{
+    hpt_mlp_t *m = NULL;
+    int rc = validate(hp, n_in, n_out, max_batch, rng, err);
+    if (rc < 0)
+        goto out;
+
+    m = calloc(1, sizeof *m);
+    if (!m) {
+        rc = hpt_err_set(err, -ENOMEM, "mlp: out of memory");
+        goto out;
+    }
+    const int L = hp->layers + 1;
+    m->n_layers = L;
+    m->max_batch = max_batch;
+    m->act = hp->activation;
+    m->in_rate = (float)hp->input_dropout;
+    m->hid_rate = (float)hp->dropout;
+    m->max_norm = (float)hp->weight_constraint;
+    m->dims[0] = n_in;
+    for (int l = 0; l < hp->layers; l++)
+        m->dims[l + 1] = hp->units[l];
+    m->dims[L] = n_out;
+
+    // Size tables.  Every count fits size_t easily: at most 9 layers of
+    // 65536 x 65536 floats times max_batch 65536.
+    size_t n_params = 0, n_acts = 0, widest = 0;
+    const size_t B = (size_t)max_batch;
+    for (int l = 0; l < L; l++) {
+        size_t fi = (size_t)m->dims[l], fo = (size_t)m->dims[l + 1];
+        n_params += fi * fo + fo;
+        widest = fo > widest ? fo : widest;
+        size_t per = pad16(B * fo);
+        n_acts += 2 * per;                              // z, h
+        if (l < L - 1 && m->hid_rate > 0)
+            n_acts += 2 * per;                          // a, mask
+    }
+    if (m->in_rate > 0)
+        n_acts += 2 * pad16(B * (size_t)n_in);          // x_drop, mask_in
+    n_acts += 2 * pad16(B * widest) + pad16(widest);    // delta[2], col
+    m->n_params = n_params;
+
+    m->params = calloc(n_params, sizeof(float));
+    m->grads = calloc(n_params, sizeof(float));
+    m->acts = aligned_alloc(64, n_acts * sizeof(float));  // n_acts is a multiple of 16
+    if (!m->params || !m->grads || !m->acts) {
+        rc = hpt_err_set(err, -ENOMEM, "mlp: out of memory (%zu parameters, %zu buffer floats)",
+                         n_params, n_acts);
+        goto out;
+    }
+    memset(m->acts, 0, n_acts * sizeof(float));
+    rc = hpt_optim_new(&m->opt, hp, n_params);
+    if (rc < 0) {
+        hpt_err_set(err, rc, "mlp: cannot create the optimizer state");
+        goto out;
+    }
+
+    // Carve the views.
+    float *pp = m->params, *gp = m->grads, *ap = m->acts;
+    for (int l = 0; l < L; l++) {
+        size_t fi = (size_t)m->dims[l], fo = (size_t)m->dims[l + 1];
+        m->W[l] = pp;
+        m->b[l] = pp + fi * fo;
+        pp += fi * fo + fo;
+        m->dW[l] = gp;
+        m->db[l] = gp + fi * fo;
+        gp += fi * fo + fo;
+        size_t per = pad16(B * fo);
+        m->z[l] = ap;
+        m->h[l] = ap + per;
+        ap += 2 * per;
+        m->a[l] = m->h[l];
+        if (l < L - 1 && m->hid_rate > 0) {
+            m->a[l] = ap;
+            m->mask[l] = ap + per;
+            ap += 2 * per;
+            // Keep-everything masks, so TRAIN_FIXED before any TRAIN acts as EVAL.
+            for (size_t i = 0; i < B * fo; i++)
+                m->mask[l][i] = 1.0f;
+        }
+    }
+    if (m->in_rate > 0) {
+        size_t per = pad16(B * (size_t)n_in);
+        m->x_drop = ap;
+        m->mask_in = ap + per;
+        ap += 2 * per;
+        for (size_t i = 0; i < B * (size_t)n_in; i++)
+            m->mask_in[i] = 1.0f;
+    }
+    m->delta[0] = ap;
+    m->delta[1] = ap + pad16(B * widest);
+    m->col = ap + 2 * pad16(B * widest);
+    assert(m->col + pad16(widest) == m->acts + n_acts);
+
+    for (int l = 0; l < L; l++)
+        init_kernel(m->W[l], m->dims[l], m->dims[l + 1], hp->init_mode, rng);
+
+out:
+    if (rc < 0)
+        hpt_mlp_destroy(&m);
+    else
+        *out = m;
+    return rc;
+}
+
+void hpt_mlp_destroy(hpt_mlp_t **p)
+{
+    if (!p || !*p)
+        return;
+    hpt_mlp_t *m = *p;
+    hpt_optim_destroy(&m->opt);
+    free(m->params);
+    free(m->grads);
+    free(m->acts);
+    free(m);
+    *p = NULL;
+}
+
+// --- forward / backward
+
+const float *hpt_mlp_forward(hpt_mlp_t *m, const float *x, int batch, hpt_mlp_mode_t mode,
+                             hpt_rng_t *rng)
+{
+    if (batch < 1 || batch > m->max_batch)
+        return NULL;
+    const bool train = mode != HPT_MLP_EVAL;
+    const bool fresh = mode == HPT_MLP_TRAIN;
+    assert(!fresh || rng || (m->in_rate == 0 && m->hid_rate == 0));
+    const int L = m->n_layers;
+    const size_t B = (size_t)batch;
+
+    const float *in = x;
+    if (train && m->in_rate > 0) {
+        size_t n = B * (size_t)m->dims[0];
+        if (fresh)
+            draw_mask(rng, m->mask_in, n, m->in_rate);
+        mul(m->x_drop, x, m->mask_in, n);
+        in = m->x_drop;
+    }
+    m->in[0] = in;
+
+    for (int l = 0; l < L; l++) {
+        const int fi = m->dims[l], fo = m->dims[l + 1];
+        float *z = m->z[l];
+        // z = in @ W + b: broadcast the bias into z, then accumulate with beta = 1.
+        for (size_t r = 0; r < B; r++)
+            memcpy(z + r * (size_t)fo, m->b[l], (size_t)fo * sizeof *z);
+        hpt_blas_sgemm(false, false, batch, fo, fi, 1.0f, in, m->W[l], 1.0f, z);
+
+        if (l == L - 1) {
+            softmax(z, m->h[l], batch, fo);
+            m->in[l + 1] = m->h[l];
+            break;
+        }
+        const size_t n = B * (size_t)fo;
+        act_forward(m->act, z, m->h[l], n);
+        if (train && m->hid_rate > 0) {
+            if (fresh)
+                draw_mask(rng, m->mask[l], n, m->hid_rate);
+            mul(m->a[l], m->h[l], m->mask[l], n);
+            in = m->a[l];
+        } else {
+            in = m->h[l];
+        }
+        m->in[l + 1] = in;
+    }
+    m->batch = batch;
+    m->hid_dropped = train && m->hid_rate > 0;
+    return m->h[L - 1];
+}
+
+float hpt_mlp_loss(const hpt_mlp_t *m, const uint8_t *labels)
+{
+    const int no = m->dims[m->n_layers];
+    const float *p = m->h[m->n_layers - 1];
+    double loss = 0.0;
+    for (int r = 0; r < m->batch; r++) {
+        assert(labels[r] < no);
+        loss += xent(p + (size_t)r * no, labels[r]);
+    }
+    return m->batch > 0 ? (float)(loss / m->batch) : 0.0f;
+}
+
+float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels)
+{
+    const int L = m->n_layers, B = m->batch, no = m->dims[L];
+    assert(B > 0);
+    const float inv = 1.0f / (float)B;
+    const float *p = m->h[L - 1];
+
+    // dLoss/dlogits of the mean loss: (p - onehot) / batch.
+    float *d = m->delta[0];
+    double loss = 0.0;
+    for (int r = 0; r < B; r++) {
+        const float *pr = p + (size_t)r * no;
+        float *dr = d + (size_t)r * no;
+        uint8_t y = labels[r];
+        assert(y < no);
+        loss += xent(pr, y);
+        for (int j = 0; j < no; j++)
+            dr[j] = pr[j] * inv;
+        dr[y] -= inv;
+    }
+
+    int cur = 0;
+    for (int l = L - 1; l >= 0; l--) {
+        const int fi = m->dims[l], fo = m->dims[l + 1];
+        // dW = in^T @ d  (fan_in, fan_out)
+        hpt_blas_sgemm(true, false, fi, fo, B, 1.0f, m->in[l], d, 0.0f, m->dW[l]);
+        // db = column sums of d
+        float *restrict db = m->db[l];
+        memset(db, 0, (size_t)fo * sizeof *db);
+        for (int r = 0; r < B; r++) {
+            const float *restrict dr = d + (size_t)r * fo;
+            for (int j = 0; j < fo; j++)
+                db[j] += dr[j];
+        }
+        if (l == 0)
+            break;  // the input needs no gradient
+        // d_prev = d @ W^T  (batch, fan_in), then through dropout and the activation.
+        float *dp = m->delta[cur ^ 1];
+        hpt_blas_sgemm(false, true, B, fi, fo, 1.0f, d, m->W[l], 0.0f, dp);
+        act_backward(m->act, dp, m->z[l - 1], m->h[l - 1], m->hid_dropped ? m->mask[l - 1] : NULL,
+                     (size_t)B * (size_t)fi);
+        d = dp;
+        cur ^= 1;
+    }
+    return (float)(loss / B);
+}
+
+// --- update
+
+void hpt_mlp_apply_max_norm(hpt_mlp_t *m)
+{
+    const float c = m->max_norm;
+    if (!(c > 0.0f))
+        return;
+    // Hidden layers only; see the file comment.
+    for (int l = 0; l < m->n_layers - 1; l++) {
+        const int fi = m->dims[l], fo = m->dims[l + 1];
+        float *restrict W = m->W[l];
+        float *restrict col = m->col;
+        // Squared column norms, accumulated row by row so the inner loop is
+        // contiguous.
+        memset(col, 0, (size_t)fo * sizeof *col);
+        for (int r = 0; r < fi; r++) {
+            const float *restrict wr = W + (size_t)r * fo;
+            for (int j = 0; j < fo; j++)
+                col[j] += wr[j] * wr[j];
+        }
+        bool any = false;
+        for (int j = 0; j < fo; j++) {
+            float norm = sqrtf(col[j]);
+            if (norm > c) {
+                col[j] = c / (MAXNORM_EPS + norm);
+                any = true;
+            } else {
+                col[j] = 1.0f;  // exact: such columns are left unchanged
+            }
+        }
+        if (!any)
+            continue;
+        for (int r = 0; r < fi; r++) {
+            float *restrict wr = W + (size_t)r * fo;
+            for (int j = 0; j < fo; j++)
+                wr[j] *= col[j];
+        }
+    }
+}
+
+void hpt_mlp_step(hpt_mlp_t *m)
+{
+    hpt_optim_step(m->opt, m->params, m->grads);
+    hpt_mlp_apply_max_norm(m);
+}
+
+// --- accessors
+
+float *hpt_mlp_params(hpt_mlp_t *m, size_t *n)
+{
+    if (n)
+        *n = m->n_params;
+    return m->params;
+}
+
+float *hpt_mlp_grads(hpt_mlp_t *m, size_t *n)
+{
+    if (n)
+        *n = m->n_params;
+    return m->grads;
+}
+
+int hpt_mlp_n_layers(const hpt_mlp_t *m)
+{
+    return m->n_layers;
+}
+
+void hpt_mlp_layer(hpt_mlp_t *m, int l, float **W, float **b, int *fan_in, int *fan_out)
+{
+    bool ok = l >= 0 && l < m->n_layers;
+    assert(ok);
+    if (W)
+        *W = ok ? m->W[l] : NULL;
+    if (b)
+        *b = ok ? m->b[l] : NULL;
+    if (fan_in)
+        *fan_in = ok ? m->dims[l] : 0;
+    if (fan_out)
+        *fan_out = ok ? m->dims[l + 1] : 0;
+}
+
+const float *hpt_mlp_activation(const hpt_mlp_t *m, int l)
+{
+    if (l < 0 || l >= m->n_layers || m->batch == 0)
+        return NULL;
+    return m->in[l + 1];
+}
+
+double hpt_mlp_flops_per_sample(const hpt_mlp_t *m)
+{
+    double f = 0.0;
+    for (int l = 0; l < m->n_layers; l++) {
+        double mac = (double)m->dims[l] * (double)m->dims[l + 1];
+        f += 2.0 * mac;        // forward z = a_prev @ W
+        f += 2.0 * mac;        // dW = a_prev^T @ dz
+        if (l > 0)
+            f += 2.0 * mac;    // da_prev = dz @ W^T (not for the input)
+    }
+    return f;
+}

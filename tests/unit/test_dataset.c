@@ -1,0 +1,416 @@
+/*
+ * test_dataset.c: finding and loading datasets.
+ *
+ * Tiny datasets (four IDX files) are written into a mkdtemp directory and
+ * loaded through "idx:DIR" and through a named dataset under a data dir.  The
+ * real mnist and fashion-mnist are checked too when deploy/fetch-data.sh has
+ * put them under $HPT_DATA_DIR (meson sets it to the source tree's data/);
+ * without them that one test only says it skipped them.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <zlib.h>
+
+#include "dataset.h"
+#include "hpt_test.h"
+#include "idx.h"
+
+// ---------------------------------------------------------------------------
+// Fixture helpers.
+
+static char tmp_root[64];
+static char *tmp_paths[256];  // files and directories, removed in reverse
+static int n_tmp_paths;
+
+static void cleanup(void)
+{
+    for (int i = n_tmp_paths - 1; i >= 0; i--) {
+        if (unlink(tmp_paths[i]) < 0)
+            rmdir(tmp_paths[i]);
+        free(tmp_paths[i]);
+    }
+    if (tmp_root[0])
+        rmdir(tmp_root);
+}
+
+/* "dir/name<suffix>", remembered for removal at exit. */
+static const char *track(const char *dir, const char *name, const char *suffix)
+{
+    ASSERT(n_tmp_paths < 256);
+    char *p = malloc(strlen(dir) + strlen(name) + strlen(suffix) + 2);
+    ASSERT(p != NULL);
+    sprintf(p, "%s/%s%s", dir, name, suffix);
+    tmp_paths[n_tmp_paths++] = p;
+    return p;
+}
+
+/* A new empty directory under the temp root. */
+static const char *new_dir(const char *name)
+{
+    if (!tmp_root[0]) {
+        const char *t = getenv("TMPDIR");
+        snprintf(tmp_root, sizeof tmp_root, "%s/hpt-test-dataset-XXXXXX",
+                 t && strlen(t) < 30 ? t : "/tmp");
+        ASSERT(mkdtemp(tmp_root) != NULL);
+        atexit(cleanup);
+    }
+    const char *d = track(tmp_root, name, "");
+    ASSERT_EQ(mkdir(d, 0700), 0);
+    return d;
+}
+
+/* Build an IDX file in memory: type 0x08, big-endian dims, payload. */
+static uint8_t *idx_bytes(int rank, const uint32_t *dims, const uint8_t *payload, size_t n,
+                          size_t *len)
+{
+    size_t hdr = 4 + 4 * (size_t)rank;
+    uint8_t *b = malloc(hdr + n);
+    ASSERT(b != NULL);
+    b[0] = 0;
+    b[1] = 0;
+    b[2] = 0x08;
+    b[3] = (uint8_t)rank;
+    for (int i = 0; i < rank; i++)
+        for (int j = 0; j < 4; j++)
+            b[4 + 4 * i + j] = (uint8_t)(dims[i] >> (24 - 8 * j));
+    memcpy(b + hdr, payload, n);
+    *len = hdr + n;
+    return b;
+}
+
+/* Write dir/base(.gz): gzip unless raw; also return the SHA-256 of the
+ * uncompressed bytes, computed here with libsodium directly. */
+static void write_idx(const char *dir, const char *base, bool raw, int rank, const uint32_t *dims,
+                      const uint8_t *payload, size_t n, uint8_t sha[32])
+{
+    size_t len;
+    uint8_t *b = idx_bytes(rank, dims, payload, n, &len);
+    ASSERT(sodium_init() >= 0);
+    crypto_hash_sha256(sha, b, len);
+    const char *path = track(dir, base, raw ? "" : ".gz");
+    if (raw) {
+        FILE *f = fopen(path, "wb");
+        ASSERT(f != NULL);
+        ASSERT_EQ(fwrite(b, 1, len, f), len);
+        ASSERT_EQ(fclose(f), 0);
+    } else {
+        gzFile g = gzopen(path, "wb9");
+        ASSERT(g != NULL);
+        ASSERT_EQ(gzwrite(g, b, (unsigned)len), (int)len);
+        ASSERT_EQ(gzclose(g), Z_OK);
+    }
+    free(b);
+}
+
+typedef struct spec {
+    uint32_t n_train, n_test;         // image counts
+    uint32_t n_train_labels, n_test_labels;
+    uint32_t rows, cols, test_rows;   // train shape; test rows (cols shared)
+    int label_mod;                    // train labels i % label_mod
+    uint8_t test_label_max;           // last test label; others i % label_mod
+    bool raw_test_labels;             // write that one file uncompressed
+    uint8_t seed;                     // varies the pixels
+} spec;
+
+static const spec SPEC_DEFAULT = {.n_train = 50, .n_test = 20, .n_train_labels = 50,
+                                  .n_test_labels = 20, .rows = 4, .cols = 3, .test_rows = 4,
+                                  .label_mod = 4, .test_label_max = 6};
+
+/* Write the four files of s into dir; fingerprint gets the expected hex
+ * fingerprint, computed here from the bytes written. */
+static void write_dataset(const char *dir, const spec *s, char fingerprint[65])
+{
+    uint8_t sha[4][32];
+    uint32_t n_px = s->n_train * s->rows * s->cols;
+    uint8_t *px = malloc(n_px + s->n_test * s->test_rows * s->cols + 1);
+    uint8_t *lab = malloc(s->n_train_labels + s->n_test_labels + 1);
+    ASSERT(px != NULL && lab != NULL);
+    for (uint32_t i = 0; i < n_px; i++)
+        px[i] = (uint8_t)(i * 31 + s->seed);
+    for (uint32_t i = 0; i < s->n_train_labels; i++)
+        lab[i] = (uint8_t)(i % (uint32_t)s->label_mod);
+    write_idx(dir, "train-images-idx3-ubyte", false, 3,
+              (const uint32_t[]){s->n_train, s->rows, s->cols}, px, n_px, sha[0]);
+    write_idx(dir, "train-labels-idx1-ubyte", false, 1, (const uint32_t[]){s->n_train_labels},
+              lab, s->n_train_labels, sha[1]);
+
+    n_px = s->n_test * s->test_rows * s->cols;
+    for (uint32_t i = 0; i < n_px; i++)
+        px[i] = (uint8_t)(i * 17 + 5);
+    for (uint32_t i = 0; i < s->n_test_labels; i++)
+        lab[i] = (uint8_t)(i % (uint32_t)s->label_mod);
+    lab[s->n_test_labels - 1] = s->test_label_max;
+    write_idx(dir, "t10k-images-idx3-ubyte", false, 3,
+              (const uint32_t[]){s->n_test, s->test_rows, s->cols}, px, n_px, sha[2]);
+    write_idx(dir, "t10k-labels-idx1-ubyte", s->raw_test_labels, 1,
+              (const uint32_t[]){s->n_test_labels}, lab, s->n_test_labels, sha[3]);
+    free(lab);
+    free(px);
+
+    uint8_t fp[32];
+    crypto_hash_sha256(fp, &sha[0][0], sizeof sha);
+    hpt_sha256_hex(fp, fingerprint);
+}
+
+static char *idx_name(const char *dir)
+{
+    static char name[128];
+    snprintf(name, sizeof name, "idx:%s", dir);
+    return name;
+}
+
+// ---------------------------------------------------------------------------
+// Loading good datasets.
+
+HPT_TEST(load_idx_dir)
+{
+    const char *dir = new_dir("good");
+    spec s = SPEC_DEFAULT;
+    s.raw_test_labels = true;  // a mix of raw and gzip files is fine
+    char want_fp[65];
+    write_dataset(dir, &s, want_fp);
+
+    hpt_dataset_t *ds = NULL;
+    hpt_err err = {0};
+    ASSERT_OK(hpt_dataset_load(&ds, idx_name(dir), NULL, &err));
+    ASSERT(ds != NULL);
+    ASSERT_STR_CONTAINS(ds->name, "idx:");
+    ASSERT_EQ(strcmp(ds->dir, dir), 0);
+    ASSERT_EQ(ds->train.n, 50);
+    ASSERT_EQ(ds->test.n, 20);
+    ASSERT_EQ(ds->rows, 4);
+    ASSERT_EQ(ds->cols, 3);
+    ASSERT_EQ(ds->n_features, 12);
+    // Train labels are 0..3; the one 6 in the test split counts too.
+    ASSERT_EQ(ds->n_classes, 7);
+    ASSERT_EQ(ds->train.images[13], (uint8_t)(13 * 31));
+    ASSERT_EQ(ds->test.images[13], (uint8_t)(13 * 17 + 5));
+    ASSERT_EQ(ds->train.labels[7], 3);
+    ASSERT_EQ(ds->test.labels[19], 6);
+    ASSERT_EQ(strlen(ds->fingerprint), 64);
+    ASSERT_EQ(strcmp(ds->fingerprint, want_fp), 0);
+
+    // find() resolves without loading, and refuses a buffer too small.
+    char found[4096], small[8];
+    ASSERT_OK(hpt_dataset_find(idx_name(dir), NULL, found, sizeof found, &err));
+    ASSERT_EQ(strcmp(found, dir), 0);
+    ASSERT_EQ(hpt_dataset_find(idx_name(dir), NULL, small, sizeof small, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "too long");
+
+    // Loading again gives the same fingerprint.
+    hpt_dataset_t *again = NULL;
+    ASSERT_OK(hpt_dataset_load(&again, idx_name(dir), NULL, &err));
+    ASSERT_EQ(strcmp(again->fingerprint, ds->fingerprint), 0);
+    hpt_dataset_destroy(&again);
+    ASSERT(again == NULL);
+
+    // Different pixels, different fingerprint.
+    const char *dir2 = new_dir("good2");
+    s.seed = 1;
+    char fp2[65];
+    write_dataset(dir2, &s, fp2);
+    ASSERT_OK(hpt_dataset_load(&again, idx_name(dir2), NULL, &err));
+    ASSERT_EQ(strcmp(again->fingerprint, fp2), 0);
+    ASSERT(strcmp(again->fingerprint, ds->fingerprint) != 0);
+    hpt_dataset_destroy(&again);
+
+    hpt_dataset_destroy(&ds);
+    ASSERT(ds == NULL);
+    hpt_dataset_destroy(&ds);  // NULL is fine
+    hpt_dataset_destroy(NULL);
+}
+
+HPT_TEST(named_dataset_under_data_dir)
+{
+    const char *root = new_dir("datadir");
+    const char *dir = track(root, "mnist", "");
+    ASSERT_EQ(mkdir(dir, 0700), 0);
+    char fp[65];
+    write_dataset(dir, &SPEC_DEFAULT, fp);
+
+    char found[4096];
+    hpt_err err = {0};
+    ASSERT_OK(hpt_dataset_find("mnist", root, found, sizeof found, &err));
+    ASSERT_EQ(strcmp(found, dir), 0);
+
+    hpt_dataset_t *ds = NULL;
+    ASSERT_OK(hpt_dataset_load(&ds, "mnist", root, &err));
+    ASSERT_EQ(strcmp(ds->name, "mnist"), 0);
+    ASSERT_EQ(strcmp(ds->fingerprint, fp), 0);
+    hpt_dataset_destroy(&ds);
+
+    // The given data dir is the only place looked: fashion-mnist is not there.
+    ASSERT_EQ(hpt_dataset_load(&ds, "fashion-mnist", root, &err), -ENOENT);
+    ASSERT(ds == NULL);
+}
+
+// ---------------------------------------------------------------------------
+// Errors.
+
+HPT_TEST(label_count_mismatch)
+{
+    const char *dir = new_dir("count");
+    spec s = SPEC_DEFAULT;
+    s.n_train_labels = 49;
+    char fp[65];
+    write_dataset(dir, &s, fp);
+    hpt_dataset_t *ds = NULL;
+    hpt_err err = {0};
+    ASSERT_EQ(hpt_dataset_load(&ds, idx_name(dir), NULL, &err), -EINVAL);
+    ASSERT(ds == NULL);
+    ASSERT_EQ(err.code, -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, dir);
+    ASSERT_STR_CONTAINS(err.msg,
+                        "/train-labels-idx1-ubyte.gz: 49 labels, but train-images-idx3-ubyte.gz "
+                        "has 50 images");
+
+    const char *dir2 = new_dir("count-test");
+    s = SPEC_DEFAULT;
+    s.n_test_labels = 21;
+    write_dataset(dir2, &s, fp);
+    ASSERT_EQ(hpt_dataset_load(&ds, idx_name(dir2), NULL, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "/t10k-labels-idx1-ubyte.gz: 21 labels");
+}
+
+HPT_TEST(shape_mismatch)
+{
+    const char *dir = new_dir("shape");
+    spec s = SPEC_DEFAULT;
+    s.test_rows = 5;
+    char fp[65];
+    write_dataset(dir, &s, fp);
+    hpt_dataset_t *ds = NULL;
+    hpt_err err = {0};
+    ASSERT_EQ(hpt_dataset_load(&ds, idx_name(dir), NULL, &err), -EINVAL);
+    ASSERT(ds == NULL);
+    ASSERT_STR_CONTAINS(err.msg, "/t10k-images-idx3-ubyte.gz: images are 5x3, but the training "
+                                 "images are 4x3");
+}
+
+HPT_TEST(wrong_rank)
+{
+    // Images written as rank 2 (n, 12) instead of (n, 4, 3).
+    const char *dir = new_dir("rank");
+    uint8_t sha[32], px[24] = {0}, lab[2] = {0, 1};
+    write_idx(dir, "train-images-idx3-ubyte", false, 2, (const uint32_t[]){2, 12}, px, 24, sha);
+    write_idx(dir, "train-labels-idx1-ubyte", false, 1, (const uint32_t[]){2}, lab, 2, sha);
+    write_idx(dir, "t10k-images-idx3-ubyte", false, 3, (const uint32_t[]){2, 4, 3}, px, 24, sha);
+    write_idx(dir, "t10k-labels-idx1-ubyte", false, 1, (const uint32_t[]){2}, lab, 2, sha);
+    hpt_dataset_t *ds = NULL;
+    hpt_err err = {0};
+    ASSERT_EQ(hpt_dataset_load(&ds, idx_name(dir), NULL, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "/train-images-idx3-ubyte.gz: images must have rank 3");
+}
+
+HPT_TEST(corrupt_file_is_named)
+{
+    const char *dir = new_dir("corrupt");
+    char fp[65];
+    write_dataset(dir, &SPEC_DEFAULT, fp);
+    // Replace the test images with a gzip header and nothing else.
+    const char *path = track(dir, "t10k-images-idx3-ubyte.gz", "");
+    FILE *f = fopen(path, "wb");
+    ASSERT(f != NULL);
+    fwrite("\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03", 1, 10, f);
+    ASSERT_EQ(fclose(f), 0);
+    hpt_dataset_t *ds = NULL;
+    hpt_err err = {0};
+    ASSERT_EQ(hpt_dataset_load(&ds, idx_name(dir), NULL, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "/t10k-images-idx3-ubyte.gz: truncated gzip stream");
+}
+
+HPT_TEST(missing_dataset)
+{
+    const char *root = new_dir("empty-datadir");
+    hpt_dataset_t *ds = NULL;
+    hpt_err err = {0};
+    ASSERT_EQ(hpt_dataset_load(&ds, "mnist", root, &err), -ENOENT);
+    ASSERT(ds == NULL);
+    ASSERT_EQ(err.code, -ENOENT);
+    ASSERT_STR_CONTAINS(err.msg, "fetch-data");
+    ASSERT_STR_CONTAINS(err.msg, root);
+
+    // An incomplete directory is pointed out.
+    const char *part = track(root, "fashion-mnist", "");
+    ASSERT_EQ(mkdir(part, 0700), 0);
+    ASSERT_EQ(hpt_dataset_load(&ds, "fashion-mnist", root, &err), -ENOENT);
+    ASSERT_STR_CONTAINS(err.msg, "fashion-mnist (incomplete)");
+
+    // idx: with no such directory, or one missing a file.
+    ASSERT_EQ(hpt_dataset_load(&ds, "idx:/nonexistent/hpt-dir", NULL, &err), -ENOENT);
+    ASSERT_STR_CONTAINS(err.msg, "/nonexistent/hpt-dir");
+    ASSERT_EQ(hpt_dataset_load(&ds, idx_name(root), NULL, &err), -ENOENT);
+    ASSERT_STR_CONTAINS(err.msg, "train-images-idx3-ubyte[.gz] not found");
+
+    // Bad names.
+    ASSERT_EQ(hpt_dataset_load(&ds, "cifar10", NULL, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "unknown dataset \"cifar10\"");
+    ASSERT_EQ(hpt_dataset_load(&ds, "idx:", NULL, &err), -EINVAL);
+    ASSERT_EQ(hpt_dataset_load(&ds, NULL, NULL, &err), -EINVAL);
+    ASSERT_EQ(hpt_dataset_load(NULL, "mnist", NULL, NULL), -EINVAL);
+}
+
+// ---------------------------------------------------------------------------
+// The real datasets, when fetched.
+
+/* Load `name` from data_dir if its directory exists; returns false if not. */
+static bool check_real(const char *data_dir, const char *name, uint32_t n_train, uint32_t n_test,
+                       const char *want_fp)
+{
+    char dir[4096];
+    struct stat st;
+    snprintf(dir, sizeof dir, "%s/%s", data_dir, name);
+    if (stat(dir, &st) != 0) {
+        fprintf(stderr, "  (no %s: run deploy/fetch-data.sh to test the real %s)\n", dir, name);
+        return false;
+    }
+    hpt_dataset_t *ds = NULL;
+    hpt_err err = {0};
+    int rc = hpt_dataset_load(&ds, name, data_dir, &err);
+    if (rc < 0)
+        fprintf(stderr, "  %s\n", err.msg);
+    ASSERT_OK(rc);
+    ASSERT_EQ(ds->train.n, n_train);
+    ASSERT_EQ(ds->test.n, n_test);
+    ASSERT_EQ(ds->rows, 28);
+    ASSERT_EQ(ds->cols, 28);
+    ASSERT_EQ(ds->n_features, 784);
+    ASSERT_EQ(ds->n_classes, 10);
+    // Every class occurs in both splits.
+    uint32_t seen[2][10] = {{0}};
+    for (uint32_t i = 0; i < ds->train.n; i++)
+        seen[0][ds->train.labels[i]]++;
+    for (uint32_t i = 0; i < ds->test.n; i++)
+        seen[1][ds->test.labels[i]]++;
+    for (int c = 0; c < 10; c++)
+        ASSERT(seen[0][c] > 0 && seen[1][c] > 0);
+    ASSERT_EQ(strcmp(ds->fingerprint, want_fp), 0);
+    fprintf(stderr, "  %s: %u train, %u test, fingerprint %s\n", name, ds->train.n, ds->test.n,
+            ds->fingerprint);
+    hpt_dataset_destroy(&ds);
+    return true;
+}
+
+HPT_TEST(real_datasets)
+{
+    const char *data_dir = getenv("HPT_DATA_DIR");
+    if (!data_dir || !*data_dir) {
+        fprintf(stderr, "  (HPT_DATA_DIR not set: real datasets not checked)\n");
+        return;
+    }
+    // Fingerprints: SHA-256 over the decompressed-content hashes pinned in
+    // deploy/fetch-data.sh (it lists these two values in a comment).
+    check_real(data_dir, "mnist", 8000, 2000,
+               "6003ea9d5f0cea4cba0ad3dc4165ad97219539e48a8e35eead7a0766538ddab6");
+    check_real(data_dir, "fashion-mnist", 60000, 10000,
+               "4d8e31d2057f6f938ff47097ba334038e7aafbaf24b67665d2dd1ecda01730a3");
+}
+
+HPT_TEST_MAIN()
