@@ -43,7 +43,9 @@ void hpt_mlp_destroy(hpt_mlp_t **p);
 
 /* Forward pass of `batch` rows (1..max_batch) of x (borrowed, (batch, n_in)).
  * Returns the softmax probabilities (batch, n_out), owned by the model and
- * valid until the next forward.  rng is used only in HPT_MLP_TRAIN mode. */
+ * valid until the next forward, or NULL when batch is out of range.  rng is
+ * used only in HPT_MLP_TRAIN mode.  x is not copied: backward reads it, so it
+ * must stay valid and unchanged until hpt_mlp_backward returns. */
 const float *hpt_mlp_forward(hpt_mlp_t *m, const float *x, int batch, hpt_mlp_mode_t mode,
                              hpt_rng_t *rng);
 
@@ -58,8 +60,9 @@ float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels);
 float hpt_mlp_loss(const hpt_mlp_t *m, const uint8_t *labels);
 
 /* One optimizer update from the gradient arena, then the max-norm constraint
- * (each unit's incoming weight vector, i.e. each column of every W, is scaled
- * to norm <= weight_constraint; biases are not constrained) when on. */
+ * when on: each hidden unit's incoming weight vector (each column of every
+ * hidden layer's W; not the output layer, as in the blog's Keras models) is
+ * scaled to norm <= weight_constraint; biases are not constrained. */
 void hpt_mlp_step(hpt_mlp_t *m);
 
 /* Apply the max-norm constraint alone (hpt_mlp_step calls it). */

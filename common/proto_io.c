@@ -1,0 +1,358 @@
+/* proto_io.c: Envelope framing, packing and validation; see proto_io.h. */
+#include "proto_io.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+_Static_assert(HPT_PROTO_MAX_ID <= 255, "ZMQ identities are at most 255 bytes");
+
+// --- send / receive -------------------------------------------------------
+
+int hpt_proto_send(void *sock, const hpt_peer_id_t *to, hpt_env_t *env, int flags)
+{
+    env->protocol = HPT__VERSION__PROTOCOL_VERSION;
+    size_t len = hpt__envelope__get_packed_size(env);
+    if (len > HPT_PROTO_MAX_MSG)
+        return -EMSGSIZE;
+    zmq_msg_t msg;
+    if (zmq_msg_init_size(&msg, len) != 0)
+        return -zmq_errno();
+    hpt__envelope__pack(env, zmq_msg_data(&msg));
+    if (to) {
+        if (zmq_send(sock, to->bytes, to->len, ZMQ_SNDMORE | flags) < 0) {
+            int rc = -zmq_errno();
+            zmq_msg_close(&msg);
+            return rc;
+        }
+    }
+    if (zmq_msg_send(&msg, sock, flags) < 0) {
+        int rc = -zmq_errno();
+        zmq_msg_close(&msg);
+        return rc;
+    }
+    return 0;
+}
+
+/* Discard the remaining frames of a multi-part message. */
+static void drain(void *sock)
+{
+    int more = 1;
+    size_t len = sizeof more;
+    while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len) == 0 && more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, sock, ZMQ_DONTWAIT);
+        zmq_msg_close(&m);
+    }
+}
+
+static int more_frames(void *sock)
+{
+    int more = 0;
+    size_t len = sizeof more;
+    zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
+    return more;
+}
+
+int hpt_proto_recv(void *sock, hpt_peer_id_t *from, hpt_env_t **out, hpt_err *err)
+{
+    *out = NULL;
+    zmq_msg_t msg;
+    if (from) {
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
+            int rc = -zmq_errno();
+            zmq_msg_close(&msg);
+            return rc;
+        }
+        size_t n = zmq_msg_size(&msg);
+        from->len = (uint8_t)(n > HPT_PROTO_MAX_ID ? HPT_PROTO_MAX_ID : n);
+        memcpy(from->bytes, zmq_msg_data(&msg), from->len);
+        zmq_msg_close(&msg);
+        if (!more_frames(sock))
+            return hpt_err_set(err, -EBADMSG, "message has no body frame");
+    }
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
+        int rc = -zmq_errno();
+        zmq_msg_close(&msg);
+        return rc;
+    }
+    int rc;
+    if (more_frames(sock)) {
+        drain(sock);
+        rc = hpt_err_set(err, -EBADMSG, "message has more than one body frame");
+    } else {
+        rc = hpt_proto_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), out, err);
+    }
+    zmq_msg_close(&msg);
+    return rc;
+}
+
+int hpt_proto_decode(const uint8_t *buf, size_t len, hpt_env_t **out, hpt_err *err)
+{
+    *out = NULL;
+    if (len == 0)
+        return hpt_err_set(err, -EBADMSG, "empty message");
+    if (len > HPT_PROTO_MAX_MSG)
+        return hpt_err_set(err, -EBADMSG, "message of %zu bytes exceeds the %d byte limit", len,
+                           HPT_PROTO_MAX_MSG);
+    hpt_env_t *env = hpt__envelope__unpack(NULL, len, buf);
+    if (!env)
+        return hpt_err_set(err, -EBADMSG, "%zu bytes that are not a valid Envelope", len);
+    int rc = hpt_proto_validate(env, err);
+    if (rc < 0) {
+        hpt__envelope__free_unpacked(env, NULL);
+        return rc;
+    }
+    *out = env;
+    return 0;
+}
+
+void hpt_proto_free(hpt_env_t **p)
+{
+    if (p && *p) {
+        hpt__envelope__free_unpacked(*p, NULL);
+        *p = NULL;
+    }
+}
+
+// --- validation -----------------------------------------------------------
+
+#define BAD(...) return hpt_err_set(err, -EBADMSG, __VA_ARGS__)
+#define MAX_STR 4096
+#define MAX_LIST 100000
+
+static bool str_ok(const char *s, size_t max)
+{
+    return s && strnlen(s, max + 1) <= max;
+}
+
+/* A NaN is allowed where a score may be missing; infinities never are. */
+static bool finite_or_nan(double v)
+{
+    return !isinf(v);
+}
+
+static int check_hparams(const Hpt__HParams *h, hpt_err *err)
+{
+    if (!h)
+        BAD("assign: hparams missing");
+    hpt_hparams_t hp;
+    hpt_err e = {0};
+    if (hpt_proto_hparams_from_wire(h, &hp, &e) < 0)
+        BAD("assign: hparams: %s", e.msg);
+    return 0;
+}
+
+static int check_datasets(size_t n, Hpt__DatasetInfo **d, hpt_err *err)
+{
+    if (n > 64)
+        BAD("hello: %zu datasets (at most 64)", n);
+    for (size_t i = 0; i < n; i++)
+        if (!d[i] || !str_ok(d[i]->name, MAX_STR) || d[i]->name[0] == '\0' ||
+            !str_ok(d[i]->fingerprint, 64))
+            BAD("hello: dataset %zu has a bad name or fingerprint", i);
+    return 0;
+}
+
+int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
+{
+    if (env->protocol != HPT__VERSION__PROTOCOL_VERSION)
+        BAD("protocol version %u, this build speaks %d", env->protocol,
+            HPT__VERSION__PROTOCOL_VERSION);
+    switch (env->body_case) {
+    case HPT__ENVELOPE__BODY_HELLO: {
+        const Hpt__Hello *m = env->hello;
+        if (!str_ok(m->worker_id, 255) || m->worker_id[0] == '\0')
+            BAD("hello: worker_id missing or longer than 255 bytes");
+        if (!str_ok(m->name, 255) || !str_ok(m->host, 255) || !str_ok(m->version, 64))
+            BAD("hello: name, host or version too long");
+        if (m->slots < 1 || m->slots > 1024)
+            BAD("hello: slots %u out of range 1..1024", m->slots);
+        return check_datasets(m->n_datasets, m->datasets, err);
+    }
+    case HPT__ENVELOPE__BODY_HEARTBEAT:
+        if (env->heartbeat->n_running > 1024)
+            BAD("heartbeat: %zu running tasks (at most 1024)", env->heartbeat->n_running);
+        for (size_t i = 0; i < env->heartbeat->n_running; i++)
+            if (!env->heartbeat->running[i] || env->heartbeat->running[i]->task == 0)
+                BAD("heartbeat: running entry %zu has no task id", i);
+        return 0;
+    case HPT__ENVELOPE__BODY_PROGRESS: {
+        const Hpt__Progress *m = env->progress;
+        if (m->task == 0 || m->attempt == 0)
+            BAD("progress: task and attempt are required");
+        if (m->epoch < 1 || m->epoch > m->epochs || m->epochs > HPT_MAX_EPOCHS)
+            BAD("progress: epoch %u of %u out of range", m->epoch, m->epochs);
+        if (!finite_or_nan(m->val_score) || !finite_or_nan(m->train_loss))
+            BAD("progress: infinite score or loss");
+        return 0;
+    }
+    case HPT__ENVELOPE__BODY_RESULT: {
+        const Hpt__Result *m = env->result;
+        if (m->task == 0 || m->attempt == 0)
+            BAD("result: task and attempt are required");
+        if (!str_ok(m->error, MAX_STR))
+            BAD("result: error text too long");
+        if (m->ok) {
+            if (!isfinite(m->score) && !m->diverged)
+                BAD("result: ok but score is not finite");
+            if (!finite_or_nan(m->accuracy) || !finite_or_nan(m->log_loss) ||
+                !finite_or_nan(m->f1_macro) || !finite_or_nan(m->train_score))
+                BAD("result: infinite metric");
+        }
+        if (!isfinite(m->fit_seconds) || m->fit_seconds < 0 || m->fit_seconds > 1e9)
+            BAD("result: fit_seconds %g out of range", m->fit_seconds);
+        return 0;
+    }
+    case HPT__ENVELOPE__BODY_GOODBYE:
+    case HPT__ENVELOPE__BODY_WELCOME:
+        if (env->body_case == HPT__ENVELOPE__BODY_WELCOME &&
+            (env->welcome->heartbeat_ms < 1 || env->welcome->heartbeat_ms > 600000 ||
+             env->welcome->liveness < 1 || env->welcome->liveness > 100))
+            BAD("welcome: heartbeat_ms or liveness out of range");
+        return 0;
+    case HPT__ENVELOPE__BODY_ASSIGN: {
+        const Hpt__Assign *m = env->assign;
+        if (m->task == 0 || m->attempt == 0)
+            BAD("assign: task and attempt are required");
+        if (!str_ok(m->dataset, MAX_STR) || m->dataset[0] == '\0')
+            BAD("assign: dataset missing");
+        if (!str_ok(m->fingerprint, 64))
+            BAD("assign: bad fingerprint");
+        if (!m->refit && (m->folds < 2 || m->folds > 1000 || m->fold >= m->folds))
+            BAD("assign: fold %u of %u out of range", m->fold, m->folds);
+        return check_hparams(m->hparams, err);
+    }
+    case HPT__ENVELOPE__BODY_CANCEL:
+        if (env->cancel->task == 0)
+            BAD("cancel: task is required");
+        return 0;
+    case HPT__ENVELOPE__BODY_DISCONNECT:
+    case HPT__ENVELOPE__BODY_REJECT: {
+        const char *r = env->body_case == HPT__ENVELOPE__BODY_DISCONNECT
+                            ? env->disconnect->reason
+                            : env->reject->reason;
+        if (!str_ok(r, MAX_STR))
+            BAD("reason too long");
+        return 0;
+    }
+    case HPT__ENVELOPE__BODY_SUBMIT:
+        if (!str_ok(env->submit->path, MAX_STR))
+            BAD("submit: path too long");
+        if (!env->submit->spec || env->submit->spec[0] == '\0')
+            BAD("submit: empty spec");
+        return 0;
+    case HPT__ENVELOPE__BODY_SUBSCRIBE:
+        if (!str_ok(env->subscribe->level, 16))
+            BAD("subscribe: bad level");
+        return 0;
+    case HPT__ENVELOPE__BODY_SUBMIT_REPLY:
+    case HPT__ENVELOPE__BODY_STATUS:
+    case HPT__ENVELOPE__BODY_STATUS_REPLY:
+    case HPT__ENVELOPE__BODY_WORKERS:
+    case HPT__ENVELOPE__BODY_WORKERS_REPLY:
+    case HPT__ENVELOPE__BODY_RESULTS:
+    case HPT__ENVELOPE__BODY_RESULTS_REPLY:
+    case HPT__ENVELOPE__BODY_CANCEL_SWEEP:
+    case HPT__ENVELOPE__BODY_CANCEL_REPLY:
+    case HPT__ENVELOPE__BODY_EVENT:
+    case HPT__ENVELOPE__BODY_HISTORY_END:
+    case HPT__ENVELOPE__BODY_UNSUBSCRIBE:
+    case HPT__ENVELOPE__BODY_ERROR:
+        return 0;
+    case HPT__ENVELOPE__BODY__NOT_SET:
+    default:
+        BAD("envelope has no (or an unknown) body");
+    }
+}
+
+const char *hpt_proto_body_name(int body_case)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(&hpt__envelope__descriptor, (unsigned)body_case);
+    return (f && body_case >= 10) ? f->name : "none";
+}
+
+const char *hpt_peer_id_str(const hpt_peer_id_t *id, char *buf, size_t len_buf)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < id->len && o + 2 < len_buf; i++) {
+        buf[o++] = hex[id->bytes[i] >> 4];
+        buf[o++] = hex[id->bytes[i] & 15];
+    }
+    if (len_buf)
+        buf[o < len_buf ? o : len_buf - 1] = '\0';
+    return buf;
+}
+
+// --- hyperparameters ------------------------------------------------------
+
+void hpt_proto_hparams_to_wire(const hpt_hparams_t *hp, Hpt__HParams *w, uint32_t *units_buf)
+{
+    hpt__hparams__init(w);
+    w->layers = (uint32_t)hp->layers;
+    for (int i = 0; i < hp->layers; i++)
+        units_buf[i] = (uint32_t)hp->units[i];
+    w->n_units = (size_t)hp->layers;
+    w->units = units_buf;
+    /* protobuf-c's char * fields are not const; the packer only reads them. */
+    w->activation = (char *)hpt_act_name(hp->activation);
+    w->init_mode = (char *)hpt_init_name(hp->init_mode);
+    w->optimizer = (char *)hpt_opt_name(hp->optimizer);
+    w->learning_rate = hpt_hparams_lr(hp);
+    w->momentum = hp->momentum;
+    w->nesterov = hp->nesterov;
+    w->dropout = hp->dropout;
+    w->input_dropout = hp->input_dropout;
+    w->weight_constraint = hp->weight_constraint;
+    w->batch_size = (uint32_t)hp->batch_size;
+    w->epochs = (uint32_t)hp->epochs;
+    w->seed = hp->seed;
+    w->metric = (char *)hpt_metric_name(hp->metric);
+}
+
+int hpt_proto_hparams_from_wire(const Hpt__HParams *w, hpt_hparams_t *hp, hpt_err *err)
+{
+    *hp = HPT_HPARAMS_DEFAULT;
+    if (w->layers < 1 || w->layers > HPT_MAX_LAYERS)
+        return hpt_err_set(err, -EINVAL, "layers %u out of range 1..%d", w->layers,
+                           HPT_MAX_LAYERS);
+    if (w->n_units != w->layers)
+        return hpt_err_set(err, -EINVAL, "%zu units values for %u layers", w->n_units,
+                           w->layers);
+    hp->layers = (int)w->layers;
+    for (size_t i = 0; i < w->n_units; i++) {
+        if (w->units[i] < 1 || w->units[i] > HPT_MAX_UNITS)
+            return hpt_err_set(err, -EINVAL, "units %u out of range", w->units[i]);
+        hp->units[i] = (int)w->units[i];
+    }
+    int v;
+    if ((v = hpt_act_parse(w->activation)) < 0)
+        return hpt_err_set(err, -EINVAL, "unknown activation");
+    hp->activation = (hpt_act_t)v;
+    if ((v = hpt_init_parse(w->init_mode)) < 0)
+        return hpt_err_set(err, -EINVAL, "unknown init_mode");
+    hp->init_mode = (hpt_init_t)v;
+    if ((v = hpt_opt_parse(w->optimizer)) < 0)
+        return hpt_err_set(err, -EINVAL, "unknown optimizer");
+    hp->optimizer = (hpt_opt_t)v;
+    if ((v = hpt_metric_parse(w->metric)) < 0)
+        return hpt_err_set(err, -EINVAL, "unknown metric");
+    hp->metric = (hpt_metric_t)v;
+    hp->learning_rate = w->learning_rate;
+    hp->momentum = w->momentum;
+    hp->nesterov = w->nesterov;
+    hp->dropout = w->dropout;
+    hp->input_dropout = w->input_dropout;
+    hp->weight_constraint = w->weight_constraint;
+    hp->batch_size = (int)(w->batch_size > HPT_MAX_BATCH ? 0 : w->batch_size);
+    hp->epochs = (int)(w->epochs > HPT_MAX_EPOCHS ? 0 : w->epochs);
+    hp->seed = w->seed;
+    return hpt_hparams_validate(hp, err);
+}

@@ -1,0 +1,74 @@
+/*
+ * proto_io.h: framing, packing and validation of hpt.Envelope messages on
+ * ZeroMQ sockets.
+ *
+ * On the wire a message is one frame holding a packed Envelope; on a ROUTER
+ * socket it is preceded by the peer's identity frame.  Anything else (more
+ * frames, an empty frame, bytes that do not unpack, a wrong protocol version,
+ * an unset body, non-finite floats, out-of-range values) is rejected with an
+ * hpt_err saying what was wrong, and never touches state.  Functions here
+ * touch the socket, so call them on the socket's loop thread only.
+ */
+#ifndef HPT_PROTO_IO_H
+#define HPT_PROTO_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "hptune.pb-c.h"
+
+#define HPT_PROTO_MAX_MSG (16 * 1024 * 1024)  // ZMQ_MAXMSGSIZE for every socket
+#define HPT_PROTO_MAX_ID 255                  // ZMQ identities are at most 255 bytes
+
+typedef Hpt__Envelope hpt_env_t;
+
+/* A routing identity as received from a ROUTER socket. */
+typedef struct hpt_peer_id {
+    uint8_t len;
+    uint8_t bytes[HPT_PROTO_MAX_ID];
+} hpt_peer_id_t;
+
+/* Pack env (borrowed; its protocol field is set to PROTOCOL_VERSION here) and
+ * send it, preceded by the identity frame when `to` is not NULL (ROUTER).
+ * flags: ZMQ_DONTWAIT or 0.  Returns 0 or -errno (-EHOSTUNREACH for an
+ * unknown peer with ZMQ_ROUTER_MANDATORY, -EAGAIN when the send would block). */
+int hpt_proto_send(void *sock, const hpt_peer_id_t *to, hpt_env_t *env, int flags);
+
+/* Receive one message without blocking.  For a ROUTER socket pass `from`
+ * (receives the identity); for DEALER pass NULL.  On success *out is an
+ * unpacked, validated envelope owned by the caller (free with
+ * hpt_proto_free).  Returns 0; -EAGAIN when nothing is waiting; -EBADMSG when
+ * a message arrived but was malformed (err says why; `from` is still filled
+ * so the caller can answer or log the peer); other -errno from zmq. */
+int hpt_proto_recv(void *sock, hpt_peer_id_t *from, hpt_env_t **out, hpt_err *err);
+
+/* Unpack and validate a packed envelope (borrowed bytes).  Used by
+ * hpt_proto_recv and by the fuzz target.  Returns 0 with *out owned by the
+ * caller, or -EBADMSG with err filled. */
+int hpt_proto_decode(const uint8_t *buf, size_t len, hpt_env_t **out, hpt_err *err);
+
+/* Check an unpacked envelope: version, known body, per-body required fields,
+ * ranges and finite floats.  Returns 0 or -EBADMSG with err filled. */
+int hpt_proto_validate(const hpt_env_t *env, hpt_err *err);
+
+/* Free an envelope from recv/decode; accepts NULL and sets *p = NULL. */
+void hpt_proto_free(hpt_env_t **p);
+
+/* Name of a body case ("hello", "result", ...) for logs. */
+const char *hpt_proto_body_name(int body_case);
+
+/* Printable hex of an identity (at most 2*len+1 bytes, truncated to fit
+ * buf of size len_buf), for logs; returns buf. */
+const char *hpt_peer_id_str(const hpt_peer_id_t *id, char *buf, size_t len_buf);
+
+/* Fill/read the wire HParams from/to hpt_hparams_t.  to_wire stores strings
+ * that point at static name tables (no allocation); the repeated units array
+ * points into `units_buf` (borrowed, HPT_MAX_LAYERS entries).  from_wire
+ * validates names and ranges, returning -EINVAL with err naming the field. */
+#include "params.h"
+void hpt_proto_hparams_to_wire(const hpt_hparams_t *hp, Hpt__HParams *w, uint32_t *units_buf);
+int hpt_proto_hparams_from_wire(const Hpt__HParams *w, hpt_hparams_t *hp, hpt_err *err);
+
+#endif
