@@ -1,0 +1,266 @@
+/*
+ * cli_client.c: the hptune CLI's DEALER connection to the coordinator; see
+ * cli_client.h.
+ *
+ * The socket connects without ZMQ_IMMEDIATE, so a request to a coordinator
+ * that is not (yet) listening is queued rather than refused: "unreachable"
+ * is decided by the reply timeout alone, which also covers a coordinator that
+ * accepts the connection but does not answer.  Linger 0 makes closing
+ * immediate, so a CLI whose coordinator is gone never hangs on exit.
+ */
+#include "cli_client.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "cli_format.h"
+
+struct cli_client {
+    void *ctx;
+    void *sock;              // DEALER
+    char addr[512];          // the endpoint connected to
+    double timeout_s;
+    uint64_t next_req_id;
+};
+
+int cli_conn_opt(cli_conn_opts_t *o, int opt, const char *arg, const char *cmd)
+{
+    switch (opt) {
+    case CLI_OPT_COORDINATOR:
+        if (arg[0] == '\0')
+            return cli_usage_error(cmd, "--coordinator: empty address (e.g. tcp://host:7600)");
+        o->addr = arg;
+        return 1;
+    case CLI_OPT_TIMEOUT:
+        if (cli_parse_seconds(cmd, "--timeout", arg, 0, CLI_MAX_TIMEOUT_S, &o->timeout_s))
+            return HPT_EXIT_USAGE;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int cli_client_new(cli_client_t **out, const cli_conn_opts_t *o, const char *cmd)
+{
+    *out = NULL;
+    const char *addr = o->addr;
+    const char *from = "--coordinator";
+    if (!addr) {
+        addr = getenv("HPTUNE_COORDINATOR");
+        from = "HPTUNE_COORDINATOR";
+        if (!addr || !addr[0]) {
+            addr = CLI_DEFAULT_COORDINATOR;
+            from = "the default address";
+        }
+    }
+    cli_client_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        fprintf(stderr, "hptune %s: out of memory\n", cmd);
+        return HPT_EXIT_FAIL;
+    }
+    if (strlen(addr) >= sizeof c->addr) {
+        free(c);
+        return cli_usage_error(cmd, "%s: address too long", from);
+    }
+    strcpy(c->addr, addr);
+    c->timeout_s = o->timeout_s > 0 ? o->timeout_s : CLI_DEFAULT_TIMEOUT_S;
+    c->next_req_id = 1;
+    int status = HPT_EXIT_FAIL;
+    c->ctx = zmq_ctx_new();
+    if (!c->ctx) {
+        fprintf(stderr, "hptune %s: cannot create a ZeroMQ context: %s\n", cmd,
+                zmq_strerror(zmq_errno()));
+        goto err;
+    }
+    c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
+    if (!c->sock) {
+        fprintf(stderr, "hptune %s: cannot create a socket: %s\n", cmd,
+                zmq_strerror(zmq_errno()));
+        goto err;
+    }
+    int linger = 0;
+    int64_t maxmsg = HPT_PROTO_MAX_MSG;
+    if (zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
+        fprintf(stderr, "hptune %s: cannot configure the socket: %s\n", cmd,
+                zmq_strerror(zmq_errno()));
+        goto err;
+    }
+    if (zmq_connect(c->sock, c->addr) != 0) {
+        int e = zmq_errno();
+        if (e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO) {
+            status = cli_usage_error(cmd, "%s: '%s' is not a ZeroMQ address the client can "
+                                          "connect to (e.g. tcp://host:7600): %s",
+                                     from, c->addr, zmq_strerror(e));
+        } else {
+            fprintf(stderr, "hptune %s: cannot connect to %s: %s\n", cmd, c->addr,
+                    zmq_strerror(e));
+        }
+        goto err;
+    }
+    *out = c;
+    return HPT_EXIT_OK;
+err:
+    cli_client_destroy(&c);
+    return status;
+}
+
+void cli_client_destroy(cli_client_t **p)
+{
+    if (!p || !*p)
+        return;
+    cli_client_t *c = *p;
+    if (c->sock)
+        zmq_close(c->sock);
+    if (c->ctx)
+        zmq_ctx_term(c->ctx);
+    free(c);
+    *p = NULL;
+}
+
+const char *cli_client_addr(const cli_client_t *c)
+{
+    return c->addr;
+}
+
+int cli_client_timeout_ms(const cli_client_t *c)
+{
+    return (int)(c->timeout_s * 1000 + 0.5);
+}
+
+/* zmq_poll for `events` on the socket for at most timeout_ms (-1 forever).
+ * Returns 0 when ready, -ETIMEDOUT, -EINTR or another -errno. */
+static int wait_for(cli_client_t *c, short events, int timeout_ms)
+{
+    zmq_pollitem_t it = {.socket = c->sock, .events = events};
+    int rc = zmq_poll(&it, 1, timeout_ms);
+    if (rc < 0)
+        return -zmq_errno();
+    return rc == 0 ? -ETIMEDOUT : 0;
+}
+
+int cli_client_send(cli_client_t *c, hpt_env_t *env, uint64_t *req_id)
+{
+    env->req_id = c->next_req_id++;
+    if (req_id)
+        *req_id = env->req_id;
+    int rc = hpt_proto_send(c->sock, NULL, env, ZMQ_DONTWAIT);
+    if (rc == -EAGAIN) {
+        rc = wait_for(c, ZMQ_POLLOUT, cli_client_timeout_ms(c));
+        if (rc == 0)
+            rc = hpt_proto_send(c->sock, NULL, env, ZMQ_DONTWAIT);
+        if (rc == -EAGAIN)
+            rc = -ETIMEDOUT;
+    }
+    return rc;
+}
+
+int cli_client_recv(cli_client_t *c, int timeout_ms, hpt_env_t **out)
+{
+    *out = NULL;
+    double deadline = timeout_ms < 0 ? 0 : mono_now() + timeout_ms * 1e-3;
+    for (;;) {
+        hpt_err err = {0};
+        int rc = hpt_proto_recv(c->sock, NULL, out, &err);
+        if (rc == 0)
+            return 0;
+        if (rc != -EAGAIN && rc != -EBADMSG)
+            return rc;
+        /* A malformed message is skipped: it cannot be the answer, and the
+         * real one may still come. */
+        int left = -1;
+        if (timeout_ms >= 0) {
+            double l = (deadline - mono_now()) * 1e3;
+            if (l <= 0)
+                return -ETIMEDOUT;
+            left = (int)l + 1;
+        }
+        rc = wait_for(c, ZMQ_POLLIN, left);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int cli_client_request(cli_client_t *c, hpt_env_t *req, hpt_env_t **reply)
+{
+    *reply = NULL;
+    uint64_t id;
+    int rc = cli_client_send(c, req, &id);
+    if (rc < 0)
+        return rc;
+    double deadline = mono_now() + c->timeout_s;
+    for (;;) {
+        int left = (int)((deadline - mono_now()) * 1e3);
+        if (left <= 0)
+            return -ETIMEDOUT;
+        hpt_env_t *env;
+        rc = cli_client_recv(c, left, &env);
+        if (rc < 0)
+            return rc;
+        if (env->req_id == id || env->body_case == HPT__ENVELOPE__BODY_REJECT) {
+            *reply = env;
+            return 0;
+        }
+        hpt_proto_free(&env); // a late reply to an earlier request, or an event
+    }
+}
+
+int cli_client_unreachable(const cli_client_t *c)
+{
+    fprintf(stderr,
+            "hptune: coordinator at %s did not answer within %g s (is hptune-coordinator "
+            "running? set --coordinator or HPTUNE_COORDINATOR)\n",
+            c->addr, c->timeout_s);
+    return HPT_EXIT_UNREACHABLE;
+}
+
+int cli_client_error_status(int code)
+{
+    return code == 2 ? HPT_EXIT_USAGE : HPT_EXIT_FAIL;
+}
+
+int cli_client_call(cli_client_t *c, const char *cmd, hpt_env_t *req, int want,
+                    hpt_env_t **reply)
+{
+    *reply = NULL;
+    hpt_env_t *env = NULL;
+    int rc = cli_client_request(c, req, &env);
+    if (rc == -ETIMEDOUT)
+        return cli_client_unreachable(c);
+    if (rc == -EINTR)
+        return HPT_EXIT_INTERRUPTED;
+    if (rc < 0) {
+        fprintf(stderr, "hptune %s: talking to %s: %s\n", cmd, c->addr, hpt_strerror(rc));
+        return HPT_EXIT_FAIL;
+    }
+    int status = HPT_EXIT_FAIL;
+    switch (env->body_case) {
+    case HPT__ENVELOPE__BODY_ERROR:
+        fprintf(stderr, "hptune %s: %s\n", cmd, env->error->message);
+        status = cli_client_error_status(env->error->code);
+        break;
+    case HPT__ENVELOPE__BODY_REJECT:
+        fprintf(stderr, "hptune %s: the coordinator at %s refused this client: %s\n", cmd,
+                c->addr, env->reject->reason);
+        break;
+    default:
+        if ((int)env->body_case == want) {
+            *reply = env;
+            return HPT_EXIT_OK;
+        }
+        fprintf(stderr, "hptune %s: unexpected answer '%s' from %s\n", cmd,
+                hpt_proto_body_name((int)env->body_case), c->addr);
+    }
+    hpt_proto_free(&env);
+    return status;
+}

@@ -1,0 +1,96 @@
+/*
+ * cli_client.h: the hptune CLI's connection to hptune-coordinator.
+ *
+ * One DEALER socket (ZMQ_LINGER 0, ZMQ_MAXMSGSIZE HPT_PROTO_MAX_MSG)
+ * connected to the address from --coordinator, else $HPTUNE_COORDINATOR, else
+ * tcp://127.0.0.1:7600.  Requests carry an increasing Envelope.req_id and a
+ * reply is matched by it: anything else that arrives while waiting (a late
+ * reply to an earlier request, a stray event) is dropped.  A request that is
+ * not answered within the timeout (--timeout, default 5 s) is the "coordinator
+ * unreachable" case: exit status 3 with a message naming the address.
+ *
+ * The process is single-threaded; the socket is touched only from it.
+ */
+#ifndef HPT_CLI_CLIENT_H
+#define HPT_CLI_CLIENT_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "cli.h"
+#include "proto_io.h"
+
+#define CLI_DEFAULT_COORDINATOR "tcp://127.0.0.1:7600"
+#define CLI_DEFAULT_TIMEOUT_S 5.0
+#define CLI_MAX_TIMEOUT_S 3600.0
+
+/* The flags every client command accepts, filled by cli_conn_opt(). */
+typedef struct cli_conn_opts {
+    const char *addr;     // --coordinator (borrowed from argv); NULL = env or default
+    double timeout_s;     // --timeout, seconds, (0, 3600]
+} cli_conn_opts_t;
+
+#define CLI_CONN_OPTS_DEFAULT ((cli_conn_opts_t){.addr = NULL, .timeout_s = CLI_DEFAULT_TIMEOUT_S})
+
+/* getopt_long codes of the shared flags, and the table entries for them. */
+enum { CLI_OPT_COORDINATOR = 1000, CLI_OPT_TIMEOUT };
+#define CLI_CONN_LONG_OPTS                                                  \
+    {"coordinator", required_argument, NULL, CLI_OPT_COORDINATOR},          \
+    {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT}
+
+/* The help text of the shared flags, for each command's --help. */
+#define CLI_CONN_HELP                                                                   \
+    "  --coordinator ADDR      ZeroMQ address of hptune-coordinator\n"                  \
+    "                          [$HPTUNE_COORDINATOR, else " CLI_DEFAULT_COORDINATOR "]\n" \
+    "  --timeout SECONDS       how long to wait for an answer, (0, 3600]      [5]\n"
+
+/* Handle getopt code `opt` when it is one of the shared flags: returns 1 when
+ * handled, 0 when `opt` is not a shared flag, or HPT_EXIT_USAGE (after
+ * printing why) for a bad value.  cmd: the command name for messages. */
+int cli_conn_opt(cli_conn_opts_t *o, int opt, const char *arg, const char *cmd);
+
+/* Open the socket and connect.  Returns 0 with *out owned by the caller
+ * (cli_client_destroy), or an exit status after printing why: 2 for an
+ * address ZeroMQ does not accept, 1 otherwise.  o: borrowed (copied). */
+int cli_client_new(cli_client_t **out, const cli_conn_opts_t *o, const char *cmd);
+
+/* Close the socket (linger 0) and free; accepts NULL and sets *p = NULL. */
+void cli_client_destroy(cli_client_t **p);
+
+/* The address connected to (borrowed, valid until destroy). */
+const char *cli_client_addr(const cli_client_t *c);
+
+/* The configured timeout in milliseconds. */
+int cli_client_timeout_ms(const cli_client_t *c);
+
+/* Send env (borrowed) with a fresh req_id, which is returned in *req_id when
+ * req_id is not NULL.  Waits at most the timeout for the socket to accept it.
+ * Returns 0, -ETIMEDOUT, -EINTR (a signal arrived) or another -errno. */
+int cli_client_send(cli_client_t *c, hpt_env_t *env, uint64_t *req_id);
+
+/* Receive the next well-formed message, waiting at most timeout_ms (-1 =
+ * forever).  Malformed messages are skipped.  Returns 0 with *out owned by
+ * the caller (hpt_proto_free), -ETIMEDOUT, -EINTR or another -errno. */
+int cli_client_recv(cli_client_t *c, int timeout_ms, hpt_env_t **out);
+
+/* Send req (borrowed) and wait up to the timeout for the reply that echoes
+ * its req_id (a Reject, which carries none, is returned too).  Returns 0 with
+ * *reply owned by the caller, -ETIMEDOUT, -EINTR or another -errno. */
+int cli_client_request(cli_client_t *c, hpt_env_t *req, hpt_env_t **reply);
+
+/* Print "hptune: coordinator at ADDR did not answer within N s (...)" to
+ * stderr and return HPT_EXIT_UNREACHABLE. */
+int cli_client_unreachable(const cli_client_t *c);
+
+/* The usual request: send req, wait for a reply whose body is `want`.
+ * Returns HPT_EXIT_OK with *reply owned by the caller, or an exit status
+ * after printing why to stderr ("hptune CMD: ..."): 3 no answer, 2 for an
+ * ErrorReply with code 2, 1 for any other ErrorReply (4 = not found), a
+ * Reject or an unexpected body.  *reply is NULL unless 0 is returned. */
+int cli_client_call(cli_client_t *c, const char *cmd, hpt_env_t *req, int want,
+                    hpt_env_t **reply);
+
+/* Map an ErrorReply code to an exit status: 2 -> 2, anything else -> 1. */
+int cli_client_error_status(int code);
+
+#endif

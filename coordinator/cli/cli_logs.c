@@ -1,0 +1,260 @@
+/*
+ * cli_logs.c: `hptune logs [-f] [--level L] [--sweep ID]`: print the
+ * coordinator's recent events, and with -f keep printing new ones.
+ *
+ * Protocol (coord_clients.c): Subscribe{history=true} makes the coordinator
+ * send the matching events of its ring, then HistoryEnd (which echoes our
+ * req_id), then, with follow=true, live events for as long as we renew at
+ * least every 10 s.  We renew every 3 s by re-sending Subscribe with
+ * history=false, which the coordinator answers with nothing; it also
+ * re-creates the subscription after a coordinator restart.  The unreachable
+ * timeout applies only until HistoryEnd; while following, a silent
+ * coordinator is simply waited for.  Ctrl-C sends Unsubscribe and exits 0.
+ *
+ * Each event prints as one logfmt line in the coordinator's own format
+ * (common/log.c): ts=ISO-8601-UTC-with-ms level= component= msg= fields.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "cli_client.h"
+#include "cli_format.h"
+#include "log.h"
+
+#define RENEW_MS 3000
+
+static void print_help(FILE *f)
+{
+    fputs("Usage: hptune logs [-f] [--level LEVEL] [--sweep ID] [OPTIONS]\n"
+          "\n"
+          "Print the coordinator's recent events (the ring of its last log lines kept in\n"
+          "memory), oldest first, and exit; with -f, keep printing new events as they\n"
+          "happen until Ctrl-C.\n"
+          "\n"
+          "Output: one logfmt line per event, in the coordinator's own log format:\n"
+          "  ts=2024-05-01T14:03:07.123Z level=info component=sched msg=\"trial done\" "
+          "sweep=3 ...\n"
+          "ts is UTC with milliseconds; msg is quoted when it holds spaces; the key=value\n"
+          "fields follow.\n"
+          "\n"
+          "Options:\n"
+          "  -f, --follow            after the history, print new events as they come;\n"
+          "                          if the coordinator goes quiet or restarts, keep\n"
+          "                          waiting; Ctrl-C unsubscribes and exits 0\n"
+          "  -l, --level LEVEL       the least severe level shown: debug | info | warn |\n"
+          "                          error                                       [info]\n"
+          "  -s, --sweep ID          only events about sweep ID (those with sweep=ID)\n"
+          CLI_CONN_HELP
+          "  -h, --help              show this help\n"
+          "\n"
+          "Exit status: 0 ok (also after Ctrl-C with -f), 2 bad flag, 3 the coordinator did\n"
+          "not send its history within the timeout.\n"
+          "\n"
+          "Examples:\n"
+          "  hptune logs --level warn\n"
+          "  hptune logs -f --sweep 3 | grep 'msg=\"trial done\"'\n",
+          f);
+}
+
+// --- output ---------------------------------------------------------------------
+
+static void print_event(const Hpt__Event *e)
+{
+    time_t sec = (time_t)(e->ts_us / 1000000);
+    long ms = (long)((e->ts_us % 1000000) / 1000);
+    if (ms < 0) { // before 1970: keep the fraction positive
+        ms += 1000;
+        sec--;
+    }
+    struct tm tm;
+    char ts[96] = "?";
+    if (gmtime_r(&sec, &tm))
+        snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    char q[2048];
+    hpt_log_quote(e->message, q, sizeof q);
+    printf("ts=%s level=%s component=%s msg=%s%s%s\n", ts, e->level, e->component, q,
+           e->fields[0] ? " " : "", e->fields);
+}
+
+// --- Ctrl-C ---------------------------------------------------------------------
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint; // no SA_RESTART: zmq_poll returns EINTR
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+// --- the command ----------------------------------------------------------------
+
+static const struct option long_opts[] = {
+    {"follow", no_argument, NULL, 'f'},
+    {"level", required_argument, NULL, 'l'},
+    {"sweep", required_argument, NULL, 's'},
+    {"help", no_argument, NULL, 'h'},
+    CLI_CONN_LONG_OPTS,
+    {NULL, 0, NULL, 0},
+};
+
+static int send_subscribe(cli_client_t *c, const char *level, uint64_t sweep, bool history,
+                          bool follow, uint64_t *req_id)
+{
+    Hpt__Subscribe s = HPT__SUBSCRIBE__INIT;
+    s.level = (char *)level;
+    s.sweep = sweep;
+    s.history = history;
+    s.follow = follow;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_SUBSCRIBE;
+    env.subscribe = &s;
+    return cli_client_send(c, &env, req_id);
+}
+
+int cli_logs(int argc, char **argv)
+{
+    const char *cmd = "logs";
+    cli_conn_opts_t co = CLI_CONN_OPTS_DEFAULT;
+    bool follow = false;
+    const char *level = "info";
+    uint64_t sweep = 0;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":fl:s:h", long_opts, NULL)) != -1) {
+        int rc = cli_conn_opt(&co, opt, optarg, cmd);
+        if (rc == HPT_EXIT_USAGE)
+            return rc;
+        if (rc == 1)
+            continue;
+        switch (opt) {
+        case 'f': follow = true; break;
+        case 'l': {
+            int l = hpt_log_level_parse(optarg);
+            if (l < 0)
+                return cli_usage_error(cmd, "--level: unknown value '%s' (allowed: debug, "
+                                            "info, warn, error)", optarg);
+            level = hpt_log_level_name((hpt_log_level_t)l);
+            break;
+        }
+        case 's':
+            if (cli_parse_sweep(cmd, "--sweep", optarg, &sweep))
+                return HPT_EXIT_USAGE;
+            break;
+        case 'h': print_help(stdout); return HPT_EXIT_OK;
+        case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
+        default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+
+    cli_client_t *c = NULL;
+    int status = cli_client_new(&c, &co, cmd);
+    if (status)
+        return status;
+    interrupted = 0;
+    if (follow)
+        catch_signals();
+    uint64_t id = 0;
+    int rc = send_subscribe(c, level, sweep, true, follow, &id);
+    bool history_done = false;
+    double deadline = mono_ms() + cli_client_timeout_ms(c); // for the history only
+    double next_renew = mono_ms() + RENEW_MS;
+    while (rc == 0 && !interrupted) {
+        double now = mono_ms();
+        double until = history_done ? next_renew : (deadline < next_renew || !follow
+                                                        ? deadline : next_renew);
+        if (!history_done && now >= deadline) {
+            status = cli_client_unreachable(c);
+            goto out;
+        }
+        if (follow && now >= next_renew) {
+            rc = send_subscribe(c, level, sweep, false, true, NULL);
+            if (rc == -ETIMEDOUT) // the socket is full: the coordinator is away
+                rc = 0;
+            next_renew = now + RENEW_MS;
+            continue;
+        }
+        hpt_env_t *env = NULL;
+        rc = cli_client_recv(c, (int)(until - now) + 1, &env);
+        if (rc == -ETIMEDOUT) {
+            rc = 0;
+            continue;
+        }
+        if (rc < 0)
+            break;
+        switch (env->body_case) {
+        case HPT__ENVELOPE__BODY_EVENT:
+            print_event(env->event);
+            if (!history_done)
+                deadline = mono_ms() + cli_client_timeout_ms(c); // it is alive
+            break;
+        case HPT__ENVELOPE__BODY_HISTORY_END:
+            if (env->req_id == id)
+                history_done = true;
+            break;
+        case HPT__ENVELOPE__BODY_ERROR:
+            fprintf(stderr, "hptune %s: %s\n", cmd, env->error->message);
+            status = cli_client_error_status(env->error->code);
+            hpt_proto_free(&env);
+            goto out;
+        case HPT__ENVELOPE__BODY_REJECT:
+            fprintf(stderr, "hptune %s: the coordinator at %s refused this client: %s\n", cmd,
+                    cli_client_addr(c), env->reject->reason);
+            status = HPT_EXIT_FAIL;
+            hpt_proto_free(&env);
+            goto out;
+        default:
+            break; // a late reply to nothing we wait for
+        }
+        hpt_proto_free(&env);
+        fflush(stdout);
+        if (history_done && !follow)
+            break;
+    }
+    if (rc == -EINTR || interrupted) {
+        /* Ctrl-C: tell the coordinator to stop sending; best effort. */
+        Hpt__Unsubscribe u = HPT__UNSUBSCRIBE__INIT;
+        hpt_env_t env = HPT__ENVELOPE__INIT;
+        env.body_case = HPT__ENVELOPE__BODY_UNSUBSCRIBE;
+        env.unsubscribe = &u;
+        cli_client_send(c, &env, NULL);
+        /* Linger 0 would drop the queued Unsubscribe on close: give the I/O
+         * thread a moment to write it. */
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        status = HPT_EXIT_OK;
+    } else if (rc < 0) {
+        fprintf(stderr, "hptune %s: talking to %s: %s\n", cmd, cli_client_addr(c),
+                hpt_strerror(rc));
+        status = HPT_EXIT_FAIL;
+    }
+out:
+    fflush(stdout);
+    cli_client_destroy(&c);
+    return status;
+}

@@ -1,0 +1,669 @@
+/*
+ * cli_results.c: `hptune results SWEEP [--format table|csv|json] [--top N]`:
+ * a sweep's trials so far, as a ranked table for people, or as CSV and JSON
+ * in the shape of scikit-learn's GridSearchCV.cv_results_ for programs.
+ *
+ * Invariants of the machine formats, relied on by pandas.read_csv and by
+ * tests: one row (one list entry) per trial; in trial order unless --top
+ * asks for the best N by rank; NaN (a split not done yet, a failed trial) is
+ * an empty CSV field or JSON null; numbers are written exactly (the shortest
+ * form that reads back to the same double); a trial not finished yet has no
+ * rank (empty / null).  Rows ranked by the coordinator come first in rank
+ * order, ties by trial number; unfinished trials follow in trial order.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_client.h"
+#include "cli_format.h"
+
+static void print_help(FILE *f)
+{
+    fputs("Usage: hptune results SWEEP [--format table|csv|json] [--top N] [OPTIONS]\n"
+          "\n"
+          "Print what a sweep has found so far (it may still be running): one entry per\n"
+          "trial (one hyperparameter configuration) with its cross-validated scores.\n"
+          "\n"
+          "Formats:\n"
+          "  table   the trials by rank (ties by trial number), unfinished ones after them;\n"
+          "          columns rank, trial, param_<name> for each tuned parameter,\n"
+          "          mean_test_score, std_test_score, mean_fit_time (seconds per fold),\n"
+          "          state (pending | running K/N splits | done | failed | cancelled).  An\n"
+          "          unfinished trial has rank '-' and the mean of the splits done so far\n"
+          "          marked '*'.  NaN prints as '-'.  Then the summary: the sweep's state\n"
+          "          and progress, the best trial with its parameters and mean score \u00b1\n"
+          "          std, and the refit test score once the sweep has one.\n"
+          "  csv     scikit-learn cv_results_ columns, readable by pandas.read_csv as is:\n"
+          "            trial,param_<name>...,split0_test_score,...,split<k-1>_test_score,\n"
+          "            mean_test_score,std_test_score,rank_test_score,mean_fit_time,\n"
+          "            std_fit_time\n"
+          "          plus split<i>_train_score..., mean_train_score, std_train_score when\n"
+          "          the sweep scores the training folds.  k = folds x repeats.  Numbers\n"
+          "          are exact; NaN and an unfinished trial's rank are empty fields;\n"
+          "          strings holding commas or quotes are quoted (RFC 4180).\n"
+          "  json    {\"sweep\": {summary}, \"cv_results\": {column: [values...]}}, where\n"
+          "          cv_results has the CSV columns as lists (NaN -> null) plus \"params\"\n"
+          "          (a {name: value} object per trial, as scikit-learn's) and \"state\".\n"
+          "\n"
+          "Options:\n"
+          "  -f, --format FMT        table | csv | json                         [table]\n"
+          "  -n, --top N             only the N best trials, by rank (0 = all)  [0]\n"
+          CLI_CONN_HELP
+          "  -h, --help              show this help\n"
+          "\n"
+          "Exit status: 0 ok, 1 no such sweep, 2 bad flag, 3 coordinator unreachable.\n"
+          "\n"
+          "Examples:\n"
+          "  hptune results 3 --top 10\n"
+          "  hptune results 3 --format csv > cv_results.csv\n"
+          "  python3 -c 'import pandas; print(pandas.read_csv(\"cv_results.csv\"))'\n",
+          f);
+}
+
+typedef enum { FMT_TABLE, FMT_CSV, FMT_JSON } fmt_t;
+
+// --- ordering -------------------------------------------------------------------
+
+static int by_rank(const void *a, const void *b)
+{
+    const Hpt__TrialResult *x = *(Hpt__TrialResult *const *)a;
+    const Hpt__TrialResult *y = *(Hpt__TrialResult *const *)b;
+    /* Ranked trials first (rank 0 = not finished), then by trial number. */
+    uint32_t rx = x->rank_test_score ? x->rank_test_score : UINT32_MAX;
+    uint32_t ry = y->rank_test_score ? y->rank_test_score : UINT32_MAX;
+    if (rx != ry)
+        return rx < ry ? -1 : 1;
+    return x->trial < y->trial ? -1 : x->trial > y->trial;
+}
+
+/* The rows to print, in order: owned array of borrowed pointers, *n rows. */
+static Hpt__TrialResult **select_rows(const Hpt__ResultsReply *r, bool ranked, int top,
+                                      size_t *n)
+{
+    size_t m = r->n_trials;
+    Hpt__TrialResult **rows = malloc((m ? m : 1) * sizeof *rows);
+    if (!rows)
+        return NULL;
+    memcpy(rows, r->trials, m * sizeof *rows);
+    if (ranked)
+        qsort(rows, m, sizeof *rows, by_rank);
+    *n = top > 0 && (size_t)top < m ? (size_t)top : m;
+    return rows;
+}
+
+/* Splits per trial: folds x repeats, or the longest list sent. */
+static size_t n_splits(const Hpt__ResultsReply *r)
+{
+    size_t k = r->sweep && r->sweep->folds ? (size_t)r->sweep->folds *
+                                                 (r->sweep->repeats ? r->sweep->repeats : 1)
+                                           : 0;
+    for (size_t i = 0; i < r->n_trials; i++)
+        if (r->trials[i]->n_split_scores > k)
+            k = r->trials[i]->n_split_scores;
+    return k;
+}
+
+static bool scores_train(const Hpt__ResultsReply *r)
+{
+    for (size_t i = 0; i < r->n_trials; i++)
+        if (r->trials[i]->n_split_train_scores)
+            return true;
+    return false;
+}
+
+static double split_at(const double *v, size_t n, size_t i)
+{
+    return i < n ? v[i] : NAN;
+}
+
+/* The trial's value of parameter `name` (params are sent in param_names
+ * order, but look them up by name to be safe). */
+static const Hpt__Param *param_of(const Hpt__TrialResult *t, const char *name, size_t i)
+{
+    if (i < t->n_params && strcmp(t->params[i]->name, name) == 0)
+        return t->params[i];
+    for (size_t j = 0; j < t->n_params; j++)
+        if (strcmp(t->params[j]->name, name) == 0)
+            return t->params[j];
+    return NULL;
+}
+
+static bool finished(const Hpt__TrialResult *t)
+{
+    return strcmp(t->state, "pending") != 0 && strcmp(t->state, "running") != 0;
+}
+
+// --- table ----------------------------------------------------------------------
+
+static void print_summary(const Hpt__ResultsReply *r)
+{
+    const Hpt__SweepInfo *s = r->sweep;
+    if (!s)
+        return;
+    char a[64], b[64];
+    printf("sweep %llu '%s' (%s, %s): %s, %u/%u trials done", (unsigned long long)s->id,
+           s->name, s->method, s->dataset, s->state, s->trials_done,
+           s->trials_total ? s->trials_total : (uint32_t)r->n_trials);
+    if (s->trials_failed)
+        printf(" (%u failed)", s->trials_failed);
+    printf(", %u/%u tasks\n", s->tasks_done, s->tasks_total);
+    if (s->best_trial) {
+        printf("best: trial %llu, mean %s %s over %u-fold CV", (unsigned long long)s->best_trial,
+               s->metric, cli_fmt_mean_std(s->best_mean, s->best_std, a, sizeof a), s->folds);
+        if (s->repeats > 1)
+            printf(" x %u repeats", s->repeats);
+        fputs("\nbest params:", stdout);
+        for (size_t i = 0; i < s->n_best_params; i++)
+            printf(" %s=%s", s->best_params[i]->name, s->best_params[i]->text);
+        putchar('\n');
+    } else {
+        puts("best: none yet");
+    }
+    if (s->has_refit)
+        printf("refit test %s: %s (accuracy %s)\n", s->metric,
+               cli_fmt_score(s->refit_score, a, sizeof a),
+               cli_fmt_score(s->refit_accuracy, b, sizeof b));
+    if (s->error && s->error[0])
+        printf("error: %s\n", s->error);
+}
+
+static int print_table(const Hpt__ResultsReply *r, int top)
+{
+    size_t np = r->n_param_names, nc = 2 + np + 4;
+    size_t n = 0;
+    Hpt__TrialResult **rows = select_rows(r, true, top, &n);
+    const char **hdr = calloc(nc, sizeof *hdr);
+    char **names = calloc(np ? np : 1, sizeof *names);
+    cli_table_t *t = NULL;
+    int status = HPT_EXIT_FAIL;
+    if (!rows || !hdr || !names || nc > 64 || cli_table_new(&t, (int)nc, hdr) < 0) {
+        fputs("hptune results: out of memory (or too many parameters for a table; use "
+              "--format csv)\n", stderr);
+        goto out;
+    }
+    size_t h = 0;
+    hdr[h++] = "rank";
+    hdr[h++] = "trial";
+    for (size_t i = 0; i < np; i++) {
+        size_t len = strlen(r->param_names[i]) + 7;
+        names[i] = malloc(len);
+        if (!names[i])
+            goto out;
+        snprintf(names[i], len, "param_%s", r->param_names[i]);
+        hdr[h++] = names[i];
+    }
+    hdr[h++] = "mean_test_score";
+    hdr[h++] = "std_test_score";
+    hdr[h++] = "mean_fit_time";
+    hdr[h++] = "state";
+    cli_table_right(t, 0);
+    cli_table_right(t, 1);
+    for (size_t i = 0; i < np; i++) {
+        /* Numbers right, words left: decide by the first trial's value. */
+        const Hpt__Param *p = r->n_trials ? param_of(r->trials[0], r->param_names[i], i) : NULL;
+        if (p && p->numeric)
+            cli_table_right(t, (int)(2 + i));
+    }
+    for (size_t c = 2 + np; c < 2 + np + 3; c++)
+        cli_table_right(t, (int)c);
+    bool partial = false;
+    for (size_t k = 0; k < n; k++) {
+        const Hpt__TrialResult *tr = rows[k];
+        char a[64], b[64];
+        if (tr->rank_test_score)
+            cli_table_cell(t, "%u", tr->rank_test_score);
+        else
+            cli_table_cell(t, "-");
+        cli_table_cell(t, "%llu", (unsigned long long)tr->trial);
+        for (size_t i = 0; i < np; i++) {
+            const Hpt__Param *p = param_of(tr, r->param_names[i], i);
+            cli_table_cell(t, "%s", p ? p->text : "-");
+        }
+        double mean = tr->mean_test_score, sd = tr->std_test_score;
+        bool part = false;
+        if (!finished(tr) && isnan(mean)) {
+            /* Show the mean of the splits done so far, marked. */
+            double sum = 0, sq = 0;
+            int m = 0;
+            for (size_t s = 0; s < tr->n_split_scores; s++)
+                if (!isnan(tr->split_scores[s])) {
+                    sum += tr->split_scores[s];
+                    sq += tr->split_scores[s] * tr->split_scores[s];
+                    m++;
+                }
+            if (m) {
+                mean = sum / m;
+                double var = sq / m - mean * mean;
+                sd = var > 0 ? sqrt(var) : 0;
+                part = partial = true;
+            }
+        }
+        cli_table_cell(t, "%s%s", cli_fmt_score(mean, a, sizeof a), part ? "*" : "");
+        cli_table_cell(t, "%s%s", cli_fmt_score(sd, b, sizeof b), part ? "*" : "");
+        if (isnan(tr->mean_fit_time))
+            cli_table_cell(t, "-");
+        else
+            cli_table_cell(t, "%.2f", tr->mean_fit_time);
+        if (strcmp(tr->state, "running") == 0)
+            cli_table_cell(t, "running %u/%zu", tr->splits_done, tr->n_split_scores);
+        else
+            cli_table_cell(t, "%s", tr->state);
+    }
+    if (n)
+        cli_table_print(t, stdout);
+    else
+        puts("no trials yet");
+    if (n < r->n_trials)
+        printf("(the top %zu of %zu trials; 'hptune results %llu' shows all)\n", n,
+               r->n_trials, (unsigned long long)(r->sweep ? r->sweep->id : 0));
+    if (partial)
+        puts("* unfinished: mean and std of the splits done so far");
+    for (size_t k = 0; k < n; k++)
+        if (rows[k]->error && rows[k]->error[0])
+            printf("trial %llu %s: %s\n", (unsigned long long)rows[k]->trial, rows[k]->state,
+                   rows[k]->error);
+    putchar('\n');
+    print_summary(r);
+    status = HPT_EXIT_OK;
+out:
+    cli_table_destroy(&t);
+    if (names)
+        for (size_t i = 0; i < np; i++)
+            free(names[i]);
+    free(names);
+    free(hdr);
+    free(rows);
+    return status;
+}
+
+// --- CSV ------------------------------------------------------------------------
+
+static void csv_param(FILE *f, const Hpt__Param *p)
+{
+    if (!p)
+        return;
+    if (p->numeric)
+        cli_csv_num(f, p->number);
+    else
+        cli_csv_str(f, p->text);
+}
+
+static int print_csv(const Hpt__ResultsReply *r, int top)
+{
+    size_t n = 0, k = n_splits(r);
+    bool train = scores_train(r);
+    Hpt__TrialResult **rows = select_rows(r, top > 0, top, &n);
+    if (!rows) {
+        fputs("hptune results: out of memory\n", stderr);
+        return HPT_EXIT_FAIL;
+    }
+    FILE *f = stdout;
+    fputs("trial", f);
+    for (size_t i = 0; i < r->n_param_names; i++) {
+        fputc(',', f);
+        char col[300];
+        snprintf(col, sizeof col, "param_%s", r->param_names[i]);
+        cli_csv_str(f, col);
+    }
+    for (size_t i = 0; i < k; i++)
+        fprintf(f, ",split%zu_test_score", i);
+    fputs(",mean_test_score,std_test_score,rank_test_score,mean_fit_time,std_fit_time", f);
+    if (train) {
+        for (size_t i = 0; i < k; i++)
+            fprintf(f, ",split%zu_train_score", i);
+        fputs(",mean_train_score,std_train_score", f);
+    }
+    fputc('\n', f);
+    for (size_t j = 0; j < n; j++) {
+        const Hpt__TrialResult *t = rows[j];
+        fprintf(f, "%llu", (unsigned long long)t->trial);
+        for (size_t i = 0; i < r->n_param_names; i++) {
+            fputc(',', f);
+            csv_param(f, param_of(t, r->param_names[i], i));
+        }
+        for (size_t i = 0; i < k; i++) {
+            fputc(',', f);
+            cli_csv_num(f, split_at(t->split_scores, t->n_split_scores, i));
+        }
+        fputc(',', f);
+        cli_csv_num(f, t->mean_test_score);
+        fputc(',', f);
+        cli_csv_num(f, t->std_test_score);
+        fputc(',', f);
+        if (t->rank_test_score)
+            fprintf(f, "%u", t->rank_test_score);
+        fputc(',', f);
+        cli_csv_num(f, t->mean_fit_time);
+        fputc(',', f);
+        cli_csv_num(f, t->std_fit_time);
+        if (train) {
+            for (size_t i = 0; i < k; i++) {
+                fputc(',', f);
+                cli_csv_num(f, split_at(t->split_train_scores, t->n_split_train_scores, i));
+            }
+            fputc(',', f);
+            cli_csv_num(f, t->mean_train_score);
+            fputc(',', f);
+            cli_csv_num(f, t->std_train_score);
+        }
+        fputc('\n', f);
+    }
+    free(rows);
+    return HPT_EXIT_OK;
+}
+
+// --- JSON -----------------------------------------------------------------------
+
+static void json_param(FILE *f, const Hpt__Param *p)
+{
+    if (!p)
+        fputs("null", f);
+    else if (p->numeric)
+        cli_json_num(f, p->number);
+    else
+        cli_json_str(f, p->text);
+}
+
+/* "key": value helpers for the sweep object. */
+static void jkey(FILE *f, const char *k, bool *first)
+{
+    fputs(*first ? "" : ",", f);
+    *first = false;
+    cli_json_str(f, k);
+    fputc(':', f);
+}
+
+static void json_sweep(FILE *f, const Hpt__SweepInfo *s)
+{
+    bool first = true;
+    fputc('{', f);
+    jkey(f, "id", &first);
+    fprintf(f, "%llu", (unsigned long long)s->id);
+    jkey(f, "name", &first);
+    cli_json_str(f, s->name);
+    jkey(f, "state", &first);
+    cli_json_str(f, s->state);
+    jkey(f, "method", &first);
+    cli_json_str(f, s->method);
+    jkey(f, "dataset", &first);
+    cli_json_str(f, s->dataset);
+    jkey(f, "metric", &first);
+    cli_json_str(f, s->metric);
+    jkey(f, "maximize", &first);
+    fputs(s->maximize ? "true" : "false", f);
+    jkey(f, "folds", &first);
+    fprintf(f, "%u", s->folds);
+    jkey(f, "repeats", &first);
+    fprintf(f, "%u", s->repeats);
+    jkey(f, "trials_total", &first);
+    fprintf(f, "%u", s->trials_total);
+    jkey(f, "trials_done", &first);
+    fprintf(f, "%u", s->trials_done);
+    jkey(f, "trials_failed", &first);
+    fprintf(f, "%u", s->trials_failed);
+    jkey(f, "tasks_total", &first);
+    fprintf(f, "%u", s->tasks_total);
+    jkey(f, "tasks_done", &first);
+    fprintf(f, "%u", s->tasks_done);
+    jkey(f, "tasks_running", &first);
+    fprintf(f, "%u", s->tasks_running);
+    jkey(f, "tasks_failed", &first);
+    fprintf(f, "%u", s->tasks_failed);
+    jkey(f, "best_trial", &first);
+    if (s->best_trial)
+        fprintf(f, "%llu", (unsigned long long)s->best_trial);
+    else
+        fputs("null", f);
+    jkey(f, "best_mean_test_score", &first);
+    cli_json_num(f, s->best_mean);
+    jkey(f, "best_std_test_score", &first);
+    cli_json_num(f, s->best_std);
+    jkey(f, "best_params", &first);
+    if (s->best_trial) {
+        fputc('{', f);
+        for (size_t i = 0; i < s->n_best_params; i++) {
+            if (i)
+                fputc(',', f);
+            cli_json_str(f, s->best_params[i]->name);
+            fputc(':', f);
+            json_param(f, s->best_params[i]);
+        }
+        fputc('}', f);
+    } else {
+        fputs("null", f);
+    }
+    jkey(f, "refit_test_score", &first);
+    cli_json_num(f, s->has_refit ? s->refit_score : NAN);
+    jkey(f, "refit_test_accuracy", &first);
+    cli_json_num(f, s->has_refit ? s->refit_accuracy : NAN);
+    jkey(f, "created_unix", &first);
+    cli_json_num(f, s->created_unix > 0 ? s->created_unix : NAN);
+    jkey(f, "started_unix", &first);
+    cli_json_num(f, s->started_unix > 0 ? s->started_unix : NAN);
+    jkey(f, "finished_unix", &first);
+    cli_json_num(f, s->finished_unix > 0 ? s->finished_unix : NAN);
+    jkey(f, "eta_seconds", &first);
+    cli_json_num(f, s->eta_seconds >= 0 ? s->eta_seconds : NAN);
+    jkey(f, "error", &first);
+    if (s->error && s->error[0])
+        cli_json_str(f, s->error);
+    else
+        fputs("null", f);
+    fputc('}', f);
+}
+
+/* One cv_results column: "name":[v, v, ...] over the rows. */
+typedef double (*col_fn)(const Hpt__TrialResult *t, size_t arg);
+
+static double c_split(const Hpt__TrialResult *t, size_t i)
+{
+    return split_at(t->split_scores, t->n_split_scores, i);
+}
+static double c_split_train(const Hpt__TrialResult *t, size_t i)
+{
+    return split_at(t->split_train_scores, t->n_split_train_scores, i);
+}
+static double c_mean(const Hpt__TrialResult *t, size_t i) { return t->mean_test_score; }
+static double c_std(const Hpt__TrialResult *t, size_t i) { return t->std_test_score; }
+static double c_rank(const Hpt__TrialResult *t, size_t i)
+{
+    return t->rank_test_score ? t->rank_test_score : NAN;
+}
+static double c_fit(const Hpt__TrialResult *t, size_t i) { return t->mean_fit_time; }
+static double c_fit_std(const Hpt__TrialResult *t, size_t i) { return t->std_fit_time; }
+static double c_mean_train(const Hpt__TrialResult *t, size_t i) { return t->mean_train_score; }
+static double c_std_train(const Hpt__TrialResult *t, size_t i) { return t->std_train_score; }
+
+static void json_col(FILE *f, const char *name, Hpt__TrialResult *const *rows, size_t n,
+                     col_fn fn, size_t arg)
+{
+    fputc(',', f);
+    cli_json_str(f, name);
+    fputs(":[", f);
+    for (size_t j = 0; j < n; j++) {
+        if (j)
+            fputc(',', f);
+        cli_json_num(f, fn(rows[j], arg));
+    }
+    fputc(']', f);
+}
+
+static int print_json(const Hpt__ResultsReply *r, int top)
+{
+    size_t n = 0, k = n_splits(r);
+    bool train = scores_train(r);
+    Hpt__TrialResult **rows = select_rows(r, top > 0, top, &n);
+    if (!rows) {
+        fputs("hptune results: out of memory\n", stderr);
+        return HPT_EXIT_FAIL;
+    }
+    FILE *f = stdout;
+    fputs("{\"sweep\":", f);
+    if (r->sweep)
+        json_sweep(f, r->sweep);
+    else
+        fputs("null", f);
+    fputs(",\"cv_results\":{\"trial\":[", f);
+    for (size_t j = 0; j < n; j++)
+        fprintf(f, "%s%llu", j ? "," : "", (unsigned long long)rows[j]->trial);
+    fputc(']', f);
+    for (size_t i = 0; i < r->n_param_names; i++) {
+        char col[300];
+        snprintf(col, sizeof col, "param_%s", r->param_names[i]);
+        fputc(',', f);
+        cli_json_str(f, col);
+        fputs(":[", f);
+        for (size_t j = 0; j < n; j++) {
+            if (j)
+                fputc(',', f);
+            json_param(f, param_of(rows[j], r->param_names[i], i));
+        }
+        fputc(']', f);
+    }
+    fputs(",\"params\":[", f);
+    for (size_t j = 0; j < n; j++) {
+        fputs(j ? ",{" : "{", f);
+        for (size_t i = 0; i < r->n_param_names; i++) {
+            if (i)
+                fputc(',', f);
+            cli_json_str(f, r->param_names[i]);
+            fputc(':', f);
+            json_param(f, param_of(rows[j], r->param_names[i], i));
+        }
+        fputc('}', f);
+    }
+    fputc(']', f);
+    char col[64];
+    for (size_t i = 0; i < k; i++) {
+        snprintf(col, sizeof col, "split%zu_test_score", i);
+        json_col(f, col, rows, n, c_split, i);
+    }
+    json_col(f, "mean_test_score", rows, n, c_mean, 0);
+    json_col(f, "std_test_score", rows, n, c_std, 0);
+    json_col(f, "rank_test_score", rows, n, c_rank, 0);
+    json_col(f, "mean_fit_time", rows, n, c_fit, 0);
+    json_col(f, "std_fit_time", rows, n, c_fit_std, 0);
+    if (train) {
+        for (size_t i = 0; i < k; i++) {
+            snprintf(col, sizeof col, "split%zu_train_score", i);
+            json_col(f, col, rows, n, c_split_train, i);
+        }
+        json_col(f, "mean_train_score", rows, n, c_mean_train, 0);
+        json_col(f, "std_train_score", rows, n, c_std_train, 0);
+    }
+    fputs(",\"state\":[", f);
+    for (size_t j = 0; j < n; j++) {
+        if (j)
+            fputc(',', f);
+        cli_json_str(f, rows[j]->state);
+    }
+    fputs("]}}\n", f);
+    free(rows);
+    return HPT_EXIT_OK;
+}
+
+// --- fetching -------------------------------------------------------------------
+
+static int fetch(cli_client_t *c, const char *cmd, uint64_t sweep, hpt_env_t **env)
+{
+    Hpt__ResultsRequest q = HPT__RESULTS_REQUEST__INIT;
+    q.sweep = sweep;
+    hpt_env_t req = HPT__ENVELOPE__INIT;
+    req.body_case = HPT__ENVELOPE__BODY_RESULTS;
+    req.results = &q;
+    return cli_client_call(c, cmd, &req, HPT__ENVELOPE__BODY_RESULTS_REPLY, env);
+}
+
+int cli_results_print(cli_client_t *c, const char *cmd, uint64_t sweep, int top)
+{
+    hpt_env_t *env = NULL;
+    int status = fetch(c, cmd, sweep, &env);
+    if (status == HPT_EXIT_OK)
+        status = print_table(env->results_reply, top);
+    hpt_proto_free(&env);
+    fflush(stdout);
+    return status;
+}
+
+// --- the command ----------------------------------------------------------------
+
+static const struct option long_opts[] = {
+    {"format", required_argument, NULL, 'f'},
+    {"top", required_argument, NULL, 'n'},
+    {"help", no_argument, NULL, 'h'},
+    CLI_CONN_LONG_OPTS,
+    {NULL, 0, NULL, 0},
+};
+
+int cli_results(int argc, char **argv)
+{
+    const char *cmd = "results";
+    cli_conn_opts_t co = CLI_CONN_OPTS_DEFAULT;
+    fmt_t fmt = FMT_TABLE;
+    long top = 0;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":f:n:h", long_opts, NULL)) != -1) {
+        int rc = cli_conn_opt(&co, opt, optarg, cmd);
+        if (rc == HPT_EXIT_USAGE)
+            return rc;
+        if (rc == 1)
+            continue;
+        switch (opt) {
+        case 'f':
+            if (strcmp(optarg, "table") == 0)
+                fmt = FMT_TABLE;
+            else if (strcmp(optarg, "csv") == 0)
+                fmt = FMT_CSV;
+            else if (strcmp(optarg, "json") == 0)
+                fmt = FMT_JSON;
+            else
+                return cli_usage_error(cmd, "--format: unknown value '%s' (allowed: table, "
+                                            "csv, json)", optarg);
+            break;
+        case 'n':
+            if (cli_parse_long(cmd, "--top", optarg, 0, 1000000000, &top))
+                return HPT_EXIT_USAGE;
+            break;
+        case 'h': print_help(stdout); return HPT_EXIT_OK;
+        case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
+        default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error(cmd, "missing SWEEP (the id printed by hptune launch)");
+    uint64_t sweep;
+    if (cli_parse_sweep(cmd, "SWEEP", argv[optind++], &sweep))
+        return HPT_EXIT_USAGE;
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+
+    cli_client_t *c = NULL;
+    int status = cli_client_new(&c, &co, cmd);
+    if (status)
+        return status;
+    hpt_env_t *env = NULL;
+    status = fetch(c, cmd, sweep, &env);
+    if (status == HPT_EXIT_OK) {
+        const Hpt__ResultsReply *r = env->results_reply;
+        if (fmt == FMT_TABLE)
+            status = print_table(r, (int)top);
+        else if (fmt == FMT_CSV)
+            status = print_csv(r, (int)top);
+        else
+            status = print_json(r, (int)top);
+    }
+    hpt_proto_free(&env);
+    cli_client_destroy(&c);
+    if (fflush(stdout) != 0 && status == HPT_EXIT_OK) {
+        fprintf(stderr, "hptune %s: writing the output: %s\n", cmd, strerror(errno));
+        status = HPT_EXIT_FAIL;
+    }
+    return status;
+}

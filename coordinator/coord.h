@@ -1,0 +1,256 @@
+/*
+ * coord.h: the coordinator's shared state, visible to its modules
+ * (main.c, coord_sched.c, coord_workers.c, coord_clients.c) and nothing else.
+ *
+ * Everything here lives on the loop thread: there is no locking.  Objects:
+ *   coord_sweep_t   a submitted spec, its search strategy, its trials and a
+ *                   FIFO of queued tasks;
+ *   coord_trial_t   one configuration, expanded into folds x repeats tasks;
+ *   coord_task_t    one (trial, split) or the sweep's refit; leased to at
+ *                   most one worker at a time, with an attempt number;
+ *   coord_worker_t  a registered worker, kept in an expiry-ordered list;
+ *   coord_sub_t     a client following the event stream.
+ * Ownership: the coord_t owns the sweeps (which own their trials and tasks),
+ * the workers and the subscribers.  Tasks are also indexed by id in a hash
+ * map for result lookup.
+ */
+#ifndef COORD_H
+#define COORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "coord_spec.h"
+#include "coord_store.h"
+#include "proto_io.h"
+#include "search.h"
+#include "zsock.h"
+
+// --- configuration --------------------------------------------------------
+
+typedef struct coord_cfg {
+    char bind[256];           // ZeroMQ endpoint of the ROUTER socket
+    char db[1024];            // SQLite journal
+    char data_dir[1024];      // where the coordinator's own datasets are ("" = default path)
+    char log_file[1024];      // "" = stderr only
+    char log_level[16];       // debug | info | warn | error
+    int hb_ivl_ms;            // heartbeat interval, ms
+    int hb_liveness;          // missed intervals before a peer is dead
+    int max_attempts;         // attempts per task before it fails
+    int event_ring;           // events kept for late subscribers
+    int sub_timeout_ms;       // a subscriber not renewing for this long is dropped
+} coord_cfg_t;
+
+extern const coord_cfg_t COORD_CFG_DEFAULT;
+
+// --- objects --------------------------------------------------------------
+
+typedef struct coord_sweep coord_sweep_t;
+typedef struct coord_trial coord_trial_t;
+typedef struct coord_task coord_task_t;
+typedef struct coord_worker coord_worker_t;
+
+typedef enum coord_task_state {
+    TASK_QUEUED,
+    TASK_LEASED,
+    TASK_DONE,
+    TASK_FAILED,
+    TASK_CANCELLED,
+} coord_task_state_t;
+
+struct coord_task {
+    uint64_t id;                  // unique across the journal
+    coord_trial_t *trial;         // owner (for the refit: the best trial)
+    coord_sweep_t *sweep;
+    int fold, repeat;             // the split (ignored for the refit)
+    int split;                    // repeat * folds + fold, or -1 for the refit
+    bool refit;
+    coord_task_state_t state;
+    uint32_t attempt;             // attempts leased so far; the current one when leased
+    uint32_t failures;            // attempts that returned an error
+    coord_worker_t *worker;       // holder while leased
+    double leased_at;             // monotonic seconds
+    int epoch;                    // last reported progress
+    double score, accuracy, log_loss, f1_macro, train_score, fit_seconds;
+    int epochs;
+    char error[256];
+    coord_task_t *qprev, *qnext;  // sweep's queue while queued
+    coord_task_t *wprev, *wnext;  // worker's lease list while leased
+};
+
+typedef enum coord_trial_state {
+    TRIAL_RUNNING,
+    TRIAL_DONE,
+    TRIAL_FAILED,
+    TRIAL_CANCELLED,
+} coord_trial_state_t;
+
+struct coord_trial {
+    uint64_t number;              // 1-based within the sweep, in suggestion order
+    coord_sweep_t *sweep;
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    hpt_hparams_t hp;             // seed is the trial's base seed
+    coord_trial_state_t state;
+    int n_tasks;                  // folds * repeats
+    coord_task_t **tasks;         // by split, owned
+    int done, failed;
+    double mean, std, mean_fit, std_fit, mean_train, std_train;
+    char error[256];
+};
+
+typedef enum coord_sweep_state {
+    SWEEP_QUEUED,
+    SWEEP_RUNNING,
+    SWEEP_REFITTING,
+    SWEEP_DONE,
+    SWEEP_FAILED,
+    SWEEP_CANCELLED,
+} coord_sweep_state_t;
+
+struct coord_sweep {
+    uint64_t id;
+    coord_spec_t *spec;           // owned
+    char *spec_text;              // owned
+    coord_search_t *search;       // owned
+    coord_sweep_state_t state;
+    char fingerprint[65];         // of the dataset; "" until known
+    bool fp_logged;               // the adoption of a worker's fingerprint was logged
+    double created, started, finished;  // unix seconds (0 = not yet)
+    coord_trial_t **trials;       // owned, in trial order
+    size_t n_trials, cap_trials;
+    coord_task_t *qhead, *qtail;  // queued tasks
+    int n_queued;
+    int tasks_total;              // tasks created so far (grid: known up front)
+    int tasks_done, tasks_failed, tasks_running;
+    int trials_done, trials_failed;
+    bool exhausted;               // the search said DONE
+    coord_trial_t *best;
+    coord_task_t *refit_task;     // owned
+    bool has_refit;
+    double refit_score, refit_accuracy;
+    double first_result_mono;     // for the ETA
+    char error[256];
+    coord_sweep_t *next;          // submission order
+};
+
+#define COORD_MAX_DATASETS 64
+
+struct coord_worker {
+    hpt_peer_id_t peer;
+    char id[256], name[256], host[256], version[64];
+    int slots;
+    int busy;                     // tasks leased to it
+    int zombies;                  // cancelled tasks it still reports running
+    int n_datasets;
+    char ds_name[COORD_MAX_DATASETS][128];
+    char ds_fp[COORD_MAX_DATASETS][65];
+    double expiry;                // monotonic seconds
+    double last_seen;             // monotonic seconds
+    double connected;             // unix seconds
+    bool draining;
+    coord_task_t *leased;         // head of its lease list
+    int tasks_done, tasks_failed;
+    uint64_t warned[16];          // sweeps whose dataset mismatch was logged
+    int n_warned;
+    coord_worker_t *prev, *next;  // expiry order: head expires first
+};
+
+typedef struct coord_sub {
+    hpt_peer_id_t peer;
+    int level;                    // hpt_log_level_t
+    uint64_t sweep;               // 0 = all
+    double expiry;                // monotonic seconds
+    struct coord_sub *next;
+} coord_sub_t;
+
+typedef struct coord_event {
+    int64_t ts_us;
+    int level;
+    uint64_t sweep;
+    uint64_t seq;
+    char component[16];
+    char *msg;                    // owned
+    char *fields;                 // owned
+} coord_event_t;
+
+typedef struct coord {
+    coord_cfg_t cfg;
+    uv_loop_t *loop;
+    void *zctx;
+    void *router;
+    hpt_zsock_t zs;
+    uv_timer_t cron;
+    uv_signal_t sig_int, sig_term, sig_hup;
+    uv_prepare_t flush_prep;
+    coord_store_t *store;
+    bool stopping;
+
+    coord_sweep_t *sweeps, *sweeps_tail;
+    uint64_t next_sweep_id, next_task_id;
+
+    coord_worker_t *workers, *workers_tail;  // expiry order
+    int n_workers;
+
+    // Task id -> task, open addressing with linear probing.
+    coord_task_t **map;
+    size_t map_cap, map_len;
+
+    coord_event_t *ring;          // cfg.event_ring entries
+    size_t ring_len, ring_head;   // head = next slot to write
+    uint64_t event_seq;
+    coord_sub_t *subs;
+    bool in_sink;
+
+    char fp_cache_name[8][1024];  // dataset fingerprints computed from data_dir
+    char fp_cache_fp[8][65];
+    int fp_cache_n;
+
+    // Counters for status and metrics.
+    uint64_t bad_messages, results_dropped;
+} coord_t;
+
+// --- helpers shared by the modules ----------------------------------------
+
+double coord_now(void);       // monotonic seconds
+double coord_unix(void);      // wall-clock seconds
+
+const char *coord_sweep_state_name(coord_sweep_state_t s);
+const char *coord_trial_state_name(coord_trial_state_t s);
+
+/* Send env to a peer; returns 0 or a negative errno (logged at debug). */
+int coord_send(coord_t *c, const hpt_peer_id_t *to, hpt_env_t *env);
+
+// coord_sched.c
+int coord_sweep_submit(coord_t *c, const char *text, const char *path, coord_sweep_t **out,
+                       hpt_err *err);
+void coord_dispatch(coord_t *c);
+void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m);
+void coord_on_progress(coord_t *c, coord_worker_t *w, const Hpt__Progress *m);
+void coord_requeue(coord_t *c, coord_task_t *t, const char *why);
+int coord_sweep_cancel(coord_t *c, coord_sweep_t *s);
+coord_sweep_t *coord_sweep_find(coord_t *c, uint64_t id);
+void coord_sweeps_free(coord_t *c);
+double coord_sweep_eta(const coord_sweep_t *s);
+
+// coord_workers.c
+void coord_on_hello(coord_t *c, const hpt_peer_id_t *peer, const Hpt__Hello *m);
+coord_worker_t *coord_worker_by_peer(coord_t *c, const hpt_peer_id_t *peer);
+void coord_worker_touch(coord_t *c, coord_worker_t *w);
+void coord_on_heartbeat(coord_t *c, coord_worker_t *w, const Hpt__Heartbeat *m);
+void coord_on_goodbye(coord_t *c, coord_worker_t *w, const Hpt__Goodbye *m);
+void coord_workers_cron(coord_t *c);
+void coord_worker_remove(coord_t *c, coord_worker_t *w, const char *why);
+void coord_workers_free(coord_t *c);
+int coord_worker_free_slots(const coord_worker_t *w);
+/* 1 when the worker holds the sweep's dataset with the right fingerprint. */
+int coord_worker_has_dataset(const coord_worker_t *w, const coord_sweep_t *s);
+void coord_task_unlease(coord_t *c, coord_task_t *t);
+
+// coord_clients.c
+void coord_on_client(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env);
+void coord_events_init(coord_t *c);
+void coord_events_free(coord_t *c);
+void coord_subs_cron(coord_t *c);
+
+#endif

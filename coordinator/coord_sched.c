@@ -1,0 +1,853 @@
+/*
+ * coord_sched.c: sweeps, trials and tasks: creation, the queues, leasing
+ * (credit-based: a worker never holds more tasks than free slots), results,
+ * retries, trial aggregation, the refit and the sweep's end.
+ *
+ * Invariants:
+ *   - a task is in exactly one place: its sweep's queue (QUEUED), one
+ *     worker's lease list (LEASED), or neither (DONE, FAILED, CANCELLED);
+ *   - a result counts only when (task, attempt, sender) match the current
+ *     lease; anything else is a late or duplicate result and is dropped, so
+ *     no fold is ever counted twice;
+ *   - trials are created lazily, one suggestion at a time, when a worker has
+ *     a free slot and the sweep's queue is empty.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord.h"
+#include "coord_aggregate.h"
+#include "dataset.h"
+#include "log.h"
+#include "rng.h"
+
+static const char *const sweep_state_names[] = {"queued", "running", "refitting",
+                                                "done",   "failed",  "cancelled"};
+static const char *const trial_state_names[] = {"running", "done", "failed", "cancelled"};
+
+const char *coord_sweep_state_name(coord_sweep_state_t s)
+{
+    return sweep_state_names[s];
+}
+
+const char *coord_trial_state_name(coord_trial_state_t s)
+{
+    return trial_state_names[s];
+}
+
+// --- task map -------------------------------------------------------------
+
+static size_t hash64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static int map_put(coord_t *c, coord_task_t *t)
+{
+    if ((c->map_len + 1) * 2 > c->map_cap) {
+        size_t cap = c->map_cap ? c->map_cap * 2 : 1024;
+        coord_task_t **m = calloc(cap, sizeof *m);
+        if (!m)
+            return -ENOMEM;
+        for (size_t i = 0; i < c->map_cap; i++) {
+            coord_task_t *x = c->map[i];
+            if (!x)
+                continue;
+            size_t j = hash64(x->id) & (cap - 1);
+            while (m[j])
+                j = (j + 1) & (cap - 1);
+            m[j] = x;
+        }
+        free(c->map);
+        c->map = m;
+        c->map_cap = cap;
+    }
+    size_t j = hash64(t->id) & (c->map_cap - 1);
+    while (c->map[j])
+        j = (j + 1) & (c->map_cap - 1);
+    c->map[j] = t;
+    c->map_len++;
+    return 0;
+}
+
+static coord_task_t *map_get(coord_t *c, uint64_t id)
+{
+    if (!c->map_cap)
+        return NULL;
+    size_t j = hash64(id) & (c->map_cap - 1);
+    while (c->map[j]) {
+        if (c->map[j]->id == id)
+            return c->map[j];
+        j = (j + 1) & (c->map_cap - 1);
+    }
+    return NULL;
+}
+
+// --- queues ---------------------------------------------------------------
+
+static void q_push(coord_sweep_t *s, coord_task_t *t, bool front)
+{
+    t->state = TASK_QUEUED;
+    if (front) {
+        t->qprev = NULL;
+        t->qnext = s->qhead;
+        if (s->qhead)
+            s->qhead->qprev = t;
+        else
+            s->qtail = t;
+        s->qhead = t;
+    } else {
+        t->qnext = NULL;
+        t->qprev = s->qtail;
+        if (s->qtail)
+            s->qtail->qnext = t;
+        else
+            s->qhead = t;
+        s->qtail = t;
+    }
+    s->n_queued++;
+}
+
+static void q_remove(coord_sweep_t *s, coord_task_t *t)
+{
+    if (t->qprev)
+        t->qprev->qnext = t->qnext;
+    else
+        s->qhead = t->qnext;
+    if (t->qnext)
+        t->qnext->qprev = t->qprev;
+    else
+        s->qtail = t->qprev;
+    t->qprev = t->qnext = NULL;
+    s->n_queued--;
+}
+
+// --- creation -------------------------------------------------------------
+
+coord_sweep_t *coord_sweep_find(coord_t *c, uint64_t id)
+{
+    for (coord_sweep_t *s = c->sweeps; s; s = s->next)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+static void sweep_set_state(coord_t *c, coord_sweep_t *s, coord_sweep_state_t st)
+{
+    s->state = st;
+    double now = coord_unix();
+    if (st == SWEEP_RUNNING && !s->started)
+        s->started = now;
+    if (st >= SWEEP_DONE)
+        s->finished = now;
+    coord_store_sweep_state(c->store, s->id, coord_sweep_state_name(st), now,
+                            s->error[0] ? s->error : NULL);
+}
+
+/* The dataset's fingerprint from the coordinator's own copy, cached; "" when
+ * the coordinator does not have it (it is then adopted from the first worker
+ * that advertises the dataset). */
+static void dataset_fingerprint(coord_t *c, const char *name, char fp[65])
+{
+    for (int i = 0; i < c->fp_cache_n; i++)
+        if (strcmp(c->fp_cache_name[i], name) == 0) {
+            memcpy(fp, c->fp_cache_fp[i], 65);
+            return;
+        }
+    fp[0] = '\0';
+    hpt_dataset_t *ds = NULL;
+    hpt_err err = {0};
+    if (hpt_dataset_load(&ds, name, c->cfg.data_dir[0] ? c->cfg.data_dir : NULL, &err) == 0) {
+        memcpy(fp, ds->fingerprint, 65);
+        hpt_dataset_destroy(&ds);
+    } else {
+        hpt_log(HPT_LOG_INFO, "sched", "dataset not available on the coordinator",
+                "dataset=%s note=\"its fingerprint will be taken from the first worker that "
+                "has it\"",
+                name);
+    }
+    if (c->fp_cache_n < 8 && fp[0]) {
+        snprintf(c->fp_cache_name[c->fp_cache_n], sizeof c->fp_cache_name[0], "%s", name);
+        memcpy(c->fp_cache_fp[c->fp_cache_n], fp, 65);
+        c->fp_cache_n++;
+    }
+}
+
+int coord_sweep_submit(coord_t *c, const char *text, const char *path, coord_sweep_t **out,
+                       hpt_err *err)
+{
+    *out = NULL;
+    coord_spec_t *spec = NULL;
+    int rc = coord_spec_parse(text, strlen(text), path, &spec, err);
+    if (rc < 0)
+        return rc;
+    coord_sweep_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        coord_spec_destroy(&spec);
+        return hpt_err_set(err, -ENOMEM, "out of memory");
+    }
+    s->spec = spec;
+    s->spec_text = strdup(text);
+    rc = coord_search_new(&s->search, spec, err);
+    if (rc < 0 || !s->spec_text) {
+        if (rc == 0)
+            rc = hpt_err_set(err, -ENOMEM, "out of memory");
+        coord_search_destroy(&s->search);
+        free(s->spec_text);
+        coord_spec_destroy(&s->spec);
+        free(s);
+        return rc;
+    }
+    s->id = c->next_sweep_id++;
+    s->state = SWEEP_QUEUED;
+    s->created = coord_unix();
+    dataset_fingerprint(c, spec->dataset, s->fingerprint);
+    s->fp_logged = s->fingerprint[0] != '\0';
+    long total = coord_search_total(s->search);
+    int splits = spec->cv.folds * spec->cv.repeats;
+    if (total > 0)
+        s->tasks_total = (int)(total * splits);
+    if (c->sweeps_tail)
+        c->sweeps_tail->next = s;
+    else
+        c->sweeps = s;
+    c->sweeps_tail = s;
+    coord_store_sweep_add(c->store, s->id, spec->name, path, text, spec->priority, s->created,
+                          s->fingerprint);
+    hpt_log(HPT_LOG_INFO, "sched", "sweep submitted",
+            "sweep=%llu name=%s method=%s dataset=%s trials=%ld folds=%d repeats=%d "
+            "priority=%d fingerprint=%.12s",
+            (unsigned long long)s->id, spec->name, coord_method_name(spec->method),
+            spec->dataset, total, spec->cv.folds, spec->cv.repeats, spec->priority,
+            s->fingerprint[0] ? s->fingerprint : "unknown");
+    *out = s;
+    return 0;
+}
+
+static coord_task_t *task_new(coord_t *c, coord_sweep_t *s, coord_trial_t *tr, int split,
+                              bool refit)
+{
+    coord_task_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->id = c->next_task_id++;
+    t->trial = tr;
+    t->sweep = s;
+    t->refit = refit;
+    t->split = refit ? -1 : split;
+    t->fold = refit ? 0 : split % s->spec->cv.folds;
+    t->repeat = refit ? 0 : split / s->spec->cv.folds;
+    t->score = t->accuracy = t->log_loss = t->f1_macro = t->train_score = NAN;
+    if (map_put(c, t) < 0) {
+        free(t);
+        return NULL;
+    }
+    coord_store_task_add(c->store, t->id, s->id, tr->number, t->fold, t->repeat, refit);
+    return t;
+}
+
+static void params_json(const coord_sweep_t *s, const coord_trial_t *tr, char *buf, size_t len)
+{
+    size_t off = (size_t)snprintf(buf, len, "{");
+    for (int i = 0; i < s->spec->n_params && off < len; i++) {
+        const coord_param_t *p = &s->spec->params[i];
+        char v[64];
+        coord_pval_format(p, &tr->vals[i], v, sizeof v);
+        bool quote = p->kind == COORD_PKIND_ENUM;
+        off += (size_t)snprintf(buf + off, len - off, "%s\"%s\":%s%s%s", i ? "," : "", p->name,
+                                quote ? "\"" : "", v, quote ? "\"" : "");
+    }
+    if (off < len)
+        snprintf(buf + off, len - off, "}");
+}
+
+static void trial_finish(coord_t *c, coord_trial_t *tr);
+
+/* Ask the search for one more trial and queue its tasks.  Returns the
+ * number of tasks queued (0 when the search has none now). */
+static int sweep_grow(coord_t *c, coord_sweep_t *s)
+{
+    if (s->exhausted || s->state >= SWEEP_REFITTING)
+        return 0;
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    int r = coord_search_suggest(s->search, vals);
+    if (r == COORD_SEARCH_DONE) {
+        s->exhausted = true;
+        return 0;
+    }
+    if (r != COORD_SEARCH_OK)
+        return 0;
+    if (s->n_trials == s->cap_trials) {
+        size_t cap = s->cap_trials ? s->cap_trials * 2 : 64;
+        coord_trial_t **tv = realloc(s->trials, cap * sizeof *tv);
+        if (!tv)
+            return 0;
+        s->trials = tv;
+        s->cap_trials = cap;
+    }
+    coord_trial_t *tr = calloc(1, sizeof *tr);
+    int splits = s->spec->cv.folds * s->spec->cv.repeats;
+    if (!tr || !(tr->tasks = calloc((size_t)splits, sizeof *tr->tasks))) {
+        free(tr);
+        return 0;
+    }
+    s->trials[s->n_trials++] = tr;
+    tr->number = s->n_trials;
+    tr->sweep = s;
+    tr->n_tasks = splits;
+    tr->state = TRIAL_RUNNING;
+    tr->mean = tr->std = tr->mean_fit = tr->std_fit = tr->mean_train = tr->std_train = NAN;
+    memcpy(tr->vals, vals, sizeof(coord_pval_t) * (size_t)s->spec->n_params);
+    char pj[2048];
+    params_json(s, tr, pj, sizeof pj);
+    coord_store_trial_add(c->store, s->id, tr->number, pj);
+    hpt_err err = {0};
+    if (coord_spec_apply(s->spec, vals, &tr->hp, &err) < 0) {
+        /* An impossible combination (say units_3 with layers 2 is fine, but
+         * a value the engine rejects) fails the trial without running it. */
+        snprintf(tr->error, sizeof tr->error, "%s", err.msg);
+        tr->n_tasks = 0;
+        trial_finish(c, tr);
+        return 0;
+    }
+    if (coord_search_total(s->search) < 0)
+        s->tasks_total += splits;
+    for (int k = 0; k < splits; k++) {
+        coord_task_t *t = task_new(c, s, tr, k, false);
+        if (!t) {
+            hpt_log(HPT_LOG_ERROR, "sched", "out of memory creating tasks", "sweep=%llu",
+                    (unsigned long long)s->id);
+            return 0;
+        }
+        tr->tasks[k] = t;
+        q_push(s, t, false);
+    }
+    hpt_log(HPT_LOG_DEBUG, "sched", "trial created", "sweep=%llu trial=%llu params=%s",
+            (unsigned long long)s->id, (unsigned long long)tr->number, pj);
+    return splits;
+}
+
+// --- leasing --------------------------------------------------------------
+
+/* The seed a task trains with: a pure function of the sweep seed, the trial's
+ * base seed, the trial number and the split, so any worker, any attempt,
+ * gives the same result. */
+static uint64_t task_seed(const coord_task_t *t)
+{
+    uint64_t v[4] = {t->sweep->spec->seed, t->trial->hp.seed, t->trial->number,
+                     (uint64_t)(int64_t)t->split};
+    hpt_rng_t r;
+    hpt_rng_seed_n(&r, v, 4);
+    return hpt_rng_u64(&r);
+}
+
+static bool lease(coord_t *c, coord_task_t *t, coord_worker_t *w)
+{
+    coord_sweep_t *s = t->sweep;
+    q_remove(s, t);
+    t->attempt++;
+    t->state = TASK_LEASED;
+    t->worker = w;
+    t->leased_at = coord_now();
+    t->epoch = 0;
+    t->wprev = NULL;
+    t->wnext = w->leased;
+    if (w->leased)
+        w->leased->wprev = t;
+    w->leased = t;
+    w->busy++;
+    s->tasks_running++;
+
+    hpt_hparams_t hp = t->trial->hp;
+    hp.seed = task_seed(t);
+    uint32_t units[HPT_MAX_LAYERS];
+    Hpt__HParams wh;
+    hpt_proto_hparams_to_wire(&hp, &wh, units);
+    Hpt__Assign a = HPT__ASSIGN__INIT;
+    a.task = t->id;
+    a.attempt = t->attempt;
+    a.sweep = s->id;
+    a.trial = t->trial->number;
+    a.refit = t->refit;
+    a.fold = (uint32_t)t->fold;
+    a.folds = (uint32_t)s->spec->cv.folds;
+    a.repeat = (uint32_t)t->repeat;
+    a.cv_seed = s->spec->cv.seed;
+    a.stratified = s->spec->cv.stratified;
+    a.shuffle = s->spec->cv.shuffle;
+    a.dataset = s->spec->dataset;
+    a.fingerprint = s->fingerprint;
+    a.hparams = &wh;
+    a.score_train = s->spec->score_train;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_ASSIGN;
+    env.assign = &a;
+    int rc = coord_send(c, &w->peer, &env);
+    if (rc < 0) {
+        /* Unroutable: undo the lease without counting an attempt. */
+        coord_task_unlease(c, t);
+        t->attempt--;
+        q_push(s, t, true);
+        return false;
+    }
+    coord_store_task_lease(c->store, t->id, t->attempt, w->id, coord_unix());
+    if (s->state == SWEEP_QUEUED)
+        sweep_set_state(c, s, SWEEP_RUNNING);
+    hpt_log(HPT_LOG_DEBUG, "sched", "task leased",
+            "sweep=%llu trial=%llu task=%llu split=%d attempt=%u worker=%s",
+            (unsigned long long)s->id, (unsigned long long)t->trial->number,
+            (unsigned long long)t->id, t->split, t->attempt, w->id);
+    return true;
+}
+
+/* Sweeps in dispatch order: priority (high first), then submission order. */
+static int sweep_order(coord_t *c, coord_sweep_t **out, int max)
+{
+    int n = 0;
+    for (coord_sweep_t *s = c->sweeps; s && n < max; s = s->next)
+        if (s->state < SWEEP_DONE)
+            out[n++] = s;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && out[j]->spec->priority > out[j - 1]->spec->priority; j--) {
+            coord_sweep_t *x = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = x;
+        }
+    return n;
+}
+
+static bool warned(coord_worker_t *w, uint64_t sweep)
+{
+    for (int i = 0; i < w->n_warned; i++)
+        if (w->warned[i] == sweep)
+            return true;
+    if (w->n_warned < 16)
+        w->warned[w->n_warned++] = sweep;
+    return false;
+}
+
+/* Whether w may run tasks of s; logs the reason once when not. */
+static bool worker_fits(coord_t *c, coord_worker_t *w, coord_sweep_t *s)
+{
+    int has = coord_worker_has_dataset(w, s);
+    if (has == 1 && s->fingerprint[0] == '\0') {
+        for (int i = 0; i < w->n_datasets; i++)
+            if (strcmp(w->ds_name[i], s->spec->dataset) == 0 &&
+                strcmp(w->ds_fp[i], "dry-run") != 0)
+                memcpy(s->fingerprint, w->ds_fp[i], 65);
+    }
+    if (has == 1 && s->fingerprint[0] != '\0' && !s->fp_logged) {
+        s->fp_logged = true;
+        hpt_log(HPT_LOG_INFO, "sched", "dataset fingerprint adopted from a worker",
+                "sweep=%llu dataset=%s fingerprint=%.12s worker=%s", (unsigned long long)s->id,
+                s->spec->dataset, s->fingerprint, w->id);
+    }
+    if (has == 1)
+        return true;
+    if (!warned(w, s->id)) {
+        if (has == 0)
+            hpt_log(HPT_LOG_INFO, "sched", "worker lacks the sweep's dataset; no tasks for it",
+                    "sweep=%llu worker=%s dataset=%s", (unsigned long long)s->id, w->id,
+                    s->spec->dataset);
+        else
+            hpt_log(HPT_LOG_WARN, "sched",
+                    "worker's dataset fingerprint differs from the sweep's; no tasks for it",
+                    "sweep=%llu worker=%s dataset=%s want=%.12s", (unsigned long long)s->id,
+                    w->id, s->spec->dataset, s->fingerprint);
+    }
+    return false;
+}
+
+static void sweep_check_end(coord_t *c, coord_sweep_t *s);
+
+void coord_dispatch(coord_t *c)
+{
+    if (c->stopping)
+        return;
+    coord_sweep_t *order[256];
+    int n = sweep_order(c, order, 256);
+    if (n == 0)
+        return;
+    for (coord_worker_t *w = c->workers, *wn; w; w = wn) {
+        wn = w->next;
+        int free_slots = coord_worker_free_slots(w);
+        for (int i = 0; i < n && free_slots > 0; i++) {
+            coord_sweep_t *s = order[i];
+            if (s->state >= SWEEP_DONE || !worker_fits(c, w, s))
+                continue;
+            int cap = s->spec->max_parallel;
+            while (free_slots > 0 && (cap == 0 || s->tasks_running < cap)) {
+                if (!s->qhead && sweep_grow(c, s) == 0)
+                    break;
+                if (!s->qhead)
+                    break;
+                if (!lease(c, s->qhead, w)) {
+                    free_slots = 0;
+                    break;
+                }
+                free_slots--;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        sweep_check_end(c, order[i]);
+}
+
+// --- results --------------------------------------------------------------
+
+static bool better(const coord_sweep_t *s, double a, double b)
+{
+    if (isnan(a))
+        return false;
+    if (isnan(b))
+        return true;
+    return s->spec->maximize ? a > b : a < b;
+}
+
+static void trial_finish(coord_t *c, coord_trial_t *tr)
+{
+    coord_sweep_t *s = tr->sweep;
+    int n = tr->n_tasks;
+    double *sc = calloc((size_t)(n > 0 ? n : 1) * 3, sizeof *sc);
+    double *ft = sc ? sc + n : NULL, *ts = sc ? sc + 2 * n : NULL;
+    bool ok = sc && n > 0 && tr->error[0] == '\0';
+    if (!sc)
+        snprintf(tr->error, sizeof tr->error, "out of memory aggregating the trial");
+    for (int k = 0; k < n && ok; k++) {
+        coord_task_t *t = tr->tasks[k];
+        if (t->state != TASK_DONE) {
+            ok = false;
+            break;
+        }
+        sc[k] = t->score;
+        ft[k] = t->fit_seconds;
+        ts[k] = t->train_score;
+    }
+    if (ok) {
+        coord_agg_mean_std(sc, n, &tr->mean, &tr->std);
+        coord_agg_mean_std(ft, n, &tr->mean_fit, &tr->std_fit);
+        coord_agg_mean_std(ts, n, &tr->mean_train, &tr->std_train);
+        tr->state = TRIAL_DONE;
+        s->trials_done++;
+        if (!s->best || better(s, tr->mean, s->best->mean))
+            s->best = tr;
+    } else {
+        tr->mean = tr->std = NAN;
+        tr->state = s->state == SWEEP_CANCELLED ? TRIAL_CANCELLED : TRIAL_FAILED;
+        if (tr->state == TRIAL_FAILED)
+            s->trials_failed++;
+    }
+    coord_store_trial_done(c->store, s->id, tr->number, coord_trial_state_name(tr->state),
+                           tr->mean, tr->std, tr->error[0] ? tr->error : NULL);
+    coord_search_observe(s->search, tr->number, tr->mean);
+    hpt_log(HPT_LOG_INFO, "sched", ok ? "trial done" : "trial failed",
+            "sweep=%llu trial=%llu mean=%.6f std=%.6f best_trial=%llu best=%.6f%s%s%s",
+            (unsigned long long)s->id, (unsigned long long)tr->number, tr->mean, tr->std,
+            (unsigned long long)(s->best ? s->best->number : 0), s->best ? s->best->mean : NAN,
+            tr->error[0] ? " error=\"" : "", tr->error, tr->error[0] ? "\"" : "");
+    free(sc);
+}
+
+/* Stop every other task of a failed trial: queued ones leave the queue,
+ * leased ones are cancelled on their worker. */
+static void trial_abandon(coord_t *c, coord_trial_t *tr, coord_task_t *except)
+{
+    for (int k = 0; k < tr->n_tasks; k++) {
+        coord_task_t *t = tr->tasks[k];
+        if (t == except)
+            continue;
+        if (t->state == TASK_QUEUED) {
+            q_remove(tr->sweep, t);
+            t->state = TASK_CANCELLED;
+            coord_store_task_state(c->store, t->id, "cancelled", "trial failed");
+        } else if (t->state == TASK_LEASED) {
+            Hpt__Cancel m = HPT__CANCEL__INIT;
+            m.task = t->id;
+            m.attempt = t->attempt;
+            hpt_env_t env = HPT__ENVELOPE__INIT;
+            env.body_case = HPT__ENVELOPE__BODY_CANCEL;
+            env.cancel = &m;
+            coord_worker_t *w = t->worker;
+            coord_send(c, &w->peer, &env);
+            coord_task_unlease(c, t);
+            w->zombies++;   // until its heartbeat says the task stopped
+            t->state = TASK_CANCELLED;
+            coord_store_attempt_end(c->store, t->id, t->attempt, "cancelled", "trial failed",
+                                    coord_unix());
+            coord_store_task_state(c->store, t->id, "cancelled", "trial failed");
+        }
+    }
+}
+
+static void sweep_finish(coord_t *c, coord_sweep_t *s, coord_sweep_state_t st)
+{
+    sweep_set_state(c, s, st);
+    if (s->has_refit && s->best)
+        coord_store_sweep_refit(c->store, s->id, s->best->number, s->refit_score,
+                                s->refit_accuracy);
+    hpt_log(st == SWEEP_DONE ? HPT_LOG_INFO : HPT_LOG_WARN, "sched", "sweep finished",
+            "sweep=%llu state=%s trials=%zu trials_failed=%d best_trial=%llu best_mean=%.6f "
+            "best_std=%.6f refit_score=%.6f%s%s%s",
+            (unsigned long long)s->id, coord_sweep_state_name(st), s->n_trials, s->trials_failed,
+            (unsigned long long)(s->best ? s->best->number : 0), s->best ? s->best->mean : NAN,
+            s->best ? s->best->std : NAN, s->has_refit ? s->refit_score : NAN,
+            s->error[0] ? " error=\"" : "", s->error, s->error[0] ? "\"" : "");
+}
+
+/* A sweep ends when the search is exhausted and nothing is queued or
+ * running; then the refit runs (if asked), then the sweep is done. */
+static void sweep_check_end(coord_t *c, coord_sweep_t *s)
+{
+    if (s->state >= SWEEP_DONE)
+        return;
+    if (s->state == SWEEP_REFITTING) {
+        coord_task_t *t = s->refit_task;
+        if (t->state == TASK_DONE) {
+            s->has_refit = true;
+            s->refit_score = t->score;
+            s->refit_accuracy = t->accuracy;
+            sweep_finish(c, s, SWEEP_DONE);
+        } else if (t->state == TASK_FAILED) {
+            snprintf(s->error, sizeof s->error, "refit failed: %.200s", t->error);
+            sweep_finish(c, s, SWEEP_FAILED);
+        }
+        return;
+    }
+    if (s->qhead || s->tasks_running > 0)
+        return;
+    if (!s->exhausted) {
+        /* Only the search knows whether more trials come. */
+        if (sweep_grow(c, s) > 0 || !s->exhausted)
+            return;
+    }
+    for (size_t i = 0; i < s->n_trials; i++)
+        if (s->trials[i]->state == TRIAL_RUNNING)
+            return;
+    if (!s->best) {
+        snprintf(s->error, sizeof s->error, "every trial failed%s%.200s",
+                 s->n_trials ? "; first error: " : "",
+                 s->n_trials ? s->trials[0]->error : "");
+        sweep_finish(c, s, SWEEP_FAILED);
+        return;
+    }
+    if (!s->spec->refit) {
+        sweep_finish(c, s, SWEEP_DONE);
+        return;
+    }
+    s->refit_task = task_new(c, s, s->best, -1, true);
+    if (!s->refit_task) {
+        snprintf(s->error, sizeof s->error, "out of memory creating the refit task");
+        sweep_finish(c, s, SWEEP_FAILED);
+        return;
+    }
+    s->state = SWEEP_REFITTING;
+    coord_store_sweep_state(c->store, s->id, "refitting", coord_unix(), NULL);
+    q_push(s, s->refit_task, false);
+    hpt_log(HPT_LOG_INFO, "sched", "refitting the best trial on all training data",
+            "sweep=%llu trial=%llu mean=%.6f", (unsigned long long)s->id,
+            (unsigned long long)s->best->number, s->best->mean);
+    coord_dispatch(c);
+}
+
+static void task_failed(coord_t *c, coord_task_t *t, const char *error)
+{
+    coord_sweep_t *s = t->sweep;
+    t->failures++;
+    snprintf(t->error, sizeof t->error, "%s", error);
+    coord_store_attempt_end(c->store, t->id, t->attempt, "failed", error, coord_unix());
+    if ((int)t->failures < c->cfg.max_attempts && s->state < SWEEP_DONE) {
+        hpt_log(HPT_LOG_WARN, "sched", "task failed; retrying",
+                "sweep=%llu trial=%llu task=%llu attempt=%u error=\"%s\"",
+                (unsigned long long)s->id, (unsigned long long)t->trial->number,
+                (unsigned long long)t->id, t->attempt, error);
+        q_push(s, t, true);
+        return;
+    }
+    t->state = TASK_FAILED;
+    s->tasks_failed++;
+    coord_store_task_state(c->store, t->id, "failed", error);
+    hpt_log(HPT_LOG_WARN, "sched", "task failed for good",
+            "sweep=%llu trial=%llu task=%llu attempts=%u error=\"%s\"",
+            (unsigned long long)s->id, (unsigned long long)t->trial->number,
+            (unsigned long long)t->id, t->attempt, error);
+    if (t->refit)
+        return;
+    coord_trial_t *tr = t->trial;
+    snprintf(tr->error, sizeof tr->error, "split %d: %s", t->split, error);
+    trial_abandon(c, tr, t);
+    trial_finish(c, tr);
+}
+
+void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
+{
+    coord_task_t *t = map_get(c, m->task);
+    if (!t || t->state != TASK_LEASED || t->attempt != m->attempt || t->worker != w) {
+        c->results_dropped++;
+        hpt_log(HPT_LOG_INFO, "sched", "stale or duplicate result dropped",
+                "task=%llu attempt=%u worker=%s reason=%s", (unsigned long long)m->task,
+                m->attempt, w->id,
+                !t                           ? "unknown-task"
+                : t->state != TASK_LEASED    ? "task-not-leased"
+                : t->attempt != m->attempt   ? "superseded-attempt"
+                                             : "leased-to-another-worker");
+        return;
+    }
+    coord_sweep_t *s = t->sweep;
+    coord_task_unlease(c, t);
+    if (!m->ok) {
+        w->tasks_failed++;
+        task_failed(c, t, m->error[0] ? m->error : "failed without a message");
+    } else {
+        w->tasks_done++;
+        t->state = TASK_DONE;
+        t->score = m->score;
+        t->accuracy = m->accuracy;
+        t->log_loss = m->log_loss;
+        t->f1_macro = m->f1_macro;
+        t->train_score = m->train_score;
+        t->fit_seconds = m->fit_seconds;
+        t->epochs = (int)m->epochs;
+        coord_store_result_t r = {
+            .score = t->score, .accuracy = t->accuracy, .log_loss = t->log_loss,
+            .f1_macro = t->f1_macro, .train_score = t->train_score,
+            .fit_seconds = t->fit_seconds, .epochs = t->epochs,
+        };
+        coord_store_task_result(c->store, t->id, t->attempt, &r, coord_unix());
+        s->tasks_done++;
+        if (s->first_result_mono == 0)
+            s->first_result_mono = coord_now();
+        hpt_log(HPT_LOG_DEBUG, "sched", "result",
+                "sweep=%llu trial=%llu task=%llu split=%d attempt=%u score=%.6f fit_s=%.3f "
+                "worker=%s",
+                (unsigned long long)s->id, (unsigned long long)t->trial->number,
+                (unsigned long long)t->id, t->split, t->attempt, t->score, t->fit_seconds,
+                w->id);
+        if (t->refit) {
+            hpt_log(HPT_LOG_INFO, "sched", "refit done",
+                    "sweep=%llu trial=%llu test_score=%.6f test_accuracy=%.6f",
+                    (unsigned long long)s->id, (unsigned long long)t->trial->number, t->score,
+                    t->accuracy);
+        } else {
+            coord_trial_t *tr = t->trial;
+            tr->done++;
+            if (tr->done == tr->n_tasks && tr->state == TRIAL_RUNNING)
+                trial_finish(c, tr);
+        }
+    }
+    coord_dispatch(c);
+    sweep_check_end(c, s);
+}
+
+void coord_on_progress(coord_t *c, coord_worker_t *w, const Hpt__Progress *m)
+{
+    coord_task_t *t = map_get(c, m->task);
+    if (!t || t->state != TASK_LEASED || t->attempt != m->attempt || t->worker != w)
+        return;
+    t->epoch = (int)m->epoch;
+    coord_search_observe_epoch(t->sweep->search, t->trial->number, (int)m->epoch, m->val_score);
+    hpt_log(HPT_LOG_DEBUG, "sched", "progress",
+            "sweep=%llu trial=%llu task=%llu epoch=%u/%u val_score=%.6f train_loss=%.6f",
+            (unsigned long long)t->sweep->id, (unsigned long long)t->trial->number,
+            (unsigned long long)t->id, m->epoch, m->epochs, m->val_score, m->train_loss);
+}
+
+void coord_requeue(coord_t *c, coord_task_t *t, const char *why)
+{
+    coord_store_attempt_end(c->store, t->id, t->attempt, "lost", why, coord_unix());
+    coord_task_unlease(c, t);
+    hpt_log(HPT_LOG_INFO, "sched", "task requeued",
+            "sweep=%llu trial=%llu task=%llu attempt=%u reason=\"%s\"",
+            (unsigned long long)t->sweep->id, (unsigned long long)t->trial->number,
+            (unsigned long long)t->id, t->attempt, why);
+    q_push(t->sweep, t, true);
+}
+
+int coord_sweep_cancel(coord_t *c, coord_sweep_t *s)
+{
+    if (s->state >= SWEEP_DONE)
+        return 0;
+    s->state = SWEEP_CANCELLED;
+    while (s->qhead) {
+        coord_task_t *t = s->qhead;
+        q_remove(s, t);
+        t->state = TASK_CANCELLED;
+        coord_store_task_state(c->store, t->id, "cancelled", "sweep cancelled");
+    }
+    for (coord_worker_t *w = c->workers; w; w = w->next) {
+        for (coord_task_t *t = w->leased, *tn; t; t = tn) {
+            tn = t->wnext;
+            if (t->sweep != s)
+                continue;
+            Hpt__Cancel m = HPT__CANCEL__INIT;
+            m.task = t->id;
+            m.attempt = t->attempt;
+            hpt_env_t env = HPT__ENVELOPE__INIT;
+            env.body_case = HPT__ENVELOPE__BODY_CANCEL;
+            env.cancel = &m;
+            coord_send(c, &w->peer, &env);
+            coord_task_unlease(c, t);
+            w->zombies++;
+            t->state = TASK_CANCELLED;
+            coord_store_attempt_end(c->store, t->id, t->attempt, "cancelled", "sweep cancelled",
+                                    coord_unix());
+        }
+    }
+    for (size_t i = 0; i < s->n_trials; i++)
+        if (s->trials[i]->state == TRIAL_RUNNING) {
+            s->trials[i]->state = TRIAL_CANCELLED;
+            coord_store_trial_done(c->store, s->id, s->trials[i]->number, "cancelled", NAN, NAN,
+                                   NULL);
+        }
+    snprintf(s->error, sizeof s->error, "cancelled by a client");
+    sweep_finish(c, s, SWEEP_CANCELLED);
+    coord_dispatch(c);
+    return 1;
+}
+
+double coord_sweep_eta(const coord_sweep_t *s)
+{
+    if (s->state >= SWEEP_DONE)
+        return 0;
+    if (!s->first_result_mono || s->tasks_done < 1 || s->tasks_total <= 0)
+        return -1;
+    double el = coord_now() - s->first_result_mono;
+    /* Tasks finished since the first result, over the time since then;
+     * the first result itself marks time zero. */
+    if (s->tasks_done < 2 || el <= 0)
+        return -1;
+    double rate = (s->tasks_done - 1) / el;
+    int left = s->tasks_total - s->tasks_done - s->tasks_failed;
+    return left > 0 ? left / rate : 0;
+}
+
+static void trial_free(coord_trial_t *tr)
+{
+    for (int k = 0; k < tr->n_tasks; k++)
+        free(tr->tasks[k]);
+    free(tr->tasks);
+    free(tr);
+}
+
+void coord_sweeps_free(coord_t *c)
+{
+    for (coord_sweep_t *s = c->sweeps, *n; s; s = n) {
+        n = s->next;
+        for (size_t i = 0; i < s->n_trials; i++)
+            trial_free(s->trials[i]);
+        free(s->trials);
+        free(s->refit_task);
+        coord_search_destroy(&s->search);
+        coord_spec_destroy(&s->spec);
+        free(s->spec_text);
+        free(s);
+    }
+    c->sweeps = c->sweeps_tail = NULL;
+    free(c->map);
+    c->map = NULL;
+    c->map_cap = c->map_len = 0;
+}

@@ -1,0 +1,1435 @@
+/*
+ * coord_spec.c: sweep specifications, from YAML text to a coord_spec_t.
+ *
+ * Two stages.  First libfyaml's event parser turns the text into a small
+ * tree of ynode_t (mapping, sequence, scalar, alias), each carrying the
+ * 1-based line:column where it starts.  libfyaml 0.7.12, the version Debian 12
+ * ships, has no public way to ask a document node for its position
+ * (fy_node_get_start_mark arrived later), but every event carries a start
+ * mark, so we build the tree ourselves from events.  Syntax errors come back
+ * through a diag object that collects instead of printing.
+ *
+ * Second, the tree is checked key by key.  Every problem is reported as
+ * "path:line:col: field: problem", with the allowed values when there is a
+ * list, and the first problem ends the parse.  Nothing here trusts the input:
+ * scalars may hold NULs (from "\0" escapes), keys may be mappings, a value
+ * may be missing, and any node may be an alias (aliases are refused, which
+ * also rules out "billion laughs" expansion).
+ *
+ * Invariants of a parsed spec: every parameter value is within its
+ * hyperparameter's range, distributions are consistent with the parameter's
+ * kind, a grid spec has only enumerable parameters and at most
+ * COORD_SPEC_MAX_GRID combinations, and a random spec has max_trials > 0.
+ */
+#include "coord_spec.h"
+
+#include <errno.h>
+#include <libfyaml.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ----------------------------------------------------------------------------
+// YAML tree built from libfyaml events
+
+typedef enum ytype { Y_SCALAR, Y_MAP, Y_SEQ, Y_ALIAS } ytype_t;
+
+typedef struct ynode ynode_t;
+struct ynode {
+    ytype_t type;
+    int line, col;          // 1-based position of the node's first character
+    bool quoted;            // scalar written quoted or as a block: always a string
+    char *text;             // scalar text or alias name, NUL-terminated, owned
+    size_t len;             // bytes in text (may include NULs from "\0" escapes)
+    ynode_t **kids;         // MAP: key, value, key, value, ...; SEQ: items; owned array
+    int n, cap;             // entries used / allocated in kids
+    ynode_t *next_alloc;    // all nodes of a tree form one list, freed without recursion
+};
+
+typedef struct ytree {
+    ynode_t *root;          // NULL for an empty stream
+    ynode_t *all;           // allocation list
+} ytree_t;
+
+/* Parse context: where messages go. */
+typedef struct pctx {
+    const char *path;       // file name for messages, borrowed
+    hpt_err *err;           // may be NULL
+    const ynode_t *top;     // the top-level mapping, where "missing key" errors point
+} pctx_t;
+
+static int fail(const pctx_t *c, int line, int col, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int fail(const pctx_t *c, int line, int col, const char *field, const char *fmt, ...)
+{
+    char msg[HPT_ERR_MSG_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return hpt_err_set(c->err, -EINVAL, "%s:%d:%d: %s: %s", c->path, line, col, field, msg);
+}
+
+/* fail() at a node (at the top-level mapping, or 1:1, when n is NULL). */
+#define FAIL_AT(c, n, field, ...)                                                    \
+    fail((c), (n) ? (n)->line : ((c)->top ? (c)->top->line : 1),                     \
+         (n) ? (n)->col : ((c)->top ? (c)->top->col : 1), (field), __VA_ARGS__)
+
+static void ytree_free(ytree_t *t)
+{
+    ynode_t *n = t->all;
+    while (n) {
+        ynode_t *next = n->next_alloc;
+        free(n->text);
+        free(n->kids);
+        free(n);
+        n = next;
+    }
+    t->all = t->root = NULL;
+}
+
+static ynode_t *ynew(ytree_t *t, ytype_t type, int line, int col)
+{
+    ynode_t *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    *n = (ynode_t){.type = type, .line = line, .col = col, .next_alloc = t->all};
+    t->all = n;
+    return n;
+}
+
+static int yadd(ynode_t *parent, ynode_t *kid)
+{
+    if (parent->n == parent->cap) {
+        int cap = parent->cap ? parent->cap * 2 : 8;
+        ynode_t **k = realloc(parent->kids, (size_t)cap * sizeof *k);
+        if (!k)
+            return -ENOMEM;
+        parent->kids = k;
+        parent->cap = cap;
+    }
+    parent->kids[parent->n++] = kid;
+    return 0;
+}
+
+/* libfyaml prints nothing: errors are collected and read back. */
+static void diag_sink(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    (void)diag;
+    (void)user;
+    (void)buf;
+    (void)len;
+}
+
+static int ytree_build(const pctx_t *c, const char *text, size_t len, ytree_t *t)
+{
+    int rc = 0;
+    struct fy_parser *p = NULL;
+    ynode_t **stack = NULL;  // open mappings and sequences, innermost last
+    int depth = 0, stack_cap = 0;
+
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = diag_sink;
+    dcfg.user = NULL;
+    dcfg.level = FYET_ERROR;
+    dcfg.colorize = false;
+    struct fy_diag *diag = fy_diag_create(&dcfg);
+    if (!diag)
+        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+    fy_diag_set_collect_errors(diag, true);
+
+    struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET, .diag = diag};
+    p = fy_parser_create(&pcfg);
+    if (!p || fy_parser_set_string(p, len ? text : "", len) != 0) {
+        rc = hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+        goto out;
+    }
+
+    /* Empty scalars have no mark; they take the last position seen, which is
+     * their key's. */
+    int line = 1, col = 1, docs = 0;
+    struct fy_event *ev;
+    while (rc == 0 && (ev = fy_parser_parse(p)) != NULL) {
+        const struct fy_mark *m = fy_event_start_mark(ev);
+        if (m) {
+            line = m->line + 1;
+            col = m->column + 1;
+        }
+        ynode_t *n = NULL;
+        switch (ev->type) {
+        case FYET_DOCUMENT_START:
+            if (++docs > 1)
+                rc = fail(c, line, col, "yaml", "only one document is allowed");
+            break;
+        case FYET_MAPPING_START:
+        case FYET_SEQUENCE_START:
+            n = ynew(t, ev->type == FYET_MAPPING_START ? Y_MAP : Y_SEQ, line, col);
+            break;
+        case FYET_SCALAR:
+        case FYET_ALIAS: {
+            bool scalar = ev->type == FYET_SCALAR;
+            struct fy_token *tok = scalar ? ev->scalar.value : ev->alias.anchor;
+            size_t tlen = 0;
+            const char *s = tok ? fy_token_get_text(tok, &tlen) : NULL;
+            n = ynew(t, scalar ? Y_SCALAR : Y_ALIAS, line, col);
+            if (!n)
+                break;
+            enum fy_scalar_style st = scalar && tok ? fy_token_scalar_style(tok) : FYSS_PLAIN;
+            n->quoted = st != FYSS_PLAIN;
+            /* libfyaml marks a quoted scalar at its first character inside
+             * the quotes; point at the opening quote instead. */
+            if ((st == FYSS_SINGLE_QUOTED || st == FYSS_DOUBLE_QUOTED) && n->col > 1)
+                n->col--;
+            n->text = malloc(tlen + 1);
+            if (!n->text) {
+                n = NULL;
+                break;
+            }
+            if (tlen)
+                memcpy(n->text, s, tlen);
+            n->text[tlen] = '\0';
+            n->len = tlen;
+            break;
+        }
+        case FYET_MAPPING_END:
+        case FYET_SEQUENCE_END:
+            if (depth > 0)
+                depth--;
+            break;
+        default:
+            break;
+        }
+        bool opens = ev->type == FYET_MAPPING_START || ev->type == FYET_SEQUENCE_START;
+        bool makes = opens || ev->type == FYET_SCALAR || ev->type == FYET_ALIAS;
+        fy_parser_event_free(p, ev);
+        if (rc || !makes)
+            continue;
+        if (!n) {
+            rc = hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+            break;
+        }
+        if (depth > 0)
+            rc = yadd(stack[depth - 1], n);
+        else if (!t->root)
+            t->root = n;
+        if (rc == 0 && opens) {
+            if (depth == stack_cap) {
+                int cap = stack_cap ? stack_cap * 2 : 16;
+                ynode_t **s2 = realloc(stack, (size_t)cap * sizeof *s2);
+                if (!s2) {
+                    rc = -ENOMEM;
+                } else {
+                    stack = s2;
+                    stack_cap = cap;
+                }
+            }
+            if (rc == 0)
+                stack[depth++] = n;
+        }
+        if (rc == -ENOMEM)
+            rc = hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+    }
+
+    if (rc == 0 && fy_parser_get_stream_error(p)) {
+        /* Report libfyaml's first error with its position (already 1-based). */
+        void *it = NULL;
+        struct fy_diag_error *de = fy_diag_errors_iterate(diag, &it);
+        if (de && de->msg)
+            rc = fail(c, de->line > 0 ? de->line : 1, de->column > 0 ? de->column : 1, "yaml",
+                      "%s", de->msg);
+        else
+            rc = fail(c, line, col, "yaml", "syntax error");
+    }
+
+out:
+    free(stack);
+    if (p)
+        fy_parser_destroy(p);
+    fy_diag_destroy(diag);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// Scalars
+
+static bool is_null(const ynode_t *n)
+{
+    if (!n)
+        return true;
+    if (n->type != Y_SCALAR || n->quoted)
+        return false;
+    return n->len == 0 || strcmp(n->text, "~") == 0 || strcmp(n->text, "null") == 0 ||
+           strcmp(n->text, "Null") == 0 || strcmp(n->text, "NULL") == 0;
+}
+
+/* Copy at most 40 bytes of s for a message, replacing control characters
+ * (a message is one line) and cutting on a UTF-8 character boundary. */
+static const char *shown(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t max = size - 4, n = len < max ? len : max;
+    if (n < len)
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        buf[i] = (ch < 0x20 || ch == 0x7F) ? '?' : (char)ch;
+    }
+    if (n < len)
+        memcpy(buf + n, "...", 4);
+    else
+        buf[n] = '\0';
+    return buf;
+}
+
+/* What a node is, for "expected X, got Y". */
+static const char *describe(const ynode_t *n, char *buf, size_t size)
+{
+    char s[48];
+    if (is_null(n))
+        return "null";
+    switch (n->type) {
+    case Y_MAP:
+        return "a mapping";
+    case Y_SEQ:
+        return "a sequence";
+    case Y_ALIAS:
+        return "an alias (aliases are not supported)";
+    case Y_SCALAR:
+        break;
+    }
+    shown(n->text, n->len, s, sizeof s);
+    snprintf(buf, size, n->quoted ? "the string \"%s\"" : "'%s'", s);
+    return buf;
+}
+
+#define SHOWN(n, buf) shown((n)->text, (n)->len, (buf), sizeof(buf))
+
+/* A string: any scalar style, not null, no NUL bytes, at most max bytes. */
+static int get_str(const pctx_t *c, const ynode_t *n, const char *field, size_t max,
+                   const char **out)
+{
+    char d[96];
+    if (is_null(n) || n->type != Y_SCALAR)
+        return FAIL_AT(c, n, field, "expected a string, got %s", describe(n, d, sizeof d));
+    if (memchr(n->text, '\0', n->len))
+        return FAIL_AT(c, n, field, "must not contain a NUL character");
+    if (n->len > max)
+        return FAIL_AT(c, n, field, "longer than %zu characters", max);
+    *out = n->text;
+    return 0;
+}
+
+/* Syntax of YAML 1.2 core-schema decimal integers and floats.  The checks are
+ * ours so that strtod/strtoll never see hex, "inf", "nan" or trailing text. */
+static bool int_syntax(const char *s)
+{
+    if (*s == '-' || *s == '+')
+        s++;
+    if (*s < '0' || *s > '9')
+        return false;
+    while (*s >= '0' && *s <= '9')
+        s++;
+    return *s == '\0';
+}
+
+static bool float_syntax(const char *s)
+{
+    if (*s == '-' || *s == '+')
+        s++;
+    int digits = 0;
+    while (*s >= '0' && *s <= '9')
+        s++, digits++;
+    if (*s == '.') {
+        s++;
+        while (*s >= '0' && *s <= '9')
+            s++, digits++;
+    }
+    if (!digits)
+        return false;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '-' || *s == '+')
+            s++;
+        if (*s < '0' || *s > '9')
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0';
+}
+
+/* A plain scalar for a number or a bool; quoted text is a string. */
+static bool plain_scalar(const ynode_t *n)
+{
+    return n && n->type == Y_SCALAR && !n->quoted && !is_null(n) &&
+           !memchr(n->text, '\0', n->len);
+}
+
+/* An integer in [lo, hi]; range_fmt says how the range is shown. */
+static int get_int(const pctx_t *c, const ynode_t *n, const char *field, long long lo,
+                   long long hi, long long *out)
+{
+    char d[96], s[48];
+    if (!plain_scalar(n) || !int_syntax(n->text))
+        return FAIL_AT(c, n, field, "expected an integer, got %s", describe(n, d, sizeof d));
+    errno = 0;
+    long long v = strtoll(n->text, NULL, 10);
+    if (errno == ERANGE || v < lo || v > hi)
+        return FAIL_AT(c, n, field, "%s is out of range (%lld..%lld)", SHOWN(n, s), lo, hi);
+    *out = v;
+    return 0;
+}
+
+/* An unsigned 64-bit integer (seeds). */
+static int get_u64(const pctx_t *c, const ynode_t *n, const char *field, uint64_t *out)
+{
+    char d[96], s[48];
+    if (!plain_scalar(n) || !int_syntax(n->text))
+        return FAIL_AT(c, n, field, "expected an integer, got %s", describe(n, d, sizeof d));
+    errno = 0;
+    unsigned long long v = strtoull(n->text, NULL, 10);
+    if (n->text[0] == '-' || errno == ERANGE)
+        return FAIL_AT(c, n, field, "%s is out of range (0..%llu)", SHOWN(n, s),
+                       (unsigned long long)UINT64_MAX);
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* A finite number (an integer is a number too). */
+static int get_num(const pctx_t *c, const ynode_t *n, const char *field, double *out)
+{
+    char d[96], s[48];
+    if (!plain_scalar(n) || !float_syntax(n->text))
+        return FAIL_AT(c, n, field, "expected a number, got %s", describe(n, d, sizeof d));
+    double v = strtod(n->text, NULL);
+    if (!isfinite(v))
+        return FAIL_AT(c, n, field, "%s is out of range", SHOWN(n, s));
+    *out = v;
+    return 0;
+}
+
+static int get_bool(const pctx_t *c, const ynode_t *n, const char *field, bool *out)
+{
+    char d[96];
+    static const char *const t[] = {"true", "True", "TRUE"}, *const f[] = {"false", "False",
+                                                                            "FALSE"};
+    if (plain_scalar(n))
+        for (int i = 0; i < 3; i++) {
+            if (strcmp(n->text, t[i]) == 0) {
+                *out = true;
+                return 0;
+            }
+            if (strcmp(n->text, f[i]) == 0) {
+                *out = false;
+                return 0;
+            }
+        }
+    return FAIL_AT(c, n, field, "expected true or false, got %s", describe(n, d, sizeof d));
+}
+
+/* Index of a string scalar in names[], or -1. */
+static int lookup_name(const ynode_t *n, const char *const *names, int count)
+{
+    if (!n || n->type != Y_SCALAR || memchr(n->text, '\0', n->len))
+        return -1;
+    for (int i = 0; i < count; i++)
+        if (strcmp(n->text, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+// ----------------------------------------------------------------------------
+// Mappings
+
+static const char *join_names(const char *const *names, int count, char *buf, size_t size)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < count && off < size; i++)
+        off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? ", " : "", names[i]);
+    return buf;
+}
+
+/* Check that n is a mapping whose keys are distinct names from allowed[]
+ * (field is the mapping's own field, "" at the top level; what names the keys
+ * in "unknown ..." messages, allowed_text overrides the joined list).  Each
+ * value is stored in vals[i] for allowed[i] (NULL when absent), each key in
+ * keys[i]. */
+static int check_map(const pctx_t *c, const ynode_t *n, const char *field,
+                     const char *const *allowed, int count, const char *what,
+                     const char *allowed_text, const ynode_t **keys, const ynode_t **vals)
+{
+    char d[96], s[48], f[160], list[320];
+    const char *self = field[0] ? field : "top level";
+    if (!n || n->type != Y_MAP)
+        return FAIL_AT(c, n, self, "expected a mapping, got %s", describe(n, d, sizeof d));
+    for (int i = 0; i < count; i++)
+        keys[i] = vals[i] = NULL;
+    for (int i = 0; i + 1 < n->n; i += 2) {
+        const ynode_t *k = n->kids[i], *v = n->kids[i + 1];
+        if (k->type != Y_SCALAR || is_null(k) || memchr(k->text, '\0', k->len))
+            return FAIL_AT(c, k, self, "keys must be names, got %s", describe(k, d, sizeof d));
+        snprintf(f, sizeof f, "%s%s%s", field, field[0] ? "." : "", SHOWN(k, s));
+        int idx = lookup_name(k, allowed, count);
+        if (idx < 0)
+            return FAIL_AT(c, k, f, "unknown %s (allowed: %s)", what,
+                           allowed_text ? allowed_text
+                                        : join_names(allowed, count, list, sizeof list));
+        if (keys[idx])
+            return FAIL_AT(c, k, f, "duplicate key (first given at %d:%d)", keys[idx]->line,
+                           keys[idx]->col);
+        keys[idx] = k;
+        vals[idx] = v;
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Parameters
+
+typedef enum param_id {
+    P_LAYERS,
+    P_UNITS,
+    P_UNITS_1,
+    P_UNITS_8 = P_UNITS_1 + 7,
+    P_ACTIVATION,
+    P_INIT_MODE,
+    P_OPTIMIZER,
+    P_LEARNING_RATE,
+    P_MOMENTUM,
+    P_NESTEROV,
+    P_DROPOUT,
+    P_INPUT_DROPOUT,
+    P_WEIGHT_CONSTRAINT,
+    P_BATCH_SIZE,
+    P_EPOCHS,
+    P_SEED,
+    P__COUNT
+} param_id_t;
+
+/* The largest seed a parameter value can carry: coord_pval_t holds numbers
+ * as doubles, which are exact up to 2^53. */
+#define SEED_PARAM_MAX 9007199254740991.0
+
+typedef struct pdef {
+    const char *name;
+    coord_pkind_t kind;
+    double lo, hi;              // INT, FLOAT: the allowed range
+    bool lo_open, hi_open;      // FLOAT: whether the ends are excluded
+    int (*parse)(const char *); // ENUM: name to value, -EINVAL when unknown
+    const char *(*label)(int);  // ENUM: value to canonical name
+    const char *(*names)(void); // ENUM: "a, b, c" for messages
+} pdef_t;
+
+static const char *act_label(int v) { return hpt_act_name((hpt_act_t)v); }
+static const char *init_label(int v) { return hpt_init_name((hpt_init_t)v); }
+static const char *opt_label(int v) { return hpt_opt_name((hpt_opt_t)v); }
+
+#define PDEF_INT(n, l, h) {.name = (n), .kind = COORD_PKIND_INT, .lo = (l), .hi = (h)}
+#define PDEF_FLOAT(n, l, lo_o, h, hi_o)                                                  \
+    {.name = (n), .kind = COORD_PKIND_FLOAT, .lo = (l), .hi = (h), .lo_open = (lo_o),    \
+     .hi_open = (hi_o)}
+#define PDEF_ENUM(n, p, lab, ns)                                                         \
+    {.name = (n), .kind = COORD_PKIND_ENUM, .parse = (p), .label = (lab), .names = (ns)}
+
+/* Ranges are those of hpt_hparams_validate (common/params.c). */
+static const pdef_t pdefs[P__COUNT] = {
+    [P_LAYERS] = PDEF_INT("layers", 1, HPT_MAX_LAYERS),
+    [P_UNITS] = PDEF_INT("units", 1, HPT_MAX_UNITS),
+    [P_UNITS_1 + 0] = PDEF_INT("units_1", 1, HPT_MAX_UNITS),
+    [P_UNITS_1 + 1] = PDEF_INT("units_2", 1, HPT_MAX_UNITS),
+    [P_UNITS_1 + 2] = PDEF_INT("units_3", 1, HPT_MAX_UNITS),
+    [P_UNITS_1 + 3] = PDEF_INT("units_4", 1, HPT_MAX_UNITS),
+    [P_UNITS_1 + 4] = PDEF_INT("units_5", 1, HPT_MAX_UNITS),
+    [P_UNITS_1 + 5] = PDEF_INT("units_6", 1, HPT_MAX_UNITS),
+    [P_UNITS_1 + 6] = PDEF_INT("units_7", 1, HPT_MAX_UNITS),
+    [P_UNITS_1 + 7] = PDEF_INT("units_8", 1, HPT_MAX_UNITS),
+    [P_ACTIVATION] = PDEF_ENUM("activation", hpt_act_parse, act_label, hpt_act_names),
+    [P_INIT_MODE] = PDEF_ENUM("init_mode", hpt_init_parse, init_label, hpt_init_names),
+    [P_OPTIMIZER] = PDEF_ENUM("optimizer", hpt_opt_parse, opt_label, hpt_opt_names),
+    [P_LEARNING_RATE] = PDEF_FLOAT("learning_rate", 0, true, 10, false),
+    [P_MOMENTUM] = PDEF_FLOAT("momentum", 0, false, 1, true),
+    [P_NESTEROV] = {.name = "nesterov", .kind = COORD_PKIND_BOOL},
+    [P_DROPOUT] = PDEF_FLOAT("dropout", 0, false, 1, true),
+    [P_INPUT_DROPOUT] = PDEF_FLOAT("input_dropout", 0, false, 1, true),
+    [P_WEIGHT_CONSTRAINT] = PDEF_FLOAT("weight_constraint", 0, false, 1e6, false),
+    [P_BATCH_SIZE] = PDEF_INT("batch_size", 1, HPT_MAX_BATCH),
+    [P_EPOCHS] = PDEF_INT("epochs", 1, HPT_MAX_EPOCHS),
+    [P_SEED] = PDEF_INT("seed", 0, SEED_PARAM_MAX),
+};
+
+static const char *const param_names[P__COUNT] = {
+    "layers",     "units",         "units_1",           "units_2",    "units_3",
+    "units_4",    "units_5",       "units_6",           "units_7",    "units_8",
+    "activation", "init_mode",     "optimizer",         "learning_rate", "momentum",
+    "nesterov",   "dropout",       "input_dropout",     "weight_constraint", "batch_size",
+    "epochs",     "seed",
+};
+
+/* The list in "unknown parameter" messages, shortened to fit an hpt_err. */
+static const char PARAM_NAMES_TEXT[] =
+    "layers, units, units_1..units_8, activation, init_mode, optimizer, learning_rate, "
+    "momentum, nesterov, dropout, input_dropout, weight_constraint, batch_size, epochs, seed";
+
+static const pdef_t *pdef_find(const char *name, param_id_t *id)
+{
+    for (int i = 0; i < P__COUNT; i++)
+        if (strcmp(pdefs[i].name, name) == 0) {
+            if (id)
+                *id = (param_id_t)i;
+            return &pdefs[i];
+        }
+    return NULL;
+}
+
+/* "(1..8)" or "[0, 1)" for range messages. */
+static const char *range_text(const pdef_t *d, char *buf, size_t size)
+{
+    if (d->kind == COORD_PKIND_INT)
+        snprintf(buf, size, "(%.0f..%.0f)", d->lo, d->hi);
+    else
+        snprintf(buf, size, "%c%g, %g%c", d->lo_open ? '(' : '[', d->lo, d->hi,
+                 d->hi_open ? ')' : ']');
+    return buf;
+}
+
+static bool in_range(const pdef_t *d, double v)
+{
+    if (!isfinite(v))
+        return false;
+    if (d->lo_open ? v <= d->lo : v < d->lo)
+        return false;
+    return d->hi_open ? v < d->hi : v <= d->hi;
+}
+
+/* One value of parameter d from node n. */
+static int get_pval(const pctx_t *c, const ynode_t *n, const char *field, const pdef_t *d,
+                    coord_pval_t *out)
+{
+    char r[64], s[48], dsc[96];
+    *out = (coord_pval_t){0};
+    switch (d->kind) {
+    case COORD_PKIND_INT: {
+        long long v;
+        int rc = get_int(c, n, field, (long long)d->lo, (long long)d->hi, &v);
+        if (rc)
+            return rc;
+        out->num = (double)v;
+        return 0;
+    }
+    case COORD_PKIND_FLOAT: {
+        int rc = get_num(c, n, field, &out->num);
+        if (rc)
+            return rc;
+        if (!in_range(d, out->num))
+            return FAIL_AT(c, n, field, "%s is out of range %s", SHOWN(n, s),
+                           range_text(d, r, sizeof r));
+        return 0;
+    }
+    case COORD_PKIND_BOOL: {
+        bool b;
+        int rc = get_bool(c, n, field, &b);
+        if (rc)
+            return rc;
+        out->num = b;
+        return 0;
+    }
+    case COORD_PKIND_ENUM: {
+        const char *text;
+        int rc = get_str(c, n, field, 1024, &text);
+        if (rc)
+            return rc;
+        int v = d->parse(text);
+        if (v < 0)
+            return FAIL_AT(c, n, field, "unknown %s %s (allowed: %s)", d->name,
+                           describe(n, dsc, sizeof dsc), d->names());
+        out->num = v;
+        snprintf(out->str, sizeof out->str, "%s", d->label(v));
+        return 0;
+    }
+    }
+    return FAIL_AT(c, n, field, "unsupported parameter kind");
+}
+
+static bool pval_equal(const coord_param_t *p, const coord_pval_t *a, const coord_pval_t *b)
+{
+    if (p->kind == COORD_PKIND_ENUM)
+        return strcmp(a->str, b->str) == 0;
+    return a->num == b->num;
+}
+
+enum { K_VALUE, K_VALUES, K_DISTRIBUTION, K_PROBABILITIES, K_MIN, K_MAX, K_Q, K__COUNT };
+static const char *const param_keys[K__COUNT] = {
+    "value", "values", "distribution", "probabilities", "min", "max", "q",
+};
+
+static const char *const dist_names[] = {
+    [COORD_PDIST_CATEGORICAL] = "categorical",
+    [COORD_PDIST_UNIFORM] = "uniform",
+    [COORD_PDIST_LOG_UNIFORM_VALUES] = "log_uniform_values",
+    [COORD_PDIST_INT_UNIFORM] = "int_uniform",
+    [COORD_PDIST_Q_UNIFORM] = "q_uniform",
+};
+#define DIST_FIRST COORD_PDIST_CATEGORICAL
+#define DIST_COUNT (COORD_PDIST_Q_UNIFORM + 1)
+
+static const char *dist_name(coord_pdist_t d)
+{
+    if (d == COORD_PDIST_VALUE)
+        return "value";
+    if (d == COORD_PDIST_VALUES)
+        return "values";
+    return (d >= DIST_FIRST && d < DIST_COUNT) ? dist_names[d] : "?";
+}
+
+/* The keys each form takes: bit K_x set when key x belongs. */
+static unsigned form_keys(coord_pdist_t d)
+{
+    switch (d) {
+    case COORD_PDIST_VALUE:
+        return 1u << K_VALUE;
+    case COORD_PDIST_VALUES:
+        return 1u << K_VALUES;
+    case COORD_PDIST_CATEGORICAL:
+        return 1u << K_DISTRIBUTION | 1u << K_VALUES | 1u << K_PROBABILITIES;
+    case COORD_PDIST_Q_UNIFORM:
+        return 1u << K_DISTRIBUTION | 1u << K_MIN | 1u << K_MAX | 1u << K_Q;
+    default:
+        return 1u << K_DISTRIBUTION | 1u << K_MIN | 1u << K_MAX;
+    }
+}
+
+static const char *form_keys_text(unsigned keys, char *buf, size_t size)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < K__COUNT && off < size; k++)
+        if (keys & (1u << k))
+            off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? ", " : "",
+                                    param_keys[k]);
+    return buf;
+}
+
+/* values: [...] for VALUES and CATEGORICAL. */
+static int parse_values(const pctx_t *c, const ynode_t *n, const char *pf, const pdef_t *d,
+                        coord_param_t *p)
+{
+    char f[128], dsc[96], s[48];
+    snprintf(f, sizeof f, "%s.values", pf);
+    if (!n || n->type != Y_SEQ)
+        return FAIL_AT(c, n, f, "expected a sequence, got %s", describe(n, dsc, sizeof dsc));
+    if (n->n == 0)
+        return FAIL_AT(c, n, f, "must not be empty");
+    if (n->n > COORD_SPEC_MAX_VALUES)
+        return FAIL_AT(c, n, f, "has %d values (at most %d)", n->n, COORD_SPEC_MAX_VALUES);
+    p->values = calloc((size_t)n->n, sizeof *p->values);
+    if (!p->values)
+        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+    for (int i = 0; i < n->n; i++) {
+        snprintf(f, sizeof f, "%s.values[%d]", pf, i);
+        int rc = get_pval(c, n->kids[i], f, d, &p->values[i]);
+        if (rc)
+            return rc;
+        for (int j = 0; j < i; j++)
+            if (pval_equal(p, &p->values[j], &p->values[i]))
+                return FAIL_AT(c, n->kids[i], f, "duplicate value %s (also values[%d])",
+                               SHOWN(n->kids[i], s), j);
+        p->n_values = i + 1;
+    }
+    return 0;
+}
+
+static int parse_probs(const pctx_t *c, const ynode_t *n, const char *pf, coord_param_t *p)
+{
+    char f[128], dsc[96], s[48];
+    snprintf(f, sizeof f, "%s.probabilities", pf);
+    if (!n || n->type != Y_SEQ)
+        return FAIL_AT(c, n, f, "expected a sequence, got %s", describe(n, dsc, sizeof dsc));
+    if (n->n != p->n_values)
+        return FAIL_AT(c, n, f, "%d probabilities for %d values", n->n, p->n_values);
+    p->probs = calloc((size_t)p->n_values, sizeof *p->probs);
+    if (!p->probs)
+        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+    double sum = 0;
+    for (int i = 0; i < n->n; i++) {
+        snprintf(f, sizeof f, "%s.probabilities[%d]", pf, i);
+        int rc = get_num(c, n->kids[i], f, &p->probs[i]);
+        if (rc)
+            return rc;
+        if (p->probs[i] < 0 || p->probs[i] > 1)
+            return FAIL_AT(c, n->kids[i], f, "%s is out of range [0, 1]",
+                           SHOWN(n->kids[i], s));
+        sum += p->probs[i];
+    }
+    snprintf(f, sizeof f, "%s.probabilities", pf);
+    if (fabs(sum - 1.0) > 1e-6)
+        return FAIL_AT(c, n, f, "sum to %.9g, not 1 (within 1e-6)", sum);
+    return 0;
+}
+
+/* min, max or q of a numeric distribution: an integer for INT parameters, a
+ * number otherwise; min and max must be values the parameter accepts. */
+static int parse_bound(const pctx_t *c, const ynode_t *n, const char *pf, const char *key,
+                       const pdef_t *d, bool is_q, double *out)
+{
+    char f[128], r[64], s[48];
+    snprintf(f, sizeof f, "%s.%s", pf, key);
+    int rc;
+    if (d->kind == COORD_PKIND_INT) {
+        long long v;
+        rc = get_int(c, n, f, is_q ? 1 : (long long)d->lo, (long long)d->hi, &v);
+        *out = (double)v;
+        return rc;
+    }
+    rc = get_num(c, n, f, out);
+    if (rc)
+        return rc;
+    if (is_q) {
+        if (*out <= 0)
+            return FAIL_AT(c, n, f, "must be greater than 0, got %s", SHOWN(n, s));
+        return 0;
+    }
+    if (!in_range(d, *out))
+        return FAIL_AT(c, n, f, "%s is out of range %s", SHOWN(n, s), range_text(d, r, sizeof r));
+    return 0;
+}
+
+static int parse_param(const pctx_t *c, const ynode_t *key, const ynode_t *n, const pdef_t *d,
+                       coord_param_t *p)
+{
+    char pf[64], f[128], dsc[96], s[48], list[160];
+    snprintf(pf, sizeof pf, "parameters.%s", d->name);
+    *p = (coord_param_t){.kind = d->kind, .line = key->line, .col = key->col};
+    snprintf(p->name, sizeof p->name, "%s", d->name);
+
+    if (!n || n->type != Y_MAP)
+        return FAIL_AT(c, n, pf, "expected a mapping (value, values or distribution), got %s",
+                       describe(n, dsc, sizeof dsc));
+    const ynode_t *keys[K__COUNT], *vals[K__COUNT];
+    int rc = check_map(c, n, pf, param_keys, K__COUNT, "key", NULL, keys, vals);
+    if (rc)
+        return rc;
+
+    /* Exactly one form: value, values (alone) or distribution. */
+    const ynode_t *first = NULL;
+    static const int forms[] = {K_VALUE, K_VALUES, K_DISTRIBUTION};
+    for (int i = 0; i < 3; i++) {
+        const ynode_t *k = keys[forms[i]];
+        if (!k || (forms[i] == K_VALUES && keys[K_DISTRIBUTION]))
+            continue;
+        if (first) {
+            const ynode_t *later = (k->line > first->line ||
+                                    (k->line == first->line && k->col > first->col))
+                                       ? k
+                                       : first;
+            return FAIL_AT(c, later, pf,
+                           "give exactly one of value, values or distribution (got %s and %s)",
+                           first == later ? k->text : first->text, later->text);
+        }
+        first = k;
+    }
+    if (!first)
+        return FAIL_AT(c, n, pf, "needs value, values or distribution");
+
+    if (keys[K_VALUE]) {
+        p->dist = COORD_PDIST_VALUE;
+    } else if (!keys[K_DISTRIBUTION]) {
+        p->dist = COORD_PDIST_VALUES;
+    } else {
+        snprintf(f, sizeof f, "%s.distribution", pf);
+        const ynode_t *dn = vals[K_DISTRIBUTION];
+        if (!dn || dn->type != Y_SCALAR || is_null(dn))
+            return FAIL_AT(c, dn, f, "expected a distribution name, got %s",
+                           describe(dn, dsc, sizeof dsc));
+        int di = lookup_name(dn, dist_names + DIST_FIRST, DIST_COUNT - DIST_FIRST);
+        if (di < 0)
+            return FAIL_AT(c, dn, f, "unknown distribution %s (allowed: %s)",
+                           describe(dn, dsc, sizeof dsc),
+                           join_names(dist_names + DIST_FIRST, DIST_COUNT - DIST_FIRST, list,
+                                      sizeof list));
+        p->dist = (coord_pdist_t)(di + DIST_FIRST);
+        bool numeric = d->kind == COORD_PKIND_INT || d->kind == COORD_PKIND_FLOAT;
+        switch (p->dist) {
+        case COORD_PDIST_UNIFORM:
+        case COORD_PDIST_LOG_UNIFORM_VALUES:
+            if (d->kind != COORD_PKIND_FLOAT)
+                return FAIL_AT(c, dn, f, "%s needs a float parameter; %s takes %s",
+                               dist_names[p->dist], d->name,
+                               numeric ? "integers (use int_uniform or q_uniform)"
+                                       : "names or booleans (use values or categorical)");
+            break;
+        case COORD_PDIST_INT_UNIFORM:
+            if (d->kind != COORD_PKIND_INT)
+                return FAIL_AT(c, dn, f, "int_uniform needs an integer parameter; %s takes %s",
+                               d->name,
+                               numeric ? "floats (use uniform or q_uniform)"
+                                       : "names or booleans (use values or categorical)");
+            break;
+        case COORD_PDIST_Q_UNIFORM:
+            if (!numeric)
+                return FAIL_AT(c, dn, f,
+                               "q_uniform needs a numeric parameter; %s takes names or "
+                               "booleans (use values or categorical)",
+                               d->name);
+            break;
+        default:
+            break;
+        }
+    }
+
+    /* Keys that do not belong to the form. */
+    unsigned allowed = form_keys(p->dist);
+    for (int k = 0; k < K__COUNT; k++)
+        if (keys[k] && !(allowed & (1u << k))) {
+            snprintf(f, sizeof f, "%s.%s", pf, param_keys[k]);
+            char form[48];
+            snprintf(form, sizeof form, "%s%s",
+                     p->dist >= DIST_FIRST ? "distribution " : "", dist_name(p->dist));
+            return FAIL_AT(c, keys[k], f, "not allowed with %s (allowed: %s)", form,
+                           form_keys_text(allowed, list, sizeof list));
+        }
+    /* Keys the form needs. */
+    for (int k = K_VALUES; k < K__COUNT; k++)
+        if (!keys[k] && (allowed & (1u << k)) && k != K_PROBABILITIES)
+            return FAIL_AT(c, n, pf, "distribution %s needs %s", dist_name(p->dist),
+                           param_keys[k]);
+
+    switch (p->dist) {
+    case COORD_PDIST_VALUE:
+        p->values = calloc(1, sizeof *p->values);
+        if (!p->values)
+            return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+        snprintf(f, sizeof f, "%s.value", pf);
+        rc = get_pval(c, vals[K_VALUE], f, d, &p->values[0]);
+        if (rc == 0)
+            p->n_values = 1;
+        return rc;
+    case COORD_PDIST_VALUES:
+        return parse_values(c, vals[K_VALUES], pf, d, p);
+    case COORD_PDIST_CATEGORICAL:
+        rc = parse_values(c, vals[K_VALUES], pf, d, p);
+        if (rc)
+            return rc;
+        if (keys[K_PROBABILITIES])
+            return parse_probs(c, vals[K_PROBABILITIES], pf, p);
+        /* Without probabilities every value is equally likely. */
+        p->probs = calloc((size_t)p->n_values, sizeof *p->probs);
+        if (!p->probs)
+            return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+        for (int i = 0; i < p->n_values; i++)
+            p->probs[i] = 1.0 / p->n_values;
+        return 0;
+    default:
+        break;
+    }
+
+    /* The numeric distributions. */
+    if (p->dist == COORD_PDIST_LOG_UNIFORM_VALUES) {
+        /* Positivity first: it is the distribution's own requirement. */
+        const ynode_t *mn = vals[K_MIN];
+        double v;
+        snprintf(f, sizeof f, "%s.min", pf);
+        if ((rc = get_num(c, mn, f, &v)) != 0)
+            return rc;
+        if (v <= 0)
+            return FAIL_AT(c, mn, f, "must be greater than 0 for log_uniform_values, got %s",
+                           SHOWN(mn, s));
+    }
+    if ((rc = parse_bound(c, vals[K_MIN], pf, "min", d, false, &p->min)) != 0 ||
+        (rc = parse_bound(c, vals[K_MAX], pf, "max", d, false, &p->max)) != 0)
+        return rc;
+    if (!(p->min < p->max)) {
+        char smin[48];
+        snprintf(f, sizeof f, "%s.max", pf);
+        return FAIL_AT(c, vals[K_MAX], f, "must be greater than min (%s), got %s",
+                       SHOWN(vals[K_MIN], smin), SHOWN(vals[K_MAX], s));
+    }
+    if (p->dist == COORD_PDIST_Q_UNIFORM) {
+        if ((rc = parse_bound(c, vals[K_Q], pf, "q", d, true, &p->q)) != 0)
+            return rc;
+        /* Sampling rounds to a multiple of q inside [min, max]; there must be
+         * one.  The tolerance absorbs decimal fractions such as 0.3 / 0.1. */
+        double lo = ceil(p->min / p->q - 1e-9), hi = floor(p->max / p->q + 1e-9);
+        if (lo > hi || !isfinite(lo) || !isfinite(hi)) {
+            snprintf(f, sizeof f, "%s.q", pf);
+            char smin[48], smax[48];
+            return FAIL_AT(c, vals[K_Q], f, "no multiple of %s lies in [%s, %s]",
+                           SHOWN(vals[K_Q], s), SHOWN(vals[K_MIN], smin),
+                           SHOWN(vals[K_MAX], smax));
+        }
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Applying values to hyperparameters
+
+/* Check v against d; on failure err names the parameter. */
+static int check_pval(const pdef_t *d, const coord_pval_t *v, int *ival, hpt_err *err)
+{
+    char r[64];
+    switch (d->kind) {
+    case COORD_PKIND_INT:
+        if (!isfinite(v->num) || v->num != floor(v->num))
+            return hpt_err_set(err, -EINVAL, "%s: %g is not an integer", d->name, v->num);
+        if (v->num < d->lo || v->num > d->hi)
+            return hpt_err_set(err, -EINVAL, "%s: %.0f is out of range %s", d->name, v->num,
+                               range_text(d, r, sizeof r));
+        *ival = d->hi <= 2147483647.0 ? (int)v->num : 0;
+        return 0;
+    case COORD_PKIND_FLOAT:
+        if (!in_range(d, v->num))
+            return hpt_err_set(err, -EINVAL, "%s: %g is out of range %s", d->name, v->num,
+                               range_text(d, r, sizeof r));
+        return 0;
+    case COORD_PKIND_BOOL:
+        if (v->num != 0 && v->num != 1)
+            return hpt_err_set(err, -EINVAL, "%s: %g is not a boolean (0 or 1)", d->name,
+                               v->num);
+        *ival = v->num != 0;
+        return 0;
+    case COORD_PKIND_ENUM: {
+        char s[48];
+        if (!memchr(v->str, '\0', sizeof v->str) || (*ival = d->parse(v->str)) < 0)
+            return hpt_err_set(err, -EINVAL, "%s: unknown %s '%s' (allowed: %s)", d->name,
+                               d->name, shown(v->str, strnlen(v->str, sizeof v->str), s,
+                                              sizeof s),
+                               d->names());
+        return 0;
+    }
+    }
+    return hpt_err_set(err, -EINVAL, "%s: unsupported parameter kind", d->name);
+}
+
+static int apply_one(param_id_t id, const coord_pval_t *v, hpt_hparams_t *hp, hpt_err *err)
+{
+    const pdef_t *d = &pdefs[id];
+    int iv = 0;
+    int rc = check_pval(d, v, &iv, err);
+    if (rc)
+        return rc;
+    switch (id) {
+    case P_LAYERS: hp->layers = iv; break;
+    case P_UNITS:
+        for (int i = 0; i < HPT_MAX_LAYERS; i++)
+            hp->units[i] = iv;
+        break;
+    case P_ACTIVATION: hp->activation = (hpt_act_t)iv; break;
+    case P_INIT_MODE: hp->init_mode = (hpt_init_t)iv; break;
+    case P_OPTIMIZER: hp->optimizer = (hpt_opt_t)iv; break;
+    case P_LEARNING_RATE: hp->learning_rate = v->num; break;
+    case P_MOMENTUM: hp->momentum = v->num; break;
+    case P_NESTEROV: hp->nesterov = iv != 0; break;
+    case P_DROPOUT: hp->dropout = v->num; break;
+    case P_INPUT_DROPOUT: hp->input_dropout = v->num; break;
+    case P_WEIGHT_CONSTRAINT: hp->weight_constraint = v->num; break;
+    case P_BATCH_SIZE: hp->batch_size = iv; break;
+    case P_EPOCHS: hp->epochs = iv; break;
+    case P_SEED: hp->seed = (uint64_t)v->num; break;
+    default:
+        if (id >= P_UNITS_1 && id <= P_UNITS_8)
+            hp->units[id - P_UNITS_1] = iv;
+        break;
+    }
+    return 0;
+}
+
+/* Apply vals (one per param) over hp: `units` and everything else in spec
+ * order first, then the per-layer units_N, so that units_N overrides units
+ * wherever it appears in the spec. */
+static int apply_all(const coord_param_t *params, int n, const coord_pval_t *const *vals,
+                     hpt_hparams_t *hp, hpt_err *err)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++) {
+            param_id_t id;
+            if (!pdef_find(params[i].name, &id))
+                return hpt_err_set(err, -EINVAL, "%.31s: unknown parameter", params[i].name);
+            bool per_layer = id >= P_UNITS_1 && id <= P_UNITS_8;
+            if (per_layer != (pass == 1) || !vals[i])
+                continue;
+            int rc = apply_one(id, vals[i], hp, err);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Top level
+
+enum {
+    T_NAME, T_DATASET, T_METRIC, T_METHOD, T_CV, T_REFIT, T_SCORE_TRAIN, T_PRIORITY, T_SEED,
+    T_BUDGET, T_PARAMETERS, T__COUNT
+};
+static const char *const top_keys[T__COUNT] = {
+    "name", "dataset", "metric", "method", "cv", "refit", "score_train", "priority", "seed",
+    "budget", "parameters",
+};
+
+static const char *const method_names[COORD_METHOD__COUNT] = {"grid", "random"};
+/* Methods of the design that later versions add: named so the message can
+ * say "not available" rather than "unknown". */
+static const char *const later_methods[] = {"bayes", "hyperband", "asha", "coordinate"};
+
+static int parse_name(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    const char *s;
+    int rc = get_str(c, n, "name", sizeof spec->name - 1, &s);
+    if (rc)
+        return rc;
+    if (!*s)
+        return FAIL_AT(c, n, "name", "must not be empty");
+    for (const char *q = s; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7F)
+            return FAIL_AT(c, n, "name", "must not contain control characters");
+    snprintf(spec->name, sizeof spec->name, "%s", s);
+    return 0;
+}
+
+static int parse_dataset(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    const char *s;
+    char dsc[96];
+    int rc = get_str(c, n, "dataset", sizeof spec->dataset - 1, &s);
+    if (rc)
+        return rc;
+    if (strncmp(s, "idx:", 4) == 0) {
+        if (!s[4])
+            return FAIL_AT(c, n, "dataset", "idx: needs a directory, e.g. idx:/data/mnist");
+        for (const char *q = s; *q; q++)
+            if ((unsigned char)*q < 0x20 || *q == 0x7F)
+                return FAIL_AT(c, n, "dataset", "must not contain control characters");
+    } else if (strcmp(s, "mnist") != 0 && strcmp(s, "fashion-mnist") != 0) {
+        return FAIL_AT(c, n, "dataset", "unknown dataset %s (allowed: mnist, fashion-mnist, "
+                       "idx:/path/to/dir)", describe(n, dsc, sizeof dsc));
+    }
+    snprintf(spec->dataset, sizeof spec->dataset, "%s", s);
+    return 0;
+}
+
+static int parse_metric(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    static const char *const keys_[] = {"name", "goal"};
+    static const char *const goals[] = {"maximize", "minimize"};
+    const ynode_t *keys[2], *vals[2];
+    char dsc[96];
+    int rc = check_map(c, n, "metric", keys_, 2, "key", NULL, keys, vals);
+    if (rc)
+        return rc;
+    if (keys[0]) {
+        const ynode_t *v = vals[0];
+        int m = (v && v->type == Y_SCALAR && !memchr(v->text, '\0', v->len))
+                    ? hpt_metric_parse(v->text)
+                    : -EINVAL;
+        if (m < 0)
+            return FAIL_AT(c, v, "metric.name", "unknown metric %s (allowed: %s)",
+                           describe(v, dsc, sizeof dsc), hpt_metric_names());
+        spec->metric = (hpt_metric_t)m;
+    }
+    spec->maximize = hpt_metric_maximize(spec->metric);
+    if (keys[1]) {
+        const ynode_t *v = vals[1];
+        int g = lookup_name(v, goals, 2);
+        if (g < 0)
+            return FAIL_AT(c, v, "metric.goal", "unknown goal %s (allowed: maximize, minimize)",
+                           describe(v, dsc, sizeof dsc));
+        if ((g == 0) != spec->maximize)
+            return FAIL_AT(c, v, "metric.goal", "%s is %s, not %s (allowed: %s)",
+                           hpt_metric_name(spec->metric),
+                           spec->maximize ? "maximized" : "minimized",
+                           spec->maximize ? "minimized" : "maximized",
+                           spec->maximize ? "maximize" : "minimize");
+    }
+    return 0;
+}
+
+static int parse_method(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    char dsc[96];
+    int m = lookup_name(n, method_names, COORD_METHOD__COUNT);
+    if (m >= 0) {
+        spec->method = (coord_method_t)m;
+        return 0;
+    }
+    if (lookup_name(n, later_methods, 4) >= 0)
+        return FAIL_AT(c, n, "method",
+                       "method '%s' is not available in this version (allowed: grid, random)",
+                       n->text);
+    if (!n || n->type != Y_SCALAR || is_null(n))
+        return FAIL_AT(c, n, "method", "expected a method name, got %s (allowed: grid, random)",
+                       describe(n, dsc, sizeof dsc));
+    return FAIL_AT(c, n, "method", "unknown method %s (allowed: grid, random)",
+                   describe(n, dsc, sizeof dsc));
+}
+
+static int parse_cv(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    static const char *const keys_[] = {"folds", "stratified", "shuffle", "seed", "repeats"};
+    const ynode_t *keys[5], *vals[5];
+    long long v;
+    int rc = check_map(c, n, "cv", keys_, 5, "key", NULL, keys, vals);
+    if (rc)
+        return rc;
+    if (keys[0]) {
+        if ((rc = get_int(c, vals[0], "cv.folds", 2, 100, &v)) != 0)
+            return rc;
+        spec->cv.folds = (int)v;
+    }
+    if (keys[1] && (rc = get_bool(c, vals[1], "cv.stratified", &spec->cv.stratified)) != 0)
+        return rc;
+    if (keys[2] && (rc = get_bool(c, vals[2], "cv.shuffle", &spec->cv.shuffle)) != 0)
+        return rc;
+    if (keys[3] && (rc = get_u64(c, vals[3], "cv.seed", &spec->cv.seed)) != 0)
+        return rc;
+    if (keys[4]) {
+        if ((rc = get_int(c, vals[4], "cv.repeats", 1, 100, &v)) != 0)
+            return rc;
+        spec->cv.repeats = (int)v;
+    }
+    return 0;
+}
+
+static int parse_budget(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    static const char *const keys_[] = {"max_trials", "max_parallel"};
+    const ynode_t *keys[2], *vals[2];
+    long long v;
+    int rc = check_map(c, n, "budget", keys_, 2, "key", NULL, keys, vals);
+    if (rc)
+        return rc;
+    if (keys[0]) {
+        if ((rc = get_int(c, vals[0], "budget.max_trials", 1, 1000000, &v)) != 0)
+            return rc;
+        spec->max_trials = (int)v;
+    }
+    if (keys[1]) {
+        if ((rc = get_int(c, vals[1], "budget.max_parallel", 0, 100000, &v)) != 0)
+            return rc;
+        spec->max_parallel = (int)v;
+    }
+    return 0;
+}
+
+static int parse_parameters(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    const ynode_t *keys[P__COUNT], *vals[P__COUNT];
+    int rc = check_map(c, n, "parameters", param_names, P__COUNT, "parameter",
+                       PARAM_NAMES_TEXT, keys, vals);
+    if (rc)
+        return rc;
+    if (n->n == 0)
+        return FAIL_AT(c, n, "parameters", "must name at least one parameter");
+    if (n->n / 2 > COORD_SPEC_MAX_PARAMS)
+        return FAIL_AT(c, n, "parameters", "at most %d parameters", COORD_SPEC_MAX_PARAMS);
+    /* In spec order, which is the grid's order. */
+    for (int i = 0; i + 1 < n->n; i += 2) {
+        param_id_t id;
+        const pdef_t *d = pdef_find(n->kids[i]->text, &id);
+        coord_param_t *p = &spec->params[spec->n_params++];
+        rc = parse_param(c, n->kids[i], n->kids[i + 1], d, p);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Combinations in the grid, or COORD_SPEC_MAX_GRID + 1 when larger. */
+static long grid_size(const coord_spec_t *spec)
+{
+    long total = 1;
+    for (int i = 0; i < spec->n_params; i++) {
+        long n = spec->params[i].dist == COORD_PDIST_VALUE ? 1 : spec->params[i].n_values;
+        if (n > 0 && total > COORD_SPEC_MAX_GRID / n)
+            return COORD_SPEC_MAX_GRID + 1;
+        total *= n;
+    }
+    return total;
+}
+
+/* Checks that involve more than one key. */
+static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t *const *vals,
+                      coord_spec_t *spec)
+{
+    for (int k = T_DATASET; k <= T_PARAMETERS; k++)
+        if ((k == T_DATASET || k == T_METHOD || k == T_PARAMETERS) && !keys[k])
+            return FAIL_AT(c, c->top, top_keys[k], "required key is missing");
+
+    if (spec->method == COORD_METHOD_GRID) {
+        for (int i = 0; i < spec->n_params; i++) {
+            const coord_param_t *p = &spec->params[i];
+            char f[64];
+            snprintf(f, sizeof f, "parameters.%s", p->name);
+            if (p->dist != COORD_PDIST_VALUE && p->dist != COORD_PDIST_VALUES &&
+                p->dist != COORD_PDIST_CATEGORICAL)
+                return fail(c, p->line, p->col, f,
+                            "distribution %s cannot be enumerated by grid search; use values",
+                            dist_name(p->dist));
+        }
+        if (grid_size(spec) > COORD_SPEC_MAX_GRID)
+            return FAIL_AT(c, keys[T_PARAMETERS], "parameters",
+                           "the grid has more than %ld combinations; use fewer values or "
+                           "method: random",
+                           (long)COORD_SPEC_MAX_GRID);
+    } else if (spec->max_trials <= 0) {
+        return FAIL_AT(c, keys[T_BUDGET] ? vals[T_BUDGET] : vals[T_METHOD], "budget.max_trials",
+                       "required by method %s", coord_method_name(spec->method));
+    }
+
+    /* The constant parameters, applied once (each value is in range already,
+     * so this only fails on an internal inconsistency). */
+    const coord_pval_t *cv[COORD_SPEC_MAX_PARAMS];
+    for (int i = 0; i < spec->n_params; i++)
+        cv[i] = spec->params[i].dist == COORD_PDIST_VALUE ? &spec->params[i].values[0] : NULL;
+    hpt_err e = {0};
+    if (apply_all(spec->params, spec->n_params, cv, &spec->base, &e) != 0 ||
+        hpt_hparams_validate(&spec->base, &e) != 0)
+        return FAIL_AT(c, keys[T_PARAMETERS], "parameters", "%s", e.msg);
+    return 0;
+}
+
+static int parse_tree(const pctx_t *c, const ynode_t *root, coord_spec_t *spec)
+{
+    char dsc[96];
+    if (!root)
+        return fail(c, 1, 1, "top level", "expected a mapping, got an empty document");
+    if (root->type != Y_MAP)
+        return FAIL_AT(c, root, "top level", "expected a mapping, got %s",
+                       describe(root, dsc, sizeof dsc));
+    const ynode_t *keys[T__COUNT], *vals[T__COUNT];
+    int rc = check_map(c, root, "", top_keys, T__COUNT, "key", NULL, keys, vals);
+    if (rc)
+        return rc;
+
+    /* Keys in document order, so the first error in the file is reported. */
+    for (int i = 0; rc == 0 && i + 1 < root->n; i += 2) {
+        int k = lookup_name(root->kids[i], top_keys, T__COUNT);
+        const ynode_t *v = root->kids[i + 1];
+        long long iv;
+        switch (k) {
+        case T_NAME: rc = parse_name(c, v, spec); break;
+        case T_DATASET: rc = parse_dataset(c, v, spec); break;
+        case T_METRIC: rc = parse_metric(c, v, spec); break;
+        case T_METHOD: rc = parse_method(c, v, spec); break;
+        case T_CV: rc = parse_cv(c, v, spec); break;
+        case T_REFIT: rc = get_bool(c, v, "refit", &spec->refit); break;
+        case T_SCORE_TRAIN: rc = get_bool(c, v, "score_train", &spec->score_train); break;
+        case T_PRIORITY:
+            rc = get_int(c, v, "priority", -1000, 1000, &iv);
+            spec->priority = rc ? 0 : (int)iv;
+            break;
+        case T_SEED: rc = get_u64(c, v, "seed", &spec->seed); break;
+        case T_BUDGET: rc = parse_budget(c, v, spec); break;
+        case T_PARAMETERS: rc = parse_parameters(c, v, spec); break;
+        default: break;
+        }
+    }
+    if (rc)
+        return rc;
+    return check_spec(c, keys, vals, spec);
+}
+
+// ----------------------------------------------------------------------------
+// Public API
+
+int coord_spec_parse(const char *text, size_t len, const char *path, coord_spec_t **out,
+                     hpt_err *err)
+{
+    *out = NULL;
+    coord_spec_t *spec = calloc(1, sizeof *spec);
+    if (!spec)
+        return hpt_err_set(err, -ENOMEM, "%s: out of memory", path ? path : "<spec>");
+    if (!path)
+        path = "<spec>";
+    size_t plen = strnlen(path, sizeof spec->path - 1);
+    memcpy(spec->path, path, plen);
+    spec->path[plen] = '\0';
+    snprintf(spec->name, sizeof spec->name, "sweep");
+    spec->metric = HPT_METRIC_ACCURACY;
+    spec->maximize = true;
+    spec->cv = (hpt_cv_spec_t){
+        .folds = 5, .stratified = true, .shuffle = true, .seed = 42, .repeats = 1};
+    spec->refit = true;
+    spec->base = HPT_HPARAMS_DEFAULT;
+
+    pctx_t c = {.path = spec->path, .err = err};
+    ytree_t tree = {0};
+    int rc = ytree_build(&c, text, text ? len : 0, &tree);
+    if (rc == 0) {
+        c.top = tree.root;
+        rc = parse_tree(&c, tree.root, spec);
+    }
+    ytree_free(&tree);
+    if (rc == 0) {
+        spec->base.metric = spec->metric;
+        *out = spec;
+    } else {
+        coord_spec_destroy(&spec);
+    }
+    return rc;
+}
+
+void coord_spec_destroy(coord_spec_t **p)
+{
+    if (!p || !*p)
+        return;
+    coord_spec_t *spec = *p;
+    for (int i = 0; i < spec->n_params && i < COORD_SPEC_MAX_PARAMS; i++) {
+        free(spec->params[i].values);
+        free(spec->params[i].probs);
+    }
+    free(spec);
+    *p = NULL;
+}
+
+int coord_spec_apply(const coord_spec_t *spec, const coord_pval_t *vals, hpt_hparams_t *hp,
+                     hpt_err *err)
+{
+    const coord_pval_t *v[COORD_SPEC_MAX_PARAMS];
+    int n = spec->n_params < COORD_SPEC_MAX_PARAMS ? spec->n_params : COORD_SPEC_MAX_PARAMS;
+    for (int i = 0; i < n; i++)
+        v[i] = &vals[i];
+    *hp = spec->base;
+    int rc = apply_all(spec->params, n, v, hp, err);
+    if (rc == 0)
+        rc = hpt_hparams_validate(hp, err);
+    return rc;
+}
+
+const char *coord_pval_format(const coord_param_t *p, const coord_pval_t *v, char *buf,
+                              size_t len)
+{
+    if (!buf || len == 0)
+        return buf;
+    switch (p->kind) {
+    case COORD_PKIND_INT:
+        if (isfinite(v->num) && v->num == floor(v->num) && fabs(v->num) < 9.3e18)
+            snprintf(buf, len, "%lld", (long long)v->num);
+        else
+            snprintf(buf, len, "%.6g", v->num);
+        break;
+    case COORD_PKIND_FLOAT:
+        snprintf(buf, len, "%.6g", v->num);
+        break;
+    case COORD_PKIND_BOOL:
+        snprintf(buf, len, "%s", v->num != 0 ? "true" : "false");
+        break;
+    case COORD_PKIND_ENUM:
+        snprintf(buf, len, "%.*s", (int)sizeof v->str, v->str);
+        break;
+    default:
+        snprintf(buf, len, "?");
+        break;
+    }
+    return buf;
+}
+
+const char *coord_method_name(coord_method_t m)
+{
+    return ((unsigned)m < COORD_METHOD__COUNT) ? method_names[m] : "?";
+}

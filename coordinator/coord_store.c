@@ -1,0 +1,488 @@
+/*
+ * coord_store.c: the SQLite journal; see coord_store.h.
+ *
+ * Statements are prepared once at open and reused.  A write begins the
+ * transaction lazily (BEGIN IMMEDIATE on the first write after a flush), so
+ * a loop turn that writes nothing costs nothing.
+ */
+#include "coord_store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SCHEMA_VERSION 1
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS sweeps("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, path TEXT, spec TEXT NOT NULL,"
+    "  priority INTEGER NOT NULL, state TEXT NOT NULL, created REAL, started REAL,"
+    "  finished REAL, fingerprint TEXT, error TEXT, best_trial INTEGER,"
+    "  refit_score REAL, refit_accuracy REAL);"
+    "CREATE TABLE IF NOT EXISTS trials("
+    "  sweep INTEGER NOT NULL, trial INTEGER NOT NULL, params TEXT NOT NULL,"
+    "  state TEXT NOT NULL, mean REAL, std REAL, error TEXT,"
+    "  PRIMARY KEY(sweep, trial));"
+    "CREATE TABLE IF NOT EXISTS tasks("
+    "  id INTEGER PRIMARY KEY, sweep INTEGER NOT NULL, trial INTEGER NOT NULL,"
+    "  fold INTEGER NOT NULL, repeat INTEGER NOT NULL, refit INTEGER NOT NULL,"
+    "  state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, score REAL, accuracy REAL,"
+    "  log_loss REAL, f1_macro REAL, train_score REAL, fit_seconds REAL, epochs INTEGER,"
+    "  error TEXT, finished REAL);"
+    "CREATE INDEX IF NOT EXISTS tasks_sweep ON tasks(sweep, trial);"
+    "CREATE TABLE IF NOT EXISTS attempts("
+    "  task INTEGER NOT NULL, attempt INTEGER NOT NULL, worker TEXT, leased REAL,"
+    "  ended REAL, outcome TEXT, error TEXT, PRIMARY KEY(task, attempt));"
+    "CREATE TABLE IF NOT EXISTS workers("
+    "  id TEXT PRIMARY KEY, name TEXT, host TEXT, slots INTEGER, version TEXT,"
+    "  first_seen REAL, last_seen REAL, state TEXT);"
+    "CREATE TABLE IF NOT EXISTS events("
+    "  seq INTEGER, ts REAL, level TEXT, component TEXT, msg TEXT, fields TEXT,"
+    "  sweep INTEGER);";
+
+enum {
+    ST_SWEEP_ADD,
+    ST_SWEEP_STATE_START,
+    ST_SWEEP_STATE_END,
+    ST_SWEEP_STATE,
+    ST_SWEEP_REFIT,
+    ST_TRIAL_ADD,
+    ST_TRIAL_DONE,
+    ST_TASK_ADD,
+    ST_TASK_LEASE,
+    ST_ATTEMPT_ADD,
+    ST_ATTEMPT_END,
+    ST_TASK_RESULT,
+    ST_ATTEMPT_RESULT,
+    ST_TASK_STATE,
+    ST_WORKER,
+    ST_EVENT,
+    ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_SWEEP_ADD] = "INSERT INTO sweeps(id, name, path, spec, priority, state, created, "
+                     "fingerprint) VALUES(?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
+    [ST_SWEEP_STATE_START] = "UPDATE sweeps SET state = ?2, started = ?3 WHERE id = ?1",
+    [ST_SWEEP_STATE_END] = "UPDATE sweeps SET state = ?2, finished = ?3, error = ?4 WHERE id = ?1",
+    [ST_SWEEP_STATE] = "UPDATE sweeps SET state = ?2 WHERE id = ?1",
+    [ST_SWEEP_REFIT] = "UPDATE sweeps SET best_trial = ?2, refit_score = ?3, refit_accuracy = ?4 "
+                       "WHERE id = ?1",
+    [ST_TRIAL_ADD] = "INSERT OR REPLACE INTO trials(sweep, trial, params, state) "
+                     "VALUES(?1, ?2, ?3, 'running')",
+    [ST_TRIAL_DONE] = "UPDATE trials SET state = ?3, mean = ?4, std = ?5, error = ?6 "
+                      "WHERE sweep = ?1 AND trial = ?2",
+    [ST_TASK_ADD] = "INSERT OR REPLACE INTO tasks(id, sweep, trial, fold, repeat, refit, state) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'queued')",
+    [ST_TASK_LEASE] = "UPDATE tasks SET state = 'leased', attempt = ?2 WHERE id = ?1",
+    [ST_ATTEMPT_ADD] = "INSERT OR REPLACE INTO attempts(task, attempt, worker, leased) "
+                       "VALUES(?1, ?2, ?3, ?4)",
+    [ST_ATTEMPT_END] = "UPDATE attempts SET ended = ?3, outcome = ?4, error = ?5 "
+                       "WHERE task = ?1 AND attempt = ?2",
+    [ST_TASK_RESULT] = "UPDATE tasks SET state = 'done', attempt = ?2, score = ?3, accuracy = ?4, "
+                       "log_loss = ?5, f1_macro = ?6, train_score = ?7, fit_seconds = ?8, "
+                       "epochs = ?9, finished = ?10, error = NULL WHERE id = ?1",
+    [ST_ATTEMPT_RESULT] = "UPDATE attempts SET ended = ?3, outcome = 'done' "
+                          "WHERE task = ?1 AND attempt = ?2",
+    [ST_TASK_STATE] = "UPDATE tasks SET state = ?2, error = ?3 WHERE id = ?1",
+    [ST_WORKER] = "INSERT INTO workers(id, name, host, slots, version, first_seen, last_seen, "
+                  "state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT(id) DO UPDATE SET "
+                  "name = ?2, host = ?3, slots = ?4, version = ?5, last_seen = ?6, state = ?7",
+    [ST_EVENT] = "INSERT INTO events(seq, ts, level, component, msg, fields, sweep) "
+                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+};
+
+struct coord_store {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST__COUNT];
+    bool in_tx;          // a transaction is open
+    int failed;          // last write error (negative errno), sticky until flush
+    char path[1024];
+};
+
+static int db_err(coord_store_t *s, hpt_err *err, const char *what)
+{
+    return hpt_err_set(err, -EIO, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
+{
+    *out = NULL;
+    coord_store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return hpt_err_set(err, -ENOMEM, "out of memory");
+    snprintf(s->path, sizeof s->path, "%s", path);
+    int rc = 0;
+    bool memory = strcmp(path, ":memory:") == 0;
+    if (!memory && access(path, F_OK) == 0 && access(path, W_OK) != 0) {
+        rc = hpt_err_set(err, -EACCES, "%s: the journal is not writable", path);
+        goto fail;
+    }
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        rc = hpt_err_set(err, -EIO, "%s: cannot open the journal: %s", path,
+                         s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    /* quick_check catches a file that is not a database or is corrupt before
+     * we write anything into it. */
+    char *msg = NULL;
+    sqlite3_stmt *qc = NULL;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &qc, NULL) != SQLITE_OK) {
+        rc = hpt_err_set(err, -EIO, "%s: not a usable SQLite database: %s", path,
+                         sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    int step = sqlite3_step(qc);
+    if (step != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(qc, 0), "ok") != 0) {
+        rc = hpt_err_set(err, -EIO, "%s: the journal is corrupt: %s", path,
+                         step == SQLITE_ROW ? (const char *)sqlite3_column_text(qc, 0)
+                                            : sqlite3_errmsg(s->db));
+        sqlite3_finalize(qc);
+        goto fail;
+    }
+    sqlite3_finalize(qc);
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                     &msg) != SQLITE_OK ||
+        sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        rc = hpt_err_set(err, -EIO, "%s: cannot set up the journal: %s", path,
+                         msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        goto fail;
+    }
+    /* Mark the file as ours, and refuse one written by a newer schema. */
+    sqlite3_stmt *m = NULL;
+    sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &m, NULL);
+    if (m && sqlite3_step(m) == SQLITE_ROW) {
+        int v = sqlite3_column_int(m, 0);
+        if (v > SCHEMA_VERSION) {
+            rc = hpt_err_set(err, -EINVAL, "%s: journal schema %d is newer than this build's %d",
+                             path, v, SCHEMA_VERSION);
+            sqlite3_finalize(m);
+            goto fail;
+        }
+    } else {
+        char sql[128];
+        snprintf(sql, sizeof sql, "INSERT INTO meta VALUES('schema', '%d')", SCHEMA_VERSION);
+        sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    }
+    sqlite3_finalize(m);
+    for (int i = 0; i < ST__COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            rc = db_err(s, err, stmt_sql[i]);
+            goto fail;
+        }
+    }
+    *out = s;
+    return 0;
+fail:
+    coord_store_close(&s);
+    return rc;
+}
+
+void coord_store_close(coord_store_t **p)
+{
+    coord_store_t *s = p ? *p : NULL;
+    if (!s)
+        return;
+    if (s->in_tx)
+        coord_store_flush(s, NULL);
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    if (s->db)
+        sqlite3_close(s->db);
+    free(s);
+    *p = NULL;
+}
+
+bool coord_store_dirty(const coord_store_t *s)
+{
+    return s->in_tx;
+}
+
+int coord_store_flush(coord_store_t *s, hpt_err *err)
+{
+    int rc = s->failed;
+    s->failed = 0;
+    if (!s->in_tx)
+        return rc;
+    s->in_tx = false;
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_err(s, err, "COMMIT");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    if (rc < 0 && err && !err->msg[0])
+        hpt_err_set(err, rc, "%s: a journal write failed: %s", s->path, sqlite3_errmsg(s->db));
+    return rc;
+}
+
+int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task)
+{
+    *sweep = *task = 0;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT IFNULL(MAX(id), 0) FROM sweeps), "
+                           "(SELECT IFNULL(MAX(id), 0) FROM tasks)",
+                           -1, &q, NULL) != SQLITE_OK)
+        return -EIO;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        *sweep = (uint64_t)sqlite3_column_int64(q, 0);
+        *task = (uint64_t)sqlite3_column_int64(q, 1);
+    }
+    sqlite3_finalize(q);
+    return 0;
+}
+
+// --- writes ---------------------------------------------------------------
+
+/* Prepare statement i for binding: open the transaction if needed. */
+static sqlite3_stmt *begin(coord_store_t *s, int i)
+{
+    if (!s->in_tx) {
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+            s->failed = -EIO;
+            return NULL;
+        }
+        s->in_tx = true;
+    }
+    sqlite3_reset(s->st[i]);
+    sqlite3_clear_bindings(s->st[i]);
+    return s->st[i];
+}
+
+static int run(coord_store_t *s, sqlite3_stmt *st)
+{
+    if (!st)
+        return -EIO;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        s->failed = -EIO;
+        return -EIO;
+    }
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* NaN is stored as NULL (SQLite has no NaN). */
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+    if (v == v)
+        sqlite3_bind_double(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
+                          const char *spec_text, int priority, double created,
+                          const char *fingerprint)
+{
+    sqlite3_stmt *st = begin(s, ST_SWEEP_ADD);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    bind_text(st, 2, name);
+    bind_text(st, 3, path);
+    bind_text(st, 4, spec_text);
+    sqlite3_bind_int(st, 5, priority);
+    bind_real(st, 6, created);
+    bind_text(st, 7, fingerprint);
+    return run(s, st);
+}
+
+int coord_store_sweep_state(coord_store_t *s, uint64_t id, const char *state, double ts,
+                            const char *error)
+{
+    int which = strcmp(state, "running") == 0 ? ST_SWEEP_STATE_START
+                : (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0 ||
+                   strcmp(state, "cancelled") == 0)
+                    ? ST_SWEEP_STATE_END
+                    : ST_SWEEP_STATE;
+    sqlite3_stmt *st = begin(s, which);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    bind_text(st, 2, state);
+    if (which != ST_SWEEP_STATE)
+        bind_real(st, 3, ts);
+    if (which == ST_SWEEP_STATE_END)
+        bind_text(st, 4, error);
+    return run(s, st);
+}
+
+int coord_store_sweep_refit(coord_store_t *s, uint64_t id, uint64_t best_trial, double score,
+                            double accuracy)
+{
+    sqlite3_stmt *st = begin(s, ST_SWEEP_REFIT);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)best_trial);
+    bind_real(st, 3, score);
+    bind_real(st, 4, accuracy);
+    return run(s, st);
+}
+
+int coord_store_trial_add(coord_store_t *s, uint64_t sweep, uint64_t trial,
+                          const char *params_json)
+{
+    sqlite3_stmt *st = begin(s, ST_TRIAL_ADD);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)sweep);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)trial);
+    bind_text(st, 3, params_json);
+    return run(s, st);
+}
+
+int coord_store_trial_done(coord_store_t *s, uint64_t sweep, uint64_t trial, const char *state,
+                           double mean, double std, const char *error)
+{
+    sqlite3_stmt *st = begin(s, ST_TRIAL_DONE);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)sweep);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)trial);
+    bind_text(st, 3, state);
+    bind_real(st, 4, mean);
+    bind_real(st, 5, std);
+    bind_text(st, 6, error);
+    return run(s, st);
+}
+
+int coord_store_task_add(coord_store_t *s, uint64_t task, uint64_t sweep, uint64_t trial,
+                         int fold, int repeat, bool refit)
+{
+    sqlite3_stmt *st = begin(s, ST_TASK_ADD);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)task);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)sweep);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)trial);
+    sqlite3_bind_int(st, 4, fold);
+    sqlite3_bind_int(st, 5, repeat);
+    sqlite3_bind_int(st, 6, refit);
+    return run(s, st);
+}
+
+int coord_store_task_lease(coord_store_t *s, uint64_t task, uint32_t attempt, const char *worker,
+                           double ts)
+{
+    sqlite3_stmt *st = begin(s, ST_TASK_LEASE);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)task);
+    sqlite3_bind_int(st, 2, (int)attempt);
+    int rc = run(s, st);
+    if (rc < 0)
+        return rc;
+    st = begin(s, ST_ATTEMPT_ADD);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)task);
+    sqlite3_bind_int(st, 2, (int)attempt);
+    bind_text(st, 3, worker);
+    bind_real(st, 4, ts);
+    return run(s, st);
+}
+
+int coord_store_attempt_end(coord_store_t *s, uint64_t task, uint32_t attempt, const char *outcome,
+                            const char *error, double ts)
+{
+    sqlite3_stmt *st = begin(s, ST_ATTEMPT_END);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)task);
+    sqlite3_bind_int(st, 2, (int)attempt);
+    bind_real(st, 3, ts);
+    bind_text(st, 4, outcome);
+    bind_text(st, 5, error);
+    return run(s, st);
+}
+
+int coord_store_task_result(coord_store_t *s, uint64_t task, uint32_t attempt,
+                            const coord_store_result_t *r, double ts)
+{
+    sqlite3_stmt *st = begin(s, ST_TASK_RESULT);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)task);
+    sqlite3_bind_int(st, 2, (int)attempt);
+    bind_real(st, 3, r->score);
+    bind_real(st, 4, r->accuracy);
+    bind_real(st, 5, r->log_loss);
+    bind_real(st, 6, r->f1_macro);
+    bind_real(st, 7, r->train_score);
+    bind_real(st, 8, r->fit_seconds);
+    sqlite3_bind_int(st, 9, r->epochs);
+    bind_real(st, 10, ts);
+    int rc = run(s, st);
+    if (rc < 0)
+        return rc;
+    st = begin(s, ST_ATTEMPT_RESULT);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)task);
+    sqlite3_bind_int(st, 2, (int)attempt);
+    bind_real(st, 3, ts);
+    return run(s, st);
+}
+
+int coord_store_task_state(coord_store_t *s, uint64_t task, const char *state, const char *error)
+{
+    sqlite3_stmt *st = begin(s, ST_TASK_STATE);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)task);
+    bind_text(st, 2, state);
+    bind_text(st, 3, error);
+    return run(s, st);
+}
+
+int coord_store_worker_seen(coord_store_t *s, const char *id, const char *name, const char *host,
+                            int slots, const char *version, double ts, const char *state)
+{
+    sqlite3_stmt *st = begin(s, ST_WORKER);
+    if (!st)
+        return -EIO;
+    bind_text(st, 1, id);
+    bind_text(st, 2, name);
+    bind_text(st, 3, host);
+    sqlite3_bind_int(st, 4, slots);
+    bind_text(st, 5, version);
+    bind_real(st, 6, ts);
+    bind_text(st, 7, state);
+    return run(s, st);
+}
+
+int coord_store_event(coord_store_t *s, uint64_t seq, double ts, const char *level,
+                      const char *component, const char *msg, const char *fields,
+                      uint64_t sweep)
+{
+    sqlite3_stmt *st = begin(s, ST_EVENT);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+    bind_real(st, 2, ts);
+    bind_text(st, 3, level);
+    bind_text(st, 4, component);
+    bind_text(st, 5, msg);
+    bind_text(st, 6, fields);
+    if (sweep)
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)sweep);
+    else
+        sqlite3_bind_null(st, 7);
+    return run(s, st);
+}

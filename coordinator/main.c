@@ -1,0 +1,547 @@
+/*
+ * main.c: hptune-coordinator: the daemon that owns sweeps.
+ *
+ * One libuv loop drives one ROUTER socket (workers and clients alike, so a
+ * firewall opens one port), one housekeeping timer (heartbeats, expiry,
+ * subscriber renewal), a prepare handle that commits the journal once per
+ * loop turn (group commit) and the signal handlers.  Messages are validated
+ * by proto_io before they reach the handlers; a bad one is logged with its
+ * peer and dropped.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "coord.h"
+#include "hpt_config.h"
+#include "log.h"
+
+const coord_cfg_t COORD_CFG_DEFAULT = {
+    .bind = "tcp://127.0.0.1:7600",
+    .db = "hptune.db",
+    .data_dir = "",
+    .log_file = "",
+    .log_level = "info",
+    .hb_ivl_ms = 1000,
+    .hb_liveness = 3,
+    .max_attempts = 2,
+    .event_ring = 10000,
+    .sub_timeout_ms = 10000,
+};
+
+// --- configuration table --------------------------------------------------
+
+typedef enum { CFG_STR, CFG_INT } cfg_type_t;
+
+typedef struct cfg_entry {
+    const char *name;
+    cfg_type_t type;
+    size_t offset;
+    size_t size;      // CFG_STR buffer size
+    long min, max;    // CFG_INT range
+    const char *help;
+} cfg_entry_t;
+
+#define STR(field, help) {#field, CFG_STR, offsetof(coord_cfg_t, field), \
+                          sizeof(((coord_cfg_t *)0)->field), 0, 0, help}
+#define INT(field, lo, hi, help) {#field, CFG_INT, offsetof(coord_cfg_t, field), 0, lo, hi, help}
+
+static const cfg_entry_t cfg_table[] = {
+    STR(bind, "ZeroMQ endpoint to bind (workers and clients connect here)"),
+    STR(db, "SQLite journal of sweeps, trials, tasks, results, workers and events"),
+    STR(data_dir, "directory of the coordinator's datasets, used for fingerprints "
+                  "(empty: data, then the system data dir)"),
+    STR(log_file, "also append log lines here (reopened on SIGHUP); empty: stderr only"),
+    STR(log_level, "debug | info | warn | error"),
+    INT(hb_ivl_ms, 10, 600000, "heartbeat interval in milliseconds"),
+    INT(hb_liveness, 1, 100, "missed heartbeats before a worker is declared dead"),
+    INT(max_attempts, 1, 100, "attempts per task before its trial fails"),
+    INT(event_ring, 16, 1000000, "recent events kept for late `hptune logs` subscribers"),
+    INT(sub_timeout_ms, 100, 3600000, "drop a log follower that has not renewed for this long"),
+};
+#define N_CFG (sizeof cfg_table / sizeof cfg_table[0])
+
+/* "hb-ivl-ms" and "hb_ivl_ms" both name the hb_ivl_ms key. */
+static const cfg_entry_t *cfg_find(const char *name)
+{
+    char norm[64];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof norm; i++)
+        norm[i] = name[i] == '-' ? '_' : name[i];
+    norm[i] = '\0';
+    if (strcmp(norm, "heartbeat_ms") == 0)
+        return cfg_find("hb_ivl_ms");
+    if (strcmp(norm, "liveness") == 0)
+        return cfg_find("hb_liveness");
+    for (size_t k = 0; k < N_CFG; k++)
+        if (strcmp(cfg_table[k].name, norm) == 0)
+            return &cfg_table[k];
+    return NULL;
+}
+
+static int cfg_set(coord_cfg_t *cfg, const cfg_entry_t *e, const char *value, const char *where)
+{
+    char *p = (char *)cfg + e->offset;
+    if (e->type == CFG_STR) {
+        if (strlen(value) >= e->size) {
+            fprintf(stderr, "hptune-coordinator: %s%s: value longer than %zu bytes\n", where,
+                    e->name, e->size - 1);
+            return -1;
+        }
+        memcpy(p, value, strlen(value) + 1);
+        return 0;
+    }
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (end == value || *end) {
+        fprintf(stderr, "hptune-coordinator: %s%s: '%s' is not an integer (allowed %ld..%ld)\n",
+                where, e->name, value, e->min, e->max);
+        return -1;
+    }
+    if (v < e->min || v > e->max) {
+        fprintf(stderr, "hptune-coordinator: %s%s: %ld is out of range (allowed %ld..%ld)\n",
+                where, e->name, v, e->min, e->max);
+        return -1;
+    }
+    *(int *)p = (int)v;
+    return 0;
+}
+
+/* Redis-style file: "key value" per line, # comments. */
+static int cfg_load_file(coord_cfg_t *cfg, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "hptune-coordinator: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[2048];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = line + strspn(line, " \t");
+        s[strcspn(s, "\r\n")] = '\0';
+        if (*s == '#' || *s == '\0')
+            continue;
+        char *key = s, *val = s + strcspn(s, " \t");
+        if (*val)
+            *val++ = '\0';
+        val += strspn(val, " \t");
+        for (char *e = val + strlen(val); e > val && (e[-1] == ' ' || e[-1] == '\t'); e--)
+            e[-1] = '\0';
+        if (val[0] == '"' && strlen(val) >= 2 && val[strlen(val) - 1] == '"') {
+            val[strlen(val) - 1] = '\0';
+            val++;
+        }
+        char where[1100];
+        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
+        const cfg_entry_t *e = cfg_find(key);
+        if (!e) {
+            fprintf(stderr, "hptune-coordinator: %sunknown key '%s'\n", where, key);
+            rc = -1;
+        } else {
+            rc = cfg_set(cfg, e, val, where);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static void cfg_dump(const coord_cfg_t *cfg, FILE *f)
+{
+    for (size_t k = 0; k < N_CFG; k++) {
+        const cfg_entry_t *e = &cfg_table[k];
+        const char *p = (const char *)cfg + e->offset;
+        fprintf(f, "# %s\n", e->help);
+        if (e->type == CFG_STR)
+            fprintf(f, "%s \"%s\"\n", e->name, p);
+        else
+            fprintf(f, "%s %d\n", e->name, *(const int *)p);
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: hptune-coordinator [--config FILE] [--KEY VALUE]...\n"
+            "\n"
+            "The hptune coordinator: accepts sweeps from `hptune launch`, hands (trial, fold)\n"
+            "tasks to hptune-worker processes over ZeroMQ, aggregates their scores, refits the\n"
+            "winner, and journals everything to SQLite.  Stop it with SIGINT or SIGTERM (the\n"
+            "journal is flushed); SIGHUP reopens the log file.\n"
+            "\n"
+            "Options (every config key is also a flag; flags override the file):\n"
+            "  --config FILE        read `key value` lines (see deploy/hptune-coordinator.conf)\n");
+    for (size_t k = 0; k < N_CFG; k++) {
+        const cfg_entry_t *e = &cfg_table[k];
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", e->name);
+        for (char *p = flag + 2; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        const char *p = (const char *)&COORD_CFG_DEFAULT + e->offset;
+        if (e->type == CFG_STR)
+            fprintf(f, "  %-20s %s\n  %-20s [default: \"%s\"]\n", flag, e->help, "", p);
+        else
+            fprintf(f, "  %-20s %s (%ld..%ld)\n  %-20s [default: %d]\n", flag, e->help, e->min,
+                    e->max, "", *(const int *)p);
+    }
+    fprintf(f,
+            "  --heartbeat-ms MS    the same as --hb-ivl-ms\n"
+            "  --liveness N         the same as --hb-liveness\n"
+            "  -v, --verbose        log one level more (debug)\n"
+            "  --dump-config        print the effective configuration and exit\n"
+            "  -h, --help           show this help\n"
+            "  -V, --version        print the version\n"
+            "\n"
+            "Exit status: 0 after a clean stop, 1 when it cannot start (bad bind address,\n"
+            "unusable journal), 2 for a bad option.\n");
+}
+
+// --- time and sending -----------------------------------------------------
+
+double coord_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double coord_unix(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int coord_send(coord_t *c, const hpt_peer_id_t *to, hpt_env_t *env)
+{
+    int rc = hpt_proto_send(c->router, to, env, ZMQ_DONTWAIT);
+    if (rc < 0 && !c->in_sink) {
+        char id[80];
+        hpt_log(HPT_LOG_DEBUG, "net", "send failed", "peer=%s body=%s error=\"%s\"",
+                hpt_peer_id_str(to, id, sizeof id), hpt_proto_body_name((int)env->body_case),
+                hpt_strerror(rc));
+    }
+    return rc;
+}
+
+// --- message routing ------------------------------------------------------
+
+static bool is_client_body(int body)
+{
+    return body >= HPT__ENVELOPE__BODY_SUBMIT;
+}
+
+/* Log a bad message at most once per peer per minute. */
+static void log_bad(coord_t *c, const hpt_peer_id_t *peer, const char *why)
+{
+    static char last_peer[80];
+    static double last_t;
+    c->bad_messages++;
+    char id[80];
+    hpt_peer_id_str(peer, id, sizeof id);
+    double now = coord_now();
+    if (strcmp(id, last_peer) == 0 && now - last_t < 60)
+        return;
+    snprintf(last_peer, sizeof last_peer, "%s", id);
+    last_t = now;
+    char q[300];
+    hpt_log(HPT_LOG_WARN, "net", "bad message dropped", "peer=%s reason=%s total=%llu", id,
+            hpt_log_quote(why, q, sizeof q), (unsigned long long)c->bad_messages);
+}
+
+static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
+{
+    (void)zs;
+    coord_t *c = ud;
+    hpt_peer_id_t peer = {0};
+    hpt_env_t *env = NULL;
+    hpt_err err = {0};
+    int rc = hpt_proto_recv(sock, &peer, &env, &err);
+    if (rc == -EAGAIN)
+        return;
+    if (rc < 0) {
+        if (peer.len)
+            log_bad(c, &peer, err.msg[0] ? err.msg : hpt_strerror(rc));
+        if (peer.len && strstr(err.msg, "protocol version")) {
+            Hpt__Reject rj = HPT__REJECT__INIT;
+            char reason[300];
+            snprintf(reason, sizeof reason, "%s", err.msg);
+            rj.reason = reason;
+            hpt_env_t out = HPT__ENVELOPE__INIT;
+            out.body_case = HPT__ENVELOPE__BODY_REJECT;
+            out.reject = &rj;
+            coord_send(c, &peer, &out);
+        }
+        return;
+    }
+    int body = (int)env->body_case;
+    if (c->stopping) {
+        hpt_proto_free(&env);
+        return;
+    }
+    if (body == HPT__ENVELOPE__BODY_HELLO) {
+        coord_on_hello(c, &peer, env->hello);
+    } else if (is_client_body(body)) {
+        coord_on_client(c, &peer, env);
+    } else {
+        coord_worker_t *w = coord_worker_by_peer(c, &peer);
+        if (!w) {
+            /* MDP: an unknown peer speaking worker messages must register. */
+            char id[80];
+            hpt_log(HPT_LOG_INFO, "workers", "message from unregistered peer; disconnecting",
+                    "peer=%s body=%s", hpt_peer_id_str(&peer, id, sizeof id),
+                    hpt_proto_body_name(body));
+            Hpt__Disconnect d = HPT__DISCONNECT__INIT;
+            d.reason = "unknown worker: send Hello";
+            hpt_env_t out = HPT__ENVELOPE__INIT;
+            out.body_case = HPT__ENVELOPE__BODY_DISCONNECT;
+            out.disconnect = &d;
+            coord_send(c, &peer, &out);
+        } else {
+            coord_worker_touch(c, w);
+            switch (body) {
+            case HPT__ENVELOPE__BODY_HEARTBEAT: coord_on_heartbeat(c, w, env->heartbeat); break;
+            case HPT__ENVELOPE__BODY_PROGRESS: coord_on_progress(c, w, env->progress); break;
+            case HPT__ENVELOPE__BODY_RESULT: coord_on_result(c, w, env->result); break;
+            case HPT__ENVELOPE__BODY_GOODBYE: coord_on_goodbye(c, w, env->goodbye); break;
+            default: log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
+            }
+        }
+    }
+    hpt_proto_free(&env);
+}
+
+// --- housekeeping ---------------------------------------------------------
+
+static void on_cron(uv_timer_t *h)
+{
+    coord_t *c = h->data;
+    coord_workers_cron(c);
+    coord_subs_cron(c);
+    coord_dispatch(c);
+}
+
+static void on_flush(uv_prepare_t *h)
+{
+    coord_t *c = h->data;
+    if (!coord_store_dirty(c->store))
+        return;
+    hpt_err err = {0};
+    if (coord_store_flush(c->store, &err) < 0) {
+        /* A journal we cannot write is not a journal: stop rather than run on
+         * with results that would be lost. */
+        hpt_log(HPT_LOG_ERROR, "store", "journal commit failed; stopping", "error=\"%s\"",
+                err.msg);
+        uv_stop(c->loop);
+    }
+}
+
+static void close_cb_nop(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void zsock_closed(hpt_zsock_t *zs)
+{
+    (void)zs;
+}
+
+static void shutdown_loop(coord_t *c, const char *why)
+{
+    if (c->stopping)
+        return;
+    c->stopping = true;
+    hpt_log(HPT_LOG_INFO, "coordinator", "stopping", "reason=%s", why);
+    hpt_err err = {0};
+    if (coord_store_flush(c->store, &err) < 0)
+        hpt_log(HPT_LOG_ERROR, "store", "final commit failed", "error=\"%s\"", err.msg);
+    uv_timer_stop(&c->cron);
+    uv_close((uv_handle_t *)&c->cron, close_cb_nop);
+    uv_close((uv_handle_t *)&c->flush_prep, close_cb_nop);
+    uv_close((uv_handle_t *)&c->sig_int, close_cb_nop);
+    uv_close((uv_handle_t *)&c->sig_term, close_cb_nop);
+    uv_close((uv_handle_t *)&c->sig_hup, close_cb_nop);
+    hpt_zsock_close(&c->zs, zsock_closed);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    coord_t *c = h->data;
+    if (signum == SIGHUP) {
+        if (c->cfg.log_file[0]) {
+            int rc = hpt_log_set_file(c->cfg.log_file);
+            hpt_log(rc < 0 ? HPT_LOG_ERROR : HPT_LOG_INFO, "coordinator",
+                    rc < 0 ? "cannot reopen log file" : "log file reopened", "path=%s error=\"%s\"",
+                    c->cfg.log_file, rc < 0 ? hpt_strerror(rc) : "");
+        }
+        return;
+    }
+    shutdown_loop(c, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+// --- main -----------------------------------------------------------------
+
+int main(int argc, char **argv)
+{
+    coord_t c = {.cfg = COORD_CFG_DEFAULT};
+    int status = 1, verbose = 0;
+    bool dump = false;
+
+    // Pass 1: --config, --help, --version.  Pass 2: every other flag.
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+            printf("hptune-coordinator %s\n", HPT_VERSION);
+            return 0;
+        }
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "hptune-coordinator: --config: missing value\n");
+                return 2;
+            }
+            if (cfg_load_file(&c.cfg, argv[++i]) < 0)
+                return 2;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            verbose++;
+            continue;
+        }
+        if (strcmp(a, "--dump-config") == 0) {
+            dump = true;
+            continue;
+        }
+        const cfg_entry_t *e = strncmp(a, "--", 2) == 0 ? cfg_find(a + 2) : NULL;
+        if (!e) {
+            fprintf(stderr, "hptune-coordinator: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "hptune-coordinator: %s: missing value\n", a);
+            return 2;
+        }
+        if (cfg_set(&c.cfg, e, argv[++i], "--") < 0)
+            return 2;
+    }
+    int lvl = hpt_log_level_parse(c.cfg.log_level);
+    if (lvl < 0) {
+        fprintf(stderr,
+                "hptune-coordinator: log_level: unknown value '%s' (allowed: debug, info, warn, "
+                "error)\n",
+                c.cfg.log_level);
+        return 2;
+    }
+    if (dump) {
+        cfg_dump(&c.cfg, stdout);
+        return 0;
+    }
+    lvl -= verbose;
+    hpt_log_set_level(lvl < 0 ? HPT_LOG_DEBUG : (hpt_log_level_t)lvl);
+    if (c.cfg.log_file[0] && hpt_log_set_file(c.cfg.log_file) < 0) {
+        fprintf(stderr, "hptune-coordinator: log_file: cannot open %s: %s\n", c.cfg.log_file,
+                strerror(errno));
+        return 1;
+    }
+
+    hpt_err err = {0};
+    uv_loop_t loop;
+    bool loop_ok = false;
+    if (coord_store_open(&c.store, c.cfg.db, &err) < 0) {
+        hpt_log(HPT_LOG_ERROR, "store", "cannot open the journal", "db=%s error=\"%s\"",
+                c.cfg.db, err.msg);
+        goto done;
+    }
+    coord_store_max_ids(c.store, &c.next_sweep_id, &c.next_task_id);
+    c.next_sweep_id++;
+    c.next_task_id++;
+    coord_events_init(&c);
+
+    c.zctx = zmq_ctx_new();
+    c.router = zmq_socket(c.zctx, ZMQ_ROUTER);
+    int one = 1, zero = 0;
+    int64_t maxmsg = HPT_PROTO_MAX_MSG;
+    zmq_setsockopt(c.router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(c.router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(c.router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    int hwm = 100000;
+    zmq_setsockopt(c.router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(c.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_bind(c.router, c.cfg.bind) != 0) {
+        hpt_log(HPT_LOG_ERROR, "net", "cannot bind", "endpoint=%s error=\"%s\"", c.cfg.bind,
+                zmq_strerror(zmq_errno()));
+        goto done;
+    }
+
+    uv_loop_init(&loop);
+    loop_ok = true;
+    c.loop = &loop;
+    int rc = hpt_zsock_init(&loop, &c.zs, c.router, on_message, &c);
+    if (rc < 0) {
+        hpt_log(HPT_LOG_ERROR, "net", "cannot watch the socket", "error=\"%s\"", hpt_strerror(rc));
+        goto done;
+    }
+    c.zs.budget = 256;
+    uv_timer_init(&loop, &c.cron);
+    c.cron.data = &c;
+    uint64_t period = (uint64_t)(c.cfg.hb_ivl_ms / 2 > 0 ? c.cfg.hb_ivl_ms / 2 : 1);
+    uv_timer_start(&c.cron, on_cron, period, period);
+    uv_prepare_init(&loop, &c.flush_prep);
+    c.flush_prep.data = &c;
+    uv_prepare_start(&c.flush_prep, on_flush);
+    uv_signal_init(&loop, &c.sig_int);
+    uv_signal_init(&loop, &c.sig_term);
+    uv_signal_init(&loop, &c.sig_hup);
+    c.sig_int.data = c.sig_term.data = c.sig_hup.data = &c;
+    uv_signal_start(&c.sig_int, on_signal, SIGINT);
+    uv_signal_start(&c.sig_term, on_signal, SIGTERM);
+    uv_signal_start(&c.sig_hup, on_signal, SIGHUP);
+
+    hpt_log(HPT_LOG_INFO, "coordinator", "started",
+            "version=%s endpoint=%s db=%s heartbeat_ms=%d liveness=%d pid=%d", HPT_VERSION,
+            c.cfg.bind, c.cfg.db, c.cfg.hb_ivl_ms, c.cfg.hb_liveness, (int)getpid());
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (!c.stopping)
+        shutdown_loop(&c, "journal failure");
+    uv_run(&loop, UV_RUN_DEFAULT);   // let the close callbacks run
+    status = c.stopping && !coord_store_dirty(c.store) ? 0 : 1;
+
+done:
+    if (loop_ok) {
+        if (uv_loop_close(&loop) != 0)
+            hpt_log(HPT_LOG_WARN, "coordinator", "loop closed with live handles", "%s", "");
+    }
+    hpt_log_set_sink(NULL, NULL);
+    if (c.store) {
+        if (coord_store_flush(c.store, &err) < 0)
+            status = 1;
+    }
+    coord_workers_free(&c);
+    coord_sweeps_free(&c);
+    coord_events_free(&c);
+    coord_store_close(&c.store);
+    if (c.router)
+        zmq_close(c.router);
+    if (c.zctx)
+        zmq_ctx_term(c.zctx);
+    if (status == 0)
+        hpt_log(HPT_LOG_INFO, "coordinator", "stopped", "%s", "");
+    hpt_log_set_file(NULL);
+    return status;
+}

@@ -1,0 +1,58 @@
+"""The CLI against a live coordinator: launch prints the id alone on its
+first line, status/workers/results answer, logs prints history, logs -f
+receives new lines as they happen, spec errors exit 2 with line:column, and
+an unreachable coordinator exits 3 naming the address."""
+import os
+import subprocess
+import time
+
+from harness import CLI, Cluster, check, finish, free_port
+
+c = Cluster(name="cli")
+c.start_coordinator()
+c.start_worker(slots=2, name="dry", data="/nonexistent", extra=["--dry-run", "--dataset", "mnist"])
+
+spec = os.path.join(c.dir, "s.yaml")
+with open(spec, "w") as f:
+    f.write("name: cli\ndataset: mnist\nmethod: grid\ncv: {folds: 2}\n"
+            "parameters:\n  units: {values: [8, 16, 32]}\n")
+r = c.cli("launch", spec)
+first = r.stdout.splitlines()[0]
+check(first.strip().isdigit(), f"first line of launch is not the id: {r.stdout!r}")
+sweep = int(first)
+check(c.wait_sweep(sweep) == "done", "sweep did not finish")
+
+r = c.cli("status")
+check("cli" in r.stdout and "done" in r.stdout, "status: " + r.stdout)
+r = c.cli("status", str(sweep), "--watch")
+check(r.returncode == 0, f"status --watch of a done sweep exited {r.returncode}")
+r = c.cli("workers")
+check("dry" in r.stdout, "workers: " + r.stdout)
+r = c.cli("logs")
+check("sweep submitted" in r.stdout, "logs history lacks the submit: " + r.stdout[-500:])
+
+# logs -f sees a line produced after it started.
+f = subprocess.Popen([CLI, "logs", "-f", "--coordinator", c.addr], stdout=subprocess.PIPE,
+                     text=True)
+time.sleep(0.5)
+bad = os.path.join(c.dir, "bad.yaml")
+with open(bad, "w") as fh:
+    fh.write("name: x\ndataset: mnist\nmethod: grd\nparameters:\n  units: {value: 8}\n")
+r = c.cli("launch", bad, check_rc=False)
+check(r.returncode == 2, f"bad spec exit {r.returncode}")
+check("bad.yaml:3:" in r.stderr and "method" in r.stderr, "spec error message: " + r.stderr)
+sweep2 = c.launch("name: followed\ndataset: mnist\nmethod: grid\ncv: {folds: 2}\n"
+                  "parameters:\n  units: {values: [4]}\n")
+c.wait_sweep(sweep2)
+time.sleep(0.5)
+f.terminate()
+out, _ = f.communicate(timeout=5)
+check("followed" in out or f"sweep={sweep2}" in out, "logs -f did not receive new lines: " + out[-800:])
+
+# Unreachable: exit 3, naming the address.
+addr = f"tcp://127.0.0.1:{free_port()}"
+r = subprocess.run([CLI, "status", "--coordinator", addr, "--timeout", "1"],
+                   capture_output=True, text=True)
+check(r.returncode == 3, f"unreachable exit {r.returncode}")
+check(addr in r.stderr, "unreachable message lacks the address: " + r.stderr)
+finish()

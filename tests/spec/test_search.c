@@ -1,0 +1,304 @@
+/*
+ * test_search.c: the grid and random search strategies
+ * (coordinator/search/grid.c, random.c) through the search.h interface.
+ *
+ * The statistical checks use fixed seeds, so each is either always met or
+ * always missed; their bounds still sit at many standard errors, so any
+ * correct sampler passes them whatever the seed.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_spec.h"
+#include "hpt_test.h"
+#include "search.h"
+
+static coord_spec_t *parse(const char *text)
+{
+    coord_spec_t *spec = NULL;
+    hpt_err err = {0};
+    if (coord_spec_parse(text, strlen(text), "test.yaml", &spec, &err) != 0)
+        HPT__FAIL("parse: %s", err.msg);
+    return spec;
+}
+
+static coord_search_t *search(const coord_spec_t *spec)
+{
+    coord_search_t *s = NULL;
+    hpt_err err = {0};
+    if (coord_search_new(&s, spec, &err) != 0)
+        HPT__FAIL("coord_search_new: %s", err.msg);
+    return s;
+}
+
+// ---------------------------------------------------------------------------
+// Grid
+
+static const char GRID_3x2x1[] = "dataset: mnist\nmethod: grid\nparameters:\n"
+                                 "  batch_size: {values: [32, 64, 128]}\n"
+                                 "  optimizer: {values: [adam, sgd]}\n"
+                                 "  epochs: {value: 5}\n";
+
+HPT_TEST(grid_order)
+{
+    coord_spec_t *spec = parse(GRID_3x2x1);
+    coord_search_t *s = search(spec);
+    ASSERT(strcmp(s->ops->name, "grid") == 0);
+    ASSERT_EQ(coord_search_total(s), 6);
+    // Spec order, the last parameter varying fastest.
+    static const struct {
+        int batch;
+        const char *opt;
+    } want[6] = {{32, "adam"}, {32, "sgd"}, {64, "adam"}, {64, "sgd"}, {128, "adam"}, {128, "sgd"}};
+    coord_pval_t v[3];
+    for (int k = 0; k < 6; k++) {
+        ASSERT(!coord_search_done(s));
+        ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_OK);
+        ASSERT_EQ((int)v[0].num, want[k].batch);
+        ASSERT(strcmp(v[1].str, want[k].opt) == 0);
+        ASSERT(v[2].num == 5);
+        ASSERT_EQ(s->suggested, k + 1);
+        hpt_hparams_t hp;
+        ASSERT_OK(coord_spec_apply(spec, v, &hp, NULL));
+        ASSERT_EQ(hp.batch_size, want[k].batch);
+        ASSERT_EQ(hp.optimizer, strcmp(want[k].opt, "adam") == 0 ? HPT_OPT_ADAM : HPT_OPT_SGD);
+        ASSERT_EQ(hp.epochs, 5);
+        coord_search_observe(s, (uint64_t)k + 1, 0.5);  // ignored by grid
+        coord_search_observe_epoch(s, (uint64_t)k + 1, 1, 0.5);
+    }
+    ASSERT(coord_search_done(s));
+    ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_DONE);
+    ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_DONE);
+    ASSERT_EQ(s->suggested, 6);
+    ASSERT_EQ(s->observed, 6);
+    coord_search_destroy(&s);
+    ASSERT(s == NULL);
+    coord_search_destroy(&s);
+    coord_search_destroy(NULL);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST(grid_categorical_and_truncation)
+{
+    // max_trials smaller than the grid keeps the first combinations in order;
+    // a categorical distribution contributes its values list.
+    coord_spec_t *spec = parse("dataset: mnist\nmethod: grid\nbudget: {max_trials: 4}\n"
+                               "parameters:\n"
+                               "  units: {values: [8, 16, 32]}\n"
+                               "  activation: {distribution: categorical, values: [relu, tanh],"
+                               " probabilities: [0.9, 0.1]}\n");
+    coord_search_t *s = search(spec);
+    ASSERT_EQ(coord_search_total(s), 4);
+    static const int units[4] = {8, 8, 16, 16};
+    static const char *const acts[4] = {"relu", "tanh", "relu", "tanh"};
+    coord_pval_t v[2];
+    for (int k = 0; k < 4; k++) {
+        ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_OK);
+        ASSERT_EQ((int)v[0].num, units[k]);
+        ASSERT(strcmp(v[1].str, acts[k]) == 0);
+    }
+    ASSERT(coord_search_done(s));
+    ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_DONE);
+    coord_search_destroy(&s);
+    coord_spec_destroy(&spec);
+
+    // max_trials larger than the grid changes nothing.
+    spec = parse("dataset: mnist\nmethod: grid\nbudget: {max_trials: 100}\n"
+                 "parameters: {units: {values: [8, 16]}}\n");
+    s = search(spec);
+    ASSERT_EQ(coord_search_total(s), 2);
+    coord_search_destroy(&s);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST(grid_refuses_distributions)
+{
+    // A random spec forced to grid (the parser refuses this; init checks too).
+    coord_spec_t *spec = parse("dataset: mnist\nmethod: random\nbudget: {max_trials: 3}\n"
+                               "parameters: {dropout: {distribution: uniform, min: 0, max: 0.5}}"
+                               "\n");
+    spec->method = COORD_METHOD_GRID;
+    coord_search_t *s = NULL;
+    hpt_err err = {0};
+    ASSERT_EQ(coord_search_new(&s, spec, &err), -EINVAL);
+    ASSERT(s == NULL);
+    ASSERT(strcmp(err.msg, "parameters.dropout: distribution cannot be enumerated by grid "
+                           "search; use values") == 0);
+    spec->method = COORD_METHOD__COUNT;
+    ASSERT_EQ(coord_search_new(&s, spec, &err), -EINVAL);
+    spec->method = COORD_METHOD_RANDOM;
+    spec->max_trials = 0;
+    ASSERT_EQ(coord_search_new(&s, spec, &err), -EINVAL);
+    ASSERT(strcmp(err.msg, "budget.max_trials: required by method random") == 0);
+    coord_spec_destroy(&spec);
+}
+
+// ---------------------------------------------------------------------------
+// Random
+
+#define N_SAMPLES 20000
+
+static const char RANDOM_SPEC[] =
+    "dataset: mnist\n"
+    "method: random\n"
+    "seed: %d\n"
+    "budget: {max_trials: %d}\n"
+    "parameters:\n"
+    "  optimizer:\n"                        // 0
+    "    distribution: categorical\n"
+    "    values: [adam, rmsprop, sgd]\n"
+    "    probabilities: [0.5, 0.3, 0.2]\n"
+    "  learning_rate: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}\n"  // 1
+    "  dropout: {distribution: uniform, min: 0.1, max: 0.5}\n"                         // 2
+    "  units: {distribution: int_uniform, min: 8, max: 64}\n"                          // 3
+    "  batch_size: {distribution: q_uniform, min: 20, max: 250, q: 16}\n"              // 4
+    "  momentum: {distribution: q_uniform, min: 0.1, max: 0.9, q: 0.2}\n"              // 5
+    "  activation: {values: [relu, tanh, elu]}\n"                                      // 6
+    "  epochs: {value: 3}\n"                                                           // 7
+    "  seed: {distribution: int_uniform, min: 0, max: 9007199254740991}\n";            // 8
+#define RANDOM_NP 9
+
+static coord_spec_t *random_spec(int seed, int trials)
+{
+    char text[sizeof RANDOM_SPEC + 64];
+    snprintf(text, sizeof text, RANDOM_SPEC, seed, trials);
+    return parse(text);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+HPT_TEST(random_distributions)
+{
+    coord_spec_t *spec = random_spec(1, N_SAMPLES);
+    coord_search_t *s = search(spec);
+    ASSERT(strcmp(s->ops->name, "random") == 0);
+    ASSERT_EQ(coord_search_total(s), N_SAMPLES);
+    double *lr = malloc(N_SAMPLES * sizeof *lr);
+    int opt[3] = {0}, act[3] = {0}, units_lo = 0, units_hi = 0;
+    double drop_sum = 0, seed_max = 0;
+    static const char *const opts[3] = {"adam", "rmsprop", "sgd"};
+    static const char *const acts[3] = {"relu", "tanh", "elu"};
+    coord_pval_t v[RANDOM_NP];
+    for (int k = 0; k < N_SAMPLES; k++) {
+        ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_OK);
+        for (int i = 0; i < 3; i++) {
+            opt[i] += strcmp(v[0].str, opts[i]) == 0;
+            act[i] += strcmp(v[6].str, acts[i]) == 0;
+        }
+        lr[k] = v[1].num;
+        ASSERT(v[1].num >= 1e-4 && v[1].num <= 0.1);
+        ASSERT(v[2].num >= 0.1 && v[2].num <= 0.5);
+        drop_sum += v[2].num;
+        ASSERT(v[3].num >= 8 && v[3].num <= 64 && v[3].num == floor(v[3].num));
+        units_lo += v[3].num == 8;
+        units_hi += v[3].num == 64;
+        // q_uniform: multiples of q inside [min, max] (here 32..240).
+        ASSERT(v[4].num >= 20 && v[4].num <= 250 && fmod(v[4].num, 16) == 0);
+        ASSERT(v[5].num >= 0.1 && v[5].num <= 0.9);
+        ASSERT_NEAR(v[5].num / 0.2, round(v[5].num / 0.2), 1e-9);
+        ASSERT(v[7].num == 3);
+        ASSERT(v[8].num >= 0 && v[8].num <= 9007199254740991.0 && v[8].num == floor(v[8].num));
+        if (v[8].num > seed_max)
+            seed_max = v[8].num;
+        hpt_hparams_t hp;
+        hpt_err err = {0};
+        if (coord_spec_apply(spec, v, &hp, &err) != 0)
+            HPT__FAIL("trial %d does not apply: %s", k, err.msg);
+    }
+    ASSERT(coord_search_done(s));
+    ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_DONE);
+
+    // Categorical frequencies follow the probabilities (SE ~0.0035).
+    ASSERT_NEAR(opt[0] / (double)N_SAMPLES, 0.5, 0.02);
+    ASSERT_NEAR(opt[1] / (double)N_SAMPLES, 0.3, 0.02);
+    ASSERT_NEAR(opt[2] / (double)N_SAMPLES, 0.2, 0.02);
+    ASSERT_EQ(opt[0] + opt[1] + opt[2], N_SAMPLES);
+    for (int i = 0; i < 3; i++)  // values: a uniform choice
+        ASSERT_NEAR(act[i] / (double)N_SAMPLES, 1.0 / 3, 0.02);
+    // Uniform mean (SE ~0.0008).
+    ASSERT_NEAR(drop_sum / N_SAMPLES, 0.3, 0.01);
+    // Log-uniform: the median is the geometric mean of min and max, 10^-2.5
+    // (SE of log10 median ~0.01 decades).
+    qsort(lr, N_SAMPLES, sizeof *lr, cmp_double);
+    ASSERT_NEAR(log10(lr[N_SAMPLES / 2]), -2.5, 0.1);
+    ASSERT_NEAR(log10(lr[N_SAMPLES / 4]), -3.25, 0.1);
+    // int_uniform covers both ends (each has probability 1/57 per draw).
+    ASSERT(units_lo > 200 && units_hi > 200);
+    // The 53-bit seed range is used, not just 32 bits.
+    ASSERT(seed_max > 4.0e15);
+    free(lr);
+    coord_search_destroy(&s);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST(random_q_uniform_edges)
+{
+    // min and max off the q lattice: every multiple of 16 in [20, 250] (32..240)
+    // appears, and nothing else.
+    coord_spec_t *spec = random_spec(5, 5000);
+    coord_search_t *s = search(spec);
+    int seen[17] = {0};
+    coord_pval_t v[RANDOM_NP];
+    while (coord_search_suggest(s, v) == COORD_SEARCH_OK) {
+        int m = (int)(v[4].num / 16);
+        ASSERT(m >= 2 && m <= 15);
+        seen[m]++;
+    }
+    for (int m = 2; m <= 15; m++)
+        ASSERT(seen[m] > 0);
+    coord_search_destroy(&s);
+    coord_spec_destroy(&spec);
+}
+
+/* The first n trials of a search over spec, flattened. */
+static void run(const coord_spec_t *spec, int n, coord_pval_t *out, bool observe)
+{
+    coord_search_t *s = search(spec);
+    for (int k = 0; k < n; k++) {
+        ASSERT_EQ(coord_search_suggest(s, out + (size_t)k * RANDOM_NP), COORD_SEARCH_OK);
+        if (observe) {
+            coord_search_observe_epoch(s, (uint64_t)k + 1, 1, k * 0.1);
+            coord_search_observe(s, (uint64_t)k + 1, k % 2 ? NAN : 0.9);
+        }
+    }
+    coord_search_destroy(&s);
+}
+
+HPT_TEST(random_determinism)
+{
+    enum { N = 50 };
+    coord_spec_t *a = random_spec(11, N), *b = random_spec(11, N), *c = random_spec(12, N);
+    static coord_pval_t va[N * RANDOM_NP], vb[N * RANDOM_NP], vc[N * RANDOM_NP];
+    run(a, N, va, false);
+    run(b, N, vb, true);  // observations change nothing
+    run(c, N, vc, false);
+    int differ = 0;
+    for (int i = 0; i < N * RANDOM_NP; i++) {
+        ASSERT(va[i].num == vb[i].num && strcmp(va[i].str, vb[i].str) == 0);
+        differ += va[i].num != vc[i].num || strcmp(va[i].str, vc[i].str) != 0;
+    }
+    // Different seeds: every continuous draw differs.
+    ASSERT(differ > N * 3);
+
+    // Exactly max_trials trials, then DONE.
+    coord_search_t *s = search(a);
+    coord_pval_t v[RANDOM_NP];
+    int n = 0;
+    while (coord_search_suggest(s, v) == COORD_SEARCH_OK)
+        n++;
+    ASSERT_EQ(n, N);
+    ASSERT(coord_search_done(s));
+    ASSERT_EQ(coord_search_total(s), N);
+    ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_DONE);
+    coord_search_destroy(&s);
+    coord_spec_destroy(&a);
+    coord_spec_destroy(&b);
+    coord_spec_destroy(&c);
+}
+
+HPT_TEST_MAIN()

@@ -1,0 +1,562 @@
+/*
+ * test_spec.c: the sweep spec parser (coordinator/coord_spec.c).
+ *
+ * Valid specs must produce the right structure; invalid ones must fail with
+ * the exact message, position included, since that message is the whole
+ * user interface of a mistake.  The shipped examples in deploy/examples are
+ * parsed too (SPEC_EXAMPLES_DIR, set by tests/spec/meson.build).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_spec.h"
+#include "hpt_test.h"
+
+static coord_spec_t *parse_ok_at(const char *text, const char *file, int line)
+{
+    coord_spec_t *spec = NULL;
+    hpt_err err = {0};
+    int rc = coord_spec_parse(text, strlen(text), "sweep.yaml", &spec, &err);
+    if (rc != 0 || !spec) {
+        fprintf(stderr, "FAIL %s:%d: parse failed (%d): %s\n", file, line, rc, err.msg);
+        exit(1);
+    }
+    return spec;
+}
+#define PARSE_OK(text) parse_ok_at((text), __FILE__, __LINE__)
+
+static void expect_err_at(const char *text, const char *want, const char *file, int line)
+{
+    coord_spec_t *spec = NULL;
+    hpt_err err = {0};
+    int rc = coord_spec_parse(text, strlen(text), "sweep.yaml", &spec, &err);
+    if (rc != -EINVAL || spec || strcmp(err.msg, want) != 0) {
+        fprintf(stderr, "FAIL %s:%d: rc %d\n  want: %s\n  got:  %s\n", file, line, rc, want,
+                err.msg);
+        exit(1);
+    }
+}
+#define EXPECT_ERR(text, want) expect_err_at((text), (want), __FILE__, __LINE__)
+
+static int n_invalid;
+
+/* Invalid specs, one per line of the table: text and the exact message. */
+typedef struct {
+    const char *text, *msg;
+} bad_t;
+
+#define MINI "dataset: mnist\nmethod: grid\nparameters:\n  epochs: {value: 2}\n"
+
+static const bad_t bad[] = {
+    // YAML syntax
+    {"dataset: mnist\nmethod: [grid\n", "sweep.yaml:3:1: yaml: flow sequence without a closing bracket"},
+    {"dataset: mnist\nmethod: @grid\n", "sweep.yaml:2:9: yaml: plain scalar cannot start with '@'"},
+    {"- dataset\n- mnist\n", "sweep.yaml:1:1: top level: expected a mapping, got a sequence"},
+    {"", "sweep.yaml:1:1: top level: expected a mapping, got an empty document"},
+    {MINI "---\nname: two\n", "sweep.yaml:5:1: yaml: only one document is allowed"},
+    {MINI "colour: red\n", "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, refit, score_train, priority, seed, budget, parameters)"},
+    {"method: grid\nparameters:\n  epochs: {value: 2}\n", "sweep.yaml:1:1: dataset: required key is missing"},
+    {"dataset: cifar10\nmethod: grid\n", "sweep.yaml:1:10: dataset: unknown dataset 'cifar10' (allowed: mnist, fashion-mnist, idx:/path/to/dir)"},
+    {"dataset: 'idx:'\nmethod: grid\n", "sweep.yaml:1:10: dataset: idx: needs a directory, e.g. idx:/data/mnist"},
+    {"dataset: mnist\nparameters:\n  epochs: {value: 2}\n", "sweep.yaml:1:1: method: required key is missing"},
+    {"dataset: mnist\nmethod: grd\n", "sweep.yaml:2:9: method: unknown method 'grd' (allowed: grid, random)"},
+    {"dataset: mnist\nmethod: bayes\n", "sweep.yaml:2:9: method: method 'bayes' is not available in this version (allowed: grid, random)"},
+    {"dataset: mnist\nmethod: hyperband\n", "sweep.yaml:2:9: method: method 'hyperband' is not available in this version (allowed: grid, random)"},
+    {"dataset: mnist\nmetric: {name: auc}\n", "sweep.yaml:2:16: metric.name: unknown metric 'auc' (allowed: accuracy, log_loss, f1_macro)"},
+    {"dataset: mnist\nmetric: {name: log_loss, goal: maximize}\n", "sweep.yaml:2:32: metric.goal: log_loss is minimized, not maximized (allowed: minimize)"},
+    {"dataset: mnist\nmetric: {goal: minimize}\n", "sweep.yaml:2:16: metric.goal: accuracy is maximized, not minimized (allowed: maximize)"},
+    {"dataset: mnist\nmetric: {name: accuracy, goal: up}\n", "sweep.yaml:2:32: metric.goal: unknown goal 'up' (allowed: maximize, minimize)"},
+    {"dataset: mnist\nmetric: accuracy\n", "sweep.yaml:2:9: metric: expected a mapping, got 'accuracy'"},
+    {"dataset: mnist\ncv: {folds: 1}\n", "sweep.yaml:2:13: cv.folds: 1 is out of range (2..100)"},
+    {"dataset: mnist\ncv: {folds: 101}\n", "sweep.yaml:2:13: cv.folds: 101 is out of range (2..100)"},
+    {"dataset: mnist\ncv: {folds: five}\n", "sweep.yaml:2:13: cv.folds: expected an integer, got 'five'"},
+    {"dataset: mnist\ncv: {folds: \"5\"}\n", "sweep.yaml:2:13: cv.folds: expected an integer, got the string \"5\""},
+    {"dataset: mnist\ncv: {stratified: yes}\n", "sweep.yaml:2:18: cv.stratified: expected true or false, got 'yes'"},
+    {"dataset: mnist\ncv: {repeats: 0}\n", "sweep.yaml:2:15: cv.repeats: 0 is out of range (1..100)"},
+    {"dataset: mnist\ncv: {seed: -1}\n", "sweep.yaml:2:12: cv.seed: -1 is out of range (0..18446744073709551615)"},
+    {"dataset: mnist\ncv: {k: 5}\n", "sweep.yaml:2:6: cv.k: unknown key (allowed: folds, stratified, shuffle, seed, repeats)"},
+    {"dataset: mnist\ncv: [5]\n", "sweep.yaml:2:5: cv: expected a mapping, got a sequence"},
+    {"dataset: mnist\nrefit: 1\n", "sweep.yaml:2:8: refit: expected true or false, got '1'"},
+    {"dataset: mnist\npriority: 1001\n", "sweep.yaml:2:11: priority: 1001 is out of range (-1000..1000)"},
+    {"dataset: mnist\nname: ''\n", "sweep.yaml:2:7: name: must not be empty"},
+    {"dataset: mnist\nbudget: {max_trials: 0}\n", "sweep.yaml:2:22: budget.max_trials: 0 is out of range (1..1000000)"},
+    {"dataset: mnist\nmethod: grid\nmethod: random\n", "sweep.yaml:3:1: method: duplicate key (first given at 2:1)"},
+    {"dataset: mnist\nmethod: random\nparameters:\n  epochs: {value: 2}\n", "sweep.yaml:2:9: budget.max_trials: required by method random"},
+    {"dataset: mnist\nmethod: random\nbudget: {max_parallel: 2}\nparameters:\n  epochs: {value: 2}\n", "sweep.yaml:3:9: budget.max_trials: required by method random"},
+    {"dataset: mnist\nmethod: grid\nparameters: {}\n", "sweep.yaml:3:13: parameters: must name at least one parameter"},
+    {"dataset: mnist\nmethod: grid\nparameters:\n  epochs: {value: 2}\n  colour: {value: red}\n",
+     "sweep.yaml:5:3: parameters.colour: unknown parameter (allowed: layers, units, units_1..units_8, activation, init_mode, optimizer, learning_rate, momentum, nesterov, dropout, input_dropout, weight_constraint, batch_size, epochs, seed)"},
+    {"dataset: mnist\nparameters:\n  epochs: {value: 2}\n  epochs: {value: 3}\n", "sweep.yaml:4:3: parameters.epochs: duplicate key (first given at 3:3)"},
+    {"dataset: mnist\nparameters:\n  epochs: 2\n", "sweep.yaml:3:11: parameters.epochs: expected a mapping (value, values or distribution), got '2'"},
+    {"dataset: mnist\nparameters:\n  epochs: {value: 2, values: [2, 3]}\n", "sweep.yaml:3:22: parameters.epochs: give exactly one of value, values or distribution (got value and values)"},
+    {"dataset: mnist\nparameters:\n  epochs: {}\n", "sweep.yaml:3:11: parameters.epochs: needs value, values or distribution"},
+    {"dataset: mnist\nparameters:\n  epochs: {values: []}\n", "sweep.yaml:3:20: parameters.epochs.values: must not be empty"},
+    {"dataset: mnist\nparameters:\n  batch_size: {values: [32, 64, 32]}\n", "sweep.yaml:3:33: parameters.batch_size.values[2]: duplicate value 32 (also values[0])"},
+    {"dataset: mnist\nparameters:\n  batch_size: {values: [32, 64, big]}\n", "sweep.yaml:3:33: parameters.batch_size.values[2]: expected an integer, got 'big'"},
+    {"dataset: mnist\nparameters:\n  batch_size: {values: [32, 2.5]}\n", "sweep.yaml:3:29: parameters.batch_size.values[1]: expected an integer, got '2.5'"},
+    {"dataset: mnist\nparameters:\n  batch_size: {value: 0}\n", "sweep.yaml:3:23: parameters.batch_size.value: 0 is out of range (1..65536)"},
+    {"dataset: mnist\nparameters:\n  dropout: {value: 1.0}\n", "sweep.yaml:3:20: parameters.dropout.value: 1.0 is out of range [0, 1)"},
+    {"dataset: mnist\nparameters:\n  learning_rate: {values: [0.1, 0]}\n", "sweep.yaml:3:33: parameters.learning_rate.values[1]: 0 is out of range (0, 10]"},
+    {"dataset: mnist\nparameters:\n  layers: {value: 9}\n", "sweep.yaml:3:19: parameters.layers.value: 9 is out of range (1..8)"},
+    {"dataset: mnist\nparameters:\n  optimizer: {values: [adam, adamw]}\n", "sweep.yaml:3:30: parameters.optimizer.values[1]: unknown optimizer 'adamw' (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam)"},
+    {"dataset: mnist\nparameters:\n  init_mode: {values: [zero, zeros]}\n", "sweep.yaml:3:30: parameters.init_mode.values[1]: duplicate value zeros (also values[0])"},
+    {"dataset: mnist\nparameters:\n  nesterov: {value: maybe}\n", "sweep.yaml:3:21: parameters.nesterov.value: expected true or false, got 'maybe'"},
+    {"dataset: mnist\nparameters:\n  optimizer:\n    distribution: categorical\n    values: [adam, sgd]\n    probabilities: [0.5, 0.4]\n",
+     "sweep.yaml:6:20: parameters.optimizer.probabilities: sum to 0.9, not 1 (within 1e-6)"},
+    {"dataset: mnist\nparameters:\n  optimizer:\n    distribution: categorical\n    values: [adam, sgd, nadam]\n    probabilities: [0.5, 0.5]\n",
+     "sweep.yaml:6:20: parameters.optimizer.probabilities: 2 probabilities for 3 values"},
+    {"dataset: mnist\nparameters:\n  optimizer:\n    distribution: categorical\n    values: [adam, sgd]\n    probabilities: [1.5, -0.5]\n",
+     "sweep.yaml:6:21: parameters.optimizer.probabilities[0]: 1.5 is out of range [0, 1]"},
+    {"dataset: mnist\nparameters:\n  dropout: {distribution: uniform, min: 0.5, max: 0.2}\n", "sweep.yaml:3:51: parameters.dropout.max: must be greater than min (0.5), got 0.2"},
+    {"dataset: mnist\nparameters:\n  units: {distribution: int_uniform, min: 64, max: 64}\n", "sweep.yaml:3:52: parameters.units.max: must be greater than min (64), got 64"},
+    {"dataset: mnist\nparameters:\n  momentum: {distribution: log_uniform_values, min: 0, max: 0.9}\n", "sweep.yaml:3:53: parameters.momentum.min: must be greater than 0 for log_uniform_values, got 0"},
+    {"dataset: mnist\nparameters:\n  dropout: {distribution: uniform, min: 0, max: 1}\n", "sweep.yaml:3:49: parameters.dropout.max: 1 is out of range [0, 1)"},
+    {"dataset: mnist\nparameters:\n  dropout: {distribution: normal, min: 0, max: 1}\n", "sweep.yaml:3:27: parameters.dropout.distribution: unknown distribution 'normal' (allowed: categorical, uniform, log_uniform_values, int_uniform, q_uniform)"},
+    {"dataset: mnist\nparameters:\n  dropout: {distribution: uniform, min: 0}\n", "sweep.yaml:3:12: parameters.dropout: distribution uniform needs max"},
+    {"dataset: mnist\nparameters:\n  dropout: {distribution: uniform, min: 0, max: 0.5, q: 0.1}\n", "sweep.yaml:3:54: parameters.dropout.q: not allowed with distribution uniform (allowed: distribution, min, max)"},
+    {"dataset: mnist\nparameters:\n  batch_size: {distribution: uniform, min: 16, max: 64}\n", "sweep.yaml:3:30: parameters.batch_size.distribution: uniform needs a float parameter; batch_size takes integers (use int_uniform or q_uniform)"},
+    {"dataset: mnist\nparameters:\n  dropout: {distribution: int_uniform, min: 0, max: 1}\n", "sweep.yaml:3:27: parameters.dropout.distribution: int_uniform needs an integer parameter; dropout takes floats (use uniform or q_uniform)"},
+    {"dataset: mnist\nparameters:\n  optimizer: {distribution: uniform, min: 0, max: 1}\n", "sweep.yaml:3:29: parameters.optimizer.distribution: uniform needs a float parameter; optimizer takes names or booleans (use values or categorical)"},
+    {"dataset: mnist\nparameters:\n  dropout: {distribution: q_uniform, min: 0.1, max: 0.2, q: 0.3}\n", "sweep.yaml:3:61: parameters.dropout.q: no multiple of 0.3 lies in [0.1, 0.2]"},
+    {"dataset: mnist\nparameters:\n  dropout: {values: [0.1], probabilities: [1]}\n", "sweep.yaml:3:28: parameters.dropout.probabilities: not allowed with values (allowed: values)"},
+    {"dataset: mnist\nmethod: grid\nparameters:\n  learning_rate: {distribution: uniform, min: 0.001, max: 0.1}\n",
+     "sweep.yaml:4:3: parameters.learning_rate: distribution uniform cannot be enumerated by grid search; use values"},
+    {"dataset: mnist\nmethod: grid\nparameters:\n  units: {distribution: int_uniform, min: 8, max: 64}\n",
+     "sweep.yaml:4:3: parameters.units: distribution int_uniform cannot be enumerated by grid search; use values"},
+    {"dataset: mnist\nmethod: grid\nparameters:\n  epochs: {value: *a}\n", "sweep.yaml:4:20: parameters.epochs.value: expected an integer, got an alias (aliases are not supported)"},
+    {"dataset: mnist\nmethod: grid\nparameters:\n  ? [epochs]\n  : {value: 2}\n", "sweep.yaml:4:5: parameters: keys must be names, got a sequence"},
+};
+
+HPT_TEST(invalid_specs)
+{
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fprintf(stderr, "  [%zu] %s\n", i, bad[i].msg);
+        expect_err_at(bad[i].text, bad[i].msg, __FILE__, __LINE__);
+        n_invalid++;
+    }
+    fprintf(stderr, "  %d invalid specs rejected with the exact message\n", n_invalid);
+    ASSERT(n_invalid >= 20);
+}
+
+// ---------------------------------------------------------------------------
+// Valid specs
+
+static const coord_param_t *param(const coord_spec_t *spec, const char *name)
+{
+    for (int i = 0; i < spec->n_params; i++)
+        if (strcmp(spec->params[i].name, name) == 0)
+            return &spec->params[i];
+    return NULL;
+}
+
+static const char BLOG_GRID[] =
+    "# the blog post's grid\n"
+    "name: blog-grid\n"
+    "dataset: mnist\n"
+    "metric: {name: accuracy, goal: maximize}\n"
+    "method: grid\n"
+    "cv: {folds: 5, stratified: true, shuffle: true, seed: 42, repeats: 1}\n"
+    "refit: true\n"
+    "parameters:\n"
+    "  batch_size: {values: [32, 64, 512]}\n"
+    "  epochs:     {values: [2, 4, 6]}\n"
+    "  units:      {values: [8, 16, 32]}\n"
+    "  optimizer:  {value: adam}\n";
+
+HPT_TEST(blog_grid)
+{
+    coord_spec_t *spec = PARSE_OK(BLOG_GRID);
+    ASSERT(strcmp(spec->path, "sweep.yaml") == 0);
+    ASSERT(strcmp(spec->name, "blog-grid") == 0);
+    ASSERT(strcmp(spec->dataset, "mnist") == 0);
+    ASSERT_EQ(spec->metric, HPT_METRIC_ACCURACY);
+    ASSERT(spec->maximize);
+    ASSERT_EQ(spec->method, COORD_METHOD_GRID);
+    ASSERT_EQ(spec->cv.folds, 5);
+    ASSERT(spec->cv.stratified && spec->cv.shuffle);
+    ASSERT_EQ(spec->cv.seed, 42);
+    ASSERT_EQ(spec->cv.repeats, 1);
+    ASSERT(spec->refit && !spec->score_train);
+    ASSERT_EQ(spec->priority, 0);
+    ASSERT_EQ(spec->seed, 0);
+    ASSERT_EQ(spec->max_trials, 0);
+    ASSERT_EQ(spec->max_parallel, 0);
+    ASSERT_EQ(spec->n_params, 4);
+    static const char *const names[] = {"batch_size", "epochs", "units", "optimizer"};
+    static const double nums[3][3] = {{32, 64, 512}, {2, 4, 6}, {8, 16, 32}};
+    for (int i = 0; i < 3; i++) {
+        const coord_param_t *p = &spec->params[i];
+        ASSERT(strcmp(p->name, names[i]) == 0);
+        ASSERT_EQ(p->kind, COORD_PKIND_INT);
+        ASSERT_EQ(p->dist, COORD_PDIST_VALUES);
+        ASSERT_EQ(p->n_values, 3);
+        for (int j = 0; j < 3; j++)
+            ASSERT(p->values[j].num == nums[i][j]);
+        ASSERT_EQ(p->line, 9 + i);
+        ASSERT_EQ(p->col, 3);
+    }
+    const coord_param_t *opt = &spec->params[3];
+    ASSERT(strcmp(opt->name, "optimizer") == 0);
+    ASSERT_EQ(opt->kind, COORD_PKIND_ENUM);
+    ASSERT_EQ(opt->dist, COORD_PDIST_VALUE);
+    ASSERT_EQ(opt->n_values, 1);
+    ASSERT(strcmp(opt->values[0].str, "adam") == 0);
+    // base: Keras defaults with the constants applied and the spec's metric.
+    ASSERT_EQ(spec->base.optimizer, HPT_OPT_ADAM);
+    ASSERT_EQ(spec->base.metric, HPT_METRIC_ACCURACY);
+    ASSERT(spec->base.learning_rate < 0);  // the optimizer's Keras default
+    ASSERT_EQ(spec->base.layers, 1);
+    coord_spec_destroy(&spec);
+    ASSERT(spec == NULL);
+    coord_spec_destroy(&spec);  // NULL is fine
+    coord_spec_destroy(NULL);
+}
+
+HPT_TEST(json_form)
+{
+    const char *json =
+        "{\"name\": \"j\", \"dataset\": \"idx:/data/mnist\", \"method\": \"random\",\n"
+        " \"metric\": {\"name\": \"log_loss\"}, \"seed\": 18446744073709551615,\n"
+        " \"priority\": -1000, \"score_train\": true, \"refit\": false,\n"
+        " \"cv\": {\"folds\": 3, \"stratified\": false, \"shuffle\": false, \"seed\": 7,"
+        " \"repeats\": 2},\n"
+        " \"budget\": {\"max_trials\": 12, \"max_parallel\": 4},\n"
+        " \"parameters\": {\"batch_size\": {\"values\": [32, 64]},\n"
+        "                \"nesterov\": {\"values\": [true, false]},\n"
+        "                \"learning_rate\": {\"distribution\": \"uniform\", \"min\": 0.001,"
+        " \"max\": 0.01}}}\n";
+    coord_spec_t *spec = PARSE_OK(json);
+    ASSERT(strcmp(spec->name, "j") == 0);
+    ASSERT(strcmp(spec->dataset, "idx:/data/mnist") == 0);
+    ASSERT_EQ(spec->method, COORD_METHOD_RANDOM);
+    ASSERT_EQ(spec->metric, HPT_METRIC_LOG_LOSS);
+    ASSERT(!spec->maximize);  // log_loss defaults to minimize
+    ASSERT(spec->seed == UINT64_MAX);
+    ASSERT_EQ(spec->priority, -1000);
+    ASSERT(spec->score_train && !spec->refit);
+    ASSERT_EQ(spec->cv.folds, 3);
+    ASSERT(!spec->cv.stratified && !spec->cv.shuffle);
+    ASSERT_EQ(spec->cv.seed, 7);
+    ASSERT_EQ(spec->cv.repeats, 2);
+    ASSERT_EQ(spec->max_trials, 12);
+    ASSERT_EQ(spec->max_parallel, 4);
+    ASSERT_EQ(spec->n_params, 3);
+    const coord_param_t *n = param(spec, "nesterov");
+    ASSERT(n && n->kind == COORD_PKIND_BOOL && n->n_values == 2);
+    ASSERT(n->values[0].num == 1 && n->values[1].num == 0);
+    const coord_param_t *lr = param(spec, "learning_rate");
+    ASSERT(lr && lr->kind == COORD_PKIND_FLOAT && lr->dist == COORD_PDIST_UNIFORM);
+    ASSERT(lr->min == 0.001 && lr->max == 0.01);
+    ASSERT_EQ(spec->base.metric, HPT_METRIC_LOG_LOSS);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST(defaults)
+{
+    coord_spec_t *spec = PARSE_OK("dataset: fashion-mnist\nmethod: grid\n"
+                                  "parameters: {epochs: {value: 3}}\n");
+    ASSERT(strcmp(spec->name, "sweep") == 0);
+    ASSERT_EQ(spec->metric, HPT_METRIC_ACCURACY);
+    ASSERT(spec->maximize);
+    ASSERT_EQ(spec->cv.folds, 5);
+    ASSERT(spec->cv.stratified && spec->cv.shuffle);
+    ASSERT_EQ(spec->cv.seed, 42);
+    ASSERT_EQ(spec->cv.repeats, 1);
+    ASSERT(spec->refit && !spec->score_train);
+    ASSERT_EQ(spec->priority, 0);
+    ASSERT_EQ(spec->seed, 0);
+    ASSERT_EQ(spec->max_trials, 0);
+    ASSERT_EQ(spec->max_parallel, 0);
+    ASSERT_EQ(spec->base.epochs, 3);
+    ASSERT_EQ(spec->base.batch_size, HPT_HPARAMS_DEFAULT.batch_size);
+    coord_spec_destroy(&spec);
+
+    spec = PARSE_OK("dataset: mnist\nmethod: grid\nmetric: {name: f1_macro}\n"
+                    "parameters: {epochs: {value: 3}}\n");
+    ASSERT_EQ(spec->metric, HPT_METRIC_F1_MACRO);
+    ASSERT(spec->maximize);
+    coord_spec_destroy(&spec);
+    spec = PARSE_OK("dataset: mnist\nmethod: grid\nmetric: {name: log_loss, goal: minimize}\n"
+                    "parameters: {epochs: {value: 3}}\n");
+    ASSERT(!spec->maximize);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST(distributions)
+{
+    coord_spec_t *spec = PARSE_OK(
+        "dataset: mnist\n"
+        "method: random\n"
+        "seed: 3\n"
+        "budget: {max_trials: 10}\n"
+        "parameters:\n"
+        "  optimizer:\n"
+        "    distribution: categorical\n"
+        "    values: [adam, sgd, nadam]\n"
+        "    probabilities: [0.5, 0.25, 0.25]\n"
+        "  activation: {distribution: categorical, values: [relu, tanh]}\n"
+        "  learning_rate: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}\n"
+        "  dropout: {distribution: uniform, min: 0, max: 0.5}\n"
+        "  units: {distribution: int_uniform, min: 8, max: 64}\n"
+        "  batch_size: {distribution: q_uniform, min: 16, max: 256, q: 16}\n"
+        "  momentum: {distribution: q_uniform, min: 0.1, max: 0.9, q: 0.2}\n"
+        "  init_mode: {value: zeros}\n"
+        "  seed: {distribution: int_uniform, min: 0, max: 9007199254740991}\n");
+    ASSERT_EQ(spec->seed, 3);
+    const coord_param_t *p = param(spec, "optimizer");
+    ASSERT(p && p->dist == COORD_PDIST_CATEGORICAL && p->n_values == 3 && p->probs);
+    ASSERT(strcmp(p->values[2].str, "nadam") == 0);
+    ASSERT(p->probs[0] == 0.5 && p->probs[1] == 0.25 && p->probs[2] == 0.25);
+    p = param(spec, "activation");  // no probabilities: equally likely
+    ASSERT(p && p->dist == COORD_PDIST_CATEGORICAL && p->probs);
+    ASSERT(p->probs[0] == 0.5 && p->probs[1] == 0.5);
+    p = param(spec, "learning_rate");
+    ASSERT(p && p->dist == COORD_PDIST_LOG_UNIFORM_VALUES && p->min == 1e-4 && p->max == 0.1);
+    p = param(spec, "dropout");
+    ASSERT(p && p->dist == COORD_PDIST_UNIFORM && p->min == 0 && p->max == 0.5);
+    p = param(spec, "units");
+    ASSERT(p && p->dist == COORD_PDIST_INT_UNIFORM && p->min == 8 && p->max == 64);
+    p = param(spec, "batch_size");
+    ASSERT(p && p->dist == COORD_PDIST_Q_UNIFORM && p->min == 16 && p->max == 256 && p->q == 16);
+    p = param(spec, "momentum");
+    ASSERT(p && p->dist == COORD_PDIST_Q_UNIFORM && p->q == 0.2);
+    p = param(spec, "init_mode");  // Keras' "zeros" is our "zero"
+    ASSERT(p && p->dist == COORD_PDIST_VALUE && strcmp(p->values[0].str, "zero") == 0);
+    ASSERT_EQ(spec->base.init_mode, HPT_INIT_ZERO);
+    p = param(spec, "seed");
+    ASSERT(p && p->kind == COORD_PKIND_INT && p->max == 9007199254740991.0);
+    coord_spec_destroy(&spec);
+}
+
+// ---------------------------------------------------------------------------
+// coord_spec_apply and coord_pval_format
+
+static coord_pval_t num(double v) { return (coord_pval_t){.num = v}; }
+
+HPT_TEST(apply_units_layers)
+{
+    // units_2 is declared before units and still overrides it.
+    coord_spec_t *spec = PARSE_OK("dataset: mnist\nmethod: grid\nparameters:\n"
+                                  "  layers: {values: [1, 3]}\n"
+                                  "  units_2: {value: 64}\n"
+                                  "  units: {values: [8, 16]}\n"
+                                  "  units_3: {values: [4, 5]}\n"
+                                  "  dropout: {value: 0.25}\n");
+    ASSERT_EQ(spec->base.units[1], 64);  // the constant is in base already
+    ASSERT(spec->base.dropout == 0.25);
+    hpt_hparams_t hp;
+    hpt_err err = {0};
+    coord_pval_t v[5] = {num(3), num(64), num(16), num(5), num(0.25)};
+    ASSERT_OK(coord_spec_apply(spec, v, &hp, &err));
+    ASSERT_EQ(hp.layers, 3);
+    ASSERT_EQ(hp.units[0], 16);
+    ASSERT_EQ(hp.units[1], 64);
+    ASSERT_EQ(hp.units[2], 5);
+    for (int i = 3; i < HPT_MAX_LAYERS; i++)
+        ASSERT_EQ(hp.units[i], 16);
+    ASSERT(hp.dropout == 0.25);
+    ASSERT(hp.learning_rate < 0);  // not given: the optimizer's default
+    ASSERT_EQ(hp.batch_size, HPT_HPARAMS_DEFAULT.batch_size);
+
+    // One layer: the per-layer overrides of deeper layers are simply unused.
+    coord_pval_t w[5] = {num(1), num(64), num(8), num(4), num(0.25)};
+    ASSERT_OK(coord_spec_apply(spec, w, &hp, &err));
+    ASSERT_EQ(hp.layers, 1);
+    ASSERT_EQ(hp.units[0], 8);
+
+    // Invalid combinations (as from a corrupt journal) name the field.
+    coord_pval_t bad_layers[5] = {num(9), num(64), num(8), num(4), num(0.25)};
+    ASSERT_EQ(coord_spec_apply(spec, bad_layers, &hp, &err), -EINVAL);
+    ASSERT(strcmp(err.msg, "layers: 9 is out of range (1..8)") == 0);
+    coord_pval_t bad_units[5] = {num(2), num(64), num(0), num(4), num(0.25)};
+    ASSERT_EQ(coord_spec_apply(spec, bad_units, &hp, &err), -EINVAL);
+    ASSERT(strcmp(err.msg, "units: 0 is out of range (1..65536)") == 0);
+    coord_pval_t frac[5] = {num(2), num(64), num(8.5), num(4), num(0.25)};
+    ASSERT_EQ(coord_spec_apply(spec, frac, &hp, &err), -EINVAL);
+    ASSERT(strcmp(err.msg, "units: 8.5 is not an integer") == 0);
+    coord_pval_t drop[5] = {num(2), num(64), num(8), num(4), num(1.0)};
+    ASSERT_EQ(coord_spec_apply(spec, drop, &hp, &err), -EINVAL);
+    ASSERT(strcmp(err.msg, "dropout: 1 is out of range [0, 1)") == 0);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST(apply_enums_and_format)
+{
+    coord_spec_t *spec = PARSE_OK("dataset: mnist\nmethod: grid\nparameters:\n"
+                                  "  optimizer: {values: [sgd, adam]}\n"
+                                  "  nesterov: {values: [true, false]}\n"
+                                  "  learning_rate: {values: [0.001, 0.5]}\n"
+                                  "  batch_size: {values: [32, 512]}\n"
+                                  "  seed: {value: 9007199254740991}\n");
+    coord_pval_t v[5] = {spec->params[0].values[0], spec->params[1].values[0],
+                         spec->params[2].values[0], spec->params[3].values[1],
+                         spec->params[4].values[0]};
+    hpt_hparams_t hp;
+    hpt_err err = {0};
+    ASSERT_OK(coord_spec_apply(spec, v, &hp, &err));
+    ASSERT_EQ(hp.optimizer, HPT_OPT_SGD);
+    ASSERT(hp.nesterov);
+    ASSERT(hp.learning_rate == 0.001);
+    ASSERT_EQ(hp.batch_size, 512);
+    ASSERT(hp.seed == 9007199254740991ULL);
+
+    char buf[64];
+    ASSERT(strcmp(coord_pval_format(&spec->params[0], &v[0], buf, sizeof buf), "sgd") == 0);
+    ASSERT(strcmp(coord_pval_format(&spec->params[1], &v[1], buf, sizeof buf), "true") == 0);
+    ASSERT(strcmp(coord_pval_format(&spec->params[1], &spec->params[1].values[1], buf,
+                                    sizeof buf), "false") == 0);
+    ASSERT(strcmp(coord_pval_format(&spec->params[2], &v[2], buf, sizeof buf), "0.001") == 0);
+    ASSERT(strcmp(coord_pval_format(&spec->params[3], &v[3], buf, sizeof buf), "512") == 0);
+    ASSERT(strcmp(coord_pval_format(&spec->params[4], &v[4], buf, sizeof buf),
+                  "9007199254740991") == 0);
+    coord_pval_t third = {.num = 1.0 / 3};
+    ASSERT(strcmp(coord_pval_format(&spec->params[2], &third, buf, sizeof buf), "0.333333") == 0);
+
+    // An enum value that is not a name of the parameter.
+    coord_pval_t unknown = {.num = 0};
+    snprintf(unknown.str, sizeof unknown.str, "adamw");
+    v[0] = unknown;
+    ASSERT_EQ(coord_spec_apply(spec, v, &hp, &err), -EINVAL);
+    ASSERT(strcmp(err.msg, "optimizer: unknown optimizer 'adamw' (allowed: sgd, nesterov, "
+                           "rmsprop, adagrad, adadelta, adam, adamax, nadam)") == 0);
+    ASSERT(strcmp(coord_method_name(COORD_METHOD_GRID), "grid") == 0);
+    ASSERT(strcmp(coord_method_name(COORD_METHOD_RANDOM), "random") == 0);
+    ASSERT(strcmp(coord_method_name(COORD_METHOD__COUNT), "?") == 0);
+    coord_spec_destroy(&spec);
+}
+
+// ---------------------------------------------------------------------------
+// Limits and odd inputs
+
+static char *big_grid(int a, int b, int c)
+{
+    size_t cap = 64 + (size_t)(a + b + c) * 8;
+    char *s = malloc(cap);
+    size_t off = (size_t)snprintf(s, cap, "dataset: mnist\nmethod: grid\nparameters:\n");
+    const char *names[3] = {"batch_size", "epochs", "units"};
+    int counts[3] = {a, b, c};
+    for (int k = 0; k < 3; k++) {
+        off += (size_t)snprintf(s + off, cap - off, "  %s: {values: [", names[k]);
+        for (int i = 1; i <= counts[k]; i++)
+            off += (size_t)snprintf(s + off, cap - off, "%d%s", i, i < counts[k] ? "," : "");
+        off += (size_t)snprintf(s + off, cap - off, "]}\n");
+    }
+    return s;
+}
+
+HPT_TEST(limits)
+{
+    // 1000 x 1000 x 10 = 10,000,000 combinations: exactly the limit.
+    char *s = big_grid(1000, 1000, 10);
+    coord_spec_t *spec = PARSE_OK(s);
+    coord_spec_destroy(&spec);
+    free(s);
+    s = big_grid(1000, 1000, 11);
+    EXPECT_ERR(s, "sweep.yaml:3:1: parameters: the grid has more than 10000000 combinations; "
+                  "use fewer values or method: random");
+    free(s);
+    s = big_grid(1025, 1, 1);
+    EXPECT_ERR(s, "sweep.yaml:4:24: parameters.batch_size.values: has 1025 values (at most 1024)");
+    free(s);
+
+    char name[200];
+    snprintf(name, sizeof name, "dataset: mnist\nname: %0128d\n", 0);
+    EXPECT_ERR(name, "sweep.yaml:2:7: name: longer than 127 characters");
+    snprintf(name, sizeof name, "dataset: mnist\nmethod: grid\nname: %0127d\n"
+                                "parameters: {epochs: {value: 1}}\n", 0);
+    spec = PARSE_OK(name);
+    ASSERT_EQ(strlen(spec->name), 127);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST(odd_inputs)
+{
+    hpt_err err = {0};
+    coord_spec_t *spec = NULL;
+    // Not NUL-terminated: only len bytes are read.
+    const char text[] = "dataset: mnist\nmethod: grid\nparameters: {epochs: {value: 1}}\nXXXX";
+    ASSERT_OK(coord_spec_parse(text, sizeof text - 5, NULL, &spec, &err));
+    ASSERT(strcmp(spec->path, "<spec>") == 0);
+    coord_spec_destroy(&spec);
+    // A NUL inside a string, from an escape.
+    EXPECT_ERR("dataset: \"mn\\0ist\"\n", "sweep.yaml:1:10: dataset: must not contain a NUL "
+                                          "character");
+    // Control characters in a key are not echoed.
+    EXPECT_ERR("\"a\\nb\": 1\n", "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, "
+                                 "metric, method, cv, refit, score_train, priority, seed, "
+                                 "budget, parameters)");
+    // NULL text with len 0 is an empty document.
+    ASSERT_EQ(coord_spec_parse(NULL, 0, "x.yaml", &spec, &err), -EINVAL);
+    ASSERT(strcmp(err.msg, "x.yaml:1:1: top level: expected a mapping, got an empty document") ==
+           0);
+    ASSERT(spec == NULL);
+    // err may be NULL.
+    ASSERT_EQ(coord_spec_parse("x: 1", 4, "x.yaml", &spec, NULL), -EINVAL);
+    // A null value where a mapping is required.
+    EXPECT_ERR("dataset: mnist\ncv:\n", "sweep.yaml:2:1: cv: expected a mapping, got null");
+}
+
+// ---------------------------------------------------------------------------
+// The shipped examples
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(1 << 20);
+    *len = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    return buf;
+}
+
+static coord_spec_t *parse_example(const char *name)
+{
+    const char *dir = getenv("SPEC_EXAMPLES_DIR");
+    if (!dir)
+        HPT_TEST_SKIP("SPEC_EXAMPLES_DIR is not set");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    if (!text)
+        HPT__FAIL("cannot read %s", path);
+    coord_spec_t *spec = NULL;
+    hpt_err err = {0};
+    int rc = coord_spec_parse(text, len, name, &spec, &err);
+    free(text);
+    if (rc != 0)
+        HPT__FAIL("%s: %s", path, err.msg);
+    return spec;
+}
+
+HPT_TEST(examples)
+{
+    coord_spec_t *spec = parse_example("blog-grid.yaml");
+    ASSERT_EQ(spec->method, COORD_METHOD_GRID);
+    ASSERT(strcmp(spec->dataset, "mnist") == 0);
+    ASSERT_EQ(spec->cv.folds, 5);
+    ASSERT(spec->cv.stratified && spec->refit);
+    ASSERT_EQ(spec->cv.seed, 42);
+    ASSERT(strcmp(param(spec, "batch_size")->name, "batch_size") == 0);
+    ASSERT_EQ(param(spec, "epochs")->n_values, 3);
+    ASSERT_EQ(param(spec, "units")->n_values, 3);
+    ASSERT_EQ(spec->base.optimizer, HPT_OPT_ADAM);
+    coord_spec_destroy(&spec);
+
+    spec = parse_example("random-search.yaml");
+    ASSERT_EQ(spec->method, COORD_METHOD_RANDOM);
+    ASSERT_EQ(spec->max_trials, 20);
+    ASSERT_EQ(param(spec, "learning_rate")->dist, COORD_PDIST_LOG_UNIFORM_VALUES);
+    ASSERT(param(spec, "optimizer") && param(spec, "batch_size") && param(spec, "units") &&
+           param(spec, "dropout") && param(spec, "activation"));
+    coord_spec_destroy(&spec);
+
+    spec = parse_example("fashion-mnist.yaml");
+    ASSERT_EQ(spec->method, COORD_METHOD_GRID);
+    ASSERT(strcmp(spec->dataset, "fashion-mnist") == 0);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST_MAIN()

@@ -1,0 +1,1043 @@
+/*
+ * main.c: hptune-worker, the daemon that runs training tasks for a
+ * coordinator.
+ *
+ * One libuv loop on the main thread owns everything that talks: the DEALER
+ * socket (through the zsock watcher), one housekeeping timer, the signal
+ * handles and the trainer queue's async handle.  Training runs on one thread
+ * per task (wrk_trainer.h); those threads never touch the socket.
+ *
+ * Protocol (Paranoid Pirate, STYLE §11): connect, send Hello; any message from
+ * the coordinator resets `liveness`; each heartbeat interval without one
+ * decrements it; at 0 the socket is closed, the backoff waited out (doubling
+ * up to reconnect_max_ms, reset by Welcome), and a new socket connects and
+ * sends Hello again.  Running tasks keep running across reconnects.
+ *
+ * The socket sets ZMQ_IMMEDIATE, so a send fails with EAGAIN instead of
+ * queueing into a pipe while no connection is up.  That is what lets the
+ * worker keep a Result it could not send in `outbox` and send it after the
+ * next Hello, rather than lose it when the old socket is closed with linger 0.
+ * The price is that Hello cannot be sent until the TCP connection is up; the
+ * housekeeping timer retries it (hello_pending).
+ *
+ * States of the connection: OPEN (socket and watcher live), CLOSING (watcher
+ * closing, the socket is closed in its callback), BACKOFF (no socket; the
+ * timer reconnects at reconnect_at).  Shutdown (drain done, second signal or
+ * Reject) closes every handle so uv_run returns, then main joins the threads.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+#include <zmq.h>
+
+#include "blas.h"
+#include "dataset.h"
+#include "hpt_config.h"
+#include "log.h"
+#include "proto_io.h"
+#include "wrk_config.h"
+#include "wrk_trainer.h"
+#include "zsock.h"
+
+#define COMP "worker"
+#define OUTBOX_MAX 1024     // unsent Results kept across a reconnect
+#define TICK_MAX_MS 100     // the housekeeping timer runs at least this often
+#define DRAIN_LINGER_MS 2000  // at most this long to flush the last Result at exit
+#define DRAIN_OUTBOX_MS 30000 // after a drain, at most this long to deliver unsent Results
+#define BADMSG_LOG_MS 1000  // at most one invalid-message warning per second
+
+typedef enum conn_state { CONN_OPEN, CONN_CLOSING, CONN_BACKOFF } conn_state_t;
+
+/* A running task as the loop sees it. */
+typedef struct run {
+    wrk_task_t *t;       // owned
+    uint64_t task;
+    uint32_t attempt;
+    bool cancelled;      // by Cancel, a newer attempt or shutdown: its output is dropped
+    bool replaced;       // a newer attempt took over its slot
+} run_t;
+
+/* A Result waiting for a connection. */
+typedef struct outmsg {
+    struct outmsg *next;
+    wrk_result_t r;
+} outmsg_t;
+
+typedef struct hpt_wrk {
+    uv_loop_t *loop;
+    hpt_wrk_cfg cfg;
+    char worker_id[HPT_WRK_NAME_LEN + 64];  // host:pid:random, fixed for the process
+    char host[HPT_WRK_NAME_LEN];
+
+    // Datasets, loaded once, read by every trainer thread.
+    hpt_dataset_t *ds[HPT_WRK_MAX_DATASETS];
+    int n_ds;
+    // --dry-run loads nothing and advertises these names instead (borrowed).
+    const char *dry_names[HPT_WRK_MAX_DATASETS];
+    int n_dry;
+
+    // The connection.
+    void *zctx;
+    void *sock;                // DEALER; NULL unless OPEN or CLOSING
+    hpt_zsock_t zs;
+    conn_state_t conn;
+    bool hello_pending;        // Hello not sent yet on this socket
+    bool welcomed;             // Welcome received since the last Hello
+    int hb_ivl_ms;             // from the config, then from Welcome
+    int liveness_max;
+    int liveness;              // intervals left before reconnecting
+    bool rx_seen;              // a message arrived during this interval
+    uint64_t hb_due;           // uv_now() of the next heartbeat
+    uint64_t reconnect_at;     // uv_now() to reconnect (BACKOFF)
+    int backoff_ms;            // the next backoff
+    uint64_t badmsg_logged;    // uv_now() of the last invalid-message warning
+    unsigned badmsg_count;     // invalid messages since that warning
+
+    // Tasks and their output.
+    wrk_queue_t q;
+    run_t *runs;               // (n_runs) running threads, cancelled ones included
+    size_t n_runs, cap_runs;
+    outmsg_t *outbox, *outbox_tail;
+    size_t n_outbox;
+
+    // Housekeeping and signals.
+    uv_timer_t tick;
+    int tick_ms;
+    uv_signal_t sig_int, sig_term, sig_hup;
+
+    bool draining;             // first SIGINT/SIGTERM: finish tasks, then exit
+    uint64_t drain_deadline;   // uv_now() to give up on the outbox; 0 = not set
+    bool stopping;             // handles are closing; uv_run is about to return
+    int exit_status;
+} hpt_wrk_t;
+
+// --- small helpers -------------------------------------------------------
+
+static int tick_period(int hb_ivl_ms)
+{
+    int t = hb_ivl_ms / 2;
+    return t < 1 ? 1 : t > TICK_MAX_MS ? TICK_MAX_MS : t;
+}
+
+/* Slots in use: running threads, except those whose slot a newer attempt of
+ * the same task has taken over. */
+static int slots_used(const hpt_wrk_t *w)
+{
+    int n = 0;
+    for (size_t i = 0; i < w->n_runs; i++)
+        n += !w->runs[i].replaced;
+    return n;
+}
+
+static run_t *find_run(hpt_wrk_t *w, const wrk_task_t *t)
+{
+    for (size_t i = 0; i < w->n_runs; i++)
+        if (w->runs[i].t == t)
+            return &w->runs[i];
+    return NULL;
+}
+
+static const hpt_dataset_t *find_dataset(const hpt_wrk_t *w, const char *name)
+{
+    for (int i = 0; i < w->n_ds; i++)
+        if (strcmp(w->ds[i]->name, name) == 0)
+            return w->ds[i];
+    return NULL;
+}
+
+/* A random 32-bit value for the worker id (not security relevant). */
+static uint32_t random_u32(void)
+{
+    uint32_t v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&v, sizeof v, 1, f) != 1) {
+        uv_timeval64_t tv;
+        uv_gettimeofday(&tv);
+        v = (uint32_t)(tv.tv_usec ^ (tv.tv_sec << 20) ^ (uint64_t)getpid() * 2654435761u);
+    }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+// --- sending -------------------------------------------------------------
+
+/* Send env on the current socket.  Returns 0 or -errno (-EAGAIN when no
+ * connection is up, -ENOTCONN when there is no socket). */
+static int send_env(hpt_wrk_t *w, hpt_env_t *env)
+{
+    if (w->conn != CONN_OPEN)
+        return -ENOTCONN;
+    int rc = hpt_proto_send(w->sock, NULL, env, ZMQ_DONTWAIT);
+    // A send can change ZMQ_EVENTS without an edge on ZMQ_FD.
+    hpt_zsock_kick(&w->zs);
+    return rc;
+}
+
+static void send_hello(hpt_wrk_t *w)
+{
+    Hpt__DatasetInfo info[HPT_WRK_MAX_DATASETS];
+    Hpt__DatasetInfo *infop[HPT_WRK_MAX_DATASETS];
+    int n = w->cfg.dry_run ? w->n_dry : w->n_ds;
+    for (int i = 0; i < n; i++) {
+        hpt__dataset_info__init(&info[i]);
+        if (w->cfg.dry_run) {
+            // The coordinator matches "dry-run" to any fingerprint.
+            info[i].name = (char *)w->dry_names[i];
+            info[i].fingerprint = (char *)"dry-run";
+        } else {
+            info[i].name = w->ds[i]->name;
+            info[i].fingerprint = w->ds[i]->fingerprint;
+            info[i].n_train = w->ds[i]->train.n;
+            info[i].n_test = w->ds[i]->test.n;
+        }
+        infop[i] = &info[i];
+    }
+    Hpt__Hello hello = HPT__HELLO__INIT;
+    hello.worker_id = w->worker_id;
+    hello.name = w->cfg.name;
+    hello.host = w->host;
+    hello.slots = (uint32_t)w->cfg.slots;
+    hello.version = (char *)HPT_VERSION;
+    hello.n_datasets = (size_t)n;
+    hello.datasets = infop;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    int rc = send_env(w, &env);
+    if (rc == 0) {
+        w->hello_pending = false;
+        hpt_log(HPT_LOG_INFO, COMP, "hello sent", "coordinator=%s worker_id=%s slots=%d "
+                "datasets=%d", w->cfg.coordinator, w->worker_id, w->cfg.slots, n);
+    } else {
+        // Retried by the housekeeping timer; EAGAIN just means "not connected yet".
+        w->hello_pending = true;
+        hpt_log(rc == -EAGAIN ? HPT_LOG_DEBUG : HPT_LOG_WARN, COMP, "hello not sent, will retry",
+                "coordinator=%s error=\"%s\"", w->cfg.coordinator, hpt_strerror(rc));
+    }
+}
+
+static void send_goodbye(hpt_wrk_t *w)
+{
+    Hpt__Goodbye bye = HPT__GOODBYE__INIT;
+    bye.drain = true;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_GOODBYE;
+    env.goodbye = &bye;
+    int rc = w->hello_pending ? -ENOTCONN : send_env(w, &env);
+    if (rc < 0)
+        hpt_log(HPT_LOG_WARN, COMP, "goodbye not sent", "error=\"%s\"", hpt_strerror(rc));
+}
+
+static void send_heartbeat(hpt_wrk_t *w)
+{
+    Hpt__TaskProgress *tp = w->n_runs ? calloc(w->n_runs, sizeof *tp) : NULL;
+    Hpt__TaskProgress **tpp = w->n_runs ? calloc(w->n_runs, sizeof *tpp) : NULL;
+    Hpt__Heartbeat hb = HPT__HEARTBEAT__INIT;
+    if (tp && tpp) {  // out of memory: a heartbeat without the task list still counts
+        for (size_t i = 0; i < w->n_runs; i++) {
+            /* Cancelled and superseded runs are listed too: they occupy a core
+             * until their thread stops, and the coordinator counts them
+             * against this worker's credit (docs/protocol.md, "Credit"). */
+            const run_t *r = &w->runs[i];
+            hpt__task_progress__init(&tp[hb.n_running]);
+            tp[hb.n_running].task = r->task;
+            tp[hb.n_running].attempt = r->attempt;
+            tp[hb.n_running].epoch = wrk_task_epoch(r->t);
+            tpp[hb.n_running] = &tp[hb.n_running];
+            hb.n_running++;
+        }
+        hb.running = tpp;
+    }
+    int free_slots = w->cfg.slots - slots_used(w);
+    hb.free_slots = w->draining || free_slots < 0 ? 0 : (uint32_t)free_slots;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    int rc = send_env(w, &env);
+    if (rc < 0)
+        hpt_log(HPT_LOG_DEBUG, COMP, "heartbeat not sent", "error=\"%s\"", hpt_strerror(rc));
+    free(tpp);
+    free(tp);
+}
+
+static void send_progress(hpt_wrk_t *w, const wrk_item_t *it)
+{
+    Hpt__Progress p = HPT__PROGRESS__INIT;
+    p.task = it->task;
+    p.attempt = it->attempt;
+    p.epoch = it->epoch;
+    p.epochs = it->epochs;
+    p.val_score = it->val_score;
+    p.train_loss = it->train_loss;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_PROGRESS;
+    env.progress = &p;
+    // Progress is advisory: when it cannot go now it is dropped.
+    int rc = w->hello_pending ? -ENOTCONN : send_env(w, &env);
+    if (rc < 0)
+        hpt_log(HPT_LOG_DEBUG, COMP, "progress dropped", "task=%llu epoch=%u error=\"%s\"",
+                (unsigned long long)it->task, it->epoch, hpt_strerror(rc));
+}
+
+/* Send one Result now.  Returns 0 or -errno. */
+static int send_result_now(hpt_wrk_t *w, const wrk_result_t *r)
+{
+    if (w->hello_pending)
+        return -ENOTCONN;
+    Hpt__Result m = HPT__RESULT__INIT;
+    m.task = r->task;
+    m.attempt = r->attempt;
+    m.ok = r->ok;
+    m.error = (char *)r->error;
+    m.score = r->score;
+    m.accuracy = r->accuracy;
+    m.log_loss = r->log_loss;
+    m.f1_macro = r->f1_macro;
+    m.train_score = r->train_score;
+    m.fit_seconds = r->fit_seconds;
+    m.epochs = r->epochs;
+    m.diverged = r->diverged;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_RESULT;
+    env.result = &m;
+    return send_env(w, &env);
+}
+
+/* Send queued Results in order until one fails. */
+static void flush_outbox(hpt_wrk_t *w)
+{
+    size_t sent = 0;
+    while (w->outbox) {
+        outmsg_t *o = w->outbox;
+        int rc = send_result_now(w, &o->r);
+        if (rc < 0) {
+            if (sent)
+                hpt_log(HPT_LOG_INFO, COMP, "outbox partly flushed", "sent=%zu left=%zu",
+                        sent, w->n_outbox);
+            return;
+        }
+        w->outbox = o->next;
+        if (!w->outbox)
+            w->outbox_tail = NULL;
+        w->n_outbox--;
+        sent++;
+        free(o);
+    }
+    if (sent)
+        hpt_log(HPT_LOG_INFO, COMP, "outbox flushed", "sent=%zu", sent);
+}
+
+/* Send a Result, or keep it for after the next Hello when that is not
+ * possible now.  Results keep their order. */
+static void deliver_result(hpt_wrk_t *w, const wrk_result_t *r)
+{
+    if (!w->outbox) {
+        int rc = send_result_now(w, r);
+        if (rc == 0)
+            return;
+        hpt_log(HPT_LOG_WARN, COMP, "result queued until reconnect",
+                "task=%llu attempt=%u error=\"%s\"", (unsigned long long)r->task, r->attempt,
+                hpt_strerror(rc));
+    }
+    if (w->n_outbox >= OUTBOX_MAX) {
+        outmsg_t *old = w->outbox;
+        hpt_log(HPT_LOG_ERROR, COMP, "outbox full, oldest result dropped",
+                "task=%llu attempt=%u", (unsigned long long)old->r.task, old->r.attempt);
+        w->outbox = old->next;
+        if (!w->outbox)
+            w->outbox_tail = NULL;
+        w->n_outbox--;
+        free(old);
+    }
+    outmsg_t *o = calloc(1, sizeof *o);
+    if (!o) {
+        hpt_log(HPT_LOG_ERROR, COMP, "out of memory, result dropped", "task=%llu",
+                (unsigned long long)r->task);
+        return;
+    }
+    o->r = *r;
+    if (w->outbox_tail)
+        w->outbox_tail->next = o;
+    else
+        w->outbox = o;
+    w->outbox_tail = o;
+    w->n_outbox++;
+    flush_outbox(w);
+}
+
+/* Answer an Assign that will not run. */
+static void refuse(hpt_wrk_t *w, const Hpt__Assign *a, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void refuse(hpt_wrk_t *w, const Hpt__Assign *a, const char *fmt, ...)
+{
+    wrk_result_t r = {.task = a->task, .attempt = a->attempt, .ok = false, .score = NAN,
+                      .accuracy = NAN, .log_loss = NAN, .f1_macro = NAN, .train_score = NAN};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r.error, sizeof r.error, fmt, ap);
+    va_end(ap);
+    char q[WRK_ERR_LEN + 8];
+    hpt_log(HPT_LOG_WARN, COMP, "assign refused", "task=%llu attempt=%u error=%s",
+            (unsigned long long)a->task, a->attempt, hpt_log_quote(r.error, q, sizeof q));
+    deliver_result(w, &r);
+}
+
+static void log_result(const wrk_result_t *r)
+{
+    if (r->ok) {
+        hpt_log(HPT_LOG_INFO, COMP, "result", "task=%llu attempt=%u ok=true score=%.6f "
+                "fit_s=%.3f epochs=%u", (unsigned long long)r->task, r->attempt, r->score,
+                r->fit_seconds, r->epochs);
+    } else {
+        char q[WRK_ERR_LEN + 8];
+        hpt_log(HPT_LOG_WARN, COMP, "result", "task=%llu attempt=%u ok=false diverged=%s "
+                "fit_s=%.3f epochs=%u error=%s", (unsigned long long)r->task, r->attempt,
+                r->diverged ? "true" : "false", r->fit_seconds, r->epochs,
+                hpt_log_quote(r->error, q, sizeof q));
+    }
+}
+
+// --- shutdown ------------------------------------------------------------
+
+static void conn_open(hpt_wrk_t *w);
+
+static void on_zs_closed(hpt_zsock_t *zs)
+{
+    hpt_wrk_t *w = zs->ud;
+    zmq_close(w->sock);  // linger was set before hpt_zsock_close
+    w->sock = NULL;
+    w->conn = CONN_BACKOFF;
+    if (w->stopping)
+        return;
+    w->reconnect_at = uv_now(w->loop) + (uint64_t)w->backoff_ms;
+    hpt_log(HPT_LOG_INFO, COMP, "socket closed, reconnecting after backoff", "backoff_ms=%d",
+            w->backoff_ms);
+    w->backoff_ms = w->backoff_ms * 2 > w->cfg.reconnect_max_ms ? w->cfg.reconnect_max_ms
+                                                                : w->backoff_ms * 2;
+}
+
+/* Close the socket (if any) with the given linger. */
+static void conn_close(hpt_wrk_t *w, int linger_ms)
+{
+    if (w->conn != CONN_OPEN)
+        return;
+    zmq_setsockopt(w->sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    w->conn = CONN_CLOSING;
+    w->hello_pending = false;
+    w->welcomed = false;
+    hpt_zsock_close(&w->zs, on_zs_closed);
+}
+
+/* Close every handle so uv_run returns.  force: cancel running tasks and do
+ * not wait for anything (second signal, Reject). */
+static void shutdown_begin(hpt_wrk_t *w, int status, bool force)
+{
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    w->exit_status = status;
+    if (force) {
+        for (size_t i = 0; i < w->n_runs; i++) {
+            w->runs[i].cancelled = true;
+            wrk_task_cancel(w->runs[i].t);
+        }
+    } else {
+        flush_outbox(w);
+    }
+    if (w->n_outbox)
+        hpt_log(HPT_LOG_WARN, COMP, "exiting with unsent results", "results=%zu",
+                w->n_outbox);
+    /* On a drain, give the last Result and the Goodbye a bounded time to leave
+     * (zmq_ctx_term waits for them); otherwise linger 0 as STYLE §10 says. */
+    int linger = force ? 0 : w->hb_ivl_ms * 2 < DRAIN_LINGER_MS ? w->hb_ivl_ms * 2
+                                                                 : DRAIN_LINGER_MS;
+    conn_close(w, linger);
+    uv_timer_stop(&w->tick);
+    uv_close((uv_handle_t *)&w->tick, NULL);
+    uv_close((uv_handle_t *)&w->sig_int, NULL);
+    uv_close((uv_handle_t *)&w->sig_term, NULL);
+    uv_close((uv_handle_t *)&w->sig_hup, NULL);
+    wrk_queue_close(&w->q, NULL);
+}
+
+/* Once draining, exit when the last thread has ended and its Result is sent.
+ * A Result that cannot be sent (the coordinator is away) is waited for up to
+ * DRAIN_OUTBOX_MS, across reconnects; a second signal stops the wait. */
+static void maybe_drain_done(hpt_wrk_t *w)
+{
+    if (!w->draining || w->stopping || w->n_runs > 0)
+        return;
+    uint64_t now = uv_now(w->loop);
+    if (w->outbox && w->drain_deadline == 0) {
+        w->drain_deadline = now + DRAIN_OUTBOX_MS;
+        hpt_log(HPT_LOG_WARN, COMP, "drained; waiting for the coordinator to deliver results",
+                "results=%zu wait_ms=%d", w->n_outbox, DRAIN_OUTBOX_MS);
+        return;
+    }
+    if (w->outbox && now < w->drain_deadline)
+        return;
+    hpt_log(HPT_LOG_INFO, COMP, "drained, exiting", "unsent_results=%zu", w->n_outbox);
+    shutdown_begin(w, HPT_WRK_EXIT_OK, false);
+}
+
+// --- trainer output ------------------------------------------------------
+
+static void remove_run(hpt_wrk_t *w, run_t *r)
+{
+    size_t i = (size_t)(r - w->runs);
+    memmove(&w->runs[i], &w->runs[i + 1], (w->n_runs - i - 1) * sizeof *r);
+    w->n_runs--;
+}
+
+static void on_item(wrk_item_t *it, void *ud)
+{
+    hpt_wrk_t *w = ud;
+    run_t *r = find_run(w, it->from);
+    if (!r)
+        return;  // cannot happen: a task is removed only on its FINISH
+    if (it->kind == WRK_ITEM_PROGRESS) {
+        if (!r->cancelled)
+            send_progress(w, it);
+        return;
+    }
+    if (it->has_result && !r->cancelled) {
+        log_result(&it->result);
+        deliver_result(w, &it->result);
+    } else {
+        hpt_log(HPT_LOG_INFO, COMP, "task stopped after cancel, no result sent",
+                "task=%llu attempt=%u epochs=%u", (unsigned long long)it->task, it->attempt,
+                wrk_task_epoch(r->t));
+    }
+    // The thread exits right after pushing FINISH: this join does not wait.
+    wrk_task_destroy(&r->t);
+    remove_run(w, r);
+    maybe_drain_done(w);
+}
+
+// --- coordinator messages ------------------------------------------------
+
+static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
+{
+    hpt_log(HPT_LOG_INFO, COMP, "assign", "task=%llu attempt=%u sweep=%llu trial=%llu "
+            "fold=%u folds=%u repeat=%u refit=%s dataset=%s",
+            (unsigned long long)a->task, a->attempt, (unsigned long long)a->sweep,
+            (unsigned long long)a->trial, a->fold, a->folds, a->repeat,
+            a->refit ? "true" : "false", a->dataset);
+    if (w->draining) {
+        refuse(w, a, "worker draining");
+        return;
+    }
+    // A repeated Assign of a running attempt is ignored; a new attempt of a
+    // running task supersedes it and takes over its slot.
+    for (size_t i = 0; i < w->n_runs; i++) {
+        run_t *r = &w->runs[i];
+        if (r->task != a->task || r->cancelled)
+            continue;
+        if (r->attempt == a->attempt) {
+            hpt_log(HPT_LOG_INFO, COMP, "duplicate assign ignored", "task=%llu attempt=%u",
+                    (unsigned long long)a->task, a->attempt);
+            return;
+        }
+        hpt_log(HPT_LOG_INFO, COMP, "attempt superseded, cancelling it",
+                "task=%llu old_attempt=%u attempt=%u", (unsigned long long)a->task,
+                r->attempt, a->attempt);
+        r->cancelled = r->replaced = true;
+        wrk_task_cancel(r->t);
+    }
+    if (!w->cfg.dry_run && slots_used(w) >= w->cfg.slots) {
+        refuse(w, a, "no free slot");
+        return;
+    }
+    const hpt_dataset_t *ds = find_dataset(w, a->dataset);
+    if (!w->cfg.dry_run) {
+        if (!ds) {
+            refuse(w, a, "dataset %s not available", a->dataset);
+            return;
+        }
+        if (strcmp(ds->fingerprint, a->fingerprint) != 0) {
+            refuse(w, a, "fingerprint mismatch: have %s, task wants %s", ds->fingerprint,
+                   a->fingerprint);
+            return;
+        }
+    }
+    wrk_task_spec_t spec;
+    hpt_err err = {0};
+    if (wrk_task_spec_from_assign(a, &spec, &err) < 0) {
+        refuse(w, a, "%s", err.msg);
+        return;
+    }
+    if (w->cfg.dry_run) {
+        wrk_result_t r;
+        wrk_dry_run(a, &spec, &r);
+        log_result(&r);
+        deliver_result(w, &r);
+        return;
+    }
+    if (w->n_runs == w->cap_runs) {
+        size_t cap = w->cap_runs ? w->cap_runs * 2 : 8;
+        run_t *n = realloc(w->runs, cap * sizeof *n);
+        if (!n) {
+            refuse(w, a, "out of memory");
+            return;
+        }
+        w->runs = n;
+        w->cap_runs = cap;
+    }
+    wrk_task_t *t = NULL;
+    int rc = wrk_task_new(&t, &spec, ds, &w->q);
+    if (rc < 0) {
+        refuse(w, a, "cannot start a trainer thread: %s", hpt_strerror(rc));
+        return;
+    }
+    w->runs[w->n_runs++] = (run_t){.t = t, .task = a->task, .attempt = a->attempt};
+}
+
+static void on_cancel(hpt_wrk_t *w, const Hpt__Cancel *c)
+{
+    int n = 0;
+    for (size_t i = 0; i < w->n_runs; i++) {
+        run_t *r = &w->runs[i];
+        if (r->task == c->task && !r->cancelled && (c->attempt == 0 || c->attempt == r->attempt)) {
+            r->cancelled = true;
+            wrk_task_cancel(r->t);
+            n++;
+        }
+    }
+    hpt_log(n ? HPT_LOG_INFO : HPT_LOG_DEBUG, COMP, n ? "cancel" : "cancel for a task not running",
+            "task=%llu attempt=%u", (unsigned long long)c->task, c->attempt);
+}
+
+static void on_welcome(hpt_wrk_t *w, const Hpt__Welcome *m)
+{
+    hpt_log(HPT_LOG_INFO, COMP, "welcome", "coordinator=%s heartbeat_ms=%u liveness=%u",
+            w->cfg.coordinator, m->heartbeat_ms, m->liveness);
+    w->welcomed = true;
+    w->backoff_ms = w->cfg.reconnect_ms;
+    w->liveness_max = w->liveness = (int)m->liveness;
+    if ((int)m->heartbeat_ms != w->hb_ivl_ms) {
+        w->hb_ivl_ms = (int)m->heartbeat_ms;
+        w->hb_due = uv_now(w->loop) + (uint64_t)w->hb_ivl_ms;
+        int tick = tick_period(w->hb_ivl_ms);
+        if (tick != w->tick_ms) {
+            w->tick_ms = tick;
+            uv_timer_set_repeat(&w->tick, (uint64_t)tick);
+            uv_timer_again(&w->tick);
+        }
+    }
+    if (w->draining)
+        send_goodbye(w);  // this registration is new: say it again
+    flush_outbox(w);
+    maybe_drain_done(w);
+}
+
+static void handle_env(hpt_wrk_t *w, const hpt_env_t *env)
+{
+    switch (env->body_case) {
+    case HPT__ENVELOPE__BODY_WELCOME:
+        on_welcome(w, env->welcome);
+        break;
+    case HPT__ENVELOPE__BODY_ASSIGN:
+        on_assign(w, env->assign);
+        break;
+    case HPT__ENVELOPE__BODY_CANCEL:
+        on_cancel(w, env->cancel);
+        break;
+    case HPT__ENVELOPE__BODY_HEARTBEAT:
+        break;  // resetting liveness (done by the caller) is all it does
+    case HPT__ENVELOPE__BODY_DISCONNECT: {
+        char q[512];
+        hpt_log(HPT_LOG_WARN, COMP, "disconnect, registering again", "reason=%s",
+                hpt_log_quote(env->disconnect->reason, q, sizeof q));
+        w->welcomed = false;
+        send_hello(w);
+        break;
+    }
+    case HPT__ENVELOPE__BODY_REJECT: {
+        char q[512];
+        hpt_log(HPT_LOG_ERROR, COMP, "rejected by the coordinator, exiting", "reason=%s",
+                hpt_log_quote(env->reject->reason, q, sizeof q));
+        shutdown_begin(w, HPT_WRK_EXIT_FAIL, true);
+        break;
+    }
+    default:
+        hpt_log(HPT_LOG_WARN, COMP, "unexpected message ignored", "body=%s",
+                hpt_proto_body_name(env->body_case));
+        break;
+    }
+}
+
+/* The zsock callback: receive and handle one message. */
+static void on_readable(hpt_zsock_t *zs, void *sock, void *ud)
+{
+    hpt_wrk_t *w = ud;
+    hpt_env_t *env = NULL;
+    hpt_err err = {0};
+    int rc = hpt_proto_recv(sock, NULL, &env, &err);
+    if (rc == -EAGAIN)
+        return;
+    if (rc < 0 && rc != -EBADMSG) {
+        hpt_log(HPT_LOG_ERROR, COMP, "receive failed", "error=\"%s\"", hpt_strerror(rc));
+        return;
+    }
+    // Any message, even a malformed one, shows the coordinator is alive.
+    w->liveness = w->liveness_max;
+    w->rx_seen = true;
+    if (rc == -EBADMSG) {
+        uint64_t now = uv_now(w->loop);
+        w->badmsg_count++;
+        if (w->badmsg_logged == 0 || now - w->badmsg_logged >= BADMSG_LOG_MS) {
+            char q[HPT_ERR_MSG_LEN + 8];
+            hpt_log(HPT_LOG_WARN, COMP, "invalid message ignored", "reason=%s count=%u",
+                    hpt_log_quote(err.msg, q, sizeof q), w->badmsg_count);
+            w->badmsg_logged = now;
+            w->badmsg_count = 0;
+        }
+        return;
+    }
+    hpt_log(HPT_LOG_DEBUG, COMP, "received", "body=%s", hpt_proto_body_name(env->body_case));
+    handle_env(w, env);
+    hpt_proto_free(&env);
+}
+
+// --- the connection ------------------------------------------------------
+
+/* Open a new DEALER, connect and send Hello.  Errors leave the worker in
+ * BACKOFF.  Returns 0 or -errno. */
+static int conn_open_sock(hpt_wrk_t *w)
+{
+    void *s = zmq_socket(w->zctx, ZMQ_DEALER);
+    if (!s)
+        return -zmq_errno();
+    int zero = 0, one = 1;
+    int64_t maxmsg = HPT_PROTO_MAX_MSG;
+    int rc = 0;
+    if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
+        zmq_connect(s, w->cfg.coordinator) != 0) {
+        rc = -zmq_errno();
+        goto err_close;
+    }
+    if ((rc = hpt_zsock_init(w->loop, &w->zs, s, on_readable, w)) < 0)
+        goto err_close;
+    w->sock = s;
+    w->conn = CONN_OPEN;
+    return 0;
+err_close:
+    zmq_close(s);
+    return rc;
+}
+
+static void conn_open(hpt_wrk_t *w)
+{
+    int rc = conn_open_sock(w);
+    if (rc < 0) {
+        hpt_log(HPT_LOG_ERROR, COMP, "cannot connect", "coordinator=%s error=\"%s\"",
+                w->cfg.coordinator, hpt_strerror(rc));
+        w->conn = CONN_BACKOFF;
+        w->reconnect_at = uv_now(w->loop) + (uint64_t)w->backoff_ms;
+        w->backoff_ms = w->backoff_ms * 2 > w->cfg.reconnect_max_ms ? w->cfg.reconnect_max_ms
+                                                                    : w->backoff_ms * 2;
+        return;
+    }
+    hpt_log(HPT_LOG_INFO, COMP, "connecting", "coordinator=%s", w->cfg.coordinator);
+    w->liveness = w->liveness_max;
+    w->rx_seen = false;
+    w->welcomed = false;
+    w->hb_due = uv_now(w->loop) + (uint64_t)w->hb_ivl_ms;
+    send_hello(w);
+}
+
+// --- housekeeping --------------------------------------------------------
+
+/* The connection's share of the housekeeping: reconnect after the backoff,
+ * retry Hello, heartbeat and count liveness down once per interval. */
+static void tick_conn(hpt_wrk_t *w, uint64_t now)
+{
+    if (w->conn == CONN_BACKOFF) {
+        if (now >= w->reconnect_at)
+            conn_open(w);
+        return;
+    }
+    if (w->conn != CONN_OPEN)
+        return;
+    if (w->hello_pending) {
+        send_hello(w);
+        if (!w->hello_pending)
+            flush_outbox(w);
+    }
+    if (now < w->hb_due)
+        return;
+    w->hb_due = now + (uint64_t)w->hb_ivl_ms;
+    if (!w->hello_pending)
+        send_heartbeat(w);
+    if (!w->rx_seen && --w->liveness <= 0) {
+        hpt_log(HPT_LOG_WARN, COMP, "coordinator silent, reconnecting",
+                "coordinator=%s silent_ms=%d", w->cfg.coordinator,
+                w->hb_ivl_ms * w->liveness_max);
+        conn_close(w, 0);
+        return;
+    }
+    w->rx_seen = false;
+    if (w->outbox && !w->hello_pending)
+        flush_outbox(w);
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    hpt_wrk_t *w = h->data;
+    tick_conn(w, uv_now(w->loop));
+    maybe_drain_done(w);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    hpt_wrk_t *w = h->data;
+    if (signum == SIGHUP) {
+        if (w->cfg.log_file[0] && hpt_log_set_file(w->cfg.log_file) < 0)
+            hpt_log(HPT_LOG_ERROR, COMP, "cannot reopen the log file", "path=%s",
+                    w->cfg.log_file);
+        else
+            hpt_log(HPT_LOG_INFO, COMP, "log file reopened", "path=%s", w->cfg.log_file);
+        return;
+    }
+    if (!w->draining) {
+        w->draining = true;
+        hpt_log(HPT_LOG_INFO, COMP, "draining: finishing running tasks, then exiting",
+                "signal=%s running=%zu", signum == SIGINT ? "SIGINT" : "SIGTERM", w->n_runs);
+        send_goodbye(w);
+        maybe_drain_done(w);
+        return;
+    }
+    hpt_log(HPT_LOG_WARN, COMP, "second signal: cancelling running tasks, exiting now",
+            "running=%zu", w->n_runs);
+    shutdown_begin(w, HPT_WRK_EXIT_OK, true);
+}
+
+// --- start-up ------------------------------------------------------------
+
+/* Load the configured datasets (or the default ones that are present). */
+static void load_datasets(hpt_wrk_t *w)
+{
+    static const char *const defaults[] = {"mnist", "fashion-mnist"};
+    const hpt_wrk_strlist *l = &w->cfg.datasets;
+    int n = l->n ? l->n : (int)(sizeof defaults / sizeof defaults[0]);
+    const char *dir = w->cfg.data_dir[0] ? w->cfg.data_dir : NULL;
+    if (w->cfg.dry_run) {
+        for (int i = 0; i < n; i++)
+            w->dry_names[w->n_dry++] = l->n ? l->v[i] : defaults[i];
+        hpt_log(HPT_LOG_INFO, COMP, "dry run: no data loaded, no training", "datasets=%d", n);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *name = l->n ? l->v[i] : defaults[i];
+        hpt_err err = {0};
+        hpt_dataset_t *ds = NULL;
+        uv_timeval64_t t0, t1;
+        uv_gettimeofday(&t0);
+        int rc = hpt_dataset_load(&ds, name, dir, &err);
+        uv_gettimeofday(&t1);
+        char q[HPT_ERR_MSG_LEN + 8];
+        if (rc == -ENOENT) {
+            // Asked for by name: worth a warning; a default that is absent is normal.
+            hpt_log(l->n ? HPT_LOG_WARN : HPT_LOG_INFO, COMP, "dataset not found, skipped",
+                    "dataset=%s error=%s", name, hpt_log_quote(err.msg, q, sizeof q));
+            continue;
+        }
+        if (rc < 0) {
+            hpt_log(HPT_LOG_ERROR, COMP, "dataset unusable, skipped", "dataset=%s error=%s",
+                    name, hpt_log_quote(err.msg, q, sizeof q));
+            continue;
+        }
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_usec - t0.tv_usec) * 1e-6;
+        hpt_log(HPT_LOG_INFO, COMP, "dataset loaded", "dataset=%s dir=%s n_train=%u n_test=%u "
+                "classes=%u fingerprint=%s load_s=%.2f", ds->name, ds->dir, ds->train.n,
+                ds->test.n, ds->n_classes, ds->fingerprint, secs);
+        w->ds[w->n_ds++] = ds;
+    }
+    if (w->n_ds == 0)
+        hpt_log(HPT_LOG_WARN, COMP, "no dataset loaded; the coordinator will send no tasks",
+                "data_dir=%s", dir ? dir : "default");
+}
+
+static int start_handles(hpt_wrk_t *w)
+{
+    int rc;
+    if ((rc = wrk_queue_init(w->loop, &w->q, on_item, w)) < 0)
+        return rc;
+    uv_timer_init(w->loop, &w->tick);
+    w->tick.data = w;
+    uv_signal_init(w->loop, &w->sig_int);
+    uv_signal_init(w->loop, &w->sig_term);
+    uv_signal_init(w->loop, &w->sig_hup);
+    w->sig_int.data = w->sig_term.data = w->sig_hup.data = w;
+    uv_signal_start(&w->sig_int, on_signal, SIGINT);
+    uv_signal_start(&w->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&w->sig_hup, on_signal, SIGHUP);
+    w->tick_ms = tick_period(w->hb_ivl_ms);
+    uv_timer_start(&w->tick, on_tick, (uint64_t)w->tick_ms, (uint64_t)w->tick_ms);
+    return 0;
+}
+
+static void on_walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    int status = HPT_WRK_EXIT_FAIL;
+    hpt_err err = {0};
+    hpt_wrk_t *w = calloc(1, sizeof *w);  // ~40 KiB of config: not on the stack
+    uv_loop_t loop;
+    bool loop_ok = false, handles_ok = false;
+    if (!w) {
+        fputs("hptune-worker: out of memory\n", stderr);
+        goto done;
+    }
+
+    wrk_cfg_action_t action;
+    if (wrk_cfg_defaults(&w->cfg, &err) < 0 ||
+        wrk_cfg_parse_args(&w->cfg, argc, argv, &action, &err) < 0) {
+        fprintf(stderr, "hptune-worker: %s\n(see hptune-worker --help)\n", err.msg);
+        status = HPT_WRK_EXIT_USAGE;
+        goto done;
+    }
+    if (action == WRK_CFG_HELP) {
+        hpt_wrk_cfg d;
+        wrk_cfg_defaults(&d, NULL);
+        wrk_cfg_print_help(stdout, &d);
+        status = HPT_WRK_EXIT_OK;
+        goto done;
+    }
+    if (action == WRK_CFG_VERSION) {
+        printf("hptune-worker %s\n", HPT_VERSION);
+        status = HPT_WRK_EXIT_OK;
+        goto done;
+    }
+    if (action == WRK_CFG_DUMP) {
+        wrk_cfg_dump(stdout, &w->cfg);
+        status = HPT_WRK_EXIT_OK;
+        goto done;
+    }
+
+    hpt_log_set_level((hpt_log_level_t)w->cfg.log_level);
+    if (w->cfg.log_file[0] && hpt_log_set_file(w->cfg.log_file) < 0) {
+        fprintf(stderr, "hptune-worker: --log-file: cannot open %s: %s\n", w->cfg.log_file,
+                strerror(errno));
+        status = HPT_WRK_EXIT_USAGE;
+        goto done;
+    }
+    if (gethostname(w->host, sizeof w->host) != 0)
+        strcpy(w->host, "localhost");
+    w->host[sizeof w->host - 1] = '\0';
+    snprintf(w->worker_id, sizeof w->worker_id, "%s:%ld:%08x", w->host, (long)getpid(),
+             random_u32());
+    w->conn = CONN_BACKOFF;  // no socket yet
+    w->reconnect_at = UINT64_MAX;
+    w->hb_ivl_ms = w->cfg.heartbeat_ms;
+    w->liveness_max = w->liveness = w->cfg.liveness;
+    w->backoff_ms = w->cfg.reconnect_ms;
+
+    hpt_log(HPT_LOG_INFO, COMP, "starting", "version=%s worker_id=%s name=%s slots=%d "
+            "dry_run=%s coordinator=%s", HPT_VERSION, w->worker_id, w->cfg.name, w->cfg.slots,
+            w->cfg.dry_run ? "true" : "false", w->cfg.coordinator);
+    // Each task is single-threaded: slots, not BLAS threads, use the cores.
+    hpt_blas_set_threads(1);
+    load_datasets(w);
+
+    int rc = uv_loop_init(&loop);
+    if (rc < 0) {
+        hpt_log(HPT_LOG_ERROR, COMP, "cannot create the event loop", "error=\"%s\"",
+                hpt_strerror(rc));
+        goto done;
+    }
+    loop_ok = true;
+    w->loop = &loop;
+    w->zctx = zmq_ctx_new();
+    if (!w->zctx) {
+        hpt_log(HPT_LOG_ERROR, COMP, "cannot create the ZeroMQ context", "error=\"%s\"",
+                zmq_strerror(zmq_errno()));
+        goto done;
+    }
+    rc = start_handles(w);
+    if (rc < 0) {
+        hpt_log(HPT_LOG_ERROR, COMP, "cannot start", "error=\"%s\"", hpt_strerror(rc));
+        goto done;
+    }
+    handles_ok = true;
+    // The first connect's errors are the operator's: a malformed endpoint.
+    if ((rc = conn_open_sock(w)) < 0) {
+        fprintf(stderr, "hptune-worker: --coordinator: cannot connect to %s: %s\n",
+                w->cfg.coordinator, hpt_strerror(rc));
+        status = HPT_WRK_EXIT_USAGE;
+        w->exit_status = status;
+        shutdown_begin(w, status, true);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        goto done;
+    }
+    hpt_log(HPT_LOG_INFO, COMP, "connecting", "coordinator=%s", w->cfg.coordinator);
+    w->hb_due = uv_now(&loop) + (uint64_t)w->hb_ivl_ms;
+    send_hello(w);
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    status = w->exit_status;
+
+done:
+    if (w && handles_ok) {
+        // Threads that already pushed FINISH are joined; any other is still
+        // inside an epoch after a forced stop and is not waited for.
+        size_t orphans = 0;
+        for (size_t i = 0; i < w->n_runs; i++) {
+            if (wrk_task_finished(w->runs[i].t))
+                wrk_task_destroy(&w->runs[i].t);
+            else
+                orphans++;
+        }
+        if (orphans) {
+            /* Freeing the datasets or returning through OpenBLAS's destructors
+             * while those threads compute would crash them: leave now. */
+            hpt_log(HPT_LOG_WARN, COMP, "exiting without waiting for cancelled tasks",
+                    "tasks=%zu", orphans);
+            zmq_ctx_term(w->zctx);
+            fflush(NULL);
+            _exit(status);
+        }
+        wrk_queue_fini(&w->q);
+    }
+    if (w && w->zctx)
+        zmq_ctx_term(w->zctx);  // waits at most the linger set on the last socket
+    if (loop_ok) {
+        // Nothing should be left open; close stragglers so the loop can close.
+        uv_walk(&loop, on_walk_close, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        if (uv_loop_close(&loop) != 0)
+            hpt_log(HPT_LOG_ERROR, COMP, "event loop closed with handles open", "status=%d", status);
+    }
+    if (w) {
+        while (w->outbox) {
+            outmsg_t *o = w->outbox;
+            w->outbox = o->next;
+            free(o);
+        }
+        free(w->runs);
+        for (int i = 0; i < w->n_ds; i++)
+            hpt_dataset_destroy(&w->ds[i]);
+        if (status != HPT_WRK_EXIT_USAGE && w->loop)
+            hpt_log(HPT_LOG_INFO, COMP, "stopped", "status=%d", status);
+        free(w);
+    }
+    hpt_log_set_file(NULL);
+    return status;
+}

@@ -1,0 +1,88 @@
+/*
+ * wrk_config.h: the worker's configuration: one struct, one default constant
+ * and one table that drives the config file, the command line, range checks,
+ * --help and --dump-config (STYLE §15, Redis' standardConfig).
+ *
+ * Precedence, lowest first: HPT_WRK_CFG_DEFAULT, then the values only known at
+ * run time (HPTUNE_COORDINATOR, the number of online cores, the host name;
+ * wrk_cfg_defaults()), then `--config FILE`, then the other flags.  A config
+ * key `foo_bar` is the flag `--foo-bar` (`--foo_bar` and `--foo-bar=V` are
+ * accepted too).  Everything here runs on the main thread before the loop
+ * starts.
+ */
+#ifndef HPT_WRK_CONFIG_H
+#define HPT_WRK_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "err.h"
+
+#define HPT_WRK_MAX_DATASETS 16     // --dataset may be given this many times
+#define HPT_WRK_DATASET_LEN 1024    // bytes per dataset name, NUL included
+#define HPT_WRK_ENDPOINT_LEN 256
+#define HPT_WRK_NAME_LEN 256        // Hello.name is at most 255 bytes
+#define HPT_WRK_PATH_LEN 4096
+
+/* Exit statuses (the same as the hptune CLI's). */
+#define HPT_WRK_EXIT_OK 0
+#define HPT_WRK_EXIT_FAIL 1   // rejected by the coordinator, or a fatal runtime error
+#define HPT_WRK_EXIT_USAGE 2  // bad flag, value or config file
+
+/* A repeatable string option. */
+typedef struct hpt_wrk_strlist {
+    int n;                                         // entries used
+    char v[HPT_WRK_MAX_DATASETS][HPT_WRK_DATASET_LEN];
+} hpt_wrk_strlist;
+
+typedef struct hpt_wrk_cfg {
+    char coordinator[HPT_WRK_ENDPOINT_LEN];  // ZeroMQ endpoint of the coordinator
+    int slots;                               // concurrent tasks, 1..1024
+    char data_dir[HPT_WRK_PATH_LEN];         // "" = the default search path (dataset.h)
+    hpt_wrk_strlist datasets;                // names to load; none = mnist, fashion-mnist
+    char name[HPT_WRK_NAME_LEN];             // shown by `hptune workers`; default host name
+    int heartbeat_ms;                        // heartbeat interval until Welcome says otherwise
+    int liveness;                            // silent intervals before reconnecting
+    int reconnect_ms;                        // first reconnect backoff
+    int reconnect_max_ms;                    // backoff doubles up to this
+    int log_level;                           // hpt_log_level_t
+    char log_file[HPT_WRK_PATH_LEN];         // "" = stderr only
+    bool dry_run;                            // fake scores, no training
+} hpt_wrk_cfg;
+
+/* The compiled-in defaults.  slots 0 and empty coordinator/name mean "work it
+ * out at run time" (wrk_cfg_defaults). */
+extern const hpt_wrk_cfg HPT_WRK_CFG_DEFAULT;
+
+/* What main should do after parsing. */
+typedef enum wrk_cfg_action {
+    WRK_CFG_RUN,
+    WRK_CFG_HELP,
+    WRK_CFG_VERSION,
+    WRK_CFG_DUMP,
+} wrk_cfg_action_t;
+
+/* *cfg = HPT_WRK_CFG_DEFAULT plus the run-time defaults: coordinator from
+ * HPTUNE_COORDINATOR (else tcp://127.0.0.1:7600), slots = online cores
+ * (clamped to 1..1024), name = the host name.  Returns 0, or -EINVAL with err
+ * filled when HPTUNE_COORDINATOR is too long.  cfg: borrowed. */
+int wrk_cfg_defaults(hpt_wrk_cfg *cfg, hpt_err *err);
+
+/* Apply `--config FILE` (if present) and then every flag of argv to *cfg
+ * (borrowed, normally from wrk_cfg_defaults).  *action receives what to do.
+ * Returns 0, or -EINVAL with err naming the flag (or file:line), the value
+ * and the allowed range: the caller prints it and exits 2. */
+int wrk_cfg_parse_args(hpt_wrk_cfg *cfg, int argc, char **argv, wrk_cfg_action_t *action,
+                       hpt_err *err);
+
+/* Load `key value` lines from path into *cfg ('#' starts a comment).  Same
+ * errors as wrk_cfg_parse_args, prefixed with "path:line: ". */
+int wrk_cfg_load_file(hpt_wrk_cfg *cfg, const char *path, hpt_err *err);
+
+/* Print --help to f, showing the values in *defaults (borrowed). */
+void wrk_cfg_print_help(FILE *f, const hpt_wrk_cfg *defaults);
+
+/* Print *cfg (borrowed) as a config file that wrk_cfg_load_file reads back. */
+void wrk_cfg_dump(FILE *f, const hpt_wrk_cfg *cfg);
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * wrk_trainer.c: trainer threads, their output queue and the --dry-run
+ * scores; see wrk_trainer.h.
+ *
+ * Invariants: a task's FINISH item is allocated when the task is created, so a
+ * thread can always report that it ended, even out of memory; it is the last
+ * thing the thread pushes, and `finished` is set only after that push, when the
+ * thread no longer touches the queue, the dataset or the task's spec.
+ */
+#include "wrk_trainer.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cv.h"
+#include "proto_io.h"
+#include "train.h"
+
+// --- the queue -----------------------------------------------------------
+
+static void on_async(uv_async_t *h)
+{
+    wrk_queue_t *q = h->data;
+    // Take the whole list at once: uv_async_send coalesces wake-ups.
+    uv_mutex_lock(&q->mu);
+    wrk_item_t *it = q->head;
+    q->head = q->tail = NULL;
+    uv_mutex_unlock(&q->mu);
+    while (it) {
+        wrk_item_t *next = it->next;
+        q->cb(it, q->ud);
+        free(it);
+        it = next;
+    }
+}
+
+int wrk_queue_init(uv_loop_t *loop, wrk_queue_t *q, wrk_queue_cb cb, void *ud)
+{
+    *q = (wrk_queue_t){.cb = cb, .ud = ud};
+    int rc = uv_mutex_init(&q->mu);
+    if (rc < 0)
+        return rc;
+    rc = uv_async_init(loop, &q->async, on_async);
+    if (rc < 0) {
+        uv_mutex_destroy(&q->mu);
+        return rc;
+    }
+    q->async.data = q;
+    return 0;
+}
+
+static void free_list(wrk_item_t *it)
+{
+    while (it) {
+        wrk_item_t *next = it->next;
+        free(it);
+        it = next;
+    }
+}
+
+void wrk_queue_push(wrk_queue_t *q, wrk_item_t *item)
+{
+    item->next = NULL;
+    uv_mutex_lock(&q->mu);
+    if (q->closed) {
+        uv_mutex_unlock(&q->mu);
+        free(item);
+        return;
+    }
+    if (q->tail)
+        q->tail->next = item;
+    else
+        q->head = item;
+    q->tail = item;
+    /* Sent under the mutex so that it cannot race with wrk_queue_close: once
+     * `closed` is set no thread calls uv_async_send on the closing handle. */
+    uv_async_send(&q->async);
+    uv_mutex_unlock(&q->mu);
+}
+
+void wrk_queue_close(wrk_queue_t *q, uv_close_cb close_cb)
+{
+    uv_mutex_lock(&q->mu);
+    q->closed = true;
+    wrk_item_t *it = q->head;
+    q->head = q->tail = NULL;
+    uv_mutex_unlock(&q->mu);
+    free_list(it);
+    uv_close((uv_handle_t *)&q->async, close_cb);
+}
+
+void wrk_queue_fini(wrk_queue_t *q)
+{
+    free_list(q->head);
+    q->head = q->tail = NULL;
+    uv_mutex_destroy(&q->mu);
+}
+
+// --- tasks ---------------------------------------------------------------
+
+struct wrk_task {
+    wrk_task_spec_t spec;
+    const hpt_dataset_t *ds;  // borrowed
+    wrk_queue_t *q;           // borrowed
+    uv_thread_t thread;
+    wrk_item_t *finish;       // owned until pushed by the thread
+    atomic_bool cancel;       // set by the loop, read per epoch
+    atomic_uint epoch;        // epochs completed
+    atomic_bool finished;     // FINISH pushed; the thread is exiting
+};
+
+int wrk_task_spec_from_assign(const Hpt__Assign *a, wrk_task_spec_t *out, hpt_err *err)
+{
+    *out = (wrk_task_spec_t){
+        .task = a->task,
+        .attempt = a->attempt,
+        .sweep = a->sweep,
+        .trial = a->trial,
+        .refit = a->refit,
+        .fold = a->fold,
+        .folds = a->folds,
+        .repeat = a->repeat,
+        .cv_seed = a->cv_seed,
+        .stratified = a->stratified,
+        .shuffle = a->shuffle,
+        .score_train = a->score_train,
+    };
+    if (!a->hparams)
+        return hpt_err_set(err, -EINVAL, "hparams missing");
+    hpt_err e = {0};
+    if (hpt_proto_hparams_from_wire(a->hparams, &out->hp, &e) < 0)
+        return hpt_err_set(err, -EINVAL, "hparams: %s", e.msg);
+    if (!a->refit && (a->folds < 2 || a->fold >= a->folds))
+        return hpt_err_set(err, -EINVAL, "fold %u of %u out of range", a->fold, a->folds);
+    return 0;
+}
+
+/* Values that go on the wire must not be infinite (proto_io rejects it);
+ * NaN already means "no value". */
+static double no_inf(double v)
+{
+    return isinf(v) ? NAN : v;
+}
+
+static int on_epoch(const hpt_epoch_report_t *rep, void *ud)
+{
+    wrk_task_t *t = ud;
+    atomic_store(&t->epoch, (unsigned)rep->epoch);
+    if (atomic_load(&t->cancel))
+        return 1;
+    wrk_item_t *it = calloc(1, sizeof *it);
+    if (it) {  // progress is advisory: out of memory just skips one
+        *it = (wrk_item_t){
+            .kind = WRK_ITEM_PROGRESS,
+            .from = t,
+            .task = t->spec.task,
+            .attempt = t->spec.attempt,
+            .epoch = (uint32_t)rep->epoch,
+            .epochs = (uint32_t)rep->epochs,
+            .val_score = no_inf(rep->val_score),
+            .train_loss = no_inf(rep->train_loss),
+        };
+        wrk_queue_push(t->q, it);
+    }
+    return 0;
+}
+
+/* Train and score one task into *r.  Returns false when it was cancelled. */
+static bool run_task(wrk_task_t *t, wrk_result_t *r)
+{
+    const wrk_task_spec_t *s = &t->spec;
+    const hpt_dataset_t *ds = t->ds;
+    hpt_err err = {0};
+    uint32_t *tr_idx = NULL, *va_idx = NULL;
+    bool completed = true;
+
+    hpt_view_t train = {.images = ds->train.images, .labels = ds->train.labels,
+                        .n = ds->train.n};
+    hpt_view_t val = {.images = ds->test.images, .labels = ds->test.labels, .n = ds->test.n};
+    if (!s->refit) {
+        tr_idx = malloc(sizeof *tr_idx * (ds->train.n ? ds->train.n : 1));
+        va_idx = malloc(sizeof *va_idx * (ds->train.n ? ds->train.n : 1));
+        if (!tr_idx || !va_idx) {
+            snprintf(r->error, sizeof r->error, "out of memory for the fold indices");
+            goto out;
+        }
+        hpt_cv_spec_t cv = {.folds = (int)s->folds, .stratified = s->stratified,
+                            .shuffle = s->shuffle, .seed = s->cv_seed,
+                            .repeats = (int)s->repeat + 1};
+        uint32_t n_tr = 0, n_va = 0;
+        if (hpt_cv_split(&cv, (int)s->repeat, (int)s->fold, ds->train.labels, ds->train.n,
+                         (int)ds->n_classes, tr_idx, &n_tr, va_idx, &n_va, &err) < 0) {
+            snprintf(r->error, sizeof r->error, "fold %u of %u: %.200s", s->fold, s->folds,
+                     err.msg);
+            goto out;
+        }
+        train.idx = tr_idx;
+        train.n = n_tr;
+        val = (hpt_view_t){.images = ds->train.images, .labels = ds->train.labels,
+                           .idx = va_idx, .n = n_va};
+    }
+
+    // Every epoch is scored: progress carries val_score for early stopping.
+    hpt_train_opts_t opts = {.threads = 0, .score_each_epoch = true};
+    hpt_train_result_t res;
+    if (hpt_train_run(&s->hp, &opts, ds->n_features, ds->n_classes, &train, &val, on_epoch, t,
+                      &res, &err) < 0) {
+        snprintf(r->error, sizeof r->error, "%s", err.msg);
+        goto out;
+    }
+    if (atomic_load(&t->cancel)) {
+        completed = false;
+        goto out;
+    }
+    r->epochs = (uint32_t)res.epochs_run;
+    r->fit_seconds = res.fit_seconds;
+    r->diverged = res.diverged;
+    r->score = no_inf(res.val_score);
+    r->accuracy = no_inf(res.val.accuracy);
+    r->log_loss = no_inf(res.val.log_loss);
+    r->f1_macro = no_inf(res.val.f1_macro);
+    if (res.diverged)
+        snprintf(r->error, sizeof r->error,
+                 "training diverged (loss is NaN/inf) at epoch %d", res.epochs_run);
+    else if (!isfinite(r->score))
+        snprintf(r->error, sizeof r->error, "the validation score is not finite");
+    else
+        r->ok = true;
+out:
+    free(va_idx);
+    free(tr_idx);
+    return completed;
+}
+
+static void trainer_main(void *arg)
+{
+    wrk_task_t *t = arg;
+    wrk_item_t *fin = t->finish;
+    t->finish = NULL;
+    wrk_result_t *r = &fin->result;
+    *r = (wrk_result_t){.task = t->spec.task, .attempt = t->spec.attempt,
+                        .score = NAN, .accuracy = NAN, .log_loss = NAN, .f1_macro = NAN,
+                        .train_score = NAN};
+    bool completed = run_task(t, r);
+    fin->kind = WRK_ITEM_FINISH;
+    fin->from = t;
+    fin->task = t->spec.task;
+    fin->attempt = t->spec.attempt;
+    fin->has_result = completed;
+    wrk_queue_push(t->q, fin);
+    atomic_store(&t->finished, true);
+}
+
+int wrk_task_new(wrk_task_t **out, const wrk_task_spec_t *spec, const hpt_dataset_t *ds,
+                 wrk_queue_t *q)
+{
+    *out = NULL;
+    wrk_task_t *t = calloc(1, sizeof *t);
+    wrk_item_t *fin = calloc(1, sizeof *fin);
+    if (!t || !fin) {
+        free(fin);
+        free(t);
+        return -ENOMEM;
+    }
+    t->spec = *spec;
+    t->ds = ds;
+    t->q = q;
+    t->finish = fin;
+    atomic_init(&t->cancel, false);
+    atomic_init(&t->epoch, 0u);
+    atomic_init(&t->finished, false);
+    int rc = uv_thread_create(&t->thread, trainer_main, t);
+    if (rc < 0) {
+        free(fin);
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+void wrk_task_cancel(wrk_task_t *t)
+{
+    atomic_store(&t->cancel, true);
+}
+
+uint32_t wrk_task_epoch(const wrk_task_t *t)
+{
+    return atomic_load(&((wrk_task_t *)t)->epoch);
+}
+
+bool wrk_task_finished(const wrk_task_t *t)
+{
+    return atomic_load(&((wrk_task_t *)t)->finished);
+}
+
+const wrk_task_spec_t *wrk_task_spec(const wrk_task_t *t)
+{
+    return &t->spec;
+}
+
+void wrk_task_destroy(wrk_task_t **p)
+{
+    if (!p || !*p)
+        return;
+    wrk_task_t *t = *p;
+    uv_thread_join(&t->thread);
+    free(t->finish);  // NULL once the thread started
+    free(t);
+    *p = NULL;
+}
+
+// --- --dry-run -----------------------------------------------------------
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+double wrk_dry_run_score(const Hpt__Assign *a)
+{
+    // FNV-1a over the packed HParams: the same configuration always packs to
+    // the same bytes (protobuf-c writes fields in number order).
+    uint64_t h = 0xcbf29ce484222325ull;
+    if (a->hparams) {
+        uint8_t small[1024];
+        size_t len = hpt__hparams__get_packed_size(a->hparams);
+        uint8_t *buf = len <= sizeof small ? small : malloc(len);
+        if (buf) {
+            hpt__hparams__pack(a->hparams, buf);
+            for (size_t i = 0; i < len; i++) {
+                h ^= buf[i];
+                h *= 0x100000001b3ull;
+            }
+            if (buf != small)
+                free(buf);
+        }
+    }
+    uint64_t fold = a->refit ? 0 : a->fold, repeat = a->refit ? 0 : a->repeat;
+    h = splitmix64(h ^ fold);
+    h = splitmix64(h ^ repeat);
+    h = splitmix64(h ^ (uint64_t)a->refit);
+    h = splitmix64(h ^ a->cv_seed);
+    return 0.5 + 0.49 * ((double)(h >> 11) * 0x1.0p-53);
+}
+
+void wrk_dry_run(const Hpt__Assign *a, const wrk_task_spec_t *spec, wrk_result_t *out)
+{
+    double s = wrk_dry_run_score(a);
+    *out = (wrk_result_t){
+        .task = spec->task,
+        .attempt = spec->attempt,
+        .ok = true,
+        .score = s,
+        .accuracy = s,
+        .log_loss = 1.0 - s,
+        .f1_macro = s,
+        .train_score = NAN,
+        .fit_seconds = 0.0,
+        .epochs = (uint32_t)spec->hp.epochs,
+    };
+}
