@@ -48,6 +48,7 @@ def check(cond, what):
 
 
 def finish():
+    _cleanup()
     if failures:
         print(f"{len(failures)} failure(s)")
         sys.exit(1)
@@ -61,17 +62,36 @@ def free_port():
         return s.getsockname()[1]
 
 
+_logs = {}
+
+
 def _cleanup():
+    """Stop every daemon still running (SIGTERM: a clean stop) and check that
+    each exited 0 and that no sanitizer reported anything in its log."""
+    stopped = []
     for p in _procs:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
-    deadline = time.time() + 5
+            stopped.append(p)
+    deadline = time.time() + 20
     for p in _procs:
         try:
             p.wait(max(0.1, deadline - time.time()))
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+            check(False, f"{p.args[0]} did not stop within 20 s of SIGTERM")
+    for p in stopped:
+        check(p.returncode == 0, f"{os.path.basename(p.args[0])} exited {p.returncode} after SIGTERM")
+    for p in _procs:
+        path = _logs.get(p.pid)
+        if not path:
+            continue
+        with open(path, errors="replace") as f:
+            text = f.read()
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            check(bad not in text, f"{bad} in {path}:\n{text[-3000:]}")
+    _procs.clear()
 
 
 atexit.register(_cleanup)
@@ -98,6 +118,7 @@ class Cluster:
              "--hb-liveness", str(self.liveness), *extra],
             stdout=log, stderr=subprocess.STDOUT)
         _procs.append(self.coord)
+        _logs[self.coord.pid] = log.name
         self.wait_ready()
         return self.coord
 
@@ -120,6 +141,7 @@ class Cluster:
              "--liveness", str(self.liveness), *extra],
             stdout=log, stderr=subprocess.STDOUT)
         _procs.append(p)
+        _logs[p.pid] = log.name
         self.workers.append(p)
         return p
 
