@@ -59,7 +59,15 @@ static int more_frames(void *sock)
 
 int hpt_proto_recv(void *sock, hpt_peer_id_t *from, hpt_env_t **out, hpt_err *err)
 {
+    return hpt_proto_recv_ex(sock, from, out, NULL, err);
+}
+
+int hpt_proto_recv_ex(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
+                      hpt_err *err)
+{
     *out = NULL;
+    if (bad_req_id)
+        *bad_req_id = 0;
     zmq_msg_t msg;
     if (from) {
         zmq_msg_init(&msg);
@@ -86,13 +94,19 @@ int hpt_proto_recv(void *sock, hpt_peer_id_t *from, hpt_env_t **out, hpt_err *er
         drain(sock);
         rc = hpt_err_set(err, -EBADMSG, "message has more than one body frame");
     } else {
-        rc = hpt_proto_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), out, err);
+        rc = hpt_proto_decode_ex(zmq_msg_data(&msg), zmq_msg_size(&msg), out, bad_req_id, err);
     }
     zmq_msg_close(&msg);
     return rc;
 }
 
 int hpt_proto_decode(const uint8_t *buf, size_t len, hpt_env_t **out, hpt_err *err)
+{
+    return hpt_proto_decode_ex(buf, len, out, NULL, err);
+}
+
+int hpt_proto_decode_ex(const uint8_t *buf, size_t len, hpt_env_t **out, uint64_t *bad_req_id,
+                        hpt_err *err)
 {
     *out = NULL;
     if (len == 0)
@@ -105,6 +119,8 @@ int hpt_proto_decode(const uint8_t *buf, size_t len, hpt_env_t **out, hpt_err *e
         return hpt_err_set(err, -EBADMSG, "%zu bytes that are not a valid Envelope", len);
     int rc = hpt_proto_validate(env, err);
     if (rc < 0) {
+        if (bad_req_id)
+            *bad_req_id = env->req_id;
         hpt__envelope__free_unpacked(env, NULL);
         return rc;
     }

@@ -44,10 +44,21 @@ int hpt_proto_send(void *sock, const hpt_peer_id_t *to, hpt_env_t *env, int flag
  * so the caller can answer or log the peer); other -errno from zmq. */
 int hpt_proto_recv(void *sock, hpt_peer_id_t *from, hpt_env_t **out, hpt_err *err);
 
+/* hpt_proto_recv that also reports, on -EBADMSG, the req_id of an envelope
+ * that unpacked but failed validation (0 when unknown), so a server can
+ * answer the bad request instead of leaving the client to time out. */
+int hpt_proto_recv_ex(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
+                      hpt_err *err);
+
 /* Unpack and validate a packed envelope (borrowed bytes).  Used by
  * hpt_proto_recv and by the fuzz target.  Returns 0 with *out owned by the
  * caller, or -EBADMSG with err filled. */
 int hpt_proto_decode(const uint8_t *buf, size_t len, hpt_env_t **out, hpt_err *err);
+
+/* hpt_proto_decode that also reports the req_id of an envelope that
+ * unpacked but failed validation (bad_req_id may be NULL). */
+int hpt_proto_decode_ex(const uint8_t *buf, size_t len, hpt_env_t **out, uint64_t *bad_req_id,
+                        hpt_err *err);
 
 /* Check an unpacked envelope: version, known body, per-body required fields,
  * ranges and finite floats.  Returns 0 or -EBADMSG with err filled. */

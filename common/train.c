@@ -246,6 +246,15 @@ int hpt_train_run(const hpt_hparams_t *hp, const hpt_train_opts_t *opts, uint32_
             break;
         }
     }
+    out->train.accuracy = out->train.log_loss = out->train.f1_macro = NAN;
+    out->train_score = NAN;
+    if (opts && opts->score_train && !out->diverged) {
+        /* Scored in evaluation mode (no dropout) like scikit-learn's
+         * return_train_score, which calls score() on the fitted model. */
+        int chunk = max_batch < EVAL_BATCH ? max_batch : EVAL_BATCH;
+        evaluate(m, train, n_features, k, chunk, x, y, conf, &out->train);
+        out->train_score = hpt_scores_get(&out->train, hp->metric);
+    }
     out->fit_seconds = fit;
     out->samples_per_second = fit > 0 ? (double)train->n * out->epochs_run / fit : 0.0;
     rc = 0;

@@ -56,6 +56,9 @@ typedef struct hpt_train_result {
     double train_loss;          // last epoch's mean train loss
     hpt_scores_t val;           // final scores on the validation view
     double val_score;           // val's value of hp->metric
+    hpt_scores_t train;         // final scores on the training view (opts->score_train),
+                                // else NaN
+    double train_score;         // train's value of hp->metric, or NaN
     double fit_seconds;         // training time, excluding per-epoch scoring
     double samples_per_second;  // training samples / fit_seconds
     long n_params;              // trainable parameters
@@ -64,6 +67,8 @@ typedef struct hpt_train_result {
 typedef struct hpt_train_opts {
     int threads;             // OpenBLAS threads for this run (process-wide); 0 = leave as is
     bool score_each_epoch;   // score the validation view after every epoch (else only at end)
+    bool score_train;        // at the end, also score the training view (scikit-learn's
+                             // return_train_score)
 } hpt_train_opts_t;
 
 /* Train hp on `train` and score on `val` (val->n may be 0).  n_features and

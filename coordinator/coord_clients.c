@@ -130,7 +130,7 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     r.name = s->spec->name;
     long total = coord_search_total(s->search);
     r.trials = (uint32_t)(total > 0 ? total : 0);
-    r.tasks = (uint32_t)s->tasks_total;
+    r.tasks = (uint32_t)s->tasks_total + (s->spec->refit ? 1 : 0);   // as SweepInfo counts
     hpt_env_t out = HPT__ENVELOPE__INIT;
     out.body_case = HPT__ENVELOPE__BODY_SUBMIT_REPLY;
     out.submit_reply = &r;

@@ -561,6 +561,8 @@ static void trial_abandon(coord_t *c, coord_trial_t *tr, coord_task_t *except)
         coord_task_t *t = tr->tasks[k];
         if (t == except)
             continue;
+        if (t->state == TASK_QUEUED || t->state == TASK_LEASED)
+            tr->sweep->tasks_total--;   // will never run: not part of done/total
         if (t->state == TASK_QUEUED) {
             q_remove(tr->sweep, t);
             t->state = TASK_CANCELLED;

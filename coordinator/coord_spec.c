@@ -124,8 +124,68 @@ static void diag_sink(struct fy_diag *diag, void *user, const char *buf, size_t 
     (void)len;
 }
 
+/* Check that text is YAML's character set: well-formed UTF-8 of printable
+ * characters (tab, LF, CR, U+0020..U+007E, U+0085, U+00A0..U+D7FF,
+ * U+E000..U+FFFD, U+10000..U+10FFFF).  YAML requires it, and libfyaml 0.7.12
+ * can loop forever on malformed UTF-8 (in a % directive, for one), so
+ * nothing else reaches it. */
+static int check_chars(const pctx_t *c, const unsigned char *s, size_t len)
+{
+    int line = 1, col = 1;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char b = s[i];
+        uint32_t cp;
+        size_t n;
+        if (b < 0x80) {
+            cp = b;
+            n = 1;
+        } else if (b >= 0xC2 && b <= 0xDF) {
+            cp = b & 0x1Fu;
+            n = 2;
+        } else if (b >= 0xE0 && b <= 0xEF) {
+            cp = b & 0x0Fu;
+            n = 3;
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            cp = b & 0x07u;
+            n = 4;
+        } else {
+            return fail(c, line, col, "yaml", "invalid UTF-8 (byte 0x%02x)", b);
+        }
+        if (n > len - i)
+            return fail(c, line, col, "yaml", "invalid UTF-8 (truncated character)");
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return fail(c, line, col, "yaml", "invalid UTF-8 (byte 0x%02x)", s[i + k]);
+            cp = cp << 6 | (s[i + k] & 0x3Fu);
+        }
+        /* Overlong forms and values past U+10FFFF. */
+        static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[n] || cp > 0x10FFFF)
+            return fail(c, line, col, "yaml", "invalid UTF-8 (byte 0x%02x)", b);
+        bool printable = cp == 0x09 || cp == 0x0A || cp == 0x0D || (cp >= 0x20 && cp <= 0x7E) ||
+                         cp == 0x85 || (cp >= 0xA0 && cp <= 0xD7FF) ||
+                         (cp >= 0xE000 && cp <= 0xFFFD) || cp >= 0x10000;
+        if (!printable)
+            return fail(c, line, col, "yaml", "character U+%04X is not allowed in YAML",
+                        (unsigned)cp);
+        if (cp == 0x0A) {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+        i += n;
+    }
+    return 0;
+}
+
 static int ytree_build(const pctx_t *c, const char *text, size_t len, ytree_t *t)
 {
+    int crc = check_chars(c, (const unsigned char *)text, len);
+    if (crc)
+        return crc;
+
     int rc = 0;
     struct fy_parser *p = NULL;
     ynode_t **stack = NULL;  // open mappings and sequences, innermost last
@@ -1256,9 +1316,10 @@ static long grid_size(const coord_spec_t *spec)
 static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t *const *vals,
                       coord_spec_t *spec)
 {
-    for (int k = T_DATASET; k <= T_PARAMETERS; k++)
-        if ((k == T_DATASET || k == T_METHOD || k == T_PARAMETERS) && !keys[k])
-            return FAIL_AT(c, c->top, top_keys[k], "required key is missing");
+    static const int required[] = {T_DATASET, T_METHOD, T_PARAMETERS};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (!keys[required[i]])
+            return FAIL_AT(c, c->top, top_keys[required[i]], "required key is missing");
 
     if (spec->method == COORD_METHOD_GRID) {
         for (int i = 0; i < spec->n_params; i++) {

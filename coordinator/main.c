@@ -264,12 +264,27 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
     hpt_peer_id_t peer = {0};
     hpt_env_t *env = NULL;
     hpt_err err = {0};
-    int rc = hpt_proto_recv(sock, &peer, &env, &err);
+    uint64_t bad_req = 0;
+    int rc = hpt_proto_recv_ex(sock, &peer, &env, &bad_req, &err);
     if (rc == -EAGAIN)
         return;
     if (rc < 0) {
         if (peer.len)
             log_bad(c, &peer, err.msg[0] ? err.msg : hpt_strerror(rc));
+        if (peer.len && bad_req && !coord_worker_by_peer(c, &peer)) {
+            /* A client's malformed request: answer it, so the client reports
+             * the problem instead of timing out as if we were unreachable. */
+            Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
+            char msg[300];
+            snprintf(msg, sizeof msg, "bad request: %s", err.msg);
+            e.code = 2;
+            e.message = msg;
+            hpt_env_t out = HPT__ENVELOPE__INIT;
+            out.body_case = HPT__ENVELOPE__BODY_ERROR;
+            out.error = &e;
+            out.req_id = bad_req;
+            coord_send(c, &peer, &out);
+        }
         if (peer.len && strstr(err.msg, "protocol version")) {
             Hpt__Reject rj = HPT__REJECT__INIT;
             char reason[300];

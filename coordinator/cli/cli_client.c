@@ -229,6 +229,23 @@ int cli_client_error_status(int code)
     return code == 2 ? HPT_EXIT_USAGE : HPT_EXIT_FAIL;
 }
 
+int cli_client_reply_error(const cli_client_t *c, const char *cmd, const hpt_env_t *env)
+{
+    switch (env->body_case) {
+    case HPT__ENVELOPE__BODY_ERROR:
+        fprintf(stderr, "hptune %s: %s\n", cmd, env->error->message);
+        return cli_client_error_status(env->error->code);
+    case HPT__ENVELOPE__BODY_REJECT:
+        fprintf(stderr, "hptune %s: the coordinator at %s refused this client: %s\n", cmd,
+                c->addr, env->reject->reason);
+        return HPT_EXIT_FAIL;
+    default:
+        fprintf(stderr, "hptune %s: unexpected answer '%s' from %s\n", cmd,
+                hpt_proto_body_name((int)env->body_case), c->addr);
+        return HPT_EXIT_FAIL;
+    }
+}
+
 int cli_client_call(cli_client_t *c, const char *cmd, hpt_env_t *req, int want,
                     hpt_env_t **reply)
 {
@@ -243,24 +260,11 @@ int cli_client_call(cli_client_t *c, const char *cmd, hpt_env_t *req, int want,
         fprintf(stderr, "hptune %s: talking to %s: %s\n", cmd, c->addr, hpt_strerror(rc));
         return HPT_EXIT_FAIL;
     }
-    int status = HPT_EXIT_FAIL;
-    switch (env->body_case) {
-    case HPT__ENVELOPE__BODY_ERROR:
-        fprintf(stderr, "hptune %s: %s\n", cmd, env->error->message);
-        status = cli_client_error_status(env->error->code);
-        break;
-    case HPT__ENVELOPE__BODY_REJECT:
-        fprintf(stderr, "hptune %s: the coordinator at %s refused this client: %s\n", cmd,
-                c->addr, env->reject->reason);
-        break;
-    default:
-        if ((int)env->body_case == want) {
-            *reply = env;
-            return HPT_EXIT_OK;
-        }
-        fprintf(stderr, "hptune %s: unexpected answer '%s' from %s\n", cmd,
-                hpt_proto_body_name((int)env->body_case), c->addr);
+    if ((int)env->body_case == want) {
+        *reply = env;
+        return HPT_EXIT_OK;
     }
+    int status = cli_client_reply_error(c, cmd, env);
     hpt_proto_free(&env);
     return status;
 }

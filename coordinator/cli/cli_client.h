@@ -90,6 +90,12 @@ int cli_client_unreachable(const cli_client_t *c);
 int cli_client_call(cli_client_t *c, const char *cmd, hpt_env_t *req, int want,
                     hpt_env_t **reply);
 
+/* Report a reply that is not the one wanted (env borrowed): an ErrorReply's
+ * message, a Reject's reason, or the unexpected body's name, to stderr as
+ * "hptune CMD: ...".  Returns the exit status: 2 for ErrorReply code 2, else
+ * 1. */
+int cli_client_reply_error(const cli_client_t *c, const char *cmd, const hpt_env_t *env);
+
 /* Map an ErrorReply code to an exit status: 2 -> 2, anything else -> 1. */
 int cli_client_error_status(int code);
 

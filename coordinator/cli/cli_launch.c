@@ -29,7 +29,8 @@ static void print_help(FILE *f)
           "\n"
           "Submit the sweep spec in the YAML (or JSON) file SPEC to the coordinator, which\n"
           "checks it, expands it into trials and CV-fold tasks and starts handing them to\n"
-          "workers.  See docs/cli.md for the spec format.\n"
+          "workers.  The spec format is described in docs/spec.md; deploy/examples/ has\n"
+          "examples.\n"
           "\n"
           "Output: the new sweep's id alone on the first line of stdout, so that\n"
           "  id=$(hptune launch SPEC)\n"
@@ -179,9 +180,7 @@ int cli_launch(int argc, char **argv)
         goto out;
     }
     if (env->body_case != HPT__ENVELOPE__BODY_SUBMIT_REPLY) {
-        fprintf(stderr, "hptune %s: unexpected answer '%s' from %s\n", cmd,
-                hpt_proto_body_name((int)env->body_case), cli_client_addr(c));
-        status = HPT_EXIT_FAIL;
+        status = cli_client_reply_error(c, cmd, env);
         goto out;
     }
     const Hpt__SubmitReply *r = env->submit_reply;

@@ -218,14 +218,8 @@ int cli_logs(int argc, char **argv)
                 history_done = true;
             break;
         case HPT__ENVELOPE__BODY_ERROR:
-            fprintf(stderr, "hptune %s: %s\n", cmd, env->error->message);
-            status = cli_client_error_status(env->error->code);
-            hpt_proto_free(&env);
-            goto out;
         case HPT__ENVELOPE__BODY_REJECT:
-            fprintf(stderr, "hptune %s: the coordinator at %s refused this client: %s\n", cmd,
-                    cli_client_addr(c), env->reject->reason);
-            status = HPT_EXIT_FAIL;
+            status = cli_client_reply_error(c, cmd, env);
             hpt_proto_free(&env);
             goto out;
         default:

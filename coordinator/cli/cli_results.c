@@ -33,11 +33,12 @@ static void print_help(FILE *f)
           "  table   the trials by rank (ties by trial number), unfinished ones after them;\n"
           "          columns rank, trial, param_<name> for each tuned parameter,\n"
           "          mean_test_score, std_test_score, mean_fit_time (seconds per fold),\n"
-          "          state (pending | running K/N splits | done | failed | cancelled).  An\n"
-          "          unfinished trial has rank '-' and the mean of the splits done so far\n"
-          "          marked '*'.  NaN prints as '-'.  Then the summary: the sweep's state\n"
-          "          and progress, the best trial with its parameters and mean score \u00b1\n"
-          "          std, and the refit test score once the sweep has one.\n"
+          "          state (pending | running K/N splits | done | failed | cancelled).  A\n"
+          "          trial not finished has the mean and std of the splits done so far,\n"
+          "          marked '*', and, while it runs, rank '-'.  NaN prints as '-'.  Then\n"
+          "          the summary: the sweep's state and progress, the best trial with its\n"
+          "          parameters and mean score \u00b1 std, and the refit test score once the\n"
+          "          sweep has one.\n"
           "  csv     scikit-learn cv_results_ columns, readable by pandas.read_csv as is:\n"
           "            trial,param_<name>...,split0_test_score,...,split<k-1>_test_score,\n"
           "            mean_test_score,std_test_score,rank_test_score,mean_fit_time,\n"
@@ -133,11 +134,6 @@ static const Hpt__Param *param_of(const Hpt__TrialResult *t, const char *name, s
     return NULL;
 }
 
-static bool finished(const Hpt__TrialResult *t)
-{
-    return strcmp(t->state, "pending") != 0 && strcmp(t->state, "running") != 0;
-}
-
 // --- table ----------------------------------------------------------------------
 
 static void print_summary(const Hpt__ResultsReply *r)
@@ -164,10 +160,12 @@ static void print_summary(const Hpt__ResultsReply *r)
     } else {
         puts("best: none yet");
     }
-    if (s->has_refit)
-        printf("refit test %s: %s (accuracy %s)\n", s->metric,
-               cli_fmt_score(s->refit_score, a, sizeof a),
-               cli_fmt_score(s->refit_accuracy, b, sizeof b));
+    if (s->has_refit) {
+        printf("refit test %s: %s", s->metric, cli_fmt_score(s->refit_score, a, sizeof a));
+        if (strcmp(s->metric, "accuracy") != 0)
+            printf(" (accuracy %s)", cli_fmt_score(s->refit_accuracy, b, sizeof b));
+        putchar('\n');
+    }
     if (s->error && s->error[0])
         printf("error: %s\n", s->error);
 }
@@ -226,7 +224,7 @@ static int print_table(const Hpt__ResultsReply *r, int top)
         }
         double mean = tr->mean_test_score, sd = tr->std_test_score;
         bool part = false;
-        if (!finished(tr) && isnan(mean)) {
+        if (isnan(mean) && strcmp(tr->state, "failed") != 0) {
             /* Show the mean of the splits done so far, marked. */
             double sum = 0, sq = 0;
             int m = 0;
@@ -262,7 +260,7 @@ static int print_table(const Hpt__ResultsReply *r, int top)
         printf("(the top %zu of %zu trials; 'hptune results %llu' shows all)\n", n,
                r->n_trials, (unsigned long long)(r->sweep ? r->sweep->id : 0));
     if (partial)
-        puts("* unfinished: mean and std of the splits done so far");
+        puts("* not finished: the mean and std of the splits done so far");
     for (size_t k = 0; k < n; k++)
         if (rows[k]->error && rows[k]->error[0])
             printf("trial %llu %s: %s\n", (unsigned long long)rows[k]->trial, rows[k]->state,

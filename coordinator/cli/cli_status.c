@@ -78,14 +78,15 @@ static void on_sigint(int sig)
 }
 
 /* SIGINT sets a flag and, without SA_RESTART, interrupts zmq_poll and
- * nanosleep, so the watch can end its line before exiting. */
-static void catch_sigint(void)
+ * nanosleep, so the watch can end its line before exiting.  The previous
+ * disposition is saved in *old for the caller to restore. */
+static void catch_sigint(struct sigaction *old)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGINT, &sa, old);
 }
 
 // --- one sweep ----------------------------------------------------------------
@@ -167,10 +168,12 @@ static void print_details(const Hpt__SweepInfo *s)
     } else {
         printf("  best      -\n");
     }
-    if (s->has_refit)
-        printf("  refit     test %s %s (accuracy %s)\n", s->metric,
-               cli_fmt_score(s->refit_score, a, sizeof a),
-               cli_fmt_score(s->refit_accuracy, b, sizeof b));
+    if (s->has_refit) {
+        printf("  refit     test %s %s", s->metric, cli_fmt_score(s->refit_score, a, sizeof a));
+        if (strcmp(s->metric, "accuracy") != 0)
+            printf(" (accuracy %s)", cli_fmt_score(s->refit_accuracy, b, sizeof b));
+        putchar('\n');
+    }
     if (!ended(s->state))
         printf("  eta       %s\n", cli_fmt_duration(s->eta_seconds, a, sizeof a));
     if (s->error && s->error[0])
@@ -271,13 +274,13 @@ static void tty_lines(const Hpt__SweepInfo *s, int cols, char *l1, char *l2, siz
     fmt_trials(s, tr, sizeof tr);
     cli_fmt_mean_std(s->best_mean, s->best_std, best, sizeof best);
     fmt_eta(s, eta, sizeof eta);
-    char name[64];
-    cli_fit(s->name, 24, name, sizeof name);
+    char name[128];
+    cli_fit(s->name, 24, name, sizeof name - 4);
     if (cli_text_width(s->name) > 24) { // shorten with an ellipsis
-        cli_fit(s->name, 23, name, sizeof name);
+        cli_fit(s->name, 23, name, sizeof name - 4);
         strcat(name, "\u2026");
     }
-    char head[128], tasks[96], rest[256];
+    char head[192], tasks[96], rest[256];
     snprintf(head, sizeof head, "#%llu %s %-9s ", (unsigned long long)s->id, name, s->state);
     snprintf(tasks, sizeof tasks, " %s tasks", tk);
     snprintf(rest, sizeof rest, "%s trials  best %s  ETA %s", tr, best, eta);
@@ -308,7 +311,7 @@ static void draw_tty(watch_t *w, const Hpt__StatusReply *r)
     if (w->lines > 0)
         printf("\r\033[%dA", w->lines);
     int lines = 0;
-    char l1[512], l2[512], fit[512];
+    char l1[1024], l2[1024], fit[1024];
     for (size_t i = 0; i < w->n; i++) {
         const Hpt__SweepInfo *s = find(r, w->ids[i]);
         if (s) {
@@ -399,7 +402,8 @@ int cli_watch(cli_client_t *c, const char *cmd, uint64_t sweep)
     watch_t w = {0};
     w.tty = isatty(STDOUT_FILENO);
     interrupted = 0;
-    catch_sigint();
+    struct sigaction old_int;
+    catch_sigint(&old_int);
     bool answered = false, warned = false;
     uint64_t max_id = 0;
     int status = HPT_EXIT_OK;
@@ -435,16 +439,8 @@ int cli_watch(cli_client_t *c, const char *cmd, uint64_t sweep)
             status = HPT_EXIT_FAIL;
             break;
         }
-        if (env->body_case == HPT__ENVELOPE__BODY_ERROR ||
-            env->body_case != HPT__ENVELOPE__BODY_STATUS_REPLY) {
-            if (env->body_case == HPT__ENVELOPE__BODY_ERROR) {
-                fprintf(stderr, "hptune %s: %s\n", cmd, env->error->message);
-                status = cli_client_error_status(env->error->code);
-            } else {
-                fprintf(stderr, "hptune %s: unexpected answer '%s' from %s\n", cmd,
-                        hpt_proto_body_name((int)env->body_case), cli_client_addr(c));
-                status = HPT_EXIT_FAIL;
-            }
+        if (env->body_case != HPT__ENVELOPE__BODY_STATUS_REPLY) {
+            status = cli_client_reply_error(c, cmd, env);
             hpt_proto_free(&env);
             break;
         }
@@ -483,7 +479,7 @@ int cli_watch(cli_client_t *c, const char *cmd, uint64_t sweep)
         }
     }
     fflush(stdout);
-    signal(SIGINT, SIG_DFL);
+    sigaction(SIGINT, &old_int, NULL);
     return status;
 }
 

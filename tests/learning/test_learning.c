@@ -68,6 +68,32 @@ HPT_TEST(mnist_5_epochs)
     hpt_dataset_destroy(&ds);
 }
 
+HPT_TEST(train_scores)
+{
+    hpt_dataset_t *ds = load_or_skip("mnist");
+    hpt_hparams_t hp = HPT_HPARAMS_DEFAULT;
+    hp.epochs = 3;
+    hp.units[0] = 16;
+    hp.metric = HPT_METRIC_LOG_LOSS;
+    hpt_view_t tr = {.images = ds->train.images, .labels = ds->train.labels, .n = 4000};
+    hpt_view_t te = {.images = ds->test.images, .labels = ds->test.labels, .n = ds->test.n};
+    hpt_train_opts_t opts = {.threads = 1, .score_train = true};
+    hpt_train_result_t r;
+    hpt_err err = {0};
+    ASSERT_OK(hpt_train_run(&hp, &opts, ds->n_features, ds->n_classes, &tr, &te, NULL, NULL, &r,
+                            &err));
+    // The metric is log loss: train_score is the training view's log loss.
+    ASSERT(r.train_score == r.train.log_loss);
+    ASSERT(r.train.accuracy > 0.85 && r.train.accuracy <= 1.0);
+    ASSERT(r.train.log_loss > 0 && r.train.log_loss < r.val.log_loss + 0.2);
+    // Without the option the train scores are NaN.
+    opts.score_train = false;
+    ASSERT_OK(hpt_train_run(&hp, &opts, ds->n_features, ds->n_classes, &tr, &te, NULL, NULL, &r,
+                            &err));
+    ASSERT(isnan(r.train_score));
+    hpt_dataset_destroy(&ds);
+}
+
 HPT_TEST(fashion_mnist_3_epochs)
 {
     hpt_dataset_t *ds = load_or_skip("fashion-mnist");

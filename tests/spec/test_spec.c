@@ -49,83 +49,196 @@ typedef struct {
 #define MINI "dataset: mnist\nmethod: grid\nparameters:\n  epochs: {value: 2}\n"
 
 static const bad_t bad[] = {
-    // YAML syntax
-    {"dataset: mnist\nmethod: [grid\n", "sweep.yaml:3:1: yaml: flow sequence without a closing bracket"},
-    {"dataset: mnist\nmethod: @grid\n", "sweep.yaml:2:9: yaml: plain scalar cannot start with '@'"},
-    {"- dataset\n- mnist\n", "sweep.yaml:1:1: top level: expected a mapping, got a sequence"},
-    {"", "sweep.yaml:1:1: top level: expected a mapping, got an empty document"},
-    {MINI "---\nname: two\n", "sweep.yaml:5:1: yaml: only one document is allowed"},
-    {MINI "colour: red\n", "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, refit, score_train, priority, seed, budget, parameters)"},
-    {"method: grid\nparameters:\n  epochs: {value: 2}\n", "sweep.yaml:1:1: dataset: required key is missing"},
-    {"dataset: cifar10\nmethod: grid\n", "sweep.yaml:1:10: dataset: unknown dataset 'cifar10' (allowed: mnist, fashion-mnist, idx:/path/to/dir)"},
-    {"dataset: 'idx:'\nmethod: grid\n", "sweep.yaml:1:10: dataset: idx: needs a directory, e.g. idx:/data/mnist"},
-    {"dataset: mnist\nparameters:\n  epochs: {value: 2}\n", "sweep.yaml:1:1: method: required key is missing"},
-    {"dataset: mnist\nmethod: grd\n", "sweep.yaml:2:9: method: unknown method 'grd' (allowed: grid, random)"},
-    {"dataset: mnist\nmethod: bayes\n", "sweep.yaml:2:9: method: method 'bayes' is not available in this version (allowed: grid, random)"},
-    {"dataset: mnist\nmethod: hyperband\n", "sweep.yaml:2:9: method: method 'hyperband' is not available in this version (allowed: grid, random)"},
-    {"dataset: mnist\nmetric: {name: auc}\n", "sweep.yaml:2:16: metric.name: unknown metric 'auc' (allowed: accuracy, log_loss, f1_macro)"},
-    {"dataset: mnist\nmetric: {name: log_loss, goal: maximize}\n", "sweep.yaml:2:32: metric.goal: log_loss is minimized, not maximized (allowed: minimize)"},
-    {"dataset: mnist\nmetric: {goal: minimize}\n", "sweep.yaml:2:16: metric.goal: accuracy is maximized, not minimized (allowed: maximize)"},
-    {"dataset: mnist\nmetric: {name: accuracy, goal: up}\n", "sweep.yaml:2:32: metric.goal: unknown goal 'up' (allowed: maximize, minimize)"},
-    {"dataset: mnist\nmetric: accuracy\n", "sweep.yaml:2:9: metric: expected a mapping, got 'accuracy'"},
-    {"dataset: mnist\ncv: {folds: 1}\n", "sweep.yaml:2:13: cv.folds: 1 is out of range (2..100)"},
-    {"dataset: mnist\ncv: {folds: 101}\n", "sweep.yaml:2:13: cv.folds: 101 is out of range (2..100)"},
-    {"dataset: mnist\ncv: {folds: five}\n", "sweep.yaml:2:13: cv.folds: expected an integer, got 'five'"},
-    {"dataset: mnist\ncv: {folds: \"5\"}\n", "sweep.yaml:2:13: cv.folds: expected an integer, got the string \"5\""},
-    {"dataset: mnist\ncv: {stratified: yes}\n", "sweep.yaml:2:18: cv.stratified: expected true or false, got 'yes'"},
-    {"dataset: mnist\ncv: {repeats: 0}\n", "sweep.yaml:2:15: cv.repeats: 0 is out of range (1..100)"},
-    {"dataset: mnist\ncv: {seed: -1}\n", "sweep.yaml:2:12: cv.seed: -1 is out of range (0..18446744073709551615)"},
-    {"dataset: mnist\ncv: {k: 5}\n", "sweep.yaml:2:6: cv.k: unknown key (allowed: folds, stratified, shuffle, seed, repeats)"},
-    {"dataset: mnist\ncv: [5]\n", "sweep.yaml:2:5: cv: expected a mapping, got a sequence"},
-    {"dataset: mnist\nrefit: 1\n", "sweep.yaml:2:8: refit: expected true or false, got '1'"},
-    {"dataset: mnist\npriority: 1001\n", "sweep.yaml:2:11: priority: 1001 is out of range (-1000..1000)"},
-    {"dataset: mnist\nname: ''\n", "sweep.yaml:2:7: name: must not be empty"},
-    {"dataset: mnist\nbudget: {max_trials: 0}\n", "sweep.yaml:2:22: budget.max_trials: 0 is out of range (1..1000000)"},
-    {"dataset: mnist\nmethod: grid\nmethod: random\n", "sweep.yaml:3:1: method: duplicate key (first given at 2:1)"},
-    {"dataset: mnist\nmethod: random\nparameters:\n  epochs: {value: 2}\n", "sweep.yaml:2:9: budget.max_trials: required by method random"},
-    {"dataset: mnist\nmethod: random\nbudget: {max_parallel: 2}\nparameters:\n  epochs: {value: 2}\n", "sweep.yaml:3:9: budget.max_trials: required by method random"},
-    {"dataset: mnist\nmethod: grid\nparameters: {}\n", "sweep.yaml:3:13: parameters: must name at least one parameter"},
-    {"dataset: mnist\nmethod: grid\nparameters:\n  epochs: {value: 2}\n  colour: {value: red}\n",
-     "sweep.yaml:5:3: parameters.colour: unknown parameter (allowed: layers, units, units_1..units_8, activation, init_mode, optimizer, learning_rate, momentum, nesterov, dropout, input_dropout, weight_constraint, batch_size, epochs, seed)"},
-    {"dataset: mnist\nparameters:\n  epochs: {value: 2}\n  epochs: {value: 3}\n", "sweep.yaml:4:3: parameters.epochs: duplicate key (first given at 3:3)"},
-    {"dataset: mnist\nparameters:\n  epochs: 2\n", "sweep.yaml:3:11: parameters.epochs: expected a mapping (value, values or distribution), got '2'"},
-    {"dataset: mnist\nparameters:\n  epochs: {value: 2, values: [2, 3]}\n", "sweep.yaml:3:22: parameters.epochs: give exactly one of value, values or distribution (got value and values)"},
-    {"dataset: mnist\nparameters:\n  epochs: {}\n", "sweep.yaml:3:11: parameters.epochs: needs value, values or distribution"},
-    {"dataset: mnist\nparameters:\n  epochs: {values: []}\n", "sweep.yaml:3:20: parameters.epochs.values: must not be empty"},
-    {"dataset: mnist\nparameters:\n  batch_size: {values: [32, 64, 32]}\n", "sweep.yaml:3:33: parameters.batch_size.values[2]: duplicate value 32 (also values[0])"},
-    {"dataset: mnist\nparameters:\n  batch_size: {values: [32, 64, big]}\n", "sweep.yaml:3:33: parameters.batch_size.values[2]: expected an integer, got 'big'"},
-    {"dataset: mnist\nparameters:\n  batch_size: {values: [32, 2.5]}\n", "sweep.yaml:3:29: parameters.batch_size.values[1]: expected an integer, got '2.5'"},
-    {"dataset: mnist\nparameters:\n  batch_size: {value: 0}\n", "sweep.yaml:3:23: parameters.batch_size.value: 0 is out of range (1..65536)"},
-    {"dataset: mnist\nparameters:\n  dropout: {value: 1.0}\n", "sweep.yaml:3:20: parameters.dropout.value: 1.0 is out of range [0, 1)"},
-    {"dataset: mnist\nparameters:\n  learning_rate: {values: [0.1, 0]}\n", "sweep.yaml:3:33: parameters.learning_rate.values[1]: 0 is out of range (0, 10]"},
-    {"dataset: mnist\nparameters:\n  layers: {value: 9}\n", "sweep.yaml:3:19: parameters.layers.value: 9 is out of range (1..8)"},
-    {"dataset: mnist\nparameters:\n  optimizer: {values: [adam, adamw]}\n", "sweep.yaml:3:30: parameters.optimizer.values[1]: unknown optimizer 'adamw' (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam)"},
-    {"dataset: mnist\nparameters:\n  init_mode: {values: [zero, zeros]}\n", "sweep.yaml:3:30: parameters.init_mode.values[1]: duplicate value zeros (also values[0])"},
-    {"dataset: mnist\nparameters:\n  nesterov: {value: maybe}\n", "sweep.yaml:3:21: parameters.nesterov.value: expected true or false, got 'maybe'"},
-    {"dataset: mnist\nparameters:\n  optimizer:\n    distribution: categorical\n    values: [adam, sgd]\n    probabilities: [0.5, 0.4]\n",
+    // YAML and the top level
+    {"dataset: mnist\n" "method: [grid\n",
+     "sweep.yaml:3:1: yaml: flow sequence without a closing bracket"},
+    {"dataset: mnist\n" "method: @grid\n",
+     "sweep.yaml:2:9: yaml: plain scalar cannot start with '@'"},
+    {"- dataset\n" "- mnist\n",
+     "sweep.yaml:1:1: top level: expected a mapping, got a sequence"},
+    {"",
+     "sweep.yaml:1:1: top level: expected a mapping, got an empty document"},
+    {MINI "---\n" "name: two\n",
+     "sweep.yaml:5:1: yaml: only one document is allowed"},
+    {MINI "colour: red\n",
+     "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, "
+     "refit, score_train, priority, seed, budget, parameters)"},
+    {"method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+     "sweep.yaml:1:1: dataset: required key is missing"},
+    {"dataset: cifar10\n" "method: grid\n",
+     "sweep.yaml:1:10: dataset: unknown dataset 'cifar10' (allowed: mnist, fashion-mnist, "
+     "idx:/path/to/dir)"},
+    {"dataset: 'idx:'\n" "method: grid\n",
+     "sweep.yaml:1:10: dataset: idx: needs a directory, e.g. idx:/data/mnist"},
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n",
+     "sweep.yaml:1:1: method: required key is missing"},
+    {"dataset: mnist\n" "method: grd\n",
+     "sweep.yaml:2:9: method: unknown method 'grd' (allowed: grid, random)"},
+    {"dataset: mnist\n" "method: bayes\n",
+     "sweep.yaml:2:9: method: method 'bayes' is not available in this version (allowed: "
+     "grid, random)"},
+    {"dataset: mnist\n" "method: hyperband\n",
+     "sweep.yaml:2:9: method: method 'hyperband' is not available in this version "
+     "(allowed: grid, random)"},
+    // metric, cv and the other scalar keys
+    {"dataset: mnist\n" "metric: {name: auc}\n",
+     "sweep.yaml:2:16: metric.name: unknown metric 'auc' (allowed: accuracy, log_loss, "
+     "f1_macro)"},
+    {"dataset: mnist\n" "metric: {name: log_loss, goal: maximize}\n",
+     "sweep.yaml:2:32: metric.goal: log_loss is minimized, not maximized (allowed: "
+     "minimize)"},
+    {"dataset: mnist\n" "metric: {goal: minimize}\n",
+     "sweep.yaml:2:16: metric.goal: accuracy is maximized, not minimized (allowed: "
+     "maximize)"},
+    {"dataset: mnist\n" "metric: {name: accuracy, goal: up}\n",
+     "sweep.yaml:2:32: metric.goal: unknown goal 'up' (allowed: maximize, minimize)"},
+    {"dataset: mnist\n" "metric: accuracy\n",
+     "sweep.yaml:2:9: metric: expected a mapping, got 'accuracy'"},
+    {"dataset: mnist\n" "cv: {folds: 1}\n",
+     "sweep.yaml:2:13: cv.folds: 1 is out of range (2..100)"},
+    {"dataset: mnist\n" "cv: {folds: 101}\n",
+     "sweep.yaml:2:13: cv.folds: 101 is out of range (2..100)"},
+    {"dataset: mnist\n" "cv: {folds: five}\n",
+     "sweep.yaml:2:13: cv.folds: expected an integer, got 'five'"},
+    {"dataset: mnist\n" "cv: {folds: \"5\"}\n",
+     "sweep.yaml:2:13: cv.folds: expected an integer, got the string \"5\""},
+    {"dataset: mnist\n" "cv: {stratified: yes}\n",
+     "sweep.yaml:2:18: cv.stratified: expected true or false, got 'yes'"},
+    {"dataset: mnist\n" "cv: {repeats: 0}\n",
+     "sweep.yaml:2:15: cv.repeats: 0 is out of range (1..100)"},
+    {"dataset: mnist\n" "cv: {seed: -1}\n",
+     "sweep.yaml:2:12: cv.seed: -1 is out of range (0..18446744073709551615)"},
+    {"dataset: mnist\n" "cv: {k: 5}\n",
+     "sweep.yaml:2:6: cv.k: unknown key (allowed: folds, stratified, shuffle, seed, "
+     "repeats)"},
+    {"dataset: mnist\n" "cv: [5]\n",
+     "sweep.yaml:2:5: cv: expected a mapping, got a sequence"},
+    {"dataset: mnist\n" "refit: 1\n",
+     "sweep.yaml:2:8: refit: expected true or false, got '1'"},
+    {"dataset: mnist\n" "priority: 1001\n",
+     "sweep.yaml:2:11: priority: 1001 is out of range (-1000..1000)"},
+    {"dataset: mnist\n" "name: ''\n",
+     "sweep.yaml:2:7: name: must not be empty"},
+    {"dataset: mnist\n" "budget: {max_trials: 0}\n",
+     "sweep.yaml:2:22: budget.max_trials: 0 is out of range (1..1000000)"},
+    {"dataset: mnist\n" "method: grid\n" "method: random\n",
+     "sweep.yaml:3:1: method: duplicate key (first given at 2:1)"},
+    // random search needs a budget
+    {"dataset: mnist\n" "method: random\n" "parameters:\n" "  epochs: {value: 2}\n",
+     "sweep.yaml:2:9: budget.max_trials: required by method random"},
+    {"dataset: mnist\n" "method: random\n" "budget: {max_parallel: 2}\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
+     "sweep.yaml:3:9: budget.max_trials: required by method random"},
+    // parameters: names and forms
+    {"dataset: mnist\n" "method: grid\n" "parameters: {}\n",
+     "sweep.yaml:3:13: parameters: must name at least one parameter"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n"
+     "  colour: {value: red}\n",
+     "sweep.yaml:5:3: parameters.colour: unknown parameter (allowed: layers, units, "
+     "units_1..units_8, activation, init_mode, optimizer, learning_rate, momentum, "
+     "nesterov, dropout, input_dropout, weight_constraint, batch_size, epochs, seed)"},
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n" "  epochs: {value: 3}\n",
+     "sweep.yaml:4:3: parameters.epochs: duplicate key (first given at 3:3)"},
+    {"dataset: mnist\n" "parameters:\n" "  epochs: 2\n",
+     "sweep.yaml:3:11: parameters.epochs: expected a mapping (value, values or "
+     "distribution), got '2'"},
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2, values: [2, 3]}\n",
+     "sweep.yaml:3:22: parameters.epochs: give exactly one of value, values or "
+     "distribution (got value and values)"},
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {}\n",
+     "sweep.yaml:3:11: parameters.epochs: needs value, values or distribution"},
+    // parameter values
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {values: []}\n",
+     "sweep.yaml:3:20: parameters.epochs.values: must not be empty"},
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 64, 32]}\n",
+     "sweep.yaml:3:33: parameters.batch_size.values[2]: duplicate value 32 (also "
+     "values[0])"},
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 64, big]}\n",
+     "sweep.yaml:3:33: parameters.batch_size.values[2]: expected an integer, got 'big'"},
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 2.5]}\n",
+     "sweep.yaml:3:29: parameters.batch_size.values[1]: expected an integer, got '2.5'"},
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {value: 0}\n",
+     "sweep.yaml:3:23: parameters.batch_size.value: 0 is out of range (1..65536)"},
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {value: 1.0}\n",
+     "sweep.yaml:3:20: parameters.dropout.value: 1.0 is out of range [0, 1)"},
+    {"dataset: mnist\n" "parameters:\n" "  learning_rate: {values: [0.1, 0]}\n",
+     "sweep.yaml:3:33: parameters.learning_rate.values[1]: 0 is out of range (0, 10]"},
+    {"dataset: mnist\n" "parameters:\n" "  layers: {value: 9}\n",
+     "sweep.yaml:3:19: parameters.layers.value: 9 is out of range (1..8)"},
+    {"dataset: mnist\n" "parameters:\n" "  optimizer: {values: [adam, adamw]}\n",
+     "sweep.yaml:3:30: parameters.optimizer.values[1]: unknown optimizer 'adamw' "
+     "(allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam)"},
+    {"dataset: mnist\n" "parameters:\n" "  init_mode: {values: [zero, zeros]}\n",
+     "sweep.yaml:3:30: parameters.init_mode.values[1]: duplicate value zeros (also "
+     "values[0])"},
+    {"dataset: mnist\n" "parameters:\n" "  nesterov: {value: maybe}\n",
+     "sweep.yaml:3:21: parameters.nesterov.value: expected true or false, got 'maybe'"},
+    // categorical probabilities
+    {"dataset: mnist\n" "parameters:\n" "  optimizer:\n" "    distribution: categorical\n"
+     "    values: [adam, sgd]\n" "    probabilities: [0.5, 0.4]\n",
      "sweep.yaml:6:20: parameters.optimizer.probabilities: sum to 0.9, not 1 (within 1e-6)"},
-    {"dataset: mnist\nparameters:\n  optimizer:\n    distribution: categorical\n    values: [adam, sgd, nadam]\n    probabilities: [0.5, 0.5]\n",
+    {"dataset: mnist\n" "parameters:\n" "  optimizer:\n" "    distribution: categorical\n"
+     "    values: [adam, sgd, nadam]\n" "    probabilities: [0.5, 0.5]\n",
      "sweep.yaml:6:20: parameters.optimizer.probabilities: 2 probabilities for 3 values"},
-    {"dataset: mnist\nparameters:\n  optimizer:\n    distribution: categorical\n    values: [adam, sgd]\n    probabilities: [1.5, -0.5]\n",
+    {"dataset: mnist\n" "parameters:\n" "  optimizer:\n" "    distribution: categorical\n"
+     "    values: [adam, sgd]\n" "    probabilities: [1.5, -0.5]\n",
      "sweep.yaml:6:21: parameters.optimizer.probabilities[0]: 1.5 is out of range [0, 1]"},
-    {"dataset: mnist\nparameters:\n  dropout: {distribution: uniform, min: 0.5, max: 0.2}\n", "sweep.yaml:3:51: parameters.dropout.max: must be greater than min (0.5), got 0.2"},
-    {"dataset: mnist\nparameters:\n  units: {distribution: int_uniform, min: 64, max: 64}\n", "sweep.yaml:3:52: parameters.units.max: must be greater than min (64), got 64"},
-    {"dataset: mnist\nparameters:\n  momentum: {distribution: log_uniform_values, min: 0, max: 0.9}\n", "sweep.yaml:3:53: parameters.momentum.min: must be greater than 0 for log_uniform_values, got 0"},
-    {"dataset: mnist\nparameters:\n  dropout: {distribution: uniform, min: 0, max: 1}\n", "sweep.yaml:3:49: parameters.dropout.max: 1 is out of range [0, 1)"},
-    {"dataset: mnist\nparameters:\n  dropout: {distribution: normal, min: 0, max: 1}\n", "sweep.yaml:3:27: parameters.dropout.distribution: unknown distribution 'normal' (allowed: categorical, uniform, log_uniform_values, int_uniform, q_uniform)"},
-    {"dataset: mnist\nparameters:\n  dropout: {distribution: uniform, min: 0}\n", "sweep.yaml:3:12: parameters.dropout: distribution uniform needs max"},
-    {"dataset: mnist\nparameters:\n  dropout: {distribution: uniform, min: 0, max: 0.5, q: 0.1}\n", "sweep.yaml:3:54: parameters.dropout.q: not allowed with distribution uniform (allowed: distribution, min, max)"},
-    {"dataset: mnist\nparameters:\n  batch_size: {distribution: uniform, min: 16, max: 64}\n", "sweep.yaml:3:30: parameters.batch_size.distribution: uniform needs a float parameter; batch_size takes integers (use int_uniform or q_uniform)"},
-    {"dataset: mnist\nparameters:\n  dropout: {distribution: int_uniform, min: 0, max: 1}\n", "sweep.yaml:3:27: parameters.dropout.distribution: int_uniform needs an integer parameter; dropout takes floats (use uniform or q_uniform)"},
-    {"dataset: mnist\nparameters:\n  optimizer: {distribution: uniform, min: 0, max: 1}\n", "sweep.yaml:3:29: parameters.optimizer.distribution: uniform needs a float parameter; optimizer takes names or booleans (use values or categorical)"},
-    {"dataset: mnist\nparameters:\n  dropout: {distribution: q_uniform, min: 0.1, max: 0.2, q: 0.3}\n", "sweep.yaml:3:61: parameters.dropout.q: no multiple of 0.3 lies in [0.1, 0.2]"},
-    {"dataset: mnist\nparameters:\n  dropout: {values: [0.1], probabilities: [1]}\n", "sweep.yaml:3:28: parameters.dropout.probabilities: not allowed with values (allowed: values)"},
-    {"dataset: mnist\nmethod: grid\nparameters:\n  learning_rate: {distribution: uniform, min: 0.001, max: 0.1}\n",
-     "sweep.yaml:4:3: parameters.learning_rate: distribution uniform cannot be enumerated by grid search; use values"},
-    {"dataset: mnist\nmethod: grid\nparameters:\n  units: {distribution: int_uniform, min: 8, max: 64}\n",
-     "sweep.yaml:4:3: parameters.units: distribution int_uniform cannot be enumerated by grid search; use values"},
-    {"dataset: mnist\nmethod: grid\nparameters:\n  epochs: {value: *a}\n", "sweep.yaml:4:20: parameters.epochs.value: expected an integer, got an alias (aliases are not supported)"},
-    {"dataset: mnist\nmethod: grid\nparameters:\n  ? [epochs]\n  : {value: 2}\n", "sweep.yaml:4:5: parameters: keys must be names, got a sequence"},
+    // numeric distributions
+    {"dataset: mnist\n" "parameters:\n"
+     "  dropout: {distribution: uniform, min: 0.5, max: 0.2}\n",
+     "sweep.yaml:3:51: parameters.dropout.max: must be greater than min (0.5), got 0.2"},
+    {"dataset: mnist\n" "parameters:\n"
+     "  units: {distribution: int_uniform, min: 64, max: 64}\n",
+     "sweep.yaml:3:52: parameters.units.max: must be greater than min (64), got 64"},
+    {"dataset: mnist\n" "parameters:\n"
+     "  momentum: {distribution: log_uniform_values, min: 0, max: 0.9}\n",
+     "sweep.yaml:3:53: parameters.momentum.min: must be greater than 0 for "
+     "log_uniform_values, got 0"},
+    {"dataset: mnist\n" "parameters:\n"
+     "  dropout: {distribution: uniform, min: 0, max: 1}\n",
+     "sweep.yaml:3:49: parameters.dropout.max: 1 is out of range [0, 1)"},
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: normal, min: 0, max: 1}\n",
+     "sweep.yaml:3:27: parameters.dropout.distribution: unknown distribution 'normal' "
+     "(allowed: categorical, uniform, log_uniform_values, int_uniform, q_uniform)"},
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: uniform, min: 0}\n",
+     "sweep.yaml:3:12: parameters.dropout: distribution uniform needs max"},
+    {"dataset: mnist\n" "parameters:\n"
+     "  dropout: {distribution: uniform, min: 0, max: 0.5, q: 0.1}\n",
+     "sweep.yaml:3:54: parameters.dropout.q: not allowed with distribution uniform "
+     "(allowed: distribution, min, max)"},
+    {"dataset: mnist\n" "parameters:\n"
+     "  batch_size: {distribution: uniform, min: 16, max: 64}\n",
+     "sweep.yaml:3:30: parameters.batch_size.distribution: uniform needs a float "
+     "parameter; batch_size takes integers (use int_uniform or q_uniform)"},
+    {"dataset: mnist\n" "parameters:\n"
+     "  dropout: {distribution: int_uniform, min: 0, max: 1}\n",
+     "sweep.yaml:3:27: parameters.dropout.distribution: int_uniform needs an integer "
+     "parameter; dropout takes floats (use uniform or q_uniform)"},
+    {"dataset: mnist\n" "parameters:\n"
+     "  optimizer: {distribution: uniform, min: 0, max: 1}\n",
+     "sweep.yaml:3:29: parameters.optimizer.distribution: uniform needs a float "
+     "parameter; optimizer takes names or booleans (use values or categorical)"},
+    {"dataset: mnist\n" "parameters:\n"
+     "  dropout: {distribution: q_uniform, min: 0.1, max: 0.2, q: 0.3}\n",
+     "sweep.yaml:3:61: parameters.dropout.q: no multiple of 0.3 lies in [0.1, 0.2]"},
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {values: [0.1], probabilities: [1]}\n",
+     "sweep.yaml:3:28: parameters.dropout.probabilities: not allowed with values "
+     "(allowed: values)"},
+    // grid search
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n"
+     "  learning_rate: {distribution: uniform, min: 0.001, max: 0.1}\n",
+     "sweep.yaml:4:3: parameters.learning_rate: distribution uniform cannot be enumerated "
+     "by grid search; use values"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n"
+     "  units: {distribution: int_uniform, min: 8, max: 64}\n",
+     "sweep.yaml:4:3: parameters.units: distribution int_uniform cannot be enumerated by "
+     "grid search; use values"},
+    // aliases and complex keys
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  epochs: {value: *a}\n",
+     "sweep.yaml:4:20: parameters.epochs.value: expected an integer, got an alias "
+     "(aliases are not supported)"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  ? [epochs]\n" "  : {value: 2}\n",
+     "sweep.yaml:4:5: parameters: keys must be names, got a sequence"},
 };
 
 HPT_TEST(invalid_specs)
@@ -486,6 +599,40 @@ HPT_TEST(odd_inputs)
     EXPECT_ERR("\"a\\nb\": 1\n", "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, "
                                  "metric, method, cv, refit, score_train, priority, seed, "
                                  "budget, parameters)");
+    // Malformed UTF-8 and control characters never reach libfyaml (0.7.12
+    // loops forever on "%a:\xff", a directive holding a bad byte).
+    EXPECT_ERR("%a:\xff\n", "sweep.yaml:1:4: yaml: invalid UTF-8 (byte 0xff)");
+    EXPECT_ERR("dataset: mn\xc3\xa9\xc1st\n", "sweep.yaml:1:13: yaml: invalid UTF-8 (byte 0xc1)");
+    EXPECT_ERR("dataset: \xe2\x82\n", "sweep.yaml:1:10: yaml: invalid UTF-8 (byte 0x0a)");
+    EXPECT_ERR("dataset: \xed\xa0\x80\n", "sweep.yaml:1:10: yaml: character U+D800 is not "
+                                             "allowed in YAML");
+    EXPECT_ERR("a: 1\nb: \x01\n", "sweep.yaml:2:4: yaml: character U+0001 is not allowed in YAML");
+    EXPECT_ERR("a: 1\nb: \xe2\x82", "sweep.yaml:2:4: yaml: invalid UTF-8 (truncated character)");
+    {
+        const char nul[] = "dataset: mnist\0\n";
+        ASSERT_EQ(coord_spec_parse(nul, sizeof nul - 1, "n.yaml", &spec, &err), -EINVAL);
+        ASSERT(strcmp(err.msg, "n.yaml:1:15: yaml: character U+0000 is not allowed in YAML") == 0);
+    }
+    // A BOM and non-ASCII text are fine.
+    spec = PARSE_OK("\xef\xbb\xbf" "name: caf\xc3\xa9 \xf0\x9f\x9a\x80\ndataset: mnist\n"
+                    "method: grid\nparameters: {epochs: {value: 1}}\n");
+    ASSERT(strcmp(spec->name, "caf\xc3\xa9 \xf0\x9f\x9a\x80") == 0);
+    coord_spec_destroy(&spec);
+    // Deep nesting is refused by libfyaml's depth limit, not a stack overflow.
+    {
+        size_t depth = 100000;
+        char *deep = malloc(2 * depth + 16);
+        size_t off = 0;
+        memcpy(deep, "a: ", 3);
+        off = 3;
+        for (size_t i = 0; i < depth; i++)
+            deep[off++] = '[';
+        for (size_t i = 0; i < depth; i++)
+            deep[off++] = ']';
+        ASSERT_EQ(coord_spec_parse(deep, off, "d.yaml", &spec, &err), -EINVAL);
+        ASSERT(strncmp(err.msg, "d.yaml:", 7) == 0);
+        free(deep);
+    }
     // NULL text with len 0 is an empty document.
     ASSERT_EQ(coord_spec_parse(NULL, 0, "x.yaml", &spec, &err), -EINVAL);
     ASSERT(strcmp(err.msg, "x.yaml:1:1: top level: expected a mapping, got an empty document") ==

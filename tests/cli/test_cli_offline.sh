@@ -1,0 +1,194 @@
+#!/bin/sh
+# test_cli_offline.sh HPTUNE: the hptune client commands through their real
+# interface, without a coordinator: every command's --help is complete and
+# exits 0, bad flags exit 2 naming the flag, a coordinator nobody runs is
+# exit 3 naming the address tried (quickly, whatever the command), and
+# `launch` of a missing or unusable spec exits 2 naming the file.
+set -u
+HPTUNE=$1
+fails=0
+checks=0
+tmp=$(mktemp -d)
+out=$tmp/out
+err=$tmp/err
+trap 'rm -rf "$tmp"' EXIT
+unset HPTUNE_COORDINATOR
+
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+check() { checks=$((checks + 1)); }
+
+# A high port nobody listens on: random, and checked free when python3 can.
+pick_port() {
+    p=$(( ($$ * 7919 + $(date +%s)) % 20000 + 40000 ))
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c '
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+' "$p" || p=$((p + 1))
+    fi
+    echo "$p"
+}
+PORT=$(pick_port)
+ADDR=tcp://127.0.0.1:$PORT
+
+# --- hptune --help lists every command ---------------------------------------
+check
+"$HPTUNE" --help >"$out" 2>"$err" || fail "hptune --help exited non-zero"
+for cmd in launch status workers results logs cancel train; do
+    grep -q "^  $cmd " "$out" || fail "hptune --help does not list '$cmd'"
+done
+grep -q HPTUNE_COORDINATOR "$out" || fail "hptune --help does not mention HPTUNE_COORDINATOR"
+
+# --- every command's --help: usage, flags, defaults, exit codes, example -----
+help_has() {
+    # help_has CMD words...
+    cmd=$1
+    shift
+    check
+    "$HPTUNE" "$cmd" --help >"$out" 2>"$err"
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "$cmd --help exited $rc"
+    [ -s "$err" ] && fail "$cmd --help wrote to stderr: $(cat "$err")"
+    grep -q "^Usage: hptune $cmd" "$out" || fail "$cmd --help has no Usage line"
+    grep -q "^Exit status:" "$out" || fail "$cmd --help has no exit status"
+    grep -q "^Examples\{0,1\}:" "$out" || fail "$cmd --help has no example"
+    for w in "$@"; do
+        grep -q -- "$w" "$out" || fail "$cmd --help does not mention '$w'"
+    done
+    # man-page width: no line over 100 columns
+    awk 'length($0) > 100 { exit 1 }' "$out" || fail "$cmd --help has lines over 100 columns"
+}
+# $conn is split into words on purpose below.
+conn="--coordinator --timeout HPTUNE_COORDINATOR tcp://127.0.0.1:7600"
+# shellcheck disable=SC2086
+help_has launch --wait $conn "path:line:col\|PATH:LINE:COL" "submitted"
+# shellcheck disable=SC2086
+help_has status --watch $conn ETA "0.5 s" "2 s"
+# shellcheck disable=SC2086
+help_has workers $conn "LAST SEEN" DATASETS
+# shellcheck disable=SC2086
+help_has results --format --top table csv json rank_test_score mean_test_score \
+    split0_test_score pandas $conn
+# shellcheck disable=SC2086
+help_has logs --follow --level --sweep debug info warn error $conn
+# shellcheck disable=SC2086
+help_has cancel $conn "already"
+
+# -h works the same as --help
+check
+if ! "$HPTUNE" status -h >"$out" 2>&1 || ! grep -q "^Usage: hptune status" "$out"; then
+    fail "status -h"
+fi
+
+# --- bad flags and arguments exit 2, naming the flag --------------------------
+expect_usage() {
+    # expect_usage "text in message" args...
+    want=$1
+    shift
+    check
+    "$HPTUNE" "$@" >"$out" 2>"$err"
+    rc=$?
+    [ "$rc" -eq 2 ] || fail "hptune $* exited $rc, want 2"
+    grep -qF -- "$want" "$err" || fail "hptune $*: stderr lacks '$want': $(cat "$err")"
+    [ -s "$out" ] && fail "hptune $*: wrote to stdout on a usage error: $(cat "$out")"
+}
+expect_usage "unknown command 'frobnicate'" frobnicate
+expect_usage "Usage: hptune" # no command at all
+expect_usage "unknown option '--bogus'" --bogus status
+expect_usage "--coordinator: missing value" --coordinator
+expect_usage "hptune status: unknown option '--bogus'" status --bogus
+expect_usage "hptune status: SWEEP: 'abc' is not a sweep id" status abc
+expect_usage "hptune status: SWEEP: '0' is not a sweep id" status 0
+expect_usage "hptune status: unexpected argument '4'" status 3 4
+expect_usage "hptune workers: unexpected argument 'x'" workers x
+expect_usage "hptune workers: unknown option '--watch'" workers --watch
+expect_usage "hptune results: missing SWEEP" results
+expect_usage "hptune results: SWEEP: '-1' is not a sweep id" results -- -1
+expect_usage "--format: unknown value 'xml' (allowed: table, csv, json)" results 3 --format xml
+expect_usage "--top: -1 is out of range" results 3 --top -1
+expect_usage "--top: 'ten' is not an integer" results 3 --top ten
+expect_usage "--format: missing value" results 3 --format
+expect_usage "--level: unknown value 'loud' (allowed: debug, info, warn, error)" logs --level loud
+expect_usage "--sweep: 'x' is not a sweep id" logs --sweep x
+expect_usage "hptune logs: unexpected argument 'extra'" logs extra
+expect_usage "hptune cancel: missing SWEEP" cancel
+expect_usage "hptune cancel: SWEEP: '3x' is not a sweep id" cancel 3x
+expect_usage "hptune launch: missing SPEC" launch
+expect_usage "hptune launch: unexpected argument 'b.yaml'" launch a.yaml b.yaml
+expect_usage "--timeout: 0 is out of range (allowed (0, 3600])" status --timeout 0
+expect_usage "--timeout: 'soon' is not a number of seconds" workers --timeout soon
+expect_usage "--timeout: 'soon' is not a number of seconds" --timeout soon workers
+expect_usage "--coordinator: empty address" status --coordinator ''
+expect_usage "is not a ZeroMQ address" status --coordinator not-an-endpoint
+export HPTUNE_COORDINATOR=bogus://x
+expect_usage "HPTUNE_COORDINATOR: 'bogus://x' is not a ZeroMQ address" workers
+unset HPTUNE_COORDINATOR
+
+# --- launch: a missing or unusable spec exits 2 naming the file ---------------
+expect_usage "cannot read spec '$tmp/nope.yaml': No such file or directory" \
+    launch "$tmp/nope.yaml" --coordinator "$ADDR"
+expect_usage "cannot read spec '$tmp': Is a directory" launch "$tmp" --coordinator "$ADDR"
+: >"$tmp/empty.yaml"
+expect_usage "spec '$tmp/empty.yaml' is empty" launch "$tmp/empty.yaml" --coordinator "$ADDR"
+printf 'name: x\0\n' >"$tmp/nul.yaml"
+expect_usage "spec '$tmp/nul.yaml' contains NUL bytes" launch "$tmp/nul.yaml"
+if [ "$(id -u)" -ne 0 ]; then # root reads anything
+    printf 'name: x\n' >"$tmp/secret.yaml"
+    chmod 000 "$tmp/secret.yaml"
+    expect_usage "cannot read spec '$tmp/secret.yaml': Permission denied" \
+        launch "$tmp/secret.yaml"
+fi
+
+# --- nobody at the address: exit 3 naming it, within the timeout --------------
+printf 'name: x\ndataset: mnist\nmethod: grid\nparameters:\n  units: {values: [8]}\n' \
+    >"$tmp/spec.yaml"
+expect_unreachable() {
+    # expect_unreachable ADDR_IN_MESSAGE args...
+    want=$1
+    shift
+    check
+    t0=$(date +%s)
+    "$HPTUNE" "$@" >"$out" 2>"$err"
+    rc=$?
+    t1=$(date +%s)
+    [ "$rc" -eq 3 ] || fail "hptune $* exited $rc, want 3: $(cat "$err")"
+    msg="hptune: coordinator at $want did not answer within 0.5 s"
+    msg="$msg (is hptune-coordinator running? set --coordinator or HPTUNE_COORDINATOR)"
+    grep -qF "$msg" "$err" ||
+        fail "hptune $*: unreachable message wrong: $(cat "$err")"
+    [ $((t1 - t0)) -le 3 ] || fail "hptune $* took $((t1 - t0)) s with --timeout 0.5"
+    [ -s "$out" ] && fail "hptune $*: wrote to stdout: $(cat "$out")"
+}
+for args in "status" "status 3" "status --watch" "status 3 --watch" "workers" "results 3" \
+    "results 3 --format csv" "results 3 --format json" "logs" "logs -f" "logs --sweep 2" \
+    "cancel 3" "launch $tmp/spec.yaml" "launch $tmp/spec.yaml --wait"; do
+    # shellcheck disable=SC2086 # split args on purpose
+    expect_unreachable "$ADDR" $args --coordinator "$ADDR" --timeout 0.5
+done
+# The flags may come before the command, with = too.
+expect_unreachable "$ADDR" --coordinator "$ADDR" --timeout 0.5 status
+expect_unreachable "$ADDR" --coordinator="$ADDR" --timeout=0.5 workers
+# HPTUNE_COORDINATOR is used when --coordinator is not given, and loses to it.
+export HPTUNE_COORDINATOR="$ADDR"
+expect_unreachable "$ADDR" workers --timeout 0.5
+export HPTUNE_COORDINATOR=tcp://127.0.0.1:$((PORT + 1))
+expect_unreachable "$ADDR" workers --timeout 0.5 --coordinator "$ADDR"
+unset HPTUNE_COORDINATOR
+# The documented default address when neither is set.
+check
+"$HPTUNE" workers --timeout 0.2 >"$out" 2>"$err"
+rc=$?
+if [ "$rc" -eq 3 ]; then
+    grep -qF "coordinator at tcp://127.0.0.1:7600 did not answer within 0.2 s" "$err" ||
+        fail "default address not named: $(cat "$err")"
+fi # (rc 0 means a real coordinator runs on this machine's default port)
+
+if [ "$fails" -ne 0 ]; then
+    echo "$checks checks, $fails failure(s)"
+    exit 1
+fi
+echo "all $checks checks passed"
