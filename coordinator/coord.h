@@ -69,7 +69,9 @@ struct coord_task {
     coord_task_state_t state;
     uint32_t attempt;             // attempts leased so far; the current one when leased
     uint32_t failures;            // attempts that returned an error
-    coord_worker_t *worker;       // holder while leased
+    coord_worker_t *worker;       // holder while leased (NULL for an orphan)
+    char *orphan_of;              // after a restart: the worker id that held the lease
+    double orphan_deadline;       // monotonic; requeue if its worker has not re-attached
     double leased_at;             // monotonic seconds
     int epoch;                    // last reported progress
     double score, accuracy, log_loss, f1_macro, train_score, fit_seconds;
@@ -206,6 +208,8 @@ typedef struct coord {
     char fp_cache_fp[8][65];
     int fp_cache_n;
 
+    int n_orphans;                // leases inherited from the journal, not yet re-attached
+
     // Counters for status and metrics.
     uint64_t bad_messages, results_dropped;
 } coord_t;
@@ -231,6 +235,17 @@ void coord_requeue(coord_t *c, coord_task_t *t, const char *why);
 int coord_sweep_cancel(coord_t *c, coord_sweep_t *s);
 coord_sweep_t *coord_sweep_find(coord_t *c, uint64_t id);
 void coord_sweeps_free(coord_t *c);
+/* Rebuild every unfinished sweep from the journal (after a restart).
+ * Returns the number resumed or a negative errno. */
+int coord_resume(coord_t *c, hpt_err *err);
+/* Leases from before a restart: re-bind to a worker that re-registered,
+ * requeue those whose worker did not come back in time. */
+void coord_orphans_adopt(coord_t *c, coord_worker_t *w);
+void coord_orphans_cron(coord_t *c);
+/* A Result from a peer that is not registered: accepted when it completes an
+ * orphaned lease (the result depends only on the task).  Returns true when
+ * it was used. */
+bool coord_orphan_result(coord_t *c, const Hpt__Result *m);
 double coord_sweep_eta(const coord_sweep_t *s);
 
 // coord_workers.c

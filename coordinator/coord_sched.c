@@ -268,25 +268,28 @@ static void params_json(const coord_sweep_t *s, const coord_trial_t *tr, char *b
 
 static void trial_finish(coord_t *c, coord_trial_t *tr);
 
-/* Ask the search for one more trial and queue its tasks.  Returns the
- * number of tasks queued (0 when the search has none now). */
-static int sweep_grow(coord_t *c, coord_sweep_t *s)
+/* Take the next suggestion from the search as a new trial (without tasks).
+ * Returns NULL when the search has none now (*done set when it never will)
+ * or memory ran out.  The trial's params JSON goes into pj (size len). */
+static coord_trial_t *trial_next(coord_sweep_t *s, char *pj, size_t len, bool *done)
 {
+    *done = false;
     if (s->exhausted || s->state >= SWEEP_REFITTING)
-        return 0;
+        return NULL;
     coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
     int r = coord_search_suggest(s->search, vals);
     if (r == COORD_SEARCH_DONE) {
         s->exhausted = true;
-        return 0;
+        *done = true;
+        return NULL;
     }
     if (r != COORD_SEARCH_OK)
-        return 0;
+        return NULL;
     if (s->n_trials == s->cap_trials) {
         size_t cap = s->cap_trials ? s->cap_trials * 2 : 64;
         coord_trial_t **tv = realloc(s->trials, cap * sizeof *tv);
         if (!tv)
-            return 0;
+            return NULL;
         s->trials = tv;
         s->cap_trials = cap;
     }
@@ -294,7 +297,7 @@ static int sweep_grow(coord_t *c, coord_sweep_t *s)
     int splits = s->spec->cv.folds * s->spec->cv.repeats;
     if (!tr || !(tr->tasks = calloc((size_t)splits, sizeof *tr->tasks))) {
         free(tr);
-        return 0;
+        return NULL;
     }
     s->trials[s->n_trials++] = tr;
     tr->number = s->n_trials;
@@ -303,18 +306,32 @@ static int sweep_grow(coord_t *c, coord_sweep_t *s)
     tr->state = TRIAL_RUNNING;
     tr->mean = tr->std = tr->mean_fit = tr->std_fit = tr->mean_train = tr->std_train = NAN;
     memcpy(tr->vals, vals, sizeof(coord_pval_t) * (size_t)s->spec->n_params);
-    char pj[2048];
-    params_json(s, tr, pj, sizeof pj);
-    coord_store_trial_add(c->store, s->id, tr->number, pj);
+    params_json(s, tr, pj, len);
     hpt_err err = {0};
     if (coord_spec_apply(s->spec, vals, &tr->hp, &err) < 0) {
-        /* An impossible combination (say units_3 with layers 2 is fine, but
-         * a value the engine rejects) fails the trial without running it. */
+        /* A combination the engine rejects fails the trial without running
+         * it. */
         snprintf(tr->error, sizeof tr->error, "%s", err.msg);
         tr->n_tasks = 0;
+    }
+    return tr;
+}
+
+/* Ask the search for one more trial and queue its tasks.  Returns the
+ * number of tasks queued (0 when the search has none now). */
+static int sweep_grow(coord_t *c, coord_sweep_t *s)
+{
+    char pj[2048];
+    bool done;
+    coord_trial_t *tr = trial_next(s, pj, sizeof pj, &done);
+    if (!tr)
+        return 0;
+    coord_store_trial_add(c->store, s->id, tr->number, pj);
+    if (tr->n_tasks == 0) {
         trial_finish(c, tr);
         return 0;
     }
+    int splits = tr->n_tasks;
     if (coord_search_total(s->search) < 0)
         s->tasks_total += splits;
     for (int k = 0; k < splits; k++) {
@@ -688,11 +705,15 @@ static void task_failed(coord_t *c, coord_task_t *t, const char *error)
 void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
 {
     coord_task_t *t = map_get(c, m->task);
-    if (!t || t->state != TASK_LEASED || t->attempt != m->attempt || t->worker != w) {
+    const char *wid = w ? w->id : "unregistered";
+    /* An orphaned lease (from before a restart) accepts its attempt's result
+     * from whoever delivers it: the result is a function of the task. */
+    if (!t || t->state != TASK_LEASED || t->attempt != m->attempt ||
+        (t->worker != w && t->worker != NULL)) {
         c->results_dropped++;
         hpt_log(HPT_LOG_INFO, "sched", "stale or duplicate result dropped",
                 "task=%llu attempt=%u worker=%s reason=%s", (unsigned long long)m->task,
-                m->attempt, w->id,
+                m->attempt, wid,
                 !t                           ? "unknown-task"
                 : t->state != TASK_LEASED    ? "task-not-leased"
                 : t->attempt != m->attempt   ? "superseded-attempt"
@@ -702,10 +723,12 @@ void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
     coord_sweep_t *s = t->sweep;
     coord_task_unlease(c, t);
     if (!m->ok) {
-        w->tasks_failed++;
+        if (w)
+            w->tasks_failed++;
         task_failed(c, t, m->error[0] ? m->error : "failed without a message");
     } else {
-        w->tasks_done++;
+        if (w)
+            w->tasks_done++;
         t->state = TASK_DONE;
         t->score = m->score;
         t->accuracy = m->accuracy;
@@ -727,8 +750,7 @@ void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
                 "sweep=%llu trial=%llu task=%llu split=%d attempt=%u score=%.6f fit_s=%.3f "
                 "worker=%s",
                 (unsigned long long)s->id, (unsigned long long)t->trial->number,
-                (unsigned long long)t->id, t->split, t->attempt, t->score, t->fit_seconds,
-                w->id);
+                (unsigned long long)t->id, t->split, t->attempt, t->score, t->fit_seconds, wid);
         if (t->refit) {
             hpt_log(HPT_LOG_INFO, "sched", "refit done",
                     "sweep=%llu trial=%llu test_score=%.6f test_accuracy=%.6f",
@@ -852,4 +874,314 @@ void coord_sweeps_free(coord_t *c)
     free(c->map);
     c->map = NULL;
     c->map_cap = c->map_len = 0;
+}
+
+// --- resume ---------------------------------------------------------------
+
+typedef struct resume_ctx {
+    coord_t *c;
+    coord_sweep_t *s;
+    int resumed;
+    hpt_err *err;
+    char bad[256];
+} resume_ctx_t;
+
+static int resume_trial(const coord_store_trial_row_t *row, void *ud)
+{
+    resume_ctx_t *r = ud;
+    coord_sweep_t *s = r->s;
+    char pj[2048];
+    bool done;
+    /* The search is deterministic given its seed and observations, so
+     * replaying it yields the journal's trials in order; check that it does. */
+    coord_trial_t *tr = trial_next(s, pj, sizeof pj, &done);
+    if (!tr || tr->number != row->trial || strcmp(pj, row->params) != 0) {
+        snprintf(r->bad, sizeof r->bad,
+                 "trial %llu: the search replays %.90s where the journal has %.90s",
+                 (unsigned long long)row->trial, tr ? pj : "nothing", row->params);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static coord_task_t *resume_task_new(coord_t *c, coord_sweep_t *s, coord_trial_t *tr,
+                                     const coord_store_task_row_t *row)
+{
+    coord_task_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->id = row->id;
+    t->trial = tr;
+    t->sweep = s;
+    t->refit = row->refit;
+    t->fold = row->fold;
+    t->repeat = row->repeat;
+    t->split = row->refit ? -1 : row->repeat * s->spec->cv.folds + row->fold;
+    t->attempt = row->attempt;
+    t->failures = row->failures;
+    t->score = t->accuracy = t->log_loss = t->f1_macro = t->train_score = NAN;
+    if (row->error)
+        snprintf(t->error, sizeof t->error, "%s", row->error);
+    if (map_put(c, t) < 0) {
+        free(t);
+        return NULL;
+    }
+    if (t->id >= c->next_task_id)
+        c->next_task_id = t->id + 1;
+    return t;
+}
+
+static int resume_task(const coord_store_task_row_t *row, void *ud)
+{
+    resume_ctx_t *r = ud;
+    coord_t *c = r->c;
+    coord_sweep_t *s = r->s;
+    if (row->trial < 1 || row->trial > s->n_trials) {
+        snprintf(r->bad, sizeof r->bad, "task %llu names trial %llu, which does not exist",
+                 (unsigned long long)row->id, (unsigned long long)row->trial);
+        return -EINVAL;
+    }
+    coord_trial_t *tr = s->trials[row->trial - 1];
+    int split = row->repeat * s->spec->cv.folds + row->fold;
+    if (!row->refit && (split < 0 || split >= tr->n_tasks || tr->tasks[split])) {
+        snprintf(r->bad, sizeof r->bad, "task %llu: split %d of trial %llu is invalid or twice",
+                 (unsigned long long)row->id, split, (unsigned long long)row->trial);
+        return -EINVAL;
+    }
+    coord_task_t *t = resume_task_new(c, s, tr, row);
+    if (!t)
+        return -ENOMEM;
+    if (row->refit) {
+        free(s->refit_task);
+        s->refit_task = t;
+        s->best = tr;
+        s->state = SWEEP_REFITTING;
+    } else {
+        tr->tasks[split] = t;
+    }
+    const char *st = row->state;
+    if (strcmp(st, "done") == 0) {
+        t->state = TASK_DONE;
+        t->score = row->r.score;
+        t->accuracy = row->r.accuracy;
+        t->log_loss = row->r.log_loss;
+        t->f1_macro = row->r.f1_macro;
+        t->train_score = row->r.train_score;
+        t->fit_seconds = row->r.fit_seconds;
+        t->epochs = row->r.epochs;
+        s->tasks_done++;
+        if (!row->refit)
+            tr->done++;
+    } else if (strcmp(st, "failed") == 0) {
+        t->state = TASK_FAILED;
+        s->tasks_failed++;
+    } else if (strcmp(st, "cancelled") == 0) {
+        t->state = TASK_CANCELLED;
+    } else if (strcmp(st, "leased") == 0 && row->worker) {
+        /* Its worker may still be training it: keep the lease for a while so
+         * the worker can re-attach and deliver, rather than recompute. */
+        t->state = TASK_LEASED;
+        t->orphan_of = strdup(row->worker);
+        t->orphan_deadline = coord_now() + 2.0 * c->cfg.hb_ivl_ms * 1e-3 * c->cfg.hb_liveness + 1.0;
+        if (!t->orphan_of) {
+            q_push(s, t, false);
+        } else {
+            c->n_orphans++;
+            s->tasks_running++;
+        }
+    } else {
+        q_push(s, t, false);
+    }
+    return 0;
+}
+
+static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
+{
+    resume_ctx_t *r = ud;
+    coord_t *c = r->c;
+    hpt_err perr = {0};
+    coord_spec_t *spec = NULL;
+    const char *path = row->path ? row->path : "spec";
+    int rc = coord_spec_parse(row->spec, strlen(row->spec), path, &spec, &perr);
+    coord_sweep_t *s = calloc(1, sizeof *s);
+    if (rc < 0 || !s) {
+        free(s);
+        coord_spec_destroy(&spec);
+        /* A spec that parsed when it was submitted but not now (an older
+         * build's dialect): end the sweep rather than refuse to start. */
+        hpt_log(HPT_LOG_ERROR, "sched", "cannot resume sweep; marking it failed",
+                "sweep=%llu error=\"%s\"", (unsigned long long)row->id, perr.msg);
+        coord_store_sweep_state(c->store, row->id, "failed", coord_unix(), perr.msg);
+        return 0;
+    }
+    s->spec = spec;
+    s->spec_text = strdup(row->spec);
+    s->id = row->id;
+    s->created = row->created == row->created ? row->created : coord_unix();
+    s->started = row->started == row->started ? row->started : 0;
+    s->state = strcmp(row->state, "queued") == 0 ? SWEEP_QUEUED : SWEEP_RUNNING;
+    snprintf(s->fingerprint, sizeof s->fingerprint, "%s", row->fingerprint ? row->fingerprint : "");
+    s->fp_logged = s->fingerprint[0] != '\0';
+    if (!s->spec_text || coord_search_new(&s->search, spec, &perr) < 0) {
+        coord_spec_destroy(&s->spec);
+        free(s->spec_text);
+        free(s);
+        return hpt_err_set(r->err, -ENOMEM, "sweep %llu: %s", (unsigned long long)row->id,
+                           perr.msg[0] ? perr.msg : "out of memory");
+    }
+    long total = coord_search_total(s->search);
+    int splits = spec->cv.folds * spec->cv.repeats;
+    if (total > 0)
+        s->tasks_total = (int)(total * splits);
+    if (c->sweeps_tail)
+        c->sweeps_tail->next = s;
+    else
+        c->sweeps = s;
+    c->sweeps_tail = s;
+    if (s->id >= c->next_sweep_id)
+        c->next_sweep_id = s->id + 1;
+    r->s = s;
+    r->bad[0] = '\0';
+    rc = coord_store_each_trial(c->store, s->id, resume_trial, r);
+    if (rc == 0)
+        rc = coord_store_each_task(c->store, s->id, resume_task, r);
+    if (rc < 0) {
+        if (rc == -ENOMEM)
+            return hpt_err_set(r->err, rc, "out of memory resuming sweep %llu",
+                               (unsigned long long)s->id);
+        snprintf(s->error, sizeof s->error, "cannot resume: %.200s", r->bad);
+        hpt_log(HPT_LOG_ERROR, "sched", "cannot resume sweep; marking it failed",
+                "sweep=%llu error=\"%s\"", (unsigned long long)s->id, r->bad);
+        sweep_finish(c, s, SWEEP_FAILED);
+        return 0;
+    }
+    if (total < 0)
+        s->tasks_total = (int)s->n_trials * splits;
+    /* Trials whose tasks were all done (or that failed) are aggregated again,
+     * which also replays their observations into the search in trial order. */
+    int done_trials = 0;
+    for (size_t i = 0; i < s->n_trials; i++) {
+        coord_trial_t *tr = s->trials[i];
+        bool failed = tr->n_tasks == 0;
+        for (int k = 0; k < tr->n_tasks && !failed; k++)
+            failed = tr->tasks[k] && tr->tasks[k]->state == TASK_FAILED;
+        if (failed) {
+            for (int k = 0; k < tr->n_tasks; k++)
+                if (tr->tasks[k] && tr->tasks[k]->state == TASK_FAILED)
+                    snprintf(tr->error, sizeof tr->error, "split %d: %.200s", k,
+                             tr->tasks[k]->error);
+            trial_abandon(c, tr, NULL);
+            trial_finish(c, tr);
+        } else if (tr->done == tr->n_tasks) {
+            trial_finish(c, tr);
+            done_trials++;
+        }
+        for (int k = 0; k < tr->n_tasks; k++)
+            if (!tr->tasks[k]) {
+                /* The crash came between the trial and its tasks being
+                 * journaled: create the missing ones. */
+                coord_task_t *t = task_new(c, s, tr, k, false);
+                if (!t)
+                    return hpt_err_set(r->err, -ENOMEM, "out of memory");
+                tr->tasks[k] = t;
+                q_push(s, t, false);
+            }
+    }
+    if (s->state == SWEEP_REFITTING && s->refit_task &&
+        s->refit_task->state == TASK_FAILED) {
+        snprintf(s->error, sizeof s->error, "refit failed: %.200s", s->refit_task->error);
+        sweep_finish(c, s, SWEEP_FAILED);
+    }
+    r->resumed++;
+    hpt_log(HPT_LOG_INFO, "sched", "sweep resumed from the journal",
+            "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d queued=%d "
+            "leases_awaiting_workers=%d",
+            (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state), s->n_trials,
+            done_trials, s->tasks_done, s->n_queued, s->tasks_running);
+    return 0;
+}
+
+int coord_resume(coord_t *c, hpt_err *err)
+{
+    resume_ctx_t r = {.c = c, .err = err};
+    int rc = coord_store_each_open_sweep(c->store, resume_sweep, &r);
+    if (rc < 0)
+        return rc;
+    hpt_err ferr = {0};
+    if (coord_store_flush(c->store, &ferr) < 0)
+        return hpt_err_set(err, -EIO, "%s", ferr.msg);
+    return r.resumed;
+}
+
+void coord_orphans_adopt(coord_t *c, coord_worker_t *w)
+{
+    int adopted = 0;
+    for (coord_sweep_t *s = c->sweeps; s; s = s->next) {
+        for (size_t i = 0; i < s->n_trials; i++) {
+            coord_trial_t *tr = s->trials[i];
+            for (int k = 0; k < tr->n_tasks; k++) {
+                coord_task_t *t = tr->tasks[k];
+                if (!t || !t->orphan_of || strcmp(t->orphan_of, w->id) != 0)
+                    continue;
+                free(t->orphan_of);
+                t->orphan_of = NULL;
+                c->n_orphans--;
+                t->worker = w;
+                t->wprev = NULL;
+                t->wnext = w->leased;
+                if (w->leased)
+                    w->leased->wprev = t;
+                w->leased = t;
+                w->busy++;
+                adopted++;
+            }
+        }
+        coord_task_t *t = s->refit_task;
+        if (t && t->orphan_of && strcmp(t->orphan_of, w->id) == 0) {
+            free(t->orphan_of);
+            t->orphan_of = NULL;
+            c->n_orphans--;
+            t->worker = w;
+            t->wprev = NULL;
+            t->wnext = w->leased;
+            if (w->leased)
+                w->leased->wprev = t;
+            w->leased = t;
+            w->busy++;
+            adopted++;
+        }
+    }
+    if (adopted)
+        hpt_log(HPT_LOG_INFO, "sched", "worker re-attached to its leases from before the restart",
+                "worker=%s leases=%d", w->id, adopted);
+}
+
+static void orphan_expire(coord_t *c, coord_task_t *t, double now)
+{
+    if (!t || !t->orphan_of || t->orphan_deadline > now)
+        return;
+    char why[320];
+    snprintf(why, sizeof why, "worker %.200s did not re-attach after the restart", t->orphan_of);
+    coord_requeue(c, t, why);
+}
+
+void coord_orphans_cron(coord_t *c)
+{
+    double now = coord_now();
+    for (coord_sweep_t *s = c->sweeps; s; s = s->next) {
+        for (size_t i = 0; i < s->n_trials; i++)
+            for (int k = 0; k < s->trials[i]->n_tasks; k++)
+                orphan_expire(c, s->trials[i]->tasks[k], now);
+        orphan_expire(c, s->refit_task, now);
+    }
+    coord_dispatch(c);
+}
+
+bool coord_orphan_result(coord_t *c, const Hpt__Result *m)
+{
+    coord_task_t *t = map_get(c, m->task);
+    if (!t || !t->orphan_of || t->attempt != m->attempt || t->state != TASK_LEASED)
+        return false;
+    coord_on_result(c, NULL, m);
+    return true;
 }

@@ -7,6 +7,7 @@
  */
 #include "coord_store.h"
 
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -485,4 +486,107 @@ int coord_store_event(coord_store_t *s, uint64_t seq, double ts, const char *lev
     else
         sqlite3_bind_null(st, 7);
     return run(s, st);
+}
+
+// --- reads ----------------------------------------------------------------
+
+static const char *col_text(sqlite3_stmt *q, int i)
+{
+    return (const char *)sqlite3_column_text(q, i);
+}
+
+static double col_real(sqlite3_stmt *q, int i)
+{
+    return sqlite3_column_type(q, i) == SQLITE_NULL ? NAN : sqlite3_column_double(q, i);
+}
+
+int coord_store_each_open_sweep(coord_store_t *s,
+                                int (*cb)(const coord_store_sweep_row_t *row, void *ud),
+                                void *ud)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, name, path, spec, state, fingerprint, priority, created, "
+                           "started FROM sweeps WHERE state NOT IN ('done', 'failed', "
+                           "'cancelled') ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK)
+        return -EIO;
+    int rc = 0;
+    while (rc >= 0 && sqlite3_step(q) == SQLITE_ROW) {
+        coord_store_sweep_row_t row = {
+            .id = (uint64_t)sqlite3_column_int64(q, 0),
+            .name = col_text(q, 1),
+            .path = col_text(q, 2),
+            .spec = col_text(q, 3),
+            .state = col_text(q, 4),
+            .fingerprint = col_text(q, 5),
+            .priority = sqlite3_column_int(q, 6),
+            .created = col_real(q, 7),
+            .started = col_real(q, 8),
+        };
+        rc = cb(&row, ud);
+    }
+    sqlite3_finalize(q);
+    return rc < 0 ? rc : 0;
+}
+
+int coord_store_each_trial(coord_store_t *s, uint64_t sweep,
+                           int (*cb)(const coord_store_trial_row_t *row, void *ud), void *ud)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT trial, params, state FROM trials WHERE sweep = ?1 "
+                           "ORDER BY trial",
+                           -1, &q, NULL) != SQLITE_OK)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)sweep);
+    int rc = 0;
+    while (rc >= 0 && sqlite3_step(q) == SQLITE_ROW) {
+        coord_store_trial_row_t row = {
+            .trial = (uint64_t)sqlite3_column_int64(q, 0),
+            .params = col_text(q, 1),
+            .state = col_text(q, 2),
+        };
+        rc = cb(&row, ud);
+    }
+    sqlite3_finalize(q);
+    return rc < 0 ? rc : 0;
+}
+
+int coord_store_each_task(coord_store_t *s, uint64_t sweep,
+                          int (*cb)(const coord_store_task_row_t *row, void *ud), void *ud)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT t.id, t.trial, t.fold, t.repeat, t.refit, t.state, t.attempt, a.worker, "
+            "t.score, t.accuracy, t.log_loss, t.f1_macro, t.train_score, t.fit_seconds, "
+            "t.epochs, t.error, (SELECT COUNT(*) FROM attempts f WHERE f.task = t.id AND "
+            "f.outcome = 'failed') FROM tasks t LEFT JOIN attempts a ON a.task = t.id AND "
+            "a.attempt = t.attempt WHERE t.sweep = ?1 ORDER BY t.id",
+            -1, &q, NULL) != SQLITE_OK)
+        return -EIO;
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)sweep);
+    int rc = 0;
+    while (rc >= 0 && sqlite3_step(q) == SQLITE_ROW) {
+        coord_store_task_row_t row = {
+            .id = (uint64_t)sqlite3_column_int64(q, 0),
+            .trial = (uint64_t)sqlite3_column_int64(q, 1),
+            .fold = sqlite3_column_int(q, 2),
+            .repeat = sqlite3_column_int(q, 3),
+            .refit = sqlite3_column_int(q, 4) != 0,
+            .state = col_text(q, 5),
+            .attempt = (uint32_t)sqlite3_column_int(q, 6),
+            .worker = col_text(q, 7),
+            .r = {.score = col_real(q, 8), .accuracy = col_real(q, 9),
+                  .log_loss = col_real(q, 10), .f1_macro = col_real(q, 11),
+                  .train_score = col_real(q, 12), .fit_seconds = col_real(q, 13),
+                  .epochs = sqlite3_column_int(q, 14)},
+            .error = col_text(q, 15),
+            .failures = (uint32_t)sqlite3_column_int(q, 16),
+        };
+        rc = cb(&row, ud);
+    }
+    sqlite3_finalize(q);
+    return rc < 0 ? rc : 0;
 }

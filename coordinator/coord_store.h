@@ -80,3 +80,41 @@ int coord_store_event(coord_store_t *s, uint64_t seq, double ts, const char *lev
                       uint64_t sweep);
 
 #endif
+
+// --- reads (resume after a restart) ----------------------------------------
+
+typedef struct coord_store_sweep_row {
+    uint64_t id;
+    const char *name, *path, *spec, *state, *fingerprint;  // valid during the callback
+    int priority;
+    double created, started;
+} coord_store_sweep_row_t;
+
+typedef struct coord_store_trial_row {
+    uint64_t trial;
+    const char *params;   // JSON object, valid during the callback
+    const char *state;    // running | done | failed | cancelled
+} coord_store_trial_row_t;
+
+typedef struct coord_store_task_row {
+    uint64_t id, trial;
+    int fold, repeat;
+    bool refit;
+    const char *state;    // queued | leased | done | failed | cancelled
+    uint32_t attempt;
+    const char *worker;   // holder of the last attempt (leased tasks), or NULL
+    coord_store_result_t r;
+    const char *error;
+    uint32_t failures;    // attempts that ended "failed"
+} coord_store_task_row_t;
+
+/* Call cb for every sweep not yet done, failed or cancelled, in id order.
+ * A negative return from cb stops the walk and is returned. */
+int coord_store_each_open_sweep(coord_store_t *s,
+                                int (*cb)(const coord_store_sweep_row_t *row, void *ud),
+                                void *ud);
+/* Trials of a sweep in trial order; tasks of a sweep in id order. */
+int coord_store_each_trial(coord_store_t *s, uint64_t sweep,
+                           int (*cb)(const coord_store_trial_row_t *row, void *ud), void *ud);
+int coord_store_each_task(coord_store_t *s, uint64_t sweep,
+                          int (*cb)(const coord_store_task_row_t *row, void *ud), void *ud);

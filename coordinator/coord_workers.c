@@ -150,6 +150,8 @@ void coord_on_hello(coord_t *c, const hpt_peer_id_t *peer, const Hpt__Hello *m)
     coord_store_worker_seen(c->store, w->id, w->name, w->host, w->slots, w->version,
                             coord_unix(), "ready");
     send_welcome(c, w);
+    if (c->n_orphans)
+        coord_orphans_adopt(c, w);
     coord_dispatch(c);
 }
 
@@ -234,10 +236,16 @@ void coord_workers_cron(coord_t *c)
 
 void coord_task_unlease(coord_t *c, coord_task_t *t)
 {
-    (void)c;
     coord_worker_t *w = t->worker;
-    if (!w)
+    if (!w) {
+        if (t->orphan_of) {
+            free(t->orphan_of);
+            t->orphan_of = NULL;
+            c->n_orphans--;
+            t->sweep->tasks_running--;
+        }
         return;
+    }
     if (t->wprev)
         t->wprev->wnext = t->wnext;
     else

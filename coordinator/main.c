@@ -308,6 +308,8 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
         coord_on_client(c, &peer, env);
     } else {
         coord_worker_t *w = coord_worker_by_peer(c, &peer);
+        if (!w && body == HPT__ENVELOPE__BODY_RESULT && c->n_orphans)
+            coord_orphan_result(c, env->result);
         if (!w) {
             /* MDP: an unknown peer speaking worker messages must register. */
             char id[80];
@@ -340,6 +342,8 @@ static void on_cron(uv_timer_t *h)
 {
     coord_t *c = h->data;
     coord_workers_cron(c);
+    if (c->n_orphans)
+        coord_orphans_cron(c);
     coord_subs_cron(c);
     coord_dispatch(c);
 }
@@ -487,6 +491,12 @@ int main(int argc, char **argv)
     c.next_sweep_id++;
     c.next_task_id++;
     coord_events_init(&c);
+    int resumed = coord_resume(&c, &err);
+    if (resumed < 0) {
+        hpt_log(HPT_LOG_ERROR, "store", "cannot resume from the journal", "db=%s error=\"%s\"",
+                c.cfg.db, err.msg);
+        goto done;
+    }
 
     c.zctx = zmq_ctx_new();
     c.router = zmq_socket(c.zctx, ZMQ_ROUTER);
@@ -529,8 +539,9 @@ int main(int argc, char **argv)
     uv_signal_start(&c.sig_hup, on_signal, SIGHUP);
 
     hpt_log(HPT_LOG_INFO, "coordinator", "started",
-            "version=%s endpoint=%s db=%s heartbeat_ms=%d liveness=%d pid=%d", HPT_VERSION,
-            c.cfg.bind, c.cfg.db, c.cfg.hb_ivl_ms, c.cfg.hb_liveness, (int)getpid());
+            "version=%s endpoint=%s db=%s heartbeat_ms=%d liveness=%d resumed_sweeps=%d pid=%d",
+            HPT_VERSION, c.cfg.bind, c.cfg.db, c.cfg.hb_ivl_ms, c.cfg.hb_liveness, resumed,
+            (int)getpid());
     uv_run(&loop, UV_RUN_DEFAULT);
     if (!c.stopping)
         shutdown_loop(&c, "journal failure");
