@@ -51,7 +51,8 @@
 #define OUTBOX_MAX 1024     // unsent Results kept across a reconnect
 #define TICK_MAX_MS 100     // the housekeeping timer runs at least this often
 #define DRAIN_LINGER_MS 2000  // at most this long to flush the last Result at exit
-#define DRAIN_OUTBOX_MS 30000 // after a drain, at most this long to deliver unsent Results
+#define DRAIN_OUTBOX_MIN_MS 2000   // after a drain, wait at least this long for the
+#define DRAIN_OUTBOX_MAX_MS 30000  // coordinator to take unsent Results, at most this
 #define BADMSG_LOG_MS 1000  // at most one invalid-message warning per second
 
 typedef enum conn_state { CONN_OPEN, CONN_CLOSING, CONN_BACKOFF } conn_state_t;
@@ -90,7 +91,6 @@ typedef struct hpt_wrk {
     hpt_zsock_t zs;
     conn_state_t conn;
     bool hello_pending;        // Hello not sent yet on this socket
-    bool welcomed;             // Welcome received since the last Hello
     int hb_ivl_ms;             // from the config, then from Welcome
     int liveness_max;
     int liveness;              // intervals left before reconnecting
@@ -182,6 +182,9 @@ static int send_env(hpt_wrk_t *w, hpt_env_t *env)
     return rc;
 }
 
+static void flush_outbox(hpt_wrk_t *w);
+static void send_goodbye(hpt_wrk_t *w);
+
 static void send_hello(hpt_wrk_t *w)
 {
     Hpt__DatasetInfo info[HPT_WRK_MAX_DATASETS];
@@ -217,6 +220,12 @@ static void send_hello(hpt_wrk_t *w)
         w->hello_pending = false;
         hpt_log(HPT_LOG_INFO, COMP, "hello sent", "coordinator=%s worker_id=%s slots=%d "
                 "datasets=%d", w->cfg.coordinator, w->worker_id, w->cfg.slots, n);
+        /* Results held back while there was no connection go right behind the
+         * Hello; a draining worker then says Goodbye again, because for the
+         * coordinator this registration is a new one. */
+        flush_outbox(w);
+        if (w->draining)
+            send_goodbye(w);
     } else {
         // Retried by the housekeeping timer; EAGAIN just means "not connected yet".
         w->hello_pending = true;
@@ -433,7 +442,6 @@ static void conn_close(hpt_wrk_t *w, int linger_ms)
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
     w->conn = CONN_CLOSING;
     w->hello_pending = false;
-    w->welcomed = false;
     hpt_zsock_close(&w->zs, on_zs_closed);
 }
 
@@ -470,17 +478,22 @@ static void shutdown_begin(hpt_wrk_t *w, int status, bool force)
 }
 
 /* Once draining, exit when the last thread has ended and its Result is sent.
- * A Result that cannot be sent (the coordinator is away) is waited for up to
- * DRAIN_OUTBOX_MS, across reconnects; a second signal stops the wait. */
+ * A Result that cannot be sent (the coordinator is away) keeps the worker up
+ * to two liveness periods (2..30 s) longer, across reconnects; a second signal
+ * stops the wait. */
 static void maybe_drain_done(hpt_wrk_t *w)
 {
     if (!w->draining || w->stopping || w->n_runs > 0)
         return;
     uint64_t now = uv_now(w->loop);
     if (w->outbox && w->drain_deadline == 0) {
-        w->drain_deadline = now + DRAIN_OUTBOX_MS;
-        hpt_log(HPT_LOG_WARN, COMP, "drained; waiting for the coordinator to deliver results",
-                "results=%zu wait_ms=%d", w->n_outbox, DRAIN_OUTBOX_MS);
+        // Two liveness periods: time for one reconnect cycle to succeed.
+        int wait = 2 * w->hb_ivl_ms * w->liveness_max;
+        wait = wait < DRAIN_OUTBOX_MIN_MS ? DRAIN_OUTBOX_MIN_MS
+               : wait > DRAIN_OUTBOX_MAX_MS ? DRAIN_OUTBOX_MAX_MS : wait;
+        w->drain_deadline = now + (uint64_t)wait;
+        hpt_log(HPT_LOG_WARN, COMP, "drained; waiting for the coordinator to take results",
+                "results=%zu wait_ms=%d", w->n_outbox, wait);
         return;
     }
     if (w->outbox && now < w->drain_deadline)
@@ -620,7 +633,6 @@ static void on_welcome(hpt_wrk_t *w, const Hpt__Welcome *m)
 {
     hpt_log(HPT_LOG_INFO, COMP, "welcome", "coordinator=%s heartbeat_ms=%u liveness=%u",
             w->cfg.coordinator, m->heartbeat_ms, m->liveness);
-    w->welcomed = true;
     w->backoff_ms = w->cfg.reconnect_ms;
     w->liveness_max = w->liveness = (int)m->liveness;
     if ((int)m->heartbeat_ms != w->hb_ivl_ms) {
@@ -633,8 +645,6 @@ static void on_welcome(hpt_wrk_t *w, const Hpt__Welcome *m)
             uv_timer_again(&w->tick);
         }
     }
-    if (w->draining)
-        send_goodbye(w);  // this registration is new: say it again
     flush_outbox(w);
     maybe_drain_done(w);
 }
@@ -657,7 +667,6 @@ static void handle_env(hpt_wrk_t *w, const hpt_env_t *env)
         char q[512];
         hpt_log(HPT_LOG_WARN, COMP, "disconnect, registering again", "reason=%s",
                 hpt_log_quote(env->disconnect->reason, q, sizeof q));
-        w->welcomed = false;
         send_hello(w);
         break;
     }
@@ -752,7 +761,6 @@ static void conn_open(hpt_wrk_t *w)
     hpt_log(HPT_LOG_INFO, COMP, "connecting", "coordinator=%s", w->cfg.coordinator);
     w->liveness = w->liveness_max;
     w->rx_seen = false;
-    w->welcomed = false;
     w->hb_due = uv_now(w->loop) + (uint64_t)w->hb_ivl_ms;
     send_hello(w);
 }
@@ -770,11 +778,8 @@ static void tick_conn(hpt_wrk_t *w, uint64_t now)
     }
     if (w->conn != CONN_OPEN)
         return;
-    if (w->hello_pending) {
+    if (w->hello_pending)
         send_hello(w);
-        if (!w->hello_pending)
-            flush_outbox(w);
-    }
     if (now < w->hb_due)
         return;
     w->hb_due = now + (uint64_t)w->hb_ivl_ms;
@@ -942,7 +947,8 @@ int main(int argc, char **argv)
     if (gethostname(w->host, sizeof w->host) != 0)
         strcpy(w->host, "localhost");
     w->host[sizeof w->host - 1] = '\0';
-    snprintf(w->worker_id, sizeof w->worker_id, "%s:%ld:%08x", w->host, (long)getpid(),
+    // Hello.worker_id is at most 255 bytes: a very long host name is cut.
+    snprintf(w->worker_id, sizeof w->worker_id, "%.200s:%ld:%08x", w->host, (long)getpid(),
              random_u32());
     w->conn = CONN_BACKOFF;  // no socket yet
     w->reconnect_at = UINT64_MAX;
@@ -955,7 +961,6 @@ int main(int argc, char **argv)
             w->cfg.dry_run ? "true" : "false", w->cfg.coordinator);
     // Each task is single-threaded: slots, not BLAS threads, use the cores.
     hpt_blas_set_threads(1);
-    load_datasets(w);
 
     int rc = uv_loop_init(&loop);
     if (rc < 0) {
@@ -988,6 +993,11 @@ int main(int argc, char **argv)
         goto done;
     }
     hpt_log(HPT_LOG_INFO, COMP, "connecting", "coordinator=%s", w->cfg.coordinator);
+    /* Load after the connect, so a bad endpoint fails fast, and before Hello,
+     * which lists the datasets.  The loop is not running yet: nothing is
+     * received or sent meanwhile, and the clock is updated below. */
+    load_datasets(w);
+    uv_update_time(&loop);
     w->hb_due = uv_now(&loop) + (uint64_t)w->hb_ivl_ms;
     send_hello(w);
 
@@ -1023,7 +1033,8 @@ done:
         uv_walk(&loop, on_walk_close, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
         if (uv_loop_close(&loop) != 0)
-            hpt_log(HPT_LOG_ERROR, COMP, "event loop closed with handles open", "status=%d", status);
+            hpt_log(HPT_LOG_ERROR, COMP, "event loop closed with handles open", "status=%d",
+                    status);
     }
     if (w) {
         while (w->outbox) {

@@ -204,7 +204,8 @@ static bool run_task(wrk_task_t *t, wrk_result_t *r)
     }
 
     // Every epoch is scored: progress carries val_score for early stopping.
-    hpt_train_opts_t opts = {.threads = 0, .score_each_epoch = true};
+    hpt_train_opts_t opts = {.threads = 0, .score_each_epoch = true,
+                             .score_train = s->score_train};
     hpt_train_result_t res;
     if (hpt_train_run(&s->hp, &opts, ds->n_features, ds->n_classes, &train, &val, on_epoch, t,
                       &res, &err) < 0) {
@@ -222,6 +223,7 @@ static bool run_task(wrk_task_t *t, wrk_result_t *r)
     r->accuracy = no_inf(res.val.accuracy);
     r->log_loss = no_inf(res.val.log_loss);
     r->f1_macro = no_inf(res.val.f1_macro);
+    r->train_score = no_inf(res.train_score);  // NaN unless score_train
     if (res.diverged)
         snprintf(r->error, sizeof r->error,
                  "training diverged (loss is NaN/inf) at epoch %d", res.epochs_run);

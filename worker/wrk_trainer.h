@@ -44,7 +44,7 @@ typedef struct wrk_result {
     double accuracy;
     double log_loss;           // nats
     double f1_macro;
-    double train_score;        // NaN: not computed yet (see docs/worker.md)
+    double train_score;        // the metric on the training rows (score_train), else NaN
     double fit_seconds;        // training time, excluding scoring
     uint32_t epochs;           // epochs run
     bool diverged;             // the loss became NaN/inf
