@@ -199,7 +199,13 @@ int hpt_train_run(const hpt_hparams_t *hp, const hpt_train_opts_t *opts, uint32_
         double t0 = now_s();
         hpt_rng_shuffle_u32(&rng, perm, train->n);
         double loss_sum = 0.0;
+        const atomic_bool *stop = opts ? opts->stop : NULL;
+        bool halted = false;
         for (uint32_t start = 0; start < train->n; start += (uint32_t)bs) {
+            if (stop && atomic_load_explicit(stop, memory_order_relaxed)) {
+                halted = true;
+                break;
+            }
             int b = (int)((train->n - start) < (uint32_t)bs ? (train->n - start) : (uint32_t)bs);
             gather(train, perm + start, b, n_features, x, y);
             hpt_mlp_forward(m, x, b, HPT_MLP_TRAIN, &rng);
@@ -209,6 +215,14 @@ int hpt_train_run(const hpt_hparams_t *hp, const hpt_train_opts_t *opts, uint32_
         }
         double t1 = now_s();
         fit += t1 - t0;
+        if (halted) {
+            /* Stopped mid-epoch: the epoch does not count; scores are NaN
+             * because the model is between epochs' states. */
+            out->stopped_early = true;
+            scores_nan(&out->val);
+            out->val_score = NAN;
+            break;
+        }
         out->epochs_run = epoch;
         out->train_loss = loss_sum / train->n;
         hpt_epoch_report_t rep = {

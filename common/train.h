@@ -11,6 +11,7 @@
 #ifndef HPT_TRAIN_H
 #define HPT_TRAIN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -69,6 +70,9 @@ typedef struct hpt_train_opts {
     bool score_each_epoch;   // score the validation view after every epoch (else only at end)
     bool score_train;        // at the end, also score the training view (scikit-learn's
                              // return_train_score)
+    const atomic_bool *stop; // borrowed, may be NULL: checked before every mini-batch; once
+                             // true the run ends at once (stopped_early), so a cancelled
+                             // task frees its core within one batch, not one epoch
 } hpt_train_opts_t;
 
 /* Train hp on `train` and score on `val` (val->n may be 0).  n_features and

@@ -151,6 +151,7 @@ struct coord_worker {
     double last_seen;             // monotonic seconds
     double connected;             // unix seconds
     bool draining;
+    double cooldown_until;        // monotonic: after a refusal, no new leases until then
     coord_task_t *leased;         // head of its lease list
     int tasks_done, tasks_failed;
     uint64_t warned[16];          // sweeps whose dataset mismatch was logged

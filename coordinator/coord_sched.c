@@ -721,6 +721,18 @@ void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
         return;
     }
     coord_sweep_t *s = t->sweep;
+    if (!m->ok && m->refused) {
+        /* Not run at all (the worker is full, draining, or lacks the data):
+         * back to the front of the queue without counting an attempt as
+         * failed; the next lease carries attempt + 1. */
+        char why[320];
+        snprintf(why, sizeof why, "refused by the worker: %.280s", m->error);
+        coord_requeue(c, t, why);
+        if (w)   // its view of its slots differs from ours: wait for a heartbeat
+            w->cooldown_until = coord_now() + c->cfg.hb_ivl_ms * 1e-3;
+        coord_dispatch(c);
+        return;
+    }
     coord_task_unlease(c, t);
     if (!m->ok) {
         if (w)

@@ -75,6 +75,8 @@ void coord_worker_touch(coord_t *c, coord_worker_t *w)
 int coord_worker_free_slots(const coord_worker_t *w)
 {
     int f = w->slots - w->busy - w->zombies;
+    if (w->cooldown_until > 0 && coord_now() < w->cooldown_until)
+        return 0;
     return f > 0 && !w->draining ? f : 0;
 }
 

@@ -315,6 +315,7 @@ static int send_result_now(hpt_wrk_t *w, const wrk_result_t *r)
     m.fit_seconds = r->fit_seconds;
     m.epochs = r->epochs;
     m.diverged = r->diverged;
+    m.refused = r->refused;
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_RESULT;
     env.result = &m;
@@ -383,20 +384,24 @@ static void deliver_result(hpt_wrk_t *w, const wrk_result_t *r)
     flush_outbox(w);
 }
 
-/* Answer an Assign that will not run. */
-static void refuse(hpt_wrk_t *w, const Hpt__Assign *a, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void refuse(hpt_wrk_t *w, const Hpt__Assign *a, const char *fmt, ...)
+/* Answer an Assign that will not run: refused (this worker cannot run it
+ * now; the coordinator requeues it elsewhere) or, when !refused, failed (the
+ * task itself is invalid; it counts as a failed attempt). */
+static void answer_unrun(hpt_wrk_t *w, const Hpt__Assign *a, bool refused, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void answer_unrun(hpt_wrk_t *w, const Hpt__Assign *a, bool refused, const char *fmt, ...)
 {
     wrk_result_t r = {.task = a->task, .attempt = a->attempt, .ok = false, .score = NAN,
-                      .accuracy = NAN, .log_loss = NAN, .f1_macro = NAN, .train_score = NAN};
+                      .accuracy = NAN, .log_loss = NAN, .f1_macro = NAN, .train_score = NAN,
+                      .refused = refused};
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r.error, sizeof r.error, fmt, ap);
     va_end(ap);
     char q[WRK_ERR_LEN + 8];
-    hpt_log(HPT_LOG_WARN, COMP, "assign refused", "task=%llu attempt=%u error=%s",
-            (unsigned long long)a->task, a->attempt, hpt_log_quote(r.error, q, sizeof q));
+    hpt_log(HPT_LOG_WARN, COMP, refused ? "assign refused" : "assign invalid",
+            "task=%llu attempt=%u error=%s", (unsigned long long)a->task, a->attempt,
+            hpt_log_quote(r.error, q, sizeof q));
     deliver_result(w, &r);
 }
 
@@ -546,7 +551,7 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
             (unsigned long long)a->trial, a->fold, a->folds, a->repeat,
             a->refit ? "true" : "false", a->dataset);
     if (w->draining) {
-        refuse(w, a, "worker draining");
+        answer_unrun(w, a, true, "worker draining");
         return;
     }
     // A repeated Assign of a running attempt is ignored; a new attempt of a
@@ -567,17 +572,17 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
         wrk_task_cancel(r->t);
     }
     if (!w->cfg.dry_run && slots_used(w) >= w->cfg.slots) {
-        refuse(w, a, "no free slot");
+        answer_unrun(w, a, true, "no free slot");
         return;
     }
     const hpt_dataset_t *ds = find_dataset(w, a->dataset);
     if (!w->cfg.dry_run) {
         if (!ds) {
-            refuse(w, a, "dataset %s not available", a->dataset);
+            answer_unrun(w, a, true, "dataset %s not available", a->dataset);
             return;
         }
         if (strcmp(ds->fingerprint, a->fingerprint) != 0) {
-            refuse(w, a, "fingerprint mismatch: have %s, task wants %s", ds->fingerprint,
+            answer_unrun(w, a, true, "fingerprint mismatch: have %s, task wants %s", ds->fingerprint,
                    a->fingerprint);
             return;
         }
@@ -585,7 +590,7 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
     wrk_task_spec_t spec;
     hpt_err err = {0};
     if (wrk_task_spec_from_assign(a, &spec, &err) < 0) {
-        refuse(w, a, "%s", err.msg);
+        answer_unrun(w, a, false, "%s", err.msg);
         return;
     }
     if (w->cfg.dry_run) {
@@ -599,7 +604,7 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
         size_t cap = w->cap_runs ? w->cap_runs * 2 : 8;
         run_t *n = realloc(w->runs, cap * sizeof *n);
         if (!n) {
-            refuse(w, a, "out of memory");
+            answer_unrun(w, a, true, "out of memory");
             return;
         }
         w->runs = n;
@@ -608,7 +613,7 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
     wrk_task_t *t = NULL;
     int rc = wrk_task_new(&t, &spec, ds, &w->q);
     if (rc < 0) {
-        refuse(w, a, "cannot start a trainer thread: %s", hpt_strerror(rc));
+        answer_unrun(w, a, true, "cannot start a trainer thread: %s", hpt_strerror(rc));
         return;
     }
     w->runs[w->n_runs++] = (run_t){.t = t, .task = a->task, .attempt = a->attempt};

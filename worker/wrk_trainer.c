@@ -107,7 +107,7 @@ struct wrk_task {
     wrk_queue_t *q;           // borrowed
     uv_thread_t thread;
     wrk_item_t *finish;       // owned until pushed by the thread
-    atomic_bool cancel;       // set by the loop, read per epoch
+    atomic_bool cancel;       // set by the loop, read per mini-batch by the trainer
     atomic_uint epoch;        // epochs completed
     atomic_bool finished;     // FINISH pushed; the thread is exiting
 };
@@ -205,7 +205,7 @@ static bool run_task(wrk_task_t *t, wrk_result_t *r)
 
     // Every epoch is scored: progress carries val_score for early stopping.
     hpt_train_opts_t opts = {.threads = 0, .score_each_epoch = true,
-                             .score_train = s->score_train};
+                             .score_train = s->score_train, .stop = &t->cancel};
     hpt_train_result_t res;
     if (hpt_train_run(&s->hp, &opts, ds->n_features, ds->n_classes, &train, &val, on_epoch, t,
                       &res, &err) < 0) {

@@ -10,9 +10,9 @@
  * wake-up.  The loop joins a thread when its FINISH item arrives (the thread
  * exits right after pushing it, so the join does not block the loop).
  *
- * Cancellation is cooperative: wrk_task_cancel sets an atomic flag that the
- * per-epoch callback of hpt_train_run reads, so a task stops at the end of its
- * current epoch.  A cancelled task's FINISH carries no result.
+ * Cancellation is cooperative: wrk_task_cancel sets an atomic flag that
+ * hpt_train_run checks before every mini-batch (hpt_train_opts_t.stop), so a
+ * task stops within one batch.  A cancelled task's FINISH carries no result.
  *
  * Threads: wrk_queue_push, wrk_task_cancel, wrk_task_epoch and
  * wrk_task_finished are safe from any thread; everything else is for the loop
@@ -48,6 +48,7 @@ typedef struct wrk_result {
     double fit_seconds;        // training time, excluding scoring
     uint32_t epochs;           // epochs run
     bool diverged;             // the loss became NaN/inf
+    bool refused;              // not run at all (a refusal, not a failure)
 } wrk_result_t;
 
 typedef enum wrk_item_kind {

@@ -94,6 +94,27 @@ HPT_TEST(train_scores)
     hpt_dataset_destroy(&ds);
 }
 
+HPT_TEST(stop_flag)
+{
+    hpt_dataset_t *ds = load_or_skip("mnist");
+    hpt_hparams_t hp = HPT_HPARAMS_DEFAULT;
+    hp.epochs = 50;
+    atomic_bool stop;
+    atomic_init(&stop, true);
+    hpt_view_t tr = {.images = ds->train.images, .labels = ds->train.labels, .n = ds->train.n};
+    hpt_view_t te = {.images = ds->test.images, .labels = ds->test.labels, .n = ds->test.n};
+    hpt_train_opts_t opts = {.threads = 1, .stop = &stop};
+    hpt_train_result_t r;
+    hpt_err err = {0};
+    ASSERT_OK(hpt_train_run(&hp, &opts, ds->n_features, ds->n_classes, &tr, &te, NULL, NULL, &r,
+                            &err));
+    // Raised before the first batch: nothing trained, no epoch counted, NaN scores.
+    ASSERT(r.stopped_early);
+    ASSERT_EQ(r.epochs_run, 0);
+    ASSERT(isnan(r.val_score));
+    hpt_dataset_destroy(&ds);
+}
+
 HPT_TEST(fashion_mnist_3_epochs)
 {
     hpt_dataset_t *ds = load_or_skip("fashion-mnist");
