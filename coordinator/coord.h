@@ -38,6 +38,8 @@ typedef struct coord_cfg {
     int hb_ivl_ms;            // heartbeat interval, ms
     int hb_liveness;          // missed intervals before a peer is dead
     int max_attempts;         // attempts per task before it fails
+    int task_stall_s;         // a leased task without progress for this long is re-leased
+    int task_deadline_s;      // a leased task running longer than this is re-leased
     int event_ring;           // events kept for late subscribers
     int sub_timeout_ms;       // a subscriber not renewing for this long is dropped
 } coord_cfg_t;
@@ -73,7 +75,10 @@ struct coord_task {
     char *orphan_of;              // after a restart: the worker id that held the lease
     double orphan_deadline;       // monotonic; requeue if its worker has not re-attached
     double leased_at;             // monotonic seconds
+    double progress_at;           // monotonic seconds of the lease or the last new epoch
     int epoch;                    // last reported progress
+    char avoid[256];              // worker id whose attempt stalled or failed: lease
+                                  // elsewhere when another worker can take it
     double score, accuracy, log_loss, f1_macro, train_score, fit_seconds;
     int epochs;
     char error[256];
@@ -233,6 +238,8 @@ void coord_dispatch(coord_t *c);
 void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m);
 void coord_on_progress(coord_t *c, coord_worker_t *w, const Hpt__Progress *m);
 void coord_requeue(coord_t *c, coord_task_t *t, const char *why);
+/* Stall and deadline checks over every lease (once a second). */
+void coord_tasks_cron(coord_t *c);
 int coord_sweep_cancel(coord_t *c, coord_sweep_t *s);
 coord_sweep_t *coord_sweep_find(coord_t *c, uint64_t id);
 void coord_sweeps_free(coord_t *c);

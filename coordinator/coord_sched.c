@@ -370,7 +370,7 @@ static bool lease(coord_t *c, coord_task_t *t, coord_worker_t *w)
     t->attempt++;
     t->state = TASK_LEASED;
     t->worker = w;
-    t->leased_at = coord_now();
+    t->leased_at = t->progress_at = coord_now();
     t->epoch = 0;
     t->wprev = NULL;
     t->wnext = w->leased;
@@ -482,6 +482,24 @@ static bool worker_fits(coord_t *c, coord_worker_t *w, coord_sweep_t *s)
 
 static void sweep_check_end(coord_t *c, coord_sweep_t *s);
 
+/* The first queued task of s that w may take: a task whose last attempt
+ * stalled or failed on w goes elsewhere while another live worker with free
+ * slots could take it (looking a bounded way down the queue). */
+static coord_task_t *pick_task(coord_t *c, coord_sweep_t *s, coord_worker_t *w)
+{
+    int looked = 0;
+    for (coord_task_t *t = s->qhead; t && looked < 64; t = t->qnext, looked++) {
+        if (!t->avoid[0] || strcmp(t->avoid, w->id) != 0)
+            return t;
+        bool other = false;
+        for (coord_worker_t *o = c->workers; o && !other; o = o->next)
+            other = o != w && coord_worker_free_slots(o) > 0 && coord_worker_has_dataset(o, s) == 1;
+        if (!other)
+            return t;
+    }
+    return NULL;
+}
+
 void coord_dispatch(coord_t *c)
 {
     if (c->stopping)
@@ -503,7 +521,10 @@ void coord_dispatch(coord_t *c)
                     break;
                 if (!s->qhead)
                     break;
-                if (!lease(c, s->qhead, w)) {
+                coord_task_t *t = pick_task(c, s, w);
+                if (!t)
+                    break;
+                if (!lease(c, t, w)) {
                     free_slots = 0;
                     break;
                 }
@@ -735,8 +756,10 @@ void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
     }
     coord_task_unlease(c, t);
     if (!m->ok) {
-        if (w)
+        if (w) {
             w->tasks_failed++;
+            snprintf(t->avoid, sizeof t->avoid, "%s", w->id);
+        }
         task_failed(c, t, m->error[0] ? m->error : "failed without a message");
     } else {
         if (w)
@@ -784,6 +807,8 @@ void coord_on_progress(coord_t *c, coord_worker_t *w, const Hpt__Progress *m)
     coord_task_t *t = map_get(c, m->task);
     if (!t || t->state != TASK_LEASED || t->attempt != m->attempt || t->worker != w)
         return;
+    if ((int)m->epoch > t->epoch)
+        t->progress_at = coord_now();
     t->epoch = (int)m->epoch;
     coord_search_observe_epoch(t->sweep->search, t->trial->number, (int)m->epoch, m->val_score);
     hpt_log(HPT_LOG_DEBUG, "sched", "progress",
@@ -1196,4 +1221,60 @@ bool coord_orphan_result(coord_t *c, const Hpt__Result *m)
         return false;
     coord_on_result(c, NULL, m);
     return true;
+}
+
+// --- stalls and deadlines -------------------------------------------------
+
+/* Take a lease back from a worker that holds it but makes no progress: tell
+ * the worker to cancel (its thread keeps the slot until it stops, as the
+ * heartbeats will show), count a failed attempt, lease it elsewhere. */
+static void lease_revoke(coord_t *c, coord_task_t *t, const char *why)
+{
+    coord_worker_t *w = t->worker;
+    Hpt__Cancel m = HPT__CANCEL__INIT;
+    m.task = t->id;
+    m.attempt = t->attempt;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_CANCEL;
+    env.cancel = &m;
+    coord_send(c, &w->peer, &env);
+    snprintf(t->avoid, sizeof t->avoid, "%s", w->id);
+    coord_task_unlease(c, t);
+    w->zombies++;
+    w->tasks_failed++;
+    task_failed(c, t, why);
+}
+
+void coord_tasks_cron(coord_t *c)
+{
+    static double last;
+    double now = coord_now();
+    if (now - last < 1.0)
+        return;
+    last = now;
+    bool changed = false;
+    for (coord_worker_t *w = c->workers; w; w = w->next) {
+        for (coord_task_t *t = w->leased, *tn; t; t = tn) {
+            tn = t->wnext;
+            char why[160];
+            if (now - t->progress_at > c->cfg.task_stall_s)
+                snprintf(why, sizeof why, "stalled: no new epoch for %.0f s (task_stall_s %d)",
+                         now - t->progress_at, c->cfg.task_stall_s);
+            else if (now - t->leased_at > c->cfg.task_deadline_s)
+                snprintf(why, sizeof why, "deadline: running for %.0f s (task_deadline_s %d)",
+                         now - t->leased_at, c->cfg.task_deadline_s);
+            else
+                continue;
+            hpt_log(HPT_LOG_WARN, "sched", "lease revoked",
+                    "sweep=%llu trial=%llu task=%llu attempt=%u worker=%s reason=\"%s\"",
+                    (unsigned long long)t->sweep->id, (unsigned long long)t->trial->number,
+                    (unsigned long long)t->id, t->attempt, w->id, why);
+            coord_sweep_t *s = t->sweep;
+            lease_revoke(c, t, why);
+            sweep_check_end(c, s);
+            changed = true;
+        }
+    }
+    if (changed)
+        coord_dispatch(c);
 }

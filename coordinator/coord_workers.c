@@ -168,8 +168,10 @@ void coord_on_heartbeat(coord_t *c, coord_worker_t *w, const Hpt__Heartbeat *m)
         for (coord_task_t *t = w->leased; t; t = t->wnext)
             if (t->id == p->task && t->attempt == p->attempt) {
                 leased = true;
-                if (p->epoch > (uint32_t)t->epoch)
+                if (p->epoch > (uint32_t)t->epoch) {
                     t->epoch = (int)p->epoch;
+                    t->progress_at = coord_now();
+                }
             }
         zombies += !leased;
     }

@@ -31,6 +31,8 @@ const coord_cfg_t COORD_CFG_DEFAULT = {
     .hb_ivl_ms = 1000,
     .hb_liveness = 3,
     .max_attempts = 2,
+    .task_stall_s = 600,
+    .task_deadline_s = 86400,
     .event_ring = 10000,
     .sub_timeout_ms = 10000,
 };
@@ -62,6 +64,9 @@ static const cfg_entry_t cfg_table[] = {
     INT(hb_ivl_ms, 10, 600000, "heartbeat interval in milliseconds"),
     INT(hb_liveness, 1, 100, "missed heartbeats before a worker is declared dead"),
     INT(max_attempts, 1, 100, "attempts per task before its trial fails"),
+    INT(task_stall_s, 1, 31536000,
+        "re-lease a task whose worker reports no new epoch for this many seconds"),
+    INT(task_deadline_s, 1, 31536000, "re-lease a task still running after this many seconds"),
     INT(event_ring, 16, 1000000, "recent events kept for late `hptune logs` subscribers"),
     INT(sub_timeout_ms, 100, 3600000, "drop a log follower that has not renewed for this long"),
 };
@@ -342,6 +347,7 @@ static void on_cron(uv_timer_t *h)
 {
     coord_t *c = h->data;
     coord_workers_cron(c);
+    coord_tasks_cron(c);
     if (c->n_orphans)
         coord_orphans_cron(c);
     coord_subs_cron(c);

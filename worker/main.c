@@ -611,6 +611,7 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
         w->cap_runs = cap;
     }
     wrk_task_t *t = NULL;
+    spec.stall_after = w->cfg.test_stall_epoch;
     int rc = wrk_task_new(&t, &spec, ds, &w->q);
     if (rc < 0) {
         answer_unrun(w, a, true, "cannot start a trainer thread: %s", hpt_strerror(rc));

@@ -80,6 +80,9 @@ static const opt_t opts[] = {
      "also append log lines to FILE (reopened on SIGHUP)"},
     {"dry_run", OPT_BOOL, F(dry_run), 0, 1, NULL,
      "answer every task at once with a fake, deterministic score (no training)"},
+    {"test_stall_epoch", OPT_INT, F(test_stall_epoch), 0, 100000, "N",
+     "for tests of the coordinator's stall detection: every task hangs after epoch N while "
+     "heartbeats go on, until cancelled (0 = off)"},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])

@@ -48,6 +48,8 @@ typedef struct hpt_wrk_cfg {
     int log_level;                           // hpt_log_level_t
     char log_file[HPT_WRK_PATH_LEN];         // "" = stderr only
     bool dry_run;                            // fake scores, no training
+    int test_stall_epoch;                    // tests only: hang every task after this epoch
+                                             // (heartbeats continue); 0 = off
 } hpt_wrk_cfg;
 
 /* The compiled-in defaults.  slots 0 and empty coordinator/name mean "work it

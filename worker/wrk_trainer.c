@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cv.h"
 #include "proto_io.h"
@@ -164,6 +165,15 @@ static int on_epoch(const hpt_epoch_report_t *rep, void *ud)
             .train_loss = no_inf(rep->train_loss),
         };
         wrk_queue_push(t->q, it);
+    }
+    if (t->spec.stall_after > 0 && rep->epoch == t->spec.stall_after) {
+        /* --test-stall-epoch: a wedged trainer, as far as the coordinator
+         * can tell (heartbeats go on, progress stops). */
+        while (!atomic_load(&t->cancel)) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        return 1;
     }
     return 0;
 }

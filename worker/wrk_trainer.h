@@ -120,6 +120,7 @@ typedef struct wrk_task_spec {
     bool shuffle;
     bool score_train;    // also score the training rows (train_score)
     hpt_hparams_t hp;
+    int stall_after;     // tests only: hang after this epoch until cancelled (0 = off)
 } wrk_task_spec_t;
 
 /* Convert a validated Assign (borrowed) into *out.  Returns 0, or -EINVAL
