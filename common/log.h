@@ -3,7 +3,9 @@
  *
  *   hpt_log(HPT_LOG_INFO, "sched", "task leased", "task=%llu worker=%s", id, w);
  *
- * The fourth argument is a printf format for the key=value part (may be "").
+ * The fourth argument is a printf format for the key=value part; for no
+ * fields write hpt_log(level, comp, msg, "%s", "") (an empty format string
+ * draws -Wformat-zero-length).
  * The macro skips evaluating its arguments below the current level.  Lines go
  * to stderr, to an optional log file and to an optional sink (the
  * coordinator's event stream).  Thread-safe: a mutex serialises the writers,
