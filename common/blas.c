@@ -3,14 +3,34 @@
 
 #include <cblas.h>
 
+// OpenBLAS takes its small-matrix kernels (no packing) only while M*N*K stays
+// at or below this; above it, narrow products (the MLP's N = units) pay for
+// packing that a 32-unit layer never amortises.
+#define SMALL_MNK 1000000.0
+
 void hpt_blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                     const float *A, const float *B, float beta, float *C)
 {
     int lda = trans_a ? M : K;
     int ldb = trans_b ? K : N;
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
-                N);
+    CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    /* A narrow product too big for the small-matrix path is split into
+     * blocks of rows of C that fit it.  Each element of C is still one dot
+     * product over all of K, so the split changes no summation order. */
+    double mnk = (double)M * N * K;
+    int rows = N > 0 && K > 0 ? (int)(SMALL_MNK / ((double)N * K)) : M;
+    if (mnk > SMALL_MNK && N <= 64 && rows >= 16 && rows < M) {
+        rows &= ~7;
+        for (int i = 0; i < M; i += rows) {
+            int m = M - i < rows ? M - i : rows;
+            const float *a = trans_a ? A + i : A + (long)i * K;
+            cblas_sgemm(CblasRowMajor, ta, tb, m, N, K, alpha, a, lda, B, ldb, beta,
+                        C + (long)i * N, N);
+        }
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
 }
 
 void hpt_blas_sgemm_naive(bool trans_a, bool trans_b, int M, int N, int K, float alpha,

@@ -40,7 +40,19 @@ static void gather(const hpt_view_t *v, const uint32_t *rows, int b, uint32_t d,
                    uint8_t *y)
 {
     const float s = 1.0f / 255.0f;
+    enum { AHEAD = 4 };  // rows prefetched ahead: shuffled rows miss every cache
+    for (int r = 0; r < b && r < AHEAD; r++) {
+        const uint8_t *p = v->images + (size_t)view_row(v, rows ? rows[r] : (uint32_t)r) * d;
+        for (uint32_t j = 0; j < d; j += 64)
+            __builtin_prefetch(p + j);
+    }
     for (int r = 0; r < b; r++) {
+        if (r + AHEAD < b) {
+            uint32_t nx = view_row(v, rows ? rows[r + AHEAD] : (uint32_t)(r + AHEAD));
+            const uint8_t *p = v->images + (size_t)nx * d;
+            for (uint32_t j = 0; j < d; j += 64)
+                __builtin_prefetch(p + j);
+        }
         uint32_t row = view_row(v, rows ? rows[r] : (uint32_t)r);
         const uint8_t *restrict src = v->images + (size_t)row * d;
         float *restrict dst = x + (size_t)r * d;
