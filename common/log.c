@@ -139,6 +139,12 @@ void hpt_log_write(hpt_log_level_t level, const char *component, const char *msg
              ts.tv_nsec / 1000000, hpt_log_level_name(level), component, qmsg,
              fields[0] ? " " : "", fields);
 
+    /* One event, one line: a newline or control byte inside a value (a
+     * SQLite message, a peer's string) must not start a fake new event. */
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\r' || (unsigned char)*p < 0x20)
+            *p = ' ';
+
     pthread_mutex_lock(&log_mu);
     if (log_stderr)
         fprintf(stderr, "%s\n", line);

@@ -262,6 +262,8 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
             BAD("submit: path too long");
         if (!env->submit->spec || env->submit->spec[0] == '\0')
             BAD("submit: empty spec");
+        if (strnlen(env->submit->spec, HPT_PROTO_MAX_SPEC + 1) > HPT_PROTO_MAX_SPEC)
+            BAD("submit: spec larger than %d bytes", HPT_PROTO_MAX_SPEC);
         return 0;
     case HPT__ENVELOPE__BODY_SUBSCRIBE:
         if (!str_ok(env->subscribe->level, 16))

@@ -21,6 +21,7 @@
 
 #define HPT_PROTO_MAX_MSG (16 * 1024 * 1024)  // ZMQ_MAXMSGSIZE for every socket
 #define HPT_PROTO_MAX_ID 255                  // ZMQ identities are at most 255 bytes
+#define HPT_PROTO_MAX_SPEC (1024 * 1024)      // a sweep spec's text, bytes
 
 typedef Hpt__Envelope hpt_env_t;
 

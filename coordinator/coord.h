@@ -77,11 +77,11 @@ struct coord_task {
     double leased_at;             // monotonic seconds
     double progress_at;           // monotonic seconds of the lease or the last new epoch
     int epoch;                    // last reported progress
-    char avoid[256];              // worker id whose attempt stalled or failed: lease
-                                  // elsewhere when another worker can take it
+    char *avoid;                  // worker id whose attempt stalled or failed (owned, or
+                                  // NULL): lease elsewhere when another worker can
     double score, accuracy, log_loss, f1_macro, train_score, fit_seconds;
     int epochs;
-    char error[256];
+    char *error;                  // last attempt's error, owned, NULL when none
     coord_task_t *qprev, *qnext;  // sweep's queue while queued
     coord_task_t *wprev, *wnext;  // worker's lease list while leased
 };
@@ -128,7 +128,7 @@ struct coord_sweep {
     size_t n_trials, cap_trials;
     coord_task_t *qhead, *qtail;  // queued tasks
     int n_queued;
-    int tasks_total;              // tasks created so far (grid: known up front)
+    int64_t tasks_total;          // tasks created so far (grid: known up front)
     int tasks_done, tasks_failed, tasks_running;
     int trials_done, trials_failed;
     bool exhausted;               // the search said DONE
@@ -142,6 +142,7 @@ struct coord_sweep {
 };
 
 #define COORD_MAX_DATASETS 64
+#define COORD_MAX_SWEEP_TASKS 100000000LL   // trials x splits of one sweep
 
 struct coord_worker {
     hpt_peer_id_t peer;
@@ -216,6 +217,13 @@ typedef struct coord {
 
     int n_orphans;                // leases inherited from the journal, not yet re-attached
 
+    // Rate limiting of per-peer log lines (coord_log_allowed).
+#define COORD_LOG_SLOTS 1024
+    uint64_t log_slot_hash[COORD_LOG_SLOTS];
+    double log_slot_time[COORD_LOG_SLOTS];
+    int log_slot_count[COORD_LOG_SLOTS];
+    bool journal_failed;          // a commit failed: the loop stops, exit status 1
+
     // Counters for status and metrics.
     uint64_t bad_messages, results_dropped;
 } coord_t;
@@ -227,6 +235,10 @@ double coord_unix(void);      // wall-clock seconds
 
 const char *coord_sweep_state_name(coord_sweep_state_t s);
 const char *coord_trial_state_name(coord_trial_state_t s);
+
+/* Whether a per-peer log line of this kind may be written now (at most
+ * per_minute a minute per peer and kind). */
+bool coord_log_allowed(coord_t *c, const hpt_peer_id_t *peer, int kind, int per_minute);
 
 /* Send env to a peer; returns 0 or a negative errno (logged at debug). */
 int coord_send(coord_t *c, const hpt_peer_id_t *to, hpt_env_t *env);

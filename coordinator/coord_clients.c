@@ -49,8 +49,9 @@ static void fill_params(const coord_sweep_t *s, const coord_trial_t *tr, Hpt__Pa
         ps[i].name = (char *)p->name;
         coord_pval_format(p, &tr->vals[i], txt[i], 64);
         ps[i].text = txt[i];
-        ps[i].numeric = p->kind == COORD_PKIND_INT || p->kind == COORD_PKIND_FLOAT;
-        ps[i].number = tr->vals[i].num;
+        ps[i].numeric = !tr->vals[i].absent &&
+                        (p->kind == COORD_PKIND_INT || p->kind == COORD_PKIND_FLOAT);
+        ps[i].number = tr->vals[i].absent ? NAN : tr->vals[i].num;
         pp[i] = &ps[i];
     }
 }
@@ -478,8 +479,13 @@ static void on_subscribe(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
                        (size_t)c->cfg.event_ring;
         for (size_t i = 0; i < c->ring_len; i++) {
             const coord_event_t *e = &c->ring[(start + i) % (size_t)c->cfg.event_ring];
-            if (e->msg && event_matches(e, level, m->sweep) && send_event(c, peer, e) == 0)
-                sent++;
+            if (!e->msg || !event_matches(e, level, m->sweep))
+                continue;
+            /* A client that does not read fills its pipe: stop there rather
+             * than queue the whole ring again for every request. */
+            if (send_event(c, peer, e) != 0)
+                break;
+            sent++;
         }
         Hpt__HistoryEnd h = HPT__HISTORY_END__INIT;
         h.events = sent;

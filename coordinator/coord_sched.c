@@ -23,6 +23,23 @@
 #include "log.h"
 #include "rng.h"
 
+/* Replace an owned string (NULL v clears it); out of memory leaves NULL. */
+static void str_set(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = v ? strdup(v) : NULL;
+}
+
+static void task_free(coord_task_t *t)
+{
+    if (!t)
+        return;
+    free(t->error);
+    free(t->avoid);
+    free(t->orphan_of);
+    free(t);
+}
+
 static const char *const sweep_state_names[] = {"queued", "running", "refitting",
                                                 "done",   "failed",  "cancelled"};
 static const char *const trial_state_names[] = {"running", "done", "failed", "cancelled"};
@@ -162,9 +179,25 @@ static void dataset_fingerprint(coord_t *c, const char *name, char fp[65])
     fp[0] = '\0';
     hpt_dataset_t *ds = NULL;
     hpt_err err = {0};
+    /* The two named datasets are pinned by deploy/fetch-data.sh, so their
+     * fingerprints are known even to a coordinator without the files; a
+     * worker cannot talk a sweep into another copy. */
+    static const char *const known[][2] = {
+        {"mnist", "6003ea9d5f0cea4cba0ad3dc4165ad97219539e48a8e35eead7a0766538ddab6"},
+        {"fashion-mnist", "4d8e31d2057f6f938ff47097ba334038e7aafbaf24b67665d2dd1ecda01730a3"},
+    };
     if (hpt_dataset_load(&ds, name, c->cfg.data_dir[0] ? c->cfg.data_dir : NULL, &err) == 0) {
         memcpy(fp, ds->fingerprint, 65);
         hpt_dataset_destroy(&ds);
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            if (strcmp(name, known[i][0]) == 0 && strcmp(fp, known[i][1]) != 0)
+                hpt_log(HPT_LOG_WARN, "sched",
+                        "the coordinator's copy of a named dataset differs from the pinned one",
+                        "dataset=%s fingerprint=%.12s pinned=%.12s", name, fp, known[i][1]);
+    } else if (strcmp(name, "mnist") == 0 || strcmp(name, "fashion-mnist") == 0) {
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            if (strcmp(name, known[i][0]) == 0)
+                memcpy(fp, known[i][1], 65);
     } else {
         hpt_log(HPT_LOG_INFO, "sched", "dataset not available on the coordinator",
                 "dataset=%s note=\"its fingerprint will be taken from the first worker that "
@@ -210,8 +243,20 @@ int coord_sweep_submit(coord_t *c, const char *text, const char *path, coord_swe
     s->fp_logged = s->fingerprint[0] != '\0';
     long total = coord_search_total(s->search);
     int splits = spec->cv.folds * spec->cv.repeats;
+    if (total > 0 && (int64_t)total * splits > COORD_MAX_SWEEP_TASKS) {
+        rc = hpt_err_set(err, -EINVAL,
+                         "%s: the sweep has %ld trials x %d splits = %lld tasks; the limit is "
+                         "%lld (reduce the grid or budget.max_trials)",
+                         path, total, splits, (long long)total * splits,
+                         (long long)COORD_MAX_SWEEP_TASKS);
+        coord_search_destroy(&s->search);
+        free(s->spec_text);
+        coord_spec_destroy(&s->spec);
+        free(s);
+        return rc;
+    }
     if (total > 0)
-        s->tasks_total = (int)(total * splits);
+        s->tasks_total = (int64_t)total * splits;
     if (c->sweeps_tail)
         c->sweeps_tail->next = s;
     else
@@ -258,7 +303,9 @@ static void params_json(const coord_sweep_t *s, const coord_trial_t *tr, char *b
         const coord_param_t *p = &s->spec->params[i];
         char v[64];
         coord_pval_format(p, &tr->vals[i], v, sizeof v);
-        bool quote = p->kind == COORD_PKIND_ENUM;
+        if (tr->vals[i].absent)   // a conditional parameter that does not apply
+            snprintf(v, sizeof v, "null");
+        bool quote = p->kind == COORD_PKIND_ENUM && !tr->vals[i].absent;
         off += (size_t)snprintf(buf + off, len - off, "%s\"%s\":%s%s%s", i ? "," : "", p->name,
                                 quote ? "\"" : "", v, quote ? "\"" : "");
     }
@@ -489,7 +536,7 @@ static coord_task_t *pick_task(coord_t *c, coord_sweep_t *s, coord_worker_t *w)
 {
     int looked = 0;
     for (coord_task_t *t = s->qhead; t && looked < 64; t = t->qnext, looked++) {
-        if (!t->avoid[0] || strcmp(t->avoid, w->id) != 0)
+        if (!t->avoid || strcmp(t->avoid, w->id) != 0)
             return t;
         bool other = false;
         for (coord_worker_t *o = c->workers; o && !other; o = o->next)
@@ -653,7 +700,7 @@ static void sweep_check_end(coord_t *c, coord_sweep_t *s)
             s->refit_accuracy = t->accuracy;
             sweep_finish(c, s, SWEEP_DONE);
         } else if (t->state == TASK_FAILED) {
-            snprintf(s->error, sizeof s->error, "refit failed: %.200s", t->error);
+            snprintf(s->error, sizeof s->error, "refit failed: %.200s", t->error ? t->error : "");
             sweep_finish(c, s, SWEEP_FAILED);
         }
         return;
@@ -698,7 +745,7 @@ static void task_failed(coord_t *c, coord_task_t *t, const char *error)
 {
     coord_sweep_t *s = t->sweep;
     t->failures++;
-    snprintf(t->error, sizeof t->error, "%s", error);
+    str_set(&t->error, error);
     coord_store_attempt_end(c->store, t->id, t->attempt, "failed", error, coord_unix());
     if ((int)t->failures < c->cfg.max_attempts && s->state < SWEEP_DONE) {
         hpt_log(HPT_LOG_WARN, "sched", "task failed; retrying",
@@ -732,6 +779,8 @@ void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
     if (!t || t->state != TASK_LEASED || t->attempt != m->attempt ||
         (t->worker != w && t->worker != NULL)) {
         c->results_dropped++;
+        if (w && !coord_log_allowed(c, &w->peer, 2, 20))
+            return;
         hpt_log(HPT_LOG_INFO, "sched", "stale or duplicate result dropped",
                 "task=%llu attempt=%u worker=%s reason=%s", (unsigned long long)m->task,
                 m->attempt, wid,
@@ -758,7 +807,7 @@ void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
     if (!m->ok) {
         if (w) {
             w->tasks_failed++;
-            snprintf(t->avoid, sizeof t->avoid, "%s", w->id);
+            str_set(&t->avoid, w->id);
         }
         task_failed(c, t, m->error[0] ? m->error : "failed without a message");
     } else {
@@ -856,8 +905,21 @@ int coord_sweep_cancel(coord_t *c, coord_sweep_t *s)
             t->state = TASK_CANCELLED;
             coord_store_attempt_end(c->store, t->id, t->attempt, "cancelled", "sweep cancelled",
                                     coord_unix());
+            coord_store_task_state(c->store, t->id, "cancelled", "sweep cancelled");
         }
     }
+    /* Leases inherited from before a restart whose worker has not come back. */
+    for (size_t i = 0; i < s->n_trials; i++)
+        for (int k = 0; k < s->trials[i]->n_tasks; k++) {
+            coord_task_t *t = s->trials[i]->tasks[k];
+            if (t && t->orphan_of) {
+                coord_task_unlease(c, t);
+                t->state = TASK_CANCELLED;
+                coord_store_attempt_end(c->store, t->id, t->attempt, "cancelled",
+                                        "sweep cancelled", coord_unix());
+                coord_store_task_state(c->store, t->id, "cancelled", "sweep cancelled");
+            }
+        }
     for (size_t i = 0; i < s->n_trials; i++)
         if (s->trials[i]->state == TRIAL_RUNNING) {
             s->trials[i]->state = TRIAL_CANCELLED;
@@ -882,14 +944,14 @@ double coord_sweep_eta(const coord_sweep_t *s)
     if (s->tasks_done < 2 || el <= 0)
         return -1;
     double rate = (s->tasks_done - 1) / el;
-    int left = s->tasks_total - s->tasks_done - s->tasks_failed;
+    int64_t left = s->tasks_total - s->tasks_done - s->tasks_failed;
     return left > 0 ? left / rate : 0;
 }
 
 static void trial_free(coord_trial_t *tr)
 {
     for (int k = 0; k < tr->n_tasks; k++)
-        free(tr->tasks[k]);
+        task_free(tr->tasks[k]);
     free(tr->tasks);
     free(tr);
 }
@@ -901,7 +963,7 @@ void coord_sweeps_free(coord_t *c)
         for (size_t i = 0; i < s->n_trials; i++)
             trial_free(s->trials[i]);
         free(s->trials);
-        free(s->refit_task);
+        task_free(s->refit_task);
         coord_search_destroy(&s->search);
         coord_spec_destroy(&s->spec);
         free(s->spec_text);
@@ -958,7 +1020,7 @@ static coord_task_t *resume_task_new(coord_t *c, coord_sweep_t *s, coord_trial_t
     t->failures = row->failures;
     t->score = t->accuracy = t->log_loss = t->f1_macro = t->train_score = NAN;
     if (row->error)
-        snprintf(t->error, sizeof t->error, "%s", row->error);
+        str_set(&t->error, row->error);
     if (map_put(c, t) < 0) {
         free(t);
         return NULL;
@@ -989,7 +1051,7 @@ static int resume_task(const coord_store_task_row_t *row, void *ud)
     if (!t)
         return -ENOMEM;
     if (row->refit) {
-        free(s->refit_task);
+        task_free(s->refit_task);
         s->refit_task = t;
         s->best = tr;
         s->state = SWEEP_REFITTING;
@@ -1018,6 +1080,7 @@ static int resume_task(const coord_store_task_row_t *row, void *ud)
         /* Its worker may still be training it: keep the lease for a while so
          * the worker can re-attach and deliver, rather than recompute. */
         t->state = TASK_LEASED;
+        t->leased_at = t->progress_at = coord_now();
         t->orphan_of = strdup(row->worker);
         t->orphan_deadline = coord_now() + 2.0 * c->cfg.hb_ivl_ms * 1e-3 * c->cfg.hb_liveness + 1.0;
         if (!t->orphan_of) {
@@ -1069,7 +1132,7 @@ static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
     long total = coord_search_total(s->search);
     int splits = spec->cv.folds * spec->cv.repeats;
     if (total > 0)
-        s->tasks_total = (int)(total * splits);
+        s->tasks_total = (int64_t)total * splits;
     if (c->sweeps_tail)
         c->sweeps_tail->next = s;
     else
@@ -1093,7 +1156,7 @@ static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
         return 0;
     }
     if (total < 0)
-        s->tasks_total = (int)s->n_trials * splits;
+        s->tasks_total = (int64_t)s->n_trials * splits;
     /* Trials whose tasks were all done (or that failed) are aggregated again,
      * which also replays their observations into the search in trial order. */
     int done_trials = 0;
@@ -1106,7 +1169,7 @@ static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
             for (int k = 0; k < tr->n_tasks; k++)
                 if (tr->tasks[k] && tr->tasks[k]->state == TASK_FAILED)
                     snprintf(tr->error, sizeof tr->error, "split %d: %.200s", k,
-                             tr->tasks[k]->error);
+                             tr->tasks[k]->error ? tr->tasks[k]->error : "");
             trial_abandon(c, tr, NULL);
             trial_finish(c, tr);
         } else if (tr->done == tr->n_tasks) {
@@ -1126,7 +1189,8 @@ static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
     }
     if (s->state == SWEEP_REFITTING && s->refit_task &&
         s->refit_task->state == TASK_FAILED) {
-        snprintf(s->error, sizeof s->error, "refit failed: %.200s", s->refit_task->error);
+        snprintf(s->error, sizeof s->error, "refit failed: %.200s",
+                 s->refit_task->error ? s->refit_task->error : "");
         sweep_finish(c, s, SWEEP_FAILED);
     }
     r->resumed++;
@@ -1164,6 +1228,7 @@ void coord_orphans_adopt(coord_t *c, coord_worker_t *w)
                 t->orphan_of = NULL;
                 c->n_orphans--;
                 t->worker = w;
+                t->leased_at = t->progress_at = coord_now();   // the clocks restart here
                 t->wprev = NULL;
                 t->wnext = w->leased;
                 if (w->leased)
@@ -1179,6 +1244,7 @@ void coord_orphans_adopt(coord_t *c, coord_worker_t *w)
             t->orphan_of = NULL;
             c->n_orphans--;
             t->worker = w;
+            t->leased_at = t->progress_at = coord_now();
             t->wprev = NULL;
             t->wnext = w->leased;
             if (w->leased)
@@ -1238,7 +1304,7 @@ static void lease_revoke(coord_t *c, coord_task_t *t, const char *why)
     env.body_case = HPT__ENVELOPE__BODY_CANCEL;
     env.cancel = &m;
     coord_send(c, &w->peer, &env);
-    snprintf(t->avoid, sizeof t->avoid, "%s", w->id);
+    str_set(&t->avoid, w->id);
     coord_task_unlease(c, t);
     w->zombies++;
     w->tasks_failed++;

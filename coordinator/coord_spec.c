@@ -18,8 +18,13 @@
  *
  * Invariants of a parsed spec: every parameter value is within its
  * hyperparameter's range, distributions are consistent with the parameter's
- * kind, a grid spec has only enumerable parameters and at most
- * COORD_SPEC_MAX_GRID combinations, and a random spec has max_trials > 0.
+ * kind, a grid or coordinate spec has only enumerable parameters, a grid
+ * has at most COORD_SPEC_MAX_GRID combinations (conditions counted), a
+ * random or bayes spec has max_trials > 0, every when: condition reads a
+ * parameter listed earlier (so conditions are acyclic and decidable in spec
+ * order) and can hold, every start: is a value its form can produce, and
+ * every enqueue row has a valid value for each active parameter and
+ * `absent` for each inactive one.
  */
 #include "coord_spec.h"
 
@@ -180,6 +185,39 @@ static int check_chars(const pctx_t *c, const unsigned char *s, size_t len)
     return 0;
 }
 
+
+/* The text of a single-quoted scalar between marks a and b of the input:
+ * '' is one quote.  Multi-line single-quoted scalars (with YAML's line
+ * folding) are refused with a hint to use double quotes.  *out is owned. */
+static int single_quoted(const pctx_t *c, const char *text, size_t len, const struct fy_mark *a,
+                         const struct fy_mark *b, int line, int col, char **out, size_t *olen)
+{
+    *out = NULL;
+    *olen = 0;
+    /* The token's marks span the content between the quotes. */
+    if (!a || !b || b->input_pos > len || a->input_pos > b->input_pos)
+        return fail(c, line, col, "yaml", "cannot read a single-quoted scalar");
+    size_t from = a->input_pos, to = b->input_pos;
+    char *o = malloc(to - from + 1);
+    if (!o)
+        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+    size_t k = 0;
+    for (size_t i = from; i < to; i++) {
+        if (text[i] == '\n' || text[i] == '\r') {
+            free(o);
+            return fail(c, line, col, "yaml",
+                        "multi-line single-quoted scalars are not supported; use double quotes");
+        }
+        o[k++] = text[i];
+        if (text[i] == '\'' && i + 1 < to && text[i + 1] == '\'')
+            i++;
+    }
+    o[k] = '\0';
+    *out = o;
+    *olen = k;
+    return 0;
+}
+
 static int ytree_build(const pctx_t *c, const char *text, size_t len, ytree_t *t)
 {
     int crc = check_chars(c, (const unsigned char *)text, len);
@@ -235,11 +273,26 @@ static int ytree_build(const pctx_t *c, const char *text, size_t len, ytree_t *t
             bool scalar = ev->type == FYET_SCALAR;
             struct fy_token *tok = scalar ? ev->scalar.value : ev->alias.anchor;
             size_t tlen = 0;
-            const char *s = tok ? fy_token_get_text(tok, &tlen) : NULL;
-            n = ynew(t, scalar ? Y_SCALAR : Y_ALIAS, line, col);
-            if (!n)
-                break;
             enum fy_scalar_style st = scalar && tok ? fy_token_scalar_style(tok) : FYSS_PLAIN;
+            const char *s = NULL;
+            char *unq = NULL;
+            if (st == FYSS_SINGLE_QUOTED) {
+                /* libfyaml 0.7.12 leaks the buffer it unescapes a
+                 * single-quoted scalar's '' into (fuzzing found it), so read
+                 * those from the input ourselves. */
+                const struct fy_mark *a = fy_token_start_mark(tok), *b = fy_token_end_mark(tok);
+                rc = single_quoted(c, text, len, a, b, line, col, &unq, &tlen);
+                if (rc < 0)
+                    break;
+                s = unq;
+            } else if (tok) {
+                s = fy_token_get_text(tok, &tlen);
+            }
+            n = ynew(t, scalar ? Y_SCALAR : Y_ALIAS, line, col);
+            if (!n) {
+                free(unq);
+                break;
+            }
             n->quoted = st != FYSS_PLAIN;
             /* libfyaml marks a quoted scalar at its first character inside
              * the quotes; point at the opening quote instead. */
@@ -254,6 +307,7 @@ static int ytree_build(const pctx_t *c, const char *text, size_t len, ytree_t *t
                 memcpy(n->text, s, tlen);
             n->text[tlen] = '\0';
             n->len = tlen;
+            free(unq);
             break;
         }
         case FYET_MAPPING_END:
@@ -718,14 +772,16 @@ static int get_pval(const pctx_t *c, const ynode_t *n, const char *field, const 
 
 static bool pval_equal(const coord_param_t *p, const coord_pval_t *a, const coord_pval_t *b)
 {
-    if (p->kind == COORD_PKIND_ENUM)
-        return strcmp(a->str, b->str) == 0;
-    return a->num == b->num;
+    return coord_pval_equal(p, a, b);
 }
 
-enum { K_VALUE, K_VALUES, K_DISTRIBUTION, K_PROBABILITIES, K_MIN, K_MAX, K_Q, K__COUNT };
+/* K_START and K_WHEN come last: they are optional with every form. */
+enum {
+    K_VALUE, K_VALUES, K_DISTRIBUTION, K_PROBABILITIES, K_MIN, K_MAX, K_Q, K_START, K_WHEN,
+    K__COUNT
+};
 static const char *const param_keys[K__COUNT] = {
-    "value", "values", "distribution", "probabilities", "min", "max", "q",
+    "value", "values", "distribution", "probabilities", "min", "max", "q", "start", "when",
 };
 
 static const char *const dist_names[] = {
@@ -750,17 +806,19 @@ static const char *dist_name(coord_pdist_t d)
 /* The keys each form takes: bit K_x set when key x belongs. */
 static unsigned form_keys(coord_pdist_t d)
 {
+    /* when: goes with every form; start: with every form but a constant. */
+    const unsigned opt = 1u << K_START | 1u << K_WHEN;
     switch (d) {
     case COORD_PDIST_VALUE:
-        return 1u << K_VALUE;
+        return 1u << K_VALUE | 1u << K_WHEN;
     case COORD_PDIST_VALUES:
-        return 1u << K_VALUES;
+        return 1u << K_VALUES | opt;
     case COORD_PDIST_CATEGORICAL:
-        return 1u << K_DISTRIBUTION | 1u << K_VALUES | 1u << K_PROBABILITIES;
+        return 1u << K_DISTRIBUTION | 1u << K_VALUES | 1u << K_PROBABILITIES | opt;
     case COORD_PDIST_Q_UNIFORM:
-        return 1u << K_DISTRIBUTION | 1u << K_MIN | 1u << K_MAX | 1u << K_Q;
+        return 1u << K_DISTRIBUTION | 1u << K_MIN | 1u << K_MAX | 1u << K_Q | opt;
     default:
-        return 1u << K_DISTRIBUTION | 1u << K_MIN | 1u << K_MAX;
+        return 1u << K_DISTRIBUTION | 1u << K_MIN | 1u << K_MAX | opt;
     }
 }
 
@@ -859,22 +917,13 @@ static int parse_bound(const pctx_t *c, const ynode_t *n, const char *pf, const 
     return 0;
 }
 
-static int parse_param(const pctx_t *c, const ynode_t *key, const ynode_t *n, const pdef_t *d,
-                       coord_param_t *p)
+/* The form of a parameter (value, values or a distribution) from its
+ * mapping n; keys/vals are check_map's output for n. */
+static int parse_form(const pctx_t *c, const ynode_t *n, const char *pf, const pdef_t *d,
+                      coord_param_t *p, const ynode_t *const *keys, const ynode_t *const *vals)
 {
-    char pf[64], f[128], dsc[96], s[48], list[160];
-    snprintf(pf, sizeof pf, "parameters.%s", d->name);
-    *p = (coord_param_t){.kind = d->kind, .line = key->line, .col = key->col};
-    snprintf(p->name, sizeof p->name, "%s", d->name);
-
-    if (!n || n->type != Y_MAP)
-        return FAIL_AT(c, n, pf, "expected a mapping (value, values or distribution), got %s",
-                       describe(n, dsc, sizeof dsc));
-    const ynode_t *keys[K__COUNT], *vals[K__COUNT];
-    int rc = check_map(c, n, pf, param_keys, K__COUNT, "key", NULL, keys, vals);
-    if (rc)
-        return rc;
-
+    char f[128], dsc[96], s[48], list[160];
+    int rc;
     /* Exactly one form: value, values (alone) or distribution. */
     const ynode_t *first = NULL;
     static const int forms[] = {K_VALUE, K_VALUES, K_DISTRIBUTION};
@@ -953,8 +1002,8 @@ static int parse_param(const pctx_t *c, const ynode_t *key, const ynode_t *n, co
             return FAIL_AT(c, keys[k], f, "not allowed with %s (allowed: %s)", form,
                            form_keys_text(allowed, list, sizeof list));
         }
-    /* Keys the form needs. */
-    for (int k = K_VALUES; k < K__COUNT; k++)
+    /* Keys the form needs (start and when are optional). */
+    for (int k = K_VALUES; k < K_START; k++)
         if (!keys[k] && (allowed & (1u << k)) && k != K_PROBABILITIES)
             return FAIL_AT(c, n, pf, "distribution %s needs %s", dist_name(p->dist),
                            param_keys[k]);
@@ -1024,6 +1073,217 @@ static int parse_param(const pctx_t *c, const ynode_t *key, const ynode_t *n, co
         }
     }
     return 0;
+}
+
+/* Whether v is a value parameter p can take: one of its values for a list
+ * form, the constant for value:, inside [min, max] for a distribution (and
+ * a multiple of q for q_uniform, snapped onto the lattice).  On failure the
+ * error points at n.  *index gets the value's position for the listed forms
+ * (else 0). */
+static int check_in_dist(const pctx_t *c, const ynode_t *n, const char *field,
+                         const coord_param_t *p, coord_pval_t *v, int *index)
+{
+    char s[48];
+    *index = 0;
+    switch (p->dist) {
+    case COORD_PDIST_VALUE:
+    case COORD_PDIST_VALUES:
+    case COORD_PDIST_CATEGORICAL:
+        for (int j = 0; j < p->n_values; j++)
+            if (pval_equal(p, &p->values[j], v)) {
+                *index = j;
+                *v = p->values[j];  // canonical spelling (zeros -> zero)
+                return 0;
+            }
+        return FAIL_AT(c, n, field, "%s is not one of parameters.%s.%s", SHOWN(n, s), p->name,
+                       p->dist == COORD_PDIST_VALUE ? "value" : "values");
+    default:
+        break;
+    }
+    if (!(v->num >= p->min && v->num <= p->max))
+        return FAIL_AT(c, n, field, "%s is outside the distribution's range [%.17g, %.17g]",
+                       SHOWN(n, s), p->min, p->max);
+    if (p->dist == COORD_PDIST_Q_UNIFORM) {
+        double m = round(v->num / p->q);
+        if (fabs(v->num / p->q - m) > 1e-9)
+            return FAIL_AT(c, n, field, "%s is not a multiple of q (%.17g)", SHOWN(n, s), p->q);
+        v->num = m * p->q;
+    }
+    return 0;
+}
+
+/* start: X, checked against the parameter's form. */
+static int parse_start(const pctx_t *c, const ynode_t *n, const char *pf, const pdef_t *d,
+                       coord_param_t *p)
+{
+    char f[128];
+    snprintf(f, sizeof f, "%s.start", pf);
+    coord_pval_t v;
+    int rc = get_pval(c, n, f, d, &v);
+    if (rc == 0)
+        rc = check_in_dist(c, n, f, p, &v, &p->start_index);
+    if (rc)
+        return rc;
+    p->start = v;
+    p->has_start = true;
+    return 0;
+}
+
+/* Index of the parameter named by key k among params[0..n), or -1. */
+static int param_index(const coord_param_t *params, int n, const ynode_t *k)
+{
+    if (!k || k->type != Y_SCALAR || memchr(k->text, '\0', k->len))
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(params[i].name, k->text) == 0)
+            return i;
+    return -1;
+}
+
+/* Whether parameter `parent` can take a value in [lo, hi]. */
+static bool range_reachable(const coord_param_t *parent, double lo, double hi)
+{
+    switch (parent->dist) {
+    case COORD_PDIST_VALUE:
+    case COORD_PDIST_VALUES:
+    case COORD_PDIST_CATEGORICAL:
+        for (int j = 0; j < parent->n_values; j++)
+            if (parent->values[j].num >= lo && parent->values[j].num <= hi)
+                return true;
+        return false;
+    case COORD_PDIST_Q_UNIFORM: {
+        /* A multiple of q inside both [min, max] and [lo, hi]. */
+        double a = fmax(lo, parent->min), b = fmin(hi, parent->max);
+        return a <= b && ceil(a / parent->q - 1e-9) <= floor(b / parent->q + 1e-9);
+    }
+    case COORD_PDIST_INT_UNIFORM:
+        return ceil(fmax(lo, parent->min)) <= floor(fmin(hi, parent->max));
+    default:
+        return fmax(lo, parent->min) <= fmin(hi, parent->max);
+    }
+}
+
+/* when: {name: [values...]} or {name: {min: X, max: Y}}, ANDed.  The named
+ * parameters must come earlier in spec->params (params[0..self)), which
+ * keeps conditions acyclic and lets every strategy decide activity in one
+ * pass in spec order.  pnode is the whole parameters mapping, to tell "comes
+ * later" from "not a parameter". */
+static int parse_when(const pctx_t *c, const ynode_t *n, const char *pf, coord_spec_t *spec,
+                      int self, const ynode_t *pnode)
+{
+    char f[80], kf[160], dsc[96], s[48];
+    coord_param_t *p = &spec->params[self];
+    snprintf(f, sizeof f, "%s.when", pf);
+    if (!n || n->type != Y_MAP)
+        return FAIL_AT(c, n, f, "expected a mapping of conditions (parameter: [values] or "
+                       "parameter: {min, max}), got %s", describe(n, dsc, sizeof dsc));
+    if (n->n == 0)
+        return FAIL_AT(c, n, f, "must name at least one parameter");
+    if (n->n / 2 > COORD_SPEC_MAX_WHEN)
+        return FAIL_AT(c, n, f, "at most %d conditions", COORD_SPEC_MAX_WHEN);
+    for (int i = 0; i + 1 < n->n; i += 2) {
+        const ynode_t *k = n->kids[i], *v = n->kids[i + 1];
+        if (k->type != Y_SCALAR || is_null(k) || memchr(k->text, '\0', k->len))
+            return FAIL_AT(c, k, f, "keys must be names, got %s", describe(k, dsc, sizeof dsc));
+        snprintf(kf, sizeof kf, "%s.%s", f, SHOWN(k, s));
+        for (int j = 0; j < i; j += 2)
+            if (strcmp(n->kids[j]->text, k->text) == 0)
+                return FAIL_AT(c, k, kf, "duplicate key (first given at %d:%d)",
+                               n->kids[j]->line, n->kids[j]->col);
+        int pi = param_index(spec->params, self, k);
+        if (pi < 0) {
+            if (strcmp(k->text, p->name) == 0)
+                return FAIL_AT(c, k, kf, "a parameter cannot depend on itself");
+            bool later = false;
+            for (int j = 0; j + 1 < pnode->n; j += 2)
+                later |= pnode->kids[j]->type == Y_SCALAR &&
+                         strcmp(pnode->kids[j]->text, k->text) == 0;
+            if (later)
+                return FAIL_AT(c, k, kf, "%s must be listed before %s in parameters "
+                               "(a condition reads an earlier parameter)", SHOWN(k, s), p->name);
+            return FAIL_AT(c, k, kf, "%s is not in parameters", SHOWN(k, s));
+        }
+        const coord_param_t *parent = &spec->params[pi];
+        const pdef_t *pd = pdef_find(parent->name, NULL);
+        coord_when_t *w = &p->when[p->n_when];
+        *w = (coord_when_t){.param = pi, .line = k->line, .col = k->col};
+        p->n_when++;  // counted now so that destroy frees w->values on failure
+        if (v && v->type == Y_SEQ) {
+            if (v->n == 0)
+                return FAIL_AT(c, v, kf, "must not be empty");
+            if (v->n > COORD_SPEC_MAX_VALUES)
+                return FAIL_AT(c, v, kf, "has %d values (at most %d)", v->n,
+                               COORD_SPEC_MAX_VALUES);
+            w->values = calloc((size_t)v->n, sizeof *w->values);
+            if (!w->values)
+                return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+            for (int j = 0; j < v->n; j++) {
+                char ef[176];
+                snprintf(ef, sizeof ef, "%s[%d]", kf, j);
+                int idx, rc = get_pval(c, v->kids[j], ef, pd, &w->values[j]);
+                if (rc == 0)
+                    rc = check_in_dist(c, v->kids[j], ef, parent, &w->values[j], &idx);
+                if (rc)
+                    return rc;
+                w->n_values = j + 1;
+            }
+        } else if (v && v->type == Y_MAP) {
+            static const char *const rkeys[] = {"min", "max"};
+            const ynode_t *rk[2], *rv[2];
+            int rc = check_map(c, v, kf, rkeys, 2, "key", NULL, rk, rv);
+            if (rc)
+                return rc;
+            if (parent->kind != COORD_PKIND_INT && parent->kind != COORD_PKIND_FLOAT)
+                return FAIL_AT(c, v, kf, "a range needs a numeric parameter; %s takes %s "
+                               "(use a list of values)", parent->name,
+                               parent->kind == COORD_PKIND_BOOL ? "booleans" : "names");
+            if (!rk[0] && !rk[1])
+                return FAIL_AT(c, v, kf, "a range needs min, max or both");
+            w->is_range = true;
+            w->min = -INFINITY;
+            w->max = INFINITY;
+            char rf[176];
+            snprintf(rf, sizeof rf, "%s.min", kf);
+            if (rk[0] && (rc = get_num(c, rv[0], rf, &w->min)) != 0)
+                return rc;
+            snprintf(rf, sizeof rf, "%s.max", kf);
+            if (rk[1] && (rc = get_num(c, rv[1], rf, &w->max)) != 0)
+                return rc;
+            if (w->min > w->max)
+                return FAIL_AT(c, rv[1], rf, "must not be less than min");
+            if (!range_reachable(parent, w->min, w->max))
+                return FAIL_AT(c, v, kf, "never holds: %s takes no value in [%g, %g]",
+                               parent->name, w->min, w->max);
+        } else {
+            return FAIL_AT(c, v, kf, "expected a list of values or {min, max}, got %s",
+                           describe(v, dsc, sizeof dsc));
+        }
+    }
+    return 0;
+}
+
+/* One parameter: spec->params[self], from key (its name) and mapping n. */
+static int parse_param(const pctx_t *c, const ynode_t *key, const ynode_t *n, const pdef_t *d,
+                       coord_spec_t *spec, int self, const ynode_t *pnode)
+{
+    char pf[64], dsc[96];
+    coord_param_t *p = &spec->params[self];
+    snprintf(pf, sizeof pf, "parameters.%s", d->name);
+    *p = (coord_param_t){.kind = d->kind, .line = key->line, .col = key->col};
+    snprintf(p->name, sizeof p->name, "%s", d->name);
+
+    if (!n || n->type != Y_MAP)
+        return FAIL_AT(c, n, pf, "expected a mapping (value, values or distribution), got %s",
+                       describe(n, dsc, sizeof dsc));
+    const ynode_t *keys[K__COUNT], *vals[K__COUNT];
+    int rc = check_map(c, n, pf, param_keys, K__COUNT, "key", NULL, keys, vals);
+    if (rc == 0)
+        rc = parse_form(c, n, pf, d, p, keys, vals);
+    if (rc == 0 && keys[K_START])
+        rc = parse_start(c, vals[K_START], pf, d, p);
+    if (rc == 0 && keys[K_WHEN])
+        rc = parse_when(c, vals[K_WHEN], pf, spec, self, pnode);
+    return rc;
 }
 
 // ----------------------------------------------------------------------------
@@ -1111,7 +1371,7 @@ static int apply_all(const coord_param_t *params, int n, const coord_pval_t *con
             if (!pdef_find(params[i].name, &id))
                 return hpt_err_set(err, -EINVAL, "%.31s: unknown parameter", params[i].name);
             bool per_layer = id >= P_UNITS_1 && id <= P_UNITS_8;
-            if (per_layer != (pass == 1) || !vals[i])
+            if (per_layer != (pass == 1) || !vals[i] || vals[i]->absent)
                 continue;
             int rc = apply_one(id, vals[i], hp, err);
             if (rc)
@@ -1125,17 +1385,20 @@ static int apply_all(const coord_param_t *params, int n, const coord_pval_t *con
 
 enum {
     T_NAME, T_DATASET, T_METRIC, T_METHOD, T_CV, T_REFIT, T_SCORE_TRAIN, T_PRIORITY, T_SEED,
-    T_BUDGET, T_PARAMETERS, T__COUNT
+    T_BUDGET, T_PARAMETERS, T_TPE, T_COORDINATE, T_ENQUEUE, T__COUNT
 };
 static const char *const top_keys[T__COUNT] = {
     "name", "dataset", "metric", "method", "cv", "refit", "score_train", "priority", "seed",
-    "budget", "parameters",
+    "budget", "parameters", "tpe", "coordinate", "enqueue",
 };
 
-static const char *const method_names[COORD_METHOD__COUNT] = {"grid", "random"};
+static const char *const method_names[COORD_METHOD__COUNT] = {"grid", "random", "bayes",
+                                                              "coordinate"};
+#define METHOD_NAMES_TEXT "grid, random, bayes, coordinate"
 /* Methods of the design that later versions add: named so the message can
  * say "not available" rather than "unknown". */
-static const char *const later_methods[] = {"bayes", "hyperband", "asha", "coordinate"};
+static const char *const later_methods[] = {"hyperband", "asha"};
+#define N_LATER_METHODS 2
 
 static int parse_name(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 {
@@ -1217,23 +1480,25 @@ static int parse_method(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
         spec->method = (coord_method_t)m;
         return 0;
     }
-    if (lookup_name(n, later_methods, 4) >= 0)
+    if (lookup_name(n, later_methods, N_LATER_METHODS) >= 0)
         return FAIL_AT(c, n, "method",
-                       "method '%s' is not available in this version (allowed: grid, random)",
-                       n->text);
+                       "method '%s' is not available in this version (allowed: "
+                       METHOD_NAMES_TEXT ")", n->text);
     if (!n || n->type != Y_SCALAR || is_null(n))
-        return FAIL_AT(c, n, "method", "expected a method name, got %s (allowed: grid, random)",
+        return FAIL_AT(c, n, "method",
+                       "expected a method name, got %s (allowed: " METHOD_NAMES_TEXT ")",
                        describe(n, dsc, sizeof dsc));
-    return FAIL_AT(c, n, "method", "unknown method %s (allowed: grid, random)",
+    return FAIL_AT(c, n, "method", "unknown method %s (allowed: " METHOD_NAMES_TEXT ")",
                    describe(n, dsc, sizeof dsc));
 }
 
 static int parse_cv(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 {
-    static const char *const keys_[] = {"folds", "stratified", "shuffle", "seed", "repeats"};
-    const ynode_t *keys[5], *vals[5];
+    static const char *const keys_[] = {"folds", "stratified", "shuffle", "seed", "repeats",
+                                        "seeds"};
+    const ynode_t *keys[6], *vals[6];
     long long v;
-    int rc = check_map(c, n, "cv", keys_, 5, "key", NULL, keys, vals);
+    int rc = check_map(c, n, "cv", keys_, 6, "key", NULL, keys, vals);
     if (rc)
         return rc;
     if (keys[0]) {
@@ -1251,6 +1516,144 @@ static int parse_cv(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
         if ((rc = get_int(c, vals[4], "cv.repeats", 1, 100, &v)) != 0)
             return rc;
         spec->cv.repeats = (int)v;
+    }
+    if (keys[5]) {
+        if ((rc = get_int(c, vals[5], "cv.seeds", 1, 100, &v)) != 0)
+            return rc;
+        spec->seeds = (int)v;
+    }
+    return 0;
+}
+
+static int parse_tpe(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    static const char *const keys_[] = {"n_startup", "n_candidates", "gamma", "prior_weight",
+                                        "constant_liar"};
+    const ynode_t *keys[5], *vals[5];
+    long long v;
+    char s[48];
+    int rc = check_map(c, n, "tpe", keys_, 5, "key", NULL, keys, vals);
+    if (rc)
+        return rc;
+    if (keys[0]) {
+        if ((rc = get_int(c, vals[0], "tpe.n_startup", 0, 1000000, &v)) != 0)
+            return rc;
+        spec->tpe.n_startup = (int)v;
+    }
+    if (keys[1]) {
+        if ((rc = get_int(c, vals[1], "tpe.n_candidates", 1, 10000, &v)) != 0)
+            return rc;
+        spec->tpe.n_candidates = (int)v;
+    }
+    if (keys[2]) {
+        if ((rc = get_num(c, vals[2], "tpe.gamma", &spec->tpe.gamma)) != 0)
+            return rc;
+        if (!(spec->tpe.gamma > 0 && spec->tpe.gamma <= 1))
+            return FAIL_AT(c, vals[2], "tpe.gamma", "%s is out of range (0, 1]",
+                           SHOWN(vals[2], s));
+    }
+    if (keys[3]) {
+        if ((rc = get_num(c, vals[3], "tpe.prior_weight", &spec->tpe.prior_weight)) != 0)
+            return rc;
+        if (!(spec->tpe.prior_weight > 0 && spec->tpe.prior_weight <= 1e6))
+            return FAIL_AT(c, vals[3], "tpe.prior_weight", "%s is out of range (0, 1e6]",
+                           SHOWN(vals[3], s));
+    }
+    if (keys[4] && (rc = get_bool(c, vals[4], "tpe.constant_liar", &spec->tpe.constant_liar)))
+        return rc;
+    return 0;
+}
+
+static int parse_coordinate(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    static const char *const keys_[] = {"rounds"};
+    const ynode_t *keys[1], *vals[1];
+    long long v;
+    int rc = check_map(c, n, "coordinate", keys_, 1, "key", NULL, keys, vals);
+    if (rc)
+        return rc;
+    if (keys[0]) {
+        if ((rc = get_int(c, vals[0], "coordinate.rounds", 1, 1000, &v)) != 0)
+            return rc;
+        spec->rounds = (int)v;
+    }
+    return 0;
+}
+
+/* enqueue: a sequence of mappings parameter -> value, checked against the
+ * parameters (so it runs after them, whatever the document order).  Rows
+ * are filled in spec order: a parameter whose when: does not hold is absent
+ * (and must not be given); one not given takes its constant, its start:, or
+ * its first value, and a distribution without start: must be given. */
+static int parse_enqueue(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    char dsc[96], f[96], kf[160], s[48], names[320];
+    if (!n || n->type != Y_SEQ)
+        return FAIL_AT(c, n, "enqueue", "expected a sequence of trials (mappings of parameter: "
+                       "value), got %s", describe(n, dsc, sizeof dsc));
+    if (n->n == 0)
+        return FAIL_AT(c, n, "enqueue", "must list at least one trial");
+    if (n->n > COORD_SPEC_MAX_ENQUEUE)
+        return FAIL_AT(c, n, "enqueue", "has %d trials (at most %d)", n->n,
+                       COORD_SPEC_MAX_ENQUEUE);
+    int np = spec->n_params;
+    spec->enqueue = calloc((size_t)n->n * (size_t)(np > 0 ? np : 1), sizeof *spec->enqueue);
+    if (!spec->enqueue)
+        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+    size_t off = 0;
+    names[0] = '\0';
+    for (int i = 0; i < np && off < sizeof names; i++)
+        off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", i ? ", " : "",
+                                spec->params[i].name);
+    for (int r = 0; r < n->n; r++) {
+        const ynode_t *e = n->kids[r];
+        coord_pval_t *row = spec->enqueue + (size_t)r * (size_t)np;
+        snprintf(f, sizeof f, "enqueue[%d]", r);
+        if (e->type != Y_MAP)
+            return FAIL_AT(c, e, f, "expected a mapping of parameter: value, got %s",
+                           describe(e, dsc, sizeof dsc));
+        const ynode_t *gk[COORD_SPEC_MAX_PARAMS] = {0}, *gv[COORD_SPEC_MAX_PARAMS] = {0};
+        for (int i = 0; i + 1 < e->n; i += 2) {
+            const ynode_t *k = e->kids[i];
+            if (k->type != Y_SCALAR || is_null(k) || memchr(k->text, '\0', k->len))
+                return FAIL_AT(c, k, f, "keys must be names, got %s",
+                               describe(k, dsc, sizeof dsc));
+            snprintf(kf, sizeof kf, "%s.%s", f, SHOWN(k, s));
+            int pi = param_index(spec->params, np, k);
+            if (pi < 0)
+                return FAIL_AT(c, k, kf, "not a parameter of this spec (parameters: %s)", names);
+            if (gk[pi])
+                return FAIL_AT(c, k, kf, "duplicate key (first given at %d:%d)", gk[pi]->line,
+                               gk[pi]->col);
+            gk[pi] = k;
+            gv[pi] = e->kids[i + 1];
+        }
+        for (int i = 0; i < np; i++) {
+            const coord_param_t *p = &spec->params[i];
+            snprintf(kf, sizeof kf, "%s.%s", f, p->name);
+            if (!coord_spec_active(spec, i, row)) {
+                if (gk[i])
+                    return FAIL_AT(c, gk[i], kf, "does not apply to this trial (its when: "
+                                   "does not hold)");
+                row[i] = (coord_pval_t){.absent = true};
+                continue;
+            }
+            if (gk[i]) {
+                int idx, rc = get_pval(c, gv[i], kf, pdef_find(p->name, NULL), &row[i]);
+                if (rc == 0)
+                    rc = check_in_dist(c, gv[i], kf, p, &row[i], &idx);
+                if (rc)
+                    return rc;
+            } else if (p->has_start) {
+                row[i] = p->start;
+            } else if (p->n_values > 0) {
+                row[i] = p->values[0];
+            } else {
+                return FAIL_AT(c, e, f, "missing parameter %s (a distribution without start: "
+                               "has no default)", p->name);
+            }
+        }
+        spec->n_enqueue = r + 1;
     }
     return 0;
 }
@@ -1291,25 +1694,18 @@ static int parse_parameters(const pctx_t *c, const ynode_t *n, coord_spec_t *spe
     for (int i = 0; i + 1 < n->n; i += 2) {
         param_id_t id;
         const pdef_t *d = pdef_find(n->kids[i]->text, &id);
-        coord_param_t *p = &spec->params[spec->n_params++];
-        rc = parse_param(c, n->kids[i], n->kids[i + 1], d, p);
+        int self = spec->n_params++;
+        rc = parse_param(c, n->kids[i], n->kids[i + 1], d, spec, self, n);
         if (rc)
             return rc;
     }
     return 0;
 }
 
-/* Combinations in the grid, or COORD_SPEC_MAX_GRID + 1 when larger. */
-static long grid_size(const coord_spec_t *spec)
+static bool enumerable(const coord_param_t *p)
 {
-    long total = 1;
-    for (int i = 0; i < spec->n_params; i++) {
-        long n = spec->params[i].dist == COORD_PDIST_VALUE ? 1 : spec->params[i].n_values;
-        if (n > 0 && total > COORD_SPEC_MAX_GRID / n)
-            return COORD_SPEC_MAX_GRID + 1;
-        total *= n;
-    }
-    return total;
+    return p->dist == COORD_PDIST_VALUE || p->dist == COORD_PDIST_VALUES ||
+           p->dist == COORD_PDIST_CATEGORICAL;
 }
 
 /* Checks that involve more than one key. */
@@ -1321,32 +1717,55 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
         if (!keys[required[i]])
             return FAIL_AT(c, c->top, top_keys[required[i]], "required key is missing");
 
-    if (spec->method == COORD_METHOD_GRID) {
+    bool enumerates = spec->method == COORD_METHOD_GRID ||
+                      spec->method == COORD_METHOD_COORDINATE;
+    if (enumerates) {
         for (int i = 0; i < spec->n_params; i++) {
             const coord_param_t *p = &spec->params[i];
             char f[64];
             snprintf(f, sizeof f, "parameters.%s", p->name);
-            if (p->dist != COORD_PDIST_VALUE && p->dist != COORD_PDIST_VALUES &&
-                p->dist != COORD_PDIST_CATEGORICAL)
+            if (!enumerable(p))
                 return fail(c, p->line, p->col, f,
-                            "distribution %s cannot be enumerated by grid search; use values",
-                            dist_name(p->dist));
+                            "distribution %s cannot be enumerated by %s search; use values",
+                            dist_name(p->dist), coord_method_name(spec->method));
         }
-        if (grid_size(spec) > COORD_SPEC_MAX_GRID)
+    }
+    if (spec->method == COORD_METHOD_GRID) {
+        if (coord_spec_grid_size(spec, COORD_SPEC_MAX_GRID) > COORD_SPEC_MAX_GRID)
             return FAIL_AT(c, keys[T_PARAMETERS], "parameters",
                            "the grid has more than %ld combinations; use fewer values or "
                            "method: random",
                            (long)COORD_SPEC_MAX_GRID);
-    } else if (spec->max_trials <= 0) {
+    } else if (spec->max_trials <= 0 && spec->method != COORD_METHOD_COORDINATE) {
         return FAIL_AT(c, keys[T_BUDGET] ? vals[T_BUDGET] : vals[T_METHOD], "budget.max_trials",
                        "required by method %s", coord_method_name(spec->method));
     }
+    /* Settings of one method given to another are mistakes, not no-ops. */
+    if (keys[T_TPE] && spec->method != COORD_METHOD_BAYES)
+        return FAIL_AT(c, keys[T_TPE], "tpe", "only used by method bayes (method is %s)",
+                       coord_method_name(spec->method));
+    if (keys[T_COORDINATE] && spec->method != COORD_METHOD_COORDINATE)
+        return FAIL_AT(c, keys[T_COORDINATE], "coordinate",
+                       "only used by method coordinate (method is %s)",
+                       coord_method_name(spec->method));
+    if (keys[T_ENQUEUE]) {
+        int rc = parse_enqueue(c, vals[T_ENQUEUE], spec);
+        if (rc)
+            return rc;
+        if (spec->max_trials > 0 && spec->n_enqueue > spec->max_trials)
+            return FAIL_AT(c, vals[T_ENQUEUE], "enqueue",
+                           "%d trials, more than budget.max_trials (%d)", spec->n_enqueue,
+                           spec->max_trials);
+    }
 
-    /* The constant parameters, applied once (each value is in range already,
-     * so this only fails on an internal inconsistency). */
+    /* The unconditional constant parameters, applied once (each value is in
+     * range already, so this only fails on an internal inconsistency).  A
+     * conditional constant is applied per trial, when it holds. */
     const coord_pval_t *cv[COORD_SPEC_MAX_PARAMS];
     for (int i = 0; i < spec->n_params; i++)
-        cv[i] = spec->params[i].dist == COORD_PDIST_VALUE ? &spec->params[i].values[0] : NULL;
+        cv[i] = spec->params[i].dist == COORD_PDIST_VALUE && spec->params[i].n_when == 0
+                    ? &spec->params[i].values[0]
+                    : NULL;
     hpt_err e = {0};
     if (apply_all(spec->params, spec->n_params, cv, &spec->base, &e) != 0 ||
         hpt_hparams_validate(&spec->base, &e) != 0)
@@ -1387,6 +1806,9 @@ static int parse_tree(const pctx_t *c, const ynode_t *root, coord_spec_t *spec)
         case T_SEED: rc = get_u64(c, v, "seed", &spec->seed); break;
         case T_BUDGET: rc = parse_budget(c, v, spec); break;
         case T_PARAMETERS: rc = parse_parameters(c, v, spec); break;
+        case T_TPE: rc = parse_tpe(c, v, spec); break;
+        case T_COORDINATE: rc = parse_coordinate(c, v, spec); break;
+        case T_ENQUEUE: break;  // needs the parameters: check_spec parses it
         default: break;
         }
     }
@@ -1417,6 +1839,9 @@ int coord_spec_parse(const char *text, size_t len, const char *path, coord_spec_
         .folds = 5, .stratified = true, .shuffle = true, .seed = 42, .repeats = 1};
     spec->refit = true;
     spec->base = HPT_HPARAMS_DEFAULT;
+    spec->seeds = 1;
+    spec->tpe = COORD_TPE_CFG_DEFAULT;
+    spec->rounds = 1;
 
     pctx_t c = {.path = spec->path, .err = err};
     ytree_t tree = {0};
@@ -1443,7 +1868,10 @@ void coord_spec_destroy(coord_spec_t **p)
     for (int i = 0; i < spec->n_params && i < COORD_SPEC_MAX_PARAMS; i++) {
         free(spec->params[i].values);
         free(spec->params[i].probs);
+        for (int k = 0; k < spec->params[i].n_when && k < COORD_SPEC_MAX_WHEN; k++)
+            free(spec->params[i].when[k].values);
     }
+    free(spec->enqueue);
     free(spec);
     *p = NULL;
 }
@@ -1467,6 +1895,10 @@ const char *coord_pval_format(const coord_param_t *p, const coord_pval_t *v, cha
 {
     if (!buf || len == 0)
         return buf;
+    if (v->absent) {
+        buf[0] = '\0';
+        return buf;
+    }
     switch (p->kind) {
     case COORD_PKIND_INT:
         if (isfinite(v->num) && v->num == floor(v->num) && fabs(v->num) < 9.3e18)
@@ -1488,6 +1920,91 @@ const char *coord_pval_format(const coord_param_t *p, const coord_pval_t *v, cha
         break;
     }
     return buf;
+}
+
+bool coord_pval_equal(const coord_param_t *p, const coord_pval_t *a, const coord_pval_t *b)
+{
+    if (a->absent || b->absent)
+        return a->absent == b->absent;
+    if (p->kind == COORD_PKIND_ENUM)
+        return strncmp(a->str, b->str, sizeof a->str) == 0;
+    return a->num == b->num;
+}
+
+bool coord_spec_active(const coord_spec_t *spec, int i, const coord_pval_t *vals)
+{
+    const coord_param_t *p = &spec->params[i];
+    for (int k = 0; k < p->n_when; k++) {
+        const coord_when_t *w = &p->when[k];
+        const coord_pval_t *v = &vals[w->param];
+        const coord_param_t *parent = &spec->params[w->param];
+        if (v->absent)
+            return false;
+        if (w->is_range) {
+            if (!(v->num >= w->min && v->num <= w->max))
+                return false;
+            continue;
+        }
+        bool found = false;
+        for (int j = 0; j < w->n_values && !found; j++) {
+            if (parent->kind == COORD_PKIND_FLOAT) {
+                /* Sampled floats (q_uniform) carry rounding noise: 0.6 may
+                 * come out as 0.6000000000000001. */
+                double a = v->num, b = w->values[j].num;
+                found = fabs(a - b) <= 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)));
+            } else {
+                found = coord_pval_equal(parent, v, &w->values[j]);
+            }
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* Grid counting: parameters in spec order; a parameter no condition reads
+ * contributes a factor (its value cannot change what follows), so the
+ * recursion branches only on the parameters that conditions read. */
+static long count_grid(const coord_spec_t *spec, int i, coord_pval_t *vals,
+                       const bool *is_parent, long cap)
+{
+    if (i == spec->n_params)
+        return 1;
+    const coord_param_t *p = &spec->params[i];
+    if (!coord_spec_active(spec, i, vals)) {
+        vals[i] = (coord_pval_t){.absent = true};
+        return count_grid(spec, i + 1, vals, is_parent, cap);
+    }
+    long n = p->dist == COORD_PDIST_VALUE ? 1 : p->n_values;
+    if (n < 1 || !p->values)
+        return 0;
+    if (!is_parent[i]) {
+        vals[i] = p->values[0];
+        long r = count_grid(spec, i + 1, vals, is_parent, cap);
+        return r > cap / n ? cap + 1 : r * n;
+    }
+    long total = 0;
+    for (long j = 0; j < n; j++) {
+        vals[i] = p->values[j];
+        total += count_grid(spec, i + 1, vals, is_parent, cap);
+        if (total > cap)
+            return cap + 1;
+    }
+    return total;
+}
+
+long coord_spec_grid_size(const coord_spec_t *spec, long cap)
+{
+    bool is_parent[COORD_SPEC_MAX_PARAMS] = {0};
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    int n = spec->n_params < COORD_SPEC_MAX_PARAMS ? spec->n_params : COORD_SPEC_MAX_PARAMS;
+    for (int i = 0; i < n; i++) {
+        if (!enumerable(&spec->params[i]))
+            return -1;
+        for (int k = 0; k < spec->params[i].n_when; k++)
+            is_parent[spec->params[i].when[k].param] = true;
+    }
+    return count_grid(spec, 0, vals, is_parent, cap);
 }
 
 const char *coord_method_name(coord_method_t m)

@@ -7,8 +7,8 @@
  *   name: seed-grid
  *   dataset: mnist                  # mnist | fashion-mnist | idx:/dir
  *   metric: {name: accuracy, goal: maximize}
- *   method: grid                    # grid | random
- *   cv: {folds: 5, stratified: true, shuffle: true, seed: 42, repeats: 1}
+ *   method: grid                    # grid | random | bayes | coordinate
+ *   cv: {folds: 5, stratified: true, shuffle: true, seed: 42, repeats: 1, seeds: 1}
  *   refit: true
  *   seed: 1                         # seeds random search and the trials' seeds
  *   priority: 0                     # higher runs first; FIFO among equals
@@ -17,7 +17,11 @@
  *     batch_size: {values: [32, 64, 512]}
  *     optimizer:  {value: adam}
  *     learning_rate: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}
+ *     units_2: {values: [16, 32], when: {layers: {min: 2}}}   # conditional
  *   budget: {max_trials: 60, max_parallel: 0}
+ *   tpe: {n_startup: 10, n_candidates: 24, gamma: 0.1}       # method: bayes
+ *   coordinate: {rounds: 1}                                   # method: coordinate
+ *   enqueue: [{batch_size: 64, optimizer: adam}]             # tried first, in order
  *
  * Every error names path:line:column and the field, and lists the allowed
  * values where there is a list.  Parameters are the hyperparameters of
@@ -39,10 +43,14 @@
 #define COORD_SPEC_MAX_PARAMS 32
 #define COORD_SPEC_MAX_VALUES 1024
 #define COORD_SPEC_MAX_GRID 10000000L  // grid search: most combinations a spec may have
+#define COORD_SPEC_MAX_WHEN 4           // conditions (ANDed) in one parameter's when:
+#define COORD_SPEC_MAX_ENQUEUE 10000    // entries in enqueue:
 
 typedef enum coord_method {
     COORD_METHOD_GRID,
     COORD_METHOD_RANDOM,
+    COORD_METHOD_BAYES,        // TPE (search/tpe.c)
+    COORD_METHOD_COORDINATE,   // one parameter at a time (search/coordinate.c)
     COORD_METHOD__COUNT
 } coord_method_t;
 
@@ -66,11 +74,28 @@ typedef enum coord_pdist {
 
 /* One value of a parameter.  Numbers (ints included) live in num; enum
  * values in str (validated against the parameter's names); bools in num as
- * 0/1. */
+ * 0/1.  absent marks a conditional parameter whose when: does not hold for
+ * this trial: it takes no value (coord_spec_apply skips it, so the
+ * hyperparameter keeps spec->base's value, and coord_pval_format prints "");
+ * num and str are then zero. */
 typedef struct coord_pval {
     double num;
     char str[32];
+    bool absent;
 } coord_pval_t;
+
+/* One condition of a parameter's when: the parameter applies only when
+ * parameter `param` (an index into spec->params, always smaller than the
+ * conditional parameter's own index) is present and its value is in values
+ * (a list) or within [min, max] (a range; numeric parameters only). */
+typedef struct coord_when {
+    int param;                   // index of the parameter the condition reads
+    bool is_range;               // range form {min: X, max: Y} rather than a list
+    int n_values;                // list form: entries in values
+    coord_pval_t *values;        // list form: owned
+    double min, max;             // range form: inclusive; -inf / +inf when not given
+    int line, col;               // where it was written, for messages
+} coord_when_t;
 
 typedef struct coord_param {
     char name[32];               // the hyperparameter, e.g. "batch_size"
@@ -81,7 +106,28 @@ typedef struct coord_param {
     double *probs;               // CATEGORICAL: owned, n_values entries summing to 1
     double min, max, q;          // UNIFORM, LOG_UNIFORM_VALUES, INT_UNIFORM, Q_UNIFORM
     int line, col;               // where it was declared, for messages
+    bool has_start;              // start: given
+    coord_pval_t start;          // start: where coordinate search and enqueue defaults begin
+    int start_index;             // VALUES, CATEGORICAL: index of the start value (0 by default)
+    int n_when;                  // 0 = unconditional; else all conditions must hold
+    coord_when_t when[COORD_SPEC_MAX_WHEN];
 } coord_param_t;
+
+/* TPE settings (tpe:, method bayes); defaults are Optuna 3.1's. */
+typedef struct coord_tpe_cfg {
+    int n_startup;               // random trials before TPE, default 10
+    int n_candidates;            // candidates drawn from l(x) per parameter, default 24
+    double gamma;                // fraction of trials in l(x): min(ceil(gamma n), 25), 0.1
+    double prior_weight;         // weight of the prior kernel, default 1.0
+    bool constant_liar;          // pending trials count as the worst score, default true
+} coord_tpe_cfg_t;
+
+/* Optuna 3.1's TPESampler defaults (n_startup_trials 10, n_ei_candidates 24,
+ * gamma(n) = min(ceil(0.1 n), 25), prior_weight 1.0), with the constant liar
+ * on because hptune always runs trials in parallel. */
+#define COORD_TPE_CFG_DEFAULT                                                    \
+    ((coord_tpe_cfg_t){.n_startup = 10, .n_candidates = 24, .gamma = 0.1,        \
+                       .prior_weight = 1.0, .constant_liar = true})
 
 typedef struct coord_spec {
     char path[512];              // file name given to the parser, for messages
@@ -91,6 +137,8 @@ typedef struct coord_spec {
     bool maximize;               // metric.goal, default per metric
     coord_method_t method;       // method:, required
     hpt_cv_spec_t cv;            // cv:, defaults folds 5, stratified, shuffle, seed 42, repeats 1
+    int seeds;                   // cv.seeds, default 1, 1..100: each split is trained `seeds`
+                                 // times with different seeds; its score is their mean
     bool refit;                  // refit:, default true
     bool score_train;            // score_train:, default false
     int priority;                // priority:, default 0, range -1000..1000
@@ -99,7 +147,12 @@ typedef struct coord_spec {
     int max_parallel;            // budget.max_parallel; 0 = no limit
     int n_params;
     coord_param_t params[COORD_SPEC_MAX_PARAMS];  // in spec order
-    hpt_hparams_t base;          // defaults with every constant (value:) parameter applied
+    hpt_hparams_t base;          // defaults with every unconditional constant applied
+    coord_tpe_cfg_t tpe;         // tpe:, method bayes only
+    int rounds;                  // coordinate.rounds, default 1, method coordinate only
+    int n_enqueue;               // entries in enqueue:
+    coord_pval_t *enqueue;       // owned, n_enqueue rows of n_params values (row-major),
+                                 // defaults filled in and inactive parameters absent
 } coord_spec_t;
 
 /* Parse spec text (borrowed, len bytes, need not be NUL-terminated); `path`
@@ -112,13 +165,30 @@ int coord_spec_parse(const char *text, size_t len, const char *path, coord_spec_
 void coord_spec_destroy(coord_spec_t **p);
 
 /* Build a trial's hyperparameters: spec->base with vals[i] (one per
- * spec->params[i], borrowed) applied in order.  Returns 0, or -EINVAL when
- * the combination is invalid (err says which field).  The caller sets seed. */
+ * spec->params[i], borrowed) applied in order; absent values are skipped.
+ * Returns 0, or -EINVAL when the combination is invalid (err says which
+ * field).  The caller sets seed. */
 int coord_spec_apply(const coord_spec_t *spec, const coord_pval_t *vals, hpt_hparams_t *hp,
                      hpt_err *err);
 
-/* Format value v of parameter p for display ("32", "0.001", "adam", "true")
- * into buf (size len); returns buf. */
+/* Whether parameter i applies given the values of the parameters before it
+ * (vals[0..i), borrowed; later entries are not read): true when it has no
+ * when:, else when every condition holds (a condition on an absent
+ * parameter does not).  Strategies fill vals in spec order and mark
+ * parameter i absent when this is false. */
+bool coord_spec_active(const coord_spec_t *spec, int i, const coord_pval_t *vals);
+
+/* Distinct combinations a grid over spec enumerates: the product of the
+ * parameters' value counts, except that a parameter whose when: does not
+ * hold contributes only "absent".  Returns cap + 1 when larger than cap, -1
+ * when a parameter is not enumerable (a distribution). */
+long coord_spec_grid_size(const coord_spec_t *spec, long cap);
+
+/* Whether two values of parameter p are the same (absent equals absent). */
+bool coord_pval_equal(const coord_param_t *p, const coord_pval_t *a, const coord_pval_t *b);
+
+/* Format value v of parameter p for display ("32", "0.001", "adam", "true",
+ * and "" when absent) into buf (size len); returns buf. */
 const char *coord_pval_format(const coord_param_t *p, const coord_pval_t *v, char *buf,
                               size_t len);
 

@@ -177,6 +177,24 @@ void coord_on_heartbeat(coord_t *c, coord_worker_t *w, const Hpt__Heartbeat *m)
     }
     bool freed = zombies < w->zombies;
     w->zombies = zombies;
+    /* A lease the worker does not report running is lost: its result went
+     * down with a connection or a coordinator.  Results and heartbeats
+     * travel in order on one connection, so a finished task's result would
+     * have arrived before this heartbeat; the grace covers an Assign still
+     * on its way to the worker when it sent the heartbeat. */
+    double now = coord_now(), grace = 3.0 * c->cfg.hb_ivl_ms * 1e-3;
+    for (coord_task_t *t = w->leased, *tn; t; t = tn) {
+        tn = t->wnext;
+        if (now - t->leased_at <= grace)
+            continue;
+        bool running = false;
+        for (size_t i = 0; i < m->n_running && !running; i++)
+            running = m->running[i]->task == t->id && m->running[i]->attempt == t->attempt;
+        if (!running) {
+            coord_requeue(c, t, "the worker does not report it running (its result was lost)");
+            freed = true;
+        }
+    }
     if (freed)
         coord_dispatch(c);
 }

@@ -244,22 +244,41 @@ static bool is_client_body(int body)
     return body >= HPT__ENVELOPE__BODY_SUBMIT;
 }
 
-/* Log a bad message at most once per peer per minute. */
+bool coord_log_allowed(coord_t *c, const hpt_peer_id_t *peer, int kind, int per_minute)
+{
+    /* A fixed table hashed by (peer, kind): at most one line per slot per
+     * minute.  Collisions only make it stricter, and memory stays fixed
+     * however many peers misbehave. */
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)kind;
+    for (int i = 0; i < peer->len; i++)
+        h = (h ^ peer->bytes[i]) * 1099511628211ULL;
+    size_t slot = (size_t)(h % COORD_LOG_SLOTS);
+    double now = coord_now();
+    if (c->log_slot_hash[slot] == h && now - c->log_slot_time[slot] < 60) {
+        if (c->log_slot_count[slot] >= per_minute)
+            return false;
+        c->log_slot_count[slot]++;
+        return true;
+    }
+    c->log_slot_hash[slot] = h;
+    c->log_slot_time[slot] = now;
+    c->log_slot_count[slot] = 1;
+    return true;
+}
+
+/* Log a bad message at most once per peer per minute; count every one. */
 static void log_bad(coord_t *c, const hpt_peer_id_t *peer, const char *why)
 {
-    static char last_peer[80];
-    static double last_t;
     c->bad_messages++;
+    if (!coord_log_allowed(c, peer, 0, 1))
+        return;
     char id[80];
     hpt_peer_id_str(peer, id, sizeof id);
-    double now = coord_now();
-    if (strcmp(id, last_peer) == 0 && now - last_t < 60)
-        return;
-    snprintf(last_peer, sizeof last_peer, "%s", id);
-    last_t = now;
     char q[300];
-    hpt_log(HPT_LOG_WARN, "net", "bad message dropped", "peer=%s reason=%s total=%llu", id,
-            hpt_log_quote(why, q, sizeof q), (unsigned long long)c->bad_messages);
+    hpt_log(HPT_LOG_WARN, "net", "bad message dropped",
+            "peer=%s reason=%s total=%llu note=\"further ones from this peer are counted, not "
+            "logged, for a minute\"",
+            id, hpt_log_quote(why, q, sizeof q), (unsigned long long)c->bad_messages);
 }
 
 static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
@@ -318,9 +337,10 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
         if (!w) {
             /* MDP: an unknown peer speaking worker messages must register. */
             char id[80];
-            hpt_log(HPT_LOG_INFO, "workers", "message from unregistered peer; disconnecting",
-                    "peer=%s body=%s", hpt_peer_id_str(&peer, id, sizeof id),
-                    hpt_proto_body_name(body));
+            if (coord_log_allowed(c, &peer, 1, 5))
+                hpt_log(HPT_LOG_INFO, "workers", "message from unregistered peer; disconnecting",
+                        "peer=%s body=%s", hpt_peer_id_str(&peer, id, sizeof id),
+                        hpt_proto_body_name(body));
             Hpt__Disconnect d = HPT__DISCONNECT__INIT;
             d.reason = "unknown worker: send Hello";
             hpt_env_t out = HPT__ENVELOPE__INIT;
@@ -363,8 +383,10 @@ static void on_flush(uv_prepare_t *h)
     if (coord_store_flush(c->store, &err) < 0) {
         /* A journal we cannot write is not a journal: stop rather than run on
          * with results that would be lost. */
-        hpt_log(HPT_LOG_ERROR, "store", "journal commit failed; stopping", "error=\"%s\"",
-                err.msg);
+        char q[300];
+        hpt_log(HPT_LOG_ERROR, "store", "journal commit failed; stopping", "error=%s",
+                hpt_log_quote(err.msg, q, sizeof q));
+        c->journal_failed = true;
         uv_stop(c->loop);
     }
 }
@@ -489,8 +511,9 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     bool loop_ok = false;
     if (coord_store_open(&c.store, c.cfg.db, &err) < 0) {
-        hpt_log(HPT_LOG_ERROR, "store", "cannot open the journal", "db=%s error=\"%s\"",
-                c.cfg.db, err.msg);
+        char q[300];
+        hpt_log(HPT_LOG_ERROR, "store", "cannot open the journal", "db=%s error=%s", c.cfg.db,
+                hpt_log_quote(err.msg, q, sizeof q));
         goto done;
     }
     coord_store_max_ids(c.store, &c.next_sweep_id, &c.next_task_id);
@@ -511,7 +534,9 @@ int main(int argc, char **argv)
     zmq_setsockopt(c.router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(c.router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(c.router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    int hwm = 100000;
+    /* Per-peer pipes: enough for a follower's history (the event ring) and
+     * a burst of Assigns; a client that does not read costs at most this. */
+    int hwm = 20000;
     zmq_setsockopt(c.router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (zmq_bind(c.router, c.cfg.bind) != 0) {
@@ -552,7 +577,7 @@ int main(int argc, char **argv)
     if (!c.stopping)
         shutdown_loop(&c, "journal failure");
     uv_run(&loop, UV_RUN_DEFAULT);   // let the close callbacks run
-    status = c.stopping && !coord_store_dirty(c.store) ? 0 : 1;
+    status = c.stopping && !c.journal_failed && !coord_store_dirty(c.store) ? 0 : 1;
 
 done:
     if (loop_ok) {
@@ -574,6 +599,10 @@ done:
         zmq_ctx_term(c.zctx);
     if (status == 0)
         hpt_log(HPT_LOG_INFO, "coordinator", "stopped", "%s", "");
+    else if (c.journal_failed)
+        hpt_log(HPT_LOG_ERROR, "coordinator", "stopped after a journal failure",
+                "note=\"results since the last commit were not acknowledged; restart on the "
+                "same --db to resume\"");
     hpt_log_set_file(NULL);
     return status;
 }

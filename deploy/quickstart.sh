@@ -15,7 +15,7 @@ SPEC=${SPEC:-deploy/examples/blog-grid.yaml}
 WORKERS=${WORKERS:-2}
 SLOTS=${SLOTS:-1}
 
-deploy/install-deps.sh
+deploy/install-deps.sh --no-bench
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     meson setup "$BUILD_DIR"
 fi

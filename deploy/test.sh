@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 
-deploy/install-deps.sh
+deploy/install-deps.sh --no-bench
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     meson setup "$BUILD_DIR"
 fi

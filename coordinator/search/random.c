@@ -11,19 +11,20 @@
  *   int_uniform         an integer uniform on min..max inclusive
  *   q_uniform           round(U(min, max) / q) * q, as W&B, then moved one step of
  *                       q back inside [min, max] when rounding left it
+ * A conditional parameter whose when: does not hold is absent and takes no
+ * draw.  (The draws live in search.c, shared with TPE's startup trials.)
  * Observations are ignored, so trial k depends only on the seed and k: a
  * restarted coordinator that asks again gets the same trials.  The search
- * suggests exactly budget.max_trials trials.
+ * suggests exactly budget.max_trials trials, the enqueued ones first.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 
 #include "search.h"
 
 typedef struct rnd {
     long total;  // budget.max_trials
-    long next;   // trials suggested so far
+    long next;   // trials suggested so far, enqueued ones included
 } rnd_t;
 
 static int rnd_init(coord_search_t *s, hpt_err *err)
@@ -47,79 +48,9 @@ static int rnd_init(coord_search_t *s, hpt_err *err)
     if (!r)
         return hpt_err_set(err, -ENOMEM, "random: out of memory");
     r->total = s->spec->max_trials;
+    r->next = s->spec->n_enqueue;  // served by search.c, counted against the budget
     s->state = r;
     return 0;
-}
-
-/* Uniform integer in [0, n), n >= 1, unbiased (rejection on 64 bits, since
- * int_uniform on `seed` spans up to 2^53 values). */
-static uint64_t below64(hpt_rng_t *rng, uint64_t n)
-{
-    if (n <= UINT32_MAX)
-        return hpt_rng_below(rng, (uint32_t)n);
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t x;
-    do
-        x = hpt_rng_u64(rng);
-    while (x >= limit);
-    return x % n;
-}
-
-static double clamp(double v, double lo, double hi)
-{
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
-static coord_pval_t sample(hpt_rng_t *rng, const coord_param_t *p)
-{
-    coord_pval_t v = {0};
-    switch (p->dist) {
-    case COORD_PDIST_VALUE:
-        return p->values[0];
-    case COORD_PDIST_VALUES:
-        return p->values[hpt_rng_below(rng, (uint32_t)p->n_values)];
-    case COORD_PDIST_CATEGORICAL: {
-        if (!p->probs)
-            return p->values[hpt_rng_below(rng, (uint32_t)p->n_values)];
-        double u = hpt_rng_uniform(rng), cum = 0;
-        int last = 0;  // the last value with a non-zero probability
-        for (int i = 0; i < p->n_values; i++) {
-            if (p->probs[i] <= 0)
-                continue;
-            last = i;
-            cum += p->probs[i];
-            if (u < cum)
-                return p->values[i];
-        }
-        /* The probabilities sum to 1 within 1e-6, so u can land past the
-         * last edge; that mass belongs to the last possible value. */
-        return p->values[last];
-    }
-    case COORD_PDIST_UNIFORM:
-        v.num = clamp(p->min + hpt_rng_uniform(rng) * (p->max - p->min), p->min, p->max);
-        return v;
-    case COORD_PDIST_LOG_UNIFORM_VALUES: {
-        double lo = log(p->min), hi = log(p->max);
-        v.num = clamp(exp(lo + hpt_rng_uniform(rng) * (hi - lo)), p->min, p->max);
-        return v;
-    }
-    case COORD_PDIST_INT_UNIFORM:
-        v.num = p->min + (double)below64(rng, (uint64_t)(p->max - p->min) + 1);
-        return v;
-    case COORD_PDIST_Q_UNIFORM: {
-        double x = p->min + hpt_rng_uniform(rng) * (p->max - p->min);
-        double q = p->q, y = round(x / q) * q;
-        /* Rounding can step just outside [min, max]; the parser made sure a
-         * multiple of q lies inside, so one step back lands in range. */
-        if (y > p->max + 1e-9 * fabs(q))
-            y -= q;
-        else if (y < p->min - 1e-9 * fabs(q))
-            y += q;
-        v.num = clamp(y, p->min, p->max);
-        return v;
-    }
-    }
-    return v;
 }
 
 static int rnd_suggest(coord_search_t *s, coord_pval_t *vals)
@@ -128,8 +59,7 @@ static int rnd_suggest(coord_search_t *s, coord_pval_t *vals)
     if (r->next >= r->total)
         return COORD_SEARCH_DONE;
     r->next++;
-    for (int i = 0; i < s->spec->n_params; i++)
-        vals[i] = sample(&s->rng, &s->spec->params[i]);
+    coord__search_sample_all(s->spec, &s->rng, vals);
     return COORD_SEARCH_OK;
 }
 

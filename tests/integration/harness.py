@@ -7,10 +7,19 @@ are always stopped at exit (SIGTERM, then SIGKILL).  Standard library only.
 Environment (set by tests/integration/meson.build):
   HPT_BUILD   the meson build dir      HPT_DATA  the data dir (data/)
   HPT_SRC     the source root
+
+Fault tests (test_fault_*.py) also use: Cluster.kill/pause/resume (a daemon
+killed on purpose is exempt from the exit-status check, not from the
+sanitizer check), Cluster(host=..., db=...), start_coordinator(wait=False),
+start_worker(wrap=[...]) (e.g. ["ip", "netns", "exec", NS]), the logfmt
+readers (log_events, wait_log), journal helpers and on_cleanup(fn), run
+after the daemons are stopped (namespaces, mounts).
 """
 import atexit
+import datetime
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,6 +36,29 @@ CLI = os.path.join(BUILD, "coordinator", "cli", "hptune")
 
 _procs = []
 failures = []
+_exempt = set()        # pids killed on purpose: their exit status is not checked
+_after_cleanup = []    # functions run once the daemons are stopped
+
+
+def exempt(p):
+    """Do not check this daemon's exit status (it is meant to die or fail);
+    its log is still checked for sanitizer reports."""
+    _exempt.add(p.pid)
+
+
+def on_cleanup(fn):
+    """Run fn() at exit after every daemon has stopped, even on failure
+    (latest registered first)."""
+    _after_cleanup.append(fn)
+
+
+def _on_sigterm(signum, frame):
+    # meson's timeout sends SIGTERM: turn it into SystemExit so atexit stops
+    # the daemons and runs the on_cleanup functions.
+    sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def skip(why):
@@ -48,7 +80,7 @@ def check(cond, what):
 
 
 def finish():
-    _cleanup()
+    _cleanup(final=True)
     if failures:
         print(f"{len(failures)} failure(s)")
         sys.exit(1)
@@ -65,23 +97,43 @@ def free_port():
 _logs = {}
 
 
-def _cleanup():
+def _stacks(pid):
+    """Thread backtraces of a hung daemon (gdb, when installed), for the
+    failure message."""
+    import shutil
+    if not shutil.which("gdb"):
+        return ""
+    try:
+        r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
+                           capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    bt = [ln for ln in r.stdout.splitlines() if ln.startswith(("#", "Thread"))]
+    return "; its threads:\n" + "\n".join(bt[:80]) if bt else ""
+
+
+def _cleanup(final=False):
     """Stop every daemon still running (SIGTERM: a clean stop) and check that
-    each exited 0 and that no sanitizer reported anything in its log."""
+    each exited 0 and that no sanitizer reported anything in its log.  At the
+    end of the test (final), run the on_cleanup functions."""
     stopped = []
     for p in _procs:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
+            p.send_signal(signal.SIGCONT)   # a paused daemon must run to stop
             stopped.append(p)
     deadline = time.time() + 20
     for p in _procs:
         try:
             p.wait(max(0.1, deadline - time.time()))
         except subprocess.TimeoutExpired:
+            stacks = _stacks(p.pid)
             p.kill()
             p.wait()
-            check(False, f"{p.args[0]} did not stop within 20 s of SIGTERM")
+            check(False, f"{p.args[0]} did not stop within 20 s of SIGTERM{stacks}")
     for p in stopped:
+        if p.pid in _exempt:
+            continue
         check(p.returncode == 0, f"{os.path.basename(p.args[0])} exited {p.returncode} after SIGTERM")
     for p in _procs:
         path = _logs.get(p.pid)
@@ -92,34 +144,43 @@ def _cleanup():
         for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
             check(bad not in text, f"{bad} in {path}:\n{text[-3000:]}")
     _procs.clear()
+    while final and _after_cleanup:
+        fn = _after_cleanup.pop()
+        try:
+            fn()
+        except Exception as e:  # cleanup must go on
+            print(f"cleanup {getattr(fn, '__name__', fn)}: {e}", flush=True)
 
 
-atexit.register(_cleanup)
+atexit.register(_cleanup, final=True)
 
 
 class Cluster:
     """A coordinator plus workers on loopback with short heartbeats."""
 
-    def __init__(self, hb_ms=100, liveness=3, name="t"):
+    def __init__(self, hb_ms=100, liveness=3, name="t", host="127.0.0.1", db=None):
         self.dir = tempfile.mkdtemp(prefix=f"hpt-{name}-")
         self.port = free_port()
-        self.addr = f"tcp://127.0.0.1:{self.port}"
+        self.addr = f"tcp://{host}:{self.port}"
         self.hb_ms = hb_ms
         self.liveness = liveness
         self.coord = None
         self.workers = []
+        self.names = {}          # worker pid -> name
+        self.db_path = db or os.path.join(self.dir, "journal.db")
         self.env = dict(os.environ, HPTUNE_COORDINATOR=self.addr)
 
-    def start_coordinator(self, *extra):
+    def start_coordinator(self, *extra, wait=True):
         log = open(os.path.join(self.dir, "coordinator.log"), "ab")
         self.coord = subprocess.Popen(
-            [COORD, "--bind", self.addr, "--db", os.path.join(self.dir, "journal.db"),
+            [COORD, "--bind", self.addr, "--db", self.db_path,
              "--data-dir", DATA, "--hb-ivl-ms", str(self.hb_ms),
              "--hb-liveness", str(self.liveness), *extra],
             stdout=log, stderr=subprocess.STDOUT)
         _procs.append(self.coord)
         _logs[self.coord.pid] = log.name
-        self.wait_ready()
+        if wait:
+            self.wait_ready()
         return self.coord
 
     def wait_ready(self, timeout=10):
@@ -131,19 +192,109 @@ class Cluster:
             time.sleep(0.1)
         raise RuntimeError("coordinator did not answer: " + self.coord_log())
 
-    def start_worker(self, slots=1, name=None, data=None, extra=()):
+    def start_worker(self, slots=1, name=None, data=None, extra=(), wrap=()):
+        """wrap: a command prefix that execs the worker (it must keep the
+        pid), e.g. ["ip", "netns", "exec", NS]."""
         n = len(self.workers)
         name = name or f"w{n}"
         log = open(os.path.join(self.dir, f"worker-{name}.log"), "ab")
         p = subprocess.Popen(
-            [WORKER, "--coordinator", self.addr, "--slots", str(slots), "--name", name,
+            [*wrap, WORKER, "--coordinator", self.addr, "--slots", str(slots), "--name", name,
              "--data-dir", data or DATA, "--heartbeat-ms", str(self.hb_ms),
              "--liveness", str(self.liveness), *extra],
             stdout=log, stderr=subprocess.STDOUT)
         _procs.append(p)
         _logs[p.pid] = log.name
         self.workers.append(p)
+        self.names[p.pid] = name
         return p
+
+    # --- faults ------------------------------------------------------------
+
+    def kill(self, p, sig=signal.SIGKILL):
+        """Kill a daemon on purpose (exempt from the exit-status check) and
+        reap it; returns the wall-clock time of the kill."""
+        exempt(p)
+        t = time.time()
+        p.send_signal(sig)
+        p.wait(30)
+        return t
+
+    def pause(self, p):
+        t = time.time()
+        p.send_signal(signal.SIGSTOP)
+        return t
+
+    def resume(self, p):
+        t = time.time()
+        p.send_signal(signal.SIGCONT)
+        return t
+
+    # --- logs --------------------------------------------------------------
+
+    def log_path(self, who="coordinator"):
+        """who: "coordinator" or a worker's name."""
+        f = "coordinator.log" if who == "coordinator" else f"worker-{who}.log"
+        return os.path.join(self.dir, f)
+
+    def log_events(self, who="coordinator", msg=None, **fields):
+        """The log's logfmt lines as dicts (with "_t", the ts as Unix time),
+        optionally only those with this msg and these field values."""
+        try:
+            with open(self.log_path(who), errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            ev = parse_logfmt(line)
+            if not ev or (msg is not None and ev.get("msg") != msg):
+                continue
+            if all(ev.get(k) == str(v) for k, v in fields.items()):
+                out.append(ev)
+        return out
+
+    def wait_log(self, who="coordinator", msg=None, timeout=30, after=0.0, **fields):
+        """Wait for a matching log line logged at or after `after` (Unix
+        time); return it (None on timeout)."""
+        t0 = time.time()
+        while True:
+            for ev in self.log_events(who, msg, **fields):
+                if ev["_t"] >= after - 0.002:
+                    return ev
+            if time.time() - t0 > timeout:
+                return None
+            time.sleep(0.02)
+
+    def worker_id(self, name, timeout=30):
+        """The worker id a worker announced in its Hello (from its log)."""
+        ev = self.wait_log(name, "hello sent", timeout=timeout)
+        if not ev:
+            raise RuntimeError(f"worker {name} sent no Hello:\n" + tail(self.log_path(name)))
+        return ev["worker_id"]
+
+    # --- journal -----------------------------------------------------------
+
+    def q(self, sql, *args):
+        """Rows of one query on the journal (a fresh read-only connection)."""
+        import sqlite3
+        db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    def wait_for(self, pred, timeout=60, what="condition", poll=0.02):
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            try:
+                v = pred()
+            except Exception:   # e.g. the journal is being created
+                v = None
+            if v:
+                return v
+            time.sleep(poll)
+        raise RuntimeError(f"timed out after {timeout}s waiting for {what}\n{self.coord_log()}")
 
     def cli(self, *args, check_rc=True, timeout=300):
         r = subprocess.run([CLI, *args], capture_output=True, text=True, env=self.env,
@@ -186,7 +337,58 @@ class Cluster:
 
     def db(self):
         import sqlite3
-        return sqlite3.connect(os.path.join(self.dir, "journal.db"))
+        return sqlite3.connect(self.db_path)
 
     def stop(self):
         _cleanup()
+
+
+# --- helpers for fault tests -------------------------------------------------
+
+_LOGFMT = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def parse_logfmt(line):
+    """One hptune log line as a dict; "_t" is its ts as Unix time."""
+    if not line.startswith("ts="):
+        return None
+    ev = {}
+    for k, v in _LOGFMT.findall(line):
+        if v.startswith('"'):
+            v = re.sub(r'\\(.)', r'\1', v[1:-1])
+        ev.setdefault(k, v)
+    try:
+        ev["_t"] = datetime.datetime.strptime(ev["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except (KeyError, ValueError):
+        return None
+    return ev
+
+
+def tail(path, n=4000):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()[-n:]
+    except OSError:
+        return ""
+
+
+def cv_key(res):
+    """A sweep's cv_results without the timing columns (fit_time), for
+    bit-for-bit comparison of two runs."""
+    return {k: v for k, v in res["cv_results"].items() if "fit_time" not in k}
+
+
+def epoch_seconds(units, batch_size=32, fold="1/4"):
+    """Measured seconds of one training epoch of a fold task on mnist with
+    this build (sanitizer builds are several times slower)."""
+    best = None
+    for epochs in (1, 3):
+        r = subprocess.run([CLI, "train", "--data-dir", DATA, "--fold", fold, "--units",
+                            str(units), "--batch-size", str(batch_size), "--epochs",
+                            str(epochs)], capture_output=True, text=True, timeout=300)
+        m = re.search(r"fit ([0-9.]+) s", r.stdout + r.stderr)
+        if not m:
+            raise RuntimeError("hptune train: " + r.stdout + r.stderr)
+        best = float(m.group(1)) / epochs
+    return max(best, 1e-3)

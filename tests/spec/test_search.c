@@ -1,6 +1,8 @@
 /*
  * test_search.c: the grid and random search strategies
- * (coordinator/search/grid.c, random.c) through the search.h interface.
+ * (coordinator/search/grid.c, random.c) through the search.h interface, and
+ * what every method shares: conditional parameters (when:) and enqueued
+ * trials.  TPE and coordinate search have their own files.
  *
  * The statistical checks use fixed seeds, so each is either always met or
  * always missed; their bounds still sit at many standard errors, so any
@@ -299,6 +301,199 @@ HPT_TEST(random_determinism)
     coord_spec_destroy(&a);
     coord_spec_destroy(&b);
     coord_spec_destroy(&c);
+}
+
+// ---------------------------------------------------------------------------
+// Conditional parameters
+
+static const char COND_GRID[] =
+    "dataset: mnist\nmethod: grid\nparameters:\n"
+    "  layers: {values: [1, 2, 3]}\n"
+    "  units_2: {values: [8, 16], when: {layers: {min: 2}}}\n"
+    "  units_3: {values: [4, 32], when: {layers: [3]}}\n"
+    "  optimizer: {values: [sgd, adam]}\n"
+    "  momentum: {values: [0.0, 0.9], when: {optimizer: [sgd]}}\n"
+    "  nesterov: {value: true, when: {optimizer: [sgd], momentum: {min: 0.5}}}\n";
+
+/* A trial as text, absent values as "-". */
+static void show(const coord_spec_t *spec, const coord_pval_t *v, char *buf, size_t len)
+{
+    size_t off = 0;
+    for (int i = 0; i < spec->n_params && off < len; i++) {
+        char one[64];
+        coord_pval_format(&spec->params[i], &v[i], one, sizeof one);
+        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? " " : "",
+                                v[i].absent ? "-" : one);
+    }
+}
+
+HPT_TEST(grid_conditions)
+{
+    coord_spec_t *spec = parse(COND_GRID);
+    // layers: 1 + 2 + 4 = 7 layer shapes; optimizer: sgd with two momenta
+    // (nesterov only with 0.9) or adam: 3.  No duplicates, no inactive axes.
+    ASSERT_EQ(coord_spec_grid_size(spec, COORD_SPEC_MAX_GRID), 21);
+    ASSERT_EQ(coord_spec_grid_size(spec, 10), 11);  // capped
+    coord_search_t *s = search(spec);
+    ASSERT_EQ(coord_search_total(s), 21);
+    static const char *const want[21] = {
+        "1 - - sgd 0 -",    "1 - - sgd 0.9 true",    "1 - - adam - -",
+        "2 8 - sgd 0 -",    "2 8 - sgd 0.9 true",    "2 8 - adam - -",
+        "2 16 - sgd 0 -",   "2 16 - sgd 0.9 true",   "2 16 - adam - -",
+        "3 8 4 sgd 0 -",    "3 8 4 sgd 0.9 true",    "3 8 4 adam - -",
+        "3 8 32 sgd 0 -",   "3 8 32 sgd 0.9 true",   "3 8 32 adam - -",
+        "3 16 4 sgd 0 -",   "3 16 4 sgd 0.9 true",   "3 16 4 adam - -",
+        "3 16 32 sgd 0 -",  "3 16 32 sgd 0.9 true",  "3 16 32 adam - -",
+    };
+    coord_pval_t v[6];
+    char got[128];
+    for (int k = 0; k < 21; k++) {
+        ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_OK);
+        show(spec, v, got, sizeof got);
+        if (strcmp(got, want[k]) != 0)
+            HPT__FAIL("trial %d: want %s, got %s", k + 1, want[k], got);
+        // Absent values print as "" and are not applied.
+        for (int i = 0; i < 6; i++)
+            if (v[i].absent) {
+                char b[8] = "x";
+                ASSERT(coord_pval_format(&spec->params[i], &v[i], b, sizeof b)[0] == '\0');
+            }
+        hpt_hparams_t hp;
+        ASSERT_OK(coord_spec_apply(spec, v, &hp, NULL));
+        ASSERT_EQ(hp.units[1], v[1].absent ? HPT_HPARAMS_DEFAULT.units[1] : (int)v[1].num);
+        ASSERT_EQ(hp.nesterov, !v[5].absent);
+        ASSERT(hp.momentum == (v[4].absent ? HPT_HPARAMS_DEFAULT.momentum : v[4].num));
+    }
+    ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_DONE);
+    coord_search_destroy(&s);
+    // The conditional constant nesterov is not in the base.
+    ASSERT(!spec->base.nesterov);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST(random_conditions)
+{
+    coord_spec_t *spec = parse(
+        "dataset: mnist\nmethod: random\nseed: 4\nbudget: {max_trials: 2000}\n"
+        "parameters:\n"
+        "  layers: {distribution: int_uniform, min: 1, max: 4}\n"
+        "  units_2: {distribution: q_uniform, min: 8, max: 64, q: 8, when: {layers: {min: 2}}}\n"
+        "  optimizer: {values: [sgd, adam]}\n"
+        "  momentum: {distribution: uniform, min: 0, max: 0.9, when: {optimizer: [sgd]}}\n");
+    coord_search_t *s = search(spec);
+    coord_pval_t v[4];
+    int absent2 = 0, absent_m = 0;
+    while (coord_search_suggest(s, v) == COORD_SEARCH_OK) {
+        ASSERT(v[1].absent == (v[0].num < 2));
+        ASSERT(v[3].absent == (strcmp(v[2].str, "sgd") != 0));
+        absent2 += v[1].absent;
+        absent_m += v[3].absent;
+        if (!v[1].absent)
+            ASSERT(fmod(v[1].num, 8) == 0 && v[1].num >= 8 && v[1].num <= 64);
+        if (!v[3].absent)
+            ASSERT(v[3].num >= 0 && v[3].num <= 0.9);
+        ASSERT_OK(coord_spec_apply(spec, v, &(hpt_hparams_t){0}, NULL));
+    }
+    ASSERT_NEAR(absent2 / 2000.0, 0.25, 0.04);
+    ASSERT_NEAR(absent_m / 2000.0, 0.5, 0.04);
+    coord_search_destroy(&s);
+    coord_spec_destroy(&spec);
+
+    // Without when:, a spec draws exactly the stream it drew before
+    // conditions existed (random_determinism covers the rest).
+}
+
+// ---------------------------------------------------------------------------
+// enqueue
+
+HPT_TEST(enqueue_grid)
+{
+    // Enqueued trials run first, in order; the grid then skips them.  A
+    // parameter left out takes its start: or its first value; a when: that
+    // does not hold leaves the parameter absent.
+    coord_spec_t *spec = parse(
+        "dataset: mnist\nmethod: grid\n"
+        "enqueue:\n"
+        "  - {layers: 2, units_2: 16}\n"
+        "  - {optimizer: sgd}\n"
+        "  - {layers: 2, units_2: 16}\n"  // asked twice: runs twice
+        "parameters:\n"
+        "  layers: {values: [1, 2]}\n"
+        "  units_2: {values: [8, 16], when: {layers: [2]}}\n"
+        "  optimizer: {values: [adam, sgd], start: sgd}\n");
+    ASSERT_EQ(spec->n_enqueue, 3);
+    coord_search_t *s = search(spec);
+    // Grid: 1 - adam, 1 - sgd, 2 8 adam, 2 8 sgd, 2 16 adam, 2 16 sgd; the two
+    // distinct enqueued ones leave it: 3 + 4 trials.
+    ASSERT_EQ(coord_search_total(s), 7);
+    static const char *const want[7] = {
+        "2 16 sgd", "1 - sgd", "2 16 sgd",      // enqueued (optimizer from start: sgd)
+        "1 - adam", "2 8 adam", "2 8 sgd", "2 16 adam",
+    };
+    coord_pval_t v[3];
+    char got[64];
+    for (int k = 0; k < 7; k++) {
+        ASSERT(!coord_search_done(s));
+        ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_OK);
+        show(spec, v, got, sizeof got);
+        if (strcmp(got, want[k]) != 0)
+            HPT__FAIL("trial %d: want %s, got %s", k + 1, want[k], got);
+    }
+    ASSERT(coord_search_done(s));
+    ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_DONE);
+    coord_search_destroy(&s);
+    coord_spec_destroy(&spec);
+
+    // max_trials counts enqueued trials too.
+    spec = parse("dataset: mnist\nmethod: grid\nbudget: {max_trials: 3}\n"
+                 "enqueue: [{units: 32}]\n"
+                 "parameters: {units: {values: [8, 16, 32, 64]}}\n");
+    s = search(spec);
+    ASSERT_EQ(coord_search_total(s), 3);
+    static const int units[3] = {32, 8, 16};
+    for (int k = 0; k < 3; k++) {
+        ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_OK);
+        ASSERT_EQ((int)v[0].num, units[k]);
+    }
+    ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_DONE);
+    coord_search_destroy(&s);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST(enqueue_random)
+{
+    // Random search: the enqueued trials, then max_trials - n_enqueue draws,
+    // the first of which is the seed's first draw.
+    coord_spec_t *a = parse("dataset: mnist\nmethod: random\nseed: 2\nbudget: {max_trials: 5}\n"
+                            "enqueue: [{learning_rate: 0.01, units: 64}, {units: 8}]\n"
+                            "parameters:\n"
+                            "  learning_rate: {distribution: log_uniform_values, min: 1.0e-4,"
+                            " max: 0.1, start: 0.001}\n"
+                            "  units: {distribution: q_uniform, min: 8, max: 128, q: 8}\n");
+    coord_spec_t *b = parse("dataset: mnist\nmethod: random\nseed: 2\nbudget: {max_trials: 5}\n"
+                            "parameters:\n"
+                            "  learning_rate: {distribution: log_uniform_values, min: 1.0e-4,"
+                            " max: 0.1}\n"
+                            "  units: {distribution: q_uniform, min: 8, max: 128, q: 8}\n");
+    coord_search_t *sa = search(a), *sb = search(b);
+    ASSERT_EQ(coord_search_total(sa), 5);
+    coord_pval_t va[2], vb[2];
+    ASSERT_EQ(coord_search_suggest(sa, va), COORD_SEARCH_OK);
+    ASSERT(va[0].num == 0.01 && va[1].num == 64);
+    ASSERT_EQ(coord_search_suggest(sa, va), COORD_SEARCH_OK);
+    ASSERT(va[0].num == 0.001 && va[1].num == 8);  // learning_rate from start:
+    for (int k = 0; k < 3; k++) {
+        ASSERT_EQ(coord_search_suggest(sa, va), COORD_SEARCH_OK);
+        ASSERT_EQ(coord_search_suggest(sb, vb), COORD_SEARCH_OK);
+        ASSERT(va[0].num == vb[0].num && va[1].num == vb[1].num);
+    }
+    ASSERT(coord_search_done(sa));
+    ASSERT_EQ(coord_search_suggest(sa, va), COORD_SEARCH_DONE);
+    ASSERT_EQ(sa->suggested, 5);
+    coord_search_destroy(&sa);
+    coord_search_destroy(&sb);
+    coord_spec_destroy(&a);
+    coord_spec_destroy(&b);
 }
 
 HPT_TEST_MAIN()

@@ -62,7 +62,7 @@ static const bad_t bad[] = {
      "sweep.yaml:5:1: yaml: only one document is allowed"},
     {MINI "colour: red\n",
      "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, "
-     "refit, score_train, priority, seed, budget, parameters)"},
+     "refit, score_train, priority, seed, budget, parameters, tpe, coordinate, enqueue)"},
     {"method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:1: dataset: required key is missing"},
     {"dataset: cifar10\n" "method: grid\n",
@@ -73,13 +73,14 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:1: method: required key is missing"},
     {"dataset: mnist\n" "method: grd\n",
-     "sweep.yaml:2:9: method: unknown method 'grd' (allowed: grid, random)"},
-    {"dataset: mnist\n" "method: bayes\n",
-     "sweep.yaml:2:9: method: method 'bayes' is not available in this version (allowed: "
-     "grid, random)"},
+     "sweep.yaml:2:9: method: unknown method 'grd' (allowed: grid, random, bayes, "
+     "coordinate)"},
+    {"dataset: mnist\n" "method: asha\n",
+     "sweep.yaml:2:9: method: method 'asha' is not available in this version (allowed: "
+     "grid, random, bayes, coordinate)"},
     {"dataset: mnist\n" "method: hyperband\n",
      "sweep.yaml:2:9: method: method 'hyperband' is not available in this version "
-     "(allowed: grid, random)"},
+     "(allowed: grid, random, bayes, coordinate)"},
     // metric, cv and the other scalar keys
     {"dataset: mnist\n" "metric: {name: auc}\n",
      "sweep.yaml:2:16: metric.name: unknown metric 'auc' (allowed: accuracy, log_loss, "
@@ -110,7 +111,7 @@ static const bad_t bad[] = {
      "sweep.yaml:2:12: cv.seed: -1 is out of range (0..18446744073709551615)"},
     {"dataset: mnist\n" "cv: {k: 5}\n",
      "sweep.yaml:2:6: cv.k: unknown key (allowed: folds, stratified, shuffle, seed, "
-     "repeats)"},
+     "repeats, seeds)"},
     {"dataset: mnist\n" "cv: [5]\n",
      "sweep.yaml:2:5: cv: expected a mapping, got a sequence"},
     {"dataset: mnist\n" "refit: 1\n",
@@ -205,7 +206,7 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "parameters:\n"
      "  dropout: {distribution: uniform, min: 0, max: 0.5, q: 0.1}\n",
      "sweep.yaml:3:54: parameters.dropout.q: not allowed with distribution uniform "
-     "(allowed: distribution, min, max)"},
+     "(allowed: distribution, min, max, start, when)"},
     {"dataset: mnist\n" "parameters:\n"
      "  batch_size: {distribution: uniform, min: 16, max: 64}\n",
      "sweep.yaml:3:30: parameters.batch_size.distribution: uniform needs a float "
@@ -223,7 +224,7 @@ static const bad_t bad[] = {
      "sweep.yaml:3:61: parameters.dropout.q: no multiple of 0.3 lies in [0.1, 0.2]"},
     {"dataset: mnist\n" "parameters:\n" "  dropout: {values: [0.1], probabilities: [1]}\n",
      "sweep.yaml:3:28: parameters.dropout.probabilities: not allowed with values "
-     "(allowed: values)"},
+     "(allowed: values, start, when)"},
     // grid search
     {"dataset: mnist\n" "method: grid\n" "parameters:\n"
      "  learning_rate: {distribution: uniform, min: 0.001, max: 0.1}\n",
@@ -233,6 +234,174 @@ static const bad_t bad[] = {
      "  units: {distribution: int_uniform, min: 8, max: 64}\n",
      "sweep.yaml:4:3: parameters.units: distribution int_uniform cannot be enumerated by "
      "grid search; use values"},
+    // tpe, coordinate, cv.seeds (issue 5)
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {n_startup: -1}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:18: tpe.n_startup: -1 is out of range (0..1000000)"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {n_candidates: 0}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:21: tpe.n_candidates: 0 is out of range (1..10000)"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {gamma: 0}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:14: tpe.gamma: 0 is out of range (0, 1]"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {gamma: 1.5}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:14: tpe.gamma: 1.5 is out of range (0, 1]"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {prior_weight: 0}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:21: tpe.prior_weight: 0 is out of range (0, 1e6]"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {constant_liar: 1}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:22: tpe.constant_liar: expected true or false, got '1'"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {startup: 3}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:7: tpe.startup: unknown key (allowed: n_startup, n_candidates, gamma, "
+     "prior_weight, constant_liar)"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: 10\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:6: tpe: expected a mapping, got '10'"},
+    {"dataset: mnist\n" "method: grid\n" "tpe: {n_startup: 3}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:3:1: tpe: only used by method bayes (method is grid)"},
+    {"dataset: mnist\n" "method: bayes\n" "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:2:9: budget.max_trials: required by method bayes"},
+    {"dataset: mnist\n" "method: coordinate\n" "coordinate: {rounds: 0}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:3:22: coordinate.rounds: 0 is out of range (1..1000)"},
+    {"dataset: mnist\n" "method: coordinate\n" "coordinate: {cycles: 2}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:3:14: coordinate.cycles: unknown key (allowed: rounds)"},
+    {"dataset: mnist\n" "method: random\n" "budget: {max_trials: 3}\n" "coordinate: {rounds: 2}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:1: coordinate: only used by method coordinate (method is random)"},
+    // coordinate search enumerates, like grid
+    {"dataset: mnist\n" "method: coordinate\n" "parameters:\n"
+     "  dropout: {distribution: uniform, min: 0, max: 0.5}\n",
+     "sweep.yaml:4:3: parameters.dropout: distribution uniform cannot be enumerated by "
+     "coordinate search; use values"},
+    // cv.seeds
+    {"dataset: mnist\n" "cv: {seeds: 0}\n",
+     "sweep.yaml:2:13: cv.seeds: 0 is out of range (1..100)"},
+    {"dataset: mnist\n" "cv: {seeds: 101}\n",
+     "sweep.yaml:2:13: cv.seeds: 101 is out of range (1..100)"},
+    // start
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  units: {values: [8, 16], start: 32}\n",
+     "sweep.yaml:4:35: parameters.units.start: 32 is not one of parameters.units.values"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  units: {value: 8, start: 8}\n",
+     "sweep.yaml:4:21: parameters.units.start: not allowed with value (allowed: value, "
+     "when)"},
+    {"dataset: mnist\n" "method: random\n" "budget: {max_trials: 3}\n" "parameters:\n"
+     "  dropout: {distribution: uniform, min: 0, max: 0.5, start: 0.7}\n",
+     "sweep.yaml:5:61: parameters.dropout.start: 0.7 is outside the distribution's range "
+     "[0, 0.5]"},
+    {"dataset: mnist\n" "method: random\n" "budget: {max_trials: 3}\n" "parameters:\n"
+     "  units: {distribution: q_uniform, min: 8, max: 64, q: 8, start: 12}\n",
+     "sweep.yaml:5:66: parameters.units.start: 12 is not a multiple of q (8)"},
+    {"dataset: mnist\n" "method: random\n" "budget: {max_trials: 3}\n" "parameters:\n"
+     "  units: {distribution: int_uniform, min: 8, max: 64, start: 9.5}\n",
+     "sweep.yaml:5:62: parameters.units.start: expected an integer, got '9.5'"},
+    // when
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n"
+     "  units_2: {values: [8], when: {layers: [2]}}\n" "  layers: {values: [1, 2]}\n",
+     "sweep.yaml:4:33: parameters.units_2.when.layers: layers must be listed before "
+     "units_2 in parameters (a condition reads an earlier parameter)"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n"
+     "  units_2: {values: [8], when: {layers: [2]}}\n",
+     "sweep.yaml:4:33: parameters.units_2.when.layers: layers is not in parameters"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n"
+     "  units_2: {values: [8], when: {units_2: [8]}}\n",
+     "sweep.yaml:4:33: parameters.units_2.when.units_2: a parameter cannot depend on "
+     "itself"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
+     "  units_2: {values: [8], when: {layers: [3]}}\n",
+     "sweep.yaml:5:42: parameters.units_2.when.layers[0]: 3 is not one of "
+     "parameters.layers.values"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
+     "  units_2: {values: [8], when: {layers: {min: 3}}}\n",
+     "sweep.yaml:5:41: parameters.units_2.when.layers: never holds: layers takes no value "
+     "in [3, inf]"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
+     "  units_2: {values: [8], when: {layers: {}}}\n",
+     "sweep.yaml:5:41: parameters.units_2.when.layers: a range needs min, max or both"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
+     "  units_2: {values: [8], when: {layers: {min: 2, max: 1}}}\n",
+     "sweep.yaml:5:55: parameters.units_2.when.layers.max: must not be less than min"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
+     "  units_2: {values: [8], when: {layers: {above: 1}}}\n",
+     "sweep.yaml:5:42: parameters.units_2.when.layers.above: unknown key (allowed: min, "
+     "max)"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  optimizer: {values: [sgd, adam]}\n"
+     "  momentum: {values: [0.9], when: {optimizer: {min: 1}}}\n",
+     "sweep.yaml:5:47: parameters.momentum.when.optimizer: a range needs a numeric "
+     "parameter; optimizer takes names (use a list of values)"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  optimizer: {values: [sgd, adam]}\n"
+     "  momentum: {values: [0.9], when: {optimizer: [sgd, adamw]}}\n",
+     "sweep.yaml:5:53: parameters.momentum.when.optimizer[1]: unknown optimizer 'adamw' "
+     "(allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam)"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
+     "  units_2: {values: [8], when: {layers: []}}\n",
+     "sweep.yaml:5:41: parameters.units_2.when.layers: must not be empty"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
+     "  units_2: {values: [8], when: {layers: 2}}\n",
+     "sweep.yaml:5:41: parameters.units_2.when.layers: expected a list of values or {min, "
+     "max}, got '2'"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
+     "  units_2: {values: [8], when: [layers]}\n",
+     "sweep.yaml:5:32: parameters.units_2.when: expected a mapping of conditions "
+     "(parameter: [values] or parameter: {min, max}), got a sequence"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
+     "  units_2: {values: [8], when: {}}\n",
+     "sweep.yaml:5:32: parameters.units_2.when: must name at least one parameter"},
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
+     "  units_2: {values: [8], when: {layers: [2], layers: [1]}}\n",
+     "sweep.yaml:5:46: parameters.units_2.when.layers: duplicate key (first given at 5:33)"},
+    // enqueue
+    {"dataset: mnist\n" "method: grid\n" "enqueue: {units: 8}\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:10: enqueue: expected a sequence of trials (mappings of parameter: "
+     "value), got a mapping"},
+    {"dataset: mnist\n" "method: grid\n" "enqueue: []\n" "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:10: enqueue: must list at least one trial"},
+    {"dataset: mnist\n" "method: grid\n" "enqueue: [8]\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:11: enqueue[0]: expected a mapping of parameter: value, got '8'"},
+    {"dataset: mnist\n" "method: grid\n" "enqueue: [{units: 32}]\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:19: enqueue[0].units: 32 is not one of parameters.units.values"},
+    {"dataset: mnist\n" "method: grid\n" "enqueue: [{units: 8, epochs: 3}]\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:22: enqueue[0].epochs: not a parameter of this spec (parameters: units)"},
+    {"dataset: mnist\n" "method: grid\n" "enqueue: [{units: 8, units: 16}]\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:22: enqueue[0].units: duplicate key (first given at 3:12)"},
+    {"dataset: mnist\n" "method: grid\n" "enqueue: [{units: big}]\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:19: enqueue[0].units: expected an integer, got 'big'"},
+    {"dataset: mnist\n" "method: random\n" "budget: {max_trials: 2}\n" "enqueue:\n"
+     "  - {units: 8}\n" "parameters:\n" "  units: {values: [8, 16]}\n"
+     "  dropout: {distribution: uniform, min: 0, max: 0.5}\n",
+     "sweep.yaml:5:5: enqueue[0]: missing parameter dropout (a distribution without "
+     "start: has no default)"},
+    {"dataset: mnist\n" "method: random\n" "budget: {max_trials: 2}\n" "enqueue:\n"
+     "  - {dropout: 0.6}\n" "parameters:\n"
+     "  dropout: {distribution: uniform, min: 0, max: 0.5}\n",
+     "sweep.yaml:5:15: enqueue[0].dropout: 0.6 is outside the distribution's range [0, "
+     "0.5]"},
+    {"dataset: mnist\n" "method: random\n" "budget: {max_trials: 2}\n" "enqueue:\n"
+     "  - {units: 20}\n" "parameters:\n"
+     "  units: {distribution: q_uniform, min: 8, max: 64, q: 8}\n",
+     "sweep.yaml:5:13: enqueue[0].units: 20 is not a multiple of q (8)"},
+    {"dataset: mnist\n" "method: grid\n" "enqueue:\n" "  - {layers: 1, units_2: 8}\n"
+     "parameters:\n" "  layers: {values: [1, 2]}\n"
+     "  units_2: {values: [8], when: {layers: [2]}}\n",
+     "sweep.yaml:4:17: enqueue[0].units_2: does not apply to this trial (its when: does "
+     "not hold)"},
+    {"dataset: mnist\n" "method: random\n" "budget: {max_trials: 1}\n"
+     "enqueue: [{units: 8}, {units: 16}]\n" "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:10: enqueue: 2 trials, more than budget.max_trials (1)"},
+    {"dataset: mnist\n" "method: grid\n" "enqueue: [{epochs: 3}]\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:3:20: enqueue[0].epochs: 3 is not one of parameters.epochs.value"},
     // aliases and complex keys
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  epochs: {value: *a}\n",
      "sweep.yaml:4:20: parameters.epochs.value: expected an integer, got an alias "
@@ -383,6 +552,19 @@ HPT_TEST(defaults)
     ASSERT_EQ(spec->max_parallel, 0);
     ASSERT_EQ(spec->base.epochs, 3);
     ASSERT_EQ(spec->base.batch_size, HPT_HPARAMS_DEFAULT.batch_size);
+    // The issue-5 keys: one seed per split, Optuna's TPE defaults, one
+    // coordinate round, nothing enqueued, no conditions.
+    ASSERT_EQ(spec->seeds, 1);
+    ASSERT_EQ(spec->tpe.n_startup, 10);
+    ASSERT_EQ(spec->tpe.n_candidates, 24);
+    ASSERT_NEAR(spec->tpe.gamma, 0.1, 0);
+    ASSERT_NEAR(spec->tpe.prior_weight, 1.0, 0);
+    ASSERT(spec->tpe.constant_liar);
+    ASSERT_EQ(spec->rounds, 1);
+    ASSERT_EQ(spec->n_enqueue, 0);
+    ASSERT(spec->enqueue == NULL);
+    ASSERT_EQ(spec->params[0].n_when, 0);
+    ASSERT(!spec->params[0].has_start);
     coord_spec_destroy(&spec);
 
     spec = PARSE_OK("dataset: mnist\nmethod: grid\nmetric: {name: f1_macro}\n"
@@ -393,6 +575,84 @@ HPT_TEST(defaults)
     spec = PARSE_OK("dataset: mnist\nmethod: grid\nmetric: {name: log_loss, goal: minimize}\n"
                     "parameters: {epochs: {value: 3}}\n");
     ASSERT(!spec->maximize);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST(issue5_keys)
+{
+    coord_spec_t *spec = PARSE_OK(
+        "dataset: mnist\n"
+        "method: coordinate\n"
+        "cv: {folds: 3, repeats: 2, seeds: 4}\n"
+        "coordinate: {rounds: 3}\n"
+        "enqueue:\n"
+        "  - {layers: 2, units_2: 64, optimizer: sgd, momentum: 0.9}\n"
+        "  - {layers: 1}\n"
+        "parameters:\n"
+        "  layers: {values: [1, 2, 3], start: 2}\n"
+        "  units_2: {values: [16, 64], when: {layers: {min: 2}}}\n"
+        "  optimizer: {values: [adam, sgd]}\n"
+        "  momentum: {values: [0.5, 0.9], start: 0.9,\n"
+        "             when: {optimizer: [sgd], layers: {max: 2}}}\n"
+        "  epochs: {value: 2, when: {layers: [3]}}\n");
+    ASSERT_EQ(spec->method, COORD_METHOD_COORDINATE);
+    ASSERT(strcmp(coord_method_name(spec->method), "coordinate") == 0);
+    ASSERT_EQ(spec->seeds, 4);
+    ASSERT_EQ(spec->cv.repeats, 2);
+    ASSERT_EQ(spec->rounds, 3);
+    const coord_param_t *layers = param(spec, "layers"), *u2 = param(spec, "units_2");
+    const coord_param_t *mom = param(spec, "momentum"), *ep = param(spec, "epochs");
+    ASSERT(layers->has_start && layers->start.num == 2 && layers->start_index == 1);
+    ASSERT_EQ(u2->n_when, 1);
+    ASSERT_EQ(u2->when[0].param, 0);
+    ASSERT(u2->when[0].is_range && u2->when[0].min == 2 && isinf(u2->when[0].max));
+    ASSERT_EQ(u2->when[0].line, 10);
+    ASSERT_EQ(u2->when[0].col, 38);
+    ASSERT_EQ(mom->n_when, 2);
+    ASSERT(!mom->when[0].is_range && mom->when[0].n_values == 1);
+    ASSERT(strcmp(mom->when[0].values[0].str, "sgd") == 0);
+    ASSERT(mom->when[1].is_range && isinf(mom->when[1].min) && mom->when[1].max == 2);
+    ASSERT(mom->has_start && mom->start_index == 1);
+    // A conditional constant stays out of the base.
+    ASSERT_EQ(ep->n_when, 1);
+    ASSERT_EQ(spec->base.epochs, HPT_HPARAMS_DEFAULT.epochs);
+    // enqueue rows: given values, defaults (start:, else the first value), absent.
+    ASSERT_EQ(spec->n_enqueue, 2);
+    const coord_pval_t *r0 = spec->enqueue, *r1 = spec->enqueue + spec->n_params;
+    ASSERT(r0[0].num == 2 && r0[1].num == 64 && strcmp(r0[2].str, "sgd") == 0);
+    ASSERT(r0[3].num == 0.9 && r0[4].absent);
+    ASSERT(r1[0].num == 1 && r1[1].absent && strcmp(r1[2].str, "adam") == 0);
+    ASSERT(r1[3].absent && r1[4].absent);
+    // coord_spec_active reads only earlier parameters.
+    coord_pval_t v[5] = {{.num = 3}, {.num = 16}, {.str = "sgd"}, {.num = 0.5}, {.num = 2}};
+    ASSERT(coord_spec_active(spec, 1, v));
+    ASSERT(!coord_spec_active(spec, 3, v));  // layers 3 > max 2
+    ASSERT(coord_spec_active(spec, 4, v));
+    v[0].num = 2;
+    ASSERT(coord_spec_active(spec, 3, v));
+    v[2] = (coord_pval_t){.absent = true};
+    ASSERT(!coord_spec_active(spec, 3, v));  // a condition on an absent parameter fails
+    // Applying: absent values are skipped, present ones applied.
+    hpt_hparams_t hp;
+    coord_pval_t t[5] = {{.num = 2}, {.num = 64}, {.str = "sgd"}, {.num = 0.9},
+                         {.absent = true}};
+    ASSERT_OK(coord_spec_apply(spec, t, &hp, NULL));
+    ASSERT(hp.layers == 2 && hp.units[1] == 64 && hp.momentum == 0.9);
+    ASSERT_EQ(hp.epochs, HPT_HPARAMS_DEFAULT.epochs);
+    char buf[16];
+    ASSERT(strcmp(coord_pval_format(ep, &t[4], buf, sizeof buf), "") == 0);
+    coord_spec_destroy(&spec);
+
+    spec = PARSE_OK("dataset: mnist\nmethod: bayes\nbudget: {max_trials: 50}\n"
+                    "tpe: {n_startup: 0, n_candidates: 64, gamma: 0.25, prior_weight: 0.5,"
+                    " constant_liar: false}\n"
+                    "parameters: {dropout: {distribution: uniform, min: 0, max: 0.5}}\n");
+    ASSERT_EQ(spec->method, COORD_METHOD_BAYES);
+    ASSERT_EQ(spec->tpe.n_startup, 0);
+    ASSERT_EQ(spec->tpe.n_candidates, 64);
+    ASSERT_NEAR(spec->tpe.gamma, 0.25, 0);
+    ASSERT_NEAR(spec->tpe.prior_weight, 0.5, 0);
+    ASSERT(!spec->tpe.constant_liar);
     coord_spec_destroy(&spec);
 }
 
@@ -598,7 +858,7 @@ HPT_TEST(odd_inputs)
     // Control characters in a key are not echoed.
     EXPECT_ERR("\"a\\nb\": 1\n", "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, "
                                  "metric, method, cv, refit, score_train, priority, seed, "
-                                 "budget, parameters)");
+                                 "budget, parameters, tpe, coordinate, enqueue)");
     // Malformed UTF-8 and control characters never reach libfyaml (0.7.12
     // loops forever on "%a:\xff", a directive holding a bad byte).
     EXPECT_ERR("%a:\xff\n", "sweep.yaml:1:4: yaml: invalid UTF-8 (byte 0xff)");

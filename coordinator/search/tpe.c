@@ -1,0 +1,773 @@
+/*
+ * tpe.c: method bayes, the Tree-structured Parzen Estimator (Bergstra,
+ * Bardenet, Bengio and Kegl, "Algorithms for Hyper-Parameter Optimization",
+ * NIPS 2011), following Optuna 3.1's independent TPESampler closely enough
+ * that its defaults and behaviour carry over:
+ *
+ *   - Until tpe.n_startup (10) trials have finished with a score, every
+ *     suggestion is a random draw (random.c's, from the same rng); TPE
+ *     starts once that many scores are in.
+ *   - Trials are split by loss (the score, negated when maximizing): the best
+ *     n_below = min(ceil(gamma n), 25) of the n scored trials (gamma 0.1) form
+ *     l(x), every other trial forms g(x).  Ties go to the earlier trial.
+ *   - Each parameter is modelled on its own (Optuna's multivariate=False).
+ *     Its l and g are mixtures of one kernel per trial that has the
+ *     parameter, plus a prior kernel of weight tpe.prior_weight (1.0).
+ *     Kernel weights follow Optuna's default_weights: 1 for the 25 most
+ *     recent trials of the group and a linear ramp from 1/n up to 1 for the
+ *     older ones.
+ *   - Numeric parameters: truncated Gaussians on the parameter's range in
+ *     model space (log space for log_uniform_values; int_uniform and
+ *     q_uniform widened by half a step at each end, as Optuna does), centred
+ *     on the observations, with Optuna's bandwidths: the larger gap to a
+ *     neighbour in sorted order (the outermost kernels use their inner gap),
+ *     clipped to [range / min(100, 1 + kernels), range] ("magic clip"); the
+ *     prior kernel sits mid-range with sigma = range.  Samples of int and
+ *     q parameters are rounded to the lattice, and densities are taken at
+ *     the rounded value (Optuna integrates the kernel over the rounding
+ *     cell instead; the density at the cell centre ranks candidates the same
+ *     way up to the kernel's curvature over one cell, and avoids two erfc
+ *     calls per kernel per candidate).
+ *   - Listed parameters (values, categorical, bools, names): Optuna's
+ *     categorical Parzen estimator.  Each observation's kernel puts
+ *     a = prior_weight / (n + 1) on every value plus 1 on the observed one,
+ *     normalized; the prior kernel is the parameter's own distribution
+ *     (its probabilities, uniform for values).
+ *   - tpe.n_candidates (24) candidates are drawn from l; the one with the
+ *     largest log l(x) - log g(x) wins (the first on ties).
+ *
+ * Pending trials and failures.  With tpe.constant_liar (the default), a
+ * trial that was suggested but not yet observed counts as an observation
+ * with the worst possible score (+inf loss), as Optuna's constant_liar=True
+ * does for RUNNING trials: it sits in g, which lowers the expected
+ * improvement around it, so workers asking at the same time get distinct
+ * suggestions.  We chose "worst" over "mean": with the mean a pending trial
+ * near the optimum could land in l and attract more trials to the same
+ * spot, which is what the liar is there to prevent.  A failed trial (NaN
+ * score) counts as the worst score too (Optuna drops failed trials; here
+ * they steer the search away from configurations that crash).  Neither
+ * counts towards n in gamma(n) or towards n_startup.
+ *
+ * Conditional parameters are modelled, as in hyperopt and Optuna, from the
+ * trials in which they were present; they are sampled only when their when:
+ * holds, and no random numbers are drawn for an absent one.
+ *
+ * Determinism: every random number comes from the search's rng, in a fixed
+ * order, so suggestions are a pure function of (seed, the sequence of
+ * suggest and observe calls).  Because pending trials enter the model, the
+ * same scores observed in a different interleaving give different trials:
+ * a resuming coordinator must replay the original interleaving.
+ *
+ * Cost: per suggestion and numeric parameter, O(n) to build g (the
+ * observations are kept sorted by value, one insertion per trial) and
+ * at most O(n_candidates * n) to evaluate it, with the bandwidths,
+ * truncation masses and weights computed once per suggestion.  Kernels more
+ * than sqrt(80) ~ 9 bandwidths from a candidate (a contribution below
+ * e^-40 of their peak) are skipped without calling exp(), and the narrow
+ * ones, kept sorted, are found by binary search (see kmix_t), so a
+ * candidate looks at a window of the observations rather than all of them.
+ * bench/search_cost.c measures it: about 0.5 ms per suggestion with 6
+ * parameters and 2,000 trials on this machine.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "search.h"
+
+#define TPE_MAX_BELOW 25        // Optuna's cap on n_below, and default_weights' flat tail
+#define TPE_SKIP_Z2 80.0        // z^2 past which a kernel's exp(-z^2/2) is not computed
+#define TPE_MAX_REJECT 64       // truncated-normal rejection tries before clamping
+#define TPE_SQRT2 1.41421356237309504880
+#define TPE_WIDE 1.0            // kernels wider than this many minimum bandwidths are "wide"
+#define KMIX_ARRAYS 10          // double arrays per kmix_t
+
+typedef enum { T_PENDING, T_DONE, T_FAILED } tstate_t;
+
+/* What TPE knows about one trial (indexed by trial number - 1). */
+typedef struct ttrial {
+    uint8_t state;          // tstate_t
+    uint8_t below;          // scratch: in l(x) for the suggestion being built
+    double loss;            // DONE: the score, negated when maximizing
+} ttrial_t;
+
+typedef enum { M_CONST, M_NUM, M_CAT } mkind_t;
+
+/* The model of one parameter and its observations. */
+typedef struct tparam {
+    mkind_t kind;
+    double lo, hi;          // M_NUM: the kernels' support in model space
+    bool log;               // M_NUM: model space is log(value)
+    double q;               // M_NUM: round values to multiples of q (0: continuous)
+    double vmin, vmax;      // M_NUM: the value range after rounding
+    int n_cat;              // M_CAT: number of values
+    double *prior;          // M_CAT: owned, n_cat prior probabilities
+    int n, cap;             // observations (trials with the parameter present)
+    double *x;              // owned, cap: model-space value (M_CAT: value index), by arrival
+    int *trial;             // owned, cap: trial index of each observation
+    int *order;             // owned, cap: M_NUM: observation positions sorted by x
+} tparam_t;
+
+/* A mixture of truncated Gaussians, ready to sample and evaluate.  For
+ * evaluation the kernels are split in two: the narrow ones (sigma <= tau)
+ * sorted by mu, of which only those within `reach` = sqrt(TPE_SKIP_Z2) tau
+ * of x can matter (found by binary search), and the few wide ones, always
+ * scanned.  Both parts apply the same z^2 < TPE_SKIP_Z2 test, so the split
+ * changes which kernels are looked at, not which are counted. */
+typedef struct kmix {
+    int n;                  // kernels
+    double *mu;             // n, sorted ascending
+    double *sg;             // n: sigma
+    double *w;              // n: normalized weight (for sampling)
+    double *coef;           // n: weight / (sigma * truncation mass)
+    int n_narrow, n_wide;   // the evaluation split, n_narrow + n_wide = n
+    double reach;           // narrow kernels further than this from x are skipped
+    double *nmu, *nisg, *ncoef;  // n_narrow, sorted by mu
+    double *wmu, *wisg, *wcoef;  // n_wide
+} kmix_t;
+
+typedef struct tpe {
+    coord_tpe_cfg_t cfg;
+    long total;             // budget.max_trials
+    int n_trials, cap_trials;
+    ttrial_t *trials;       // owned
+    int n_done;             // trials observed with a finite score
+    int best[TPE_MAX_BELOW];  // the best finite trials, by (loss, trial number)
+    int n_best;
+    tparam_t params[COORD_SPEC_MAX_PARAMS];
+    /* Scratch, grown as needed. */
+    int scratch_cap;
+    kmix_t below, above;
+    double *buf;            // all kmix arrays of both mixtures (KMIX_ARRAYS each)
+    int *rank;              // chronological rank of each observation within its group
+    uint8_t *group;         // 0 skip, 1 below, 2 above
+    double *cand, *cand_x;  // n_candidates: candidate values / model-space values
+    double *pl, *pg;        // M_CAT: category probabilities under l and g
+    int cat_cap;
+} tpe_t;
+
+// ---------------------------------------------------------------------------
+// Setup
+
+static void tpe_free(tpe_t *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < COORD_SPEC_MAX_PARAMS; i++) {
+        free(t->params[i].prior);
+        free(t->params[i].x);
+        free(t->params[i].trial);
+        free(t->params[i].order);
+    }
+    free(t->trials);
+    free(t->buf);
+    free(t->rank);
+    free(t->group);
+    free(t->cand);
+    free(t->cand_x);
+    free(t->pl);
+    free(t->pg);
+    free(t);
+}
+
+static int param_setup(tparam_t *m, const coord_param_t *p)
+{
+    switch (p->dist) {
+    case COORD_PDIST_VALUE:
+        m->kind = M_CONST;
+        return 0;
+    case COORD_PDIST_VALUES:
+    case COORD_PDIST_CATEGORICAL:
+        m->kind = M_CAT;
+        m->n_cat = p->n_values;
+        m->prior = calloc((size_t)p->n_values, sizeof *m->prior);
+        if (!m->prior)
+            return -ENOMEM;
+        for (int k = 0; k < p->n_values; k++)
+            m->prior[k] = p->probs ? p->probs[k] : 1.0 / p->n_values;
+        return 0;
+    case COORD_PDIST_UNIFORM:
+        m->kind = M_NUM;
+        m->lo = m->vmin = p->min;
+        m->hi = m->vmax = p->max;
+        return 0;
+    case COORD_PDIST_LOG_UNIFORM_VALUES:
+        m->kind = M_NUM;
+        m->log = true;
+        m->vmin = p->min;
+        m->vmax = p->max;
+        m->lo = log(p->min);
+        m->hi = log(p->max);
+        return 0;
+    case COORD_PDIST_INT_UNIFORM:
+        m->kind = M_NUM;
+        m->q = 1;
+        m->vmin = p->min;
+        m->vmax = p->max;
+        m->lo = p->min - 0.5;
+        m->hi = p->max + 0.5;
+        return 0;
+    case COORD_PDIST_Q_UNIFORM:
+        m->kind = M_NUM;
+        m->q = p->q;
+        /* The multiples of q inside [min, max], as random.c draws them. */
+        m->vmin = ceil(p->min / p->q - 1e-9) * p->q;
+        m->vmax = floor(p->max / p->q + 1e-9) * p->q;
+        m->lo = m->vmin - 0.5 * p->q;
+        m->hi = m->vmax + 0.5 * p->q;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static int grow_trials(tpe_t *t)
+{
+    if (t->n_trials < t->cap_trials)
+        return 0;
+    int cap = t->cap_trials ? t->cap_trials * 2 : 64;
+    ttrial_t *tr = realloc(t->trials, (size_t)cap * sizeof *tr);
+    if (!tr)
+        return -ENOMEM;
+    t->trials = tr;
+    t->cap_trials = cap;
+    return 0;
+}
+
+static int grow_param(tparam_t *m)
+{
+    if (m->n < m->cap)
+        return 0;
+    int cap = m->cap ? m->cap * 2 : 64;
+    double *x = realloc(m->x, (size_t)cap * sizeof *x);
+    if (!x)
+        return -ENOMEM;
+    m->x = x;
+    int *tr = realloc(m->trial, (size_t)cap * sizeof *tr);
+    if (!tr)
+        return -ENOMEM;
+    m->trial = tr;
+    int *o = realloc(m->order, (size_t)cap * sizeof *o);
+    if (!o)
+        return -ENOMEM;
+    m->order = o;
+    m->cap = cap;
+    return 0;
+}
+
+/* Model-space value of v for parameter p (M_CAT: the value's index). */
+static double to_model(const tparam_t *m, const coord_param_t *p, const coord_pval_t *v)
+{
+    if (m->kind == M_CAT) {
+        for (int k = 0; k < p->n_values; k++)
+            if (coord_pval_equal(p, &p->values[k], v))
+                return k;
+        return -1;
+    }
+    return m->log ? log(v->num) : v->num;
+}
+
+/* Record a new trial (pending) with values vals: one observation per
+ * present, modelled parameter. */
+static int add_trial(tpe_t *t, const coord_spec_t *spec, const coord_pval_t *vals)
+{
+    if (grow_trials(t) < 0)
+        return -ENOMEM;
+    int id = t->n_trials;
+    t->trials[id] = (ttrial_t){.state = T_PENDING};
+    for (int i = 0; i < spec->n_params; i++) {
+        tparam_t *m = &t->params[i];
+        if (m->kind == M_CONST || vals[i].absent)
+            continue;
+        double x = to_model(m, &spec->params[i], &vals[i]);
+        if (m->kind == M_CAT && x < 0)
+            continue;  // not one of the values: cannot happen for a validated trial
+        if (grow_param(m) < 0)
+            return -ENOMEM;
+        int pos = m->n++;
+        m->x[pos] = x;
+        m->trial[pos] = id;
+        if (m->kind == M_NUM) {
+            /* Insertion into the sorted order; equal values keep arrival
+             * order. */
+            int lo = 0, hi = pos;
+            while (lo < hi) {
+                int mid = (lo + hi) / 2;
+                if (m->x[m->order[mid]] <= x)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            memmove(m->order + lo + 1, m->order + lo, (size_t)(pos - lo) * sizeof *m->order);
+            m->order[lo] = pos;
+        }
+    }
+    t->n_trials++;
+    return 0;
+}
+
+static int tpe_init(coord_search_t *s, hpt_err *err)
+{
+    const coord_spec_t *spec = s->spec;
+    if (spec->max_trials <= 0)
+        return hpt_err_set(err, -EINVAL, "budget.max_trials: required by method bayes");
+    if (spec->n_params < 0 || spec->n_params > COORD_SPEC_MAX_PARAMS)
+        return hpt_err_set(err, -EINVAL, "parameters: %d parameters (allowed 0..%d)",
+                           spec->n_params, COORD_SPEC_MAX_PARAMS);
+    const coord_tpe_cfg_t *c = &spec->tpe;
+    if (c->n_startup < 0 || c->n_candidates < 1 || !(c->gamma > 0 && c->gamma <= 1) ||
+        !(c->prior_weight > 0 && isfinite(c->prior_weight)))
+        return hpt_err_set(err, -EINVAL, "tpe: settings out of range");
+    for (int i = 0; i < spec->n_params; i++) {
+        const coord_param_t *p = &spec->params[i];
+        bool listed = p->dist == COORD_PDIST_VALUE || p->dist == COORD_PDIST_VALUES ||
+                      p->dist == COORD_PDIST_CATEGORICAL;
+        if (listed && (p->n_values < 1 || !p->values))
+            return hpt_err_set(err, -EINVAL, "parameters.%.31s: no values", p->name);
+        if (!listed && !(p->min < p->max))
+            return hpt_err_set(err, -EINVAL, "parameters.%.31s: min must be less than max",
+                               p->name);
+        if (p->dist == COORD_PDIST_LOG_UNIFORM_VALUES && !(p->min > 0))
+            return hpt_err_set(err, -EINVAL, "parameters.%.31s: min must be greater than 0",
+                               p->name);
+        if (p->dist == COORD_PDIST_Q_UNIFORM && !(p->q > 0))
+            return hpt_err_set(err, -EINVAL, "parameters.%.31s: q must be greater than 0",
+                               p->name);
+    }
+    tpe_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return hpt_err_set(err, -ENOMEM, "bayes: out of memory");
+    t->cfg = *c;
+    t->total = spec->max_trials;
+    int rc = 0;
+    for (int i = 0; i < spec->n_params && rc == 0; i++)
+        rc = param_setup(&t->params[i], &spec->params[i]);
+    /* The enqueued trials are trials 1..n_enqueue; search.c hands them out
+     * before suggest() is ever called, so they are all pending from the
+     * start. */
+    for (int r = 0; r < spec->n_enqueue && rc == 0; r++)
+        rc = add_trial(t, spec, spec->enqueue + (size_t)r * (size_t)spec->n_params);
+    if (rc < 0) {
+        tpe_free(t);
+        return hpt_err_set(err, -ENOMEM, "bayes: out of memory");
+    }
+    s->state = t;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Parzen estimators
+
+/* Optuna's default_weights(n)[r]: 1 for the 25 most recent of n, a linear
+ * ramp from 1/n (oldest) for the others. */
+static double ramp_weight(int n, int r)
+{
+    if (n < TPE_MAX_BELOW)
+        return 1.0;
+    int m = n - TPE_MAX_BELOW;  // ramp length
+    if (r >= m)
+        return 1.0;
+    if (m == 1)
+        return 1.0 / n;
+    return 1.0 / n + r * (1.0 - 1.0 / n) / (m - 1);
+}
+
+static int ensure_scratch(tpe_t *t, int n, int n_cand, int n_cat)
+{
+    if (n + 2 > t->scratch_cap) {
+        int cap = t->scratch_cap ? t->scratch_cap : 64;
+        while (cap < n + 2)
+            cap *= 2;
+        double *buf = realloc(t->buf, (size_t)cap * 2 * KMIX_ARRAYS * sizeof *buf);
+        if (!buf)
+            return -ENOMEM;
+        t->buf = buf;
+        int *rank = realloc(t->rank, (size_t)cap * sizeof *rank);
+        if (!rank)
+            return -ENOMEM;
+        t->rank = rank;
+        uint8_t *g = realloc(t->group, (size_t)cap);
+        if (!g)
+            return -ENOMEM;
+        t->group = g;
+        t->scratch_cap = cap;
+    }
+    size_t cap = (size_t)t->scratch_cap;
+    kmix_t *mx[2] = {&t->below, &t->above};
+    for (int k = 0; k < 2; k++) {
+        double *b = t->buf + (size_t)k * KMIX_ARRAYS * cap;
+        *mx[k] = (kmix_t){.mu = b, .sg = b + cap, .w = b + 2 * cap, .coef = b + 3 * cap,
+                          .nmu = b + 4 * cap, .nisg = b + 5 * cap, .ncoef = b + 6 * cap,
+                          .wmu = b + 7 * cap, .wisg = b + 8 * cap, .wcoef = b + 9 * cap};
+    }
+    if (!t->cand) {
+        t->cand = calloc((size_t)n_cand, sizeof *t->cand);
+        t->cand_x = calloc((size_t)n_cand, sizeof *t->cand_x);
+        if (!t->cand || !t->cand_x)
+            return -ENOMEM;
+    }
+    if (n_cat > t->cat_cap) {
+        double *pl = realloc(t->pl, (size_t)n_cat * sizeof *pl);
+        if (!pl)
+            return -ENOMEM;
+        t->pl = pl;
+        double *pg = realloc(t->pg, (size_t)n_cat * sizeof *pg);
+        if (!pg)
+            return -ENOMEM;
+        t->pg = pg;
+        t->cat_cap = n_cat;
+    }
+    return 0;
+}
+
+/* Mass of N(mu, sigma) inside [lo, hi]. */
+static double trunc_mass(double mu, double sigma, double lo, double hi)
+{
+    double a = (lo - mu) / sigma, b = (hi - mu) / sigma;
+    if (a < -8.3 && b > 8.3)  // 1 within 1e-16
+        return 1.0;
+    double z = 0.5 * (erfc(-b / TPE_SQRT2) - erfc(-a / TPE_SQRT2));
+    return z > 1e-300 ? z : 1e-300;
+}
+
+/* Build mixture mx from the observations of m in group `which` (1 below,
+ * 2 above; t->group and t->rank say who is where), in sorted order, plus
+ * the prior kernel.  n_group is the group's size, for the weights. */
+static void build_numeric(const tpe_t *t, const tparam_t *m, int which, int n_group, kmix_t *mx)
+{
+    double range = m->hi - m->lo, prior_mu = 0.5 * (m->lo + m->hi);
+    int k = 0, prior_at = -1;
+    double wsum = 0;
+    for (int j = 0; j < m->n; j++) {
+        int pos = m->order[j];
+        if (t->group[pos] != which)
+            continue;
+        double x = m->x[pos];
+        if (prior_at < 0 && prior_mu < x) {
+            prior_at = k;
+            mx->mu[k] = prior_mu;
+            mx->w[k++] = t->cfg.prior_weight;
+        }
+        mx->mu[k] = x;
+        mx->w[k++] = ramp_weight(n_group, t->rank[pos]);
+    }
+    if (prior_at < 0) {
+        prior_at = k;
+        mx->mu[k] = prior_mu;
+        mx->w[k++] = t->cfg.prior_weight;
+    }
+    mx->n = k;
+    /* Bandwidths: the larger gap to a neighbour, the range's ends standing
+     * in for missing neighbours, except that (with two or more kernels) the
+     * outermost ones use their inner gap (Optuna's consider_endpoints=False). */
+    double minsigma = range / fmin(100.0, 1.0 + k), maxsigma = range;
+    for (int i = 0; i < k; i++) {
+        double left = mx->mu[i] - (i > 0 ? mx->mu[i - 1] : m->lo);
+        double right = (i + 1 < k ? mx->mu[i + 1] : m->hi) - mx->mu[i];
+        double sg = left > right ? left : right;
+        if (k >= 2 && i == 0)
+            sg = right;
+        else if (k >= 2 && i == k - 1)
+            sg = left;
+        sg = sg < minsigma ? minsigma : sg > maxsigma ? maxsigma : sg;
+        if (i == prior_at)
+            sg = range;
+        mx->sg[i] = sg;
+        wsum += mx->w[i];
+    }
+    /* Narrow kernels are those at the minimum bandwidth (TPE_WIDE = 1): once
+     * observations are dense, gaps fall below range / 100 and nearly all
+     * kernels are clipped to it, so each reaches only ~9% of the range.  The
+     * rest (sparse regions, the prior) are scanned always.  (With 2,000
+     * trials this scans about a fifth of the kernels per candidate instead
+     * of all of them; a wider TPE_WIDE widens every window.) */
+    double tau = TPE_WIDE * minsigma;
+    mx->n_narrow = mx->n_wide = 0;
+    mx->reach = sqrt(TPE_SKIP_Z2) * tau;
+    for (int i = 0; i < k; i++) {
+        mx->w[i] /= wsum;
+        mx->coef[i] = mx->w[i] / (mx->sg[i] * trunc_mass(mx->mu[i], mx->sg[i], m->lo, m->hi));
+        if (mx->sg[i] <= tau) {
+            int j = mx->n_narrow++;
+            mx->nmu[j] = mx->mu[i];
+            mx->nisg[j] = 1.0 / mx->sg[i];
+            mx->ncoef[j] = mx->coef[i];
+        } else {
+            int j = mx->n_wide++;
+            mx->wmu[j] = mx->mu[i];
+            mx->wisg[j] = 1.0 / mx->sg[i];
+            mx->wcoef[j] = mx->coef[i];
+        }
+    }
+}
+
+/* log of the mixture's density at x, up to the constant 1/sqrt(2 pi) that
+ * l and g share. */
+static double mix_logpdf(const kmix_t *mx, double x)
+{
+    double acc = 0;
+    for (int i = 0; i < mx->n_wide; i++) {
+        double z = (x - mx->wmu[i]) * mx->wisg[i], z2 = z * z;
+        if (z2 < TPE_SKIP_Z2)
+            acc += mx->wcoef[i] * exp(-0.5 * z2);
+    }
+    /* The first narrow kernel with mu >= x - reach, then on while mu <= x + reach. */
+    int lo = 0, hi = mx->n_narrow;
+    double from = x - mx->reach, to = x + mx->reach;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (mx->nmu[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (int i = lo; i < mx->n_narrow && mx->nmu[i] <= to; i++) {
+        double z = (x - mx->nmu[i]) * mx->nisg[i], z2 = z * z;
+        if (z2 < TPE_SKIP_Z2)
+            acc += mx->ncoef[i] * exp(-0.5 * z2);
+    }
+    return acc > 0 ? log(acc) : -INFINITY;
+}
+
+/* A draw from mixture mx restricted to [lo, hi]: a kernel by weight, then a
+ * truncated normal by rejection (each kernel has at least a third of its
+ * mass inside, since sigma <= range and mu is inside). */
+static double mix_sample(hpt_rng_t *rng, const kmix_t *mx, double lo, double hi)
+{
+    double u = hpt_rng_uniform(rng), cum = 0;
+    int k = mx->n - 1;
+    for (int i = 0; i < mx->n; i++) {
+        cum += mx->w[i];
+        if (u < cum) {
+            k = i;
+            break;
+        }
+    }
+    for (int tries = 0; tries < TPE_MAX_REJECT; tries++) {
+        double x = mx->mu[k] + mx->sg[k] * hpt_rng_normal(rng);
+        if (x >= lo && x <= hi)
+            return x;
+    }
+    return mx->mu[k] < lo ? lo : mx->mu[k] > hi ? hi : mx->mu[k];
+}
+
+/* Model-space x to a value of the parameter (rounded and clamped). */
+static double from_model(const tparam_t *m, double x)
+{
+    double v = m->log ? exp(x) : x;
+    if (m->q > 0)
+        v = round(v / m->q) * m->q;
+    return v < m->vmin ? m->vmin : v > m->vmax ? m->vmax : v;
+}
+
+/* Classify the observations of m: group[pos] (0 skipped, 1 below, 2 above)
+ * and rank[pos], the chronological rank within the group.  Returns the
+ * group sizes. */
+static void classify(tpe_t *t, const tparam_t *m, int *n_below, int *n_above)
+{
+    int nb = 0, na = 0;
+    for (int pos = 0; pos < m->n; pos++) {
+        const ttrial_t *tr = &t->trials[m->trial[pos]];
+        if (tr->state == T_PENDING && !t->cfg.constant_liar) {
+            t->group[pos] = 0;
+        } else if (tr->below) {
+            t->group[pos] = 1;
+            t->rank[pos] = nb++;
+        } else {
+            t->group[pos] = 2;
+            t->rank[pos] = na++;
+        }
+    }
+    *n_below = nb;
+    *n_above = na;
+}
+
+static int suggest_numeric(tpe_t *t, hpt_rng_t *rng, const tparam_t *m, coord_pval_t *out)
+{
+    int nb, na;
+    classify(t, m, &nb, &na);
+    build_numeric(t, m, 1, nb, &t->below);
+    build_numeric(t, m, 2, na, &t->above);
+    int best = 0;
+    double best_score = -INFINITY;
+    for (int c = 0; c < t->cfg.n_candidates; c++) {
+        double x = mix_sample(rng, &t->below, m->lo, m->hi);
+        double v = from_model(m, x);
+        double xm = m->log ? log(v) : v;  // the rounded value, back in model space
+        double score = mix_logpdf(&t->below, xm) - mix_logpdf(&t->above, xm);
+        t->cand[c] = v;
+        if (score > best_score) {  // NaN never wins; the first of equals does
+            best_score = score;
+            best = c;
+        }
+    }
+    *out = (coord_pval_t){.num = t->cand[best]};
+    return 0;
+}
+
+/* Category probabilities of the observations of m in group `which`. */
+static void build_categorical(const tpe_t *t, const tparam_t *m, int which, int n_group,
+                              double *p)
+{
+    int K = m->n_cat;
+    double a = t->cfg.prior_weight / (n_group + 1);  // Optuna: prior_weight / (n + 1)
+    double wsum = t->cfg.prior_weight, obs_mass = 0;
+    for (int k = 0; k < K; k++)
+        p[k] = 0;
+    for (int pos = 0; pos < m->n; pos++) {
+        if (t->group[pos] != which)
+            continue;
+        double w = ramp_weight(n_group, t->rank[pos]);
+        /* Kernel: (a K prior + onehot) / (a K + 1); its prior part is
+         * accumulated in obs_mass and spread once at the end. */
+        p[(int)m->x[pos]] += w / (a * K + 1);
+        obs_mass += w * a * K / (a * K + 1);
+        wsum += w;
+    }
+    for (int k = 0; k < K; k++)
+        p[k] = (p[k] + (obs_mass + t->cfg.prior_weight) * m->prior[k]) / wsum;
+}
+
+static int suggest_categorical(tpe_t *t, hpt_rng_t *rng, const tparam_t *m,
+                               const coord_param_t *p, coord_pval_t *out)
+{
+    int nb, na;
+    classify(t, m, &nb, &na);
+    build_categorical(t, m, 1, nb, t->pl);
+    build_categorical(t, m, 2, na, t->pg);
+    int best = -1;
+    double best_score = -INFINITY;
+    for (int c = 0; c < t->cfg.n_candidates; c++) {
+        double u = hpt_rng_uniform(rng), cum = 0;
+        int k = -1, last = 0;
+        for (int j = 0; j < m->n_cat; j++) {
+            if (t->pl[j] <= 0)
+                continue;
+            last = j;
+            cum += t->pl[j];
+            if (u < cum) {
+                k = j;
+                break;
+            }
+        }
+        if (k < 0)
+            k = last;  // rounding left u past the last edge
+        double score = log(t->pl[k]) - log(t->pg[k]);
+        if (best < 0 || score > best_score) {
+            best_score = score;
+            best = k;
+        }
+    }
+    *out = p->values[best];
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// The strategy
+
+static int tpe_suggest(coord_search_t *s, coord_pval_t *vals)
+{
+    tpe_t *t = s->state;
+    const coord_spec_t *spec = s->spec;
+    if (s->suggested >= t->total)
+        return COORD_SEARCH_DONE;
+    if (t->n_done < t->cfg.n_startup) {
+        coord__search_sample_all(spec, &s->rng, vals);
+    } else {
+        /* l(x): the best n_below scored trials. */
+        int n_below = (int)ceil(t->cfg.gamma * t->n_done);
+        if (n_below > TPE_MAX_BELOW)
+            n_below = TPE_MAX_BELOW;
+        if (n_below > t->n_best)
+            n_below = t->n_best;
+        for (int b = 0; b < n_below; b++)
+            t->trials[t->best[b]].below = 1;
+        int max_n = 0, max_cat = 0;
+        for (int i = 0; i < spec->n_params; i++) {
+            max_n = t->params[i].n > max_n ? t->params[i].n : max_n;
+            max_cat = t->params[i].n_cat > max_cat ? t->params[i].n_cat : max_cat;
+        }
+        int rc = ensure_scratch(t, max_n, t->cfg.n_candidates, max_cat);
+        for (int i = 0; i < spec->n_params && rc == 0; i++) {
+            const coord_param_t *p = &spec->params[i];
+            tparam_t *m = &t->params[i];
+            if (!coord_spec_active(spec, i, vals))
+                vals[i] = (coord_pval_t){.absent = true};
+            else if (m->kind == M_CONST)
+                vals[i] = p->values[0];
+            else if (m->kind == M_NUM)
+                rc = suggest_numeric(t, &s->rng, m, &vals[i]);
+            else
+                rc = suggest_categorical(t, &s->rng, m, p, &vals[i]);
+        }
+        for (int b = 0; b < n_below; b++)
+            t->trials[t->best[b]].below = 0;
+        if (rc < 0)
+            return COORD_SEARCH_WAIT;  // out of memory: ask again later
+    }
+    if (add_trial(t, spec, vals) < 0)
+        return COORD_SEARCH_WAIT;
+    return COORD_SEARCH_OK;
+}
+
+static void tpe_observe(coord_search_t *s, uint64_t trial, double score)
+{
+    tpe_t *t = s->state;
+    if (trial < 1 || trial > (uint64_t)t->n_trials)
+        return;  // not a trial this search suggested
+    int id = (int)(trial - 1);
+    ttrial_t *tr = &t->trials[id];
+    if (tr->state != T_PENDING)
+        return;  // observed twice: the first observation stands
+    if (!isfinite(score)) {
+        tr->state = T_FAILED;
+        return;
+    }
+    tr->state = T_DONE;
+    tr->loss = s->spec->maximize ? -score : score;
+    t->n_done++;
+    /* Keep the best TPE_MAX_BELOW by (loss, trial number). */
+    int k = t->n_best;
+    while (k > 0) {
+        const ttrial_t *o = &t->trials[t->best[k - 1]];
+        if (o->loss < tr->loss || (o->loss == tr->loss && t->best[k - 1] < id))
+            break;
+        k--;
+    }
+    if (k >= TPE_MAX_BELOW)
+        return;
+    int n = t->n_best < TPE_MAX_BELOW ? t->n_best + 1 : TPE_MAX_BELOW;
+    memmove(t->best + k + 1, t->best + k, (size_t)(n - 1 - k) * sizeof *t->best);
+    t->best[k] = id;
+    t->n_best = n;
+}
+
+static bool tpe_done(const coord_search_t *s)
+{
+    const tpe_t *t = s->state;
+    return s->suggested >= t->total;
+}
+
+static long tpe_total(const coord_search_t *s)
+{
+    const tpe_t *t = s->state;
+    return t->total;
+}
+
+static void tpe_fini(coord_search_t *s)
+{
+    tpe_free(s->state);
+    s->state = NULL;
+}
+
+const coord_search_ops_t coord_search_bayes = {
+    .name = "bayes",
+    .init = tpe_init,
+    .suggest = tpe_suggest,
+    .observe_epoch = NULL,  // TPE learns from final scores only
+    .observe = tpe_observe,
+    .done = tpe_done,
+    .total = tpe_total,
+    .fini = tpe_fini,
+};

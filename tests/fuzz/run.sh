@@ -1,0 +1,58 @@
+#!/bin/sh
+# run.sh [SECONDS]: run each libFuzzer target of tests/fuzz for SECONDS
+# (default 60), one after the other.
+#
+# Builds build-fuzz first when needed (clang, ASan + UBSan, -Dfuzz=true; set
+# HPT_FUZZ_BUILD to use another directory).  Each target starts from the
+# checked-in seeds in tests/fuzz/corpus/TARGET and keeps what it learns in
+# BUILD/fuzz-work/TARGET/corpus (never in the source tree).  Any crash, leak,
+# timeout or out-of-memory input is copied to tests/fuzz/regressions/TARGET/,
+# where the normal test run (suite 'fuzz') replays it from then on.
+#
+# Extra libFuzzer flags can be given in HPT_FUZZ_FLAGS (e.g. -detect_leaks=0).
+#
+# Exit status: 0 no finding, 1 a finding (see the copied files and
+# BUILD/fuzz-work/TARGET.log), 2 usage or build error.
+set -eu
+
+secs=${1:-60}
+case "$secs" in
+    ''|*[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
+esac
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${HPT_FUZZ_BUILD:-$root/build-fuzz}
+targets="envelope spec idx"
+
+if [ ! -f "$build/build.ninja" ]; then
+    CC=clang meson setup "$build" "$root" -Dfuzz=true -Db_sanitize=address,undefined \
+        -Db_lundef=false -Dbench=false || exit 2
+elif ! grep -q 'tests/fuzz/fuzz-envelope:' "$build/build.ninja"; then
+    meson configure "$build" -Dfuzz=true || exit 2
+fi
+ninja -C "$build" $(for t in $targets; do printf 'tests/fuzz/fuzz-%s ' "$t"; done) || exit 2
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
+work="$build/fuzz-work"
+found=0
+for t in $targets; do
+    mkdir -p "$work/$t/corpus" "$work/$t/artifacts" "$here/regressions/$t"
+    dict=""
+    [ -f "$here/$t.dict" ] && dict="-dict=$here/$t.dict"
+    echo "fuzz-$t: ${secs}s (log: $work/$t.log)"
+    # shellcheck disable=SC2086
+    "$build/tests/fuzz/fuzz-$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2560 \
+        -print_final_stats=1 -artifact_prefix="$work/$t/artifacts/" $dict ${HPT_FUZZ_FLAGS:-} \
+        "$work/$t/corpus" "$here/corpus/$t" >"$work/$t.log" 2>&1 || true
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done )' "$work/$t.log" |
+        sed "s/^/  /" || true
+    for f in "$work/$t/artifacts"/*; do
+        [ -f "$f" ] || continue
+        cp "$f" "$here/regressions/$t/"
+        echo "  FINDING: $(basename "$f") -> tests/fuzz/regressions/$t/ (see $work/$t.log)"
+        rm -f "$f"
+        found=1
+    done
+done
+exit "$found"
