@@ -81,6 +81,7 @@ struct coord_task {
                                   // NULL): lease elsewhere when another worker can
     double score, accuracy, log_loss, f1_macro, train_score, fit_seconds;
     int epochs;
+    uint32_t n_eval;              // samples scored
     char *error;                  // last attempt's error, owned, NULL when none
     coord_task_t *qprev, *qnext;  // sweep's queue while queued
     coord_task_t *wprev, *wnext;  // worker's lease list while leased
@@ -136,6 +137,7 @@ struct coord_sweep {
     coord_task_t *refit_task;     // owned
     bool has_refit;
     double refit_score, refit_accuracy;
+    uint32_t refit_n_test;        // test samples the refit was scored on
     double first_result_mono;     // for the ETA
     char error[256];
     coord_sweep_t *next;          // submission order
@@ -267,6 +269,12 @@ void coord_orphans_cron(coord_t *c);
  * it was used. */
 bool coord_orphan_result(coord_t *c, const Hpt__Result *m);
 double coord_sweep_eta(const coord_sweep_t *s);
+
+#define COORD_ALPHA 0.05   // significance level of "indistinguishable from the best"
+
+/* The corrected resampled t-test p-value of the sweep's best trial against
+ * tr on their paired split scores; NaN unless both are done, 1 for the best. */
+double coord_trial_p_vs_best(const coord_sweep_t *s, const coord_trial_t *tr);
 
 // coord_workers.c
 void coord_on_hello(coord_t *c, const hpt_peer_id_t *peer, const Hpt__Hello *m);

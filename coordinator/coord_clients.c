@@ -97,6 +97,32 @@ static void fill_sweep_info(const coord_sweep_t *s, sweep_info_buf_t *b)
     i->has_refit = s->has_refit;
     i->refit_score = s->has_refit ? s->refit_score : NAN;
     i->refit_accuracy = s->has_refit ? s->refit_accuracy : NAN;
+    i->refit_ci_low = i->refit_ci_high = NAN;
+    if (s->has_refit && s->refit_n_test > 0 && !isnan(s->refit_accuracy)) {
+        long n = (long)s->refit_n_test, k = lround(s->refit_accuracy * (double)n);
+        coord_agg_wilson(k, n, COORD_AGG_Z95, &i->refit_ci_low, &i->refit_ci_high);
+        i->refit_n_test = s->refit_n_test;
+    }
+    /* How the winner compares with the rest. */
+    i->alpha = COORD_ALPHA;
+    i->p_runner_up = NAN;
+    if (s->best) {
+        const coord_trial_t *ru = NULL;
+        for (size_t k = 0; k < s->n_trials; k++) {
+            const coord_trial_t *t = s->trials[k];
+            if (t == s->best || t->state != TRIAL_DONE)
+                continue;
+            if (!ru || (s->spec->maximize ? t->mean > ru->mean : t->mean < ru->mean))
+                ru = t;
+            double p = coord_trial_p_vs_best(s, t);
+            if (!isnan(p) && p >= COORD_ALPHA)
+                i->indistinguishable++;
+        }
+        if (ru) {
+            i->runner_up = ru->number;
+            i->p_runner_up = coord_trial_p_vs_best(s, ru);
+        }
+    }
     i->created_unix = s->created;
     i->started_unix = s->started;
     i->finished_unix = s->finished;
@@ -297,6 +323,8 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         r->mean_train_score = t->mean_train;
         r->std_train_score = t->std_train;
         r->error = (char *)t->error;
+        r->p_vs_best = coord_trial_p_vs_best(s, t);
+        r->indistinguishable = !isnan(r->p_vs_best) && r->p_vs_best >= COORD_ALPHA;
         tp[i] = r;
     }
     for (int i = 0; i < np; i++)

@@ -698,6 +698,7 @@ static void sweep_check_end(coord_t *c, coord_sweep_t *s)
             s->has_refit = true;
             s->refit_score = t->score;
             s->refit_accuracy = t->accuracy;
+            s->refit_n_test = t->n_eval;
             sweep_finish(c, s, SWEEP_DONE);
         } else if (t->state == TASK_FAILED) {
             snprintf(s->error, sizeof s->error, "refit failed: %.200s", t->error ? t->error : "");
@@ -821,6 +822,7 @@ void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
         t->train_score = m->train_score;
         t->fit_seconds = m->fit_seconds;
         t->epochs = (int)m->epochs;
+        t->n_eval = m->n_eval;
         coord_store_result_t r = {
             .score = t->score, .accuracy = t->accuracy, .log_loss = t->log_loss,
             .f1_macro = t->f1_macro, .train_score = t->train_score,
@@ -1343,4 +1345,31 @@ void coord_tasks_cron(coord_t *c)
     }
     if (changed)
         coord_dispatch(c);
+}
+
+double coord_trial_p_vs_best(const coord_sweep_t *s, const coord_trial_t *tr)
+{
+    const coord_trial_t *b = s->best;
+    if (!b || tr->state != TRIAL_DONE || b->state != TRIAL_DONE)
+        return NAN;
+    if (tr == b)
+        return 1.0;
+    int n = tr->n_tasks;
+    if (n != b->n_tasks || n < 2 || s->spec->cv.folds < 2)
+        return NAN;
+    double *x = malloc(sizeof *x * (size_t)n * 2);
+    if (!x)
+        return NAN;
+    double *y = x + n;
+    for (int k = 0; k < n; k++) {   // same split order: repeat * folds + fold
+        x[k] = b->tasks[k]->score;
+        y[k] = tr->tasks[k]->score;
+    }
+    coord_agg_ttest_t r;
+    double p = NAN;
+    /* Each split trains on (k-1)/k of the data and tests on 1/k. */
+    if (coord_agg_nb_ttest(x, y, n, 1.0 / (s->spec->cv.folds - 1), &r) == 0)
+        p = r.p;
+    free(x);
+    return p;
 }

@@ -316,6 +316,7 @@ static int send_result_now(hpt_wrk_t *w, const wrk_result_t *r)
     m.epochs = r->epochs;
     m.diverged = r->diverged;
     m.refused = r->refused;
+    m.n_eval = r->n_eval;
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_RESULT;
     env.result = &m;

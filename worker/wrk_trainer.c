@@ -230,6 +230,7 @@ static bool run_task(wrk_task_t *t, wrk_result_t *r)
     r->fit_seconds = res.fit_seconds;
     r->diverged = res.diverged;
     r->score = no_inf(res.val_score);
+    r->n_eval = val.n;
     r->accuracy = no_inf(res.val.accuracy);
     r->log_loss = no_inf(res.val.log_loss);
     r->f1_macro = no_inf(res.val.f1_macro);

@@ -49,6 +49,7 @@ typedef struct wrk_result {
     uint32_t epochs;           // epochs run
     bool diverged;             // the loss became NaN/inf
     bool refused;              // not run at all (a refusal, not a failure)
+    uint32_t n_eval;           // samples scored
 } wrk_result_t;
 
 typedef enum wrk_item_kind {

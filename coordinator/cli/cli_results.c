@@ -160,9 +160,26 @@ static void print_summary(const Hpt__ResultsReply *r)
     } else {
         puts("best: none yet");
     }
+    if (s->best_trial && s->runner_up && !isnan(s->p_runner_up)) {
+        /* The honest part: is the winner really better than the next one? */
+        bool sig = s->p_runner_up < s->alpha;
+        printf("the winner (trial %llu) is %ssignificantly better than the runner-up (trial "
+               "%llu): p = %.3g, corrected resampled t-test over %u paired splits, alpha %g\n",
+               (unsigned long long)s->best_trial, sig ? "" : "NOT ",
+               (unsigned long long)s->runner_up, s->p_runner_up, s->folds * s->repeats, s->alpha);
+        if (s->indistinguishable)
+            printf("%u other trial%s statistically indistinguishable from the best "
+                   "(p_vs_best >= %g)\n",
+                   s->indistinguishable, s->indistinguishable == 1 ? " is" : "s are", s->alpha);
+    }
     if (s->has_refit) {
         printf("refit test %s: %s", s->metric, cli_fmt_score(s->refit_score, a, sizeof a));
-        if (strcmp(s->metric, "accuracy") != 0)
+        bool acc = strcmp(s->metric, "accuracy") == 0;
+        if (!isnan(s->refit_ci_low))
+            printf(" (%s%s%s95%% Wilson interval of the accuracy %.4f-%.4f over %u test samples)",
+                   acc ? "" : "accuracy ", acc ? "" : cli_fmt_score(s->refit_accuracy, b, sizeof b),
+                   acc ? "" : ", ", s->refit_ci_low, s->refit_ci_high, s->refit_n_test);
+        else if (strcmp(s->metric, "accuracy") != 0)
             printf(" (accuracy %s)", cli_fmt_score(s->refit_accuracy, b, sizeof b));
         putchar('\n');
     }
@@ -310,7 +327,8 @@ static int print_csv(const Hpt__ResultsReply *r, int top)
     }
     for (size_t i = 0; i < k; i++)
         fprintf(f, ",split%zu_test_score", i);
-    fputs(",mean_test_score,std_test_score,rank_test_score,mean_fit_time,std_fit_time", f);
+    fputs(",mean_test_score,std_test_score,rank_test_score,mean_fit_time,std_fit_time,p_vs_best",
+          f);
     if (train) {
         for (size_t i = 0; i < k; i++)
             fprintf(f, ",split%zu_train_score", i);
@@ -339,6 +357,8 @@ static int print_csv(const Hpt__ResultsReply *r, int top)
         cli_csv_num(f, t->mean_fit_time);
         fputc(',', f);
         cli_csv_num(f, t->std_fit_time);
+        fputc(',', f);
+        cli_csv_num(f, t->p_vs_best);
         if (train) {
             for (size_t i = 0; i < k; i++) {
                 fputc(',', f);
@@ -439,6 +459,18 @@ static void json_sweep(FILE *f, const Hpt__SweepInfo *s)
     cli_json_num(f, s->has_refit ? s->refit_score : NAN);
     jkey(f, "refit_test_accuracy", &first);
     cli_json_num(f, s->has_refit ? s->refit_accuracy : NAN);
+    jkey(f, "refit_ci95_low", &first);
+    cli_json_num(f, s->has_refit ? s->refit_ci_low : NAN);
+    jkey(f, "refit_ci95_high", &first);
+    cli_json_num(f, s->has_refit ? s->refit_ci_high : NAN);
+    jkey(f, "alpha", &first);
+    cli_json_num(f, s->alpha);
+    jkey(f, "runner_up_trial", &first);
+    cli_json_num(f, s->runner_up ? (double)s->runner_up : NAN);
+    jkey(f, "p_best_vs_runner_up", &first);
+    cli_json_num(f, s->runner_up ? s->p_runner_up : NAN);
+    jkey(f, "indistinguishable_from_best", &first);
+    fprintf(f, "%u", s->indistinguishable);
     jkey(f, "created_unix", &first);
     cli_json_num(f, s->created_unix > 0 ? s->created_unix : NAN);
     jkey(f, "started_unix", &first);
@@ -474,6 +506,7 @@ static double c_rank(const Hpt__TrialResult *t, size_t i)
 }
 static double c_fit(const Hpt__TrialResult *t, size_t i) { return t->mean_fit_time; }
 static double c_fit_std(const Hpt__TrialResult *t, size_t i) { return t->std_fit_time; }
+static double c_p_best(const Hpt__TrialResult *t, size_t i) { return t->p_vs_best; }
 static double c_mean_train(const Hpt__TrialResult *t, size_t i) { return t->mean_train_score; }
 static double c_std_train(const Hpt__TrialResult *t, size_t i) { return t->std_train_score; }
 
@@ -546,6 +579,7 @@ static int print_json(const Hpt__ResultsReply *r, int top)
     json_col(f, "rank_test_score", rows, n, c_rank, 0);
     json_col(f, "mean_fit_time", rows, n, c_fit, 0);
     json_col(f, "std_fit_time", rows, n, c_fit_std, 0);
+    json_col(f, "p_vs_best", rows, n, c_p_best, 0);
     if (train) {
         for (size_t i = 0; i < k; i++) {
             snprintf(col, sizeof col, "split%zu_train_score", i);

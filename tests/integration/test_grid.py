@@ -60,6 +60,54 @@ check(len(rows) == 12 and all(r[2] == 1 for r in rows), f"done tasks per (trial,
 acc = db.execute("SELECT COUNT(*) FROM attempts WHERE outcome = 'done'").fetchone()[0]
 check(acc == 13, f"{acc} accepted results in the journal, want 12 folds + 1 refit")
 
+# p_vs_best: the corrected resampled t-test (Nadeau & Bengio 2003), computed
+# here independently from the split scores.
+def betacf(a, b, x):
+    qab, qap, qam = a + b, a + 1, a - 1
+    c, d = 1.0, 1 - qab * x / qap
+    d = 1 / d
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1 / (1 + aa * d); c = 1 + aa / c; h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1 / (1 + aa * d); c = 1 + aa / c; h *= d * c
+        if abs(d * c - 1) < 1e-15:
+            break
+    return h
+
+
+def betainc(a, b, x):
+    if x <= 0 or x >= 1:
+        return 0.0 if x <= 0 else 1.0
+    lbt = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(1 - x)
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(lbt) * betacf(a, b, x) / a
+    return 1 - math.exp(lbt) * betacf(b, a, 1 - x) / b
+
+
+def nb_p(a, b, k):
+    d = [x - y for x, y in zip(a, b)]
+    n = len(d)
+    m = sum(d) / n
+    var = sum((x - m) ** 2 for x in d) / (n - 1)
+    if var == 0:
+        return 1.0 if m == 0 else 0.0
+    t = m / math.sqrt((1 / n + 1 / (k - 1)) * var)
+    dof = n - 1
+    return betainc(dof / 2, 0.5, dof / (dof + t * t))
+
+
+best = min(range(n), key=lambda i: cv["rank_test_score"][i])
+bsplits = [cv[f"split{k}_test_score"][best] for k in range(3)]
+for i in range(n):
+    want = 1.0 if i == best else nb_p(bsplits, [cv[f"split{k}_test_score"][i] for k in range(3)], 3)
+    check(abs(cv["p_vs_best"][i] - want) < 1e-9, f"trial {i} p_vs_best {cv['p_vs_best'][i]} want {want}")
+check(res["sweep"]["alpha"] == 0.05, "alpha")
+lo, hi = res["sweep"]["refit_ci95_low"], res["sweep"]["refit_ci95_high"]
+check(lo < summary["refit_test_accuracy"] < hi, f"refit CI {lo}..{hi}")
+
 # CSV: sklearn's column names, parseable, same numbers.
 r = c.cli("results", str(sweep), "--format", "csv")
 rows = list(csv.DictReader(io.StringIO(r.stdout)))
