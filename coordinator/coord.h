@@ -100,6 +100,7 @@ struct coord_trial {
     coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
     hpt_hparams_t hp;             // seed is the trial's base seed
     coord_trial_state_t state;
+    bool observed;                // its score went to the search (once, ever)
     int n_tasks;                  // folds * repeats
     coord_task_t **tasks;         // by split, owned
     int done, failed;
@@ -225,6 +226,7 @@ typedef struct coord {
     double log_slot_time[COORD_LOG_SLOTS];
     int log_slot_count[COORD_LOG_SLOTS];
     bool journal_failed;          // a commit failed: the loop stops, exit status 1
+    bool replaying;               // rebuilding sweeps from the journal at start
 
     // Counters for status and metrics.
     uint64_t bad_messages, results_dropped;

@@ -63,7 +63,9 @@ typedef struct sweep_info_buf {
     char txt[COORD_SPEC_MAX_PARAMS][64];
 } sweep_info_buf_t;
 
-static void fill_sweep_info(const coord_sweep_t *s, sweep_info_buf_t *b)
+/* compare: also the winner-versus-rest statistics, O(trials) t-tests, which
+ * only results requests pay for (status must stay cheap under load). */
+static void fill_sweep_info(const coord_sweep_t *s, sweep_info_buf_t *b, bool compare)
 {
     Hpt__SweepInfo *i = &b->info;
     hpt__sweep_info__init(i);
@@ -106,7 +108,7 @@ static void fill_sweep_info(const coord_sweep_t *s, sweep_info_buf_t *b)
     /* How the winner compares with the rest. */
     i->alpha = COORD_ALPHA;
     i->p_runner_up = NAN;
-    if (s->best) {
+    if (s->best && compare) {
         const coord_trial_t *ru = NULL;
         for (size_t k = 0; k < s->n_trials; k++) {
             const coord_trial_t *t = s->trials[k];
@@ -188,7 +190,7 @@ static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     size_t k = 0;
     for (coord_sweep_t *s = c->sweeps; s; s = s->next)
         if (!want || s->id == want) {
-            fill_sweep_info(s, &bufs[k]);
+            fill_sweep_info(s, &bufs[k], false);
             ptrs[k] = &bufs[k].info;
             k++;
         }
@@ -329,7 +331,7 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     }
     for (int i = 0; i < np; i++)
         names[i] = (char *)s->spec->params[i].name;
-    fill_sweep_info(s, sb);
+    fill_sweep_info(s, sb, true);
     Hpt__ResultsReply rr = HPT__RESULTS_REPLY__INIT;
     rr.sweep = &sb->info;
     rr.n_param_names = (size_t)np;

@@ -373,7 +373,7 @@ static int sweep_grow(coord_t *c, coord_sweep_t *s)
     coord_trial_t *tr = trial_next(s, pj, sizeof pj, &done);
     if (!tr)
         return 0;
-    coord_store_trial_add(c->store, s->id, tr->number, pj);
+    coord_store_trial_add(c->store, s->id, tr->number, pj, s->search->observed);
     if (tr->n_tasks == 0) {
         trial_finish(c, tr);
         return 0;
@@ -627,10 +627,17 @@ static void trial_finish(coord_t *c, coord_trial_t *tr)
         if (tr->state == TRIAL_FAILED)
             s->trials_failed++;
     }
+    /* Every suggested trial is observed exactly once (NaN when it failed):
+     * strategies that wait for their trials (coordinate search) need it. */
+    long seq = 0;
+    if (!tr->observed) {
+        coord_search_observe(s->search, tr->number, tr->mean);
+        tr->observed = true;
+        seq = s->search->observed;
+    }
     coord_store_trial_done(c->store, s->id, tr->number, coord_trial_state_name(tr->state),
-                           tr->mean, tr->std, tr->error[0] ? tr->error : NULL);
-    coord_search_observe(s->search, tr->number, tr->mean);
-    hpt_log(HPT_LOG_INFO, "sched", ok ? "trial done" : "trial failed",
+                           tr->mean, tr->std, tr->error[0] ? tr->error : NULL, seq);
+    hpt_log(c->replaying ? HPT_LOG_DEBUG : HPT_LOG_INFO, "sched", ok ? "trial done" : "trial failed",
             "sweep=%llu trial=%llu mean=%.6f std=%.6f best_trial=%llu best=%.6f%s%s%s",
             (unsigned long long)s->id, (unsigned long long)tr->number, tr->mean, tr->std,
             (unsigned long long)(s->best ? s->best->number : 0), s->best ? s->best->mean : NAN,
@@ -926,7 +933,7 @@ int coord_sweep_cancel(coord_t *c, coord_sweep_t *s)
         if (s->trials[i]->state == TRIAL_RUNNING) {
             s->trials[i]->state = TRIAL_CANCELLED;
             coord_store_trial_done(c->store, s->id, s->trials[i]->number, "cancelled", NAN, NAN,
-                                   NULL);
+                                   NULL, 0);
         }
     snprintf(s->error, sizeof s->error, "cancelled by a client");
     sweep_finish(c, s, SWEEP_CANCELLED);
@@ -983,26 +990,102 @@ typedef struct resume_ctx {
     coord_t *c;
     coord_sweep_t *s;
     int resumed;
+    int loaded;              // finished sweeps loaded for their results
+    bool finished_sweep;     // the sweep being loaded had ended
     hpt_err *err;
     char bad[256];
 } resume_ctx_t;
 
-static int resume_trial(const coord_store_trial_row_t *row, void *ud)
+/* A journaled trial row, copied for the replay. */
+typedef struct trial_row {
+    uint64_t trial;
+    char *params;
+    double mean;
+    long obs_before, obs_seq;
+} trial_row_t;
+
+typedef struct trial_rows {
+    trial_row_t *v;
+    size_t n, cap;
+} trial_rows_t;
+
+static int collect_trial(const coord_store_trial_row_t *row, void *ud)
 {
-    resume_ctx_t *r = ud;
-    coord_sweep_t *s = r->s;
-    char pj[2048];
-    bool done;
-    /* The search is deterministic given its seed and observations, so
-     * replaying it yields the journal's trials in order; check that it does. */
-    coord_trial_t *tr = trial_next(s, pj, sizeof pj, &done);
-    if (!tr || tr->number != row->trial || strcmp(pj, row->params) != 0) {
-        snprintf(r->bad, sizeof r->bad,
-                 "trial %llu: the search replays %.90s where the journal has %.90s",
-                 (unsigned long long)row->trial, tr ? pj : "nothing", row->params);
-        return -EINVAL;
+    trial_rows_t *rs = ud;
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 64;
+        trial_row_t *v = realloc(rs->v, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        rs->v = v;
+        rs->cap = cap;
     }
+    trial_row_t *t = &rs->v[rs->n];
+    *t = (trial_row_t){.trial = row->trial, .params = strdup(row->params ? row->params : ""),
+                       .mean = row->mean, .obs_before = row->obs_before, .obs_seq = row->obs_seq};
+    if (!t->params)
+        return -ENOMEM;
+    rs->n++;
     return 0;
+}
+
+static int by_obs_seq(const void *a, const void *b)
+{
+    const trial_row_t *x = *(trial_row_t *const *)a, *y = *(trial_row_t *const *)b;
+    return (x->obs_seq > y->obs_seq) - (x->obs_seq < y->obs_seq);
+}
+
+/* Replay the search: suggestions and observations in the journal's order.
+ * The search is deterministic given its seed and that interleaving, so each
+ * replayed suggestion must equal the journaled trial; r->bad says where it
+ * does not. */
+static int replay_search(resume_ctx_t *r, const trial_rows_t *rs)
+{
+    coord_sweep_t *s = r->s;
+    size_t n_obs = 0;
+    trial_row_t **obs = calloc(rs->n ? rs->n : 1, sizeof *obs);
+    if (!obs)
+        return -ENOMEM;
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->v[i].obs_seq > 0)
+            obs[n_obs++] = &rs->v[i];
+    qsort(obs, n_obs, sizeof *obs, by_obs_seq);
+    size_t next = 0;
+    int rc = 0;
+    for (size_t i = 0; i < rs->n && rc == 0; i++) {
+        const trial_row_t *row = &rs->v[i];
+        for (; next < n_obs && obs[next]->obs_seq <= row->obs_before; next++) {
+            coord_trial_t *t = obs[next]->trial <= s->n_trials ? s->trials[obs[next]->trial - 1]
+                                                                : NULL;
+            if (!t) {
+                snprintf(r->bad, sizeof r->bad,
+                         "trial %llu was observed before trial %llu was suggested",
+                         (unsigned long long)obs[next]->trial, (unsigned long long)row->trial);
+                rc = -EINVAL;
+                break;
+            }
+            coord_search_observe(s->search, t->number, obs[next]->mean);
+            t->observed = true;
+        }
+        if (rc)
+            break;
+        char pj[2048];
+        bool done;
+        coord_trial_t *tr = trial_next(s, pj, sizeof pj, &done);
+        if (!tr || tr->number != row->trial || strcmp(pj, row->params) != 0) {
+            snprintf(r->bad, sizeof r->bad,
+                     "trial %llu: the search replays %.90s where the journal has %.90s",
+                     (unsigned long long)row->trial, tr ? pj : "nothing", row->params);
+            rc = -EINVAL;
+        }
+    }
+    for (; rc == 0 && next < n_obs; next++) {
+        coord_trial_t *t = s->trials[obs[next]->trial - 1];
+        coord_search_observe(s->search, t->number, obs[next]->mean);
+        t->observed = true;
+    }
+    free(obs);
+    return rc;
 }
 
 static coord_task_t *resume_task_new(coord_t *c, coord_sweep_t *s, coord_trial_t *tr,
@@ -1078,6 +1161,8 @@ static int resume_task(const coord_store_task_row_t *row, void *ud)
         s->tasks_failed++;
     } else if (strcmp(st, "cancelled") == 0) {
         t->state = TASK_CANCELLED;
+    } else if (r->finished_sweep) {
+        t->state = TASK_CANCELLED;   // a finished sweep runs nothing more
     } else if (strcmp(st, "leased") == 0 && row->worker) {
         /* Its worker may still be training it: keep the lease for a while so
          * the worker can re-attach and deliver, rather than recompute. */
@@ -1121,7 +1206,12 @@ static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
     s->id = row->id;
     s->created = row->created == row->created ? row->created : coord_unix();
     s->started = row->started == row->started ? row->started : 0;
+    coord_sweep_state_t final = SWEEP_RUNNING;
+    for (int k = SWEEP_DONE; k <= SWEEP_CANCELLED; k++)
+        if (strcmp(row->state, sweep_state_names[k]) == 0)
+            final = (coord_sweep_state_t)k;
     s->state = strcmp(row->state, "queued") == 0 ? SWEEP_QUEUED : SWEEP_RUNNING;
+    r->finished_sweep = final >= SWEEP_DONE;
     snprintf(s->fingerprint, sizeof s->fingerprint, "%s", row->fingerprint ? row->fingerprint : "");
     s->fp_logged = s->fingerprint[0] != '\0';
     if (!s->spec_text || coord_search_new(&s->search, spec, &perr) < 0) {
@@ -1144,7 +1234,13 @@ static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
         c->next_sweep_id = s->id + 1;
     r->s = s;
     r->bad[0] = '\0';
-    rc = coord_store_each_trial(c->store, s->id, resume_trial, r);
+    trial_rows_t rows = {0};
+    rc = coord_store_each_trial(c->store, s->id, collect_trial, &rows);
+    if (rc == 0)
+        rc = replay_search(r, &rows);
+    for (size_t i = 0; i < rows.n; i++)
+        free(rows.v[i].params);
+    free(rows.v);
     if (rc == 0)
         rc = coord_store_each_task(c->store, s->id, resume_task, r);
     if (rc < 0) {
@@ -1189,14 +1285,33 @@ static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
                 q_push(s, t, false);
             }
     }
-    if (s->state == SWEEP_REFITTING && s->refit_task &&
+    if (final >= SWEEP_DONE) {
+        /* A finished sweep is loaded for its results only. */
+        s->state = final;
+        s->finished = row->finished == row->finished ? row->finished : coord_unix();
+        snprintf(s->error, sizeof s->error, "%s", row->error ? row->error : "");
+        if (s->refit_task && s->refit_task->state == TASK_DONE) {
+            s->has_refit = true;
+            s->refit_score = s->refit_task->score;
+            s->refit_accuracy = s->refit_task->accuracy;
+        }
+        while (s->qhead) {
+            coord_task_t *t = s->qhead;
+            q_remove(s, t);
+            t->state = TASK_CANCELLED;
+        }
+        r->resumed--;   // counted below; loaded, not resumed
+        r->loaded++;
+    } else if (s->state == SWEEP_REFITTING && s->refit_task &&
         s->refit_task->state == TASK_FAILED) {
         snprintf(s->error, sizeof s->error, "refit failed: %.200s",
                  s->refit_task->error ? s->refit_task->error : "");
         sweep_finish(c, s, SWEEP_FAILED);
     }
     r->resumed++;
-    hpt_log(HPT_LOG_INFO, "sched", "sweep resumed from the journal",
+    hpt_log(HPT_LOG_INFO, "sched",
+            final >= SWEEP_DONE ? "finished sweep loaded from the journal"
+                                : "sweep resumed from the journal",
             "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d queued=%d "
             "leases_awaiting_workers=%d",
             (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state), s->n_trials,
@@ -1207,7 +1322,9 @@ static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
 int coord_resume(coord_t *c, hpt_err *err)
 {
     resume_ctx_t r = {.c = c, .err = err};
+    c->replaying = true;
     int rc = coord_store_each_open_sweep(c->store, resume_sweep, &r);
+    c->replaying = false;
     if (rc < 0)
         return rc;
     hpt_err ferr = {0};

@@ -25,8 +25,8 @@ static const char schema[] =
     "  refit_score REAL, refit_accuracy REAL);"
     "CREATE TABLE IF NOT EXISTS trials("
     "  sweep INTEGER NOT NULL, trial INTEGER NOT NULL, params TEXT NOT NULL,"
-    "  state TEXT NOT NULL, mean REAL, std REAL, error TEXT,"
-    "  PRIMARY KEY(sweep, trial));"
+    "  state TEXT NOT NULL, mean REAL, std REAL, error TEXT, obs_before INTEGER,"
+    "  obs_seq INTEGER, PRIMARY KEY(sweep, trial));"
     "CREATE TABLE IF NOT EXISTS tasks("
     "  id INTEGER PRIMARY KEY, sweep INTEGER NOT NULL, trial INTEGER NOT NULL,"
     "  fold INTEGER NOT NULL, repeat INTEGER NOT NULL, refit INTEGER NOT NULL,"
@@ -72,10 +72,10 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_SWEEP_STATE] = "UPDATE sweeps SET state = ?2 WHERE id = ?1",
     [ST_SWEEP_REFIT] = "UPDATE sweeps SET best_trial = ?2, refit_score = ?3, refit_accuracy = ?4 "
                        "WHERE id = ?1",
-    [ST_TRIAL_ADD] = "INSERT OR REPLACE INTO trials(sweep, trial, params, state) "
-                     "VALUES(?1, ?2, ?3, 'running')",
-    [ST_TRIAL_DONE] = "UPDATE trials SET state = ?3, mean = ?4, std = ?5, error = ?6 "
-                      "WHERE sweep = ?1 AND trial = ?2",
+    [ST_TRIAL_ADD] = "INSERT OR REPLACE INTO trials(sweep, trial, params, state, obs_before) "
+                     "VALUES(?1, ?2, ?3, 'running', ?4)",
+    [ST_TRIAL_DONE] = "UPDATE trials SET state = ?3, mean = ?4, std = ?5, error = ?6, "
+                      "obs_seq = COALESCE(?7, obs_seq) WHERE sweep = ?1 AND trial = ?2",
     [ST_TASK_ADD] = "INSERT OR REPLACE INTO tasks(id, sweep, trial, fold, repeat, refit, state) "
                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'queued')",
     [ST_TASK_LEASE] = "UPDATE tasks SET state = 'leased', attempt = ?2 WHERE id = ?1",
@@ -155,6 +155,10 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
         sqlite3_free(msg);
         goto fail;
     }
+    /* Journals from before the replay columns: add them (an error just
+     * means they are there). */
+    sqlite3_exec(s->db, "ALTER TABLE trials ADD COLUMN obs_before INTEGER", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "ALTER TABLE trials ADD COLUMN obs_seq INTEGER", NULL, NULL, NULL);
     /* Mark the file as ours, and refuse one written by a newer schema. */
     sqlite3_stmt *m = NULL;
     sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &m, NULL);
@@ -337,7 +341,7 @@ int coord_store_sweep_refit(coord_store_t *s, uint64_t id, uint64_t best_trial, 
 }
 
 int coord_store_trial_add(coord_store_t *s, uint64_t sweep, uint64_t trial,
-                          const char *params_json)
+                          const char *params_json, long obs_before)
 {
     sqlite3_stmt *st = begin(s, ST_TRIAL_ADD);
     if (!st)
@@ -345,11 +349,12 @@ int coord_store_trial_add(coord_store_t *s, uint64_t sweep, uint64_t trial,
     sqlite3_bind_int64(st, 1, (sqlite3_int64)sweep);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)trial);
     bind_text(st, 3, params_json);
+    sqlite3_bind_int64(st, 4, obs_before);
     return run(s, st);
 }
 
 int coord_store_trial_done(coord_store_t *s, uint64_t sweep, uint64_t trial, const char *state,
-                           double mean, double std, const char *error)
+                           double mean, double std, const char *error, long obs_seq)
 {
     sqlite3_stmt *st = begin(s, ST_TRIAL_DONE);
     if (!st)
@@ -360,6 +365,10 @@ int coord_store_trial_done(coord_store_t *s, uint64_t sweep, uint64_t trial, con
     bind_real(st, 4, mean);
     bind_real(st, 5, std);
     bind_text(st, 6, error);
+    if (obs_seq > 0)
+        sqlite3_bind_int64(st, 7, obs_seq);
+    else
+        sqlite3_bind_null(st, 7);
     return run(s, st);
 }
 
@@ -507,8 +516,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id, name, path, spec, state, fingerprint, priority, created, "
-                           "started FROM sweeps WHERE state NOT IN ('done', 'failed', "
-                           "'cancelled') ORDER BY id",
+                           "started, finished, error FROM sweeps ORDER BY id",
                            -1, &q, NULL) != SQLITE_OK)
         return -EIO;
     int rc = 0;
@@ -523,6 +531,8 @@ int coord_store_each_open_sweep(coord_store_t *s,
             .priority = sqlite3_column_int(q, 6),
             .created = col_real(q, 7),
             .started = col_real(q, 8),
+            .finished = col_real(q, 9),
+            .error = col_text(q, 10),
         };
         rc = cb(&row, ud);
     }
@@ -535,8 +545,8 @@ int coord_store_each_trial(coord_store_t *s, uint64_t sweep,
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT trial, params, state FROM trials WHERE sweep = ?1 "
-                           "ORDER BY trial",
+                           "SELECT trial, params, state, mean, IFNULL(obs_before, 0), "
+                           "IFNULL(obs_seq, 0) FROM trials WHERE sweep = ?1 ORDER BY trial",
                            -1, &q, NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_int64(q, 1, (sqlite3_int64)sweep);
@@ -546,6 +556,9 @@ int coord_store_each_trial(coord_store_t *s, uint64_t sweep,
             .trial = (uint64_t)sqlite3_column_int64(q, 0),
             .params = col_text(q, 1),
             .state = col_text(q, 2),
+            .mean = col_real(q, 3),
+            .obs_before = (long)sqlite3_column_int64(q, 4),
+            .obs_seq = (long)sqlite3_column_int64(q, 5),
         };
         rc = cb(&row, ud);
     }

@@ -49,11 +49,15 @@ int coord_store_sweep_state(coord_store_t *s, uint64_t id, const char *state, do
 int coord_store_sweep_refit(coord_store_t *s, uint64_t id, uint64_t best_trial, double score,
                             double accuracy);
 
-/* params_json: the trial's parameter values as a JSON object (borrowed). */
+/* params_json: the trial's parameter values as a JSON object (borrowed).
+ * obs_before: observations the search had received when it suggested this
+ * trial; obs_seq (0 = not observed): the position of this trial's
+ * observation.  Together they let a restart replay the search's exact
+ * interleaving of suggestions and observations (TPE depends on it). */
 int coord_store_trial_add(coord_store_t *s, uint64_t sweep, uint64_t trial,
-                          const char *params_json);
+                          const char *params_json, long obs_before);
 int coord_store_trial_done(coord_store_t *s, uint64_t sweep, uint64_t trial, const char *state,
-                           double mean, double std, const char *error);
+                           double mean, double std, const char *error, long obs_seq);
 
 int coord_store_task_add(coord_store_t *s, uint64_t task, uint64_t sweep, uint64_t trial,
                          int fold, int repeat, bool refit);
@@ -86,14 +90,18 @@ int coord_store_event(coord_store_t *s, uint64_t seq, double ts, const char *lev
 typedef struct coord_store_sweep_row {
     uint64_t id;
     const char *name, *path, *spec, *state, *fingerprint;  // valid during the callback
+    const char *error;    // NULL when none
     int priority;
-    double created, started;
+    double created, started, finished;
 } coord_store_sweep_row_t;
 
 typedef struct coord_store_trial_row {
     uint64_t trial;
     const char *params;   // JSON object, valid during the callback
     const char *state;    // running | done | failed | cancelled
+    double mean;          // the observed mean score (NaN: failed or none)
+    long obs_before;      // observations before its suggestion (0 in old journals)
+    long obs_seq;         // its observation's position, 0 when not observed
 } coord_store_trial_row_t;
 
 typedef struct coord_store_task_row {
@@ -108,8 +116,9 @@ typedef struct coord_store_task_row {
     uint32_t failures;    // attempts that ended "failed"
 } coord_store_task_row_t;
 
-/* Call cb for every sweep not yet done, failed or cancelled, in id order.
- * A negative return from cb stops the walk and is returned. */
+/* Call cb for every sweep (finished ones too: their results stay
+ * readable), in id order.  A negative return from cb stops the walk and is
+ * returned. */
 int coord_store_each_open_sweep(coord_store_t *s,
                                 int (*cb)(const coord_store_sweep_row_t *row, void *ud),
                                 void *ud);
