@@ -645,6 +645,23 @@ static void trial_finish(coord_t *c, coord_trial_t *tr)
     free(sc);
 }
 
+/* Tell the worker holding t to cancel it and take the lease back; the
+ * worker's thread keeps the slot (a zombie) until its heartbeats show it
+ * stopped. */
+static void revoke_on_worker(coord_t *c, coord_task_t *t)
+{
+    coord_worker_t *w = t->worker;
+    Hpt__Cancel m = HPT__CANCEL__INIT;
+    m.task = t->id;
+    m.attempt = t->attempt;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_CANCEL;
+    env.cancel = &m;
+    coord_send(c, &w->peer, &env);
+    coord_task_unlease(c, t);
+    w->zombies++;
+}
+
 /* Stop every other task of a failed trial: queued ones leave the queue,
  * leased ones are cancelled on their worker. */
 static void trial_abandon(coord_t *c, coord_trial_t *tr, coord_task_t *except)
@@ -660,16 +677,7 @@ static void trial_abandon(coord_t *c, coord_trial_t *tr, coord_task_t *except)
             t->state = TASK_CANCELLED;
             coord_store_task_state(c->store, t->id, "cancelled", "trial failed");
         } else if (t->state == TASK_LEASED) {
-            Hpt__Cancel m = HPT__CANCEL__INIT;
-            m.task = t->id;
-            m.attempt = t->attempt;
-            hpt_env_t env = HPT__ENVELOPE__INIT;
-            env.body_case = HPT__ENVELOPE__BODY_CANCEL;
-            env.cancel = &m;
-            coord_worker_t *w = t->worker;
-            coord_send(c, &w->peer, &env);
-            coord_task_unlease(c, t);
-            w->zombies++;   // until its heartbeat says the task stopped
+            revoke_on_worker(c, t);
             t->state = TASK_CANCELLED;
             coord_store_attempt_end(c->store, t->id, t->attempt, "cancelled", "trial failed",
                                     coord_unix());
@@ -902,15 +910,7 @@ int coord_sweep_cancel(coord_t *c, coord_sweep_t *s)
             tn = t->wnext;
             if (t->sweep != s)
                 continue;
-            Hpt__Cancel m = HPT__CANCEL__INIT;
-            m.task = t->id;
-            m.attempt = t->attempt;
-            hpt_env_t env = HPT__ENVELOPE__INIT;
-            env.body_case = HPT__ENVELOPE__BODY_CANCEL;
-            env.cancel = &m;
-            coord_send(c, &w->peer, &env);
-            coord_task_unlease(c, t);
-            w->zombies++;
+            revoke_on_worker(c, t);
             t->state = TASK_CANCELLED;
             coord_store_attempt_end(c->store, t->id, t->attempt, "cancelled", "sweep cancelled",
                                     coord_unix());
@@ -1333,6 +1333,22 @@ int coord_resume(coord_t *c, hpt_err *err)
     return r.resumed;
 }
 
+/* Bind an orphaned lease to the worker that held it before the restart. */
+static void adopt(coord_t *c, coord_task_t *t, coord_worker_t *w)
+{
+    free(t->orphan_of);
+    t->orphan_of = NULL;
+    c->n_orphans--;
+    t->worker = w;
+    t->leased_at = t->progress_at = coord_now();   // the clocks restart here
+    t->wprev = NULL;
+    t->wnext = w->leased;
+    if (w->leased)
+        w->leased->wprev = t;
+    w->leased = t;
+    w->busy++;
+}
+
 void coord_orphans_adopt(coord_t *c, coord_worker_t *w)
 {
     int adopted = 0;
@@ -1343,33 +1359,13 @@ void coord_orphans_adopt(coord_t *c, coord_worker_t *w)
                 coord_task_t *t = tr->tasks[k];
                 if (!t || !t->orphan_of || strcmp(t->orphan_of, w->id) != 0)
                     continue;
-                free(t->orphan_of);
-                t->orphan_of = NULL;
-                c->n_orphans--;
-                t->worker = w;
-                t->leased_at = t->progress_at = coord_now();   // the clocks restart here
-                t->wprev = NULL;
-                t->wnext = w->leased;
-                if (w->leased)
-                    w->leased->wprev = t;
-                w->leased = t;
-                w->busy++;
+                adopt(c, t, w);
                 adopted++;
             }
         }
         coord_task_t *t = s->refit_task;
         if (t && t->orphan_of && strcmp(t->orphan_of, w->id) == 0) {
-            free(t->orphan_of);
-            t->orphan_of = NULL;
-            c->n_orphans--;
-            t->worker = w;
-            t->leased_at = t->progress_at = coord_now();
-            t->wprev = NULL;
-            t->wnext = w->leased;
-            if (w->leased)
-                w->leased->wprev = t;
-            w->leased = t;
-            w->busy++;
+            adopt(c, t, w);
             adopted++;
         }
     }
@@ -1416,16 +1412,8 @@ bool coord_orphan_result(coord_t *c, const Hpt__Result *m)
 static void lease_revoke(coord_t *c, coord_task_t *t, const char *why)
 {
     coord_worker_t *w = t->worker;
-    Hpt__Cancel m = HPT__CANCEL__INIT;
-    m.task = t->id;
-    m.attempt = t->attempt;
-    hpt_env_t env = HPT__ENVELOPE__INIT;
-    env.body_case = HPT__ENVELOPE__BODY_CANCEL;
-    env.cancel = &m;
-    coord_send(c, &w->peer, &env);
     str_set(&t->avoid, w->id);
-    coord_task_unlease(c, t);
-    w->zombies++;
+    revoke_on_worker(c, t);
     w->tasks_failed++;
     task_failed(c, t, why);
 }

@@ -24,9 +24,9 @@ parameters:
   learning_rate: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}
   optimizer: {values: [sgd, adam, rmsprop]}
   dropout: {distribution: uniform, min: 0.0, max: 0.5}
-  epochs: {value: 1}
-  batch_size: {value: 256}
-budget: {max_trials: 24}
+  epochs: {value: 2}
+  batch_size: {value: 128}
+budget: {max_trials: 30}
 """,
     "coordinate": """
 name: coord
@@ -66,13 +66,21 @@ for method, spec in SPECS.items():
     c.start_worker(slots=2, name="w", extra=EXTRA)
     s = c.launch(spec)
     for kill in range(2):
-        time.sleep(0.4 + 0.3 * kill)
+        # Kill once a few more tasks are done, while the sweep still runs.
+        base = c.results(s)["sweep"]["tasks_done"]
+        t0 = time.time()
+        while time.time() - t0 < 60:
+            r = c.results(s)["sweep"]
+            if r["tasks_done"] >= base + 4 or r["state"] != "running":
+                break
+            time.sleep(0.02)
         c.coord.send_signal(signal.SIGKILL)
         c.coord.wait()
         _procs.remove(c.coord)
         c.start_coordinator("--max-attempts", "3")
     check(c.wait_sweep(s, timeout=120) == "done", f"{method}: resumed sweep did not finish")
-    log = c.coord_log()
+    with open(os.path.join(c.dir, "coordinator.log"), errors="replace") as fh:
+        log = fh.read()
     check("cannot resume" not in log, f"{method}: resume failed:\n{log[-2000:]}")
     check("sweep resumed from the journal" in log, f"{method}: nothing was resumed (too fast?)")
     got = params(c.results(s))
