@@ -98,18 +98,30 @@ _logs = {}
 
 
 def _stacks(pid):
-    """Thread backtraces of a hung daemon (gdb, when installed), for the
-    failure message."""
+    """What a hung daemon is doing, for the failure message: its state and
+    tracer (a sanitizer build's exit-time leak check ptrace-stops every
+    thread from a child tracer: State "t", TracerPid set), its children, and
+    thread backtraces (gdb, when installed and not locked out by a tracer)."""
     import shutil
-    if not shutil.which("gdb"):
-        return ""
+    out = []
     try:
-        r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
-                           capture_output=True, text=True, timeout=60)
+        with open(f"/proc/{pid}/status") as f:
+            out += [ln.strip() for ln in f if ln.startswith(("State", "TracerPid", "Threads"))]
+        kids = subprocess.run(["ps", "-o", "pid,stat,wchan:24,args", "--ppid", str(pid)],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        if kids.count("\n"):
+            out.append("children:\n" + kids)
     except (OSError, subprocess.TimeoutExpired):
-        return ""
-    bt = [ln for ln in r.stdout.splitlines() if ln.startswith(("#", "Thread"))]
-    return "; its threads:\n" + "\n".join(bt[:80]) if bt else ""
+        pass
+    if shutil.which("gdb"):
+        try:
+            r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
+                               capture_output=True, text=True, timeout=60)
+            out += [ln for ln in r.stdout.splitlines() if ln.startswith(("#", "Thread"))][:80]
+            out += [ln for ln in r.stderr.splitlines() if "ptrace" in ln][:2]
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return "; what it was doing:\n" + "\n".join(out) if out else ""
 
 
 def _cleanup(final=False):
@@ -256,7 +268,8 @@ class Cluster:
 
     def wait_log(self, who="coordinator", msg=None, timeout=30, after=0.0, **fields):
         """Wait for a matching log line logged at or after `after` (Unix
-        time); return it (None on timeout)."""
+        time; log times are truncated to the millisecond, so a line up to
+        2 ms earlier counts); return it (None on timeout)."""
         t0 = time.time()
         while True:
             for ev in self.log_events(who, msg, **fields):

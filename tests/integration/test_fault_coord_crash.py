@@ -61,16 +61,18 @@ c.wait_for(lambda: c.q(done_q)[0][0] >= 2, timeout=120, what="two tasks done")
 D = statistics.median(e - l for l, e in c.q("SELECT leased, ended FROM attempts WHERE outcome = 'done'"))
 print(f"epochs={EPOCHS} task_s={D:.2f}")
 
-kills = []   # (t_kill, t_back)
+kills = []   # (t_kill, t_back, sweep state in the journal at the kill)
 
 
-def crash(what):
-    time.sleep(rnd.uniform(0, D))
+def crash(what, within):
+    time.sleep(rnd.uniform(0, within))
     t = c.kill(c.coord)
+    st = c.q("SELECT state FROM sweeps WHERE id = ?", sweep)[0][0]
     time.sleep(rnd.uniform(0, 0.5))   # down for a while: the workers go on training
     c.start_coordinator()
-    kills.append((t, time.time()))
-    print(f"killed during {what} at +{t - t0:.2f} s, back after {kills[-1][1] - t:.2f} s", flush=True)
+    kills.append((t, time.time(), st))
+    print(f"killed during {what} at +{t - t0:.2f} s (journal: {st}), back after "
+          f"{kills[-1][1] - t:.2f} s", flush=True)
 
 
 t0 = time.time()
@@ -79,12 +81,12 @@ for frac in sorted(rnd.uniform(0.15, 0.85) for _ in range(3)):
     c.wait_for(lambda: c.q(done_q)[0][0] >= target, timeout=120, what=f"{target} folds done")
     if c.q("SELECT state FROM sweeps WHERE id = ?", sweep)[0][0] != "running":
         break
-    crash(f"the folds ({target}/{N_FOLDS} done)")
+    crash(f"the folds ({target}/{N_FOLDS} done)", D)
 # And once during the refit.
 c.wait_for(lambda: c.q("SELECT 1 FROM attempts a JOIN tasks t ON t.id = a.task "
                        "WHERE t.refit = 1 AND a.outcome IS NULL"),
            timeout=120, what="the refit leased")
-crash("the refit")
+crash("the refit", 0.5 * D)   # the refit trains on 3/2 of a fold's rows: still running
 state = c.wait_sweep(sweep, timeout=180)
 check(state == "done", f"sweep state {state}")
 res = c.results(sweep)
@@ -99,7 +101,10 @@ check(not bad, f"failed/cancelled attempts after coordinator crashes: {bad}")
 revoked = c.log_events("coordinator", "lease revoked")
 check(not revoked, f"leases revoked after a restart: {[(e['task'], e['reason']) for e in revoked]}")
 resumed = c.log_events("coordinator", "sweep resumed from the journal")
-check(len(resumed) == len(kills), f"{len(resumed)} resumes for {len(kills)} restarts")
+unfinished = sum(1 for k in kills if k[2] not in ("done", "failed", "cancelled"))
+check(len(resumed) == unfinished, f"{len(resumed)} resumes for {unfinished} restarts of an "
+      f"unfinished sweep (journal states at the kills: {[k[2] for k in kills]})")
+check(kills[-1][2] == "refitting", f"the last kill was not during the refit: {kills[-1][2]}")
 reattached = sum(int(e["leases"]) for e in c.log_events(
     "coordinator", "worker re-attached to its leases from before the restart"))
 awaiting = sum(int(e["leases_awaiting_workers"]) for e in resumed)
@@ -112,9 +117,9 @@ for n in ("w0", "w1"):
 twice = {t: v for t, v in results.items() if len(v) > 1}
 for t, ts in twice.items():
     first = min(ts)
-    inflight = any(k - 0.5 <= first <= k + 0.1 for k, _ in kills)
+    inflight = any(k - 0.5 <= first <= k + 0.1 for k, _, _ in kills)
     check(inflight, f"task {t} computed {len(ts)} times; its first result (at +{first - t0:.2f} s)"
-          f" was not in flight at a kill (kills at {[round(k - t0, 2) for k, _ in kills]})")
+          f" was not in flight at a kill (kills at {[round(k - t0, 2) for k, _, _ in kills]})")
 check(set(results) == {a[0] for a in done}, "tasks computed by the workers != tasks done")
 check(all(p.poll() is None for p in workers), "a worker died")
 print(f"FIGURES coord_crash: seed={seed} kills={len(kills)} leases_awaiting={awaiting} "

@@ -53,9 +53,11 @@ print(f"epochs={EPOCHS} task_s={D:.2f}")
 def freeze_mid_task(frac):
     """SIGSTOP A at about frac of a task it holds; returns (task, attempt, t)."""
     for _ in range(10):
+        # A lease A has just taken, so that frac of D is still ahead of it.
         row = c.wait_for(lambda: c.q("SELECT task, attempt, leased FROM attempts WHERE worker = ? "
-                                     "AND outcome IS NULL ORDER BY leased DESC LIMIT 1", aid),
-                         timeout=60, what="a lease held by A")
+                                     "AND outcome IS NULL AND leased > ? ORDER BY leased DESC "
+                                     "LIMIT 1", aid, time.time() - 0.2 * D),
+                         timeout=60, what="a fresh lease held by A")
         task, attempt, leased = row[0]
         time.sleep(max(0.0, leased + frac * D - time.time()))
         t = c.pause(a_proc)
@@ -81,7 +83,7 @@ def phase(name, frac, wait_done):
     t_cont = c.resume(a_proc)
     drop = c.wait_log("coordinator", "stale or duplicate result dropped", task=task,
                       attempt=attempt, after=t_cont, timeout=60)
-    rereg = c.wait_for(lambda: [e for e in c.log_events("coordinator", worker=aid) if e["_t"] >= t_cont
+    rereg = c.wait_for(lambda: [e for e in c.log_events("coordinator", worker=aid) if e["_t"] >= t_cont - 0.005
                                 and e["msg"] in ("worker joined", "worker re-registered")],
                        timeout=30, what=f"{name}: A registering again")
     check(drop is not None, f"{name}: no 'stale or duplicate result dropped' for {task}/{attempt}:"
@@ -90,7 +92,7 @@ def phase(name, frac, wait_done):
     computed = c.log_events("A", "result", task=task, attempt=attempt)
     check(len(computed) == 1 and computed[0].get("ok") == "true",
           f"{name}: A did not compute its late result: {computed}")
-    if drop and rereg:
+    if drop and rereg:   # (log times are truncated to the millisecond)
         check(rereg[0]["_t"] <= drop["_t"], f"{name}: result dropped before the re-registration")
     print(f"FIGURES late-{name}: task={task} attempt={attempt} "
           f"detect_ms={(left['_t'] - t_stop) * 1000 if left else float('nan'):.0f} "
@@ -100,7 +102,7 @@ def phase(name, frac, wait_done):
     return task, attempt, t_cont, drop
 
 
-t1, a1, _, d1 = phase("superseded", 0.6, wait_done=False)
+t1, a1, _, d1 = phase("superseded", 0.7, wait_done=False)
 t2, a2, t_cont, d2 = phase("duplicate", 0.5, wait_done=True)
 check(d1 is not None and d1["reason"] == "superseded-attempt",
       f"phase 1 drop reason {d1 and d1['reason']}, want superseded-attempt")

@@ -99,7 +99,7 @@ t_up = time.time()
 check(sh("ip", "link", "set", VA, "up").returncode == 0, "cannot bring the link up")
 
 back = c.wait_for(lambda: [e for e in c.log_events("coordinator", worker=fid)
-                           if e["_t"] >= t_up and e["msg"] in ("worker joined", "worker re-registered")],
+                           if e["_t"] >= t_up - 0.005 and e["msg"] in ("worker joined", "worker re-registered")],
                   timeout=30, what="far registering again")[0]
 drop = c.wait_log("coordinator", "stale or duplicate result dropped", task=task, attempt=attempt,
                   worker=fid, timeout=30)
