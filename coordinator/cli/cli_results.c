@@ -396,6 +396,13 @@ static void jkey(FILE *f, const char *k, bool *first)
     fputc(':', f);
 }
 
+/* "key":N for an unsigned count. */
+static void jkey_u(FILE *f, const char *k, unsigned v, bool *first)
+{
+    jkey(f, k, first);
+    fprintf(f, "%u", v);
+}
+
 static void json_sweep(FILE *f, const Hpt__SweepInfo *s)
 {
     bool first = true;
@@ -414,24 +421,15 @@ static void json_sweep(FILE *f, const Hpt__SweepInfo *s)
     cli_json_str(f, s->metric);
     jkey(f, "maximize", &first);
     fputs(s->maximize ? "true" : "false", f);
-    jkey(f, "folds", &first);
-    fprintf(f, "%u", s->folds);
-    jkey(f, "repeats", &first);
-    fprintf(f, "%u", s->repeats);
-    jkey(f, "trials_total", &first);
-    fprintf(f, "%u", s->trials_total);
-    jkey(f, "trials_done", &first);
-    fprintf(f, "%u", s->trials_done);
-    jkey(f, "trials_failed", &first);
-    fprintf(f, "%u", s->trials_failed);
-    jkey(f, "tasks_total", &first);
-    fprintf(f, "%u", s->tasks_total);
-    jkey(f, "tasks_done", &first);
-    fprintf(f, "%u", s->tasks_done);
-    jkey(f, "tasks_running", &first);
-    fprintf(f, "%u", s->tasks_running);
-    jkey(f, "tasks_failed", &first);
-    fprintf(f, "%u", s->tasks_failed);
+    jkey_u(f, "folds", s->folds, &first);
+    jkey_u(f, "repeats", s->repeats, &first);
+    jkey_u(f, "trials_total", s->trials_total, &first);
+    jkey_u(f, "trials_done", s->trials_done, &first);
+    jkey_u(f, "trials_failed", s->trials_failed, &first);
+    jkey_u(f, "tasks_total", s->tasks_total, &first);
+    jkey_u(f, "tasks_done", s->tasks_done, &first);
+    jkey_u(f, "tasks_running", s->tasks_running, &first);
+    jkey_u(f, "tasks_failed", s->tasks_failed, &first);
     jkey(f, "best_trial", &first);
     if (s->best_trial)
         fprintf(f, "%llu", (unsigned long long)s->best_trial);
@@ -469,8 +467,7 @@ static void json_sweep(FILE *f, const Hpt__SweepInfo *s)
     cli_json_num(f, s->runner_up ? (double)s->runner_up : NAN);
     jkey(f, "p_best_vs_runner_up", &first);
     cli_json_num(f, s->runner_up ? s->p_runner_up : NAN);
-    jkey(f, "indistinguishable_from_best", &first);
-    fprintf(f, "%u", s->indistinguishable);
+    jkey_u(f, "indistinguishable_from_best", s->indistinguishable, &first);
     jkey(f, "created_unix", &first);
     cli_json_num(f, s->created_unix > 0 ? s->created_unix : NAN);
     jkey(f, "started_unix", &first);
