@@ -1,12 +1,18 @@
 /*
- * train.c: the training loop.  One call trains one configuration on one view
- * and scores it on another; see train.h for the contract.
+ * train.c: the training loop.  One session trains one configuration on one
+ * view and scores it on another, in one or several calls; see train.h for the
+ * contract.
  *
- * Invariants: every buffer is allocated before the first epoch (model arenas,
- * the float batch, the label batch, the permutation and the confusion
- * matrix); the epoch loop allocates nothing.  All randomness comes from one
- * hpt_rng_t seeded with hp->seed, drawn in a fixed order (init, then per
- * epoch: shuffle, then per batch: dropout masks), so a run is repeatable.
+ * Invariants: the model arenas and the permutation are allocated when the
+ * session begins; each hpt_train_continue call allocates its scratch buffers
+ * (the float batch, the label batch and the confusion matrix) once up front
+ * and frees them at the end, so the epoch loop allocates nothing and a
+ * session at rest holds only state.  All randomness comes from one hpt_rng_t
+ * seeded with hp->seed, drawn in a fixed order (init, then per epoch:
+ * shuffle, then per batch: dropout masks), and `perm` is shuffled in place
+ * (each epoch's order depends on the previous one), so the rng and perm are
+ * both state: a run split over several calls draws exactly what one call
+ * would.
  */
 #include "train.h"
 
@@ -138,7 +144,26 @@ static void scores_nan(hpt_scores_t *s)
     s->accuracy = s->log_loss = s->f1_macro = NAN;
 }
 
-// --- the run --------------------------------------------------------------
+// --- sessions -------------------------------------------------------------
+
+struct hpt_train_session {
+    hpt_hparams_t hp;       // copy; hp.epochs is not used
+    uint32_t n_features;    // d
+    int k;                  // classes
+    hpt_view_t train;       // borrowed rows (see hpt_train_session_rebind)
+    hpt_view_t val;         // borrowed rows; n may be 0
+    int bs;                 // mini-batch rows: min(hp.batch_size, train.n)
+    int eval_chunk;         // rows per scoring forward on val
+    int max_batch;          // the model's batch capacity: max(bs, eval_chunk)
+    hpt_rng_t rng;          // init, then per epoch the shuffle, per batch dropout
+    hpt_mlp_t *m;           // owned
+    uint32_t *perm;         // (train.n) positions in the view, in this epoch's order
+    int epochs;             // completed
+    double train_loss;      // the last completed epoch's mean train loss (0 before any)
+    const char *broken;     // NULL while usable, else why it cannot continue
+    long n_params;
+    size_t bytes;           // hpt_train_session_bytes
+};
 
 static int check_view(const char *what, const hpt_view_t *v, uint32_t n_classes, hpt_err *err)
 {
@@ -151,14 +176,38 @@ static int check_view(const char *what, const hpt_view_t *v, uint32_t n_classes,
     return 0;
 }
 
-int hpt_train_run(const hpt_hparams_t *hp, const hpt_train_opts_t *opts, uint32_t n_features,
-                  uint32_t n_classes, const hpt_view_t *train, const hpt_view_t *val,
-                  hpt_epoch_cb cb, void *ud, hpt_train_result_t *out, hpt_err *err)
+/* Bytes of the model hpt_mlp_new builds for these shapes: params, grads, two
+ * optimizer slots (the most any optimizer keeps) and the activation arena,
+ * following mlp.c's size tables. */
+static size_t model_bytes(const hpt_hparams_t *hp, size_t n_in, size_t n_out, size_t batch)
+{
+    size_t dims[HPT_MAX_LAYERS + 2];
+    int L = hp->layers + 1;
+    dims[0] = n_in;
+    for (int l = 0; l < hp->layers; l++)
+        dims[l + 1] = (size_t)hp->units[l];
+    dims[L] = n_out;
+    size_t n_params = 0, n_acts = 0, widest = 0;
+    for (int l = 0; l < L; l++) {
+        size_t fo = dims[l + 1], per = batch * fo;
+        n_params += dims[l] * fo + fo;
+        widest = fo > widest ? fo : widest;
+        n_acts += (l < L - 1 && hp->dropout > 0 ? 4 : 2) * per;
+    }
+    if (hp->input_dropout > 0)
+        n_acts += 2 * batch * n_in;
+    n_acts += 2 * batch * widest + widest;
+    return (4 * n_params + n_acts) * sizeof(float) + 1024;  // + the structs
+}
+
+int hpt_train_begin(hpt_train_session_t **out, const hpt_hparams_t *hp, uint32_t n_features,
+                    uint32_t n_classes, const hpt_view_t *train, const hpt_view_t *val,
+                    hpt_err *err)
 {
     static const hpt_view_t empty = {0};
     if (!val)
         val = &empty;
-    *out = (hpt_train_result_t){0};
+    *out = NULL;
     int rc = hpt_hparams_validate(hp, err);
     if (rc < 0)
         return rc;
@@ -172,46 +221,124 @@ int hpt_train_run(const hpt_hparams_t *hp, const hpt_train_opts_t *opts, uint32_
         (rc = check_view("validation", val, n_classes, err)) < 0)
         return rc;
 
-    if (opts && opts->threads > 0)
-        hpt_blas_set_threads(opts->threads);
-    bool score_each = opts ? opts->score_each_epoch : true;
-
-    int bs = hp->batch_size < (int)train->n ? hp->batch_size : (int)train->n;
-    int eval_chunk = val->n ? (val->n < EVAL_BATCH ? (int)val->n : EVAL_BATCH) : 1;
-    int max_batch = bs > eval_chunk ? bs : eval_chunk;
-    int k = (int)n_classes;
-
-    hpt_rng_t rng;
-    hpt_rng_seed(&rng, hp->seed);
-
-    hpt_mlp_t *m = NULL;
-    float *x = NULL;
-    uint8_t *y = NULL;
-    uint32_t *perm = NULL;
-    uint64_t *conf = NULL;
-    rc = hpt_mlp_new(&m, hp, (int)n_features, k, max_batch, &rng, err);
+    hpt_train_session_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return hpt_err_set(err, -ENOMEM, "out of memory allocating the training session");
+    s->hp = *hp;
+    s->n_features = n_features;
+    s->k = (int)n_classes;
+    s->train = *train;
+    s->val = *val;
+    s->bs = hp->batch_size < (int)train->n ? hp->batch_size : (int)train->n;
+    s->eval_chunk = val->n ? (val->n < EVAL_BATCH ? (int)val->n : EVAL_BATCH) : 1;
+    s->max_batch = s->bs > s->eval_chunk ? s->bs : s->eval_chunk;
+    hpt_rng_seed(&s->rng, hp->seed);
+    rc = hpt_mlp_new(&s->m, hp, (int)n_features, s->k, s->max_batch, &s->rng, err);
     if (rc < 0)
-        goto out;
-    x = malloc(sizeof *x * (size_t)max_batch * n_features);
-    y = malloc((size_t)max_batch);
-    perm = malloc(sizeof *perm * train->n);
-    conf = calloc((size_t)k * (size_t)k, sizeof *conf);
-    if (!x || !y || !perm || !conf) {
+        goto err_free;
+    s->perm = malloc(sizeof *s->perm * train->n);
+    if (!s->perm) {
+        rc = hpt_err_set(err, -ENOMEM, "out of memory allocating training buffers");
+        goto err_free;
+    }
+    for (uint32_t i = 0; i < train->n; i++)
+        s->perm[i] = i;
+    size_t n_params;
+    hpt_mlp_params(s->m, &n_params);
+    s->n_params = (long)n_params;
+    s->bytes = sizeof *s + sizeof *s->perm * train->n +
+               model_bytes(hp, n_features, n_classes, (size_t)s->max_batch);
+    *out = s;
+    return 0;
+err_free:
+    hpt_train_end(&s);
+    return rc;
+}
+
+void hpt_train_end(hpt_train_session_t **p)
+{
+    if (!p || !*p)
+        return;
+    hpt_train_session_t *s = *p;
+    hpt_mlp_destroy(&s->m);
+    free(s->perm);
+    free(s);
+    *p = NULL;
+}
+
+int hpt_train_session_epochs(const hpt_train_session_t *s)
+{
+    return s->epochs;
+}
+
+bool hpt_train_session_usable(const hpt_train_session_t *s)
+{
+    return s->broken == NULL;
+}
+
+size_t hpt_train_session_bytes(const hpt_train_session_t *s)
+{
+    return s->bytes;
+}
+
+struct hpt_mlp *hpt_train_session_model(hpt_train_session_t *s)
+{
+    return s->m;
+}
+
+int hpt_train_session_rebind(hpt_train_session_t *s, const hpt_view_t *train,
+                             const hpt_view_t *val, hpt_err *err)
+{
+    static const hpt_view_t empty = {0};
+    if (!val)
+        val = &empty;
+    // The counts size perm and the model's batch capacity: they cannot change.
+    if (train->n != s->train.n || val->n != s->val.n)
+        return hpt_err_set(err, -EINVAL, "rebind: views of %u/%u samples, the session has "
+                           "%u/%u", train->n, val->n, s->train.n, s->val.n);
+    int rc;
+    if ((rc = check_view("train", train, (uint32_t)s->k, err)) < 0 ||
+        (rc = check_view("validation", val, (uint32_t)s->k, err)) < 0)
+        return rc;
+    s->train = *train;
+    s->val = *val;
+    return 0;
+}
+
+int hpt_train_continue(hpt_train_session_t *s, int to_epoch, const hpt_train_opts_t *opts,
+                       hpt_epoch_cb cb, void *ud, hpt_train_result_t *out, hpt_err *err)
+{
+    *out = (hpt_train_result_t){.epochs_run = s->epochs, .train_loss = s->train_loss,
+                                .n_params = s->n_params};
+    if (s->broken)
+        return hpt_err_set(err, -EINVAL, "cannot continue training: %s", s->broken);
+    if (to_epoch <= s->epochs || to_epoch > HPT_MAX_EPOCHS)
+        return hpt_err_set(err, -EINVAL, "to_epoch: %d is out of range (%d..%d)", to_epoch,
+                           s->epochs + 1, HPT_MAX_EPOCHS);
+    const hpt_hparams_t *hp = &s->hp;
+    const hpt_view_t *train = &s->train, *val = &s->val;
+    const uint32_t d = s->n_features;
+    const int k = s->k, bs = s->bs, eval_chunk = s->eval_chunk, max_batch = s->max_batch;
+    const int first = s->epochs + 1;
+    int rc = 0;
+
+    float *x = malloc(sizeof *x * (size_t)max_batch * d);
+    uint8_t *y = malloc((size_t)max_batch);
+    uint64_t *conf = calloc((size_t)k * (size_t)k, sizeof *conf);
+    if (!x || !y || !conf) {
         rc = hpt_err_set(err, -ENOMEM, "out of memory allocating training buffers");
         goto out;
     }
-    size_t n_params;
-    hpt_mlp_params(m, &n_params);
-    out->n_params = (long)n_params;
-    for (uint32_t i = 0; i < train->n; i++)
-        perm[i] = i;
+    if (opts && opts->threads > 0)
+        hpt_blas_set_threads(opts->threads);
+    bool score_each = opts ? opts->score_each_epoch : true;
+    const atomic_bool *stop = opts ? opts->stop : NULL;
 
     double t_start = now_s(), fit = 0.0;
-    for (int epoch = 1; epoch <= hp->epochs; epoch++) {
+    for (int epoch = first; epoch <= to_epoch; epoch++) {
         double t0 = now_s();
-        hpt_rng_shuffle_u32(&rng, perm, train->n);
+        hpt_rng_shuffle_u32(&s->rng, s->perm, train->n);
         double loss_sum = 0.0;
-        const atomic_bool *stop = opts ? opts->stop : NULL;
         bool halted = false;
         for (uint32_t start = 0; start < train->n; start += (uint32_t)bs) {
             if (stop && atomic_load_explicit(stop, memory_order_relaxed)) {
@@ -219,32 +346,35 @@ int hpt_train_run(const hpt_hparams_t *hp, const hpt_train_opts_t *opts, uint32_
                 break;
             }
             int b = (int)((train->n - start) < (uint32_t)bs ? (train->n - start) : (uint32_t)bs);
-            gather(train, perm + start, b, n_features, x, y);
-            hpt_mlp_forward(m, x, b, HPT_MLP_TRAIN, &rng);
-            float loss = hpt_mlp_backward(m, y);
-            hpt_mlp_step(m);
+            gather(train, s->perm + start, b, d, x, y);
+            hpt_mlp_forward(s->m, x, b, HPT_MLP_TRAIN, &s->rng);
+            float loss = hpt_mlp_backward(s->m, y);
+            hpt_mlp_step(s->m);
             loss_sum += (double)loss * b;
         }
         double t1 = now_s();
         fit += t1 - t0;
         if (halted) {
             /* Stopped mid-epoch: the epoch does not count; scores are NaN
-             * because the model is between epochs' states. */
+             * because the model is between epochs' states, and so is the
+             * rng, so the session cannot go on. */
+            s->broken = "training was stopped mid-epoch";
             out->stopped_early = true;
             scores_nan(&out->val);
             out->val_score = NAN;
             break;
         }
-        out->epochs_run = epoch;
-        out->train_loss = loss_sum / train->n;
+        s->epochs = out->epochs_run = epoch;
+        s->train_loss = out->train_loss = loss_sum / train->n;
         hpt_epoch_report_t rep = {
             .epoch = epoch,
-            .epochs = hp->epochs,
+            .epochs = to_epoch,
             .train_loss = out->train_loss,
             .epoch_seconds = t1 - t0,
             .samples_per_second = (t1 - t0) > 0 ? train->n / (t1 - t0) : 0.0,
         };
         if (!isfinite(out->train_loss)) {
+            s->broken = "the loss diverged";
             out->diverged = true;
             scores_nan(&out->val);
             out->val_score = NAN;
@@ -255,8 +385,8 @@ int hpt_train_run(const hpt_hparams_t *hp, const hpt_train_opts_t *opts, uint32_
                 cb(&rep, ud);
             break;
         }
-        if (val->n && (score_each || epoch == hp->epochs)) {
-            evaluate(m, val, n_features, k, eval_chunk, x, y, conf, &out->val);
+        if (val->n && (score_each || epoch == to_epoch)) {
+            evaluate(s->m, val, d, k, eval_chunk, x, y, conf, &out->val);
             out->val_score = hpt_scores_get(&out->val, hp->metric);
             rep.val = out->val;
             rep.val_score = out->val_score;
@@ -265,8 +395,8 @@ int hpt_train_run(const hpt_hparams_t *hp, const hpt_train_opts_t *opts, uint32_
         if (cb && cb(&rep, ud) != 0) {
             out->stopped_early = true;
             /* Make the final scores describe the model as it stands. */
-            if (val->n && !(score_each || epoch == hp->epochs)) {
-                evaluate(m, val, n_features, k, eval_chunk, x, y, conf, &out->val);
+            if (val->n && !(score_each || epoch == to_epoch)) {
+                evaluate(s->m, val, d, k, eval_chunk, x, y, conf, &out->val);
                 out->val_score = hpt_scores_get(&out->val, hp->metric);
             }
             break;
@@ -278,17 +408,31 @@ int hpt_train_run(const hpt_hparams_t *hp, const hpt_train_opts_t *opts, uint32_
         /* Scored in evaluation mode (no dropout) like scikit-learn's
          * return_train_score, which calls score() on the fitted model. */
         int chunk = max_batch < EVAL_BATCH ? max_batch : EVAL_BATCH;
-        evaluate(m, train, n_features, k, chunk, x, y, conf, &out->train);
+        evaluate(s->m, train, d, k, chunk, x, y, conf, &out->train);
         out->train_score = hpt_scores_get(&out->train, hp->metric);
     }
     out->fit_seconds = fit;
-    out->samples_per_second = fit > 0 ? (double)train->n * out->epochs_run / fit : 0.0;
-    rc = 0;
+    out->samples_per_second =
+        fit > 0 ? (double)train->n * (out->epochs_run - (first - 1)) / fit : 0.0;
 out:
     free(conf);
-    free(perm);
     free(y);
     free(x);
-    hpt_mlp_destroy(&m);
+    return rc;
+}
+
+// --- the one-call run -----------------------------------------------------
+
+int hpt_train_run(const hpt_hparams_t *hp, const hpt_train_opts_t *opts, uint32_t n_features,
+                  uint32_t n_classes, const hpt_view_t *train, const hpt_view_t *val,
+                  hpt_epoch_cb cb, void *ud, hpt_train_result_t *out, hpt_err *err)
+{
+    *out = (hpt_train_result_t){0};
+    hpt_train_session_t *s = NULL;
+    int rc = hpt_train_begin(&s, hp, n_features, n_classes, train, val, err);
+    if (rc < 0)
+        return rc;
+    rc = hpt_train_continue(s, hp->epochs, opts, cb, ud, out, err);
+    hpt_train_end(&s);
     return rc;
 }

@@ -7,12 +7,23 @@
  * init, dropout masks and per-epoch batch shuffles all come from one rng
  * seeded with hp->seed.  With one BLAS thread the result is bit-for-bit
  * repeatable.
+ *
+ * Sessions: hpt_train_run is a thin wrapper over a resumable session
+ * (hpt_train_begin, then hpt_train_continue to any epoch count, possibly in
+ * several calls, then hpt_train_end).  A session holds everything a run's
+ * trajectory depends on (the model with its optimizer state, the rng, the
+ * batch permutation), so training to 3 epochs and then continuing to 7 gives
+ * bit-for-bit the model, losses and scores of one call training to 7.
+ * Scoring (per epoch or score_train) draws nothing from the rng.  This is what
+ * lets a worker continue a promoted trial (Hyperband/ASHA) instead of
+ * retraining it.
  */
 #ifndef HPT_TRAIN_H
 #define HPT_TRAIN_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -37,7 +48,7 @@ typedef struct hpt_scores {
 /* Reported after every epoch. */
 typedef struct hpt_epoch_report {
     int epoch;                  // 1-based
-    int epochs;                 // planned total
+    int epochs;                 // planned total (hpt_train_continue's to_epoch)
     double train_loss;          // mean mini-batch loss over the epoch (with dropout)
     hpt_scores_t val;           // on the validation view (zeros when it is empty)
     double val_score;           // val's value of hp->metric
@@ -51,7 +62,8 @@ typedef struct hpt_epoch_report {
 typedef int (*hpt_epoch_cb)(const hpt_epoch_report_t *rep, void *ud);
 
 typedef struct hpt_train_result {
-    int epochs_run;             // epochs completed
+    int epochs_run;             // epochs completed (by a session: in total, earlier calls
+                                // included)
     bool stopped_early;         // the callback asked to stop
     bool diverged;              // loss became NaN/inf: scores are NaN
     double train_loss;          // last epoch's mean train loss
@@ -60,8 +72,9 @@ typedef struct hpt_train_result {
     hpt_scores_t train;         // final scores on the training view (opts->score_train),
                                 // else NaN
     double train_score;         // train's value of hp->metric, or NaN
-    double fit_seconds;         // training time, excluding per-epoch scoring
-    double samples_per_second;  // training samples / fit_seconds
+    double fit_seconds;         // training time, excluding per-epoch scoring (of this call
+                                // only, for hpt_train_continue)
+    double samples_per_second;  // training samples trained in this call / fit_seconds
     long n_params;              // trainable parameters
 } hpt_train_result_t;
 
@@ -75,14 +88,82 @@ typedef struct hpt_train_opts {
                              // task frees its core within one batch, not one epoch
 } hpt_train_opts_t;
 
-/* Train hp on `train` and score on `val` (val->n may be 0).  n_features and
- * n_classes describe the rows.  cb may be NULL.  out receives the result.
- * Returns 0 (also when diverged or stopped early), -EINVAL (bad hp or views,
- * err names the field) or -ENOMEM.  Allocates once up front, nothing per
- * epoch. */
+/* Train hp on `train` for hp->epochs epochs and score on `val` (val->n may
+ * be 0).  n_features and n_classes describe the rows.  cb may be NULL.  out
+ * receives the result.  Returns 0 (also when diverged or stopped early),
+ * -EINVAL (bad hp or views, err names the field) or -ENOMEM.  Allocates once
+ * up front, nothing per epoch.  Equivalent to hpt_train_begin,
+ * hpt_train_continue(hp->epochs), hpt_train_end. */
 int hpt_train_run(const hpt_hparams_t *hp, const hpt_train_opts_t *opts, uint32_t n_features,
                   uint32_t n_classes, const hpt_view_t *train, const hpt_view_t *val,
                   hpt_epoch_cb cb, void *ud, hpt_train_result_t *out, hpt_err *err);
+
+// --- resumable sessions ---------------------------------------------------
+
+/* A model in training plus the state its trajectory depends on.  Opaque: it
+ * has a lifetime and the invariant that `epochs` whole epochs were trained
+ * from hp's seed.  Not thread-safe: one thread at a time (a worker hands a
+ * session between threads through its result queue, which orders the
+ * accesses). */
+typedef struct hpt_train_session hpt_train_session_t;
+
+/* Validate (hp, shapes, both views) and create a session at epoch 0: the
+ * model is initialised from the rng seeded with hp->seed, nothing is
+ * trained.  hp is copied; hp->epochs is validated with the rest of hp but
+ * otherwise unused (hpt_train_continue says how far to train).  train and
+ * val (val may be NULL: no validation) are borrowed: the arrays they point
+ * at must stay valid and unchanged while the session trains, and until it is
+ * rebound or ended.  *out returns owned.  Returns 0, -EINVAL (err names the
+ * field) or -ENOMEM. */
+int hpt_train_begin(hpt_train_session_t **out, const hpt_hparams_t *hp, uint32_t n_features,
+                    uint32_t n_classes, const hpt_view_t *train, const hpt_view_t *val,
+                    hpt_err *err);
+
+/* Train epochs epochs+1..to_epoch (to_epoch > hpt_train_session_epochs(s),
+ * at most HPT_MAX_EPOCHS), as hpt_train_run would have trained them in one
+ * call: the epoch reports count from epochs+1 with `epochs` = to_epoch, and
+ * out describes this call: epochs_run is the total completed, fit_seconds and
+ * samples_per_second cover this call's epochs only, and the final scores are
+ * those of the model as it stands.  opts and cb as for hpt_train_run (opts
+ * may be NULL: defaults).  Returns 0 (also when diverged or stopped early),
+ * -EINVAL when s is not usable or to_epoch is out of range (err says why;
+ * nothing is trained), or -ENOMEM (the scratch buffers; s is unchanged).
+ * Allocates its scratch buffers once per call, nothing per epoch. */
+int hpt_train_continue(hpt_train_session_t *s, int to_epoch, const hpt_train_opts_t *opts,
+                       hpt_epoch_cb cb, void *ud, hpt_train_result_t *out, hpt_err *err);
+
+/* Epochs completed. */
+int hpt_train_session_epochs(const hpt_train_session_t *s);
+
+/* False once a hpt_train_continue stopped mid-epoch (opts->stop) or the loss
+ * diverged: the model is then between epochs' states (or NaN) and cannot be
+ * continued.  A stop asked by the epoch callback happens between epochs and
+ * leaves the session usable. */
+bool hpt_train_session_usable(const hpt_train_session_t *s);
+
+/* Bytes of memory the session holds between calls (the model's arenas and
+ * optimizer state, the permutation, the struct), for cache accounting.  An
+ * estimate that follows mlp.c's size tables; excludes the views' data. */
+size_t hpt_train_session_bytes(const hpt_train_session_t *s);
+
+/* Point the session at new views (borrowed, as in hpt_train_begin) that must
+ * hold the same rows as the old ones: the same sample count (checked) and the
+ * same content (not checked; e.g. index arrays recomputed by the
+ * deterministic hpt_cv_split).  A cache that freed the arrays the old views
+ * pointed at calls this before the next hpt_train_continue.  Returns 0 or
+ * -EINVAL (a count differs, or a label is out of range; err says which) with
+ * the session unchanged. */
+int hpt_train_session_rebind(hpt_train_session_t *s, const hpt_view_t *train,
+                             const hpt_view_t *val, hpt_err *err);
+
+struct hpt_mlp;  // mlp.h
+
+/* The session's model (borrowed, valid until hpt_train_end), for tests and
+ * checkpoints: hpt_mlp_params gives its weights. */
+struct hpt_mlp *hpt_train_session_model(hpt_train_session_t *s);
+
+/* Free; accepts NULL and sets *s = NULL. */
+void hpt_train_end(hpt_train_session_t **s);
 
 /* The value of `metric` in s. */
 double hpt_scores_get(const hpt_scores_t *s, hpt_metric_t metric);

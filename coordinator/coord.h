@@ -67,6 +67,8 @@ struct coord_task {
     coord_sweep_t *sweep;
     int fold, repeat;             // the split (ignored for the refit)
     int split;                    // repeat * folds + fold, or -1 for the refit
+    int seed_rep;                 // which of the spec's cv.seeds trainings of the split
+    int index;                    // in its trial's tasks: split * seeds + seed_rep
     bool refit;
     coord_task_state_t state;
     uint32_t attempt;             // attempts leased so far; the current one when leased
@@ -82,6 +84,8 @@ struct coord_task {
     double score, accuracy, log_loss, f1_macro, train_score, fit_seconds;
     int epochs;
     uint32_t n_eval;              // samples scored
+    int resumed_from;             // epochs the worker continued from (0: from scratch)
+    char *done_by;                // worker id that delivered the result (owned), or NULL
     char *error;                  // last attempt's error, owned, NULL when none
     coord_task_t *qprev, *qnext;  // sweep's queue while queued
     coord_task_t *wprev, *wnext;  // worker's lease list while leased
@@ -96,13 +100,18 @@ typedef enum coord_trial_state {
 
 struct coord_trial {
     uint64_t number;              // 1-based within the sweep, in suggestion order
+    uint64_t parent;              // hyperband/asha: the trial this one continues (same values,
+                                  // fewer epochs), 0 for a new configuration
+    uint64_t root;                // the first trial of its configuration (itself when no
+                                  // parent): its tasks train with root's seeds, so a worker
+                                  // holding the parent's model can continue it
     coord_sweep_t *sweep;
     coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
     hpt_hparams_t hp;             // seed is the trial's base seed
     coord_trial_state_t state;
     bool observed;                // its score went to the search (once, ever)
-    int n_tasks;                  // folds * repeats
-    coord_task_t **tasks;         // by split, owned
+    int n_tasks;                  // folds * repeats * cv.seeds
+    coord_task_t **tasks;         // by index (split * seeds + seed_rep), owned
     int done, failed;
     double mean, std, mean_fit, std_fit, mean_train, std_train;
     char error[256];
@@ -272,11 +281,23 @@ void coord_orphans_cron(coord_t *c);
 bool coord_orphan_result(coord_t *c, const Hpt__Result *m);
 double coord_sweep_eta(const coord_sweep_t *s);
 
-#define COORD_ALPHA 0.05   // significance level of "indistinguishable from the best"
+#define COORD_ALPHA 0.05   // default significance level (spec alpha:)
+
+/* The sweep's significance level for "indistinguishable from the best":
+ * the spec's alpha:, else COORD_ALPHA. */
+static inline double coord_sweep_alpha(const coord_sweep_t *s)
+{
+    return s->spec->alpha > 0 ? s->spec->alpha : COORD_ALPHA;
+}
 
 /* The corrected resampled t-test p-value of the sweep's best trial against
  * tr on their paired split scores; NaN unless both are done, 1 for the best. */
 double coord_trial_p_vs_best(const coord_sweep_t *s, const coord_trial_t *tr);
+
+/* The score of split k (0 .. folds * repeats - 1) of a trial: the mean over
+ * its cv.seeds trainings of the test score (train: of the train score), or
+ * NaN unless all of them are done. */
+double coord_trial_split_score(const coord_trial_t *tr, int k, bool train);
 
 // coord_workers.c
 void coord_on_hello(coord_t *c, const hpt_peer_id_t *peer, const Hpt__Hello *m);

@@ -106,7 +106,7 @@ static void fill_sweep_info(const coord_sweep_t *s, sweep_info_buf_t *b, bool co
         i->refit_n_test = s->refit_n_test;
     }
     /* How the winner compares with the rest. */
-    i->alpha = COORD_ALPHA;
+    i->alpha = coord_sweep_alpha(s);
     i->p_runner_up = NAN;
     if (s->best && compare) {
         const coord_trial_t *ru = NULL;
@@ -117,7 +117,7 @@ static void fill_sweep_info(const coord_sweep_t *s, sweep_info_buf_t *b, bool co
             if (!ru || (s->spec->maximize ? t->mean > ru->mean : t->mean < ru->mean))
                 ru = t;
             double p = coord_trial_p_vs_best(s, t);
-            if (!isnan(p) && p >= COORD_ALPHA)
+            if (!isnan(p) && p >= i->alpha)
                 i->indistinguishable++;
         }
         if (ru) {
@@ -296,6 +296,7 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         Hpt__TrialResult *r = &tr[i];
         hpt__trial_result__init(r);
         r->trial = t->number;
+        r->parent = t->parent;
         r->state = (char *)(t->state == TRIAL_RUNNING && t->done == 0 ? "pending"
                                                                        : coord_trial_state_name(t->state));
         fill_params(s, t, &ps[i * (size_t)np], &pp[i * (size_t)np], &txt[i * (size_t)np]);
@@ -303,12 +304,10 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         r->params = &pp[i * (size_t)np];
         double *sc = &splits[i * (size_t)ns * 2], *st = sc + ns;
         uint32_t done = 0;
-        for (int k = 0; k < ns; k++) {
-            const coord_task_t *task = k < t->n_tasks ? t->tasks[k] : NULL;
-            bool ok = task && task->state == TASK_DONE;
-            sc[k] = ok ? task->score : NAN;
-            st[k] = ok ? task->train_score : NAN;
-            done += ok;
+        for (int k = 0; k < ns; k++) {   // a split's score: the mean over its cv.seeds
+            sc[k] = coord_trial_split_score(t, k, false);
+            st[k] = coord_trial_split_score(t, k, true);
+            done += !isnan(sc[k]);   // results are finite: NaN means not done
         }
         r->n_split_scores = (size_t)ns;
         r->split_scores = sc;
@@ -326,7 +325,7 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         r->std_train_score = t->std_train;
         r->error = (char *)t->error;
         r->p_vs_best = coord_trial_p_vs_best(s, t);
-        r->indistinguishable = !isnan(r->p_vs_best) && r->p_vs_best >= COORD_ALPHA;
+        r->indistinguishable = !isnan(r->p_vs_best) && r->p_vs_best >= coord_sweep_alpha(s);
         tp[i] = r;
     }
     for (int i = 0; i < np; i++)

@@ -37,6 +37,7 @@ static void task_free(coord_task_t *t)
     free(t->error);
     free(t->avoid);
     free(t->orphan_of);
+    free(t->done_by);
     free(t);
 }
 
@@ -242,11 +243,11 @@ int coord_sweep_submit(coord_t *c, const char *text, const char *path, coord_swe
     dataset_fingerprint(c, spec->dataset, s->fingerprint);
     s->fp_logged = s->fingerprint[0] != '\0';
     long total = coord_search_total(s->search);
-    int splits = spec->cv.folds * spec->cv.repeats;
+    int splits = spec->cv.folds * spec->cv.repeats * spec->seeds;   // tasks per trial
     if (total > 0 && (int64_t)total * splits > COORD_MAX_SWEEP_TASKS) {
         rc = hpt_err_set(err, -EINVAL,
-                         "%s: the sweep has %ld trials x %d splits = %lld tasks; the limit is "
-                         "%lld (reduce the grid or budget.max_trials)",
+                         "%s: the sweep has %ld trials x %d tasks (folds x repeats x seeds) = "
+                         "%lld tasks; the limit is %lld (reduce the grid or budget.max_trials)",
                          path, total, splits, (long long)total * splits,
                          (long long)COORD_MAX_SWEEP_TASKS);
         coord_search_destroy(&s->search);
@@ -274,17 +275,22 @@ int coord_sweep_submit(coord_t *c, const char *text, const char *path, coord_swe
     return 0;
 }
 
-static coord_task_t *task_new(coord_t *c, coord_sweep_t *s, coord_trial_t *tr, int split,
+/* Task `index` of trial tr (split index / seeds, training index % seeds),
+ * or the refit (index ignored). */
+static coord_task_t *task_new(coord_t *c, coord_sweep_t *s, coord_trial_t *tr, int index,
                               bool refit)
 {
     coord_task_t *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
+    int split = index / s->spec->seeds;
     t->id = c->next_task_id++;
     t->trial = tr;
     t->sweep = s;
     t->refit = refit;
+    t->index = refit ? -1 : index;
     t->split = refit ? -1 : split;
+    t->seed_rep = refit ? 0 : index % s->spec->seeds;
     t->fold = refit ? 0 : split % s->spec->cv.folds;
     t->repeat = refit ? 0 : split / s->spec->cv.folds;
     t->score = t->accuracy = t->log_loss = t->f1_macro = t->train_score = NAN;
@@ -292,7 +298,8 @@ static coord_task_t *task_new(coord_t *c, coord_sweep_t *s, coord_trial_t *tr, i
         free(t);
         return NULL;
     }
-    coord_store_task_add(c->store, t->id, s->id, tr->number, t->fold, t->repeat, refit);
+    coord_store_task_add(c->store, t->id, s->id, tr->number, t->fold, t->repeat, t->seed_rep,
+                         refit);
     return t;
 }
 
@@ -341,7 +348,7 @@ static coord_trial_t *trial_next(coord_sweep_t *s, char *pj, size_t len, bool *d
         s->cap_trials = cap;
     }
     coord_trial_t *tr = calloc(1, sizeof *tr);
-    int splits = s->spec->cv.folds * s->spec->cv.repeats;
+    int splits = s->spec->cv.folds * s->spec->cv.repeats * s->spec->seeds;
     if (!tr || !(tr->tasks = calloc((size_t)splits, sizeof *tr->tasks))) {
         free(tr);
         return NULL;
@@ -349,6 +356,15 @@ static coord_trial_t *trial_next(coord_sweep_t *s, char *pj, size_t len, bool *d
     s->trials[s->n_trials++] = tr;
     tr->number = s->n_trials;
     tr->sweep = s;
+    /* A promotion (hyperband, asha) continues an earlier trial: it trains
+     * with that configuration's seeds so a worker can resume its model. */
+    uint64_t parent = s->search->parent;
+    if (parent >= 1 && parent < tr->number) {
+        tr->parent = parent;
+        tr->root = s->trials[parent - 1]->root;
+    } else {
+        tr->root = tr->number;
+    }
     tr->n_tasks = splits;
     tr->state = TRIAL_RUNNING;
     tr->mean = tr->std = tr->mean_fit = tr->std_fit = tr->mean_train = tr->std_train = NAN;
@@ -399,14 +415,15 @@ static int sweep_grow(coord_t *c, coord_sweep_t *s)
 // --- leasing --------------------------------------------------------------
 
 /* The seed a task trains with: a pure function of the sweep seed, the trial's
- * base seed, the trial number and the split, so any worker, any attempt,
- * gives the same result. */
+ * base seed, the trial number (of its configuration's first trial, so a
+ * promotion trains the same model further), the split and the cv.seeds
+ * training index, so any worker, any attempt, gives the same result. */
 static uint64_t task_seed(const coord_task_t *t)
 {
-    uint64_t v[4] = {t->sweep->spec->seed, t->trial->hp.seed, t->trial->number,
-                     (uint64_t)(int64_t)t->split};
+    uint64_t v[5] = {t->sweep->spec->seed, t->trial->hp.seed, t->trial->root,
+                     (uint64_t)(int64_t)t->split, (uint64_t)t->seed_rep};
     hpt_rng_t r;
-    hpt_rng_seed_n(&r, v, 4);
+    hpt_rng_seed_n(&r, v, t->seed_rep ? 5 : 4);
     return hpt_rng_u64(&r);
 }
 
@@ -448,6 +465,7 @@ static bool lease(coord_t *c, coord_task_t *t, coord_worker_t *w)
     a.fingerprint = s->fingerprint;
     a.hparams = &wh;
     a.score_train = s->spec->score_train;
+    a.test_objective = s->spec->test_objective;
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_ASSIGN;
     env.assign = &a;
@@ -463,9 +481,9 @@ static bool lease(coord_t *c, coord_task_t *t, coord_worker_t *w)
     if (s->state == SWEEP_QUEUED)
         sweep_set_state(c, s, SWEEP_RUNNING);
     hpt_log(HPT_LOG_DEBUG, "sched", "task leased",
-            "sweep=%llu trial=%llu task=%llu split=%d attempt=%u worker=%s",
+            "sweep=%llu trial=%llu task=%llu split=%d seed_rep=%d attempt=%u worker=%s",
             (unsigned long long)s->id, (unsigned long long)t->trial->number,
-            (unsigned long long)t->id, t->split, t->attempt, w->id);
+            (unsigned long long)t->id, t->split, t->seed_rep, t->attempt, w->id);
     return true;
 }
 
@@ -529,22 +547,59 @@ static bool worker_fits(coord_t *c, coord_worker_t *w, coord_sweep_t *s)
 
 static void sweep_check_end(coord_t *c, coord_sweep_t *s);
 
-/* The first queued task of s that w may take: a task whose last attempt
- * stalled or failed on w goes elsewhere while another live worker with free
- * slots could take it (looking a bounded way down the queue). */
-static coord_task_t *pick_task(coord_t *c, coord_sweep_t *s, coord_worker_t *w)
+/* The worker id that holds the model a promoted task continues (the one
+ * that trained the same task of the parent trial), or NULL. */
+static const char *task_affinity(const coord_task_t *t)
+{
+    const coord_trial_t *tr = t->trial;
+    if (t->refit || !tr->parent)
+        return NULL;
+    const coord_trial_t *p = t->sweep->trials[tr->parent - 1];
+    const coord_task_t *pt = t->index < p->n_tasks ? p->tasks[t->index] : NULL;
+    return pt && pt->state == TASK_DONE ? pt->done_by : NULL;
+}
+
+/* Whether worker id is connected (and so may take its promoted tasks). */
+static bool worker_live(coord_t *c, const char *id)
+{
+    for (coord_worker_t *o = c->workers; o; o = o->next)
+        if (strcmp(o->id, id) == 0)
+            return true;
+    return false;
+}
+
+/* The first queued task of s that w may take, looking a bounded way down
+ * the queue:
+ *  - a task whose last attempt stalled or failed on w goes elsewhere while
+ *    another live worker with free slots could take it;
+ *  - a promoted task (hyperband, asha) goes to the worker that holds its
+ *    parent's model, which continues training instead of starting over:
+ *    first w's own such tasks, then tasks with no live holder; with strict
+ *    false (the search has nothing new to offer) any task. */
+static coord_task_t *pick_task(coord_t *c, coord_sweep_t *s, coord_worker_t *w, bool strict)
 {
     int looked = 0;
+    coord_task_t *free_task = NULL, *held = NULL;
     for (coord_task_t *t = s->qhead; t && looked < 64; t = t->qnext, looked++) {
-        if (!t->avoid || strcmp(t->avoid, w->id) != 0)
+        if (t->avoid && strcmp(t->avoid, w->id) == 0) {
+            bool other = false;
+            for (coord_worker_t *o = c->workers; o && !other; o = o->next)
+                other = o != w && coord_worker_free_slots(o) > 0 &&
+                        coord_worker_has_dataset(o, s) == 1;
+            if (other)
+                continue;
+        }
+        const char *aff = task_affinity(t);
+        if (aff && strcmp(aff, w->id) == 0)
             return t;
-        bool other = false;
-        for (coord_worker_t *o = c->workers; o && !other; o = o->next)
-            other = o != w && coord_worker_free_slots(o) > 0 && coord_worker_has_dataset(o, s) == 1;
-        if (!other)
-            return t;
+        if (!aff || !worker_live(c, aff)) {
+            if (!free_task)
+                free_task = t;
+        } else if (!held) {
+            held = t;
+        }
     }
-    return NULL;
+    return free_task ? free_task : strict ? NULL : held;
 }
 
 void coord_dispatch(coord_t *c)
@@ -568,7 +623,13 @@ void coord_dispatch(coord_t *c)
                     break;
                 if (!s->qhead)
                     break;
-                coord_task_t *t = pick_task(c, s, w);
+                coord_task_t *t = pick_task(c, s, w, true);
+                /* Only tasks whose model another worker holds are queued:
+                 * start something new rather than retrain them here. */
+                if (!t && sweep_grow(c, s) > 0)
+                    t = pick_task(c, s, w, true);
+                if (!t)
+                    t = pick_task(c, s, w, false);
                 if (!t)
                     break;
                 if (!lease(c, t, w)) {
@@ -594,10 +655,25 @@ static bool better(const coord_sweep_t *s, double a, double b)
     return s->spec->maximize ? a > b : a < b;
 }
 
+double coord_trial_split_score(const coord_trial_t *tr, int k, bool train)
+{
+    int seeds = tr->sweep->spec->seeds;
+    if (k < 0 || (k + 1) * seeds > tr->n_tasks)
+        return NAN;
+    double sum = 0.0;
+    for (int r = 0; r < seeds; r++) {
+        const coord_task_t *t = tr->tasks[k * seeds + r];
+        if (!t || t->state != TASK_DONE)
+            return NAN;
+        sum += train ? t->train_score : t->score;
+    }
+    return sum / seeds;
+}
+
 static void trial_finish(coord_t *c, coord_trial_t *tr)
 {
     coord_sweep_t *s = tr->sweep;
-    int n = tr->n_tasks;
+    int n = tr->n_tasks, seeds = s->spec->seeds, ns = n / seeds;
     double *sc = calloc((size_t)(n > 0 ? n : 1) * 3, sizeof *sc);
     double *ft = sc ? sc + n : NULL, *ts = sc ? sc + 2 * n : NULL;
     bool ok = sc && n > 0 && tr->error[0] == '\0';
@@ -609,14 +685,18 @@ static void trial_finish(coord_t *c, coord_trial_t *tr)
             ok = false;
             break;
         }
-        sc[k] = t->score;
         ft[k] = t->fit_seconds;
-        ts[k] = t->train_score;
+    }
+    /* scikit-learn's statistics are over splits; a split trained with
+     * several seeds scores their mean. */
+    for (int k = 0; k < ns && ok; k++) {
+        sc[k] = coord_trial_split_score(tr, k, false);
+        ts[k] = coord_trial_split_score(tr, k, true);
     }
     if (ok) {
-        coord_agg_mean_std(sc, n, &tr->mean, &tr->std);
+        coord_agg_mean_std(sc, ns, &tr->mean, &tr->std);
         coord_agg_mean_std(ft, n, &tr->mean_fit, &tr->std_fit);
-        coord_agg_mean_std(ts, n, &tr->mean_train, &tr->std_train);
+        coord_agg_mean_std(ts, ns, &tr->mean_train, &tr->std_train);
         tr->state = TRIAL_DONE;
         s->trials_done++;
         if (!s->best || better(s, tr->mean, s->best->mean))
@@ -838,10 +918,13 @@ void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
         t->fit_seconds = m->fit_seconds;
         t->epochs = (int)m->epochs;
         t->n_eval = m->n_eval;
+        t->resumed_from = (int)m->resumed_from;
+        str_set(&t->done_by, w ? w->id : t->orphan_of);
         coord_store_result_t r = {
             .score = t->score, .accuracy = t->accuracy, .log_loss = t->log_loss,
             .f1_macro = t->f1_macro, .train_score = t->train_score,
-            .fit_seconds = t->fit_seconds, .epochs = t->epochs,
+            .fit_seconds = t->fit_seconds, .epochs = t->epochs, .n_eval = t->n_eval,
+            .resumed_from = t->resumed_from,
         };
         coord_store_task_result(c->store, t->id, t->attempt, &r, coord_unix());
         s->tasks_done++;
@@ -849,9 +932,10 @@ void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
             s->first_result_mono = coord_now();
         hpt_log(HPT_LOG_DEBUG, "sched", "result",
                 "sweep=%llu trial=%llu task=%llu split=%d attempt=%u score=%.6f fit_s=%.3f "
-                "worker=%s",
+                "epochs=%d resumed_from=%d worker=%s",
                 (unsigned long long)s->id, (unsigned long long)t->trial->number,
-                (unsigned long long)t->id, t->split, t->attempt, t->score, t->fit_seconds, wid);
+                (unsigned long long)t->id, t->split, t->attempt, t->score, t->fit_seconds,
+                t->epochs, t->resumed_from, wid);
         if (t->refit) {
             hpt_log(HPT_LOG_INFO, "sched", "refit done",
                     "sweep=%llu trial=%llu test_score=%.6f test_accuracy=%.6f",
@@ -1101,6 +1185,8 @@ static coord_task_t *resume_task_new(coord_t *c, coord_sweep_t *s, coord_trial_t
     t->fold = row->fold;
     t->repeat = row->repeat;
     t->split = row->refit ? -1 : row->repeat * s->spec->cv.folds + row->fold;
+    t->seed_rep = row->refit ? 0 : row->seed_rep;
+    t->index = row->refit ? -1 : t->split * s->spec->seeds + t->seed_rep;
     t->attempt = row->attempt;
     t->failures = row->failures;
     t->score = t->accuracy = t->log_loss = t->f1_macro = t->train_score = NAN;
@@ -1126,10 +1212,15 @@ static int resume_task(const coord_store_task_row_t *row, void *ud)
         return -EINVAL;
     }
     coord_trial_t *tr = s->trials[row->trial - 1];
+    int seeds = s->spec->seeds;
     int split = row->repeat * s->spec->cv.folds + row->fold;
-    if (!row->refit && (split < 0 || split >= tr->n_tasks || tr->tasks[split])) {
-        snprintf(r->bad, sizeof r->bad, "task %llu: split %d of trial %llu is invalid or twice",
-                 (unsigned long long)row->id, split, (unsigned long long)row->trial);
+    int index = split * seeds + row->seed_rep;
+    if (!row->refit && (split < 0 || row->seed_rep < 0 || row->seed_rep >= seeds ||
+                        index >= tr->n_tasks || tr->tasks[index])) {
+        snprintf(r->bad, sizeof r->bad,
+                 "task %llu: split %d (seed %d) of trial %llu is invalid or twice",
+                 (unsigned long long)row->id, split, row->seed_rep,
+                 (unsigned long long)row->trial);
         return -EINVAL;
     }
     coord_task_t *t = resume_task_new(c, s, tr, row);
@@ -1141,7 +1232,7 @@ static int resume_task(const coord_store_task_row_t *row, void *ud)
         s->best = tr;
         s->state = SWEEP_REFITTING;
     } else {
-        tr->tasks[split] = t;
+        tr->tasks[index] = t;
     }
     const char *st = row->state;
     if (strcmp(st, "done") == 0) {
@@ -1153,6 +1244,9 @@ static int resume_task(const coord_store_task_row_t *row, void *ud)
         t->train_score = row->r.train_score;
         t->fit_seconds = row->r.fit_seconds;
         t->epochs = row->r.epochs;
+        t->n_eval = row->r.n_eval;
+        if (row->worker)
+            str_set(&t->done_by, row->worker);
         s->tasks_done++;
         if (!row->refit)
             tr->done++;
@@ -1222,7 +1316,7 @@ static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
                            perr.msg[0] ? perr.msg : "out of memory");
     }
     long total = coord_search_total(s->search);
-    int splits = spec->cv.folds * spec->cv.repeats;
+    int splits = spec->cv.folds * spec->cv.repeats * spec->seeds;   // tasks per trial
     if (total > 0)
         s->tasks_total = (int64_t)total * splits;
     if (c->sweeps_tail)
@@ -1266,7 +1360,8 @@ static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
         if (failed) {
             for (int k = 0; k < tr->n_tasks; k++)
                 if (tr->tasks[k] && tr->tasks[k]->state == TASK_FAILED)
-                    snprintf(tr->error, sizeof tr->error, "split %d: %.200s", k,
+                    snprintf(tr->error, sizeof tr->error, "split %d: %.200s",
+                             tr->tasks[k]->split,
                              tr->tasks[k]->error ? tr->tasks[k]->error : "");
             trial_abandon(c, tr, NULL);
             trial_finish(c, tr);
@@ -1294,6 +1389,7 @@ static int resume_sweep(const coord_store_sweep_row_t *row, void *ud)
             s->has_refit = true;
             s->refit_score = s->refit_task->score;
             s->refit_accuracy = s->refit_task->accuracy;
+            s->refit_n_test = s->refit_task->n_eval;
         }
         while (s->qhead) {
             coord_task_t *t = s->qhead;
@@ -1459,16 +1555,16 @@ double coord_trial_p_vs_best(const coord_sweep_t *s, const coord_trial_t *tr)
         return NAN;
     if (tr == b)
         return 1.0;
-    int n = tr->n_tasks;
-    if (n != b->n_tasks || n < 2 || s->spec->cv.folds < 2)
+    int n = tr->n_tasks / s->spec->seeds;   // splits
+    if (tr->n_tasks != b->n_tasks || n < 2 || s->spec->cv.folds < 2)
         return NAN;
     double *x = malloc(sizeof *x * (size_t)n * 2);
     if (!x)
         return NAN;
     double *y = x + n;
     for (int k = 0; k < n; k++) {   // same split order: repeat * folds + fold
-        x[k] = b->tasks[k]->score;
-        y[k] = tr->tasks[k]->score;
+        x[k] = coord_trial_split_score(b, k, false);
+        y[k] = coord_trial_split_score(tr, k, false);
     }
     coord_agg_ttest_t r;
     double p = NAN;

@@ -20,11 +20,14 @@
  * hyperparameter's range, distributions are consistent with the parameter's
  * kind, a grid or coordinate spec has only enumerable parameters, a grid
  * has at most COORD_SPEC_MAX_GRID combinations (conditions counted), a
- * random or bayes spec has max_trials > 0, every when: condition reads a
- * parameter listed earlier (so conditions are acyclic and decidable in spec
- * order) and can hold, every start: is a value its form can produce, and
- * every enqueue row has a valid value for each active parameter and
- * `absent` for each inactive one.
+ * random, bayes or asha spec has max_trials > 0, an asha or hyperband spec
+ * has at least 2 rungs and its last parameter is the `epochs` the parser
+ * appends (spec->resource_param; -1 for the other methods), every when:
+ * condition reads a parameter listed earlier (so conditions are acyclic and
+ * decidable in spec order) and can hold, every start: is a value its form
+ * can produce, and every enqueue row has a valid value for each active
+ * parameter and `absent` for each inactive one (and, with asha or
+ * hyperband, the first rung's epochs).
  */
 #include "coord_spec.h"
 
@@ -300,6 +303,7 @@ static int ytree_build(const pctx_t *c, const char *text, size_t len, ytree_t *t
                 n->col--;
             n->text = malloc(tlen + 1);
             if (!n->text) {
+                free(unq);
                 n = NULL;
                 break;
             }
@@ -1385,20 +1389,25 @@ static int apply_all(const coord_param_t *params, int n, const coord_pval_t *con
 
 enum {
     T_NAME, T_DATASET, T_METRIC, T_METHOD, T_CV, T_REFIT, T_SCORE_TRAIN, T_PRIORITY, T_SEED,
-    T_BUDGET, T_PARAMETERS, T_TPE, T_COORDINATE, T_ENQUEUE, T__COUNT
+    T_BUDGET, T_PARAMETERS, T_TPE, T_COORDINATE, T_HYPERBAND, T_ASHA, T_ALPHA,
+    T_TEST_OBJECTIVE, T_ENQUEUE, T__COUNT
 };
 static const char *const top_keys[T__COUNT] = {
     "name", "dataset", "metric", "method", "cv", "refit", "score_train", "priority", "seed",
-    "budget", "parameters", "tpe", "coordinate", "enqueue",
+    "budget", "parameters", "tpe", "coordinate", "hyperband", "asha", "alpha",
+    "test_objective", "enqueue",
 };
 
-static const char *const method_names[COORD_METHOD__COUNT] = {"grid", "random", "bayes",
-                                                              "coordinate"};
-#define METHOD_NAMES_TEXT "grid, random, bayes, coordinate"
-/* Methods of the design that later versions add: named so the message can
- * say "not available" rather than "unknown". */
-static const char *const later_methods[] = {"hyperband", "asha"};
-#define N_LATER_METHODS 2
+static const char *const method_names[COORD_METHOD__COUNT] = {
+    [COORD_METHOD_GRID] = "grid",           [COORD_METHOD_RANDOM] = "random",
+    [COORD_METHOD_BAYES] = "bayes",         [COORD_METHOD_COORDINATE] = "coordinate",
+    [COORD_METHOD_HYPERBAND] = "hyperband", [COORD_METHOD_ASHA] = "asha",
+};
+#define METHOD_NAMES_TEXT "grid, random, bayes, coordinate, hyperband, asha"
+
+/* test_objective: what --dry-run workers score instead of training (worker/). */
+static const char *const test_objectives[] = {"hash", "bowl"};
+#define TEST_OBJECTIVES_TEXT "hash, bowl"
 
 static int parse_name(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 {
@@ -1480,10 +1489,6 @@ static int parse_method(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
         spec->method = (coord_method_t)m;
         return 0;
     }
-    if (lookup_name(n, later_methods, N_LATER_METHODS) >= 0)
-        return FAIL_AT(c, n, "method",
-                       "method '%s' is not available in this version (allowed: "
-                       METHOD_NAMES_TEXT ")", n->text);
     if (!n || n->type != Y_SCALAR || is_null(n))
         return FAIL_AT(c, n, "method",
                        "expected a method name, got %s (allowed: " METHOD_NAMES_TEXT ")",
@@ -1580,6 +1585,127 @@ static int parse_coordinate(const pctx_t *c, const ynode_t *n, coord_spec_t *spe
     return 0;
 }
 
+/* asha: {min_epochs, max_epochs, eta} or hyperband: {..., iterations}, into
+ * spec->sh (check_spec calls it for the spec's method, after refusing a
+ * block of another method).  The rungs need min_epochs * eta <= max_epochs:
+ * with one rung there is nothing to halve. */
+static int parse_sh(const pctx_t *c, const ynode_t *n, const char *field, bool hyperband,
+                    coord_spec_t *spec)
+{
+    static const char *const keys_[] = {"min_epochs", "max_epochs", "eta", "iterations"};
+    const ynode_t *keys[4], *vals[4];
+    char f[48];
+    long long v;
+    int rc = check_map(c, n, field, keys_, hyperband ? 4 : 3, "key", NULL, keys, vals);
+    if (rc)
+        return rc;
+    coord_sh_cfg_t *sh = &spec->sh;
+    if (keys[0]) {
+        snprintf(f, sizeof f, "%s.min_epochs", field);
+        if ((rc = get_int(c, vals[0], f, 1, 10000, &v)) != 0)
+            return rc;
+        sh->min_epochs = (int)v;
+    }
+    if (keys[1]) {
+        snprintf(f, sizeof f, "%s.max_epochs", field);
+        if ((rc = get_int(c, vals[1], f, sh->min_epochs, 10000, &v)) != 0)
+            return rc;
+        sh->max_epochs = (int)v;
+    }
+    if (keys[2]) {
+        snprintf(f, sizeof f, "%s.eta", field);
+        if ((rc = get_int(c, vals[2], f, 2, 100, &v)) != 0)
+            return rc;
+        sh->eta = (int)v;
+    }
+    if (hyperband && keys[3]) {
+        snprintf(f, sizeof f, "%s.iterations", field);
+        if ((rc = get_int(c, vals[3], f, 1, 100, &v)) != 0)
+            return rc;
+        sh->iterations = (int)v;
+    }
+    long need = (long)sh->min_epochs * sh->eta;
+    if (need > sh->max_epochs) {
+        snprintf(f, sizeof f, "%s.max_epochs", field);
+        return FAIL_AT(c, keys[1] ? vals[1] : n, f,
+                       "must be at least min_epochs * eta = %d * %d = %ld for 2 rungs (got %s%d)",
+                       sh->min_epochs, sh->eta, need, keys[1] ? "" : "the default ",
+                       sh->max_epochs);
+    }
+    return 0;
+}
+
+/* The rungs of spec->sh (checked by parse_sh): K is the largest k with
+ * min_epochs * eta^k <= max_epochs, and rung k trains max_epochs / eta^(K-k)
+ * epochs, rounded.  Each rung is at least min_epochs (max / eta^K >=
+ * min_epochs) and rounding keeps them strictly increasing (neighbours differ
+ * by a factor eta >= 2 and are >= 1 apart before rounding). */
+static void sh_derive(coord_sh_cfg_t *sh)
+{
+    int k = 0;
+    long e = sh->min_epochs;
+    while (k + 1 < COORD_SH_MAX_RUNGS && e * sh->eta <= sh->max_epochs) {
+        e *= sh->eta;
+        k++;
+    }
+    sh->n_rungs = k + 1;
+    double x = sh->max_epochs;
+    for (int r = k; r >= 0; r--) {
+        sh->rung_epochs[r] = (int)floor(x + 0.5);
+        x /= sh->eta;
+    }
+}
+
+/* Append the `epochs` parameter that asha and hyperband set per trial: a
+ * list of the rung epochs, starting (and enqueued) at the first rung.  It is
+ * declared where the method is. */
+static int add_resource_param(const pctx_t *c, const ynode_t *at, coord_spec_t *spec)
+{
+    if (spec->n_params >= COORD_SPEC_MAX_PARAMS)
+        return FAIL_AT(c, at, "parameters", "at most %d parameters with method %s",
+                       COORD_SPEC_MAX_PARAMS - 1, coord_method_name(spec->method));
+    const coord_sh_cfg_t *sh = &spec->sh;
+    coord_param_t *p = &spec->params[spec->n_params];
+    *p = (coord_param_t){.kind = COORD_PKIND_INT, .dist = COORD_PDIST_VALUES,
+                         .line = at ? at->line : 1, .col = at ? at->col : 1};
+    snprintf(p->name, sizeof p->name, "epochs");
+    p->values = calloc((size_t)sh->n_rungs, sizeof *p->values);
+    if (!p->values)
+        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+    for (int r = 0; r < sh->n_rungs; r++)
+        p->values[r].num = sh->rung_epochs[r];
+    p->n_values = sh->n_rungs;
+    spec->resource_param = spec->n_params++;
+    return 0;
+}
+
+static int parse_alpha(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    char s[48];
+    int rc = get_num(c, n, "alpha", &spec->alpha);
+    if (rc)
+        return rc;
+    if (!(spec->alpha > 0 && spec->alpha <= 0.5))
+        return FAIL_AT(c, n, "alpha", "%s is out of range (0, 0.5]", SHOWN(n, s));
+    return 0;
+}
+
+static int parse_test_objective(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    char dsc[96];
+    const char *s;
+    int rc = get_str(c, n, "test_objective", 1024, &s);
+    if (rc)
+        return rc;
+    int k = lookup_name(n, test_objectives, 2);
+    if (k < 0)
+        return FAIL_AT(c, n, "test_objective",
+                       "unknown test objective %s (allowed: " TEST_OBJECTIVES_TEXT ")",
+                       describe(n, dsc, sizeof dsc));
+    snprintf(spec->test_objective, sizeof spec->test_objective, "%s", test_objectives[k]);
+    return 0;
+}
+
 /* enqueue: a sequence of mappings parameter -> value, checked against the
  * parameters (so it runs after them, whatever the document order).  Rows
  * are filled in spec order: a parameter whose when: does not hold is absent
@@ -1603,8 +1729,9 @@ static int parse_enqueue(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
     size_t off = 0;
     names[0] = '\0';
     for (int i = 0; i < np && off < sizeof names; i++)
-        off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", i ? ", " : "",
-                                spec->params[i].name);
+        if (i != spec->resource_param)
+            off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", off ? ", " : "",
+                                    spec->params[i].name);
     for (int r = 0; r < n->n; r++) {
         const ynode_t *e = n->kids[r];
         coord_pval_t *row = spec->enqueue + (size_t)r * (size_t)np;
@@ -1620,6 +1747,11 @@ static int parse_enqueue(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
                                describe(k, dsc, sizeof dsc));
             snprintf(kf, sizeof kf, "%s.%s", f, SHOWN(k, s));
             int pi = param_index(spec->params, np, k);
+            if (pi >= 0 && pi == spec->resource_param)
+                return FAIL_AT(c, k, kf, "epochs is the budget of method %s: enqueued trials "
+                               "start at the first rung (%d epoch%s)",
+                               coord_method_name(spec->method), spec->sh.rung_epochs[0],
+                               spec->sh.rung_epochs[0] == 1 ? "" : "s");
             if (pi < 0)
                 return FAIL_AT(c, k, kf, "not a parameter of this spec (parameters: %s)", names);
             if (gk[pi])
@@ -1717,6 +1849,37 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
         if (!keys[required[i]])
             return FAIL_AT(c, c->top, top_keys[required[i]], "required key is missing");
 
+    /* Settings of one method given to another are mistakes, not no-ops. */
+    if (keys[T_HYPERBAND] && spec->method != COORD_METHOD_HYPERBAND)
+        return FAIL_AT(c, keys[T_HYPERBAND], "hyperband",
+                       "only used by method hyperband (method is %s)",
+                       coord_method_name(spec->method));
+    if (keys[T_ASHA] && spec->method != COORD_METHOD_ASHA)
+        return FAIL_AT(c, keys[T_ASHA], "asha", "only used by method asha (method is %s)",
+                       coord_method_name(spec->method));
+
+    /* Successive halving: epochs are the budget, so the method owns them. */
+    bool halving = spec->method == COORD_METHOD_HYPERBAND || spec->method == COORD_METHOD_ASHA;
+    if (halving) {
+        const char *m = coord_method_name(spec->method);
+        bool hb = spec->method == COORD_METHOD_HYPERBAND;
+        int bk = hb ? T_HYPERBAND : T_ASHA;
+        if (keys[bk]) {
+            int rc = parse_sh(c, vals[bk], m, hb, spec);
+            if (rc)
+                return rc;
+        }
+        for (int i = 0; i < spec->n_params; i++)
+            if (strcmp(spec->params[i].name, "epochs") == 0)
+                return fail(c, spec->params[i].line, spec->params[i].col, "parameters.epochs",
+                            "epochs is the budget of method %s: set %s.min_epochs and "
+                            "%s.max_epochs", m, m, m);
+        sh_derive(&spec->sh);
+        int rc = add_resource_param(c, keys[T_METHOD], spec);
+        if (rc)
+            return rc;
+    }
+
     bool enumerates = spec->method == COORD_METHOD_GRID ||
                       spec->method == COORD_METHOD_COORDINATE;
     if (enumerates) {
@@ -1736,11 +1899,12 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
                            "the grid has more than %ld combinations; use fewer values or "
                            "method: random",
                            (long)COORD_SPEC_MAX_GRID);
-    } else if (spec->max_trials <= 0 && spec->method != COORD_METHOD_COORDINATE) {
+    } else if (spec->max_trials <= 0 && spec->method != COORD_METHOD_COORDINATE &&
+               spec->method != COORD_METHOD_HYPERBAND) {
         return FAIL_AT(c, keys[T_BUDGET] ? vals[T_BUDGET] : vals[T_METHOD], "budget.max_trials",
                        "required by method %s", coord_method_name(spec->method));
     }
-    /* Settings of one method given to another are mistakes, not no-ops. */
+    /* Likewise tpe: and coordinate:. */
     if (keys[T_TPE] && spec->method != COORD_METHOD_BAYES)
         return FAIL_AT(c, keys[T_TPE], "tpe", "only used by method bayes (method is %s)",
                        coord_method_name(spec->method));
@@ -1756,6 +1920,15 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
             return FAIL_AT(c, vals[T_ENQUEUE], "enqueue",
                            "%d trials, more than budget.max_trials (%d)", spec->n_enqueue,
                            spec->max_trials);
+        /* Hyperband runs the enqueued trials as the first bracket's first
+         * rung, which holds eta^K configurations. */
+        long first = 1;
+        for (int r = 1; r < spec->sh.n_rungs; r++)
+            first *= spec->sh.eta;
+        if (spec->method == COORD_METHOD_HYPERBAND && spec->n_enqueue > first)
+            return FAIL_AT(c, vals[T_ENQUEUE], "enqueue",
+                           "%d trials, more than hyperband's first bracket (%ld configurations)",
+                           spec->n_enqueue, first);
     }
 
     /* The unconditional constant parameters, applied once (each value is in
@@ -1808,6 +1981,10 @@ static int parse_tree(const pctx_t *c, const ynode_t *root, coord_spec_t *spec)
         case T_PARAMETERS: rc = parse_parameters(c, v, spec); break;
         case T_TPE: rc = parse_tpe(c, v, spec); break;
         case T_COORDINATE: rc = parse_coordinate(c, v, spec); break;
+        case T_HYPERBAND: break;  // parsed by check_spec for its method only
+        case T_ASHA: break;
+        case T_ALPHA: rc = parse_alpha(c, v, spec); break;
+        case T_TEST_OBJECTIVE: rc = parse_test_objective(c, v, spec); break;
         case T_ENQUEUE: break;  // needs the parameters: check_spec parses it
         default: break;
         }
@@ -1842,6 +2019,9 @@ int coord_spec_parse(const char *text, size_t len, const char *path, coord_spec_
     spec->seeds = 1;
     spec->tpe = COORD_TPE_CFG_DEFAULT;
     spec->rounds = 1;
+    spec->sh = (coord_sh_cfg_t){.min_epochs = 1, .max_epochs = 27, .eta = 3, .iterations = 1};
+    spec->resource_param = -1;
+    spec->alpha = 0.05;
 
     pctx_t c = {.path = spec->path, .err = err};
     ytree_t tree = {0};

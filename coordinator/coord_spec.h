@@ -7,7 +7,7 @@
  *   name: seed-grid
  *   dataset: mnist                  # mnist | fashion-mnist | idx:/dir
  *   metric: {name: accuracy, goal: maximize}
- *   method: grid                    # grid | random | bayes | coordinate
+ *   method: grid                    # grid | random | bayes | coordinate | hyperband | asha
  *   cv: {folds: 5, stratified: true, shuffle: true, seed: 42, repeats: 1, seeds: 1}
  *   refit: true
  *   seed: 1                         # seeds random search and the trials' seeds
@@ -21,6 +21,10 @@
  *   budget: {max_trials: 60, max_parallel: 0}
  *   tpe: {n_startup: 10, n_candidates: 24, gamma: 0.1}       # method: bayes
  *   coordinate: {rounds: 1}                                   # method: coordinate
+ *   asha: {min_epochs: 1, max_epochs: 27, eta: 3}             # method: asha
+ *   hyperband: {min_epochs: 1, max_epochs: 27, eta: 3, iterations: 1}  # method: hyperband
+ *   alpha: 0.05                     # significance level of the comparisons with the best
+ *   test_objective: bowl            # test only: what --dry-run workers score (worker/)
  *   enqueue: [{batch_size: 64, optimizer: adam}]             # tried first, in order
  *
  * Every error names path:line:column and the field, and lists the allowed
@@ -51,6 +55,8 @@ typedef enum coord_method {
     COORD_METHOD_RANDOM,
     COORD_METHOD_BAYES,        // TPE (search/tpe.c)
     COORD_METHOD_COORDINATE,   // one parameter at a time (search/coordinate.c)
+    COORD_METHOD_HYPERBAND,    // Li et al. 2018 (search/hyperband.c)
+    COORD_METHOD_ASHA,         // asynchronous successive halving (search/asha.c)
     COORD_METHOD__COUNT
 } coord_method_t;
 
@@ -129,6 +135,21 @@ typedef struct coord_tpe_cfg {
     ((coord_tpe_cfg_t){.n_startup = 10, .n_candidates = 24, .gamma = 0.1,        \
                        .prior_weight = 1.0, .constant_liar = true})
 
+#define COORD_SH_MAX_RUNGS 16
+
+/* Successive-halving settings (asha:, hyperband:): epochs are the budget.
+ * The parser derives the rungs: K = the largest k with min_epochs * eta^k <=
+ * max_epochs, and rung k (0..K) trains round(max_epochs / eta^(K - k))
+ * epochs, so the top rung is max_epochs.  E.g. 1, 27, 3 -> 1, 3, 9, 27. */
+typedef struct coord_sh_cfg {
+    int min_epochs;              // default 1, 1..10000
+    int max_epochs;              // default 27, min_epochs..10000
+    int eta;                     // reduction factor, default 3, 2..100
+    int iterations;              // hyperband: runs of the whole set of brackets, default 1
+    int n_rungs;                 // derived: K + 1, 1..COORD_SH_MAX_RUNGS
+    int rung_epochs[COORD_SH_MAX_RUNGS];  // derived, strictly increasing
+} coord_sh_cfg_t;
+
 typedef struct coord_spec {
     char path[512];              // file name given to the parser, for messages
     char name[128];              // name:, default "sweep"
@@ -150,6 +171,12 @@ typedef struct coord_spec {
     hpt_hparams_t base;          // defaults with every unconditional constant applied
     coord_tpe_cfg_t tpe;         // tpe:, method bayes only
     int rounds;                  // coordinate.rounds, default 1, method coordinate only
+    coord_sh_cfg_t sh;           // asha: / hyperband:, those methods only
+    int resource_param;          // hyperband, asha: index of the `epochs` parameter the parser
+                                 // appends (values = the rung epochs; the strategy sets it per
+                                 // trial); -1 for the other methods
+    double alpha;                // alpha:, default 0.05, in (0, 0.5]
+    char test_objective[32];     // test_objective:, "" = none (what --dry-run workers score)
     int n_enqueue;               // entries in enqueue:
     coord_pval_t *enqueue;       // owned, n_enqueue rows of n_params values (row-major),
                                  // defaults filled in and inactive parameters absent

@@ -32,7 +32,8 @@ static const char schema[] =
     "  fold INTEGER NOT NULL, repeat INTEGER NOT NULL, refit INTEGER NOT NULL,"
     "  state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, score REAL, accuracy REAL,"
     "  log_loss REAL, f1_macro REAL, train_score REAL, fit_seconds REAL, epochs INTEGER,"
-    "  error TEXT, finished REAL);"
+    "  error TEXT, finished REAL, seed_rep INTEGER NOT NULL DEFAULT 0, n_eval INTEGER,"
+    "  resumed_from INTEGER);"
     "CREATE INDEX IF NOT EXISTS tasks_sweep ON tasks(sweep, trial);"
     "CREATE TABLE IF NOT EXISTS attempts("
     "  task INTEGER NOT NULL, attempt INTEGER NOT NULL, worker TEXT, leased REAL,"
@@ -76,8 +77,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                      "VALUES(?1, ?2, ?3, 'running', ?4)",
     [ST_TRIAL_DONE] = "UPDATE trials SET state = ?3, mean = ?4, std = ?5, error = ?6, "
                       "obs_seq = COALESCE(?7, obs_seq) WHERE sweep = ?1 AND trial = ?2",
-    [ST_TASK_ADD] = "INSERT OR REPLACE INTO tasks(id, sweep, trial, fold, repeat, refit, state) "
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'queued')",
+    [ST_TASK_ADD] = "INSERT OR REPLACE INTO tasks(id, sweep, trial, fold, repeat, refit, state, "
+                    "seed_rep) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7)",
     [ST_TASK_LEASE] = "UPDATE tasks SET state = 'leased', attempt = ?2 WHERE id = ?1",
     [ST_ATTEMPT_ADD] = "INSERT OR REPLACE INTO attempts(task, attempt, worker, leased) "
                        "VALUES(?1, ?2, ?3, ?4)",
@@ -85,7 +86,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                        "WHERE task = ?1 AND attempt = ?2",
     [ST_TASK_RESULT] = "UPDATE tasks SET state = 'done', attempt = ?2, score = ?3, accuracy = ?4, "
                        "log_loss = ?5, f1_macro = ?6, train_score = ?7, fit_seconds = ?8, "
-                       "epochs = ?9, finished = ?10, error = NULL WHERE id = ?1",
+                       "epochs = ?9, finished = ?10, error = NULL, n_eval = ?11, resumed_from = ?12 "
+                       "WHERE id = ?1",
     [ST_ATTEMPT_RESULT] = "UPDATE attempts SET ended = ?3, outcome = 'done' "
                           "WHERE task = ?1 AND attempt = ?2",
     [ST_TASK_STATE] = "UPDATE tasks SET state = ?2, error = ?3 WHERE id = ?1",
@@ -159,6 +161,10 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
      * means they are there). */
     sqlite3_exec(s->db, "ALTER TABLE trials ADD COLUMN obs_before INTEGER", NULL, NULL, NULL);
     sqlite3_exec(s->db, "ALTER TABLE trials ADD COLUMN obs_seq INTEGER", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "ALTER TABLE tasks ADD COLUMN seed_rep INTEGER NOT NULL DEFAULT 0", NULL,
+                 NULL, NULL);
+    sqlite3_exec(s->db, "ALTER TABLE tasks ADD COLUMN n_eval INTEGER", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "ALTER TABLE tasks ADD COLUMN resumed_from INTEGER", NULL, NULL, NULL);
     /* Mark the file as ours, and refuse one written by a newer schema. */
     sqlite3_stmt *m = NULL;
     sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &m, NULL);
@@ -373,7 +379,7 @@ int coord_store_trial_done(coord_store_t *s, uint64_t sweep, uint64_t trial, con
 }
 
 int coord_store_task_add(coord_store_t *s, uint64_t task, uint64_t sweep, uint64_t trial,
-                         int fold, int repeat, bool refit)
+                         int fold, int repeat, int seed_rep, bool refit)
 {
     sqlite3_stmt *st = begin(s, ST_TASK_ADD);
     if (!st)
@@ -384,6 +390,7 @@ int coord_store_task_add(coord_store_t *s, uint64_t task, uint64_t sweep, uint64
     sqlite3_bind_int(st, 4, fold);
     sqlite3_bind_int(st, 5, repeat);
     sqlite3_bind_int(st, 6, refit);
+    sqlite3_bind_int(st, 7, seed_rep);
     return run(s, st);
 }
 
@@ -438,6 +445,8 @@ int coord_store_task_result(coord_store_t *s, uint64_t task, uint32_t attempt,
     bind_real(st, 8, r->fit_seconds);
     sqlite3_bind_int(st, 9, r->epochs);
     bind_real(st, 10, ts);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64)r->n_eval);
+    sqlite3_bind_int(st, 12, r->resumed_from);
     int rc = run(s, st);
     if (rc < 0)
         return rc;
@@ -575,8 +584,8 @@ int coord_store_each_task(coord_store_t *s, uint64_t sweep,
             "SELECT t.id, t.trial, t.fold, t.repeat, t.refit, t.state, t.attempt, a.worker, "
             "t.score, t.accuracy, t.log_loss, t.f1_macro, t.train_score, t.fit_seconds, "
             "t.epochs, t.error, (SELECT COUNT(*) FROM attempts f WHERE f.task = t.id AND "
-            "f.outcome = 'failed') FROM tasks t LEFT JOIN attempts a ON a.task = t.id AND "
-            "a.attempt = t.attempt WHERE t.sweep = ?1 ORDER BY t.id",
+            "f.outcome = 'failed'), t.seed_rep, t.n_eval FROM tasks t LEFT JOIN attempts a "
+            "ON a.task = t.id AND a.attempt = t.attempt WHERE t.sweep = ?1 ORDER BY t.id",
             -1, &q, NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_int64(q, 1, (sqlite3_int64)sweep);
@@ -594,9 +603,11 @@ int coord_store_each_task(coord_store_t *s, uint64_t sweep,
             .r = {.score = col_real(q, 8), .accuracy = col_real(q, 9),
                   .log_loss = col_real(q, 10), .f1_macro = col_real(q, 11),
                   .train_score = col_real(q, 12), .fit_seconds = col_real(q, 13),
-                  .epochs = sqlite3_column_int(q, 14)},
+                  .epochs = sqlite3_column_int(q, 14),
+                  .n_eval = (uint32_t)sqlite3_column_int64(q, 18)},
             .error = col_text(q, 15),
             .failures = (uint32_t)sqlite3_column_int(q, 16),
+            .seed_rep = sqlite3_column_int(q, 17),
         };
         rc = cb(&row, ud);
     }

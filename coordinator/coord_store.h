@@ -60,7 +60,7 @@ int coord_store_trial_done(coord_store_t *s, uint64_t sweep, uint64_t trial, con
                            double mean, double std, const char *error, long obs_seq);
 
 int coord_store_task_add(coord_store_t *s, uint64_t task, uint64_t sweep, uint64_t trial,
-                         int fold, int repeat, bool refit);
+                         int fold, int repeat, int seed_rep, bool refit);
 int coord_store_task_lease(coord_store_t *s, uint64_t task, uint32_t attempt, const char *worker,
                            double ts);
 /* The attempt ended without a result (worker lost, cancelled, failed). */
@@ -70,6 +70,8 @@ int coord_store_attempt_end(coord_store_t *s, uint64_t task, uint32_t attempt, c
 typedef struct coord_store_result {
     double score, accuracy, log_loss, f1_macro, train_score, fit_seconds;
     int epochs;
+    uint32_t n_eval;      // samples scored (for the refit's confidence interval)
+    int resumed_from;     // epochs the worker continued from (0: trained from scratch)
 } coord_store_result_t;
 
 int coord_store_task_result(coord_store_t *s, uint64_t task, uint32_t attempt,
@@ -107,6 +109,7 @@ typedef struct coord_store_trial_row {
 typedef struct coord_store_task_row {
     uint64_t id, trial;
     int fold, repeat;
+    int seed_rep;         // which of the spec's cv.seeds replicates (0-based)
     bool refit;
     const char *state;    // queued | leased | done | failed | cancelled
     uint32_t attempt;

@@ -5,7 +5,9 @@
  * One libuv loop on the main thread owns everything that talks: the DEALER
  * socket (through the zsock watcher), one housekeeping timer, the signal
  * handles and the trainer queue's async handle.  Training runs on one thread
- * per task (wrk_trainer.h); those threads never touch the socket.
+ * per task (wrk_trainer.h); those threads never touch the socket.  The model
+ * cache (wrk_cache.h) belongs to the loop too: a task that continues a cached
+ * model gets it at creation and gives its model back in its FINISH item.
  *
  * Protocol (Paranoid Pirate, STYLE §11): connect, send Hello; any message from
  * the coordinator resets `liveness`; each heartbeat interval without one
@@ -43,6 +45,7 @@
 #include "hpt_config.h"
 #include "log.h"
 #include "proto_io.h"
+#include "wrk_cache.h"
 #include "wrk_config.h"
 #include "wrk_trainer.h"
 #include "zsock.h"
@@ -64,6 +67,8 @@ typedef struct run {
     uint32_t attempt;
     bool cancelled;      // by Cancel, a newer attempt or shutdown: its output is dropped
     bool replaced;       // a newer attempt took over its slot
+    bool cacheable;      // its model goes to the cache when it ends normally
+    wrk_cache_key_t key; // the cache key (when cacheable)
 } run_t;
 
 /* A Result waiting for a connection. */
@@ -107,6 +112,7 @@ typedef struct hpt_wrk {
     size_t n_runs, cap_runs;
     outmsg_t *outbox, *outbox_tail;
     size_t n_outbox;
+    wrk_cache_t *cache;        // finished tasks' models (loop thread only)
 
     // Housekeeping and signals.
     uv_timer_t tick;
@@ -317,6 +323,7 @@ static int send_result_now(hpt_wrk_t *w, const wrk_result_t *r)
     m.diverged = r->diverged;
     m.refused = r->refused;
     m.n_eval = r->n_eval;
+    m.resumed_from = r->resumed_from;
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_RESULT;
     env.result = &m;
@@ -410,8 +417,8 @@ static void log_result(const wrk_result_t *r)
 {
     if (r->ok) {
         hpt_log(HPT_LOG_INFO, COMP, "result", "task=%llu attempt=%u ok=true score=%.6f "
-                "fit_s=%.3f epochs=%u", (unsigned long long)r->task, r->attempt, r->score,
-                r->fit_seconds, r->epochs);
+                "fit_s=%.3f epochs=%u resumed_from=%u", (unsigned long long)r->task,
+                r->attempt, r->score, r->fit_seconds, r->epochs, r->resumed_from);
     } else {
         char q[WRK_ERR_LEN + 8];
         hpt_log(HPT_LOG_WARN, COMP, "result", "task=%llu attempt=%u ok=false diverged=%s "
@@ -517,6 +524,25 @@ static void remove_run(hpt_wrk_t *w, run_t *r)
     w->n_runs--;
 }
 
+/* Keep a finished task's model (*s, taken) in the cache. */
+static void cache_model(hpt_wrk_t *w, const run_t *r, hpt_train_session_t **s)
+{
+    int epochs = hpt_train_session_epochs(*s);
+    size_t bytes = hpt_train_session_bytes(*s);
+    unsigned evicted = 0;
+    bool kept = wrk_cache_put(w->cache, &r->key, s, &evicted);
+    const char *why = kept ? ""
+                      : bytes > wrk_cache_max_bytes(w->cache)
+                          ? " reason=\"larger than --model-cache-mb\""
+                          : " reason=\"out of memory\"";
+    hpt_log(HPT_LOG_DEBUG, COMP, kept ? "model cached" : "model not cached",
+            "task=%llu epochs=%d bytes=%zu cache_models=%zu cache_bytes=%zu evicted=%u%s",
+            (unsigned long long)r->task, epochs, bytes, wrk_cache_count(w->cache),
+            wrk_cache_bytes(w->cache), evicted, why);
+}
+
+/* A task's output.  Its item (and any model still in it, e.g. a cancelled
+ * task's) is freed by the queue after this returns. */
 static void on_item(wrk_item_t *it, void *ud)
 {
     hpt_wrk_t *w = ud;
@@ -531,6 +557,8 @@ static void on_item(wrk_item_t *it, void *ud)
     if (it->has_result && !r->cancelled) {
         log_result(&it->result);
         deliver_result(w, &it->result);
+        if (it->session && r->cacheable)
+            cache_model(w, r, &it->session);
     } else {
         hpt_log(HPT_LOG_INFO, COMP, "task stopped after cancel, no result sent",
                 "task=%llu attempt=%u epochs=%u", (unsigned long long)it->task, it->attempt,
@@ -611,14 +639,32 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
         w->runs = n;
         w->cap_runs = cap;
     }
-    wrk_task_t *t = NULL;
+    /* A promoted trial: the same configuration and split trained for more
+     * epochs.  With a model of fewer epochs in the cache, the task continues
+     * it (bit-for-bit what retraining would give).  Refits are not cached:
+     * each sweep runs one. */
+    run_t run = {.task = a->task, .attempt = a->attempt,
+                 .cacheable = !spec.refit && wrk_cache_max_bytes(w->cache) > 0};
+    hpt_train_session_t *resume = NULL;
+    if (run.cacheable) {
+        wrk_cache_key_make(&run.key, &spec, ds->fingerprint);
+        resume = wrk_cache_take(w->cache, &run.key, spec.hp.epochs);
+    }
+    spec.keep_model = run.cacheable;
     spec.stall_after = w->cfg.test_stall_epoch;
-    int rc = wrk_task_new(&t, &spec, ds, &w->q);
+    int from = resume ? hpt_train_session_epochs(resume) : 0;
+    int rc = wrk_task_new(&run.t, &spec, ds, &w->q, &resume);
     if (rc < 0) {
+        if (resume)
+            wrk_cache_put(w->cache, &run.key, &resume, NULL);
         answer_unrun(w, a, true, "cannot start a trainer thread: %s", hpt_strerror(rc));
         return;
     }
-    w->runs[w->n_runs++] = (run_t){.t = t, .task = a->task, .attempt = a->attempt};
+    if (from > 0)
+        hpt_log(HPT_LOG_INFO, COMP, "continuing a cached model", "task=%llu attempt=%u "
+                "trial=%llu fold=%u from_epoch=%d to_epoch=%d", (unsigned long long)a->task,
+                a->attempt, (unsigned long long)a->trial, a->fold, from, spec.hp.epochs);
+    w->runs[w->n_runs++] = run;
 }
 
 static void on_cancel(hpt_wrk_t *w, const Hpt__Cancel *c)
@@ -944,6 +990,10 @@ int main(int argc, char **argv)
         goto done;
     }
 
+    if (wrk_cache_new(&w->cache, (size_t)w->cfg.model_cache_mb << 20) < 0) {
+        fputs("hptune-worker: out of memory\n", stderr);
+        goto done;
+    }
     hpt_log_set_level((hpt_log_level_t)w->cfg.log_level);
     if (w->cfg.log_file[0] && hpt_log_set_file(w->cfg.log_file) < 0) {
         fprintf(stderr, "hptune-worker: --log-file: cannot open %s: %s\n", w->cfg.log_file,
@@ -964,8 +1014,9 @@ int main(int argc, char **argv)
     w->backoff_ms = w->cfg.reconnect_ms;
 
     hpt_log(HPT_LOG_INFO, COMP, "starting", "version=%s worker_id=%s name=%s slots=%d "
-            "dry_run=%s coordinator=%s", HPT_VERSION, w->worker_id, w->cfg.name, w->cfg.slots,
-            w->cfg.dry_run ? "true" : "false", w->cfg.coordinator);
+            "dry_run=%s coordinator=%s model_cache_mb=%d", HPT_VERSION, w->worker_id,
+            w->cfg.name, w->cfg.slots, w->cfg.dry_run ? "true" : "false", w->cfg.coordinator,
+            w->cfg.model_cache_mb);
     // Each task is single-threaded: slots, not BLAS threads, use the cores.
     hpt_blas_set_threads(1);
 
@@ -1050,6 +1101,7 @@ done:
             free(o);
         }
         free(w->runs);
+        wrk_cache_destroy(&w->cache);
         for (int i = 0; i < w->n_ds; i++)
             hpt_dataset_destroy(&w->ds[i]);
         if (status != HPT_WRK_EXIT_USAGE && w->loop)

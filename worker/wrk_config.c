@@ -23,6 +23,7 @@ const hpt_wrk_cfg HPT_WRK_CFG_DEFAULT = {
     .coordinator = "",  // HPTUNE_COORDINATOR, else tcp://127.0.0.1:7600
     .slots = 0,         // online cores
     .data_dir = "",
+    .model_cache_mb = 512,
     .name = "",         // host name
     .heartbeat_ms = 1000,
     .liveness = 3,
@@ -64,6 +65,10 @@ static const opt_t opts[] = {
      "where named datasets live (default: data/, then " HPT_DATADIR_SYSTEM ")"},
     {"dataset", OPT_STRLIST, F(datasets), 0, HPT_WRK_MAX_DATASETS, "NAME",
      "load this dataset (repeatable; default: mnist and fashion-mnist, when present)"},
+    {"model_cache_mb", OPT_INT, F(model_cache_mb), 0, 1048576, "MB",
+     "keep up to MB MiB of models from finished fold tasks, least recently used out first, "
+     "so that a promoted trial (same configuration, seed and fold, more epochs) continues "
+     "training where its earlier run stopped instead of starting over (0: keep none)"},
     {"name", OPT_STR, F(name), 0, HPT_WRK_NAME_LEN, "NAME",
      "the name `hptune workers` shows (default: the host name)"},
     {"heartbeat_ms", OPT_INT, F(heartbeat_ms), 1, 600000, "MS",
@@ -79,7 +84,8 @@ static const opt_t opts[] = {
     {"log_file", OPT_STR, F(log_file), 0, HPT_WRK_PATH_LEN, "FILE",
      "also append log lines to FILE (reopened on SIGHUP)"},
     {"dry_run", OPT_BOOL, F(dry_run), 0, 1, NULL,
-     "answer every task at once with a fake, deterministic score (no training)"},
+     "answer every task at once with a fake, deterministic score (no training); the "
+     "task's test_objective picks the function (hash, bowl)"},
     {"test_stall_epoch", OPT_INT, F(test_stall_epoch), 0, 100000, "N",
      "for tests of the coordinator's stall detection: every task hangs after epoch N while "
      "heartbeats go on, until cancelled (0 = off)"},

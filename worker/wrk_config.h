@@ -40,6 +40,8 @@ typedef struct hpt_wrk_cfg {
     int slots;                               // concurrent tasks, 1..1024
     char data_dir[HPT_WRK_PATH_LEN];         // "" = the default search path (dataset.h)
     hpt_wrk_strlist datasets;                // names to load; none = mnist, fashion-mnist
+    int model_cache_mb;                      // bound of the model cache (wrk_cache.h), MiB;
+                                             // 0 = keep no models
     char name[HPT_WRK_NAME_LEN];             // shown by `hptune workers`; default host name
     int heartbeat_ms;                        // heartbeat interval until Welcome says otherwise
     int liveness;                            // silent intervals before reconnecting

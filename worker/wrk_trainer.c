@@ -1,11 +1,13 @@
 /*
  * wrk_trainer.c: trainer threads, their output queue and the --dry-run
- * scores; see wrk_trainer.h.
+ * objectives; see wrk_trainer.h.
  *
  * Invariants: a task's FINISH item is allocated when the task is created, so a
  * thread can always report that it ended, even out of memory; it is the last
  * thing the thread pushes, and `finished` is set only after that push, when the
- * thread no longer touches the queue, the dataset or the task's spec.
+ * thread no longer touches the queue, the dataset or the task's spec.  The
+ * task's session is owned by the task until the thread either ends it or moves
+ * it into the FINISH item; an item that is dropped ends its session.
  */
 #include "wrk_trainer.h"
 
@@ -17,10 +19,17 @@
 #include <time.h>
 
 #include "cv.h"
+#include "log.h"
 #include "proto_io.h"
 #include "train.h"
 
 // --- the queue -----------------------------------------------------------
+
+static void item_free(wrk_item_t *it)
+{
+    hpt_train_end(&it->session);
+    free(it);
+}
 
 static void on_async(uv_async_t *h)
 {
@@ -33,7 +42,7 @@ static void on_async(uv_async_t *h)
     while (it) {
         wrk_item_t *next = it->next;
         q->cb(it, q->ud);
-        free(it);
+        item_free(it);
         it = next;
     }
 }
@@ -57,7 +66,7 @@ static void free_list(wrk_item_t *it)
 {
     while (it) {
         wrk_item_t *next = it->next;
-        free(it);
+        item_free(it);
         it = next;
     }
 }
@@ -68,7 +77,7 @@ void wrk_queue_push(wrk_queue_t *q, wrk_item_t *item)
     uv_mutex_lock(&q->mu);
     if (q->closed) {
         uv_mutex_unlock(&q->mu);
-        free(item);
+        item_free(item);
         return;
     }
     if (q->tail)
@@ -108,6 +117,7 @@ struct wrk_task {
     wrk_queue_t *q;           // borrowed
     uv_thread_t thread;
     wrk_item_t *finish;       // owned until pushed by the thread
+    hpt_train_session_t *session;  // owned: the resumed model, then the task's model
     atomic_bool cancel;       // set by the loop, read per mini-batch by the trainer
     atomic_uint epoch;        // epochs completed
     atomic_bool finished;     // FINISH pushed; the thread is exiting
@@ -178,7 +188,9 @@ static int on_epoch(const hpt_epoch_report_t *rep, void *ud)
     return 0;
 }
 
-/* Train and score one task into *r.  Returns false when it was cancelled. */
+/* Train and score one task into *r.  Returns false when it was cancelled.
+ * Continues t->session when the task was given one; leaves in t->session
+ * the model to hand back (NULL when there is none to keep). */
 static bool run_task(wrk_task_t *t, wrk_result_t *r)
 {
     const wrk_task_spec_t *s = &t->spec;
@@ -213,12 +225,27 @@ static bool run_task(wrk_task_t *t, wrk_result_t *r)
                            .idx = va_idx, .n = n_va};
     }
 
+    /* A resumed model last ran on index arrays its earlier task freed: point
+     * it at this task's, which hpt_cv_split made identical.  If that is
+     * refused (it cannot be, for a session of this key) train from scratch. */
+    if (t->session && hpt_train_session_rebind(t->session, &train, &val, &err) < 0) {
+        hpt_log(HPT_LOG_WARN, "worker", "cached model unusable, training from scratch",
+                "task=%llu error=\"%s\"", (unsigned long long)s->task, err.msg);
+        hpt_train_end(&t->session);
+    }
+    if (t->session) {
+        r->resumed_from = (uint32_t)hpt_train_session_epochs(t->session);
+    } else if (hpt_train_begin(&t->session, &s->hp, ds->n_features, ds->n_classes, &train,
+                               &val, &err) < 0) {
+        snprintf(r->error, sizeof r->error, "%s", err.msg);
+        goto out;
+    }
+
     // Every epoch is scored: progress carries val_score for early stopping.
     hpt_train_opts_t opts = {.threads = 0, .score_each_epoch = true,
                              .score_train = s->score_train, .stop = &t->cancel};
     hpt_train_result_t res;
-    if (hpt_train_run(&s->hp, &opts, ds->n_features, ds->n_classes, &train, &val, on_epoch, t,
-                      &res, &err) < 0) {
+    if (hpt_train_continue(t->session, s->hp.epochs, &opts, on_epoch, t, &res, &err) < 0) {
         snprintf(r->error, sizeof r->error, "%s", err.msg);
         goto out;
     }
@@ -227,7 +254,7 @@ static bool run_task(wrk_task_t *t, wrk_result_t *r)
         goto out;
     }
     r->epochs = (uint32_t)res.epochs_run;
-    r->fit_seconds = res.fit_seconds;
+    r->fit_seconds = res.fit_seconds;  // of this task's epochs only
     r->diverged = res.diverged;
     r->score = no_inf(res.val_score);
     r->n_eval = val.n;
@@ -243,6 +270,12 @@ static bool run_task(wrk_task_t *t, wrk_result_t *r)
     else
         r->ok = true;
 out:
+    /* Only a model that ran its full course is worth keeping: cancelled,
+     * failed and diverged tasks drop theirs, and so do refits. */
+    if (!(r->ok && completed && s->keep_model && !s->refit && t->session &&
+          hpt_train_session_usable(t->session) &&
+          hpt_train_session_epochs(t->session) == s->hp.epochs))
+        hpt_train_end(&t->session);
     free(va_idx);
     free(tr_idx);
     return completed;
@@ -263,12 +296,14 @@ static void trainer_main(void *arg)
     fin->task = t->spec.task;
     fin->attempt = t->spec.attempt;
     fin->has_result = completed;
+    fin->session = t->session;  // NULL unless run_task kept it
+    t->session = NULL;
     wrk_queue_push(t->q, fin);
     atomic_store(&t->finished, true);
 }
 
 int wrk_task_new(wrk_task_t **out, const wrk_task_spec_t *spec, const hpt_dataset_t *ds,
-                 wrk_queue_t *q)
+                 wrk_queue_t *q, hpt_train_session_t **resume)
 {
     *out = NULL;
     wrk_task_t *t = calloc(1, sizeof *t);
@@ -282,15 +317,18 @@ int wrk_task_new(wrk_task_t **out, const wrk_task_spec_t *spec, const hpt_datase
     t->ds = ds;
     t->q = q;
     t->finish = fin;
+    t->session = resume ? *resume : NULL;
     atomic_init(&t->cancel, false);
-    atomic_init(&t->epoch, 0u);
+    atomic_init(&t->epoch, t->session ? (unsigned)hpt_train_session_epochs(t->session) : 0u);
     atomic_init(&t->finished, false);
     int rc = uv_thread_create(&t->thread, trainer_main, t);
     if (rc < 0) {
         free(fin);
         free(t);
-        return rc;
+        return rc;  // *resume stays with the caller
     }
+    if (resume)
+        *resume = NULL;
     *out = t;
     return 0;
 }
@@ -322,6 +360,7 @@ void wrk_task_destroy(wrk_task_t **p)
     wrk_task_t *t = *p;
     uv_thread_join(&t->thread);
     free(t->finish);  // NULL once the thread started
+    hpt_train_end(&t->session);  // NULL once the thread ended
     free(t);
     *p = NULL;
 }
@@ -363,9 +402,49 @@ double wrk_dry_run_score(const Hpt__Assign *a)
     return 0.5 + 0.49 * ((double)(h >> 11) * 0x1.0p-53);
 }
 
+/* The bowl's split noise: uniform in [-0.002, 0.002] from (fold, repeat,
+ * refit, cv_seed), hashed as wrk_dry_run_score hashes them. */
+static double bowl_noise(const wrk_task_spec_t *spec)
+{
+    uint64_t fold = spec->refit ? 0 : spec->fold, repeat = spec->refit ? 0 : spec->repeat;
+    uint64_t h = 0x626f776c00000000ull;  // "bowl": a different stream from the hash's
+    h = splitmix64(h ^ fold);
+    h = splitmix64(h ^ repeat);
+    h = splitmix64(h ^ (uint64_t)spec->refit);
+    h = splitmix64(h ^ spec->cv_seed);
+    double u = (double)(h >> 11) * 0x1.0p-53;  // [0, 1)
+    return 0.002 * (2.0 * u - 1.0);
+}
+
+double wrk_dry_run_bowl(const wrk_task_spec_t *spec)
+{
+    const hpt_hparams_t *hp = &spec->hp;
+    double lr = (log10(hpt_hparams_lr(hp)) + 2.5) / 1.5;
+    double dr = (hp->dropout - 0.2) / 0.5;
+    double un = (log2((double)hp->units[0]) - 7.0) / 3.0;
+    double bs = (log2((double)hp->batch_size) - 6.0) / 3.0;
+    double d = lr * lr + dr * dr + un * un + bs * bs;
+    double s = 0.98 * exp(-d) * (1.0 - pow(0.5, hp->epochs / 3.0)) + bowl_noise(spec);
+    // Far from the optimum the noise could take s below 0: keep it a score.
+    return s < 1e-6 ? 1e-6 : s > 1.0 - 1e-6 ? 1.0 - 1e-6 : s;
+}
+
 void wrk_dry_run(const Hpt__Assign *a, const wrk_task_spec_t *spec, wrk_result_t *out)
 {
-    double s = wrk_dry_run_score(a);
+    const char *obj = a->test_objective ? a->test_objective : "";
+    double s;
+    if (obj[0] == '\0' || strcmp(obj, "hash") == 0) {
+        s = wrk_dry_run_score(a);
+    } else if (strcmp(obj, "bowl") == 0) {
+        s = wrk_dry_run_bowl(spec);
+    } else {
+        *out = (wrk_result_t){.task = spec->task, .attempt = spec->attempt, .score = NAN,
+                              .accuracy = NAN, .log_loss = NAN, .f1_macro = NAN,
+                              .train_score = NAN};
+        snprintf(out->error, sizeof out->error, "unknown test_objective %.64s (known: %s)",
+                 obj, WRK_TEST_OBJECTIVES);
+        return;
+    }
     *out = (wrk_result_t){
         .task = spec->task,
         .attempt = spec->attempt,

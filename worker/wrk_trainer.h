@@ -11,8 +11,16 @@
  * exits right after pushing it, so the join does not block the loop).
  *
  * Cancellation is cooperative: wrk_task_cancel sets an atomic flag that
- * hpt_train_run checks before every mini-batch (hpt_train_opts_t.stop), so a
- * task stops within one batch.  A cancelled task's FINISH carries no result.
+ * hpt_train_continue checks before every mini-batch (hpt_train_opts_t.stop),
+ * so a task stops within one batch.  A cancelled task's FINISH carries no
+ * result.
+ *
+ * Models: a task trains through a resumable session (train.h).  It may be
+ * started with a session taken from the worker's model cache (wrk_cache.h),
+ * which it then continues to its epoch count, and with keep_model it hands
+ * its session back in its FINISH item when it ends normally.  A session thus
+ * belongs to exactly one thread at a time: the loop (cache) or the task, and
+ * the queue's mutex orders the hand-over.
  *
  * Threads: wrk_queue_push, wrk_task_cancel, wrk_task_epoch and
  * wrk_task_finished are safe from any thread; everything else is for the loop
@@ -29,6 +37,7 @@
 #include "err.h"
 #include "hptune.pb-c.h"
 #include "params.h"
+#include "train.h"
 
 #define WRK_ERR_LEN 256
 
@@ -50,6 +59,7 @@ typedef struct wrk_result {
     bool diverged;             // the loss became NaN/inf
     bool refused;              // not run at all (a refusal, not a failure)
     uint32_t n_eval;           // samples scored
+    uint32_t resumed_from;     // epochs of the cached model continued from; 0 = from scratch
 } wrk_result_t;
 
 typedef enum wrk_item_kind {
@@ -71,12 +81,15 @@ typedef struct wrk_item {
     // WRK_ITEM_FINISH
     bool has_result;          // false when the task was cancelled
     wrk_result_t result;
+    hpt_train_session_t *session;  // owned: the trained model for the cache (keep_model,
+                                   // ended normally), else NULL; freed with the item
 } wrk_item_t;
 
 // --- the queue -----------------------------------------------------------
 
 /* Called on the loop thread for each drained item, in push order; item is
- * borrowed (freed by the queue after the call). */
+ * borrowed (freed by the queue after the call, with any session it still
+ * holds: the callback takes the session by setting item->session to NULL). */
 typedef void (*wrk_queue_cb)(wrk_item_t *item, void *ud);
 
 typedef struct wrk_queue {
@@ -122,6 +135,7 @@ typedef struct wrk_task_spec {
     bool score_train;    // also score the training rows (train_score)
     hpt_hparams_t hp;
     int stall_after;     // tests only: hang after this epoch until cancelled (0 = off)
+    bool keep_model;     // hand the session back in FINISH when the task ends normally
 } wrk_task_spec_t;
 
 /* Convert a validated Assign (borrowed) into *out.  Returns 0, or -EINVAL
@@ -129,15 +143,21 @@ typedef struct wrk_task_spec {
 int wrk_task_spec_from_assign(const Hpt__Assign *a, wrk_task_spec_t *out, hpt_err *err);
 
 /* Start a trainer thread for spec (copied) on ds (borrowed: it must outlive
- * the task) pushing to q (borrowed, likewise).  *out returns owned.  Returns 0,
- * -ENOMEM, or the libuv error from uv_thread_create. */
+ * the task) pushing to q (borrowed, likewise).  resume may be NULL; when
+ * *resume is a session (usable, of spec's configuration and split on ds,
+ * with fewer epochs than spec->hp.epochs) the task takes ownership, sets
+ * *resume = NULL, rebinds it to its own fold views and continues it instead of
+ * training from scratch (Result.resumed_from).  *out returns owned.  Returns
+ * 0, -ENOMEM, or the libuv error from uv_thread_create; on failure *resume is
+ * left with the caller. */
 int wrk_task_new(wrk_task_t **out, const wrk_task_spec_t *spec, const hpt_dataset_t *ds,
-                 wrk_queue_t *q);
+                 wrk_queue_t *q, hpt_train_session_t **resume);
 
 /* Ask the task to stop at the end of its current epoch.  Any thread. */
 void wrk_task_cancel(wrk_task_t *t);
 
-/* Epochs completed so far (for heartbeats).  Any thread. */
+/* Epochs completed so far, counting those of a resumed model (for
+ * heartbeats).  Any thread. */
 uint32_t wrk_task_epoch(const wrk_task_t *t);
 
 /* True once the thread has pushed its FINISH item and touches nothing shared
@@ -154,14 +174,34 @@ void wrk_task_destroy(wrk_task_t **p);
 
 // --- --dry-run -----------------------------------------------------------
 
-/* The fake score of an Assign (borrowed) in [0.5, 0.99]: a pure function of
- * the packed HParams bytes, and of fold, repeat and cv_seed (fold and repeat
- * count as 0 for refit).  docs/worker.md gives the exact function. */
+/* The "hash" objective (Assign.test_objective "" or "hash"): the fake score
+ * of an Assign (borrowed) in [0.5, 0.99], a pure function of the packed
+ * HParams bytes, and of fold, repeat and cv_seed (fold and repeat count as 0
+ * for refit).  docs/worker.md gives the exact function. */
 double wrk_dry_run_score(const Hpt__Assign *a);
 
-/* Fill *out with the --dry-run answer to spec/a: ok, score as above, accuracy
- * = f1_macro = score, log_loss = 1 - score, train_score NaN, fit_seconds 0,
- * epochs = hparams.epochs. */
+/* The "bowl" objective: an accuracy-like score in (0, 1) with a known
+ * optimum, for testing search strategies in seconds.  With lr the learning
+ * rate (hpt_hparams_lr), u = units[0], b = batch_size and e = epochs:
+ *   d = ((log10(lr) + 2.5) / 1.5)^2 + ((dropout - 0.2) / 0.5)^2
+ *     + ((log2(u) - 7) / 3)^2 + ((log2(b) - 6) / 3)^2
+ *   s = 0.98 exp(-d) (1 - 0.5^(e / 3)) + noise,  clamped to [1e-6, 1 - 1e-6]
+ * noise is a pure function of (fold, repeat, refit, cv_seed) in
+ * [-0.002, 0.002], the same for every configuration, so on one split the
+ * ordering of configurations is that of d at every epoch count, and more
+ * epochs always score higher.  The optimum is lr = 10^-2.5, dropout 0.2,
+ * units[0] 128, batch 64 (d = 0).  spec borrowed. */
+double wrk_dry_run_bowl(const wrk_task_spec_t *spec);
+
+/* The objectives' names for error messages: "hash, bowl". */
+#define WRK_TEST_OBJECTIVES "hash, bowl"
+
+/* Fill *out with the --dry-run answer to spec/a (both borrowed): score s
+ * from a->test_objective ("" and "hash": wrk_dry_run_score; "bowl":
+ * wrk_dry_run_bowl); ok, accuracy = f1_macro = s, log_loss = 1 - s,
+ * train_score NaN, fit_seconds 0, epochs = hparams.epochs.  An unknown
+ * objective gives ok = false and the error "unknown test_objective NAME
+ * (known: hash, bowl)". */
 void wrk_dry_run(const Hpt__Assign *a, const wrk_task_spec_t *spec, wrk_result_t *out);
 
 #endif

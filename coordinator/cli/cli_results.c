@@ -187,6 +187,14 @@ static void print_summary(const Hpt__ResultsReply *r)
         printf("error: %s\n", s->error);
 }
 
+/* Whether the sweep promotes trials (hyperband, asha): its exports then
+ * carry a parent_trial column. */
+static bool has_parents(const Hpt__ResultsReply *r)
+{
+    const char *m = r->sweep && r->sweep->method ? r->sweep->method : "";
+    return strcmp(m, "hyperband") == 0 || strcmp(m, "asha") == 0;
+}
+
 static int print_table(const Hpt__ResultsReply *r, int top)
 {
     size_t np = r->n_param_names, nc = 2 + np + 4;
@@ -334,6 +342,9 @@ static int print_csv(const Hpt__ResultsReply *r, int top)
             fprintf(f, ",split%zu_train_score", i);
         fputs(",mean_train_score,std_train_score", f);
     }
+    bool parents = has_parents(r);
+    if (parents)
+        fputs(",parent_trial", f);
     fputc('\n', f);
     for (size_t j = 0; j < n; j++) {
         const Hpt__TrialResult *t = rows[j];
@@ -368,6 +379,11 @@ static int print_csv(const Hpt__ResultsReply *r, int top)
             cli_csv_num(f, t->mean_train_score);
             fputc(',', f);
             cli_csv_num(f, t->std_train_score);
+        }
+        if (parents) {   // empty for a new configuration
+            fputc(',', f);
+            if (t->parent)
+                fprintf(f, "%llu", (unsigned long long)t->parent);
         }
         fputc('\n', f);
     }
@@ -505,6 +521,10 @@ static double c_fit(const Hpt__TrialResult *t, size_t i) { return t->mean_fit_ti
 static double c_fit_std(const Hpt__TrialResult *t, size_t i) { return t->std_fit_time; }
 static double c_p_best(const Hpt__TrialResult *t, size_t i) { return t->p_vs_best; }
 static double c_mean_train(const Hpt__TrialResult *t, size_t i) { return t->mean_train_score; }
+static double c_parent(const Hpt__TrialResult *t, size_t i)
+{
+    return t->parent ? (double)t->parent : NAN;
+}
 static double c_std_train(const Hpt__TrialResult *t, size_t i) { return t->std_train_score; }
 
 static void json_col(FILE *f, const char *name, Hpt__TrialResult *const *rows, size_t n,
@@ -585,6 +605,8 @@ static int print_json(const Hpt__ResultsReply *r, int top)
         json_col(f, "mean_train_score", rows, n, c_mean_train, 0);
         json_col(f, "std_train_score", rows, n, c_std_train, 0);
     }
+    if (has_parents(r))   // null for a new configuration
+        json_col(f, "parent_trial", rows, n, c_parent, 0);
     fputs(",\"state\":[", f);
     for (size_t j = 0; j < n; j++) {
         if (j)

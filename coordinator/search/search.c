@@ -2,7 +2,7 @@
  * search.c: strategy selection, the wrappers that keep a search's counters
  * and serve the enqueued trials (see search.h), and the random draws the
  * strategies share.  The strategies live one per file (grid.c, random.c,
- * tpe.c, coordinate.c).
+ * tpe.c, coordinate.c, hyperband.c, asha.c).
  */
 #include "search.h"
 
@@ -17,6 +17,8 @@ static const coord_search_ops_t *const strategies[COORD_METHOD__COUNT] = {
     [COORD_METHOD_RANDOM] = &coord_search_random,
     [COORD_METHOD_BAYES] = &coord_search_bayes,
     [COORD_METHOD_COORDINATE] = &coord_search_coordinate,
+    [COORD_METHOD_HYPERBAND] = &coord_search_hyperband,
+    [COORD_METHOD_ASHA] = &coord_search_asha,
 };
 
 int coord_search_new(coord_search_t **out, const coord_spec_t *spec, hpt_err *err)
@@ -55,6 +57,7 @@ int coord_search_suggest(coord_search_t *s, coord_pval_t *vals)
 {
     const coord_spec_t *spec = s->spec;
     int rc;
+    s->parent = 0;  // a new configuration unless the strategy says otherwise
     if (s->suggested < spec->n_enqueue) {
         memcpy(vals, spec->enqueue + (size_t)s->suggested * (size_t)spec->n_params,
                (size_t)spec->n_params * sizeof *vals);

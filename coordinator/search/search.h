@@ -25,8 +25,8 @@
  * Conditional parameters: every strategy fills vals in spec order and marks
  * a parameter absent when coord_spec_active() says its when: does not hold.
  *
- * One file per strategy (grid.c, random.c, tpe.c, coordinate.c); each
- * exports a coord_search_ops_t.  Loop thread only.
+ * One file per strategy (grid.c, random.c, tpe.c, coordinate.c, hyperband.c,
+ * asha.c); each exports a coord_search_ops_t.  Loop thread only.
  */
 #ifndef COORD_SEARCH_H
 #define COORD_SEARCH_H
@@ -68,6 +68,9 @@ struct coord_search {
     hpt_rng_t rng;              // seeded from spec->seed
     long suggested;             // trials suggested so far
     long observed;              // trials observed so far
+    uint64_t parent;            // set by suggest: the earlier trial this one continues with
+                                // a larger budget (hyperband, asha promotions), or 0 for a
+                                // new configuration; the wrapper resets it before each call
     void *state;                // the strategy's own
 };
 
@@ -75,6 +78,8 @@ extern const coord_search_ops_t coord_search_grid;
 extern const coord_search_ops_t coord_search_random;
 extern const coord_search_ops_t coord_search_bayes;       // tpe.c
 extern const coord_search_ops_t coord_search_coordinate;  // coordinate.c
+extern const coord_search_ops_t coord_search_hyperband;   // hyperband.c
+extern const coord_search_ops_t coord_search_asha;        // asha.c
 
 /* Create the strategy spec->method asks for.  spec borrowed (must outlive
  * the search).  *out returns owned. */

@@ -51,6 +51,13 @@ for t in $targets; do
         [ -f "$f" ] || continue
         cp "$f" "$here/regressions/$t/"
         echo "  FINDING: $(basename "$f") -> tests/fuzz/regressions/$t/ (see $work/$t.log)"
+        # Show it here too: on a CI machine the log and the file are gone
+        # once the run ends, and the report is all there is to go on.
+        echo "  --- the input (base64; decode with base64 -d) ---"
+        base64 "$f" | head -c 20000 | sed 's/^/  /'
+        echo "  --- the report ---"
+        grep -E -A40 '(==[0-9]+==ERROR|runtime error|fuzz invariant broken|deadly signal)' \
+            "$work/$t.log" | head -80 | sed 's/^/  /' || true
         rm -f "$f"
         found=1
     done

@@ -6,6 +6,7 @@
  * user interface of a mistake.  The shipped examples in deploy/examples are
  * parsed too (SPEC_EXAMPLES_DIR, set by tests/spec/meson.build).
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +63,8 @@ static const bad_t bad[] = {
      "sweep.yaml:5:1: yaml: only one document is allowed"},
     {MINI "colour: red\n",
      "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, "
-     "refit, score_train, priority, seed, budget, parameters, tpe, coordinate, enqueue)"},
+     "refit, score_train, priority, seed, budget, parameters, tpe, coordinate, hyperband, asha, "
+     "alpha, test_objective, enqueue)"},
     {"method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:1: dataset: required key is missing"},
     {"dataset: cifar10\n" "method: grid\n",
@@ -74,13 +76,10 @@ static const bad_t bad[] = {
      "sweep.yaml:1:1: method: required key is missing"},
     {"dataset: mnist\n" "method: grd\n",
      "sweep.yaml:2:9: method: unknown method 'grd' (allowed: grid, random, bayes, "
-     "coordinate)"},
-    {"dataset: mnist\n" "method: asha\n",
-     "sweep.yaml:2:9: method: method 'asha' is not available in this version (allowed: "
-     "grid, random, bayes, coordinate)"},
-    {"dataset: mnist\n" "method: hyperband\n",
-     "sweep.yaml:2:9: method: method 'hyperband' is not available in this version "
-     "(allowed: grid, random, bayes, coordinate)"},
+     "coordinate, hyperband, asha)"},
+    {"dataset: mnist\n" "method: [asha]\n",
+     "sweep.yaml:2:9: method: expected a method name, got a sequence (allowed: grid, random, "
+     "bayes, coordinate, hyperband, asha)"},
     // metric, cv and the other scalar keys
     {"dataset: mnist\n" "metric: {name: auc}\n",
      "sweep.yaml:2:16: metric.name: unknown metric 'auc' (allowed: accuracy, log_loss, "
@@ -274,6 +273,83 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "method: random\n" "budget: {max_trials: 3}\n" "coordinate: {rounds: 2}\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:4:1: coordinate: only used by method coordinate (method is random)"},
+    // asha and hyperband: the blocks, the epochs budget, max_trials
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 9}\n" "asha: {eta: 1}\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:13: asha.eta: 1 is out of range (2..100)"},
+    {"dataset: mnist\n" "method: hyperband\n" "hyperband: {eta: 101}\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:18: hyperband.eta: 101 is out of range (2..100)"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 9}\n" "asha: {eta: three}\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:13: asha.eta: expected an integer, got 'three'"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 9}\n" "asha: {min_epochs: 0}\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:20: asha.min_epochs: 0 is out of range (1..10000)"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 9}\n"
+     "asha: {max_epochs: 4, min_epochs: 5}\n" "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:20: asha.max_epochs: 4 is out of range (5..10000)"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 9}\n"
+     "asha: {max_epochs: 10001}\n" "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:20: asha.max_epochs: 10001 is out of range (1..10000)"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 9}\n"
+     "asha: {min_epochs: 5, max_epochs: 12}\n" "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:35: asha.max_epochs: must be at least min_epochs * eta = 5 * 3 = 15 for 2 "
+     "rungs (got 12)"},
+    {"dataset: mnist\n" "method: hyperband\n" "hyperband: {min_epochs: 10}\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:12: hyperband.max_epochs: must be at least min_epochs * eta = 10 * 3 = 30 "
+     "for 2 rungs (got the default 27)"},
+    {"dataset: mnist\n" "method: hyperband\n" "hyperband: {iterations: 0}\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:25: hyperband.iterations: 0 is out of range (1..100)"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 9}\n" "asha: {iterations: 2}\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:8: asha.iterations: unknown key (allowed: min_epochs, max_epochs, eta)"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 9}\n" "asha: 3\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:7: asha: expected a mapping, got '3'"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 9}\n" "parameters:\n"
+     "  units: {values: [8, 16]}\n" "  epochs: {values: [1, 3, 9]}\n",
+     "sweep.yaml:6:3: parameters.epochs: epochs is the budget of method asha: set "
+     "asha.min_epochs and asha.max_epochs"},
+    {"dataset: mnist\n" "method: hyperband\n" "parameters:\n" "  epochs: {value: 5}\n",
+     "sweep.yaml:4:3: parameters.epochs: epochs is the budget of method hyperband: set "
+     "hyperband.min_epochs and hyperband.max_epochs"},
+    {"dataset: mnist\n" "method: asha\n" "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:2:9: budget.max_trials: required by method asha"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_parallel: 4}\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:9: budget.max_trials: required by method asha"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n"
+     "asha: {max_epochs: 9}\n" "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:1: asha: only used by method asha (method is bayes)"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 5}\n"
+     "hyperband: {max_epochs: 9}\n" "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:1: hyperband: only used by method hyperband (method is asha)"},
+    {"dataset: mnist\n" "method: grid\n" "asha: {min_epochs: 30}\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:3:1: asha: only used by method asha (method is grid)"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 5}\n"
+     "enqueue: [{units: 8, epochs: 3}]\n" "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:22: enqueue[0].epochs: epochs is the budget of method asha: enqueued "
+     "trials start at the first rung (1 epoch)"},
+    {"dataset: mnist\n" "method: asha\n" "budget: {max_trials: 5}\n"
+     "enqueue: [{units: 8, layers: 2}]\n" "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:22: enqueue[0].layers: not a parameter of this spec (parameters: units)"},
+    {"dataset: mnist\n" "method: hyperband\n" "hyperband: {max_epochs: 3}\n"
+     "enqueue: [{units: 8}, {units: 16}, {units: 8}, {units: 16}]\n"
+     "parameters: {units: {values: [8, 16]}}\n",
+     "sweep.yaml:4:10: enqueue: 4 trials, more than hyperband's first bracket (3 "
+     "configurations)"},
+    // alpha and test_objective (any method)
+    {MINI "alpha: 0\n", "sweep.yaml:5:8: alpha: 0 is out of range (0, 0.5]"},
+    {MINI "alpha: 0.6\n", "sweep.yaml:5:8: alpha: 0.6 is out of range (0, 0.5]"},
+    {MINI "alpha: high\n", "sweep.yaml:5:8: alpha: expected a number, got 'high'"},
+    {MINI "test_objective: cone\n",
+     "sweep.yaml:5:17: test_objective: unknown test objective 'cone' (allowed: hash, bowl)"},
+    {MINI "test_objective: [hash]\n",
+     "sweep.yaml:5:17: test_objective: expected a string, got a sequence"},
     // coordinate search enumerates, like grid
     {"dataset: mnist\n" "method: coordinate\n" "parameters:\n"
      "  dropout: {distribution: uniform, min: 0, max: 0.5}\n",
@@ -565,6 +641,12 @@ HPT_TEST(defaults)
     ASSERT(spec->enqueue == NULL);
     ASSERT_EQ(spec->params[0].n_when, 0);
     ASSERT(!spec->params[0].has_start);
+    // Successive halving is off; alpha and test_objective at their defaults.
+    ASSERT_EQ(spec->resource_param, -1);
+    ASSERT_EQ(spec->n_params, 1);
+    ASSERT_EQ(spec->sh.n_rungs, 0);
+    ASSERT_NEAR(spec->alpha, 0.05, 0);
+    ASSERT(strcmp(spec->test_objective, "") == 0);
     coord_spec_destroy(&spec);
 
     spec = PARSE_OK("dataset: mnist\nmethod: grid\nmetric: {name: f1_macro}\n"
@@ -653,6 +735,133 @@ HPT_TEST(issue5_keys)
     ASSERT_NEAR(spec->tpe.gamma, 0.25, 0);
     ASSERT_NEAR(spec->tpe.prior_weight, 0.5, 0);
     ASSERT(!spec->tpe.constant_liar);
+    coord_spec_destroy(&spec);
+}
+
+// ---------------------------------------------------------------------------
+// asha and hyperband: the rungs and the epochs parameter
+
+static void expect_rungs(const coord_spec_t *spec, const int *want, int n)
+{
+    ASSERT_EQ(spec->sh.n_rungs, n);
+    for (int r = 0; r < n; r++)
+        if (spec->sh.rung_epochs[r] != want[r])
+            HPT__FAIL("rung %d: want %d epochs, got %d", r, want[r], spec->sh.rung_epochs[r]);
+    // The appended parameter lists the same epochs, starting at rung 0.
+    ASSERT(spec->resource_param == spec->n_params - 1);
+    const coord_param_t *p = &spec->params[spec->resource_param];
+    ASSERT(strcmp(p->name, "epochs") == 0);
+    ASSERT_EQ(p->kind, COORD_PKIND_INT);
+    ASSERT_EQ(p->dist, COORD_PDIST_VALUES);
+    ASSERT_EQ(p->n_values, n);
+    for (int r = 0; r < n; r++)
+        ASSERT(p->values[r].num == want[r]);
+    ASSERT(!p->has_start && p->start_index == 0 && p->n_when == 0);
+}
+
+HPT_TEST(successive_halving)
+{
+    // asha with the defaults: 1..27 epochs, eta 3.
+    coord_spec_t *spec = PARSE_OK("dataset: mnist\n"
+                                  "method: asha\n"
+                                  "budget: {max_trials: 20}\n"
+                                  "parameters:\n"
+                                  "  units: {values: [8, 16]}\n"
+                                  "  dropout: {distribution: uniform, min: 0, max: 0.5}\n");
+    ASSERT_EQ(spec->method, COORD_METHOD_ASHA);
+    ASSERT(strcmp(coord_method_name(spec->method), "asha") == 0);
+    ASSERT_EQ(spec->sh.min_epochs, 1);
+    ASSERT_EQ(spec->sh.max_epochs, 27);
+    ASSERT_EQ(spec->sh.eta, 3);
+    ASSERT_EQ(spec->sh.iterations, 1);
+    ASSERT_EQ(spec->n_params, 3);
+    static const int r27[] = {1, 3, 9, 27};
+    expect_rungs(spec, r27, 4);
+    // Declared where the method is (the method key).
+    ASSERT_EQ(spec->params[2].line, 2);
+    ASSERT_EQ(spec->params[2].col, 1);
+    ASSERT_EQ(spec->max_trials, 20);
+    ASSERT_EQ(spec->base.epochs, HPT_HPARAMS_DEFAULT.epochs);  // set per trial
+    hpt_hparams_t hp;
+    coord_pval_t v[3] = {{.num = 16}, {.num = 0.25}, {.num = 9}};
+    ASSERT_OK(coord_spec_apply(spec, v, &hp, NULL));
+    ASSERT_EQ(hp.epochs, 9);
+    coord_spec_destroy(&spec);
+
+    // A maximum that is not min * eta^K: the rungs are max / eta^(K - k),
+    // rounded, so the top is max_epochs.  20 / 9 = 2.2, 20 / 3 = 6.7.
+    spec = PARSE_OK("dataset: mnist\nmethod: hyperband\n"
+                    "hyperband: {min_epochs: 1, max_epochs: 20, eta: 3}\n"
+                    "parameters: {units: {values: [8, 16]}}\n");
+    ASSERT_EQ(spec->method, COORD_METHOD_HYPERBAND);
+    ASSERT(strcmp(coord_method_name(spec->method), "hyperband") == 0);
+    static const int r20[] = {2, 7, 20};
+    expect_rungs(spec, r20, 3);
+    ASSERT_EQ(spec->max_trials, 0);  // optional for hyperband
+    ASSERT_EQ(spec->sh.iterations, 1);
+    coord_spec_destroy(&spec);
+
+    // The paper's example (Li et al. 2018, Table 1): R = 81, eta = 3.
+    spec = PARSE_OK("dataset: mnist\nmethod: hyperband\n"
+                    "hyperband: {max_epochs: 81, iterations: 3}\n"
+                    "budget: {max_trials: 500}\n"
+                    "parameters: {units: {values: [8, 16]}}\n");
+    static const int r81[] = {1, 3, 9, 27, 81};
+    expect_rungs(spec, r81, 5);
+    ASSERT_EQ(spec->sh.iterations, 3);
+    ASSERT_EQ(spec->max_trials, 500);
+    coord_spec_destroy(&spec);
+
+    // Halves from 2 to 10000: 13 rungs, 2.44 -> 2, 4.88 -> 5, 312.5 -> 313.
+    spec = PARSE_OK("dataset: mnist\nmethod: asha\nbudget: {max_trials: 5}\n"
+                    "asha: {min_epochs: 2, max_epochs: 10000, eta: 2}\n"
+                    "parameters: {units: {values: [8, 16]}}\n");
+    static const int r10k[] = {2, 5, 10, 20, 39, 78, 156, 313, 625, 1250, 2500, 5000, 10000};
+    expect_rungs(spec, r10k, 13);
+    coord_spec_destroy(&spec);
+    // The most rungs the limits allow: 1 * 2^13 <= 10000.
+    spec = PARSE_OK("dataset: mnist\nmethod: asha\nbudget: {max_trials: 5}\n"
+                    "asha: {max_epochs: 10000, eta: 2}\n"
+                    "parameters: {units: {values: [8, 16]}}\n");
+    ASSERT_EQ(spec->sh.n_rungs, 14);
+    ASSERT_EQ(spec->sh.rung_epochs[0], 1);
+    ASSERT_EQ(spec->sh.rung_epochs[13], 10000);
+    coord_spec_destroy(&spec);
+    // Exactly two rungs, and a large eta.
+    spec = PARSE_OK("dataset: mnist\nmethod: asha\nbudget: {max_trials: 5}\n"
+                    "asha: {min_epochs: 5, max_epochs: 15}\n"
+                    "parameters: {units: {values: [8, 16]}}\n");
+    static const int r15[] = {5, 15};
+    expect_rungs(spec, r15, 2);
+    coord_spec_destroy(&spec);
+    spec = PARSE_OK("dataset: mnist\nmethod: asha\nbudget: {max_trials: 5}\n"
+                    "asha: {min_epochs: 1, max_epochs: 10000, eta: 100}\n"
+                    "parameters: {units: {values: [8, 16]}}\n");
+    static const int r100[] = {1, 100, 10000};
+    expect_rungs(spec, r100, 3);
+    coord_spec_destroy(&spec);
+
+    // Enqueued trials start at rung 0: the filler gives epochs its first
+    // value.  alpha and test_objective go with any method.
+    spec = PARSE_OK("dataset: mnist\nmethod: asha\nbudget: {max_trials: 5}\n"
+                    "asha: {min_epochs: 2, max_epochs: 18}\n"
+                    "alpha: 0.5\n"
+                    "test_objective: bowl\n"
+                    "enqueue: [{units: 16}, {}]\n"
+                    "parameters: {units: {values: [8, 16]}}\n");
+    static const int r18[] = {2, 6, 18};
+    expect_rungs(spec, r18, 3);
+    ASSERT_EQ(spec->n_enqueue, 2);
+    ASSERT(spec->enqueue[0].num == 16 && spec->enqueue[1].num == 2);
+    ASSERT(spec->enqueue[2].num == 8 && spec->enqueue[3].num == 2);
+    ASSERT_NEAR(spec->alpha, 0.5, 0);
+    ASSERT(strcmp(spec->test_objective, "bowl") == 0);
+    coord_spec_destroy(&spec);
+    spec = PARSE_OK("dataset: mnist\nmethod: grid\nalpha: 1.0e-3\ntest_objective: \"hash\"\n"
+                    "parameters: {epochs: {values: [1, 2]}}\n");
+    ASSERT_NEAR(spec->alpha, 0.001, 0);
+    ASSERT(strcmp(spec->test_objective, "hash") == 0);
+    ASSERT_EQ(spec->resource_param, -1);
     coord_spec_destroy(&spec);
 }
 
@@ -858,7 +1067,8 @@ HPT_TEST(odd_inputs)
     // Control characters in a key are not echoed.
     EXPECT_ERR("\"a\\nb\": 1\n", "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, "
                                  "metric, method, cv, refit, score_train, priority, seed, "
-                                 "budget, parameters, tpe, coordinate, enqueue)");
+                                 "budget, parameters, tpe, coordinate, hyperband, asha, alpha, "
+                                 "test_objective, enqueue)");
     // Malformed UTF-8 and control characters never reach libfyaml (0.7.12
     // loops forever on "%a:\xff", a directive holding a bad byte).
     EXPECT_ERR("%a:\xff\n", "sweep.yaml:1:4: yaml: invalid UTF-8 (byte 0xff)");
@@ -964,6 +1174,47 @@ HPT_TEST(examples)
     ASSERT_EQ(spec->method, COORD_METHOD_GRID);
     ASSERT(strcmp(spec->dataset, "fashion-mnist") == 0);
     coord_spec_destroy(&spec);
+
+    spec = parse_example("asha.yaml");
+    ASSERT_EQ(spec->method, COORD_METHOD_ASHA);
+    ASSERT(strcmp(spec->dataset, "mnist") == 0);
+    ASSERT(spec->max_trials > 0);
+    ASSERT(spec->sh.n_rungs >= 2 && spec->resource_param == spec->n_params - 1);
+    coord_spec_destroy(&spec);
+
+    spec = parse_example("bayes.yaml");
+    ASSERT_EQ(spec->method, COORD_METHOD_BAYES);
+    ASSERT(strcmp(spec->dataset, "mnist") == 0);
+    coord_spec_destroy(&spec);
+
+    spec = parse_example("coordinate.yaml");
+    ASSERT_EQ(spec->method, COORD_METHOD_COORDINATE);
+    ASSERT(strcmp(spec->dataset, "mnist") == 0);
+    coord_spec_destroy(&spec);
+}
+
+HPT_TEST(every_example)
+{
+    // Whatever else deploy/examples holds must parse too.
+    const char *dir = getenv("SPEC_EXAMPLES_DIR");
+    if (!dir)
+        HPT_TEST_SKIP("SPEC_EXAMPLES_DIR is not set");
+    DIR *d = opendir(dir);
+    if (!d)
+        HPT__FAIL("cannot open %s", dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".yaml") != 0)
+            continue;
+        coord_spec_t *spec = parse_example(e->d_name);
+        fprintf(stderr, "  %s: method %s\n", e->d_name, coord_method_name(spec->method));
+        coord_spec_destroy(&spec);
+        n++;
+    }
+    closedir(d);
+    ASSERT(n >= 6);
 }
 
 HPT_TEST_MAIN()
