@@ -85,6 +85,7 @@ struct coord_task {
     int epochs;
     uint32_t n_eval;              // samples scored
     int resumed_from;             // epochs the worker continued from (0: from scratch)
+    double finished_unix;         // when its result arrived (0: not done)
     char *done_by;                // worker id that delivered the result (owned), or NULL
     char *error;                  // last attempt's error, owned, NULL when none
     coord_task_t *qprev, *qnext;  // sweep's queue while queued
@@ -298,6 +299,9 @@ double coord_trial_p_vs_best(const coord_sweep_t *s, const coord_trial_t *tr);
  * its cv.seeds trainings of the test score (train: of the train score), or
  * NaN unless all of them are done. */
 double coord_trial_split_score(const coord_trial_t *tr, int k, bool train);
+
+/* When a done trial's last result arrived (unix seconds), else NaN. */
+double coord_trial_finished(const coord_trial_t *tr);
 
 // coord_workers.c
 void coord_on_hello(coord_t *c, const hpt_peer_id_t *peer, const Hpt__Hello *m);

@@ -297,6 +297,7 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         hpt__trial_result__init(r);
         r->trial = t->number;
         r->parent = t->parent;
+        r->finished_unix = coord_trial_finished(t);
         r->state = (char *)(t->state == TRIAL_RUNNING && t->done == 0 ? "pending"
                                                                        : coord_trial_state_name(t->state));
         fill_params(s, t, &ps[i * (size_t)np], &pp[i * (size_t)np], &txt[i * (size_t)np]);

@@ -670,6 +670,17 @@ double coord_trial_split_score(const coord_trial_t *tr, int k, bool train)
     return sum / seeds;
 }
 
+double coord_trial_finished(const coord_trial_t *tr)
+{
+    if (tr->state != TRIAL_DONE)
+        return NAN;
+    double t = 0;
+    for (int k = 0; k < tr->n_tasks; k++)
+        if (tr->tasks[k] && tr->tasks[k]->finished_unix > t)
+            t = tr->tasks[k]->finished_unix;
+    return t > 0 ? t : NAN;
+}
+
 static void trial_finish(coord_t *c, coord_trial_t *tr)
 {
     coord_sweep_t *s = tr->sweep;
@@ -926,7 +937,8 @@ void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
             .fit_seconds = t->fit_seconds, .epochs = t->epochs, .n_eval = t->n_eval,
             .resumed_from = t->resumed_from,
         };
-        coord_store_task_result(c->store, t->id, t->attempt, &r, coord_unix());
+        t->finished_unix = coord_unix();
+        coord_store_task_result(c->store, t->id, t->attempt, &r, t->finished_unix);
         s->tasks_done++;
         if (s->first_result_mono == 0)
             s->first_result_mono = coord_now();
@@ -1245,6 +1257,7 @@ static int resume_task(const coord_store_task_row_t *row, void *ud)
         t->fit_seconds = row->r.fit_seconds;
         t->epochs = row->r.epochs;
         t->n_eval = row->r.n_eval;
+        t->finished_unix = isnan(row->finished) ? 0 : row->finished;
         if (row->worker)
             str_set(&t->done_by, row->worker);
         s->tasks_done++;

@@ -110,6 +110,7 @@ typedef struct coord_store_task_row {
     uint64_t id, trial;
     int fold, repeat;
     int seed_rep;         // which of the spec's cv.seeds replicates (0-based)
+    double finished;      // unix time of its result (NaN when none)
     bool refit;
     const char *state;    // queued | leased | done | failed | cancelled
     uint32_t attempt;

@@ -521,6 +521,7 @@ static double c_fit(const Hpt__TrialResult *t, size_t i) { return t->mean_fit_ti
 static double c_fit_std(const Hpt__TrialResult *t, size_t i) { return t->std_fit_time; }
 static double c_p_best(const Hpt__TrialResult *t, size_t i) { return t->p_vs_best; }
 static double c_mean_train(const Hpt__TrialResult *t, size_t i) { return t->mean_train_score; }
+static double c_finished(const Hpt__TrialResult *t, size_t i) { return t->finished_unix; }
 static double c_parent(const Hpt__TrialResult *t, size_t i)
 {
     return t->parent ? (double)t->parent : NAN;
@@ -607,6 +608,7 @@ static int print_json(const Hpt__ResultsReply *r, int top)
     }
     if (has_parents(r))   // null for a new configuration
         json_col(f, "parent_trial", rows, n, c_parent, 0);
+    json_col(f, "finished_unix", rows, n, c_finished, 0);
     fputs(",\"state\":[", f);
     for (size_t j = 0; j < n; j++) {
         if (j)

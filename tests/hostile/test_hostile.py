@@ -136,7 +136,7 @@ def journal_checks(c, sweep, label):
 
 
 def comparable(res):
-    cv = {k: v for k, v in res["cv_results"].items() if "fit_time" not in k}
+    cv = {k: v for k, v in res["cv_results"].items() if "fit_time" not in k and k != "finished_unix"}
     sw = res["sweep"]
     return cv, sw["refit_test_score"], sw["best_trial"]
 

@@ -387,9 +387,14 @@ def tail(path, n=4000):
 
 
 def cv_key(res):
-    """A sweep's cv_results without the timing columns (fit_time), for
-    bit-for-bit comparison of two runs."""
-    return {k: v for k, v in res["cv_results"].items() if "fit_time" not in k}
+    """A sweep's cv_results without the timing columns (fit_time,
+    finished_unix), for bit-for-bit comparison of two runs."""
+    return {k: v for k, v in res["cv_results"].items() if not timing_column(k)}
+
+
+def timing_column(name):
+    """Whether a cv_results column holds wall-clock times."""
+    return "fit_time" in name or name == "finished_unix"
 
 
 def epoch_seconds(units, batch_size=32, fold="1/4"):
