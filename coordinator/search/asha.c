@@ -86,22 +86,17 @@ static void asha_free(asha_t *a)
 /* Room for one more trial and, when `config`, one more configuration. */
 static int reserve(asha_t *a, int n_params, bool config)
 {
-    if (a->n_trials == a->cap_trials) {
-        long cap = a->cap_trials ? a->cap_trials * 2 : 64;
-        asha_trial_t *t = realloc(a->trials, (size_t)cap * sizeof *t);
-        if (!t)
-            return -ENOMEM;
-        a->trials = t;
-        a->cap_trials = cap;
-    }
-    if (config && a->n_configs == a->cap_configs) {
-        long cap = a->cap_configs ? a->cap_configs * 2 : 64;
-        coord_pval_t *c = realloc(a->configs, (size_t)cap * (size_t)n_params * sizeof *c);
-        if (!c)
-            return -ENOMEM;
-        a->configs = c;
-        a->cap_configs = cap;
-    }
+    asha_trial_t *t = coord__search_grow(a->trials, &a->cap_trials, a->n_trials, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    a->trials = t;
+    if (!config)
+        return 0;
+    coord_pval_t *c = coord__search_grow(a->configs, &a->cap_configs, a->n_configs,
+                                         (size_t)n_params * sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    a->configs = c;
     return 0;
 }
 

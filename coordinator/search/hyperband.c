@@ -110,22 +110,17 @@ static void hb_free(hb_t *hb)
 /* Room for one more trial and, when `config`, one more configuration. */
 static int reserve(hb_t *hb, int n_params, bool config)
 {
-    if (hb->n_trials == hb->cap_trials) {
-        long cap = hb->cap_trials ? hb->cap_trials * 2 : 64;
-        hb_trial_t *t = realloc(hb->trials, (size_t)cap * sizeof *t);
-        if (!t)
-            return -ENOMEM;
-        hb->trials = t;
-        hb->cap_trials = cap;
-    }
-    if (config && hb->n_configs == hb->cap_configs) {
-        long cap = hb->cap_configs ? hb->cap_configs * 2 : 64;
-        coord_pval_t *c = realloc(hb->configs, (size_t)cap * (size_t)n_params * sizeof *c);
-        if (!c)
-            return -ENOMEM;
-        hb->configs = c;
-        hb->cap_configs = cap;
-    }
+    hb_trial_t *t = coord__search_grow(hb->trials, &hb->cap_trials, hb->n_trials, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    hb->trials = t;
+    if (!config)
+        return 0;
+    coord_pval_t *c = coord__search_grow(hb->configs, &hb->cap_configs, hb->n_configs,
+                                         (size_t)n_params * sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    hb->configs = c;
     return 0;
 }
 

@@ -176,6 +176,19 @@ void coord__search_sample_all(const coord_spec_t *spec, hpt_rng_t *rng, coord_pv
                                                    : (coord_pval_t){.absent = true};
 }
 
+void *coord__search_grow(void *arr, long *cap, long n, size_t size)
+{
+    if (n < *cap && arr)
+        return arr;
+    long c = *cap ? *cap * 2 : 64;
+    while (c <= n)
+        c *= 2;
+    void *p = realloc(arr, (size_t)c * size);
+    if (p)
+        *cap = c;
+    return p;
+}
+
 bool coord__search_same(const coord_spec_t *spec, const coord_pval_t *a, const coord_pval_t *b)
 {
     for (int i = 0; i < spec->n_params; i++)

@@ -104,6 +104,11 @@ coord_pval_t coord__search_sample(hpt_rng_t *rng, const coord_param_t *p);
  * coord__search_sample when active and marked absent (no draw) when not. */
 void coord__search_sample_all(const coord_spec_t *spec, hpt_rng_t *rng, coord_pval_t *vals);
 
+/* Room for element n of arr, an array of `size`-byte elements with *cap
+ * allocated (doubling from 64): returns the array, perhaps moved, or NULL
+ * when out of memory (arr and *cap unchanged, arr still the caller's). */
+void *coord__search_grow(void *arr, long *cap, long n, size_t size);
+
 /* Whether two trials have the same values (absent equals absent). */
 bool coord__search_same(const coord_spec_t *spec, const coord_pval_t *a, const coord_pval_t *b);
 
