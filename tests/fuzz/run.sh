@@ -11,6 +11,11 @@
 #
 # Extra libFuzzer flags can be given in HPT_FUZZ_FLAGS (e.g. -detect_leaks=0).
 #
+# The random seed is HPT_FUZZ_SEED, by default derived from the commit being
+# tested (git HEAD), so a CI run can be replayed exactly on another machine
+# (a longer local run with the same seed covers the CI run's inputs and
+# more); it is printed with each target.
+#
 # Exit status: 0 no finding, 1 a finding (see the copied files and
 # BUILD/fuzz-work/TARGET.log), 2 usage or build error.
 set -eu
@@ -35,14 +40,19 @@ ninja -C "$build" $(for t in $targets; do printf 'tests/fuzz/fuzz-%s ' "$t"; don
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 work="$build/fuzz-work"
+if [ -z "${HPT_FUZZ_SEED:-}" ]; then
+    head=$(git -C "$root" rev-parse --short=7 HEAD 2>/dev/null || echo 1)
+    HPT_FUZZ_SEED=$(( 0x$head % 2147483647 + 1 )) 2>/dev/null || HPT_FUZZ_SEED=1
+fi
 found=0
 for t in $targets; do
     mkdir -p "$work/$t/corpus" "$work/$t/artifacts" "$here/regressions/$t"
     dict=""
     [ -f "$here/$t.dict" ] && dict="-dict=$here/$t.dict"
-    echo "fuzz-$t: ${secs}s (log: $work/$t.log)"
+    echo "fuzz-$t: ${secs}s, seed $HPT_FUZZ_SEED (log: $work/$t.log)"
     # shellcheck disable=SC2086
-    "$build/tests/fuzz/fuzz-$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2560 \
+    "$build/tests/fuzz/fuzz-$t" -seed="$HPT_FUZZ_SEED" -max_total_time="$secs" -timeout=10 \
+        -rss_limit_mb=2560 \
         -print_final_stats=1 -artifact_prefix="$work/$t/artifacts/" $dict ${HPT_FUZZ_FLAGS:-} \
         "$work/$t/corpus" "$here/corpus/$t" >"$work/$t.log" 2>&1 || true
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done )' "$work/$t.log" |
