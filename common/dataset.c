@@ -283,3 +283,27 @@ void hpt_dataset_destroy(hpt_dataset_t **p)
     free(ds);
     *p = NULL;
 }
+
+// ---------------------------------------------------------------------------
+// The files of a dataset directory, for the dataset transfer.
+
+const char *hpt_dataset_file_base(int i)
+{
+    return i >= 0 && i < N_FILES ? file_base[i] : NULL;
+}
+
+int hpt_dataset_file_path(const char *dir, int i, char *path, size_t len)
+{
+    if (!dir || !path || i < 0 || i >= N_FILES || len < PATH_LEN)
+        return -EINVAL;
+    return resolve_file(dir, file_base[i], path);
+}
+
+bool hpt_dataset_file_name_ok(int i, const char *name)
+{
+    if (i < 0 || i >= N_FILES || !name)
+        return false;
+    size_t n = strlen(file_base[i]);
+    return strncmp(name, file_base[i], n) == 0 &&
+           (name[n] == '\0' || strcmp(name + n, ".gz") == 0);
+}

@@ -15,6 +15,7 @@
 #ifndef HPT_DATASET_H
 #define HPT_DATASET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,5 +53,24 @@ void hpt_dataset_destroy(hpt_dataset_t **p);
  * in later issues).  Writes the directory into dir (size len).  Returns 0 or
  * -ENOENT / -EINVAL with err filled. */
 int hpt_dataset_find(const char *name, const char *data_dir, char *dir, size_t len, hpt_err *err);
+
+// --- the files of a dataset directory (dataset transfer) ---
+
+#define HPT_DATASET_N_FILES 4   // train images, train labels, test images, test labels
+
+/* The base name of file i (0..HPT_DATASET_N_FILES-1), in fingerprint order,
+ * e.g. "train-images-idx3-ubyte"; NULL when i is out of range. */
+const char *hpt_dataset_file_base(int i);
+
+/* Write the path of file i of the dataset in dir (dir/BASE.gz, else
+ * dir/BASE; the compressed form wins, as when loading) into path (size len,
+ * at least 4096).
+ * Returns 0, -ENOENT when neither exists, -EINVAL, -ENAMETOOLONG. */
+int hpt_dataset_file_path(const char *dir, int i, char *path, size_t len);
+
+/* Whether name (borrowed) may name file i on the wire: exactly BASE or
+ * BASE.gz for that i, so a peer can never make us read or write another
+ * path. */
+bool hpt_dataset_file_name_ok(int i, const char *name);
 
 #endif

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "dataset.h"
+
 _Static_assert(HPT_PROTO_MAX_ID <= 255, "ZMQ identities are at most 255 bytes");
 
 // --- send / receive -------------------------------------------------------
@@ -164,15 +166,99 @@ static int check_hparams(const Hpt__HParams *h, hpt_err *err)
     return 0;
 }
 
-static int check_datasets(size_t n, Hpt__DatasetInfo **d, hpt_err *err)
+static int check_datasets(const char *what, size_t n, Hpt__DatasetInfo **d, hpt_err *err)
 {
     if (n > 64)
-        BAD("hello: %zu datasets (at most 64)", n);
+        BAD("%s: %zu datasets (at most 64)", what, n);
     for (size_t i = 0; i < n; i++)
         if (!d[i] || !str_ok(d[i]->name, MAX_STR) || d[i]->name[0] == '\0' ||
             !str_ok(d[i]->fingerprint, 64))
-            BAD("hello: dataset %zu has a bad name or fingerprint", i);
+            BAD("%s: dataset %zu has a bad name or fingerprint", what, i);
     return 0;
+}
+
+/* A fingerprint as the transfer needs it: 64 lowercase hex digits (a
+ * dataset nobody has fingerprinted cannot be fetched or verified). */
+static bool fingerprint_ok(const char *s)
+{
+    if (!s || strnlen(s, 65) != 64)
+        return false;
+    for (int i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* A dataset file name on the wire: one of the four IDX base names, with or
+ * without .gz (hpt_dataset_file_name_ok); never a path. */
+static bool file_name_ok(const char *name)
+{
+    for (int i = 0; i < HPT_DATASET_N_FILES; i++)
+        if (hpt_dataset_file_name_ok(i, name))
+            return true;
+    return false;
+}
+
+static int check_transfer(const hpt_env_t *env, hpt_err *err)
+{
+    switch (env->body_case) {
+    case HPT__ENVELOPE__BODY_DATASET_OFFER: {
+        const Hpt__DatasetOffer *m = env->dataset_offer;
+        if (!str_ok(m->dataset, MAX_STR) || m->dataset[0] == '\0')
+            BAD("dataset_offer: dataset missing");
+        if (!fingerprint_ok(m->fingerprint))
+            BAD("dataset_offer: fingerprint is not 64 hex digits");
+        if (m->n_files != HPT_DATASET_N_FILES)
+            BAD("dataset_offer: %zu files (exactly %d)", m->n_files, HPT_DATASET_N_FILES);
+        for (size_t i = 0; i < m->n_files; i++) {
+            if (!m->files[i] || !hpt_dataset_file_name_ok((int)i, m->files[i]->name))
+                BAD("dataset_offer: file %zu is not %s[.gz]", i,
+                    hpt_dataset_file_base((int)i));
+            if (m->files[i]->size == 0 || m->files[i]->size > HPT_PROTO_MAX_FILE)
+                BAD("dataset_offer: file %zu has size %llu (1..%llu)", i,
+                    (unsigned long long)m->files[i]->size, (unsigned long long)HPT_PROTO_MAX_FILE);
+        }
+        return 0;
+    }
+    case HPT__ENVELOPE__BODY_FETCH_CHUNK: {
+        const Hpt__FetchChunk *m = env->fetch_chunk;
+        if (!str_ok(m->dataset, MAX_STR) || m->dataset[0] == '\0')
+            BAD("fetch_chunk: dataset missing");
+        if (!fingerprint_ok(m->fingerprint))
+            BAD("fetch_chunk: fingerprint is not 64 hex digits");
+        if (!file_name_ok(m->file))
+            BAD("fetch_chunk: file is not one of the four IDX file names");
+        if (m->size < 1 || m->size > HPT_PROTO_MAX_CHUNK)
+            BAD("fetch_chunk: size %u out of range 1..%d", m->size, HPT_PROTO_MAX_CHUNK);
+        if (m->offset >= HPT_PROTO_MAX_FILE)
+            BAD("fetch_chunk: offset %llu out of range", (unsigned long long)m->offset);
+        return 0;
+    }
+    case HPT__ENVELOPE__BODY_DATASET_CHUNK: {
+        const Hpt__DatasetChunk *m = env->dataset_chunk;
+        if (!str_ok(m->dataset, MAX_STR) || m->dataset[0] == '\0')
+            BAD("dataset_chunk: dataset missing");
+        if (!str_ok(m->error, MAX_STR) || !str_ok(m->file, 64))
+            BAD("dataset_chunk: error text or file name too long");
+        if (m->error[0] != '\0')
+            return 0;   // a refusal carries no data
+        if (!file_name_ok(m->file))
+            BAD("dataset_chunk: file is not one of the four IDX file names");
+        if (m->data.len > HPT_PROTO_MAX_CHUNK)
+            BAD("dataset_chunk: %zu bytes (at most %d)", m->data.len, HPT_PROTO_MAX_CHUNK);
+        if (m->file_size > HPT_PROTO_MAX_FILE || m->offset > m->file_size ||
+            m->data.len > m->file_size - m->offset)
+            BAD("dataset_chunk: bytes %llu..%llu outside a file of %llu",
+                (unsigned long long)m->offset, (unsigned long long)(m->offset + m->data.len),
+                (unsigned long long)m->file_size);
+        return 0;
+    }
+    case HPT__ENVELOPE__BODY_DATASETS:
+        return check_datasets("datasets", env->datasets->n_datasets, env->datasets->datasets,
+                              err);
+    default:
+        BAD("not a dataset transfer message");
+    }
 }
 
 int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
@@ -189,7 +275,7 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
             BAD("hello: name, host or version too long");
         if (m->slots < 1 || m->slots > 1024)
             BAD("hello: slots %u out of range 1..1024", m->slots);
-        return check_datasets(m->n_datasets, m->datasets, err);
+        return check_datasets("hello", m->n_datasets, m->datasets, err);
     }
     case HPT__ENVELOPE__BODY_HEARTBEAT:
         if (env->heartbeat->n_running > 1024)
@@ -283,6 +369,11 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
     case HPT__ENVELOPE__BODY_UNSUBSCRIBE:
     case HPT__ENVELOPE__BODY_ERROR:
         return 0;
+    case HPT__ENVELOPE__BODY_DATASET_OFFER:
+    case HPT__ENVELOPE__BODY_FETCH_CHUNK:
+    case HPT__ENVELOPE__BODY_DATASET_CHUNK:
+    case HPT__ENVELOPE__BODY_DATASETS:
+        return check_transfer(env, err);
     case HPT__ENVELOPE__BODY__NOT_SET:
     default:
         BAD("envelope has no (or an unknown) body");

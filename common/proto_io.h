@@ -22,6 +22,9 @@
 #define HPT_PROTO_MAX_MSG (16 * 1024 * 1024)  // ZMQ_MAXMSGSIZE for every socket
 #define HPT_PROTO_MAX_ID 255                  // ZMQ identities are at most 255 bytes
 #define HPT_PROTO_MAX_SPEC (1024 * 1024)      // a sweep spec's text, bytes
+#define HPT_PROTO_MAX_CHUNK (1024 * 1024)     // FetchChunk.size and DatasetChunk.data, bytes
+#define HPT_PROTO_MAX_FILE (4ULL << 30)       // DatasetFile.size and offsets, bytes (IDX
+                                              // payloads are capped at 2 GiB, plus headers)
 
 typedef Hpt__Envelope hpt_env_t;
 

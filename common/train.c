@@ -373,6 +373,8 @@ int hpt_train_continue(hpt_train_session_t *s, int to_epoch, const hpt_train_opt
             .epoch_seconds = t1 - t0,
             .samples_per_second = (t1 - t0) > 0 ? train->n / (t1 - t0) : 0.0,
         };
+        scores_nan(&rep.val);   // unless this epoch is scored below
+        rep.val_score = NAN;
         if (!isfinite(out->train_loss)) {
             s->broken = "the loss diverged";
             out->diverged = true;

@@ -50,7 +50,8 @@ typedef struct hpt_epoch_report {
     int epoch;                  // 1-based
     int epochs;                 // planned total (hpt_train_continue's to_epoch)
     double train_loss;          // mean mini-batch loss over the epoch (with dropout)
-    hpt_scores_t val;           // on the validation view (zeros when it is empty)
+    hpt_scores_t val;           // on the validation view (NaN when the view is empty or this
+                                // epoch was not scored: see score_each_epoch)
     double val_score;           // val's value of hp->metric
     double epoch_seconds;       // wall time of this epoch's training (excl. scoring)
     double elapsed_seconds;     // since the run started (incl. scoring)

@@ -42,6 +42,11 @@ typedef struct coord_cfg {
     int task_deadline_s;      // a leased task running longer than this is re-leased
     int event_ring;           // events kept for late subscribers
     int sub_timeout_ms;       // a subscriber not renewing for this long is dropped
+    // Security (coord_zap.c, docs/security.md).
+    char curve_secret[1024];  // CURVE key pair file of the ROUTER; "" = plain text
+    char authorized_keys[1024];  // directory of the public keys allowed to connect
+    int insecure;             // 1: bind beyond loopback without keys (a warning, not a refusal)
+    char http[256];           // HOST:PORT of the HTTP server (metrics, API, dashboard); "" = off
 } coord_cfg_t;
 
 extern const coord_cfg_t COORD_CFG_DEFAULT;
@@ -77,6 +82,7 @@ struct coord_task {
     char *orphan_of;              // after a restart: the worker id that held the lease
     double orphan_deadline;       // monotonic; requeue if its worker has not re-attached
     double leased_at;             // monotonic seconds
+    double queued_at;             // monotonic seconds it last entered its sweep's queue
     double progress_at;           // monotonic seconds of the lease or the last new epoch
     int epoch;                    // last reported progress
     char *avoid;                  // worker id whose attempt stalled or failed (owned, or
@@ -157,6 +163,19 @@ struct coord_sweep {
 #define COORD_MAX_DATASETS 64
 #define COORD_MAX_SWEEP_TASKS 100000000LL   // trials x splits of one sweep
 
+/* Worker throughput (hptune workers): counters sampled every
+ * COORD_RATE_SAMPLE_S into a ring long enough to reach COORD_RATE_WINDOW_S
+ * back, so a rate is (now - oldest sample in the window) / its age. */
+#define COORD_RATE_WINDOW_S 300.0
+#define COORD_RATE_SAMPLE_S 5.0
+#define COORD_RATE_SAMPLES 62     // window / sample + 2
+
+typedef struct coord_rate_sample {
+    double at;                    // monotonic seconds
+    int tasks_done;               // coord_worker_t.tasks_done then
+    uint64_t epochs_done;         // coord_worker_t.epochs_done then
+} coord_rate_sample_t;
+
 struct coord_worker {
     hpt_peer_id_t peer;
     char id[256], name[256], host[256], version[64];
@@ -173,8 +192,15 @@ struct coord_worker {
     double cooldown_until;        // monotonic: after a refusal, no new leases until then
     coord_task_t *leased;         // head of its lease list
     int tasks_done, tasks_failed;
+    uint64_t epochs_done;         // epochs trained in its finished tasks (coord_on_result)
+    coord_rate_sample_t rate[COORD_RATE_SAMPLES];   // ring; rate_head: the next slot written
+    int rate_head, rate_n;
     uint64_t warned[16];          // sweeps whose dataset mismatch was logged
     int n_warned;
+    double offer_at;              // monotonic: its last DatasetOffer (coord_datasets.c), 0 never
+    char serve_file[64];          // the file its last FetchChunk read and the offset after
+    uint64_t serve_next;          //   it: a request elsewhere starts a logged stream
+    uint64_t bytes_served;        // dataset bytes sent to it
     coord_worker_t *prev, *next;  // expiry order: head expires first
 };
 
@@ -195,6 +221,10 @@ typedef struct coord_event {
     char *msg;                    // owned
     char *fields;                 // owned
 } coord_event_t;
+
+/* Upper bounds (seconds) of the dispatch latency histogram's buckets. */
+#define COORD_LAT_N 14
+#define COORD_LAT_LE {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600}
 
 typedef struct coord {
     coord_cfg_t cfg;
@@ -240,7 +270,28 @@ typedef struct coord {
 
     // Counters for status and metrics.
     uint64_t bad_messages, results_dropped;
+    uint64_t epochs_total;        // new epochs reported by Progress messages
+    uint64_t tasks_retried;       // leases with attempt > 1 (attempts beyond a task's first)
+    uint64_t dispatch_le[COORD_LAT_N + 1];   // leases by queued-to-leased latency bucket
+    uint64_t dispatch_count;      // (COORD_LAT_LE bounds, the last one +Inf), their count
+    double dispatch_sum_s;        // and the sum of their latencies in seconds
+    double started_unix;          // when this process started serving
+    struct coord_http *http;      // the HTTP server (coord_http.h), NULL when off
+    struct coord_zap *zap;        // CURVE authentication (coord_zap.c), NULL without keys
 } coord_t;
+
+/* Count one lease whose task waited `seconds` in its sweep's queue, for the
+ * hptune_dispatch_latency_seconds histogram. */
+static inline void coord_metrics_dispatch(coord_t *c, double seconds)
+{
+    static const double le[COORD_LAT_N] = COORD_LAT_LE;
+    int i = 0;
+    while (i < COORD_LAT_N && seconds > le[i])
+        i++;
+    c->dispatch_le[i]++;
+    c->dispatch_count++;
+    c->dispatch_sum_s += seconds > 0 ? seconds : 0;
+}
 
 // --- helpers shared by the modules ----------------------------------------
 
@@ -316,11 +367,71 @@ int coord_worker_free_slots(const coord_worker_t *w);
 /* 1 when the worker holds the sweep's dataset with the right fingerprint. */
 int coord_worker_has_dataset(const coord_worker_t *w, const coord_sweep_t *s);
 void coord_task_unlease(coord_t *c, coord_task_t *t);
+/* The worker's throughput over the last COORD_RATE_WINDOW_S seconds (or
+ * since it connected): tasks finished per minute and epochs trained per
+ * second, and the window they cover in *window_s (0 when under a second:
+ * the rates are then 0, not known yet). */
+void coord_worker_rates(const coord_worker_t *w, double now, double *tasks_per_min,
+                        double *epochs_per_s, double *window_s);
+
+// coord_datasets.c (dataset transfer, docs/protocol.md)
+/* w lacks the dataset of s (runnable, w has free slots): offer it, at most
+ * once per offer interval per worker, when the coordinator has the files. */
+void coord_datasets_offer(coord_t *c, coord_worker_t *w, const coord_sweep_t *s);
+/* A chunk request: served when the dataset is a queued or running sweep's,
+ * refused (and logged with the peer) otherwise. */
+void coord_on_fetch(coord_t *c, coord_worker_t *w, const Hpt__FetchChunk *m);
+/* The worker's new dataset list (after a fetch). */
+void coord_on_datasets(coord_t *c, coord_worker_t *w, const Hpt__Datasets *m);
+
+// coord_zap.c (CURVE authentication, docs/security.md)
+typedef struct coord_zap coord_zap_t;
+/* Before the ROUTER is created: load the secret key and the authorized keys
+ * (strictly: a bad file fails), bind the ZAP handler (a REP socket on
+ * inproc://zeromq.zap.01 in c->zctx).  Errors are printed for the operator
+ * (they name the file) and return a negative errno; *out is owned by the
+ * caller (coord_zap_destroy). */
+int coord_zap_new(coord_zap_t **out, coord_t *c);
+/* Make the ROUTER (not yet bound) a CURVE server with the secret key. */
+int coord_zap_server(coord_zap_t *z, void *router);
+/* Watch the ZAP socket (and handshake failures) from c->loop. */
+int coord_zap_start(coord_zap_t *z);
+/* SIGHUP: re-read the authorized keys; bad files are logged and skipped. */
+void coord_zap_reload(coord_zap_t *z);
+/* Close the loop handles (shutdown); the sockets stay open until destroy. */
+void coord_zap_close(coord_zap_t *z);
+/* After the loop ended: close the sockets, wipe the key; accepts NULL and
+ * sets *p = NULL. */
+void coord_zap_destroy(coord_zap_t **p);
 
 // coord_clients.c
 void coord_on_client(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env);
 void coord_events_init(coord_t *c);
 void coord_events_free(coord_t *c);
 void coord_subs_cron(coord_t *c);
+
+/* A sweep's summary as clients receive it (SweepInfo) with the storage its
+ * pointers point into; it borrows strings from the sweep, so use it before
+ * the sweep changes (within one loop callback). */
+typedef struct coord_sweep_info {
+    Hpt__SweepInfo info;
+    Hpt__Param params[COORD_SPEC_MAX_PARAMS];
+    Hpt__Param *pp[COORD_SPEC_MAX_PARAMS];
+    char txt[COORD_SPEC_MAX_PARAMS][64];
+} coord_sweep_info_t;
+
+/* Fill *b from s.  compare: also the winner-versus-rest statistics
+ * (runner-up, indistinguishable), O(trials) t-tests that only results
+ * requests pay for. */
+void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool compare);
+
+/* A sweep's results table exactly as `hptune results` receives it
+ * (ResultsReply), built from memory.  Opaque: it owns the reply's storage
+ * and borrows strings from the sweep (use it within one loop callback). */
+typedef struct coord_results coord_results_t;
+/* Returns 0 or -ENOMEM; *out is owned by the caller. */
+int coord_results_new(coord_results_t **out, const coord_sweep_t *s);
+const Hpt__ResultsReply *coord_results_reply(const coord_results_t *r);
+void coord_results_destroy(coord_results_t **p);
 
 #endif

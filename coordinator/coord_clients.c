@@ -9,6 +9,7 @@
  * sub_timeout_ms or it is dropped; a follower whose peer has gone is
  * dropped on the first failed send (ROUTER_MANDATORY says EHOSTUNREACH).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,16 +57,11 @@ static void fill_params(const coord_sweep_t *s, const coord_trial_t *tr, Hpt__Pa
     }
 }
 
-typedef struct sweep_info_buf {
-    Hpt__SweepInfo info;
-    Hpt__Param params[COORD_SPEC_MAX_PARAMS];
-    Hpt__Param *pp[COORD_SPEC_MAX_PARAMS];
-    char txt[COORD_SPEC_MAX_PARAMS][64];
-} sweep_info_buf_t;
+typedef coord_sweep_info_t sweep_info_buf_t;
 
 /* compare: also the winner-versus-rest statistics, O(trials) t-tests, which
  * only results requests pay for (status must stay cheap under load). */
-static void fill_sweep_info(const coord_sweep_t *s, sweep_info_buf_t *b, bool compare)
+void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool compare)
 {
     Hpt__SweepInfo *i = &b->info;
     hpt__sweep_info__init(i);
@@ -160,6 +156,8 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     long total = coord_search_total(s->search);
     r.trials = (uint32_t)(total > 0 ? total : 0);
     r.tasks = (uint32_t)s->tasks_total + (s->spec->refit ? 1 : 0);   // as SweepInfo counts
+    r.method = (char *)coord_method_name(s->spec->method);
+    r.max_trials = (uint32_t)(s->spec->max_trials > 0 ? s->spec->max_trials : 0);
     hpt_env_t out = HPT__ENVELOPE__INIT;
     out.body_case = HPT__ENVELOPE__BODY_SUBMIT_REPLY;
     out.submit_reply = &r;
@@ -190,7 +188,7 @@ static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     size_t k = 0;
     for (coord_sweep_t *s = c->sweeps; s; s = s->next)
         if (!want || s->id == want) {
-            fill_sweep_info(s, &bufs[k], false);
+            coord_sweep_info_fill(s, &bufs[k], false);
             ptrs[k] = &bufs[k].info;
             k++;
         }
@@ -236,6 +234,9 @@ static void on_workers(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         wi[k].tasks_failed = (uint32_t)w->tasks_failed;
         wi[k].connected_unix = w->connected;
         wi[k].state = w->draining ? "draining" : "ready";
+        coord_worker_rates(w, now, &wi[k].tasks_per_min, &wi[k].epochs_per_s,
+                           &wi[k].rate_window_s);
+        wi[k].epochs_done = w->epochs_done;
         for (int d = 0; d < w->n_datasets; d++) {
             Hpt__DatasetInfo *x = &di[k * COORD_MAX_DATASETS + (size_t)d];
             hpt__dataset_info__init(x);
@@ -261,30 +262,39 @@ out:
     free(wi);
 }
 
-static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+/* The ResultsReply and the arrays it points into (all owned). */
+struct coord_results {
+    Hpt__ResultsReply reply;
+    Hpt__TrialResult *tr, **tp;
+    Hpt__Param *ps, **pp;
+    char (*txt)[64];
+    double *splits, *means;
+    int *ranks;
+    char **names;
+    coord_sweep_info_t *sb;
+};
+
+int coord_results_new(coord_results_t **out, const coord_sweep_t *s)
 {
-    coord_sweep_t *s = coord_sweep_find(c, env->results->sweep);
-    if (!s) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "no sweep %llu", (unsigned long long)env->results->sweep);
-        reply_error(c, peer, env->req_id, 4, msg);
-        return;
-    }
+    *out = NULL;
+    coord_results_t *res = calloc(1, sizeof *res);
+    if (!res)
+        return -ENOMEM;
     size_t n = s->n_trials;
     int np = s->spec->n_params, ns = s->spec->cv.folds * s->spec->cv.repeats;
-    Hpt__TrialResult *tr = calloc(n ? n : 1, sizeof *tr);
-    Hpt__TrialResult **tp = calloc(n ? n : 1, sizeof *tp);
-    Hpt__Param *ps = calloc((n ? n : 1) * (size_t)np, sizeof *ps);
-    Hpt__Param **pp = calloc((n ? n : 1) * (size_t)np, sizeof *pp);
-    char (*txt)[64] = calloc((n ? n : 1) * (size_t)np, 64);
-    double *splits = calloc((n ? n : 1) * (size_t)ns * 2, sizeof *splits);
-    double *means = calloc(n ? n : 1, sizeof *means);
-    int *ranks = calloc(n ? n : 1, sizeof *ranks);
-    char **names = calloc((size_t)np, sizeof *names);
-    sweep_info_buf_t *sb = calloc(1, sizeof *sb);
+    Hpt__TrialResult *tr = res->tr = calloc(n ? n : 1, sizeof *tr);
+    Hpt__TrialResult **tp = res->tp = calloc(n ? n : 1, sizeof *tp);
+    Hpt__Param *ps = res->ps = calloc((n ? n : 1) * (size_t)np, sizeof *ps);
+    Hpt__Param **pp = res->pp = calloc((n ? n : 1) * (size_t)np, sizeof *pp);
+    char (*txt)[64] = res->txt = calloc((n ? n : 1) * (size_t)np, 64);
+    double *splits = res->splits = calloc((n ? n : 1) * (size_t)ns * 2, sizeof *splits);
+    double *means = res->means = calloc(n ? n : 1, sizeof *means);
+    int *ranks = res->ranks = calloc(n ? n : 1, sizeof *ranks);
+    char **names = res->names = calloc((size_t)np, sizeof *names);
+    sweep_info_buf_t *sb = res->sb = calloc(1, sizeof *sb);
     if (!tr || !tp || !ps || !pp || !txt || !splits || !means || !ranks || !names || !sb) {
-        reply_error(c, peer, env->req_id, 1, "out of memory");
-        goto out;
+        coord_results_destroy(&res);
+        return -ENOMEM;
     }
     /* Ranks over finished trials (failed ones rank last, as scikit-learn);
      * trials still running get rank 0. */
@@ -298,6 +308,10 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         r->trial = t->number;
         r->parent = t->parent;
         r->finished_unix = coord_trial_finished(t);
+        for (int k = 0; k < t->n_tasks; k++)
+            if (t->tasks[k] && t->tasks[k]->state == TASK_DONE &&
+                t->tasks[k]->epochs > t->tasks[k]->resumed_from)
+                r->epochs_trained += (uint32_t)(t->tasks[k]->epochs - t->tasks[k]->resumed_from);
         r->state = (char *)(t->state == TRIAL_RUNNING && t->done == 0 ? "pending"
                                                                        : coord_trial_state_name(t->state));
         fill_params(s, t, &ps[i * (size_t)np], &pp[i * (size_t)np], &txt[i * (size_t)np]);
@@ -331,28 +345,61 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     }
     for (int i = 0; i < np; i++)
         names[i] = (char *)s->spec->params[i].name;
-    fill_sweep_info(s, sb, true);
-    Hpt__ResultsReply rr = HPT__RESULTS_REPLY__INIT;
-    rr.sweep = &sb->info;
-    rr.n_param_names = (size_t)np;
-    rr.param_names = names;
-    rr.n_trials = n;
-    rr.trials = tp;
+    coord_sweep_info_fill(s, sb, true);
+    Hpt__ResultsReply *rr = &res->reply;
+    hpt__results_reply__init(rr);
+    rr->sweep = &sb->info;
+    rr->n_param_names = (size_t)np;
+    rr->param_names = names;
+    rr->n_trials = n;
+    rr->trials = tp;
+    *out = res;
+    return 0;
+}
+
+const Hpt__ResultsReply *coord_results_reply(const coord_results_t *r)
+{
+    return &r->reply;
+}
+
+void coord_results_destroy(coord_results_t **p)
+{
+    if (!p || !*p)
+        return;
+    coord_results_t *r = *p;
+    free(r->sb);
+    free(r->names);
+    free(r->ranks);
+    free(r->means);
+    free(r->splits);
+    free(r->txt);
+    free(r->pp);
+    free(r->ps);
+    free(r->tp);
+    free(r->tr);
+    free(r);
+    *p = NULL;
+}
+
+static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+{
+    coord_sweep_t *s = coord_sweep_find(c, env->results->sweep);
+    if (!s) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "no sweep %llu", (unsigned long long)env->results->sweep);
+        reply_error(c, peer, env->req_id, 4, msg);
+        return;
+    }
+    coord_results_t *res = NULL;
+    if (coord_results_new(&res, s) < 0) {
+        reply_error(c, peer, env->req_id, 1, "out of memory");
+        return;
+    }
     hpt_env_t out = HPT__ENVELOPE__INIT;
     out.body_case = HPT__ENVELOPE__BODY_RESULTS_REPLY;
-    out.results_reply = &rr;
+    out.results_reply = (Hpt__ResultsReply *)coord_results_reply(res);
     reply(c, peer, env->req_id, &out);
-out:
-    free(sb);
-    free(names);
-    free(ranks);
-    free(means);
-    free(splits);
-    free(txt);
-    free(pp);
-    free(ps);
-    free(tp);
-    free(tr);
+    coord_results_destroy(&res);
 }
 
 static void on_cancel(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)

@@ -111,6 +111,7 @@ static coord_task_t *map_get(coord_t *c, uint64_t id)
 static void q_push(coord_sweep_t *s, coord_task_t *t, bool front)
 {
     t->state = TASK_QUEUED;
+    t->queued_at = coord_now();   // for the dispatch latency histogram
     if (front) {
         t->qprev = NULL;
         t->qnext = s->qhead;
@@ -430,6 +431,7 @@ static uint64_t task_seed(const coord_task_t *t)
 static bool lease(coord_t *c, coord_task_t *t, coord_worker_t *w)
 {
     coord_sweep_t *s = t->sweep;
+    double queued_at = t->queued_at;
     q_remove(s, t);
     t->attempt++;
     t->state = TASK_LEASED;
@@ -466,6 +468,7 @@ static bool lease(coord_t *c, coord_task_t *t, coord_worker_t *w)
     a.hparams = &wh;
     a.score_train = s->spec->score_train;
     a.test_objective = s->spec->test_objective;
+    a.score_epochs = coord_search_wants_epochs(s->search);
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_ASSIGN;
     env.assign = &a;
@@ -475,8 +478,12 @@ static bool lease(coord_t *c, coord_task_t *t, coord_worker_t *w)
         coord_task_unlease(c, t);
         t->attempt--;
         q_push(s, t, true);
+        t->queued_at = queued_at;   // it never left the queue as far as latency goes
         return false;
     }
+    coord_metrics_dispatch(c, t->leased_at - queued_at);
+    if (t->attempt > 1)
+        c->tasks_retried++;
     coord_store_task_lease(c->store, t->id, t->attempt, w->id, coord_unix());
     if (s->state == SWEEP_QUEUED)
         sweep_set_state(c, s, SWEEP_RUNNING);
@@ -531,6 +538,8 @@ static bool worker_fits(coord_t *c, coord_worker_t *w, coord_sweep_t *s)
     }
     if (has == 1)
         return true;
+    if (has == 0)
+        coord_datasets_offer(c, w, s);   // it may fetch it (coord_datasets.c)
     if (!warned(w, s->id)) {
         if (has == 0)
             hpt_log(HPT_LOG_INFO, "sched", "worker lacks the sweep's dataset; no tasks for it",
@@ -918,8 +927,11 @@ void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m)
         }
         task_failed(c, t, m->error[0] ? m->error : "failed without a message");
     } else {
-        if (w)
+        if (w) {
             w->tasks_done++;
+            // epochs it trained: a promoted trial's model continued from resumed_from
+            w->epochs_done += m->epochs > m->resumed_from ? m->epochs - m->resumed_from : 0;
+        }
         t->state = TASK_DONE;
         t->score = m->score;
         t->accuracy = m->accuracy;
@@ -969,8 +981,10 @@ void coord_on_progress(coord_t *c, coord_worker_t *w, const Hpt__Progress *m)
     coord_task_t *t = map_get(c, m->task);
     if (!t || t->state != TASK_LEASED || t->attempt != m->attempt || t->worker != w)
         return;
-    if ((int)m->epoch > t->epoch)
+    if ((int)m->epoch > t->epoch) {
         t->progress_at = coord_now();
+        c->epochs_total += (uint64_t)((int)m->epoch - t->epoch);
+    }
     t->epoch = (int)m->epoch;
     coord_search_observe_epoch(t->sweep->search, t->trial->number, (int)m->epoch, m->val_score);
     hpt_log(HPT_LOG_DEBUG, "sched", "progress",
@@ -1258,6 +1272,7 @@ static int resume_task(const coord_store_task_row_t *row, void *ud)
         t->epochs = row->r.epochs;
         t->n_eval = row->r.n_eval;
         t->finished_unix = isnan(row->finished) ? 0 : row->finished;
+        t->resumed_from = row->resumed_from;
         if (row->worker)
             str_set(&t->done_by, row->worker);
         s->tasks_done++;

@@ -584,7 +584,8 @@ int coord_store_each_task(coord_store_t *s, uint64_t sweep,
             "SELECT t.id, t.trial, t.fold, t.repeat, t.refit, t.state, t.attempt, a.worker, "
             "t.score, t.accuracy, t.log_loss, t.f1_macro, t.train_score, t.fit_seconds, "
             "t.epochs, t.error, (SELECT COUNT(*) FROM attempts f WHERE f.task = t.id AND "
-            "f.outcome = 'failed'), t.seed_rep, t.n_eval, t.finished FROM tasks t "
+            "f.outcome = 'failed'), t.seed_rep, t.n_eval, t.finished, t.resumed_from "
+            "FROM tasks t "
             "LEFT JOIN attempts a "
             "ON a.task = t.id AND a.attempt = t.attempt WHERE t.sweep = ?1 ORDER BY t.id",
             -1, &q, NULL) != SQLITE_OK)
@@ -610,6 +611,7 @@ int coord_store_each_task(coord_store_t *s, uint64_t sweep,
             .failures = (uint32_t)sqlite3_column_int(q, 16),
             .seed_rep = sqlite3_column_int(q, 17),
             .finished = col_real(q, 19),
+            .resumed_from = sqlite3_column_int(q, 20),
         };
         rc = cb(&row, ud);
     }

@@ -111,6 +111,7 @@ typedef struct coord_store_task_row {
     int fold, repeat;
     int seed_rep;         // which of the spec's cv.seeds replicates (0-based)
     double finished;      // unix time of its result (NaN when none)
+    int resumed_from;     // epochs the worker continued from
     bool refit;
     const char *state;    // queued | leased | done | failed | cancelled
     uint32_t attempt;

@@ -53,6 +53,40 @@ coord_worker_t *coord_worker_by_peer(coord_t *c, const hpt_peer_id_t *peer)
     return NULL;
 }
 
+// --- throughput -----------------------------------------------------------
+
+/* Record the worker's counters now in its ring of samples. */
+static void rate_sample(coord_worker_t *w, double now)
+{
+    w->rate[w->rate_head] = (coord_rate_sample_t){
+        .at = now, .tasks_done = w->tasks_done, .epochs_done = w->epochs_done};
+    w->rate_head = (w->rate_head + 1) % COORD_RATE_SAMPLES;
+    if (w->rate_n < COORD_RATE_SAMPLES)
+        w->rate_n++;
+}
+
+void coord_worker_rates(const coord_worker_t *w, double now, double *tasks_per_min,
+                        double *epochs_per_s, double *window_s)
+{
+    *tasks_per_min = *epochs_per_s = *window_s = 0;
+    /* The oldest sample still inside the window (samples are at least
+     * COORD_RATE_SAMPLE_S apart, so the window is covered to within one);
+     * the newest one when all are older. */
+    const coord_rate_sample_t *from = NULL;
+    for (int k = 0; k < w->rate_n; k++) {
+        int i = (w->rate_head - w->rate_n + k + 2 * COORD_RATE_SAMPLES) % COORD_RATE_SAMPLES;
+        from = &w->rate[i];
+        if (now - from->at <= COORD_RATE_WINDOW_S)
+            break;
+    }
+    if (!from || now - from->at < 1.0)
+        return;   // too short to say anything
+    double span = now - from->at;
+    *window_s = span;
+    *tasks_per_min = (double)(w->tasks_done - from->tasks_done) * 60.0 / span;
+    *epochs_per_s = (double)(w->epochs_done - from->epochs_done) / span;
+}
+
 static coord_worker_t *by_id(coord_t *c, const char *id)
 {
     for (coord_worker_t *w = c->workers; w; w = w->next)
@@ -121,6 +155,7 @@ void coord_on_hello(coord_t *c, const hpt_peer_id_t *peer, const Hpt__Hello *m)
         }
         snprintf(w->id, sizeof w->id, "%s", m->worker_id);
         w->connected = coord_unix();
+        rate_sample(w, coord_now());   // rates count from here
         list_append(c, w);
         c->n_workers++;
     }
@@ -238,6 +273,11 @@ void coord_workers_cron(coord_t *c)
         char why[96];
         snprintf(why, sizeof why, "no message for %d heartbeat intervals", c->cfg.hb_liveness);
         coord_worker_remove(c, c->workers, why);
+    }
+    for (coord_worker_t *w = c->workers; w; w = w->next) {
+        int newest = (w->rate_head + COORD_RATE_SAMPLES - 1) % COORD_RATE_SAMPLES;
+        if (w->rate_n == 0 || now - w->rate[newest].at >= COORD_RATE_SAMPLE_S)
+            rate_sample(w, now);
     }
     /* Heartbeats go to every registered worker, busy ones included: a busy
      * worker runs its liveness countdown too. */

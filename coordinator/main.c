@@ -19,6 +19,8 @@
 #include <zmq.h>
 
 #include "coord.h"
+#include "coord_http.h"
+#include "curve.h"
 #include "hpt_config.h"
 #include "log.h"
 
@@ -39,7 +41,7 @@ const coord_cfg_t COORD_CFG_DEFAULT = {
 
 // --- configuration table --------------------------------------------------
 
-typedef enum { CFG_STR, CFG_INT } cfg_type_t;
+typedef enum { CFG_STR, CFG_INT, CFG_BOOL } cfg_type_t;  // CFG_BOOL: an int 0/1, a bare flag
 
 typedef struct cfg_entry {
     const char *name;
@@ -53,6 +55,7 @@ typedef struct cfg_entry {
 #define STR(field, help) {#field, CFG_STR, offsetof(coord_cfg_t, field), \
                           sizeof(((coord_cfg_t *)0)->field), 0, 0, help}
 #define INT(field, lo, hi, help) {#field, CFG_INT, offsetof(coord_cfg_t, field), 0, lo, hi, help}
+#define FLAG(field, help) {#field, CFG_BOOL, offsetof(coord_cfg_t, field), 0, 0, 1, help}
 
 static const cfg_entry_t cfg_table[] = {
     STR(bind, "ZeroMQ endpoint to bind (workers and clients connect here)"),
@@ -69,6 +72,16 @@ static const cfg_entry_t cfg_table[] = {
     INT(task_deadline_s, 1, 31536000, "re-lease a task still running after this many seconds"),
     INT(event_ring, 16, 1000000, "recent events kept for late `hptune logs` subscribers"),
     INT(sub_timeout_ms, 100, 3600000, "drop a log follower that has not renewed for this long"),
+    STR(http, "HOST:PORT to serve HTTP on: Prometheus /metrics, the JSON API /api/ and a "
+              "dashboard at / (docs/http.md); beyond loopback only with --insecure; empty: off"),
+    // Security (docs/security.md).
+    STR(curve_secret, "CURVE key pair file (hptune keygen's PREFIX.key, mode 0600): encrypt "
+                      "every connection and admit only the keys in authorized_keys; empty: "
+                      "plain text, allowed only on loopback"),
+    STR(authorized_keys, "directory of the public keys allowed to connect, one per file "
+                         "(PREFIX.pub); re-read on SIGHUP"),
+    FLAG(insecure, "run unprotected beyond loopback: bind without curve_secret, serve http on "
+                   "a public address; no authentication, no encryption (a warning is logged)"),
 };
 #define N_CFG (sizeof cfg_table / sizeof cfg_table[0])
 
@@ -93,6 +106,19 @@ static const cfg_entry_t *cfg_find(const char *name)
 static int cfg_set(coord_cfg_t *cfg, const cfg_entry_t *e, const char *value, const char *where)
 {
     char *p = (char *)cfg + e->offset;
+    if (e->type == CFG_BOOL) {
+        static const char *const yes[] = {"yes", "true", "on", "1"};
+        static const char *const no[] = {"no", "false", "off", "0"};
+        for (size_t i = 0; i < 4; i++) {
+            if (strcmp(value, yes[i]) == 0 || strcmp(value, no[i]) == 0) {
+                *(int *)p = strcmp(value, yes[i]) == 0;
+                return 0;
+            }
+        }
+        fprintf(stderr, "hptune-coordinator: %s%s: '%s' is not yes or no\n", where, e->name,
+                value);
+        return -1;
+    }
     if (e->type == CFG_STR) {
         if (strlen(value) >= e->size) {
             fprintf(stderr, "hptune-coordinator: %s%s: value longer than %zu bytes\n", where,
@@ -166,6 +192,8 @@ static void cfg_dump(const coord_cfg_t *cfg, FILE *f)
         fprintf(f, "# %s\n", e->help);
         if (e->type == CFG_STR)
             fprintf(f, "%s \"%s\"\n", e->name, p);
+        else if (e->type == CFG_BOOL)
+            fprintf(f, "%s %s\n", e->name, *(const int *)p ? "yes" : "no");
         else
             fprintf(f, "%s %d\n", e->name, *(const int *)p);
     }
@@ -179,7 +207,25 @@ static void usage(FILE *f)
             "The hptune coordinator: accepts sweeps from `hptune launch`, hands (trial, fold)\n"
             "tasks to hptune-worker processes over ZeroMQ, aggregates their scores, refits the\n"
             "winner, and journals everything to SQLite.  Stop it with SIGINT or SIGTERM (the\n"
-            "journal is flushed); SIGHUP reopens the log file.\n"
+            "journal is flushed); SIGHUP reopens the log file and re-reads the authorized keys.\n"
+            "\n"
+            "With --http HOST:PORT (e.g. 127.0.0.1:7680) it also serves, read-only and without\n"
+            "authentication: Prometheus metrics at /metrics, JSON at /api/sweeps,\n"
+            "/api/sweeps/ID (the `hptune results --format json` table) and /api/workers, and\n"
+            "a live dashboard at / (docs/http.md).  A non-loopback HOST needs --insecure.\n"
+            "\n"
+            "Security (docs/security.md): with --curve-secret FILE and --authorized-keys DIR\n"
+            "every connection is encrypted and authenticated with CurveZMQ, and only workers\n"
+            "and clients whose public key is a file in DIR may connect; each refusal is logged\n"
+            "with the peer's address and key.  Without keys the coordinator speaks plain text,\n"
+            "which it allows only on loopback (tcp://127.x.x.x, tcp://[::1], tcp://localhost,\n"
+            "ipc://, inproc://): asked to bind elsewhere without keys it refuses to start, unless\n"
+            "--insecure is given.  Keys in three commands:\n"
+            "  hptune keygen -o /etc/hptune/coordinator     # coordinator.key and .pub\n"
+            "  mkdir -p /etc/hptune/authorized_keys         # one worker/client .pub per file\n"
+            "  hptune-coordinator --bind tcp://0.0.0.0:7600 \\\n"
+            "      --curve-secret /etc/hptune/coordinator.key \\\n"
+            "      --authorized-keys /etc/hptune/authorized_keys\n"
             "\n"
             "Options (every config key is also a flag; flags override the file):\n"
             "  --config FILE        read `key value` lines (see deploy/hptune-coordinator.conf)\n");
@@ -193,6 +239,9 @@ static void usage(FILE *f)
         const char *p = (const char *)&COORD_CFG_DEFAULT + e->offset;
         if (e->type == CFG_STR)
             fprintf(f, "  %-20s %s\n  %-20s [default: \"%s\"]\n", flag, e->help, "", p);
+        else if (e->type == CFG_BOOL)
+            fprintf(f, "  %-20s %s\n  %-20s [default: off; config file: %s yes|no]\n", flag,
+                    e->help, "", e->name);
         else
             fprintf(f, "  %-20s %s (%ld..%ld)\n  %-20s [default: %d]\n", flag, e->help, e->min,
                     e->max, "", *(const int *)p);
@@ -206,7 +255,8 @@ static void usage(FILE *f)
             "  -V, --version        print the version\n"
             "\n"
             "Exit status: 0 after a clean stop, 1 when it cannot start (bad bind address,\n"
-            "unusable journal), 2 for a bad option.\n");
+            "unusable journal), 2 for a bad option, a bad key file or directory, or a\n"
+            "non-loopback --bind without keys or --insecure.\n");
 }
 
 // --- time and sending -----------------------------------------------------
@@ -241,7 +291,10 @@ int coord_send(coord_t *c, const hpt_peer_id_t *to, hpt_env_t *env)
 
 static bool is_client_body(int body)
 {
-    return body >= HPT__ENVELOPE__BODY_SUBMIT;
+    // The dataset transfer's bodies (50..) come after the clients' but are workers'.
+    return body >= HPT__ENVELOPE__BODY_SUBMIT && body != HPT__ENVELOPE__BODY_FETCH_CHUNK &&
+           body != HPT__ENVELOPE__BODY_DATASETS && body != HPT__ENVELOPE__BODY_DATASET_OFFER &&
+           body != HPT__ENVELOPE__BODY_DATASET_CHUNK;
 }
 
 bool coord_log_allowed(coord_t *c, const hpt_peer_id_t *peer, int kind, int per_minute)
@@ -354,6 +407,8 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
             case HPT__ENVELOPE__BODY_PROGRESS: coord_on_progress(c, w, env->progress); break;
             case HPT__ENVELOPE__BODY_RESULT: coord_on_result(c, w, env->result); break;
             case HPT__ENVELOPE__BODY_GOODBYE: coord_on_goodbye(c, w, env->goodbye); break;
+            case HPT__ENVELOPE__BODY_FETCH_CHUNK: coord_on_fetch(c, w, env->fetch_chunk); break;
+            case HPT__ENVELOPE__BODY_DATASETS: coord_on_datasets(c, w, env->datasets); break;
             default: log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
             }
         }
@@ -417,6 +472,8 @@ static void shutdown_loop(coord_t *c, const char *why)
     uv_close((uv_handle_t *)&c->sig_term, close_cb_nop);
     uv_close((uv_handle_t *)&c->sig_hup, close_cb_nop);
     hpt_zsock_close(&c->zs, zsock_closed);
+    coord_http_stop(c);   // answers waiting requests 503, joins the HTTP threads
+    coord_zap_close(c->zap);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -429,9 +486,40 @@ static void on_signal(uv_signal_t *h, int signum)
                     rc < 0 ? "cannot reopen log file" : "log file reopened", "path=%s error=\"%s\"",
                     c->cfg.log_file, rc < 0 ? hpt_strerror(rc) : "");
         }
+        if (c->zap)
+            coord_zap_reload(c->zap);
         return;
     }
     shutdown_loop(c, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+// --- security -------------------------------------------------------------
+
+/* Protected mode: the refusal to bind beyond loopback without keys, with the
+ * commands that set keys up (docs/security.md). */
+static void refuse_plain_bind(const char *bind)
+{
+    fprintf(stderr,
+            "hptune-coordinator: refusing to bind %s without CURVE keys (protected mode):\n"
+            "anyone who can reach that port could submit and cancel sweeps, read results and\n"
+            "pose as a worker.  Either bind to loopback (--bind tcp://127.0.0.1:7600), or set\n"
+            "up keys (docs/security.md):\n"
+            "\n"
+            "  # on the coordinator\n"
+            "  hptune keygen -o /etc/hptune/coordinator\n"
+            "  mkdir -p /etc/hptune/authorized_keys\n"
+            "  hptune-coordinator --bind %s \\\n"
+            "      --curve-secret /etc/hptune/coordinator.key \\\n"
+            "      --authorized-keys /etc/hptune/authorized_keys\n"
+            "  # on each worker, and where the hptune CLI runs\n"
+            "  hptune keygen -o ~/.config/hptune/worker\n"
+            "  #   copy worker.pub into the coordinator's /etc/hptune/authorized_keys/ and\n"
+            "  #   send it SIGHUP; copy /etc/hptune/coordinator.pub to the worker\n"
+            "  hptune-worker --coordinator tcp://COORDINATOR-HOST:7600 \\\n"
+            "      --curve-secret ~/.config/hptune/worker.key --server-key coordinator.pub\n"
+            "\n"
+            "or pass --insecure to run without authentication or encryption anyway.\n",
+            bind, bind);
 }
 
 // --- main -----------------------------------------------------------------
@@ -480,6 +568,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "hptune-coordinator: unknown option '%s' (see --help)\n", a);
             return 2;
         }
+        if (e->type == CFG_BOOL) {   // a bare flag: --insecure
+            *(int *)((char *)&c.cfg + e->offset) = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "hptune-coordinator: %s: missing value\n", a);
             return 2;
@@ -499,6 +591,13 @@ int main(int argc, char **argv)
         cfg_dump(&c.cfg, stdout);
         return 0;
     }
+    if (c.cfg.http[0]) {
+        hpt_err herr = {0};
+        if (coord_http_check(c.cfg.http, c.cfg.insecure != 0, &herr) < 0) {
+            fprintf(stderr, "hptune-coordinator: http: %s\n", herr.msg);
+            return 2;
+        }
+    }
     lvl -= verbose;
     hpt_log_set_level(lvl < 0 ? HPT_LOG_DEBUG : (hpt_log_level_t)lvl);
     if (c.cfg.log_file[0] && hpt_log_set_file(c.cfg.log_file) < 0) {
@@ -510,6 +609,29 @@ int main(int argc, char **argv)
     hpt_err err = {0};
     uv_loop_t loop;
     bool loop_ok = false;
+    // Security before anything is opened: keys, or loopback, or --insecure.
+    if (c.cfg.authorized_keys[0] && !c.cfg.curve_secret[0]) {
+        fprintf(stderr, "hptune-coordinator: --authorized-keys needs --curve-secret FILE, the "
+                        "coordinator's own key pair (hptune keygen -o PREFIX writes one)\n");
+        status = 2;
+        goto done;
+    }
+    if (c.cfg.curve_secret[0]) {
+        if (coord_zap_new(&c.zap, &c) < 0) {
+            status = 2;
+            goto done;
+        }
+    } else if (!hpt_curve_endpoint_is_local(c.cfg.bind)) {
+        if (!c.cfg.insecure) {
+            refuse_plain_bind(c.cfg.bind);
+            status = 2;
+            goto done;
+        }
+        hpt_log(HPT_LOG_WARN, "security", "insecure: bound beyond loopback without CURVE keys",
+                "endpoint=%s note=\"anyone who reaches this port can submit and cancel sweeps, "
+                "read results and pose as a worker; see docs/security.md\"",
+                c.cfg.bind);
+    }
     if (coord_store_open(&c.store, c.cfg.db, &err) < 0) {
         char q[300];
         hpt_log(HPT_LOG_ERROR, "store", "cannot open the journal", "db=%s error=%s", c.cfg.db,
@@ -539,6 +661,8 @@ int main(int argc, char **argv)
     int hwm = 20000;
     zmq_setsockopt(c.router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (c.zap && coord_zap_server(c.zap, c.router) < 0)
+        goto done;   // logged
     if (zmq_bind(c.router, c.cfg.bind) != 0) {
         hpt_log(HPT_LOG_ERROR, "net", "cannot bind", "endpoint=%s error=\"%s\"", c.cfg.bind,
                 zmq_strerror(zmq_errno()));
@@ -568,6 +692,26 @@ int main(int argc, char **argv)
     uv_signal_start(&c.sig_int, on_signal, SIGINT);
     uv_signal_start(&c.sig_term, on_signal, SIGTERM);
     uv_signal_start(&c.sig_hup, on_signal, SIGHUP);
+    c.started_unix = coord_unix();
+    if (c.zap && (rc = coord_zap_start(c.zap)) < 0) {
+        hpt_log(HPT_LOG_ERROR, "security", "cannot watch the ZAP socket", "error=\"%s\"",
+                hpt_strerror(rc));
+        shutdown_loop(&c, "zap");
+        uv_run(&loop, UV_RUN_DEFAULT);   // let the close callbacks run
+        goto done;   // status 1
+    }
+    if (c.cfg.http[0]) {
+        if (coord_http_start(&c, &err) < 0) {
+            char q[300];
+            hpt_log(HPT_LOG_ERROR, "http", "cannot start the HTTP server", "address=%s error=%s",
+                    c.cfg.http, hpt_log_quote(err.msg, q, sizeof q));
+            shutdown_loop(&c, "http");
+            uv_run(&loop, UV_RUN_DEFAULT);   // let the close callbacks run
+            goto done;   // status 1
+        }
+        hpt_log(HPT_LOG_INFO, "http", "serving", "address=%s port=%d", c.cfg.http,
+                coord_http_port(&c));
+    }
 
     hpt_log(HPT_LOG_INFO, "coordinator", "started",
             "version=%s endpoint=%s db=%s heartbeat_ms=%d liveness=%d resumed_sweeps=%d pid=%d",
@@ -593,6 +737,7 @@ done:
     coord_sweeps_free(&c);
     coord_events_free(&c);
     coord_store_close(&c.store);
+    coord_zap_destroy(&c.zap);   // its sockets, before the context ends
     if (c.router)
         zmq_close(c.router);
     if (c.zctx)

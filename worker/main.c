@@ -36,17 +36,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 #include <zmq.h>
 
 #include "blas.h"
+#include "curve.h"
 #include "dataset.h"
 #include "hpt_config.h"
 #include "log.h"
 #include "proto_io.h"
 #include "wrk_cache.h"
 #include "wrk_config.h"
+#include "wrk_fetch.h"
 #include "wrk_trainer.h"
 #include "zsock.h"
 
@@ -89,8 +92,16 @@ typedef struct hpt_wrk {
     // --dry-run loads nothing and advertises these names instead (borrowed).
     const char *dry_names[HPT_WRK_MAX_DATASETS];
     int n_dry;
+    // Datasets the coordinator offers are fetched into fetch_root (wrk_fetch.h);
+    // NULL with --dry-run.
+    wrk_fetch_t *fetch;
+    char fetch_root[HPT_WRK_PATH_LEN];
+    unsigned offers_ignored;   // offers not taken (--no-fetch, draining), for the log
 
     // The connection.
+    bool curve;                // CURVE keys given: every socket is a CURVE client
+    hpt_curve_pair_t keys;     // this worker's key pair (the secret is wiped at exit)
+    char server_key[HPT_CURVE_Z85_LEN + 1];  // the coordinator's public key, Z85
     void *zctx;
     void *sock;                // DEALER; NULL unless OPEN or CLOSING
     hpt_zsock_t zs;
@@ -232,6 +243,8 @@ static void send_hello(hpt_wrk_t *w)
         flush_outbox(w);
         if (w->draining)
             send_goodbye(w);
+        if (w->fetch)
+            wrk_fetch_reconnected(w->fetch);
     } else {
         // Retried by the housekeeping timer; EAGAIN just means "not connected yet".
         w->hello_pending = true;
@@ -477,6 +490,8 @@ static void shutdown_begin(hpt_wrk_t *w, int status, bool force)
     if (w->n_outbox)
         hpt_log(HPT_LOG_WARN, COMP, "exiting with unsent results", "results=%zu",
                 w->n_outbox);
+    if (w->fetch)
+        wrk_fetch_stop(w->fetch);
     /* On a drain, give the last Result and the Goodbye a bounded time to leave
      * (zmq_ctx_term waits for them); otherwise linger 0 as STYLE §10 says. */
     int linger = force ? 0 : w->hb_ivl_ms * 2 < DRAIN_LINGER_MS ? w->hb_ivl_ms * 2
@@ -568,6 +583,88 @@ static void on_item(wrk_item_t *it, void *ud)
     wrk_task_destroy(&r->t);
     remove_run(w, r);
     maybe_drain_done(w);
+}
+
+// --- datasets fetched from the coordinator --------------------------------
+
+/* Tell the coordinator the datasets held now (after a fetch).  Without a
+ * registered connection nothing is sent: the next Hello lists them. */
+static void send_datasets(hpt_wrk_t *w)
+{
+    Hpt__DatasetInfo info[HPT_WRK_MAX_DATASETS];
+    Hpt__DatasetInfo *infop[HPT_WRK_MAX_DATASETS];
+    for (int i = 0; i < w->n_ds; i++) {
+        hpt__dataset_info__init(&info[i]);
+        info[i].name = w->ds[i]->name;
+        info[i].fingerprint = w->ds[i]->fingerprint;
+        info[i].n_train = w->ds[i]->train.n;
+        info[i].n_test = w->ds[i]->test.n;
+        infop[i] = &info[i];
+    }
+    Hpt__Datasets m = HPT__DATASETS__INIT;
+    m.n_datasets = (size_t)w->n_ds;
+    m.datasets = infop;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_DATASETS;
+    env.datasets = &m;
+    int rc = w->hello_pending ? -ENOTCONN : send_env(w, &env);
+    hpt_log(rc < 0 ? HPT_LOG_WARN : HPT_LOG_INFO, COMP,
+            rc < 0 ? "datasets not announced; the next hello lists them" : "datasets announced",
+            "datasets=%d error=\"%s\"", w->n_ds, rc < 0 ? hpt_strerror(rc) : "");
+}
+
+/* wrk_fetch's way out: requests go only on a registered connection. */
+static int fetch_send(void *ud, hpt_env_t *env)
+{
+    hpt_wrk_t *w = ud;
+    return w->hello_pending ? -ENOTCONN : send_env(w, env);
+}
+
+/* A fetched, verified dataset: keep it and announce it. */
+static void on_fetched(void *ud, hpt_dataset_t **ds)
+{
+    hpt_wrk_t *w = ud;
+    if (w->stopping)
+        return;
+    if (find_dataset(w, (*ds)->name) || w->n_ds >= HPT_WRK_MAX_DATASETS) {
+        hpt_log(HPT_LOG_ERROR, COMP, "fetched dataset not used", "dataset=%s reason=\"%s\"",
+                (*ds)->name, w->n_ds >= HPT_WRK_MAX_DATASETS ? "too many datasets"
+                                                              : "already loaded");
+        return;  // the caller frees it
+    }
+    hpt_dataset_t *d = *ds;
+    *ds = NULL;
+    w->ds[w->n_ds++] = d;
+    hpt_log(HPT_LOG_INFO, COMP, "dataset loaded", "dataset=%s dir=%s n_train=%u n_test=%u "
+            "classes=%u fingerprint=%s fetched=true", d->name, d->dir, d->train.n, d->test.n,
+            d->n_classes, d->fingerprint);
+    send_datasets(w);
+}
+
+static void on_offer(hpt_wrk_t *w, const Hpt__DatasetOffer *m)
+{
+    const hpt_dataset_t *have = find_dataset(w, m->dataset);
+    if (have && strcmp(have->fingerprint, m->fingerprint) == 0) {
+        // The coordinator missed our announcement (a lost message): repeat it.
+        hpt_log(HPT_LOG_INFO, COMP, "offer of a dataset already held; announcing it again",
+                "dataset=%s", m->dataset);
+        send_datasets(w);
+        return;
+    }
+    const char *why = w->cfg.dry_run ? "--dry-run"
+                      : w->cfg.no_fetch ? "--no-fetch"
+                      : w->draining ? "draining"
+                      : have ? "this worker holds another copy of it"
+                      : !w->fetch ? "fetching is not set up" : NULL;
+    if (why) {
+        // The coordinator repeats its offers: say it once at info level.
+        hpt_log_level_t lvl = w->offers_ignored++ ? HPT_LOG_DEBUG : HPT_LOG_INFO;
+        hpt_log(lvl, COMP,
+                "dataset offer ignored", "dataset=%s fingerprint=%.12s sweep=%llu reason=\"%s\"",
+                m->dataset, m->fingerprint, (unsigned long long)m->sweep, why);
+        return;
+    }
+    wrk_fetch_offer(w->fetch, m);
 }
 
 // --- coordinator messages ------------------------------------------------
@@ -716,6 +813,13 @@ static void handle_env(hpt_wrk_t *w, const hpt_env_t *env)
         break;
     case HPT__ENVELOPE__BODY_HEARTBEAT:
         break;  // resetting liveness (done by the caller) is all it does
+    case HPT__ENVELOPE__BODY_DATASET_OFFER:
+        on_offer(w, env->dataset_offer);
+        break;
+    case HPT__ENVELOPE__BODY_DATASET_CHUNK:
+        if (w->fetch)
+            wrk_fetch_chunk(w->fetch, env->dataset_chunk);
+        break;
     case HPT__ENVELOPE__BODY_DISCONNECT: {
         char q[512];
         hpt_log(HPT_LOG_WARN, COMP, "disconnect, registering again", "reason=%s",
@@ -785,8 +889,10 @@ static int conn_open_sock(hpt_wrk_t *w)
     if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
         zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
+        (w->curve && (rc = hpt_curve_set_client(s, &w->keys, w->server_key)) < 0) ||
         zmq_connect(s, w->cfg.coordinator) != 0) {
-        rc = -zmq_errno();
+        if (rc == 0)
+            rc = -zmq_errno();
         goto err_close;
     }
     if ((rc = hpt_zsock_init(w->loop, &w->zs, s, on_readable, w)) < 0)
@@ -840,8 +946,12 @@ static void tick_conn(hpt_wrk_t *w, uint64_t now)
         send_heartbeat(w);
     if (!w->rx_seen && --w->liveness <= 0) {
         hpt_log(HPT_LOG_WARN, COMP, "coordinator silent, reconnecting",
-                "coordinator=%s silent_ms=%d", w->cfg.coordinator,
-                w->hb_ivl_ms * w->liveness_max);
+                "coordinator=%s silent_ms=%d%s", w->cfg.coordinator,
+                w->hb_ivl_ms * w->liveness_max,
+                !w->curve ? ""
+                          : " hint=\"with CURVE: check that --server-key is the coordinator's "
+                            "public key and that this worker's public key is in its authorized "
+                            "keys\"");
         conn_close(w, 0);
         return;
     }
@@ -854,6 +964,8 @@ static void on_tick(uv_timer_t *h)
 {
     hpt_wrk_t *w = h->data;
     tick_conn(w, uv_now(w->loop));
+    if (w->fetch && w->conn == CONN_OPEN)
+        wrk_fetch_tick(w->fetch);
     maybe_drain_done(w);
 }
 
@@ -925,6 +1037,32 @@ static void load_datasets(hpt_wrk_t *w)
     if (w->n_ds == 0)
         hpt_log(HPT_LOG_WARN, COMP, "no dataset loaded; the coordinator will send no tasks",
                 "data_dir=%s", dir ? dir : "default");
+}
+
+/* The fetcher (wrk_fetch.h).  Datasets go where this worker loads them
+ * from: --data-dir when given, else the first default root, "data" when it
+ * is a directory, else the system data dir. */
+static int start_fetch(hpt_wrk_t *w)
+{
+    struct stat st;
+    const char *root = w->cfg.data_dir[0] ? w->cfg.data_dir
+                       : stat("data", &st) == 0 && S_ISDIR(st.st_mode) ? "data"
+                                                                       : HPT_DATADIR_SYSTEM;
+    snprintf(w->fetch_root, sizeof w->fetch_root, "%s", root);
+    wrk_fetch_opts_t o = {
+        .root = w->fetch_root,
+        .chunk_bytes = w->cfg.fetch_chunk_kb * 1024,
+        .window = w->cfg.fetch_window,
+        .rate_bytes_s = w->cfg.fetch_rate_kib_s * 1024,
+        // Lost requests are rare (a reconnect restarts the window anyway).
+        .stall_ms = 10000,
+    };
+    int rc = wrk_fetch_new(&w->fetch, w->loop, &o, fetch_send, on_fetched, w);
+    if (rc == 0 && !w->cfg.no_fetch)
+        hpt_log(HPT_LOG_INFO, COMP, "datasets the coordinator offers are fetched",
+                "data_dir=%s chunk_kb=%d window=%d rate_kib_s=%d", w->fetch_root,
+                w->cfg.fetch_chunk_kb, w->cfg.fetch_window, w->cfg.fetch_rate_kib_s);
+    return rc;
 }
 
 static int start_handles(hpt_wrk_t *w)
@@ -1001,6 +1139,19 @@ int main(int argc, char **argv)
         status = HPT_WRK_EXIT_USAGE;
         goto done;
     }
+    if (w->cfg.curve_secret[0]) {   // both keys, checked by wrk_cfg_parse_args
+        if (hpt_curve_supported(&err) < 0 ||
+            hpt_curve_load_secret(w->cfg.curve_secret, &w->keys, &err) < 0 ||
+            hpt_curve_public_arg(w->cfg.server_key, "--server-key", w->server_key, &err) < 0) {
+            fprintf(stderr, "hptune-worker: %s%s\n",
+                    strncmp(err.msg, "--", 2) == 0 ? "" : "--curve-secret: ", err.msg);
+            status = HPT_WRK_EXIT_USAGE;
+            goto done;
+        }
+        w->curve = true;
+        hpt_log(HPT_LOG_INFO, COMP, "CURVE on", "public_key=%s server_key=%s",
+                w->keys.public_z85, w->server_key);
+    }
     if (gethostname(w->host, sizeof w->host) != 0)
         strcpy(w->host, "localhost");
     w->host[sizeof w->host - 1] = '\0';
@@ -1028,6 +1179,11 @@ int main(int argc, char **argv)
     }
     loop_ok = true;
     w->loop = &loop;
+    if (!w->cfg.dry_run && (rc = start_fetch(w)) < 0) {
+        hpt_log(HPT_LOG_ERROR, COMP, "cannot set up dataset fetching", "error=\"%s\"",
+                hpt_strerror(rc));
+        goto done;
+    }
     w->zctx = zmq_ctx_new();
     if (!w->zctx) {
         hpt_log(HPT_LOG_ERROR, COMP, "cannot create the ZeroMQ context", "error=\"%s\"",
@@ -1102,6 +1258,8 @@ done:
         }
         free(w->runs);
         wrk_cache_destroy(&w->cache);
+        hpt_curve_wipe(&w->keys);
+        wrk_fetch_destroy(&w->fetch);
         for (int i = 0; i < w->n_ds; i++)
             hpt_dataset_destroy(&w->ds[i]);
         if (status != HPT_WRK_EXIT_USAGE && w->loop)

@@ -32,6 +32,10 @@ const hpt_wrk_cfg HPT_WRK_CFG_DEFAULT = {
     .log_level = HPT_LOG_INFO,
     .log_file = "",
     .dry_run = false,
+    .no_fetch = false,
+    .fetch_chunk_kb = 256,
+    .fetch_window = 8,
+    .fetch_rate_kib_s = 0,
 };
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:7600"
@@ -60,6 +64,14 @@ typedef struct opt {
 static const opt_t opts[] = {
     {"coordinator", OPT_STR, F(coordinator), 0, HPT_WRK_ENDPOINT_LEN, "ENDPOINT",
      "the coordinator's ZeroMQ endpoint (env HPTUNE_COORDINATOR)"},
+    {"curve_secret", OPT_STR, F(curve_secret), 0, HPT_WRK_PATH_LEN, "FILE",
+     "this worker's CURVE key pair (hptune keygen's PREFIX.key, mode 0600); with server_key "
+     "the connection is encrypted, and the coordinator admits the worker only when its public "
+     "key is in the coordinator's authorized keys (env HPTUNE_CURVE_SECRET; "
+     "docs/security.md)"},
+    {"server_key", OPT_STR, F(server_key), 0, HPT_WRK_PATH_LEN, "KEY",
+     "the coordinator's public key: its .pub file or the 40 Z85 characters (env "
+     "HPTUNE_SERVER_KEY)"},
     {"slots", OPT_INT, F(slots), 1, 1024, "N", "tasks run at once, one thread each"},
     {"data_dir", OPT_STR, F(data_dir), 0, HPT_WRK_PATH_LEN, "DIR",
      "where named datasets live (default: data/, then " HPT_DATADIR_SYSTEM ")"},
@@ -89,6 +101,16 @@ static const opt_t opts[] = {
     {"test_stall_epoch", OPT_INT, F(test_stall_epoch), 0, 100000, "N",
      "for tests of the coordinator's stall detection: every task hangs after epoch N while "
      "heartbeats go on, until cancelled (0 = off)"},
+    {"no_fetch", OPT_BOOL, F(no_fetch), 0, 1, NULL,
+     "ignore the coordinator's offers of datasets this worker lacks (by default it fetches "
+     "them into the data dir, verifies their fingerprint and takes their tasks)"},
+    {"fetch_chunk_kb", OPT_INT, F(fetch_chunk_kb), 1, 1024, "KB",
+     "KiB asked for per chunk when fetching a dataset"},
+    {"fetch_window", OPT_INT, F(fetch_window), 1, 64, "N",
+     "chunk requests outstanding at most when fetching a dataset (credit-based flow control)"},
+    {"fetch_rate_kib_s", OPT_INT, F(fetch_rate_kib_s), 0, 10485760, "KIB",
+     "fetch datasets at most this many KiB per second (0 = no limit; tests use it to "
+     "interrupt a transfer)"},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -110,6 +132,20 @@ int wrk_cfg_defaults(hpt_wrk_cfg *cfg, hpt_err *err)
         return hpt_err_set(err, -EINVAL, "HPTUNE_COORDINATOR: longer than %zu bytes",
                            sizeof cfg->coordinator - 1);
     strcpy(cfg->coordinator, env);
+    // CURVE keys, like the coordinator's address, may come from the environment.
+    static const struct {
+        const char *var;
+        size_t off;
+    } keys[] = {{"HPTUNE_CURVE_SECRET", F(curve_secret)}, {"HPTUNE_SERVER_KEY", F(server_key)}};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = getenv(keys[i].var);
+        if (!v)
+            continue;
+        if (strlen(v) >= HPT_WRK_PATH_LEN)
+            return hpt_err_set(err, -EINVAL, "%s: longer than %d bytes", keys[i].var,
+                               HPT_WRK_PATH_LEN - 1);
+        strcpy((char *)cfg + keys[i].off, v);
+    }
     return 0;
 }
 
@@ -214,6 +250,13 @@ static int check_cfg(const hpt_wrk_cfg *cfg, hpt_err *err)
         return hpt_err_set(err, -EINVAL, "--coordinator: empty endpoint");
     if (cfg->name[0] == '\0')
         return hpt_err_set(err, -EINVAL, "--name: empty name");
+    if (!cfg->curve_secret[0] != !cfg->server_key[0])
+        return hpt_err_set(err, -EINVAL,
+                           "--%s is set but --%s is not: a CURVE worker needs its own key pair "
+                           "(--curve-secret, env HPTUNE_CURVE_SECRET) and the coordinator's "
+                           "public key (--server-key, env HPTUNE_SERVER_KEY)",
+                           cfg->curve_secret[0] ? "curve-secret" : "server-key",
+                           cfg->curve_secret[0] ? "server-key" : "curve-secret");
     return 0;
 }
 
@@ -450,13 +493,19 @@ void wrk_cfg_print_help(FILE *f, const hpt_wrk_cfg *defaults)
           "  -h, --help                show this help\n"
           "  -V, --version             print the version\n"
           "\n"
-          "Environment: HPTUNE_COORDINATOR is the default for --coordinator.\n"
+          "Environment: HPTUNE_COORDINATOR is the default for --coordinator,\n"
+          "HPTUNE_CURVE_SECRET for --curve-secret, HPTUNE_SERVER_KEY for --server-key.\n"
+          "\n"
+          "Security: a coordinator with CURVE keys (docs/security.md) admits only workers\n"
+          "that give --curve-secret (this worker's key pair, from `hptune keygen -o\n"
+          "PREFIX`) and --server-key (the coordinator's PREFIX.pub, or its 40-character\n"
+          "key), and whose PREFIX.pub is in the coordinator's --authorized-keys directory.\n"
           "\n"
           "Signals: SIGINT/SIGTERM drain (finish running tasks, then exit 0); a second\n"
           "one cancels them and exits at once.  SIGHUP reopens --log-file.\n"
           "\n"
           "Exit status: 0 stopped by a signal, 1 rejected by the coordinator or fatal\n"
-          "error, 2 bad flag or config file.\n",
+          "error, 2 bad flag, config file or key file.\n",
           f);
 }
 

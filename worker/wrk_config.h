@@ -37,6 +37,8 @@ typedef struct hpt_wrk_strlist {
 
 typedef struct hpt_wrk_cfg {
     char coordinator[HPT_WRK_ENDPOINT_LEN];  // ZeroMQ endpoint of the coordinator
+    char curve_secret[HPT_WRK_PATH_LEN];     // CURVE key pair file; "" = plain text
+    char server_key[HPT_WRK_PATH_LEN];       // the coordinator's public key: file or Z85
     int slots;                               // concurrent tasks, 1..1024
     char data_dir[HPT_WRK_PATH_LEN];         // "" = the default search path (dataset.h)
     hpt_wrk_strlist datasets;                // names to load; none = mnist, fashion-mnist
@@ -52,6 +54,10 @@ typedef struct hpt_wrk_cfg {
     bool dry_run;                            // fake scores, no training
     int test_stall_epoch;                    // tests only: hang every task after this epoch
                                              // (heartbeats continue); 0 = off
+    bool no_fetch;                           // ignore the coordinator's dataset offers
+    int fetch_chunk_kb;                      // KiB asked for per FetchChunk (wrk_fetch.h)
+    int fetch_window;                        // FetchChunk requests outstanding at most
+    int fetch_rate_kib_s;                    // fetch at most this many KiB/s; 0 = no limit
 } hpt_wrk_cfg;
 
 /* The compiled-in defaults.  slots 0 and empty coordinator/name mean "work it
@@ -67,9 +73,10 @@ typedef enum wrk_cfg_action {
 } wrk_cfg_action_t;
 
 /* *cfg = HPT_WRK_CFG_DEFAULT plus the run-time defaults: coordinator from
- * HPTUNE_COORDINATOR (else tcp://127.0.0.1:7600), slots = online cores
+ * HPTUNE_COORDINATOR (else tcp://127.0.0.1:7600), curve_secret and server_key
+ * from HPTUNE_CURVE_SECRET and HPTUNE_SERVER_KEY, slots = online cores
  * (clamped to 1..1024), name = the host name.  Returns 0, or -EINVAL with err
- * filled when HPTUNE_COORDINATOR is too long.  cfg: borrowed. */
+ * filled when one of those variables is too long.  cfg: borrowed. */
 int wrk_cfg_defaults(hpt_wrk_cfg *cfg, hpt_err *err);
 
 /* Apply `--config FILE` (if present) and then every flag of argv to *cfg

@@ -138,6 +138,7 @@ int wrk_task_spec_from_assign(const Hpt__Assign *a, wrk_task_spec_t *out, hpt_er
         .stratified = a->stratified,
         .shuffle = a->shuffle,
         .score_train = a->score_train,
+        .score_epochs = a->score_epochs,
     };
     if (!a->hparams)
         return hpt_err_set(err, -EINVAL, "hparams missing");
@@ -241,8 +242,9 @@ static bool run_task(wrk_task_t *t, wrk_result_t *r)
         goto out;
     }
 
-    // Every epoch is scored: progress carries val_score for early stopping.
-    hpt_train_opts_t opts = {.threads = 0, .score_each_epoch = true,
+    /* Scoring every epoch costs about 10% of a sweep; only done when the
+     * coordinator's search wants per-epoch scores (Progress.val_score). */
+    hpt_train_opts_t opts = {.threads = 0, .score_each_epoch = s->score_epochs,
                              .score_train = s->score_train, .stop = &t->cancel};
     hpt_train_result_t res;
     if (hpt_train_continue(t->session, s->hp.epochs, &opts, on_epoch, t, &res, &err) < 0) {

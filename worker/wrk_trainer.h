@@ -133,6 +133,7 @@ typedef struct wrk_task_spec {
     bool stratified;
     bool shuffle;
     bool score_train;    // also score the training rows (train_score)
+    bool score_epochs;   // score the validation rows after every epoch, not only the last
     hpt_hparams_t hp;
     int stall_after;     // tests only: hang after this epoch until cancelled (0 = off)
     bool keep_model;     // hand the session back in FINISH when the task ends normally

@@ -32,6 +32,8 @@ int cli_workers(int argc, char **argv);  // cli_workers.c
 int cli_results(int argc, char **argv);  // cli_results.c
 int cli_logs(int argc, char **argv);     // cli_logs.c
 int cli_cancel(int argc, char **argv);   // cli_cancel.c
+int cli_report(int argc, char **argv);   // cli_report.c
+int cli_keygen(int argc, char **argv);   // cli_keygen.c
 
 // --- shared between commands ------------------------------------------------
 

@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "cli_format.h"
+#include "curve.h"
 
 struct cli_client {
     void *ctx;
@@ -24,6 +25,7 @@ struct cli_client {
     char addr[512];          // the endpoint connected to
     double timeout_s;
     uint64_t next_req_id;
+    bool curve;              // the socket is a CURVE client
 };
 
 int cli_conn_opt(cli_conn_opts_t *o, int opt, const char *arg, const char *cmd)
@@ -38,9 +40,61 @@ int cli_conn_opt(cli_conn_opts_t *o, int opt, const char *arg, const char *cmd)
         if (cli_parse_seconds(cmd, "--timeout", arg, 0, CLI_MAX_TIMEOUT_S, &o->timeout_s))
             return HPT_EXIT_USAGE;
         return 1;
+    case CLI_OPT_CURVE_SECRET:
+        if (arg[0] == '\0')
+            return cli_usage_error(cmd, "--curve-secret: empty file name");
+        o->curve_secret = arg;
+        return 1;
+    case CLI_OPT_SERVER_KEY:
+        if (arg[0] == '\0')
+            return cli_usage_error(cmd, "--server-key: empty key");
+        o->server_key = arg;
+        return 1;
     default:
         return 0;
     }
+}
+
+/* CURVE keys from the flags or the environment.  Returns HPT_EXIT_OK with *on
+ * false when neither is set (a plain connection) or true with *kp and server
+ * filled, else an exit status after printing why. */
+static int curve_keys(const cli_conn_opts_t *o, const char *cmd, hpt_curve_pair_t *kp,
+                      char server[HPT_CURVE_Z85_LEN + 1], bool *on)
+{
+    *on = false;
+    const char *sec = o->curve_secret, *sec_from = "--curve-secret";
+    const char *srv = o->server_key, *srv_from = "--server-key";
+    if (!sec && (sec = getenv("HPTUNE_CURVE_SECRET")) && !sec[0])
+        sec = NULL;
+    if (!o->curve_secret)
+        sec_from = "HPTUNE_CURVE_SECRET";
+    if (!srv && (srv = getenv("HPTUNE_SERVER_KEY")) && !srv[0])
+        srv = NULL;
+    if (!o->server_key)
+        srv_from = "HPTUNE_SERVER_KEY";
+    if (!sec && !srv)
+        return HPT_EXIT_OK;
+    if (!sec || !srv)
+        return cli_usage_error(cmd, "%s is set but %s is not: a CURVE client needs its own "
+                                    "key pair (--curve-secret or HPTUNE_CURVE_SECRET) and the "
+                                    "coordinator's public key (--server-key or "
+                                    "HPTUNE_SERVER_KEY)",
+                               sec ? sec_from : srv_from,
+                               sec ? "--server-key / HPTUNE_SERVER_KEY"
+                                   : "--curve-secret / HPTUNE_CURVE_SECRET");
+    hpt_err err = {0};
+    if (hpt_curve_supported(&err) < 0) {
+        fprintf(stderr, "hptune %s: %s\n", cmd, err.msg);
+        return HPT_EXIT_FAIL;
+    }
+    if (hpt_curve_load_secret(sec, kp, &err) < 0)
+        return cli_usage_error(cmd, "%s: %s", sec_from, err.msg);
+    if (hpt_curve_public_arg(srv, srv_from, server, &err) < 0) {
+        hpt_curve_wipe(kp);
+        return cli_usage_error(cmd, "%s", err.msg);
+    }
+    *on = true;
+    return HPT_EXIT_OK;
 }
 
 static double mono_now(void)
@@ -95,6 +149,24 @@ int cli_client_new(cli_client_t **out, const cli_conn_opts_t *o, const char *cmd
         fprintf(stderr, "hptune %s: cannot configure the socket: %s\n", cmd,
                 zmq_strerror(zmq_errno()));
         goto err;
+    }
+    hpt_curve_pair_t kp;
+    char server[HPT_CURVE_Z85_LEN + 1];
+    bool curve;
+    int ck = curve_keys(o, cmd, &kp, server, &curve);
+    if (ck != HPT_EXIT_OK) {
+        status = ck;
+        goto err;
+    }
+    if (curve) {
+        int rc = hpt_curve_set_client(c->sock, &kp, server);
+        hpt_curve_wipe(&kp);
+        if (rc < 0) {
+            fprintf(stderr, "hptune %s: cannot set the CURVE keys: %s\n", cmd,
+                    hpt_strerror(rc));
+            goto err;
+        }
+        c->curve = true;
     }
     if (zmq_connect(c->sock, c->addr) != 0) {
         int e = zmq_errno();
@@ -221,6 +293,16 @@ int cli_client_unreachable(const cli_client_t *c)
             "hptune: coordinator at %s did not answer within %g s (is hptune-coordinator "
             "running? set --coordinator or HPTUNE_COORDINATOR)\n",
             c->addr, c->timeout_s);
+    /* A CURVE handshake that fails looks the same from here: say what to
+     * check, once per invocation (docs/security.md). */
+    if (c->curve)
+        fprintf(stderr, "hptune: with CURVE keys, also check that --server-key is the "
+                        "coordinator's public key and that this client's public key is in "
+                        "its --authorized-keys directory (then SIGHUP it)\n");
+    else if (!hpt_curve_endpoint_is_local(c->addr))
+        fprintf(stderr, "hptune: a coordinator that is not on loopback usually requires CURVE "
+                        "keys: set --curve-secret and --server-key (or HPTUNE_CURVE_SECRET "
+                        "and HPTUNE_SERVER_KEY; see docs/security.md)\n");
     return HPT_EXIT_UNREACHABLE;
 }
 

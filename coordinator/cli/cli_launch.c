@@ -190,8 +190,18 @@ int cli_launch(int argc, char **argv)
     if (r->trials)
         fprintf(stderr, "sweep %llu '%s' submitted: %u trials, %u tasks\n",
                 (unsigned long long)id, r->name, r->trials, r->tasks);
+    else if (r->method && strcmp(r->method, "asha") == 0)
+        fprintf(stderr,
+                "sweep %llu '%s' submitted: asha, %u new configurations; promotions are "
+                "decided as scores arrive\n",
+                (unsigned long long)id, r->name, r->max_trials);
+    else if (r->method && strcmp(r->method, "coordinate") == 0)
+        fprintf(stderr,
+                "sweep %llu '%s' submitted: coordinate search; each parameter's trials "
+                "follow the best so far\n",
+                (unsigned long long)id, r->name);
     else
-        fprintf(stderr, "sweep %llu '%s' submitted: open-ended search, %u tasks so far\n",
+        fprintf(stderr, "sweep %llu '%s' submitted: %u tasks so far\n",
                 (unsigned long long)id, r->name, r->tasks);
     status = HPT_EXIT_OK;
     if (wait) {

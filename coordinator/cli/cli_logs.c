@@ -1,6 +1,6 @@
 /*
- * cli_logs.c: `hptune logs [-f] [--level L] [--sweep ID]`: print the
- * coordinator's recent events, and with -f keep printing new ones.
+ * cli_logs.c: `hptune logs [-f] [--level L] [--sweep ID] [--worker W]`:
+ * print the coordinator's recent events, and with -f keep printing new ones.
  *
  * Protocol (coord_clients.c): Subscribe{history=true} makes the coordinator
  * send the matching events of its ring, then HistoryEnd (which echoes our
@@ -13,11 +13,19 @@
  *
  * Each event prints as one logfmt line in the coordinator's own format
  * (common/log.c): ts=ISO-8601-UTC-with-ms level= component= msg= fields.
+ *
+ * --level and --sweep filter on the coordinator (Subscribe carries them);
+ * --worker filters here, because Subscribe has no worker field and events
+ * name a worker only by id (worker=ID) except "worker joined"/"worker left"
+ * (worker=ID name=NAME).  A name is therefore resolved to ids: those of the
+ * connected workers with that name (one Workers request at the start) and
+ * any a later joined/re-registered event pairs with it.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,7 +38,7 @@
 
 static void print_help(FILE *f)
 {
-    fputs("Usage: hptune logs [-f] [--level LEVEL] [--sweep ID] [OPTIONS]\n"
+    fputs("Usage: hptune logs [-f] [--level LEVEL] [--sweep ID] [--worker W] [OPTIONS]\n"
           "\n"
           "Print the coordinator's recent events (the ring of its last log lines kept in\n"
           "memory), oldest first, and exit; with -f, keep printing new events as they\n"
@@ -49,6 +57,11 @@ static void print_help(FILE *f)
           "  -l, --level LEVEL       the least severe level shown: debug | info | warn |\n"
           "                          error                                       [info]\n"
           "  -s, --sweep ID          only events about sweep ID (those with sweep=ID)\n"
+          "  -w, --worker W          only events about the worker whose id or name\n"
+          "                          (hptune workers' ID or NAME) is W: those with\n"
+          "                          worker=ID, where a name matches the ids of the\n"
+          "                          workers that have it (connected now, or joining\n"
+          "                          in the events shown)\n"
           CLI_CONN_HELP
           "  -h, --help              show this help\n"
           "\n"
@@ -57,7 +70,8 @@ static void print_help(FILE *f)
           "\n"
           "Examples:\n"
           "  hptune logs --level warn\n"
-          "  hptune logs -f --sweep 3 | grep 'msg=\"trial done\"'\n",
+          "  hptune logs -f --sweep 3 | grep 'msg=\"trial done\"'\n"
+          "  hptune logs -f --level debug --worker gpu1\n",
           f);
 }
 
@@ -80,6 +94,121 @@ static void print_event(const Hpt__Event *e)
     hpt_log_quote(e->message, q, sizeof q);
     printf("ts=%s level=%s component=%s msg=%s%s%s\n", ts, e->level, e->component, q,
            e->fields[0] ? " " : "", e->fields);
+}
+
+// --- --worker -------------------------------------------------------------------
+
+/* The value of `key` in logfmt fields (key=value or key="quoted \" value"),
+ * unescaped into buf.  Returns false when the key is not there. */
+static bool field_get(const char *fields, const char *key, char *buf, size_t len)
+{
+    size_t klen = strlen(key);
+    const char *p = fields;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *eq = strchr(p, '=');
+        if (!eq)
+            return false;
+        bool hit = (size_t)(eq - p) == klen && strncmp(p, key, klen) == 0;
+        const char *v = eq + 1;
+        size_t o = 0;
+        if (*v == '"') {
+            for (v++; *v && *v != '"'; v++) {
+                bool esc = *v == '\\' && v[1];
+                if (esc)
+                    v++;
+                if (hit && o + 1 < len)
+                    buf[o++] = esc && *v == 'n' ? '\n' : *v;
+            }
+            if (*v == '"')
+                v++;
+        } else {
+            for (; *v && *v != ' '; v++)
+                if (hit && o + 1 < len)
+                    buf[o++] = *v;
+        }
+        if (hit) {
+            if (len)
+                buf[o] = '\0';
+            return true;
+        }
+        p = v;
+    }
+    return false;
+}
+
+/* --worker W: W itself (an id, or a name) and the ids known to carry name
+ * W.  Owned strings. */
+typedef struct worker_filter {
+    const char *want;     // borrowed from argv; NULL = no filter
+    char **ids;
+    size_t n, cap;
+} worker_filter_t;
+
+static void filter_add(worker_filter_t *wf, const char *id)
+{
+    for (size_t i = 0; i < wf->n; i++)
+        if (strcmp(wf->ids[i], id) == 0)
+            return;
+    if (wf->n == wf->cap) {
+        size_t cap = wf->cap ? wf->cap * 2 : 8;
+        char **n = realloc(wf->ids, cap * sizeof *n);
+        if (!n)
+            return;   // out of memory: that worker's events are missed, not fatal
+        wf->ids = n;
+        wf->cap = cap;
+    }
+    char *d = strdup(id);
+    if (d)
+        wf->ids[wf->n++] = d;
+}
+
+static void filter_free(worker_filter_t *wf)
+{
+    for (size_t i = 0; i < wf->n; i++)
+        free(wf->ids[i]);
+    free(wf->ids);
+    *wf = (worker_filter_t){0};
+}
+
+/* Whether event e is about the wanted worker; learns name -> id pairs from
+ * the events that carry both. */
+static bool filter_match(worker_filter_t *wf, const Hpt__Event *e)
+{
+    if (!wf->want)
+        return true;
+    char id[512], name[512];
+    if (!field_get(e->fields, "worker", id, sizeof id))
+        return false;
+    if (field_get(e->fields, "name", name, sizeof name) && strcmp(name, wf->want) == 0)
+        filter_add(wf, id);
+    if (strcmp(id, wf->want) == 0)
+        return true;
+    for (size_t i = 0; i < wf->n; i++)
+        if (strcmp(wf->ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+/* The ids of the connected workers named wf->want.  Returns an exit status
+ * (0, or 3 unreachable etc. after printing why). */
+static int filter_resolve(worker_filter_t *wf, cli_client_t *c, const char *cmd)
+{
+    Hpt__WorkersRequest q = HPT__WORKERS_REQUEST__INIT;
+    hpt_env_t req = HPT__ENVELOPE__INIT;
+    req.body_case = HPT__ENVELOPE__BODY_WORKERS;
+    req.workers = &q;
+    hpt_env_t *env = NULL;
+    int status = cli_client_call(c, cmd, &req, HPT__ENVELOPE__BODY_WORKERS_REPLY, &env);
+    if (status == HPT_EXIT_OK)
+        for (size_t i = 0; i < env->workers_reply->n_workers; i++) {
+            const Hpt__WorkerInfo *w = env->workers_reply->workers[i];
+            if (strcmp(w->name, wf->want) == 0)
+                filter_add(wf, w->id);
+        }
+    hpt_proto_free(&env);
+    return status;
 }
 
 // --- Ctrl-C ---------------------------------------------------------------------
@@ -115,6 +244,7 @@ static const struct option long_opts[] = {
     {"follow", no_argument, NULL, 'f'},
     {"level", required_argument, NULL, 'l'},
     {"sweep", required_argument, NULL, 's'},
+    {"worker", required_argument, NULL, 'w'},
     {"help", no_argument, NULL, 'h'},
     CLI_CONN_LONG_OPTS,
     {NULL, 0, NULL, 0},
@@ -141,10 +271,11 @@ int cli_logs(int argc, char **argv)
     bool follow = false;
     const char *level = "info";
     uint64_t sweep = 0;
+    worker_filter_t wf = {0};
     optind = 1;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":fl:s:h", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":fl:s:w:h", long_opts, NULL)) != -1) {
         int rc = cli_conn_opt(&co, opt, optarg, cmd);
         if (rc == HPT_EXIT_USAGE)
             return rc;
@@ -164,6 +295,11 @@ int cli_logs(int argc, char **argv)
             if (cli_parse_sweep(cmd, "--sweep", optarg, &sweep))
                 return HPT_EXIT_USAGE;
             break;
+        case 'w':
+            if (!optarg[0])
+                return cli_usage_error(cmd, "--worker: empty worker id or name");
+            wf.want = optarg;
+            break;
         case 'h': print_help(stdout); return HPT_EXIT_OK;
         case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
         default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
@@ -176,6 +312,8 @@ int cli_logs(int argc, char **argv)
     int status = cli_client_new(&c, &co, cmd);
     if (status)
         return status;
+    if (wf.want && (status = filter_resolve(&wf, c, cmd)) != HPT_EXIT_OK)
+        goto out;
     interrupted = 0;
     if (follow)
         catch_signals();
@@ -209,7 +347,8 @@ int cli_logs(int argc, char **argv)
             break;
         switch (env->body_case) {
         case HPT__ENVELOPE__BODY_EVENT:
-            print_event(env->event);
+            if (filter_match(&wf, env->event))
+                print_event(env->event);
             if (!history_done)
                 deadline = mono_ms() + cli_client_timeout_ms(c); // it is alive
             break;
@@ -250,5 +389,6 @@ int cli_logs(int argc, char **argv)
 out:
     fflush(stdout);
     cli_client_destroy(&c);
+    filter_free(&wf);
     return status;
 }

@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "cli_client.h"
 #include "cli_format.h"
+#include "cli_results.h"
 
 static void print_help(FILE *f)
 {
@@ -134,6 +135,57 @@ static const Hpt__Param *param_of(const Hpt__TrialResult *t, const char *name, s
     return NULL;
 }
 
+// --- summary sentences ----------------------------------------------------------
+
+const char *cli_results_significance(const Hpt__SweepInfo *s, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!s->best_trial || !s->runner_up || isnan(s->p_runner_up))
+        return buf;
+    /* The honest part: is the winner really better than the next one? */
+    bool sig = s->p_runner_up < s->alpha;
+    int n = snprintf(buf, len,
+                     "the winner (trial %llu) is %ssignificantly better than the runner-up "
+                     "(trial %llu): p = %.3g, corrected resampled t-test over %u paired "
+                     "splits, alpha %g\n",
+                     (unsigned long long)s->best_trial, sig ? "" : "NOT ",
+                     (unsigned long long)s->runner_up, s->p_runner_up, s->folds * s->repeats,
+                     s->alpha);
+    if (s->indistinguishable && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n,
+                 "%u other trial%s statistically indistinguishable from the best "
+                 "(p_vs_best >= %g)\n",
+                 s->indistinguishable, s->indistinguishable == 1 ? " is" : "s are", s->alpha);
+    return buf;
+}
+
+const char *cli_results_refit(const Hpt__SweepInfo *s, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!s->has_refit)
+        return buf;
+    char a[64], b[64];
+    bool acc = strcmp(s->metric, "accuracy") == 0;
+    size_t o = (size_t)snprintf(buf, len, "refit test %s: %s", s->metric,
+                                cli_fmt_score(s->refit_score, a, sizeof a));
+    if (o < len && !isnan(s->refit_ci_low))
+        o += (size_t)snprintf(buf + o, len - o,
+                              " (%s%s%s95%% Wilson interval of the accuracy %.4f-%.4f over %u "
+                              "test samples)",
+                              acc ? "" : "accuracy ",
+                              acc ? "" : cli_fmt_score(s->refit_accuracy, b, sizeof b),
+                              acc ? "" : ", ", s->refit_ci_low, s->refit_ci_high,
+                              s->refit_n_test);
+    else if (o < len && !acc)
+        o += (size_t)snprintf(buf + o, len - o, " (accuracy %s)",
+                              cli_fmt_score(s->refit_accuracy, b, sizeof b));
+    if (o + 1 < len) {
+        buf[o] = '\n';
+        buf[o + 1] = '\0';
+    }
+    return buf;
+}
+
 // --- table ----------------------------------------------------------------------
 
 static void print_summary(const Hpt__ResultsReply *r)
@@ -141,7 +193,7 @@ static void print_summary(const Hpt__ResultsReply *r)
     const Hpt__SweepInfo *s = r->sweep;
     if (!s)
         return;
-    char a[64], b[64];
+    char a[64];
     printf("sweep %llu '%s' (%s, %s): %s, %u/%u trials done", (unsigned long long)s->id,
            s->name, s->method, s->dataset, s->state, s->trials_done,
            s->trials_total ? s->trials_total : (uint32_t)r->n_trials);
@@ -160,29 +212,9 @@ static void print_summary(const Hpt__ResultsReply *r)
     } else {
         puts("best: none yet");
     }
-    if (s->best_trial && s->runner_up && !isnan(s->p_runner_up)) {
-        /* The honest part: is the winner really better than the next one? */
-        bool sig = s->p_runner_up < s->alpha;
-        printf("the winner (trial %llu) is %ssignificantly better than the runner-up (trial "
-               "%llu): p = %.3g, corrected resampled t-test over %u paired splits, alpha %g\n",
-               (unsigned long long)s->best_trial, sig ? "" : "NOT ",
-               (unsigned long long)s->runner_up, s->p_runner_up, s->folds * s->repeats, s->alpha);
-        if (s->indistinguishable)
-            printf("%u other trial%s statistically indistinguishable from the best "
-                   "(p_vs_best >= %g)\n",
-                   s->indistinguishable, s->indistinguishable == 1 ? " is" : "s are", s->alpha);
-    }
-    if (s->has_refit) {
-        printf("refit test %s: %s", s->metric, cli_fmt_score(s->refit_score, a, sizeof a));
-        bool acc = strcmp(s->metric, "accuracy") == 0;
-        if (!isnan(s->refit_ci_low))
-            printf(" (%s%s%s95%% Wilson interval of the accuracy %.4f-%.4f over %u test samples)",
-                   acc ? "" : "accuracy ", acc ? "" : cli_fmt_score(s->refit_accuracy, b, sizeof b),
-                   acc ? "" : ", ", s->refit_ci_low, s->refit_ci_high, s->refit_n_test);
-        else if (strcmp(s->metric, "accuracy") != 0)
-            printf(" (accuracy %s)", cli_fmt_score(s->refit_accuracy, b, sizeof b));
-        putchar('\n');
-    }
+    char text[1024];
+    fputs(cli_results_significance(s, text, sizeof text), stdout);
+    fputs(cli_results_refit(s, text, sizeof text), stdout);
     if (s->error && s->error[0])
         printf("error: %s\n", s->error);
 }
@@ -193,6 +225,29 @@ static bool has_parents(const Hpt__ResultsReply *r)
 {
     const char *m = r->sweep && r->sweep->method ? r->sweep->method : "";
     return strcmp(m, "hyperband") == 0 || strcmp(m, "asha") == 0;
+}
+
+bool cli_results_shown_score(const Hpt__TrialResult *tr, double *mean, double *sd)
+{
+    *mean = tr->mean_test_score;
+    *sd = tr->std_test_score;
+    if (!isnan(*mean) || strcmp(tr->state, "failed") == 0)
+        return false;
+    /* Show the mean of the splits done so far, marked. */
+    double sum = 0, sq = 0;
+    int m = 0;
+    for (size_t s = 0; s < tr->n_split_scores; s++)
+        if (!isnan(tr->split_scores[s])) {
+            sum += tr->split_scores[s];
+            sq += tr->split_scores[s] * tr->split_scores[s];
+            m++;
+        }
+    if (!m)
+        return false;
+    *mean = sum / m;
+    double var = sq / m - *mean * *mean;
+    *sd = var > 0 ? sqrt(var) : 0;
+    return true;
 }
 
 static int print_table(const Hpt__ResultsReply *r, int top)
@@ -247,25 +302,9 @@ static int print_table(const Hpt__ResultsReply *r, int top)
             const Hpt__Param *p = param_of(tr, r->param_names[i], i);
             cli_table_cell(t, "%s", p ? p->text : "-");
         }
-        double mean = tr->mean_test_score, sd = tr->std_test_score;
-        bool part = false;
-        if (isnan(mean) && strcmp(tr->state, "failed") != 0) {
-            /* Show the mean of the splits done so far, marked. */
-            double sum = 0, sq = 0;
-            int m = 0;
-            for (size_t s = 0; s < tr->n_split_scores; s++)
-                if (!isnan(tr->split_scores[s])) {
-                    sum += tr->split_scores[s];
-                    sq += tr->split_scores[s] * tr->split_scores[s];
-                    m++;
-                }
-            if (m) {
-                mean = sum / m;
-                double var = sq / m - mean * mean;
-                sd = var > 0 ? sqrt(var) : 0;
-                part = partial = true;
-            }
-        }
+        double mean, sd;
+        bool part = cli_results_shown_score(tr, &mean, &sd);
+        partial = partial || part;
         cli_table_cell(t, "%s%s", cli_fmt_score(mean, a, sizeof a), part ? "*" : "");
         cli_table_cell(t, "%s%s", cli_fmt_score(sd, b, sizeof b), part ? "*" : "");
         if (isnan(tr->mean_fit_time))
@@ -316,7 +355,7 @@ static void csv_param(FILE *f, const Hpt__Param *p)
         cli_csv_str(f, p->text);
 }
 
-static int print_csv(const Hpt__ResultsReply *r, int top)
+static int print_csv(FILE *f, const Hpt__ResultsReply *r, int top)
 {
     size_t n = 0, k = n_splits(r);
     bool train = scores_train(r);
@@ -325,7 +364,6 @@ static int print_csv(const Hpt__ResultsReply *r, int top)
         fputs("hptune results: out of memory\n", stderr);
         return HPT_EXIT_FAIL;
     }
-    FILE *f = stdout;
     fputs("trial", f);
     for (size_t i = 0; i < r->n_param_names; i++) {
         fputc(',', f);
@@ -522,6 +560,7 @@ static double c_fit_std(const Hpt__TrialResult *t, size_t i) { return t->std_fit
 static double c_p_best(const Hpt__TrialResult *t, size_t i) { return t->p_vs_best; }
 static double c_mean_train(const Hpt__TrialResult *t, size_t i) { return t->mean_train_score; }
 static double c_finished(const Hpt__TrialResult *t, size_t i) { return t->finished_unix; }
+static double c_epochs_trained(const Hpt__TrialResult *t, size_t i) { return t->epochs_trained; }
 static double c_parent(const Hpt__TrialResult *t, size_t i)
 {
     return t->parent ? (double)t->parent : NAN;
@@ -608,6 +647,7 @@ static int print_json(const Hpt__ResultsReply *r, int top)
     }
     if (has_parents(r))   // null for a new configuration
         json_col(f, "parent_trial", rows, n, c_parent, 0);
+    json_col(f, "epochs_trained", rows, n, c_epochs_trained, 0);
     json_col(f, "finished_unix", rows, n, c_finished, 0);
     fputs(",\"state\":[", f);
     for (size_t j = 0; j < n; j++) {
@@ -630,6 +670,29 @@ static int fetch(cli_client_t *c, const char *cmd, uint64_t sweep, hpt_env_t **e
     req.body_case = HPT__ENVELOPE__BODY_RESULTS;
     req.results = &q;
     return cli_client_call(c, cmd, &req, HPT__ENVELOPE__BODY_RESULTS_REPLY, env);
+}
+
+// --- shared with hptune report (cli_results.h) ------------------------------------
+
+int cli_results_fetch(cli_client_t *c, const char *cmd, uint64_t sweep, hpt_env_t **env)
+{
+    return fetch(c, cmd, sweep, env);
+}
+
+Hpt__TrialResult **cli_results_rows(const Hpt__ResultsReply *r, bool ranked, int top,
+                                    size_t *n)
+{
+    return select_rows(r, ranked, top, n);
+}
+
+const Hpt__Param *cli_results_param(const Hpt__TrialResult *t, const char *name, size_t i)
+{
+    return param_of(t, name, i);
+}
+
+int cli_results_csv(FILE *f, const Hpt__ResultsReply *r, int top)
+{
+    return print_csv(f, r, top);
 }
 
 int cli_results_print(cli_client_t *c, const char *cmd, uint64_t sweep, int top)
@@ -708,7 +771,7 @@ int cli_results(int argc, char **argv)
         if (fmt == FMT_TABLE)
             status = print_table(r, (int)top);
         else if (fmt == FMT_CSV)
-            status = print_csv(r, (int)top);
+            status = print_csv(stdout, r, (int)top);
         else
             status = print_json(r, (int)top);
     }

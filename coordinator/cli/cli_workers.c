@@ -1,8 +1,11 @@
 /*
- * cli_workers.c: `hptune workers`: the table of workers registered with the
- * coordinator.
+ * cli_workers.c: `hptune workers [--format table|json]`: the workers
+ * registered with the coordinator, with their throughput (tasks per minute
+ * and epochs per second over the last 5 minutes, computed by the
+ * coordinator: coord_worker_rates) and how long ago each was last heard from.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,26 +15,40 @@
 
 static void print_help(FILE *f)
 {
-    fputs("Usage: hptune workers [OPTIONS]\n"
+    fputs("Usage: hptune workers [--format table|json] [OPTIONS]\n"
           "\n"
           "List the hptune-worker processes registered with the coordinator, one row each,\n"
           "then a line with the totals.\n"
           "\n"
           "Columns: NAME (--name of the worker, by default its host name), ID (unique per\n"
           "worker process), HOST, SLOTS (tasks it runs at once), BUSY (tasks leased to it\n"
-          "now), DATASETS (the datasets it holds), LAST SEEN (time since its last message;\n"
-          "a worker silent for the heartbeat interval x liveness is dropped), DONE and\n"
-          "FAILED (tasks it finished since it connected), STATE (ready | draining: a\n"
-          "draining worker finishes its tasks and takes no more).\n"
+          "now), DATASETS (the datasets it holds), LAST SEEN (time since its last message,\n"
+          "e.g. 0.4s ago; a worker silent for the heartbeat interval x liveness is\n"
+          "dropped), DONE and FAILED (tasks it finished, and tasks that returned an\n"
+          "error, since it connected), TASKS/MIN and EPOCHS/S (its throughput over the\n"
+          "last 5 minutes, or since it connected when that is shorter: tasks finished per\n"
+          "minute, and epochs trained in them per second; '-' during its first second),\n"
+          "STATE (ready | draining: a draining worker finishes its tasks and takes no\n"
+          "more).  The totals line adds up the slots and the throughput.\n"
           "\n"
           "Options:\n"
+          "  -f, --format FMT        table | json                               [table]\n"
+          "                          json: {\"workers\": [{\"name\", \"id\", \"host\",\n"
+          "                          \"version\", \"state\", \"slots\", \"busy\", \"datasets\":\n"
+          "                          [{\"name\", \"fingerprint\"}], \"last_seen_s\",\n"
+          "                          \"connected_unix\", \"tasks_done\", \"tasks_failed\",\n"
+          "                          \"epochs_done\", \"tasks_per_min\", \"epochs_per_s\",\n"
+          "                          \"rate_window_s\"}], \"slots\", \"slots_busy\"}; a rate\n"
+          "                          not known yet is null\n"
           CLI_CONN_HELP
           "  -h, --help              show this help\n"
           "\n"
           "Exit status: 0 ok, 2 bad flag, 3 coordinator unreachable.\n"
           "\n"
-          "Example:\n"
-          "  hptune workers --coordinator tcp://tuner.lan:7600\n",
+          "Examples:\n"
+          "  hptune workers --coordinator tcp://tuner.lan:7600\n"
+          "  hptune workers --format json | python3 -c 'import json, sys\n"
+          "  print(sum(w[\"tasks_per_min\"] or 0 for w in json.load(sys.stdin)[\"workers\"]))'\n",
           f);
 }
 
@@ -48,21 +65,34 @@ static const char *fmt_ago(double s, char *buf, size_t len)
     return buf;
 }
 
+/* A rate with 3 significant figures or so: "0.25", "12.5", "340"; "-" when
+ * the coordinator does not know it yet (rate_window_s == 0). */
+static const char *fmt_rate(double v, bool known, char *buf, size_t len)
+{
+    if (!known || !isfinite(v))
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : "%.2f", v);
+    return buf;
+}
+
 static void print_workers(const Hpt__WorkersReply *r)
 {
     static const char *const hdr[] = {"NAME", "ID", "HOST", "SLOTS", "BUSY", "DATASETS",
-                                      "LAST SEEN", "DONE", "FAILED", "STATE"};
+                                      "LAST SEEN", "DONE", "FAILED", "TASKS/MIN", "EPOCHS/S",
+                                      "STATE"};
     cli_table_t *t = NULL;
-    if (cli_table_new(&t, 10, hdr) < 0) {
+    if (cli_table_new(&t, 12, hdr) < 0) {
         fputs("hptune workers: out of memory\n", stderr);
         return;
     }
     for (int col = 3; col <= 4; col++)
         cli_table_right(t, col);
-    cli_table_right(t, 6);
-    cli_table_right(t, 7);
-    cli_table_right(t, 8);
+    for (int col = 6; col <= 10; col++)
+        cli_table_right(t, col);
     unsigned slots = 0, busy = 0;
+    double tpm = 0, eps = 0;
+    bool rates = false;
     for (size_t i = 0; i < r->n_workers; i++) {
         const Hpt__WorkerInfo *w = r->workers[i];
         char ds[512] = "", ago[48];
@@ -83,21 +113,83 @@ static void print_workers(const Hpt__WorkersReply *r)
         cli_table_cell(t, "%s", fmt_ago(w->last_seen_ago, ago, sizeof ago));
         cli_table_cell(t, "%u", w->tasks_done);
         cli_table_cell(t, "%u", w->tasks_failed);
+        bool known = w->rate_window_s > 0;
+        char a[32], b[32];
+        cli_table_cell(t, "%s", fmt_rate(w->tasks_per_min, known, a, sizeof a));
+        cli_table_cell(t, "%s", fmt_rate(w->epochs_per_s, known, b, sizeof b));
         cli_table_cell(t, "%s", w->state);
         slots += w->slots;
         busy += w->busy;
+        if (known) {
+            rates = true;
+            tpm += w->tasks_per_min;
+            eps += w->epochs_per_s;
+        }
     }
     if (r->n_workers)
         cli_table_print(t, stdout);
     cli_table_destroy(&t);
+    char a[32], b[32];
     if (r->n_workers)
-        printf("%zu worker%s, %u/%u slots busy\n", r->n_workers, r->n_workers == 1 ? "" : "s",
-               busy, slots);
+        printf("%zu worker%s, %u/%u slots busy, %s tasks/min, %s epochs/s\n", r->n_workers,
+               r->n_workers == 1 ? "" : "s", busy, slots, fmt_rate(tpm, rates, a, sizeof a),
+               fmt_rate(eps, rates, b, sizeof b));
     else
         puts("no workers connected (start one with: hptune-worker --coordinator ADDR)");
 }
 
+/* A rate as JSON: null when not known yet. */
+static void json_rate(const Hpt__WorkerInfo *w, double v)
+{
+    cli_json_num(stdout, w->rate_window_s > 0 ? v : NAN);
+}
+
+static void print_workers_json(const Hpt__WorkersReply *r)
+{
+    FILE *f = stdout;
+    unsigned slots = 0, busy = 0;
+    fputs("{\"workers\":[", f);
+    for (size_t i = 0; i < r->n_workers; i++) {
+        const Hpt__WorkerInfo *w = r->workers[i];
+        fputs(i ? ",{\"name\":" : "{\"name\":", f);
+        cli_json_str(f, w->name);
+        fputs(",\"id\":", f);
+        cli_json_str(f, w->id);
+        fputs(",\"host\":", f);
+        cli_json_str(f, w->host);
+        fputs(",\"version\":", f);
+        cli_json_str(f, w->version);
+        fputs(",\"state\":", f);
+        cli_json_str(f, w->state);
+        fprintf(f, ",\"slots\":%u,\"busy\":%u,\"datasets\":[", w->slots, w->busy);
+        for (size_t d = 0; d < w->n_datasets; d++) {
+            fputs(d ? ",{\"name\":" : "{\"name\":", f);
+            cli_json_str(f, w->datasets[d]->name);
+            fputs(",\"fingerprint\":", f);
+            cli_json_str(f, w->datasets[d]->fingerprint);
+            fputc('}', f);
+        }
+        fputs("],\"last_seen_s\":", f);
+        cli_json_num(f, w->last_seen_ago);
+        fputs(",\"connected_unix\":", f);
+        cli_json_num(f, w->connected_unix > 0 ? w->connected_unix : NAN);
+        fprintf(f, ",\"tasks_done\":%u,\"tasks_failed\":%u,\"epochs_done\":%llu",
+                w->tasks_done, w->tasks_failed, (unsigned long long)w->epochs_done);
+        fputs(",\"tasks_per_min\":", f);
+        json_rate(w, w->tasks_per_min);
+        fputs(",\"epochs_per_s\":", f);
+        json_rate(w, w->epochs_per_s);
+        fputs(",\"rate_window_s\":", f);
+        json_rate(w, w->rate_window_s);
+        fputc('}', f);
+        slots += w->slots;
+        busy += w->busy;
+    }
+    fprintf(f, "],\"slots\":%u,\"slots_busy\":%u}\n", slots, busy);
+}
+
 static const struct option long_opts[] = {
+    {"format", required_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
     CLI_CONN_LONG_OPTS,
     {NULL, 0, NULL, 0},
@@ -107,16 +199,24 @@ int cli_workers(int argc, char **argv)
 {
     const char *cmd = "workers";
     cli_conn_opts_t co = CLI_CONN_OPTS_DEFAULT;
+    bool json = false;
     optind = 1;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":f:h", long_opts, NULL)) != -1) {
         int rc = cli_conn_opt(&co, opt, optarg, cmd);
         if (rc == HPT_EXIT_USAGE)
             return rc;
         if (rc == 1)
             continue;
         switch (opt) {
+        case 'f':
+            if (strcmp(optarg, "table") == 0 || strcmp(optarg, "json") == 0)
+                json = optarg[0] == 'j';
+            else
+                return cli_usage_error(cmd, "--format: unknown value '%s' (allowed: table, "
+                                            "json)", optarg);
+            break;
         case 'h': print_help(stdout); return HPT_EXIT_OK;
         case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
         default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
@@ -135,7 +235,9 @@ int cli_workers(int argc, char **argv)
     req.workers = &q;
     hpt_env_t *env = NULL;
     status = cli_client_call(c, cmd, &req, HPT__ENVELOPE__BODY_WORKERS_REPLY, &env);
-    if (status == HPT_EXIT_OK)
+    if (status == HPT_EXIT_OK && json)
+        print_workers_json(env->workers_reply);
+    else if (status == HPT_EXIT_OK)
         print_workers(env->workers_reply);
     hpt_proto_free(&env);
     cli_client_destroy(&c);

@@ -1,10 +1,11 @@
 /*
  * hptune.c: entry point of the hptune CLI; dispatches to the commands.
  *
- * The connection flags (--coordinator ADDR, --timeout SECONDS) may come
- * before the command name as well as after it: main() moves any found before
- * the command to just after it, so every command parses them with its own
- * getopt_long table and one code path handles both spellings.
+ * The connection flags (--coordinator ADDR, --timeout SECONDS, --curve-secret
+ * FILE, --server-key KEY) may come before the command name as well as after
+ * it: main() moves any found before the command to just after it, so every
+ * command parses them with its own getopt_long table and one code path
+ * handles both spellings.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,20 +25,28 @@ static const char usage[] =
     "  status [SWEEP] [--watch] show sweeps and their progress\n"
     "  workers                  list the connected workers\n"
     "  results SWEEP            show a sweep's trials (table, csv or json)\n"
+    "  report SWEEP [-o DIR]    write an HTML report with plots (DIR/index.html)\n"
     "  logs [-f]                print the coordinator's recent events; -f follows them\n"
     "  cancel SWEEP             cancel a sweep\n"
     "  train                    train one configuration locally (no coordinator) and print\n"
     "                           its score\n"
+    "  keygen [-o PREFIX]       write a CURVE key pair, PREFIX.key and PREFIX.pub\n"
     "\n"
     "Options:\n"
     "  --coordinator ADDR   ZeroMQ address of hptune-coordinator, before or after the\n"
     "                       command  [$HPTUNE_COORDINATOR, else tcp://127.0.0.1:7600]\n"
     "  --timeout SECONDS    how long to wait for the coordinator to answer  [5]\n"
+    "  --curve-secret FILE  this client's CURVE key pair (hptune keygen's PREFIX.key);\n"
+    "                       needed when the coordinator has keys  [$HPTUNE_CURVE_SECRET]\n"
+    "  --server-key KEY     the coordinator's public key: its .pub file or the 40\n"
+    "                       Z85 characters  [$HPTUNE_SERVER_KEY]\n"
     "  -h, --help           show this help (hptune COMMAND --help for a command's flags)\n"
     "  -V, --version        print the version\n"
     "\n"
     "Environment:\n"
     "  HPTUNE_COORDINATOR   the coordinator's address when --coordinator is not given\n"
+    "  HPTUNE_CURVE_SECRET, HPTUNE_SERVER_KEY  --curve-secret and --server-key when\n"
+    "                       not given (docs/security.md)\n"
     "\n"
     "Exit status: 0 ok, 1 failed (a sweep failed or was cancelled, no such sweep),\n"
     "2 usage or spec error, 3 coordinator unreachable.\n"
@@ -54,7 +63,7 @@ static const struct {
 } commands[] = {
     {"launch", cli_launch}, {"status", cli_status}, {"workers", cli_workers},
     {"results", cli_results}, {"logs", cli_logs}, {"cancel", cli_cancel},
-    {"train", cli_train},
+    {"train", cli_train}, {"keygen", cli_keygen}, {"report", cli_report},
 };
 
 /* 1 when arg is a connection flag taking the next argument as its value
@@ -62,7 +71,8 @@ static const struct {
  * 0. */
 static int global_flag(const char *arg)
 {
-    static const char *const names[] = {"--coordinator", "--timeout"};
+    static const char *const names[] = {"--coordinator", "--timeout", "--curve-secret",
+                                        "--server-key"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t n = strlen(names[i]);
         if (strncmp(arg, names[i], n) == 0) {

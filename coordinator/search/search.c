@@ -70,6 +70,11 @@ int coord_search_suggest(coord_search_t *s, coord_pval_t *vals)
     return rc;
 }
 
+bool coord_search_wants_epochs(const coord_search_t *s)
+{
+    return s->ops->observe_epoch != NULL;
+}
+
 void coord_search_observe_epoch(coord_search_t *s, uint64_t trial, int epoch, double score)
 {
     if (s->ops->observe_epoch)

@@ -91,6 +91,9 @@ int coord_search_suggest(coord_search_t *s, coord_pval_t *vals);
 void coord_search_observe_epoch(coord_search_t *s, uint64_t trial, int epoch, double score);
 void coord_search_observe(coord_search_t *s, uint64_t trial, double score);
 bool coord_search_done(const coord_search_t *s);
+/* Whether the strategy learns from per-epoch scores (observe_epoch): the
+ * workers then score the validation fold after every epoch. */
+bool coord_search_wants_epochs(const coord_search_t *s);
 long coord_search_total(const coord_search_t *s);
 
 // ---------------------------------------------------------------------------

@@ -38,7 +38,7 @@ ADDR=tcp://127.0.0.1:$PORT
 # --- hptune --help lists every command ---------------------------------------
 check
 "$HPTUNE" --help >"$out" 2>"$err" || fail "hptune --help exited non-zero"
-for cmd in launch status workers results logs cancel train; do
+for cmd in launch status workers results report logs cancel train; do
     grep -q "^  $cmd " "$out" || fail "hptune --help does not list '$cmd'"
 done
 grep -q HPTUNE_COORDINATOR "$out" || fail "hptune --help does not mention HPTUNE_COORDINATOR"
@@ -69,12 +69,14 @@ help_has launch --wait $conn "path:line:col\|PATH:LINE:COL" "submitted"
 # shellcheck disable=SC2086
 help_has status --watch $conn ETA "0.5 s" "2 s"
 # shellcheck disable=SC2086
-help_has workers $conn "LAST SEEN" DATASETS
+help_has workers $conn "LAST SEEN" DATASETS TASKS/MIN EPOCHS/S --format json
 # shellcheck disable=SC2086
 help_has results --format --top table csv json rank_test_score mean_test_score \
     split0_test_score pandas $conn
 # shellcheck disable=SC2086
-help_has logs --follow --level --sweep debug info warn error $conn
+help_has logs --follow --level --sweep --worker debug info warn error $conn
+# shellcheck disable=SC2086
+help_has report --output --top index.html results.csv "log" "snapshot" "1.5" $conn
 # shellcheck disable=SC2086
 help_has cancel $conn "already"
 
@@ -115,6 +117,14 @@ expect_usage "--format: missing value" results 3 --format
 expect_usage "--level: unknown value 'loud' (allowed: debug, info, warn, error)" logs --level loud
 expect_usage "--sweep: 'x' is not a sweep id" logs --sweep x
 expect_usage "hptune logs: unexpected argument 'extra'" logs extra
+expect_usage "--worker: empty worker id or name" logs --worker ''
+expect_usage "--format: unknown value 'csv' (allowed: table, json)" workers --format csv
+expect_usage "hptune report: missing SWEEP" report
+expect_usage "hptune report: SWEEP: 'x' is not a sweep id" report x -o dir
+expect_usage "hptune report: unknown option '--format'" report 3 --format csv
+expect_usage "--top: -1 is out of range" report 3 --top -1
+expect_usage "--output: missing value" report 3 --output
+expect_usage "--output: empty directory name" report 3 -o ''
 expect_usage "hptune cancel: missing SWEEP" cancel
 expect_usage "hptune cancel: SWEEP: '3x' is not a sweep id" cancel 3x
 expect_usage "hptune launch: missing SPEC" launch
@@ -165,6 +175,7 @@ expect_unreachable() {
 }
 for args in "status" "status 3" "status --watch" "status 3 --watch" "workers" "results 3" \
     "results 3 --format csv" "results 3 --format json" "logs" "logs -f" "logs --sweep 2" \
+    "workers --format json" "logs --worker w1" "logs -f --worker w1" "report 3 -o $tmp/r" \
     "cancel 3" "launch $tmp/spec.yaml" "launch $tmp/spec.yaml --wait"; do
     # shellcheck disable=SC2086 # split args on purpose
     expect_unreachable "$ADDR" $args --coordinator "$ADDR" --timeout 0.5

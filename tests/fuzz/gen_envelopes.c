@@ -245,6 +245,98 @@ static void coordinator_messages(void)
     emit("reject", &e5, 0);
 }
 
+/* The dataset transfer (docs/protocol.md, "Dataset transfer"). */
+static void transfer_messages(void)
+{
+    static const char fp[] = "6003ea9d5f0cea4cba0ad3dc4165ad97219539e48a8e35eead7a0766538ddab6";
+    Hpt__DatasetFile f[4] = {HPT__DATASET_FILE__INIT, HPT__DATASET_FILE__INIT,
+                             HPT__DATASET_FILE__INIT, HPT__DATASET_FILE__INIT};
+    Hpt__DatasetFile *fp4[4] = {&f[0], &f[1], &f[2], &f[3]};
+    f[0].name = "train-images-idx3-ubyte.gz";
+    f[0].size = 1300447;
+    f[1].name = "train-labels-idx1-ubyte.gz";
+    f[1].size = 4084;
+    f[2].name = "t10k-images-idx3-ubyte";
+    f[2].size = 1568016;
+    f[3].name = "t10k-labels-idx1-ubyte.gz";
+    f[3].size = 1030;
+    Hpt__DatasetOffer o = HPT__DATASET_OFFER__INIT;
+    o.dataset = "mnist";
+    o.fingerprint = (char *)fp;
+    o.n_files = 4;
+    o.files = fp4;
+    o.sweep = 3;
+    ENV(e, DATASET_OFFER, dataset_offer, o);
+    emit("dataset-offer", &e, 9);
+    f[1].name = "../../etc/passwd";
+    emit("dataset-offer-bad-path", &e, 0);
+    f[1].name = "t10k-labels-idx1-ubyte.gz";   // another file's name in slot 1
+    emit("dataset-offer-bad-order", &e, 0);
+    f[1].name = "train-labels-idx1-ubyte.gz";
+    f[1].size = 0;
+    emit("dataset-offer-bad-size0", &e, 0);
+    f[1].size = 4084;
+    o.n_files = 3;
+    emit("dataset-offer-bad-3-files", &e, 0);
+    o.n_files = 4;
+    o.fingerprint = "dry-run";
+    emit("dataset-offer-bad-fingerprint", &e, 0);
+
+    Hpt__FetchChunk q = HPT__FETCH_CHUNK__INIT;
+    q.dataset = "mnist";
+    q.fingerprint = (char *)fp;
+    q.file = "train-images-idx3-ubyte.gz";
+    q.offset = 262144;
+    q.size = 262144;
+    q.xfer = 0x1234abcd0000ULL;
+    ENV(e2, FETCH_CHUNK, fetch_chunk, q);
+    emit("fetch-chunk", &e2, 5);
+    q.size = 0;
+    emit("fetch-chunk-bad-size0", &e2, 0);
+    q.size = 2 * 1024 * 1024;
+    emit("fetch-chunk-bad-size-big", &e2, 0);
+    q.size = 262144;
+    q.file = "/etc/shadow";
+    emit("fetch-chunk-bad-file", &e2, 0);
+    q.file = "train-images-idx3-ubyte.gz";
+    q.dataset = "";
+    emit("fetch-chunk-bad-no-dataset", &e2, 0);
+
+    static uint8_t bytes[64] = {0, 0, 8, 3, 0, 0, 0x1f, 0x40};
+    Hpt__DatasetChunk ch = HPT__DATASET_CHUNK__INIT;
+    ch.dataset = "mnist";
+    ch.file = "train-images-idx3-ubyte.gz";
+    ch.offset = 0;
+    ch.data.data = bytes;
+    ch.data.len = sizeof bytes;
+    ch.file_size = 1300447;
+    ch.xfer = 0x1234abcd0000ULL;
+    ch.error = "";
+    ENV(e3, DATASET_CHUNK, dataset_chunk, ch);
+    emit("dataset-chunk", &e3, 13);
+    ch.offset = 1300447 - 8;
+    emit("dataset-chunk-bad-past-end", &e3, 0);
+    ch.offset = 0;
+    ch.data.len = 0;
+    ch.error = "dataset mnist with fingerprint 6003ea9d5f0c is not the dataset of a queued or "
+               "running sweep";
+    emit("dataset-chunk-refused", &e3, 0);
+
+    Hpt__DatasetInfo ds = HPT__DATASET_INFO__INIT;
+    Hpt__DatasetInfo *dsp = &ds;
+    ds.name = "mnist";
+    ds.fingerprint = (char *)fp;
+    ds.n_train = 8000;
+    ds.n_test = 2000;
+    Hpt__Datasets d = HPT__DATASETS__INIT;
+    d.n_datasets = 1;
+    d.datasets = &dsp;
+    ENV(e4, DATASETS, datasets, d);
+    emit("datasets", &e4, 3);
+    ds.name = "";
+    emit("datasets-bad-name", &e4, 0);
+}
+
 static const char spec_text[] =
     "name: seed\n"
     "dataset: mnist\n"
@@ -463,6 +555,7 @@ int main(int argc, char **argv)
     worker_messages();
     coordinator_messages();
     client_messages();
+    transfer_messages();
     raw_seeds();
     printf("fuzz-gen-envelopes: %d files written to %s\n", n_written, out_dir);
     return n_failed ? 1 : 0;

@@ -181,11 +181,14 @@ class Cluster:
         self.names = {}          # worker pid -> name
         self.db_path = db or os.path.join(self.dir, "journal.db")
         self.env = dict(os.environ, HPTUNE_COORDINATOR=self.addr)
+        self.cli_wrap = ()       # a command prefix for the CLI (a coordinator in a netns)
 
-    def start_coordinator(self, *extra, wait=True):
+    def start_coordinator(self, *extra, wait=True, wrap=()):
+        """wrap: a command prefix that execs the coordinator, as for
+        start_worker; set cli_wrap too so the CLI can reach it."""
         log = open(os.path.join(self.dir, "coordinator.log"), "ab")
         self.coord = subprocess.Popen(
-            [COORD, "--bind", self.addr, "--db", self.db_path,
+            [*wrap, COORD, "--bind", self.addr, "--db", self.db_path,
              "--data-dir", DATA, "--hb-ivl-ms", str(self.hb_ms),
              "--hb-liveness", str(self.liveness), *extra],
             stdout=log, stderr=subprocess.STDOUT)
@@ -310,8 +313,8 @@ class Cluster:
         raise RuntimeError(f"timed out after {timeout}s waiting for {what}\n{self.coord_log()}")
 
     def cli(self, *args, check_rc=True, timeout=300):
-        r = subprocess.run([CLI, *args], capture_output=True, text=True, env=self.env,
-                           timeout=timeout)
+        r = subprocess.run([*self.cli_wrap, CLI, *args], capture_output=True, text=True,
+                           env=self.env, timeout=timeout)
         if check_rc and r.returncode != 0:
             raise RuntimeError(f"hptune {' '.join(args)} exited {r.returncode}: "
                                f"{r.stderr}\n{self.coord_log()}")

@@ -251,6 +251,32 @@ HPT_TEST(named_dataset_under_data_dir)
     ASSERT(ds == NULL);
 }
 
+/* The dataset transfer names files on the wire: only the four IDX names,
+ * with or without .gz, in fingerprint order, ever pass. */
+HPT_TEST(transfer_file_names)
+{
+    ASSERT_EQ(strcmp(hpt_dataset_file_base(0), "train-images-idx3-ubyte"), 0);
+    ASSERT_EQ(strcmp(hpt_dataset_file_base(3), "t10k-labels-idx1-ubyte"), 0);
+    ASSERT(hpt_dataset_file_base(4) == NULL && hpt_dataset_file_base(-1) == NULL);
+    ASSERT(hpt_dataset_file_name_ok(1, "train-labels-idx1-ubyte"));
+    ASSERT(hpt_dataset_file_name_ok(1, "train-labels-idx1-ubyte.gz"));
+    ASSERT(!hpt_dataset_file_name_ok(0, "train-labels-idx1-ubyte.gz"));   // another slot's
+    ASSERT(!hpt_dataset_file_name_ok(1, "train-labels-idx1-ubyte.gz.partial"));
+    ASSERT(!hpt_dataset_file_name_ok(1, "../train-labels-idx1-ubyte"));
+    ASSERT(!hpt_dataset_file_name_ok(1, "train-labels-idx1-ubyte/"));
+    ASSERT(!hpt_dataset_file_name_ok(1, ""));
+    ASSERT(!hpt_dataset_file_name_ok(1, NULL));
+
+    // The path a dataset directory serves file i from: .gz wins, as when loading.
+    const char *dir = new_dir("files");
+    char fp[65], path[4096];
+    write_dataset(dir, &SPEC_DEFAULT, fp);
+    ASSERT_OK(hpt_dataset_file_path(dir, 0, path, sizeof path));
+    ASSERT(strstr(path, "/train-images-idx3-ubyte") != NULL);
+    ASSERT_EQ(hpt_dataset_file_path(dir, 4, path, sizeof path), -EINVAL);
+    ASSERT_EQ(hpt_dataset_file_path(new_dir("empty"), 0, path, sizeof path), -ENOENT);
+}
+
 // ---------------------------------------------------------------------------
 // Errors.
 

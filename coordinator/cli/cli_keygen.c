@@ -1,0 +1,108 @@
+/*
+ * cli_keygen.c: `hptune keygen [-o PREFIX] [--force]`: write a new CURVE key
+ * pair, PREFIX.key (secret, mode 0600) and PREFIX.pub (public), for the
+ * coordinator, a worker or a client (common/curve.h, docs/security.md).
+ * Needs no coordinator.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_format.h"
+#include "curve.h"
+
+#define DEFAULT_PREFIX "hptune"
+
+static void print_help(FILE *f)
+{
+    fputs("Usage: hptune keygen [-o PREFIX] [--force]\n"
+          "\n"
+          "Generate a CurveZMQ key pair and write it to two files:\n"
+          "  PREFIX.key  the secret key (with its public key), mode 0600: it stays on the\n"
+          "              machine that uses it, given with --curve-secret (or\n"
+          "              $HPTUNE_CURVE_SECRET);\n"
+          "  PREFIX.pub  the public key: for a worker or a client, copy it into the\n"
+          "              coordinator's --authorized-keys directory (then SIGHUP the\n"
+          "              coordinator); for the coordinator, give it to workers and clients\n"
+          "              as --server-key (or $HPTUNE_SERVER_KEY).\n"
+          "The files are ZeroMQ (CZMQ) certificates, keys in Z85 text.  Existing files are\n"
+          "never overwritten unless --force is given.  The public key is also printed,\n"
+          "alone on the last line of stdout.  docs/security.md walks through a whole\n"
+          "setup.\n"
+          "\n"
+          "Options:\n"
+          "  -o, --output PREFIX     where to write: PREFIX.key and PREFIX.pub; a trailing\n"
+          "                          .key or .pub is dropped               [" DEFAULT_PREFIX "]\n"
+          "  -f, --force             replace existing files (whoever used the old key loses\n"
+          "                          access)\n"
+          "  -h, --help              show this help\n"
+          "\n"
+          "Exit status: 0 written, 1 a file exists (without --force), cannot be written,\n"
+          "or this libzmq has no CURVE support, 2 bad flag.\n"
+          "\n"
+          "Examples:\n"
+          "  hptune keygen -o /etc/hptune/coordinator          # on the coordinator\n"
+          "  hptune keygen -o ~/.config/hptune/worker          # on each worker\n"
+          "  scp ~/.config/hptune/worker.pub tuner:/etc/hptune/authorized_keys/$(hostname).pub\n",
+          f);
+}
+
+static const struct option long_opts[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"force", no_argument, NULL, 'f'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int cli_keygen(int argc, char **argv)
+{
+    const char *cmd = "keygen";
+    const char *prefix_arg = DEFAULT_PREFIX;
+    bool force = false;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":o:fh", long_opts, NULL)) != -1) {
+        switch (opt) {
+        case 'o': prefix_arg = optarg; break;
+        case 'f': force = true; break;
+        case 'h': print_help(stdout); return HPT_EXIT_OK;
+        case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
+        default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s' (the prefix goes after -o)",
+                               argv[optind]);
+    // "-o worker.key" means the pair worker.key + worker.pub, not worker.key.key.
+    char prefix[4096];
+    size_t n = strlen(prefix_arg);
+    if (n == 0 || n >= sizeof prefix)
+        return cli_usage_error(cmd, "-o: %s prefix", n ? "too long a" : "empty");
+    memcpy(prefix, prefix_arg, n + 1);
+    if (n > 4 && (strcmp(prefix + n - 4, ".key") == 0 || strcmp(prefix + n - 4, ".pub") == 0))
+        prefix[n - 4] = '\0';
+    if (prefix[0] == '\0' || prefix[strlen(prefix) - 1] == '/')
+        return cli_usage_error(cmd, "-o: '%s' names a directory; give a prefix such as %s%s",
+                               prefix_arg, prefix, DEFAULT_PREFIX);
+
+    hpt_err err = {0};
+    hpt_curve_pair_t kp;
+    if (hpt_curve_generate(&kp, &err) < 0) {
+        fprintf(stderr, "hptune %s: %s\n", cmd, err.msg);
+        return HPT_EXIT_FAIL;
+    }
+    char path_key[4200], path_pub[4200];
+    int rc = hpt_curve_save(prefix, &kp, force, path_key, path_pub, sizeof path_key, &err);
+    hpt_curve_wipe(&kp);
+    if (rc < 0) {
+        fprintf(stderr, "hptune %s: %s\n", cmd, err.msg);
+        return HPT_EXIT_FAIL;
+    }
+    printf("secret key: %s (mode 0600; keep it on this machine)\n"
+           "public key: %s\n"
+           "%s\n",
+           path_key, path_pub, kp.public_z85);
+    return HPT_EXIT_OK;
+}

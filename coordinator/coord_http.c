@@ -1,0 +1,1219 @@
+/*
+ * coord_http.c: the coordinator's HTTP server (libmicrohttpd): /metrics
+ * (Prometheus text format 0.0.4), /api/sweeps, /api/sweeps/ID, /api/workers
+ * and the dashboard's static files.  See coord_http.h for the threads.
+ *
+ * Invariants:
+ *   - An MHD thread touches only this file's job queue and counters (under
+ *     mu), the embedded assets (read-only) and its own connection.  It never
+ *     reads coord_t and never logs (hpt_log's sink writes loop state).
+ *   - A job is owned by its connection thread while QUEUED or DONE, by the
+ *     loop while TAKEN; a connection thread that gives up on a TAKEN job
+ *     marks it ABANDONED and the loop frees it.
+ *   - The uv_async_t outlives every MHD thread: coord_http_stop() stops the
+ *     daemon (joining its threads) before closing the handle.
+ *   - Everything rendered is read-only: no request changes coordinator
+ *     state, so GET and HEAD are the only methods.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_http.h"
+#include "hpt_config.h"
+#include "log.h"
+
+#define TYPE_JSON "application/json; charset=utf-8"
+#define TYPE_PROM "text/plain; version=0.0.4; charset=utf-8"
+
+/* What the dashboard page may load: only itself (no CDN, no inline
+ * script); SVG is built through the DOM, so its attributes are not inline
+ * styles. */
+#define CSP "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " \
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// --- the server -------------------------------------------------------------
+
+typedef enum { JOB_QUEUED, JOB_TAKEN, JOB_DONE, JOB_ABANDONED } job_state_t;
+
+typedef struct job {
+    char path[256];               // the URL path (no query string)
+    job_state_t state;            // guarded by the server's mu
+    int status;                   // HTTP status, set by the loop
+    const char *type;             // Content-Type (static string)
+    char *body;                   // malloc'd, owned by the job until answered
+    size_t len;
+    struct job *next;             // queue link while QUEUED
+} job_t;
+
+/* Status codes counted for hptune_http_requests_total (the last: others). */
+static const int CODES[] = {200, 403, 404, 405, 500, 503, 0};
+#define N_CODES (sizeof CODES / sizeof CODES[0])
+
+typedef struct coord_http {
+    coord_t *c;                   // borrowed; loop thread only
+    struct MHD_Daemon *mhd;
+    uv_async_t async;             // wakes the loop for queued jobs and MHD errors
+    int port;                     // bound port
+    bool loopback;                // bound to loopback: Host must be an IP or localhost
+
+    uv_mutex_t mu;                // guards everything below
+    uv_cond_t cv;                 // a job became DONE (broadcast)
+    bool closing;
+    job_t *head, *tail;           // jobs waiting for the loop
+    int n_jobs;
+    uint64_t requests[N_CODES];   // answered, by status code
+    uint64_t timeouts;            // requests the loop did not answer in time
+    uint64_t mhd_errors;          // messages libmicrohttpd logged
+    uint64_t mhd_errors_logged;   // of which the loop has logged (the last one each time)
+    char mhd_error[256];          // the last one
+} coord_http_t;
+
+// --- addresses --------------------------------------------------------------
+
+int coord_http_parse_addr(const char *s, coord_http_addr_t *out, hpt_err *err)
+{
+    *out = (coord_http_addr_t){0};
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return hpt_err_set(err, -EINVAL, "'%s' is not HOST:PORT (for example 127.0.0.1:7680)",
+                           s);
+    char host[128];
+    size_t hl = (size_t)(colon - s);
+    if (hl >= sizeof host)
+        return hpt_err_set(err, -EINVAL, "'%s': host too long", s);
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end || errno || port < 0 || port > 65535)
+        return hpt_err_set(err, -EINVAL, "'%s': the port must be a number 0..65535", s);
+    out->port = (int)port;
+    if (host[0] == '[') {
+        if (hl < 3 || host[hl - 1] != ']')
+            return hpt_err_set(err, -EINVAL, "'%s': unbalanced [ ] around the IPv6 address", s);
+        host[hl - 1] = '\0';
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&out->ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+            return hpt_err_set(err, -EINVAL, "'%s': '%s' is not an IPv6 address", s, host + 1);
+        out->len = sizeof *a6;
+        out->ipv6 = true;
+        out->loopback = IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr);
+        return 0;
+    }
+    if (strchr(host, ':'))
+        return hpt_err_set(err, -EINVAL, "'%s': write an IPv6 address in brackets, as [::1]:7680",
+                           s);
+    const char *ip = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&out->ss;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, ip, &a4->sin_addr) != 1)
+        return hpt_err_set(err, -EINVAL,
+                           "'%s': '%s' is not an IPv4 address (host names other than localhost "
+                           "are not resolved)", s, host);
+    out->len = sizeof *a4;
+    out->loopback = (ntohl(a4->sin_addr.s_addr) >> 24) == 127;
+    return 0;
+}
+
+int coord_http_check(const char *addr, bool insecure, hpt_err *err)
+{
+    coord_http_addr_t a;
+    int rc = coord_http_parse_addr(addr, &a, err);
+    if (rc < 0)
+        return rc;
+    if (!a.loopback && !insecure)
+        return hpt_err_set(err, -EPERM,
+                           "'%s' is not a loopback address, and the HTTP server has no "
+                           "authentication: anyone who reaches it reads every sweep, result and "
+                           "worker.  Bind it to 127.0.0.1 (reach it through an SSH tunnel or an "
+                           "authenticating reverse proxy), or pass --insecure to serve it on "
+                           "this address anyway", addr);
+    return 0;
+}
+
+// --- the connection threads ---------------------------------------------------
+
+static void count(coord_http_t *h, int status)
+{
+    size_t i = 0;
+    while (CODES[i] && CODES[i] != status)
+        i++;
+    uv_mutex_lock(&h->mu);
+    h->requests[i]++;
+    uv_mutex_unlock(&h->mu);
+}
+
+/* Queue a response; body is handed to libmicrohttpd according to mode. */
+static enum MHD_Result answer(coord_http_t *h, struct MHD_Connection *conn, int status,
+                              const char *type, void *body, size_t len,
+                              enum MHD_ResponseMemoryMode mode)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+    if (!r) {
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    if (strncmp(type, "text/html", 9) == 0) {
+        MHD_add_response_header(r, "Content-Security-Policy", CSP);
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    }
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    count(h, status);
+    return rc;
+}
+
+/* s as a JSON string body into buf (escaping quotes, backslashes and
+ * control characters; other bytes pass through). */
+static size_t json_escape(char *buf, size_t cap, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            n += (size_t)snprintf(buf + n, cap - n, "\\%c", ch);
+        else if (ch < 0x20)
+            n += (size_t)snprintf(buf + n, cap - n, "\\u%04x", ch);
+        else
+            buf[n++] = (char)ch;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/* A JSON error answered from the connection thread: {"error": msg[, "path": path]}. */
+static enum MHD_Result answer_error(coord_http_t *h, struct MHD_Connection *conn, int status,
+                                    const char *msg, const char *path)
+{
+    char m[512], p[600], body[1300];
+    json_escape(m, sizeof m, msg);
+    int n;
+    if (path) {
+        json_escape(p, sizeof p, path);
+        n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"path\":\"%s\"}\n", m, p);
+    } else {
+        n = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", m);
+    }
+    return answer(h, conn, status, TYPE_JSON, body, (size_t)n, MHD_RESPMEM_MUST_COPY);
+}
+
+/* DNS rebinding: a page on another site whose name is made to resolve to
+ * 127.0.0.1 would send its own name as Host.  On loopback only IP literals
+ * and localhost are accepted. */
+static bool host_ok(struct MHD_Connection *conn)
+{
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!host)
+        return true;   // HTTP/1.0 without Host: no browser sends that
+    char name[256];
+    if (strlen(host) >= sizeof name)
+        return false;
+    strcpy(name, host);
+    unsigned char tmp[sizeof(struct in6_addr)];
+    if (name[0] == '[') {
+        char *close = strchr(name, ']');
+        if (!close)
+            return false;
+        *close = '\0';
+        return inet_pton(AF_INET6, name + 1, tmp) == 1;
+    }
+    char *colon = strchr(name, ':');
+    if (colon)
+        *colon = '\0';
+    return strcmp(name, "localhost") == 0 || inet_pton(AF_INET, name, tmp) == 1;
+}
+
+static void unlink_job(coord_http_t *h, job_t *j)
+{
+    job_t *prev = NULL;
+    for (job_t *x = h->head; x; prev = x, x = x->next) {
+        if (x != j)
+            continue;
+        if (prev)
+            prev->next = x->next;
+        else
+            h->head = x->next;
+        if (h->tail == x)
+            h->tail = prev;
+        h->n_jobs--;
+        return;
+    }
+}
+
+/* Hand the request to the loop thread and wait (bounded) for its answer. */
+static enum MHD_Result via_loop(coord_http_t *h, struct MHD_Connection *conn, const char *url)
+{
+    if (strlen(url) >= sizeof ((job_t *)0)->path)
+        return answer_error(h, conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
+    job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return answer_error(h, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
+    strcpy(j->path, url);
+    uv_mutex_lock(&h->mu);
+    const char *refuse = h->closing ? "the coordinator is stopping"
+                       : h->n_jobs >= COORD_HTTP_MAX_JOBS ? "too many requests waiting"
+                                                          : NULL;
+    if (!refuse) {
+        if (h->tail)
+            h->tail->next = j;
+        else
+            h->head = j;
+        h->tail = j;
+        h->n_jobs++;
+    }
+    uv_mutex_unlock(&h->mu);
+    if (refuse) {
+        free(j);
+        return answer_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE, refuse, NULL);
+    }
+    uv_async_send(&h->async);
+
+    uint64_t deadline = uv_hrtime() + (uint64_t)COORD_HTTP_WAIT_MS * 1000000u;
+    uv_mutex_lock(&h->mu);
+    while (j->state != JOB_DONE) {
+        uint64_t now = uv_hrtime();
+        if (now >= deadline)
+            break;
+        (void)uv_cond_timedwait(&h->cv, &h->mu, deadline - now);
+    }
+    job_state_t st = j->state;
+    if (st == JOB_QUEUED) {
+        unlink_job(h, j);
+        h->timeouts++;
+    } else if (st == JOB_TAKEN) {
+        j->state = JOB_ABANDONED;   // the loop frees it when it is done rendering
+        h->timeouts++;
+    }
+    uv_mutex_unlock(&h->mu);
+    if (st != JOB_DONE) {
+        if (st == JOB_QUEUED)
+            free(j);
+        return answer_error(h, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            "the coordinator did not answer in time", NULL);
+    }
+    enum MHD_Result rc;
+    if (j->body) {
+        rc = answer(h, conn, j->status, j->type, j->body, j->len, MHD_RESPMEM_MUST_FREE);
+    } else {   // rendering ran out of memory, or stopping answered it without a body
+        bool oom = j->status == MHD_HTTP_INTERNAL_SERVER_ERROR;
+        rc = answer_error(h, conn, oom ? j->status : MHD_HTTP_SERVICE_UNAVAILABLE,
+                          oom ? "out of memory" : "the coordinator is stopping", NULL);
+    }
+    free(j);
+    return rc;
+}
+
+static const coord_http_asset_t *asset_find(const char *url)
+{
+    if (strcmp(url, "/index.html") == 0)
+        url = "/";
+    for (const coord_http_asset_t *a = coord_http_assets; a->path; a++)
+        if (strcmp(a->path, url) == 0)
+            return a;
+    return NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    static int seen;   // *con_cls marker: the headers were seen
+    coord_http_t *h = cls;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return answer_error(h, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                            "method not allowed: this server is read-only (GET and HEAD)", NULL);
+    /* Answer on the second call, once the request is complete: a response
+     * queued on the first one makes libmicrohttpd close the connection
+     * (no keep-alive).  A body sent with a GET is read and ignored. */
+    if (*con_cls == NULL) {
+        *con_cls = &seen;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (h->loopback && !host_ok(conn))
+        return answer_error(h, conn, MHD_HTTP_FORBIDDEN,
+                            "Host must be an IP address or localhost on a loopback bind", NULL);
+    const coord_http_asset_t *a = asset_find(url);
+    if (a)
+        return answer(h, conn, MHD_HTTP_OK, a->type, (void *)a->data, a->len,
+                      MHD_RESPMEM_PERSISTENT);
+    if (strcmp(url, "/metrics") == 0 || strcmp(url, "/api") == 0 || strncmp(url, "/api/", 5) == 0)
+        return via_loop(h, conn, url);
+    return answer_error(h, conn, MHD_HTTP_NOT_FOUND, "not found", url);
+}
+
+/* libmicrohttpd's error messages: kept for the loop to log (this thread
+ * must not log). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    coord_http_t *h = cls;
+    uv_mutex_lock(&h->mu);
+    vsnprintf(h->mhd_error, sizeof h->mhd_error, fmt, ap);
+    h->mhd_error[strcspn(h->mhd_error, "\r\n")] = '\0';
+    h->mhd_errors++;
+    uv_mutex_unlock(&h->mu);
+    /* Valid from before MHD_start_daemon until after MHD_stop_daemon has
+     * joined every thread. */
+    uv_async_send(&h->async);
+}
+
+// --- rendering (loop thread) ----------------------------------------------------
+
+static void j_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch == '\n')
+            fputs("\\n", f);
+        else if (ch == '\t')
+            fputs("\\t", f);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* The shortest decimal that reads back as v (as `hptune results`); NaN and
+ * infinities as null. */
+static void j_num(FILE *f, double v)
+{
+    if (!isfinite(v)) {
+        fputs("null", f);
+        return;
+    }
+    char b[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, v);
+        if (strtod(b, NULL) == v)
+            break;
+    }
+    fputs(b, f);
+}
+
+/* "key": for an object being written; *first tracks the comma. */
+static void j_key(FILE *f, const char *k, bool *first)
+{
+    fputs(*first ? "" : ",", f);
+    *first = false;
+    j_str(f, k);
+    fputc(':', f);
+}
+
+static void j_param(FILE *f, const Hpt__Param *p)
+{
+    if (!p)
+        fputs("null", f);
+    else if (p->numeric)
+        j_num(f, p->number);
+    else
+        j_str(f, p->text);
+}
+
+/* The sweep summary, key for key the "sweep" object of `hptune results
+ * --format json` (coordinator/cli/cli_results.c json_sweep). */
+static void j_sweep(FILE *f, const Hpt__SweepInfo *s)
+{
+    bool first = true;
+    fputc('{', f);
+    j_key(f, "id", &first);
+    fprintf(f, "%llu", (unsigned long long)s->id);
+    j_key(f, "name", &first);
+    j_str(f, s->name);
+    j_key(f, "state", &first);
+    j_str(f, s->state);
+    j_key(f, "method", &first);
+    j_str(f, s->method);
+    j_key(f, "dataset", &first);
+    j_str(f, s->dataset);
+    j_key(f, "metric", &first);
+    j_str(f, s->metric);
+    j_key(f, "maximize", &first);
+    fputs(s->maximize ? "true" : "false", f);
+    const struct { const char *k; unsigned v; } counts[] = {
+        {"folds", s->folds},
+        {"repeats", s->repeats},
+        {"trials_total", s->trials_total},
+        {"trials_done", s->trials_done},
+        {"trials_failed", s->trials_failed},
+        {"tasks_total", s->tasks_total},
+        {"tasks_done", s->tasks_done},
+        {"tasks_running", s->tasks_running},
+        {"tasks_failed", s->tasks_failed},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        j_key(f, counts[i].k, &first);
+        fprintf(f, "%u", counts[i].v);
+    }
+    j_key(f, "best_trial", &first);
+    if (s->best_trial)
+        fprintf(f, "%llu", (unsigned long long)s->best_trial);
+    else
+        fputs("null", f);
+    j_key(f, "best_mean_test_score", &first);
+    j_num(f, s->best_mean);
+    j_key(f, "best_std_test_score", &first);
+    j_num(f, s->best_std);
+    j_key(f, "best_params", &first);
+    if (s->best_trial) {
+        fputc('{', f);
+        for (size_t i = 0; i < s->n_best_params; i++) {
+            if (i)
+                fputc(',', f);
+            j_str(f, s->best_params[i]->name);
+            fputc(':', f);
+            j_param(f, s->best_params[i]);
+        }
+        fputc('}', f);
+    } else {
+        fputs("null", f);
+    }
+    j_key(f, "refit_test_score", &first);
+    j_num(f, s->has_refit ? s->refit_score : NAN);
+    j_key(f, "refit_test_accuracy", &first);
+    j_num(f, s->has_refit ? s->refit_accuracy : NAN);
+    j_key(f, "refit_ci95_low", &first);
+    j_num(f, s->has_refit ? s->refit_ci_low : NAN);
+    j_key(f, "refit_ci95_high", &first);
+    j_num(f, s->has_refit ? s->refit_ci_high : NAN);
+    j_key(f, "alpha", &first);
+    j_num(f, s->alpha);
+    j_key(f, "runner_up_trial", &first);
+    j_num(f, s->runner_up ? (double)s->runner_up : NAN);
+    j_key(f, "p_best_vs_runner_up", &first);
+    j_num(f, s->runner_up ? s->p_runner_up : NAN);
+    j_key(f, "indistinguishable_from_best", &first);
+    fprintf(f, "%u", s->indistinguishable);
+    j_key(f, "created_unix", &first);
+    j_num(f, s->created_unix > 0 ? s->created_unix : NAN);
+    j_key(f, "started_unix", &first);
+    j_num(f, s->started_unix > 0 ? s->started_unix : NAN);
+    j_key(f, "finished_unix", &first);
+    j_num(f, s->finished_unix > 0 ? s->finished_unix : NAN);
+    j_key(f, "eta_seconds", &first);
+    j_num(f, s->eta_seconds >= 0 ? s->eta_seconds : NAN);
+    j_key(f, "error", &first);
+    if (s->error && s->error[0])
+        j_str(f, s->error);
+    else
+        fputs("null", f);
+    fputc('}', f);
+}
+
+static void render_sweeps(coord_t *c, FILE *f)
+{
+    coord_sweep_info_t b;
+    fputs("{\"sweeps\":[", f);
+    for (coord_sweep_t *s = c->sweeps; s; s = s->next) {
+        coord_sweep_info_fill(s, &b, false);
+        if (s != c->sweeps)
+            fputc(',', f);
+        j_sweep(f, &b.info);
+    }
+    unsigned slots = 0, busy = 0;
+    for (coord_worker_t *w = c->workers; w; w = w->next) {
+        slots += (unsigned)w->slots;
+        busy += (unsigned)w->busy;
+    }
+    fprintf(f, "],\"workers\":%d,\"slots\":%u,\"slots_busy\":%u,\"now_unix\":", c->n_workers,
+            slots, busy);
+    j_num(f, coord_unix());
+    fputs("}\n", f);
+}
+
+static const char *pkind_name(coord_pkind_t k)
+{
+    switch (k) {
+    case COORD_PKIND_INT: return "int";
+    case COORD_PKIND_FLOAT: return "float";
+    case COORD_PKIND_ENUM: return "enum";
+    case COORD_PKIND_BOOL: return "bool";
+    }
+    return "?";
+}
+
+static const char *pdist_name(coord_pdist_t d)
+{
+    switch (d) {
+    case COORD_PDIST_VALUE: return "value";
+    case COORD_PDIST_VALUES: return "values";
+    case COORD_PDIST_CATEGORICAL: return "categorical";
+    case COORD_PDIST_UNIFORM: return "uniform";
+    case COORD_PDIST_LOG_UNIFORM_VALUES: return "log_uniform_values";
+    case COORD_PDIST_INT_UNIFORM: return "int_uniform";
+    case COORD_PDIST_Q_UNIFORM: return "q_uniform";
+    }
+    return "?";
+}
+
+/* The search space, for the dashboard's axes (not part of `hptune results`). */
+static void j_space(FILE *f, const coord_sweep_t *s)
+{
+    fputc('[', f);
+    for (int i = 0; i < s->spec->n_params; i++) {
+        const coord_param_t *p = &s->spec->params[i];
+        bool numeric = p->kind == COORD_PKIND_INT || p->kind == COORD_PKIND_FLOAT;
+        fprintf(f, "%s{\"name\":", i ? "," : "");
+        j_str(f, p->name);
+        fputs(",\"kind\":", f);
+        j_str(f, pkind_name(p->kind));
+        fputs(",\"distribution\":", f);
+        j_str(f, pdist_name(p->dist));
+        fprintf(f, ",\"numeric\":%s,\"log\":%s,\"conditional\":%s", numeric ? "true" : "false",
+                p->dist == COORD_PDIST_LOG_UNIFORM_VALUES ? "true" : "false",
+                p->n_when ? "true" : "false");
+        if (p->dist == COORD_PDIST_UNIFORM || p->dist == COORD_PDIST_LOG_UNIFORM_VALUES ||
+            p->dist == COORD_PDIST_INT_UNIFORM || p->dist == COORD_PDIST_Q_UNIFORM) {
+            fputs(",\"min\":", f);
+            j_num(f, p->min);
+            fputs(",\"max\":", f);
+            j_num(f, p->max);
+        }
+        if (p->n_values > 0) {
+            fputs(",\"values\":[", f);
+            for (int k = 0; k < p->n_values; k++) {
+                if (k)
+                    fputc(',', f);
+                if (numeric) {
+                    j_num(f, p->values[k].num);
+                } else {
+                    char txt[64];
+                    j_str(f, coord_pval_format(p, &p->values[k], txt, sizeof txt));
+                }
+            }
+            fputc(']', f);
+        }
+        fputc('}', f);
+    }
+    fputc(']', f);
+}
+
+static double split_at(const double *v, size_t n, size_t i)
+{
+    return i < n ? v[i] : NAN;
+}
+
+static const Hpt__Param *param_of(const Hpt__TrialResult *t, const char *name, size_t i)
+{
+    if (i < t->n_params && strcmp(t->params[i]->name, name) == 0)
+        return t->params[i];
+    for (size_t j = 0; j < t->n_params; j++)
+        if (strcmp(t->params[j]->name, name) == 0)
+            return t->params[j];
+    return NULL;
+}
+
+typedef double (*col_fn)(const Hpt__TrialResult *t, size_t arg);
+
+static double c_split(const Hpt__TrialResult *t, size_t i)
+{
+    return split_at(t->split_scores, t->n_split_scores, i);
+}
+static double c_split_train(const Hpt__TrialResult *t, size_t i)
+{
+    return split_at(t->split_train_scores, t->n_split_train_scores, i);
+}
+static double c_mean(const Hpt__TrialResult *t, size_t i) { return t->mean_test_score; }
+static double c_std(const Hpt__TrialResult *t, size_t i) { return t->std_test_score; }
+static double c_rank(const Hpt__TrialResult *t, size_t i)
+{
+    return t->rank_test_score ? t->rank_test_score : NAN;
+}
+static double c_fit(const Hpt__TrialResult *t, size_t i) { return t->mean_fit_time; }
+static double c_fit_std(const Hpt__TrialResult *t, size_t i) { return t->std_fit_time; }
+static double c_p_best(const Hpt__TrialResult *t, size_t i) { return t->p_vs_best; }
+static double c_mean_train(const Hpt__TrialResult *t, size_t i) { return t->mean_train_score; }
+static double c_std_train(const Hpt__TrialResult *t, size_t i) { return t->std_train_score; }
+static double c_finished(const Hpt__TrialResult *t, size_t i) { return t->finished_unix; }
+static double c_epochs_trained(const Hpt__TrialResult *t, size_t i) { return t->epochs_trained; }
+static double c_parent(const Hpt__TrialResult *t, size_t i)
+{
+    return t->parent ? (double)t->parent : NAN;
+}
+
+static void j_col(FILE *f, const char *name, const Hpt__ResultsReply *r, col_fn fn, size_t arg)
+{
+    fputc(',', f);
+    j_str(f, name);
+    fputs(":[", f);
+    for (size_t j = 0; j < r->n_trials; j++) {
+        if (j)
+            fputc(',', f);
+        j_num(f, fn(r->trials[j], arg));
+    }
+    fputc(']', f);
+}
+
+/* {"sweep": ..., "cv_results": ...} exactly as `hptune results SWEEP --format
+ * json` prints it (rows in trial order; see cli_results.c print_json), plus
+ * "space": the parameters' kinds and ranges for the dashboard.  A column added
+ * there must be added here: tests/integration/test_http.py compares the two. */
+static void render_results(const coord_sweep_t *s, const Hpt__ResultsReply *r, FILE *f)
+{
+    size_t k = r->sweep && r->sweep->folds
+                   ? (size_t)r->sweep->folds * (r->sweep->repeats ? r->sweep->repeats : 1)
+                   : 0;
+    bool train = false;
+    for (size_t i = 0; i < r->n_trials; i++) {
+        if (r->trials[i]->n_split_scores > k)
+            k = r->trials[i]->n_split_scores;
+        train = train || r->trials[i]->n_split_train_scores;
+    }
+    fputs("{\"sweep\":", f);
+    j_sweep(f, r->sweep);
+    fputs(",\"cv_results\":{\"trial\":[", f);
+    for (size_t j = 0; j < r->n_trials; j++)
+        fprintf(f, "%s%llu", j ? "," : "", (unsigned long long)r->trials[j]->trial);
+    fputc(']', f);
+    for (size_t i = 0; i < r->n_param_names; i++) {
+        char col[300];
+        snprintf(col, sizeof col, "param_%s", r->param_names[i]);
+        fputc(',', f);
+        j_str(f, col);
+        fputs(":[", f);
+        for (size_t j = 0; j < r->n_trials; j++) {
+            if (j)
+                fputc(',', f);
+            j_param(f, param_of(r->trials[j], r->param_names[i], i));
+        }
+        fputc(']', f);
+    }
+    fputs(",\"params\":[", f);
+    for (size_t j = 0; j < r->n_trials; j++) {
+        fputs(j ? ",{" : "{", f);
+        for (size_t i = 0; i < r->n_param_names; i++) {
+            if (i)
+                fputc(',', f);
+            j_str(f, r->param_names[i]);
+            fputc(':', f);
+            j_param(f, param_of(r->trials[j], r->param_names[i], i));
+        }
+        fputc('}', f);
+    }
+    fputc(']', f);
+    char col[64];
+    for (size_t i = 0; i < k; i++) {
+        snprintf(col, sizeof col, "split%zu_test_score", i);
+        j_col(f, col, r, c_split, i);
+    }
+    j_col(f, "mean_test_score", r, c_mean, 0);
+    j_col(f, "std_test_score", r, c_std, 0);
+    j_col(f, "rank_test_score", r, c_rank, 0);
+    j_col(f, "mean_fit_time", r, c_fit, 0);
+    j_col(f, "std_fit_time", r, c_fit_std, 0);
+    j_col(f, "p_vs_best", r, c_p_best, 0);
+    if (train) {
+        for (size_t i = 0; i < k; i++) {
+            snprintf(col, sizeof col, "split%zu_train_score", i);
+            j_col(f, col, r, c_split_train, i);
+        }
+        j_col(f, "mean_train_score", r, c_mean_train, 0);
+        j_col(f, "std_train_score", r, c_std_train, 0);
+    }
+    if (s->spec->method == COORD_METHOD_HYPERBAND || s->spec->method == COORD_METHOD_ASHA)
+        j_col(f, "parent_trial", r, c_parent, 0);
+    j_col(f, "epochs_trained", r, c_epochs_trained, 0);
+    j_col(f, "finished_unix", r, c_finished, 0);
+    fputs(",\"state\":[", f);
+    for (size_t j = 0; j < r->n_trials; j++) {
+        if (j)
+            fputc(',', f);
+        j_str(f, r->trials[j]->state);
+    }
+    fputs("]},\"space\":", f);
+    j_space(f, s);
+    fputs(",\"now_unix\":", f);
+    j_num(f, coord_unix());
+    fputs("}\n", f);
+}
+
+static void render_workers(coord_t *c, FILE *f)
+{
+    double now = coord_now();
+    fputs("{\"workers\":[", f);
+    for (coord_worker_t *w = c->workers; w; w = w->next) {
+        fputs(w == c->workers ? "{" : ",{", f);
+        fputs("\"id\":", f);
+        j_str(f, w->id);
+        fputs(",\"name\":", f);
+        j_str(f, w->name);
+        fputs(",\"host\":", f);
+        j_str(f, w->host);
+        fputs(",\"version\":", f);
+        j_str(f, w->version);
+        fputs(",\"state\":", f);
+        j_str(f, w->draining ? "draining" : "ready");
+        fprintf(f, ",\"slots\":%d,\"busy\":%d,\"free\":%d,\"tasks_done\":%d,\"tasks_failed\":%d",
+                w->slots, w->busy, coord_worker_free_slots(w), w->tasks_done, w->tasks_failed);
+        fputs(",\"last_seen_ago\":", f);
+        j_num(f, now - w->last_seen);
+        fputs(",\"connected_unix\":", f);
+        j_num(f, w->connected);
+        fputs(",\"datasets\":[", f);
+        for (int d = 0; d < w->n_datasets; d++) {
+            fputs(d ? ",{\"name\":" : "{\"name\":", f);
+            j_str(f, w->ds_name[d]);
+            fputs(",\"fingerprint\":", f);
+            j_str(f, w->ds_fp[d]);
+            fputc('}', f);
+        }
+        fputs("],\"leases\":[", f);
+        for (coord_task_t *t = w->leased; t; t = t->wnext) {
+            fprintf(f, "%s{\"task\":%llu,\"sweep\":%llu,\"trial\":%llu,\"split\":%d,"
+                       "\"refit\":%s,\"attempt\":%u,\"epoch\":%d,\"epochs\":%d,\"running_s\":",
+                    t == w->leased ? "" : ",", (unsigned long long)t->id,
+                    (unsigned long long)t->sweep->id, (unsigned long long)t->trial->number,
+                    t->split, t->refit ? "true" : "false", t->attempt, t->epoch,
+                    t->trial->hp.epochs);
+            j_num(f, now - t->leased_at);
+            fputc('}', f);
+        }
+        fputs("]}", f);
+    }
+    fputs("]}\n", f);
+}
+
+// --- metrics ----------------------------------------------------------------------
+
+static void m_head(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void m_label(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fprintf(f, "\\%c", *v);
+        else if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+}
+
+static void m_double(FILE *f, double v)
+{
+    if (isnan(v))
+        fputs("NaN", f);
+    else if (isinf(v))
+        fputs(v > 0 ? "+Inf" : "-Inf", f);
+    else
+        j_num(f, v);   // finite: the shortest form that reads back as v
+}
+
+/* The labels every per-sweep series carries: sweep="ID",name="NAME". */
+static void m_sweep_labels(FILE *f, const coord_sweep_t *s)
+{
+    fprintf(f, "sweep=\"%llu\",name=\"", (unsigned long long)s->id);
+    m_label(f, s->spec->name);
+    fputc('"', f);
+}
+
+static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
+{
+    m_head(f, "hptune_build_info", "gauge", "Always 1; the coordinator's version as a label.");
+    fprintf(f, "hptune_build_info{version=\"%s\"} 1\n", HPT_VERSION);
+    m_head(f, "hptune_start_time_seconds", "gauge",
+           "When the coordinator process started, in seconds since the Unix epoch.");
+    fprintf(f, "hptune_start_time_seconds ");
+    m_double(f, c->started_unix);
+    fputc('\n', f);
+
+    // Workers and slots, as `hptune status` counts them.
+    long slots = 0, busy = 0, free_slots = 0;
+    for (coord_worker_t *w = c->workers; w; w = w->next) {
+        slots += w->slots;
+        busy += w->busy;
+        free_slots += coord_worker_free_slots(w);
+    }
+    m_head(f, "hptune_workers", "gauge", "Registered workers that are alive (heartbeating).");
+    fprintf(f, "hptune_workers %d\n", c->n_workers);
+    m_head(f, "hptune_worker_slots", "gauge", "Task slots of all registered workers.");
+    fprintf(f, "hptune_worker_slots %ld\n", slots);
+    m_head(f, "hptune_worker_slots_busy", "gauge", "Slots running a leased task.");
+    fprintf(f, "hptune_worker_slots_busy %ld\n", busy);
+    m_head(f, "hptune_worker_slots_free", "gauge",
+           "Slots that can take a task now (not busy, not draining, not cooling down after a "
+           "refusal, not held by a cancelled task still running).");
+    fprintf(f, "hptune_worker_slots_free %ld\n", free_slots);
+
+    // Tasks by state over every sweep in memory.
+    long queued = 0, leased = 0, done = 0, failed = 0;
+    long by_state[SWEEP_CANCELLED + 1] = {0};
+    for (coord_sweep_t *s = c->sweeps; s; s = s->next) {
+        queued += s->n_queued;
+        leased += s->tasks_running;
+        done += s->tasks_done;
+        failed += s->tasks_failed;
+        if ((int)s->state >= 0 && s->state <= SWEEP_CANCELLED)
+            by_state[s->state]++;
+    }
+    m_head(f, "hptune_tasks", "gauge",
+           "Tasks (trial, split) and refits by state, over every sweep in memory (failed: "
+           "failed for good after max_attempts).");
+    fprintf(f, "hptune_tasks{state=\"queued\"} %ld\nhptune_tasks{state=\"leased\"} %ld\n"
+               "hptune_tasks{state=\"done\"} %ld\nhptune_tasks{state=\"failed\"} %ld\n",
+            queued, leased, done, failed);
+    m_head(f, "hptune_tasks_retried_total", "counter",
+           "Leases beyond a task's first attempt (after a failure, a lost worker, a stall, a "
+           "deadline or a refusal) since the coordinator started.");
+    fprintf(f, "hptune_tasks_retried_total %llu\n", (unsigned long long)c->tasks_retried);
+
+    m_head(f, "hptune_dispatch_latency_seconds", "histogram",
+           "Time a task waited in its sweep's queue before it was leased to a worker.");
+    static const double le[COORD_LAT_N] = COORD_LAT_LE;
+    uint64_t cum = 0;
+    for (int i = 0; i < COORD_LAT_N; i++) {
+        cum += c->dispatch_le[i];
+        fprintf(f, "hptune_dispatch_latency_seconds_bucket{le=\"%g\"} %llu\n", le[i],
+                (unsigned long long)cum);
+    }
+    cum += c->dispatch_le[COORD_LAT_N];
+    fprintf(f, "hptune_dispatch_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+            (unsigned long long)cum);
+    fputs("hptune_dispatch_latency_seconds_sum ", f);
+    m_double(f, c->dispatch_sum_s);
+    fprintf(f, "\nhptune_dispatch_latency_seconds_count %llu\n",
+            (unsigned long long)c->dispatch_count);
+
+    m_head(f, "hptune_epochs_total", "counter",
+           "Training epochs completed, from workers' Progress messages (rate() gives epochs/s).");
+    fprintf(f, "hptune_epochs_total %llu\n", (unsigned long long)c->epochs_total);
+    m_head(f, "hptune_bad_messages_total", "counter",
+           "ZeroMQ messages dropped as malformed or unexpected.");
+    fprintf(f, "hptune_bad_messages_total %llu\n", (unsigned long long)c->bad_messages);
+    m_head(f, "hptune_results_dropped_total", "counter",
+           "Results dropped as stale or duplicate (superseded attempt, unknown task, task not "
+           "leased).");
+    fprintf(f, "hptune_results_dropped_total %llu\n", (unsigned long long)c->results_dropped);
+
+    // Sweeps.
+    m_head(f, "hptune_sweeps", "gauge", "Sweeps in memory by state.");
+    for (int i = 0; i <= SWEEP_CANCELLED; i++)
+        fprintf(f, "hptune_sweeps{state=\"%s\"} %ld\n",
+                coord_sweep_state_name((coord_sweep_state_t)i), by_state[i]);
+    /* One summary per sweep, computed once, used by every per-sweep family
+     * (Prometheus wants a family's samples together). */
+    size_t n = 0;
+    for (coord_sweep_t *s = c->sweeps; s; s = s->next)
+        n++;
+    coord_sweep_info_t *info = calloc(n ? n : 1, sizeof *info);
+    if (info) {
+        size_t k = 0;
+        for (coord_sweep_t *s = c->sweeps; s; s = s->next)
+            coord_sweep_info_fill(s, &info[k++], false);
+        m_head(f, "hptune_sweep_info", "gauge",
+               "Always 1; a sweep's method, dataset, metric and state as labels.");
+        k = 0;
+        for (coord_sweep_t *s = c->sweeps; s; s = s->next, k++) {
+            fputs("hptune_sweep_info{", f);
+            m_sweep_labels(f, s);
+            fprintf(f, ",method=\"%s\",dataset=\"", info[k].info.method);
+            m_label(f, s->spec->dataset);
+            fprintf(f, "\",metric=\"%s\",state=\"%s\"} 1\n", info[k].info.metric,
+                    info[k].info.state);
+        }
+        static const struct {
+            const char *name, *help;
+        } fam[] = {
+            {"hptune_sweep_tasks", "Tasks of the sweep so far, its refit included (as hptune "
+                                   "status counts them; grows while trials are suggested)."},
+            {"hptune_sweep_tasks_done", "Tasks of the sweep done."},
+            {"hptune_sweep_tasks_failed", "Tasks of the sweep failed for good."},
+            {"hptune_sweep_tasks_running", "Tasks of the sweep leased to workers now."},
+            {"hptune_sweep_trials", "Trials the sweep will run (grid: known up front; "
+                                    "otherwise its budget, or the trials so far)."},
+            {"hptune_sweep_trials_done", "Trials of the sweep with every split scored."},
+            {"hptune_sweep_trials_failed", "Trials of the sweep that failed."},
+            {"hptune_sweep_best_score", "Mean cross-validated test score of the sweep's best "
+                                        "trial (absent until one is done)."},
+        };
+        for (size_t q = 0; q < sizeof fam / sizeof fam[0]; q++) {
+            m_head(f, fam[q].name, "gauge", fam[q].help);
+            k = 0;
+            for (coord_sweep_t *s = c->sweeps; s; s = s->next, k++) {
+                const Hpt__SweepInfo *i = &info[k].info;
+                double v = q == 0   ? i->tasks_total
+                           : q == 1 ? i->tasks_done
+                           : q == 2 ? i->tasks_failed
+                           : q == 3 ? i->tasks_running
+                           : q == 4 ? i->trials_total
+                           : q == 5 ? i->trials_done
+                           : q == 6 ? i->trials_failed
+                                    : (i->best_trial ? i->best_mean : NAN);
+                if (q == 7 && !i->best_trial)
+                    continue;
+                fprintf(f, "%s{", fam[q].name);
+                m_sweep_labels(f, s);
+                fputs("} ", f);
+                m_double(f, v);
+                fputc('\n', f);
+            }
+        }
+        free(info);
+    }
+
+    // The HTTP server itself.
+    uint64_t req[N_CODES], timeouts;
+    uv_mutex_lock(&h->mu);
+    memcpy(req, h->requests, sizeof req);
+    timeouts = h->timeouts;
+    uv_mutex_unlock(&h->mu);
+    m_head(f, "hptune_http_requests_total", "counter",
+           "HTTP requests answered, by status code (this scrape not yet counted).");
+    for (size_t i = 0; i < N_CODES; i++)
+        if (CODES[i])
+            fprintf(f, "hptune_http_requests_total{code=\"%d\"} %llu\n", CODES[i],
+                    (unsigned long long)req[i]);
+        else
+            fprintf(f, "hptune_http_requests_total{code=\"other\"} %llu\n",
+                    (unsigned long long)req[i]);
+    m_head(f, "hptune_http_timeouts_total", "counter",
+           "HTTP requests answered 503 because the loop did not answer within 5 s.");
+    fprintf(f, "hptune_http_timeouts_total %llu\n", (unsigned long long)timeouts);
+}
+
+/* Whether path is "/api/sweeps/N" with N a positive decimal; *id = N. */
+static bool sweep_path(const char *path, uint64_t *id)
+{
+    const char *p = path + strlen("/api/sweeps/");
+    if (strncmp(path, "/api/sweeps/", 12) != 0 || !*p || strlen(p) > 19)
+        return false;
+    uint64_t v = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *id = v;
+    return v > 0;
+}
+
+/* Render job j into its body, status and type. */
+static void render(coord_http_t *h, job_t *j)
+{
+    coord_t *c = h->c;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        j->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        return;
+    }
+    j->status = MHD_HTTP_OK;
+    j->type = TYPE_JSON;
+    uint64_t id = 0;
+    const char *p = j->path;
+    if (strcmp(p, "/metrics") == 0) {
+        j->type = TYPE_PROM;
+        render_metrics(c, h, f);
+    } else if (strcmp(p, "/api/sweeps") == 0 || strcmp(p, "/api/sweeps/") == 0) {
+        render_sweeps(c, f);
+    } else if (strcmp(p, "/api/workers") == 0) {
+        render_workers(c, f);
+    } else if (strcmp(p, "/api") == 0 || strcmp(p, "/api/") == 0) {
+        fputs("{\"endpoints\":[\"/api/sweeps\",\"/api/sweeps/ID\",\"/api/workers\","
+              "\"/metrics\"]}\n", f);
+    } else if (sweep_path(p, &id)) {
+        coord_sweep_t *s = coord_sweep_find(c, id);
+        coord_results_t *res = NULL;
+        if (!s) {
+            j->status = MHD_HTTP_NOT_FOUND;
+            fprintf(f, "{\"error\":\"no sweep %llu\"}\n", (unsigned long long)id);
+        } else if (coord_results_new(&res, s) < 0) {
+            j->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+            fputs("{\"error\":\"out of memory\"}\n", f);
+        } else {
+            render_results(s, coord_results_reply(res), f);
+            coord_results_destroy(&res);
+        }
+    } else {
+        j->status = MHD_HTTP_NOT_FOUND;
+        fputs("{\"error\":\"not found\",\"path\":", f);
+        j_str(f, p);
+        fputs("}\n", f);
+    }
+    bool bad = ferror(f) != 0;
+    if (fclose(f) != 0 || bad) {
+        free(buf);
+        buf = NULL;
+        len = 0;
+        j->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    j->body = buf;
+    j->len = len;
+}
+
+static void on_async(uv_async_t *a)
+{
+    coord_http_t *h = a->data;
+    for (;;) {
+        uv_mutex_lock(&h->mu);
+        job_t *j = h->head;
+        if (j) {
+            h->head = j->next;
+            if (!h->head)
+                h->tail = NULL;
+            h->n_jobs--;
+            j->next = NULL;
+            j->state = JOB_TAKEN;
+        }
+        uv_mutex_unlock(&h->mu);
+        if (!j)
+            break;
+        double t0 = coord_now();
+        render(h, j);
+        char q[300];
+        hpt_log(HPT_LOG_DEBUG, "http", "request", "path=%s status=%d bytes=%zu ms=%.3f",
+                hpt_log_quote(j->path, q, sizeof q), j->status, j->len,
+                (coord_now() - t0) * 1e3);
+        uv_mutex_lock(&h->mu);
+        bool abandoned = j->state == JOB_ABANDONED;
+        if (!abandoned) {
+            j->state = JOB_DONE;
+            uv_cond_broadcast(&h->cv);
+        }
+        uv_mutex_unlock(&h->mu);
+        if (abandoned) {
+            free(j->body);
+            free(j);
+        }
+    }
+    // libmicrohttpd's complaints, if any since last time (the last one, with a count).
+    char msg[256] = "";
+    uint64_t new_errors = 0;
+    uv_mutex_lock(&h->mu);
+    if (h->mhd_errors > h->mhd_errors_logged) {
+        new_errors = h->mhd_errors - h->mhd_errors_logged;
+        h->mhd_errors_logged = h->mhd_errors;
+        memcpy(msg, h->mhd_error, sizeof msg);
+    }
+    uv_mutex_unlock(&h->mu);
+    if (new_errors) {
+        char q[300];
+        hpt_log(HPT_LOG_WARN, "http", "libmicrohttpd error", "error=%s count=%llu",
+                hpt_log_quote(msg, q, sizeof q), (unsigned long long)new_errors);
+    }
+}
+
+// --- lifecycle ------------------------------------------------------------------
+
+static void on_closed(uv_handle_t *handle)
+{
+    coord_http_t *h = handle->data;
+    uv_cond_destroy(&h->cv);
+    uv_mutex_destroy(&h->mu);
+    free(h);
+}
+
+int coord_http_start(coord_t *c, hpt_err *err)
+{
+    coord_http_addr_t a;
+    int rc = coord_http_parse_addr(c->cfg.http, &a, err);
+    if (rc < 0)
+        return rc;
+    coord_http_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return hpt_err_set(err, -ENOMEM, "out of memory");
+    h->c = c;
+    h->loopback = a.loopback;
+    if ((rc = uv_mutex_init(&h->mu)) < 0) {
+        free(h);
+        return hpt_err_set(err, rc, "uv_mutex_init: %s", uv_strerror(rc));
+    }
+    if ((rc = uv_cond_init(&h->cv)) < 0) {
+        uv_mutex_destroy(&h->mu);
+        free(h);
+        return hpt_err_set(err, rc, "uv_cond_init: %s", uv_strerror(rc));
+    }
+    if ((rc = uv_async_init(c->loop, &h->async, on_async)) < 0) {
+        uv_cond_destroy(&h->cv);
+        uv_mutex_destroy(&h->mu);
+        free(h);
+        return hpt_err_set(err, rc, "uv_async_init: %s", uv_strerror(rc));
+    }
+    h->async.data = h;
+    /* A thread per connection: a request waiting for the loop then blocks
+     * only its own connection. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (a.ipv6)
+        flags |= MHD_USE_IPv6;
+    errno = 0;
+    h->mhd = MHD_start_daemon(flags, (uint16_t)a.port, NULL, NULL, on_request, h,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a.ss,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)COORD_HTTP_MAX_CONNS,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_END);
+    if (!h->mhd) {
+        int e = errno ? -errno : -EIO;
+        hpt_err_set(err, e, "cannot serve HTTP on %s: %s", c->cfg.http,
+                    h->mhd_error[0] ? h->mhd_error : hpt_strerror(e));
+        uv_close((uv_handle_t *)&h->async, on_closed);   // frees h on the next loop turn
+        return e;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : a.port;
+    c->http = h;
+    if (!a.loopback)   // allowed by --insecure (coord_http_check)
+        hpt_log(HPT_LOG_WARN, "security", "insecure: serving HTTP beyond loopback",
+                "address=%s note=\"anyone who reaches this port reads every sweep, result and "
+                "worker; see docs/http.md\"", c->cfg.http);
+    return 0;
+}
+
+int coord_http_port(const coord_t *c)
+{
+    return c->http ? c->http->port : 0;
+}
+
+void coord_http_stop(coord_t *c)
+{
+    coord_http_t *h = c->http;
+    if (!h)
+        return;
+    c->http = NULL;
+    /* Answer every waiting request, refuse new ones, then join the
+     * threads: none of them waits for the loop any more, so the join (on
+     * the loop thread) cannot deadlock. */
+    uv_mutex_lock(&h->mu);
+    h->closing = true;
+    for (job_t *j = h->head; j; j = j->next)
+        j->state = JOB_DONE;   // no body: answered 503 by its thread
+    h->head = h->tail = NULL;
+    h->n_jobs = 0;
+    uv_cond_broadcast(&h->cv);
+    uv_mutex_unlock(&h->mu);
+    MHD_stop_daemon(h->mhd);
+    h->mhd = NULL;
+    uv_close((uv_handle_t *)&h->async, on_closed);
+}

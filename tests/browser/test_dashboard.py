@@ -1,0 +1,248 @@
+"""The --http dashboard in a real browser (headless Chromium), during a live
+sweep on MNIST.
+
+One page load, driven through the DevTools protocol over
+--remote-debugging-pipe (standard library only: NUL-separated JSON on file
+descriptors 3 and 4):
+  - the page shows the sweep (its row, name and progress bar), the
+    workers (a row per worker, by name) and, for the sweep, one
+    score-against-parameter panel per tuned parameter, the best-so-far plot
+    and the parallel-coordinates plot;
+  - without reloading, the plots update as trials finish (the best-so-far
+    plot's data-points grows) and the page's refresh counter advances;
+  - no JavaScript exception and no Content-Security-Policy violation;
+  - a screenshot is saved into the build dir (its path is printed).
+Skips (exit 77) when Chromium is not installed or MNIST is missing.
+"""
+import base64
+import fcntl
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from harness import BUILD, Cluster, check, epoch_seconds, finish, free_port, need_data, \
+    on_cleanup, skip  # noqa: E402
+
+CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),
+                             shutil.which("google-chrome")) if p), None)
+if not CHROMIUM:
+    skip("chromium is not installed (Debian package chromium; deploy/install-deps.sh)")
+need_data()
+
+SHOT = os.path.join(os.path.abspath(BUILD), "tests", "browser", "dashboard.png")
+
+
+def high(fd):
+    """fd moved to a number >= 10 (close-on-exec), the original closed."""
+    h = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return h
+
+
+class Browser:
+    """Headless Chromium driven over --remote-debugging-pipe."""
+
+    def __init__(self):
+        self.profile = tempfile.mkdtemp(prefix="hpt-chromium-")
+        to_r, self.to_w = (high(fd) for fd in os.pipe())      # commands: its fd 3
+        self.from_r, from_w = (high(fd) for fd in os.pipe())  # replies: its fd 4
+
+        def fds():
+            # Both sources are >= 10, so neither is overwritten by the other's
+            # dup2; dup2 makes 3 and 4 inheritable, every other descriptor of
+            # ours is close-on-exec (PEP 446).
+            os.dup2(to_r, 3)
+            os.dup2(from_w, 4)
+
+        self.log = open(os.path.join(self.profile, "chromium.log"), "wb")
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
+             "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
+             "--disable-extensions", "--disable-background-networking", "--mute-audio",
+             f"--user-data-dir={self.profile}", "--window-size=1280,1900",
+             "--remote-debugging-pipe", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+            preexec_fn=fds, close_fds=False)
+        os.close(to_r)
+        os.close(from_w)
+        self.buf = b""
+        self.next_id = 0
+        self.events = []
+        on_cleanup(self.close)
+
+    def _read_message(self, deadline):
+        while b"\0" not in self.buf:
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError("no answer from chromium")
+            r, _, _ = select.select([self.from_r], [], [], left)
+            if r:
+                chunk = os.read(self.from_r, 1 << 20)
+                if not chunk:
+                    raise EOFError("chromium closed the pipe")
+                self.buf += chunk
+        msg, _, self.buf = self.buf.partition(b"\0")
+        return json.loads(msg)
+
+    def call(self, method, params=None, session=None, timeout=30):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self.to_w, json.dumps(msg).encode() + b"\0")
+        deadline = time.time() + timeout
+        while True:
+            m = self._read_message(deadline)
+            if m.get("id") == self.next_id:
+                if "error" in m:
+                    raise RuntimeError(f"{method}: {m['error']}")
+                return m.get("result", {})
+            if "method" in m:
+                self.events.append(m)
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.call("Browser.close", timeout=5)
+            except Exception:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+class Page:
+    def __init__(self, browser, url):
+        self.b = browser
+        target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.s = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"]
+        for domain in ("Runtime", "Log", "Page"):
+            browser.call(domain + ".enable", session=self.s)
+        browser.call("Page.navigate", {"url": url}, session=self.s)
+
+    def eval(self, expr):
+        r = self.b.call("Runtime.evaluate", {"expression": expr, "returnByValue": True},
+                        session=self.s)
+        if "exceptionDetails" in r:
+            raise RuntimeError(f"evaluate {expr[:60]}: {r['exceptionDetails']}")
+        return r["result"].get("value")
+
+    def screenshot(self, path):
+        data = self.b.call("Page.captureScreenshot", {"format": "png",
+                                                      "captureBeyondViewport": True},
+                           session=self.s)["data"]
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data))
+
+    def problems(self):
+        """JavaScript exceptions, console errors and CSP violations so far."""
+        out = []
+        for e in self.b.events:
+            if e.get("sessionId") != self.s:
+                continue
+            if e["method"] == "Runtime.exceptionThrown":
+                out.append("exception: " + json.dumps(e["params"]["exceptionDetails"])[:400])
+            elif e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] == "error":
+                out.append("console.error: " + json.dumps(e["params"]["args"])[:400])
+            elif e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error":
+                entry = e["params"]["entry"]
+                out.append("log: " + entry.get("text", "")[:400] + " " + entry.get("url", ""))
+        return out
+
+
+# What the tests read from the page (see the data-* attributes in app.js).
+PROBE = """(() => {
+  const q = (s) => document.querySelector(s);
+  const pts = (s) => { const e = q(s); return e ? +e.getAttribute('data-points') : -1; };
+  return {
+    refreshes: +(document.body.getAttribute('data-refreshes') || 0),
+    status: (q('#status') || {}).textContent || '',
+    sweeps: [...document.querySelectorAll('#sweeps tbody tr')].map((r) => ({
+      id: +r.getAttribute('data-sweep'), text: r.textContent,
+      bar: !!r.querySelector('.bar .fill')})),
+    workers: [...document.querySelectorAll('#workers tbody tr')].map((r) => r.textContent),
+    shown: +(q('#sweep-section') || {getAttribute: () => 0}).getAttribute('data-sweep'),
+    hidden: q('#sweep-section').hidden,
+    panels: [...document.querySelectorAll('#plot-params svg')].map(
+      (s) => [s.getAttribute('data-param'), +s.getAttribute('data-points')]),
+    best: pts('#plot-best svg'),
+    bestLine: !!q('#plot-best svg path.best-line'),
+    parallel: pts('#plot-parallel svg'),
+    parallelLines: document.querySelectorAll('#plot-parallel svg path').length,
+    trials: document.querySelectorAll('#trials tbody tr').length,
+  };
+})()"""
+
+# A sweep slow enough to watch: one worker slot, a fold task ~0.4 s.
+eps = epoch_seconds(32, batch_size=64, fold="1/2")
+epochs = max(1, min(40, round(0.4 / eps)))
+SPEC = f"""
+name: dashboard-live
+dataset: mnist
+method: grid
+cv: {{folds: 2, seed: 1}}
+refit: false
+parameters:
+  units: {{values: [16, 32, 64]}}
+  learning_rate: {{values: [0.0003, 0.003, 0.03]}}
+  activation: {{values: [relu, tanh]}}
+  batch_size: {{value: 64}}
+  epochs: {{value: {epochs}}}
+"""
+print(f"epoch {eps * 1000:.1f} ms: {epochs} epochs a task", flush=True)
+
+c = Cluster(name="browser")
+HTTP = free_port()
+c.start_coordinator("--http", f"127.0.0.1:{HTTP}")
+c.start_worker(slots=1, name="painter")
+sweep = c.launch(SPEC)
+c.wait_for(lambda: c.results(sweep)["sweep"]["trials_done"] >= 1, timeout=240,
+           what="a first trial")
+
+b = Browser()
+page = Page(b, f"http://127.0.0.1:{HTTP}/")
+first = c.wait_for(lambda: (lambda p: p if p["refreshes"] >= 1 and p["best"] >= 1 else None)(
+    page.eval(PROBE)), timeout=60, what="the dashboard's first render", poll=0.2)
+print("first:", json.dumps(first)[:600], flush=True)
+check([s["id"] for s in first["sweeps"]] == [sweep], f"sweep rows {first['sweeps']}")
+check(first["sweeps"] and "dashboard-live" in first["sweeps"][0]["text"] and
+      first["sweeps"][0]["bar"], f"sweep row {first['sweeps']}")
+check(len(first["workers"]) == 1 and "painter" in first["workers"][0],
+      f"worker rows {first['workers']}")
+check(first["shown"] == sweep and not first["hidden"], "the running sweep is not shown")
+# One panel per tuned parameter (constants, here batch_size and epochs, have none).
+check(sorted(p for p, _ in first["panels"]) == ["activation", "learning_rate", "units"],
+      f"parameter panels {first['panels']}")
+check(first["bestLine"], "no best-so-far line")
+check(first["parallel"] >= 1 and first["parallelLines"] >= first["parallel"],
+      f"parallel coordinates: {first['parallel']} points, {first['parallelLines']} paths")
+done_then = c.results(sweep)["sweep"]["trials_done"]
+check(done_then < 18, f"the sweep finished too fast to watch ({done_then} trials done)")
+
+# The same page, not reloaded: the plots follow the sweep.
+later = c.wait_for(lambda: (lambda p: p if p["best"] > first["best"] + 1 else None)(
+    page.eval(PROBE)), timeout=120, what="the best-so-far plot to grow", poll=0.5)
+print("later:", json.dumps(later)[:600], flush=True)
+check(later["refreshes"] > first["refreshes"], "the refresh counter did not advance")
+check(dict(later["panels"]).get("units") == later["best"],
+      f"the units panel and the best-so-far plot disagree: {later}")
+check(later["parallel"] > first["parallel"], "parallel coordinates did not update")
+check("updated" in later["status"], f"status line {later['status']!r}")
+
+page.screenshot(SHOT)
+check(os.path.getsize(SHOT) > 10000, f"screenshot {SHOT} is tiny")
+print("screenshot:", SHOT, flush=True)
+for p in page.problems():
+    check(False, "browser: " + p)
+finish()
