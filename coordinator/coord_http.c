@@ -27,6 +27,7 @@
 
 #include "coord_http.h"
 #include "hpt_config.h"
+#include "json.h"
 #include "log.h"
 
 #define TYPE_JSON "application/json; charset=utf-8"
@@ -382,150 +383,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 // --- rendering (loop thread) ----------------------------------------------------
 
-static void j_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch == '\n')
-            fputs("\\n", f);
-        else if (ch == '\t')
-            fputs("\\t", f);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
-/* The shortest decimal that reads back as v (as `hptune results`); NaN and
- * infinities as null. */
-static void j_num(FILE *f, double v)
-{
-    if (!isfinite(v)) {
-        fputs("null", f);
-        return;
-    }
-    char b[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(b, sizeof b, "%.*g", prec, v);
-        if (strtod(b, NULL) == v)
-            break;
-    }
-    fputs(b, f);
-}
-
-/* "key": for an object being written; *first tracks the comma. */
-static void j_key(FILE *f, const char *k, bool *first)
-{
-    fputs(*first ? "" : ",", f);
-    *first = false;
-    j_str(f, k);
-    fputc(':', f);
-}
-
-static void j_param(FILE *f, const Hpt__Param *p)
-{
-    if (!p)
-        fputs("null", f);
-    else if (p->numeric)
-        j_num(f, p->number);
-    else
-        j_str(f, p->text);
-}
-
-/* The sweep summary, key for key the "sweep" object of `hptune results
- * --format json` (coordinator/cli/cli_results.c json_sweep). */
-static void j_sweep(FILE *f, const Hpt__SweepInfo *s)
-{
-    bool first = true;
-    fputc('{', f);
-    j_key(f, "id", &first);
-    fprintf(f, "%llu", (unsigned long long)s->id);
-    j_key(f, "name", &first);
-    j_str(f, s->name);
-    j_key(f, "state", &first);
-    j_str(f, s->state);
-    j_key(f, "method", &first);
-    j_str(f, s->method);
-    j_key(f, "dataset", &first);
-    j_str(f, s->dataset);
-    j_key(f, "metric", &first);
-    j_str(f, s->metric);
-    j_key(f, "maximize", &first);
-    fputs(s->maximize ? "true" : "false", f);
-    const struct { const char *k; unsigned v; } counts[] = {
-        {"folds", s->folds},
-        {"repeats", s->repeats},
-        {"trials_total", s->trials_total},
-        {"trials_done", s->trials_done},
-        {"trials_failed", s->trials_failed},
-        {"tasks_total", s->tasks_total},
-        {"tasks_done", s->tasks_done},
-        {"tasks_running", s->tasks_running},
-        {"tasks_failed", s->tasks_failed},
-    };
-    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
-        j_key(f, counts[i].k, &first);
-        fprintf(f, "%u", counts[i].v);
-    }
-    j_key(f, "best_trial", &first);
-    if (s->best_trial)
-        fprintf(f, "%llu", (unsigned long long)s->best_trial);
-    else
-        fputs("null", f);
-    j_key(f, "best_mean_test_score", &first);
-    j_num(f, s->best_mean);
-    j_key(f, "best_std_test_score", &first);
-    j_num(f, s->best_std);
-    j_key(f, "best_params", &first);
-    if (s->best_trial) {
-        fputc('{', f);
-        for (size_t i = 0; i < s->n_best_params; i++) {
-            if (i)
-                fputc(',', f);
-            j_str(f, s->best_params[i]->name);
-            fputc(':', f);
-            j_param(f, s->best_params[i]);
-        }
-        fputc('}', f);
-    } else {
-        fputs("null", f);
-    }
-    j_key(f, "refit_test_score", &first);
-    j_num(f, s->has_refit ? s->refit_score : NAN);
-    j_key(f, "refit_test_accuracy", &first);
-    j_num(f, s->has_refit ? s->refit_accuracy : NAN);
-    j_key(f, "refit_ci95_low", &first);
-    j_num(f, s->has_refit ? s->refit_ci_low : NAN);
-    j_key(f, "refit_ci95_high", &first);
-    j_num(f, s->has_refit ? s->refit_ci_high : NAN);
-    j_key(f, "alpha", &first);
-    j_num(f, s->alpha);
-    j_key(f, "runner_up_trial", &first);
-    j_num(f, s->runner_up ? (double)s->runner_up : NAN);
-    j_key(f, "p_best_vs_runner_up", &first);
-    j_num(f, s->runner_up ? s->p_runner_up : NAN);
-    j_key(f, "indistinguishable_from_best", &first);
-    fprintf(f, "%u", s->indistinguishable);
-    j_key(f, "created_unix", &first);
-    j_num(f, s->created_unix > 0 ? s->created_unix : NAN);
-    j_key(f, "started_unix", &first);
-    j_num(f, s->started_unix > 0 ? s->started_unix : NAN);
-    j_key(f, "finished_unix", &first);
-    j_num(f, s->finished_unix > 0 ? s->finished_unix : NAN);
-    j_key(f, "eta_seconds", &first);
-    j_num(f, s->eta_seconds >= 0 ? s->eta_seconds : NAN);
-    j_key(f, "error", &first);
-    if (s->error && s->error[0])
-        j_str(f, s->error);
-    else
-        fputs("null", f);
-    fputc('}', f);
-}
+/* JSON goes through common/json.h, the writer `hptune results` uses too. */
 
 static void render_sweeps(coord_t *c, FILE *f)
 {
@@ -535,7 +393,7 @@ static void render_sweeps(coord_t *c, FILE *f)
         coord_sweep_info_fill(s, &b, false);
         if (s != c->sweeps)
             fputc(',', f);
-        j_sweep(f, &b.info);
+        hpt_json_sweep(f, &b.info);
     }
     unsigned slots = 0, busy = 0;
     for (coord_worker_t *w = c->workers; w; w = w->next) {
@@ -544,7 +402,7 @@ static void render_sweeps(coord_t *c, FILE *f)
     }
     fprintf(f, "],\"workers\":%d,\"slots\":%u,\"slots_busy\":%u,\"now_unix\":", c->n_workers,
             slots, busy);
-    j_num(f, coord_unix());
+    hpt_json_num(f, coord_unix());
     fputs("}\n", f);
 }
 
@@ -581,20 +439,20 @@ static void j_space(FILE *f, const coord_sweep_t *s)
         const coord_param_t *p = &s->spec->params[i];
         bool numeric = p->kind == COORD_PKIND_INT || p->kind == COORD_PKIND_FLOAT;
         fprintf(f, "%s{\"name\":", i ? "," : "");
-        j_str(f, p->name);
+        hpt_json_str(f, p->name);
         fputs(",\"kind\":", f);
-        j_str(f, pkind_name(p->kind));
+        hpt_json_str(f, pkind_name(p->kind));
         fputs(",\"distribution\":", f);
-        j_str(f, pdist_name(p->dist));
+        hpt_json_str(f, pdist_name(p->dist));
         fprintf(f, ",\"numeric\":%s,\"log\":%s,\"conditional\":%s", numeric ? "true" : "false",
                 p->dist == COORD_PDIST_LOG_UNIFORM_VALUES ? "true" : "false",
                 p->n_when ? "true" : "false");
         if (p->dist == COORD_PDIST_UNIFORM || p->dist == COORD_PDIST_LOG_UNIFORM_VALUES ||
             p->dist == COORD_PDIST_INT_UNIFORM || p->dist == COORD_PDIST_Q_UNIFORM) {
             fputs(",\"min\":", f);
-            j_num(f, p->min);
+            hpt_json_num(f, p->min);
             fputs(",\"max\":", f);
-            j_num(f, p->max);
+            hpt_json_num(f, p->max);
         }
         if (p->n_values > 0) {
             fputs(",\"values\":[", f);
@@ -602,10 +460,10 @@ static void j_space(FILE *f, const coord_sweep_t *s)
                 if (k)
                     fputc(',', f);
                 if (numeric) {
-                    j_num(f, p->values[k].num);
+                    hpt_json_num(f, p->values[k].num);
                 } else {
                     char txt[64];
-                    j_str(f, coord_pval_format(p, &p->values[k], txt, sizeof txt));
+                    hpt_json_str(f, coord_pval_format(p, &p->values[k], txt, sizeof txt));
                 }
             }
             fputc(']', f);
@@ -615,143 +473,22 @@ static void j_space(FILE *f, const coord_sweep_t *s)
     fputc(']', f);
 }
 
-static double split_at(const double *v, size_t n, size_t i)
+/* The members /api/sweeps/ID adds to the results document: "space", the
+ * parameters' kinds and ranges for the dashboard, and "now_unix". */
+static void results_extra(FILE *f, void *arg)
 {
-    return i < n ? v[i] : NAN;
-}
-
-static const Hpt__Param *param_of(const Hpt__TrialResult *t, const char *name, size_t i)
-{
-    if (i < t->n_params && strcmp(t->params[i]->name, name) == 0)
-        return t->params[i];
-    for (size_t j = 0; j < t->n_params; j++)
-        if (strcmp(t->params[j]->name, name) == 0)
-            return t->params[j];
-    return NULL;
-}
-
-typedef double (*col_fn)(const Hpt__TrialResult *t, size_t arg);
-
-static double c_split(const Hpt__TrialResult *t, size_t i)
-{
-    return split_at(t->split_scores, t->n_split_scores, i);
-}
-static double c_split_train(const Hpt__TrialResult *t, size_t i)
-{
-    return split_at(t->split_train_scores, t->n_split_train_scores, i);
-}
-static double c_mean(const Hpt__TrialResult *t, size_t i) { return t->mean_test_score; }
-static double c_std(const Hpt__TrialResult *t, size_t i) { return t->std_test_score; }
-static double c_rank(const Hpt__TrialResult *t, size_t i)
-{
-    return t->rank_test_score ? t->rank_test_score : NAN;
-}
-static double c_fit(const Hpt__TrialResult *t, size_t i) { return t->mean_fit_time; }
-static double c_fit_std(const Hpt__TrialResult *t, size_t i) { return t->std_fit_time; }
-static double c_p_best(const Hpt__TrialResult *t, size_t i) { return t->p_vs_best; }
-static double c_mean_train(const Hpt__TrialResult *t, size_t i) { return t->mean_train_score; }
-static double c_std_train(const Hpt__TrialResult *t, size_t i) { return t->std_train_score; }
-static double c_finished(const Hpt__TrialResult *t, size_t i) { return t->finished_unix; }
-static double c_epochs_trained(const Hpt__TrialResult *t, size_t i) { return t->epochs_trained; }
-static double c_parent(const Hpt__TrialResult *t, size_t i)
-{
-    return t->parent ? (double)t->parent : NAN;
-}
-
-static void j_col(FILE *f, const char *name, const Hpt__ResultsReply *r, col_fn fn, size_t arg)
-{
-    fputc(',', f);
-    j_str(f, name);
-    fputs(":[", f);
-    for (size_t j = 0; j < r->n_trials; j++) {
-        if (j)
-            fputc(',', f);
-        j_num(f, fn(r->trials[j], arg));
-    }
-    fputc(']', f);
+    fputs(",\"space\":", f);
+    j_space(f, arg);
+    fputs(",\"now_unix\":", f);
+    hpt_json_num(f, coord_unix());
 }
 
 /* {"sweep": ..., "cv_results": ...} exactly as `hptune results SWEEP --format
- * json` prints it (rows in trial order; see cli_results.c print_json), plus
- * "space": the parameters' kinds and ranges for the dashboard.  A column added
- * there must be added here: tests/integration/test_http.py compares the two. */
+ * json` prints it (the same writer, common/json.c; rows in trial order), plus
+ * results_extra's members.  tests/integration/test_http.py compares the two. */
 static void render_results(const coord_sweep_t *s, const Hpt__ResultsReply *r, FILE *f)
 {
-    size_t k = r->sweep && r->sweep->folds
-                   ? (size_t)r->sweep->folds * (r->sweep->repeats ? r->sweep->repeats : 1)
-                   : 0;
-    bool train = false;
-    for (size_t i = 0; i < r->n_trials; i++) {
-        if (r->trials[i]->n_split_scores > k)
-            k = r->trials[i]->n_split_scores;
-        train = train || r->trials[i]->n_split_train_scores;
-    }
-    fputs("{\"sweep\":", f);
-    j_sweep(f, r->sweep);
-    fputs(",\"cv_results\":{\"trial\":[", f);
-    for (size_t j = 0; j < r->n_trials; j++)
-        fprintf(f, "%s%llu", j ? "," : "", (unsigned long long)r->trials[j]->trial);
-    fputc(']', f);
-    for (size_t i = 0; i < r->n_param_names; i++) {
-        char col[300];
-        snprintf(col, sizeof col, "param_%s", r->param_names[i]);
-        fputc(',', f);
-        j_str(f, col);
-        fputs(":[", f);
-        for (size_t j = 0; j < r->n_trials; j++) {
-            if (j)
-                fputc(',', f);
-            j_param(f, param_of(r->trials[j], r->param_names[i], i));
-        }
-        fputc(']', f);
-    }
-    fputs(",\"params\":[", f);
-    for (size_t j = 0; j < r->n_trials; j++) {
-        fputs(j ? ",{" : "{", f);
-        for (size_t i = 0; i < r->n_param_names; i++) {
-            if (i)
-                fputc(',', f);
-            j_str(f, r->param_names[i]);
-            fputc(':', f);
-            j_param(f, param_of(r->trials[j], r->param_names[i], i));
-        }
-        fputc('}', f);
-    }
-    fputc(']', f);
-    char col[64];
-    for (size_t i = 0; i < k; i++) {
-        snprintf(col, sizeof col, "split%zu_test_score", i);
-        j_col(f, col, r, c_split, i);
-    }
-    j_col(f, "mean_test_score", r, c_mean, 0);
-    j_col(f, "std_test_score", r, c_std, 0);
-    j_col(f, "rank_test_score", r, c_rank, 0);
-    j_col(f, "mean_fit_time", r, c_fit, 0);
-    j_col(f, "std_fit_time", r, c_fit_std, 0);
-    j_col(f, "p_vs_best", r, c_p_best, 0);
-    if (train) {
-        for (size_t i = 0; i < k; i++) {
-            snprintf(col, sizeof col, "split%zu_train_score", i);
-            j_col(f, col, r, c_split_train, i);
-        }
-        j_col(f, "mean_train_score", r, c_mean_train, 0);
-        j_col(f, "std_train_score", r, c_std_train, 0);
-    }
-    if (s->spec->method == COORD_METHOD_HYPERBAND || s->spec->method == COORD_METHOD_ASHA)
-        j_col(f, "parent_trial", r, c_parent, 0);
-    j_col(f, "epochs_trained", r, c_epochs_trained, 0);
-    j_col(f, "finished_unix", r, c_finished, 0);
-    fputs(",\"state\":[", f);
-    for (size_t j = 0; j < r->n_trials; j++) {
-        if (j)
-            fputc(',', f);
-        j_str(f, r->trials[j]->state);
-    }
-    fputs("]},\"space\":", f);
-    j_space(f, s);
-    fputs(",\"now_unix\":", f);
-    j_num(f, coord_unix());
-    fputs("}\n", f);
+    hpt_json_results(f, r, r->trials, r->n_trials, results_extra, (void *)s);
 }
 
 static void render_workers(coord_t *c, FILE *f)
@@ -761,27 +498,27 @@ static void render_workers(coord_t *c, FILE *f)
     for (coord_worker_t *w = c->workers; w; w = w->next) {
         fputs(w == c->workers ? "{" : ",{", f);
         fputs("\"id\":", f);
-        j_str(f, w->id);
+        hpt_json_str(f, w->id);
         fputs(",\"name\":", f);
-        j_str(f, w->name);
+        hpt_json_str(f, w->name);
         fputs(",\"host\":", f);
-        j_str(f, w->host);
+        hpt_json_str(f, w->host);
         fputs(",\"version\":", f);
-        j_str(f, w->version);
+        hpt_json_str(f, w->version);
         fputs(",\"state\":", f);
-        j_str(f, w->draining ? "draining" : "ready");
+        hpt_json_str(f, w->draining ? "draining" : "ready");
         fprintf(f, ",\"slots\":%d,\"busy\":%d,\"free\":%d,\"tasks_done\":%d,\"tasks_failed\":%d",
                 w->slots, w->busy, coord_worker_free_slots(w), w->tasks_done, w->tasks_failed);
         fputs(",\"last_seen_ago\":", f);
-        j_num(f, now - w->last_seen);
+        hpt_json_num(f, now - w->last_seen);
         fputs(",\"connected_unix\":", f);
-        j_num(f, w->connected);
+        hpt_json_num(f, w->connected);
         fputs(",\"datasets\":[", f);
         for (int d = 0; d < w->n_datasets; d++) {
             fputs(d ? ",{\"name\":" : "{\"name\":", f);
-            j_str(f, w->ds_name[d]);
+            hpt_json_str(f, w->ds_name[d]);
             fputs(",\"fingerprint\":", f);
-            j_str(f, w->ds_fp[d]);
+            hpt_json_str(f, w->ds_fp[d]);
             fputc('}', f);
         }
         fputs("],\"leases\":[", f);
@@ -792,7 +529,7 @@ static void render_workers(coord_t *c, FILE *f)
                     (unsigned long long)t->sweep->id, (unsigned long long)t->trial->number,
                     t->split, t->refit ? "true" : "false", t->attempt, t->epoch,
                     t->trial->hp.epochs);
-            j_num(f, now - t->leased_at);
+            hpt_json_num(f, now - t->leased_at);
             fputc('}', f);
         }
         fputs("]}", f);
@@ -827,7 +564,7 @@ static void m_double(FILE *f, double v)
     else if (isinf(v))
         fputs(v > 0 ? "+Inf" : "-Inf", f);
     else
-        j_num(f, v);   // finite: the shortest form that reads back as v
+        hpt_json_num(f, v);   // finite: the shortest form that reads back as v
 }
 
 /* The labels every per-sweep series carries: sweep="ID",name="NAME". */
@@ -1059,7 +796,7 @@ static void render(coord_http_t *h, job_t *j)
     } else {
         j->status = MHD_HTTP_NOT_FOUND;
         fputs("{\"error\":\"not found\",\"path\":", f);
-        j_str(f, p);
+        hpt_json_str(f, p);
         fputs("}\n", f);
     }
     bool bad = ferror(f) != 0;

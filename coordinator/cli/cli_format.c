@@ -257,7 +257,7 @@ void cli_table_print(const cli_table_t *t, FILE *f)
     }
 }
 
-// --- CSV and JSON --------------------------------------------------------------
+// --- CSV -----------------------------------------------------------------------
 
 void cli_csv_str(FILE *f, const char *s)
 {
@@ -278,34 +278,6 @@ void cli_csv_num(FILE *f, double v)
 {
     char b[40];
     fputs(cli_fmt_exact(v, b, sizeof b), f);
-}
-
-void cli_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c == '\t')
-            fputs("\\t", f);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-void cli_json_num(FILE *f, double v)
-{
-    char b[40];
-    if (isfinite(v))
-        fputs(cli_fmt_exact(v, b, sizeof b), f);
-    else
-        fputs("null", f);
 }
 
 // --- terminal -------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /*
  * cli_format.h: output and flag helpers shared by the hptune client
  * commands: usage errors, number parsing, durations, scores, an aligned text
- * table, CSV and JSON writers, a progress bar and the terminal width.
+ * table, CSV writers, a progress bar and the terminal width (JSON is written
+ * with common/json.h, shared with the coordinator's HTTP API).
  *
  * Conventions every command follows: NaN scores print as "-" in human
  * output, as an empty field in CSV and as null in JSON; numbers in CSV and
@@ -78,7 +79,7 @@ int cli_table_cell(cli_table_t *t, const char *fmt, ...) __attribute__((format(p
  * trailing blanks. */
 void cli_table_print(const cli_table_t *t, FILE *f);
 
-// --- CSV and JSON --------------------------------------------------------------
+// --- CSV -----------------------------------------------------------------------
 
 /* Write s as one CSV field (RFC 4180: quoted when it holds a comma, quote,
  * CR or LF, with quotes doubled). */
@@ -86,12 +87,6 @@ void cli_csv_str(FILE *f, const char *s);
 
 /* Write v as a CSV number: cli_fmt_exact, NaN as an empty field. */
 void cli_csv_num(FILE *f, double v);
-
-/* Write s as a JSON string with escapes. */
-void cli_json_str(FILE *f, const char *s);
-
-/* Write v as a JSON number (cli_fmt_exact); NaN and infinities as null. */
-void cli_json_num(FILE *f, double v);
 
 // --- terminal -------------------------------------------------------------------
 

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "cli_client.h"
 #include "cli_format.h"
+#include "json.h"
 
 static void print_help(FILE *f)
 {
@@ -141,7 +142,7 @@ static void print_workers(const Hpt__WorkersReply *r)
 /* A rate as JSON: null when not known yet. */
 static void json_rate(const Hpt__WorkerInfo *w, double v)
 {
-    cli_json_num(stdout, w->rate_window_s > 0 ? v : NAN);
+    hpt_json_num(stdout, w->rate_window_s > 0 ? v : NAN);
 }
 
 static void print_workers_json(const Hpt__WorkersReply *r)
@@ -152,27 +153,27 @@ static void print_workers_json(const Hpt__WorkersReply *r)
     for (size_t i = 0; i < r->n_workers; i++) {
         const Hpt__WorkerInfo *w = r->workers[i];
         fputs(i ? ",{\"name\":" : "{\"name\":", f);
-        cli_json_str(f, w->name);
+        hpt_json_str(f, w->name);
         fputs(",\"id\":", f);
-        cli_json_str(f, w->id);
+        hpt_json_str(f, w->id);
         fputs(",\"host\":", f);
-        cli_json_str(f, w->host);
+        hpt_json_str(f, w->host);
         fputs(",\"version\":", f);
-        cli_json_str(f, w->version);
+        hpt_json_str(f, w->version);
         fputs(",\"state\":", f);
-        cli_json_str(f, w->state);
+        hpt_json_str(f, w->state);
         fprintf(f, ",\"slots\":%u,\"busy\":%u,\"datasets\":[", w->slots, w->busy);
         for (size_t d = 0; d < w->n_datasets; d++) {
             fputs(d ? ",{\"name\":" : "{\"name\":", f);
-            cli_json_str(f, w->datasets[d]->name);
+            hpt_json_str(f, w->datasets[d]->name);
             fputs(",\"fingerprint\":", f);
-            cli_json_str(f, w->datasets[d]->fingerprint);
+            hpt_json_str(f, w->datasets[d]->fingerprint);
             fputc('}', f);
         }
         fputs("],\"last_seen_s\":", f);
-        cli_json_num(f, w->last_seen_ago);
+        hpt_json_num(f, w->last_seen_ago);
         fputs(",\"connected_unix\":", f);
-        cli_json_num(f, w->connected_unix > 0 ? w->connected_unix : NAN);
+        hpt_json_num(f, w->connected_unix > 0 ? w->connected_unix : NAN);
         fprintf(f, ",\"tasks_done\":%u,\"tasks_failed\":%u,\"epochs_done\":%llu",
                 w->tasks_done, w->tasks_failed, (unsigned long long)w->epochs_done);
         fputs(",\"tasks_per_min\":", f);
