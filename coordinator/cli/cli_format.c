@@ -41,6 +41,17 @@ int cli_parse_sweep(const char *cmd, const char *what, const char *s, uint64_t *
     return 0;
 }
 
+int cli_only_sweep(const char *cmd, int argc, char **argv, int first, uint64_t *out)
+{
+    if (first >= argc)
+        return cli_usage_error(cmd, "missing SWEEP (the id printed by hptune launch)");
+    if (cli_parse_sweep(cmd, "SWEEP", argv[first], out))
+        return HPT_EXIT_USAGE;
+    if (first + 1 < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[first + 1]);
+    return 0;
+}
+
 int cli_parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi,
                    long *out)
 {

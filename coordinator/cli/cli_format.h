@@ -28,6 +28,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * or HPT_EXIT_USAGE after printing why. */
 int cli_parse_sweep(const char *cmd, const char *what, const char *s, uint64_t *out);
 
+/* The operands argv[first..argc) must be exactly one sweep id (SWEEP):
+ * parse it into *out.  Returns 0 or HPT_EXIT_USAGE after printing why. */
+int cli_only_sweep(const char *cmd, int argc, char **argv, int first, uint64_t *out);
+
 /* Parse an integer in [lo, hi].  Returns 0 or HPT_EXIT_USAGE after printing. */
 int cli_parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi,
                    long *out);

@@ -1181,13 +1181,9 @@ int cli_report(int argc, char **argv)
         default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "missing SWEEP (the id printed by hptune launch)");
     uint64_t sweep;
-    if (cli_parse_sweep(cmd, "SWEEP", argv[optind++], &sweep))
+    if (cli_only_sweep(cmd, argc, argv, optind, &sweep))
         return HPT_EXIT_USAGE;
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     char def[64];
     if (!dir) {
         snprintf(def, sizeof def, "hptune-report-%llu", (unsigned long long)sweep);

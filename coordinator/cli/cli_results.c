@@ -526,13 +526,9 @@ int cli_results(int argc, char **argv)
         default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "missing SWEEP (the id printed by hptune launch)");
     uint64_t sweep;
-    if (cli_parse_sweep(cmd, "SWEEP", argv[optind++], &sweep))
+    if (cli_only_sweep(cmd, argc, argv, optind, &sweep))
         return HPT_EXIT_USAGE;
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 
     cli_client_t *c = NULL;
     int status = cli_client_new(&c, &co, cmd);
