@@ -157,6 +157,10 @@ struct coord_sweep {
     uint32_t refit_n_test;        // test samples the refit was scored on
     double first_result_mono;     // for the ETA
     char error[256];
+    // Results cache (coord_clients.c): ranks and the winner-versus-rest
+    // statistics are rebuilt by the first results request after a change.
+    uint64_t results_gen;         // bumped by coord_sweep_results_changed
+    struct coord_rcache *rcache;  // owned by coord_t.rcaches; NULL until first asked
     coord_sweep_t *next;          // submission order
 };
 
@@ -278,6 +282,7 @@ typedef struct coord {
     double started_unix;          // when this process started serving
     struct coord_http *http;      // the HTTP server (coord_http.h), NULL when off
     struct coord_zap *zap;        // CURVE authentication (coord_zap.c), NULL without keys
+    struct coord_rcache *rcaches; // results caches of the sweeps asked about (coord_clients.c)
 } coord_t;
 
 /* Count one lease whose task waited `seconds` in its sweep's queue, for the
@@ -407,6 +412,9 @@ void coord_zap_destroy(coord_zap_t **p);
 // coord_clients.c
 void coord_on_client(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env);
 void coord_events_init(coord_t *c);
+/* Shutdown of the clients' state: the event ring, the subscribers and the
+ * sweeps' results caches (call after coord_sweeps_free or before; the caches
+ * do not touch the sweeps when freed). */
 void coord_events_free(coord_t *c);
 void coord_subs_cron(coord_t *c);
 
@@ -425,12 +433,33 @@ typedef struct coord_sweep_info {
  * requests pay for. */
 void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool compare);
 
-/* A sweep's results table exactly as `hptune results` receives it
+/* A trial of s finished (done, failed or cancelled): its ranks and the
+ * winner-versus-rest statistics are stale.  O(1); the next results request
+ * recomputes them once (coord_clients.c).  Loop thread. */
+static inline void coord_sweep_results_changed(coord_sweep_t *s)
+{
+    s->results_gen++;
+}
+
+/* A page of a sweep's results table exactly as `hptune results` receives it
  * (ResultsReply), built from memory.  Opaque: it owns the reply's storage
  * and borrows strings from the sweep (use it within one loop callback). */
 typedef struct coord_results coord_results_t;
-/* Returns 0 or -ENOMEM; *out is owned by the caller. */
-int coord_results_new(coord_results_t **out, const coord_sweep_t *s);
+
+/* No byte bound: the whole table in one reply (the HTTP API, which has no
+ * message cap). */
+#define COORD_RESULTS_UNBOUNDED SIZE_MAX
+
+/* The trials of s from index `offset` (trial order) on: at most `limit` of
+ * them (0 = no count bound) and, beyond the first, only while the packed
+ * ResultsReply stays within max_bytes (COORD_RESULTS_UNBOUNDED = all).  The
+ * reply's total, offset, more and generation are set; ranks, p_vs_best and
+ * the summary are over all trials (from the sweep's results cache, rebuilt
+ * here when stale: c's, loop thread).  An offset at or past the end gives an
+ * empty page with more = false.  Returns 0 or -ENOMEM; *out is owned by the
+ * caller. */
+int coord_results_new(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint64_t offset,
+                      uint32_t limit, size_t max_bytes);
 const Hpt__ResultsReply *coord_results_reply(const coord_results_t *r);
 void coord_results_destroy(coord_results_t **p);
 

@@ -22,10 +22,55 @@ void coord_agg_mean_std(const double *x, int n, double *mean, double *std)
     *std = sqrt(v / n);
 }
 
-void coord_agg_rank(const double *score, int n, bool maximize, int *rank)
+/* One sort key: the score oriented so that smaller is better, and the
+ * index it came from. */
+typedef struct rank_key {
+    double key;
+    int i;
+} rank_key_t;
+
+/* Finite keys ascending, NaN after every finite key; equal keys in index
+ * order (qsort is not stable, and a deterministic order costs nothing). */
+static int rank_cmp(const void *pa, const void *pb)
 {
-    /* O(n^2) is fine for the trial counts a results table shows (thousands);
-     * it avoids a sort with a comparator context. */
+    const rank_key_t *a = pa, *b = pb;
+    bool na = isnan(a->key), nb = isnan(b->key);
+    if (na != nb)
+        return na ? 1 : -1;
+    if (!na && a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
+}
+
+int coord_agg_rank(const double *score, int n, bool maximize, int *rank)
+{
+    if (n <= 0)
+        return 0;
+    rank_key_t *k = malloc((size_t)n * sizeof *k);
+    if (!k)
+        return -ENOMEM;
+    /* Negating orients a maximized score without changing which scores tie
+     * (-x == -y exactly when x == y; NaN stays NaN). */
+    for (int i = 0; i < n; i++)
+        k[i] = (rank_key_t){.key = maximize ? -score[i] : score[i], .i = i};
+    qsort(k, (size_t)n, sizeof *k, rank_cmp);
+    int finite = 0;
+    while (finite < n && !isnan(k[finite].key))
+        finite++;
+    /* Walk the sorted run: a tie group takes the position of its first
+     * member (method='min'), the next group the position after the tie. */
+    for (int p = 0; p < finite; p++) {
+        int r = p > 0 && k[p].key == k[p - 1].key ? rank[k[p - 1].i] : p + 1;
+        rank[k[p].i] = r;
+    }
+    for (int p = finite; p < n; p++)   // NaN: tied last; all 1 when nothing is finite
+        rank[k[p].i] = finite + 1;
+    free(k);
+    return 0;
+}
+
+void coord_agg_rank_naive(const double *score, int n, bool maximize, int *rank)
+{
     int finite = 0;
     for (int i = 0; i < n; i++)
         finite += !isnan(score[i]);

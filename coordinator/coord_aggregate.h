@@ -17,9 +17,17 @@ void coord_agg_mean_std(const double *x, int n, double *mean, double *std);
 
 /* Ranks (1-based, written to rank[0..n)) of the scores, best first: with
  * maximize the largest score ranks 1.  Ties share the smallest rank
- * (scipy rankdata method='min'); NaN scores tie with each other below every
- * finite score; when every score is NaN all ranks are 1 (as scikit-learn). */
-void coord_agg_rank(const double *score, int n, bool maximize, int *rank);
+ * (scipy rankdata method='min'), so the rank after a tie skips: 1, 2, 2, 4;
+ * NaN scores tie with each other below every finite score (rank: the
+ * number of finite scores + 1); when every score is NaN all ranks are 1 (as
+ * scikit-learn).  -0.0 and 0.0 tie.  O(n log n): one sort of the indices.
+ * score and rank are borrowed (n each).  Returns 0, or -ENOMEM (rank then
+ * untouched).  Pure; any thread. */
+int coord_agg_rank(const double *score, int n, bool maximize, int *rank);
+
+/* The same ranks by the definition, O(n^2): 1 + the number of finite scores
+ * strictly better.  The reference the tests compare coord_agg_rank with. */
+void coord_agg_rank_naive(const double *score, int n, bool maximize, int *rank);
 
 // ---------------------------------------------------------------------------
 // Significance (is the winner really better?)

@@ -19,10 +19,37 @@
 #include "coord_aggregate.h"
 #include "log.h"
 
-static void reply(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, hpt_env_t *env)
+/* Send a reply; a reply that cannot be sent (too big for the message cap,
+ * a pipe at its high-water mark, anything but a peer that has gone) is
+ * answered with an ErrorReply saying why, so the client exits with the
+ * reason instead of waiting out its timeout.  Returns coord_send's result
+ * for env. */
+static int reply(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, hpt_env_t *env)
 {
     env->req_id = req_id;
-    coord_send(c, peer, env);
+    int rc = coord_send(c, peer, env);
+    if (rc == 0 || rc == -EHOSTUNREACH || env->body_case == HPT__ENVELOPE__BODY_ERROR)
+        return rc;
+    char msg[256];
+    const char *body = hpt_proto_body_name((int)env->body_case);
+    if (rc == -EMSGSIZE)
+        snprintf(msg, sizeof msg, "the coordinator cannot send its %s: %zu bytes exceed the "
+                 "%d-byte message cap", body, hpt__envelope__get_packed_size(env),
+                 HPT_PROTO_MAX_MSG);
+    else
+        snprintf(msg, sizeof msg, "the coordinator cannot send its %s: %s", body,
+                 hpt_strerror(rc));
+    hpt_log(HPT_LOG_WARN, "clients", "reply not sent", "body=%s error=\"%s\"", body,
+            hpt_strerror(rc));
+    Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
+    e.code = 1;
+    e.message = msg;
+    hpt_env_t err = HPT__ENVELOPE__INIT;
+    err.body_case = HPT__ENVELOPE__BODY_ERROR;
+    err.error = &e;
+    err.req_id = req_id;
+    coord_send(c, peer, &err);
+    return rc;
 }
 
 static void reply_error(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, int code,
@@ -58,6 +85,141 @@ static void fill_params(const coord_sweep_t *s, const coord_trial_t *tr, Hpt__Pa
 }
 
 typedef coord_sweep_info_t sweep_info_buf_t;
+
+// --- the results cache ------------------------------------------------------
+
+/* What a results page needs over all of a sweep's trials, computed once per
+ * change instead of once per request: the ranks (an O(n log n) sort), each
+ * done trial's p-value against the best (an O(splits) t-test, kept while
+ * the best stays the same, so a new result costs one more test) and the
+ * winner-versus-rest summary.  The scheduler bumps s->results_gen when a
+ * trial finishes; the key also holds the counters and the best, so a change
+ * that does not go through trial_finish (a cancel) is caught too. */
+struct coord_rcache {
+    coord_sweep_t *sweep;             // borrowed
+    bool built;
+    uint64_t gen;                     // s->results_gen when built
+    int trials_done, trials_failed;   // s's then
+    coord_sweep_state_t state;        // s->state then (a cancel ends running trials)
+    const coord_trial_t *best;        // s->best then
+    size_t n;                         // trials ranked (s->n_trials then); later ones run
+    size_t cap;                       // allocated entries of the arrays below
+    int *rank;                        // (cap) rank_test_score by trial index, 0 = running
+    double *means;                    // (cap) scratch: the scores ranked
+    double *p;                        // (cap) p_vs_best of done trials where p_known
+    unsigned char *p_known;           // (cap)
+    const coord_trial_t *p_best;      // the best the p values were computed against
+    uint64_t runner_up;               // SweepInfo's winner-versus-rest fields
+    double p_runner_up;
+    uint32_t indistinguishable;
+    struct coord_rcache *next;        // coord_t.rcaches
+};
+
+static bool rcache_fresh(const struct coord_rcache *rc, const coord_sweep_t *s)
+{
+    return rc->built && rc->gen == s->results_gen && rc->trials_done == s->trials_done &&
+           rc->trials_failed == s->trials_failed && rc->state == s->state &&
+           rc->best == s->best;
+}
+
+static void rcache_free(struct coord_rcache *rc)
+{
+    free(rc->rank);
+    free(rc->means);
+    free(rc->p);
+    free(rc->p_known);
+    free(rc);
+}
+
+/* Make s's results cache current (a no-op when nothing changed).  Returns
+ * it, or NULL when out of memory. */
+static struct coord_rcache *rcache_get(coord_t *c, coord_sweep_t *s)
+{
+    struct coord_rcache *rc = s->rcache;
+    if (!rc) {
+        rc = calloc(1, sizeof *rc);
+        if (!rc)
+            return NULL;
+        rc->sweep = s;
+        rc->next = c->rcaches;
+        c->rcaches = rc;
+        s->rcache = rc;
+    }
+    if (rcache_fresh(rc, s))
+        return rc;
+    size_t n = s->n_trials;
+    if (n > rc->cap) {
+        size_t cap = n + n / 2 + 16;
+        int *rank = realloc(rc->rank, cap * sizeof *rank);
+        if (rank)
+            rc->rank = rank;
+        double *means = realloc(rc->means, cap * sizeof *means);
+        if (means)
+            rc->means = means;
+        double *p = realloc(rc->p, cap * sizeof *p);
+        if (p)
+            rc->p = p;
+        unsigned char *known = realloc(rc->p_known, cap);
+        if (known)
+            rc->p_known = known;
+        if (!rank || !means || !p || !known) {
+            rc->built = false;
+            return NULL;
+        }
+        memset(rc->p_known + rc->cap, 0, cap - rc->cap);
+        rc->cap = cap;
+    }
+    /* Ranks over finished trials (failed ones rank last, as scikit-learn);
+     * trials still running get rank 0. */
+    for (size_t i = 0; i < n; i++)
+        rc->means[i] = s->trials[i]->state == TRIAL_DONE ? s->trials[i]->mean : NAN;
+    if (n > (size_t)INT32_MAX || coord_agg_rank(rc->means, (int)n, s->spec->maximize,
+                                                rc->rank) < 0) {
+        rc->built = false;
+        return NULL;
+    }
+    if (rc->p_best != s->best) {   // a new best: every p-value is against it
+        memset(rc->p_known, 0, rc->cap);
+        rc->p_best = s->best;
+    }
+    double alpha = coord_sweep_alpha(s);
+    const coord_trial_t *ru = NULL;
+    size_t ru_i = 0;
+    uint32_t indist = 0;
+    for (size_t i = 0; i < n; i++) {
+        const coord_trial_t *t = s->trials[i];
+        if (t->state == TRIAL_RUNNING)
+            rc->rank[i] = 0;
+        if (t->state != TRIAL_DONE) {
+            rc->p_known[i] = 0;
+            continue;
+        }
+        if (!rc->p_known[i]) {
+            rc->p[i] = coord_trial_p_vs_best(s, t);
+            rc->p_known[i] = 1;
+        }
+        if (t == s->best)
+            continue;
+        /* The runner-up: the first best mean in trial order, as before. */
+        if (!ru || (s->spec->maximize ? t->mean > ru->mean : t->mean < ru->mean)) {
+            ru = t;
+            ru_i = i;
+        }
+        if (!isnan(rc->p[i]) && rc->p[i] >= alpha)
+            indist++;
+    }
+    rc->runner_up = ru ? ru->number : 0;
+    rc->p_runner_up = ru ? rc->p[ru_i] : NAN;
+    rc->indistinguishable = indist;
+    rc->n = n;
+    rc->gen = s->results_gen;
+    rc->trials_done = s->trials_done;
+    rc->trials_failed = s->trials_failed;
+    rc->state = s->state;
+    rc->best = s->best;
+    rc->built = true;
+    return rc;
+}
 
 /* compare: also the winner-versus-rest statistics, O(trials) t-tests, which
  * only results requests pay for (status must stay cheap under load). */
@@ -104,7 +266,12 @@ void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool c
     /* How the winner compares with the rest. */
     i->alpha = coord_sweep_alpha(s);
     i->p_runner_up = NAN;
-    if (s->best && compare) {
+    const struct coord_rcache *rc = s->rcache;
+    if (s->best && compare && rc && rcache_fresh(rc, s)) {
+        i->runner_up = rc->runner_up;
+        i->p_runner_up = rc->p_runner_up;
+        i->indistinguishable = rc->indistinguishable;
+    } else if (s->best && compare) {   // no fresh cache: the same statistics, O(trials)
         const coord_trial_t *ru = NULL;
         for (size_t k = 0; k < s->n_trials; k++) {
             const coord_trial_t *t = s->trials[k];
@@ -265,84 +432,93 @@ out:
 /* The ResultsReply and the arrays it points into (all owned). */
 struct coord_results {
     Hpt__ResultsReply reply;
-    Hpt__TrialResult *tr, **tp;
-    Hpt__Param *ps, **pp;
-    char (*txt)[64];
-    double *splits, *means;
-    int *ranks;
-    char **names;
+    Hpt__TrialResult *tr, **tp;       // (rows)
+    Hpt__Param *ps, **pp;             // (rows, params)
+    char (*txt)[64];                  // (rows, params)
+    double *splits;                   // (rows, 2 * splits): test then train scores
+    char **names;                     // (params)
     coord_sweep_info_t *sb;
 };
 
-int coord_results_new(coord_results_t **out, const coord_sweep_t *s)
+/* Bytes a varint takes. */
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Fill row r for trial index i of s from the fresh cache rc, into the
+ * storage given (ps, pp, txt: n_params entries; sc: 2 x splits doubles). */
+static void fill_row(const coord_sweep_t *s, const struct coord_rcache *rc, size_t i,
+                     Hpt__TrialResult *r, Hpt__Param *ps, Hpt__Param **pp, char (*txt)[64],
+                     double *sc)
+{
+    const coord_trial_t *t = s->trials[i];
+    int np = s->spec->n_params, ns = s->spec->cv.folds * s->spec->cv.repeats;
+    hpt__trial_result__init(r);
+    r->trial = t->number;
+    r->parent = t->parent;
+    r->finished_unix = coord_trial_finished(t);
+    for (int k = 0; k < t->n_tasks; k++)
+        if (t->tasks[k] && t->tasks[k]->state == TASK_DONE &&
+            t->tasks[k]->epochs > t->tasks[k]->resumed_from)
+            r->epochs_trained += (uint32_t)(t->tasks[k]->epochs - t->tasks[k]->resumed_from);
+    r->state = (char *)(t->state == TRIAL_RUNNING && t->done == 0
+                            ? "pending" : coord_trial_state_name(t->state));
+    fill_params(s, t, ps, pp, txt);
+    r->n_params = (size_t)np;
+    r->params = pp;
+    double *st = sc + ns;
+    uint32_t done = 0;
+    for (int k = 0; k < ns; k++) {   // a split's score: the mean over its cv.seeds
+        sc[k] = coord_trial_split_score(t, k, false);
+        st[k] = coord_trial_split_score(t, k, true);
+        done += !isnan(sc[k]);   // results are finite: NaN means not done
+    }
+    r->n_split_scores = (size_t)ns;
+    r->split_scores = sc;
+    if (s->spec->score_train) {
+        r->n_split_train_scores = (size_t)ns;
+        r->split_train_scores = st;
+    }
+    r->splits_done = done;
+    r->mean_test_score = t->mean;
+    r->std_test_score = t->std;
+    /* Trials suggested after the cache was built are running: rank 0. */
+    r->rank_test_score = t->state == TRIAL_RUNNING || i >= rc->n ? 0 : (uint32_t)rc->rank[i];
+    r->mean_fit_time = t->mean_fit;
+    r->std_fit_time = t->std_fit;
+    r->mean_train_score = t->mean_train;
+    r->std_train_score = t->std_train;
+    r->error = (char *)t->error;
+    r->p_vs_best = i < rc->n && rc->p_known[i] ? rc->p[i] : coord_trial_p_vs_best(s, t);
+    r->indistinguishable = !isnan(r->p_vs_best) && r->p_vs_best >= coord_sweep_alpha(s);
+}
+
+int coord_results_new(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint64_t offset,
+                      uint32_t limit, size_t max_bytes)
 {
     *out = NULL;
+    struct coord_rcache *rc = rcache_get(c, s);
     coord_results_t *res = calloc(1, sizeof *res);
-    if (!res)
-        return -ENOMEM;
-    size_t n = s->n_trials;
     int np = s->spec->n_params, ns = s->spec->cv.folds * s->spec->cv.repeats;
-    Hpt__TrialResult *tr = res->tr = calloc(n ? n : 1, sizeof *tr);
-    Hpt__TrialResult **tp = res->tp = calloc(n ? n : 1, sizeof *tp);
-    Hpt__Param *ps = res->ps = calloc((n ? n : 1) * (size_t)np, sizeof *ps);
-    Hpt__Param **pp = res->pp = calloc((n ? n : 1) * (size_t)np, sizeof *pp);
-    char (*txt)[64] = res->txt = calloc((n ? n : 1) * (size_t)np, 64);
-    double *splits = res->splits = calloc((n ? n : 1) * (size_t)ns * 2, sizeof *splits);
-    double *means = res->means = calloc(n ? n : 1, sizeof *means);
-    int *ranks = res->ranks = calloc(n ? n : 1, sizeof *ranks);
-    char **names = res->names = calloc((size_t)np, sizeof *names);
-    sweep_info_buf_t *sb = res->sb = calloc(1, sizeof *sb);
-    if (!tr || !tp || !ps || !pp || !txt || !splits || !means || !ranks || !names || !sb) {
-        coord_results_destroy(&res);
-        return -ENOMEM;
-    }
-    /* Ranks over finished trials (failed ones rank last, as scikit-learn);
-     * trials still running get rank 0. */
-    for (size_t i = 0; i < n; i++)
-        means[i] = s->trials[i]->state == TRIAL_DONE ? s->trials[i]->mean : NAN;
-    coord_agg_rank(means, (int)n, s->spec->maximize, ranks);
-    for (size_t i = 0; i < n; i++) {
-        const coord_trial_t *t = s->trials[i];
-        Hpt__TrialResult *r = &tr[i];
-        hpt__trial_result__init(r);
-        r->trial = t->number;
-        r->parent = t->parent;
-        r->finished_unix = coord_trial_finished(t);
-        for (int k = 0; k < t->n_tasks; k++)
-            if (t->tasks[k] && t->tasks[k]->state == TASK_DONE &&
-                t->tasks[k]->epochs > t->tasks[k]->resumed_from)
-                r->epochs_trained += (uint32_t)(t->tasks[k]->epochs - t->tasks[k]->resumed_from);
-        r->state = (char *)(t->state == TRIAL_RUNNING && t->done == 0 ? "pending"
-                                                                       : coord_trial_state_name(t->state));
-        fill_params(s, t, &ps[i * (size_t)np], &pp[i * (size_t)np], &txt[i * (size_t)np]);
-        r->n_params = (size_t)np;
-        r->params = &pp[i * (size_t)np];
-        double *sc = &splits[i * (size_t)ns * 2], *st = sc + ns;
-        uint32_t done = 0;
-        for (int k = 0; k < ns; k++) {   // a split's score: the mean over its cv.seeds
-            sc[k] = coord_trial_split_score(t, k, false);
-            st[k] = coord_trial_split_score(t, k, true);
-            done += !isnan(sc[k]);   // results are finite: NaN means not done
-        }
-        r->n_split_scores = (size_t)ns;
-        r->split_scores = sc;
-        if (s->spec->score_train) {
-            r->n_split_train_scores = (size_t)ns;
-            r->split_train_scores = st;
-        }
-        r->splits_done = done;
-        r->mean_test_score = t->mean;
-        r->std_test_score = t->std;
-        r->rank_test_score = t->state == TRIAL_RUNNING ? 0 : (uint32_t)ranks[i];
-        r->mean_fit_time = t->mean_fit;
-        r->std_fit_time = t->std_fit;
-        r->mean_train_score = t->mean_train;
-        r->std_train_score = t->std_train;
-        r->error = (char *)t->error;
-        r->p_vs_best = coord_trial_p_vs_best(s, t);
-        r->indistinguishable = !isnan(r->p_vs_best) && r->p_vs_best >= coord_sweep_alpha(s);
-        tp[i] = r;
-    }
+    char **names = NULL;
+    sweep_info_buf_t *sb = NULL;
+    Hpt__Param *ps1 = calloc((size_t)(np ? np : 1), sizeof *ps1);
+    Hpt__Param **pp1 = calloc((size_t)(np ? np : 1), sizeof *pp1);
+    char (*txt1)[64] = calloc((size_t)(np ? np : 1), 64);
+    double *sc1 = calloc((size_t)(ns ? ns : 1) * 2, sizeof *sc1);
+    int rcode = -ENOMEM;
+    if (!rc || !res || !ps1 || !pp1 || !txt1 || !sc1)
+        goto out;
+    names = res->names = calloc((size_t)(np ? np : 1), sizeof *names);
+    sb = res->sb = calloc(1, sizeof *sb);
+    if (!names || !sb)
+        goto out;
     for (int i = 0; i < np; i++)
         names[i] = (char *)s->spec->params[i].name;
     coord_sweep_info_fill(s, sb, true);
@@ -351,10 +527,58 @@ int coord_results_new(coord_results_t **out, const coord_sweep_t *s)
     rr->sweep = &sb->info;
     rr->n_param_names = (size_t)np;
     rr->param_names = names;
-    rr->n_trials = n;
+    size_t total = s->n_trials, first = offset < total ? (size_t)offset : total;
+    rr->total = total;
+    rr->offset = offset;
+    rr->generation = s->results_gen;
+    rr->more = true;   // sized as the largest the flags can be: true and varints below
+    /* Size the page: the reply without trials, then each row's bytes as a
+     * repeated field (tag, length, message) while they fit.  The first row
+     * always goes, so a page makes progress; a row too big on its own fails
+     * to send and the client gets an ErrorReply saying so. */
+    size_t bytes = hpt__results_reply__get_packed_size(rr), rows = 0;
+    size_t want = total - first;
+    if (limit > 0 && want > limit)
+        want = limit;
+    while (rows < want) {
+        if (max_bytes != COORD_RESULTS_UNBOUNDED) {
+            Hpt__TrialResult r1;
+            fill_row(s, rc, first + rows, &r1, ps1, pp1, txt1, sc1);
+            size_t len = hpt__trial_result__get_packed_size(&r1);
+            size_t row_bytes = 1 + varint_len(len) + len;
+            if (rows > 0 && bytes + row_bytes > max_bytes)
+                break;
+            bytes += row_bytes;
+        }
+        rows++;
+    }
+    size_t m = rows ? rows : 1;
+    Hpt__TrialResult *tr = res->tr = calloc(m, sizeof *tr);
+    Hpt__TrialResult **tp = res->tp = calloc(m, sizeof *tp);
+    Hpt__Param *ps = res->ps = calloc(m * (size_t)(np ? np : 1), sizeof *ps);
+    Hpt__Param **pp = res->pp = calloc(m * (size_t)(np ? np : 1), sizeof *pp);
+    char (*txt)[64] = res->txt = calloc(m * (size_t)(np ? np : 1), 64);
+    double *splits = res->splits = calloc(m * (size_t)(ns ? ns : 1) * 2, sizeof *splits);
+    if (!tr || !tp || !ps || !pp || !txt || !splits)
+        goto out;
+    for (size_t k = 0; k < rows; k++) {
+        fill_row(s, rc, first + k, &tr[k], &ps[k * (size_t)np], &pp[k * (size_t)np],
+                 &txt[k * (size_t)np], &splits[k * (size_t)ns * 2]);
+        tp[k] = &tr[k];
+    }
+    rr->n_trials = rows;
     rr->trials = tp;
+    rr->more = first + rows < total;
     *out = res;
-    return 0;
+    res = NULL;
+    rcode = 0;
+out:
+    coord_results_destroy(&res);
+    free(sc1);
+    free(txt1);
+    free(pp1);
+    free(ps1);
+    return rcode;
 }
 
 const Hpt__ResultsReply *coord_results_reply(const coord_results_t *r)
@@ -369,8 +593,6 @@ void coord_results_destroy(coord_results_t **p)
     coord_results_t *r = *p;
     free(r->sb);
     free(r->names);
-    free(r->ranks);
-    free(r->means);
     free(r->splits);
     free(r->txt);
     free(r->pp);
@@ -381,17 +603,35 @@ void coord_results_destroy(coord_results_t **p)
     *p = NULL;
 }
 
+/* The byte budget of a results page: the message cap less room for the
+ * envelope around the ResultsReply (protocol, req_id, the body's tag and
+ * length: under 32 bytes).  HPT_RESULTS_PAGE_BYTES (a test knob, documented
+ * in docs/protocol.md) lowers it so that small sweeps need several pages. */
+static size_t page_bytes(void)
+{
+    size_t cap = HPT_PROTO_MAX_MSG - 1024;
+    const char *env = getenv("HPT_RESULTS_PAGE_BYTES");
+    if (env && *env) {
+        char *end = NULL;
+        unsigned long long v = strtoull(env, &end, 10);
+        if (end && *end == '\0' && v >= 1 && v < cap)
+            cap = (size_t)v;
+    }
+    return cap;
+}
+
 static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 {
-    coord_sweep_t *s = coord_sweep_find(c, env->results->sweep);
+    const Hpt__ResultsRequest *q = env->results;
+    coord_sweep_t *s = coord_sweep_find(c, q->sweep);
     if (!s) {
         char msg[96];
-        snprintf(msg, sizeof msg, "no sweep %llu", (unsigned long long)env->results->sweep);
+        snprintf(msg, sizeof msg, "no sweep %llu", (unsigned long long)q->sweep);
         reply_error(c, peer, env->req_id, 4, msg);
         return;
     }
     coord_results_t *res = NULL;
-    if (coord_results_new(&res, s) < 0) {
+    if (coord_results_new(&res, c, s, q->offset, q->limit, page_bytes()) < 0) {
         reply_error(c, peer, env->req_id, 1, "out of memory");
         return;
     }
@@ -529,6 +769,11 @@ void coord_events_free(coord_t *c)
     c->ring = NULL;
     while (c->subs)
         sub_remove(c, c->subs);
+    while (c->rcaches) {
+        struct coord_rcache *rc = c->rcaches;
+        c->rcaches = rc->next;
+        rcache_free(rc);   // its sweep may be freed already: not touched
+    }
 }
 
 void coord_subs_cron(coord_t *c)

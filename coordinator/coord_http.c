@@ -786,7 +786,7 @@ static void render(coord_http_t *h, job_t *j)
         if (!s) {
             j->status = MHD_HTTP_NOT_FOUND;
             fprintf(f, "{\"error\":\"no sweep %llu\"}\n", (unsigned long long)id);
-        } else if (coord_results_new(&res, s) < 0) {
+        } else if (coord_results_new(&res, c, s, 0, 0, COORD_RESULTS_UNBOUNDED) < 0) {
             j->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
             fputs("{\"error\":\"out of memory\"}\n", f);
         } else {

@@ -737,6 +737,7 @@ static void trial_finish(coord_t *c, coord_trial_t *tr)
     }
     coord_store_trial_done(c->store, s->id, tr->number, coord_trial_state_name(tr->state),
                            tr->mean, tr->std, tr->error[0] ? tr->error : NULL, seq);
+    coord_sweep_results_changed(s);
     hpt_log(c->replaying ? HPT_LOG_DEBUG : HPT_LOG_INFO, "sched", ok ? "trial done" : "trial failed",
             "sweep=%llu trial=%llu mean=%.6f std=%.6f best_trial=%llu best=%.6f%s%s%s",
             (unsigned long long)s->id, (unsigned long long)tr->number, tr->mean, tr->std,
