@@ -279,6 +279,8 @@ typedef struct coord {
     uint64_t dispatch_le[COORD_LAT_N + 1];   // leases by queued-to-leased latency bucket
     uint64_t dispatch_count;      // (COORD_LAT_LE bounds, the last one +Inf), their count
     double dispatch_sum_s;        // and the sum of their latencies in seconds
+    uint64_t results_pages;       // ResultsReply pages sent (coord_clients.c)
+    uint64_t results_rank_builds; // results caches rebuilt after a change (coord_clients.c)
     double started_unix;          // when this process started serving
     struct coord_http *http;      // the HTTP server (coord_http.h), NULL when off
     struct coord_zap *zap;        // CURVE authentication (coord_zap.c), NULL without keys

@@ -218,6 +218,7 @@ static struct coord_rcache *rcache_get(coord_t *c, coord_sweep_t *s)
     rc->state = s->state;
     rc->best = s->best;
     rc->built = true;
+    c->results_rank_builds++;
     return rc;
 }
 
@@ -638,7 +639,8 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     hpt_env_t out = HPT__ENVELOPE__INIT;
     out.body_case = HPT__ENVELOPE__BODY_RESULTS_REPLY;
     out.results_reply = (Hpt__ResultsReply *)coord_results_reply(res);
-    reply(c, peer, env->req_id, &out);
+    if (reply(c, peer, env->req_id, &out) == 0)
+        c->results_pages++;
     coord_results_destroy(&res);
 }
 

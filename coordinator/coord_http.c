@@ -652,6 +652,15 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
            "Results dropped as stale or duplicate (superseded attempt, unknown task, task not "
            "leased).");
     fprintf(f, "hptune_results_dropped_total %llu\n", (unsigned long long)c->results_dropped);
+    m_head(f, "hptune_results_pages_total", "counter",
+           "Results pages sent to clients (a sweep's table is read in pages under the "
+           "message cap).");
+    fprintf(f, "hptune_results_pages_total %llu\n", (unsigned long long)c->results_pages);
+    m_head(f, "hptune_results_rank_builds_total", "counter",
+           "Rebuilds of a sweep's cached ranks and summary, once per change that a results "
+           "request follows.");
+    fprintf(f, "hptune_results_rank_builds_total %llu\n",
+            (unsigned long long)c->results_rank_builds);
 
     // Sweeps.
     m_head(f, "hptune_sweeps", "gauge", "Sweeps in memory by state.");

@@ -436,14 +436,109 @@ static int print_json(const Hpt__ResultsReply *r, int top)
 
 // --- fetching -------------------------------------------------------------------
 
-static int fetch(cli_client_t *c, const char *cmd, uint64_t sweep, hpt_env_t **env)
+/* Pages a sweep may take: far above any real sweep (a page holds at least
+ * one trial and COORD_MAX_SWEEP_TASKS bounds a sweep), so a coordinator that
+ * keeps saying "more" without progress ends the loop. */
+#define MAX_PAGES 100000000ULL
+
+static int fetch_page(cli_client_t *c, const char *cmd, uint64_t sweep, uint64_t offset,
+                      hpt_env_t **env)
 {
     Hpt__ResultsRequest q = HPT__RESULTS_REQUEST__INIT;
     q.sweep = sweep;
+    q.offset = offset;
     hpt_env_t req = HPT__ENVELOPE__INIT;
     req.body_case = HPT__ENVELOPE__BODY_RESULTS;
     req.results = &q;
     return cli_client_call(c, cmd, &req, HPT__ENVELOPE__BODY_RESULTS_REPLY, env);
+}
+
+/* Append page's trials to acc's (both unpacked replies): the trial messages
+ * move (page keeps none, so freeing it does not free them).  protobuf-c's
+ * default allocator is malloc/free, so acc's array may grow with realloc
+ * and hpt_proto_free still frees it.  Returns 0 or -ENOMEM. */
+static int append_page(Hpt__ResultsReply *acc, Hpt__ResultsReply *page)
+{
+    if (page->n_trials == 0)
+        return 0;
+    size_t n = acc->n_trials + page->n_trials;
+    Hpt__TrialResult **t = realloc(acc->trials, n * sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    memcpy(t + acc->n_trials, page->trials, page->n_trials * sizeof *t);
+    acc->trials = t;
+    acc->n_trials = n;
+    page->n_trials = 0;
+    return 0;
+}
+
+/* Read every page of sweep's results into one reply (*env, owned by the
+ * caller): the trials of all pages in trial order, and the summary
+ * (SweepInfo) of the last page, the most recent.  The coordinator ranks
+ * over all trials, so the ranks of pages of one generation agree; when a
+ * trial finished between two pages (the sweep is running) a note on stderr
+ * says the rows were read at different moments. */
+static int fetch(cli_client_t *c, const char *cmd, uint64_t sweep, hpt_env_t **env)
+{
+    *env = NULL;
+    hpt_env_t *acc = NULL;
+    int status = fetch_page(c, cmd, sweep, 0, &acc);
+    if (status != HPT_EXIT_OK)
+        return status;
+    Hpt__ResultsReply *a = acc->results_reply;
+    uint64_t gen = a->generation, pages = 1;
+    bool changed = false;
+    /* a holds the trials from index 0 on, so the next page starts at its
+     * count. */
+    while (a->more) {
+        uint64_t offset = a->n_trials;
+        hpt_env_t *next = NULL;
+        if (pages >= MAX_PAGES) {
+            fprintf(stderr, "hptune %s: the coordinator's results do not end after %llu "
+                            "pages\n", cmd, (unsigned long long)pages);
+            status = HPT_EXIT_FAIL;
+            break;
+        }
+        status = fetch_page(c, cmd, sweep, offset, &next);
+        if (status != HPT_EXIT_OK)
+            break;
+        Hpt__ResultsReply *b = next->results_reply;
+        if (b->offset != offset || (b->more && b->n_trials == 0)) {
+            fprintf(stderr, "hptune %s: asked for results from trial index %llu, got %zu "
+                            "from %llu (a coordinator without paging?)\n",
+                    cmd, (unsigned long long)offset, b->n_trials,
+                    (unsigned long long)b->offset);
+            hpt_proto_free(&next);
+            status = HPT_EXIT_FAIL;
+            break;
+        }
+        if (append_page(a, b) < 0) {
+            fprintf(stderr, "hptune %s: out of memory reading page %llu\n", cmd,
+                    (unsigned long long)pages + 1);
+            hpt_proto_free(&next);
+            status = HPT_EXIT_FAIL;
+            break;
+        }
+        changed = changed || b->generation != gen;
+        /* The latest summary: swap it in, and the old one goes with next. */
+        Hpt__SweepInfo *si = a->sweep;
+        a->sweep = b->sweep;
+        b->sweep = si;
+        a->total = b->total;
+        a->more = b->more;
+        a->generation = b->generation;
+        hpt_proto_free(&next);
+        pages++;
+    }
+    if (status != HPT_EXIT_OK) {
+        hpt_proto_free(&acc);
+        return status;
+    }
+    if (changed)
+        fprintf(stderr, "hptune %s: note: trials finished while the %llu pages were read; "
+                        "ranks are as of each page\n", cmd, (unsigned long long)pages);
+    *env = acc;
+    return HPT_EXIT_OK;
 }
 
 // --- shared with hptune report (cli_results.h) ------------------------------------
