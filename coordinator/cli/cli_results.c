@@ -59,7 +59,11 @@ static void print_help(FILE *f)
           CLI_CONN_HELP
           "  -h, --help              show this help\n"
           "\n"
-          "Exit status: 0 ok, 1 no such sweep, 2 bad flag, 3 coordinator unreachable.\n"
+          "The coordinator answers in pages below its message cap; every format reads\n"
+          "all of them (a note on stderr says when trials finished between pages).\n"
+          "\n"
+          "Exit status: 0 ok, 1 no such sweep or an error the coordinator reported,\n"
+          "2 bad flag, 3 coordinator unreachable.\n"
           "\n"
           "Examples:\n"
           "  hptune results 3 --top 10\n"

@@ -1,0 +1,202 @@
+#!/bin/sh
+# scale.sh: the results path at a 1,000,000-task sweep.  A fresh coordinator
+# (journal in a temp dir) and 2 `hptune-worker --dry-run --dataset mnist` x 8
+# slots run a random-search sweep of 200,000 trials x 5 CV folds = 1,000,000
+# tasks.  Measured:
+#   - `hptune status` latency while the sweep runs: one call every 0.5 s, each
+#     timed from before the CLI starts until it exits (process start, connect,
+#     request, reply, print); max and p99 over the run;
+#   - the wall time of `hptune results SWEEP --format csv` for every trial once
+#     the sweep is done (CLI start included; it reads every page), with the
+#     row count checked;
+#   - the coordinator's peak RSS (VmHWM in /proc/PID/status) after that read;
+#   - end-to-end tasks/s, for context.
+# The report goes to bench/results/scale-<date>.txt; raw samples and logs to
+# bench/out/scale/.
+#
+# Usage: bench/scale.sh [--trials N] [--folds K] [--workers N] [--slots N]
+#                       [--keep] [--no-build]
+#   --trials N          trials [200000]; tasks = N x folds
+#   --folds K           CV folds per trial [5]
+#   --workers N, --slots N   dry-run workers and slots each [2, 8]
+#   --keep              keep the temp dir (journal, logs)
+#   --no-build          do not run ninja on the three binaries first
+# Environment: BUILD_DIR (default build), DATA_DIR (default data), TMPDIR
+# (where the journal goes).  Exit status: 0 ran, 1 something failed to run,
+# 2 bad option.
+set -eu
+
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+DATA_DIR=${DATA_DIR:-data}
+TRIALS=200000
+FOLDS=5
+WORKERS=2
+SLOTS=8
+KEEP=0
+BUILD=1
+
+need_arg() {
+    if [ $# -lt 2 ]; then echo "scale.sh: $1 needs a value" >&2; exit 2; fi
+    case "$2" in
+        ''|*[!0-9]*|0) echo "scale.sh: $1: '$2' is not a positive integer" >&2; exit 2 ;;
+    esac
+}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --trials) need_arg "$@"; TRIALS=$2; shift ;;
+        --folds) need_arg "$@"; FOLDS=$2; shift ;;
+        --workers) need_arg "$@"; WORKERS=$2; shift ;;
+        --slots) need_arg "$@"; SLOTS=$2; shift ;;
+        --keep) KEEP=1 ;;
+        --no-build) BUILD=0 ;;
+        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "scale.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ "$FOLDS" -lt 2 ]; then echo "scale.sh: --folds must be at least 2" >&2; exit 2; fi
+
+COORD=$BUILD_DIR/coordinator/hptune-coordinator
+WORKER=$BUILD_DIR/worker/hptune-worker
+CLI=$BUILD_DIR/coordinator/cli/hptune
+OUT=bench/out/scale
+mkdir -p "$OUT" bench/results
+rm -f "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.csv
+
+if [ "$BUILD" = 1 ] && [ -f "$BUILD_DIR/build.ninja" ] && command -v ninja >/dev/null 2>&1; then
+    if ! ninja -C "$BUILD_DIR" coordinator/hptune-coordinator worker/hptune-worker \
+            coordinator/cli/hptune > "$OUT/build.log" 2>&1; then
+        echo "scale.sh: building in $BUILD_DIR failed (see $OUT/build.log)" >&2
+        exit 1
+    fi
+fi
+for b in "$COORD" "$WORKER" "$CLI"; do
+    if [ ! -x "$b" ]; then
+        echo "scale.sh: $b not found; build first (meson setup $BUILD_DIR && ninja -C $BUILD_DIR)" >&2
+        exit 1
+    fi
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/hptune-scale.XXXXXX")
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+    PIDS=""
+    if [ "$KEEP" = 1 ]; then echo "(kept $TMP)" >&2; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+fail() {
+    echo "scale.sh: $*" >&2
+    for f in "$TMP"/*.log; do
+        [ -f "$f" ] || continue
+        echo "--- last lines of $f" >&2
+        tail -n 5 "$f" >&2
+    done
+    exit 1
+}
+now_ns() { date +%s%N; }
+
+TASKS=$((TRIALS * FOLDS))
+STAMP=$(date -u +%Y-%m-%d)
+REPORT=bench/results/scale-$STAMP.txt
+
+cat > "$TMP/spec.yaml" <<SPEC
+# bench/scale.sh: random search, $TRIALS trials x $FOLDS folds, no refit.
+name: scale-bench
+dataset: mnist
+metric: {name: accuracy, goal: maximize}
+method: random
+seed: 1
+cv: {folds: $FOLDS, stratified: true, shuffle: true, seed: 42}
+refit: false
+budget: {max_trials: $TRIALS}
+parameters:
+  learning_rate: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}
+  units:         {distribution: int_uniform, min: 8, max: 256}
+  optimizer:     {values: [adam, sgd, rmsprop]}
+  epochs:        {value: 1}
+SPEC
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+HPTUNE_COORDINATOR="tcp://127.0.0.1:$port"
+export HPTUNE_COORDINATOR
+"$COORD" --bind "$HPTUNE_COORDINATOR" --db "$TMP/journal.db" --data-dir "$DATA_DIR" \
+    --log-file "$TMP/coordinator.log" 2> "$TMP/coordinator.stderr" &
+CPID=$!
+PIDS="$PIDS $CPID"
+i=1
+while [ "$i" -le "$WORKERS" ]; do
+    "$WORKER" --coordinator "$HPTUNE_COORDINATOR" --slots "$SLOTS" --dry-run \
+        --dataset mnist --name "dry$i" --log-file "$TMP/worker$i.log" 2> "$TMP/worker$i.stderr" &
+    PIDS="$PIDS $!"
+    i=$((i + 1))
+done
+n=0
+while :; do
+    got=$("$CLI" status --timeout 1 2>/dev/null |
+          sed -n 's/^workers: \([0-9]*\) connected.*/\1/p' || true)
+    [ "${got:-0}" -ge "$WORKERS" ] && break
+    n=$((n + 1))
+    [ "$n" -le 100 ] || fail "the coordinator or the workers did not come up within 20 s"
+    kill -0 "$CPID" 2>/dev/null || fail "the coordinator exited"
+    sleep 0.2
+done
+
+echo "hptune scale benchmark: $WORKERS dry-run workers x $SLOTS slots," \
+     "$TRIALS trials x $FOLDS folds = $TASKS tasks"
+T0=$(now_ns)
+SWEEP=$("$CLI" launch "$TMP/spec.yaml" | head -n1)
+case "$SWEEP" in ''|*[!0-9]*) fail "launch did not print a sweep id: $SWEEP" ;; esac
+
+# Sample status latency until the sweep ends; each sample's output tells
+# whether it has.
+: > "$OUT/status_us.txt"
+STATE=running
+while :; do
+    kill -0 "$CPID" 2>/dev/null || fail "the coordinator exited during the sweep"
+    a=$(now_ns)
+    line=$("$CLI" status "$SWEEP" --timeout 60 2>"$OUT/status.err" | sed -n '2p') ||
+        fail "hptune status failed: $(cat "$OUT/status.err")"
+    b=$(now_ns)
+    echo $(( (b - a) / 1000 )) >> "$OUT/status_us.txt"
+    case "$line" in
+        *" done "*) STATE=done; break ;;
+        *" failed "*|*" cancelled "*) STATE=ended; break ;;
+    esac
+    sleep 0.5
+done
+T1=$(now_ns)
+[ "$STATE" = done ] || fail "the sweep ended but is not done: $line"
+
+a=$(now_ns)
+"$CLI" results "$SWEEP" --format csv --timeout 120 > "$OUT/results.csv" 2> "$OUT/results.err" ||
+    fail "hptune results failed: $(cat "$OUT/results.err")"
+b=$(now_ns)
+RESULTS_MS=$(( (b - a) / 1000000 ))
+ROWS=$(($(wc -l < "$OUT/results.csv") - 1))
+[ "$ROWS" -eq "$TRIALS" ] || fail "results has $ROWS rows, want $TRIALS"
+DISTINCT=$(tail -n +2 "$OUT/results.csv" | cut -d, -f1 | sort -u | wc -l)
+[ "$DISTINCT" -eq "$TRIALS" ] || fail "results has $DISTINCT distinct trials, want $TRIALS"
+HWM=$(sed -n 's/^VmHWM:[[:space:]]*//p' "/proc/$CPID/status")
+
+SAMPLES=$(wc -l < "$OUT/status_us.txt")
+STATUS_STATS=$(sort -n "$OUT/status_us.txt" | awk '{ v[NR] = $1 } END {
+    i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR;
+    printf "max %.1f ms, p99 %.1f ms, median %.1f ms", v[NR] / 1000, v[i] / 1000,
+           v[int((NR + 1) / 2)] / 1000 }')
+SWEEP_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+RATE=$(awk -v n="$TASKS" -v a="$T0" -v b="$T1" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')
+
+{
+    echo "bench/scale.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(getconf _NPROCESSORS_ONLN) cores (shared)"
+    echo "sweep: random search, $TRIALS trials x $FOLDS folds = $TASKS tasks; $WORKERS dry-run workers x $SLOTS slots"
+    echo "sweep wall time (launch to done, as seen by polling status): $SWEEP_S s ($RATE tasks/s)"
+    echo "hptune status latency during the run ($SAMPLES samples, CLI start included): $STATUS_STATS"
+    echo "hptune results --format csv, all $ROWS trials (CLI start included): $RESULTS_MS ms"
+    echo "coordinator peak RSS (VmHWM after the results read): $HWM"
+} | tee "$REPORT"
+echo "(report: $REPORT; samples: $OUT/status_us.txt)"
