@@ -19,6 +19,9 @@
 #include "coord_aggregate.h"
 #include "log.h"
 
+/* coord_log_allowed kinds of this file (other files use 0..2 and 10..12). */
+enum { LOG_REPLY_FAILED = 20 };
+
 /* Send a reply; a reply that cannot be sent (too big for the message cap,
  * a pipe at its high-water mark, anything but a peer that has gone) is
  * answered with an ErrorReply saying why, so the client exits with the
@@ -39,8 +42,11 @@ static int reply(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, hpt_env
     else
         snprintf(msg, sizeof msg, "the coordinator cannot send its %s: %s", body,
                  hpt_strerror(rc));
-    hpt_log(HPT_LOG_WARN, "clients", "reply not sent", "body=%s error=\"%s\"", body,
-            hpt_strerror(rc));
+    /* A client that stops reading would otherwise log a line per request. */
+    char id[80];
+    if (coord_log_allowed(c, peer, LOG_REPLY_FAILED, 5))
+        hpt_log(HPT_LOG_WARN, "clients", "reply not sent", "peer=%s body=%s error=\"%s\"",
+                hpt_peer_id_str(peer, id, sizeof id), body, hpt_strerror(rc));
     Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
     e.code = 1;
     e.message = msg;
