@@ -1,18 +1,22 @@
 /*
- * coord.h: the coordinator's shared state, visible to its modules
- * (main.c, coord_sched.c, coord_workers.c, coord_clients.c) and nothing else.
+ * coord.h: the coordinator daemon's shell, visible to its modules (main.c,
+ * coord_shell.c, coord_clients.c, coord_datasets.c, coord_http.c,
+ * coord_zap.c) and nothing else.
  *
- * Everything here lives on the loop thread: there is no locking.  Objects:
- *   coord_sweep_t   a submitted spec, its search strategy, its trials and a
- *                   FIFO of queued tasks;
- *   coord_trial_t   one configuration, expanded into folds x repeats tasks;
- *   coord_task_t    one (trial, split) or the sweep's refit; leased to at
- *                   most one worker at a time, with an attempt number;
- *   coord_worker_t  a registered worker, kept in an expiry-ordered list;
- *   coord_sub_t     a client following the event stream.
- * Ownership: the coord_t owns the sweeps (which own their trials and tasks),
- * the workers and the subscribers.  Tasks are also indexed by id in a hash
- * map for result lookup.
+ * The shell does the I/O around the core (core/core.h), which holds every
+ * sweep, trial, task, lease and worker and makes no I/O calls itself:
+ *   - main.c: the libuv loop, the ROUTER socket, signals, the periodic tick;
+ *   - coord_shell.c: the clock, sending, and carrying out the core's outbox
+ *     (sends, journal records into the store, typed events into logs, the
+ *     ring, the journal and subscribers, dataset offers);
+ *   - coord_clients.c: client requests (submit, status, results, cancel,
+ *     subscribe) and the event ring;
+ *   - coord_datasets.c: dataset transfer to workers; coord_http.c: HTTP;
+ *     coord_zap.c: CURVE authentication; coord_store.c: SQLite.
+ * Everything here lives on the loop thread, except the fingerprinting of a
+ * submitted sweep's dataset, which runs on libuv's thread pool.  The shell
+ * reads core objects (const) and changes them only through core entry
+ * points, each followed by coord_apply.
  */
 #ifndef COORD_H
 #define COORD_H
@@ -21,6 +25,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core.h"
 #include "coord_spec.h"
 #include "coord_store.h"
 #include "proto_io.h"
@@ -51,163 +56,6 @@ typedef struct coord_cfg {
 
 extern const coord_cfg_t COORD_CFG_DEFAULT;
 
-// --- objects --------------------------------------------------------------
-
-typedef struct coord_sweep coord_sweep_t;
-typedef struct coord_trial coord_trial_t;
-typedef struct coord_task coord_task_t;
-typedef struct coord_worker coord_worker_t;
-
-typedef enum coord_task_state {
-    TASK_QUEUED,
-    TASK_LEASED,
-    TASK_DONE,
-    TASK_FAILED,
-    TASK_CANCELLED,
-} coord_task_state_t;
-
-struct coord_task {
-    uint64_t id;                  // unique across the journal
-    coord_trial_t *trial;         // owner (for the refit: the best trial)
-    coord_sweep_t *sweep;
-    int fold, repeat;             // the split (ignored for the refit)
-    int split;                    // repeat * folds + fold, or -1 for the refit
-    int seed_rep;                 // which of the spec's cv.seeds trainings of the split
-    int index;                    // in its trial's tasks: split * seeds + seed_rep
-    bool refit;
-    coord_task_state_t state;
-    uint32_t attempt;             // attempts leased so far; the current one when leased
-    uint32_t failures;            // attempts that returned an error
-    coord_worker_t *worker;       // holder while leased (NULL for an orphan)
-    char *orphan_of;              // after a restart: the worker id that held the lease
-    double orphan_deadline;       // monotonic; requeue if its worker has not re-attached
-    double leased_at;             // monotonic seconds
-    double queued_at;             // monotonic seconds it last entered its sweep's queue
-    double progress_at;           // monotonic seconds of the lease or the last new epoch
-    int epoch;                    // last reported progress
-    char *avoid;                  // worker id whose attempt stalled or failed (owned, or
-                                  // NULL): lease elsewhere when another worker can
-    double score, accuracy, log_loss, f1_macro, train_score, fit_seconds;
-    int epochs;
-    uint32_t n_eval;              // samples scored
-    int resumed_from;             // epochs the worker continued from (0: from scratch)
-    double finished_unix;         // when its result arrived (0: not done)
-    char *done_by;                // worker id that delivered the result (owned), or NULL
-    char *error;                  // last attempt's error, owned, NULL when none
-    coord_task_t *qprev, *qnext;  // sweep's queue while queued
-    coord_task_t *wprev, *wnext;  // worker's lease list while leased
-};
-
-typedef enum coord_trial_state {
-    TRIAL_RUNNING,
-    TRIAL_DONE,
-    TRIAL_FAILED,
-    TRIAL_CANCELLED,
-} coord_trial_state_t;
-
-struct coord_trial {
-    uint64_t number;              // 1-based within the sweep, in suggestion order
-    uint64_t parent;              // hyperband/asha: the trial this one continues (same values,
-                                  // fewer epochs), 0 for a new configuration
-    uint64_t root;                // the first trial of its configuration (itself when no
-                                  // parent): its tasks train with root's seeds, so a worker
-                                  // holding the parent's model can continue it
-    coord_sweep_t *sweep;
-    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
-    hpt_hparams_t hp;             // seed is the trial's base seed
-    coord_trial_state_t state;
-    bool observed;                // its score went to the search (once, ever)
-    int n_tasks;                  // folds * repeats * cv.seeds
-    coord_task_t **tasks;         // by index (split * seeds + seed_rep), owned
-    int done, failed;
-    double mean, std, mean_fit, std_fit, mean_train, std_train;
-    char error[256];
-};
-
-typedef enum coord_sweep_state {
-    SWEEP_QUEUED,
-    SWEEP_RUNNING,
-    SWEEP_REFITTING,
-    SWEEP_DONE,
-    SWEEP_FAILED,
-    SWEEP_CANCELLED,
-} coord_sweep_state_t;
-
-struct coord_sweep {
-    uint64_t id;
-    coord_spec_t *spec;           // owned
-    char *spec_text;              // owned
-    coord_search_t *search;       // owned
-    coord_sweep_state_t state;
-    char fingerprint[65];         // of the dataset; "" until known
-    bool fp_logged;               // the adoption of a worker's fingerprint was logged
-    double created, started, finished;  // unix seconds (0 = not yet)
-    coord_trial_t **trials;       // owned, in trial order
-    size_t n_trials, cap_trials;
-    coord_task_t *qhead, *qtail;  // queued tasks
-    int n_queued;
-    int64_t tasks_total;          // tasks created so far (grid: known up front)
-    int tasks_done, tasks_failed, tasks_running;
-    int trials_done, trials_failed;
-    bool exhausted;               // the search said DONE
-    coord_trial_t *best;
-    coord_task_t *refit_task;     // owned
-    bool has_refit;
-    double refit_score, refit_accuracy;
-    uint32_t refit_n_test;        // test samples the refit was scored on
-    double first_result_mono;     // for the ETA
-    char error[256];
-    // Results cache (coord_clients.c): ranks and the winner-versus-rest
-    // statistics are rebuilt by the first results request after a change.
-    uint64_t results_gen;         // bumped by coord_sweep_results_changed
-    struct coord_rcache *rcache;  // owned by coord_t.rcaches; NULL until first asked
-    coord_sweep_t *next;          // submission order
-};
-
-#define COORD_MAX_DATASETS 64
-#define COORD_MAX_SWEEP_TASKS 100000000LL   // trials x splits of one sweep
-
-/* Worker throughput (hptune workers): counters sampled every
- * COORD_RATE_SAMPLE_S into a ring long enough to reach COORD_RATE_WINDOW_S
- * back, so a rate is (now - oldest sample in the window) / its age. */
-#define COORD_RATE_WINDOW_S 300.0
-#define COORD_RATE_SAMPLE_S 5.0
-#define COORD_RATE_SAMPLES 62     // window / sample + 2
-
-typedef struct coord_rate_sample {
-    double at;                    // monotonic seconds
-    int tasks_done;               // coord_worker_t.tasks_done then
-    uint64_t epochs_done;         // coord_worker_t.epochs_done then
-} coord_rate_sample_t;
-
-struct coord_worker {
-    hpt_peer_id_t peer;
-    char id[256], name[256], host[256], version[64];
-    int slots;
-    int busy;                     // tasks leased to it
-    int zombies;                  // cancelled tasks it still reports running
-    int n_datasets;
-    char ds_name[COORD_MAX_DATASETS][128];
-    char ds_fp[COORD_MAX_DATASETS][65];
-    double expiry;                // monotonic seconds
-    double last_seen;             // monotonic seconds
-    double connected;             // unix seconds
-    bool draining;
-    double cooldown_until;        // monotonic: after a refusal, no new leases until then
-    coord_task_t *leased;         // head of its lease list
-    int tasks_done, tasks_failed;
-    uint64_t epochs_done;         // epochs trained in its finished tasks (coord_on_result)
-    coord_rate_sample_t rate[COORD_RATE_SAMPLES];   // ring; rate_head: the next slot written
-    int rate_head, rate_n;
-    uint64_t warned[16];          // sweeps whose dataset mismatch was logged
-    int n_warned;
-    double offer_at;              // monotonic: its last DatasetOffer (coord_datasets.c), 0 never
-    char serve_file[64];          // the file its last FetchChunk read and the offset after
-    uint64_t serve_next;          //   it: a request elsewhere starts a logged stream
-    uint64_t bytes_served;        // dataset bytes sent to it
-    coord_worker_t *prev, *next;  // expiry order: head expires first
-};
-
 typedef struct coord_sub {
     hpt_peer_id_t peer;
     int level;                    // hpt_log_level_t
@@ -218,6 +66,7 @@ typedef struct coord_sub {
 
 typedef struct coord_event {
     int64_t ts_us;
+    int type;                     // coord_event_type_t (COORD_EV_LOG for shell lines)
     int level;
     uint64_t sweep;
     uint64_t seq;
@@ -226,12 +75,14 @@ typedef struct coord_event {
     char *fields;                 // owned
 } coord_event_t;
 
-/* Upper bounds (seconds) of the dispatch latency histogram's buckets. */
-#define COORD_LAT_N 14
-#define COORD_LAT_LE {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600}
+
+/* Dataset fingerprints computed from the coordinator's own copies (the
+ * thread pool computes them; the cache is read and written on the loop). */
+#define COORD_FP_CACHE 8
 
 typedef struct coord {
     coord_cfg_t cfg;
+    coord_core_t core;            // sweeps, tasks, leases, workers (core/core.h)
     uv_loop_t *loop;
     void *zctx;
     void *router;
@@ -242,43 +93,21 @@ typedef struct coord {
     coord_store_t *store;
     bool stopping;
 
-    coord_sweep_t *sweeps, *sweeps_tail;
-    uint64_t next_sweep_id, next_task_id;
-
-    coord_worker_t *workers, *workers_tail;  // expiry order
-    int n_workers;
-
-    // Task id -> task, open addressing with linear probing.
-    coord_task_t **map;
-    size_t map_cap, map_len;
-
     coord_event_t *ring;          // cfg.event_ring entries
     size_t ring_len, ring_head;   // head = next slot to write
     uint64_t event_seq;
     coord_sub_t *subs;
-    bool in_sink;
+    bool in_sink;                 // delivering an event: log lines from sends are not events
+    int ev_type;                  // the type and sweep of the event coord_emit is logging
+    uint64_t ev_sweep;            //   (COORD_EV_LOG and 0 for the shell's own lines)
 
-    char fp_cache_name[8][1024];  // dataset fingerprints computed from data_dir
-    char fp_cache_fp[8][65];
+    char fp_cache_name[COORD_FP_CACHE][1024];
+    char fp_cache_fp[COORD_FP_CACHE][65];
     int fp_cache_n;
+    int submits_pending;          // submissions waiting for their dataset's fingerprint
 
-    int n_orphans;                // leases inherited from the journal, not yet re-attached
-
-    // Rate limiting of per-peer log lines (coord_log_allowed).
-#define COORD_LOG_SLOTS 1024
-    uint64_t log_slot_hash[COORD_LOG_SLOTS];
-    double log_slot_time[COORD_LOG_SLOTS];
-    int log_slot_count[COORD_LOG_SLOTS];
     bool journal_failed;          // a commit failed: the loop stops, exit status 1
-    bool replaying;               // rebuilding sweeps from the journal at start
-
-    // Counters for status and metrics.
-    uint64_t bad_messages, results_dropped;
-    uint64_t epochs_total;        // new epochs reported by Progress messages
-    uint64_t tasks_retried;       // leases with attempt > 1 (attempts beyond a task's first)
-    uint64_t dispatch_le[COORD_LAT_N + 1];   // leases by queued-to-leased latency bucket
-    uint64_t dispatch_count;      // (COORD_LAT_LE bounds, the last one +Inf), their count
-    double dispatch_sum_s;        // and the sum of their latencies in seconds
+    uint64_t bad_messages;        // malformed messages received
     uint64_t results_pages;       // ResultsReply pages sent (coord_clients.c)
     uint64_t results_rank_builds; // results caches rebuilt after a change (coord_clients.c)
     double started_unix;          // when this process started serving
@@ -287,109 +116,43 @@ typedef struct coord {
     struct coord_rcache *rcaches; // results caches of the sweeps asked about (coord_clients.c)
 } coord_t;
 
-/* Count one lease whose task waited `seconds` in its sweep's queue, for the
- * hptune_dispatch_latency_seconds histogram. */
-static inline void coord_metrics_dispatch(coord_t *c, double seconds)
-{
-    static const double le[COORD_LAT_N] = COORD_LAT_LE;
-    int i = 0;
-    while (i < COORD_LAT_N && seconds > le[i])
-        i++;
-    c->dispatch_le[i]++;
-    c->dispatch_count++;
-    c->dispatch_sum_s += seconds > 0 ? seconds : 0;
-}
-
-// --- helpers shared by the modules ----------------------------------------
+// --- coord_shell.c: clock, sending, the core's outbox ------------------------
 
 double coord_now(void);       // monotonic seconds
 double coord_unix(void);      // wall-clock seconds
-
-const char *coord_sweep_state_name(coord_sweep_state_t s);
-const char *coord_trial_state_name(coord_trial_state_t s);
 
 /* Whether a per-peer log line of this kind may be written now (at most
  * per_minute a minute per peer and kind). */
 bool coord_log_allowed(coord_t *c, const hpt_peer_id_t *peer, int kind, int per_minute);
 
-/* Send env to a peer; returns 0 or a negative errno (logged at debug). */
+/* Send env (borrowed) to a peer; returns 0 or a negative errno (logged at
+ * debug). */
 int coord_send(coord_t *c, const hpt_peer_id_t *to, hpt_env_t *env);
 
-// coord_sched.c
-int coord_sweep_submit(coord_t *c, const char *text, const char *path, coord_sweep_t **out,
-                       hpt_err *err);
-void coord_dispatch(coord_t *c);
-void coord_on_result(coord_t *c, coord_worker_t *w, const Hpt__Result *m);
-void coord_on_progress(coord_t *c, coord_worker_t *w, const Hpt__Progress *m);
-void coord_requeue(coord_t *c, coord_task_t *t, const char *why);
-/* Stall and deadline checks over every lease (once a second). */
-void coord_tasks_cron(coord_t *c);
-int coord_sweep_cancel(coord_t *c, coord_sweep_t *s);
-coord_sweep_t *coord_sweep_find(coord_t *c, uint64_t id);
-void coord_sweeps_free(coord_t *c);
-/* Rebuild every unfinished sweep from the journal (after a restart).
- * Returns the number resumed or a negative errno. */
-int coord_resume(coord_t *c, hpt_err *err);
-/* Leases from before a restart: re-bind to a worker that re-registered,
- * requeue those whose worker did not come back in time. */
-void coord_orphans_adopt(coord_t *c, coord_worker_t *w);
-void coord_orphans_cron(coord_t *c);
-/* A Result from a peer that is not registered: accepted when it completes an
- * orphaned lease (the result depends only on the task).  Returns true when
- * it was used. */
-bool coord_orphan_result(coord_t *c, const Hpt__Result *m);
-double coord_sweep_eta(const coord_sweep_t *s);
+/* Carry out and clear the core's outbox: sends (a peer found gone is
+ * reported back to the core, whose new actions are carried out too),
+ * journal records, events, dataset offers.  Call after every core entry
+ * point.  A record the store refuses stops the loop (journal_failed). */
+void coord_apply(coord_t *c);
 
-#define COORD_ALPHA 0.05   // default significance level (spec alpha:)
+/* Report a typed event: a log line (stderr, log file), the ring, the
+ * journal's events table and subscribers.  ev's strings are borrowed. */
+void coord_emit(coord_t *c, const coord_act_event_t *ev);
 
-/* The sweep's significance level for "indistinguishable from the best":
- * the spec's alpha:, else COORD_ALPHA. */
-static inline double coord_sweep_alpha(const coord_sweep_t *s)
-{
-    return s->spec->alpha > 0 ? s->spec->alpha : COORD_ALPHA;
-}
-
-/* The corrected resampled t-test p-value of the sweep's best trial against
- * tr on their paired split scores; NaN unless both are done, 1 for the best. */
-double coord_trial_p_vs_best(const coord_sweep_t *s, const coord_trial_t *tr);
-
-/* The score of split k (0 .. folds * repeats - 1) of a trial: the mean over
- * its cv.seeds trainings of the test score (train: of the train score), or
- * NaN unless all of them are done. */
-double coord_trial_split_score(const coord_trial_t *tr, int k, bool train);
-
-/* When a done trial's last result arrived (unix seconds), else NaN. */
-double coord_trial_finished(const coord_trial_t *tr);
-
-// coord_workers.c
-void coord_on_hello(coord_t *c, const hpt_peer_id_t *peer, const Hpt__Hello *m);
-coord_worker_t *coord_worker_by_peer(coord_t *c, const hpt_peer_id_t *peer);
-void coord_worker_touch(coord_t *c, coord_worker_t *w);
-void coord_on_heartbeat(coord_t *c, coord_worker_t *w, const Hpt__Heartbeat *m);
-void coord_on_goodbye(coord_t *c, coord_worker_t *w, const Hpt__Goodbye *m);
-void coord_workers_cron(coord_t *c);
-void coord_worker_remove(coord_t *c, coord_worker_t *w, const char *why);
-void coord_workers_free(coord_t *c);
-int coord_worker_free_slots(const coord_worker_t *w);
-/* 1 when the worker holds the sweep's dataset with the right fingerprint. */
-int coord_worker_has_dataset(const coord_worker_t *w, const coord_sweep_t *s);
-void coord_task_unlease(coord_t *c, coord_task_t *t);
-/* The worker's throughput over the last COORD_RATE_WINDOW_S seconds (or
- * since it connected): tasks finished per minute and epochs trained per
- * second, and the window they cover in *window_s (0 when under a second:
- * the rates are then 0, not known yet). */
-void coord_worker_rates(const coord_worker_t *w, double now, double *tasks_per_min,
-                        double *epochs_per_s, double *window_s);
+/* Fingerprint of a dataset from the coordinator's own copy (cached), "" when
+ * it has none; the two named datasets fall back to their pinned values.
+ * Blocking (reads the files): thread pool or start-up only.  Writes fp. */
+void coord_dataset_fingerprint(const char *data_dir, const char *name, char fp[65],
+                               char *note, size_t note_len);
 
 // coord_datasets.c (dataset transfer, docs/protocol.md)
-/* w lacks the dataset of s (runnable, w has free slots): offer it, at most
- * once per offer interval per worker, when the coordinator has the files. */
+/* The core's offer action: w lacks the dataset of s; offer it, at most once
+ * per offer interval per worker, when s is runnable and the coordinator has
+ * the files. */
 void coord_datasets_offer(coord_t *c, coord_worker_t *w, const coord_sweep_t *s);
 /* A chunk request: served when the dataset is a queued or running sweep's,
  * refused (and logged with the peer) otherwise. */
 void coord_on_fetch(coord_t *c, coord_worker_t *w, const Hpt__FetchChunk *m);
-/* The worker's new dataset list (after a fetch). */
-void coord_on_datasets(coord_t *c, coord_worker_t *w, const Hpt__Datasets *m);
 
 // coord_zap.c (CURVE authentication, docs/security.md)
 typedef struct coord_zap coord_zap_t;
@@ -440,7 +203,7 @@ void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool c
  * recomputes them once (coord_clients.c).  Loop thread. */
 static inline void coord_sweep_results_changed(coord_sweep_t *s)
 {
-    s->results_gen++;
+    s->results_gen++;   // the core bumps it itself in hpt__trial_finish and cancel
 }
 
 /* A page of a sweep's results table exactly as `hptune results` receives it

@@ -298,30 +298,95 @@ void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool c
     i->created_unix = s->created;
     i->started_unix = s->started;
     i->finished_unix = s->finished;
-    i->eta_seconds = coord_sweep_eta(s);
+    i->eta_seconds = coord_sweep_eta(s, coord_now());
     i->error = (char *)s->error;
 }
 
 // --- requests -------------------------------------------------------------
 
-static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+/* A submission waiting for its dataset's fingerprint, which the thread pool
+ * computes from the coordinator's own copy (reading and hashing ~55 MB for
+ * MNIST would stall the loop for a second). */
+typedef struct submit_job {
+    uv_work_t req;
+    coord_t *c;
+    hpt_peer_id_t peer;
+    uint64_t req_id;
+    char *text, *path;
+    char dataset[1024], data_dir[1024];
+    char fp[65], note[128];
+    bool cached;
+} submit_job_t;
+
+static void submit_job_free(submit_job_t *j)
 {
+    free(j->text);
+    free(j->path);
+    free(j);
+}
+
+static void fp_cache_put(coord_t *c, const char *name, const char *fp)
+{
+    if (!fp[0])
+        return;
+    int i = c->fp_cache_n < COORD_FP_CACHE ? c->fp_cache_n++ : 0;
+    snprintf(c->fp_cache_name[i], sizeof c->fp_cache_name[0], "%s", name);
+    memcpy(c->fp_cache_fp[i], fp, 65);
+}
+
+static bool fp_cache_get(const coord_t *c, const char *name, char fp[65])
+{
+    for (int i = 0; i < c->fp_cache_n; i++)
+        if (strcmp(c->fp_cache_name[i], name) == 0) {
+            memcpy(fp, c->fp_cache_fp[i], 65);
+            return true;
+        }
+    return false;
+}
+
+/* Queue the sweep in the core and acknowledge it with its id. */
+static void submit_finish(submit_job_t *j)
+{
+    coord_t *c = j->c;
     hpt_err err = {0};
     coord_sweep_t *s = NULL;
-    const char *path = env->submit->path[0] ? env->submit->path : "spec";
-    if (coord_sweep_submit(c, env->submit->spec, path, &s, &err) < 0) {
-        char q[300];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", path,
-                hpt_log_quote(err.msg, q, sizeof q));
-        reply_error(c, peer, env->req_id, 2, err.msg);
+    if (!j->cached) {
+        fp_cache_put(c, j->dataset, j->fp);
+        if (j->note[0])
+            hpt_log(j->fp[0] ? HPT_LOG_WARN : HPT_LOG_INFO, "sched",
+                    j->fp[0] ? "the coordinator's copy of a named dataset differs from the "
+                               "pinned one"
+                             : "dataset not available on the coordinator",
+                    "dataset=%s fingerprint=%.12s note=\"%s%s\"", j->dataset,
+                    j->fp[0] ? j->fp : "unknown", j->note,
+                    j->fp[0] ? "" : "; its fingerprint will be taken from the first worker "
+                                    "that has it");
+    }
+    if (c->stopping) {
+        reply_error(c, &j->peer, j->req_id, 1, "the coordinator is stopping");
         return;
     }
+    int rc = coord_core_submit(&c->core, coord_now(), j->text, j->path, j->fp, &s, &err);
+    if (rc < 0) {
+        char q[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", j->path,
+                hpt_log_quote(err.msg, q, sizeof q));
+        reply_error(c, &j->peer, j->req_id, 2, err.msg);
+        return;
+    }
+    uint64_t id = s->id;
+    coord_apply(c);
     /* The id is an acknowledgement: make the sweep durable before sending
      * it. */
     hpt_err ferr = {0};
     if (coord_store_flush(c->store, &ferr) < 0) {
         hpt_log(HPT_LOG_ERROR, "store", "cannot journal a new sweep", "error=\"%s\"", ferr.msg);
-        reply_error(c, peer, env->req_id, 1, "the coordinator cannot write its journal");
+        reply_error(c, &j->peer, j->req_id, 1, "the coordinator cannot write its journal");
+        return;
+    }
+    s = coord_sweep_find(&c->core, id);
+    if (!s) {
+        reply_error(c, &j->peer, j->req_id, 1, "the sweep vanished before its acknowledgement");
         return;
     }
     Hpt__SubmitReply r = HPT__SUBMIT_REPLY__INIT;
@@ -335,15 +400,78 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     hpt_env_t out = HPT__ENVELOPE__INIT;
     out.body_case = HPT__ENVELOPE__BODY_SUBMIT_REPLY;
     out.submit_reply = &r;
-    reply(c, peer, env->req_id, &out);
-    coord_dispatch(c);
+    reply(c, &j->peer, j->req_id, &out);
+}
+
+static void submit_work(uv_work_t *req)
+{
+    submit_job_t *j = req->data;
+    coord_dataset_fingerprint(j->data_dir, j->dataset, j->fp, j->note, sizeof j->note);
+}
+
+static void submit_after(uv_work_t *req, int status)
+{
+    submit_job_t *j = req->data;
+    j->c->submits_pending--;
+    if (status < 0)
+        reply_error(j->c, &j->peer, j->req_id, 1, "the submission was cancelled");
+    else
+        submit_finish(j);
+    submit_job_free(j);
+}
+
+static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+{
+    hpt_err err = {0};
+    const char *path = env->submit->path[0] ? env->submit->path : "spec";
+    /* Parse first, so a bad spec is answered at once; the core parses the
+     * same text again when the fingerprint is known. */
+    coord_spec_t *spec = NULL;
+    if (coord_spec_parse(env->submit->spec, strlen(env->submit->spec), path, &spec, &err) < 0) {
+        char q[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", path,
+                hpt_log_quote(err.msg, q, sizeof q));
+        reply_error(c, peer, env->req_id, 2, err.msg);
+        return;
+    }
+    submit_job_t *j = calloc(1, sizeof *j);
+    if (j) {
+        j->c = c;
+        j->peer = *peer;
+        j->req_id = env->req_id;
+        j->text = strdup(env->submit->spec);
+        j->path = strdup(path);
+        snprintf(j->dataset, sizeof j->dataset, "%s", spec->dataset);
+        snprintf(j->data_dir, sizeof j->data_dir, "%s", c->cfg.data_dir);
+        j->req.data = j;
+    }
+    coord_spec_destroy(&spec);
+    if (!j || !j->text || !j->path) {
+        if (j)
+            submit_job_free(j);
+        reply_error(c, peer, env->req_id, 1, "out of memory");
+        return;
+    }
+    if (fp_cache_get(c, j->dataset, j->fp)) {
+        j->cached = true;
+        submit_finish(j);
+        submit_job_free(j);
+        return;
+    }
+    if (uv_queue_work(c->loop, &j->req, submit_work, submit_after) < 0) {
+        submit_work(&j->req);   // no thread pool: compute it here
+        submit_finish(j);
+        submit_job_free(j);
+        return;
+    }
+    c->submits_pending++;
 }
 
 static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 {
     uint64_t want = env->status->sweep;
     size_t n = 0;
-    for (coord_sweep_t *s = c->sweeps; s; s = s->next)
+    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next)
         n += !want || s->id == want;
     if (want && n == 0) {
         char msg[96];
@@ -360,7 +488,7 @@ static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         return;
     }
     size_t k = 0;
-    for (coord_sweep_t *s = c->sweeps; s; s = s->next)
+    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next)
         if (!want || s->id == want) {
             coord_sweep_info_fill(s, &bufs[k], false);
             ptrs[k] = &bufs[k].info;
@@ -369,8 +497,8 @@ static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     Hpt__StatusReply r = HPT__STATUS_REPLY__INIT;
     r.n_sweeps = n;
     r.sweeps = ptrs;
-    r.workers = (uint32_t)c->n_workers;
-    for (coord_worker_t *w = c->workers; w; w = w->next) {
+    r.workers = (uint32_t)c->core.n_workers;
+    for (coord_worker_t *w = c->core.workers; w; w = w->next) {
         r.slots += (uint32_t)w->slots;
         r.slots_busy += (uint32_t)w->busy;
     }
@@ -384,7 +512,7 @@ static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 
 static void on_workers(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 {
-    size_t n = (size_t)c->n_workers;
+    size_t n = (size_t)c->core.n_workers;
     Hpt__WorkerInfo *wi = calloc(n ? n : 1, sizeof *wi);
     Hpt__WorkerInfo **wp = calloc(n ? n : 1, sizeof *wp);
     Hpt__DatasetInfo *di = calloc((n ? n : 1) * COORD_MAX_DATASETS, sizeof *di);
@@ -395,7 +523,7 @@ static void on_workers(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     }
     double now = coord_now();
     size_t k = 0;
-    for (coord_worker_t *w = c->workers; w && k < n; w = w->next, k++) {
+    for (coord_worker_t *w = c->core.workers; w && k < n; w = w->next, k++) {
         hpt__worker_info__init(&wi[k]);
         wi[k].id = w->id;
         wi[k].name = w->name;
@@ -472,8 +600,9 @@ static void fill_row(const coord_sweep_t *s, const struct coord_rcache *rc, size
     r->finished_unix = coord_trial_finished(t);
     for (int k = 0; k < t->n_tasks; k++)
         if (t->tasks[k] && t->tasks[k]->state == TASK_DONE &&
-            t->tasks[k]->epochs > t->tasks[k]->resumed_from)
-            r->epochs_trained += (uint32_t)(t->tasks[k]->epochs - t->tasks[k]->resumed_from);
+            t->tasks[k]->res->r.epochs > t->tasks[k]->res->r.resumed_from)
+            r->epochs_trained += (uint32_t)(t->tasks[k]->res->r.epochs -
+                                            t->tasks[k]->res->r.resumed_from);
     r->state = (char *)(t->state == TRIAL_RUNNING && t->done == 0
                             ? "pending" : coord_trial_state_name(t->state));
     fill_params(s, t, ps, pp, txt);
@@ -630,7 +759,7 @@ static size_t page_bytes(void)
 static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 {
     const Hpt__ResultsRequest *q = env->results;
-    coord_sweep_t *s = coord_sweep_find(c, q->sweep);
+    coord_sweep_t *s = coord_sweep_find(&c->core, q->sweep);
     if (!s) {
         char msg[96];
         snprintf(msg, sizeof msg, "no sweep %llu", (unsigned long long)q->sweep);
@@ -652,14 +781,15 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 
 static void on_cancel(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 {
-    coord_sweep_t *s = coord_sweep_find(c, env->cancel_sweep->sweep);
+    coord_sweep_t *s = coord_sweep_find(&c->core, env->cancel_sweep->sweep);
     if (!s) {
         char msg[96];
         snprintf(msg, sizeof msg, "no sweep %llu", (unsigned long long)env->cancel_sweep->sweep);
         reply_error(c, peer, env->req_id, 4, msg);
         return;
     }
-    int did = coord_sweep_cancel(c, s);
+    int did = coord_core_cancel(&c->core, coord_now(), s);
+    coord_apply(c);
     Hpt__CancelReply r = HPT__CANCEL_REPLY__INIT;
     r.cancelled = did;
     r.state = (char *)coord_sweep_state_name(s->state);
@@ -704,19 +834,11 @@ static int send_event(coord_t *c, const hpt_peer_id_t *peer, const coord_event_t
     m.fields = e->fields;
     m.sweep = e->sweep;
     m.seq = e->seq;
+    m.type = (char *)coord_event_name((coord_event_type_t)e->type);
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_EVENT;
     env.event = &m;
     return coord_send(c, peer, &env);
-}
-
-/* "sweep=N" in the fields ties an event to a sweep. */
-static uint64_t fields_sweep(const char *f)
-{
-    const char *p = strstr(f, "sweep=");
-    while (p && p != f && p[-1] != ' ')
-        p = strstr(p + 1, "sweep=");
-    return p ? strtoull(p + 6, NULL, 10) : 0;
 }
 
 /* The log sink: runs on whichever thread logged, with the log mutex held;
@@ -743,7 +865,8 @@ static void on_log(const hpt_log_event_t *ev, void *ud)
         c->in_sink = false;
         return;
     }
-    e->sweep = fields_sweep(ev->fields);
+    e->type = c->ev_type;     // set by coord_emit for the core's typed events
+    e->sweep = c->ev_sweep;
     c->ring_head = (c->ring_head + 1) % (size_t)c->cfg.event_ring;
     if (c->ring_len < (size_t)c->cfg.event_ring)
         c->ring_len++;

@@ -37,7 +37,7 @@
 #define PATH_LEN 4096
 #define OFFER_IVL_S 10.0   // a worker is offered a dataset at most this often
 
-// coord_log_allowed kinds (main.c uses 0 and 1, coord_sched.c 2).
+// coord_log_allowed kinds (main.c uses 0, the core 1 and 2).
 enum { LOG_OFFER = 10, LOG_NO_COPY = 11, LOG_REFUSED = 12 };
 
 static bool runnable(const coord_sweep_t *s)
@@ -49,7 +49,7 @@ static bool runnable(const coord_sweep_t *s)
 /* A queued or running sweep of this dataset and fingerprint, or NULL. */
 static const coord_sweep_t *serving_sweep(coord_t *c, const char *name, const char *fp)
 {
-    for (const coord_sweep_t *s = c->sweeps; s; s = s->next)
+    for (const coord_sweep_t *s = c->core.sweeps; s; s = s->next)
         if (runnable(s) && strcmp(s->spec->dataset, name) == 0 &&
             strcmp(s->fingerprint, fp) == 0)
             return s;
@@ -247,26 +247,4 @@ void coord_on_fetch(coord_t *c, coord_worker_t *w, const Hpt__FetchChunk *m)
     env.dataset_chunk = &r;
     coord_send(c, &w->peer, &env);   // a lost chunk: the worker asks again
     free(data);
-}
-
-// --- announcements ---------------------------------------------------------
-
-void coord_on_datasets(coord_t *c, coord_worker_t *w, const Hpt__Datasets *m)
-{
-    w->n_datasets = 0;
-    for (size_t i = 0; i < m->n_datasets && i < COORD_MAX_DATASETS; i++) {
-        snprintf(w->ds_name[w->n_datasets], sizeof w->ds_name[0], "%s", m->datasets[i]->name);
-        snprintf(w->ds_fp[w->n_datasets], sizeof w->ds_fp[0], "%s",
-                 m->datasets[i]->fingerprint);
-        w->n_datasets++;
-    }
-    char ds[512] = "";
-    size_t off = 0;
-    for (int i = 0; i < w->n_datasets && off < sizeof ds; i++)
-        off += (size_t)snprintf(ds + off, sizeof ds - off, "%s%s", i ? "," : "", w->ds_name[i]);
-    hpt_log(HPT_LOG_INFO, COMP, "worker datasets updated",
-            "worker=%s datasets=%s bytes_served=%" PRIu64, w->id, ds[0] ? ds : "none",
-            w->bytes_served);
-    w->offer_at = 0;   // another sweep's dataset may be missing still: offer it at once
-    coord_dispatch(c);
 }

@@ -389,18 +389,18 @@ static void render_sweeps(coord_t *c, FILE *f)
 {
     coord_sweep_info_t b;
     fputs("{\"sweeps\":[", f);
-    for (coord_sweep_t *s = c->sweeps; s; s = s->next) {
+    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next) {
         coord_sweep_info_fill(s, &b, false);
-        if (s != c->sweeps)
+        if (s != c->core.sweeps)
             fputc(',', f);
         hpt_json_sweep(f, &b.info);
     }
     unsigned slots = 0, busy = 0;
-    for (coord_worker_t *w = c->workers; w; w = w->next) {
+    for (coord_worker_t *w = c->core.workers; w; w = w->next) {
         slots += (unsigned)w->slots;
         busy += (unsigned)w->busy;
     }
-    fprintf(f, "],\"workers\":%d,\"slots\":%u,\"slots_busy\":%u,\"now_unix\":", c->n_workers,
+    fprintf(f, "],\"workers\":%d,\"slots\":%u,\"slots_busy\":%u,\"now_unix\":", c->core.n_workers,
             slots, busy);
     hpt_json_num(f, coord_unix());
     fputs("}\n", f);
@@ -495,8 +495,8 @@ static void render_workers(coord_t *c, FILE *f)
 {
     double now = coord_now();
     fputs("{\"workers\":[", f);
-    for (coord_worker_t *w = c->workers; w; w = w->next) {
-        fputs(w == c->workers ? "{" : ",{", f);
+    for (coord_worker_t *w = c->core.workers; w; w = w->next) {
+        fputs(w == c->core.workers ? "{" : ",{", f);
         fputs("\"id\":", f);
         hpt_json_str(f, w->id);
         fputs(",\"name\":", f);
@@ -508,7 +508,7 @@ static void render_workers(coord_t *c, FILE *f)
         fputs(",\"state\":", f);
         hpt_json_str(f, w->draining ? "draining" : "ready");
         fprintf(f, ",\"slots\":%d,\"busy\":%d,\"free\":%d,\"tasks_done\":%d,\"tasks_failed\":%d",
-                w->slots, w->busy, coord_worker_free_slots(w), w->tasks_done, w->tasks_failed);
+                w->slots, w->busy, coord_worker_free_slots(w, coord_now()), w->tasks_done, w->tasks_failed);
         fputs(",\"last_seen_ago\":", f);
         hpt_json_num(f, now - w->last_seen);
         fputs(",\"connected_unix\":", f);
@@ -522,14 +522,15 @@ static void render_workers(coord_t *c, FILE *f)
             fputc('}', f);
         }
         fputs("],\"leases\":[", f);
-        for (coord_task_t *t = w->leased; t; t = t->wnext) {
+        for (coord_task_t *t = w->leased; t; t = t->lease->wnext) {
             fprintf(f, "%s{\"task\":%llu,\"sweep\":%llu,\"trial\":%llu,\"split\":%d,"
                        "\"refit\":%s,\"attempt\":%u,\"epoch\":%d,\"epochs\":%d,\"running_s\":",
                     t == w->leased ? "" : ",", (unsigned long long)t->id,
-                    (unsigned long long)t->sweep->id, (unsigned long long)t->trial->number,
-                    t->split, t->refit ? "true" : "false", t->attempt, t->epoch,
-                    t->trial->hp.epochs);
-            hpt_json_num(f, now - t->leased_at);
+                    (unsigned long long)coord_task_sweep(t)->id,
+                    (unsigned long long)t->trial->number, coord_task_split(t),
+                    coord_task_is_refit(t) ? "true" : "false", (unsigned)t->attempt,
+                    t->lease->epoch, t->trial->hp.epochs);
+            hpt_json_num(f, now - t->lease->leased_at);
             fputc('}', f);
         }
         fputs("]}", f);
@@ -587,13 +588,13 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
 
     // Workers and slots, as `hptune status` counts them.
     long slots = 0, busy = 0, free_slots = 0;
-    for (coord_worker_t *w = c->workers; w; w = w->next) {
+    for (coord_worker_t *w = c->core.workers; w; w = w->next) {
         slots += w->slots;
         busy += w->busy;
-        free_slots += coord_worker_free_slots(w);
+        free_slots += coord_worker_free_slots(w, coord_now());
     }
     m_head(f, "hptune_workers", "gauge", "Registered workers that are alive (heartbeating).");
-    fprintf(f, "hptune_workers %d\n", c->n_workers);
+    fprintf(f, "hptune_workers %d\n", c->core.n_workers);
     m_head(f, "hptune_worker_slots", "gauge", "Task slots of all registered workers.");
     fprintf(f, "hptune_worker_slots %ld\n", slots);
     m_head(f, "hptune_worker_slots_busy", "gauge", "Slots running a leased task.");
@@ -606,7 +607,7 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
     // Tasks by state over every sweep in memory.
     long queued = 0, leased = 0, done = 0, failed = 0;
     long by_state[SWEEP_CANCELLED + 1] = {0};
-    for (coord_sweep_t *s = c->sweeps; s; s = s->next) {
+    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next) {
         queued += s->n_queued;
         leased += s->tasks_running;
         done += s->tasks_done;
@@ -623,35 +624,35 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
     m_head(f, "hptune_tasks_retried_total", "counter",
            "Leases beyond a task's first attempt (after a failure, a lost worker, a stall, a "
            "deadline or a refusal) since the coordinator started.");
-    fprintf(f, "hptune_tasks_retried_total %llu\n", (unsigned long long)c->tasks_retried);
+    fprintf(f, "hptune_tasks_retried_total %llu\n", (unsigned long long)c->core.tasks_retried);
 
     m_head(f, "hptune_dispatch_latency_seconds", "histogram",
            "Time a task waited in its sweep's queue before it was leased to a worker.");
     static const double le[COORD_LAT_N] = COORD_LAT_LE;
     uint64_t cum = 0;
     for (int i = 0; i < COORD_LAT_N; i++) {
-        cum += c->dispatch_le[i];
+        cum += c->core.dispatch_le[i];
         fprintf(f, "hptune_dispatch_latency_seconds_bucket{le=\"%g\"} %llu\n", le[i],
                 (unsigned long long)cum);
     }
-    cum += c->dispatch_le[COORD_LAT_N];
+    cum += c->core.dispatch_le[COORD_LAT_N];
     fprintf(f, "hptune_dispatch_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
             (unsigned long long)cum);
     fputs("hptune_dispatch_latency_seconds_sum ", f);
-    m_double(f, c->dispatch_sum_s);
+    m_double(f, c->core.dispatch_sum_s);
     fprintf(f, "\nhptune_dispatch_latency_seconds_count %llu\n",
-            (unsigned long long)c->dispatch_count);
+            (unsigned long long)c->core.dispatch_count);
 
     m_head(f, "hptune_epochs_total", "counter",
            "Training epochs completed, from workers' Progress messages (rate() gives epochs/s).");
-    fprintf(f, "hptune_epochs_total %llu\n", (unsigned long long)c->epochs_total);
+    fprintf(f, "hptune_epochs_total %llu\n", (unsigned long long)c->core.epochs_total);
     m_head(f, "hptune_bad_messages_total", "counter",
            "ZeroMQ messages dropped as malformed or unexpected.");
     fprintf(f, "hptune_bad_messages_total %llu\n", (unsigned long long)c->bad_messages);
     m_head(f, "hptune_results_dropped_total", "counter",
            "Results dropped as stale or duplicate (superseded attempt, unknown task, task not "
            "leased).");
-    fprintf(f, "hptune_results_dropped_total %llu\n", (unsigned long long)c->results_dropped);
+    fprintf(f, "hptune_results_dropped_total %llu\n", (unsigned long long)c->core.results_dropped);
     m_head(f, "hptune_results_pages_total", "counter",
            "Results pages sent to clients (a sweep's table is read in pages under the "
            "message cap).");
@@ -670,17 +671,17 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
     /* One summary per sweep, computed once, used by every per-sweep family
      * (Prometheus wants a family's samples together). */
     size_t n = 0;
-    for (coord_sweep_t *s = c->sweeps; s; s = s->next)
+    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next)
         n++;
     coord_sweep_info_t *info = calloc(n ? n : 1, sizeof *info);
     if (info) {
         size_t k = 0;
-        for (coord_sweep_t *s = c->sweeps; s; s = s->next)
+        for (coord_sweep_t *s = c->core.sweeps; s; s = s->next)
             coord_sweep_info_fill(s, &info[k++], false);
         m_head(f, "hptune_sweep_info", "gauge",
                "Always 1; a sweep's method, dataset, metric and state as labels.");
         k = 0;
-        for (coord_sweep_t *s = c->sweeps; s; s = s->next, k++) {
+        for (coord_sweep_t *s = c->core.sweeps; s; s = s->next, k++) {
             fputs("hptune_sweep_info{", f);
             m_sweep_labels(f, s);
             fprintf(f, ",method=\"%s\",dataset=\"", info[k].info.method);
@@ -706,7 +707,7 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
         for (size_t q = 0; q < sizeof fam / sizeof fam[0]; q++) {
             m_head(f, fam[q].name, "gauge", fam[q].help);
             k = 0;
-            for (coord_sweep_t *s = c->sweeps; s; s = s->next, k++) {
+            for (coord_sweep_t *s = c->core.sweeps; s; s = s->next, k++) {
                 const Hpt__SweepInfo *i = &info[k].info;
                 double v = q == 0   ? i->tasks_total
                            : q == 1 ? i->tasks_done
@@ -790,7 +791,7 @@ static void render(coord_http_t *h, job_t *j)
         fputs("{\"endpoints\":[\"/api/sweeps\",\"/api/sweeps/ID\",\"/api/workers\","
               "\"/metrics\"]}\n", f);
     } else if (sweep_path(p, &id)) {
-        coord_sweep_t *s = coord_sweep_find(c, id);
+        coord_sweep_t *s = coord_sweep_find(&c->core, id);
         coord_results_t *res = NULL;
         if (!s) {
             j->status = MHD_HTTP_NOT_FOUND;

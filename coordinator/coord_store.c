@@ -232,6 +232,42 @@ int coord_store_flush(coord_store_t *s, hpt_err *err)
     return rc;
 }
 
+void coord_store_rollback(coord_store_t *s)
+{
+    if (s->in_tx)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_tx = false;
+    s->failed = 0;
+}
+
+int coord_store_apply(coord_store_t *s, const coord_jrec_t *j)
+{
+    switch (j->kind) {
+    case COORD_J_SWEEP_ADD:
+        return coord_store_sweep_add(s, j->sweep, j->name, j->path, j->text, j->priority, j->ts,
+                                     j->fingerprint);
+    case COORD_J_SWEEP_STATE: return coord_store_sweep_state(s, j->sweep, j->state, j->ts, j->error);
+    case COORD_J_SWEEP_REFIT:
+        return coord_store_sweep_refit(s, j->sweep, j->trial, j->score, j->accuracy);
+    case COORD_J_TRIAL_ADD: return coord_store_trial_add(s, j->sweep, j->trial, j->text, j->obs);
+    case COORD_J_TRIAL_DONE:
+        return coord_store_trial_done(s, j->sweep, j->trial, j->state, j->mean, j->std, j->error,
+                                      j->obs);
+    case COORD_J_TASK_ADD:
+        return coord_store_task_add(s, j->task, j->sweep, j->trial, j->fold, j->repeat,
+                                    j->seed_rep, j->refit);
+    case COORD_J_TASK_LEASE: return coord_store_task_lease(s, j->task, j->attempt, j->worker, j->ts);
+    case COORD_J_ATTEMPT_END:
+        return coord_store_attempt_end(s, j->task, j->attempt, j->state, j->error, j->ts);
+    case COORD_J_TASK_RESULT: return coord_store_task_result(s, j->task, j->attempt, &j->r, j->ts);
+    case COORD_J_TASK_STATE: return coord_store_task_state(s, j->task, j->state, j->error);
+    case COORD_J_WORKER_SEEN:
+        return coord_store_worker_seen(s, j->worker, j->name, j->host, j->slots, j->version, j->ts,
+                                       j->state);
+    }
+    return -EINVAL;
+}
+
 int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task)
 {
     *sweep = *task = 0;
@@ -617,4 +653,29 @@ int coord_store_each_task(coord_store_t *s, uint64_t sweep,
     }
     sqlite3_finalize(q);
     return rc < 0 ? rc : 0;
+}
+
+// --- the core's journal reader ----------------------------------------------------
+
+static int rd_each_sweep(void *ud, int (*cb)(const coord_jrow_sweep_t *, void *), void *cbud)
+{
+    return coord_store_each_open_sweep(ud, cb, cbud);
+}
+
+static int rd_each_trial(void *ud, uint64_t sweep, int (*cb)(const coord_jrow_trial_t *, void *),
+                         void *cbud)
+{
+    return coord_store_each_trial(ud, sweep, cb, cbud);
+}
+
+static int rd_each_task(void *ud, uint64_t sweep, int (*cb)(const coord_jrow_task_t *, void *),
+                        void *cbud)
+{
+    return coord_store_each_task(ud, sweep, cb, cbud);
+}
+
+coord_journal_reader_t coord_store_reader(coord_store_t *s)
+{
+    return (coord_journal_reader_t){.ud = s, .each_sweep = rd_each_sweep,
+                                    .each_trial = rd_each_trial, .each_task = rd_each_task};
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "journal.h"
 
 typedef struct coord_store coord_store_t;
 
@@ -67,12 +68,7 @@ int coord_store_task_lease(coord_store_t *s, uint64_t task, uint32_t attempt, co
 int coord_store_attempt_end(coord_store_t *s, uint64_t task, uint32_t attempt, const char *outcome,
                             const char *error, double ts);
 
-typedef struct coord_store_result {
-    double score, accuracy, log_loss, f1_macro, train_score, fit_seconds;
-    int epochs;
-    uint32_t n_eval;      // samples scored (for the refit's confidence interval)
-    int resumed_from;     // epochs the worker continued from (0: trained from scratch)
-} coord_store_result_t;
+typedef coord_result_t coord_store_result_t;
 
 int coord_store_task_result(coord_store_t *s, uint64_t task, uint32_t attempt,
                             const coord_store_result_t *r, double ts);
@@ -80,6 +76,15 @@ int coord_store_task_state(coord_store_t *s, uint64_t task, const char *state, c
 
 int coord_store_worker_seen(coord_store_t *s, const char *id, const char *name, const char *host,
                             int slots, const char *version, double ts, const char *state);
+
+/* Write one journal record from the core's outbox (core/journal.h). */
+int coord_store_apply(coord_store_t *s, const coord_jrec_t *j);
+
+/* The store as the core's journal reader (coord_core_resume); borrows s. */
+coord_journal_reader_t coord_store_reader(coord_store_t *s);
+
+/* Drop the writes not yet committed (the simulator's crash). */
+void coord_store_rollback(coord_store_t *s);
 
 int coord_store_event(coord_store_t *s, uint64_t seq, double ts, const char *level,
                       const char *component, const char *msg, const char *fields,
@@ -89,37 +94,10 @@ int coord_store_event(coord_store_t *s, uint64_t seq, double ts, const char *lev
 
 // --- reads (resume after a restart) ----------------------------------------
 
-typedef struct coord_store_sweep_row {
-    uint64_t id;
-    const char *name, *path, *spec, *state, *fingerprint;  // valid during the callback
-    const char *error;    // NULL when none
-    int priority;
-    double created, started, finished;
-} coord_store_sweep_row_t;
-
-typedef struct coord_store_trial_row {
-    uint64_t trial;
-    const char *params;   // JSON object, valid during the callback
-    const char *state;    // running | done | failed | cancelled
-    double mean;          // the observed mean score (NaN: failed or none)
-    long obs_before;      // observations before its suggestion (0 in old journals)
-    long obs_seq;         // its observation's position, 0 when not observed
-} coord_store_trial_row_t;
-
-typedef struct coord_store_task_row {
-    uint64_t id, trial;
-    int fold, repeat;
-    int seed_rep;         // which of the spec's cv.seeds replicates (0-based)
-    double finished;      // unix time of its result (NaN when none)
-    int resumed_from;     // epochs the worker continued from
-    bool refit;
-    const char *state;    // queued | leased | done | failed | cancelled
-    uint32_t attempt;
-    const char *worker;   // holder of the last attempt (leased tasks), or NULL
-    coord_store_result_t r;
-    const char *error;
-    uint32_t failures;    // attempts that ended "failed"
-} coord_store_task_row_t;
+/* Rows have the shapes the core resumes from (core/journal.h). */
+typedef coord_jrow_sweep_t coord_store_sweep_row_t;
+typedef coord_jrow_trial_t coord_store_trial_row_t;
+typedef coord_jrow_task_t coord_store_task_row_t;
 
 /* Call cb for every sweep (finished ones too: their results stay
  * readable), in id order.  A negative return from cb stops the walk and is

@@ -259,34 +259,6 @@ static void usage(FILE *f)
             "non-loopback --bind without keys or --insecure.\n");
 }
 
-// --- time and sending -----------------------------------------------------
-
-double coord_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-double coord_unix(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-int coord_send(coord_t *c, const hpt_peer_id_t *to, hpt_env_t *env)
-{
-    int rc = hpt_proto_send(c->router, to, env, ZMQ_DONTWAIT);
-    if (rc < 0 && !c->in_sink) {
-        char id[80];
-        hpt_log(HPT_LOG_DEBUG, "net", "send failed", "peer=%s body=%s error=\"%s\"",
-                hpt_peer_id_str(to, id, sizeof id), hpt_proto_body_name((int)env->body_case),
-                hpt_strerror(rc));
-    }
-    return rc;
-}
-
 // --- message routing ------------------------------------------------------
 
 static bool is_client_body(int body)
@@ -295,28 +267,6 @@ static bool is_client_body(int body)
     return body >= HPT__ENVELOPE__BODY_SUBMIT && body != HPT__ENVELOPE__BODY_FETCH_CHUNK &&
            body != HPT__ENVELOPE__BODY_DATASETS && body != HPT__ENVELOPE__BODY_DATASET_OFFER &&
            body != HPT__ENVELOPE__BODY_DATASET_CHUNK;
-}
-
-bool coord_log_allowed(coord_t *c, const hpt_peer_id_t *peer, int kind, int per_minute)
-{
-    /* A fixed table hashed by (peer, kind): at most one line per slot per
-     * minute.  Collisions only make it stricter, and memory stays fixed
-     * however many peers misbehave. */
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)kind;
-    for (int i = 0; i < peer->len; i++)
-        h = (h ^ peer->bytes[i]) * 1099511628211ULL;
-    size_t slot = (size_t)(h % COORD_LOG_SLOTS);
-    double now = coord_now();
-    if (c->log_slot_hash[slot] == h && now - c->log_slot_time[slot] < 60) {
-        if (c->log_slot_count[slot] >= per_minute)
-            return false;
-        c->log_slot_count[slot]++;
-        return true;
-    }
-    c->log_slot_hash[slot] = h;
-    c->log_slot_time[slot] = now;
-    c->log_slot_count[slot] = 1;
-    return true;
 }
 
 /* Log a bad message at most once per peer per minute; count every one. */
@@ -348,7 +298,7 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
     if (rc < 0) {
         if (peer.len)
             log_bad(c, &peer, err.msg[0] ? err.msg : hpt_strerror(rc));
-        if (peer.len && bad_req && !coord_worker_by_peer(c, &peer)) {
+        if (peer.len && bad_req && !coord_worker_by_peer(&c->core, &peer)) {
             /* A client's malformed request: answer it, so the client reports
              * the problem instead of timing out as if we were unreachable. */
             Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
@@ -379,40 +329,25 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
         hpt_proto_free(&env);
         return;
     }
+    double now = coord_now();
     if (body == HPT__ENVELOPE__BODY_HELLO) {
-        coord_on_hello(c, &peer, env->hello);
+        coord_core_hello(&c->core, now, &peer, env->hello);
     } else if (is_client_body(body)) {
         coord_on_client(c, &peer, env);
+    } else if (body == HPT__ENVELOPE__BODY_HEARTBEAT || body == HPT__ENVELOPE__BODY_PROGRESS ||
+               body == HPT__ENVELOPE__BODY_RESULT || body == HPT__ENVELOPE__BODY_GOODBYE ||
+               body == HPT__ENVELOPE__BODY_DATASETS || body == HPT__ENVELOPE__BODY_FETCH_CHUNK) {
+        coord_worker_t *w = coord_core_worker_msg(&c->core, now, &peer, env);
+        coord_apply(c);
+        /* The core may have dropped the worker while applying (a send found
+         * it gone): look it up again before serving its chunk. */
+        if (w && body == HPT__ENVELOPE__BODY_FETCH_CHUNK &&
+            (w = coord_worker_by_peer(&c->core, &peer)) != NULL)
+            coord_on_fetch(c, w, env->fetch_chunk);
     } else {
-        coord_worker_t *w = coord_worker_by_peer(c, &peer);
-        if (!w && body == HPT__ENVELOPE__BODY_RESULT && c->n_orphans)
-            coord_orphan_result(c, env->result);
-        if (!w) {
-            /* MDP: an unknown peer speaking worker messages must register. */
-            char id[80];
-            if (coord_log_allowed(c, &peer, 1, 5))
-                hpt_log(HPT_LOG_INFO, "workers", "message from unregistered peer; disconnecting",
-                        "peer=%s body=%s", hpt_peer_id_str(&peer, id, sizeof id),
-                        hpt_proto_body_name(body));
-            Hpt__Disconnect d = HPT__DISCONNECT__INIT;
-            d.reason = "unknown worker: send Hello";
-            hpt_env_t out = HPT__ENVELOPE__INIT;
-            out.body_case = HPT__ENVELOPE__BODY_DISCONNECT;
-            out.disconnect = &d;
-            coord_send(c, &peer, &out);
-        } else {
-            coord_worker_touch(c, w);
-            switch (body) {
-            case HPT__ENVELOPE__BODY_HEARTBEAT: coord_on_heartbeat(c, w, env->heartbeat); break;
-            case HPT__ENVELOPE__BODY_PROGRESS: coord_on_progress(c, w, env->progress); break;
-            case HPT__ENVELOPE__BODY_RESULT: coord_on_result(c, w, env->result); break;
-            case HPT__ENVELOPE__BODY_GOODBYE: coord_on_goodbye(c, w, env->goodbye); break;
-            case HPT__ENVELOPE__BODY_FETCH_CHUNK: coord_on_fetch(c, w, env->fetch_chunk); break;
-            case HPT__ENVELOPE__BODY_DATASETS: coord_on_datasets(c, w, env->datasets); break;
-            default: log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
-            }
-        }
+        log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
     }
+    coord_apply(c);
     hpt_proto_free(&env);
 }
 
@@ -421,12 +356,9 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
 static void on_cron(uv_timer_t *h)
 {
     coord_t *c = h->data;
-    coord_workers_cron(c);
-    coord_tasks_cron(c);
-    if (c->n_orphans)
-        coord_orphans_cron(c);
+    coord_core_tick(&c->core, coord_now());
+    coord_apply(c);
     coord_subs_cron(c);
-    coord_dispatch(c);
 }
 
 static void on_flush(uv_prepare_t *h)
@@ -461,6 +393,7 @@ static void shutdown_loop(coord_t *c, const char *why)
     if (c->stopping)
         return;
     c->stopping = true;
+    coord_core_stop(&c->core);
     hpt_log(HPT_LOG_INFO, "coordinator", "stopping", "reason=%s", why);
     hpt_err err = {0};
     if (coord_store_flush(c->store, &err) < 0)
@@ -638,11 +571,21 @@ int main(int argc, char **argv)
                 hpt_log_quote(err.msg, q, sizeof q));
         goto done;
     }
-    coord_store_max_ids(c.store, &c.next_sweep_id, &c.next_task_id);
-    c.next_sweep_id++;
-    c.next_task_id++;
+    coord_core_cfg_t kcfg = {.hb_ivl_ms = c.cfg.hb_ivl_ms, .hb_liveness = c.cfg.hb_liveness,
+                             .max_attempts = c.cfg.max_attempts,
+                             .task_stall_s = c.cfg.task_stall_s,
+                             .task_deadline_s = c.cfg.task_deadline_s};
+    coord_core_init(&c.core, &kcfg, coord_unix() - coord_now());
+    uint64_t max_sweep = 0, max_task = 0;
+    coord_store_max_ids(c.store, &max_sweep, &max_task);
+    coord_core_set_ids(&c.core, max_sweep, max_task);
     coord_events_init(&c);
-    int resumed = coord_resume(&c, &err);
+    coord_journal_reader_t rd = coord_store_reader(c.store);
+    int resumed = coord_core_resume(&c.core, coord_now(), &rd, &err);
+    coord_apply(&c);
+    hpt_err ferr = {0};
+    if (resumed >= 0 && coord_store_flush(c.store, &ferr) < 0)
+        resumed = hpt_err_set(&err, -EIO, "%s", ferr.msg);
     if (resumed < 0) {
         hpt_log(HPT_LOG_ERROR, "store", "cannot resume from the journal", "db=%s error=\"%s\"",
                 c.cfg.db, err.msg);
@@ -733,9 +676,8 @@ done:
         if (coord_store_flush(c.store, &err) < 0)
             status = 1;
     }
-    coord_workers_free(&c);
-    coord_sweeps_free(&c);
     coord_events_free(&c);
+    coord_core_free(&c.core);
     coord_store_close(&c.store);
     coord_zap_destroy(&c.zap);   // its sockets, before the context ends
     if (c.router)

@@ -1,0 +1,477 @@
+/*
+ * core.h: the coordinator's core, a state machine with no I/O.
+ *
+ * The core owns sweeps, trials, tasks, leases, the worker table, orphaned
+ * leases after a restart, stalls, the refit and resume.  It makes no
+ * ZeroMQ, libuv, SQLite, clock or logging calls.  Every entry point takes
+ * the time `now` (monotonic seconds, supplied by the caller) and an event (a
+ * decoded message, a tick, a submission), changes state, and appends what
+ * should happen to the outbox (coord_outbox_t): messages to send, journal
+ * records to write, typed events for people and subscribers, dataset offers
+ * and the time of the next tick.  The daemon's shell (main.c and the
+ * coord_* modules) carries the actions out; the simulator in tests/sim runs
+ * the same core against simulated workers, network, clock and disk.
+ *
+ * Ownership inside the core, one owner per invariant:
+ *   - tasks.c owns where a task is: its sweep's queue (QUEUED), one
+ *     worker's lease list (LEASED) or neither; the task map by id; and the
+ *     rule that a worker never holds more leases than slots;
+ *   - workers.c owns the worker table (expiry order, liveness);
+ *   - sched.c owns sweeps and trials: creation, dispatch, results, retries,
+ *     aggregation, the refit, cancellation, stalls;
+ *   - resume.c owns rebuilding from the journal and orphaned leases.
+ *
+ * Threading: one thread (the loop thread in the daemon).  The shell reads
+ * the objects below (const) to answer clients; it changes them only through
+ * the entry points.
+ */
+#ifndef COORD_CORE_H
+#define COORD_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coord_spec.h"
+#include "err.h"
+#include "journal.h"
+#include "proto_io.h"
+#include "search.h"
+
+// --- configuration --------------------------------------------------------
+
+typedef struct coord_core_cfg {
+    int hb_ivl_ms;            // heartbeat interval, ms
+    int hb_liveness;          // missed intervals before a peer is dead
+    int max_attempts;         // attempts per task before it fails
+    int task_stall_s;         // a leased task without progress for this long is re-leased
+    int task_deadline_s;      // a leased task running longer than this is re-leased
+} coord_core_cfg_t;
+
+// --- objects --------------------------------------------------------------
+
+typedef struct coord_sweep coord_sweep_t;
+typedef struct coord_trial coord_trial_t;
+typedef struct coord_task coord_task_t;
+typedef struct coord_worker coord_worker_t;
+
+typedef enum coord_task_state {
+    TASK_QUEUED,
+    TASK_LEASED,
+    TASK_DONE,
+    TASK_FAILED,
+    TASK_CANCELLED,
+} coord_task_state_t;
+
+/* What a task holds only while it is leased (or orphaned after a restart):
+ * allocated at the lease, freed when the lease ends, so a queued or finished
+ * task carries none of it. */
+typedef struct coord_lease {
+    coord_worker_t *worker;       // holder (NULL for an orphan)
+    char *orphan_of;              // after a restart: the worker id that held it (owned)
+    double orphan_deadline;       // monotonic; requeue if its worker has not re-attached
+    double leased_at;             // monotonic seconds
+    double progress_at;           // monotonic seconds of the lease or the last new epoch
+    int epoch;                    // last reported progress
+    coord_task_t *wprev, *wnext;  // the worker's lease list
+} coord_lease_t;
+
+/* A finished task's result (allocated when it arrives). */
+typedef struct coord_task_result {
+    coord_result_t r;             // score ... resumed_from, as journaled
+    double finished_unix;         // when it arrived
+    const char *done_by;          // worker id that delivered it (interned, core-owned)
+} coord_task_result_t;
+
+struct coord_task {
+    uint64_t id;                  // unique across the journal
+    coord_trial_t *trial;         // owner (for the refit: the best trial)
+    int32_t index;                // in its trial's tasks: split * seeds + seed_rep; -1 refit
+    uint8_t state;                // coord_task_state_t
+    uint8_t failures;             // attempts that returned an error
+    uint16_t attempt;             // attempts leased so far; the current one when leased
+    double queued_at;             // monotonic seconds it last entered its sweep's queue
+    coord_lease_t *lease;         // while LEASED (owned), else NULL
+    coord_task_result_t *res;     // when DONE (owned), else NULL
+    const char *avoid;            // worker id whose attempt stalled or failed (interned), or
+                                  // NULL: lease elsewhere when another worker can
+    char *error;                  // last attempt's error, owned, NULL when none
+    coord_task_t *qprev, *qnext;  // sweep's queue while queued
+};
+
+typedef enum coord_trial_state {
+    TRIAL_RUNNING,
+    TRIAL_DONE,
+    TRIAL_FAILED,
+    TRIAL_CANCELLED,
+} coord_trial_state_t;
+
+struct coord_trial {
+    uint64_t number;              // 1-based within the sweep, in suggestion order
+    uint64_t parent;              // hyperband/asha: the trial this one continues (same values,
+                                  // fewer epochs), 0 for a new configuration
+    uint64_t root;                // the first trial of its configuration (itself when no
+                                  // parent): its tasks train with root's seeds, so a worker
+                                  // holding the parent's model can continue it
+    coord_sweep_t *sweep;
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    hpt_hparams_t hp;             // seed is the trial's base seed
+    coord_trial_state_t state;
+    bool observed;                // its score went to the search (once, ever)
+    int n_tasks;                  // folds * repeats * cv.seeds
+    coord_task_t **tasks;         // by index (split * seeds + seed_rep), owned
+    int done, failed;
+    double mean, std, mean_fit, std_fit, mean_train, std_train;
+    char error[256];
+};
+
+typedef enum coord_sweep_state {
+    SWEEP_QUEUED,
+    SWEEP_RUNNING,
+    SWEEP_REFITTING,
+    SWEEP_DONE,
+    SWEEP_FAILED,
+    SWEEP_CANCELLED,
+} coord_sweep_state_t;
+
+struct coord_sweep {
+    uint64_t id;
+    coord_spec_t *spec;           // owned
+    char *spec_text;              // owned
+    coord_search_t *search;       // owned
+    coord_sweep_state_t state;
+    char fingerprint[65];         // of the dataset; "" until known
+    bool fp_logged;               // the adoption of a worker's fingerprint was logged
+    double created, started, finished;  // unix seconds (0 = not yet)
+    coord_trial_t **trials;       // owned, in trial order
+    size_t n_trials, cap_trials;
+    coord_task_t *qhead, *qtail;  // queued tasks
+    int n_queued;
+    int64_t tasks_total;          // tasks created so far (grid: known up front)
+    int tasks_done, tasks_failed, tasks_running;
+    int trials_done, trials_failed;
+    bool exhausted;               // the search said DONE
+    coord_trial_t *best;
+    coord_task_t *refit_task;     // owned
+    bool has_refit;
+    double refit_score, refit_accuracy;
+    uint32_t refit_n_test;        // test samples the refit was scored on
+    double first_result_mono;     // for the ETA
+    uint64_t results_gen;         // bumped whenever a trial's aggregate changes
+    struct coord_rcache *rcache;  // the shell's results cache (coord_clients.c), never read
+                                  // by the core; NULL until first asked
+    char error[256];
+    coord_sweep_t *next;          // submission order
+};
+
+#define COORD_MAX_DATASETS 64
+#define COORD_MAX_SWEEP_TASKS 100000000LL   // trials x splits of one sweep
+
+/* Worker throughput (hptune workers): counters sampled every
+ * COORD_RATE_SAMPLE_S into a ring long enough to reach COORD_RATE_WINDOW_S
+ * back, so a rate is (now - oldest sample in the window) / its age. */
+#define COORD_RATE_WINDOW_S 300.0
+#define COORD_RATE_SAMPLE_S 5.0
+#define COORD_RATE_SAMPLES 62     // window / sample + 2
+
+typedef struct coord_rate_sample {
+    double at;                    // monotonic seconds
+    int tasks_done;               // coord_worker_t.tasks_done then
+    uint64_t epochs_done;         // coord_worker_t.epochs_done then
+} coord_rate_sample_t;
+
+struct coord_worker {
+    hpt_peer_id_t peer;
+    char id[256], name[256], host[256], version[64];
+    int slots;
+    int busy;                     // tasks leased to it
+    int zombies;                  // cancelled tasks it still reports running
+    int n_datasets;
+    char ds_name[COORD_MAX_DATASETS][128];
+    char ds_fp[COORD_MAX_DATASETS][65];
+    double expiry;                // monotonic seconds
+    double last_seen;             // monotonic seconds
+    double connected;             // unix seconds
+    bool draining;
+    double cooldown_until;        // monotonic: after a refusal, no new leases until then
+    coord_task_t *leased;         // head of its lease list
+    int tasks_done, tasks_failed;
+    uint64_t epochs_done;         // epochs trained in its finished tasks
+    coord_rate_sample_t rate[COORD_RATE_SAMPLES];   // ring; rate_head: the next slot written
+    int rate_head, rate_n;
+    uint64_t warned[16];          // sweeps whose dataset mismatch was logged
+    int n_warned;
+    // Owned by the shell's dataset transfer (coord_datasets.c), never read by the core.
+    double offer_at;              // monotonic: its last DatasetOffer, 0 never
+    char serve_file[64];          // the file its last FetchChunk read and the offset after
+    uint64_t serve_next;          //   it: a request elsewhere starts a logged stream
+    uint64_t bytes_served;        // dataset bytes sent to it
+    coord_worker_t *prev, *next;  // expiry order: head expires first
+};
+
+// --- typed events -----------------------------------------------------------
+
+/* Every event the core reports.  The names (coord_event_name) are the stable
+ * schema of `hptune logs --format json` and the journal's events table:
+ * add new types at the end, never rename one. */
+typedef enum coord_event_type {
+    COORD_EV_LOG,                 // a plain log line of the shell (no type of its own)
+    COORD_EV_SWEEP_SUBMITTED,
+    COORD_EV_SWEEP_FINISHED,
+    COORD_EV_SWEEP_RESUMED,
+    COORD_EV_SWEEP_LOADED,
+    COORD_EV_SWEEP_RESUME_FAILED,
+    COORD_EV_TRIAL_CREATED,
+    COORD_EV_TRIAL_DONE,
+    COORD_EV_TRIAL_FAILED,
+    COORD_EV_TASK_LEASED,
+    COORD_EV_TASK_PROGRESS,
+    COORD_EV_TASK_RESULT,
+    COORD_EV_TASK_RETRY,
+    COORD_EV_TASK_FAILED,
+    COORD_EV_TASK_REQUEUED,
+    COORD_EV_LEASE_REVOKED,
+    COORD_EV_RESULT_DROPPED,
+    COORD_EV_REFIT_STARTED,
+    COORD_EV_REFIT_DONE,
+    COORD_EV_FINGERPRINT_ADOPTED,
+    COORD_EV_WORKER_LACKS_DATASET,
+    COORD_EV_WORKER_FINGERPRINT_MISMATCH,
+    COORD_EV_WORKER_JOINED,
+    COORD_EV_WORKER_REREGISTERED,
+    COORD_EV_WORKER_DRAINING,
+    COORD_EV_WORKER_LEFT,
+    COORD_EV_WORKER_DATASETS,
+    COORD_EV_LEASES_REATTACHED,
+    COORD_EV_UNREGISTERED_PEER,
+    COORD_EV_OUT_OF_MEMORY,
+    COORD_EV__COUNT
+} coord_event_type_t;
+
+/* "sweep.submitted", ...; "log" for COORD_EV_LOG. */
+const char *coord_event_name(coord_event_type_t t);
+
+// --- the outbox -------------------------------------------------------------
+
+typedef enum coord_act_kind {
+    COORD_ACT_SEND,      // send a packed envelope to a peer
+    COORD_ACT_JOURNAL,   // write a journal record
+    COORD_ACT_EVENT,     // report a typed event (log line, ring, subscribers, journal)
+    COORD_ACT_OFFER,     // offer a sweep's dataset to a worker that lacks it
+    COORD_ACT_TIMER,     // call coord_core_tick no later than `at`
+} coord_act_kind_t;
+
+typedef struct coord_act_send {
+    hpt_peer_id_t peer;
+    int body;                     // Hpt__Envelope body case, for logs and the simulator
+    uint8_t *buf;                 // packed Envelope (outbox-owned)
+    size_t len;
+} coord_act_send_t;
+
+typedef struct coord_act_event {
+    coord_event_type_t type;
+    int level;                    // hpt_log_level_t
+    uint64_t sweep;               // 0 = none
+    const char *component;        // static
+    const char *msg;              // static, one sentence for people
+    const char *fields;           // logfmt key=value pairs (outbox-owned)
+} coord_act_event_t;
+
+typedef struct coord_act_offer {
+    hpt_peer_id_t peer;
+    uint64_t sweep;
+} coord_act_offer_t;
+
+typedef struct coord_action {
+    coord_act_kind_t kind;
+    union {
+        coord_act_send_t send;
+        coord_jrec_t journal;
+        coord_act_event_t event;
+        coord_act_offer_t offer;
+        double at;                // COORD_ACT_TIMER: monotonic seconds
+    } u;
+} coord_action_t;
+
+/* A growable list of actions with an arena for their bytes and strings.
+ * Pointers into it stay valid until coord_outbox_clear. */
+typedef struct coord_outbox {
+    coord_action_t *v;
+    size_t n, cap;
+    struct coord_arena_block *blocks;   // arena, newest first
+    bool failed;                  // out of memory appending: actions were lost
+} coord_outbox_t;
+
+void coord_outbox_clear(coord_outbox_t *o);
+void coord_outbox_free(coord_outbox_t *o);
+
+// --- the core ---------------------------------------------------------------
+
+/* Bounds what one peer can make the core log: a fixed table of per-(peer,
+ * kind) counters, so memory stays fixed however many peers misbehave. */
+#define COORD_LOG_SLOTS 1024
+
+/* Upper bounds (seconds) of the dispatch latency histogram's buckets. */
+#define COORD_LAT_N 14
+#define COORD_LAT_LE {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600}
+
+typedef struct coord_core {
+    coord_core_cfg_t cfg;
+    double now;                   // monotonic seconds of the entry point running
+    double wall_offset;           // wall-clock seconds = now + wall_offset
+    coord_outbox_t out;
+    bool stopping;                // no new leases (shutdown)
+    bool replaying;               // rebuilding sweeps from the journal at start
+
+    coord_sweep_t *sweeps, *sweeps_tail;
+    uint64_t next_sweep_id, next_task_id;
+
+    coord_worker_t *workers, *workers_tail;  // expiry order
+    int n_workers;
+
+    // Task id -> task, open addressing with linear probing (tasks.c).
+    coord_task_t **map;
+    size_t map_cap, map_len;
+    size_t n_leases;              // tasks holding a coord_lease_t (leased or orphaned)
+
+    // Interned worker ids (done_by, avoid): one copy per id ever seen.
+    char **ids;
+    size_t ids_cap, ids_len;
+
+    int n_orphans;                // leases inherited from the journal, not yet re-attached
+
+    // Housekeeping clocks (tick), monotonic seconds of the last run.
+    double last_hb, last_stall_check;
+
+    uint64_t log_slot_hash[COORD_LOG_SLOTS];
+    double log_slot_time[COORD_LOG_SLOTS];
+    int log_slot_count[COORD_LOG_SLOTS];
+
+    // Counters for status and metrics.
+    uint64_t results_dropped;
+    uint64_t results_accepted;    // results that completed a lease (each task once)
+    uint64_t epochs_total;        // new epochs reported by Progress messages
+    uint64_t tasks_retried;       // leases with attempt > 1
+    uint64_t dispatch_le[COORD_LAT_N + 1];   // leases by queued-to-leased latency bucket
+    uint64_t dispatch_count;      // (COORD_LAT_LE bounds, the last one +Inf), their count
+    double dispatch_sum_s;        // and the sum of their latencies in seconds
+} coord_core_t;
+
+/* Initialise k (zeroed storage) with cfg; wall-clock = monotonic +
+ * wall_offset.  next ids start at 1.  Returns 0. */
+int coord_core_init(coord_core_t *k, const coord_core_cfg_t *cfg, double wall_offset);
+
+/* Free every object and the outbox; k can be initialised again. */
+void coord_core_free(coord_core_t *k);
+
+/* Continue numbering after the journal's largest ids. */
+void coord_core_set_ids(coord_core_t *k, uint64_t max_sweep, uint64_t max_task);
+
+/* Stop leasing (shutdown): later entry points still record results. */
+void coord_core_stop(coord_core_t *k);
+
+// --- entry points (each appends to k->out) ----------------------------------
+
+/* Parse and queue a sweep.  fingerprint: the dataset's SHA-256 hex as the
+ * shell computed it from its own copy, or "" when it has none (it is then
+ * adopted from the first worker).  *out borrows the new sweep.  Returns 0, or
+ * a negative errno with err naming the file, line and field. */
+int coord_core_submit(coord_core_t *k, double now, const char *text, const char *path,
+                      const char *fingerprint, coord_sweep_t **out, hpt_err *err);
+
+/* Cancel a sweep (clients).  Returns 1 when it was running, 0 when it had
+ * already ended. */
+int coord_core_cancel(coord_core_t *k, double now, coord_sweep_t *s);
+
+/* A Hello from peer (borrowed message, validated by the shell). */
+void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
+                      const Hpt__Hello *m);
+
+/* Any other worker-to-coordinator message (Heartbeat, Progress, Result,
+ * Goodbye, Datasets, FetchChunk).  Returns the registered worker that sent
+ * it, after refreshing its expiry, or NULL for an unregistered peer (which
+ * is told to register; an orphaned lease's Result is still used).  The
+ * shell serves FetchChunk itself with the worker returned. */
+coord_worker_t *coord_core_worker_msg(coord_core_t *k, double now, const hpt_peer_id_t *peer,
+                                      const hpt_env_t *env);
+
+/* Periodic housekeeping, at least every hb_ivl/2: purge expired workers,
+ * heartbeat every worker, sample rates, revoke stalled leases, requeue
+ * orphans whose worker did not come back, dispatch.  Appends a TIMER action
+ * with the next time it needs to run. */
+void coord_core_tick(coord_core_t *k, double now);
+
+/* A send to peer failed because the peer is gone: drop its worker. */
+void coord_core_unroutable(coord_core_t *k, double now, const hpt_peer_id_t *peer);
+
+/* Rebuild every sweep from the journal rows (after a restart); unfinished
+ * ones resume, finished ones are loaded for their results.  Returns the
+ * number resumed or a negative errno. */
+int coord_core_resume(coord_core_t *k, double now, const coord_journal_reader_t *rd,
+                      hpt_err *err);
+
+// --- queries (no outbox) ----------------------------------------------------
+
+double coord_core_wall(const coord_core_t *k, double now);
+coord_sweep_t *coord_sweep_find(const coord_core_t *k, uint64_t id);
+coord_worker_t *coord_worker_by_peer(const coord_core_t *k, const hpt_peer_id_t *peer);
+const char *coord_sweep_state_name(coord_sweep_state_t s);
+const char *coord_trial_state_name(coord_trial_state_t s);
+const char *coord_task_state_name(coord_task_state_t s);
+int coord_worker_free_slots(const coord_worker_t *w, double now);
+/* 1 when the worker holds the sweep's dataset with the right fingerprint,
+ * 0 when it lacks it, -1 when its copy differs. */
+int coord_worker_has_dataset(const coord_worker_t *w, const coord_sweep_t *s);
+/* The worker's throughput over the last COORD_RATE_WINDOW_S seconds (or
+ * since it connected): tasks finished per minute and epochs trained per
+ * second, and the window they cover in *window_s (0 when under a second). */
+void coord_worker_rates(const coord_worker_t *w, double now, double *tasks_per_min,
+                        double *epochs_per_s, double *window_s);
+/* Seconds left at the current rate, 0 when ended, -1 when not known yet. */
+double coord_sweep_eta(const coord_sweep_t *s, double now);
+/* Whether a per-peer log line of this kind may be written now (at most
+ * per_minute a minute per peer and kind).  Changes the counters. */
+bool coord_core_log_allowed(coord_core_t *k, double now, const hpt_peer_id_t *peer, int kind,
+                            int per_minute);
+
+#define COORD_ALPHA 0.05   // default significance level (spec alpha:)
+
+/* The sweep's significance level for "indistinguishable from the best". */
+static inline double coord_sweep_alpha(const coord_sweep_t *s)
+{
+    return s->spec->alpha > 0 ? s->spec->alpha : COORD_ALPHA;
+}
+
+/* The corrected resampled t-test p-value of the sweep's best trial against
+ * tr on their paired split scores; NaN unless both are done, 1 for the best. */
+double coord_trial_p_vs_best(const coord_sweep_t *s, const coord_trial_t *tr);
+
+/* The score of split k (0 .. folds * repeats - 1) of a trial: the mean over
+ * its cv.seeds trainings of the test score (train: of the train score), or
+ * NaN unless all of them are done. */
+double coord_trial_split_score(const coord_trial_t *tr, int k, bool train);
+
+/* When a done trial's last result arrived (unix seconds), else NaN. */
+double coord_trial_finished(const coord_trial_t *tr);
+
+/* A task's split (repeat * folds + fold, -1 for the refit), fold, repeat and
+ * cv.seeds training index, derived from its index. */
+int coord_task_split(const coord_task_t *t);
+int coord_task_fold(const coord_task_t *t);
+int coord_task_repeat(const coord_task_t *t);
+int coord_task_seed_rep(const coord_task_t *t);
+static inline bool coord_task_is_refit(const coord_task_t *t)
+{
+    return t->index < 0;
+}
+static inline coord_sweep_t *coord_task_sweep(const coord_task_t *t)
+{
+    return t->trial->sweep;
+}
+
+/* Check the core's invariants (every task in exactly one place, lease lists
+ * and counters consistent, no slot over-committed).  Returns 0, or -EFAULT
+ * with err saying which invariant broke.  O(tasks): for tests. */
+int coord_core_check(const coord_core_t *k, hpt_err *err);
+
+#endif

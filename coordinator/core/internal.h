@@ -1,0 +1,46 @@
+/*
+ * internal.h: functions the core's files share (sched.c, workers.c,
+ * resume.c), on top of tasks.h and outbox.h.  Core files only.
+ */
+#ifndef COORD_CORE_INTERNAL_H
+#define COORD_CORE_INTERNAL_H
+
+#include "outbox.h"
+#include "tasks.h"
+
+/* Wall-clock seconds of the entry point running. */
+static inline double hpt__unix(const coord_core_t *k)
+{
+    return k->now + k->wall_offset;
+}
+
+// sched.c
+void hpt__dispatch(coord_core_t *k);
+/* An attempt ended without a result (its worker left, it was refused, its
+ * orphan expired): journal it, end the lease, back to the queue's front. */
+void hpt__requeue(coord_core_t *k, coord_task_t *t, const char *why);
+void hpt__sweep_check_end(coord_core_t *k, coord_sweep_t *s);
+void hpt__sweep_finish(coord_core_t *k, coord_sweep_t *s, coord_sweep_state_t st);
+void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr);
+void hpt__trial_abandon(coord_core_t *k, coord_trial_t *tr, coord_task_t *except);
+/* The next suggestion as a new trial (no tasks yet); NULL when none. */
+coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *done);
+/* Task `index` of tr (or the refit), in the map, journaled. */
+coord_task_t *hpt__task_new(coord_core_t *k, coord_trial_t *tr, int index, bool refit);
+void hpt__sweep_free(coord_sweep_t *s);
+void hpt__result(coord_core_t *k, coord_worker_t *w, const Hpt__Result *m);
+void hpt__progress(coord_core_t *k, coord_worker_t *w, const Hpt__Progress *m);
+void hpt__stalls(coord_core_t *k);
+void hpt__str_set(char **dst, const char *v);
+
+// workers.c
+void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why);
+void hpt__workers_tick(coord_core_t *k);
+void hpt__workers_free(coord_core_t *k);
+
+// resume.c
+void hpt__orphans_adopt(coord_core_t *k, coord_worker_t *w);
+void hpt__orphans_expire(coord_core_t *k);
+bool hpt__orphan_result(coord_core_t *k, const Hpt__Result *m);
+
+#endif

@@ -1,0 +1,451 @@
+/*
+ * resume.c: rebuilding the core from the journal after a restart, and the
+ * orphaned leases that come with it.
+ *
+ * Rows come through a coord_journal_reader_t (journal.h), in the order the
+ * store keeps them.  Each sweep is rebuilt by replaying its search (the
+ * suggestions and observations in their journaled interleaving, through the
+ * same hpt__trial_next the scheduler uses), then its tasks.  A task that was
+ * leased when the coordinator stopped becomes an orphan: its worker may
+ * still be training it, so the lease waits a while for the worker to say
+ * Hello again and deliver, rather than recompute the fold.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "log.h"
+
+typedef struct resume_ctx {
+    coord_core_t *k;
+    const coord_journal_reader_t *rd;
+    coord_sweep_t *s;
+    int resumed;
+    bool finished_sweep;     // the sweep being loaded had ended
+    hpt_err *err;
+    char bad[256];
+} resume_ctx_t;
+
+/* A journaled trial row, copied for the replay. */
+typedef struct trial_row {
+    uint64_t trial;
+    char *params;
+    double mean;
+    long obs_before, obs_seq;
+} trial_row_t;
+
+typedef struct trial_rows {
+    trial_row_t *v;
+    size_t n, cap;
+} trial_rows_t;
+
+static int collect_trial(const coord_jrow_trial_t *row, void *ud)
+{
+    trial_rows_t *rs = ud;
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 64;
+        trial_row_t *v = realloc(rs->v, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        rs->v = v;
+        rs->cap = cap;
+    }
+    trial_row_t *t = &rs->v[rs->n];
+    *t = (trial_row_t){.trial = row->trial, .params = strdup(row->params ? row->params : ""),
+                       .mean = row->mean, .obs_before = row->obs_before, .obs_seq = row->obs_seq};
+    if (!t->params)
+        return -ENOMEM;
+    rs->n++;
+    return 0;
+}
+
+static int by_obs_seq(const void *a, const void *b)
+{
+    const trial_row_t *x = *(trial_row_t *const *)a, *y = *(trial_row_t *const *)b;
+    return (x->obs_seq > y->obs_seq) - (x->obs_seq < y->obs_seq);
+}
+
+/* Replay the search: suggestions and observations in the journal's order.
+ * The search is deterministic given its seed and that interleaving, so each
+ * replayed suggestion must equal the journaled trial; r->bad says where it
+ * does not. */
+static int replay_search(resume_ctx_t *r, const trial_rows_t *rs)
+{
+    coord_sweep_t *s = r->s;
+    size_t n_obs = 0;
+    trial_row_t **obs = calloc(rs->n ? rs->n : 1, sizeof *obs);
+    if (!obs)
+        return -ENOMEM;
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->v[i].obs_seq > 0)
+            obs[n_obs++] = &rs->v[i];
+    qsort(obs, n_obs, sizeof *obs, by_obs_seq);
+    size_t next = 0;
+    int rc = 0;
+    for (size_t i = 0; i < rs->n && rc == 0; i++) {
+        const trial_row_t *row = &rs->v[i];
+        for (; next < n_obs && obs[next]->obs_seq <= row->obs_before; next++) {
+            coord_trial_t *t = obs[next]->trial <= s->n_trials ? s->trials[obs[next]->trial - 1]
+                                                                : NULL;
+            if (!t) {
+                snprintf(r->bad, sizeof r->bad,
+                         "trial %llu was observed before trial %llu was suggested",
+                         (unsigned long long)obs[next]->trial, (unsigned long long)row->trial);
+                rc = -EINVAL;
+                break;
+            }
+            coord_search_observe(s->search, t->number, obs[next]->mean);
+            t->observed = true;
+        }
+        if (rc)
+            break;
+        char pj[2048];
+        bool done;
+        coord_trial_t *tr = hpt__trial_next(s, pj, sizeof pj, &done);
+        if (!tr || tr->number != row->trial || strcmp(pj, row->params) != 0) {
+            snprintf(r->bad, sizeof r->bad,
+                     "trial %llu: the search replays %.90s where the journal has %.90s",
+                     (unsigned long long)row->trial, tr ? pj : "nothing", row->params);
+            rc = -EINVAL;
+        }
+    }
+    for (; rc == 0 && next < n_obs; next++) {
+        if (obs[next]->trial < 1 || obs[next]->trial > s->n_trials) {
+            snprintf(r->bad, sizeof r->bad, "trial %llu was observed but never suggested",
+                     (unsigned long long)obs[next]->trial);
+            rc = -EINVAL;
+            break;
+        }
+        coord_trial_t *t = s->trials[obs[next]->trial - 1];
+        coord_search_observe(s->search, t->number, obs[next]->mean);
+        t->observed = true;
+    }
+    free(obs);
+    return rc;
+}
+
+static coord_task_t *resume_task_new(coord_core_t *k, coord_trial_t *tr, int index,
+                                     const coord_jrow_task_t *row)
+{
+    coord_task_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->id = row->id;
+    t->trial = tr;
+    t->index = row->refit ? -1 : index;
+    t->attempt = (uint16_t)(row->attempt > UINT16_MAX ? UINT16_MAX : row->attempt);
+    t->failures = (uint8_t)(row->failures > UINT8_MAX ? UINT8_MAX : row->failures);
+    if (row->error)
+        hpt__str_set(&t->error, row->error);
+    if (hpt__map_put(k, t) < 0) {
+        hpt__task_free(t);
+        return NULL;
+    }
+    if (t->id >= k->next_task_id)
+        k->next_task_id = t->id + 1;
+    return t;
+}
+
+static int resume_task(const coord_jrow_task_t *row, void *ud)
+{
+    resume_ctx_t *r = ud;
+    coord_core_t *k = r->k;
+    coord_sweep_t *s = r->s;
+    if (row->trial < 1 || row->trial > s->n_trials) {
+        snprintf(r->bad, sizeof r->bad, "task %llu names trial %llu, which does not exist",
+                 (unsigned long long)row->id, (unsigned long long)row->trial);
+        return -EINVAL;
+    }
+    if (hpt__map_get(k, row->id)) {
+        snprintf(r->bad, sizeof r->bad, "task %llu appears twice", (unsigned long long)row->id);
+        return -EINVAL;
+    }
+    coord_trial_t *tr = s->trials[row->trial - 1];
+    int seeds = s->spec->seeds;
+    int split = row->repeat * s->spec->cv.folds + row->fold;
+    int index = split * seeds + row->seed_rep;
+    if (!row->refit && (row->fold < 0 || row->fold >= s->spec->cv.folds || split < 0 ||
+                        row->seed_rep < 0 || row->seed_rep >= seeds || index >= tr->n_tasks ||
+                        tr->tasks[index])) {
+        snprintf(r->bad, sizeof r->bad,
+                 "task %llu: split %d (seed %d) of trial %llu is invalid or twice",
+                 (unsigned long long)row->id, split, row->seed_rep,
+                 (unsigned long long)row->trial);
+        return -EINVAL;
+    }
+    coord_task_t *t = resume_task_new(k, tr, index, row);
+    if (!t)
+        return -ENOMEM;
+    if (row->refit) {
+        if (s->refit_task) {
+            hpt__map_del(k, s->refit_task->id);
+            hpt__task_free(s->refit_task);
+        }
+        s->refit_task = t;
+        s->best = tr;
+        s->state = SWEEP_REFITTING;
+    } else {
+        tr->tasks[index] = t;
+    }
+    const char *st = row->state;
+    if (strcmp(st, "done") == 0) {
+        coord_task_result_t *res = calloc(1, sizeof *res);
+        if (!res)
+            return -ENOMEM;
+        res->r = row->r;
+        res->finished_unix = isnan(row->finished) ? 0 : row->finished;
+        res->r.resumed_from = row->resumed_from;
+        res->done_by = row->worker ? hpt__intern(k, row->worker) : NULL;
+        t->res = res;
+        t->state = TASK_DONE;
+        s->tasks_done++;
+        if (!row->refit)
+            tr->done++;
+    } else if (strcmp(st, "failed") == 0) {
+        t->state = TASK_FAILED;
+        s->tasks_failed++;
+    } else if (strcmp(st, "cancelled") == 0) {
+        t->state = TASK_CANCELLED;
+    } else if (r->finished_sweep) {
+        t->state = TASK_CANCELLED;   // a finished sweep runs nothing more
+    } else if (strcmp(st, "leased") == 0 && row->worker) {
+        /* Its worker may still be training it: keep the lease for a while so
+         * the worker can re-attach and deliver, rather than recompute. */
+        double deadline =
+            k->now + 2.0 * k->cfg.hb_ivl_ms * 1e-3 * k->cfg.hb_liveness + 1.0;
+        if (hpt__lease_orphan(k, t, row->worker, deadline) < 0)
+            hpt__q_push(k, t, false);
+    } else {
+        hpt__q_push(k, t, false);
+    }
+    return 0;
+}
+
+static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
+{
+    resume_ctx_t *r = ud;
+    coord_core_t *k = r->k;
+    hpt_err perr = {0};
+    coord_spec_t *spec = NULL;
+    const char *path = row->path ? row->path : "spec";
+    int rc = coord_spec_parse(row->spec, strlen(row->spec), path, &spec, &perr);
+    coord_sweep_t *s = rc < 0 ? NULL : calloc(1, sizeof *s);
+    if (!s) {
+        coord_spec_destroy(&spec);
+        /* A spec that parsed when it was submitted but not now (an older
+         * build's dialect): end the sweep rather than refuse to start. */
+        hpt__event(k, COORD_EV_SWEEP_RESUME_FAILED, -1, row->id, "sweep=%llu error=\"%s\"",
+                   (unsigned long long)row->id, perr.msg[0] ? perr.msg : "out of memory");
+        hpt__j_sweep_state(k, row->id, "failed", hpt__unix(k), perr.msg);
+        if (row->id >= k->next_sweep_id)
+            k->next_sweep_id = row->id + 1;
+        return 0;
+    }
+    s->spec = spec;
+    s->spec_text = strdup(row->spec);
+    s->id = row->id;
+    s->created = row->created == row->created ? row->created : hpt__unix(k);
+    s->started = row->started == row->started ? row->started : 0;
+    coord_sweep_state_t final = SWEEP_RUNNING;
+    for (int i = SWEEP_DONE; i <= SWEEP_CANCELLED; i++)
+        if (strcmp(row->state, coord_sweep_state_name((coord_sweep_state_t)i)) == 0)
+            final = (coord_sweep_state_t)i;
+    s->state = strcmp(row->state, "queued") == 0 ? SWEEP_QUEUED : SWEEP_RUNNING;
+    r->finished_sweep = final >= SWEEP_DONE;
+    snprintf(s->fingerprint, sizeof s->fingerprint, "%s", row->fingerprint ? row->fingerprint : "");
+    s->fp_logged = s->fingerprint[0] != '\0';
+    if (!s->spec_text || coord_search_new(&s->search, spec, &perr) < 0) {
+        coord_spec_destroy(&s->spec);
+        free(s->spec_text);
+        free(s);
+        return hpt_err_set(r->err, -ENOMEM, "sweep %llu: %s", (unsigned long long)row->id,
+                           perr.msg[0] ? perr.msg : "out of memory");
+    }
+    long total = coord_search_total(s->search);
+    int splits = spec->cv.folds * spec->cv.repeats * spec->seeds;   // tasks per trial
+    if (total > 0)
+        s->tasks_total = (int64_t)total * splits;
+    if (k->sweeps_tail)
+        k->sweeps_tail->next = s;
+    else
+        k->sweeps = s;
+    k->sweeps_tail = s;
+    if (s->id >= k->next_sweep_id)
+        k->next_sweep_id = s->id + 1;
+    r->s = s;
+    r->bad[0] = '\0';
+    trial_rows_t rows = {0};
+    rc = r->rd->each_trial(r->rd->ud, s->id, collect_trial, &rows);
+    if (rc == 0)
+        rc = replay_search(r, &rows);
+    for (size_t i = 0; i < rows.n; i++)
+        free(rows.v[i].params);
+    free(rows.v);
+    if (rc == 0)
+        rc = r->rd->each_task(r->rd->ud, s->id, resume_task, r);
+    if (rc < 0) {
+        if (rc == -ENOMEM)
+            return hpt_err_set(r->err, rc, "out of memory resuming sweep %llu",
+                               (unsigned long long)s->id);
+        snprintf(s->error, sizeof s->error, "cannot resume: %.200s", r->bad);
+        hpt__event(k, COORD_EV_SWEEP_RESUME_FAILED, -1, s->id, "sweep=%llu error=\"%s\"",
+                   (unsigned long long)s->id, r->bad);
+        /* Nothing of it runs: its queue and leases are dropped. */
+        while (s->qhead) {
+            coord_task_t *t = s->qhead;
+            hpt__q_remove(t);
+            t->state = TASK_CANCELLED;
+        }
+        for (size_t i = 0; i < s->n_trials; i++)
+            for (int j = 0; j < s->trials[i]->n_tasks; j++)
+                if (s->trials[i]->tasks[j] && s->trials[i]->tasks[j]->lease) {
+                    hpt__lease_end(k, s->trials[i]->tasks[j]);
+                    s->trials[i]->tasks[j]->state = TASK_CANCELLED;
+                }
+        if (s->refit_task && s->refit_task->lease) {
+            hpt__lease_end(k, s->refit_task);
+            s->refit_task->state = TASK_CANCELLED;
+        }
+        hpt__sweep_finish(k, s, SWEEP_FAILED);
+        return 0;
+    }
+    if (total < 0)
+        s->tasks_total = (int64_t)s->n_trials * splits;
+    /* Trials whose tasks were all done (or that failed) are aggregated again,
+     * which also replays their observations into the search in trial order. */
+    int done_trials = 0;
+    for (size_t i = 0; i < s->n_trials; i++) {
+        coord_trial_t *tr = s->trials[i];
+        bool failed = tr->n_tasks == 0;
+        for (int j = 0; j < tr->n_tasks && !failed; j++)
+            failed = tr->tasks[j] && tr->tasks[j]->state == TASK_FAILED;
+        if (failed) {
+            for (int j = 0; j < tr->n_tasks; j++)
+                if (tr->tasks[j] && tr->tasks[j]->state == TASK_FAILED)
+                    snprintf(tr->error, sizeof tr->error, "split %d: %.200s",
+                             coord_task_split(tr->tasks[j]),
+                             tr->tasks[j]->error ? tr->tasks[j]->error : "");
+            hpt__trial_abandon(k, tr, NULL);
+            hpt__trial_finish(k, tr);
+        } else if (tr->done == tr->n_tasks) {
+            hpt__trial_finish(k, tr);
+            done_trials++;
+        }
+        for (int j = 0; j < tr->n_tasks; j++)
+            if (!tr->tasks[j]) {
+                /* The crash came between the trial and its tasks being
+                 * journaled: create the missing ones. */
+                coord_task_t *t = hpt__task_new(k, tr, j, false);
+                if (!t)
+                    return hpt_err_set(r->err, -ENOMEM, "out of memory");
+                tr->tasks[j] = t;
+                if (r->finished_sweep)
+                    t->state = TASK_CANCELLED;
+                else
+                    hpt__q_push(k, t, false);
+            }
+    }
+    if (final >= SWEEP_DONE) {
+        /* A finished sweep is loaded for its results only. */
+        s->state = final;
+        s->finished = row->finished == row->finished ? row->finished : hpt__unix(k);
+        snprintf(s->error, sizeof s->error, "%s", row->error ? row->error : "");
+        if (s->refit_task && s->refit_task->state == TASK_DONE) {
+            s->has_refit = true;
+            s->refit_score = s->refit_task->res->r.score;
+            s->refit_accuracy = s->refit_task->res->r.accuracy;
+            s->refit_n_test = s->refit_task->res->r.n_eval;
+        }
+        while (s->qhead) {
+            coord_task_t *t = s->qhead;
+            hpt__q_remove(t);
+            t->state = TASK_CANCELLED;
+        }
+        hpt__event(k, COORD_EV_SWEEP_LOADED, -1, s->id,
+                   "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d",
+                   (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state),
+                   s->n_trials, done_trials, s->tasks_done);
+        return 0;
+    }
+    if (s->state == SWEEP_REFITTING && s->refit_task && s->refit_task->state == TASK_FAILED) {
+        snprintf(s->error, sizeof s->error, "refit failed: %.200s",
+                 s->refit_task->error ? s->refit_task->error : "");
+        hpt__sweep_finish(k, s, SWEEP_FAILED);
+    }
+    r->resumed++;
+    hpt__event(k, COORD_EV_SWEEP_RESUMED, -1, s->id,
+               "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d queued=%d "
+               "leases_awaiting_workers=%d",
+               (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state),
+               s->n_trials, done_trials, s->tasks_done, s->n_queued, s->tasks_running);
+    return 0;
+}
+
+int coord_core_resume(coord_core_t *k, double now, const coord_journal_reader_t *rd,
+                      hpt_err *err)
+{
+    k->now = now;
+    resume_ctx_t r = {.k = k, .rd = rd, .err = err};
+    k->replaying = true;
+    int rc = rd->each_sweep(rd->ud, resume_sweep, &r);
+    k->replaying = false;
+    return rc < 0 ? rc : r.resumed;
+}
+
+// --- orphans --------------------------------------------------------------------
+
+static int adopt_task(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
+{
+    if (!t || !t->lease || !t->lease->orphan_of || strcmp(t->lease->orphan_of, w->id) != 0)
+        return 0;
+    hpt__lease_adopt(k, t, w);
+    return 1;
+}
+
+void hpt__orphans_adopt(coord_core_t *k, coord_worker_t *w)
+{
+    int adopted = 0;
+    for (coord_sweep_t *s = k->sweeps; s; s = s->next) {
+        for (size_t i = 0; i < s->n_trials; i++) {
+            coord_trial_t *tr = s->trials[i];
+            for (int j = 0; j < tr->n_tasks; j++)
+                adopted += adopt_task(k, tr->tasks[j], w);
+        }
+        adopted += adopt_task(k, s->refit_task, w);
+    }
+    if (adopted)
+        hpt__event(k, COORD_EV_LEASES_REATTACHED, -1, 0, "worker=%s leases=%d", w->id, adopted);
+}
+
+static void orphan_expire(coord_core_t *k, coord_task_t *t)
+{
+    if (!t || !t->lease || !t->lease->orphan_of || t->lease->orphan_deadline > k->now)
+        return;
+    char why[320];
+    snprintf(why, sizeof why, "worker %.200s did not re-attach after the restart",
+             t->lease->orphan_of);
+    hpt__requeue(k, t, why);
+}
+
+void hpt__orphans_expire(coord_core_t *k)
+{
+    for (coord_sweep_t *s = k->sweeps; s; s = s->next) {
+        for (size_t i = 0; i < s->n_trials; i++)
+            for (int j = 0; j < s->trials[i]->n_tasks; j++)
+                orphan_expire(k, s->trials[i]->tasks[j]);
+        orphan_expire(k, s->refit_task);
+    }
+}
+
+bool hpt__orphan_result(coord_core_t *k, const Hpt__Result *m)
+{
+    coord_task_t *t = hpt__map_get(k, m->task);
+    if (!t || !t->lease || !t->lease->orphan_of || t->attempt != m->attempt ||
+        t->state != TASK_LEASED)
+        return false;
+    hpt__result(k, NULL, m);
+    return true;
+}

@@ -1,0 +1,1060 @@
+/*
+ * sched.c: sweeps and trials: submission, trial creation from the search,
+ * leasing (credit-based: a worker never holds more tasks than free slots),
+ * results, retries, trial aggregation, the refit, cancellation, stalls and
+ * the sweep's end.  No I/O: sends, journal records and events go to the
+ * outbox (outbox.h); where a task is belongs to tasks.c.
+ *
+ * Invariants kept here:
+ *   - a result counts only when (task, attempt, sender) match the current
+ *     lease; anything else is a late or duplicate result and is dropped, so
+ *     no fold is ever counted twice;
+ *   - trials are created lazily, one suggestion at a time, when a worker has
+ *     a free slot and the sweep's queue is empty;
+ *   - every suggested trial is observed by the search exactly once.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_aggregate.h"
+#include "internal.h"
+#include "log.h"
+#include "rng.h"
+
+void hpt__str_set(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = v ? strdup(v) : NULL;
+}
+
+static const char *const sweep_state_names[] = {"queued", "running", "refitting",
+                                                "done",   "failed",  "cancelled"};
+static const char *const trial_state_names[] = {"running", "done", "failed", "cancelled"};
+static const char *const task_state_names[] = {"queued", "leased", "done", "failed",
+                                               "cancelled"};
+
+const char *coord_sweep_state_name(coord_sweep_state_t s)
+{
+    return (unsigned)s <= SWEEP_CANCELLED ? sweep_state_names[s] : "unknown";
+}
+
+const char *coord_trial_state_name(coord_trial_state_t s)
+{
+    return (unsigned)s <= TRIAL_CANCELLED ? trial_state_names[s] : "unknown";
+}
+
+const char *coord_task_state_name(coord_task_state_t s)
+{
+    return (unsigned)s <= TASK_CANCELLED ? task_state_names[s] : "unknown";
+}
+
+// --- lifecycle ----------------------------------------------------------------
+
+int coord_core_init(coord_core_t *k, const coord_core_cfg_t *cfg, double wall_offset)
+{
+    *k = (coord_core_t){.cfg = *cfg, .wall_offset = wall_offset, .next_sweep_id = 1,
+                        .next_task_id = 1};
+    return 0;
+}
+
+void hpt__sweep_free(coord_sweep_t *s)
+{
+    for (size_t i = 0; i < s->n_trials; i++) {
+        coord_trial_t *tr = s->trials[i];
+        for (int j = 0; j < tr->n_tasks; j++)
+            hpt__task_free(tr->tasks[j]);
+        free(tr->tasks);
+        free(tr);
+    }
+    free(s->trials);
+    hpt__task_free(s->refit_task);
+    coord_search_destroy(&s->search);
+    coord_spec_destroy(&s->spec);
+    free(s->spec_text);
+    free(s);
+}
+
+void coord_core_free(coord_core_t *k)
+{
+    for (coord_sweep_t *s = k->sweeps, *n; s; s = n) {
+        n = s->next;
+        hpt__sweep_free(s);
+    }
+    hpt__workers_free(k);
+    free(k->map);
+    for (size_t i = 0; i < k->ids_len; i++)
+        free(k->ids[i]);
+    free(k->ids);
+    coord_outbox_free(&k->out);
+    coord_core_cfg_t cfg = k->cfg;
+    double off = k->wall_offset;
+    coord_core_init(k, &cfg, off);
+}
+
+void coord_core_set_ids(coord_core_t *k, uint64_t max_sweep, uint64_t max_task)
+{
+    if (max_sweep + 1 > k->next_sweep_id)
+        k->next_sweep_id = max_sweep + 1;
+    if (max_task + 1 > k->next_task_id)
+        k->next_task_id = max_task + 1;
+}
+
+void coord_core_stop(coord_core_t *k)
+{
+    k->stopping = true;
+}
+
+double coord_core_wall(const coord_core_t *k, double now)
+{
+    return now + k->wall_offset;
+}
+
+coord_sweep_t *coord_sweep_find(const coord_core_t *k, uint64_t id)
+{
+    for (coord_sweep_t *s = k->sweeps; s; s = s->next)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+// --- submission ---------------------------------------------------------------
+
+static void sweep_set_state(coord_core_t *k, coord_sweep_t *s, coord_sweep_state_t st)
+{
+    s->state = st;
+    double now = hpt__unix(k);
+    if (st == SWEEP_RUNNING && !s->started)
+        s->started = now;
+    if (st >= SWEEP_DONE)
+        s->finished = now;
+    hpt__j_sweep_state(k, s->id, coord_sweep_state_name(st), now, s->error[0] ? s->error : NULL);
+}
+
+/* Free a sweep that never entered the core's list. */
+static void sweep_discard(coord_sweep_t *s)
+{
+    coord_search_destroy(&s->search);
+    free(s->spec_text);
+    coord_spec_destroy(&s->spec);
+    free(s);
+}
+
+int coord_core_submit(coord_core_t *k, double now, const char *text, const char *path,
+                      const char *fingerprint, coord_sweep_t **out, hpt_err *err)
+{
+    k->now = now;
+    *out = NULL;
+    coord_spec_t *spec = NULL;
+    int rc = coord_spec_parse(text, strlen(text), path, &spec, err);
+    if (rc < 0)
+        return rc;
+    coord_sweep_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        coord_spec_destroy(&spec);
+        return hpt_err_set(err, -ENOMEM, "out of memory");
+    }
+    s->spec = spec;
+    s->spec_text = strdup(text);
+    rc = coord_search_new(&s->search, spec, err);
+    if (rc < 0 || !s->spec_text) {
+        if (rc == 0)
+            rc = hpt_err_set(err, -ENOMEM, "out of memory");
+        sweep_discard(s);
+        return rc;
+    }
+    long total = coord_search_total(s->search);
+    int splits = spec->cv.folds * spec->cv.repeats * spec->seeds;   // tasks per trial
+    if (total > 0 && (int64_t)total * splits > COORD_MAX_SWEEP_TASKS) {
+        rc = hpt_err_set(err, -EINVAL,
+                         "%s: the sweep has %ld trials x %d tasks (folds x repeats x seeds) = "
+                         "%lld tasks; the limit is %lld (reduce the grid or budget.max_trials)",
+                         path, total, splits, (long long)total * splits,
+                         (long long)COORD_MAX_SWEEP_TASKS);
+        sweep_discard(s);
+        return rc;
+    }
+    s->id = k->next_sweep_id++;
+    s->state = SWEEP_QUEUED;
+    s->created = hpt__unix(k);
+    snprintf(s->fingerprint, sizeof s->fingerprint, "%s", fingerprint ? fingerprint : "");
+    s->fp_logged = s->fingerprint[0] != '\0';
+    if (total > 0)
+        s->tasks_total = (int64_t)total * splits;
+    if (k->sweeps_tail)
+        k->sweeps_tail->next = s;
+    else
+        k->sweeps = s;
+    k->sweeps_tail = s;
+    hpt__j_sweep_add(k, s->id, spec->name, path, text, spec->priority, s->created,
+                     s->fingerprint);
+    hpt__event(k, COORD_EV_SWEEP_SUBMITTED, -1, s->id,
+               "sweep=%llu name=%s method=%s dataset=%s trials=%ld folds=%d repeats=%d "
+               "priority=%d fingerprint=%.12s",
+               (unsigned long long)s->id, spec->name, coord_method_name(spec->method),
+               spec->dataset, total, spec->cv.folds, spec->cv.repeats, spec->priority,
+               s->fingerprint[0] ? s->fingerprint : "unknown");
+    *out = s;
+    hpt__dispatch(k);
+    return 0;
+}
+
+// --- trials and tasks -----------------------------------------------------------
+
+coord_task_t *hpt__task_new(coord_core_t *k, coord_trial_t *tr, int index, bool refit)
+{
+    coord_task_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->id = k->next_task_id++;
+    t->trial = tr;
+    t->index = refit ? -1 : index;
+    if (hpt__map_put(k, t) < 0) {
+        free(t);
+        return NULL;
+    }
+    hpt__j_task_add(k, t->id, tr->sweep->id, tr->number, coord_task_fold(t),
+                    coord_task_repeat(t), coord_task_seed_rep(t), refit);
+    return t;
+}
+
+static void params_json(const coord_sweep_t *s, const coord_trial_t *tr, char *buf, size_t len)
+{
+    size_t off = (size_t)snprintf(buf, len, "{");
+    for (int i = 0; i < s->spec->n_params && off < len; i++) {
+        const coord_param_t *p = &s->spec->params[i];
+        char v[64];
+        coord_pval_format(p, &tr->vals[i], v, sizeof v);
+        if (tr->vals[i].absent)   // a conditional parameter that does not apply
+            snprintf(v, sizeof v, "null");
+        bool quote = p->kind == COORD_PKIND_ENUM && !tr->vals[i].absent;
+        off += (size_t)snprintf(buf + off, len - off, "%s\"%s\":%s%s%s", i ? "," : "", p->name,
+                                quote ? "\"" : "", v, quote ? "\"" : "");
+    }
+    if (off < len)
+        snprintf(buf + off, len - off, "}");
+}
+
+coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *done)
+{
+    *done = false;
+    if (s->exhausted || s->state >= SWEEP_REFITTING)
+        return NULL;
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    int r = coord_search_suggest(s->search, vals);
+    if (r == COORD_SEARCH_DONE) {
+        s->exhausted = true;
+        *done = true;
+        return NULL;
+    }
+    if (r != COORD_SEARCH_OK)
+        return NULL;
+    if (s->n_trials == s->cap_trials) {
+        size_t cap = s->cap_trials ? s->cap_trials * 2 : 64;
+        coord_trial_t **tv = realloc(s->trials, cap * sizeof *tv);
+        if (!tv)
+            return NULL;
+        s->trials = tv;
+        s->cap_trials = cap;
+    }
+    coord_trial_t *tr = calloc(1, sizeof *tr);
+    int splits = s->spec->cv.folds * s->spec->cv.repeats * s->spec->seeds;
+    if (!tr || !(tr->tasks = calloc((size_t)splits, sizeof *tr->tasks))) {
+        free(tr);
+        return NULL;
+    }
+    s->trials[s->n_trials++] = tr;
+    tr->number = s->n_trials;
+    tr->sweep = s;
+    /* A promotion (hyperband, asha) continues an earlier trial: it trains
+     * with that configuration's seeds so a worker can resume its model. */
+    uint64_t parent = s->search->parent;
+    if (parent >= 1 && parent < tr->number) {
+        tr->parent = parent;
+        tr->root = s->trials[parent - 1]->root;
+    } else {
+        tr->root = tr->number;
+    }
+    tr->n_tasks = splits;
+    tr->state = TRIAL_RUNNING;
+    tr->mean = tr->std = tr->mean_fit = tr->std_fit = tr->mean_train = tr->std_train = NAN;
+    memcpy(tr->vals, vals, sizeof(coord_pval_t) * (size_t)s->spec->n_params);
+    params_json(s, tr, pj, len);
+    hpt_err err = {0};
+    if (coord_spec_apply(s->spec, vals, &tr->hp, &err) < 0) {
+        /* A combination the engine rejects fails the trial without running
+         * it. */
+        snprintf(tr->error, sizeof tr->error, "%s", err.msg);
+        tr->n_tasks = 0;
+    }
+    return tr;
+}
+
+/* Ask the search for one more trial and queue its tasks.  Returns the
+ * number of tasks queued (0 when the search has none now). */
+static int sweep_grow(coord_core_t *k, coord_sweep_t *s)
+{
+    char pj[2048];
+    bool done;
+    coord_trial_t *tr = hpt__trial_next(s, pj, sizeof pj, &done);
+    if (!tr)
+        return 0;
+    hpt__j_trial_add(k, s->id, tr->number, pj, s->search->observed);
+    if (tr->n_tasks == 0) {
+        hpt__trial_finish(k, tr);
+        return 0;
+    }
+    int splits = tr->n_tasks;
+    if (coord_search_total(s->search) < 0)
+        s->tasks_total += splits;
+    for (int j = 0; j < splits; j++) {
+        coord_task_t *t = hpt__task_new(k, tr, j, false);
+        if (!t) {
+            hpt__event(k, COORD_EV_OUT_OF_MEMORY, -1, s->id, "sweep=%llu what=tasks",
+                       (unsigned long long)s->id);
+            return 0;
+        }
+        tr->tasks[j] = t;
+        hpt__q_push(k, t, false);
+    }
+    hpt__event(k, COORD_EV_TRIAL_CREATED, -1, s->id, "sweep=%llu trial=%llu params=%s",
+               (unsigned long long)s->id, (unsigned long long)tr->number, pj);
+    return splits;
+}
+
+// --- leasing --------------------------------------------------------------------
+
+/* The seed a task trains with: a pure function of the sweep seed, the trial's
+ * base seed, the trial number (of its configuration's first trial, so a
+ * promotion trains the same model further), the split and the cv.seeds
+ * training index, so any worker, any attempt, gives the same result. */
+static uint64_t task_seed(const coord_task_t *t)
+{
+    int seed_rep = coord_task_seed_rep(t);
+    uint64_t v[5] = {coord_task_sweep(t)->spec->seed, t->trial->hp.seed, t->trial->root,
+                     (uint64_t)(int64_t)coord_task_split(t), (uint64_t)seed_rep};
+    hpt_rng_t r;
+    hpt_rng_seed_n(&r, v, seed_rep ? 5 : 4);
+    return hpt_rng_u64(&r);
+}
+
+/* Count one lease whose task waited `seconds` in its sweep's queue, for the
+ * hptune_dispatch_latency_seconds histogram. */
+static void metrics_dispatch(coord_core_t *k, double seconds)
+{
+    static const double le[COORD_LAT_N] = COORD_LAT_LE;
+    int i = 0;
+    while (i < COORD_LAT_N && seconds > le[i])
+        i++;
+    k->dispatch_le[i]++;
+    k->dispatch_count++;
+    k->dispatch_sum_s += seconds > 0 ? seconds : 0;
+}
+
+static bool lease(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
+{
+    coord_sweep_t *s = coord_task_sweep(t);
+    double queued_at = t->queued_at;
+    if (hpt__lease_begin(k, t, w) < 0)
+        return false;
+    t->attempt++;
+    hpt_hparams_t hp = t->trial->hp;
+    hp.seed = task_seed(t);
+    uint32_t units[HPT_MAX_LAYERS];
+    Hpt__HParams wh;
+    hpt_proto_hparams_to_wire(&hp, &wh, units);
+    Hpt__Assign a = HPT__ASSIGN__INIT;
+    a.task = t->id;
+    a.attempt = t->attempt;
+    a.sweep = s->id;
+    a.trial = t->trial->number;
+    a.refit = coord_task_is_refit(t);
+    a.fold = (uint32_t)coord_task_fold(t);
+    a.folds = (uint32_t)s->spec->cv.folds;
+    a.repeat = (uint32_t)coord_task_repeat(t);
+    a.cv_seed = s->spec->cv.seed;
+    a.stratified = s->spec->cv.stratified;
+    a.shuffle = s->spec->cv.shuffle;
+    a.dataset = s->spec->dataset;
+    a.fingerprint = s->fingerprint;
+    a.hparams = &wh;
+    a.score_train = s->spec->score_train;
+    a.test_objective = s->spec->test_objective;
+    a.score_epochs = coord_search_wants_epochs(s->search);
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_ASSIGN;
+    env.assign = &a;
+    hpt__send(k, &w->peer, &env);
+    metrics_dispatch(k, k->now - queued_at);
+    if (t->attempt > 1)
+        k->tasks_retried++;
+    hpt__j_task_lease(k, t->id, t->attempt, w->id, hpt__unix(k));
+    if (s->state == SWEEP_QUEUED)
+        sweep_set_state(k, s, SWEEP_RUNNING);
+    hpt__event(k, COORD_EV_TASK_LEASED, -1, s->id,
+               "sweep=%llu trial=%llu task=%llu split=%d seed_rep=%d attempt=%u worker=%s",
+               (unsigned long long)s->id, (unsigned long long)t->trial->number,
+               (unsigned long long)t->id, coord_task_split(t), coord_task_seed_rep(t),
+               (unsigned)t->attempt, w->id);
+    return true;
+}
+
+/* Sweeps in dispatch order: priority (high first), then submission order. */
+static int sweep_order(coord_core_t *k, coord_sweep_t **out, int max)
+{
+    int n = 0;
+    for (coord_sweep_t *s = k->sweeps; s && n < max; s = s->next)
+        if (s->state < SWEEP_DONE)
+            out[n++] = s;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && out[j]->spec->priority > out[j - 1]->spec->priority; j--) {
+            coord_sweep_t *x = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = x;
+        }
+    return n;
+}
+
+static bool warned(coord_worker_t *w, uint64_t sweep)
+{
+    for (int i = 0; i < w->n_warned; i++)
+        if (w->warned[i] == sweep)
+            return true;
+    if (w->n_warned < 16)
+        w->warned[w->n_warned++] = sweep;
+    return false;
+}
+
+/* Whether w may run tasks of s; reports the reason once when not. */
+static bool worker_fits(coord_core_t *k, coord_worker_t *w, coord_sweep_t *s)
+{
+    int has = coord_worker_has_dataset(w, s);
+    if (has == 1 && s->fingerprint[0] == '\0') {
+        for (int i = 0; i < w->n_datasets; i++)
+            if (strcmp(w->ds_name[i], s->spec->dataset) == 0 &&
+                strcmp(w->ds_fp[i], "dry-run") != 0)
+                memcpy(s->fingerprint, w->ds_fp[i], 65);
+    }
+    if (has == 1 && s->fingerprint[0] != '\0' && !s->fp_logged) {
+        s->fp_logged = true;
+        hpt__event(k, COORD_EV_FINGERPRINT_ADOPTED, -1, s->id,
+                   "sweep=%llu dataset=%s fingerprint=%.12s worker=%s",
+                   (unsigned long long)s->id, s->spec->dataset, s->fingerprint, w->id);
+    }
+    if (has == 1)
+        return true;
+    if (has == 0)
+        hpt__offer(k, &w->peer, s->id);   // it may fetch it (coord_datasets.c)
+    if (!warned(w, s->id)) {
+        if (has == 0)
+            hpt__event(k, COORD_EV_WORKER_LACKS_DATASET, -1, s->id,
+                       "sweep=%llu worker=%s dataset=%s", (unsigned long long)s->id, w->id,
+                       s->spec->dataset);
+        else
+            hpt__event(k, COORD_EV_WORKER_FINGERPRINT_MISMATCH, -1, s->id,
+                       "sweep=%llu worker=%s dataset=%s want=%.12s", (unsigned long long)s->id,
+                       w->id, s->spec->dataset, s->fingerprint);
+    }
+    return false;
+}
+
+/* The worker id that holds the model a promoted task continues (the one
+ * that trained the same task of the parent trial), or NULL. */
+static const char *task_affinity(const coord_task_t *t)
+{
+    const coord_trial_t *tr = t->trial;
+    if (coord_task_is_refit(t) || !tr->parent)
+        return NULL;
+    const coord_trial_t *p = tr->sweep->trials[tr->parent - 1];
+    const coord_task_t *pt = t->index < p->n_tasks ? p->tasks[t->index] : NULL;
+    return pt && pt->state == TASK_DONE && pt->res ? pt->res->done_by : NULL;
+}
+
+/* Whether worker id is connected (and so may take its promoted tasks). */
+static bool worker_live(coord_core_t *k, const char *id)
+{
+    for (coord_worker_t *o = k->workers; o; o = o->next)
+        if (strcmp(o->id, id) == 0)
+            return true;
+    return false;
+}
+
+/* The first queued task of s that w may take, looking a bounded way down
+ * the queue:
+ *  - a task whose last attempt stalled or failed on w goes elsewhere while
+ *    another live worker with free slots could take it;
+ *  - a promoted task (hyperband, asha) goes to the worker that holds its
+ *    parent's model, which continues training instead of starting over:
+ *    first w's own such tasks, then tasks with no live holder; with strict
+ *    false (the search has nothing new to offer) any task. */
+static coord_task_t *pick_task(coord_core_t *k, coord_sweep_t *s, coord_worker_t *w,
+                               bool strict)
+{
+    int looked = 0;
+    coord_task_t *free_task = NULL, *held = NULL;
+    for (coord_task_t *t = s->qhead; t && looked < 64; t = t->qnext, looked++) {
+        if (t->avoid && strcmp(t->avoid, w->id) == 0) {
+            bool other = false;
+            for (coord_worker_t *o = k->workers; o && !other; o = o->next)
+                other = o != w && coord_worker_free_slots(o, k->now) > 0 &&
+                        coord_worker_has_dataset(o, s) == 1;
+            if (other)
+                continue;
+        }
+        const char *aff = task_affinity(t);
+        if (aff && strcmp(aff, w->id) == 0)
+            return t;
+        if (!aff || !worker_live(k, aff)) {
+            if (!free_task)
+                free_task = t;
+        } else if (!held) {
+            held = t;
+        }
+    }
+    return free_task ? free_task : strict ? NULL : held;
+}
+
+void hpt__dispatch(coord_core_t *k)
+{
+    if (k->stopping)
+        return;
+    coord_sweep_t *order[256];
+    int n = sweep_order(k, order, 256);
+    if (n == 0)
+        return;
+    for (coord_worker_t *w = k->workers, *wn; w; w = wn) {
+        wn = w->next;
+        int free_slots = coord_worker_free_slots(w, k->now);
+        for (int i = 0; i < n && free_slots > 0; i++) {
+            coord_sweep_t *s = order[i];
+            if (s->state >= SWEEP_DONE || !worker_fits(k, w, s))
+                continue;
+            int cap = s->spec->max_parallel;
+            while (free_slots > 0 && (cap == 0 || s->tasks_running < cap)) {
+                if (!s->qhead && sweep_grow(k, s) == 0)
+                    break;
+                if (!s->qhead)
+                    break;
+                coord_task_t *t = pick_task(k, s, w, true);
+                /* Only tasks whose model another worker holds are queued:
+                 * start something new rather than retrain them here. */
+                if (!t && sweep_grow(k, s) > 0)
+                    t = pick_task(k, s, w, true);
+                if (!t)
+                    t = pick_task(k, s, w, false);
+                if (!t)
+                    break;
+                if (!lease(k, t, w)) {
+                    free_slots = 0;
+                    break;
+                }
+                free_slots--;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        hpt__sweep_check_end(k, order[i]);
+}
+
+// --- results --------------------------------------------------------------------
+
+static bool better(const coord_sweep_t *s, double a, double b)
+{
+    if (isnan(a))
+        return false;
+    if (isnan(b))
+        return true;
+    return s->spec->maximize ? a > b : a < b;
+}
+
+double coord_trial_split_score(const coord_trial_t *tr, int k, bool train)
+{
+    int seeds = tr->sweep->spec->seeds;
+    if (k < 0 || (k + 1) * seeds > tr->n_tasks)
+        return NAN;
+    double sum = 0.0;
+    for (int r = 0; r < seeds; r++) {
+        const coord_task_t *t = tr->tasks[k * seeds + r];
+        if (!t || t->state != TASK_DONE || !t->res)
+            return NAN;
+        sum += train ? t->res->r.train_score : t->res->r.score;
+    }
+    return sum / seeds;
+}
+
+double coord_trial_finished(const coord_trial_t *tr)
+{
+    if (tr->state != TRIAL_DONE)
+        return NAN;
+    double t = 0;
+    for (int j = 0; j < tr->n_tasks; j++)
+        if (tr->tasks[j] && tr->tasks[j]->res && tr->tasks[j]->res->finished_unix > t)
+            t = tr->tasks[j]->res->finished_unix;
+    return t > 0 ? t : NAN;
+}
+
+void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr)
+{
+    coord_sweep_t *s = tr->sweep;
+    int n = tr->n_tasks, seeds = s->spec->seeds, ns = n / seeds;
+    double *sc = calloc((size_t)(n > 0 ? n : 1) * 3, sizeof *sc);
+    double *ft = sc ? sc + n : NULL, *ts = sc ? sc + 2 * n : NULL;
+    bool ok = sc && n > 0 && tr->error[0] == '\0';
+    if (!sc)
+        snprintf(tr->error, sizeof tr->error, "out of memory aggregating the trial");
+    for (int j = 0; j < n && ok; j++) {
+        coord_task_t *t = tr->tasks[j];
+        if (!t || t->state != TASK_DONE || !t->res) {
+            ok = false;
+            break;
+        }
+        ft[j] = t->res->r.fit_seconds;
+    }
+    /* scikit-learn's statistics are over splits; a split trained with
+     * several seeds scores their mean. */
+    for (int j = 0; j < ns && ok; j++) {
+        sc[j] = coord_trial_split_score(tr, j, false);
+        ts[j] = coord_trial_split_score(tr, j, true);
+    }
+    if (ok) {
+        coord_agg_mean_std(sc, ns, &tr->mean, &tr->std);
+        coord_agg_mean_std(ft, n, &tr->mean_fit, &tr->std_fit);
+        coord_agg_mean_std(ts, ns, &tr->mean_train, &tr->std_train);
+        tr->state = TRIAL_DONE;
+        s->trials_done++;
+        if (!s->best || better(s, tr->mean, s->best->mean))
+            s->best = tr;
+    } else {
+        tr->mean = tr->std = NAN;
+        tr->state = s->state == SWEEP_CANCELLED ? TRIAL_CANCELLED : TRIAL_FAILED;
+        if (tr->state == TRIAL_FAILED)
+            s->trials_failed++;
+    }
+    s->results_gen++;
+    /* Every suggested trial is observed exactly once (NaN when it failed):
+     * strategies that wait for their trials (coordinate search) need it. */
+    long seq = 0;
+    if (!tr->observed) {
+        coord_search_observe(s->search, tr->number, tr->mean);
+        tr->observed = true;
+        seq = s->search->observed;
+    }
+    hpt__j_trial_done(k, s->id, tr->number, coord_trial_state_name(tr->state), tr->mean, tr->std,
+                      tr->error[0] ? tr->error : NULL, seq);
+    hpt__event(k, ok ? COORD_EV_TRIAL_DONE : COORD_EV_TRIAL_FAILED,
+               k->replaying ? HPT_LOG_DEBUG : -1, s->id,
+               "sweep=%llu trial=%llu mean=%.6f std=%.6f best_trial=%llu best=%.6f%s%s%s",
+               (unsigned long long)s->id, (unsigned long long)tr->number, tr->mean, tr->std,
+               (unsigned long long)(s->best ? s->best->number : 0),
+               s->best ? s->best->mean : NAN, tr->error[0] ? " error=\"" : "", tr->error,
+               tr->error[0] ? "\"" : "");
+    free(sc);
+}
+
+/* Tell the worker holding t to cancel it and take the lease back; the
+ * worker's thread keeps the slot (a zombie) until its heartbeats show it
+ * stopped. */
+static void revoke_on_worker(coord_core_t *k, coord_task_t *t)
+{
+    coord_worker_t *w = t->lease->worker;
+    if (w) {
+        Hpt__Cancel m = HPT__CANCEL__INIT;
+        m.task = t->id;
+        m.attempt = t->attempt;
+        hpt_env_t env = HPT__ENVELOPE__INIT;
+        env.body_case = HPT__ENVELOPE__BODY_CANCEL;
+        env.cancel = &m;
+        hpt__send(k, &w->peer, &env);
+    }
+    hpt__lease_end(k, t);
+    if (w)
+        w->zombies++;
+}
+
+/* End a queued or leased task as cancelled (journaled with why). */
+static void task_cancel(coord_core_t *k, coord_task_t *t, const char *why)
+{
+    if (t->state == TASK_QUEUED) {
+        hpt__q_remove(t);
+    } else if (t->state == TASK_LEASED) {
+        revoke_on_worker(k, t);
+        hpt__j_attempt_end(k, t->id, t->attempt, "cancelled", why, hpt__unix(k));
+    } else {
+        return;
+    }
+    t->state = TASK_CANCELLED;
+    hpt__j_task_state(k, t->id, "cancelled", why);
+}
+
+void hpt__trial_abandon(coord_core_t *k, coord_trial_t *tr, coord_task_t *except)
+{
+    for (int j = 0; j < tr->n_tasks; j++) {
+        coord_task_t *t = tr->tasks[j];
+        if (!t || t == except)
+            continue;
+        if (t->state == TASK_QUEUED || t->state == TASK_LEASED)
+            tr->sweep->tasks_total--;   // will never run: not part of done/total
+        task_cancel(k, t, "trial failed");
+    }
+}
+
+void hpt__sweep_finish(coord_core_t *k, coord_sweep_t *s, coord_sweep_state_t st)
+{
+    sweep_set_state(k, s, st);
+    if (s->has_refit && s->best)
+        hpt__j_sweep_refit(k, s->id, s->best->number, s->refit_score, s->refit_accuracy);
+    hpt__event(k, COORD_EV_SWEEP_FINISHED, st == SWEEP_DONE ? HPT_LOG_INFO : HPT_LOG_WARN, s->id,
+               "sweep=%llu state=%s trials=%zu trials_failed=%d best_trial=%llu best_mean=%.6f "
+               "best_std=%.6f refit_score=%.6f%s%s%s",
+               (unsigned long long)s->id, coord_sweep_state_name(st), s->n_trials,
+               s->trials_failed, (unsigned long long)(s->best ? s->best->number : 0),
+               s->best ? s->best->mean : NAN, s->best ? s->best->std : NAN,
+               s->has_refit ? s->refit_score : NAN, s->error[0] ? " error=\"" : "", s->error,
+               s->error[0] ? "\"" : "");
+}
+
+/* A sweep ends when the search is exhausted and nothing is queued or
+ * running; then the refit runs (if asked), then the sweep is done. */
+void hpt__sweep_check_end(coord_core_t *k, coord_sweep_t *s)
+{
+    if (s->state >= SWEEP_DONE)
+        return;
+    if (s->state == SWEEP_REFITTING) {
+        coord_task_t *t = s->refit_task;
+        if (t->state == TASK_DONE) {
+            s->has_refit = true;
+            s->refit_score = t->res->r.score;
+            s->refit_accuracy = t->res->r.accuracy;
+            s->refit_n_test = t->res->r.n_eval;
+            hpt__sweep_finish(k, s, SWEEP_DONE);
+        } else if (t->state == TASK_FAILED) {
+            snprintf(s->error, sizeof s->error, "refit failed: %.200s", t->error ? t->error : "");
+            hpt__sweep_finish(k, s, SWEEP_FAILED);
+        }
+        return;
+    }
+    if (s->qhead || s->tasks_running > 0)
+        return;
+    if (!s->exhausted) {
+        /* Only the search knows whether more trials come. */
+        if (sweep_grow(k, s) > 0 || !s->exhausted)
+            return;
+    }
+    for (size_t i = 0; i < s->n_trials; i++)
+        if (s->trials[i]->state == TRIAL_RUNNING)
+            return;
+    if (!s->best) {
+        snprintf(s->error, sizeof s->error, "every trial failed%s%.200s",
+                 s->n_trials ? "; first error: " : "", s->n_trials ? s->trials[0]->error : "");
+        hpt__sweep_finish(k, s, SWEEP_FAILED);
+        return;
+    }
+    if (!s->spec->refit) {
+        hpt__sweep_finish(k, s, SWEEP_DONE);
+        return;
+    }
+    s->refit_task = hpt__task_new(k, s->best, -1, true);
+    if (!s->refit_task) {
+        snprintf(s->error, sizeof s->error, "out of memory creating the refit task");
+        hpt__sweep_finish(k, s, SWEEP_FAILED);
+        return;
+    }
+    s->state = SWEEP_REFITTING;
+    hpt__j_sweep_state(k, s->id, "refitting", hpt__unix(k), NULL);
+    hpt__q_push(k, s->refit_task, false);
+    hpt__event(k, COORD_EV_REFIT_STARTED, -1, s->id, "sweep=%llu trial=%llu mean=%.6f",
+               (unsigned long long)s->id, (unsigned long long)s->best->number, s->best->mean);
+    hpt__dispatch(k);
+}
+
+/* The attempt that just ended (its lease already ended) failed: retry it,
+ * or fail the task and its trial after max_attempts. */
+static void task_failed(coord_core_t *k, coord_task_t *t, const char *error)
+{
+    coord_sweep_t *s = coord_task_sweep(t);
+    if (t->failures < UINT8_MAX)
+        t->failures++;
+    hpt__str_set(&t->error, error);
+    hpt__j_attempt_end(k, t->id, t->attempt, "failed", error, hpt__unix(k));
+    if ((int)t->failures < k->cfg.max_attempts && s->state < SWEEP_DONE) {
+        hpt__event(k, COORD_EV_TASK_RETRY, -1, s->id,
+                   "sweep=%llu trial=%llu task=%llu attempt=%u error=\"%s\"",
+                   (unsigned long long)s->id, (unsigned long long)t->trial->number,
+                   (unsigned long long)t->id, (unsigned)t->attempt, error);
+        hpt__q_push(k, t, true);
+        return;
+    }
+    t->state = TASK_FAILED;
+    s->tasks_failed++;
+    hpt__j_task_state(k, t->id, "failed", error);
+    hpt__event(k, COORD_EV_TASK_FAILED, -1, s->id,
+               "sweep=%llu trial=%llu task=%llu attempts=%u error=\"%s\"",
+               (unsigned long long)s->id, (unsigned long long)t->trial->number,
+               (unsigned long long)t->id, (unsigned)t->attempt, error);
+    if (coord_task_is_refit(t))
+        return;
+    coord_trial_t *tr = t->trial;
+    snprintf(tr->error, sizeof tr->error, "split %d: %s", coord_task_split(t), error);
+    hpt__trial_abandon(k, tr, t);
+    hpt__trial_finish(k, tr);
+}
+
+/* Whether a reported score is a value the metric can take: accuracy and F1
+ * are in [0, 1], log loss is non-negative; all are finite. */
+static bool score_ok(double v, bool unit)
+{
+    return isfinite(v) && v >= 0 && (!unit || v <= 1.0);
+}
+
+void hpt__result(coord_core_t *k, coord_worker_t *w, const Hpt__Result *m)
+{
+    coord_task_t *t = hpt__map_get(k, m->task);
+    const char *wid = w ? w->id : "unregistered";
+    /* An orphaned lease (from before a restart) accepts its attempt's result
+     * from whoever delivers it: the result is a function of the task. */
+    if (!t || t->state != TASK_LEASED || t->attempt != m->attempt ||
+        (t->lease->worker != w && t->lease->worker != NULL)) {
+        k->results_dropped++;
+        if (w && !coord_core_log_allowed(k, k->now, &w->peer, 2, 20))
+            return;
+        hpt__event(k, COORD_EV_RESULT_DROPPED, -1, t ? coord_task_sweep(t)->id : 0,
+                   "task=%llu attempt=%u worker=%s reason=%s", (unsigned long long)m->task,
+                   m->attempt, wid,
+                   !t                            ? "unknown-task"
+                   : t->state != TASK_LEASED     ? "task-not-leased"
+                   : t->attempt != m->attempt    ? "superseded-attempt"
+                                                 : "leased-to-another-worker");
+        return;
+    }
+    coord_sweep_t *s = coord_task_sweep(t);
+    if (!m->ok && m->refused) {
+        /* Not run at all (the worker is full, draining, or lacks the data):
+         * back to the front of the queue without counting an attempt as
+         * failed; the next lease carries attempt + 1. */
+        char why[320];
+        snprintf(why, sizeof why, "refused by the worker: %.280s", m->error);
+        hpt__requeue(k, t, why);
+        if (w)   // its view of its slots differs from ours: wait for a heartbeat
+            w->cooldown_until = k->now + k->cfg.hb_ivl_ms * 1e-3;
+        hpt__dispatch(k);
+        return;
+    }
+    const char *holder = w ? w->id : t->lease->orphan_of;
+    const char *done_by = hpt__intern(k, holder);
+    /* A score outside what the metric can take is the worker's error, not a
+     * result: it would poison the mean (1e308 is finite, its mean is not). */
+    bool unit = s->spec->metric != HPT_METRIC_LOG_LOSS;
+    const char *bad = NULL;
+    if (m->ok && (!score_ok(m->score, unit) ||
+                  (!isnan(m->accuracy) && !score_ok(m->accuracy, true)) ||
+                  (!isnan(m->train_score) && !score_ok(m->train_score, unit)) ||
+                  !(m->fit_seconds >= 0 && m->fit_seconds < 1e9) || m->epochs > 1000000 ||
+                  m->resumed_from > m->epochs))
+        bad = "the result's values are out of range for the metric";
+    hpt__lease_end(k, t);
+    if (!m->ok || bad) {
+        if (w) {
+            w->tasks_failed++;
+            t->avoid = done_by;
+        }
+        task_failed(k, t, bad ? bad : m->error[0] ? m->error : "failed without a message");
+    } else {
+        coord_task_result_t *res = calloc(1, sizeof *res);
+        if (!res) {
+            hpt__event(k, COORD_EV_OUT_OF_MEMORY, -1, s->id, "sweep=%llu what=result",
+                       (unsigned long long)s->id);
+            hpt__q_push(k, t, true);
+            return;
+        }
+        if (w) {
+            w->tasks_done++;
+            // epochs it trained: a promoted trial's model continued from resumed_from
+            w->epochs_done += m->epochs > m->resumed_from ? m->epochs - m->resumed_from : 0;
+        }
+        k->results_accepted++;
+        res->r = (coord_result_t){
+            .score = m->score, .accuracy = m->accuracy, .log_loss = m->log_loss,
+            .f1_macro = m->f1_macro, .train_score = m->train_score,
+            .fit_seconds = m->fit_seconds, .epochs = (int)m->epochs, .n_eval = m->n_eval,
+            .resumed_from = (int)m->resumed_from,
+        };
+        res->finished_unix = hpt__unix(k);
+        res->done_by = done_by;
+        t->res = res;
+        t->state = TASK_DONE;
+        hpt__j_task_result(k, t->id, t->attempt, &res->r, res->finished_unix);
+        s->tasks_done++;
+        if (s->first_result_mono == 0)
+            s->first_result_mono = k->now;
+        hpt__event(k, COORD_EV_TASK_RESULT, -1, s->id,
+                   "sweep=%llu trial=%llu task=%llu split=%d attempt=%u score=%.6f fit_s=%.3f "
+                   "epochs=%d resumed_from=%d worker=%s",
+                   (unsigned long long)s->id, (unsigned long long)t->trial->number,
+                   (unsigned long long)t->id, coord_task_split(t), (unsigned)t->attempt,
+                   res->r.score, res->r.fit_seconds, res->r.epochs, res->r.resumed_from, wid);
+        if (coord_task_is_refit(t)) {
+            hpt__event(k, COORD_EV_REFIT_DONE, -1, s->id,
+                       "sweep=%llu trial=%llu test_score=%.6f test_accuracy=%.6f",
+                       (unsigned long long)s->id, (unsigned long long)t->trial->number,
+                       res->r.score, res->r.accuracy);
+        } else {
+            coord_trial_t *tr = t->trial;
+            tr->done++;
+            if (tr->done == tr->n_tasks && tr->state == TRIAL_RUNNING)
+                hpt__trial_finish(k, tr);
+        }
+    }
+    hpt__dispatch(k);
+    hpt__sweep_check_end(k, s);
+}
+
+void hpt__progress(coord_core_t *k, coord_worker_t *w, const Hpt__Progress *m)
+{
+    coord_task_t *t = hpt__map_get(k, m->task);
+    if (!t || t->state != TASK_LEASED || t->attempt != m->attempt || t->lease->worker != w)
+        return;
+    if (m->epoch > 1000000 || !(isnan(m->val_score) || isfinite(m->val_score)))
+        return;
+    coord_lease_t *l = t->lease;
+    if ((int)m->epoch > l->epoch) {
+        l->progress_at = k->now;
+        k->epochs_total += (uint64_t)((int)m->epoch - l->epoch);
+    }
+    l->epoch = (int)m->epoch;
+    coord_sweep_t *s = coord_task_sweep(t);
+    coord_search_observe_epoch(s->search, t->trial->number, (int)m->epoch, m->val_score);
+    hpt__event(k, COORD_EV_TASK_PROGRESS, -1, s->id,
+               "sweep=%llu trial=%llu task=%llu epoch=%u/%u val_score=%.6f train_loss=%.6f",
+               (unsigned long long)s->id, (unsigned long long)t->trial->number,
+               (unsigned long long)t->id, m->epoch, m->epochs, m->val_score, m->train_loss);
+}
+
+void hpt__requeue(coord_core_t *k, coord_task_t *t, const char *why)
+{
+    hpt__j_attempt_end(k, t->id, t->attempt, "lost", why, hpt__unix(k));
+    hpt__lease_end(k, t);
+    hpt__event(k, COORD_EV_TASK_REQUEUED, -1, coord_task_sweep(t)->id,
+               "sweep=%llu trial=%llu task=%llu attempt=%u reason=\"%s\"",
+               (unsigned long long)coord_task_sweep(t)->id,
+               (unsigned long long)t->trial->number, (unsigned long long)t->id,
+               (unsigned)t->attempt, why);
+    hpt__q_push(k, t, true);
+}
+
+int coord_core_cancel(coord_core_t *k, double now, coord_sweep_t *s)
+{
+    k->now = now;
+    if (s->state >= SWEEP_DONE)
+        return 0;
+    s->state = SWEEP_CANCELLED;
+    /* Every queued, leased or orphaned task of the sweep. */
+    for (size_t i = 0; i < s->n_trials; i++)
+        for (int j = 0; j < s->trials[i]->n_tasks; j++)
+            if (s->trials[i]->tasks[j])
+                task_cancel(k, s->trials[i]->tasks[j], "sweep cancelled");
+    if (s->refit_task)
+        task_cancel(k, s->refit_task, "sweep cancelled");
+    for (size_t i = 0; i < s->n_trials; i++)
+        if (s->trials[i]->state == TRIAL_RUNNING) {
+            s->trials[i]->state = TRIAL_CANCELLED;
+            hpt__j_trial_done(k, s->id, s->trials[i]->number, "cancelled", NAN, NAN, NULL, 0);
+        }
+    s->results_gen++;
+    snprintf(s->error, sizeof s->error, "cancelled by a client");
+    hpt__sweep_finish(k, s, SWEEP_CANCELLED);
+    hpt__dispatch(k);
+    return 1;
+}
+
+double coord_sweep_eta(const coord_sweep_t *s, double now)
+{
+    if (s->state >= SWEEP_DONE)
+        return 0;
+    if (!s->first_result_mono || s->tasks_done < 1 || s->tasks_total <= 0)
+        return -1;
+    double el = now - s->first_result_mono;
+    /* Tasks finished since the first result, over the time since then;
+     * the first result itself marks time zero. */
+    if (s->tasks_done < 2 || el <= 0)
+        return -1;
+    double rate = (s->tasks_done - 1) / el;
+    int64_t left = s->tasks_total - s->tasks_done - s->tasks_failed;
+    return left > 0 ? left / rate : 0;
+}
+
+// --- stalls and deadlines -------------------------------------------------------
+
+/* Take a lease back from a worker that holds it but makes no progress: tell
+ * the worker to cancel (its thread keeps the slot until it stops, as the
+ * heartbeats will show), count a failed attempt, lease it elsewhere. */
+static void lease_revoke(coord_core_t *k, coord_task_t *t, const char *why)
+{
+    coord_worker_t *w = t->lease->worker;
+    t->avoid = hpt__intern(k, w->id);
+    revoke_on_worker(k, t);
+    w->tasks_failed++;
+    task_failed(k, t, why);
+}
+
+void hpt__stalls(coord_core_t *k)
+{
+    double now = k->now;
+    if (now - k->last_stall_check < 1.0)
+        return;
+    k->last_stall_check = now;
+    bool changed = false;
+    for (coord_worker_t *w = k->workers; w; w = w->next) {
+        for (coord_task_t *t = w->leased, *tn; t; t = tn) {
+            tn = t->lease->wnext;
+            coord_lease_t *l = t->lease;
+            char why[160];
+            if (now - l->progress_at > k->cfg.task_stall_s)
+                snprintf(why, sizeof why, "stalled: no new epoch for %.0f s (task_stall_s %d)",
+                         now - l->progress_at, k->cfg.task_stall_s);
+            else if (now - l->leased_at > k->cfg.task_deadline_s)
+                snprintf(why, sizeof why, "deadline: running for %.0f s (task_deadline_s %d)",
+                         now - l->leased_at, k->cfg.task_deadline_s);
+            else
+                continue;
+            coord_sweep_t *s = coord_task_sweep(t);
+            hpt__event(k, COORD_EV_LEASE_REVOKED, -1, s->id,
+                       "sweep=%llu trial=%llu task=%llu attempt=%u worker=%s reason=\"%s\"",
+                       (unsigned long long)s->id, (unsigned long long)t->trial->number,
+                       (unsigned long long)t->id, (unsigned)t->attempt, w->id, why);
+            lease_revoke(k, t, why);
+            hpt__sweep_check_end(k, s);
+            changed = true;
+        }
+    }
+    if (changed)
+        hpt__dispatch(k);
+}
+
+double coord_trial_p_vs_best(const coord_sweep_t *s, const coord_trial_t *tr)
+{
+    const coord_trial_t *b = s->best;
+    if (!b || tr->state != TRIAL_DONE || b->state != TRIAL_DONE)
+        return NAN;
+    if (tr == b)
+        return 1.0;
+    int n = tr->n_tasks / s->spec->seeds;   // splits
+    if (tr->n_tasks != b->n_tasks || n < 2 || s->spec->cv.folds < 2)
+        return NAN;
+    double *x = malloc(sizeof *x * (size_t)n * 2);
+    if (!x)
+        return NAN;
+    double *y = x + n;
+    for (int j = 0; j < n; j++) {   // same split order: repeat * folds + fold
+        x[j] = coord_trial_split_score(b, j, false);
+        y[j] = coord_trial_split_score(tr, j, false);
+    }
+    coord_agg_ttest_t r;
+    double p = NAN;
+    /* Each split trains on (k-1)/k of the data and tests on 1/k. */
+    if (coord_agg_nb_ttest(x, y, n, 1.0 / (s->spec->cv.folds - 1), &r) == 0)
+        p = r.p;
+    free(x);
+    return p;
+}

@@ -1,0 +1,380 @@
+/*
+ * tasks.c: where a task is.  The one owner of the invariants
+ *   - a task is in exactly one place: its sweep's queue (QUEUED), one
+ *     worker's lease list (LEASED), an orphaned lease after a restart
+ *     (LEASED with no worker), or nowhere (DONE, FAILED, CANCELLED);
+ *   - a worker's busy count is the length of its lease list, and the
+ *     sweep's tasks_running counts its leased and orphaned tasks;
+ *   - the task map finds every task of every sweep in memory by id.
+ * Other core files move tasks only through the functions here (tasks.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tasks.h"
+
+// --- task map ---------------------------------------------------------------
+
+static size_t hash64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+int hpt__map_put(coord_core_t *k, coord_task_t *t)
+{
+    if ((k->map_len + 1) * 2 > k->map_cap) {
+        size_t cap = k->map_cap ? k->map_cap * 2 : 1024;
+        coord_task_t **m = calloc(cap, sizeof *m);
+        if (!m)
+            return -ENOMEM;
+        for (size_t i = 0; i < k->map_cap; i++) {
+            coord_task_t *x = k->map[i];
+            if (!x)
+                continue;
+            size_t j = hash64(x->id) & (cap - 1);
+            while (m[j])
+                j = (j + 1) & (cap - 1);
+            m[j] = x;
+        }
+        free(k->map);
+        k->map = m;
+        k->map_cap = cap;
+    }
+    size_t j = hash64(t->id) & (k->map_cap - 1);
+    while (k->map[j])
+        j = (j + 1) & (k->map_cap - 1);
+    k->map[j] = t;
+    k->map_len++;
+    return 0;
+}
+
+coord_task_t *hpt__map_get(const coord_core_t *k, uint64_t id)
+{
+    if (!k->map_cap)
+        return NULL;
+    size_t j = hash64(id) & (k->map_cap - 1);
+    while (k->map[j]) {
+        if (k->map[j]->id == id)
+            return k->map[j];
+        j = (j + 1) & (k->map_cap - 1);
+    }
+    return NULL;
+}
+
+/* Remove by backward-shift deletion (linear probing keeps no tombstones). */
+void hpt__map_del(coord_core_t *k, uint64_t id)
+{
+    if (!k->map_cap)
+        return;
+    size_t mask = k->map_cap - 1, j = hash64(id) & mask;
+    while (k->map[j] && k->map[j]->id != id)
+        j = (j + 1) & mask;
+    if (!k->map[j])
+        return;
+    k->map[j] = NULL;
+    k->map_len--;
+    for (size_t i = (j + 1) & mask; k->map[i]; i = (i + 1) & mask) {
+        size_t home = hash64(k->map[i]->id) & mask;
+        /* Move the entry back into the hole when its home is not between the
+         * hole and its slot (cyclically). */
+        bool between = j <= i ? (home > j && home <= i) : (home > j || home <= i);
+        if (!between) {
+            k->map[j] = k->map[i];
+            k->map[i] = NULL;
+            j = i;
+        }
+    }
+}
+
+// --- interned worker ids ----------------------------------------------------
+
+const char *hpt__intern(coord_core_t *k, const char *id)
+{
+    if (!id)
+        return NULL;
+    /* Worker ids are few (one per worker ever seen), so a linear scan from
+     * the newest is cheap and keeps a task's reference at 8 bytes. */
+    for (size_t i = k->ids_len; i-- > 0;)
+        if (strcmp(k->ids[i], id) == 0)
+            return k->ids[i];
+    if (k->ids_len == k->ids_cap) {
+        size_t cap = k->ids_cap ? k->ids_cap * 2 : 16;
+        char **v = realloc(k->ids, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        k->ids = v;
+        k->ids_cap = cap;
+    }
+    char *s = strdup(id);
+    if (!s)
+        return NULL;
+    k->ids[k->ids_len++] = s;
+    return s;
+}
+
+// --- queues -----------------------------------------------------------------
+
+void hpt__q_push(coord_core_t *k, coord_task_t *t, bool front)
+{
+    coord_sweep_t *s = coord_task_sweep(t);
+    t->state = TASK_QUEUED;
+    t->queued_at = k->now;   // for the dispatch latency histogram
+    if (front) {
+        t->qprev = NULL;
+        t->qnext = s->qhead;
+        if (s->qhead)
+            s->qhead->qprev = t;
+        else
+            s->qtail = t;
+        s->qhead = t;
+    } else {
+        t->qnext = NULL;
+        t->qprev = s->qtail;
+        if (s->qtail)
+            s->qtail->qnext = t;
+        else
+            s->qhead = t;
+        s->qtail = t;
+    }
+    s->n_queued++;
+}
+
+void hpt__q_remove(coord_task_t *t)
+{
+    coord_sweep_t *s = coord_task_sweep(t);
+    if (t->qprev)
+        t->qprev->qnext = t->qnext;
+    else
+        s->qhead = t->qnext;
+    if (t->qnext)
+        t->qnext->qprev = t->qprev;
+    else
+        s->qtail = t->qprev;
+    t->qprev = t->qnext = NULL;
+    s->n_queued--;
+}
+
+// --- leases -----------------------------------------------------------------
+
+static void link_worker(coord_task_t *t, coord_worker_t *w)
+{
+    coord_lease_t *l = t->lease;
+    l->worker = w;
+    l->wprev = NULL;
+    l->wnext = w->leased;
+    if (w->leased)
+        w->leased->lease->wprev = t;
+    w->leased = t;
+    w->busy++;
+}
+
+int hpt__lease_begin(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
+{
+    /* Credit-based dispatch: never more leases (and tasks it still runs
+     * after a cancel) than the worker's slots. */
+    if (w->busy + w->zombies >= w->slots)
+        return -EBUSY;
+    coord_lease_t *l = calloc(1, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    hpt__q_remove(t);
+    t->lease = l;
+    t->state = TASK_LEASED;
+    l->leased_at = l->progress_at = k->now;
+    link_worker(t, w);
+    coord_task_sweep(t)->tasks_running++;
+    k->n_leases++;
+    return 0;
+}
+
+int hpt__lease_orphan(coord_core_t *k, coord_task_t *t, const char *worker_id, double deadline)
+{
+    coord_lease_t *l = calloc(1, sizeof *l);
+    if (!l || !(l->orphan_of = strdup(worker_id))) {
+        free(l);
+        return -ENOMEM;
+    }
+    t->lease = l;
+    t->state = TASK_LEASED;
+    l->leased_at = l->progress_at = k->now;
+    l->orphan_deadline = deadline;
+    coord_task_sweep(t)->tasks_running++;
+    k->n_orphans++;
+    k->n_leases++;
+    return 0;
+}
+
+void hpt__lease_adopt(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
+{
+    coord_lease_t *l = t->lease;
+    free(l->orphan_of);
+    l->orphan_of = NULL;
+    k->n_orphans--;
+    l->leased_at = l->progress_at = k->now;   // the clocks restart here
+    link_worker(t, w);
+}
+
+void hpt__lease_end(coord_core_t *k, coord_task_t *t)
+{
+    coord_lease_t *l = t->lease;
+    if (!l)
+        return;
+    coord_worker_t *w = l->worker;
+    if (w) {
+        if (l->wprev)
+            l->wprev->lease->wnext = l->wnext;
+        else
+            w->leased = l->wnext;
+        if (l->wnext)
+            l->wnext->lease->wprev = l->wprev;
+        w->busy--;
+    } else if (l->orphan_of) {
+        k->n_orphans--;
+    }
+    free(l->orphan_of);
+    free(l);
+    t->lease = NULL;
+    coord_task_sweep(t)->tasks_running--;
+    k->n_leases--;
+}
+
+void hpt__task_free(coord_task_t *t)
+{
+    if (!t)
+        return;
+    if (t->lease)
+        free(t->lease->orphan_of);
+    free(t->lease);
+    free(t->res);
+    free(t->error);
+    free(t);
+}
+
+// --- derived fields ---------------------------------------------------------
+
+int coord_task_split(const coord_task_t *t)
+{
+    return t->index < 0 ? -1 : t->index / coord_task_sweep(t)->spec->seeds;
+}
+
+int coord_task_fold(const coord_task_t *t)
+{
+    return t->index < 0 ? 0 : coord_task_split(t) % coord_task_sweep(t)->spec->cv.folds;
+}
+
+int coord_task_repeat(const coord_task_t *t)
+{
+    return t->index < 0 ? 0 : coord_task_split(t) / coord_task_sweep(t)->spec->cv.folds;
+}
+
+int coord_task_seed_rep(const coord_task_t *t)
+{
+    return t->index < 0 ? 0 : t->index % coord_task_sweep(t)->spec->seeds;
+}
+
+// --- invariants ---------------------------------------------------------------
+
+static int check_task(const coord_core_t *k, const coord_task_t *t, size_t *queued,
+                      size_t *leased, hpt_err *err)
+{
+    if (hpt__map_get(k, t->id) != t)
+        return hpt_err_set(err, -EFAULT, "task %llu is not in the task map",
+                           (unsigned long long)t->id);
+    if ((t->state == TASK_LEASED) != (t->lease != NULL))
+        return hpt_err_set(err, -EFAULT, "task %llu: state %s but lease %p",
+                           (unsigned long long)t->id,
+                           coord_task_state_name((coord_task_state_t)t->state), (void *)t->lease);
+    if ((t->state == TASK_DONE) != (t->res != NULL))
+        return hpt_err_set(err, -EFAULT, "task %llu: state %s but result %p",
+                           (unsigned long long)t->id,
+                           coord_task_state_name((coord_task_state_t)t->state), (void *)t->res);
+    if (t->state == TASK_QUEUED)
+        (*queued)++;
+    if (t->state == TASK_LEASED)
+        (*leased)++;
+    return 0;
+}
+
+int coord_core_check(const coord_core_t *k, hpt_err *err)
+{
+    size_t tasks = 0, leases = 0;
+    int orphans = 0;
+    for (const coord_sweep_t *s = k->sweeps; s; s = s->next) {
+        size_t queued = 0, leased = 0;
+        int rc = 0;
+        for (size_t i = 0; i < s->n_trials && rc == 0; i++) {
+            const coord_trial_t *tr = s->trials[i];
+            for (int j = 0; j < tr->n_tasks && rc == 0; j++) {
+                const coord_task_t *t = tr->tasks[j];
+                if (!t)
+                    continue;
+                tasks++;
+                rc = check_task(k, t, &queued, &leased, err);
+                if (t->lease && !t->lease->worker)
+                    orphans++;
+            }
+        }
+        if (rc == 0 && s->refit_task) {
+            tasks++;
+            rc = check_task(k, s->refit_task, &queued, &leased, err);
+            if (s->refit_task->lease && !s->refit_task->lease->worker)
+                orphans++;
+        }
+        if (rc < 0)
+            return rc;
+        size_t inq = 0;
+        for (const coord_task_t *t = s->qhead; t; t = t->qnext) {
+            if (t->state != TASK_QUEUED || coord_task_sweep(t) != s)
+                return hpt_err_set(err, -EFAULT, "sweep %llu: task %llu in the queue is %s",
+                                   (unsigned long long)s->id, (unsigned long long)t->id,
+                                   coord_task_state_name((coord_task_state_t)t->state));
+            if (++inq > queued)
+                break;
+        }
+        if (inq != queued || (size_t)s->n_queued != queued)
+            return hpt_err_set(err, -EFAULT,
+                               "sweep %llu: %zu tasks QUEUED, %zu in the queue, n_queued %d",
+                               (unsigned long long)s->id, queued, inq, s->n_queued);
+        if ((size_t)s->tasks_running != leased)
+            return hpt_err_set(err, -EFAULT, "sweep %llu: %zu tasks LEASED, tasks_running %d",
+                               (unsigned long long)s->id, leased, s->tasks_running);
+        leases += leased;
+    }
+    if (tasks != k->map_len)
+        return hpt_err_set(err, -EFAULT, "%zu tasks in sweeps, %zu in the task map", tasks,
+                           k->map_len);
+    if (leases != k->n_leases || orphans != k->n_orphans)
+        return hpt_err_set(err, -EFAULT, "%zu leases (%d orphaned), counted %zu (%d)", leases,
+                           orphans, k->n_leases, k->n_orphans);
+    size_t on_workers = 0;
+    int n_workers = 0;
+    for (const coord_worker_t *w = k->workers; w; w = w->next) {
+        n_workers++;
+        int busy = 0;
+        for (const coord_task_t *t = w->leased; t; t = t->lease->wnext) {
+            if (t->state != TASK_LEASED || !t->lease || t->lease->worker != w)
+                return hpt_err_set(err, -EFAULT, "worker %s lists task %llu it does not hold",
+                                   w->id, (unsigned long long)t->id);
+            if (++busy > w->slots + 1)
+                break;
+        }
+        if (busy != w->busy)
+            return hpt_err_set(err, -EFAULT, "worker %s: %d leases listed, busy %d", w->id,
+                               busy, w->busy);
+        on_workers += (size_t)busy;
+        if (w->next && w->next->prev != w)
+            return hpt_err_set(err, -EFAULT, "worker list broken after %s", w->id);
+    }
+    if (n_workers != k->n_workers)
+        return hpt_err_set(err, -EFAULT, "%d workers listed, n_workers %d", n_workers,
+                           k->n_workers);
+    if (on_workers + (size_t)k->n_orphans != k->n_leases)
+        return hpt_err_set(err, -EFAULT, "%zu leases on workers + %d orphans != %zu leases",
+                           on_workers, k->n_orphans, k->n_leases);
+    return 0;
+}

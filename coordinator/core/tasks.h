@@ -1,0 +1,37 @@
+/*
+ * tasks.h: the core's internal interface to tasks.c, the one owner of where
+ * a task is (queue, lease list, orphan, nowhere) and of the task map.
+ * Core files only; the shell sees core.h.
+ */
+#ifndef COORD_CORE_TASKS_H
+#define COORD_CORE_TASKS_H
+
+#include "core.h"
+
+/* Map by id.  put returns 0 or -ENOMEM. */
+int hpt__map_put(coord_core_t *k, coord_task_t *t);
+coord_task_t *hpt__map_get(const coord_core_t *k, uint64_t id);
+void hpt__map_del(coord_core_t *k, uint64_t id);
+
+/* One copy per distinct worker id, owned by the core (NULL: out of memory). */
+const char *hpt__intern(coord_core_t *k, const char *id);
+
+/* Enter the sweep's queue (state QUEUED, queued_at = now), at the front for
+ * a retry, at the back for new work; leave it. */
+void hpt__q_push(coord_core_t *k, coord_task_t *t, bool front);
+void hpt__q_remove(coord_task_t *t);
+
+/* A queued task leaves its queue for w's lease list (state LEASED).
+ * Returns 0, -EBUSY when w has no free slot (nothing changes), -ENOMEM. */
+int hpt__lease_begin(coord_core_t *k, coord_task_t *t, coord_worker_t *w);
+/* A task journaled as leased to worker_id before a restart (state LEASED,
+ * no worker): requeued if not adopted by deadline. */
+int hpt__lease_orphan(coord_core_t *k, coord_task_t *t, const char *worker_id, double deadline);
+/* An orphan's worker came back: the lease moves to its list. */
+void hpt__lease_adopt(coord_core_t *k, coord_task_t *t, coord_worker_t *w);
+/* End the lease (worker or orphan); the caller sets the next state. */
+void hpt__lease_end(coord_core_t *k, coord_task_t *t);
+
+void hpt__task_free(coord_task_t *t);
+
+#endif

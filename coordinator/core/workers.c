@@ -1,0 +1,401 @@
+/*
+ * workers.c: the worker table (Paranoid Pirate / Majordomo style), in the
+ * core: no sockets, the time comes in with each entry point.
+ *
+ * Each registered worker has expiry = now + hb_ivl * liveness, refreshed by
+ * any message from it.  The list is kept in expiry order (a refreshed worker
+ * moves to the tail), so the purge in the tick stops at the first live one.
+ * A dead worker's leased tasks go back to their sweeps' queues; their next
+ * lease carries attempt + 1, so a late result from the dead attempt is
+ * recognised and dropped.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "log.h"
+
+static bool peer_eq(const hpt_peer_id_t *a, const hpt_peer_id_t *b)
+{
+    return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+static void list_remove(coord_core_t *k, coord_worker_t *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        k->workers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        k->workers_tail = w->prev;
+    w->prev = w->next = NULL;
+}
+
+static void list_append(coord_core_t *k, coord_worker_t *w)
+{
+    w->prev = k->workers_tail;
+    w->next = NULL;
+    if (k->workers_tail)
+        k->workers_tail->next = w;
+    else
+        k->workers = w;
+    k->workers_tail = w;
+}
+
+coord_worker_t *coord_worker_by_peer(const coord_core_t *k, const hpt_peer_id_t *peer)
+{
+    for (coord_worker_t *w = k->workers; w; w = w->next)
+        if (peer_eq(&w->peer, peer))
+            return w;
+    return NULL;
+}
+
+static coord_worker_t *by_id(coord_core_t *k, const char *id)
+{
+    for (coord_worker_t *w = k->workers; w; w = w->next)
+        if (strcmp(w->id, id) == 0)
+            return w;
+    return NULL;
+}
+
+// --- throughput -----------------------------------------------------------------
+
+/* Record the worker's counters now in its ring of samples. */
+static void rate_sample(coord_worker_t *w, double now)
+{
+    w->rate[w->rate_head] = (coord_rate_sample_t){
+        .at = now, .tasks_done = w->tasks_done, .epochs_done = w->epochs_done};
+    w->rate_head = (w->rate_head + 1) % COORD_RATE_SAMPLES;
+    if (w->rate_n < COORD_RATE_SAMPLES)
+        w->rate_n++;
+}
+
+void coord_worker_rates(const coord_worker_t *w, double now, double *tasks_per_min,
+                        double *epochs_per_s, double *window_s)
+{
+    *tasks_per_min = *epochs_per_s = *window_s = 0;
+    /* The oldest sample still inside the window (samples are at least
+     * COORD_RATE_SAMPLE_S apart, so the window is covered to within one);
+     * the newest one when all are older. */
+    const coord_rate_sample_t *from = NULL;
+    for (int i = 0; i < w->rate_n; i++) {
+        int j = (w->rate_head - w->rate_n + i + 2 * COORD_RATE_SAMPLES) % COORD_RATE_SAMPLES;
+        from = &w->rate[j];
+        if (now - from->at <= COORD_RATE_WINDOW_S)
+            break;
+    }
+    if (!from || now - from->at < 1.0)
+        return;   // too short to say anything
+    double span = now - from->at;
+    *window_s = span;
+    *tasks_per_min = (double)(w->tasks_done - from->tasks_done) * 60.0 / span;
+    *epochs_per_s = (double)(w->epochs_done - from->epochs_done) / span;
+}
+
+// --- liveness -------------------------------------------------------------------
+
+static void touch(coord_core_t *k, coord_worker_t *w)
+{
+    w->last_seen = k->now;
+    w->expiry = k->now + k->cfg.hb_ivl_ms * 1e-3 * k->cfg.hb_liveness;
+    if (w != k->workers_tail) {
+        list_remove(k, w);
+        list_append(k, w);
+    }
+}
+
+int coord_worker_free_slots(const coord_worker_t *w, double now)
+{
+    int f = w->slots - w->busy - w->zombies;
+    if (w->cooldown_until > 0 && now < w->cooldown_until)
+        return 0;
+    return f > 0 && !w->draining ? f : 0;
+}
+
+int coord_worker_has_dataset(const coord_worker_t *w, const coord_sweep_t *s)
+{
+    for (int i = 0; i < w->n_datasets; i++) {
+        if (strcmp(w->ds_name[i], s->spec->dataset) != 0)
+            continue;
+        /* "dry-run" is what `hptune-worker --dry-run` advertises: it trains
+         * nothing, so any copy of the data will do (benchmarks and tests). */
+        if (s->fingerprint[0] == '\0' || strcmp(w->ds_fp[i], s->fingerprint) == 0 ||
+            strcmp(w->ds_fp[i], "dry-run") == 0)
+            return 1;
+        return -1;
+    }
+    return 0;
+}
+
+static void set_datasets(coord_worker_t *w, Hpt__DatasetInfo *const *ds, size_t n)
+{
+    w->n_datasets = 0;
+    for (size_t i = 0; i < n && i < COORD_MAX_DATASETS; i++) {
+        snprintf(w->ds_name[w->n_datasets], sizeof w->ds_name[0], "%s", ds[i]->name);
+        snprintf(w->ds_fp[w->n_datasets], sizeof w->ds_fp[0], "%s", ds[i]->fingerprint);
+        w->n_datasets++;
+    }
+}
+
+static void datasets_str(const coord_worker_t *w, char *ds, size_t len)
+{
+    size_t off = 0;
+    ds[0] = '\0';
+    for (int i = 0; i < w->n_datasets && off < len; i++)
+        off += (size_t)snprintf(ds + off, len - off, "%s%s", i ? "," : "", w->ds_name[i]);
+}
+
+void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
+                      const Hpt__Hello *m)
+{
+    k->now = now;
+    coord_worker_t *w = by_id(k, m->worker_id);
+    coord_worker_t *same_peer = coord_worker_by_peer(k, peer);
+    if (same_peer && same_peer != w)
+        hpt__worker_remove(k, same_peer, "its connection now belongs to another worker id");
+    bool again = w != NULL;
+    if (!w) {
+        w = calloc(1, sizeof *w);
+        if (!w) {
+            hpt__event(k, COORD_EV_OUT_OF_MEMORY, -1, 0, "what=worker");
+            return;
+        }
+        snprintf(w->id, sizeof w->id, "%s", m->worker_id);
+        w->connected = hpt__unix(k);
+        rate_sample(w, now);   // rates count from here
+        list_append(k, w);
+        k->n_workers++;
+    }
+    /* A worker that reconnects with a new socket keeps its record and its
+     * leases: its running tasks report on the new connection. */
+    w->peer = *peer;
+    snprintf(w->name, sizeof w->name, "%s", m->name[0] ? m->name : m->host);
+    snprintf(w->host, sizeof w->host, "%s", m->host);
+    snprintf(w->version, sizeof w->version, "%s", m->version);
+    w->slots = (int)m->slots;
+    w->draining = false;
+    set_datasets(w, m->datasets, m->n_datasets);
+    touch(k, w);
+    char ds[512], id[80];
+    datasets_str(w, ds, sizeof ds);
+    hpt__event(k, again ? COORD_EV_WORKER_REREGISTERED : COORD_EV_WORKER_JOINED, -1, 0,
+               "worker=%s name=%s host=%s slots=%d version=%s datasets=%s peer=%s", w->id,
+               w->name, w->host, w->slots, w->version, ds[0] ? ds : "none",
+               hpt_peer_id_str(peer, id, sizeof id));
+    hpt__j_worker_seen(k, w->id, w->name, w->host, w->slots, w->version, hpt__unix(k), "ready");
+    Hpt__Welcome wm = HPT__WELCOME__INIT;
+    wm.heartbeat_ms = (uint32_t)k->cfg.hb_ivl_ms;
+    wm.liveness = (uint32_t)k->cfg.hb_liveness;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_WELCOME;
+    env.welcome = &wm;
+    hpt__send(k, &w->peer, &env);
+    if (k->n_orphans)
+        hpt__orphans_adopt(k, w);
+    hpt__dispatch(k);
+}
+
+static void on_heartbeat(coord_core_t *k, coord_worker_t *w, const Hpt__Heartbeat *m)
+{
+    /* Tasks the worker still runs but no longer holds a lease for (cancelled,
+     * or re-leased elsewhere) occupy its slots until they stop. */
+    int zombies = 0;
+    for (size_t i = 0; i < m->n_running; i++) {
+        const Hpt__TaskProgress *p = m->running[i];
+        bool leased = false;
+        for (coord_task_t *t = w->leased; t; t = t->lease->wnext)
+            if (t->id == p->task && t->attempt == p->attempt) {
+                leased = true;
+                if (p->epoch > (uint32_t)t->lease->epoch && p->epoch <= 1000000) {
+                    t->lease->epoch = (int)p->epoch;
+                    t->lease->progress_at = k->now;
+                }
+            }
+        zombies += !leased;
+    }
+    bool freed = zombies < w->zombies;
+    w->zombies = zombies;
+    /* A lease the worker does not report running is lost: its result went
+     * down with a connection or a coordinator.  Results and heartbeats
+     * travel in order on one connection, so a finished task's result would
+     * have arrived before this heartbeat; the grace covers an Assign still
+     * on its way to the worker when it sent the heartbeat. */
+    double grace = 3.0 * k->cfg.hb_ivl_ms * 1e-3;
+    for (coord_task_t *t = w->leased, *tn; t; t = tn) {
+        tn = t->lease->wnext;
+        if (k->now - t->lease->leased_at <= grace)
+            continue;
+        bool running = false;
+        for (size_t i = 0; i < m->n_running && !running; i++)
+            running = m->running[i]->task == t->id && m->running[i]->attempt == t->attempt;
+        if (!running) {
+            hpt__requeue(k, t, "the worker does not report it running (its result was lost)");
+            freed = true;
+        }
+    }
+    if (freed)
+        hpt__dispatch(k);
+}
+
+static void on_goodbye(coord_core_t *k, coord_worker_t *w, const Hpt__Goodbye *m)
+{
+    if (m->drain && w->busy > 0) {
+        w->draining = true;
+        hpt__event(k, COORD_EV_WORKER_DRAINING, -1, 0, "worker=%s running=%d", w->id, w->busy);
+        hpt__j_worker_seen(k, w->id, w->name, w->host, w->slots, w->version, hpt__unix(k),
+                           "draining");
+        return;
+    }
+    hpt__worker_remove(k, w, "said goodbye");
+}
+
+static void on_datasets(coord_core_t *k, coord_worker_t *w, const Hpt__Datasets *m)
+{
+    set_datasets(w, m->datasets, m->n_datasets);
+    char ds[512];
+    datasets_str(w, ds, sizeof ds);
+    hpt__event(k, COORD_EV_WORKER_DATASETS, -1, 0, "worker=%s datasets=%s bytes_served=%llu",
+               w->id, ds[0] ? ds : "none", (unsigned long long)w->bytes_served);
+    w->offer_at = 0;   // another sweep's dataset may be missing still: offer it at once
+    hpt__dispatch(k);
+}
+
+coord_worker_t *coord_core_worker_msg(coord_core_t *k, double now, const hpt_peer_id_t *peer,
+                                      const hpt_env_t *env)
+{
+    k->now = now;
+    int body = (int)env->body_case;
+    coord_worker_t *w = coord_worker_by_peer(k, peer);
+    if (!w) {
+        if (body == HPT__ENVELOPE__BODY_RESULT && k->n_orphans)
+            hpt__orphan_result(k, env->result);
+        /* MDP: an unknown peer speaking worker messages must register. */
+        char id[80];
+        if (coord_core_log_allowed(k, now, peer, 1, 5))
+            hpt__event(k, COORD_EV_UNREGISTERED_PEER, -1, 0, "peer=%s body=%s",
+                       hpt_peer_id_str(peer, id, sizeof id), hpt_proto_body_name(body));
+        Hpt__Disconnect d = HPT__DISCONNECT__INIT;
+        d.reason = "unknown worker: send Hello";
+        hpt_env_t out = HPT__ENVELOPE__INIT;
+        out.body_case = HPT__ENVELOPE__BODY_DISCONNECT;
+        out.disconnect = &d;
+        hpt__send(k, peer, &out);
+        return NULL;
+    }
+    touch(k, w);
+    switch (body) {
+    case HPT__ENVELOPE__BODY_HEARTBEAT: on_heartbeat(k, w, env->heartbeat); break;
+    case HPT__ENVELOPE__BODY_PROGRESS: hpt__progress(k, w, env->progress); break;
+    case HPT__ENVELOPE__BODY_RESULT: hpt__result(k, w, env->result); break;
+    case HPT__ENVELOPE__BODY_GOODBYE: on_goodbye(k, w, env->goodbye); break;
+    case HPT__ENVELOPE__BODY_DATASETS: on_datasets(k, w, env->datasets); break;
+    default: break;   // FetchChunk: served by the shell
+    }
+    /* The worker may have left (Goodbye): it is not valid after a removal. */
+    return coord_worker_by_peer(k, peer);
+}
+
+void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why)
+{
+    int requeued = 0;
+    while (w->leased) {
+        hpt__requeue(k, w->leased, why);
+        requeued++;
+    }
+    hpt__event(k, COORD_EV_WORKER_LEFT, -1, 0, "worker=%s name=%s reason=\"%s\" requeued=%d",
+               w->id, w->name, why, requeued);
+    hpt__j_worker_seen(k, w->id, w->name, w->host, w->slots, w->version, hpt__unix(k), "gone");
+    list_remove(k, w);
+    k->n_workers--;
+    free(w);
+    if (requeued)
+        hpt__dispatch(k);
+}
+
+void coord_core_unroutable(coord_core_t *k, double now, const hpt_peer_id_t *peer)
+{
+    k->now = now;
+    coord_worker_t *w = coord_worker_by_peer(k, peer);
+    if (w)
+        hpt__worker_remove(k, w, "its connection is gone");
+}
+
+void hpt__workers_tick(coord_core_t *k)
+{
+    double now = k->now;
+    while (k->workers && k->workers->expiry < now) {
+        char why[96];
+        snprintf(why, sizeof why, "no message for %d heartbeat intervals", k->cfg.hb_liveness);
+        hpt__worker_remove(k, k->workers, why);
+    }
+    for (coord_worker_t *w = k->workers; w; w = w->next) {
+        int newest = (w->rate_head + COORD_RATE_SAMPLES - 1) % COORD_RATE_SAMPLES;
+        if (w->rate_n == 0 || now - w->rate[newest].at >= COORD_RATE_SAMPLE_S)
+            rate_sample(w, now);
+    }
+    /* Heartbeats go to every registered worker, busy ones included: a busy
+     * worker runs its liveness countdown too. */
+    if (now - k->last_hb < k->cfg.hb_ivl_ms * 1e-3 * 0.9)
+        return;
+    k->last_hb = now;
+    Hpt__Heartbeat hb = HPT__HEARTBEAT__INIT;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    for (coord_worker_t *w = k->workers; w; w = w->next)
+        hpt__send(k, &w->peer, &env);
+}
+
+void hpt__workers_free(coord_core_t *k)
+{
+    while (k->workers) {
+        coord_worker_t *w = k->workers;
+        k->workers = w->next;
+        free(w);
+    }
+    k->workers_tail = NULL;
+    k->n_workers = 0;
+}
+
+bool coord_core_log_allowed(coord_core_t *k, double now, const hpt_peer_id_t *peer, int kind,
+                            int per_minute)
+{
+    /* A fixed table hashed by (peer, kind): at most per_minute lines per
+     * slot per minute.  Collisions only make it stricter, and memory stays
+     * fixed however many peers misbehave. */
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)kind;
+    for (int i = 0; i < peer->len; i++)
+        h = (h ^ peer->bytes[i]) * 1099511628211ULL;
+    size_t slot = (size_t)(h % COORD_LOG_SLOTS);
+    if (k->log_slot_hash[slot] == h && now - k->log_slot_time[slot] < 60) {
+        if (k->log_slot_count[slot] >= per_minute)
+            return false;
+        k->log_slot_count[slot]++;
+        return true;
+    }
+    k->log_slot_hash[slot] = h;
+    k->log_slot_time[slot] = now;
+    k->log_slot_count[slot] = 1;
+    return true;
+}
+
+void coord_core_tick(coord_core_t *k, double now)
+{
+    k->now = now;
+    hpt__workers_tick(k);
+    hpt__stalls(k);
+    if (k->n_orphans)
+        hpt__orphans_expire(k);
+    hpt__dispatch(k);
+    /* The next tick: the next heartbeat, or sooner when a worker expires. */
+    double at = k->last_hb + k->cfg.hb_ivl_ms * 1e-3;
+    if (k->workers && k->workers->expiry < at)
+        at = k->workers->expiry;
+    if (at < now + 0.001)
+        at = now + 0.001;
+    hpt__timer(k, at);
+}
