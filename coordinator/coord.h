@@ -34,7 +34,7 @@ typedef struct coord_cfg {
     char db[1024];            // SQLite journal
     char data_dir[1024];      // where the coordinator's own datasets are ("" = default path)
     char log_file[1024];      // "" = stderr only
-    char log_level[16];       // debug | info | warn | error
+    int log_level;            // hpt_log_level_t
     int hb_ivl_ms;            // heartbeat interval, ms
     int hb_liveness;          // missed intervals before a peer is dead
     int max_attempts;         // attempts per task before it fails
@@ -45,11 +45,11 @@ typedef struct coord_cfg {
     // Security (coord_zap.c, docs/security.md).
     char curve_secret[1024];  // CURVE key pair file of the ROUTER; "" = plain text
     char authorized_keys[1024];  // directory of the public keys allowed to connect
-    int insecure;             // 1: bind beyond loopback without keys (a warning, not a refusal)
+    bool insecure;            // bind beyond loopback without keys (a warning, not a refusal)
     char http[256];           // HOST:PORT of the HTTP server (metrics, API, dashboard); "" = off
 } coord_cfg_t;
 
-extern const coord_cfg_t COORD_CFG_DEFAULT;
+extern const coord_cfg_t COORD_CFG_DEFAULT;   // coord_config.c, with the option table
 
 // --- objects --------------------------------------------------------------
 
