@@ -199,17 +199,10 @@ static const struct option long_opts[] = {
 int cli_workers(int argc, char **argv)
 {
     const char *cmd = "workers";
-    cli_conn_opts_t co = CLI_CONN_OPTS_DEFAULT;
+    cli_opt_parser_t op = CLI_OPT_PARSER(cmd, ":f:h", long_opts, print_help);
     bool json = false;
-    optind = 1;
-    opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":f:h", long_opts, NULL)) != -1) {
-        int rc = cli_conn_opt(&co, opt, optarg, cmd);
-        if (rc == HPT_EXIT_USAGE)
-            return rc;
-        if (rc == 1)
-            continue;
+    while ((opt = cli_opt_next(&op, argc, argv)) > 0) {
         switch (opt) {
         case 'f':
             if (strcmp(optarg, "table") == 0 || strcmp(optarg, "json") == 0)
@@ -218,16 +211,15 @@ int cli_workers(int argc, char **argv)
                 return cli_usage_error(cmd, "--format: unknown value '%s' (allowed: table, "
                                             "json)", optarg);
             break;
-        case 'h': print_help(stdout); return HPT_EXIT_OK;
-        case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
-        default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (opt == CLI_OPT_STOP)
+        return op.status;
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 
     cli_client_t *c = NULL;
-    int status = cli_client_new(&c, &co, cmd);
+    int status = cli_client_new(&c, &op.conn, cmd);
     if (status)
         return status;
     Hpt__WorkersRequest q = HPT__WORKERS_REQUEST__INIT;
