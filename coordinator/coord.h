@@ -434,4 +434,14 @@ int coord_results_new(coord_results_t **out, const coord_sweep_t *s);
 const Hpt__ResultsReply *coord_results_reply(const coord_results_t *r);
 void coord_results_destroy(coord_results_t **p);
 
+/* The worker table exactly as `hptune workers` receives it (WorkersReply,
+ * workers in c->workers order), built from memory at time now (coord_now).
+ * Opaque: it owns the reply's storage and borrows strings from the workers
+ * (use it within one loop callback). */
+typedef struct coord_workers_info coord_workers_info_t;
+/* Returns 0 or -ENOMEM; *out is owned by the caller. */
+int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now);
+const Hpt__WorkersReply *coord_workers_info_reply(const coord_workers_info_t *x);
+void coord_workers_info_destroy(coord_workers_info_t **p);
+
 #endif

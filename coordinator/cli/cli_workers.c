@@ -139,56 +139,6 @@ static void print_workers(const Hpt__WorkersReply *r)
         puts("no workers connected (start one with: hptune-worker --coordinator ADDR)");
 }
 
-/* A rate as JSON: null when not known yet. */
-static void json_rate(const Hpt__WorkerInfo *w, double v)
-{
-    hpt_json_num(stdout, w->rate_window_s > 0 ? v : NAN);
-}
-
-static void print_workers_json(const Hpt__WorkersReply *r)
-{
-    FILE *f = stdout;
-    unsigned slots = 0, busy = 0;
-    fputs("{\"workers\":[", f);
-    for (size_t i = 0; i < r->n_workers; i++) {
-        const Hpt__WorkerInfo *w = r->workers[i];
-        fputs(i ? ",{\"name\":" : "{\"name\":", f);
-        hpt_json_str(f, w->name);
-        fputs(",\"id\":", f);
-        hpt_json_str(f, w->id);
-        fputs(",\"host\":", f);
-        hpt_json_str(f, w->host);
-        fputs(",\"version\":", f);
-        hpt_json_str(f, w->version);
-        fputs(",\"state\":", f);
-        hpt_json_str(f, w->state);
-        fprintf(f, ",\"slots\":%u,\"busy\":%u,\"datasets\":[", w->slots, w->busy);
-        for (size_t d = 0; d < w->n_datasets; d++) {
-            fputs(d ? ",{\"name\":" : "{\"name\":", f);
-            hpt_json_str(f, w->datasets[d]->name);
-            fputs(",\"fingerprint\":", f);
-            hpt_json_str(f, w->datasets[d]->fingerprint);
-            fputc('}', f);
-        }
-        fputs("],\"last_seen_s\":", f);
-        hpt_json_num(f, w->last_seen_ago);
-        fputs(",\"connected_unix\":", f);
-        hpt_json_num(f, w->connected_unix > 0 ? w->connected_unix : NAN);
-        fprintf(f, ",\"tasks_done\":%u,\"tasks_failed\":%u,\"epochs_done\":%llu",
-                w->tasks_done, w->tasks_failed, (unsigned long long)w->epochs_done);
-        fputs(",\"tasks_per_min\":", f);
-        json_rate(w, w->tasks_per_min);
-        fputs(",\"epochs_per_s\":", f);
-        json_rate(w, w->epochs_per_s);
-        fputs(",\"rate_window_s\":", f);
-        json_rate(w, w->rate_window_s);
-        fputc('}', f);
-        slots += w->slots;
-        busy += w->busy;
-    }
-    fprintf(f, "],\"slots\":%u,\"slots_busy\":%u}\n", slots, busy);
-}
-
 static const struct option long_opts[] = {
     {"format", required_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
@@ -229,7 +179,7 @@ int cli_workers(int argc, char **argv)
     hpt_env_t *env = NULL;
     status = cli_client_call(c, cmd, &req, HPT__ENVELOPE__BODY_WORKERS_REPLY, &env);
     if (status == HPT_EXIT_OK && json)
-        print_workers_json(env->workers_reply);
+        hpt_json_workers(stdout, env->workers_reply, NULL, NULL);   // the /api/workers writer
     else if (status == HPT_EXIT_OK)
         print_workers(env->workers_reply);
     hpt_proto_free(&env);
