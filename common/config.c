@@ -295,6 +295,9 @@ int hpt_config_parse_args(const hpt_config_spec_t *spec, void *cfg, int argc, ch
             rc = apply_flag(spec, cfg, argc, argv, &i, list_seen, err);
     }
     free(list_seen);
+    if (rc == 0 && spec->check && args->action != HPT_CONFIG_HELP &&
+        args->action != HPT_CONFIG_VERSION)
+        rc = spec->check(cfg, err);
     return rc;
 }
 

@@ -88,6 +88,10 @@ typedef struct hpt_config_spec {
     size_t n_aliases;
     const char *usage;                    // --help before the option list, "Usage: ..."
     const char *epilog;                   // --help after it (environment, exit status)
+    /* The rules joining two fields, run by hpt_config_parse_args once every
+     * option is applied (not for --help or --version); may be NULL.  Returns
+     * 0 or a negative errno with err naming the flags.  cfg: borrowed. */
+    int (*check)(const void *cfg, hpt_err *err);
 } hpt_config_spec_t;
 
 /* The log levels as an ENUM's names: index i is hpt_log_level_t i. */
@@ -129,9 +133,10 @@ int hpt_config_load_file(const hpt_config_spec_t *spec, void *cfg, const char *p
 /* Apply argv to cfg (borrowed, holding the defaults): first every
  * `--config FILE` / `--config=FILE` in order, then every other option, so
  * flags override the files.  -h/--help and -V/--version stop parsing where they stand;
- * --dump-config and -v are recorded in *args.  Returns 0, or -EINVAL (or the
- * file's -errno) with err naming the flag or file:line; the caller prints it
- * and exits 2. */
+ * --dump-config and -v are recorded in *args.  Then spec->check, unless
+ * --help or --version was given.  Returns 0, or -EINVAL (or the file's
+ * -errno) with err naming the flag or file:line; the caller prints it and
+ * exits 2. */
 int hpt_config_parse_args(const hpt_config_spec_t *spec, void *cfg, int argc, char **argv,
                           hpt_config_args_t *args, hpt_err *err);
 

@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "coord_http.h"
 #include "hpt_config.h"
 #include "log.h"
 
@@ -75,6 +74,17 @@ static const hpt_config_alias_t aliases[] = {
     {"liveness", "hb_liveness"},
 };
 
+/* The rules that join two fields; the table checks each field alone. */
+static int check_cfg(const void *p, hpt_err *err)
+{
+    const coord_cfg_t *cfg = p;
+    if (cfg->authorized_keys[0] && !cfg->curve_secret[0])
+        return hpt_err_set(err, -EINVAL,
+                           "--authorized-keys needs --curve-secret FILE, the coordinator's own "
+                           "key pair (hptune keygen -o PREFIX writes one)");
+    return 0;
+}
+
 static const hpt_config_spec_t spec = {
     .prog = "hptune-coordinator",
     .version = HPT_VERSION,
@@ -114,34 +124,15 @@ static const hpt_config_spec_t spec = {
         "Exit status: 0 after a clean stop, 1 when it cannot start (bad bind address,\n"
         "unusable journal), 2 for a bad option, a bad key file or directory, or a\n"
         "non-loopback --bind without keys or --insecure.\n",
+    .check = check_cfg,
 };
 
 // --- parsing ---------------------------------------------------------------
 
-/* The rules that join two fields; the table checks each field alone. */
-static int check_cfg(const coord_cfg_t *cfg, hpt_err *err)
-{
-    if (cfg->authorized_keys[0] && !cfg->curve_secret[0])
-        return hpt_err_set(err, -EINVAL,
-                           "--authorized-keys needs --curve-secret FILE, the coordinator's own "
-                           "key pair (hptune keygen -o PREFIX writes one)");
-    if (cfg->http[0]) {
-        int rc = coord_http_check(cfg->http, cfg->insecure, err);
-        if (rc < 0) {
-            hpt_err_prefix(err, "http: ");
-            return rc;
-        }
-    }
-    return 0;
-}
-
 int coord_config_parse(coord_cfg_t *cfg, int argc, char **argv, hpt_config_args_t *args,
                        hpt_err *err)
 {
-    int rc = hpt_config_parse_args(&spec, cfg, argc, argv, args, err);
-    if (rc < 0 || args->action == HPT_CONFIG_HELP || args->action == HPT_CONFIG_VERSION)
-        return rc;
-    return check_cfg(cfg, err);
+    return hpt_config_parse_args(&spec, cfg, argc, argv, args, err);
 }
 
 bool coord_config_print_action(const hpt_config_args_t *args, const coord_cfg_t *cfg)

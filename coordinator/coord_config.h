@@ -12,8 +12,8 @@
 #include "coord.h"
 
 /* Apply argv to *cfg (borrowed, normally COORD_CFG_DEFAULT) and check the
- * result: the table's ranges, then the cross-field rules (--authorized-keys
- * needs --curve-secret; --http beyond loopback needs --insecure).  *args
+ * result: the table's ranges, then the cross-field rule (--authorized-keys
+ * needs --curve-secret; main checks --http with coord_http_check).  *args
  * receives the action and the -v count.  Returns 0, or a negative errno with
  * err naming the flag or file:line, the value and what is allowed: main
  * prints it and exits 2. */

@@ -301,6 +301,10 @@ int main(int argc, char **argv)
     }
     if (coord_config_print_action(&args, &c.cfg))
         return 0;
+    if (c.cfg.http[0] && coord_http_check(c.cfg.http, c.cfg.insecure, &err) < 0) {
+        fprintf(stderr, "hptune-coordinator: http: %s\n", err.msg);
+        return 2;
+    }
     int lvl = c.cfg.log_level - args.verbose;
     hpt_log_set_level(lvl < 0 ? HPT_LOG_DEBUG : (hpt_log_level_t)lvl);
     if (c.cfg.log_file[0] && hpt_log_set_file(c.cfg.log_file) < 0) {

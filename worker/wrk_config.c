@@ -91,6 +91,28 @@ static const hpt_config_opt_t opts[] = {
         "interrupt a transfer)"),
 };
 
+/* Cross-field rules the table cannot say. */
+static int check_cfg(const void *p, hpt_err *err)
+{
+    const hpt_wrk_cfg *cfg = p;
+    if (cfg->reconnect_max_ms < cfg->reconnect_ms)
+        return hpt_err_set(err, -EINVAL,
+                           "--reconnect-max-ms: %d is below --reconnect-ms %d (allowed %d..%d)",
+                           cfg->reconnect_max_ms, cfg->reconnect_ms, cfg->reconnect_ms, 3600000);
+    if (cfg->coordinator[0] == '\0')
+        return hpt_err_set(err, -EINVAL, "--coordinator: empty endpoint");
+    if (cfg->name[0] == '\0')
+        return hpt_err_set(err, -EINVAL, "--name: empty name");
+    if (!cfg->curve_secret[0] != !cfg->server_key[0])
+        return hpt_err_set(err, -EINVAL,
+                           "--%s is set but --%s is not: a CURVE worker needs its own key pair "
+                           "(--curve-secret, env HPTUNE_CURVE_SECRET) and the coordinator's "
+                           "public key (--server-key, env HPTUNE_SERVER_KEY)",
+                           cfg->curve_secret[0] ? "curve-secret" : "server-key",
+                           cfg->curve_secret[0] ? "server-key" : "curve-secret");
+    return 0;
+}
+
 static const hpt_config_spec_t spec = {
     .prog = "hptune-worker",
     .version = HPT_VERSION,
@@ -115,6 +137,7 @@ static const hpt_config_spec_t spec = {
         "\n"
         "Exit status: 0 stopped by a signal, 1 rejected by the coordinator or fatal\n"
         "error, 2 bad flag, config file or key file.\n",
+    .check = check_cfg,
 };
 
 // --- run-time defaults ---------------------------------------------------
@@ -153,38 +176,14 @@ int wrk_cfg_defaults(hpt_wrk_cfg *cfg, hpt_err *err)
 
 // --- parsing -------------------------------------------------------------
 
-/* Cross-field rules the table cannot say. */
-static int check_cfg(const hpt_wrk_cfg *cfg, hpt_err *err)
-{
-    if (cfg->reconnect_max_ms < cfg->reconnect_ms)
-        return hpt_err_set(err, -EINVAL,
-                           "--reconnect-max-ms: %d is below --reconnect-ms %d (allowed %d..%d)",
-                           cfg->reconnect_max_ms, cfg->reconnect_ms, cfg->reconnect_ms, 3600000);
-    if (cfg->coordinator[0] == '\0')
-        return hpt_err_set(err, -EINVAL, "--coordinator: empty endpoint");
-    if (cfg->name[0] == '\0')
-        return hpt_err_set(err, -EINVAL, "--name: empty name");
-    if (!cfg->curve_secret[0] != !cfg->server_key[0])
-        return hpt_err_set(err, -EINVAL,
-                           "--%s is set but --%s is not: a CURVE worker needs its own key pair "
-                           "(--curve-secret, env HPTUNE_CURVE_SECRET) and the coordinator's "
-                           "public key (--server-key, env HPTUNE_SERVER_KEY)",
-                           cfg->curve_secret[0] ? "curve-secret" : "server-key",
-                           cfg->curve_secret[0] ? "server-key" : "curve-secret");
-    return 0;
-}
-
 int wrk_cfg_parse_args(hpt_wrk_cfg *cfg, int argc, char **argv, hpt_config_args_t *args,
                        hpt_err *err)
 {
     int rc = hpt_config_parse_args(&spec, cfg, argc, argv, args, err);
-    if (rc < 0 || args->action == HPT_CONFIG_HELP || args->action == HPT_CONFIG_VERSION)
-        return rc;
     // -v raises the level one step per use (PipeWire).
-    cfg->log_level = cfg->log_level - args->verbose < HPT_LOG_DEBUG
-                         ? HPT_LOG_DEBUG
-                         : cfg->log_level - args->verbose;
-    return check_cfg(cfg, err);
+    int lvl = cfg->log_level - args->verbose;
+    cfg->log_level = lvl < HPT_LOG_DEBUG ? HPT_LOG_DEBUG : lvl;
+    return rc;
 }
 
 bool wrk_cfg_print_action(const hpt_config_args_t *args, const hpt_wrk_cfg *cfg)
