@@ -1,4 +1,5 @@
-/* json.c: JSON escaping and the results document; see json.h. */
+/* json.c: JSON escaping, the results document and the workers document; see
+ * json.h. */
 #include "json.h"
 
 #include <errno.h>
@@ -302,5 +303,55 @@ int hpt_json_results(FILE *f, const Hpt__ResultsReply *r, Hpt__TrialResult *cons
     if (extra)
         extra(f, arg);
     fputs("}\n", f);
+    return ferror(f) ? -EIO : 0;
+}
+
+// --- the workers document ---------------------------------------------------
+
+int hpt_json_workers(FILE *f, const Hpt__WorkersReply *r, hpt_json_worker_extra_fn extra,
+                     void *arg)
+{
+    unsigned slots = 0, busy = 0;
+    fputs("{\"workers\":[", f);
+    for (size_t i = 0; i < r->n_workers; i++) {
+        const Hpt__WorkerInfo *w = r->workers[i];
+        bool known = w->rate_window_s > 0;   // rates need a window to be rates
+        fputs(i ? ",{\"name\":" : "{\"name\":", f);
+        hpt_json_str(f, w->name);
+        fputs(",\"id\":", f);
+        hpt_json_str(f, w->id);
+        fputs(",\"host\":", f);
+        hpt_json_str(f, w->host);
+        fputs(",\"version\":", f);
+        hpt_json_str(f, w->version);
+        fputs(",\"state\":", f);
+        hpt_json_str(f, w->state);
+        fprintf(f, ",\"slots\":%u,\"busy\":%u,\"datasets\":[", w->slots, w->busy);
+        for (size_t d = 0; d < w->n_datasets; d++) {
+            fputs(d ? ",{\"name\":" : "{\"name\":", f);
+            hpt_json_str(f, w->datasets[d]->name);
+            fputs(",\"fingerprint\":", f);
+            hpt_json_str(f, w->datasets[d]->fingerprint);
+            fputc('}', f);
+        }
+        fputs("],\"last_seen_s\":", f);
+        hpt_json_num(f, w->last_seen_ago);
+        fputs(",\"connected_unix\":", f);
+        hpt_json_num(f, w->connected_unix > 0 ? w->connected_unix : NAN);
+        fprintf(f, ",\"tasks_done\":%u,\"tasks_failed\":%u,\"epochs_done\":%llu",
+                w->tasks_done, w->tasks_failed, (unsigned long long)w->epochs_done);
+        fputs(",\"tasks_per_min\":", f);
+        hpt_json_num(f, known ? w->tasks_per_min : NAN);
+        fputs(",\"epochs_per_s\":", f);
+        hpt_json_num(f, known ? w->epochs_per_s : NAN);
+        fputs(",\"rate_window_s\":", f);
+        hpt_json_num(f, known ? w->rate_window_s : NAN);
+        if (extra)
+            extra(f, i, arg);
+        fputc('}', f);
+        slots += w->slots;
+        busy += w->busy;
+    }
+    fprintf(f, "],\"slots\":%u,\"slots_busy\":%u}\n", slots, busy);
     return ferror(f) ? -EIO : 0;
 }

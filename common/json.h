@@ -1,6 +1,6 @@
 /*
  * json.h: JSON output shared by the coordinator and the CLI: string and
- * number escaping, and the results document of a sweep.
+ * number escaping, the results document of a sweep and the workers document.
  *
  * The results document is what `hptune results SWEEP --format json` prints
  * and what the coordinator's /api/sweeps/ID serves (the latter with extra
@@ -10,6 +10,15 @@
  *    "cv_results": {"trial": [...], "param_NAME": [...], "params": [{...}],
  *                   "splitK_test_score": [...], ..., "state": [...]}
  *    [, extra members]}
+ *
+ * The workers document is what `hptune workers --format json` prints and what
+ * /api/workers serves (the latter with each worker's free slots and leases):
+ *
+ *   {"workers": [{"name", "id", "host", "version", "state", "slots", "busy",
+ *                 "datasets": [{"name", "fingerprint"}], "last_seen_s",
+ *                 "connected_unix", "tasks_done", "tasks_failed", "epochs_done",
+ *                 "tasks_per_min", "epochs_per_s", "rate_window_s" [, extra]}],
+ *    "slots": N, "slots_busy": N}
  *
  * Numbers are the shortest decimal that reads back as the double (%.15g to
  * %.17g); NaN and infinities are null.  Nothing here keeps state; every
@@ -49,5 +58,16 @@ typedef void (*hpt_json_extra_fn)(FILE *f, void *arg);
  * closing brace and newline.  Returns 0, or -EIO when f has an error. */
 int hpt_json_results(FILE *f, const Hpt__ResultsReply *r, Hpt__TrialResult *const *rows,
                      size_t n, hpt_json_extra_fn extra, void *arg);
+
+/* Writes worker i's extra members, each preceded by a comma, before the
+ * closing brace of its object.  Called for i = 0, 1, ... in order. */
+typedef void (*hpt_json_worker_extra_fn)(FILE *f, size_t i, void *arg);
+
+/* Write the workers document of r (borrowed), calling extra(f, i, arg) for
+ * each worker when extra is not NULL, and a newline.  A rate not known yet
+ * (rate_window_s 0) and an unknown connection time are null.  Returns 0, or
+ * -EIO when f has an error. */
+int hpt_json_workers(FILE *f, const Hpt__WorkersReply *r, hpt_json_worker_extra_fn extra,
+                     void *arg);
 
 #endif

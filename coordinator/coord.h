@@ -39,7 +39,7 @@ typedef struct coord_cfg {
     char db[1024];            // SQLite journal
     char data_dir[1024];      // where the coordinator's own datasets are ("" = default path)
     char log_file[1024];      // "" = stderr only
-    char log_level[16];       // debug | info | warn | error
+    int log_level;            // hpt_log_level_t
     int hb_ivl_ms;            // heartbeat interval, ms
     int hb_liveness;          // missed intervals before a peer is dead
     int max_attempts;         // attempts per task before it fails
@@ -50,11 +50,11 @@ typedef struct coord_cfg {
     // Security (coord_zap.c, docs/security.md).
     char curve_secret[1024];  // CURVE key pair file of the ROUTER; "" = plain text
     char authorized_keys[1024];  // directory of the public keys allowed to connect
-    int insecure;             // 1: bind beyond loopback without keys (a warning, not a refusal)
+    bool insecure;            // bind beyond loopback without keys (a warning, not a refusal)
     char http[256];           // HOST:PORT of the HTTP server (metrics, API, dashboard); "" = off
 } coord_cfg_t;
 
-extern const coord_cfg_t COORD_CFG_DEFAULT;
+extern const coord_cfg_t COORD_CFG_DEFAULT;   // coord_config.c, with the option table
 
 typedef struct coord_sub {
     hpt_peer_id_t peer;
@@ -227,5 +227,15 @@ int coord_results_new(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint6
                       uint32_t limit, size_t max_bytes);
 const Hpt__ResultsReply *coord_results_reply(const coord_results_t *r);
 void coord_results_destroy(coord_results_t **p);
+
+/* The worker table exactly as `hptune workers` receives it (WorkersReply,
+ * workers in c->workers order), built from memory at time now (coord_now).
+ * Opaque: it owns the reply's storage and borrows strings from the workers
+ * (use it within one loop callback). */
+typedef struct coord_workers_info coord_workers_info_t;
+/* Returns 0 or -ENOMEM; *out is owned by the caller. */
+int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now);
+const Hpt__WorkersReply *coord_workers_info_reply(const coord_workers_info_t *x);
+void coord_workers_info_destroy(coord_workers_info_t **p);
 
 #endif

@@ -510,58 +510,94 @@ static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     free(bufs);
 }
 
-static void on_workers(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+/* The WorkersReply and the arrays it points into (all owned). */
+struct coord_workers_info {
+    Hpt__WorkersReply reply;
+    Hpt__WorkerInfo *wi, **wp;
+    Hpt__DatasetInfo *di, **dp;   // COORD_MAX_DATASETS per worker
+};
+
+int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now)
 {
-    size_t n = (size_t)c->core.n_workers;
-    Hpt__WorkerInfo *wi = calloc(n ? n : 1, sizeof *wi);
-    Hpt__WorkerInfo **wp = calloc(n ? n : 1, sizeof *wp);
-    Hpt__DatasetInfo *di = calloc((n ? n : 1) * COORD_MAX_DATASETS, sizeof *di);
-    Hpt__DatasetInfo **dp = calloc((n ? n : 1) * COORD_MAX_DATASETS, sizeof *dp);
-    if (!wi || !wp || !di || !dp) {
-        reply_error(c, peer, env->req_id, 1, "out of memory");
-        goto out;
+    *out = NULL;
+    size_t n = (size_t)c->core.n_workers, m = n ? n : 1;
+    coord_workers_info_t *x = calloc(1, sizeof *x);
+    if (!x)
+        return -ENOMEM;
+    x->wi = calloc(m, sizeof *x->wi);
+    x->wp = calloc(m, sizeof *x->wp);
+    x->di = calloc(m * COORD_MAX_DATASETS, sizeof *x->di);
+    x->dp = calloc(m * COORD_MAX_DATASETS, sizeof *x->dp);
+    if (!x->wi || !x->wp || !x->di || !x->dp) {
+        coord_workers_info_destroy(&x);
+        return -ENOMEM;
     }
-    double now = coord_now();
     size_t k = 0;
     for (coord_worker_t *w = c->core.workers; w && k < n; w = w->next, k++) {
-        hpt__worker_info__init(&wi[k]);
-        wi[k].id = w->id;
-        wi[k].name = w->name;
-        wi[k].host = w->host;
-        wi[k].slots = (uint32_t)w->slots;
-        wi[k].busy = (uint32_t)w->busy;
-        wi[k].version = w->version;
-        wi[k].last_seen_ago = now - w->last_seen;
-        wi[k].tasks_done = (uint32_t)w->tasks_done;
-        wi[k].tasks_failed = (uint32_t)w->tasks_failed;
-        wi[k].connected_unix = w->connected;
-        wi[k].state = w->draining ? "draining" : "ready";
-        coord_worker_rates(w, now, &wi[k].tasks_per_min, &wi[k].epochs_per_s,
-                           &wi[k].rate_window_s);
-        wi[k].epochs_done = w->epochs_done;
+        Hpt__WorkerInfo *wi = &x->wi[k];
+        hpt__worker_info__init(wi);
+        wi->id = w->id;
+        wi->name = w->name;
+        wi->host = w->host;
+        wi->slots = (uint32_t)w->slots;
+        wi->busy = (uint32_t)w->busy;
+        wi->version = w->version;
+        wi->last_seen_ago = now - w->last_seen;
+        wi->tasks_done = (uint32_t)w->tasks_done;
+        wi->tasks_failed = (uint32_t)w->tasks_failed;
+        wi->connected_unix = w->connected;
+        wi->state = w->draining ? "draining" : "ready";
+        coord_worker_rates(w, now, &wi->tasks_per_min, &wi->epochs_per_s, &wi->rate_window_s);
+        wi->epochs_done = w->epochs_done;
+        Hpt__DatasetInfo **dp = &x->dp[k * COORD_MAX_DATASETS];
         for (int d = 0; d < w->n_datasets; d++) {
-            Hpt__DatasetInfo *x = &di[k * COORD_MAX_DATASETS + (size_t)d];
-            hpt__dataset_info__init(x);
-            x->name = w->ds_name[d];
-            x->fingerprint = w->ds_fp[d];
-            dp[k * COORD_MAX_DATASETS + (size_t)d] = x;
+            Hpt__DatasetInfo *di = &x->di[k * COORD_MAX_DATASETS + (size_t)d];
+            hpt__dataset_info__init(di);
+            di->name = w->ds_name[d];
+            di->fingerprint = w->ds_fp[d];
+            dp[d] = di;
         }
-        wi[k].n_datasets = (size_t)w->n_datasets;
-        wi[k].datasets = &dp[k * COORD_MAX_DATASETS];
-        wp[k] = &wi[k];
+        wi->n_datasets = (size_t)w->n_datasets;
+        wi->datasets = dp;
+        x->wp[k] = wi;
     }
-    Hpt__WorkersReply r = HPT__WORKERS_REPLY__INIT;
-    r.n_workers = k;
-    r.workers = wp;
+    hpt__workers_reply__init(&x->reply);
+    x->reply.n_workers = k;
+    x->reply.workers = x->wp;
+    *out = x;
+    return 0;
+}
+
+const Hpt__WorkersReply *coord_workers_info_reply(const coord_workers_info_t *x)
+{
+    return &x->reply;
+}
+
+void coord_workers_info_destroy(coord_workers_info_t **p)
+{
+    if (!p || !*p)
+        return;
+    coord_workers_info_t *x = *p;
+    free(x->dp);
+    free(x->di);
+    free(x->wp);
+    free(x->wi);
+    free(x);
+    *p = NULL;
+}
+
+static void on_workers(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+{
+    coord_workers_info_t *x = NULL;
+    if (coord_workers_info_new(&x, c, coord_now()) < 0) {
+        reply_error(c, peer, env->req_id, 1, "out of memory");
+        return;
+    }
     hpt_env_t out = HPT__ENVELOPE__INIT;
     out.body_case = HPT__ENVELOPE__BODY_WORKERS_REPLY;
-    out.workers_reply = &r;
+    out.workers_reply = (Hpt__WorkersReply *)coord_workers_info_reply(x);
     reply(c, peer, env->req_id, &out);
-out:
-    free(dp);
-    free(di);
-    free(wp);
-    free(wi);
+    coord_workers_info_destroy(&x);
 }
 
 /* The ResultsReply and the arrays it points into (all owned). */

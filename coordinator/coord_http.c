@@ -491,51 +491,43 @@ static void render_results(const coord_sweep_t *s, const Hpt__ResultsReply *r, F
     hpt_json_results(f, r, r->trials, r->n_trials, results_extra, (void *)s);
 }
 
-static void render_workers(coord_t *c, FILE *f)
+/* /api/workers: the `hptune workers --format json` document (common/json.c),
+ * with each worker's free slots and leases added. */
+typedef struct workers_cursor {
+    coord_worker_t *w;   // the worker hpt_json_workers is writing
+    double now;          // coord_now()
+} workers_cursor_t;
+
+static void worker_extra(FILE *f, size_t i, void *arg)
 {
-    double now = coord_now();
-    fputs("{\"workers\":[", f);
-    for (coord_worker_t *w = c->core.workers; w; w = w->next) {
-        fputs(w == c->core.workers ? "{" : ",{", f);
-        fputs("\"id\":", f);
-        hpt_json_str(f, w->id);
-        fputs(",\"name\":", f);
-        hpt_json_str(f, w->name);
-        fputs(",\"host\":", f);
-        hpt_json_str(f, w->host);
-        fputs(",\"version\":", f);
-        hpt_json_str(f, w->version);
-        fputs(",\"state\":", f);
-        hpt_json_str(f, w->draining ? "draining" : "ready");
-        fprintf(f, ",\"slots\":%d,\"busy\":%d,\"free\":%d,\"tasks_done\":%d,\"tasks_failed\":%d",
-                w->slots, w->busy, coord_worker_free_slots(w, coord_now()), w->tasks_done, w->tasks_failed);
-        fputs(",\"last_seen_ago\":", f);
-        hpt_json_num(f, now - w->last_seen);
-        fputs(",\"connected_unix\":", f);
-        hpt_json_num(f, w->connected);
-        fputs(",\"datasets\":[", f);
-        for (int d = 0; d < w->n_datasets; d++) {
-            fputs(d ? ",{\"name\":" : "{\"name\":", f);
-            hpt_json_str(f, w->ds_name[d]);
-            fputs(",\"fingerprint\":", f);
-            hpt_json_str(f, w->ds_fp[d]);
-            fputc('}', f);
-        }
-        fputs("],\"leases\":[", f);
-        for (coord_task_t *t = w->leased; t; t = t->lease->wnext) {
-            fprintf(f, "%s{\"task\":%llu,\"sweep\":%llu,\"trial\":%llu,\"split\":%d,"
-                       "\"refit\":%s,\"attempt\":%u,\"epoch\":%d,\"epochs\":%d,\"running_s\":",
-                    t == w->leased ? "" : ",", (unsigned long long)t->id,
-                    (unsigned long long)coord_task_sweep(t)->id,
-                    (unsigned long long)t->trial->number, coord_task_split(t),
-                    coord_task_is_refit(t) ? "true" : "false", (unsigned)t->attempt,
-                    t->lease->epoch, t->trial->hp.epochs);
-            hpt_json_num(f, now - t->lease->leased_at);
-            fputc('}', f);
-        }
-        fputs("]}", f);
+    (void)i;   // the reply lists c->core.workers in order: the cursor walks with it
+    workers_cursor_t *cur = arg;
+    coord_worker_t *w = cur->w;
+    fprintf(f, ",\"free\":%d,\"leases\":[", coord_worker_free_slots(w, coord_now()));
+    for (coord_task_t *t = w->leased; t; t = t->lease->wnext) {
+        fprintf(f, "%s{\"task\":%llu,\"sweep\":%llu,\"trial\":%llu,\"split\":%d,"
+                   "\"refit\":%s,\"attempt\":%u,\"epoch\":%d,\"epochs\":%d,\"running_s\":",
+                t == w->leased ? "" : ",", (unsigned long long)t->id,
+                (unsigned long long)coord_task_sweep(t)->id, (unsigned long long)t->trial->number,
+                coord_task_split(t), coord_task_is_refit(t) ? "true" : "false",
+                (unsigned)t->attempt, t->lease->epoch, t->trial->hp.epochs);
+        hpt_json_num(f, cur->now - t->lease->leased_at);
+        fputc('}', f);
     }
-    fputs("]}\n", f);
+    fputc(']', f);
+    cur->w = w->next;
+}
+
+static int render_workers(coord_t *c, FILE *f)
+{
+    workers_cursor_t cur = {.w = c->core.workers, .now = coord_now()};
+    coord_workers_info_t *x = NULL;
+    int rc = coord_workers_info_new(&x, c, cur.now);
+    if (rc < 0)
+        return rc;
+    rc = hpt_json_workers(f, coord_workers_info_reply(x), worker_extra, &cur);
+    coord_workers_info_destroy(&x);
+    return rc;
 }
 
 // --- metrics ----------------------------------------------------------------------
@@ -786,7 +778,10 @@ static void render(coord_http_t *h, job_t *j)
     } else if (strcmp(p, "/api/sweeps") == 0 || strcmp(p, "/api/sweeps/") == 0) {
         render_sweeps(c, f);
     } else if (strcmp(p, "/api/workers") == 0) {
-        render_workers(c, f);
+        if (render_workers(c, f) == -ENOMEM) {   // nothing written yet
+            j->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+            fputs("{\"error\":\"out of memory\"}\n", f);
+        }
     } else if (strcmp(p, "/api") == 0 || strcmp(p, "/api/") == 0) {
         fputs("{\"endpoints\":[\"/api/sweeps\",\"/api/sweeps/ID\",\"/api/workers\","
               "\"/metrics\"]}\n", f);

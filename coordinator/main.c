@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,245 +18,11 @@
 #include <zmq.h>
 
 #include "coord.h"
+#include "coord_config.h"
 #include "coord_http.h"
 #include "curve.h"
 #include "hpt_config.h"
 #include "log.h"
-
-const coord_cfg_t COORD_CFG_DEFAULT = {
-    .bind = "tcp://127.0.0.1:7600",
-    .db = "hptune.db",
-    .data_dir = "",
-    .log_file = "",
-    .log_level = "info",
-    .hb_ivl_ms = 1000,
-    .hb_liveness = 3,
-    .max_attempts = 2,
-    .task_stall_s = 600,
-    .task_deadline_s = 86400,
-    .event_ring = 10000,
-    .sub_timeout_ms = 10000,
-};
-
-// --- configuration table --------------------------------------------------
-
-typedef enum { CFG_STR, CFG_INT, CFG_BOOL } cfg_type_t;  // CFG_BOOL: an int 0/1, a bare flag
-
-typedef struct cfg_entry {
-    const char *name;
-    cfg_type_t type;
-    size_t offset;
-    size_t size;      // CFG_STR buffer size
-    long min, max;    // CFG_INT range
-    const char *help;
-} cfg_entry_t;
-
-#define STR(field, help) {#field, CFG_STR, offsetof(coord_cfg_t, field), \
-                          sizeof(((coord_cfg_t *)0)->field), 0, 0, help}
-#define INT(field, lo, hi, help) {#field, CFG_INT, offsetof(coord_cfg_t, field), 0, lo, hi, help}
-#define FLAG(field, help) {#field, CFG_BOOL, offsetof(coord_cfg_t, field), 0, 0, 1, help}
-
-static const cfg_entry_t cfg_table[] = {
-    STR(bind, "ZeroMQ endpoint to bind (workers and clients connect here)"),
-    STR(db, "SQLite journal of sweeps, trials, tasks, results, workers and events"),
-    STR(data_dir, "directory of the coordinator's datasets, used for fingerprints "
-                  "(empty: data, then the system data dir)"),
-    STR(log_file, "also append log lines here (reopened on SIGHUP); empty: stderr only"),
-    STR(log_level, "debug | info | warn | error"),
-    INT(hb_ivl_ms, 10, 600000, "heartbeat interval in milliseconds"),
-    INT(hb_liveness, 1, 100, "missed heartbeats before a worker is declared dead"),
-    INT(max_attempts, 1, 100, "attempts per task before its trial fails"),
-    INT(task_stall_s, 1, 31536000,
-        "re-lease a task whose worker reports no new epoch for this many seconds"),
-    INT(task_deadline_s, 1, 31536000, "re-lease a task still running after this many seconds"),
-    INT(event_ring, 16, 1000000, "recent events kept for late `hptune logs` subscribers"),
-    INT(sub_timeout_ms, 100, 3600000, "drop a log follower that has not renewed for this long"),
-    STR(http, "HOST:PORT to serve HTTP on: Prometheus /metrics, the JSON API /api/ and a "
-              "dashboard at / (docs/http.md); beyond loopback only with --insecure; empty: off"),
-    // Security (docs/security.md).
-    STR(curve_secret, "CURVE key pair file (hptune keygen's PREFIX.key, mode 0600): encrypt "
-                      "every connection and admit only the keys in authorized_keys; empty: "
-                      "plain text, allowed only on loopback"),
-    STR(authorized_keys, "directory of the public keys allowed to connect, one per file "
-                         "(PREFIX.pub); re-read on SIGHUP"),
-    FLAG(insecure, "run unprotected beyond loopback: bind without curve_secret, serve http on "
-                   "a public address; no authentication, no encryption (a warning is logged)"),
-};
-#define N_CFG (sizeof cfg_table / sizeof cfg_table[0])
-
-/* "hb-ivl-ms" and "hb_ivl_ms" both name the hb_ivl_ms key. */
-static const cfg_entry_t *cfg_find(const char *name)
-{
-    char norm[64];
-    size_t i = 0;
-    for (; name[i] && i + 1 < sizeof norm; i++)
-        norm[i] = name[i] == '-' ? '_' : name[i];
-    norm[i] = '\0';
-    if (strcmp(norm, "heartbeat_ms") == 0)
-        return cfg_find("hb_ivl_ms");
-    if (strcmp(norm, "liveness") == 0)
-        return cfg_find("hb_liveness");
-    for (size_t k = 0; k < N_CFG; k++)
-        if (strcmp(cfg_table[k].name, norm) == 0)
-            return &cfg_table[k];
-    return NULL;
-}
-
-static int cfg_set(coord_cfg_t *cfg, const cfg_entry_t *e, const char *value, const char *where)
-{
-    char *p = (char *)cfg + e->offset;
-    if (e->type == CFG_BOOL) {
-        static const char *const yes[] = {"yes", "true", "on", "1"};
-        static const char *const no[] = {"no", "false", "off", "0"};
-        for (size_t i = 0; i < 4; i++) {
-            if (strcmp(value, yes[i]) == 0 || strcmp(value, no[i]) == 0) {
-                *(int *)p = strcmp(value, yes[i]) == 0;
-                return 0;
-            }
-        }
-        fprintf(stderr, "hptune-coordinator: %s%s: '%s' is not yes or no\n", where, e->name,
-                value);
-        return -1;
-    }
-    if (e->type == CFG_STR) {
-        if (strlen(value) >= e->size) {
-            fprintf(stderr, "hptune-coordinator: %s%s: value longer than %zu bytes\n", where,
-                    e->name, e->size - 1);
-            return -1;
-        }
-        memcpy(p, value, strlen(value) + 1);
-        return 0;
-    }
-    char *end;
-    long v = strtol(value, &end, 10);
-    if (end == value || *end) {
-        fprintf(stderr, "hptune-coordinator: %s%s: '%s' is not an integer (allowed %ld..%ld)\n",
-                where, e->name, value, e->min, e->max);
-        return -1;
-    }
-    if (v < e->min || v > e->max) {
-        fprintf(stderr, "hptune-coordinator: %s%s: %ld is out of range (allowed %ld..%ld)\n",
-                where, e->name, v, e->min, e->max);
-        return -1;
-    }
-    *(int *)p = (int)v;
-    return 0;
-}
-
-/* Redis-style file: "key value" per line, # comments. */
-static int cfg_load_file(coord_cfg_t *cfg, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "hptune-coordinator: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char line[2048];
-    int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *s = line + strspn(line, " \t");
-        s[strcspn(s, "\r\n")] = '\0';
-        if (*s == '#' || *s == '\0')
-            continue;
-        char *key = s, *val = s + strcspn(s, " \t");
-        if (*val)
-            *val++ = '\0';
-        val += strspn(val, " \t");
-        for (char *e = val + strlen(val); e > val && (e[-1] == ' ' || e[-1] == '\t'); e--)
-            e[-1] = '\0';
-        if (val[0] == '"' && strlen(val) >= 2 && val[strlen(val) - 1] == '"') {
-            val[strlen(val) - 1] = '\0';
-            val++;
-        }
-        char where[1100];
-        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
-        const cfg_entry_t *e = cfg_find(key);
-        if (!e) {
-            fprintf(stderr, "hptune-coordinator: %sunknown key '%s'\n", where, key);
-            rc = -1;
-        } else {
-            rc = cfg_set(cfg, e, val, where);
-        }
-    }
-    fclose(f);
-    return rc;
-}
-
-static void cfg_dump(const coord_cfg_t *cfg, FILE *f)
-{
-    for (size_t k = 0; k < N_CFG; k++) {
-        const cfg_entry_t *e = &cfg_table[k];
-        const char *p = (const char *)cfg + e->offset;
-        fprintf(f, "# %s\n", e->help);
-        if (e->type == CFG_STR)
-            fprintf(f, "%s \"%s\"\n", e->name, p);
-        else if (e->type == CFG_BOOL)
-            fprintf(f, "%s %s\n", e->name, *(const int *)p ? "yes" : "no");
-        else
-            fprintf(f, "%s %d\n", e->name, *(const int *)p);
-    }
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: hptune-coordinator [--config FILE] [--KEY VALUE]...\n"
-            "\n"
-            "The hptune coordinator: accepts sweeps from `hptune launch`, hands (trial, fold)\n"
-            "tasks to hptune-worker processes over ZeroMQ, aggregates their scores, refits the\n"
-            "winner, and journals everything to SQLite.  Stop it with SIGINT or SIGTERM (the\n"
-            "journal is flushed); SIGHUP reopens the log file and re-reads the authorized keys.\n"
-            "\n"
-            "With --http HOST:PORT (e.g. 127.0.0.1:7680) it also serves, read-only and without\n"
-            "authentication: Prometheus metrics at /metrics, JSON at /api/sweeps,\n"
-            "/api/sweeps/ID (the `hptune results --format json` table) and /api/workers, and\n"
-            "a live dashboard at / (docs/http.md).  A non-loopback HOST needs --insecure.\n"
-            "\n"
-            "Security (docs/security.md): with --curve-secret FILE and --authorized-keys DIR\n"
-            "every connection is encrypted and authenticated with CurveZMQ, and only workers\n"
-            "and clients whose public key is a file in DIR may connect; each refusal is logged\n"
-            "with the peer's address and key.  Without keys the coordinator speaks plain text,\n"
-            "which it allows only on loopback (tcp://127.x.x.x, tcp://[::1], tcp://localhost,\n"
-            "ipc://, inproc://): asked to bind elsewhere without keys it refuses to start, unless\n"
-            "--insecure is given.  Keys in three commands:\n"
-            "  hptune keygen -o /etc/hptune/coordinator     # coordinator.key and .pub\n"
-            "  mkdir -p /etc/hptune/authorized_keys         # one worker/client .pub per file\n"
-            "  hptune-coordinator --bind tcp://0.0.0.0:7600 \\\n"
-            "      --curve-secret /etc/hptune/coordinator.key \\\n"
-            "      --authorized-keys /etc/hptune/authorized_keys\n"
-            "\n"
-            "Options (every config key is also a flag; flags override the file):\n"
-            "  --config FILE        read `key value` lines (see deploy/hptune-coordinator.conf)\n");
-    for (size_t k = 0; k < N_CFG; k++) {
-        const cfg_entry_t *e = &cfg_table[k];
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s", e->name);
-        for (char *p = flag + 2; *p; p++)
-            if (*p == '_')
-                *p = '-';
-        const char *p = (const char *)&COORD_CFG_DEFAULT + e->offset;
-        if (e->type == CFG_STR)
-            fprintf(f, "  %-20s %s\n  %-20s [default: \"%s\"]\n", flag, e->help, "", p);
-        else if (e->type == CFG_BOOL)
-            fprintf(f, "  %-20s %s\n  %-20s [default: off; config file: %s yes|no]\n", flag,
-                    e->help, "", e->name);
-        else
-            fprintf(f, "  %-20s %s (%ld..%ld)\n  %-20s [default: %d]\n", flag, e->help, e->min,
-                    e->max, "", *(const int *)p);
-    }
-    fprintf(f,
-            "  --heartbeat-ms MS    the same as --hb-ivl-ms\n"
-            "  --liveness N         the same as --hb-liveness\n"
-            "  -v, --verbose        log one level more (debug)\n"
-            "  --dump-config        print the effective configuration and exit\n"
-            "  -h, --help           show this help\n"
-            "  -V, --version        print the version\n"
-            "\n"
-            "Exit status: 0 after a clean stop, 1 when it cannot start (bad bind address,\n"
-            "unusable journal), 2 for a bad option, a bad key file or directory, or a\n"
-            "non-loopback --bind without keys or --insecure.\n");
-}
 
 // --- message routing ------------------------------------------------------
 
@@ -460,78 +225,20 @@ static void refuse_plain_bind(const char *bind)
 int main(int argc, char **argv)
 {
     coord_t c = {.cfg = COORD_CFG_DEFAULT};
-    int status = 1, verbose = 0;
-    bool dump = false;
-
-    // Pass 1: --config, --help, --version.  Pass 2: every other flag.
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
-            printf("hptune-coordinator %s\n", HPT_VERSION);
-            return 0;
-        }
-        if (strcmp(argv[i], "--config") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "hptune-coordinator: --config: missing value\n");
-                return 2;
-            }
-            if (cfg_load_file(&c.cfg, argv[++i]) < 0)
-                return 2;
-        }
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--config") == 0) {
-            i++;
-            continue;
-        }
-        if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-            verbose++;
-            continue;
-        }
-        if (strcmp(a, "--dump-config") == 0) {
-            dump = true;
-            continue;
-        }
-        const cfg_entry_t *e = strncmp(a, "--", 2) == 0 ? cfg_find(a + 2) : NULL;
-        if (!e) {
-            fprintf(stderr, "hptune-coordinator: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-        if (e->type == CFG_BOOL) {   // a bare flag: --insecure
-            *(int *)((char *)&c.cfg + e->offset) = 1;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "hptune-coordinator: %s: missing value\n", a);
-            return 2;
-        }
-        if (cfg_set(&c.cfg, e, argv[++i], "--") < 0)
-            return 2;
-    }
-    int lvl = hpt_log_level_parse(c.cfg.log_level);
-    if (lvl < 0) {
-        fprintf(stderr,
-                "hptune-coordinator: log_level: unknown value '%s' (allowed: debug, info, warn, "
-                "error)\n",
-                c.cfg.log_level);
+    int status = 1;
+    hpt_config_args_t args;
+    hpt_err err = {0};
+    if (coord_config_parse(&c.cfg, argc, argv, &args, &err) < 0) {
+        fprintf(stderr, "hptune-coordinator: %s\n(see hptune-coordinator --help)\n", err.msg);
         return 2;
     }
-    if (dump) {
-        cfg_dump(&c.cfg, stdout);
+    if (coord_config_print_action(&args, &c.cfg))
         return 0;
+    if (c.cfg.http[0] && coord_http_check(c.cfg.http, c.cfg.insecure, &err) < 0) {
+        fprintf(stderr, "hptune-coordinator: http: %s\n", err.msg);
+        return 2;
     }
-    if (c.cfg.http[0]) {
-        hpt_err herr = {0};
-        if (coord_http_check(c.cfg.http, c.cfg.insecure != 0, &herr) < 0) {
-            fprintf(stderr, "hptune-coordinator: http: %s\n", herr.msg);
-            return 2;
-        }
-    }
-    lvl -= verbose;
+    int lvl = c.cfg.log_level - args.verbose;
     hpt_log_set_level(lvl < 0 ? HPT_LOG_DEBUG : (hpt_log_level_t)lvl);
     if (c.cfg.log_file[0] && hpt_log_set_file(c.cfg.log_file) < 0) {
         fprintf(stderr, "hptune-coordinator: log_file: cannot open %s: %s\n", c.cfg.log_file,
@@ -539,16 +246,9 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    hpt_err err = {0};
     uv_loop_t loop;
     bool loop_ok = false;
     // Security before anything is opened: keys, or loopback, or --insecure.
-    if (c.cfg.authorized_keys[0] && !c.cfg.curve_secret[0]) {
-        fprintf(stderr, "hptune-coordinator: --authorized-keys needs --curve-secret FILE, the "
-                        "coordinator's own key pair (hptune keygen -o PREFIX writes one)\n");
-        status = 2;
-        goto done;
-    }
     if (c.cfg.curve_secret[0]) {
         if (coord_zap_new(&c.zap, &c) < 0) {
             status = 2;

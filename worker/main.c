@@ -1103,27 +1103,14 @@ int main(int argc, char **argv)
         goto done;
     }
 
-    wrk_cfg_action_t action;
+    hpt_config_args_t args;
     if (wrk_cfg_defaults(&w->cfg, &err) < 0 ||
-        wrk_cfg_parse_args(&w->cfg, argc, argv, &action, &err) < 0) {
+        wrk_cfg_parse_args(&w->cfg, argc, argv, &args, &err) < 0) {
         fprintf(stderr, "hptune-worker: %s\n(see hptune-worker --help)\n", err.msg);
         status = HPT_WRK_EXIT_USAGE;
         goto done;
     }
-    if (action == WRK_CFG_HELP) {
-        hpt_wrk_cfg d;
-        wrk_cfg_defaults(&d, NULL);
-        wrk_cfg_print_help(stdout, &d);
-        status = HPT_WRK_EXIT_OK;
-        goto done;
-    }
-    if (action == WRK_CFG_VERSION) {
-        printf("hptune-worker %s\n", HPT_VERSION);
-        status = HPT_WRK_EXIT_OK;
-        goto done;
-    }
-    if (action == WRK_CFG_DUMP) {
-        wrk_cfg_dump(stdout, &w->cfg);
+    if (wrk_cfg_print_action(&args, &w->cfg)) {
         status = HPT_WRK_EXIT_OK;
         goto done;
     }

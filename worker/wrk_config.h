@@ -14,8 +14,8 @@
 #define HPT_WRK_CONFIG_H
 
 #include <stdbool.h>
-#include <stdio.h>
 
+#include "config.h"
 #include "err.h"
 
 #define HPT_WRK_MAX_DATASETS 16     // --dataset may be given this many times
@@ -29,7 +29,7 @@
 #define HPT_WRK_EXIT_FAIL 1   // rejected by the coordinator, or a fatal runtime error
 #define HPT_WRK_EXIT_USAGE 2  // bad flag, value or config file
 
-/* A repeatable string option. */
+/* A repeatable string option (the layout HPT_CONFIG_STRLIST_OPT expects). */
 typedef struct hpt_wrk_strlist {
     int n;                                         // entries used
     char v[HPT_WRK_MAX_DATASETS][HPT_WRK_DATASET_LEN];
@@ -49,7 +49,7 @@ typedef struct hpt_wrk_cfg {
     int liveness;                            // silent intervals before reconnecting
     int reconnect_ms;                        // first reconnect backoff
     int reconnect_max_ms;                    // backoff doubles up to this
-    int log_level;                           // hpt_log_level_t
+    int log_level;                           // hpt_log_level_t (0 debug .. 3 error)
     char log_file[HPT_WRK_PATH_LEN];         // "" = stderr only
     bool dry_run;                            // fake scores, no training
     int test_stall_epoch;                    // tests only: hang every task after this epoch
@@ -64,14 +64,6 @@ typedef struct hpt_wrk_cfg {
  * out at run time" (wrk_cfg_defaults). */
 extern const hpt_wrk_cfg HPT_WRK_CFG_DEFAULT;
 
-/* What main should do after parsing. */
-typedef enum wrk_cfg_action {
-    WRK_CFG_RUN,
-    WRK_CFG_HELP,
-    WRK_CFG_VERSION,
-    WRK_CFG_DUMP,
-} wrk_cfg_action_t;
-
 /* *cfg = HPT_WRK_CFG_DEFAULT plus the run-time defaults: coordinator from
  * HPTUNE_COORDINATOR (else tcp://127.0.0.1:7600), curve_secret and server_key
  * from HPTUNE_CURVE_SECRET and HPTUNE_SERVER_KEY, slots = online cores
@@ -79,21 +71,18 @@ typedef enum wrk_cfg_action {
  * filled when one of those variables is too long.  cfg: borrowed. */
 int wrk_cfg_defaults(hpt_wrk_cfg *cfg, hpt_err *err);
 
-/* Apply `--config FILE` (if present) and then every flag of argv to *cfg
- * (borrowed, normally from wrk_cfg_defaults).  *action receives what to do.
- * Returns 0, or -EINVAL with err naming the flag (or file:line), the value
- * and the allowed range: the caller prints it and exits 2. */
-int wrk_cfg_parse_args(hpt_wrk_cfg *cfg, int argc, char **argv, wrk_cfg_action_t *action,
+/* Apply `--config FILE` (if present) and then every other flag of argv to
+ * *cfg (borrowed, normally from wrk_cfg_defaults; common/config.h), lower
+ * log_level once per -v, and check the rules joining two fields.  *args
+ * receives the action.  Returns 0, or a negative errno with err naming the
+ * flag (or file:line), the value and the allowed range: the caller prints it
+ * and exits 2. */
+int wrk_cfg_parse_args(hpt_wrk_cfg *cfg, int argc, char **argv, hpt_config_args_t *args,
                        hpt_err *err);
 
-/* Load `key value` lines from path into *cfg ('#' starts a comment).  Same
- * errors as wrk_cfg_parse_args, prefixed with "path:line: ". */
-int wrk_cfg_load_file(hpt_wrk_cfg *cfg, const char *path, hpt_err *err);
-
-/* Print --help to f, showing the values in *defaults (borrowed). */
-void wrk_cfg_print_help(FILE *f, const hpt_wrk_cfg *defaults);
-
-/* Print *cfg (borrowed) as a config file that wrk_cfg_load_file reads back. */
-void wrk_cfg_dump(FILE *f, const hpt_wrk_cfg *cfg);
+/* Carry out --help (showing the run-time defaults), --version or
+ * --dump-config (showing *cfg, borrowed) on stdout.  Returns true when main
+ * should exit 0, false when the worker is to run. */
+bool wrk_cfg_print_action(const hpt_config_args_t *args, const hpt_wrk_cfg *cfg);
 
 #endif

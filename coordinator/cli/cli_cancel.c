@@ -43,28 +43,15 @@ static const struct option long_opts[] = {
 int cli_cancel(int argc, char **argv)
 {
     const char *cmd = "cancel";
-    cli_conn_opts_t co = CLI_CONN_OPTS_DEFAULT;
-    optind = 1;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
-        int rc = cli_conn_opt(&co, opt, optarg, cmd);
-        if (rc == HPT_EXIT_USAGE)
-            return rc;
-        if (rc == 1)
-            continue;
-        switch (opt) {
-        case 'h': print_help(stdout); return HPT_EXIT_OK;
-        case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
-        default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
+    cli_opt_parser_t op = CLI_OPT_PARSER(cmd, ":h", long_opts, print_help);
+    if (cli_opt_next(&op, argc, argv) == CLI_OPT_STOP)   // no options of its own
+        return op.status;
     uint64_t sweep;
     if (cli_only_sweep(cmd, argc, argv, optind, &sweep))
         return HPT_EXIT_USAGE;
 
     cli_client_t *c = NULL;
-    int status = cli_client_new(&c, &co, cmd);
+    int status = cli_client_new(&c, &op.conn, cmd);
     if (status)
         return status;
     Hpt__CancelRequest q = HPT__CANCEL_REQUEST__INIT;

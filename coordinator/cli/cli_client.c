@@ -55,6 +55,41 @@ int cli_conn_opt(cli_conn_opts_t *o, int opt, const char *arg, const char *cmd)
     }
 }
 
+int cli_opt_next(cli_opt_parser_t *p, int argc, char **argv)
+{
+    if (!p->started) {   // getopt's state is global: start over for this argv
+        optind = 1;
+        opterr = 0;
+        p->started = true;
+    }
+    for (;;) {
+        int opt = getopt_long(argc, argv, p->shortopts, p->longopts, NULL);
+        if (opt == -1)
+            return CLI_OPT_END;
+        int rc = cli_conn_opt(&p->conn, opt, optarg, p->cmd);
+        if (rc == 1)
+            continue;
+        if (rc == HPT_EXIT_USAGE) {
+            p->status = rc;
+            return CLI_OPT_STOP;
+        }
+        switch (opt) {
+        case 'h':
+            p->help(stdout);
+            p->status = HPT_EXIT_OK;
+            return CLI_OPT_STOP;
+        case ':':
+            p->status = cli_usage_error(p->cmd, "%s: missing value", argv[optind - 1]);
+            return CLI_OPT_STOP;
+        case '?':
+            p->status = cli_usage_error(p->cmd, "unknown option '%s'", argv[optind - 1]);
+            return CLI_OPT_STOP;
+        default:
+            return opt;
+        }
+    }
+}
+
 /* CURVE keys from the flags or the environment.  Returns HPT_EXIT_OK with *on
  * false when neither is set (a plain connection) or true with *kp and server
  * filled, else an exit status after printing why. */

@@ -20,6 +20,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "cli.h"
 #include "proto_io.h"
@@ -60,6 +61,34 @@ enum { CLI_OPT_COORDINATOR = 1000, CLI_OPT_TIMEOUT, CLI_OPT_CURVE_SECRET, CLI_OP
  * handled, 0 when `opt` is not a shared flag, or HPT_EXIT_USAGE (after
  * printing why) for a bad value.  cmd: the command name for messages. */
 int cli_conn_opt(cli_conn_opts_t *o, int opt, const char *arg, const char *cmd);
+
+/* A client command's option loop: getopt_long over the command's table (whose
+ * last rows are CLI_CONN_LONG_OPTS), handling what every client command
+ * handles alike: the shared flags (into .conn), -h/--help (the command's
+ * help on stdout), a missing value and an unknown option.  Build it with
+ * CLI_OPT_PARSER; all pointers are borrowed and must outlive the loop. */
+typedef struct cli_opt_parser {
+    const char *cmd;                 // the command's name, for messages
+    const char *shortopts;           // getopt's: starts with ':' and includes 'h'
+    const struct option *longopts;   // the command's table, NULL-row terminated
+    void (*help)(FILE *f);           // prints the command's --help
+    cli_conn_opts_t conn;            // the shared flags, as given so far
+    int status;                      // the exit status once CLI_OPT_STOP is returned
+    bool started;                    // optind has been reset for this argv
+} cli_opt_parser_t;
+
+#define CLI_OPT_PARSER(cmd_, short_, long_, help_)                                     \
+    ((cli_opt_parser_t){.cmd = (cmd_), .shortopts = (short_), .longopts = (long_),     \
+                        .help = (help_), .conn = CLI_CONN_OPTS_DEFAULT})
+
+enum { CLI_OPT_END = -1, CLI_OPT_STOP = -2 };
+
+/* The next command-specific option (getopt's code, optarg set), CLI_OPT_END
+ * when the options are over (optind is the first operand), or CLI_OPT_STOP
+ * when the command must return p->status now: HPT_EXIT_OK after --help,
+ * HPT_EXIT_USAGE after printing why a flag is wrong.  Written for
+ * `while ((opt = cli_opt_next(&op, argc, argv)) > 0) switch (opt) ...`. */
+int cli_opt_next(cli_opt_parser_t *p, int argc, char **argv);
 
 /* Open the socket and connect.  Returns 0 with *out owned by the caller
  * (cli_client_destroy), or an exit status after printing why: 2 for an

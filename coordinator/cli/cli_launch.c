@@ -114,24 +114,16 @@ static const struct option long_opts[] = {
 int cli_launch(int argc, char **argv)
 {
     const char *cmd = "launch";
-    cli_conn_opts_t co = CLI_CONN_OPTS_DEFAULT;
+    cli_opt_parser_t op = CLI_OPT_PARSER(cmd, ":wh", long_opts, print_help);
     bool wait = false;
-    optind = 1;
-    opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":wh", long_opts, NULL)) != -1) {
-        int rc = cli_conn_opt(&co, opt, optarg, cmd);
-        if (rc == HPT_EXIT_USAGE)
-            return rc;
-        if (rc == 1)
-            continue;
+    while ((opt = cli_opt_next(&op, argc, argv)) > 0) {
         switch (opt) {
         case 'w': wait = true; break;
-        case 'h': print_help(stdout); return HPT_EXIT_OK;
-        case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
-        default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (opt == CLI_OPT_STOP)
+        return op.status;
     if (optind >= argc)
         return cli_usage_error(cmd, "missing SPEC (the sweep spec file to submit)");
     const char *path = argv[optind++];
@@ -146,7 +138,7 @@ int cli_launch(int argc, char **argv)
         return status;
     cli_client_t *c = NULL;
     hpt_env_t *env = NULL;
-    status = cli_client_new(&c, &co, cmd);
+    status = cli_client_new(&c, &op.conn, cmd);
     if (status)
         goto out;
 

@@ -267,20 +267,13 @@ static int send_subscribe(cli_client_t *c, const char *level, uint64_t sweep, bo
 int cli_logs(int argc, char **argv)
 {
     const char *cmd = "logs";
-    cli_conn_opts_t co = CLI_CONN_OPTS_DEFAULT;
+    cli_opt_parser_t op = CLI_OPT_PARSER(cmd, ":fl:s:w:h", long_opts, print_help);
     bool follow = false;
     const char *level = "info";
     uint64_t sweep = 0;
     worker_filter_t wf = {0};
-    optind = 1;
-    opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":fl:s:w:h", long_opts, NULL)) != -1) {
-        int rc = cli_conn_opt(&co, opt, optarg, cmd);
-        if (rc == HPT_EXIT_USAGE)
-            return rc;
-        if (rc == 1)
-            continue;
+    while ((opt = cli_opt_next(&op, argc, argv)) > 0) {
         switch (opt) {
         case 'f': follow = true; break;
         case 'l': {
@@ -300,16 +293,15 @@ int cli_logs(int argc, char **argv)
                 return cli_usage_error(cmd, "--worker: empty worker id or name");
             wf.want = optarg;
             break;
-        case 'h': print_help(stdout); return HPT_EXIT_OK;
-        case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
-        default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (opt == CLI_OPT_STOP)
+        return op.status;
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 
     cli_client_t *c = NULL;
-    int status = cli_client_new(&c, &co, cmd);
+    int status = cli_client_new(&c, &op.conn, cmd);
     if (status)
         return status;
     if (wf.want && (status = filter_resolve(&wf, c, cmd)) != HPT_EXIT_OK)

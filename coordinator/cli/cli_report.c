@@ -1154,18 +1154,11 @@ static const struct option long_opts[] = {
 int cli_report(int argc, char **argv)
 {
     const char *cmd = "report";
-    cli_conn_opts_t co = CLI_CONN_OPTS_DEFAULT;
+    cli_opt_parser_t op = CLI_OPT_PARSER(cmd, ":o:n:h", long_opts, print_help);
     const char *dir = NULL;
     long top = DEFAULT_TOP;
-    optind = 1;
-    opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":o:n:h", long_opts, NULL)) != -1) {
-        int rc = cli_conn_opt(&co, opt, optarg, cmd);
-        if (rc == HPT_EXIT_USAGE)
-            return rc;
-        if (rc == 1)
-            continue;
+    while ((opt = cli_opt_next(&op, argc, argv)) > 0) {
         switch (opt) {
         case 'o':
             if (!optarg[0])
@@ -1176,11 +1169,10 @@ int cli_report(int argc, char **argv)
             if (cli_parse_long(cmd, "--top", optarg, 0, 1000000000, &top))
                 return HPT_EXIT_USAGE;
             break;
-        case 'h': print_help(stdout); return HPT_EXIT_OK;
-        case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
-        default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (opt == CLI_OPT_STOP)
+        return op.status;
     uint64_t sweep;
     if (cli_only_sweep(cmd, argc, argv, optind, &sweep))
         return HPT_EXIT_USAGE;
@@ -1191,7 +1183,7 @@ int cli_report(int argc, char **argv)
     }
 
     cli_client_t *c = NULL;
-    int status = cli_client_new(&c, &co, cmd);
+    int status = cli_client_new(&c, &op.conn, cmd);
     if (status)
         return status;
     hpt_env_t *env = NULL;

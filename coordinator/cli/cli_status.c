@@ -495,24 +495,16 @@ static const struct option long_opts[] = {
 int cli_status(int argc, char **argv)
 {
     const char *cmd = "status";
-    cli_conn_opts_t co = CLI_CONN_OPTS_DEFAULT;
+    cli_opt_parser_t op = CLI_OPT_PARSER(cmd, ":wh", long_opts, print_help);
     bool watch = false;
-    optind = 1;
-    opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":wh", long_opts, NULL)) != -1) {
-        int rc = cli_conn_opt(&co, opt, optarg, cmd);
-        if (rc == HPT_EXIT_USAGE)
-            return rc;
-        if (rc == 1)
-            continue;
+    while ((opt = cli_opt_next(&op, argc, argv)) > 0) {
         switch (opt) {
         case 'w': watch = true; break;
-        case 'h': print_help(stdout); return HPT_EXIT_OK;
-        case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
-        default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (opt == CLI_OPT_STOP)
+        return op.status;
     uint64_t sweep = 0;
     if (optind < argc && cli_parse_sweep(cmd, "SWEEP", argv[optind++], &sweep))
         return HPT_EXIT_USAGE;
@@ -520,7 +512,7 @@ int cli_status(int argc, char **argv)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 
     cli_client_t *c = NULL;
-    int status = cli_client_new(&c, &co, cmd);
+    int status = cli_client_new(&c, &op.conn, cmd);
     if (status)
         return status;
     if (watch) {

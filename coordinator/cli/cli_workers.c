@@ -139,56 +139,6 @@ static void print_workers(const Hpt__WorkersReply *r)
         puts("no workers connected (start one with: hptune-worker --coordinator ADDR)");
 }
 
-/* A rate as JSON: null when not known yet. */
-static void json_rate(const Hpt__WorkerInfo *w, double v)
-{
-    hpt_json_num(stdout, w->rate_window_s > 0 ? v : NAN);
-}
-
-static void print_workers_json(const Hpt__WorkersReply *r)
-{
-    FILE *f = stdout;
-    unsigned slots = 0, busy = 0;
-    fputs("{\"workers\":[", f);
-    for (size_t i = 0; i < r->n_workers; i++) {
-        const Hpt__WorkerInfo *w = r->workers[i];
-        fputs(i ? ",{\"name\":" : "{\"name\":", f);
-        hpt_json_str(f, w->name);
-        fputs(",\"id\":", f);
-        hpt_json_str(f, w->id);
-        fputs(",\"host\":", f);
-        hpt_json_str(f, w->host);
-        fputs(",\"version\":", f);
-        hpt_json_str(f, w->version);
-        fputs(",\"state\":", f);
-        hpt_json_str(f, w->state);
-        fprintf(f, ",\"slots\":%u,\"busy\":%u,\"datasets\":[", w->slots, w->busy);
-        for (size_t d = 0; d < w->n_datasets; d++) {
-            fputs(d ? ",{\"name\":" : "{\"name\":", f);
-            hpt_json_str(f, w->datasets[d]->name);
-            fputs(",\"fingerprint\":", f);
-            hpt_json_str(f, w->datasets[d]->fingerprint);
-            fputc('}', f);
-        }
-        fputs("],\"last_seen_s\":", f);
-        hpt_json_num(f, w->last_seen_ago);
-        fputs(",\"connected_unix\":", f);
-        hpt_json_num(f, w->connected_unix > 0 ? w->connected_unix : NAN);
-        fprintf(f, ",\"tasks_done\":%u,\"tasks_failed\":%u,\"epochs_done\":%llu",
-                w->tasks_done, w->tasks_failed, (unsigned long long)w->epochs_done);
-        fputs(",\"tasks_per_min\":", f);
-        json_rate(w, w->tasks_per_min);
-        fputs(",\"epochs_per_s\":", f);
-        json_rate(w, w->epochs_per_s);
-        fputs(",\"rate_window_s\":", f);
-        json_rate(w, w->rate_window_s);
-        fputc('}', f);
-        slots += w->slots;
-        busy += w->busy;
-    }
-    fprintf(f, "],\"slots\":%u,\"slots_busy\":%u}\n", slots, busy);
-}
-
 static const struct option long_opts[] = {
     {"format", required_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
@@ -199,17 +149,10 @@ static const struct option long_opts[] = {
 int cli_workers(int argc, char **argv)
 {
     const char *cmd = "workers";
-    cli_conn_opts_t co = CLI_CONN_OPTS_DEFAULT;
+    cli_opt_parser_t op = CLI_OPT_PARSER(cmd, ":f:h", long_opts, print_help);
     bool json = false;
-    optind = 1;
-    opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":f:h", long_opts, NULL)) != -1) {
-        int rc = cli_conn_opt(&co, opt, optarg, cmd);
-        if (rc == HPT_EXIT_USAGE)
-            return rc;
-        if (rc == 1)
-            continue;
+    while ((opt = cli_opt_next(&op, argc, argv)) > 0) {
         switch (opt) {
         case 'f':
             if (strcmp(optarg, "table") == 0 || strcmp(optarg, "json") == 0)
@@ -218,16 +161,15 @@ int cli_workers(int argc, char **argv)
                 return cli_usage_error(cmd, "--format: unknown value '%s' (allowed: table, "
                                             "json)", optarg);
             break;
-        case 'h': print_help(stdout); return HPT_EXIT_OK;
-        case ':': return cli_usage_error(cmd, "%s: missing value", argv[optind - 1]);
-        default: return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (opt == CLI_OPT_STOP)
+        return op.status;
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 
     cli_client_t *c = NULL;
-    int status = cli_client_new(&c, &co, cmd);
+    int status = cli_client_new(&c, &op.conn, cmd);
     if (status)
         return status;
     Hpt__WorkersRequest q = HPT__WORKERS_REQUEST__INIT;
@@ -237,7 +179,7 @@ int cli_workers(int argc, char **argv)
     hpt_env_t *env = NULL;
     status = cli_client_call(c, cmd, &req, HPT__ENVELOPE__BODY_WORKERS_REPLY, &env);
     if (status == HPT_EXIT_OK && json)
-        print_workers_json(env->workers_reply);
+        hpt_json_workers(stdout, env->workers_reply, NULL, NULL);   // the /api/workers writer
     else if (status == HPT_EXIT_OK)
         print_workers(env->workers_reply);
     hpt_proto_free(&env);

@@ -135,7 +135,7 @@ function renderWorkers(data) {
       h("td", { class: "num", text: w.busy + " / " + w.slots }),
       h("td", { class: "num", text: w.tasks_done }),
       h("td", { class: "num", text: w.tasks_failed }),
-      h("td", { class: "num", text: w.last_seen_ago.toFixed(1) + "s" }),
+      h("td", { class: "num", text: w.last_seen_s.toFixed(1) + "s" }),
       h("td", { text: running || "\u2013" }));
   });
   tbody.replaceChildren(...rows);

@@ -363,6 +363,12 @@ for w in wk["workers"]:
     check(w["slots"] == 1 and w["busy"] == 0 and w["leases"] == [], f"idle worker {w}")
     check(any(d["name"] == "mnist" for d in w["datasets"]), f"datasets of {w['name']}")
 check(sum(w["tasks_done"] for w in wk["workers"]) >= sw["tasks_done"], "workers' tasks_done")
+# One writer: the CLI's document has the API's keys, the API only adds free and leases.
+cli_wk = json.loads(c.cli("workers", "--format", "json").stdout)
+check(set(cli_wk) == set(wk), f"workers documents differ: {set(cli_wk)} vs {set(wk)}")
+for a, b in zip(cli_wk["workers"], wk["workers"]):
+    check(set(b) - set(a) == {"free", "leases"} and set(a) <= set(b),
+          f"/api/workers keys {sorted(b)} vs hptune workers --format json {sorted(a)}")
 
 # --- errors and static files ----------------------------------------------------------
 

@@ -1,0 +1,141 @@
+/*
+ * coord_config.c: the coordinator's option table and the rules the table
+ * cannot state; see coord_config.h.
+ *
+ * The table is the only place an option is described: adding a row adds the
+ * config-file key, the flag, its range check, its --help entry and its
+ * --dump-config line (common/config.c does the work).
+ */
+#include "coord_config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "hpt_config.h"
+#include "log.h"
+
+const coord_cfg_t COORD_CFG_DEFAULT = {
+    .bind = "tcp://127.0.0.1:7600",
+    .db = "hptune.db",
+    .data_dir = "",
+    .log_file = "",
+    .log_level = HPT_LOG_INFO,
+    .hb_ivl_ms = 1000,
+    .hb_liveness = 3,
+    .max_attempts = 2,
+    .task_stall_s = 600,
+    .task_deadline_s = 86400,
+    .event_ring = 10000,
+    .sub_timeout_ms = 10000,
+};
+
+// --- the table -------------------------------------------------------------
+
+#define STR(field, meta, help) HPT_CONFIG_STR_OPT(coord_cfg_t, field, meta, help)
+#define INT(field, lo, hi, meta, help) HPT_CONFIG_INT_OPT(coord_cfg_t, field, lo, hi, meta, help)
+
+static const hpt_config_opt_t opts[] = {
+    STR(bind, "ENDPOINT", "ZeroMQ endpoint to bind (workers and clients connect here)"),
+    STR(db, "FILE", "SQLite journal of sweeps, trials, tasks, results, workers and events"),
+    STR(data_dir, "DIR", "directory of the coordinator's datasets, used for fingerprints "
+                         "(empty: data, then the system data dir)"),
+    STR(log_file, "FILE", "also append log lines here (reopened on SIGHUP); empty: stderr only"),
+    HPT_CONFIG_ENUM_OPT(coord_cfg_t, log_level, hpt_config_log_levels, "LEVEL",
+                        "debug | info | warn | error"),
+    INT(hb_ivl_ms, 10, 600000, "MS", "heartbeat interval in milliseconds"),
+    INT(hb_liveness, 1, 100, "N", "missed heartbeats before a worker is declared dead"),
+    INT(max_attempts, 1, 100, "N", "attempts per task before its trial fails"),
+    INT(task_stall_s, 1, 31536000, "S",
+        "re-lease a task whose worker reports no new epoch for this many seconds"),
+    INT(task_deadline_s, 1, 31536000, "S",
+        "re-lease a task still running after this many seconds"),
+    INT(event_ring, 16, 1000000, "N", "recent events kept for late `hptune logs` subscribers"),
+    INT(sub_timeout_ms, 100, 3600000, "MS",
+        "drop a log follower that has not renewed for this long"),
+    STR(http, "HOST:PORT", "serve HTTP here: Prometheus /metrics, the JSON API /api/ and a "
+                           "dashboard at / (docs/http.md); beyond loopback only with "
+                           "--insecure; empty: off"),
+    // Security (docs/security.md).
+    STR(curve_secret, "FILE", "CURVE key pair file (hptune keygen's PREFIX.key, mode 0600): "
+                              "encrypt every connection and admit only the keys in "
+                              "authorized_keys; empty: plain text, allowed only on loopback"),
+    STR(authorized_keys, "DIR", "directory of the public keys allowed to connect, one per "
+                                "file (PREFIX.pub); re-read on SIGHUP"),
+    HPT_CONFIG_BOOL_OPT(coord_cfg_t, insecure,
+                        "run unprotected beyond loopback: bind without curve_secret, serve "
+                        "http on a public address; no authentication, no encryption (a "
+                        "warning is logged)"),
+};
+
+// The names of the first release, still accepted.
+static const hpt_config_alias_t aliases[] = {
+    {"heartbeat_ms", "hb_ivl_ms"},
+    {"liveness", "hb_liveness"},
+};
+
+/* The rules that join two fields; the table checks each field alone. */
+static int check_cfg(const void *p, hpt_err *err)
+{
+    const coord_cfg_t *cfg = p;
+    if (cfg->authorized_keys[0] && !cfg->curve_secret[0])
+        return hpt_err_set(err, -EINVAL,
+                           "--authorized-keys needs --curve-secret FILE, the coordinator's own "
+                           "key pair (hptune keygen -o PREFIX writes one)");
+    return 0;
+}
+
+static const hpt_config_spec_t spec = {
+    .prog = "hptune-coordinator",
+    .version = HPT_VERSION,
+    .opts = opts,
+    .n_opts = sizeof opts / sizeof opts[0],
+    .aliases = aliases,
+    .n_aliases = sizeof aliases / sizeof aliases[0],
+    .usage =
+        "Usage: hptune-coordinator [--config FILE] [--KEY VALUE]...\n"
+        "\n"
+        "The hptune coordinator: accepts sweeps from `hptune launch`, hands (trial, fold)\n"
+        "tasks to hptune-worker processes over ZeroMQ, aggregates their scores, refits the\n"
+        "winner, and journals everything to SQLite.  Stop it with SIGINT or SIGTERM (the\n"
+        "journal is flushed); SIGHUP reopens the log file and re-reads the authorized keys.\n"
+        "\n"
+        "With --http HOST:PORT (e.g. 127.0.0.1:7680) it also serves, read-only and without\n"
+        "authentication: Prometheus metrics at /metrics, JSON at /api/sweeps,\n"
+        "/api/sweeps/ID (the `hptune results --format json` table) and /api/workers, and\n"
+        "a live dashboard at / (docs/http.md).  A non-loopback HOST needs --insecure.\n"
+        "\n"
+        "Security (docs/security.md): with --curve-secret FILE and --authorized-keys DIR\n"
+        "every connection is encrypted and authenticated with CurveZMQ, and only workers\n"
+        "and clients whose public key is a file in DIR may connect; each refusal is logged\n"
+        "with the peer's address and key.  Without keys the coordinator speaks plain text,\n"
+        "which it allows only on loopback (tcp://127.x.x.x, tcp://[::1], tcp://localhost,\n"
+        "ipc://, inproc://): asked to bind elsewhere without keys it refuses to start, unless\n"
+        "--insecure is given.  Keys in three commands:\n"
+        "  hptune keygen -o /etc/hptune/coordinator     # coordinator.key and .pub\n"
+        "  mkdir -p /etc/hptune/authorized_keys         # one worker/client .pub per file\n"
+        "  hptune-coordinator --bind tcp://0.0.0.0:7600 \\\n"
+        "      --curve-secret /etc/hptune/coordinator.key \\\n"
+        "      --authorized-keys /etc/hptune/authorized_keys\n",
+    .epilog =
+        "\n"
+        "A sample config file with every key: deploy/hptune-coordinator.conf.\n"
+        "\n"
+        "Exit status: 0 after a clean stop, 1 when it cannot start (bad bind address,\n"
+        "unusable journal), 2 for a bad option, a bad key file or directory, or a\n"
+        "non-loopback --bind without keys or --insecure.\n",
+    .check = check_cfg,
+};
+
+// --- parsing ---------------------------------------------------------------
+
+int coord_config_parse(coord_cfg_t *cfg, int argc, char **argv, hpt_config_args_t *args,
+                       hpt_err *err)
+{
+    return hpt_config_parse_args(&spec, cfg, argc, argv, args, err);
+}
+
+bool coord_config_print_action(const hpt_config_args_t *args, const coord_cfg_t *cfg)
+{
+    return hpt_config_print_action(&spec, args, cfg, &COORD_CFG_DEFAULT);
+}
