@@ -208,8 +208,9 @@ static int axis_scan(model_t *m, param_axis_t *a)
         any = true;
     }
     a->numeric = a->numeric && any;
-    /* Fewer than two trials say nothing about what varies: plot them all. */
-    a->constant = any && !varies && r->n_trials >= 2;
+    /* With fewer than two trials nothing varies yet: no parameter is
+     * plotted, and the note says why (hpt_plots_new). */
+    a->constant = r->n_trials < 2 || (any && !varies);
     if (a->numeric || a->constant)
         return 0;
     size_t cap = 16;
@@ -831,7 +832,7 @@ int hpt_plots_new(hpt_plots_t **out, const Hpt__ResultsReply *r, double now, siz
         goto out;
     for (size_t i = 0; i < m.n_params; i++) {
         const param_axis_t *a = &m.params[i];
-        if (!a->constant)
+        if (!a->constant || r->n_trials < 2)
             continue;
         hpt_plot_const_t *c = &p->consts[p->n_consts++];
         snprintf(c->name, sizeof c->name, "%s", a->name);
@@ -848,6 +849,10 @@ int hpt_plots_new(hpt_plots_t **out, const Hpt__ResultsReply *r, double now, siz
     }
     if (p->n_consts)
         catf(p->note, sizeof p->note, ".");
+    if (r->n_trials < 2 && m.n_params)
+        snprintf(p->note, sizeof p->note,
+                 "No plot per parameter yet: the sweep has %s trial%s to compare.",
+                 r->n_trials ? "only one" : "no", r->n_trials ? "" : "s");
 out:
     model_free(&m);
     if (rc < 0)

@@ -9,7 +9,9 @@
  *     plot per parameter in param_names order (points per finished trial,
  *     mean +- std per value, the best trial ringed).  A parameter with one
  *     value in every trial (such as `epochs: 4`) gets no plot: it is listed
- *     in the set's constants and its note instead;
+ *     in the set's constants and its note instead.  With fewer than two
+ *     trials nothing can vary yet: there is no parameter plot, and the note
+ *     says so;
  *   - "best-so-far": each trial's score when it finished and the best score
  *     so far as a step line, in minutes since the sweep started;
  *   - "parallel-coordinates": an axis per plotted parameter plus the score,

@@ -1,13 +1,20 @@
 /*
- * test_svg.c: unit tests of coordinator/cli/svg.c, the plotting module of
- * `hptune report`: nice steps, linear/log/categorical scales and their
- * ticks and labels, the log-axis rule, mapping to pixels, escaping, colours
- * and the well-formedness of a small document.
+ * test_svg.c: unit tests of common/svg.c and common/plots.c, the one
+ * renderer of hptune's plots (`hptune report` and the dashboard): nice
+ * steps, linear/log/categorical scales and their ticks and labels, the
+ * log-axis rule, mapping to pixels, escaping, colours, categorical labels
+ * that never overlap, and plot sets built from a ResultsReply: constant
+ * parameters get no plot, every document is well-formed XML, a sweep of
+ * 200,000 trials is subsampled and rendered fast, and the output is
+ * deterministic.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "hpt_test.h"
+#include "plots.h"
 #include "svg.h"
 
 static void expect_ticks(const hpt_svg_scale_t *s, const double *want, int n)
@@ -246,6 +253,343 @@ HPT_TEST(document)
     hpt_svg_destroy(&s);
     ASSERT(s == NULL);
     hpt_svg_destroy(&s);   // NULL is fine
+}
+
+// --- categorical labels ------------------------------------------------------------
+
+/* Whether two labels of the layout lay, drawn at centres `gap` px apart
+ * with texts a and b, overlap under svg.h's metrics. */
+static bool labels_overlap(const hpt_svg_cat_layout_t *lay, double gap, const char *a,
+                           const char *b, bool horizontal)
+{
+    size_t na = strlen(a), nb = strlen(b);   // ASCII in these tests
+    if (lay->max_chars) {
+        na = na > lay->max_chars ? lay->max_chars : na;
+        nb = nb > lay->max_chars ? lay->max_chars : nb;
+    }
+    if (!horizontal)
+        return gap < HPT_SVG_LINE_H;
+    if (lay->rotate == 0)   // centred: half of each on either side
+        return gap < ((double)na + (double)nb) / 2 * HPT_SVG_CHAR_W;
+    return gap * fabs(sin(lay->rotate * 3.14159265358979 / 180)) < HPT_SVG_LINE_H;
+}
+
+static const char *const OPTIMIZERS[] = {"sgd", "nesterov", "rmsprop", "adagrad",
+                                         "adadelta", "adam", "adamax", "nadam"};
+
+HPT_TEST(cat_labels_never_overlap)
+{
+    /* The dashboard's complaint: "sgdrmspropadagrad..." on a narrow axis. */
+    for (double width = 60; width <= 1200; width *= 1.3) {
+        for (int horiz = 0; horiz <= 1; horiz++) {
+            hpt_svg_cat_layout_t lay;
+            double band = width / 8;
+            hpt_svg_cat_layout(band, OPTIMIZERS, 8, horiz, &lay);
+            ASSERT(lay.every >= 1);
+            for (int i = 0; i + lay.every < 8; i += lay.every)
+                if (labels_overlap(&lay, band * lay.every, OPTIMIZERS[i],
+                                   OPTIMIZERS[i + lay.every], horiz)) {
+                    fprintf(stderr, "width %.0f horiz %d: %s / %s overlap (every %d, rot %g, "
+                                    "max %zu)\n", width, horiz, OPTIMIZERS[i],
+                            OPTIMIZERS[i + lay.every], lay.every, lay.rotate, lay.max_chars);
+                    ASSERT(0);
+                }
+        }
+    }
+    /* Wide bands: all labels, upright, whole. */
+    hpt_svg_cat_layout_t lay;
+    hpt_svg_cat_layout(100, OPTIMIZERS, 8, true, &lay);
+    ASSERT(lay.rotate == 0 && lay.every == 1 && lay.max_chars == 0);
+    /* Narrow bands: rotated, thinned out. */
+    hpt_svg_cat_layout(8, OPTIMIZERS, 8, true, &lay);
+    ASSERT(lay.rotate != 0 && lay.every >= 3);
+    /* Many categories on a vertical axis: thinned to a line apart. */
+    hpt_svg_cat_layout(3, NULL, 100, false, &lay);
+    ASSERT(lay.every * 3 >= HPT_SVG_LINE_H);
+}
+
+/* The x (and rotation) of every tick label under a horizontal axis at y =
+ * at, from a document's text. */
+static int axis_labels(const char *doc, double at, double *xs, double *rot, int max)
+{
+    int n = 0;
+    for (const char *p = doc; (p = strstr(p, "<text x=\"")) && n < max; p++) {
+        double x, y;
+        if (sscanf(p, "<text x=\"%lf\" y=\"%lf\"", &x, &y) != 2 || y < at + 5 || y > at + 20)
+            continue;
+        const char *r = strstr(p, "rotate(");
+        const char *end = strchr(p, '>');
+        rot[n] = r && r < end ? -45 : 0;
+        xs[n++] = x;
+    }
+    return n;
+}
+
+HPT_TEST(cat_axis_document)
+{
+    for (double w = 80; w <= 800; w += 90) {
+        hpt_svg_t *s = NULL;
+        ASSERT_OK(hpt_svg_new(&s, w + 20, 200, "axis"));
+        hpt_svg_scale_t x;
+        hpt_svg_scale_cat(&x, 8, 10, 10 + w);
+        hpt_svg_axis(s, &x, HPT_SVG_BOTTOM, 100, 100, 10, OPTIMIZERS, "optimizer");
+        const char *doc = hpt_svg_finish(s, NULL);
+        ASSERT(doc != NULL);
+        double xs[16], rot[16];
+        int n = axis_labels(doc, 100, xs, rot, 16);
+        ASSERT(n >= 1);
+        hpt_svg_cat_layout_t lay;
+        hpt_svg_cat_layout(w / 8, OPTIMIZERS, 8, true, &lay);
+        ASSERT_EQ(n, (8 + lay.every - 1) / lay.every);
+        for (int i = 0; i + 1 < n; i++)
+            ASSERT(!labels_overlap(&lay, xs[i + 1] - xs[i], OPTIMIZERS[i * lay.every],
+                                   OPTIMIZERS[(i + 1) * lay.every], true));
+        /* The title sits below the labels (rotated ones reach further down). */
+        double depth = hpt_svg_axis_depth(&x, OPTIMIZERS);
+        ASSERT(depth >= 40);
+        if (lay.rotate != 0)
+            ASSERT(depth > 10 + 4 * HPT_SVG_CHAR_W * 0.7);
+        hpt_svg_destroy(&s);
+    }
+}
+
+// --- well-formed XML ----------------------------------------------------------------
+
+/* A small check that doc is one well-formed element tree: tags balance,
+ * attribute values are quoted, no raw '<' or '&' outside markup and
+ * entities.  Returns NULL or what is wrong. */
+static const char *xml_check(const char *doc)
+{
+    char stack[64][32];
+    int depth = 0, roots = 0;
+    for (const char *p = doc; *p; p++) {
+        if (*p == '&') {
+            const char *semi = strchr(p, ';');
+            if (!semi || semi - p > 8)
+                return "a bare '&'";
+            continue;
+        }
+        if (*p != '<')
+            continue;
+        bool closing = p[1] == '/';
+        const char *q = p + 1 + closing;
+        size_t nl = strcspn(q, " \t\n/>");
+        if (nl == 0 || nl >= 32)
+            return "a bad tag name";
+        const char *end = q + nl;
+        char quote = 0;
+        for (; *end && (quote || *end != '>'); end++)
+            if (*end == '"' || *end == '\'')
+                quote = quote == *end ? 0 : quote ? quote : *end;
+            else if (!quote && *end == '<')
+                return "a '<' inside a tag";
+        if (!*end)
+            return "an unclosed tag";
+        bool self = end[-1] == '/';
+        if (closing) {
+            if (depth == 0 || strncmp(stack[depth - 1], q, nl) != 0 ||
+                stack[depth - 1][nl] != '\0')
+                return "mismatched closing tag";
+            depth--;
+        } else if (!self) {
+            if (depth == 0)
+                roots++;
+            if (depth == 64)
+                return "too deep";
+            memcpy(stack[depth], q, nl);
+            stack[depth++][nl] = '\0';
+        }
+        p = end;
+    }
+    return depth ? "unclosed elements" : roots != 1 ? "not one root element" : NULL;
+}
+
+// --- plot sets ------------------------------------------------------------------------
+
+/* A synthetic ResultsReply: n trials (every `fail`-th failed), parameters
+ * lr (log-spread numbers), optimizer (8 names), epochs (always 4) and
+ * momentum (only with sgd). */
+typedef struct fake {
+    Hpt__ResultsReply r;
+    Hpt__SweepInfo s;
+    Hpt__TrialResult *t, **tp;
+    Hpt__Param *p, **pp;
+    char (*txt)[32];
+    char *names[4];
+} fake_t;
+
+static void fake_free(fake_t *f)
+{
+    free(f->t);
+    free(f->tp);
+    free(f->p);
+    free(f->pp);
+    free(f->txt);
+}
+
+static void fake_build(fake_t *f, size_t n, bool running)
+{
+    static char n0[] = "lr", n1[] = "optimizer", n2[] = "epochs", n3[] = "momentum";
+    *f = (fake_t){.names = {n0, n1, n2, n3}};
+    hpt__results_reply__init(&f->r);
+    hpt__sweep_info__init(&f->s);
+    f->s.id = 7;
+    f->s.name = (char *)"fake";
+    f->s.state = (char *)(running ? "running" : "done");
+    f->s.metric = (char *)"accuracy";
+    f->s.maximize = true;
+    f->s.started_unix = 1e9;
+    f->s.finished_unix = running ? 0 : 1e9 + (double)n + 10;
+    f->t = calloc(n, sizeof *f->t);
+    f->tp = calloc(n, sizeof *f->tp);
+    f->p = calloc(n * 4, sizeof *f->p);
+    f->pp = calloc(n * 4, sizeof *f->pp);
+    f->txt = calloc(n * 4, sizeof *f->txt);
+    ASSERT(f->t && f->tp && f->p && f->pp && f->txt);
+    double best = -1;
+    for (size_t i = 0; i < n; i++) {
+        Hpt__TrialResult *t = &f->t[i];
+        hpt__trial_result__init(t);
+        t->trial = i + 1;
+        t->state = (char *)(i % 97 == 5 ? "failed" : "done");
+        double lr = pow(10, -4 + 3.0 * (double)((i * 7919) % 1000) / 1000);
+        const char *opt = OPTIMIZERS[(i * 31) % 8];
+        t->mean_test_score = i % 97 == 5 ? NAN : 0.5 + 0.4 * sin((double)i) * sin(lr * 10);
+        t->std_test_score = 0.01;
+        t->finished_unix = i % 97 == 5 ? NAN : 1e9 + (double)i;
+        for (int k = 0; k < 4; k++) {
+            Hpt__Param *p = &f->p[i * 4 + k];
+            hpt__param__init(p);
+            p->name = f->names[k];
+            p->text = f->txt[i * 4 + k];
+            f->pp[i * 4 + k] = p;
+        }
+        Hpt__Param *p = &f->p[i * 4];
+        p[0].numeric = true;
+        p[0].number = lr;
+        snprintf(p[0].text, 32, "%.6g", lr);
+        snprintf(p[1].text, 32, "%s", opt);
+        p[2].numeric = true;
+        p[2].number = 4;
+        snprintf(p[2].text, 32, "4");
+        if (strcmp(opt, "sgd") == 0) {
+            p[3].numeric = true;
+            p[3].number = (i / 8) % 2 ? 0.9 : 0.5;
+            snprintf(p[3].text, 32, "%g", p[3].number);
+        }
+        t->n_params = 4;
+        t->params = &f->pp[i * 4];
+        f->tp[i] = t;
+        if (isfinite(t->mean_test_score) && t->mean_test_score > best) {
+            best = t->mean_test_score;
+            f->s.best_trial = t->trial;
+        }
+    }
+    f->r.sweep = &f->s;
+    f->r.n_param_names = 4;
+    f->r.param_names = f->names;
+    f->r.n_trials = n;
+    f->r.trials = f->tp;
+}
+
+HPT_TEST(plots_constant_parameter)
+{
+    fake_t f;
+    fake_build(&f, 300, false);
+    hpt_plots_t *ps = NULL;
+    ASSERT_OK(hpt_plots_new(&ps, &f.r, 1e9 + 400, 0));
+    /* lr, optimizer and momentum vary; epochs (always 4) gets no plot. */
+    ASSERT_EQ(hpt_plots_count(ps), 5);
+    ASSERT(hpt_plots_find(ps, "param-epochs") == NULL);
+    ASSERT(hpt_plots_find(ps, "param-lr.svg") != NULL);
+    ASSERT(hpt_plots_find(ps, "param-optimizer") != NULL);
+    ASSERT(hpt_plots_find(ps, "best-so-far") != NULL);
+    ASSERT(hpt_plots_find(ps, "parallel-coordinates") != NULL);
+    ASSERT_EQ(hpt_plots_n_constants(ps), 1);
+    ASSERT(strcmp(hpt_plots_constant(ps, 0)->name, "epochs") == 0);
+    ASSERT(strcmp(hpt_plots_constant(ps, 0)->value, "4") == 0);
+    ASSERT(strcmp(hpt_plots_note(ps), "Not plotted, one value in every trial: epochs = 4.") == 0);
+    const hpt_plot_t *mom = hpt_plots_find(ps, "param-momentum");
+    ASSERT(mom && mom->kind == HPT_PLOT_PARAM && strcmp(mom->param, "momentum") == 0);
+    ASSERT_STR_CONTAINS(mom->caption, "without this parameter");
+    /* Parallel coordinates: an axis per plotted parameter, none for epochs. */
+    const hpt_plot_t *pc = hpt_plots_find(ps, "parallel-coordinates");
+    ASSERT(strstr(pc->svg, ">epochs</text>") == NULL);
+    ASSERT_STR_CONTAINS(pc->svg, ">optimizer</text>");
+    for (size_t i = 0; i < hpt_plots_count(ps); i++) {
+        const hpt_plot_t *pl = hpt_plots_get(ps, i);
+        const char *bad = xml_check(pl->svg);
+        if (bad)
+            fprintf(stderr, "%s: %s\n", pl->name, bad);
+        ASSERT(bad == NULL);
+        ASSERT_EQ(strlen(pl->svg), pl->len);
+        ASSERT(pl->drawn == pl->points || pl->kind == HPT_PLOT_PARALLEL);
+        ASSERT(strstr(pl->caption, "Drawn:") == NULL);   // 300 trials: all drawn
+    }
+    hpt_plots_destroy(&ps);
+    ASSERT(ps == NULL);
+
+    /* One trial: nothing varies yet, so no parameter plot, and a note. */
+    f.r.n_trials = 1;
+    ASSERT_OK(hpt_plots_new(&ps, &f.r, 1e9 + 400, 0));
+    ASSERT_EQ(hpt_plots_count(ps), 2);
+    ASSERT_EQ(hpt_plots_n_constants(ps), 0);
+    ASSERT_STR_CONTAINS(hpt_plots_note(ps), "only one trial");
+    for (size_t i = 0; i < hpt_plots_count(ps); i++)
+        ASSERT(xml_check(hpt_plots_get(ps, i)->svg) == NULL);
+    hpt_plots_destroy(&ps);
+    /* None: the same, and the empty plots say so. */
+    f.r.n_trials = 0;
+    ASSERT_OK(hpt_plots_new(&ps, &f.r, 1e9 + 400, 0));
+    ASSERT_EQ(hpt_plots_count(ps), 2);
+    ASSERT_STR_CONTAINS(hpt_plots_get(ps, 0)->svg, "no finished trials yet");
+    hpt_plots_destroy(&ps);
+    hpt_plots_destroy(&ps);   // NULL is fine
+    fake_free(&f);
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+HPT_TEST(plots_200k_trials)
+{
+    fake_t f;
+    fake_build(&f, 200000, true);
+    double t0 = mono_s();
+    hpt_plots_t *ps = NULL;
+    ASSERT_OK(hpt_plots_new(&ps, &f.r, 1e9 + 250000, 0));
+    double took = mono_s() - t0;
+    fprintf(stderr, "200000 trials: %zu plots in %.3f s\n", hpt_plots_count(ps), took);
+    /* The coordinator renders on its loop thread: far below a second
+     * (sanitizer builds are several times slower, hence the margin). */
+    ASSERT(took < 2.0);
+    ASSERT_EQ(hpt_plots_count(ps), 5);
+    for (size_t i = 0; i < hpt_plots_count(ps); i++) {
+        const hpt_plot_t *pl = hpt_plots_get(ps, i);
+        ASSERT(pl->points > HPT_PLOTS_MAX_POINTS);
+        ASSERT(pl->drawn <= HPT_PLOTS_MAX_POINTS + 1);   // the best is always drawn
+        ASSERT(pl->drawn >= HPT_PLOTS_MAX_POINTS / 2);
+        ASSERT_STR_CONTAINS(pl->caption, "Drawn: ");
+        ASSERT(pl->len < 1500000);
+        ASSERT(xml_check(pl->svg) == NULL);
+    }
+    /* Deterministic: the same reply gives the same documents. */
+    hpt_plots_t *again = NULL;
+    ASSERT_OK(hpt_plots_new(&again, &f.r, 1e9 + 250000, 0));
+    for (size_t i = 0; i < hpt_plots_count(ps); i++)
+        ASSERT(strcmp(hpt_plots_get(ps, i)->svg, hpt_plots_get(again, i)->svg) == 0);
+    hpt_plots_destroy(&again);
+    hpt_plots_destroy(&ps);
+    /* A cap of 100 marks. */
+    ASSERT_OK(hpt_plots_new(&ps, &f.r, 1e9 + 250000, 100));
+    ASSERT(hpt_plots_find(ps, "param-lr")->drawn <= 101);
+    ASSERT_STR_CONTAINS(hpt_plots_find(ps, "best-so-far")->caption, "Drawn: ");
+    hpt_plots_destroy(&ps);
+    fake_free(&f);
 }
 
 HPT_TEST_MAIN()
