@@ -181,6 +181,12 @@ static void model_free(model_t *m)
     *m = (model_t){0};
 }
 
+/* Whether the reply says which parameters the spec fixes. */
+static bool spec_knows(const Hpt__ResultsReply *r)
+{
+    return r->n_param_fixed == r->n_param_names && r->n_param_names > 0;
+}
+
 /* The categories of parameter a over every trial, and whether it is
  * constant.  Categories are found through a small open-addressing table,
  * so a parameter with a value per trial stays linear. */
@@ -208,9 +214,14 @@ static int axis_scan(model_t *m, param_axis_t *a)
         any = true;
     }
     a->numeric = a->numeric && any;
-    /* With fewer than two trials nothing varies yet: no parameter is
-     * plotted, and the note says why (hpt_plots_new). */
-    a->constant = r->n_trials < 2 || (any && !varies);
+    /* The spec says which parameters are fixed (ResultsReply.param_fixed).
+     * Without it (an older coordinator) the trials tell: one value in
+     * every trial that has one; with fewer than two trials nothing varies
+     * yet, no parameter is plotted and the note says why (hpt_plots_new). */
+    if (spec_knows(r))
+        a->constant = r->param_fixed[a->index];
+    else
+        a->constant = r->n_trials < 2 || (any && !varies);
     if (a->numeric || a->constant)
         return 0;
     size_t cap = 16;
@@ -832,7 +843,7 @@ int hpt_plots_new(hpt_plots_t **out, const Hpt__ResultsReply *r, double now, siz
         goto out;
     for (size_t i = 0; i < m.n_params; i++) {
         const param_axis_t *a = &m.params[i];
-        if (!a->constant || r->n_trials < 2)
+        if (!a->constant || (!spec_knows(r) && r->n_trials < 2))
             continue;
         hpt_plot_const_t *c = &p->consts[p->n_consts++];
         snprintf(c->name, sizeof c->name, "%s", a->name);
@@ -843,13 +854,13 @@ int hpt_plots_new(hpt_plots_t **out, const Hpt__ResultsReply *r, double now, siz
                 break;
             }
         }
-        catf(p->note, sizeof p->note, "%s%s = %s",
+        catf(p->note, sizeof p->note, "%s%s%s%s",
              p->n_consts == 1 ? "Not plotted, one value in every trial: " : ", ", c->name,
-             c->value);
+             c->value[0] ? " = " : "", c->value);
     }
     if (p->n_consts)
         catf(p->note, sizeof p->note, ".");
-    if (r->n_trials < 2 && m.n_params)
+    if (!spec_knows(r) && r->n_trials < 2 && m.n_params)
         snprintf(p->note, sizeof p->note,
                  "No plot per parameter yet: the sweep has %s trial%s to compare.",
                  r->n_trials ? "only one" : "no", r->n_trials ? "" : "s");

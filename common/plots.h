@@ -9,9 +9,11 @@
  *     plot per parameter in param_names order (points per finished trial,
  *     mean +- std per value, the best trial ringed).  A parameter with one
  *     value in every trial (such as `epochs: 4`) gets no plot: it is listed
- *     in the set's constants and its note instead.  With fewer than two
- *     trials nothing can vary yet: there is no parameter plot, and the note
- *     says so;
+ *     in the set's constants and its note instead.  Which ones those are
+ *     comes from the spec (ResultsReply.param_fixed); a reply without it is
+ *     judged by its trials (one value in every trial that has one), and with
+ *     fewer than two trials there is then no parameter plot, which the note
+ *     says;
  *   - "best-so-far": each trial's score when it finished and the best score
  *     so far as a step line, in minutes since the sweep started;
  *   - "parallel-coordinates": an axis per plotted parameter plus the score,
@@ -63,7 +65,7 @@ typedef struct hpt_plot {
 /* A parameter left unplotted because it never varied. */
 typedef struct hpt_plot_const {
     char name[128];
-    char value[64];       // its one value as the results show it
+    char value[64];       // its one value as the results show it ("" before any trial)
 } hpt_plot_const_t;
 
 typedef struct hpt_plots hpt_plots_t;

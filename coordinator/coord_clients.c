@@ -271,6 +271,7 @@ struct coord_results {
     double *splits, *means;
     int *ranks;
     char **names;
+    protobuf_c_boolean fixed[COORD_SPEC_MAX_PARAMS];   // param_fixed
     coord_sweep_info_t *sb;
 };
 
@@ -343,14 +344,19 @@ int coord_results_new(coord_results_t **out, const coord_sweep_t *s)
         r->indistinguishable = !isnan(r->p_vs_best) && r->p_vs_best >= coord_sweep_alpha(s);
         tp[i] = r;
     }
-    for (int i = 0; i < np; i++)
-        names[i] = (char *)s->spec->params[i].name;
+    for (int i = 0; i < np; i++) {
+        const coord_param_t *p = &s->spec->params[i];
+        names[i] = (char *)p->name;
+        res->fixed[i] = p->dist == COORD_PDIST_VALUE || p->n_values == 1;
+    }
     coord_sweep_info_fill(s, sb, true);
     Hpt__ResultsReply *rr = &res->reply;
     hpt__results_reply__init(rr);
     rr->sweep = &sb->info;
     rr->n_param_names = (size_t)np;
     rr->param_names = names;
+    rr->n_param_fixed = (size_t)np;
+    rr->param_fixed = res->fixed;
     rr->n_trials = n;
     rr->trials = tp;
     *out = res;

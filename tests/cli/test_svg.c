@@ -544,6 +544,23 @@ HPT_TEST(plots_constant_parameter)
     ASSERT_EQ(hpt_plots_count(ps), 2);
     ASSERT_STR_CONTAINS(hpt_plots_get(ps, 0)->svg, "no finished trials yet");
     hpt_plots_destroy(&ps);
+    /* When the reply says which parameters the spec fixes, that decides,
+     * trials or not: here epochs and (wrongly, to tell the rules apart)
+     * momentum. */
+    protobuf_c_boolean fixed[4] = {0, 0, 1, 1};
+    f.r.n_param_fixed = 4;
+    f.r.param_fixed = fixed;
+    ASSERT_OK(hpt_plots_new(&ps, &f.r, 1e9 + 400, 0));
+    ASSERT_EQ(hpt_plots_count(ps), 4);   // lr, optimizer, best-so-far, parallel
+    ASSERT_STR_CONTAINS(hpt_plots_get(ps, 0)->svg, "no finished trials yet");
+    ASSERT(strcmp(hpt_plots_note(ps), "Not plotted, one value in every trial: epochs, "
+                                      "momentum.") == 0);
+    hpt_plots_destroy(&ps);
+    f.r.n_trials = 300;
+    ASSERT_OK(hpt_plots_new(&ps, &f.r, 1e9 + 400, 0));
+    ASSERT(hpt_plots_find(ps, "param-momentum") == NULL);
+    ASSERT_STR_CONTAINS(hpt_plots_note(ps), "epochs = 4, momentum = 0.5.");
+    hpt_plots_destroy(&ps);
     hpt_plots_destroy(&ps);   // NULL is fine
     fake_free(&f);
 }
