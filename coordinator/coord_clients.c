@@ -608,6 +608,7 @@ struct coord_results {
     char (*txt)[64];                  // (rows, params)
     double *splits;                   // (rows, 2 * splits): test then train scores
     char **names;                     // (params)
+    protobuf_c_boolean fixed[COORD_SPEC_MAX_PARAMS];   // param_fixed
     coord_sweep_info_t *sb;
 };
 
@@ -691,14 +692,19 @@ int coord_results_new(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint6
     sb = res->sb = calloc(1, sizeof *sb);
     if (!names || !sb)
         goto out;
-    for (int i = 0; i < np; i++)
-        names[i] = (char *)s->spec->params[i].name;
+    for (int i = 0; i < np; i++) {
+        const coord_param_t *p = &s->spec->params[i];
+        names[i] = (char *)p->name;
+        res->fixed[i] = p->dist == COORD_PDIST_VALUE || p->n_values == 1;
+    }
     coord_sweep_info_fill(s, sb, true);
     Hpt__ResultsReply *rr = &res->reply;
     hpt__results_reply__init(rr);
     rr->sweep = &sb->info;
     rr->n_param_names = (size_t)np;
     rr->param_names = names;
+    rr->n_param_fixed = (size_t)np;
+    rr->param_fixed = res->fixed;
     size_t total = s->n_trials, first = offset < total ? (size_t)offset : total;
     rr->total = total;
     rr->offset = offset;

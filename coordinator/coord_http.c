@@ -1,7 +1,9 @@
 /*
  * coord_http.c: the coordinator's HTTP server (libmicrohttpd): /metrics
- * (Prometheus text format 0.0.4), /api/sweeps, /api/sweeps/ID, /api/workers
- * and the dashboard's static files.  See coord_http.h for the threads.
+ * (Prometheus text format 0.0.4), /api/sweeps, /api/sweeps/ID, /api/workers,
+ * a sweep's plots (/api/sweeps/ID/plots and /api/sweeps/ID/plots/NAME.svg,
+ * rendered by common/plots.c, the renderer of `hptune report` too) and the
+ * dashboard's static files.  See coord_http.h for the threads.
  *
  * Invariants:
  *   - An MHD thread touches only this file's job queue and counters (under
@@ -29,9 +31,15 @@
 #include "hpt_config.h"
 #include "json.h"
 #include "log.h"
+#include "plots.h"
 
 #define TYPE_JSON "application/json; charset=utf-8"
 #define TYPE_PROM "text/plain; version=0.0.4; charset=utf-8"
+#define TYPE_SVG "image/svg+xml"
+
+/* A plot opened on its own may style itself (its <style> element) and do
+ * nothing else: our SVG has no script or link, and this says so. */
+#define CSP_SVG "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 /* What the dashboard page may load: only itself (no CDN, no inline
  * script); SVG is built through the DOM, so its attributes are not inline
@@ -52,6 +60,22 @@ typedef struct job {
     size_t len;
     struct job *next;             // queue link while QUEUED
 } job_t;
+
+/* A sweep's rendered plots, kept while its results stay the same (loop
+ * thread only): the dashboard asks for the index and every plot of a sweep
+ * each refresh, and one rendering answers them all. */
+#define PLOT_CACHE_N 8              // sweeps kept; the least recently used goes
+#define PLOT_CACHE_LIVE_S 5.0       // a running sweep's plots are redrawn at least this
+                                    // often (its best-so-far line runs on to now)
+
+typedef struct plot_cache {
+    uint64_t sweep;                 // 0: empty
+    char stamp[160];                // what the plots were drawn from (plot_stamp)
+    double made;                    // unix seconds
+    uint64_t gen;                   // the rendering's number, for the URLs' ?v=
+    uint64_t used;                  // LRU clock
+    hpt_plots_t *plots;             // owned
+} plot_cache_t;
 
 /* Status codes counted for hptune_http_requests_total (the last: others). */
 static const int CODES[] = {200, 403, 404, 405, 500, 503, 0};
@@ -74,6 +98,9 @@ typedef struct coord_http {
     uint64_t mhd_errors;          // messages libmicrohttpd logged
     uint64_t mhd_errors_logged;   // of which the loop has logged (the last one each time)
     char mhd_error[256];          // the last one
+
+    plot_cache_t cache[PLOT_CACHE_N];   // loop thread only (not under mu)
+    uint64_t plot_gen, plot_clock;      // renderings so far; LRU clock
 } coord_http_t;
 
 // --- addresses --------------------------------------------------------------
@@ -175,6 +202,8 @@ static enum MHD_Result answer(coord_http_t *h, struct MHD_Connection *conn, int 
     if (strncmp(type, "text/html", 9) == 0) {
         MHD_add_response_header(r, "Content-Security-Policy", CSP);
         MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    } else if (strcmp(type, TYPE_SVG) == 0) {
+        MHD_add_response_header(r, "Content-Security-Policy", CSP_SVG);
     }
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
@@ -757,6 +786,172 @@ static bool sweep_path(const char *path, uint64_t *id)
     return v > 0;
 }
 
+// --- plots (loop thread) ---------------------------------------------------------
+
+/* Whether path is "/api/sweeps/N/plots" (*rest = "") or
+ * "/api/sweeps/N/plots/NAME" (*rest = NAME) with N a positive decimal. */
+static bool plot_path(const char *path, uint64_t *id, const char **rest)
+{
+    if (strncmp(path, "/api/sweeps/", 12) != 0)
+        return false;
+    const char *p = path + 12;
+    uint64_t v = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9' && digits < 20; p++, digits++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    if (!digits || v == 0 || strncmp(p, "/plots", 6) != 0)
+        return false;
+    p += 6;
+    if (*p == '\0' || strcmp(p, "/") == 0)
+        *rest = "";
+    else if (*p == '/')
+        *rest = p + 1;
+    else
+        return false;
+    *id = v;
+    return true;
+}
+
+/* What a sweep's plots are drawn from: they are redrawn when it changes. */
+static void plot_stamp(const coord_sweep_t *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%d/%d/%d/%d/%d/%d/%zu/%d/%llu", (int)s->state, s->tasks_done,
+             s->tasks_failed, s->trials_done, s->trials_failed, s->has_refit, s->n_trials,
+             s->tasks_running, (unsigned long long)(s->best ? s->best->number : 0));
+}
+
+/* The plots of sweep s: from the cache while s has not changed, else
+ * rendered (into the least recently used slot).  Returns the entry, or NULL
+ * when out of memory. */
+static plot_cache_t *plots_for(coord_http_t *h, coord_sweep_t *s)
+{
+    char stamp[160];
+    plot_stamp(s, stamp, sizeof stamp);
+    double now = coord_unix();
+    bool ended = s->state == SWEEP_DONE || s->state == SWEEP_FAILED ||
+                 s->state == SWEEP_CANCELLED;
+    plot_cache_t *e = NULL, *lru = &h->cache[0];
+    for (int i = 0; i < PLOT_CACHE_N; i++) {
+        if (h->cache[i].sweep == s->id)
+            e = &h->cache[i];
+        if (h->cache[i].used < lru->used)
+            lru = &h->cache[i];
+    }
+    if (e && strcmp(e->stamp, stamp) == 0 && (ended || now - e->made < PLOT_CACHE_LIVE_S)) {
+        e->used = ++h->plot_clock;
+        return e;
+    }
+    if (!e)
+        e = lru;
+    coord_results_t *res = NULL;
+    hpt_plots_t *plots = NULL;
+    if (coord_results_new(&res, h->c, s, 0, 0, COORD_RESULTS_UNBOUNDED) < 0)
+        return NULL;
+    int rc = hpt_plots_new(&plots, coord_results_reply(res), now, 0);
+    coord_results_destroy(&res);
+    if (rc < 0)
+        return NULL;
+    hpt_plots_destroy(&e->plots);
+    *e = (plot_cache_t){.sweep = s->id, .made = now, .gen = ++h->plot_gen,
+                        .used = ++h->plot_clock, .plots = plots};
+    snprintf(e->stamp, sizeof e->stamp, "%s", stamp);
+    return e;
+}
+
+static const char *plot_kind_name(hpt_plot_kind_t k)
+{
+    switch (k) {
+    case HPT_PLOT_PARAM: return "param";
+    case HPT_PLOT_PROGRESS: return "progress";
+    case HPT_PLOT_PARALLEL: return "parallel";
+    }
+    return "?";
+}
+
+/* GET /api/sweeps/ID/plots: the index, {"sweep", "state", "plots": [{"name",
+ * "kind", "param", "title", "caption", "points", "drawn", "url"}],
+ * "constants": [{"name", "value"}], "note"}, where url changes exactly when
+ * the plot is redrawn.  GET /api/sweeps/ID/plots/NAME.svg: the plot.  404
+ * (JSON) for an unknown sweep or plot, saying which plots there are. */
+static void render_plots(coord_http_t *h, job_t *j, uint64_t id, const char *name, FILE *f)
+{
+    coord_sweep_t *s = coord_sweep_find(&h->c->core, id);
+    if (!s) {
+        j->status = MHD_HTTP_NOT_FOUND;
+        fprintf(f, "{\"error\":\"no sweep %llu\"}\n", (unsigned long long)id);
+        return;
+    }
+    plot_cache_t *e = plots_for(h, s);
+    if (!e) {
+        j->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        fputs("{\"error\":\"out of memory\"}\n", f);
+        return;
+    }
+    const hpt_plots_t *ps = e->plots;
+    size_t n = hpt_plots_count(ps);
+    if (name[0]) {
+        size_t len = strlen(name);
+        const hpt_plot_t *pl = len > 4 && strcmp(name + len - 4, ".svg") == 0
+                                   ? hpt_plots_find(ps, name)
+                                   : NULL;
+        if (pl) {
+            j->type = TYPE_SVG;
+            fwrite(pl->svg, 1, pl->len, f);
+            return;
+        }
+        j->status = MHD_HTTP_NOT_FOUND;
+        char msg[600];
+        snprintf(msg, sizeof msg, "sweep %llu has no plot '%.200s'", (unsigned long long)id,
+                 name);
+        fputs("{\"error\":", f);
+        hpt_json_str(f, msg);
+        fputs(",\"plots\":[", f);
+        for (size_t i = 0; i < n; i++) {
+            char file[200];
+            snprintf(file, sizeof file, "%s.svg", hpt_plots_get(ps, i)->name);
+            if (i)
+                fputc(',', f);
+            hpt_json_str(f, file);
+        }
+        fputs("]}\n", f);
+        return;
+    }
+    fprintf(f, "{\"sweep\":%llu,\"state\":", (unsigned long long)id);
+    hpt_json_str(f, coord_sweep_state_name(s->state));
+    fputs(",\"plots\":[", f);
+    for (size_t i = 0; i < n; i++) {
+        const hpt_plot_t *pl = hpt_plots_get(ps, i);
+        fputs(i ? ",{\"name\":" : "{\"name\":", f);
+        hpt_json_str(f, pl->name);
+        fputs(",\"kind\":", f);
+        hpt_json_str(f, plot_kind_name(pl->kind));
+        fputs(",\"param\":", f);
+        if (pl->kind == HPT_PLOT_PARAM)
+            hpt_json_str(f, pl->param);
+        else
+            fputs("null", f);
+        fputs(",\"title\":", f);
+        hpt_json_str(f, pl->title);
+        fputs(",\"caption\":", f);
+        hpt_json_str(f, pl->caption);
+        fprintf(f, ",\"points\":%zu,\"drawn\":%zu,\"url\":\"/api/sweeps/%llu/plots/", pl->points,
+                pl->drawn, (unsigned long long)id);
+        fprintf(f, "%s.svg?v=%llu\"}", pl->name, (unsigned long long)e->gen);
+    }
+    fputs("],\"constants\":[", f);
+    for (size_t i = 0; i < hpt_plots_n_constants(ps); i++) {
+        const hpt_plot_const_t *c = hpt_plots_constant(ps, i);
+        fputs(i ? ",{\"name\":" : "{\"name\":", f);
+        hpt_json_str(f, c->name);
+        fputs(",\"value\":", f);
+        hpt_json_str(f, c->value);
+        fputc('}', f);
+    }
+    fputs("],\"note\":", f);
+    hpt_json_str(f, hpt_plots_note(ps));
+    fputs("}\n", f);
+}
+
 /* Render job j into its body, status and type. */
 static void render(coord_http_t *h, job_t *j)
 {
@@ -771,7 +966,7 @@ static void render(coord_http_t *h, job_t *j)
     j->status = MHD_HTTP_OK;
     j->type = TYPE_JSON;
     uint64_t id = 0;
-    const char *p = j->path;
+    const char *p = j->path, *rest = NULL;
     if (strcmp(p, "/metrics") == 0) {
         j->type = TYPE_PROM;
         render_metrics(c, h, f);
@@ -783,8 +978,10 @@ static void render(coord_http_t *h, job_t *j)
             fputs("{\"error\":\"out of memory\"}\n", f);
         }
     } else if (strcmp(p, "/api") == 0 || strcmp(p, "/api/") == 0) {
-        fputs("{\"endpoints\":[\"/api/sweeps\",\"/api/sweeps/ID\",\"/api/workers\","
-              "\"/metrics\"]}\n", f);
+        fputs("{\"endpoints\":[\"/api/sweeps\",\"/api/sweeps/ID\",\"/api/sweeps/ID/plots\","
+              "\"/api/sweeps/ID/plots/NAME.svg\",\"/api/workers\",\"/metrics\"]}\n", f);
+    } else if (plot_path(p, &id, &rest)) {
+        render_plots(h, j, id, rest, f);
     } else if (sweep_path(p, &id)) {
         coord_sweep_t *s = coord_sweep_find(&c->core, id);
         coord_results_t *res = NULL;
@@ -957,5 +1154,7 @@ void coord_http_stop(coord_t *c)
     uv_mutex_unlock(&h->mu);
     MHD_stop_daemon(h->mhd);
     h->mhd = NULL;
+    for (int i = 0; i < PLOT_CACHE_N; i++)
+        hpt_plots_destroy(&h->cache[i].plots);
     uv_close((uv_handle_t *)&h->async, on_closed);
 }

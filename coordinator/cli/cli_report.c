@@ -37,6 +37,7 @@
 #include "cli_format.h"
 #include "cli_results.h"
 #include "hpt_config.h"
+#include "plots.h"
 #include "svg.h"
 
 #define DEFAULT_TOP 50
@@ -95,30 +96,11 @@ static void print_help(FILE *f)
           f);
 }
 
-// --- the data behind the plots ------------------------------------------------
-
-/* One tuned parameter across the finished trials. */
-typedef struct param_axis {
-    const char *name;      // borrowed from the reply
-    bool numeric;          // every present value is a number
-    bool log;              // numeric, positive, spanning more than 1.5 decades
-    const char **cats;     // categorical: the distinct texts, in order of first
-                           // appearance over all trials (owned array, borrowed strings)
-    int n_cats;
-    double *x;             // per done trial: the number, or the category index;
-                           // NaN when the trial has no value (owned, n_done entries)
-    size_t absent;         // done trials without a value
-    char file[160];        // "param-<NAME>.svg"
-} param_axis_t;
+// --- the report's view of the reply ------------------------------------------
 
 typedef struct model {
     const Hpt__ResultsReply *r;
     const Hpt__SweepInfo *s;          // r->sweep (an empty one when missing)
-    Hpt__TrialResult **done;          // done trials with a finite mean, trial order (owned)
-    size_t n_done;
-    param_axis_t *params;             // r->n_param_names entries (owned)
-    size_t n_params;
-    const Hpt__TrialResult *best;     // the sweep's best trial among done, or NULL
     bool maximize;
     bool ended;                       // done, failed or cancelled
     double now;                       // unix seconds, when the report was made
@@ -130,19 +112,6 @@ static bool ended_state(const char *st)
            strcmp(st, "cancelled") == 0;
 }
 
-/* "mean_test_score (accuracy, higher is better)". */
-static const char *score_title(const model_t *m, char *buf, size_t len)
-{
-    snprintf(buf, len, "mean_test_score (%s, %s is better)", m->s->metric,
-             m->maximize ? "higher" : "lower");
-    return buf;
-}
-
-static bool better(const model_t *m, double a, double b)
-{
-    return m->maximize ? a > b : a < b;
-}
-
 /* Whether a parameter value is absent (a conditional parameter whose
  * condition does not hold for the trial: no number and no text). */
 static bool absent(const Hpt__Param *p)
@@ -150,532 +119,12 @@ static bool absent(const Hpt__Param *p)
     return !p || (!p->numeric && (!p->text || p->text[0] == '\0'));
 }
 
-/* A file name made of the parameter's name: letters, digits, '_', '-', '.'
- * kept, anything else '_' (spec parameter names are identifiers anyway). */
-static void param_file(const char *name, char *buf, size_t len)
-{
-    size_t o = (size_t)snprintf(buf, len, "param-");
-    for (const char *p = name; *p && o + 5 < len; p++) {
-        char c = *p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-' || c == '.';
-        buf[o++] = ok ? c : '_';
-    }
-    snprintf(buf + o, len - o, ".svg");
-}
-
-static void model_free(model_t *m)
-{
-    for (size_t i = 0; i < m->n_params && m->params; i++) {
-        free(m->params[i].cats);
-        free(m->params[i].x);
-    }
-    free(m->params);
-    free(m->done);
-    *m = (model_t){0};
-}
-
-static int model_build(model_t *m, const Hpt__ResultsReply *r)
+static void model_init(model_t *m, const Hpt__ResultsReply *r)
 {
     static const Hpt__SweepInfo empty = HPT__SWEEP_INFO__INIT;
     *m = (model_t){.r = r, .s = r->sweep ? r->sweep : &empty, .now = (double)time(NULL)};
     m->maximize = m->s->maximize;
     m->ended = ended_state(m->s->state);
-    m->done = calloc(r->n_trials ? r->n_trials : 1, sizeof *m->done);
-    m->params = calloc(r->n_param_names ? r->n_param_names : 1, sizeof *m->params);
-    if (!m->done || !m->params)
-        goto oom;
-    m->n_params = r->n_param_names;
-    for (size_t k = 0; k < r->n_trials; k++) {
-        Hpt__TrialResult *t = r->trials[k];
-        if (strcmp(t->state, "done") == 0 && isfinite(t->mean_test_score))
-            m->done[m->n_done++] = t;
-    }
-    for (size_t k = 0; k < m->n_done; k++)
-        if (m->done[k]->trial == m->s->best_trial)
-            m->best = m->done[k];
-    for (size_t i = 0; i < m->n_params; i++) {
-        param_axis_t *a = &m->params[i];
-        a->name = r->param_names[i];
-        param_file(a->name, a->file, sizeof a->file);
-        a->x = calloc(m->n_done ? m->n_done : 1, sizeof *a->x);
-        a->cats = calloc(r->n_trials ? r->n_trials : 1, sizeof *a->cats);
-        if (!a->x || !a->cats)
-            goto oom;
-        /* Numeric when every present value is; categories over all trials
-         * (not only the done ones) so the axis does not change as they
-         * finish. */
-        bool any = false;
-        a->numeric = true;
-        for (size_t k = 0; k < r->n_trials; k++) {
-            const Hpt__Param *p = cli_results_param(r->trials[k], a->name, i);
-            if (absent(p))
-                continue;
-            any = true;
-            a->numeric = a->numeric && p->numeric && isfinite(p->number);
-        }
-        a->numeric = a->numeric && any;
-        if (!a->numeric)
-            for (size_t k = 0; k < r->n_trials; k++) {
-                const Hpt__Param *p = cli_results_param(r->trials[k], a->name, i);
-                if (absent(p))
-                    continue;
-                int c = 0;
-                while (c < a->n_cats && strcmp(a->cats[c], p->text) != 0)
-                    c++;
-                if (c == a->n_cats)
-                    a->cats[a->n_cats++] = p->text;
-            }
-        for (size_t k = 0; k < m->n_done; k++) {
-            const Hpt__Param *p = cli_results_param(m->done[k], a->name, i);
-            a->x[k] = NAN;
-            if (absent(p)) {
-                a->absent++;
-            } else if (a->numeric) {
-                a->x[k] = p->number;
-            } else {
-                for (int c = 0; c < a->n_cats; c++)
-                    if (strcmp(a->cats[c], p->text) == 0)
-                        a->x[k] = c;
-            }
-        }
-        a->log = a->numeric && cli_svg_wants_log(a->x, m->n_done);
-    }
-    return 0;
-oom:
-    model_free(m);
-    return -ENOMEM;
-}
-
-/* A scale over a parameter's done values: log, linear or categorical. */
-static void param_scale(const param_axis_t *a, size_t n, double p0, double p1,
-                        cli_svg_scale_t *sc)
-{
-    if (!a->numeric) {
-        cli_svg_scale_cat(sc, a->n_cats, p0, p1);
-        return;
-    }
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t k = 0; k < n; k++)
-        if (isfinite(a->x[k])) {
-            lo = fmin(lo, a->x[k]);
-            hi = fmax(hi, a->x[k]);
-        }
-    if (a->log)
-        cli_svg_scale_log(sc, lo, hi, p0, p1);
-    else
-        cli_svg_scale_linear(sc, lo, hi, 5, p0, p1);
-}
-
-/* A deterministic jitter in [-0.5, 0.5) from the trial number, so points of
- * one category do not hide each other and the picture is reproducible. */
-static double jitter(uint64_t trial)
-{
-    uint64_t h = trial * 0x9e3779b97f4a7c15ull;
-    h ^= h >> 29;
-    return (double)(h % 1000) / 1000.0 - 0.5;
-}
-
-// --- plots ----------------------------------------------------------------------
-
-/* Each plot is built in memory, then written to its file and inlined. */
-typedef struct plot {
-    char file[160];      // the SVG's file name in DIR
-    char caption[512];   // plain text under the figure (escaped when written)
-    cli_svg_t *svg;      // owned
-} plot_t;
-
-typedef struct group {
-    double x, mean, std;
-    size_t n;
-} group_t;
-
-static int cmp_xy(const void *a, const void *b)
-{
-    const double *x = a, *y = b;
-    return x[0] < y[0] ? -1 : x[0] > y[0];
-}
-
-/* Score against parameter a: points, mean +- std per value, the best ring. */
-static int plot_param(const model_t *m, const param_axis_t *a, plot_t *pl)
-{
-    enum { W = 560, H = 320, L = 66, R = 140, T = 34 };
-    double B = !a->numeric && a->n_cats > 0 && (W - L - R) / a->n_cats < 60 ? 74 : 56;
-    char title[300], ytitle[128];
-    snprintf(title, sizeof title, "%s against %s%s", "mean_test_score", a->name,
-             a->log ? " (log scale)" : "");
-    snprintf(pl->file, sizeof pl->file, "%s", a->file);
-    int rc = cli_svg_new(&pl->svg, W, H, title);
-    if (rc < 0)
-        return rc;
-    cli_svg_t *s = pl->svg;
-    cli_svg_text(s, L, 20, "start", 0, "title", 70, title);
-
-    /* (x, score) of the done trials that have a value, sorted by x. */
-    double *xy = malloc((m->n_done ? m->n_done : 1) * 3 * sizeof *xy);
-    group_t *g = calloc(m->n_done ? m->n_done : 1, sizeof *g);
-    if (!xy || !g) {
-        free(xy);
-        free(g);
-        return -ENOMEM;
-    }
-    size_t n = 0;
-    for (size_t k = 0; k < m->n_done; k++)
-        if (isfinite(a->x[k])) {
-            xy[3 * n] = a->x[k];
-            xy[3 * n + 1] = m->done[k]->mean_test_score;
-            xy[3 * n + 2] = (double)k;
-            n++;
-        }
-    qsort(xy, n, 3 * sizeof *xy, cmp_xy);
-    size_t ng = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        double sum = 0, sq = 0;
-        while (j < n && xy[3 * j] == xy[3 * i]) {
-            sum += xy[3 * j + 1];
-            j++;
-        }
-        double mean = sum / (double)(j - i);
-        for (size_t q = i; q < j; q++)
-            sq += (xy[3 * q + 1] - mean) * (xy[3 * q + 1] - mean);
-        /* The population std (ddof 0), as scikit-learn's std_test_score. */
-        g[ng++] = (group_t){.x = xy[3 * i], .mean = mean, .std = sqrt(sq / (double)(j - i)),
-                            .n = j - i};
-        i = j;
-    }
-    if (n == 0) {
-        cli_svg_text(s, (L + W - R) / 2.0, H / 2.0, "middle", 0, "note", 0,
-                     m->n_done ? "no finished trial has a value for this parameter"
-                               : "no finished trials yet");
-        snprintf(pl->caption, sizeof pl->caption, "%s: no finished trial with a value yet.",
-                 a->name);
-        free(xy);
-        free(g);
-        return 0;
-    }
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        lo = fmin(lo, xy[3 * i + 1]);
-        hi = fmax(hi, xy[3 * i + 1]);
-    }
-    for (size_t i = 0; i < ng; i++) {
-        lo = fmin(lo, g[i].mean - g[i].std);
-        hi = fmax(hi, g[i].mean + g[i].std);
-    }
-    cli_svg_scale_t xs, ys;
-    if (a->numeric)
-        param_scale(a, m->n_done, L + 10, W - R - 10, &xs);
-    else
-        cli_svg_scale_cat(&xs, a->n_cats, L, W - R);
-    cli_svg_scale_linear(&ys, lo, hi, 5, H - B, T);
-    cli_svg_axis(s, &xs, CLI_SVG_BOTTOM, H - B, H - B, T, a->numeric ? NULL : a->cats,
-                 a->name);
-    cli_svg_axis(s, &ys, CLI_SVG_LEFT, L, L, W - R, NULL, score_title(m, ytitle, sizeof ytitle));
-
-    double band = a->numeric ? 0 : (W - L - R) / (double)a->n_cats;
-    double jit = band * 0.4 < 28 ? band * 0.4 : 28;
-    char tip[512], sc[64], sd[64];
-    for (size_t i = 0; i < n; i++) {
-        const Hpt__TrialResult *t = m->done[(size_t)xy[3 * i + 2]];
-        const Hpt__Param *p = cli_results_param(t, a->name, 0);
-        double px = cli_svg_map(&xs, xy[3 * i]) + (a->numeric ? 0 : jit * jitter(t->trial));
-        snprintf(tip, sizeof tip, "trial %llu: %s=%s, %s %s", (unsigned long long)t->trial,
-                 a->name, p ? p->text : "?", m->s->metric,
-                 cli_fmt_score(t->mean_test_score, sc, sizeof sc));
-        cli_svg_circle(s, px, cli_svg_map(&ys, xy[3 * i + 1]), 3, "pt", NULL, tip);
-    }
-    /* A dashed line through the means when values repeat (a grid): the
-     * trend.  Not for categories, whose order means nothing. */
-    if (a->numeric && ng >= 2 && ng < n) {
-        double *px = malloc(ng * 2 * sizeof *px);
-        if (px) {
-            for (size_t i = 0; i < ng; i++) {
-                px[i] = cli_svg_map(&xs, g[i].x);
-                px[ng + i] = cli_svg_map(&ys, g[i].mean);
-            }
-            cli_svg_path(s, px, px + ng, ng, "trend", NULL, NULL);
-            free(px);
-        }
-    }
-    for (size_t i = 0; i < ng; i++) {
-        double px = cli_svg_map(&xs, g[i].x), py = cli_svg_map(&ys, g[i].mean);
-        if (g[i].n > 1) {
-            double y0 = cli_svg_map(&ys, g[i].mean - g[i].std);
-            double y1 = cli_svg_map(&ys, g[i].mean + g[i].std);
-            cli_svg_line(s, px, y0, px, y1, "err");
-            cli_svg_line(s, px - 4, y0, px + 4, y0, "err");
-            cli_svg_line(s, px - 4, y1, px + 4, y1, "err");
-        }
-        char v[64];
-        const char *vt = a->numeric ? cli_fmt_exact(g[i].x, v, sizeof v)
-                                    : a->cats[(int)g[i].x];
-        snprintf(tip, sizeof tip, "%s=%s: mean %s over %zu trial%s", a->name, vt,
-                 cli_fmt_mean_std(g[i].mean, g[i].n > 1 ? g[i].std : NAN, sd, sizeof sd),
-                 g[i].n, g[i].n == 1 ? "" : "s");
-        cli_svg_circle(s, px, py, 4, "mean", NULL, tip);
-    }
-    if (m->best) {
-        size_t bk = 0;
-        while (bk < m->n_done && m->done[bk] != m->best)
-            bk++;
-        if (bk < m->n_done && isfinite(a->x[bk])) {
-            double px = cli_svg_map(&xs, a->x[bk]) +
-                        (a->numeric ? 0 : jit * jitter(m->best->trial));
-            snprintf(tip, sizeof tip, "best: trial %llu", (unsigned long long)m->best->trial);
-            cli_svg_circle(s, px, cli_svg_map(&ys, m->best->mean_test_score), 6.5, "best",
-                           NULL, tip);
-        }
-    }
-    static const cli_svg_legend_item_t items[] = {
-        {CLI_SVG_KEY_POINT, NULL, "one trial"},
-        {CLI_SVG_KEY_MEAN, NULL, "mean \u00b1 std"},
-        {CLI_SVG_KEY_RING, NULL, "best trial"},
-    };
-    cli_svg_legend(s, W - R + 14, T, items, 3);
-
-    int off = snprintf(pl->caption, sizeof pl->caption,
-                       "%s: %zu finished trial%s over %zu value%s; %s axis.", a->name, n,
-                       n == 1 ? "" : "s", ng, ng == 1 ? "" : "s",
-                       !a->numeric ? "categorical" : a->log ? "logarithmic" : "linear");
-    if (a->absent && off > 0 && (size_t)off < sizeof pl->caption)
-        snprintf(pl->caption + off, sizeof pl->caption - (size_t)off,
-                 " %zu finished trial%s without this parameter (its condition did not hold) "
-                 "%s left out.",
-                 a->absent, a->absent == 1 ? "" : "s", a->absent == 1 ? "is" : "are");
-    free(xy);
-    free(g);
-    return 0;
-}
-
-static const model_t *sort_model;   // qsort has no context argument
-
-static int by_finish(const void *a, const void *b)
-{
-    const Hpt__TrialResult *x = *(Hpt__TrialResult *const *)a;
-    const Hpt__TrialResult *y = *(Hpt__TrialResult *const *)b;
-    if (x->finished_unix != y->finished_unix)
-        return x->finished_unix < y->finished_unix ? -1 : 1;
-    return x->trial < y->trial ? -1 : x->trial > y->trial;
-}
-
-/* Best score so far against minutes since the sweep started. */
-static int plot_progress(const model_t *m, plot_t *pl)
-{
-    enum { W = 720, H = 330, L = 66, R = 170, T = 34, B = 52 };
-    const char *title = "best mean_test_score so far over time";
-    snprintf(pl->file, sizeof pl->file, "best-so-far.svg");
-    int rc = cli_svg_new(&pl->svg, W, H, title);
-    if (rc < 0)
-        return rc;
-    cli_svg_t *s = pl->svg;
-    cli_svg_text(s, L, 20, "start", 0, "title", 80, title);
-    Hpt__TrialResult **ts = calloc(m->n_done ? m->n_done : 1, sizeof *ts);
-    double *px = calloc(2 * m->n_done + 2, sizeof *px);
-    double *py = calloc(2 * m->n_done + 2, sizeof *py);
-    if (!ts || !px || !py) {
-        free(ts);
-        free(px);
-        free(py);
-        return -ENOMEM;
-    }
-    size_t n = 0;
-    for (size_t k = 0; k < m->n_done; k++)
-        if (isfinite(m->done[k]->finished_unix) && m->done[k]->finished_unix > 0)
-            ts[n++] = m->done[k];
-    qsort(ts, n, sizeof *ts, by_finish);
-    if (n == 0) {
-        cli_svg_text(s, (L + W - R) / 2.0, H / 2.0, "middle", 0, "note", 0,
-                     m->n_done ? "the coordinator sent no finish times"
-                               : "no finished trials yet");
-        snprintf(pl->caption, sizeof pl->caption, "No finished trial with a finish time yet.");
-        goto out;
-    }
-    /* Time zero: when the sweep started (its first task was handed out),
-     * else when it was submitted, else its first finish. */
-    double t0 = m->s->started_unix > 0   ? m->s->started_unix
-                : m->s->created_unix > 0 ? m->s->created_unix
-                                         : ts[0]->finished_unix;
-    double last = ts[n - 1]->finished_unix;
-    /* The line runs on to the end of the sweep, or to now while it runs
-     * (unless this machine's clock is behind the coordinator's). */
-    double end = m->ended && m->s->finished_unix > last ? m->s->finished_unix
-                 : !m->ended && m->now > last          ? m->now
-                                                       : last;
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        lo = fmin(lo, ts[i]->mean_test_score);
-        hi = fmax(hi, ts[i]->mean_test_score);
-    }
-    cli_svg_scale_t xs, ys;
-    cli_svg_scale_linear(&xs, 0, fmax((end - t0) / 60.0, 1e-3), 6, L, W - R);
-    cli_svg_scale_linear(&ys, lo, hi, 5, H - B, T);
-    char ytitle[128], tip[256], sc[64], mins[64];
-    cli_svg_axis(s, &xs, CLI_SVG_BOTTOM, H - B, H - B, T, NULL,
-                 "minutes since the sweep started");
-    cli_svg_axis(s, &ys, CLI_SVG_LEFT, L, L, W - R, NULL, score_title(m, ytitle, sizeof ytitle));
-    for (size_t i = 0; i < n; i++) {
-        double x = (ts[i]->finished_unix - t0) / 60.0;
-        snprintf(tip, sizeof tip, "trial %llu finished at %s min: %s %s",
-                 (unsigned long long)ts[i]->trial, cli_fmt_exact(round(x * 100) / 100, mins,
-                                                                  sizeof mins),
-                 m->s->metric, cli_fmt_score(ts[i]->mean_test_score, sc, sizeof sc));
-        cli_svg_circle(s, cli_svg_map(&xs, x), cli_svg_map(&ys, ts[i]->mean_test_score), 3, "pt",
-                       NULL, tip);
-    }
-    /* The step line: flat until a trial beats the best, then up (down). */
-    size_t k = 0;
-    double best = NAN;
-    for (size_t i = 0; i < n; i++) {
-        double x = cli_svg_map(&xs, (ts[i]->finished_unix - t0) / 60.0);
-        double v = ts[i]->mean_test_score;
-        if (isnan(best) || better(m, v, best)) {
-            if (!isnan(best)) {
-                px[k] = x;
-                py[k++] = cli_svg_map(&ys, best);
-            }
-            best = v;
-            px[k] = x;
-            py[k++] = cli_svg_map(&ys, best);
-        }
-    }
-    px[k] = cli_svg_map(&xs, (end - t0) / 60.0);
-    py[k++] = cli_svg_map(&ys, best);
-    snprintf(tip, sizeof tip, "best so far: %s %s", m->s->metric,
-             cli_fmt_score(best, sc, sizeof sc));
-    cli_svg_path(s, px, py, k, "step", NULL, tip);
-    if (m->best && isfinite(m->best->finished_unix) && m->best->finished_unix > 0)
-        cli_svg_circle(s, cli_svg_map(&xs, (m->best->finished_unix - t0) / 60.0),
-                       cli_svg_map(&ys, m->best->mean_test_score), 6.5, "best", NULL,
-                       "best trial");
-    static const cli_svg_legend_item_t items[] = {
-        {CLI_SVG_KEY_POINT, NULL, "a trial, when done"},
-        {CLI_SVG_KEY_LINE, "step", "best so far"},
-        {CLI_SVG_KEY_RING, NULL, "best trial"},
-    };
-    cli_svg_legend(s, W - R + 14, T, items, 3);
-    char dur[32];
-    snprintf(pl->caption, sizeof pl->caption,
-             "%zu finished trials over %s; the best score so far %s.", n,
-             cli_fmt_duration(last - t0, dur, sizeof dur),
-             m->ended ? "until the sweep ended" : "until this report was made");
-out:
-    free(ts);
-    free(px);
-    free(py);
-    return 0;
-}
-
-static int by_goodness(const void *a, const void *b)
-{
-    const Hpt__TrialResult *x = *(Hpt__TrialResult *const *)a;
-    const Hpt__TrialResult *y = *(Hpt__TrialResult *const *)b;
-    /* Worst first, so the best lines are drawn last, on top. */
-    if (x->mean_test_score != y->mean_test_score)
-        return better(sort_model, x->mean_test_score, y->mean_test_score) ? 1 : -1;
-    return x->trial < y->trial ? -1 : x->trial > y->trial;
-}
-
-/* One vertical axis per parameter plus the score; a line per done trial. */
-static int plot_parallel(const model_t *m, plot_t *pl)
-{
-    enum { SPACING = 130, L = 80, T = 56, B = 60, H = 440 };
-    size_t naxes = m->n_params + 1;
-    double W = L + SPACING * (double)(naxes - 1) + 150;
-    const char *title = "parallel coordinates: every finished trial";
-    snprintf(pl->file, sizeof pl->file, "parallel-coordinates.svg");
-    int rc = cli_svg_new(&pl->svg, W, H, title);
-    if (rc < 0)
-        return rc;
-    cli_svg_t *s = pl->svg;
-    cli_svg_text(s, 14, 20, "start", 0, "title", 90, title);
-    if (m->n_done == 0) {
-        cli_svg_text(s, W / 2, H / 2.0, "middle", 0, "note", 0, "no finished trials yet");
-        snprintf(pl->caption, sizeof pl->caption, "No finished trials yet.");
-        return 0;
-    }
-    cli_svg_scale_t *sc = calloc(naxes, sizeof *sc);
-    Hpt__TrialResult **order = calloc(m->n_done, sizeof *order);
-    size_t *idx = calloc(m->n_done, sizeof *idx);
-    double *px = calloc(naxes, sizeof *px), *py = calloc(naxes, sizeof *py);
-    if (!sc || !order || !idx || !px || !py) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < m->n_params; i++) {
-        param_scale(&m->params[i], m->n_done, H - B, T, &sc[i]);
-        px[i] = L + SPACING * (double)i;
-    }
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t k = 0; k < m->n_done; k++) {
-        lo = fmin(lo, m->done[k]->mean_test_score);
-        hi = fmax(hi, m->done[k]->mean_test_score);
-    }
-    cli_svg_scale_t *ss = &sc[naxes - 1];
-    cli_svg_scale_linear(ss, lo, hi, 6, H - B, T);
-    px[naxes - 1] = L + SPACING * (double)(naxes - 1);
-    for (size_t i = 0; i < m->n_params; i++)
-        cli_svg_axis(s, &sc[i], CLI_SVG_PARALLEL, px[i], 0, 0,
-                     m->params[i].numeric ? NULL : m->params[i].cats, m->params[i].name);
-    cli_svg_axis(s, ss, CLI_SVG_PARALLEL, px[naxes - 1], 0, 0, NULL, "mean_test_score");
-    for (size_t i = 0; i < m->n_params; i++)
-        if (m->params[i].log)
-            cli_svg_text(s, px[i], H - B + 18, "middle", 0, "note", 0, "log scale");
-
-    memcpy(order, m->done, m->n_done * sizeof *order);
-    sort_model = m;
-    qsort(order, m->n_done, sizeof *order, by_goodness);
-    /* Where each ordered trial sits in m->done (its row of the x arrays). */
-    for (size_t j = 0; j < m->n_done; j++)
-        for (size_t k = 0; k < m->n_done; k++)
-            if (m->done[k] == order[j]) {
-                idx[j] = k;
-                break;
-            }
-    char tip[128], col[16], scs[64];
-    for (size_t j = 0; j < m->n_done; j++) {
-        const Hpt__TrialResult *t = order[j];
-        if (t == m->best)
-            continue;   // drawn last
-        for (size_t i = 0; i < m->n_params; i++)
-            py[i] = isfinite(m->params[i].x[idx[j]]) ? cli_svg_map(&sc[i], m->params[i].x[idx[j]])
-                                                     : NAN;
-        py[naxes - 1] = cli_svg_map(ss, t->mean_test_score);
-        double f = (t->mean_test_score - ss->lo) / (ss->hi - ss->lo);
-        snprintf(tip, sizeof tip, "trial %llu: %s %s", (unsigned long long)t->trial,
-                 m->s->metric, cli_fmt_score(t->mean_test_score, scs, sizeof scs));
-        cli_svg_path(s, px, py, naxes, "pc", cli_svg_color(m->maximize ? f : 1 - f, col,
-                                                            sizeof col), tip);
-    }
-    if (m->best) {
-        size_t bk = 0;
-        while (bk < m->n_done && m->done[bk] != m->best)
-            bk++;
-        for (size_t i = 0; i < m->n_params; i++)
-            py[i] = isfinite(m->params[i].x[bk]) ? cli_svg_map(&sc[i], m->params[i].x[bk])
-                                                 : NAN;
-        py[naxes - 1] = cli_svg_map(ss, m->best->mean_test_score);
-        snprintf(tip, sizeof tip, "best: trial %llu, %s %s", (unsigned long long)m->best->trial,
-                 m->s->metric, cli_fmt_score(m->best->mean_test_score, scs, sizeof scs));
-        cli_svg_path(s, px, py, naxes, "pcbest", NULL, tip);
-    }
-    cli_svg_colorbar(s, ss, px[naxes - 1] + 80, 12, m->maximize, m->s->metric);
-    static const cli_svg_legend_item_t items[] = {{CLI_SVG_KEY_LINE, "pcbest", "best trial"}};
-    cli_svg_legend(s, L - 60, H - 30, items, 1);
-    bool gaps = false;
-    for (size_t i = 0; i < m->n_params; i++)
-        gaps = gaps || m->params[i].absent;
-    snprintf(pl->caption, sizeof pl->caption,
-             "%zu finished trials, one line each, coloured by mean_test_score (%s is best)%s.",
-             m->n_done, m->maximize ? "yellow, high," : "yellow, low,",
-             gaps ? "; a gap is a conditional parameter that did not apply to the trial" : "");
-out:
-    free(sc);
-    free(order);
-    free(idx);
-    free(px);
-    free(py);
-    return rc;
 }
 
 // --- files ----------------------------------------------------------------------
@@ -769,10 +218,10 @@ static const char css[] =
     ".scroll{overflow-x:auto}.note{color:#666;font-size:.9em}"
     "footer{margin-top:2.5em;color:#777;font-size:.85em;border-top:1px solid #ddd}";
 
-/* Escaped text (cli_svg_fputs). */
+/* Escaped text (hpt_svg_fputs). */
 static void h(FILE *f, const char *s)
 {
-    cli_svg_fputs(f, s);
+    hpt_svg_fputs(f, s);
 }
 
 /* Each line of text (lines end in '\n') as <p class="cls">line</p>. */
@@ -904,15 +353,16 @@ static void write_winner(FILE *f, const model_t *m)
     fputs("</section>\n", f);
 }
 
-static void write_figure(FILE *f, const plot_t *pl, const char *svg)
+/* A plot inlined, with its caption and a link to its file. */
+static void write_figure(FILE *f, const hpt_plot_t *pl)
 {
     fputs("<figure>\n", f);
-    fputs(svg, f);
+    fputs(pl->svg, f);
     fputs("<figcaption>", f);
     h(f, pl->caption);
     fputs(" <a href=\"", f);
-    h(f, pl->file);
-    fputs("\">SVG</a></figcaption>\n</figure>\n", f);
+    h(f, pl->name);
+    fputs(".svg\">SVG</a></figcaption>\n</figure>\n", f);
 }
 
 static int write_table(FILE *f, const model_t *m, int top)
@@ -1015,8 +465,8 @@ static int write_table(FILE *f, const model_t *m, int top)
     return 0;
 }
 
-static void write_html(FILE *f, const model_t *m, plot_t *plots, const char **svgs,
-                       size_t n_plots, int top, const char *addr)
+static void write_html(FILE *f, const model_t *m, const hpt_plots_t *plots, int top,
+                       const char *addr)
 {
     const Hpt__SweepInfo *s = m->s;
     char a[64];
@@ -1029,23 +479,44 @@ static void write_html(FILE *f, const model_t *m, plot_t *plots, const char **sv
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n", css);
     write_header(f, m);
     write_winner(f, m);
-    /* plots[0 .. n_params-1] are the parameter panels, then progress and
-     * parallel coordinates. */
+    /* The plots, in the set's order: the parameter panels, then progress
+     * and parallel coordinates (common/plots.h). */
     fputs("<section id=\"params\">\n<h2>Score against each hyperparameter</h2>\n"
           "<p class=\"note\">Each point is a finished trial's mean_test_score; the black "
           "marker and bar are the mean &#177; std over the trials with that value.</p>\n"
           "<div class=\"plots\">\n",
           f);
-    for (size_t i = 0; i < m->n_params && i < n_plots; i++)
-        write_figure(f, &plots[i], svgs[i]);
-    if (m->n_params == 0)
-        fputs("<p>The sweep tunes no parameter.</p>\n", f);
-    fputs("</div>\n</section>\n", f);
-    fputs("<section id=\"over-time\">\n<h2>Best score so far</h2>\n", f);
-    write_figure(f, &plots[m->n_params], svgs[m->n_params]);
-    fputs("</section>\n<section id=\"parallel\">\n<h2>Parallel coordinates</h2>\n", f);
-    write_figure(f, &plots[m->n_params + 1], svgs[m->n_params + 1]);
+    size_t n_param = 0;
+    for (size_t i = 0; i < hpt_plots_count(plots); i++)
+        if (hpt_plots_get(plots, i)->kind == HPT_PLOT_PARAM) {
+            write_figure(f, hpt_plots_get(plots, i));
+            n_param++;
+        }
+    if (n_param == 0)
+        fputs(m->r->n_param_names ? "<p>No parameter varied.</p>\n"
+                                  : "<p>The sweep tunes no parameter.</p>\n",
+              f);
+    fputs("</div>\n", f);
+    if (hpt_plots_note(plots)[0]) {
+        fputs("<p class=\"note\" id=\"constants\">", f);
+        h(f, hpt_plots_note(plots));
+        fputs("</p>\n", f);
+    }
     fputs("</section>\n", f);
+    static const struct {
+        hpt_plot_kind_t kind;
+        const char *open;
+    } sections[] = {
+        {HPT_PLOT_PROGRESS, "<section id=\"over-time\">\n<h2>Best score so far</h2>\n"},
+        {HPT_PLOT_PARALLEL, "<section id=\"parallel\">\n<h2>Parallel coordinates</h2>\n"},
+    };
+    for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++) {
+        fputs(sections[k].open, f);
+        for (size_t i = 0; i < hpt_plots_count(plots); i++)
+            if (hpt_plots_get(plots, i)->kind == sections[k].kind)
+                write_figure(f, hpt_plots_get(plots, i));
+        fputs("</section>\n", f);
+    }
     write_table(f, m, top);
     fprintf(f, "<footer>\n<p>Made by hptune %s at %s from the coordinator at ", HPT_VERSION,
             cli_fmt_time(m->now, a, sizeof a));
@@ -1065,28 +536,11 @@ static int write_report(const char *cmd, const Hpt__ResultsReply *r, const char 
                         const char *addr)
 {
     model_t m;
-    if (model_build(&m, r) < 0) {
-        fprintf(stderr, "hptune %s: out of memory\n", cmd);
-        return HPT_EXIT_FAIL;
-    }
-    size_t n_plots = m.n_params + 2;
-    plot_t *plots = calloc(n_plots, sizeof *plots);
-    const char **svgs = calloc(n_plots, sizeof *svgs);
-    int status = HPT_EXIT_FAIL, rc = 0;
+    model_init(&m, r);
+    hpt_plots_t *plots = NULL;
+    int status = HPT_EXIT_FAIL;
     out_file_t o = {0};
-    if (!plots || !svgs) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < m.n_params && rc == 0; i++)
-        rc = plot_param(&m, &m.params[i], &plots[i]);
-    if (rc == 0)
-        rc = plot_progress(&m, &plots[m.n_params]);
-    if (rc == 0)
-        rc = plot_parallel(&m, &plots[m.n_params + 1]);
-    for (size_t i = 0; i < n_plots && rc == 0; i++)
-        if (!(svgs[i] = cli_svg_finish(plots[i].svg, NULL)))
-            rc = -ENOMEM;
+    int rc = hpt_plots_new(&plots, r, m.now, 0);
     if (rc < 0) {
         fprintf(stderr, "hptune %s: drawing the plots: %s\n", cmd, strerror(-rc));
         goto out;
@@ -1097,12 +551,15 @@ static int write_report(const char *cmd, const Hpt__ResultsReply *r, const char 
                 strerror(-rc));
         goto out;
     }
-    for (size_t i = 0; i < n_plots; i++) {
-        if ((rc = out_open(&o, dir, plots[i].file)) < 0) {
+    for (size_t i = 0; i < hpt_plots_count(plots); i++) {
+        const hpt_plot_t *pl = hpt_plots_get(plots, i);
+        char file[200];
+        snprintf(file, sizeof file, "%s.svg", pl->name);
+        if ((rc = out_open(&o, dir, file)) < 0) {
             status = write_failed(cmd, o.path, rc);
             goto out;
         }
-        fputs(svgs[i], o.f);
+        fwrite(pl->svg, 1, pl->len, o.f);
         if ((rc = out_commit(&o)) < 0) {
             status = write_failed(cmd, o.path, rc);
             goto out;
@@ -1121,7 +578,7 @@ static int write_report(const char *cmd, const Hpt__ResultsReply *r, const char 
         status = write_failed(cmd, o.path, rc);
         goto out;
     }
-    write_html(o.f, &m, plots, svgs, n_plots, top, addr);
+    write_html(o.f, &m, plots, top, addr);
     if ((rc = out_commit(&o)) < 0) {
         status = write_failed(cmd, o.path, rc);
         goto out;
@@ -1134,12 +591,7 @@ static int write_report(const char *cmd, const Hpt__ResultsReply *r, const char 
                 cmd, (unsigned long long)m.s->id, m.s->state, m.s->trials_done,
                 m.s->trials_total ? m.s->trials_total : (uint32_t)r->n_trials);
 out:
-    if (plots)
-        for (size_t i = 0; i < n_plots; i++)
-            cli_svg_destroy(&plots[i].svg);
-    free(plots);
-    free(svgs);
-    model_free(&m);
+    hpt_plots_destroy(&plots);
     return status;
 }
 

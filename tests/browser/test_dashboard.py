@@ -5,11 +5,15 @@ One page load, driven through the DevTools protocol over
 --remote-debugging-pipe (standard library only: NUL-separated JSON on file
 descriptors 3 and 4):
   - the page shows the sweep (its row, name and progress bar), the
-    workers (a row per worker, by name) and, for the sweep, one
-    score-against-parameter panel per tuned parameter, the best-so-far plot
-    and the parallel-coordinates plot;
+    workers (a row per worker, by name) and, for the sweep, the plots the
+    coordinator renders (common/plots.c, as `hptune report`): one
+    score-against-parameter image per parameter that varies (the constants
+    named in a note instead), the best-so-far and parallel-coordinates
+    images, each loaded (decoded, non-zero size) from /api/sweeps/ID/plots/;
+  - the page itself draws no plot: no <svg> element in the DOM;
   - without reloading, the plots update as trials finish (the best-so-far
-    plot's data-points grows) and the page's refresh counter advances;
+    plot's data-points grows and its image url changes) and the page's
+    refresh counter advances;
   - no JavaScript exception and no Content-Security-Policy violation;
   - a screenshot is saved into the build dir (its path is printed).
 Skips (exit 77) when Chromium is not installed or MNIST is missing.
@@ -164,7 +168,10 @@ class Page:
 # What the tests read from the page (see the data-* attributes in app.js).
 PROBE = """(() => {
   const q = (s) => document.querySelector(s);
-  const pts = (s) => { const e = q(s); return e ? +e.getAttribute('data-points') : -1; };
+  const fig = (s) => q(s + ' figure');
+  const img = (f) => f ? f.querySelector('img') : null;
+  const loaded = (i) => !!i && i.complete && i.naturalWidth > 100 && i.naturalHeight > 100;
+  const pts = (s) => { const f = fig(s); return f ? +f.getAttribute('data-points') : -1; };
   return {
     refreshes: +(document.body.getAttribute('data-refreshes') || 0),
     status: (q('#status') || {}).textContent || '',
@@ -174,12 +181,20 @@ PROBE = """(() => {
     workers: [...document.querySelectorAll('#workers tbody tr')].map((r) => r.textContent),
     shown: +(q('#sweep-section') || {getAttribute: () => 0}).getAttribute('data-sweep'),
     hidden: q('#sweep-section').hidden,
-    panels: [...document.querySelectorAll('#plot-params svg')].map(
-      (s) => [s.getAttribute('data-param'), +s.getAttribute('data-points')]),
-    best: pts('#plot-best svg'),
-    bestLine: !!q('#plot-best svg path.best-line'),
-    parallel: pts('#plot-parallel svg'),
-    parallelLines: document.querySelectorAll('#plot-parallel svg path').length,
+    panels: [...document.querySelectorAll('#plot-params figure')].map(
+      (f) => [f.getAttribute('data-param'), +f.getAttribute('data-points')]),
+    panelsLoaded: [...document.querySelectorAll('#plot-params figure img')].every(loaded),
+    panelSrc: [...document.querySelectorAll('#plot-params figure img')].map(
+      (i) => i.getAttribute('src')),
+    note: (q('#plot-note') || {}).textContent || '',
+    best: pts('#plot-best'),
+    bestSrc: img(fig('#plot-best')) ? img(fig('#plot-best')).getAttribute('src') : '',
+    bestLoaded: loaded(img(fig('#plot-best'))),
+    parallel: pts('#plot-parallel'),
+    parallelLoaded: loaded(img(fig('#plot-parallel'))),
+    captions: [...document.querySelectorAll('#sweep-section figcaption')].map(
+      (c) => c.textContent),
+    svgInDom: document.querySelectorAll('svg').length,
     trials: document.querySelectorAll('#trials tbody tr').length,
   };
 })()"""
@@ -212,7 +227,9 @@ c.wait_for(lambda: c.results(sweep)["sweep"]["trials_done"] >= 1, timeout=240,
 
 b = Browser()
 page = Page(b, f"http://127.0.0.1:{HTTP}/")
-first = c.wait_for(lambda: (lambda p: p if p["refreshes"] >= 1 and p["best"] >= 1 else None)(
+first = c.wait_for(lambda: (lambda p: p if p["refreshes"] >= 1 and p["best"] >= 1 and
+                            p["bestLoaded"] and p["parallelLoaded"] and p["panelsLoaded"]
+                            else None)(
     page.eval(PROBE)), timeout=60, what="the dashboard's first render", poll=0.2)
 print("first:", json.dumps(first)[:600], flush=True)
 check([s["id"] for s in first["sweeps"]] == [sweep], f"sweep rows {first['sweeps']}")
@@ -221,23 +238,33 @@ check(first["sweeps"] and "dashboard-live" in first["sweeps"][0]["text"] and
 check(len(first["workers"]) == 1 and "painter" in first["workers"][0],
       f"worker rows {first['workers']}")
 check(first["shown"] == sweep and not first["hidden"], "the running sweep is not shown")
-# One panel per tuned parameter (constants, here batch_size and epochs, have none).
+# One panel per parameter that varies (constants, here batch_size and epochs,
+# have none: the note names them).
 check(sorted(p for p, _ in first["panels"]) == ["activation", "learning_rate", "units"],
       f"parameter panels {first['panels']}")
-check(first["bestLine"], "no best-so-far line")
-check(first["parallel"] >= 1 and first["parallelLines"] >= first["parallel"],
-      f"parallel coordinates: {first['parallel']} points, {first['parallelLines']} paths")
+check(all(src.startswith(f"/api/sweeps/{sweep}/plots/param-") and ".svg" in src
+          for src in first["panelSrc"]), f"panel images {first['panelSrc']}")
+check("batch_size = 64" in first["note"] and f"epochs = {epochs}" in first["note"],
+      f"constants note {first['note']!r}")
+check(first["bestSrc"].startswith(f"/api/sweeps/{sweep}/plots/best-so-far.svg"),
+      f"best-so-far image {first['bestSrc']!r}")
+check(first["parallel"] >= 1, f"parallel coordinates: {first['parallel']} points")
+check(all(first["captions"]) and len(first["captions"]) == 5, f"captions {first['captions']}")
+check(first["svgInDom"] == 0, f"the page draws {first['svgInDom']} SVG elements itself")
 done_then = c.results(sweep)["sweep"]["trials_done"]
 check(done_then < 18, f"the sweep finished too fast to watch ({done_then} trials done)")
 
 # The same page, not reloaded: the plots follow the sweep.
-later = c.wait_for(lambda: (lambda p: p if p["best"] > first["best"] + 1 else None)(
+later = c.wait_for(lambda: (lambda p: p if p["best"] > first["best"] + 1 and p["bestLoaded"] else None)(
     page.eval(PROBE)), timeout=120, what="the best-so-far plot to grow", poll=0.5)
 print("later:", json.dumps(later)[:600], flush=True)
 check(later["refreshes"] > first["refreshes"], "the refresh counter did not advance")
 check(dict(later["panels"]).get("units") == later["best"],
       f"the units panel and the best-so-far plot disagree: {later}")
 check(later["parallel"] > first["parallel"], "parallel coordinates did not update")
+check(later["bestSrc"] != first["bestSrc"] and later["bestLoaded"],
+      f"the best-so-far image was not reloaded: {later['bestSrc']!r}")
+check(later["svgInDom"] == 0, "the page draws SVG itself")
 check("updated" in later["status"], f"status line {later['status']!r}")
 
 page.screenshot(SHOT)

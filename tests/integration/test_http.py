@@ -11,6 +11,11 @@
   sweep: bracketed by two reads of the CLI; after it: equal).
 - /api/sweeps/ID is exactly `hptune results ID --format json` (plus the
   dashboard's "space"); /api/sweeps and /api/workers agree with the CLI.
+- The plots: /api/sweeps/ID/plots lists one plot per parameter that varied
+  (none for the constants, which it names) plus best-so-far and parallel
+  coordinates; each url serves image/svg+xml that parses as XML and is byte
+  for byte the file `hptune report` writes (one renderer); unknown sweeps and
+  plots are 404 with a JSON message naming the plots there are.
 - The dashboard's files are served with their types and a CSP; 404 (JSON)
   for unknown paths and sweeps; 405 with Allow for other methods; 403 for a
   foreign Host header on a loopback bind; HEAD has no body.
@@ -26,6 +31,7 @@ import socket
 import subprocess
 import threading
 import time
+import xml.etree.ElementTree as ET
 
 from harness import COORD, Cluster, check, epoch_seconds, exempt, finish, free_port, need_data
 
@@ -369,6 +375,50 @@ check(set(cli_wk) == set(wk), f"workers documents differ: {set(cli_wk)} vs {set(
 for a, b in zip(cli_wk["workers"], wk["workers"]):
     check(set(b) - set(a) == {"free", "leases"} and set(a) <= set(b),
           f"/api/workers keys {sorted(b)} vs hptune workers --format json {sorted(a)}")
+
+# --- the plots --------------------------------------------------------------------------
+
+idx = get_json(HTTP, f"/api/sweeps/{sweep}/plots")
+names = [p["name"] for p in idx["plots"]]
+check(names == ["param-units", "param-learning_rate", "best-so-far", "parallel-coordinates"],
+      f"plots {names}")
+check({c["name"]: c["value"] for c in idx["constants"]} ==
+      {"activation": "linear", "optimizer": "sgd", "batch_size": "32", "epochs": str(EPOCHS)},
+      f"constants {idx['constants']}")
+check(idx["note"].startswith("Not plotted, one value in every trial: ") and
+      "optimizer = sgd" in idx["note"], f"note {idx['note']!r}")
+check(idx["sweep"] == sweep and idx["state"] == "done", f"index head {idx}")
+report_dir = os.path.join(c.dir, "report")
+c.cli("report", str(sweep), "-o", report_dir)
+for p in idx["plots"]:
+    check(p["url"].startswith(f"/api/sweeps/{sweep}/plots/{p['name']}.svg"), f"url {p['url']}")
+    check(p["points"] == sw["trials_done"] and p["drawn"] == p["points"] and p["caption"],
+          f"plot {p['name']}: {p}")
+    check((p["kind"] == "param") == (p["param"] is not None), f"plot {p['name']}: kind/param")
+    st, hd, body = request(HTTP, p["url"])
+    check(st == 200 and hd.get("content-type") == "image/svg+xml",
+          f"GET {p['url']}: {st} {hd.get('content-type')}")
+    check("default-src 'none'" in hd.get("content-security-policy", ""), f"SVG CSP: {hd}")
+    try:
+        root = ET.fromstring(body)
+        check(root.tag == "{http://www.w3.org/2000/svg}svg", f"{p['name']}: root {root.tag}")
+    except ET.ParseError as e:
+        check(False, f"{p['name']}: not well-formed XML: {e}")
+    with open(os.path.join(report_dir, p["name"] + ".svg"), "rb") as f:
+        check(f.read() == body, f"{p['name']}: the dashboard's SVG differs from hptune report's")
+# Served from the cache while the sweep does not change: the same url.
+check(get_json(HTTP, f"/api/sweeps/{sweep}/plots")["plots"] == idx["plots"], "index changed")
+for path, want in ((f"/api/sweeps/{sweep + 100}/plots", f"no sweep {sweep + 100}"),
+                   (f"/api/sweeps/{sweep + 100}/plots/best-so-far.svg", f"no sweep {sweep + 100}"),
+                   (f"/api/sweeps/{sweep}/plots/param-epochs.svg", "has no plot 'param-epochs.svg'"),
+                   (f"/api/sweeps/{sweep}/plots/nope.svg", "has no plot 'nope.svg'")):
+    st, hd, body = request(HTTP, path)
+    check(st == 404 and hd.get("content-type", "").startswith("application/json"),
+          f"GET {path}: {st} {hd.get('content-type')}")
+    err = json.loads(body)
+    check(want in err.get("error", ""), f"GET {path}: message {err}")
+    if "has no plot" in want:
+        check("param-units.svg" in err.get("plots", []), f"GET {path}: plots listed {err}")
 
 # --- errors and static files ----------------------------------------------------------
 

@@ -11,7 +11,9 @@ categorical and conditional parameters, at three moments of its life:
 Each time: index.html parses with html.parser with every element closed in
 order, every SVG (each file and each inlined copy) parses with
 xml.etree, nothing is loaded from elsewhere, there is one panel per
-parameter, the numbers of the table equal `hptune results --format json`,
+parameter that varied (none for the constants epochs and batch_size, which
+a note names instead; none at all while the sweep has no trials), the
+numbers of the table equal `hptune results --format json`,
 the significance and refit sentences of `hptune results` are there, and
 results.csv is byte for byte `hptune results --format csv`.  Then the
 errors: an unknown sweep, a directory that cannot be created, bad flags,
@@ -43,8 +45,7 @@ parameters:
   epochs: {value: 2}
   batch_size: {value: 64}
 """
-PARAMS.append("epochs")
-PARAMS.append("batch_size")
+CONSTANTS = {"epochs": "2", "batch_size": "64"}   # never vary: a note, no plot
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
@@ -140,6 +141,9 @@ def exact(v):
 def check_report(c, sweep, out, state, top=50):
     """Run hptune report and check everything about its output."""
     r = c.cli("report", str(sweep), "-o", out, check_rc=False)
+    # The coordinator says which parameters the spec fixes, so the plots are
+    # the same before any trial exists.
+    plotted = PARAMS
     check(r.returncode == 0, f"report {sweep} ({state}) exit {r.returncode}: {r.stderr}")
     index = os.path.join(out, "index.html")
     check(r.stdout.strip() == index, f"report stdout is not the index path: {r.stdout!r}")
@@ -157,18 +161,25 @@ def check_report(c, sweep, out, state, top=50):
         except ET.ParseError as e:
             check(False, f"{state}: {f} is not well-formed XML: {e}")
     inline = re.findall(r"<svg\b.*?</svg>", text, re.S)
-    check(len(inline) == len(PARAMS) + 2, f"{len(inline)} inline SVGs, want {len(PARAMS) + 2}")
+    check(len(inline) == len(plotted) + 2, f"{len(inline)} inline SVGs, want {len(plotted) + 2}")
     for k, s in enumerate(inline):
         try:
             ET.fromstring(s)
         except ET.ParseError as e:
             check(False, f"{state}: inline SVG {k} is not well-formed XML: {e}")
     # One panel per parameter, as a file and as a figure; the other plots.
-    want = sorted([f"param-{p}.svg" for p in PARAMS] +
+    want = sorted([f"param-{p}.svg" for p in plotted] +
                   ["best-so-far.svg", "parallel-coordinates.svg"])
     check(files == want, f"SVG files {files}, want {want}")
-    check(page.figures.get("params") == len(PARAMS),
-          f"{page.figures.get('params')} parameter panels, want {len(PARAMS)}")
+    check(page.figures.get("params", 0) == len(plotted),
+          f"{page.figures.get('params')} parameter panels, want {len(plotted)}")
+    # The constants: a one-line note rather than a plot each.
+    plain_text = html.unescape("".join(page.text))
+    any_trial = bool(c.results(sweep)["cv_results"]["trial"])
+    for name, value in CONSTANTS.items():
+        note = f"{name} = {value}" if any_trial else name
+        check(note in plain_text, f"{state}: no note that {name} is constant")
+    check("Not plotted, one value in every trial" in plain_text, f"{state}: no constants note")
     check(page.figures.get("over-time") == 1 and page.figures.get("parallel") == 1,
           f"figures per section: {page.figures}")
     # Self-contained: links only to the files next to it.
@@ -198,7 +209,7 @@ def check_report(c, sweep, out, state, top=50):
                 partial = partial or shown.endswith("*")
                 if want_v is not None:
                     check(shown == f"{want_v:.4f}", f"trial {t} mean shown {shown!r}")
-        for p in PARAMS:
+        for p in PARAMS + list(CONSTANTS):
             v, shown = cells.get(f"param_{p}", (None, None))
             jv = cv[f"param_{p}"][i]
             if isinstance(jv, (int, float)):
@@ -284,6 +295,12 @@ with open(os.path.join(out, "param-units.svg")) as f:
 with open(os.path.join(out, "param-optimizer.svg")) as f:
     opt = f.read()
 check(">adam</text>" in opt and ">sgd</text>" in opt, "optimizer is not categorical")
+check(not any(os.path.exists(os.path.join(out, f"param-{k}.svg")) for k in CONSTANTS),
+      "a constant parameter has a plot")
+with open(os.path.join(out, "parallel-coordinates.svg")) as f:
+    pc = f.read()
+check(">epochs</text>" not in pc and ">units</text>" in pc,
+      "parallel coordinates: an axis for a constant, or none for units")
 with open(os.path.join(out, "param-momentum.svg")) as f:
     mom = f.read()
 points = mom.count('class="pt"') - 1   # the legend has a sample point

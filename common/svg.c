@@ -1,8 +1,8 @@
 /*
- * svg.c: scales, ticks and an SVG writer for `hptune report`; see svg.h.
+ * svg.c: scales, ticks and an SVG writer for hptune's plots; see svg.h.
  *
  * The document is one growing buffer.  An allocation failure sets a flag
- * rather than being reported by every drawing call: cli_svg_finish()
+ * rather than being reported by every drawing call: hpt_svg_finish()
  * returns NULL, and the caller reports it once.  Coordinates are written
  * with one decimal: a tenth of a pixel is below what a screen shows and
  * keeps a plot of thousands of trials small.
@@ -18,7 +18,7 @@
 
 // --- scales ---------------------------------------------------------------------
 
-double cli_svg_nice_step(double span, int target)
+double hpt_svg_nice_step(double span, int target)
 {
     if (!(span > 0) || !isfinite(span) || target < 1)
         return 1;
@@ -31,7 +31,7 @@ double cli_svg_nice_step(double span, int target)
     return nf * mag;
 }
 
-void cli_svg_scale_linear(cli_svg_scale_t *s, double lo, double hi, int target, double p0,
+void hpt_svg_scale_linear(hpt_svg_scale_t *s, double lo, double hi, int target, double p0,
                           double p1)
 {
     if (!isfinite(lo) || !isfinite(hi)) {
@@ -50,21 +50,21 @@ void cli_svg_scale_linear(cli_svg_scale_t *s, double lo, double hi, int target, 
     }
     if (target < 2)
         target = 2;
-    double step = cli_svg_nice_step(hi - lo, target);
+    double step = hpt_svg_nice_step(hi - lo, target);
     /* The small slack keeps a bound that is a tick already (0.9 / 0.1 is
      * 8.999...) from growing by a whole step. */
     double nlo = floor(lo / step + 1e-9) * step;
     double nhi = ceil(hi / step - 1e-9) * step;
     if (nhi <= nlo)
         nhi = nlo + step;
-    *s = (cli_svg_scale_t){.kind = CLI_SVG_LINEAR, .lo = nlo, .hi = nhi, .p0 = p0, .p1 = p1,
+    *s = (hpt_svg_scale_t){.kind = HPT_SVG_LINEAR, .lo = nlo, .hi = nhi, .p0 = p0, .p1 = p1,
                            .step = step};
 }
 
-void cli_svg_scale_log(cli_svg_scale_t *s, double lo, double hi, double p0, double p1)
+void hpt_svg_scale_log(hpt_svg_scale_t *s, double lo, double hi, double p0, double p1)
 {
     if (!(lo > 0) || !(hi > 0) || !isfinite(lo) || !isfinite(hi)) {
-        cli_svg_scale_linear(s, lo, hi, 5, p0, p1);
+        hpt_svg_scale_linear(s, lo, hi, 5, p0, p1);
         return;
     }
     if (hi < lo) {
@@ -76,35 +76,35 @@ void cli_svg_scale_log(cli_svg_scale_t *s, double lo, double hi, double p0, doub
     if (dhi <= dlo)
         dhi = dlo + 1;
     double decades = dhi - dlo;
-    *s = (cli_svg_scale_t){.kind = CLI_SVG_LOG, .lo = pow(10, dlo), .hi = pow(10, dhi),
+    *s = (hpt_svg_scale_t){.kind = HPT_SVG_LOG, .lo = pow(10, dlo), .hi = pow(10, dhi),
                            .p0 = p0, .p1 = p1, .step = decades > 8 ? ceil(decades / 8) : 1};
 }
 
-void cli_svg_scale_cat(cli_svg_scale_t *s, int n, double p0, double p1)
+void hpt_svg_scale_cat(hpt_svg_scale_t *s, int n, double p0, double p1)
 {
     if (n < 1)
         n = 1;
-    *s = (cli_svg_scale_t){.kind = CLI_SVG_CAT, .lo = -0.5, .hi = n - 0.5, .p0 = p0, .p1 = p1,
+    *s = (hpt_svg_scale_t){.kind = HPT_SVG_CAT, .lo = -0.5, .hi = n - 0.5, .p0 = p0, .p1 = p1,
                            .step = 1, .n_cats = n};
 }
 
-double cli_svg_map(const cli_svg_scale_t *s, double v)
+double hpt_svg_map(const hpt_svg_scale_t *s, double v)
 {
     double f;
-    if (s->kind == CLI_SVG_LOG)
+    if (s->kind == HPT_SVG_LOG)
         f = v > 0 ? (log10(v) - log10(s->lo)) / (log10(s->hi) - log10(s->lo)) : 0;
     else
         f = (v - s->lo) / (s->hi - s->lo);
     return s->p0 + f * (s->p1 - s->p0);
 }
 
-int cli_svg_ticks(const cli_svg_scale_t *s, double *ticks, int max)
+int hpt_svg_ticks(const hpt_svg_scale_t *s, double *ticks, int max)
 {
     int n = 0;
-    if (s->kind == CLI_SVG_CAT) {
+    if (s->kind == HPT_SVG_CAT) {
         for (int i = 0; i < s->n_cats && n < max; i++)
             ticks[n++] = i;
-    } else if (s->kind == CLI_SVG_LOG) {
+    } else if (s->kind == HPT_SVG_LOG) {
         double dlo = round(log10(s->lo)), dhi = round(log10(s->hi));
         bool minor = dhi - dlo <= 2 && s->step == 1;
         for (double d = dlo; d <= dhi + 1e-9 && n < max; d += s->step) {
@@ -129,13 +129,13 @@ int cli_svg_ticks(const cli_svg_scale_t *s, double *ticks, int max)
     return n;
 }
 
-const char *cli_svg_tick_label(const cli_svg_scale_t *s, double v, char *buf, size_t len)
+const char *hpt_svg_tick_label(const hpt_svg_scale_t *s, double v, char *buf, size_t len)
 {
-    if (s->kind == CLI_SVG_CAT) {
+    if (s->kind == HPT_SVG_CAT) {
         snprintf(buf, len, "%.0f", v);
         return buf;
     }
-    if (s->kind == CLI_SVG_LOG) {
+    if (s->kind == HPT_SVG_LOG) {
         snprintf(buf, len, "%g", v);
         return buf;
     }
@@ -153,7 +153,7 @@ const char *cli_svg_tick_label(const cli_svg_scale_t *s, double v, char *buf, si
     return buf;
 }
 
-bool cli_svg_wants_log(const double *v, size_t n)
+bool hpt_svg_wants_log(const double *v, size_t n)
 {
     double lo = INFINITY, hi = -INFINITY;
     size_t k = 0;
@@ -207,7 +207,7 @@ static int utf8_len(const unsigned char *p)
     return n;
 }
 
-char *cli_svg_escape(const char *s)
+char *hpt_svg_escape(const char *s)
 {
     if (!s)
         s = "";
@@ -253,9 +253,9 @@ char *cli_svg_escape(const char *s)
     return out;
 }
 
-int cli_svg_fputs(FILE *f, const char *s)
+int hpt_svg_fputs(FILE *f, const char *s)
 {
-    char *e = cli_svg_escape(s);
+    char *e = hpt_svg_escape(s);
     if (!e)
         return -ENOMEM;
     fputs(e, f);
@@ -265,7 +265,7 @@ int cli_svg_fputs(FILE *f, const char *s)
 
 // --- colours --------------------------------------------------------------------
 
-const char *cli_svg_color(double t, char *buf, size_t len)
+const char *hpt_svg_color(double t, char *buf, size_t len)
 {
     /* Five stops of matplotlib's viridis: perceptually uniform, readable in
      * grey and by most colour-blind readers. */
@@ -290,14 +290,14 @@ const char *cli_svg_color(double t, char *buf, size_t len)
 
 // --- documents ------------------------------------------------------------------
 
-struct cli_svg {
+struct hpt_svg {
     char *buf;          // the text so far, NUL-terminated
     size_t len, cap;
     bool oom;           // an append failed: finish returns NULL
     bool finished;      // "</svg>" written
 };
 
-static void append(cli_svg_t *s, const char *p, size_t n)
+static void append(hpt_svg_t *s, const char *p, size_t n)
 {
     if (s->oom || s->finished)
         return;
@@ -318,8 +318,8 @@ static void append(cli_svg_t *s, const char *p, size_t n)
     s->buf[s->len] = '\0';
 }
 
-static void appendf(cli_svg_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void appendf(cli_svg_t *s, const char *fmt, ...)
+static void appendf(hpt_svg_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void appendf(hpt_svg_t *s, const char *fmt, ...)
 {
     char small[512];
     va_list ap;
@@ -346,9 +346,9 @@ static void appendf(cli_svg_t *s, const char *fmt, ...)
     free(big);
 }
 
-static void append_escaped(cli_svg_t *s, const char *text)
+static void append_escaped(hpt_svg_t *s, const char *text)
 {
-    char *e = cli_svg_escape(text);
+    char *e = hpt_svg_escape(text);
     if (!e) {
         s->oom = true;
         return;
@@ -358,7 +358,7 @@ static void append_escaped(cli_svg_t *s, const char *text)
 }
 
 /* ` class="cls"` and ` style="prop:color"` attributes. */
-static void attrs(cli_svg_t *s, const char *cls, const char *prop, const char *color)
+static void attrs(hpt_svg_t *s, const char *cls, const char *prop, const char *color)
 {
     if (cls)
         appendf(s, " class=\"%s\"", cls);
@@ -367,7 +367,7 @@ static void attrs(cli_svg_t *s, const char *cls, const char *prop, const char *c
 }
 
 /* Close an element, with a <title> child when tip is given. */
-static void close_tip(cli_svg_t *s, const char *elem, const char *tip)
+static void close_tip(hpt_svg_t *s, const char *elem, const char *tip)
 {
     if (!tip) {
         append(s, "/>", 2);
@@ -405,10 +405,10 @@ static const char style_sheet[] =
     "svg .bar{stroke:none}"
     "</style>\n";
 
-int cli_svg_new(cli_svg_t **out, double width, double height, const char *title)
+int hpt_svg_new(hpt_svg_t **out, double width, double height, const char *title)
 {
     *out = NULL;
-    cli_svg_t *s = calloc(1, sizeof *s);
+    hpt_svg_t *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
     appendf(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
@@ -429,14 +429,14 @@ int cli_svg_new(cli_svg_t **out, double width, double height, const char *title)
     appendf(s, "<rect class=\"frame\" x=\"0.5\" y=\"0.5\" width=\"%.0f\" height=\"%.0f\"/>\n",
             width - 1, height - 1);
     if (s->oom) {
-        cli_svg_destroy(&s);
+        hpt_svg_destroy(&s);
         return -ENOMEM;
     }
     *out = s;
     return 0;
 }
 
-void cli_svg_destroy(cli_svg_t **p)
+void hpt_svg_destroy(hpt_svg_t **p)
 {
     if (!p || !*p)
         return;
@@ -445,7 +445,7 @@ void cli_svg_destroy(cli_svg_t **p)
     *p = NULL;
 }
 
-const char *cli_svg_finish(cli_svg_t *s, size_t *len)
+const char *hpt_svg_finish(hpt_svg_t *s, size_t *len)
 {
     if (!s->finished) {
         append(s, "</svg>\n", 7);
@@ -460,14 +460,14 @@ const char *cli_svg_finish(cli_svg_t *s, size_t *len)
 
 // --- marks ----------------------------------------------------------------------
 
-void cli_svg_line(cli_svg_t *s, double x1, double y1, double x2, double y2, const char *cls)
+void hpt_svg_line(hpt_svg_t *s, double x1, double y1, double x2, double y2, const char *cls)
 {
     appendf(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"", x1, y1, x2, y2);
     attrs(s, cls, "stroke", NULL);
     append(s, "/>\n", 3);
 }
 
-void cli_svg_circle(cli_svg_t *s, double cx, double cy, double r, const char *cls,
+void hpt_svg_circle(hpt_svg_t *s, double cx, double cy, double r, const char *cls,
                     const char *color, const char *tip)
 {
     appendf(s, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"", cx, cy, r);
@@ -476,7 +476,7 @@ void cli_svg_circle(cli_svg_t *s, double cx, double cy, double r, const char *cl
     append(s, "\n", 1);
 }
 
-void cli_svg_rect(cli_svg_t *s, double x, double y, double w, double h, const char *cls,
+void hpt_svg_rect(hpt_svg_t *s, double x, double y, double w, double h, const char *cls,
                   const char *color)
 {
     appendf(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"", x, y, w, h);
@@ -484,7 +484,7 @@ void cli_svg_rect(cli_svg_t *s, double x, double y, double w, double h, const ch
     append(s, "/>\n", 3);
 }
 
-void cli_svg_path(cli_svg_t *s, const double *xs, const double *ys, size_t n, const char *cls,
+void hpt_svg_path(hpt_svg_t *s, const double *xs, const double *ys, size_t n, const char *cls,
                   const char *color, const char *tip)
 {
     /* Count the drawable pieces first: a path with no segment is left out
@@ -514,7 +514,7 @@ void cli_svg_path(cli_svg_t *s, const double *xs, const double *ys, size_t n, co
     append(s, "\n", 1);
 }
 
-void cli_svg_text(cli_svg_t *s, double x, double y, const char *anchor, double rotate,
+void hpt_svg_text(hpt_svg_t *s, double x, double y, const char *anchor, double rotate,
                   const char *cls, size_t max_chars, const char *text)
 {
     if (!text)
@@ -556,66 +556,129 @@ void cli_svg_text(cli_svg_t *s, double x, double y, const char *anchor, double r
 // --- axes and legends -----------------------------------------------------------
 
 #define MAX_TICKS 64
+#define SIN45 0.70710678118654752   // sin(45 degrees): rotated labels
 
-void cli_svg_axis(cli_svg_t *s, const cli_svg_scale_t *sc, cli_svg_side_t side, double at,
+/* Code points of s (NULL -> 0). */
+static size_t cps(const char *s)
+{
+    size_t n = 0;
+    for (; s && *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* The longest of the n labels in code points (the index's digits when cats
+ * is NULL). */
+static size_t longest_label(const char *const *cats, int n)
+{
+    size_t m = 0;
+    for (int i = 0; i < n; i++) {
+        char buf[24];
+        size_t k = cats ? cps(cats[i]) : (size_t)snprintf(buf, sizeof buf, "%d", i);
+        m = k > m ? k : m;
+    }
+    return m;
+}
+
+void hpt_svg_cat_layout(double band, const char *const *cats, int n, bool horizontal,
+                        hpt_svg_cat_layout_t *out)
+{
+    if (!(band > 0))
+        band = 1;
+    size_t longest = longest_label(cats, n);
+    *out = (hpt_svg_cat_layout_t){.rotate = 0, .every = 1, .max_chars = 0};
+    if (!horizontal) {
+        /* Stacked upright labels: one line of text apart. */
+        out->max_chars = 14;
+        out->every = (int)ceil(HPT_SVG_LINE_H / band - 1e-9);
+    } else if ((double)longest * HPT_SVG_CHAR_W + 4 <= band) {
+        out->every = 1;   // every label fits its band
+    } else if ((band - 4) / HPT_SVG_CHAR_W >= 6) {
+        /* Upright and cut to the band: still readable, and no two touch. */
+        out->max_chars = (size_t)floor((band - 4) / HPT_SVG_CHAR_W);
+    } else {
+        /* Rotated: parallel baselines k bands apart are k * band * sin(45)
+         * apart, which must hold a line of text. */
+        out->rotate = -45;
+        out->max_chars = 14;
+        out->every = (int)ceil(HPT_SVG_LINE_H / (band * SIN45) - 1e-9);
+    }
+    if (out->every < 1)
+        out->every = 1;
+    if (out->max_chars && out->max_chars >= longest)
+        out->max_chars = 0;
+}
+
+double hpt_svg_axis_depth(const hpt_svg_scale_t *sc, const char *const *cats)
+{
+    if (sc->kind != HPT_SVG_CAT)
+        return 34 + 6;   // labels at +16, the title's baseline at +34
+    hpt_svg_cat_layout_t lay;
+    double band = fabs(sc->p1 - sc->p0) / sc->n_cats;
+    hpt_svg_cat_layout(band, cats, sc->n_cats, true, &lay);
+    if (lay.rotate == 0)
+        return 34 + 6;
+    size_t k = longest_label(cats, sc->n_cats);
+    if (lay.max_chars && k > lay.max_chars)
+        k = lay.max_chars;
+    /* A rotated label drops by its length times sin(45), from +10. */
+    return 10 + (double)k * HPT_SVG_CHAR_W * SIN45 + 22 + 6;
+}
+
+void hpt_svg_axis(hpt_svg_t *s, const hpt_svg_scale_t *sc, hpt_svg_side_t side, double at,
                   double g0, double g1, const char *const *cats, const char *title)
 {
     double ticks[MAX_TICKS];
-    int n = cli_svg_ticks(sc, ticks, MAX_TICKS);
-    bool horiz = side == CLI_SVG_BOTTOM;
+    int n = hpt_svg_ticks(sc, ticks, MAX_TICKS);
+    bool horiz = side == HPT_SVG_BOTTOM;
     double lo = fmin(sc->p0, sc->p1), hi = fmax(sc->p0, sc->p1);
     if (horiz)
-        cli_svg_line(s, lo, at, hi, at, "axis");
+        hpt_svg_line(s, lo, at, hi, at, "axis");
     else
-        cli_svg_line(s, at, lo, at, hi, "axis");
-    /* Categorical labels: every k-th one when bands are too narrow to hold
-     * them; rotated on a crowded horizontal axis. */
-    double band = sc->kind == CLI_SVG_CAT ? (hi - lo) / sc->n_cats : 0;
-    int every = 1;
-    if (sc->kind == CLI_SVG_CAT && band < 12)
-        every = (int)ceil(12 / (band > 0 ? band : 1));
-    bool rotated = horiz && sc->kind == CLI_SVG_CAT && band < 60;
-    size_t max_chars = sc->kind == CLI_SVG_CAT ? (horiz && !rotated ? (size_t)(band / 6.5) : 14)
-                                               : 0;
-    if (max_chars && max_chars < 4)
-        max_chars = 4;
+        hpt_svg_line(s, at, lo, at, hi, "axis");
+    /* Categorical labels are laid out so that none overlaps another
+     * (hpt_svg_cat_layout); numeric ticks are few and short already. */
+    hpt_svg_cat_layout_t lay = {.rotate = 0, .every = 1, .max_chars = 0};
+    if (sc->kind == HPT_SVG_CAT)
+        hpt_svg_cat_layout((hi - lo) / sc->n_cats, cats, sc->n_cats, horiz, &lay);
+    bool rotated = lay.rotate != 0;
     for (int i = 0; i < n; i++) {
-        double p = cli_svg_map(sc, ticks[i]);
+        double p = hpt_svg_map(sc, ticks[i]);
         if (g0 != g1) {
             if (horiz)
-                cli_svg_line(s, p, g0, p, g1, "grid");
+                hpt_svg_line(s, p, g0, p, g1, "grid");
             else
-                cli_svg_line(s, g0, p, g1, p, "grid");
+                hpt_svg_line(s, g0, p, g1, p, "grid");
         }
         if (horiz)
-            cli_svg_line(s, p, at, p, at + 4, "tick");
+            hpt_svg_line(s, p, at, p, at + 4, "tick");
         else
-            cli_svg_line(s, at - 4, p, at, p, "tick");
-        if (i % every)
+            hpt_svg_line(s, at - 4, p, at, p, "tick");
+        if (i % lay.every)
             continue;
         char buf[64];
-        const char *label = sc->kind == CLI_SVG_CAT && cats
+        const char *label = sc->kind == HPT_SVG_CAT && cats
                                 ? cats[i]
-                                : cli_svg_tick_label(sc, ticks[i], buf, sizeof buf);
+                                : hpt_svg_tick_label(sc, ticks[i], buf, sizeof buf);
         if (horiz && rotated)
-            cli_svg_text(s, p + 3, at + 12, "end", -35, NULL, max_chars, label);
+            hpt_svg_text(s, p + 3, at + 10, "end", lay.rotate, NULL, lay.max_chars, label);
         else if (horiz)
-            cli_svg_text(s, p, at + 16, "middle", 0, NULL, max_chars, label);
+            hpt_svg_text(s, p, at + 16, "middle", 0, NULL, lay.max_chars, label);
         else
-            cli_svg_text(s, at - 6, p + 4, "end", 0, NULL, max_chars, label);
+            hpt_svg_text(s, at - 6, p + 4, "end", 0, NULL, lay.max_chars, label);
     }
     if (!title)
         return;
-    if (side == CLI_SVG_BOTTOM)
-        cli_svg_text(s, (lo + hi) / 2, at + (rotated ? 52 : 34), "middle", 0, "label", 60,
-                     title);
-    else if (side == CLI_SVG_LEFT)
-        cli_svg_text(s, at - 46, (lo + hi) / 2, "middle", -90, "label", 48, title);
+    if (side == HPT_SVG_BOTTOM)
+        hpt_svg_text(s, (lo + hi) / 2, at + hpt_svg_axis_depth(sc, cats) - 6, "middle", 0,
+                     "label", 60, title);
+    else if (side == HPT_SVG_LEFT)
+        hpt_svg_text(s, at - 46, (lo + hi) / 2, "middle", -90, "label", 48, title);
     else
-        cli_svg_text(s, at, lo - 12, "middle", 0, "label", 18, title);
+        hpt_svg_text(s, at, lo - 12, "middle", 0, "label", 18, title);
 }
 
-void cli_svg_legend(cli_svg_t *s, double x, double y, const cli_svg_legend_item_t *items,
+void hpt_svg_legend(hpt_svg_t *s, double x, double y, const hpt_svg_legend_item_t *items,
                     int n)
 {
     size_t longest = 0;
@@ -624,23 +687,23 @@ void cli_svg_legend(cli_svg_t *s, double x, double y, const cli_svg_legend_item_
         longest = k > longest ? k : longest;
     }
     double w = 36 + 6.2 * (double)longest, h = 8 + 16 * n;
-    cli_svg_rect(s, x, y, w, h, "legend", NULL);
+    hpt_svg_rect(s, x, y, w, h, "legend", NULL);
     for (int i = 0; i < n; i++) {
         double cy = y + 12 + 16 * i, cx = x + 14;
         switch (items[i].key) {
-        case CLI_SVG_KEY_POINT: cli_svg_circle(s, cx, cy, 3, "pt", NULL, NULL); break;
-        case CLI_SVG_KEY_MEAN:
-            cli_svg_line(s, cx, cy - 6, cx, cy + 6, "err");
-            cli_svg_circle(s, cx, cy, 3.5, "mean", NULL, NULL);
+        case HPT_SVG_KEY_POINT: hpt_svg_circle(s, cx, cy, 3, "pt", NULL, NULL); break;
+        case HPT_SVG_KEY_MEAN:
+            hpt_svg_line(s, cx, cy - 6, cx, cy + 6, "err");
+            hpt_svg_circle(s, cx, cy, 3.5, "mean", NULL, NULL);
             break;
-        case CLI_SVG_KEY_LINE: cli_svg_line(s, cx - 8, cy, cx + 8, cy, items[i].cls); break;
-        case CLI_SVG_KEY_RING: cli_svg_circle(s, cx, cy, 5, "best", NULL, NULL); break;
+        case HPT_SVG_KEY_LINE: hpt_svg_line(s, cx - 8, cy, cx + 8, cy, items[i].cls); break;
+        case HPT_SVG_KEY_RING: hpt_svg_circle(s, cx, cy, 5, "best", NULL, NULL); break;
         }
-        cli_svg_text(s, x + 28, cy + 4, "start", 0, NULL, 0, items[i].label);
+        hpt_svg_text(s, x + 28, cy + 4, "start", 0, NULL, 0, items[i].label);
     }
 }
 
-void cli_svg_colorbar(cli_svg_t *s, const cli_svg_scale_t *sc, double x, double w,
+void hpt_svg_colorbar(hpt_svg_t *s, const hpt_svg_scale_t *sc, double x, double w,
                       bool higher_better, const char *title)
 {
     /* Small rectangles rather than a <linearGradient>, which would need an
@@ -650,20 +713,20 @@ void cli_svg_colorbar(cli_svg_t *s, const cli_svg_scale_t *sc, double x, double 
         double v0 = sc->lo + (sc->hi - sc->lo) * i / STEPS;
         double v1 = sc->lo + (sc->hi - sc->lo) * (i + 1) / STEPS;
         double t = (i + 0.5) / STEPS;
-        double y0 = cli_svg_map(sc, v0), y1 = cli_svg_map(sc, v1);
+        double y0 = hpt_svg_map(sc, v0), y1 = hpt_svg_map(sc, v1);
         char col[16];
-        cli_svg_color(higher_better ? t : 1 - t, col, sizeof col);
-        cli_svg_rect(s, x, fmin(y0, y1), w, fabs(y1 - y0) + 0.6, "bar", col);
+        hpt_svg_color(higher_better ? t : 1 - t, col, sizeof col);
+        hpt_svg_rect(s, x, fmin(y0, y1), w, fabs(y1 - y0) + 0.6, "bar", col);
     }
     double ticks[MAX_TICKS];
-    int n = cli_svg_ticks(sc, ticks, MAX_TICKS);
+    int n = hpt_svg_ticks(sc, ticks, MAX_TICKS);
     for (int i = 0; i < n; i++) {
-        double p = cli_svg_map(sc, ticks[i]);
+        double p = hpt_svg_map(sc, ticks[i]);
         char buf[64];
-        cli_svg_line(s, x + w, p, x + w + 4, p, "tick");
-        cli_svg_text(s, x + w + 6, p + 4, "start", 0, NULL, 0,
-                     cli_svg_tick_label(sc, ticks[i], buf, sizeof buf));
+        hpt_svg_line(s, x + w, p, x + w + 4, p, "tick");
+        hpt_svg_text(s, x + w + 6, p + 4, "start", 0, NULL, 0,
+                     hpt_svg_tick_label(sc, ticks[i], buf, sizeof buf));
     }
     if (title)
-        cli_svg_text(s, x + w / 2, fmin(sc->p0, sc->p1) - 12, "middle", 0, "label", 18, title);
+        hpt_svg_text(s, x + w / 2, fmin(sc->p0, sc->p1) - 12, "middle", 0, "label", 18, title);
 }
