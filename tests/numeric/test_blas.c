@@ -2,8 +2,9 @@
  * test_blas.c: hpt_blas_sgemm (OpenBLAS) against hpt_blas_sgemm_naive for
  * all four transpose combinations, odd and MLP-like sizes, and several
  * alpha/beta values, both below and on the row-blocked path (narrow products
- * above OpenBLAS' small-matrix size, which training takes from batch 40).  The tolerance is relative to the sum of |a*b| terms,
- * the scale of float rounding in a length-K dot product.
+ * above OpenBLAS' small-matrix size, which training takes from batch 40).
+ * The tolerance is relative to the sum of |a*b| terms, the scale of float
+ * rounding in a length-K dot product.
  */
 #include <math.h>
 #include <stdbool.h>
