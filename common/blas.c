@@ -8,6 +8,18 @@
 // packing that a 32-unit layer never amortises.
 #define SMALL_MNK 1000000.0
 
+/* A narrow product too big for the small-matrix path is split into blocks
+ * of rows of C that fit it.  Each element of C is still one dot product over
+ * all of K, so the split changes no summation order. */
+int hpt_blas_sgemm_block_rows(int M, int N, int K)
+{
+    double mnk = (double)M * N * K;
+    int rows = N > 0 && K > 0 ? (int)(SMALL_MNK / ((double)N * K)) : M;
+    if (mnk > SMALL_MNK && N <= 64 && rows >= 16 && rows < M)
+        return rows & ~7;
+    return 0;
+}
+
 void hpt_blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                     const float *A, const float *B, float beta, float *C)
 {
@@ -15,13 +27,8 @@ void hpt_blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha
     int ldb = trans_b ? K : N;
     CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
     CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-    /* A narrow product too big for the small-matrix path is split into
-     * blocks of rows of C that fit it.  Each element of C is still one dot
-     * product over all of K, so the split changes no summation order. */
-    double mnk = (double)M * N * K;
-    int rows = N > 0 && K > 0 ? (int)(SMALL_MNK / ((double)N * K)) : M;
-    if (mnk > SMALL_MNK && N <= 64 && rows >= 16 && rows < M) {
-        rows &= ~7;
+    int rows = hpt_blas_sgemm_block_rows(M, N, K);
+    if (rows > 0) {
         for (int i = 0; i < M; i += rows) {
             int m = M - i < rows ? M - i : rows;
             const float *a = trans_a ? A + i : A + (long)i * K;

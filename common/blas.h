@@ -15,6 +15,12 @@
 void hpt_blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                     const float *A, const float *B, float beta, float *C);
 
+/* The rows of C per cblas_sgemm call that hpt_blas_sgemm uses for this
+ * shape: a multiple of 8 below M when the product is split into row blocks
+ * (a narrow product too big for OpenBLAS' small-matrix kernels), 0 when it
+ * makes one call.  The transposes do not matter.  Pure; any thread. */
+int hpt_blas_sgemm_block_rows(int M, int N, int K);
+
 /* The same contract with triple loops (double accumulation); tests only. */
 void hpt_blas_sgemm_naive(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                           const float *A, const float *B, float beta, float *C);

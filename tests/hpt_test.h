@@ -7,6 +7,7 @@
  *   ASSERT_OK(rc)                     rc == 0, else prints rc and strerror
  *   ASSERT_NEAR(a, b, tol)            |a - b| <= tol; prints both values
  *   ASSERT_STR_CONTAINS(hay, needle)  substring check; prints both
+ *   HPT_TEST_FAIL(fmt, ...)           fails with a printf-style message
  *   HPT_TEST_SKIP(why)                exits 77 (meson's "skipped")
  *
  * main() comes from HPT_TEST_MAIN(); with an argument it runs only the test of
@@ -90,6 +91,8 @@ static inline void hpt__register(const char *name, hpt_test_fn fn)
             HPT__FAIL("%s does not contain \"%s\": \"%s\"", #hay, hpt__n, \
                       hpt__h ? hpt__h : "(null)");                      \
     } while (0)
+
+#define HPT_TEST_FAIL(...) HPT__FAIL(__VA_ARGS__)
 
 #define HPT_TEST_SKIP(why)                                              \
     do {                                                                \

@@ -1053,7 +1053,8 @@ static int start_fetch(hpt_wrk_t *w)
         .root = w->fetch_root,
         .chunk_bytes = w->cfg.fetch_chunk_kb * 1024,
         .window = w->cfg.fetch_window,
-        .rate_bytes_s = w->cfg.fetch_rate_kib_s * 1024,
+        // In 64 bits: the KiB/s range (wrk_config.c) goes past INT_MAX bytes/s.
+        .rate_bytes_s = (int64_t)w->cfg.fetch_rate_kib_s * 1024,
         // Lost requests are rare (a reconnect restarts the window anyway).
         .stall_ms = 10000,
     };

@@ -522,7 +522,8 @@ void wrk_fetch_offer(wrk_fetch_t *f, const Hpt__DatasetOffer *m)
         return;
     }
     hpt_log(HPT_LOG_INFO, COMP, "fetch started", "dataset=%s fingerprint=%.12s sweep=%" PRIu64
-            " dir=%s bytes=%" PRIu64 " on_disk=%" PRIu64 " chunk=%d window=%d rate_bytes_s=%d",
+            " dir=%s bytes=%" PRIu64 " on_disk=%" PRIu64 " chunk=%d window=%d"
+            " rate_bytes_s=%" PRId64,
             f->dataset, f->fp, f->sweep, f->dir, f->bytes_total, f->bytes_on_disk,
             f->o.chunk_bytes, f->o.window, f->o.rate_bytes_s);
     start_transfer(f);

@@ -52,8 +52,9 @@ typedef struct wrk_fetch_opts {
                            // datasets are written to
     int chunk_bytes;       // bytes asked for per FetchChunk, 1..HPT_PROTO_MAX_CHUNK
     int window;            // FetchChunk requests outstanding at most (the credit)
-    int rate_bytes_s;      // request at most this many bytes per second; 0 = unlimited
-                           // (tests slow a transfer down with it)
+    int64_t rate_bytes_s;  // request at most this many bytes per second; 0 = unlimited
+                           // (tests slow a transfer down with it); 64 bits because
+                           // --fetch-rate-kib-s goes up to 10485760 KiB/s (10 GiB/s)
     int stall_ms;          // no chunk for this long while requests are out: ask again
 } wrk_fetch_opts_t;
 

@@ -53,7 +53,8 @@ static void print_help(FILE *f)
           "Options:\n"
           "  -f, --follow            after the history, print new events as they come;\n"
           "                          if the coordinator goes quiet or restarts, keep\n"
-          "                          waiting; Ctrl-C unsubscribes and exits 0\n"
+          "                          waiting; Ctrl-C unsubscribes and exits 0; a\n"
+          "                          line on stderr says when the history is done\n"
           "  -l, --level LEVEL       the least severe level shown: debug | info | warn |\n"
           "                          error                                       [info]\n"
           "  -s, --sweep ID          only events about sweep ID (those with sweep=ID)\n"
@@ -345,6 +346,14 @@ int cli_logs(int argc, char **argv)
                 deadline = mono_ms() + cli_client_timeout_ms(c); // it is alive
             break;
         case HPT__ENVELOPE__BODY_HISTORY_END:
+            if (env->req_id == id && !history_done && follow) {
+                /* The coordinator registered the subscription before it
+                 * answered: from here on every new event reaches us.  Say
+                 * so on stderr, so a script (or a test) can wait for it
+                 * instead of guessing with a sleep. */
+                fputs("hptune logs: following new events (Ctrl-C to stop)\n", stderr);
+                fflush(stderr);
+            }
             if (env->req_id == id)
                 history_done = true;
             break;

@@ -87,7 +87,7 @@ Description=hptune self test
 After=hptune-coordinator.service hptune-worker@local.service
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'sleep 3; { timeout 120 /usr/local/bin/hptune launch /root/tiny.yaml --wait --coordinator tcp://127.0.0.1:$PORT; echo launch_rc=\$\$?; systemctl reload hptune-coordinator; echo reload_rc=\$\$?; systemctl status --no-pager hptune-coordinator hptune-worker@local; } >/root/selftest.out 2>&1; systemctl poweroff'
+ExecStart=/bin/sh -c 'n=0; until /usr/local/bin/hptune status --timeout 1 --coordinator tcp://127.0.0.1:$PORT >/dev/null 2>&1 || [ \$\$n -ge 60 ]; do n=\$\$((n + 1)); sleep 1; done; { timeout 120 /usr/local/bin/hptune launch /root/tiny.yaml --wait --coordinator tcp://127.0.0.1:$PORT; echo launch_rc=\$\$?; systemctl reload hptune-coordinator; echo reload_rc=\$\$?; systemctl status --no-pager hptune-coordinator hptune-worker@local; } >/root/selftest.out 2>&1; systemctl poweroff'
 [Install]
 WantedBy=multi-user.target
 EOF

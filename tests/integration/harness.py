@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BUILD = os.environ.get("HPT_BUILD", "build")
@@ -167,6 +168,15 @@ def _cleanup(final=False):
 atexit.register(_cleanup, final=True)
 
 
+def _proc_state(pid):
+    """The scheduler state letter of a process (R, S, T, Z...), "" if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 class Cluster:
     """A coordinator plus workers on loopback with short heartbeats."""
 
@@ -235,9 +245,17 @@ class Cluster:
         p.wait(30)
         return t
 
-    def pause(self, p):
+    def pause(self, p, timeout=10):
+        """SIGSTOP p and wait until every thread of it has stopped (its
+        /proc state is T), so all it wrote before is on disk and it writes
+        nothing more; returns the wall-clock time of the signal."""
         t = time.time()
         p.send_signal(signal.SIGSTOP)
+        while _proc_state(p.pid) not in ("T", "t"):
+            if time.time() - t > timeout:
+                raise RuntimeError(f"pid {p.pid} not stopped {timeout}s after SIGSTOP "
+                                   f"(state {_proc_state(p.pid)})")
+            time.sleep(0.002)
         return t
 
     def resume(self, p):
@@ -357,6 +375,64 @@ class Cluster:
 
     def stop(self):
         _cleanup()
+
+
+# --- hptune logs -f ----------------------------------------------------------
+
+class Follower:
+    """A running `hptune logs -f ARGS...`, its output read by threads so a
+    test can wait for a line instead of sleeping.  start() returns once the
+    history has arrived (the CLI says so on stderr): from then on every new
+    event reaches it."""
+
+    READY = "hptune logs: following new events"
+
+    def __init__(self, *args, env=None):
+        self.p = subprocess.Popen([CLI, "logs", "-f", *args], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env)
+        self.out, self.err = [], []
+        self.threads = [threading.Thread(target=self._read, args=(f, buf), daemon=True)
+                        for f, buf in ((self.p.stdout, self.out), (self.p.stderr, self.err))]
+        for t in self.threads:
+            t.start()
+        on_cleanup(lambda: self.p.poll() is None and self.p.kill())
+
+    @staticmethod
+    def _read(f, buf):
+        for line in f:
+            buf.append(line)
+
+    def wait_ready(self, timeout=30):
+        self.wait(lambda: any(self.READY in ln for ln in self.err), timeout,
+                  "the end of its history")
+        return self
+
+    def wait_line(self, pred, timeout=30, what="a line"):
+        """Wait for a stdout line for which pred(line) holds; return it."""
+        return self.wait(lambda: next((ln for ln in list(self.out) if pred(ln)), None),
+                         timeout, what)
+
+    def wait(self, cond, timeout=30, what="condition"):
+        """Poll cond() (say, over self.out) until it is true; return its value."""
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            v = cond()
+            if v:
+                return v
+            if self.p.poll() is not None and not any(t.is_alive() for t in self.threads):
+                break
+            time.sleep(0.02)
+        raise RuntimeError(f"hptune logs -f: no {what} within {timeout}s (exit "
+                           f"{self.p.poll()}):\nstdout: {''.join(self.out)[-800:]}\n"
+                           f"stderr: {''.join(self.err)[-400:]}")
+
+    def stop(self):
+        """SIGTERM (as Ctrl-C: it unsubscribes, exits 0); return (status, stdout)."""
+        self.p.terminate()
+        rc = self.p.wait(10)
+        for t in self.threads:
+            t.join(5)
+        return rc, "".join(self.out)
 
 
 # --- helpers for fault tests -------------------------------------------------

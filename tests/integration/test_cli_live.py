@@ -4,9 +4,8 @@ receives new lines as they happen, spec errors exit 2 with line:column, and
 an unreachable coordinator exits 3 naming the address."""
 import os
 import subprocess
-import time
 
-from harness import CLI, Cluster, check, finish, free_port
+from harness import CLI, Cluster, Follower, check, finish, free_port
 
 c = Cluster(name="cli")
 c.start_coordinator()
@@ -31,10 +30,12 @@ check("dry" in r.stdout, "workers: " + r.stdout)
 r = c.cli("logs")
 check("sweep submitted" in r.stdout, "logs history lacks the submit: " + r.stdout[-500:])
 
-# logs -f sees a line produced after it started.
-f = subprocess.Popen([CLI, "logs", "-f", "--coordinator", c.addr], stdout=subprocess.PIPE,
-                     text=True)
-time.sleep(0.5)
+# logs -f sees a line produced after it started: wait until its history is
+# in (the subscription exists from then on), then make new events.
+f = Follower("--coordinator", c.addr).wait_ready()
+check(any(f"sweep={sweep}" in ln and "sweep submitted" in ln for ln in f.out),
+      "logs -f history lacks the first sweep's submit: " + "".join(f.out)[-500:])
+n_history = len(f.out)
 bad = os.path.join(c.dir, "bad.yaml")
 with open(bad, "w") as fh:
     fh.write("name: x\ndataset: mnist\nmethod: grd\nparameters:\n  units: {value: 8}\n")
@@ -44,10 +45,16 @@ check("bad.yaml:3:" in r.stderr and "method" in r.stderr, "spec error message: "
 sweep2 = c.launch("name: followed\ndataset: mnist\nmethod: grid\ncv: {folds: 2}\n"
                   "parameters:\n  units: {values: [4]}\n")
 c.wait_sweep(sweep2)
-time.sleep(0.5)
-f.terminate()
-out, _ = f.communicate(timeout=5)
-check("followed" in out or f"sweep={sweep2}" in out, "logs -f did not receive new lines: " + out[-800:])
+try:
+    f.wait_line(lambda ln: f"sweep={sweep2}" in ln and "sweep submitted" in ln, timeout=30,
+                what=f"live 'sweep submitted' line of sweep {sweep2}")
+except RuntimeError as e:
+    check(False, str(e))
+rc, out = f.stop()
+check(rc == 0, f"logs -f exited {rc} on SIGTERM")
+live = f.out[n_history:]
+check(any(f"sweep={sweep2}" in ln for ln in live),
+      "logs -f did not receive new lines: " + out[-800:])
 
 # Unreachable: exit 3, naming the address.
 addr = f"tcp://127.0.0.1:{free_port()}"

@@ -4,10 +4,9 @@ and -f, alone and with --sweep) shows only that worker's events, and
 time and throughput, consistent with its counters."""
 import json
 import os
-import subprocess
 import time
 
-from harness import CLI, Cluster, check, finish, parse_logfmt
+from harness import Cluster, Follower, check, finish, parse_logfmt
 
 SPEC = """
 name: observe-{n}
@@ -67,22 +66,35 @@ check(r.returncode == 2, f"logs --worker '': exit {r.returncode}")
 
 # -f: only wb's live events, including a worker that joins after it started
 # (learned from its "worker joined" event).
-f = subprocess.Popen([CLI, "logs", "-f", "--level", "debug", "--worker", "wc"],
-                     stdout=subprocess.PIPE, text=True, env=c.env)
-time.sleep(0.5)
+# wc starts only once the follower's history is in, so it can know wc only
+# from the live "worker joined" event.
+f = Follower("--level", "debug", "--worker", "wc", env=c.env).wait_ready()
+check(not f.out, f"logs -f --worker wc: history before wc existed: {f.out[:2]}")
 c.start_worker(slots=1, name="wc", data="/nonexistent", extra=dry)
 idc = c.worker_id("wc")
 s2 = launch(2)
 check(c.wait_sweep(s2) == "done", "sweep 2 did not finish")
-time.sleep(0.5)
-f.terminate()
-out, _ = f.communicate(timeout=10)
-evs = events(out)
-check(any(e["msg"] == "worker joined" for e in evs), f"logs -f --worker wc: no join: {out[-600:]}")
 # Whatever of sweep 2 wc did (the other workers may have taken it all), the
-# follower saw.
+# follower sees: wait for that many of its lines (the coordinator's log is
+# complete once the sweep is done).
 full = events(c.cli("logs", "--level", "debug").stdout)
 did = [e for e in full if e.get("worker") == idc and e.get("sweep") == str(s2)]
+
+
+def seen_s2():
+    return [e for e in events("".join(f.out)) if e.get("sweep") == str(s2)]
+
+
+try:
+    f.wait(lambda: len(seen_s2()) >= len(did) and any(
+        e["msg"] == "worker joined" for e in events("".join(f.out))), timeout=30,
+        what=f"wc's join and its {len(did)} sweep {s2} events")
+except RuntimeError as e:
+    check(False, str(e))
+rc, out = f.stop()
+check(rc == 0, f"logs -f --worker wc exited {rc} on SIGTERM")
+evs = events(out)
+check(any(e["msg"] == "worker joined" for e in evs), f"logs -f --worker wc: no join: {out[-600:]}")
 seen = [e for e in evs if e.get("sweep") == str(s2)]
 check(len(seen) == len(did), f"logs -f --worker wc: {len(seen)} of its {len(did)} sweep {s2} "
                              f"events: {out[-600:]}")
@@ -90,7 +102,8 @@ check(evs and all(e.get("worker") == idc for e in evs),
       f"logs -f --worker wc: other events: {[e for e in evs if e.get('worker') != idc][:2]}")
 
 # --- workers: last seen and throughput ----------------------------------------------
-# Rates need a window of at least a second since a worker joined.
+# Rates need a window of at least a second since a worker joined: this sleep
+# waits out that duration (part of the scenario), it synchronises nothing.
 time.sleep(max(0.0, t_joined + 1.2 - time.time()))
 r = c.cli("workers", "--format", "json")
 d = json.loads(r.stdout)

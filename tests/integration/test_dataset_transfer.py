@@ -21,6 +21,9 @@ coordinator (docs/protocol.md, "Dataset transfer").
    (uncompressed) IDX files, a worker is killed mid-transfer, a byte of its
    partial file is changed, and the restarted worker resumes, finds the
    wrong fingerprint, and fetches the dataset again.
+6. fast limits: workers with --fetch-rate-kib-s at and above 2097152 (more
+   bytes/s than an int holds) up to the documented maximum 10485760 start,
+   log the rate in bytes/s exactly and fetch.
 """
 import gzip
 import os
@@ -234,5 +237,37 @@ check(len(fin6) == 1 and fin6[0]["on_disk"] == "0" and fin6[0]["fetched"] == fin
 check(same_files(os.path.join(d6, "mnist"), os.path.join(raw, "mnist"), FILES),
       "the refetched raw files differ from the coordinator's")
 r.stop()
+
+# --- 6. the whole documented --fetch-rate-kib-s range (0..10485760) ---------
+# From 2097152 KiB/s on the rate is more bytes/s than an int holds (4194304
+# KiB/s is 2^32 bytes/s): each worker must start, log its rate exactly and
+# fetch.
+f6 = Cluster(name="transfer-fast")
+f6.start_coordinator()
+fast = {}
+for kib in (2097151, 2097152, 4194304, 10485760):
+    name = f"fast{kib}"
+    fast[name] = (kib, f6.start_worker(slots=1, name=name, data=data_dir(name),
+                                       extra=["--fetch-rate-kib-s", str(kib)]))
+s6 = f6.launch("name: transfer-fast\ndataset: mnist\nmethod: random\nseed: 6\n"
+               "cv: {folds: 2}\nrefit: false\nparameters:\n"
+               "  units: {distribution: int_uniform, min: 4, max: 16}\n  epochs: {value: 1}\n"
+               "budget: {max_trials: 100000}\n")
+for name, (kib, p) in fast.items():
+    on = f6.wait_log(name, "datasets the coordinator offers are fetched", timeout=30)
+    check(on is not None and on.get("rate_kib_s") == str(kib),
+          f"{name}: no fetch set-up line with rate_kib_s={kib} (exit {p.poll()}):\n" +
+          tail(f6.log_path(name)))
+    st = f6.wait_log(name, "fetch started", dataset="mnist", timeout=30)
+    check(st is not None and st.get("rate_bytes_s") == str(kib * 1024),
+          f"{name}: fetch started with rate_bytes_s {st and st.get('rate_bytes_s')}, "
+          f"want {kib * 1024}:\n" + tail(f6.log_path(name)))
+    got = f6.wait_log(name, "dataset fetched", dataset="mnist", timeout=60)
+    check(got is not None and got["fetched"] == got["bytes"],
+          f"{name}: did not fetch mnist: {got}\n" + tail(f6.log_path(name)))
+    check(p.poll() is None, f"{name} exited {p.returncode}")
+f6.cli("cancel", str(s6))
+check(f6.wait_sweep(s6) == "cancelled", "the fast-fetch sweep was not cancelled")
+f6.stop()
 shutil.rmtree(tmp, ignore_errors=True)
 finish()

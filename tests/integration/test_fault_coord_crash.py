@@ -65,7 +65,7 @@ kills = []   # (t_kill, t_back, sweep state in the journal at the kill)
 
 
 def crash(what, within):
-    time.sleep(rnd.uniform(0, within))
+    time.sleep(rnd.uniform(0, within))   # a random moment of the phase: the scenario
     t = c.kill(c.coord)
     st = c.q("SELECT state FROM sweeps WHERE id = ?", sweep)[0][0]
     time.sleep(rnd.uniform(0, 0.5))   # down for a while: the workers go on training
@@ -202,7 +202,10 @@ g.start_worker(slots=1, name="w0", extra=WORKER_ARGS)
 gs = g.launch(SMALL.replace("{epochs}", str(E_DL)))   # still running at the next check
 row = g.wait_for(lambda: g.q("SELECT task, attempt FROM attempts WHERE outcome IS NULL"),
                  timeout=60, what="a lease")[0]
-time.sleep(0.05)
+# Kill only once the worker has the Assign (the journal records the lease
+# before it is sent), so that it holds the lease to re-attach.
+check(g.wait_log("w0", "assign", task=row[0], attempt=row[1], timeout=30) is not None,
+      f"w0 never logged the Assign of task {row[0]} attempt {row[1]}")
 g.kill(g.coord)
 g.start_coordinator("--task-deadline-s", "60")
 verdict("deadline", g, gs, time.time(), row[0], row[1], "same-attempt", 60)

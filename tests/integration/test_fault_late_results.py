@@ -59,9 +59,9 @@ def freeze_mid_task(frac):
                                      "LIMIT 1", aid, time.time() - 0.2 * D),
                          timeout=60, what="a fresh lease held by A")
         task, attempt, leased = row[0]
+        # Let frac of the task's duration pass: the scenario, not a sync.
         time.sleep(max(0.0, leased + frac * D - time.time()))
-        t = c.pause(a_proc)
-        time.sleep(0.05)
+        t = c.pause(a_proc)   # returns once A is stopped: its log is complete
         if not c.log_events("A", "result", task=task, attempt=attempt):
             return task, attempt, t
         c.resume(a_proc)   # it finished first: try its next task

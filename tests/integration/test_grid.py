@@ -119,7 +119,85 @@ for col in ("param_units", "param_batch_size", "split0_test_score", "split2_test
 check(all(math.isclose(float(rows[i]["mean_test_score"]), means[i], rel_tol=0, abs_tol=1e-15)
           for i in range(4)), "csv means differ from json")
 
-# The table names the winner.
+# The table for people: one row per grid point, ranked, each row's numbers
+# the CSV's split scores summarised (to the 4 decimals it prints).
+GRID = 2 * 2   # units x batch_size
+csv_by_trial = {int(row["trial"]): row for row in rows}
+check(sorted(csv_by_trial) == sorted(cv["trial"]), f"csv trials {sorted(csv_by_trial)} vs json "
+      f"{sorted(cv['trial'])}")
+
+
+def table(out):
+    """The results table's rows as dicts keyed by its header, or None."""
+    lines = out.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.split()[:2] == ["rank", "trial"]), None)
+    if at is None:
+        return None
+    head = lines[at].split()
+    body = []
+    for line in lines[at + 1:]:
+        # The rows end at a blank line or at a note such as "(the top 2 of 4
+        # trials; ...)"; a row starts with its rank, "-" when it has none.
+        if not line.strip() or not (line.split()[0].isdigit() or line.split()[0] == "-"):
+            break
+        body.append(dict(zip(head, line.split())))
+    return head, body
+
+
 r = c.cli("results", str(sweep))
-check("mean_test_score" in r.stdout or "mean" in r.stdout, "table output:\n" + r.stdout)
+tab = table(r.stdout)
+check(tab is not None, "no results table in:\n" + r.stdout)
+head, body = tab if tab else ([], [])
+for col in ("param_units", "param_batch_size", "mean_test_score", "std_test_score",
+            "mean_fit_time", "state"):
+    check(col in head, f"table lacks column {col}: {head}")
+check(len(body) == GRID, f"table has {len(body)} rows, the grid {GRID}:\n{r.stdout}")
+tmeans = {}
+for row in body:
+    if not check(len(row) == len(head) and row.get("trial", "").isdigit(),
+                 f"table row {row}:\n{r.stdout}"):
+        continue
+    t = int(row["trial"])
+    src = csv_by_trial.get(t)
+    if not check(src is not None, f"table trial {t} is not in the CSV"):
+        continue
+    splits = [float(src[f"split{k}_test_score"]) for k in range(3)]
+    m, sd = sum(splits) / 3, statistics.pstdev(splits)
+    tmeans[t] = m
+    # The table rounds to 4 decimals ("%.4f").
+    check(abs(float(row["mean_test_score"]) - m) <= 0.5e-4 + 1e-12,
+          f"table trial {t} mean {row['mean_test_score']}, its CSV splits {splits} give {m}")
+    check(abs(float(row["std_test_score"]) - sd) <= 0.5e-4 + 1e-12,
+          f"table trial {t} std {row['std_test_score']}, its CSV splits {splits} give {sd}")
+    check(abs(float(row["mean_fit_time"]) - float(src["mean_fit_time"])) <= 0.005 + 1e-9,
+          f"table trial {t} fit time {row['mean_fit_time']} vs csv {src['mean_fit_time']}")
+    for p in ("units", "batch_size"):
+        check(row.get(f"param_{p}") == src[f"param_{p}"],
+              f"table trial {t} {p}={row.get(f'param_{p}')}, csv {src[f'param_{p}']}")
+    check(row["rank"] == src["rank_test_score"],
+          f"table trial {t} rank {row['rank']}, csv {src['rank_test_score']}")
+    check(row["state"] == "done", f"table trial {t} state {row['state']}")
+# Ranks: min-rank by mean (higher accuracy first), rows in rank order (ties
+# by trial number).
+for row in body:
+    t = int(row["trial"]) if row.get("trial", "").isdigit() else None
+    if t in tmeans:
+        want = 1 + sum(1 for u in tmeans if tmeans[u] > tmeans[t])
+        check(row["rank"] == str(want), f"table trial {t} rank {row['rank']}, its mean gives {want}")
+order = [(int(row["rank"]), int(row["trial"])) for row in body
+         if row.get("rank", "").isdigit() and row.get("trial", "").isdigit()]
+check(order == sorted(order) and len(order) == len(body), f"table not in rank order: {order}")
+check(sorted(t for _, t in order) == sorted(csv_by_trial), f"table trials {order} vs csv")
+# The summary under the table names the rank-1 trial and its mean.
+if order:
+    bt = order[0][1]
+    check(f"best: trial {bt}, mean accuracy {tmeans.get(bt, math.nan):.4f}" in r.stdout,
+          f"summary does not name trial {bt} as best:\n{r.stdout}")
+check(f"{GRID}/{GRID} trials done" in r.stdout, f"summary trial count:\n{r.stdout}")
+# --top 2 shows the first two rows of the full table and says so.
+r2 = c.cli("results", str(sweep), "--top", "2")
+tab2 = table(r2.stdout)
+check(tab2 is not None and tab2[1] == body[:2], f"--top 2 rows differ from the table's first two:"
+      f"\n{r2.stdout}")
+check(f"(the top 2 of {GRID} trials" in r2.stdout, f"--top 2 does not say so:\n{r2.stdout}")
 finish()

@@ -292,7 +292,7 @@ for _ in range(20):
     check(value(fams, "hptune_sweep_info", sweep=sweep, name="http-metrics", method="grid",
                 dataset="mnist", metric="accuracy", state="running") == 1,
           "sweep_info of the running sweep")
-    time.sleep(0.3)
+    time.sleep(0.3)   # the scrape interval while the sweep runs (sampling, not a sync)
 print(f"epochs={EPOCHS}: {during} scrapes while the sweep ran", flush=True)
 check(during >= 1, "no scrape happened while the sweep ran")
 
@@ -490,7 +490,29 @@ idle.sendall(b"GET /api/sweeps HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 idle.recv(65536)
 half = socket.create_connection(("127.0.0.1", HTTP))
 half.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.")
-time.sleep(0.2)
+
+
+def server_drained(port, peer_port):
+    """Whether the server's end of the loopback connection from peer_port
+    exists and has nothing left in its receive queue (/proc/net/tcp*): the
+    coordinator accepted it and read what was sent."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            col = row.split()
+            if (int(col[1].rsplit(":", 1)[1], 16) == port
+                    and int(col[2].rsplit(":", 1)[1], 16) == peer_port):
+                return int(col[4].split(":")[1], 16) == 0
+    return False
+
+
+# Stop only once the coordinator holds the half request (read, not answered).
+c.wait_for(lambda: server_drained(HTTP, half.getsockname()[1]), timeout=10,
+           what="the coordinator reading the half request")
 t0 = time.time()
 c.coord.terminate()
 try:

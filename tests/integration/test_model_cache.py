@@ -1,9 +1,14 @@
 """The worker's model cache and the --dry-run test objectives, through the
 wire protocol.
 
-The coordinator does not send promoted trials yet, so fake-coord (a scripted
-ROUTER speaking the worker protocol, tests/integration/fake_coord.c) drives
-real hptune-worker processes Assign by Assign.  The data is a small
+The coordinator does send promoted trials: hyperband and asha promote them
+and the worker continues the parent's cached model (end to end in
+test_successive_halving.py).  But there the scheduler decides which task
+goes where and when; to check the cache case by case (resumed_from, epochs
+asked below the cached ones, other folds/seeds/refits, eviction order),
+fake-coord (a scripted ROUTER speaking the worker protocol,
+tests/integration/fake_coord.c) drives real hptune-worker processes Assign
+by Assign.  The data is a small
 synthetic IDX dataset written here (3000 training images of 28x28, 10
 classes), so every task takes well under a second, even under ASan.
 

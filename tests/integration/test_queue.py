@@ -1,6 +1,5 @@
 """Two sweeps queued back to back both finish; cancelling one stops it and
 leaves the other to finish."""
-import time
 
 from harness import Cluster, check, finish
 
@@ -32,7 +31,10 @@ check(len(rb["cv_results"]["mean_test_score"]) == 30, "second: 30 trials")
 # Cancel: a long sweep and a short one; cancel the long one.
 long_ = c.launch(SPEC.format(name="long", seed=3, refit="false", trials=100000))
 short = c.launch(SPEC.format(name="short", seed=4, refit="true", trials=20))
-time.sleep(0.3)
+# Cancel it once it is under way (tasks done, more leased), not before it
+# started.
+c.wait_for(lambda: c.results(long_)["sweep"]["tasks_done"] >= 2, timeout=60,
+           what="the long sweep under way")
 r = c.cli("cancel", str(long_))
 check("cancelled" in r.stdout, "cancel output: " + r.stdout)
 check(c.wait_sweep(long_) == "cancelled", "long sweep not cancelled")

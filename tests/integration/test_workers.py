@@ -52,6 +52,22 @@ by = dict(db.execute("SELECT w.name, COUNT(*) FROM attempts a JOIN workers w ON 
 check(by.get("late", 0) > 0, f"the late worker ran nothing: {by}")
 check(by.get("early", 0) > 0, f"the early worker ran nothing: {by}")
 check(by.get("impostor", 0) == 0, f"the worker with the wrong fingerprint ran tasks: {by}")
-check("fingerprint differs" in c.coord_log() or "fingerprint" in c.cli("logs").stdout,
-      "no log line about the fingerprint mismatch")
+# The mismatch is logged by coord_sched.c's worker_fits, naming this
+# sweep, the impostor and the sweep's own fingerprint.  The routine
+# "dataset fingerprint adopted" line does not count.
+MISMATCH = "worker's dataset fingerprint differs from the sweep's; no tasks for it"
+impostor = c.worker_id("impostor")
+sweep_fp = db.execute("SELECT fingerprint FROM sweeps WHERE id = ?", (sweep,)).fetchone()[0]
+check(sweep_fp and sweep_fp != "dry-run", f"the sweep has no dataset fingerprint: {sweep_fp!r}")
+mism = c.log_events("coordinator", MISMATCH)
+check(mism, f"no fingerprint-mismatch line in the coordinator's log:\n{c.coord_log()}")
+for ev in mism:
+    check(ev.get("level") == "warn", f"mismatch not logged as a warning: {ev}")
+    check(ev.get("sweep") == str(sweep), f"mismatch line names sweep {ev.get('sweep')}, "
+          f"not {sweep}: {ev}")
+    check(ev.get("worker") == impostor, f"mismatch line names worker {ev.get('worker')}, "
+          f"not the impostor {impostor}: {ev}")
+    check(ev.get("dataset") == "mnist", f"mismatch line names dataset {ev.get('dataset')}: {ev}")
+    check(bool(sweep_fp) and ev.get("want") == sweep_fp[:12],
+          f"mismatch line wants {ev.get('want')}, the sweep's fingerprint is {sweep_fp}: {ev}")
 finish()

@@ -1,8 +1,10 @@
 /*
  * test_blas.c: hpt_blas_sgemm (OpenBLAS) against hpt_blas_sgemm_naive for
  * all four transpose combinations, odd and MLP-like sizes, and several
- * alpha/beta values.  The tolerance is relative to the sum of |a*b| terms,
- * the scale of float rounding in a length-K dot product.
+ * alpha/beta values, both below and on the row-blocked path (narrow products
+ * above OpenBLAS' small-matrix size, which training takes from batch 40).
+ * The tolerance is relative to the sum of |a*b| terms, the scale of float
+ * rounding in a length-K dot product.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -28,14 +30,21 @@ static void check_case(hpt_rng_t *r, bool ta, bool tb, int M, int N, int K, floa
     float *A = rand_mat(r, (size_t)M * K);
     float *B = rand_mat(r, (size_t)K * N);
     float *C0 = rand_mat(r, (size_t)M * N);
-    float *C1 = malloc((size_t)M * N * sizeof *C1);
+    // C1 is followed by canaries: a last row block written whole would
+    // overwrite them (up to 1024 rows past the end).
+    size_t pad = (size_t)1024 * N + 16;
+    float *C1 = malloc(((size_t)M * N + pad) * sizeof *C1);
     float *C2 = malloc((size_t)M * N * sizeof *C2);
     ASSERT(C1 && C2);
     for (int i = 0; i < M * N; i++) {
         // With beta == 0 the old C must be ignored entirely, even NaN.
         C1[i] = C2[i] = beta == 0.0f ? NAN : C0[i];
     }
+    for (size_t i = 0; i < pad; i++)
+        C1[(size_t)M * N + i] = 12345.0f;
     hpt_blas_sgemm(ta, tb, M, N, K, alpha, A, B, beta, C1);
+    for (size_t i = 0; i < pad; i++)
+        ASSERT(C1[(size_t)M * N + i] == 12345.0f);
     hpt_blas_sgemm_naive(ta, tb, M, N, K, alpha, A, B, beta, C2);
 
     // Entries of A and B are in [-1, 1], so sum |a*b| <= K.
@@ -74,6 +83,108 @@ HPT_TEST(all_transposes_odd_sizes)
                     cases++;
                 }
     ASSERT_EQ(cases, 11 * 4 * 9);
+}
+
+// ---------------------------------------------------------------------------
+// The row-blocked path (hpt_blas_sgemm_block_rows > 0): products too big for
+// OpenBLAS' small-matrix kernels with N <= 64, which training reaches from
+// batch 40 on (32 units on 784 inputs).  The cases above are all below it.
+
+/* Every case here must really take the blocked path, or the test proves
+ * nothing about it. */
+static void check_blocked(hpt_rng_t *r, bool ta, bool tb, int M, int N, int K)
+{
+    if (hpt_blas_sgemm_block_rows(M, N, K) <= 0) {
+        fprintf(stderr, "M=%d N=%d K=%d does not take the row-blocked path\n", M, N, K);
+        ASSERT(hpt_blas_sgemm_block_rows(M, N, K) > 0);
+    }
+    static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {-0.5f, 0.3f}};
+    for (size_t i = 0; i < sizeof ab / sizeof ab[0]; i++)
+        check_case(r, ta, tb, M, N, K, ab[i][0], ab[i][1]);
+}
+
+/* Where the split starts and how big its blocks are, worked out by hand from
+ * the rule in blas.c (M*N*K > 1e6, N <= 64, 16 <= 1e6/(N*K) < M, rounded
+ * down to a multiple of 8). */
+HPT_TEST(block_rows_rule)
+{
+    // Forward pass of the first layer, 32 units on 784 inputs: 1e6/25088 = 39.9.
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(39, 32, 784), 0);   // M*N*K = 978432
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(40, 32, 784), 32);  // blocks 32 + 8
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(128, 32, 784), 32);
+    // 64 units: 1e6/50176 = 19.9.
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(19, 64, 784), 0);
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(20, 64, 784), 16);
+    // Weight gradient of the first layer (M = 784 inputs, K = batch).
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(784, 32, 40), 776);  // 1e6/1280 = 781.25
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(784, 32, 32), 0);    // M*N*K = 802816
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(784, 64, 128), 120); // 1e6/8192 = 122.07
+    // Blocks of fewer than 16 rows, wide products and small ones stay whole.
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(64, 64, 976), 16);   // 1e6/62464 = 16.01
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(64, 64, 977), 0);    // 1e6/62528 = 15.99
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(128, 65, 784), 0);
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(1000, 10, 100), 0);  // exactly 1e6
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(1001, 10, 100), 1000);
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(0, 32, 784), 0);
+    ASSERT_EQ(hpt_blas_sgemm_block_rows(40, 0, 784), 0);
+}
+
+/* The three products of a training step (common/mlp.c), at the shapes that
+ * training blocks: forward z = X @ W (no transposes), the weight gradient
+ * dW = X^T @ d (trans_a) and the back-propagated dp = d @ W^T (trans_b). */
+HPT_TEST(row_blocked_training_shapes)
+{
+    hpt_rng_t r;
+    hpt_rng_seed(&r, 777);
+    // forward (batch, units, inputs)
+    static const int fwd[][3] = {
+        {40, 32, 784}, {41, 32, 784}, {47, 32, 784}, {64, 32, 784}, {128, 32, 784},
+        {256, 32, 784}, {160, 8, 784}, {200, 8, 784}, {20, 64, 784}, {33, 64, 784},
+        {76, 17, 784}, {145, 17, 784}, {1563, 10, 64},
+    };
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++)
+        check_blocked(&r, false, false, fwd[i][0], fwd[i][1], fwd[i][2]);
+    // weight gradient (inputs, units, batch)
+    static const int dw[][3] = {
+        {784, 32, 40}, {784, 32, 64}, {784, 32, 128}, {784, 64, 128}, {784, 17, 97},
+        {784, 8, 256}, {300, 64, 100},
+    };
+    for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++)
+        check_blocked(&r, true, false, dw[i][0], dw[i][1], dw[i][2]);
+    // back-propagated delta (batch, units in, units out)
+    static const int dp[][3] = {
+        {256, 64, 64}, {300, 63, 61}, {3200, 32, 10}, {1025, 33, 40},
+    };
+    for (size_t i = 0; i < sizeof dp / sizeof dp[0]; i++)
+        check_blocked(&r, false, true, dp[i][0], dp[i][1], dp[i][2]);
+}
+
+/* Around the block boundaries, every transpose combination: M just past
+ * where splitting starts, one block plus a row, exact multiples of the block
+ * and one row either side, and a ragged last block. */
+HPT_TEST(row_blocked_boundaries)
+{
+    static const int nk[][2] = {{32, 784}, {64, 976}, {63, 800}, {33, 785}, {1, 1001},
+                                {64, 17}, {7, 1500}};
+    hpt_rng_t r;
+    hpt_rng_seed(&r, 4242);
+    int blocked = 0;
+    for (size_t s = 0; s < sizeof nk / sizeof nk[0]; s++) {
+        int N = nk[s][0], K = nk[s][1];
+        int raw = (int)(1000000.0 / ((double)N * K));
+        int blk = raw & ~7;
+        const int ms[] = {raw + 1, blk + 1, 2 * blk - 1, 2 * blk, 2 * blk + 1, 3 * blk + 7};
+        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+            int M = ms[i];
+            if ((double)M * N * K <= 1000000.0 || M <= raw)
+                continue;   // below the threshold: not this test's business
+            ASSERT_EQ(hpt_blas_sgemm_block_rows(M, N, K), blk);
+            for (int t = 0; t < 4; t++)
+                check_blocked(&r, t & 1, (t >> 1) & 1, M, N, K);
+            blocked++;
+        }
+    }
+    ASSERT(blocked >= 30);
 }
 
 /* The naive kernel itself, against a product worked out by hand. */

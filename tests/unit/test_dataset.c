@@ -3,9 +3,11 @@
  *
  * Tiny datasets (four IDX files) are written into a mkdtemp directory and
  * loaded through "idx:DIR" and through a named dataset under a data dir.  The
- * real mnist and fashion-mnist are checked too when deploy/fetch-data.sh has
- * put them under $HPT_DATA_DIR (meson sets it to the source tree's data/);
- * without them that one test only says it skipped them.
+ * real mnist and fashion-mnist are checked too, under $HPT_DATA_DIR (meson
+ * sets it to the source tree's data/, where deploy/fetch-data.sh puts them;
+ * the README's test command, deploy/test.sh, runs it before the tests).
+ * Missing real data is a failure, not a skip: a run that never looked at the
+ * real files must not look green.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -384,19 +386,19 @@ HPT_TEST(missing_dataset)
 }
 
 // ---------------------------------------------------------------------------
-// The real datasets, when fetched.
+// The real datasets (deploy/fetch-data.sh).
 
-/* Load `name` from data_dir if its directory exists; returns false if not. */
-static bool check_real(const char *data_dir, const char *name, uint32_t n_train, uint32_t n_test,
+/* Load `name` from data_dir and check its shape, classes and fingerprint;
+ * fails the test, saying how to fetch it, when its directory is missing. */
+static void check_real(const char *data_dir, const char *name, uint32_t n_train, uint32_t n_test,
                        const char *want_fp)
 {
     char dir[4096];
     struct stat st;
     snprintf(dir, sizeof dir, "%s/%s", data_dir, name);
-    if (stat(dir, &st) != 0) {
-        fprintf(stderr, "  (no %s: run deploy/fetch-data.sh to test the real %s)\n", dir, name);
-        return false;
-    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        HPT_TEST_FAIL("the real %s is missing: no directory %s (run deploy/fetch-data.sh %s)",
+                      name, dir, data_dir);
     hpt_dataset_t *ds = NULL;
     hpt_err err = {0};
     int rc = hpt_dataset_load(&ds, name, data_dir, &err);
@@ -421,16 +423,14 @@ static bool check_real(const char *data_dir, const char *name, uint32_t n_train,
     fprintf(stderr, "  %s: %u train, %u test, fingerprint %s\n", name, ds->train.n, ds->test.n,
             ds->fingerprint);
     hpt_dataset_destroy(&ds);
-    return true;
 }
 
 HPT_TEST(real_datasets)
 {
     const char *data_dir = getenv("HPT_DATA_DIR");
-    if (!data_dir || !*data_dir) {
-        fprintf(stderr, "  (HPT_DATA_DIR not set: real datasets not checked)\n");
-        return;
-    }
+    if (!data_dir || !*data_dir)
+        HPT_TEST_FAIL("HPT_DATA_DIR is not set: it names the directory holding the real mnist "
+                      "and fashion-mnist (meson test sets it to the source tree's data/)");
     // Fingerprints: SHA-256 over the decompressed-content hashes pinned in
     // deploy/fetch-data.sh (it lists these two values in a comment).
     check_real(data_dir, "mnist", 8000, 2000,
