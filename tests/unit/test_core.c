@@ -1236,4 +1236,21 @@ HPT_TEST(resume_twice_identical)
     coord_store_close(&st2);
 }
 
+// --- event names ------------------------------------------------------------------------
+
+/* Every type has a name (the stable schema of Event.type), and no two share one. */
+HPT_TEST(event_names)
+{
+    for (int i = 0; i < COORD_EV__COUNT; i++) {
+        const char *a = coord_event_name((coord_event_type_t)i);
+        ASSERT(a != NULL && a[0] != '\0' && strcmp(a, "unknown") != 0);
+        for (int j = 0; j < i; j++)
+            if (strcmp(a, coord_event_name((coord_event_type_t)j)) == 0)
+                HPT_TEST_FAIL("event types %d and %d are both named %s", j, i, a);
+    }
+    ASSERT(strcmp(coord_event_name(COORD_EV_LOG), "log") == 0);
+    ASSERT(strcmp(coord_event_name(COORD_EV_TASK_LEASED), "task.leased") == 0);
+    ASSERT(strcmp(coord_event_name(COORD_EV__COUNT), "unknown") == 0);
+}
+
 HPT_TEST_MAIN()
