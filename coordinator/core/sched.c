@@ -1026,6 +1026,11 @@ void hpt__stalls(coord_core_t *k)
             lease_revoke(k, t, why);
             hpt__sweep_check_end(k, s);
             changed = true;
+            /* The revocation may have ended other leases on this worker
+             * (a task failed for good cancels its trial's other tasks), so
+             * tn may be gone: scan the worker's list again.  Leases it
+             * gained meanwhile started now and are not stalled. */
+            tn = w->leased;
         }
     }
     if (changed)

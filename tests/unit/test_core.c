@@ -1,0 +1,1256 @@
+/*
+ * test_core.c: the coordinator's sans-IO core (coordinator/core/) driven
+ * directly under a fake clock.
+ *
+ * Each test builds a core, submits a small grid, and plays fake workers:
+ * Hello, Heartbeat, Progress and Result envelopes are built by hand and fed
+ * to coord_core_hello / coord_core_worker_msg; time is a double the test
+ * advances before coord_core_tick.  After every step drain() decodes the
+ * outbox (SEND actions through hpt_proto_decode, so every message the core
+ * sends must also pass the wire validator), copies the typed events and
+ * journal records, optionally writes the journal records to a SQLite store
+ * (for the resume cases), clears the outbox and asserts coord_core_check()
+ * == 0.  Assertions are on exact observable behaviour: which messages went
+ * to which peer, which events and journal records were produced, and the
+ * counters and states the shell reads.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_store.h"
+#include "core.h"
+#include "hpt_test.h"
+
+// --- fixtures -----------------------------------------------------------------
+
+#define FP "abababababababababababababababababababababababababababababababab"
+
+/* A 2 x 2-fold grid: trials 1 and 2 (units 8, 16), 4 tasks. */
+#define SPEC(refit)                                   \
+    "name: core-test\n"                               \
+    "dataset: mnist\n"                                \
+    "metric: {name: accuracy, goal: maximize}\n"      \
+    "method: grid\n"                                  \
+    "cv: {folds: 2, shuffle: false, seed: 1}\n"       \
+    "refit: " refit "\n"                              \
+    "parameters:\n"                                   \
+    "  units: {values: [8, 16]}\n"                    \
+    "  epochs: {value: 1}\n"
+
+/* One trial of 2 folds. */
+#define SPEC_ONE                                      \
+    "name: core-one\n"                                \
+    "dataset: mnist\n"                                \
+    "method: grid\n"                                  \
+    "cv: {folds: 2, shuffle: false, seed: 1}\n"       \
+    "refit: false\n"                                  \
+    "parameters:\n"                                   \
+    "  units: {value: 8}\n"                           \
+    "  epochs: {value: 1}\n"
+
+static const coord_core_cfg_t CFG = {
+    .hb_ivl_ms = 1000, .hb_liveness = 3, .max_attempts = 3, .task_stall_s = 30,
+    .task_deadline_s = 3600,
+};
+
+#define WALL_OFFSET 1.7e9
+
+static double now = 100.0;   // the fake monotonic clock, seconds
+
+typedef struct fake_worker {
+    hpt_peer_id_t peer;
+    char id[64];
+    int slots;
+} fake_worker_t;
+
+static fake_worker_t fw(int n, const char *id, int slots)
+{
+    fake_worker_t w = {.slots = slots};
+    w.peer.len = 5;
+    memcpy(w.peer.bytes, "peer", 4);
+    w.peer.bytes[4] = (uint8_t)n;
+    snprintf(w.id, sizeof w.id, "%s", id);
+    return w;
+}
+
+static bool peer_eq(const hpt_peer_id_t *a, const hpt_peer_id_t *b)
+{
+    return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+// --- the outbox, drained ----------------------------------------------------------
+
+#define MAX_SENDS 256
+#define MAX_EVENTS 512
+#define MAX_JOURNAL 1024
+
+typedef struct drained {
+    struct {
+        hpt_peer_id_t peer;
+        hpt_env_t *env;
+    } send[MAX_SENDS];
+    int n_send;
+    struct {
+        coord_event_type_t type;
+        uint64_t sweep;
+        char fields[512];
+    } ev[MAX_EVENTS];
+    int n_ev;
+    struct {
+        coord_jkind_t kind;
+        uint64_t task;
+        uint32_t attempt;
+        char state[16];
+        char error[160];
+    } j[MAX_JOURNAL];
+    int n_j;
+    int n_offer, n_timer;
+} drained_t;
+
+static drained_t O;   // what the last step produced
+
+static void drained_reset(void)
+{
+    for (int i = 0; i < O.n_send; i++)
+        hpt_proto_free(&O.send[i].env);
+    O.n_send = O.n_ev = O.n_j = O.n_offer = O.n_timer = 0;
+}
+
+/* Collect and clear k's outbox into O (replacing the last step's), writing
+ * journal records to store when not NULL, and check the core's invariants. */
+static void drain(coord_core_t *k, coord_store_t *store)
+{
+    drained_reset();
+    ASSERT(!k->out.failed);
+    for (size_t i = 0; i < k->out.n; i++) {
+        const coord_action_t *a = &k->out.v[i];
+        switch (a->kind) {
+        case COORD_ACT_SEND: {
+            ASSERT(O.n_send < MAX_SENDS);
+            hpt_err err = {0};
+            hpt_env_t *env = NULL;
+            int rc = hpt_proto_decode(a->u.send.buf, a->u.send.len, &env, &err);
+            if (rc != 0)
+                HPT_TEST_FAIL("the core sent an invalid envelope: %s", err.msg);
+            ASSERT_EQ(env->body_case, a->u.send.body);
+            O.send[O.n_send].peer = a->u.send.peer;
+            O.send[O.n_send].env = env;
+            O.n_send++;
+            break;
+        }
+        case COORD_ACT_EVENT:
+            ASSERT(O.n_ev < MAX_EVENTS);
+            O.ev[O.n_ev].type = a->u.event.type;
+            O.ev[O.n_ev].sweep = a->u.event.sweep;
+            snprintf(O.ev[O.n_ev].fields, sizeof O.ev[0].fields, "%s",
+                     a->u.event.fields ? a->u.event.fields : "");
+            O.n_ev++;
+            break;
+        case COORD_ACT_JOURNAL: {
+            const coord_jrec_t *j = &a->u.journal;
+            ASSERT(O.n_j < MAX_JOURNAL);
+            O.j[O.n_j].kind = j->kind;
+            O.j[O.n_j].task = j->task;
+            O.j[O.n_j].attempt = j->attempt;
+            snprintf(O.j[O.n_j].state, sizeof O.j[0].state, "%s", j->state ? j->state : "");
+            snprintf(O.j[O.n_j].error, sizeof O.j[0].error, "%s", j->error ? j->error : "");
+            O.n_j++;
+            if (store)
+                ASSERT_OK(coord_store_apply(store, j));
+            break;
+        }
+        case COORD_ACT_OFFER: O.n_offer++; break;
+        case COORD_ACT_TIMER: O.n_timer++; break;
+        }
+    }
+    coord_outbox_clear(&k->out);
+    if (store) {
+        hpt_err err = {0};
+        if (coord_store_flush(store, &err) != 0)
+            HPT_TEST_FAIL("coord_store_flush: %s", err.msg);
+    }
+    hpt_err err = {0};
+    if (coord_core_check(k, &err) != 0)
+        HPT_TEST_FAIL("coord_core_check: %s", err.msg);
+}
+
+/* Sends of a body case to w (NULL: to anyone). */
+static int n_sent(const fake_worker_t *w, int body)
+{
+    int n = 0;
+    for (int i = 0; i < O.n_send; i++)
+        if ((int)O.send[i].env->body_case == body && (!w || peer_eq(&O.send[i].peer, &w->peer)))
+            n++;
+    return n;
+}
+
+/* The i-th Assign sent to w (NULL when fewer). */
+static const Hpt__Assign *assign_to(const fake_worker_t *w, int i)
+{
+    for (int s = 0; s < O.n_send; s++)
+        if (O.send[s].env->body_case == HPT__ENVELOPE__BODY_ASSIGN &&
+            peer_eq(&O.send[s].peer, &w->peer) && i-- == 0)
+            return O.send[s].env->assign;
+    return NULL;
+}
+
+static const Hpt__Cancel *cancel_to(const fake_worker_t *w, int i)
+{
+    for (int s = 0; s < O.n_send; s++)
+        if (O.send[s].env->body_case == HPT__ENVELOPE__BODY_CANCEL &&
+            peer_eq(&O.send[s].peer, &w->peer) && i-- == 0)
+            return O.send[s].env->cancel;
+    return NULL;
+}
+
+static int n_ev(coord_event_type_t type)
+{
+    int n = 0;
+    for (int i = 0; i < O.n_ev; i++)
+        n += O.ev[i].type == type;
+    return n;
+}
+
+/* Fields of the first event of the type ("" when none). */
+static const char *ev_fields(coord_event_type_t type)
+{
+    for (int i = 0; i < O.n_ev; i++)
+        if (O.ev[i].type == type)
+            return O.ev[i].fields;
+    return "";
+}
+
+/* Journal records of the kind for task (0: any task). */
+static int n_j(coord_jkind_t kind, uint64_t task)
+{
+    int n = 0;
+    for (int i = 0; i < O.n_j; i++)
+        n += O.j[i].kind == kind && (task == 0 || O.j[i].task == task);
+    return n;
+}
+
+static const char *j_state(coord_jkind_t kind, uint64_t task)
+{
+    for (int i = 0; i < O.n_j; i++)
+        if (O.j[i].kind == kind && O.j[i].task == task)
+            return O.j[i].state;
+    return "";
+}
+
+// --- driving the core ---------------------------------------------------------------
+
+static void core_new(coord_core_t *k, const coord_core_cfg_t *cfg)
+{
+    memset(k, 0, sizeof *k);
+    ASSERT_OK(coord_core_init(k, cfg ? cfg : &CFG, WALL_OFFSET));
+}
+
+static void core_end(coord_core_t *k)
+{
+    drained_reset();
+    coord_core_free(k);
+}
+
+static coord_sweep_t *submit(coord_core_t *k, coord_store_t *store, const char *spec,
+                             const char *fingerprint)
+{
+    coord_sweep_t *s = NULL;
+    hpt_err err = {0};
+    int rc = coord_core_submit(k, now, spec, "test.yaml", fingerprint, &s, &err);
+    if (rc != 0)
+        HPT_TEST_FAIL("coord_core_submit: %d %s", rc, err.msg);
+    drain(k, store);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_SUBMITTED), 1);
+    ASSERT_EQ(n_j(COORD_J_SWEEP_ADD, 0), 1);
+    return s;
+}
+
+static void hello(coord_core_t *k, coord_store_t *store, const fake_worker_t *w)
+{
+    Hpt__DatasetInfo ds = HPT__DATASET_INFO__INIT;
+    ds.name = "mnist";
+    ds.fingerprint = FP;
+    ds.n_train = 60000;
+    ds.n_test = 10000;
+    Hpt__DatasetInfo *dsv[1] = {&ds};
+    Hpt__Hello m = HPT__HELLO__INIT;
+    m.worker_id = (char *)w->id;
+    m.name = (char *)w->id;
+    m.host = "testhost";
+    m.version = "test";
+    m.slots = (uint32_t)w->slots;
+    m.datasets = dsv;
+    m.n_datasets = 1;
+    coord_core_hello(k, now, &w->peer, &m);
+    drain(k, store);
+    ASSERT_EQ(n_sent(w, HPT__ENVELOPE__BODY_WELCOME), 1);
+}
+
+static coord_worker_t *send_env(coord_core_t *k, coord_store_t *store, const fake_worker_t *w,
+                                hpt_env_t *env)
+{
+    coord_worker_t *r = coord_core_worker_msg(k, now, &w->peer, env);
+    drain(k, store);
+    return r;
+}
+
+static Hpt__Result result_ok(uint64_t task, uint32_t attempt, double score)
+{
+    Hpt__Result r = HPT__RESULT__INIT;
+    r.task = task;
+    r.attempt = attempt;
+    r.ok = true;
+    r.score = score;
+    r.accuracy = score;
+    r.log_loss = 0.5;
+    r.f1_macro = score;
+    r.train_score = NAN;
+    r.fit_seconds = 1.5;
+    r.epochs = 1;
+    r.n_eval = 100;
+    return r;
+}
+
+static coord_worker_t *result(coord_core_t *k, coord_store_t *store, const fake_worker_t *w,
+                              const Hpt__Result *r)
+{
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_RESULT;
+    env.result = (Hpt__Result *)r;
+    return send_env(k, store, w, &env);
+}
+
+static coord_worker_t *result_score(coord_core_t *k, coord_store_t *store,
+                                    const fake_worker_t *w, uint64_t task, uint32_t attempt,
+                                    double score)
+{
+    Hpt__Result r = result_ok(task, attempt, score);
+    return result(k, store, w, &r);
+}
+
+/* A heartbeat listing n running (task, attempt, epoch) triples. */
+static coord_worker_t *heartbeat(coord_core_t *k, coord_store_t *store, const fake_worker_t *w,
+                                 int n, const uint64_t *tasks, const uint32_t *attempts,
+                                 const uint32_t *epochs)
+{
+    Hpt__TaskProgress tp[8];
+    Hpt__TaskProgress *tpv[8];
+    ASSERT(n <= 8);
+    for (int i = 0; i < n; i++) {
+        tp[i] = (Hpt__TaskProgress)HPT__TASK_PROGRESS__INIT;
+        tp[i].task = tasks[i];
+        tp[i].attempt = attempts[i];
+        tp[i].epoch = epochs ? epochs[i] : 0;
+        tpv[i] = &tp[i];
+    }
+    Hpt__Heartbeat hb = HPT__HEARTBEAT__INIT;
+    hb.running = tpv;
+    hb.n_running = (size_t)n;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    return send_env(k, store, w, &env);
+}
+
+static void tick(coord_core_t *k, coord_store_t *store)
+{
+    coord_core_tick(k, now);
+    drain(k, store);
+}
+
+static coord_task_t *task_by_id(const coord_core_t *k, uint64_t id)
+{
+    for (const coord_sweep_t *s = k->sweeps; s; s = s->next) {
+        for (size_t i = 0; i < s->n_trials; i++)
+            for (int j = 0; j < s->trials[i]->n_tasks; j++)
+                if (s->trials[i]->tasks[j] && s->trials[i]->tasks[j]->id == id)
+                    return s->trials[i]->tasks[j];
+        if (s->refit_task && s->refit_task->id == id)
+            return s->refit_task;
+    }
+    return NULL;
+}
+
+static coord_worker_t *worker_of(const coord_core_t *k, const fake_worker_t *w)
+{
+    return coord_worker_by_peer(k, &w->peer);
+}
+
+static Hpt__Result result_fail(uint64_t task, uint32_t attempt, const char *error)
+{
+    Hpt__Result r = HPT__RESULT__INIT;
+    r.task = task;
+    r.attempt = attempt;
+    r.ok = false;
+    r.error = (char *)error;
+    r.score = NAN;
+    r.accuracy = NAN;
+    r.log_loss = NAN;
+    r.f1_macro = NAN;
+    r.train_score = NAN;
+    r.fit_seconds = 0.5;
+    return r;
+}
+
+#define ASSIGN HPT__ENVELOPE__BODY_ASSIGN
+#define CANCEL HPT__ENVELOPE__BODY_CANCEL
+#define DISCONNECT HPT__ENVELOPE__BODY_DISCONNECT
+
+/* Assert the i-th Assign to w is (task, attempt). */
+#define ASSERT_ASSIGN(w, i, task_, attempt_)                    \
+    do {                                                        \
+        const Hpt__Assign *a__ = assign_to((w), (i));           \
+        ASSERT(a__ != NULL);                                    \
+        ASSERT_EQ(a__->task, (task_));                          \
+        ASSERT_EQ(a__->attempt, (attempt_));                    \
+    } while (0)
+
+// --- dispatch -----------------------------------------------------------------------
+
+HPT_TEST(credit_dispatch)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), "");
+    ASSERT_EQ(s->state, SWEEP_QUEUED);
+    ASSERT_EQ(s->tasks_total, 4);
+    ASSERT_EQ(O.n_send, 0);
+
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_JOINED), 1);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 2);
+    ASSERT_EQ(O.n_send, 3);   // Welcome and two Assigns
+    // The sweep had no fingerprint: it adopts the worker's.
+    ASSERT_EQ(n_ev(COORD_EV_FINGERPRINT_ADOPTED), 1);
+    ASSERT(strcmp(s->fingerprint, FP) == 0);
+    const Hpt__Assign *a = assign_to(&w1, 0);
+    ASSERT_EQ(a->task, 1);
+    ASSERT_EQ(a->attempt, 1);
+    ASSERT_EQ(a->sweep, s->id);
+    ASSERT_EQ(a->trial, 1);
+    ASSERT_EQ(a->fold, 0);
+    ASSERT_EQ(a->folds, 2);
+    ASSERT(!a->refit);
+    ASSERT(strcmp(a->dataset, "mnist") == 0);
+    ASSERT(strcmp(a->fingerprint, FP) == 0);
+    a = assign_to(&w1, 1);
+    ASSERT_EQ(a->task, 2);
+    ASSERT_EQ(a->trial, 1);
+    ASSERT_EQ(a->fold, 1);
+    ASSERT_EQ(n_j(COORD_J_TASK_LEASE, 0), 2);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_LEASED), 2);
+    ASSERT_EQ(s->state, SWEEP_RUNNING);
+    ASSERT_EQ(s->tasks_running, 2);
+    ASSERT_EQ(s->n_trials, 1);   // trials are created one at a time, when needed
+    ASSERT_EQ(worker_of(&k, &w1)->busy, 2);
+    ASSERT_EQ(coord_worker_free_slots(worker_of(&k, &w1), now), 0);
+
+    // No credit left: a heartbeat and a tick lease nothing; the tick heartbeats.
+    now += 1;
+    heartbeat(&k, NULL, &w1, 2, (uint64_t[]){1, 2}, (uint32_t[]){1, 1}, NULL);
+    ASSERT_EQ(O.n_send, 0);
+    tick(&k, NULL);
+    ASSERT_EQ(n_sent(NULL, ASSIGN), 0);
+    ASSERT_EQ(n_sent(&w1, HPT__ENVELOPE__BODY_HEARTBEAT), 1);
+    ASSERT_EQ(O.n_timer, 1);
+
+    // A result frees one slot, and exactly one Assign follows.
+    now += 1;
+    result_score(&k, NULL, &w1, 1, 1, 0.75);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_RESULT), 1);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 1), 1);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 1);
+    a = assign_to(&w1, 0);
+    ASSERT_EQ(a->task, 3);
+    ASSERT_EQ(a->attempt, 1);
+    ASSERT_EQ(a->trial, 2);
+    ASSERT_EQ(s->tasks_done, 1);
+    ASSERT_EQ(s->tasks_running, 2);
+    ASSERT_EQ(s->n_trials, 2);
+    ASSERT_EQ(k.results_accepted, 1);
+
+    result_score(&k, NULL, &w1, 2, 1, 0.25);
+    ASSERT_EQ(n_ev(COORD_EV_TRIAL_DONE), 1);
+    ASSERT_ASSIGN(&w1, 0, 4, 1);
+    ASSERT_EQ(s->trials[0]->state, TRIAL_DONE);
+    ASSERT_NEAR(s->trials[0]->mean, 0.5, 1e-12);
+
+    result_score(&k, NULL, &w1, 3, 1, 0.5);
+    ASSERT_EQ(n_sent(NULL, ASSIGN), 0);   // the grid is exhausted
+    result_score(&k, NULL, &w1, 4, 1, 1.0);
+    ASSERT_EQ(n_ev(COORD_EV_TRIAL_DONE), 1);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_FINISHED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_SWEEP_FINISHED), "state=done");
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_SWEEP_FINISHED), "best_trial=2");
+    ASSERT_EQ(s->state, SWEEP_DONE);
+    ASSERT_EQ(s->tasks_done, 4);
+    ASSERT_EQ(s->tasks_total, 4);
+    ASSERT_EQ(s->tasks_running, 0);
+    ASSERT_EQ(s->trials_done, 2);
+    ASSERT(s->best == s->trials[1]);
+    ASSERT_NEAR(s->trials[1]->mean, 0.75, 1e-12);
+    ASSERT_EQ(worker_of(&k, &w1)->tasks_done, 4);
+    ASSERT_EQ(worker_of(&k, &w1)->busy, 0);
+    core_end(&k);
+}
+
+// --- attempts -----------------------------------------------------------------------
+
+HPT_TEST(dead_worker_attempts)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 2), w2 = fw(2, "w2", 4);
+    hello(&k, NULL, &w1);
+    ASSERT_ASSIGN(&w1, 0, 1, 1);
+    ASSERT_ASSIGN(&w1, 1, 2, 1);
+    now = 101;
+    hello(&k, NULL, &w2);
+    ASSERT_EQ(n_sent(&w2, ASSIGN), 2);
+    ASSERT_ASSIGN(&w2, 0, 3, 1);
+    ASSERT_ASSIGN(&w2, 1, 4, 1);
+
+    // w2 stays alive; w1 says nothing for longer than hb_ivl * liveness (3 s).
+    now = 102;
+    heartbeat(&k, NULL, &w2, 2, (uint64_t[]){3, 4}, (uint32_t[]){1, 1}, NULL);
+    now = 102.9;
+    tick(&k, NULL);
+    ASSERT(worker_of(&k, &w1) != NULL);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_LEFT), 0);
+    now = 103.5;
+    tick(&k, NULL);
+    ASSERT(worker_of(&k, &w1) == NULL);
+    ASSERT_EQ(k.n_workers, 1);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_LEFT), 1);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_REQUEUED), 2);
+    ASSERT(strcmp(j_state(COORD_J_ATTEMPT_END, 1), "lost") == 0);
+    ASSERT(strcmp(j_state(COORD_J_ATTEMPT_END, 2), "lost") == 0);
+    // Both are leased to w2 with attempt 2.
+    ASSERT_EQ(n_sent(&w2, ASSIGN), 2);
+    const Hpt__Assign *a0 = assign_to(&w2, 0), *a1 = assign_to(&w2, 1);
+    ASSERT_EQ(a0->attempt, 2);
+    ASSERT_EQ(a1->attempt, 2);
+    ASSERT_EQ(a0->task + a1->task, 3);   // tasks 1 and 2
+    ASSERT(a0->task != a1->task);
+    ASSERT_EQ(k.tasks_retried, 2);
+    ASSERT(task_by_id(&k, 1)->lease->worker == worker_of(&k, &w2));
+
+    // w1 comes back and delivers its result of attempt 1: dropped.
+    now = 104;
+    hello(&k, NULL, &w1);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 0);
+    result_score(&k, NULL, &w1, 1, 1, 0.5);
+    ASSERT_EQ(k.results_dropped, 1);
+    ASSERT_EQ(k.results_accepted, 0);
+    ASSERT_EQ(n_ev(COORD_EV_RESULT_DROPPED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_RESULT_DROPPED), "reason=superseded-attempt");
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
+    ASSERT_EQ(task_by_id(&k, 1)->state, TASK_LEASED);
+    ASSERT_EQ(task_by_id(&k, 1)->attempt, 2);
+    ASSERT_EQ(s->tasks_done, 0);
+
+    // Attempt 2's result counts.
+    result_score(&k, NULL, &w2, 1, 2, 0.5);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 1), 1);
+    ASSERT_EQ(k.results_accepted, 1);
+    ASSERT_EQ(s->tasks_done, 1);
+    core_end(&k);
+}
+
+HPT_TEST(duplicate_result)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);
+    result_score(&k, NULL, &w1, 1, 1, 0.5);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 1), 1);
+    ASSERT_ASSIGN(&w1, 0, 3, 1);
+    result_score(&k, NULL, &w1, 1, 1, 0.5);
+    ASSERT_EQ(k.results_dropped, 1);
+    ASSERT_EQ(k.results_accepted, 1);
+    ASSERT_EQ(n_ev(COORD_EV_RESULT_DROPPED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_RESULT_DROPPED), "reason=task-not-leased");
+    ASSERT_EQ(n_ev(COORD_EV_TASK_RESULT), 0);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
+    ASSERT_EQ(n_sent(NULL, ASSIGN), 0);
+    ASSERT_EQ(s->tasks_done, 1);
+    ASSERT_EQ(s->trials[0]->done, 1);
+    ASSERT_EQ(worker_of(&k, &w1)->tasks_done, 1);
+    ASSERT_EQ(worker_of(&k, &w1)->busy, 2);
+    core_end(&k);
+}
+
+HPT_TEST(result_from_non_holder)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 1), w2 = fw(2, "w2", 1), stranger = fw(3, "w3", 1);
+    hello(&k, NULL, &w1);
+    ASSERT_ASSIGN(&w1, 0, 1, 1);
+    hello(&k, NULL, &w2);
+    ASSERT_ASSIGN(&w2, 0, 2, 1);
+
+    // w2 reports task 1, which w1 holds.
+    ASSERT(result_score(&k, NULL, &w2, 1, 1, 0.5) == worker_of(&k, &w2));
+    ASSERT_EQ(k.results_dropped, 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_RESULT_DROPPED), "reason=leased-to-another-worker");
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
+    ASSERT_EQ(task_by_id(&k, 1)->state, TASK_LEASED);
+    ASSERT(task_by_id(&k, 1)->lease->worker == worker_of(&k, &w1));
+    ASSERT_EQ(worker_of(&k, &w2)->busy, 1);
+
+    // A task that does not exist.
+    result_score(&k, NULL, &w2, 99, 1, 0.5);
+    ASSERT_EQ(k.results_dropped, 2);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_RESULT_DROPPED), "reason=unknown-task");
+
+    // An unregistered peer is told to register; nothing changes.
+    ASSERT(result_score(&k, NULL, &stranger, 2, 1, 0.5) == NULL);
+    ASSERT_EQ(n_sent(&stranger, DISCONNECT), 1);
+    ASSERT_EQ(O.n_send, 1);
+    ASSERT_EQ(n_ev(COORD_EV_UNREGISTERED_PEER), 1);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
+    ASSERT_EQ(task_by_id(&k, 2)->state, TASK_LEASED);
+    ASSERT_EQ(s->tasks_done, 0);
+    ASSERT_EQ(k.results_accepted, 0);
+    ASSERT(heartbeat(&k, NULL, &stranger, 0, NULL, NULL, NULL) == NULL);
+    ASSERT_EQ(n_sent(&stranger, DISCONNECT), 1);
+    ASSERT_EQ(k.n_workers, 2);
+    core_end(&k);
+}
+
+// --- failures -----------------------------------------------------------------------
+
+HPT_TEST(failure_retry_then_trial_fails)
+{
+    coord_core_t k;
+    core_new(&k, NULL);   // max_attempts 3
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);
+    ASSERT_ASSIGN(&w1, 0, 1, 1);
+    ASSERT_ASSIGN(&w1, 1, 2, 1);
+
+    for (uint32_t att = 1; att <= 2; att++) {
+        Hpt__Result r = result_fail(1, att, "boom");
+        result(&k, NULL, &w1, &r);
+        ASSERT_EQ(n_ev(COORD_EV_TASK_RETRY), 1);
+        ASSERT_EQ(n_ev(COORD_EV_TASK_FAILED), 0);
+        ASSERT(strcmp(j_state(COORD_J_ATTEMPT_END, 1), "failed") == 0);
+        // The only worker may take it again (avoid yields when no one else can).
+        ASSERT_EQ(n_sent(&w1, ASSIGN), 1);
+        ASSERT_ASSIGN(&w1, 0, 1, att + 1);
+        ASSERT_EQ(task_by_id(&k, 1)->failures, att);
+    }
+    ASSERT_EQ(worker_of(&k, &w1)->tasks_failed, 2);
+
+    // The third failure ends the task and its trial; task 2 is cancelled on w1.
+    Hpt__Result r = result_fail(1, 3, "boom");
+    result(&k, NULL, &w1, &r);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_RETRY), 0);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_FAILED), 1);
+    ASSERT_EQ(n_ev(COORD_EV_TRIAL_FAILED), 1);
+    ASSERT(strcmp(j_state(COORD_J_TASK_STATE, 1), "failed") == 0);
+    ASSERT(strcmp(j_state(COORD_J_TASK_STATE, 2), "cancelled") == 0);
+    ASSERT(strcmp(j_state(COORD_J_ATTEMPT_END, 2), "cancelled") == 0);
+    ASSERT_EQ(n_sent(&w1, CANCEL), 1);
+    ASSERT_EQ(cancel_to(&w1, 0)->task, 2);
+    ASSERT_EQ(cancel_to(&w1, 0)->attempt, 1);
+    coord_trial_t *tr = s->trials[0];
+    ASSERT_EQ(tr->state, TRIAL_FAILED);
+    ASSERT(isnan(tr->mean));
+    ASSERT_STR_CONTAINS(tr->error, "split 0: boom");
+    ASSERT_EQ(task_by_id(&k, 1)->state, TASK_FAILED);
+    ASSERT_EQ(task_by_id(&k, 2)->state, TASK_CANCELLED);
+    ASSERT_EQ(s->tasks_failed, 1);
+    ASSERT_EQ(s->tasks_total, 3);   // task 2 will never run
+    // w1 still runs the cancelled task 2 (a zombie): one slot is left, for trial 2.
+    ASSERT_EQ(worker_of(&k, &w1)->zombies, 1);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 1);
+    ASSERT_ASSIGN(&w1, 0, 3, 1);
+
+    // Its heartbeat shows task 2 stopped: the slot comes back.
+    now += 1;
+    heartbeat(&k, NULL, &w1, 1, (uint64_t[]){3}, (uint32_t[]){1}, NULL);
+    ASSERT_EQ(worker_of(&k, &w1)->zombies, 0);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 1);
+    ASSERT_ASSIGN(&w1, 0, 4, 1);
+    result_score(&k, NULL, &w1, 3, 1, 0.5);
+    result_score(&k, NULL, &w1, 4, 1, 0.5);
+    ASSERT_EQ(s->state, SWEEP_DONE);
+    ASSERT_EQ(s->trials_failed, 1);
+    ASSERT_EQ(s->trials_done, 1);
+    ASSERT(s->best == s->trials[1]);
+    core_end(&k);
+}
+
+HPT_TEST(refused_result_requeues)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);
+    Hpt__Result r = result_fail(1, 1, "no free slot");
+    r.refused = true;
+    result(&k, NULL, &w1, &r);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_REQUEUED), 1);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_RETRY), 0);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_FAILED), 0);
+    ASSERT(strcmp(j_state(COORD_J_ATTEMPT_END, 1), "lost") == 0);
+    ASSERT_EQ(task_by_id(&k, 1)->state, TASK_QUEUED);
+    ASSERT_EQ(task_by_id(&k, 1)->failures, 0);
+    ASSERT_EQ(worker_of(&k, &w1)->tasks_failed, 0);
+    ASSERT_EQ(s->tasks_failed, 0);
+    // The worker's view of its slots differs: no lease until a heartbeat interval passes.
+    ASSERT_EQ(n_sent(NULL, ASSIGN), 0);
+    now += 0.5;
+    tick(&k, NULL);
+    ASSERT_EQ(n_sent(NULL, ASSIGN), 0);
+    now += 0.6;
+    tick(&k, NULL);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 1);
+    ASSERT_ASSIGN(&w1, 0, 1, 2);
+    result_score(&k, NULL, &w1, 1, 2, 0.5);
+    ASSERT_EQ(s->tasks_done, 1);
+    core_end(&k);
+}
+
+HPT_TEST(out_of_range_results)
+{
+    coord_core_cfg_t cfg = CFG;
+    cfg.max_attempts = 5;
+    coord_core_t k;
+    core_new(&k, &cfg);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 1);
+    hello(&k, NULL, &w1);
+    ASSERT_ASSIGN(&w1, 0, 1, 1);
+    Hpt__Result bad[4];
+    bad[0] = result_ok(1, 1, 1.7e308);
+    bad[1] = result_ok(1, 2, 0.5);
+    bad[1].accuracy = 1.5;
+    bad[2] = result_ok(1, 3, NAN);
+    bad[3] = result_ok(1, 4, 0.5);
+    bad[3].epochs = 4000000000u;
+    for (int i = 0; i < 4; i++) {
+        result(&k, NULL, &w1, &bad[i]);
+        ASSERT_EQ(n_ev(COORD_EV_TASK_RESULT), 0);
+        ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
+        ASSERT_EQ(n_ev(COORD_EV_TASK_RETRY), 1);
+        ASSERT_STR_CONTAINS(ev_fields(COORD_EV_TASK_RETRY), "out of range");
+        ASSERT(strcmp(j_state(COORD_J_ATTEMPT_END, 1), "failed") == 0);
+        ASSERT_ASSIGN(&w1, 0, 1, (uint32_t)i + 2);
+        ASSERT_EQ(k.results_accepted, 0);
+        ASSERT_EQ(s->trials[0]->done, 0);
+    }
+    result_score(&k, NULL, &w1, 1, 5, 0.75);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 1), 1);
+    ASSERT_ASSIGN(&w1, 0, 2, 1);
+    result_score(&k, NULL, &w1, 2, 1, 0.25);
+    ASSERT_EQ(s->trials[0]->state, TRIAL_DONE);
+    ASSERT_NEAR(s->trials[0]->mean, 0.5, 1e-12);
+    ASSERT_EQ(task_by_id(&k, 1)->failures, 4);
+    ASSERT_NEAR(task_by_id(&k, 1)->res->r.score, 0.75, 0);
+    core_end(&k);
+}
+
+// --- refit ----------------------------------------------------------------------------
+
+HPT_TEST(refit)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("true"), FP);
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);
+    result_score(&k, NULL, &w1, 1, 1, 0.75);
+    result_score(&k, NULL, &w1, 2, 1, 0.75);
+    result_score(&k, NULL, &w1, 3, 1, 0.5);
+    ASSERT_EQ(n_ev(COORD_EV_REFIT_STARTED), 0);
+    result_score(&k, NULL, &w1, 4, 1, 0.25);
+    ASSERT_EQ(n_ev(COORD_EV_REFIT_STARTED), 1);
+    ASSERT_EQ(s->state, SWEEP_REFITTING);
+    ASSERT(s->best == s->trials[0]);
+    ASSERT(s->refit_task != NULL);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 1);
+    const Hpt__Assign *a = assign_to(&w1, 0);
+    ASSERT(a->refit);
+    ASSERT_EQ(a->task, 5);
+    ASSERT_EQ(a->trial, 1);
+    ASSERT_EQ(a->attempt, 1);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_FINISHED), 0);
+
+    Hpt__Result r = result_ok(5, 1, 0.875);
+    r.n_eval = 10000;
+    result(&k, NULL, &w1, &r);
+    ASSERT_EQ(n_ev(COORD_EV_REFIT_DONE), 1);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_FINISHED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_SWEEP_FINISHED), "state=done");
+    ASSERT_EQ(n_j(COORD_J_SWEEP_REFIT, 0), 1);
+    ASSERT(s->has_refit);
+    ASSERT_NEAR(s->refit_score, 0.875, 0);
+    ASSERT_EQ(s->refit_n_test, 10000);
+    ASSERT_EQ(s->state, SWEEP_DONE);
+    ASSERT_EQ(s->tasks_done, 5);
+    core_end(&k);
+}
+
+// --- stalls and lost leases -------------------------------------------------------------
+
+HPT_TEST(stall_revoked_and_avoided)
+{
+    coord_core_t k;
+    core_new(&k, NULL);   // task_stall_s 30
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC_ONE, FP);
+    fake_worker_t w1 = fw(1, "w1", 3), w2 = fw(2, "w2", 2);
+    hello(&k, NULL, &w1);
+    ASSERT_ASSIGN(&w1, 0, 1, 1);
+    ASSERT_ASSIGN(&w1, 1, 2, 1);
+    hello(&k, NULL, &w2);
+    ASSERT_EQ(n_sent(&w2, ASSIGN), 0);
+    // w1 reports task 2 advancing and task 1 stuck at epoch 0.
+    for (int t = 101; t <= 131; t++) {
+        now = t;
+        heartbeat(&k, NULL, &w1, 2, (uint64_t[]){1, 2}, (uint32_t[]){1, 1},
+                  (uint32_t[]){0, (uint32_t)(t - 100)});
+        heartbeat(&k, NULL, &w2, 0, NULL, NULL, NULL);
+        tick(&k, NULL);
+        if (t < 131) {
+            ASSERT_EQ(n_ev(COORD_EV_LEASE_REVOKED), 0);
+            continue;
+        }
+    }
+    // At 131 s the lease of task 1 is 31 s without progress (> 30).
+    ASSERT_EQ(n_ev(COORD_EV_LEASE_REVOKED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_LEASE_REVOKED), "task=1 ");
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_LEASE_REVOKED), "stalled");
+    ASSERT_EQ(n_sent(&w1, CANCEL), 1);
+    ASSERT_EQ(cancel_to(&w1, 0)->task, 1);
+    ASSERT_EQ(cancel_to(&w1, 0)->attempt, 1);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_RETRY), 1);
+    // w1 comes first in the table and has a free slot, yet the retry goes to w2.
+    ASSERT(k.workers == worker_of(&k, &w1));
+    ASSERT_EQ(coord_worker_free_slots(worker_of(&k, &w1), now), 1);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 0);
+    ASSERT_EQ(n_sent(&w2, ASSIGN), 1);
+    ASSERT_ASSIGN(&w2, 0, 1, 2);
+    ASSERT_EQ(task_by_id(&k, 1)->failures, 1);
+    ASSERT_EQ(task_by_id(&k, 2)->state, TASK_LEASED);
+    ASSERT_EQ(s->state, SWEEP_RUNNING);
+    core_end(&k);
+}
+
+/* A stall that fails its task for good cancels the trial's other tasks,
+ * which may sit further down the same worker's lease list. */
+HPT_TEST(stall_fails_trial_with_siblings_on_same_worker)
+{
+    coord_core_cfg_t cfg = CFG;
+    cfg.max_attempts = 1;
+    coord_core_t k;
+    core_new(&k, &cfg);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC_ONE, FP);
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 2);
+    for (int t = 101; t <= 131; t++) {
+        now = t;
+        heartbeat(&k, NULL, &w1, 2, (uint64_t[]){1, 2}, (uint32_t[]){1, 1}, NULL);
+        tick(&k, NULL);
+        if (t < 131)
+            ASSERT_EQ(n_ev(COORD_EV_LEASE_REVOKED), 0);
+    }
+    // One revocation fails the trial; the other task is cancelled, not revoked.
+    ASSERT_EQ(n_ev(COORD_EV_LEASE_REVOKED), 1);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_FAILED), 1);
+    ASSERT_EQ(n_ev(COORD_EV_TRIAL_FAILED), 1);
+    ASSERT_EQ(n_sent(&w1, CANCEL), 2);
+    int failed = 0, cancelled = 0;
+    for (uint64_t id = 1; id <= 2; id++) {
+        failed += task_by_id(&k, id)->state == TASK_FAILED;
+        cancelled += task_by_id(&k, id)->state == TASK_CANCELLED;
+    }
+    ASSERT_EQ(failed, 1);
+    ASSERT_EQ(cancelled, 1);
+    ASSERT_EQ(s->trials[0]->state, TRIAL_FAILED);
+    ASSERT_EQ(s->state, SWEEP_FAILED);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_FINISHED), 1);
+    ASSERT_EQ(worker_of(&k, &w1)->busy, 0);
+    ASSERT_EQ(worker_of(&k, &w1)->zombies, 2);
+    core_end(&k);
+}
+
+HPT_TEST(heartbeat_without_lease_requeues)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);
+    // Within the grace (3 * hb_ivl) an Assign may still be on its way.
+    now = 101;
+    heartbeat(&k, NULL, &w1, 0, NULL, NULL, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_REQUEUED), 0);
+    now = 102.9;
+    heartbeat(&k, NULL, &w1, 1, (uint64_t[]){2}, (uint32_t[]){1}, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_REQUEUED), 0);
+    now = 103.5;
+    heartbeat(&k, NULL, &w1, 1, (uint64_t[]){2}, (uint32_t[]){1}, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_REQUEUED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_TASK_REQUEUED), "task=1 ");
+    ASSERT(strcmp(j_state(COORD_J_ATTEMPT_END, 1), "lost") == 0);
+    ASSERT_EQ(n_j(COORD_J_ATTEMPT_END, 2), 0);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 1);
+    ASSERT_ASSIGN(&w1, 0, 1, 2);
+    ASSERT_EQ(task_by_id(&k, 1)->failures, 0);
+    core_end(&k);
+}
+
+// --- cancel ---------------------------------------------------------------------------
+
+HPT_TEST(cancel_sweep)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 1);
+    hello(&k, NULL, &w1);
+    ASSERT_ASSIGN(&w1, 0, 1, 1);
+    ASSERT_EQ(task_by_id(&k, 2)->state, TASK_QUEUED);
+
+    ASSERT_EQ(coord_core_cancel(&k, now, s), 1);
+    drain(&k, NULL);
+    ASSERT_EQ(n_sent(&w1, CANCEL), 1);
+    ASSERT_EQ(cancel_to(&w1, 0)->task, 1);
+    ASSERT_EQ(cancel_to(&w1, 0)->attempt, 1);
+    ASSERT(strcmp(j_state(COORD_J_ATTEMPT_END, 1), "cancelled") == 0);
+    ASSERT(strcmp(j_state(COORD_J_TASK_STATE, 1), "cancelled") == 0);
+    ASSERT(strcmp(j_state(COORD_J_TASK_STATE, 2), "cancelled") == 0);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_FINISHED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_SWEEP_FINISHED), "state=cancelled");
+    ASSERT_EQ(s->state, SWEEP_CANCELLED);
+    ASSERT_EQ(s->trials[0]->state, TRIAL_CANCELLED);
+    ASSERT_EQ(task_by_id(&k, 1)->state, TASK_CANCELLED);
+    ASSERT_EQ(task_by_id(&k, 2)->state, TASK_CANCELLED);
+    ASSERT_EQ(s->tasks_running, 0);
+    ASSERT_EQ(s->n_queued, 0);
+    ASSERT_EQ(n_sent(NULL, ASSIGN), 0);
+
+    // Nothing more is leased; a second cancel does nothing; a late result is dropped.
+    now += 1;
+    heartbeat(&k, NULL, &w1, 0, NULL, NULL, NULL);
+    tick(&k, NULL);
+    ASSERT_EQ(n_sent(NULL, ASSIGN), 0);
+    ASSERT_EQ(coord_core_cancel(&k, now, s), 0);
+    drain(&k, NULL);
+    ASSERT_EQ(O.n_j, 0);
+    ASSERT_EQ(O.n_send, 0);
+    result_score(&k, NULL, &w1, 1, 1, 0.5);
+    ASSERT_EQ(k.results_dropped, 1);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
+    core_end(&k);
+}
+
+// --- resume ---------------------------------------------------------------------------
+
+/* Append printf output to a growing string. */
+static void cat(char **buf, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char line[512];
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    ASSERT(n >= 0 && (size_t)n < sizeof line);
+    char *b = realloc(*buf, *len + (size_t)n + 1);
+    ASSERT(b != NULL);
+    memcpy(b + *len, line, (size_t)n + 1);
+    *buf = b;
+    *len += (size_t)n;
+}
+
+/* Everything a client could read about the sweeps, trials and tasks, as
+ * text (owned); with tasks false only the sweeps and trials. */
+static char *snapshot(const coord_core_t *k, bool tasks)
+{
+    char *b = NULL;
+    size_t n = 0;
+    cat(&b, &n, "");
+    for (const coord_sweep_t *s = k->sweeps; s; s = s->next) {
+        cat(&b, &n, "sweep %llu %s trials=%zu done=%d failed=%d total=%lld best=%llu refit=%d\n",
+            (unsigned long long)s->id, coord_sweep_state_name(s->state), s->n_trials,
+            s->trials_done, s->trials_failed, (long long)s->tasks_total,
+            (unsigned long long)(s->best ? s->best->number : 0), s->has_refit);
+        if (tasks)
+            cat(&b, &n, "  tasks done=%d failed=%d running=%d queued=%d\n", s->tasks_done,
+                s->tasks_failed, s->tasks_running, s->n_queued);
+        for (size_t i = 0; i < s->n_trials; i++) {
+            const coord_trial_t *tr = s->trials[i];
+            cat(&b, &n, "  trial %llu %s done=%d mean=%.17g std=%.17g err=%s\n",
+                (unsigned long long)tr->number, coord_trial_state_name(tr->state), tr->done,
+                tr->mean, tr->std, tr->error);
+            for (int j = 0; tasks && j < tr->n_tasks; j++) {
+                const coord_task_t *t = tr->tasks[j];
+                cat(&b, &n, "    task %llu %s attempt=%u failures=%u score=%.17g orphan=%s "
+                            "error=%s\n",
+                    (unsigned long long)t->id, coord_task_state_name(t->state),
+                    (unsigned)t->attempt, (unsigned)t->failures, t->res ? t->res->r.score : NAN,
+                    t->lease && t->lease->orphan_of ? t->lease->orphan_of : "-",
+                    t->error ? t->error : "-");
+            }
+        }
+    }
+    return b;
+}
+
+/* The journal for the resume cases, written by core a (left running):
+ * trial 1 done (0.75, 0.25), task 3 failed once then done (0.5) on attempt
+ * 2, task 4 leased to w1 (attempt 1) when the coordinator stops. */
+static coord_store_t *journal_scenario(coord_core_t *a)
+{
+    coord_store_t *st = NULL;
+    hpt_err err = {0};
+    if (coord_store_open(&st, ":memory:", &err) != 0)
+        HPT_TEST_FAIL("coord_store_open: %s", err.msg);
+    core_new(a, NULL);
+    now = 100;
+    submit(a, st, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(a, st, &w1);
+    result_score(a, st, &w1, 1, 1, 0.75);
+    result_score(a, st, &w1, 2, 1, 0.25);
+    ASSERT_ASSIGN(&w1, 0, 4, 1);
+    Hpt__Result r = result_fail(3, 1, "boom");
+    result(a, st, &w1, &r);
+    ASSERT_ASSIGN(&w1, 0, 3, 2);
+    result_score(a, st, &w1, 3, 2, 0.5);
+    ASSERT_EQ(task_by_id(a, 4)->state, TASK_LEASED);
+    ASSERT_EQ(a->sweeps->state, SWEEP_RUNNING);
+    return st;
+}
+
+static void resume(coord_core_t *k, coord_store_t *st, coord_store_t *journal_to, int want)
+{
+    core_new(k, NULL);
+    coord_journal_reader_t rd = coord_store_reader(st);
+    hpt_err err = {0};
+    int rc = coord_core_resume(k, now, &rd, &err);
+    if (rc != want)
+        HPT_TEST_FAIL("coord_core_resume returned %d, want %d: %s", rc, want, err.msg);
+    drain(k, journal_to);
+}
+
+HPT_TEST(resume_orphan_adopted)
+{
+    coord_core_t a, b;
+    coord_store_t *st = journal_scenario(&a);
+    char *before = snapshot(&a, false);
+    core_end(&a);
+
+    now = 200;   // a new process: the monotonic clock differs
+    resume(&b, st, NULL, 1);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_RESUMED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_SWEEP_RESUMED), "leases_awaiting_workers=1");
+    char *after = snapshot(&b, false);
+    if (strcmp(before, after) != 0)
+        HPT_TEST_FAIL("trials differ after resume:\n%s---\n%s", before, after);
+    coord_sweep_t *s = b.sweeps;
+    ASSERT_EQ(s->state, SWEEP_RUNNING);
+    ASSERT_EQ(s->trials[0]->state, TRIAL_DONE);
+    ASSERT_NEAR(s->trials[0]->mean, 0.5, 0);
+    ASSERT_EQ(s->tasks_done, 3);
+    ASSERT_EQ(task_by_id(&b, 3)->attempt, 2);
+    ASSERT_EQ(task_by_id(&b, 3)->failures, 1);
+    ASSERT_NEAR(task_by_id(&b, 3)->res->r.score, 0.5, 0);
+    coord_task_t *t4 = task_by_id(&b, 4);
+    ASSERT_EQ(t4->state, TASK_LEASED);
+    ASSERT(t4->lease->worker == NULL);
+    ASSERT(strcmp(t4->lease->orphan_of, "w1") == 0);
+    ASSERT_EQ(b.n_orphans, 1);
+    ASSERT_EQ(b.next_task_id, 5);
+
+    // w1 says Hello on a new connection: it re-attaches to task 4.
+    now = 201;
+    fake_worker_t w1 = fw(7, "w1", 2);
+    hello(&b, NULL, &w1);
+    ASSERT_EQ(n_ev(COORD_EV_LEASES_REATTACHED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_LEASES_REATTACHED), "leases=1");
+    ASSERT_EQ(b.n_orphans, 0);
+    ASSERT(t4->lease->worker == worker_of(&b, &w1));
+    ASSERT_EQ(worker_of(&b, &w1)->busy, 1);
+    ASSERT_EQ(n_sent(NULL, ASSIGN), 0);
+    result_score(&b, NULL, &w1, 4, 1, 0.5);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 4), 1);
+    ASSERT_EQ(s->state, SWEEP_DONE);
+    // Trial 2 ties trial 1 (0.5): the first one stays best.
+    ASSERT_NEAR(s->trials[1]->mean, 0.5, 0);
+    ASSERT(s->best == s->trials[0]);
+    free(before);
+    free(after);
+    core_end(&b);
+    coord_store_close(&st);
+}
+
+HPT_TEST(resume_orphan_expires)
+{
+    coord_core_t a, c;
+    coord_store_t *st = journal_scenario(&a);
+    core_end(&a);
+    now = 200;
+    resume(&c, st, NULL, 1);
+    ASSERT_EQ(c.n_orphans, 1);
+    // Deadline: 2 * hb_ivl * liveness + 1 = 7 s after the resume.
+    now = 206.9;
+    tick(&c, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_REQUEUED), 0);
+    ASSERT_EQ(c.n_orphans, 1);
+    now = 207.1;
+    tick(&c, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_REQUEUED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_TASK_REQUEUED), "did not re-attach");
+    ASSERT(strcmp(j_state(COORD_J_ATTEMPT_END, 4), "lost") == 0);
+    ASSERT_EQ(c.n_orphans, 0);
+    ASSERT_EQ(task_by_id(&c, 4)->state, TASK_QUEUED);
+    fake_worker_t w2 = fw(2, "w2", 1);
+    hello(&c, NULL, &w2);
+    ASSERT_EQ(n_sent(&w2, ASSIGN), 1);
+    ASSERT_ASSIGN(&w2, 0, 4, 2);
+    // The old attempt's result arrives too late (its worker re-registers).
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&c, NULL, &w1);
+    result_score(&c, NULL, &w1, 4, 1, 0.5);
+    ASSERT_EQ(c.results_dropped, 1);
+    result_score(&c, NULL, &w2, 4, 2, 0.5);
+    ASSERT_EQ(c.sweeps->state, SWEEP_DONE);
+    core_end(&c);
+    coord_store_close(&st);
+}
+
+/* An orphan's result is used even when its worker has not said Hello yet
+ * (the worker is still told to register). */
+HPT_TEST(resume_orphan_result_before_hello)
+{
+    coord_core_t a, d;
+    coord_store_t *st = journal_scenario(&a);
+    core_end(&a);
+    now = 200;
+    resume(&d, st, NULL, 1);
+    fake_worker_t w1 = fw(7, "w1", 2);
+    ASSERT(result_score(&d, NULL, &w1, 4, 1, 0.5) == NULL);
+    ASSERT_EQ(n_sent(&w1, DISCONNECT), 1);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 4), 1);
+    ASSERT_EQ(d.results_accepted, 1);
+    ASSERT_EQ(d.n_orphans, 0);
+    ASSERT_EQ(d.sweeps->state, SWEEP_DONE);
+    // The same result again: the task is no longer leased.
+    result_score(&d, NULL, &w1, 4, 1, 0.5);
+    ASSERT_EQ(d.results_accepted, 1);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
+    core_end(&d);
+    coord_store_close(&st);
+}
+
+/* Resuming is a function of the journal: twice from the same rows, and again
+ * after the first resume journaled what it rebuilt (as the daemon does),
+ * gives the same state; a finished sweep with tied trials keeps its best. */
+HPT_TEST(resume_twice_identical)
+{
+    coord_core_t a, e, f, g;
+    coord_store_t *st = journal_scenario(&a);
+    core_end(&a);
+    now = 200;
+    resume(&e, st, NULL, 1);
+    char *se = snapshot(&e, true);
+    resume(&f, st, st, 1);   // this one writes its records back
+    char *sf = snapshot(&f, true);
+    resume(&g, st, NULL, 1);
+    char *sg = snapshot(&g, true);
+    if (strcmp(se, sf) != 0 || strcmp(se, sg) != 0)
+        HPT_TEST_FAIL("resumes differ:\n%s---\n%s---\n%s", se, sf, sg);
+    ASSERT_STR_CONTAINS(se, "task 4 leased attempt=1 failures=0");
+    ASSERT_STR_CONTAINS(se, "orphan=w1");
+    free(se);
+    free(sf);
+    free(sg);
+    core_end(&e);
+    core_end(&f);
+    core_end(&g);
+    coord_store_close(&st);
+
+    // A finished sweep whose two trials tie (0.5 each).
+    coord_store_t *st2 = NULL;
+    hpt_err err = {0};
+    ASSERT_OK(coord_store_open(&st2, ":memory:", &err));
+    core_new(&a, NULL);
+    now = 100;
+    submit(&a, st2, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 4);
+    hello(&a, st2, &w1);
+    result_score(&a, st2, &w1, 2, 1, 0.5);
+    result_score(&a, st2, &w1, 1, 1, 0.5);
+    result_score(&a, st2, &w1, 4, 1, 0.25);
+    result_score(&a, st2, &w1, 3, 1, 0.75);
+    ASSERT_EQ(a.sweeps->state, SWEEP_DONE);
+    ASSERT_EQ(a.sweeps->best->number, 1);
+    char *sa = snapshot(&a, false);
+    core_end(&a);
+    now = 300;
+    resume(&e, st2, NULL, 0);   // loaded, not resumed
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_LOADED), 1);
+    resume(&f, st2, NULL, 0);
+    se = snapshot(&e, false);
+    sf = snapshot(&f, false);
+    if (strcmp(sa, se) != 0 || strcmp(se, sf) != 0)
+        HPT_TEST_FAIL("loaded sweeps differ:\n%s---\n%s---\n%s", sa, se, sf);
+    ASSERT_EQ(e.sweeps->best->number, 1);
+    ASSERT_EQ(e.sweeps->state, SWEEP_DONE);
+    char *te = snapshot(&e, true), *tf = snapshot(&f, true);
+    ASSERT(strcmp(te, tf) == 0);
+    free(sa);
+    free(se);
+    free(sf);
+    free(te);
+    free(tf);
+    core_end(&e);
+    core_end(&f);
+    coord_store_close(&st2);
+}
+
+// --- event names ------------------------------------------------------------------------
+
+/* Every type has a name (the stable schema of Event.type), and no two share one. */
+HPT_TEST(event_names)
+{
+    for (int i = 0; i < COORD_EV__COUNT; i++) {
+        const char *a = coord_event_name((coord_event_type_t)i);
+        ASSERT(a != NULL && a[0] != '\0' && strcmp(a, "unknown") != 0);
+        for (int j = 0; j < i; j++)
+            if (strcmp(a, coord_event_name((coord_event_type_t)j)) == 0)
+                HPT_TEST_FAIL("event types %d and %d are both named %s", j, i, a);
+    }
+    ASSERT(strcmp(coord_event_name(COORD_EV_LOG), "log") == 0);
+    ASSERT(strcmp(coord_event_name(COORD_EV_TASK_LEASED), "task.leased") == 0);
+    ASSERT(strcmp(coord_event_name(COORD_EV__COUNT), "unknown") == 0);
+}
+
+HPT_TEST_MAIN()
