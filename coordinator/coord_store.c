@@ -57,6 +57,7 @@ enum {
     ST_TASK_LEASE,
     ST_ATTEMPT_ADD,
     ST_ATTEMPT_END,
+    ST_ATTEMPT_UNLEASE,
     ST_TASK_RESULT,
     ST_ATTEMPT_RESULT,
     ST_TASK_STATE,
@@ -82,6 +83,11 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_TASK_LEASE] = "UPDATE tasks SET state = 'leased', attempt = ?2 WHERE id = ?1",
     [ST_ATTEMPT_ADD] = "INSERT OR REPLACE INTO attempts(task, attempt, worker, leased) "
                        "VALUES(?1, ?2, ?3, ?4)",
+    /* An attempt that ended without a result leaves its task queued (a
+     * later record says failed or cancelled when it is that), so a restart
+     * does not take it for a lease still running on its worker. */
+    [ST_ATTEMPT_UNLEASE] = "UPDATE tasks SET state = 'queued' "
+                           "WHERE id = ?1 AND attempt = ?2 AND state = 'leased'",
     [ST_ATTEMPT_END] = "UPDATE attempts SET ended = ?3, outcome = ?4, error = ?5 "
                        "WHERE task = ?1 AND attempt = ?2",
     [ST_TASK_RESULT] = "UPDATE tasks SET state = 'done', attempt = ?2, score = ?3, accuracy = ?4, "
@@ -462,6 +468,14 @@ int coord_store_attempt_end(coord_store_t *s, uint64_t task, uint32_t attempt, c
     bind_real(st, 3, ts);
     bind_text(st, 4, outcome);
     bind_text(st, 5, error);
+    int rc = run(s, st);
+    if (rc < 0)
+        return rc;
+    st = begin(s, ST_ATTEMPT_UNLEASE);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)task);
+    sqlite3_bind_int(st, 2, (int)attempt);
     return run(s, st);
 }
 
