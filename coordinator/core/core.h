@@ -73,7 +73,8 @@ typedef struct coord_lease {
     double leased_at;             // monotonic seconds
     double progress_at;           // monotonic seconds of the lease or the last new epoch
     int epoch;                    // last reported progress
-    coord_task_t *wprev, *wnext;  // the worker's lease list
+    coord_task_t *wprev, *wnext;  // the worker's lease list (the core's orphan list while
+                                  // orphaned)
 } coord_lease_t;
 
 /* A finished task's result (allocated when it arrives). */
@@ -207,6 +208,9 @@ struct coord_worker {
     uint64_t serve_next;          //   it: a request elsewhere starts a logged stream
     uint64_t bytes_served;        // dataset bytes sent to it
     coord_worker_t *prev, *next;  // expiry order: head expires first
+    coord_worker_t *fprev, *fnext;   // the free list: workers with a free slot (workers.c)
+    bool in_free;
+    coord_worker_t *peer_next, *id_next;   // hash chains by peer and by id (workers.c)
 };
 
 // --- typed events -----------------------------------------------------------
@@ -328,6 +332,13 @@ typedef struct coord_core {
 
     coord_worker_t *workers, *workers_tail;  // expiry order
     int n_workers;
+    /* Workers with a free slot (slots - busy - zombies > 0, not draining),
+     * in the order they became free: dispatch walks only these, so a
+     * result costs O(1) workers however many are connected. */
+    coord_worker_t *free_head, *free_tail;
+    // Workers by peer and by id: chained hash tables of tab_cap buckets.
+    coord_worker_t **peer_tab, **id_tab;
+    size_t tab_cap;
 
     // Task id -> task, open addressing with linear probing (tasks.c).
     coord_task_t **map;
@@ -339,6 +350,7 @@ typedef struct coord_core {
     size_t ids_cap, ids_len;
 
     int n_orphans;                // leases inherited from the journal, not yet re-attached
+    coord_task_t *orphans;        // their list (through lease->wprev/wnext, tasks.c)
 
     // Housekeeping clocks (tick), monotonic seconds of the last run.
     double last_hb, last_stall_check;

@@ -28,12 +28,19 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
 /* Task `index` of tr (or the refit), in the map, journaled. */
 coord_task_t *hpt__task_new(coord_core_t *k, coord_trial_t *tr, int index, bool refit);
 void hpt__sweep_free(coord_sweep_t *s);
-void hpt__result(coord_core_t *k, coord_worker_t *w, const Hpt__Result *m);
+/* A Result from peer: w is its registered worker, or NULL for a peer that
+ * is not registered (only an orphaned lease takes its result then). */
+void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
+                 const Hpt__Result *m);
 void hpt__progress(coord_core_t *k, coord_worker_t *w, const Hpt__Progress *m);
 void hpt__stalls(coord_core_t *k);
 void hpt__str_set(char **dst, const char *v);
 
 // workers.c
+/* Put w on the free list or take it off, as its slots, busy, zombies and
+ * draining now say.  Call after any of them changes. */
+void hpt__worker_free_update(coord_core_t *k, coord_worker_t *w);
+coord_worker_t *hpt__worker_by_id(const coord_core_t *k, const char *id);
 void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why);
 void hpt__workers_tick(coord_core_t *k);
 void hpt__workers_free(coord_core_t *k);
@@ -41,6 +48,5 @@ void hpt__workers_free(coord_core_t *k);
 // resume.c
 void hpt__orphans_adopt(coord_core_t *k, coord_worker_t *w);
 void hpt__orphans_expire(coord_core_t *k);
-bool hpt__orphan_result(coord_core_t *k, const Hpt__Result *m);
 
 #endif

@@ -397,55 +397,29 @@ int coord_core_resume(coord_core_t *k, double now, const coord_journal_reader_t 
 
 // --- orphans --------------------------------------------------------------------
 
-static int adopt_task(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
-{
-    if (!t || !t->lease || !t->lease->orphan_of || strcmp(t->lease->orphan_of, w->id) != 0)
-        return 0;
-    hpt__lease_adopt(k, t, w);
-    return 1;
-}
-
 void hpt__orphans_adopt(coord_core_t *k, coord_worker_t *w)
 {
     int adopted = 0;
-    for (coord_sweep_t *s = k->sweeps; s; s = s->next) {
-        for (size_t i = 0; i < s->n_trials; i++) {
-            coord_trial_t *tr = s->trials[i];
-            for (int j = 0; j < tr->n_tasks; j++)
-                adopted += adopt_task(k, tr->tasks[j], w);
-        }
-        adopted += adopt_task(k, s->refit_task, w);
+    for (coord_task_t *t = k->orphans, *tn; t; t = tn) {
+        tn = t->lease->wnext;
+        if (strcmp(t->lease->orphan_of, w->id) != 0)
+            continue;
+        hpt__lease_adopt(k, t, w);
+        adopted++;
     }
     if (adopted)
         hpt__event(k, COORD_EV_LEASES_REATTACHED, -1, 0, "worker=%s leases=%d", w->id, adopted);
 }
 
-static void orphan_expire(coord_core_t *k, coord_task_t *t)
-{
-    if (!t || !t->lease || !t->lease->orphan_of || t->lease->orphan_deadline > k->now)
-        return;
-    char why[320];
-    snprintf(why, sizeof why, "worker %.200s did not re-attach after the restart",
-             t->lease->orphan_of);
-    hpt__requeue(k, t, why);
-}
-
 void hpt__orphans_expire(coord_core_t *k)
 {
-    for (coord_sweep_t *s = k->sweeps; s; s = s->next) {
-        for (size_t i = 0; i < s->n_trials; i++)
-            for (int j = 0; j < s->trials[i]->n_tasks; j++)
-                orphan_expire(k, s->trials[i]->tasks[j]);
-        orphan_expire(k, s->refit_task);
+    for (coord_task_t *t = k->orphans, *tn; t; t = tn) {
+        tn = t->lease->wnext;
+        if (t->lease->orphan_deadline > k->now)
+            continue;
+        char why[320];
+        snprintf(why, sizeof why, "worker %.200s did not re-attach after the restart",
+                 t->lease->orphan_of);
+        hpt__requeue(k, t, why);
     }
-}
-
-bool hpt__orphan_result(coord_core_t *k, const Hpt__Result *m)
-{
-    coord_task_t *t = hpt__map_get(k, m->task);
-    if (!t || !t->lease || !t->lease->orphan_of || t->attempt != m->attempt ||
-        t->state != TASK_LEASED)
-        return false;
-    hpt__result(k, NULL, m);
-    return true;
 }

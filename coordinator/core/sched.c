@@ -475,10 +475,7 @@ static const char *task_affinity(const coord_task_t *t)
 /* Whether worker id is connected (and so may take its promoted tasks). */
 static bool worker_live(coord_core_t *k, const char *id)
 {
-    for (coord_worker_t *o = k->workers; o; o = o->next)
-        if (strcmp(o->id, id) == 0)
-            return true;
-    return false;
+    return hpt__worker_by_id(k, id) != NULL;
 }
 
 /* The first queued task of s that w may take, looking a bounded way down
@@ -497,7 +494,7 @@ static coord_task_t *pick_task(coord_core_t *k, coord_sweep_t *s, coord_worker_t
     for (coord_task_t *t = s->qhead; t && looked < 64; t = t->qnext, looked++) {
         if (t->avoid && strcmp(t->avoid, w->id) == 0) {
             bool other = false;
-            for (coord_worker_t *o = k->workers; o && !other; o = o->next)
+            for (coord_worker_t *o = k->free_head; o && !other; o = o->fnext)
                 other = o != w && coord_worker_free_slots(o, k->now) > 0 &&
                         coord_worker_has_dataset(o, s) == 1;
             if (other)
@@ -524,8 +521,10 @@ void hpt__dispatch(coord_core_t *k)
     int n = sweep_order(k, order, 256);
     if (n == 0)
         return;
-    for (coord_worker_t *w = k->workers, *wn; w; w = wn) {
-        wn = w->next;
+    /* Only workers with a free slot: a result costs O(1) workers, not
+     * O(connected workers). */
+    for (coord_worker_t *w = k->free_head, *wn; w; w = wn) {
+        wn = w->fnext;
         int free_slots = coord_worker_free_slots(w, k->now);
         for (int i = 0; i < n && free_slots > 0; i++) {
             coord_sweep_t *s = order[i];
@@ -669,8 +668,10 @@ static void revoke_on_worker(coord_core_t *k, coord_task_t *t)
         hpt__send(k, &w->peer, &env);
     }
     hpt__lease_end(k, t);
-    if (w)
+    if (w) {
         w->zombies++;
+        hpt__worker_free_update(k, w);
+    }
 }
 
 /* End a queued or leased task as cancelled (journaled with why). */
@@ -808,7 +809,8 @@ static bool score_ok(double v, bool unit)
     return isfinite(v) && v >= 0 && (!unit || v <= 1.0);
 }
 
-void hpt__result(coord_core_t *k, coord_worker_t *w, const Hpt__Result *m)
+void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
+                 const Hpt__Result *m)
 {
     coord_task_t *t = hpt__map_get(k, m->task);
     const char *wid = w ? w->id : "unregistered";
@@ -817,7 +819,7 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const Hpt__Result *m)
     if (!t || t->state != TASK_LEASED || t->attempt != m->attempt ||
         (t->lease->worker != w && t->lease->worker != NULL)) {
         k->results_dropped++;
-        if (w && !coord_core_log_allowed(k, k->now, &w->peer, 2, 20))
+        if (!coord_core_log_allowed(k, k->now, peer, 2, 20))
             return;
         hpt__event(k, COORD_EV_RESULT_DROPPED, -1, t ? coord_task_sweep(t)->id : 0,
                    "task=%llu attempt=%u worker=%s reason=%s", (unsigned long long)m->task,

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tasks.h"
+#include "internal.h"
 
 // --- task map ---------------------------------------------------------------
 
@@ -173,6 +173,31 @@ static void link_worker(coord_task_t *t, coord_worker_t *w)
     w->busy++;
 }
 
+/* The orphan list: orphaned leases linked through wprev/wnext. */
+static void orphan_link(coord_core_t *k, coord_task_t *t)
+{
+    coord_lease_t *l = t->lease;
+    l->wprev = NULL;
+    l->wnext = k->orphans;
+    if (k->orphans)
+        k->orphans->lease->wprev = t;
+    k->orphans = t;
+    k->n_orphans++;
+}
+
+static void orphan_unlink(coord_core_t *k, coord_task_t *t)
+{
+    coord_lease_t *l = t->lease;
+    if (l->wprev)
+        l->wprev->lease->wnext = l->wnext;
+    else
+        k->orphans = l->wnext;
+    if (l->wnext)
+        l->wnext->lease->wprev = l->wprev;
+    l->wprev = l->wnext = NULL;
+    k->n_orphans--;
+}
+
 int hpt__lease_begin(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
 {
     /* Credit-based dispatch: never more leases (and tasks it still runs
@@ -187,6 +212,7 @@ int hpt__lease_begin(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
     t->state = TASK_LEASED;
     l->leased_at = l->progress_at = k->now;
     link_worker(t, w);
+    hpt__worker_free_update(k, w);
     coord_task_sweep(t)->tasks_running++;
     k->n_leases++;
     return 0;
@@ -203,8 +229,8 @@ int hpt__lease_orphan(coord_core_t *k, coord_task_t *t, const char *worker_id, d
     t->state = TASK_LEASED;
     l->leased_at = l->progress_at = k->now;
     l->orphan_deadline = deadline;
+    orphan_link(k, t);
     coord_task_sweep(t)->tasks_running++;
-    k->n_orphans++;
     k->n_leases++;
     return 0;
 }
@@ -212,11 +238,12 @@ int hpt__lease_orphan(coord_core_t *k, coord_task_t *t, const char *worker_id, d
 void hpt__lease_adopt(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
 {
     coord_lease_t *l = t->lease;
+    orphan_unlink(k, t);
     free(l->orphan_of);
     l->orphan_of = NULL;
-    k->n_orphans--;
     l->leased_at = l->progress_at = k->now;   // the clocks restart here
     link_worker(t, w);
+    hpt__worker_free_update(k, w);
 }
 
 void hpt__lease_end(coord_core_t *k, coord_task_t *t)
@@ -233,8 +260,9 @@ void hpt__lease_end(coord_core_t *k, coord_task_t *t)
         if (l->wnext)
             l->wnext->lease->wprev = l->wprev;
         w->busy--;
+        hpt__worker_free_update(k, w);
     } else if (l->orphan_of) {
-        k->n_orphans--;
+        orphan_unlink(k, t);
     }
     free(l->orphan_of);
     free(l);
@@ -370,6 +398,30 @@ int coord_core_check(const coord_core_t *k, hpt_err *err)
         if (w->next && w->next->prev != w)
             return hpt_err_set(err, -EFAULT, "worker list broken after %s", w->id);
     }
+    int orphan_list = 0;
+    for (const coord_task_t *t = k->orphans; t && orphan_list <= k->n_orphans; t = t->lease->wnext)
+        orphan_list++;
+    if (orphan_list != k->n_orphans)
+        return hpt_err_set(err, -EFAULT, "%d tasks on the orphan list, n_orphans %d", orphan_list,
+                           k->n_orphans);
+    for (const coord_worker_t *w = k->workers; w; w = w->next) {
+        bool want = w->slots - w->busy - w->zombies > 0 && !w->draining;
+        if (want != w->in_free)
+            return hpt_err_set(err, -EFAULT, "worker %s: %s the free list with %d/%d busy, %d "
+                               "zombies%s", w->id, w->in_free ? "on" : "off", w->busy, w->slots,
+                               w->zombies, w->draining ? ", draining" : "");
+        if (hpt__worker_by_id(k, w->id) != w || coord_worker_by_peer(k, &w->peer) != w)
+            return hpt_err_set(err, -EFAULT, "worker %s: not found by its id or peer", w->id);
+    }
+    int on_free = 0;
+    for (const coord_worker_t *w = k->free_head; w && on_free <= n_workers; w = w->fnext)
+        on_free++;
+    int want_free = 0;
+    for (const coord_worker_t *w = k->workers; w; w = w->next)
+        want_free += w->in_free;
+    if (on_free != want_free)
+        return hpt_err_set(err, -EFAULT, "%d workers on the free list, %d marked", on_free,
+                           want_free);
     if (n_workers != k->n_workers)
         return hpt_err_set(err, -EFAULT, "%d workers listed, n_workers %d", n_workers,
                            k->n_workers);

@@ -9,6 +9,7 @@
  * lease carries attempt + 1, so a late result from the dead attempt is
  * recognised and dropped.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,20 +47,122 @@ static void list_append(coord_core_t *k, coord_worker_t *w)
     k->workers_tail = w;
 }
 
+// --- lookups: chained hash tables by peer and by id -----------------------------
+
+static uint64_t fnv(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static size_t peer_slot(const coord_core_t *k, const hpt_peer_id_t *p)
+{
+    return (size_t)fnv(p->bytes, p->len) & (k->tab_cap - 1);
+}
+
+static size_t id_slot(const coord_core_t *k, const char *id)
+{
+    return (size_t)fnv(id, strlen(id)) & (k->tab_cap - 1);
+}
+
+static void chain_remove(coord_worker_t **head, coord_worker_t *w, bool by_peer)
+{
+    for (coord_worker_t **pp = head; *pp; pp = by_peer ? &(*pp)->peer_next : &(*pp)->id_next)
+        if (*pp == w) {
+            *pp = by_peer ? w->peer_next : w->id_next;
+            return;
+        }
+}
+
+static void peer_link(coord_core_t *k, coord_worker_t *w)
+{
+    size_t i = peer_slot(k, &w->peer);
+    w->peer_next = k->peer_tab[i];
+    k->peer_tab[i] = w;
+}
+
+static void id_link(coord_core_t *k, coord_worker_t *w)
+{
+    size_t i = id_slot(k, w->id);
+    w->id_next = k->id_tab[i];
+    k->id_tab[i] = w;
+}
+
+/* Room for one more worker: double the tables (rehashing every worker)
+ * when the load would pass 1.  Returns 0 or -ENOMEM. */
+static int tab_reserve(coord_core_t *k)
+{
+    if ((size_t)k->n_workers + 1 <= k->tab_cap)
+        return 0;
+    size_t cap = k->tab_cap ? k->tab_cap * 2 : 64;
+    coord_worker_t **pt = calloc(cap, sizeof *pt), **it = calloc(cap, sizeof *it);
+    if (!pt || !it) {
+        free(pt);
+        free(it);
+        return -ENOMEM;
+    }
+    free(k->peer_tab);
+    free(k->id_tab);
+    k->peer_tab = pt;
+    k->id_tab = it;
+    k->tab_cap = cap;
+    for (coord_worker_t *w = k->workers; w; w = w->next) {
+        peer_link(k, w);
+        id_link(k, w);
+    }
+    return 0;
+}
+
 coord_worker_t *coord_worker_by_peer(const coord_core_t *k, const hpt_peer_id_t *peer)
 {
-    for (coord_worker_t *w = k->workers; w; w = w->next)
+    if (!k->tab_cap)
+        return NULL;
+    for (coord_worker_t *w = k->peer_tab[peer_slot(k, peer)]; w; w = w->peer_next)
         if (peer_eq(&w->peer, peer))
             return w;
     return NULL;
 }
 
-static coord_worker_t *by_id(coord_core_t *k, const char *id)
+coord_worker_t *hpt__worker_by_id(const coord_core_t *k, const char *id)
 {
-    for (coord_worker_t *w = k->workers; w; w = w->next)
+    if (!k->tab_cap)
+        return NULL;
+    for (coord_worker_t *w = k->id_tab[id_slot(k, id)]; w; w = w->id_next)
         if (strcmp(w->id, id) == 0)
             return w;
     return NULL;
+}
+
+// --- the free list ------------------------------------------------------------------
+
+void hpt__worker_free_update(coord_core_t *k, coord_worker_t *w)
+{
+    bool want = w->slots - w->busy - w->zombies > 0 && !w->draining;
+    if (want == w->in_free)
+        return;
+    if (want) {
+        w->fprev = k->free_tail;
+        w->fnext = NULL;
+        if (k->free_tail)
+            k->free_tail->fnext = w;
+        else
+            k->free_head = w;
+        k->free_tail = w;
+    } else {
+        if (w->fprev)
+            w->fprev->fnext = w->fnext;
+        else
+            k->free_head = w->fnext;
+        if (w->fnext)
+            w->fnext->fprev = w->fprev;
+        else
+            k->free_tail = w->fprev;
+        w->fprev = w->fnext = NULL;
+    }
+    w->in_free = want;
 }
 
 // --- throughput -----------------------------------------------------------------
@@ -153,13 +256,13 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
                       const Hpt__Hello *m)
 {
     k->now = now;
-    coord_worker_t *w = by_id(k, m->worker_id);
+    coord_worker_t *w = hpt__worker_by_id(k, m->worker_id);
     coord_worker_t *same_peer = coord_worker_by_peer(k, peer);
     if (same_peer && same_peer != w)
         hpt__worker_remove(k, same_peer, "its connection now belongs to another worker id");
     bool again = w != NULL;
     if (!w) {
-        w = calloc(1, sizeof *w);
+        w = tab_reserve(k) == 0 ? calloc(1, sizeof *w) : NULL;
         if (!w) {
             hpt__event(k, COORD_EV_OUT_OF_MEMORY, -1, 0, "what=worker");
             return;
@@ -169,15 +272,22 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
         rate_sample(w, now);   // rates count from here
         list_append(k, w);
         k->n_workers++;
+        w->peer = *peer;
+        peer_link(k, w);
+        id_link(k, w);
+    } else if (!peer_eq(&w->peer, peer)) {
+        /* A worker that reconnects with a new socket keeps its record and
+         * its leases: its running tasks report on the new connection. */
+        chain_remove(&k->peer_tab[peer_slot(k, &w->peer)], w, true);
+        w->peer = *peer;
+        peer_link(k, w);
     }
-    /* A worker that reconnects with a new socket keeps its record and its
-     * leases: its running tasks report on the new connection. */
-    w->peer = *peer;
     snprintf(w->name, sizeof w->name, "%s", m->name[0] ? m->name : m->host);
     snprintf(w->host, sizeof w->host, "%s", m->host);
     snprintf(w->version, sizeof w->version, "%s", m->version);
     w->slots = (int)m->slots;
     w->draining = false;
+    hpt__worker_free_update(k, w);
     set_datasets(w, m->datasets, m->n_datasets);
     touch(k, w);
     char ds[512], id[80];
@@ -219,6 +329,7 @@ static void on_heartbeat(coord_core_t *k, coord_worker_t *w, const Hpt__Heartbea
     }
     bool freed = zombies < w->zombies;
     w->zombies = zombies;
+    hpt__worker_free_update(k, w);
     /* A lease the worker does not report running is lost: its result went
      * down with a connection or a coordinator.  Results and heartbeats
      * travel in order on one connection, so a finished task's result would
@@ -245,6 +356,7 @@ static void on_goodbye(coord_core_t *k, coord_worker_t *w, const Hpt__Goodbye *m
 {
     if (m->drain && w->busy > 0) {
         w->draining = true;
+        hpt__worker_free_update(k, w);
         hpt__event(k, COORD_EV_WORKER_DRAINING, -1, 0, "worker=%s running=%d", w->id, w->busy);
         hpt__j_worker_seen(k, w->id, w->name, w->host, w->slots, w->version, hpt__unix(k),
                            "draining");
@@ -271,8 +383,12 @@ coord_worker_t *coord_core_worker_msg(coord_core_t *k, double now, const hpt_pee
     int body = (int)env->body_case;
     coord_worker_t *w = coord_worker_by_peer(k, peer);
     if (!w) {
-        if (body == HPT__ENVELOPE__BODY_RESULT && k->n_orphans)
-            hpt__orphan_result(k, env->result);
+        /* A result is a function of its task alone: an orphaned lease
+         * (from before a restart) takes it from whoever delivers it; any
+         * other is dropped and said so (a late result from a connection
+         * the worker has since replaced). */
+        if (body == HPT__ENVELOPE__BODY_RESULT)
+            hpt__result(k, NULL, peer, env->result);
         /* MDP: an unknown peer speaking worker messages must register. */
         char id[80];
         if (coord_core_log_allowed(k, now, peer, 1, 5))
@@ -290,7 +406,7 @@ coord_worker_t *coord_core_worker_msg(coord_core_t *k, double now, const hpt_pee
     switch (body) {
     case HPT__ENVELOPE__BODY_HEARTBEAT: on_heartbeat(k, w, env->heartbeat); break;
     case HPT__ENVELOPE__BODY_PROGRESS: hpt__progress(k, w, env->progress); break;
-    case HPT__ENVELOPE__BODY_RESULT: hpt__result(k, w, env->result); break;
+    case HPT__ENVELOPE__BODY_RESULT: hpt__result(k, w, peer, env->result); break;
     case HPT__ENVELOPE__BODY_GOODBYE: on_goodbye(k, w, env->goodbye); break;
     case HPT__ENVELOPE__BODY_DATASETS: on_datasets(k, w, env->datasets); break;
     default: break;   // FetchChunk: served by the shell
@@ -309,6 +425,10 @@ void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why)
     hpt__event(k, COORD_EV_WORKER_LEFT, -1, 0, "worker=%s name=%s reason=\"%s\" requeued=%d",
                w->id, w->name, why, requeued);
     hpt__j_worker_seen(k, w->id, w->name, w->host, w->slots, w->version, hpt__unix(k), "gone");
+    w->draining = true;   // off the free list
+    hpt__worker_free_update(k, w);
+    chain_remove(&k->peer_tab[peer_slot(k, &w->peer)], w, true);
+    chain_remove(&k->id_tab[id_slot(k, w->id)], w, false);
     list_remove(k, w);
     k->n_workers--;
     free(w);
@@ -359,6 +479,11 @@ void hpt__workers_free(coord_core_t *k)
     }
     k->workers_tail = NULL;
     k->n_workers = 0;
+    k->free_head = k->free_tail = NULL;
+    free(k->peer_tab);
+    free(k->id_tab);
+    k->peer_tab = k->id_tab = NULL;
+    k->tab_cap = 0;
 }
 
 bool coord_core_log_allowed(coord_core_t *k, double now, const hpt_peer_id_t *peer, int kind,
