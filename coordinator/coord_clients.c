@@ -667,7 +667,7 @@ static void fill_row(const coord_sweep_t *s, const struct coord_rcache *rc, size
     r->std_fit_time = t->std_fit;
     r->mean_train_score = t->mean_train;
     r->std_train_score = t->std_train;
-    r->error = (char *)t->error;
+    r->error = (char *)(t->error ? t->error : "");
     r->p_vs_best = i < rc->n && rc->p_known[i] ? rc->p[i] : coord_trial_p_vs_best(s, t);
     r->indistinguishable = !isnan(r->p_vs_best) && r->p_vs_best >= coord_sweep_alpha(s);
 }

@@ -130,12 +130,10 @@ static int replay_search(resume_ctx_t *r, const trial_rows_t *rs)
 static coord_task_t *resume_task_new(coord_core_t *k, coord_trial_t *tr, int index,
                                      const coord_jrow_task_t *row)
 {
-    coord_task_t *t = calloc(1, sizeof *t);
+    coord_task_t *t = hpt__task_alloc(tr, index, row->refit);
     if (!t)
         return NULL;
     t->id = row->id;
-    t->trial = tr;
-    t->index = row->refit ? -1 : index;
     t->attempt = (uint16_t)(row->attempt > UINT16_MAX ? UINT16_MAX : row->attempt);
     t->failures = (uint8_t)(row->failures > UINT8_MAX ? UINT8_MAX : row->failures);
     if (row->error)
@@ -325,7 +323,7 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
         if (failed) {
             for (int j = 0; j < tr->n_tasks; j++)
                 if (tr->tasks[j] && tr->tasks[j]->state == TASK_FAILED)
-                    snprintf(tr->error, sizeof tr->error, "split %d: %.200s",
+                    hpt__trial_error(tr, "split %d: %.200s",
                              coord_task_split(tr->tasks[j]),
                              tr->tasks[j]->error ? tr->tasks[j]->error : "");
             hpt__trial_abandon(k, tr, NULL);

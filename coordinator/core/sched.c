@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,17 @@ void hpt__str_set(char **dst, const char *v)
 {
     free(*dst);
     *dst = v ? strdup(v) : NULL;
+}
+
+void hpt__trial_error(coord_trial_t *tr, const char *fmt, ...)
+{
+    /* At most 255 bytes, as the fixed buffer the trial used to carry. */
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    hpt__str_set(&tr->error, buf[0] ? buf : NULL);   // "" is no error, as before
 }
 
 static const char *const sweep_state_names[] = {"queued", "running", "refitting",
@@ -66,8 +78,8 @@ void hpt__sweep_free(coord_sweep_t *s)
         coord_trial_t *tr = s->trials[i];
         for (int j = 0; j < tr->n_tasks; j++)
             hpt__task_free(tr->tasks[j]);
-        free(tr->tasks);
-        free(tr);
+        free(tr->error);
+        free(tr);   // its tasks, task pointers and values live in the same block
     }
     free(s->trials);
     hpt__task_free(s->refit_task);
@@ -203,16 +215,26 @@ int coord_core_submit(coord_core_t *k, double now, const char *text, const char 
 
 // --- trials and tasks -----------------------------------------------------------
 
+coord_task_t *hpt__task_alloc(coord_trial_t *tr, int index, bool refit)
+{
+    /* A trial's tasks live in its block (zeroed until created); only the
+     * refit, which belongs to no split, is allocated on its own. */
+    coord_task_t *t = refit ? calloc(1, sizeof *t) : &tr->block[index];
+    if (!t)
+        return NULL;
+    t->trial = tr;
+    t->index = refit ? -1 : index;
+    return t;
+}
+
 coord_task_t *hpt__task_new(coord_core_t *k, coord_trial_t *tr, int index, bool refit)
 {
-    coord_task_t *t = calloc(1, sizeof *t);
+    coord_task_t *t = hpt__task_alloc(tr, index, refit);
     if (!t)
         return NULL;
     t->id = k->next_task_id++;
-    t->trial = tr;
-    t->index = refit ? -1 : index;
     if (hpt__map_put(k, t) < 0) {
-        free(t);
+        hpt__task_free(t);
         return NULL;
     }
     hpt__j_task_add(k, t->id, tr->sweep->id, tr->number, coord_task_fold(t),
@@ -259,12 +281,21 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
         s->trials = tv;
         s->cap_trials = cap;
     }
-    coord_trial_t *tr = calloc(1, sizeof *tr);
+    /* One block: the trial, its task pointers, its tasks, its values (every
+     * part a multiple of 8 bytes, so each stays aligned). */
     int splits = s->spec->cv.folds * s->spec->cv.repeats * s->spec->seeds;
-    if (!tr || !(tr->tasks = calloc((size_t)splits, sizeof *tr->tasks))) {
-        free(tr);
+    size_t np = (size_t)s->spec->n_params;
+    _Static_assert(sizeof(coord_trial_t) % 8 == 0 && sizeof(coord_task_t) % 8 == 0 &&
+                       sizeof(coord_pval_t) % 8 == 0, "a trial's block keeps its parts aligned");
+    size_t bytes = sizeof(coord_trial_t) +
+                   (size_t)splits * (sizeof(coord_task_t *) + sizeof(coord_task_t)) +
+                   np * sizeof(coord_pval_t);
+    coord_trial_t *tr = calloc(1, bytes);
+    if (!tr)
         return NULL;
-    }
+    tr->tasks = (coord_task_t **)(tr + 1);
+    tr->block = (coord_task_t *)(tr->tasks + splits);
+    tr->vals = (coord_pval_t *)(tr->block + splits);
     s->trials[s->n_trials++] = tr;
     tr->number = s->n_trials;
     tr->sweep = s;
@@ -280,16 +311,22 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
     tr->n_tasks = splits;
     tr->state = TRIAL_RUNNING;
     tr->mean = tr->std = tr->mean_fit = tr->std_fit = tr->mean_train = tr->std_train = NAN;
-    memcpy(tr->vals, vals, sizeof(coord_pval_t) * (size_t)s->spec->n_params);
+    memcpy(tr->vals, vals, sizeof(coord_pval_t) * np);
     params_json(s, tr, pj, len);
     hpt_err err = {0};
-    if (coord_spec_apply(s->spec, vals, &tr->hp, &err) < 0) {
+    hpt_hparams_t hp;
+    if (coord_spec_apply(s->spec, vals, &hp, &err) < 0) {
         /* A combination the engine rejects fails the trial without running
          * it. */
-        snprintf(tr->error, sizeof tr->error, "%s", err.msg);
+        hpt__trial_error(tr, "%s", err.msg);
         tr->n_tasks = 0;
     }
     return tr;
+}
+
+int coord_trial_hparams(const coord_trial_t *tr, hpt_hparams_t *hp)
+{
+    return coord_spec_apply(tr->sweep->spec, tr->vals, hp, NULL);
 }
 
 /* Ask the search for one more trial and queue its tasks.  Returns the
@@ -330,10 +367,10 @@ static int sweep_grow(coord_core_t *k, coord_sweep_t *s)
  * base seed, the trial number (of its configuration's first trial, so a
  * promotion trains the same model further), the split and the cv.seeds
  * training index, so any worker, any attempt, gives the same result. */
-static uint64_t task_seed(const coord_task_t *t)
+static uint64_t task_seed(const coord_task_t *t, uint64_t base_seed)
 {
     int seed_rep = coord_task_seed_rep(t);
-    uint64_t v[5] = {coord_task_sweep(t)->spec->seed, t->trial->hp.seed, t->trial->root,
+    uint64_t v[5] = {coord_task_sweep(t)->spec->seed, base_seed, t->trial->root,
                      (uint64_t)(int64_t)coord_task_split(t), (uint64_t)seed_rep};
     hpt_rng_t r;
     hpt_rng_seed_n(&r, v, seed_rep ? 5 : 4);
@@ -357,11 +394,13 @@ static bool lease(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
 {
     coord_sweep_t *s = coord_task_sweep(t);
     double queued_at = t->queued_at;
-    if (hpt__lease_begin(k, t, w) < 0)
+    /* Derived again from the values: a trial with tasks applied them once
+     * without error when it was created, and applying is deterministic. */
+    hpt_hparams_t hp;
+    if (coord_trial_hparams(t->trial, &hp) < 0 || hpt__lease_begin(k, t, w) < 0)
         return false;
     t->attempt++;
-    hpt_hparams_t hp = t->trial->hp;
-    hp.seed = task_seed(t);
+    hp.seed = task_seed(t, hp.seed);
     uint32_t units[HPT_MAX_LAYERS];
     Hpt__HParams wh;
     hpt_proto_hparams_to_wire(&hp, &wh, units);
@@ -601,9 +640,9 @@ void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr)
     int n = tr->n_tasks, seeds = s->spec->seeds, ns = n / seeds;
     double *sc = calloc((size_t)(n > 0 ? n : 1) * 3, sizeof *sc);
     double *ft = sc ? sc + n : NULL, *ts = sc ? sc + 2 * n : NULL;
-    bool ok = sc && n > 0 && tr->error[0] == '\0';
+    bool ok = sc && n > 0 && !tr->error;
     if (!sc)
-        snprintf(tr->error, sizeof tr->error, "out of memory aggregating the trial");
+        hpt__trial_error(tr, "out of memory aggregating the trial");
     for (int j = 0; j < n && ok; j++) {
         coord_task_t *t = tr->tasks[j];
         if (!t || t->state != TASK_DONE || !t->res) {
@@ -642,14 +681,14 @@ void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr)
         seq = s->search->observed;
     }
     hpt__j_trial_done(k, s->id, tr->number, coord_trial_state_name(tr->state), tr->mean, tr->std,
-                      tr->error[0] ? tr->error : NULL, seq);
+                      tr->error, seq);
     hpt__event(k, ok ? COORD_EV_TRIAL_DONE : COORD_EV_TRIAL_FAILED,
                k->replaying ? HPT_LOG_DEBUG : -1, s->id,
                "sweep=%llu trial=%llu mean=%.6f std=%.6f best_trial=%llu best=%.6f%s%s%s",
                (unsigned long long)s->id, (unsigned long long)tr->number, tr->mean, tr->std,
                (unsigned long long)(s->best ? s->best->number : 0),
-               s->best ? s->best->mean : NAN, tr->error[0] ? " error=\"" : "", tr->error,
-               tr->error[0] ? "\"" : "");
+               s->best ? s->best->mean : NAN, tr->error ? " error=\"" : "",
+               tr->error ? tr->error : "", tr->error ? "\"" : "");
     free(sc);
 }
 
@@ -746,8 +785,9 @@ void hpt__sweep_check_end(coord_core_t *k, coord_sweep_t *s)
         if (s->trials[i]->state == TRIAL_RUNNING)
             return;
     if (!s->best) {
+        const char *first = s->n_trials ? s->trials[0]->error : NULL;
         snprintf(s->error, sizeof s->error, "every trial failed%s%.200s",
-                 s->n_trials ? "; first error: " : "", s->n_trials ? s->trials[0]->error : "");
+                 s->n_trials ? "; first error: " : "", first ? first : "");
         hpt__sweep_finish(k, s, SWEEP_FAILED);
         return;
     }
@@ -796,7 +836,7 @@ static void task_failed(coord_core_t *k, coord_task_t *t, const char *error)
     if (coord_task_is_refit(t))
         return;
     coord_trial_t *tr = t->trial;
-    snprintf(tr->error, sizeof tr->error, "split %d: %s", coord_task_split(t), error);
+    hpt__trial_error(tr, "split %d: %s", coord_task_split(t), error);
     hpt__trial_abandon(k, tr, t);
     hpt__trial_finish(k, tr);
 }

@@ -252,7 +252,10 @@ void hpt__task_free(coord_task_t *t)
     free(t->lease);
     free(t->res);
     free(t->error);
-    free(t);
+    if (coord_task_is_refit(t))
+        free(t);
+    else   // in its trial's block: back to "not created"
+        *t = (coord_task_t){0};
 }
 
 // --- derived fields ---------------------------------------------------------
