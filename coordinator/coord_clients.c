@@ -651,9 +651,9 @@ static void fill_row(const coord_sweep_t *s, const struct coord_rcache *rc, size
     r->finished_unix = coord_trial_finished(t);
     for (int k = 0; k < t->n_tasks; k++)
         if (t->tasks[k] && t->tasks[k]->state == TASK_DONE &&
-            t->tasks[k]->res->r.epochs > t->tasks[k]->res->r.resumed_from)
-            r->epochs_trained += (uint32_t)(t->tasks[k]->res->r.epochs -
-                                            t->tasks[k]->res->r.resumed_from);
+            t->tasks[k]->res->epochs > t->tasks[k]->res->resumed_from)
+            r->epochs_trained += (uint32_t)(t->tasks[k]->res->epochs -
+                                            t->tasks[k]->res->resumed_from);
     r->state = (char *)(t->state == TRIAL_RUNNING && t->done == 0
                             ? "pending" : coord_trial_state_name(t->state));
     fill_params(s, t, ps, pp, txt);

@@ -76,11 +76,19 @@ typedef struct coord_lease {
     coord_task_t *wprev, *wnext;  // the worker's lease list
 } coord_lease_t;
 
-/* A finished task's result (allocated when it arrives). */
+/* What the core keeps of a finished task's result: what results, ranks,
+ * p-values and promotions read later.  The rest of coord_result_t (log
+ * loss, F1, the refit's accuracy and sample count) is journaled and, for the
+ * refit, copied into its sweep when it arrives.  A trial's task results live
+ * in the trial's block; the refit's is allocated when it arrives. */
 typedef struct coord_task_result {
-    coord_result_t r;             // score ... resumed_from, as journaled
+    double score;                 // test score (the metric on the held-out fold)
+    double train_score;           // NaN unless score_train
+    double fit_seconds;
     double finished_unix;         // when it arrived
     const char *done_by;          // worker id that delivered it (interned, core-owned)
+    int32_t epochs;               // epochs the model has
+    int32_t resumed_from;         // epochs the worker continued from (0: from scratch)
 } coord_task_result_t;
 
 struct coord_task {
@@ -121,15 +129,16 @@ struct coord_trial {
     coord_task_t **tasks;         // by index (split * seeds + seed_rep), NULL until created;
                                   // they point into `block`, all in the trial's own block
     coord_task_t *block;          // (splits) the tasks' storage, zeroed until created
+    coord_task_result_t *results; // (splits) storage of the tasks' `res`
     int done, failed;
     double mean, std, mean_fit, std_fit, mean_train, std_train;
     char *error;                  // why it failed (owned), NULL when none
 };
 
-/* A trial is one allocation: the struct, then its task pointers, its tasks
- * and its parameter values (about 100 + 88 x splits + 48 x params bytes),
- * so 200,000 trials of 5 folds and 4 parameters take about 140 MB with
- * their tasks.  Its hyperparameters are not stored: coord_trial_hparams
+/* A trial is one allocation: the struct, then its task pointers, its tasks,
+ * their results and its parameter values (about 150 + 136 x splits + 48 x
+ * params bytes), so 200,000 trials of 5 folds and 4 parameters take about
+ * 200 MB with their tasks and results.  Its hyperparameters are not stored: coord_trial_hparams
  * derives them from the values when a task is leased. */
 
 /* The trial's hyperparameters: spec->base with its values applied (the

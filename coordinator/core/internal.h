@@ -29,6 +29,13 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
  * trial's block slot, or for the refit a new allocation.  NULL only for a
  * refit out of memory. */
 coord_task_t *hpt__task_alloc(coord_trial_t *tr, int index, bool refit);
+/* Storage for t's result: its slot in its trial's block (zeroed), or for the
+ * refit a new allocation (NULL when out of memory); t->res owns it only for
+ * the refit (hpt__task_free frees it). */
+coord_task_result_t *hpt__task_result_new(coord_task_t *t);
+/* Fill res from a journaled result r (borrowed). */
+void hpt__task_result_set(coord_task_result_t *res, const coord_result_t *r, double finished,
+                          const char *done_by);
 /* Task `index` of tr (or the refit), in the map, journaled. */
 coord_task_t *hpt__task_new(coord_core_t *k, coord_trial_t *tr, int index, bool refit);
 void hpt__sweep_free(coord_sweep_t *s);

@@ -190,13 +190,18 @@ static int resume_task(const coord_jrow_task_t *row, void *ud)
     }
     const char *st = row->state;
     if (strcmp(st, "done") == 0) {
-        coord_task_result_t *res = calloc(1, sizeof *res);
+        coord_task_result_t *res = hpt__task_result_new(t);
         if (!res)
             return -ENOMEM;
-        res->r = row->r;
-        res->finished_unix = isnan(row->finished) ? 0 : row->finished;
-        res->r.resumed_from = row->resumed_from;
-        res->done_by = row->worker ? hpt__intern(k, row->worker) : NULL;
+        coord_result_t rr = row->r;
+        rr.resumed_from = row->resumed_from;
+        hpt__task_result_set(res, &rr, isnan(row->finished) ? 0 : row->finished,
+                             row->worker ? hpt__intern(k, row->worker) : NULL);
+        if (row->refit) {   // the sweep's refit figures (used once has_refit is set)
+            s->refit_score = rr.score;
+            s->refit_accuracy = rr.accuracy;
+            s->refit_n_test = rr.n_eval;
+        }
         t->res = res;
         t->state = TASK_DONE;
         s->tasks_done++;
@@ -352,10 +357,7 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
         s->finished = row->finished == row->finished ? row->finished : hpt__unix(k);
         snprintf(s->error, sizeof s->error, "%s", row->error ? row->error : "");
         if (s->refit_task && s->refit_task->state == TASK_DONE) {
-            s->has_refit = true;
-            s->refit_score = s->refit_task->res->r.score;
-            s->refit_accuracy = s->refit_task->res->r.accuracy;
-            s->refit_n_test = s->refit_task->res->r.n_eval;
+            s->has_refit = true;   // refit_score etc. were set from its task's row
         }
         while (s->qhead) {
             coord_task_t *t = s->qhead;

@@ -227,6 +227,25 @@ coord_task_t *hpt__task_alloc(coord_trial_t *tr, int index, bool refit)
     return t;
 }
 
+coord_task_result_t *hpt__task_result_new(coord_task_t *t)
+{
+    if (coord_task_is_refit(t))
+        return calloc(1, sizeof(coord_task_result_t));
+    coord_task_result_t *res = &t->trial->results[t->index];
+    *res = (coord_task_result_t){0};
+    return res;
+}
+
+void hpt__task_result_set(coord_task_result_t *res, const coord_result_t *r, double finished,
+                          const char *done_by)
+{
+    *res = (coord_task_result_t){
+        .score = r->score, .train_score = r->train_score, .fit_seconds = r->fit_seconds,
+        .finished_unix = finished, .done_by = done_by, .epochs = r->epochs,
+        .resumed_from = r->resumed_from,
+    };
+}
+
 coord_task_t *hpt__task_new(coord_core_t *k, coord_trial_t *tr, int index, bool refit)
 {
     coord_task_t *t = hpt__task_alloc(tr, index, refit);
@@ -287,15 +306,18 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
     size_t np = (size_t)s->spec->n_params;
     _Static_assert(sizeof(coord_trial_t) % 8 == 0 && sizeof(coord_task_t) % 8 == 0 &&
                        sizeof(coord_pval_t) % 8 == 0, "a trial's block keeps its parts aligned");
+    _Static_assert(sizeof(coord_task_result_t) % 8 == 0, "a trial's block stays aligned");
     size_t bytes = sizeof(coord_trial_t) +
-                   (size_t)splits * (sizeof(coord_task_t *) + sizeof(coord_task_t)) +
+                   (size_t)splits * (sizeof(coord_task_t *) + sizeof(coord_task_t) +
+                                     sizeof(coord_task_result_t)) +
                    np * sizeof(coord_pval_t);
     coord_trial_t *tr = calloc(1, bytes);
     if (!tr)
         return NULL;
     tr->tasks = (coord_task_t **)(tr + 1);
     tr->block = (coord_task_t *)(tr->tasks + splits);
-    tr->vals = (coord_pval_t *)(tr->block + splits);
+    tr->results = (coord_task_result_t *)(tr->block + splits);
+    tr->vals = (coord_pval_t *)(tr->results + splits);
     s->trials[s->n_trials++] = tr;
     tr->number = s->n_trials;
     tr->sweep = s;
@@ -618,7 +640,7 @@ double coord_trial_split_score(const coord_trial_t *tr, int k, bool train)
         const coord_task_t *t = tr->tasks[k * seeds + r];
         if (!t || t->state != TASK_DONE || !t->res)
             return NAN;
-        sum += train ? t->res->r.train_score : t->res->r.score;
+        sum += train ? t->res->train_score : t->res->score;
     }
     return sum / seeds;
 }
@@ -649,7 +671,7 @@ void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr)
             ok = false;
             break;
         }
-        ft[j] = t->res->r.fit_seconds;
+        ft[j] = t->res->fit_seconds;
     }
     /* scikit-learn's statistics are over splits; a split trained with
      * several seeds scores their mean. */
@@ -763,10 +785,7 @@ void hpt__sweep_check_end(coord_core_t *k, coord_sweep_t *s)
     if (s->state == SWEEP_REFITTING) {
         coord_task_t *t = s->refit_task;
         if (t->state == TASK_DONE) {
-            s->has_refit = true;
-            s->refit_score = t->res->r.score;
-            s->refit_accuracy = t->res->r.accuracy;
-            s->refit_n_test = t->res->r.n_eval;
+            s->has_refit = true;   // refit_score etc. were set when its result came
             hpt__sweep_finish(k, s, SWEEP_DONE);
         } else if (t->state == TASK_FAILED) {
             snprintf(s->error, sizeof s->error, "refit failed: %.200s", t->error ? t->error : "");
@@ -901,7 +920,7 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const Hpt__Result *m)
         }
         task_failed(k, t, bad ? bad : m->error[0] ? m->error : "failed without a message");
     } else {
-        coord_task_result_t *res = calloc(1, sizeof *res);
+        coord_task_result_t *res = hpt__task_result_new(t);
         if (!res) {
             hpt__event(k, COORD_EV_OUT_OF_MEMORY, -1, s->id, "sweep=%llu what=result",
                        (unsigned long long)s->id);
@@ -914,17 +933,21 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const Hpt__Result *m)
             w->epochs_done += m->epochs > m->resumed_from ? m->epochs - m->resumed_from : 0;
         }
         k->results_accepted++;
-        res->r = (coord_result_t){
+        coord_result_t r = {
             .score = m->score, .accuracy = m->accuracy, .log_loss = m->log_loss,
             .f1_macro = m->f1_macro, .train_score = m->train_score,
             .fit_seconds = m->fit_seconds, .epochs = (int)m->epochs, .n_eval = m->n_eval,
             .resumed_from = (int)m->resumed_from,
         };
-        res->finished_unix = hpt__unix(k);
-        res->done_by = done_by;
+        hpt__task_result_set(res, &r, hpt__unix(k), done_by);
+        if (coord_task_is_refit(t)) {
+            s->refit_score = r.score;
+            s->refit_accuracy = r.accuracy;
+            s->refit_n_test = r.n_eval;
+        }
         t->res = res;
         t->state = TASK_DONE;
-        hpt__j_task_result(k, t->id, t->attempt, &res->r, res->finished_unix);
+        hpt__j_task_result(k, t->id, t->attempt, &r, res->finished_unix);
         s->tasks_done++;
         if (s->first_result_mono == 0)
             s->first_result_mono = k->now;
@@ -933,12 +956,12 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const Hpt__Result *m)
                    "epochs=%d resumed_from=%d worker=%s",
                    (unsigned long long)s->id, (unsigned long long)t->trial->number,
                    (unsigned long long)t->id, coord_task_split(t), (unsigned)t->attempt,
-                   res->r.score, res->r.fit_seconds, res->r.epochs, res->r.resumed_from, wid);
+                   r.score, r.fit_seconds, r.epochs, r.resumed_from, wid);
         if (coord_task_is_refit(t)) {
             hpt__event(k, COORD_EV_REFIT_DONE, -1, s->id,
                        "sweep=%llu trial=%llu test_score=%.6f test_accuracy=%.6f",
                        (unsigned long long)s->id, (unsigned long long)t->trial->number,
-                       res->r.score, res->r.accuracy);
+                       r.score, r.accuracy);
         } else {
             coord_trial_t *tr = t->trial;
             tr->done++;
