@@ -89,15 +89,17 @@ static void reply_error(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, 
 static void fill_params(const coord_sweep_t *s, const coord_trial_t *tr, Hpt__Param *ps,
                         Hpt__Param **pp, char (*txt)[64])
 {
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    coord_trial_values(tr, vals);
     for (int i = 0; i < s->spec->n_params; i++) {
         const coord_param_t *p = &s->spec->params[i];
         hpt__param__init(&ps[i]);
         ps[i].name = (char *)p->name;
-        coord_pval_format(p, &tr->vals[i], txt[i], 64);
+        coord_pval_format(p, &vals[i], txt[i], 64);
         ps[i].text = txt[i];
-        ps[i].numeric = !tr->vals[i].absent &&
+        ps[i].numeric = !vals[i].absent &&
                         (p->kind == COORD_PKIND_INT || p->kind == COORD_PKIND_FLOAT);
-        ps[i].number = tr->vals[i].absent ? NAN : tr->vals[i].num;
+        ps[i].number = vals[i].absent ? NAN : vals[i].num;
         pp[i] = &ps[i];
     }
 }

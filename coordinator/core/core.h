@@ -122,7 +122,11 @@ struct coord_trial {
                                   // parent): its tasks train with root's seeds, so a worker
                                   // holding the parent's model can continue it
     coord_sweep_t *sweep;
-    coord_pval_t *vals;           // spec->n_params values, in the trial's own block
+    double *vnum;                 // (spec->n_params) in the trial's block: value i's number, or
+                                  // when bit i of interned is set its index in sweep->pvals;
+                                  // read them with coord_trial_values
+    uint32_t absent;              // bit i: parameter i does not apply (coord_pval_t.absent)
+    uint32_t interned;            // bit i: value i is sweep->pvals[vnum[i]] (enum values)
     coord_trial_state_t state;
     bool observed;                // its score went to the search (once, ever)
     int n_tasks;                  // folds * repeats * cv.seeds
@@ -136,15 +140,19 @@ struct coord_trial {
 };
 
 /* A trial is one allocation: the struct, then its task pointers, its tasks,
- * their results and its parameter values (about 150 + 136 x splits + 48 x
+ * their results and its parameter values (about 150 + 136 x splits + 8 x
  * params bytes), so 200,000 trials of 5 folds and 4 parameters take about
- * 200 MB with their tasks and results.  Its hyperparameters are not stored: coord_trial_hparams
+ * 170 MB with their tasks and results.  Its hyperparameters are not stored: coord_trial_hparams
  * derives them from the values when a task is leased. */
 
 /* The trial's hyperparameters: spec->base with its values applied (the
  * seed is the trial's base seed).  Returns 0, or -EINVAL when the
  * combination is invalid (such a trial never has tasks). */
 int coord_trial_hparams(const coord_trial_t *tr, hpt_hparams_t *hp);
+
+/* The trial's parameter values, one per spec->params[i], into out (at least
+ * spec->n_params entries), exactly as the search suggested them. */
+void coord_trial_values(const coord_trial_t *tr, coord_pval_t *out);
 
 typedef enum coord_sweep_state {
     SWEEP_QUEUED,
@@ -165,6 +173,8 @@ struct coord_sweep {
     bool fp_logged;               // the adoption of a worker's fingerprint was logged
     double created, started, finished;  // unix seconds (0 = not yet)
     coord_trial_t **trials;       // owned, in trial order
+    coord_pval_t *pvals;          // (n_pvals) owned: the distinct enum values its trials use
+    size_t n_pvals, cap_pvals;
     size_t n_trials, cap_trials;
     coord_task_t *qhead, *qtail;  // queued tasks
     int n_queued;

@@ -82,6 +82,7 @@ void hpt__sweep_free(coord_sweep_t *s)
         free(tr);   // its tasks, task pointers and values live in the same block
     }
     free(s->trials);
+    free(s->pvals);
     hpt__task_free(s->refit_task);
     coord_search_destroy(&s->search);
     coord_spec_destroy(&s->spec);
@@ -261,21 +262,56 @@ coord_task_t *hpt__task_new(coord_core_t *k, coord_trial_t *tr, int index, bool 
     return t;
 }
 
-static void params_json(const coord_sweep_t *s, const coord_trial_t *tr, char *buf, size_t len)
+static void params_json(const coord_sweep_t *s, const coord_pval_t *vals, char *buf, size_t len)
 {
     size_t off = (size_t)snprintf(buf, len, "{");
     for (int i = 0; i < s->spec->n_params && off < len; i++) {
         const coord_param_t *p = &s->spec->params[i];
         char v[64];
-        coord_pval_format(p, &tr->vals[i], v, sizeof v);
-        if (tr->vals[i].absent)   // a conditional parameter that does not apply
+        coord_pval_format(p, &vals[i], v, sizeof v);
+        if (vals[i].absent)   // a conditional parameter that does not apply
             snprintf(v, sizeof v, "null");
-        bool quote = p->kind == COORD_PKIND_ENUM && !tr->vals[i].absent;
+        bool quote = p->kind == COORD_PKIND_ENUM && !vals[i].absent;
         off += (size_t)snprintf(buf + off, len - off, "%s\"%s\":%s%s%s", i ? "," : "", p->name,
                                 quote ? "\"" : "", v, quote ? "\"" : "");
     }
     if (off < len)
         snprintf(buf + off, len - off, "}");
+}
+
+_Static_assert(COORD_SPEC_MAX_PARAMS <= 32, "a trial's absent and interned masks are 32 bits");
+
+/* The index of value v in s->pvals, added if new; -ENOMEM.  A sweep's enum
+ * values are few (each parameter's names), so a scan is cheap. */
+static long pval_intern(coord_sweep_t *s, const coord_pval_t *v)
+{
+    for (size_t i = 0; i < s->n_pvals; i++)
+        if (s->pvals[i].num == v->num && memcmp(s->pvals[i].str, v->str, sizeof v->str) == 0)
+            return (long)i;
+    if (s->n_pvals == s->cap_pvals) {
+        size_t cap = s->cap_pvals ? s->cap_pvals * 2 : 8;
+        coord_pval_t *pv = realloc(s->pvals, cap * sizeof *pv);
+        if (!pv)
+            return -ENOMEM;
+        s->pvals = pv;
+        s->cap_pvals = cap;
+    }
+    s->pvals[s->n_pvals] = (coord_pval_t){.num = v->num};
+    memcpy(s->pvals[s->n_pvals].str, v->str, sizeof v->str);
+    return (long)s->n_pvals++;
+}
+
+void coord_trial_values(const coord_trial_t *tr, coord_pval_t *out)
+{
+    const coord_sweep_t *s = tr->sweep;
+    for (int i = 0; i < s->spec->n_params; i++) {
+        if (tr->absent >> i & 1u)
+            out[i] = (coord_pval_t){.absent = true};
+        else if (tr->interned >> i & 1u)
+            out[i] = s->pvals[(size_t)tr->vnum[i]];
+        else
+            out[i] = (coord_pval_t){.num = tr->vnum[i]};
+    }
 }
 
 coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *done)
@@ -292,6 +328,24 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
     }
     if (r != COORD_SEARCH_OK)
         return NULL;
+    /* A value is stored as its number unless it carries text (an enum) or
+     * is absent, so 8 bytes a parameter instead of a coord_pval_t's 48. */
+    size_t np = (size_t)s->spec->n_params;
+    double vnum[COORD_SPEC_MAX_PARAMS];
+    uint32_t absent = 0, interned = 0;
+    for (size_t i = 0; i < np; i++) {
+        vnum[i] = vals[i].num;
+        if (vals[i].absent) {
+            absent |= 1u << i;
+            vnum[i] = 0;
+        } else if (s->spec->params[i].kind == COORD_PKIND_ENUM || vals[i].str[0]) {
+            long x = pval_intern(s, &vals[i]);
+            if (x < 0)
+                return NULL;
+            interned |= 1u << i;
+            vnum[i] = (double)x;
+        }
+    }
     if (s->n_trials == s->cap_trials) {
         size_t cap = s->cap_trials ? s->cap_trials * 2 : 64;
         coord_trial_t **tv = realloc(s->trials, cap * sizeof *tv);
@@ -303,21 +357,20 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
     /* One block: the trial, its task pointers, its tasks, its values (every
      * part a multiple of 8 bytes, so each stays aligned). */
     int splits = s->spec->cv.folds * s->spec->cv.repeats * s->spec->seeds;
-    size_t np = (size_t)s->spec->n_params;
-    _Static_assert(sizeof(coord_trial_t) % 8 == 0 && sizeof(coord_task_t) % 8 == 0 &&
-                       sizeof(coord_pval_t) % 8 == 0, "a trial's block keeps its parts aligned");
+    _Static_assert(sizeof(coord_trial_t) % 8 == 0 && sizeof(coord_task_t) % 8 == 0,
+                   "a trial's block keeps its parts aligned");
     _Static_assert(sizeof(coord_task_result_t) % 8 == 0, "a trial's block stays aligned");
     size_t bytes = sizeof(coord_trial_t) +
                    (size_t)splits * (sizeof(coord_task_t *) + sizeof(coord_task_t) +
                                      sizeof(coord_task_result_t)) +
-                   np * sizeof(coord_pval_t);
+                   np * sizeof(double);
     coord_trial_t *tr = calloc(1, bytes);
     if (!tr)
         return NULL;
     tr->tasks = (coord_task_t **)(tr + 1);
     tr->block = (coord_task_t *)(tr->tasks + splits);
     tr->results = (coord_task_result_t *)(tr->block + splits);
-    tr->vals = (coord_pval_t *)(tr->results + splits);
+    tr->vnum = (double *)(tr->results + splits);
     s->trials[s->n_trials++] = tr;
     tr->number = s->n_trials;
     tr->sweep = s;
@@ -333,8 +386,10 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
     tr->n_tasks = splits;
     tr->state = TRIAL_RUNNING;
     tr->mean = tr->std = tr->mean_fit = tr->std_fit = tr->mean_train = tr->std_train = NAN;
-    memcpy(tr->vals, vals, sizeof(coord_pval_t) * np);
-    params_json(s, tr, pj, len);
+    memcpy(tr->vnum, vnum, sizeof(double) * np);
+    tr->absent = absent;
+    tr->interned = interned;
+    params_json(s, vals, pj, len);
     hpt_err err = {0};
     hpt_hparams_t hp;
     if (coord_spec_apply(s->spec, vals, &hp, &err) < 0) {
@@ -348,7 +403,9 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
 
 int coord_trial_hparams(const coord_trial_t *tr, hpt_hparams_t *hp)
 {
-    return coord_spec_apply(tr->sweep->spec, tr->vals, hp, NULL);
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    coord_trial_values(tr, vals);
+    return coord_spec_apply(tr->sweep->spec, vals, hp, NULL);
 }
 
 /* Ask the search for one more trial and queue its tasks.  Returns the
