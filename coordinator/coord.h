@@ -128,6 +128,10 @@ bool coord_log_allowed(coord_t *c, const hpt_peer_id_t *peer, int kind, int per_
 /* Send env (borrowed) to a peer; returns 0 or a negative errno (logged at
  * debug). */
 int coord_send(coord_t *c, const hpt_peer_id_t *to, hpt_env_t *env);
+/* Send a packed Envelope already in zmsg (a zmq_msg_t *, taken over: sent
+ * or closed); body names its case in the log line of a failed send.
+ * Returns 0 or -zmq_errno(). */
+int coord_send_msg(coord_t *c, const hpt_peer_id_t *to, void *zmsg, int body);
 
 /* Carry out and clear the core's outbox: sends (a peer found gone is
  * reported back to the core, whose new actions are carried out too),

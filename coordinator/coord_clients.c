@@ -16,11 +16,16 @@
 #include <string.h>
 
 #include "coord.h"
+#include <zmq.h>
+
 #include "coord_aggregate.h"
 #include "log.h"
 
 /* coord_log_allowed kinds of this file (other files use 0..2 and 10..12). */
 enum { LOG_REPLY_FAILED = 20 };
+
+static void reply_failed(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, int body_case,
+                         int rc, size_t bytes);
 
 /* Send a reply; a reply that cannot be sent (too big for the message cap,
  * a pipe at its high-water mark, anything but a peer that has gone) is
@@ -33,12 +38,20 @@ static int reply(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, hpt_env
     int rc = coord_send(c, peer, env);
     if (rc == 0 || rc == -EHOSTUNREACH || env->body_case == HPT__ENVELOPE__BODY_ERROR)
         return rc;
+    reply_failed(c, peer, req_id, (int)env->body_case, rc, hpt__envelope__get_packed_size(env));
+    return rc;
+}
+
+/* A reply of kind body_case and `bytes` bytes could not be sent (rc): log
+ * it (rate-limited) and answer with an ErrorReply saying why. */
+static void reply_failed(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, int body_case,
+                         int rc, size_t bytes)
+{
     char msg[256];
-    const char *body = hpt_proto_body_name((int)env->body_case);
+    const char *body = hpt_proto_body_name(body_case);
     if (rc == -EMSGSIZE)
         snprintf(msg, sizeof msg, "the coordinator cannot send its %s: %zu bytes exceed the "
-                 "%d-byte message cap", body, hpt__envelope__get_packed_size(env),
-                 HPT_PROTO_MAX_MSG);
+                 "%d-byte message cap", body, bytes, HPT_PROTO_MAX_MSG);
     else
         snprintf(msg, sizeof msg, "the coordinator cannot send its %s: %s", body,
                  hpt_strerror(rc));
@@ -55,7 +68,6 @@ static int reply(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, hpt_env
     err.error = &e;
     err.req_id = req_id;
     coord_send(c, peer, &err);
-    return rc;
 }
 
 static void reply_error(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, int code,
@@ -77,15 +89,17 @@ static void reply_error(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, 
 static void fill_params(const coord_sweep_t *s, const coord_trial_t *tr, Hpt__Param *ps,
                         Hpt__Param **pp, char (*txt)[64])
 {
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    coord_trial_values(tr, vals);
     for (int i = 0; i < s->spec->n_params; i++) {
         const coord_param_t *p = &s->spec->params[i];
         hpt__param__init(&ps[i]);
         ps[i].name = (char *)p->name;
-        coord_pval_format(p, &tr->vals[i], txt[i], 64);
+        coord_pval_format(p, &vals[i], txt[i], 64);
         ps[i].text = txt[i];
-        ps[i].numeric = !tr->vals[i].absent &&
+        ps[i].numeric = !vals[i].absent &&
                         (p->kind == COORD_PKIND_INT || p->kind == COORD_PKIND_FLOAT);
-        ps[i].number = tr->vals[i].absent ? NAN : tr->vals[i].num;
+        ps[i].number = vals[i].absent ? NAN : vals[i].num;
         pp[i] = &ps[i];
     }
 }
@@ -610,6 +624,8 @@ struct coord_results {
     char **names;                     // (params)
     protobuf_c_boolean fixed[COORD_SPEC_MAX_PARAMS];   // param_fixed
     coord_sweep_info_t *sb;
+    struct coord_rcache *rc;          // the sweep's results cache (borrowed), fresh
+    size_t first;                     // index of the page's first trial
 };
 
 /* Bytes a varint takes. */
@@ -637,9 +653,9 @@ static void fill_row(const coord_sweep_t *s, const struct coord_rcache *rc, size
     r->finished_unix = coord_trial_finished(t);
     for (int k = 0; k < t->n_tasks; k++)
         if (t->tasks[k] && t->tasks[k]->state == TASK_DONE &&
-            t->tasks[k]->res->r.epochs > t->tasks[k]->res->r.resumed_from)
-            r->epochs_trained += (uint32_t)(t->tasks[k]->res->r.epochs -
-                                            t->tasks[k]->res->r.resumed_from);
+            t->tasks[k]->res->epochs > t->tasks[k]->res->resumed_from)
+            r->epochs_trained += (uint32_t)(t->tasks[k]->res->epochs -
+                                            t->tasks[k]->res->resumed_from);
     r->state = (char *)(t->state == TRIAL_RUNNING && t->done == 0
                             ? "pending" : coord_trial_state_name(t->state));
     fill_params(s, t, ps, pp, txt);
@@ -667,31 +683,65 @@ static void fill_row(const coord_sweep_t *s, const struct coord_rcache *rc, size
     r->std_fit_time = t->std_fit;
     r->mean_train_score = t->mean_train;
     r->std_train_score = t->std_train;
-    r->error = (char *)t->error;
+    r->error = (char *)(t->error ? t->error : "");
     r->p_vs_best = i < rc->n && rc->p_known[i] ? rc->p[i] : coord_trial_p_vs_best(s, t);
     r->indistinguishable = !isnan(r->p_vs_best) && r->p_vs_best >= coord_sweep_alpha(s);
 }
 
-int coord_results_new(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint64_t offset,
-                      uint32_t limit, size_t max_bytes)
+/* One row's scratch: its params (n_params entries) and split scores. */
+typedef struct row_scratch {
+    Hpt__Param *ps, **pp;
+    char (*txt)[64];
+    double *sc;
+} row_scratch_t;
+
+static void row_scratch_free(row_scratch_t *x)
+{
+    free(x->sc);
+    free(x->txt);
+    free(x->pp);
+    free(x->ps);
+}
+
+static int row_scratch_init(row_scratch_t *x, int np, int ns)
+{
+    x->ps = calloc((size_t)(np ? np : 1), sizeof *x->ps);
+    x->pp = calloc((size_t)(np ? np : 1), sizeof *x->pp);
+    x->txt = calloc((size_t)(np ? np : 1), 64);
+    x->sc = calloc((size_t)(ns ? ns : 1) * 2, sizeof *x->sc);
+    if (x->ps && x->pp && x->txt && x->sc)
+        return 0;
+    row_scratch_free(x);
+    return -ENOMEM;
+}
+
+/* The reply without its rows (n_trials 0, more set), in a new *out, and the
+ * number of rows of the page in *rows with their bytes as repeated fields
+ * in *row_bytes: each row's bytes (tag, length, message) while they fit in
+ * max_bytes with the rest of the reply.  The first row always goes, so a
+ * page makes progress; a row too big on its own fails to send and the
+ * client gets an ErrorReply saying so.  Unbounded pages are not sized
+ * (*row_bytes is then 0).  Returns 0 or -ENOMEM. */
+static int results_head(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint64_t offset,
+                        uint32_t limit, size_t max_bytes, row_scratch_t *x, size_t *rows,
+                        size_t *row_bytes)
 {
     *out = NULL;
+    *rows = *row_bytes = 0;
     struct coord_rcache *rc = rcache_get(c, s);
     coord_results_t *res = calloc(1, sizeof *res);
-    int np = s->spec->n_params, ns = s->spec->cv.folds * s->spec->cv.repeats;
-    char **names = NULL;
-    sweep_info_buf_t *sb = NULL;
-    Hpt__Param *ps1 = calloc((size_t)(np ? np : 1), sizeof *ps1);
-    Hpt__Param **pp1 = calloc((size_t)(np ? np : 1), sizeof *pp1);
-    char (*txt1)[64] = calloc((size_t)(np ? np : 1), 64);
-    double *sc1 = calloc((size_t)(ns ? ns : 1) * 2, sizeof *sc1);
-    int rcode = -ENOMEM;
-    if (!rc || !res || !ps1 || !pp1 || !txt1 || !sc1)
-        goto out;
-    names = res->names = calloc((size_t)(np ? np : 1), sizeof *names);
-    sb = res->sb = calloc(1, sizeof *sb);
-    if (!names || !sb)
-        goto out;
+    int np = s->spec->n_params;
+    if (!rc || !res) {
+        free(res);
+        return -ENOMEM;
+    }
+    char **names = res->names = calloc((size_t)(np ? np : 1), sizeof *names);
+    sweep_info_buf_t *sb = res->sb = calloc(1, sizeof *sb);
+    if (!names || !sb) {
+        coord_results_destroy(&res);
+        return -ENOMEM;
+    }
+    res->rc = rc;
     for (int i = 0; i < np; i++) {
         const coord_param_t *p = &s->spec->params[i];
         names[i] = (char *)p->name;
@@ -710,26 +760,46 @@ int coord_results_new(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint6
     rr->offset = offset;
     rr->generation = s->results_gen;
     rr->more = true;   // sized as the largest the flags can be: true and varints below
-    /* Size the page: the reply without trials, then each row's bytes as a
-     * repeated field (tag, length, message) while they fit.  The first row
-     * always goes, so a page makes progress; a row too big on its own fails
-     * to send and the client gets an ErrorReply saying so. */
-    size_t bytes = hpt__results_reply__get_packed_size(rr), rows = 0;
+    size_t bytes = hpt__results_reply__get_packed_size(rr), n = 0, sum = 0;
     size_t want = total - first;
     if (limit > 0 && want > limit)
         want = limit;
-    while (rows < want) {
+    while (n < want) {
         if (max_bytes != COORD_RESULTS_UNBOUNDED) {
             Hpt__TrialResult r1;
-            fill_row(s, rc, first + rows, &r1, ps1, pp1, txt1, sc1);
+            fill_row(s, rc, first + n, &r1, x->ps, x->pp, x->txt, x->sc);
             size_t len = hpt__trial_result__get_packed_size(&r1);
-            size_t row_bytes = 1 + varint_len(len) + len;
-            if (rows > 0 && bytes + row_bytes > max_bytes)
+            size_t one = 1 + varint_len(len) + len;
+            if (n > 0 && bytes + one > max_bytes)
                 break;
-            bytes += row_bytes;
+            bytes += one;
+            sum += one;
         }
-        rows++;
+        n++;
     }
+    rr->more = first + n < total;
+    res->first = first;
+    *rows = n;
+    *row_bytes = sum;
+    *out = res;
+    return 0;
+}
+
+int coord_results_new(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint64_t offset,
+                      uint32_t limit, size_t max_bytes)
+{
+    *out = NULL;
+    int np = s->spec->n_params, ns = s->spec->cv.folds * s->spec->cv.repeats;
+    row_scratch_t x = {0};
+    coord_results_t *res = NULL;
+    size_t rows = 0, row_bytes = 0;
+    int rcode = row_scratch_init(&x, np, ns);
+    if (rcode < 0)
+        return rcode;
+    rcode = results_head(&res, c, s, offset, limit, max_bytes, &x, &rows, &row_bytes);
+    if (rcode < 0)
+        goto out;
+    rcode = -ENOMEM;
     size_t m = rows ? rows : 1;
     Hpt__TrialResult *tr = res->tr = calloc(m, sizeof *tr);
     Hpt__TrialResult **tp = res->tp = calloc(m, sizeof *tp);
@@ -740,23 +810,99 @@ int coord_results_new(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint6
     if (!tr || !tp || !ps || !pp || !txt || !splits)
         goto out;
     for (size_t k = 0; k < rows; k++) {
-        fill_row(s, rc, first + k, &tr[k], &ps[k * (size_t)np], &pp[k * (size_t)np],
+        fill_row(s, res->rc, res->first + k, &tr[k], &ps[k * (size_t)np], &pp[k * (size_t)np],
                  &txt[k * (size_t)np], &splits[k * (size_t)ns * 2]);
         tp[k] = &tr[k];
     }
-    rr->n_trials = rows;
-    rr->trials = tp;
-    rr->more = first + rows < total;
+    res->reply.n_trials = rows;
+    res->reply.trials = tp;
     *out = res;
     res = NULL;
     rcode = 0;
 out:
     coord_results_destroy(&res);
-    free(sc1);
-    free(txt1);
-    free(pp1);
-    free(ps1);
+    row_scratch_free(&x);
     return rcode;
+}
+
+/* Write v as a varint at p; returns the bytes written. */
+static size_t varint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+#define RESULTS_REPLY_FIELD 37   // Envelope.results_reply
+#define RESULTS_TRIALS_FIELD 3   // ResultsReply.trials
+
+/* Send one results page without building every row's message first.  The
+ * Envelope is written by hand around the packed reply: its header
+ * (protocol, req_id), the results_reply field's tag and length, the reply's
+ * other fields, then each row as a `trials` field packed straight into the
+ * outgoing message (protobuf lets a repeated field follow the others).  A
+ * page of 100,000 rows then costs its bytes and one row's scratch, not
+ * about 800 bytes of structs per row besides.  Returns 0, -EMSGSIZE when
+ * the page does not fit the message cap (the caller falls back to
+ * coord_results_new, whose reply explains it), -ENOMEM, or the send's
+ * error (the peer was told). */
+static int results_send(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id,
+                        coord_sweep_t *s, uint64_t offset, uint32_t limit, size_t max_bytes)
+{
+    int np = s->spec->n_params, ns = s->spec->cv.folds * s->spec->cv.repeats;
+    row_scratch_t x = {0};
+    coord_results_t *res = NULL;
+    size_t rows = 0, row_bytes = 0;
+    int rc = row_scratch_init(&x, np, ns);
+    if (rc < 0)
+        return rc;
+    rc = results_head(&res, c, s, offset, limit, max_bytes, &x, &rows, &row_bytes);
+    if (rc < 0)
+        goto out;
+    Hpt__ResultsReply *rr = &res->reply;
+    size_t reply_len = hpt__results_reply__get_packed_size(rr) + row_bytes;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.protocol = HPT__VERSION__PROTOCOL_VERSION;
+    env.req_id = req_id;
+    size_t head = hpt__envelope__get_packed_size(&env);
+    size_t tag = varint_len((uint64_t)RESULTS_REPLY_FIELD << 3 | 2);
+    size_t len = head + tag + varint_len(reply_len) + reply_len;
+    rc = -EMSGSIZE;
+    if (len > HPT_PROTO_MAX_MSG)
+        goto out;
+    zmq_msg_t msg;
+    rc = -ENOMEM;
+    if (zmq_msg_init_size(&msg, len) != 0)
+        goto out;
+    uint8_t *p = zmq_msg_data(&msg), *end = p + len;
+    p += hpt__envelope__pack(&env, p);
+    p += varint_put(p, (uint64_t)RESULTS_REPLY_FIELD << 3 | 2);
+    p += varint_put(p, reply_len);
+    p += hpt__results_reply__pack(rr, p);
+    for (size_t k = 0; k < rows; k++) {
+        Hpt__TrialResult r1;
+        fill_row(s, res->rc, res->first + k, &r1, x.ps, x.pp, x.txt, x.sc);
+        size_t n = hpt__trial_result__get_packed_size(&r1);
+        p += varint_put(p, (uint64_t)RESULTS_TRIALS_FIELD << 3 | 2);
+        p += varint_put(p, n);
+        p += hpt__trial_result__pack(&r1, p);
+    }
+    if (p != end) {   // the sizes above disagree with the packing: never send garbage
+        zmq_msg_close(&msg);
+        rc = -EPROTO;
+        goto out;
+    }
+    rc = coord_send_msg(c, peer, &msg, HPT__ENVELOPE__BODY_RESULTS_REPLY);
+    if (rc < 0 && rc != -EHOSTUNREACH)
+        reply_failed(c, peer, req_id, HPT__ENVELOPE__BODY_RESULTS_REPLY, rc, len);
+out:
+    coord_results_destroy(&res);
+    row_scratch_free(&x);
+    return rc;
 }
 
 const Hpt__ResultsReply *coord_results_reply(const coord_results_t *r)
@@ -808,6 +954,13 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         reply_error(c, peer, env->req_id, 4, msg);
         return;
     }
+    int rc = results_send(c, peer, env->req_id, s, q->offset, q->limit, page_bytes());
+    if (rc == 0)
+        c->results_pages++;
+    if (rc != -EMSGSIZE && rc != -ENOMEM && rc != -EPROTO)
+        return;
+    /* A page that cannot be streamed (a single row over the cap): the
+     * reply built whole explains why to the client. */
     coord_results_t *res = NULL;
     if (coord_results_new(&res, c, s, q->offset, q->limit, page_bytes()) < 0) {
         reply_error(c, peer, env->req_id, 1, "out of memory");

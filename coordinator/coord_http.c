@@ -534,12 +534,14 @@ static void worker_extra(FILE *f, size_t i, void *arg)
     coord_worker_t *w = cur->w;
     fprintf(f, ",\"free\":%d,\"leases\":[", coord_worker_free_slots(w, coord_now()));
     for (coord_task_t *t = w->leased; t; t = t->lease->wnext) {
+        hpt_hparams_t hp = {0};
+        coord_trial_hparams(t->trial, &hp);
         fprintf(f, "%s{\"task\":%llu,\"sweep\":%llu,\"trial\":%llu,\"split\":%d,"
                    "\"refit\":%s,\"attempt\":%u,\"epoch\":%d,\"epochs\":%d,\"running_s\":",
                 t == w->leased ? "" : ",", (unsigned long long)t->id,
                 (unsigned long long)coord_task_sweep(t)->id, (unsigned long long)t->trial->number,
                 coord_task_split(t), coord_task_is_refit(t) ? "true" : "false",
-                (unsigned)t->attempt, t->lease->epoch, t->trial->hp.epochs);
+                (unsigned)t->attempt, t->lease->epoch, hp.epochs);
         hpt_json_num(f, cur->now - t->lease->leased_at);
         fputc('}', f);
     }

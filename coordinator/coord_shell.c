@@ -60,6 +60,20 @@ int coord_send(coord_t *c, const hpt_peer_id_t *to, hpt_env_t *env)
     return rc;
 }
 
+int coord_send_msg(coord_t *c, const hpt_peer_id_t *to, void *zmsg, int body)
+{
+    zmq_msg_t *msg = zmsg;
+    int rc = 0;
+    if (zmq_send(c->router, to->bytes, to->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_msg_send(msg, c->router, ZMQ_DONTWAIT) < 0) {
+        rc = -zmq_errno();
+        zmq_msg_close(msg);
+    }
+    if (rc < 0)
+        log_send_failed(c, to, body, rc);
+    return rc;
+}
+
 /* Send an envelope the core packed. */
 static int send_packed(coord_t *c, const coord_act_send_t *m)
 {
@@ -67,15 +81,7 @@ static int send_packed(coord_t *c, const coord_act_send_t *m)
     if (zmq_msg_init_size(&msg, m->len) != 0)
         return -zmq_errno();
     memcpy(zmq_msg_data(&msg), m->buf, m->len);
-    int rc = 0;
-    if (zmq_send(c->router, m->peer.bytes, m->peer.len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_msg_send(&msg, c->router, ZMQ_DONTWAIT) < 0) {
-        rc = -zmq_errno();
-        zmq_msg_close(&msg);
-    }
-    if (rc < 0)
-        log_send_failed(c, &m->peer, m->body, rc);
-    return rc;
+    return coord_send_msg(c, &m->peer, &msg, m->body);
 }
 
 void coord_emit(coord_t *c, const coord_act_event_t *ev)

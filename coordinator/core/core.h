@@ -77,11 +77,19 @@ typedef struct coord_lease {
                                   // orphaned)
 } coord_lease_t;
 
-/* A finished task's result (allocated when it arrives). */
+/* What the core keeps of a finished task's result: what results, ranks,
+ * p-values and promotions read later.  The rest of coord_result_t (log
+ * loss, F1, the refit's accuracy and sample count) is journaled and, for the
+ * refit, copied into its sweep when it arrives.  A trial's task results live
+ * in the trial's block; the refit's is allocated when it arrives. */
 typedef struct coord_task_result {
-    coord_result_t r;             // score ... resumed_from, as journaled
+    double score;                 // test score (the metric on the held-out fold)
+    double train_score;           // NaN unless score_train
+    double fit_seconds;
     double finished_unix;         // when it arrived
     const char *done_by;          // worker id that delivered it (interned, core-owned)
+    int32_t epochs;               // epochs the model has
+    int32_t resumed_from;         // epochs the worker continued from (0: from scratch)
 } coord_task_result_t;
 
 struct coord_task {
@@ -115,16 +123,37 @@ struct coord_trial {
                                   // parent): its tasks train with root's seeds, so a worker
                                   // holding the parent's model can continue it
     coord_sweep_t *sweep;
-    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
-    hpt_hparams_t hp;             // seed is the trial's base seed
+    double *vnum;                 // (spec->n_params) in the trial's block: value i's number, or
+                                  // when bit i of interned is set its index in sweep->pvals;
+                                  // read them with coord_trial_values
+    uint32_t absent;              // bit i: parameter i does not apply (coord_pval_t.absent)
+    uint32_t interned;            // bit i: value i is sweep->pvals[vnum[i]] (enum values)
     coord_trial_state_t state;
     bool observed;                // its score went to the search (once, ever)
     int n_tasks;                  // folds * repeats * cv.seeds
-    coord_task_t **tasks;         // by index (split * seeds + seed_rep), owned
+    coord_task_t **tasks;         // by index (split * seeds + seed_rep), NULL until created;
+                                  // they point into `block`, all in the trial's own block
+    coord_task_t *block;          // (splits) the tasks' storage, zeroed until created
+    coord_task_result_t *results; // (splits) storage of the tasks' `res`
     int done, failed;
     double mean, std, mean_fit, std_fit, mean_train, std_train;
-    char error[256];
+    char *error;                  // why it failed (owned), NULL when none
 };
+
+/* A trial is one allocation: the struct, then its task pointers, its tasks,
+ * their results and its parameter values (about 150 + 136 x splits + 8 x
+ * params bytes), so 200,000 trials of 5 folds and 4 parameters take about
+ * 170 MB with their tasks and results.  Its hyperparameters are not stored: coord_trial_hparams
+ * derives them from the values when a task is leased. */
+
+/* The trial's hyperparameters: spec->base with its values applied (the
+ * seed is the trial's base seed).  Returns 0, or -EINVAL when the
+ * combination is invalid (such a trial never has tasks). */
+int coord_trial_hparams(const coord_trial_t *tr, hpt_hparams_t *hp);
+
+/* The trial's parameter values, one per spec->params[i], into out (at least
+ * spec->n_params entries), exactly as the search suggested them. */
+void coord_trial_values(const coord_trial_t *tr, coord_pval_t *out);
 
 typedef enum coord_sweep_state {
     SWEEP_QUEUED,
@@ -145,6 +174,8 @@ struct coord_sweep {
     bool fp_logged;               // the adoption of a worker's fingerprint was logged
     double created, started, finished;  // unix seconds (0 = not yet)
     coord_trial_t **trials;       // owned, in trial order
+    coord_pval_t *pvals;          // (n_pvals) owned: the distinct enum values its trials use
+    size_t n_pvals, cap_pvals;
     size_t n_trials, cap_trials;
     coord_task_t *qhead, *qtail;  // queued tasks
     int n_queued;

@@ -25,6 +25,17 @@ void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr);
 void hpt__trial_abandon(coord_core_t *k, coord_trial_t *tr, coord_task_t *except);
 /* The next suggestion as a new trial (no tasks yet); NULL when none. */
 coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *done);
+/* Task `index` of tr (or the refit) with only trial and index set: the
+ * trial's block slot, or for the refit a new allocation.  NULL only for a
+ * refit out of memory. */
+coord_task_t *hpt__task_alloc(coord_trial_t *tr, int index, bool refit);
+/* Storage for t's result: its slot in its trial's block (zeroed), or for the
+ * refit a new allocation (NULL when out of memory); t->res owns it only for
+ * the refit (hpt__task_free frees it). */
+coord_task_result_t *hpt__task_result_new(coord_task_t *t);
+/* Fill res from a journaled result r (borrowed). */
+void hpt__task_result_set(coord_task_result_t *res, const coord_result_t *r, double finished,
+                          const char *done_by);
 /* Task `index` of tr (or the refit), in the map, journaled. */
 coord_task_t *hpt__task_new(coord_core_t *k, coord_trial_t *tr, int index, bool refit);
 void hpt__sweep_free(coord_sweep_t *s);
@@ -35,6 +46,9 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
 void hpt__progress(coord_core_t *k, coord_worker_t *w, const Hpt__Progress *m);
 void hpt__stalls(coord_core_t *k);
 void hpt__str_set(char **dst, const char *v);
+/* Set tr->error from a format, cut at 255 bytes; "" leaves it NULL. */
+void hpt__trial_error(coord_trial_t *tr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 // workers.c
 /* Put w on the free list or take it off, as its slots, busy, zombies and

@@ -130,12 +130,10 @@ static int replay_search(resume_ctx_t *r, const trial_rows_t *rs)
 static coord_task_t *resume_task_new(coord_core_t *k, coord_trial_t *tr, int index,
                                      const coord_jrow_task_t *row)
 {
-    coord_task_t *t = calloc(1, sizeof *t);
+    coord_task_t *t = hpt__task_alloc(tr, index, row->refit);
     if (!t)
         return NULL;
     t->id = row->id;
-    t->trial = tr;
-    t->index = row->refit ? -1 : index;
     t->attempt = (uint16_t)(row->attempt > UINT16_MAX ? UINT16_MAX : row->attempt);
     t->failures = (uint8_t)(row->failures > UINT8_MAX ? UINT8_MAX : row->failures);
     if (row->error)
@@ -192,13 +190,18 @@ static int resume_task(const coord_jrow_task_t *row, void *ud)
     }
     const char *st = row->state;
     if (strcmp(st, "done") == 0) {
-        coord_task_result_t *res = calloc(1, sizeof *res);
+        coord_task_result_t *res = hpt__task_result_new(t);
         if (!res)
             return -ENOMEM;
-        res->r = row->r;
-        res->finished_unix = isnan(row->finished) ? 0 : row->finished;
-        res->r.resumed_from = row->resumed_from;
-        res->done_by = row->worker ? hpt__intern(k, row->worker) : NULL;
+        coord_result_t rr = row->r;
+        rr.resumed_from = row->resumed_from;
+        hpt__task_result_set(res, &rr, isnan(row->finished) ? 0 : row->finished,
+                             row->worker ? hpt__intern(k, row->worker) : NULL);
+        if (row->refit) {   // the sweep's refit figures (used once has_refit is set)
+            s->refit_score = rr.score;
+            s->refit_accuracy = rr.accuracy;
+            s->refit_n_test = rr.n_eval;
+        }
         t->res = res;
         t->state = TASK_DONE;
         s->tasks_done++;
@@ -325,7 +328,7 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
         if (failed) {
             for (int j = 0; j < tr->n_tasks; j++)
                 if (tr->tasks[j] && tr->tasks[j]->state == TASK_FAILED)
-                    snprintf(tr->error, sizeof tr->error, "split %d: %.200s",
+                    hpt__trial_error(tr, "split %d: %.200s",
                              coord_task_split(tr->tasks[j]),
                              tr->tasks[j]->error ? tr->tasks[j]->error : "");
             hpt__trial_abandon(k, tr, NULL);
@@ -354,10 +357,7 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
         s->finished = row->finished == row->finished ? row->finished : hpt__unix(k);
         snprintf(s->error, sizeof s->error, "%s", row->error ? row->error : "");
         if (s->refit_task && s->refit_task->state == TASK_DONE) {
-            s->has_refit = true;
-            s->refit_score = s->refit_task->res->r.score;
-            s->refit_accuracy = s->refit_task->res->r.accuracy;
-            s->refit_n_test = s->refit_task->res->r.n_eval;
+            s->has_refit = true;   // refit_score etc. were set from its task's row
         }
         while (s->qhead) {
             coord_task_t *t = s->qhead;

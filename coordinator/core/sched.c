@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,17 @@ void hpt__str_set(char **dst, const char *v)
 {
     free(*dst);
     *dst = v ? strdup(v) : NULL;
+}
+
+void hpt__trial_error(coord_trial_t *tr, const char *fmt, ...)
+{
+    /* At most 255 bytes, as the fixed buffer the trial used to carry. */
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    hpt__str_set(&tr->error, buf[0] ? buf : NULL);   // "" is no error, as before
 }
 
 static const char *const sweep_state_names[] = {"queued", "running", "refitting",
@@ -66,10 +78,11 @@ void hpt__sweep_free(coord_sweep_t *s)
         coord_trial_t *tr = s->trials[i];
         for (int j = 0; j < tr->n_tasks; j++)
             hpt__task_free(tr->tasks[j]);
-        free(tr->tasks);
-        free(tr);
+        free(tr->error);
+        free(tr);   // its tasks, task pointers and values live in the same block
     }
     free(s->trials);
+    free(s->pvals);
     hpt__task_free(s->refit_task);
     coord_search_destroy(&s->search);
     coord_spec_destroy(&s->spec);
@@ -203,16 +216,45 @@ int coord_core_submit(coord_core_t *k, double now, const char *text, const char 
 
 // --- trials and tasks -----------------------------------------------------------
 
+coord_task_t *hpt__task_alloc(coord_trial_t *tr, int index, bool refit)
+{
+    /* A trial's tasks live in its block (zeroed until created); only the
+     * refit, which belongs to no split, is allocated on its own. */
+    coord_task_t *t = refit ? calloc(1, sizeof *t) : &tr->block[index];
+    if (!t)
+        return NULL;
+    t->trial = tr;
+    t->index = refit ? -1 : index;
+    return t;
+}
+
+coord_task_result_t *hpt__task_result_new(coord_task_t *t)
+{
+    if (coord_task_is_refit(t))
+        return calloc(1, sizeof(coord_task_result_t));
+    coord_task_result_t *res = &t->trial->results[t->index];
+    *res = (coord_task_result_t){0};
+    return res;
+}
+
+void hpt__task_result_set(coord_task_result_t *res, const coord_result_t *r, double finished,
+                          const char *done_by)
+{
+    *res = (coord_task_result_t){
+        .score = r->score, .train_score = r->train_score, .fit_seconds = r->fit_seconds,
+        .finished_unix = finished, .done_by = done_by, .epochs = r->epochs,
+        .resumed_from = r->resumed_from,
+    };
+}
+
 coord_task_t *hpt__task_new(coord_core_t *k, coord_trial_t *tr, int index, bool refit)
 {
-    coord_task_t *t = calloc(1, sizeof *t);
+    coord_task_t *t = hpt__task_alloc(tr, index, refit);
     if (!t)
         return NULL;
     t->id = k->next_task_id++;
-    t->trial = tr;
-    t->index = refit ? -1 : index;
     if (hpt__map_put(k, t) < 0) {
-        free(t);
+        hpt__task_free(t);
         return NULL;
     }
     hpt__j_task_add(k, t->id, tr->sweep->id, tr->number, coord_task_fold(t),
@@ -220,21 +262,56 @@ coord_task_t *hpt__task_new(coord_core_t *k, coord_trial_t *tr, int index, bool 
     return t;
 }
 
-static void params_json(const coord_sweep_t *s, const coord_trial_t *tr, char *buf, size_t len)
+static void params_json(const coord_sweep_t *s, const coord_pval_t *vals, char *buf, size_t len)
 {
     size_t off = (size_t)snprintf(buf, len, "{");
     for (int i = 0; i < s->spec->n_params && off < len; i++) {
         const coord_param_t *p = &s->spec->params[i];
         char v[64];
-        coord_pval_format(p, &tr->vals[i], v, sizeof v);
-        if (tr->vals[i].absent)   // a conditional parameter that does not apply
+        coord_pval_format(p, &vals[i], v, sizeof v);
+        if (vals[i].absent)   // a conditional parameter that does not apply
             snprintf(v, sizeof v, "null");
-        bool quote = p->kind == COORD_PKIND_ENUM && !tr->vals[i].absent;
+        bool quote = p->kind == COORD_PKIND_ENUM && !vals[i].absent;
         off += (size_t)snprintf(buf + off, len - off, "%s\"%s\":%s%s%s", i ? "," : "", p->name,
                                 quote ? "\"" : "", v, quote ? "\"" : "");
     }
     if (off < len)
         snprintf(buf + off, len - off, "}");
+}
+
+_Static_assert(COORD_SPEC_MAX_PARAMS <= 32, "a trial's absent and interned masks are 32 bits");
+
+/* The index of value v in s->pvals, added if new; -ENOMEM.  A sweep's enum
+ * values are few (each parameter's names), so a scan is cheap. */
+static long pval_intern(coord_sweep_t *s, const coord_pval_t *v)
+{
+    for (size_t i = 0; i < s->n_pvals; i++)
+        if (s->pvals[i].num == v->num && memcmp(s->pvals[i].str, v->str, sizeof v->str) == 0)
+            return (long)i;
+    if (s->n_pvals == s->cap_pvals) {
+        size_t cap = s->cap_pvals ? s->cap_pvals * 2 : 8;
+        coord_pval_t *pv = realloc(s->pvals, cap * sizeof *pv);
+        if (!pv)
+            return -ENOMEM;
+        s->pvals = pv;
+        s->cap_pvals = cap;
+    }
+    s->pvals[s->n_pvals] = (coord_pval_t){.num = v->num};
+    memcpy(s->pvals[s->n_pvals].str, v->str, sizeof v->str);
+    return (long)s->n_pvals++;
+}
+
+void coord_trial_values(const coord_trial_t *tr, coord_pval_t *out)
+{
+    const coord_sweep_t *s = tr->sweep;
+    for (int i = 0; i < s->spec->n_params; i++) {
+        if (tr->absent >> i & 1u)
+            out[i] = (coord_pval_t){.absent = true};
+        else if (tr->interned >> i & 1u)
+            out[i] = s->pvals[(size_t)tr->vnum[i]];
+        else
+            out[i] = (coord_pval_t){.num = tr->vnum[i]};
+    }
 }
 
 coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *done)
@@ -251,6 +328,24 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
     }
     if (r != COORD_SEARCH_OK)
         return NULL;
+    /* A value is stored as its number unless it carries text (an enum) or
+     * is absent, so 8 bytes a parameter instead of a coord_pval_t's 48. */
+    size_t np = (size_t)s->spec->n_params;
+    double vnum[COORD_SPEC_MAX_PARAMS];
+    uint32_t absent = 0, interned = 0;
+    for (size_t i = 0; i < np; i++) {
+        vnum[i] = vals[i].num;
+        if (vals[i].absent) {
+            absent |= 1u << i;
+            vnum[i] = 0;
+        } else if (s->spec->params[i].kind == COORD_PKIND_ENUM || vals[i].str[0]) {
+            long x = pval_intern(s, &vals[i]);
+            if (x < 0)
+                return NULL;
+            interned |= 1u << i;
+            vnum[i] = (double)x;
+        }
+    }
     if (s->n_trials == s->cap_trials) {
         size_t cap = s->cap_trials ? s->cap_trials * 2 : 64;
         coord_trial_t **tv = realloc(s->trials, cap * sizeof *tv);
@@ -259,12 +354,23 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
         s->trials = tv;
         s->cap_trials = cap;
     }
-    coord_trial_t *tr = calloc(1, sizeof *tr);
+    /* One block: the trial, its task pointers, its tasks, its values (every
+     * part a multiple of 8 bytes, so each stays aligned). */
     int splits = s->spec->cv.folds * s->spec->cv.repeats * s->spec->seeds;
-    if (!tr || !(tr->tasks = calloc((size_t)splits, sizeof *tr->tasks))) {
-        free(tr);
+    _Static_assert(sizeof(coord_trial_t) % 8 == 0 && sizeof(coord_task_t) % 8 == 0,
+                   "a trial's block keeps its parts aligned");
+    _Static_assert(sizeof(coord_task_result_t) % 8 == 0, "a trial's block stays aligned");
+    size_t bytes = sizeof(coord_trial_t) +
+                   (size_t)splits * (sizeof(coord_task_t *) + sizeof(coord_task_t) +
+                                     sizeof(coord_task_result_t)) +
+                   np * sizeof(double);
+    coord_trial_t *tr = calloc(1, bytes);
+    if (!tr)
         return NULL;
-    }
+    tr->tasks = (coord_task_t **)(tr + 1);
+    tr->block = (coord_task_t *)(tr->tasks + splits);
+    tr->results = (coord_task_result_t *)(tr->block + splits);
+    tr->vnum = (double *)(tr->results + splits);
     s->trials[s->n_trials++] = tr;
     tr->number = s->n_trials;
     tr->sweep = s;
@@ -280,16 +386,26 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
     tr->n_tasks = splits;
     tr->state = TRIAL_RUNNING;
     tr->mean = tr->std = tr->mean_fit = tr->std_fit = tr->mean_train = tr->std_train = NAN;
-    memcpy(tr->vals, vals, sizeof(coord_pval_t) * (size_t)s->spec->n_params);
-    params_json(s, tr, pj, len);
+    memcpy(tr->vnum, vnum, sizeof(double) * np);
+    tr->absent = absent;
+    tr->interned = interned;
+    params_json(s, vals, pj, len);
     hpt_err err = {0};
-    if (coord_spec_apply(s->spec, vals, &tr->hp, &err) < 0) {
+    hpt_hparams_t hp;
+    if (coord_spec_apply(s->spec, vals, &hp, &err) < 0) {
         /* A combination the engine rejects fails the trial without running
          * it. */
-        snprintf(tr->error, sizeof tr->error, "%s", err.msg);
+        hpt__trial_error(tr, "%s", err.msg);
         tr->n_tasks = 0;
     }
     return tr;
+}
+
+int coord_trial_hparams(const coord_trial_t *tr, hpt_hparams_t *hp)
+{
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    coord_trial_values(tr, vals);
+    return coord_spec_apply(tr->sweep->spec, vals, hp, NULL);
 }
 
 /* Ask the search for one more trial and queue its tasks.  Returns the
@@ -330,10 +446,10 @@ static int sweep_grow(coord_core_t *k, coord_sweep_t *s)
  * base seed, the trial number (of its configuration's first trial, so a
  * promotion trains the same model further), the split and the cv.seeds
  * training index, so any worker, any attempt, gives the same result. */
-static uint64_t task_seed(const coord_task_t *t)
+static uint64_t task_seed(const coord_task_t *t, uint64_t base_seed)
 {
     int seed_rep = coord_task_seed_rep(t);
-    uint64_t v[5] = {coord_task_sweep(t)->spec->seed, t->trial->hp.seed, t->trial->root,
+    uint64_t v[5] = {coord_task_sweep(t)->spec->seed, base_seed, t->trial->root,
                      (uint64_t)(int64_t)coord_task_split(t), (uint64_t)seed_rep};
     hpt_rng_t r;
     hpt_rng_seed_n(&r, v, seed_rep ? 5 : 4);
@@ -357,11 +473,13 @@ static bool lease(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
 {
     coord_sweep_t *s = coord_task_sweep(t);
     double queued_at = t->queued_at;
-    if (hpt__lease_begin(k, t, w) < 0)
+    /* Derived again from the values: a trial with tasks applied them once
+     * without error when it was created, and applying is deterministic. */
+    hpt_hparams_t hp;
+    if (coord_trial_hparams(t->trial, &hp) < 0 || hpt__lease_begin(k, t, w) < 0)
         return false;
     t->attempt++;
-    hpt_hparams_t hp = t->trial->hp;
-    hp.seed = task_seed(t);
+    hp.seed = task_seed(t, hp.seed);
     uint32_t units[HPT_MAX_LAYERS];
     Hpt__HParams wh;
     hpt_proto_hparams_to_wire(&hp, &wh, units);
@@ -578,7 +696,7 @@ double coord_trial_split_score(const coord_trial_t *tr, int k, bool train)
         const coord_task_t *t = tr->tasks[k * seeds + r];
         if (!t || t->state != TASK_DONE || !t->res)
             return NAN;
-        sum += train ? t->res->r.train_score : t->res->r.score;
+        sum += train ? t->res->train_score : t->res->score;
     }
     return sum / seeds;
 }
@@ -600,16 +718,16 @@ void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr)
     int n = tr->n_tasks, seeds = s->spec->seeds, ns = n / seeds;
     double *sc = calloc((size_t)(n > 0 ? n : 1) * 3, sizeof *sc);
     double *ft = sc ? sc + n : NULL, *ts = sc ? sc + 2 * n : NULL;
-    bool ok = sc && n > 0 && tr->error[0] == '\0';
+    bool ok = sc && n > 0 && !tr->error;
     if (!sc)
-        snprintf(tr->error, sizeof tr->error, "out of memory aggregating the trial");
+        hpt__trial_error(tr, "out of memory aggregating the trial");
     for (int j = 0; j < n && ok; j++) {
         coord_task_t *t = tr->tasks[j];
         if (!t || t->state != TASK_DONE || !t->res) {
             ok = false;
             break;
         }
-        ft[j] = t->res->r.fit_seconds;
+        ft[j] = t->res->fit_seconds;
     }
     /* scikit-learn's statistics are over splits; a split trained with
      * several seeds scores their mean. */
@@ -641,14 +759,14 @@ void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr)
         seq = s->search->observed;
     }
     hpt__j_trial_done(k, s->id, tr->number, coord_trial_state_name(tr->state), tr->mean, tr->std,
-                      tr->error[0] ? tr->error : NULL, seq);
+                      tr->error, seq);
     hpt__event(k, ok ? COORD_EV_TRIAL_DONE : COORD_EV_TRIAL_FAILED,
                k->replaying ? HPT_LOG_DEBUG : -1, s->id,
                "sweep=%llu trial=%llu mean=%.6f std=%.6f best_trial=%llu best=%.6f%s%s%s",
                (unsigned long long)s->id, (unsigned long long)tr->number, tr->mean, tr->std,
                (unsigned long long)(s->best ? s->best->number : 0),
-               s->best ? s->best->mean : NAN, tr->error[0] ? " error=\"" : "", tr->error,
-               tr->error[0] ? "\"" : "");
+               s->best ? s->best->mean : NAN, tr->error ? " error=\"" : "",
+               tr->error ? tr->error : "", tr->error ? "\"" : "");
     free(sc);
 }
 
@@ -725,10 +843,7 @@ void hpt__sweep_check_end(coord_core_t *k, coord_sweep_t *s)
     if (s->state == SWEEP_REFITTING) {
         coord_task_t *t = s->refit_task;
         if (t->state == TASK_DONE) {
-            s->has_refit = true;
-            s->refit_score = t->res->r.score;
-            s->refit_accuracy = t->res->r.accuracy;
-            s->refit_n_test = t->res->r.n_eval;
+            s->has_refit = true;   // refit_score etc. were set when its result came
             hpt__sweep_finish(k, s, SWEEP_DONE);
         } else if (t->state == TASK_FAILED) {
             snprintf(s->error, sizeof s->error, "refit failed: %.200s", t->error ? t->error : "");
@@ -747,8 +862,9 @@ void hpt__sweep_check_end(coord_core_t *k, coord_sweep_t *s)
         if (s->trials[i]->state == TRIAL_RUNNING)
             return;
     if (!s->best) {
+        const char *first = s->n_trials ? s->trials[0]->error : NULL;
         snprintf(s->error, sizeof s->error, "every trial failed%s%.200s",
-                 s->n_trials ? "; first error: " : "", s->n_trials ? s->trials[0]->error : "");
+                 s->n_trials ? "; first error: " : "", first ? first : "");
         hpt__sweep_finish(k, s, SWEEP_FAILED);
         return;
     }
@@ -797,7 +913,7 @@ static void task_failed(coord_core_t *k, coord_task_t *t, const char *error)
     if (coord_task_is_refit(t))
         return;
     coord_trial_t *tr = t->trial;
-    snprintf(tr->error, sizeof tr->error, "split %d: %s", coord_task_split(t), error);
+    hpt__trial_error(tr, "split %d: %s", coord_task_split(t), error);
     hpt__trial_abandon(k, tr, t);
     hpt__trial_finish(k, tr);
 }
@@ -863,7 +979,7 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
         }
         task_failed(k, t, bad ? bad : m->error[0] ? m->error : "failed without a message");
     } else {
-        coord_task_result_t *res = calloc(1, sizeof *res);
+        coord_task_result_t *res = hpt__task_result_new(t);
         if (!res) {
             hpt__event(k, COORD_EV_OUT_OF_MEMORY, -1, s->id, "sweep=%llu what=result",
                        (unsigned long long)s->id);
@@ -876,17 +992,21 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
             w->epochs_done += m->epochs > m->resumed_from ? m->epochs - m->resumed_from : 0;
         }
         k->results_accepted++;
-        res->r = (coord_result_t){
+        coord_result_t r = {
             .score = m->score, .accuracy = m->accuracy, .log_loss = m->log_loss,
             .f1_macro = m->f1_macro, .train_score = m->train_score,
             .fit_seconds = m->fit_seconds, .epochs = (int)m->epochs, .n_eval = m->n_eval,
             .resumed_from = (int)m->resumed_from,
         };
-        res->finished_unix = hpt__unix(k);
-        res->done_by = done_by;
+        hpt__task_result_set(res, &r, hpt__unix(k), done_by);
+        if (coord_task_is_refit(t)) {
+            s->refit_score = r.score;
+            s->refit_accuracy = r.accuracy;
+            s->refit_n_test = r.n_eval;
+        }
         t->res = res;
         t->state = TASK_DONE;
-        hpt__j_task_result(k, t->id, t->attempt, &res->r, res->finished_unix);
+        hpt__j_task_result(k, t->id, t->attempt, &r, res->finished_unix);
         s->tasks_done++;
         if (s->first_result_mono == 0)
             s->first_result_mono = k->now;
@@ -895,12 +1015,12 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
                    "epochs=%d resumed_from=%d worker=%s",
                    (unsigned long long)s->id, (unsigned long long)t->trial->number,
                    (unsigned long long)t->id, coord_task_split(t), (unsigned)t->attempt,
-                   res->r.score, res->r.fit_seconds, res->r.epochs, res->r.resumed_from, wid);
+                   r.score, r.fit_seconds, r.epochs, r.resumed_from, wid);
         if (coord_task_is_refit(t)) {
             hpt__event(k, COORD_EV_REFIT_DONE, -1, s->id,
                        "sweep=%llu trial=%llu test_score=%.6f test_accuracy=%.6f",
                        (unsigned long long)s->id, (unsigned long long)t->trial->number,
-                       res->r.score, res->r.accuracy);
+                       r.score, r.accuracy);
         } else {
             coord_trial_t *tr = t->trial;
             tr->done++;

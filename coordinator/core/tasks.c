@@ -278,9 +278,13 @@ void hpt__task_free(coord_task_t *t)
     if (t->lease)
         free(t->lease->orphan_of);
     free(t->lease);
-    free(t->res);
     free(t->error);
-    free(t);
+    if (coord_task_is_refit(t)) {
+        free(t->res);   // a trial's task results live in the trial's block
+        free(t);
+    }
+    else   // in its trial's block: back to "not created"
+        *t = (coord_task_t){0};
 }
 
 // --- derived fields ---------------------------------------------------------

@@ -32,6 +32,9 @@ void hpt__lease_adopt(coord_core_t *k, coord_task_t *t, coord_worker_t *w);
 /* End the lease (worker or orphan); the caller sets the next state. */
 void hpt__lease_end(coord_core_t *k, coord_task_t *t);
 
+/* Free what a task owns; a refit task is freed itself, a trial's task (in
+ * its trial's block) is zeroed.  Accepts NULL.  The caller unlinks it from
+ * the map and from its trial's tasks first. */
 void hpt__task_free(coord_task_t *t);
 
 #endif
