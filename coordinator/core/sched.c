@@ -639,19 +639,36 @@ void hpt__dispatch(coord_core_t *k)
     int n = sweep_order(k, order, 256);
     if (n == 0)
         return;
-    /* Only workers with a free slot: a result costs O(1) workers, not
-     * O(connected workers). */
-    for (coord_worker_t *w = k->free_head, *wn; w; w = wn) {
+    /* Only workers with a free slot, and only while some sweep has work to
+     * give: a sweep is dry for this pass once its queue is empty and the
+     * search has nothing more now, or it runs max_parallel tasks.  So a
+     * result costs O(1) workers, however many are connected and idle. */
+    bool dry[256] = {false};
+    int n_dry = 0;
+    for (coord_worker_t *w = k->free_head, *wn; w && n_dry < n; w = wn) {
         wn = w->fnext;
         int free_slots = coord_worker_free_slots(w, k->now);
         for (int i = 0; i < n && free_slots > 0; i++) {
             coord_sweep_t *s = order[i];
-            if (s->state >= SWEEP_DONE || !worker_fits(k, w, s))
+            if (dry[i])
                 continue;
             int cap = s->spec->max_parallel;
+            if (s->state >= SWEEP_DONE || (cap > 0 && s->tasks_running >= cap) ||
+                (!s->qhead && (s->exhausted || s->state >= SWEEP_REFITTING))) {
+                dry[i] = true;
+                n_dry++;
+                continue;
+            }
+            if (!worker_fits(k, w, s))
+                continue;
             while (free_slots > 0 && (cap == 0 || s->tasks_running < cap)) {
-                if (!s->qhead && sweep_grow(k, s) == 0)
+                if (!s->qhead && sweep_grow(k, s) == 0) {
+                    if (!s->qhead && !dry[i]) {
+                        dry[i] = true;
+                        n_dry++;
+                    }
                     break;
+                }
                 if (!s->qhead)
                     break;
                 coord_task_t *t = pick_task(k, s, w, true);

@@ -766,7 +766,7 @@ HPT_TEST(out_of_range_results)
     ASSERT_EQ(s->trials[0]->state, TRIAL_DONE);
     ASSERT_NEAR(s->trials[0]->mean, 0.5, 1e-12);
     ASSERT_EQ(task_by_id(&k, 1)->failures, 4);
-    ASSERT_NEAR(task_by_id(&k, 1)->res->r.score, 0.75, 0);
+    ASSERT_NEAR(task_by_id(&k, 1)->res->score, 0.75, 0);
     core_end(&k);
 }
 
@@ -1014,7 +1014,7 @@ static char *snapshot(const coord_core_t *k, bool tasks)
                 cat(&b, &n, "    task %llu %s attempt=%u failures=%u score=%.17g orphan=%s "
                             "error=%s\n",
                     (unsigned long long)t->id, coord_task_state_name(t->state),
-                    (unsigned)t->attempt, (unsigned)t->failures, t->res ? t->res->r.score : NAN,
+                    (unsigned)t->attempt, (unsigned)t->failures, t->res ? t->res->score : NAN,
                     t->lease && t->lease->orphan_of ? t->lease->orphan_of : "-",
                     t->error ? t->error : "-");
             }
@@ -1081,7 +1081,7 @@ HPT_TEST(resume_orphan_adopted)
     ASSERT_EQ(s->tasks_done, 3);
     ASSERT_EQ(task_by_id(&b, 3)->attempt, 2);
     ASSERT_EQ(task_by_id(&b, 3)->failures, 1);
-    ASSERT_NEAR(task_by_id(&b, 3)->res->r.score, 0.5, 0);
+    ASSERT_NEAR(task_by_id(&b, 3)->res->score, 0.5, 0);
     coord_task_t *t4 = task_by_id(&b, 4);
     ASSERT_EQ(t4->state, TASK_LEASED);
     ASSERT(t4->lease->worker == NULL);
