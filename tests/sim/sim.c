@@ -74,8 +74,25 @@ static void trace(sim_t *S, const char *fmt, ...) __attribute__((format(printf, 
 
 // --- configuration ---------------------------------------------------------------
 
+/* Seed families: each aims the faults at a class of bugs found so far. */
+typedef enum {
+    FAM_MIXED,     // everything at once, at random (the default)
+    FAM_DEATH,     // lease races at the moment of death: workers die right after an
+                   // Assign arrives or right after their Result leaves, and come back
+    FAM_RESTART,   // orphaned results after a restart: the coordinator crashes (before a
+                   // commit, on a full disk) while results are in flight; workers deliver
+                   // them on old connections, before and after saying Hello again
+    FAM_PROMOTE,   // promotions (asha, hyperband): promoted trials continue a model on the
+                   // worker that holds it, through crashes; trials depend on timing, so
+                   // results are not compared with the fault-free run
+    FAM__COUNT
+} family_t;
+
+static const char *const FAMILY_NAMES[FAM__COUNT] = {"mixed", "death", "restart", "promote"};
+
 typedef struct sim_cfg {
     uint64_t seed;
+    family_t family;
     int workers;              // 0 = chosen by the seed
     bool faults;              // false: the fault-free reference run
     bool verbose;
@@ -170,6 +187,7 @@ struct sim {
 
     // Fault knobs (0 in the reference run).
     double p_loss, p_dup, max_delay, p_coord_crash, p_disk_full;
+    double p_die_at_lease;    // FAM_DEATH: a worker dies as a lease arrives / a result leaves
 
     committed_t committed;
     uint64_t sweeps_submitted;
@@ -468,13 +486,39 @@ static const char *const SPECS[] = {
 };
 #define N_SPECS (sizeof SPECS / sizeof SPECS[0])
 
+static const char *const PROMOTE_SPECS[] = {
+    "name: sim-asha\n"
+    "dataset: mnist\n"
+    "method: asha\n"
+    "asha: {min_epochs: 1, max_epochs: 9, eta: 3}\n"
+    "seed: 5\n"
+    "cv: {folds: 2, seed: 9}\n"
+    "budget: {max_trials: 12}\n"
+    "parameters:\n"
+    "  learning_rate: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}\n"
+    "  units: {values: [8, 16, 32, 64]}\n",
+    "name: sim-hyperband\n"
+    "dataset: mnist\n"
+    "method: hyperband\n"
+    "hyperband: {min_epochs: 1, max_epochs: 9, eta: 3}\n"
+    "seed: 6\n"
+    "cv: {folds: 2, seed: 4}\n"
+    "refit: true\n"
+    "parameters:\n"
+    "  batch_size: {values: [32, 64, 128]}\n"
+    "  units: {values: [8, 16, 32, 64]}\n",
+};
+#define N_PROMOTE_SPECS (sizeof PROMOTE_SPECS / sizeof PROMOTE_SPECS[0])
+
 static void client_submit(sim_t *S, int which)
 {
     if (!S->coord_up)
         return;
     coord_sweep_t *s = NULL;
     hpt_err err = {0};
-    if (coord_core_submit(&S->core, S->now, SPECS[which], "sim.yaml", "sim-fp", &s, &err) < 0)
+    const char *spec = S->cfg.family == FAM_PROMOTE ? PROMOTE_SPECS[which % N_PROMOTE_SPECS]
+                                                   : SPECS[which % N_SPECS];
+    if (coord_core_submit(&S->core, S->now, spec, "sim.yaml", "sim-fp", &s, &err) < 0)
         fail(S, "submit refused: %s", err.msg);
     else
         trace(S, "client: submitted sweep %" PRIu64 " (%s)", s->id, s->spec->name);
@@ -590,6 +634,14 @@ static void worker_recv(sim_t *S, int w, const hpt_env_t *env)
             worker_send(S, w, &out);
             return;
         }
+        if (S->cfg.family == FAM_DEATH && S->cfg.faults && chance(&S->rng, S->p_die_at_lease)) {
+            /* Dies the moment the lease arrives: nothing of it is sent. */
+            trace(S, "worker %s: dies on receiving task %" PRIu64 "/%u", x->id, a->task,
+                  a->attempt);
+            x->up = false;
+            ev_push(S, S->now + unif(&S->rng) * 4.0, EV_WORKER_START, w);
+            return;
+        }
         run_t *r = &x->run[free_i];
         double score = task_score(a);
         *r = (run_t){.task = a->task, .attempt = a->attempt, .active = true};
@@ -671,6 +723,14 @@ static void worker_task_done(sim_t *S, const sim_ev_t *e)
         env.body_case = HPT__ENVELOPE__BODY_RESULT;
         env.result = &r->result;
         worker_send(S, e->w, &env);
+        if (S->cfg.family == FAM_DEATH && S->cfg.faults && chance(&S->rng, S->p_die_at_lease)) {
+            /* Dies the moment its result leaves: the result may arrive
+             * before or after the coordinator notices the death. */
+            trace(S, "worker %s: dies after sending the result of %" PRIu64 "/%u", x->id,
+                  e->task, e->attempt);
+            x->up = false;
+            ev_push(S, S->now + unif(&S->rng) * 4.0, EV_WORKER_START, e->w);
+        }
         return;
     }
 }
@@ -868,8 +928,14 @@ static void usage(FILE *f)
             "  --seed N          run one seed (a 64-bit number) and compare it with its\n"
             "                    fault-free run\n"
             "  --seeds A:B       run seeds A to B-1\n"
-            "  --random-for S    run random seeds for S wall-clock seconds (printed first)\n"
+            "  --random-for S    run random seeds for S wall-clock seconds (printed first),\n"
+            "                    every family in turn unless --family is given\n"
             "  --workers N       simulated workers (default: chosen by the seed, 2..40)\n"
+            "  --family F        the faults' aim: mixed (default; everything at random),\n"
+            "                    death (workers die as a lease arrives or a result leaves),\n"
+            "                    restart (coordinator crashes with results in flight:\n"
+            "                    orphaned leases), promote (asha and hyperband promotions\n"
+            "                    through faults; results not compared with the fault-free run)\n"
             "  --no-faults       the fault-free run only\n"
             "  --max-time S      virtual seconds before a sweep counts as never ending\n"
             "                    (default 20000)\n"
@@ -911,6 +977,13 @@ static outcome_t run_seed(const sim_cfg_t *cfg)
         S->p_coord_crash = unif(&S->rng) < 0.5 ? 0 : unif(&S->rng) * 0.002;
         S->p_disk_full = unif(&S->rng) < 0.7 ? 0 : unif(&S->rng) * 0.001;
         S->crashes_left = 1 + (int)(unif(&S->rng) * 6);
+        if (cfg->family == FAM_DEATH)
+            S->p_die_at_lease = 0.02 + unif(&S->rng) * 0.08;
+        if (cfg->family == FAM_RESTART) {
+            S->p_coord_crash = 0.002 + unif(&S->rng) * 0.01;
+            S->p_disk_full = unif(&S->rng) * 0.003;
+            S->crashes_left = 4 + (int)(unif(&S->rng) * 8);
+        }
     }
     coord_start(S);
     for (int i = 0; i < S->n_w; i++)
@@ -1025,6 +1098,7 @@ static int split_blocks(char *text, char **blocks, int max)
 /* The seed's run with faults against its fault-free run. */
 static bool check_seed(sim_cfg_t cfg, uint64_t *steps)
 {
+    char wbuf[16];
     sim_cfg_t ref = cfg;
     ref.faults = false;
     outcome_t a = run_seed(&ref);
@@ -1032,6 +1106,12 @@ static bool check_seed(sim_cfg_t cfg, uint64_t *steps)
     *steps += a.steps;
     if (ok && cfg.faults) {
         outcome_t b = run_seed(&cfg);
+        if (cfg.family == FAM_PROMOTE) {
+            /* Which configurations a promotion picks depends on the order
+             * results arrive in: only the other invariants apply. */
+            free(b.text);
+            b.text = strdup("");
+        }
         *steps += b.steps;
         ok = b.ok;
         /* Each sweep of the faulty run must equal one sweep of the
@@ -1062,8 +1142,9 @@ static bool check_seed(sim_cfg_t cfg, uint64_t *steps)
     }
     free(a.text);
     if (!ok)
-        fprintf(stderr, "replay: %s --seed %" PRIu64 "%s -v\n", "hptune-sim", cfg.seed,
-                cfg.faults ? "" : " --no-faults");
+        fprintf(stderr, "replay: %s --seed %" PRIu64 " --family %s%s%s -v\n", "hptune-sim",
+                cfg.seed, FAMILY_NAMES[cfg.family], cfg.workers ? " --workers " : "",
+                cfg.workers ? (snprintf(wbuf, sizeof wbuf, "%d", cfg.workers), wbuf) : "");
     return ok;
 }
 
@@ -1072,7 +1153,7 @@ int main(int argc, char **argv)
     sim_cfg_t cfg = {.faults = true, .max_time = 20000};
     uint64_t a = 0, b = 0;
     double random_for = 0;
-    bool have = false;
+    bool have = false, family_set = false;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
@@ -1096,6 +1177,19 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(o, "--max-time") == 0 && v) {
             cfg.max_time = atof(v);
+            i++;
+        } else if (strcmp(o, "--family") == 0 && v) {
+            int f = -1;
+            for (int j = 0; j < FAM__COUNT; j++)
+                if (strcmp(v, FAMILY_NAMES[j]) == 0)
+                    f = j;
+            if (f < 0) {
+                fprintf(stderr, "hptune-sim: --family: unknown family '%s' (allowed: mixed, "
+                                "death, restart, promote)\n", v);
+                return 2;
+            }
+            cfg.family = (family_t)f;
+            family_set = true;
             i++;
         } else if (strcmp(o, "--no-faults") == 0) {
             cfg.faults = false;
@@ -1131,6 +1225,8 @@ int main(int argc, char **argv)
             if (el > random_for)
                 break;
             cfg.seed = splitmix(&r);
+            if (!family_set)   // every family in turn
+                cfg.family = (family_t)(runs % FAM__COUNT);
             runs++;
             failed += !check_seed(cfg, &steps);
         }
