@@ -276,6 +276,7 @@ int main(int argc, char **argv)
                              .task_stall_s = c.cfg.task_stall_s,
                              .task_deadline_s = c.cfg.task_deadline_s};
     coord_core_init(&c.core, &kcfg, coord_unix() - coord_now());
+    c.core.event_level = (int)hpt__log_level;   // events below the log level are never formatted
     uint64_t max_sweep = 0, max_task = 0;
     coord_store_max_ids(c.store, &max_sweep, &max_task);
     coord_core_set_ids(&c.core, max_sweep, max_task);

@@ -356,6 +356,8 @@ typedef struct coord_core {
     double wall_offset;           // wall-clock seconds = now + wall_offset
     coord_outbox_t out;
     bool stopping;                // no new leases (shutdown)
+    int event_level;              // events below this hpt_log_level_t are not reported at
+                                  // all (the shell's log level): not formatted, not queued
     bool replaying;               // rebuilding sweeps from the journal at start
 
     coord_sweep_t *sweeps, *sweeps_tail;
@@ -376,7 +378,8 @@ typedef struct coord_core {
     size_t map_cap, map_len;
     size_t n_leases;              // tasks holding a coord_lease_t (leased or orphaned)
 
-    // Interned worker ids (done_by, avoid): one copy per id ever seen.
+    // Interned worker ids (done_by, avoid): one copy per id ever seen, in an
+    // open-addressing set of ids_cap slots (tasks.c).
     char **ids;
     size_t ids_cap, ids_len;
 

@@ -199,6 +199,8 @@ void hpt__eventv(coord_core_t *k, coord_event_type_t type, int level, uint64_t s
     const event_def_t *d = &event_defs[type];
     if (level < 0)
         level = d->level;
+    if (level < k->event_level)
+        return;   // below the log level: nobody would see it (debug events are per task)
     char buf[2048];
     vsnprintf(buf, sizeof buf, fmt, ap);
     coord_action_t *a = hpt__act(k, COORD_ACT_EVENT);

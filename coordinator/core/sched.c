@@ -98,7 +98,7 @@ void coord_core_free(coord_core_t *k)
     }
     hpt__workers_free(k);
     free(k->map);
-    for (size_t i = 0; i < k->ids_len; i++)
+    for (size_t i = 0; i < k->ids_cap; i++)
         free(k->ids[i]);
     free(k->ids);
     coord_outbox_free(&k->out);

@@ -93,27 +93,52 @@ void hpt__map_del(coord_core_t *k, uint64_t id)
 
 // --- interned worker ids ----------------------------------------------------
 
+static uint64_t str_hash(const char *x)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *x; x++)
+        h = (h ^ (unsigned char)*x) * 1099511628211ULL;
+    return h ^ (h >> 31);
+}
+
+/* The interned ids in an open-addressing set of ids_cap slots (a power of
+ * two, at most half full), so a result's worker id costs O(1) to intern
+ * however many workers have come and gone. */
 const char *hpt__intern(coord_core_t *k, const char *id)
 {
     if (!id)
         return NULL;
-    /* Worker ids are few (one per worker ever seen), so a linear scan from
-     * the newest is cheap and keeps a task's reference at 8 bytes. */
-    for (size_t i = k->ids_len; i-- > 0;)
-        if (strcmp(k->ids[i], id) == 0)
-            return k->ids[i];
-    if (k->ids_len == k->ids_cap) {
-        size_t cap = k->ids_cap ? k->ids_cap * 2 : 16;
-        char **v = realloc(k->ids, cap * sizeof *v);
+    if (k->ids_cap) {
+        for (size_t j = str_hash(id) & (k->ids_cap - 1); k->ids[j];
+             j = (j + 1) & (k->ids_cap - 1))
+            if (strcmp(k->ids[j], id) == 0)
+                return k->ids[j];
+    }
+    if ((k->ids_len + 1) * 2 > k->ids_cap) {
+        size_t cap = k->ids_cap ? k->ids_cap * 2 : 64;
+        char **v = calloc(cap, sizeof *v);
         if (!v)
             return NULL;
+        for (size_t i = 0; i < k->ids_cap; i++) {
+            if (!k->ids[i])
+                continue;
+            size_t j = str_hash(k->ids[i]) & (cap - 1);
+            while (v[j])
+                j = (j + 1) & (cap - 1);
+            v[j] = k->ids[i];
+        }
+        free(k->ids);
         k->ids = v;
         k->ids_cap = cap;
     }
     char *s = strdup(id);
     if (!s)
         return NULL;
-    k->ids[k->ids_len++] = s;
+    size_t j = str_hash(id) & (k->ids_cap - 1);
+    while (k->ids[j])
+        j = (j + 1) & (k->ids_cap - 1);
+    k->ids[j] = s;
+    k->ids_len++;
     return s;
 }
 

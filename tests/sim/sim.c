@@ -440,6 +440,7 @@ static void coord_start(sim_t *S)
     coord_core_cfg_t cfg = {.hb_ivl_ms = (int)(S->hb_ivl * 1000), .hb_liveness = S->liveness,
                             .max_attempts = 1000, .task_stall_s = 120, .task_deadline_s = 3600};
     coord_core_init(&S->core, &cfg, 1.7e9);
+    S->core.event_level = S->cfg.verbose ? HPT_LOG_DEBUG : HPT_LOG_INFO;
     uint64_t ms = 0, mt = 0;
     coord_store_max_ids(S->store, &ms, &mt);
     coord_core_set_ids(&S->core, ms, mt);
