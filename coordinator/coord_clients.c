@@ -1068,7 +1068,7 @@ static void on_log(const hpt_log_event_t *ev, void *ud)
     if (ev->level >= HPT_LOG_INFO && c->store)
         coord_store_event(c->store, e->seq, (double)ev->ts_us * 1e-6,
                           hpt_log_level_name(ev->level), ev->component, ev->msg, ev->fields,
-                          e->sweep);
+                          e->sweep, coord_event_name((coord_event_type_t)e->type));
     for (coord_sub_t *s = c->subs, *n; s; s = n) {
         n = s->next;
         if (event_matches(e, s->level, s->sweep) && send_event(c, &s->peer, e) == -EHOSTUNREACH)

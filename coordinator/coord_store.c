@@ -43,7 +43,7 @@ static const char schema[] =
     "  first_seen REAL, last_seen REAL, state TEXT);"
     "CREATE TABLE IF NOT EXISTS events("
     "  seq INTEGER, ts REAL, level TEXT, component TEXT, msg TEXT, fields TEXT,"
-    "  sweep INTEGER);";
+    "  sweep INTEGER, type TEXT);";
 
 enum {
     ST_SWEEP_ADD,
@@ -100,8 +100,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_WORKER] = "INSERT INTO workers(id, name, host, slots, version, first_seen, last_seen, "
                   "state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT(id) DO UPDATE SET "
                   "name = ?2, host = ?3, slots = ?4, version = ?5, last_seen = ?6, state = ?7",
-    [ST_EVENT] = "INSERT INTO events(seq, ts, level, component, msg, fields, sweep) "
-                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_EVENT] = "INSERT INTO events(seq, ts, level, component, msg, fields, sweep, type) "
+                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 };
 
 struct coord_store {
@@ -171,6 +171,8 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
                  NULL, NULL);
     sqlite3_exec(s->db, "ALTER TABLE tasks ADD COLUMN n_eval INTEGER", NULL, NULL, NULL);
     sqlite3_exec(s->db, "ALTER TABLE tasks ADD COLUMN resumed_from INTEGER", NULL, NULL, NULL);
+    /* Journals from before typed events: their rows keep a NULL type. */
+    sqlite3_exec(s->db, "ALTER TABLE events ADD COLUMN type TEXT", NULL, NULL, NULL);
     /* Mark the file as ours, and refuse one written by a newer schema. */
     sqlite3_stmt *m = NULL;
     sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &m, NULL);
@@ -538,7 +540,7 @@ int coord_store_worker_seen(coord_store_t *s, const char *id, const char *name, 
 
 int coord_store_event(coord_store_t *s, uint64_t seq, double ts, const char *level,
                       const char *component, const char *msg, const char *fields,
-                      uint64_t sweep)
+                      uint64_t sweep, const char *type)
 {
     sqlite3_stmt *st = begin(s, ST_EVENT);
     if (!st)
@@ -553,6 +555,7 @@ int coord_store_event(coord_store_t *s, uint64_t seq, double ts, const char *lev
         sqlite3_bind_int64(st, 7, (sqlite3_int64)sweep);
     else
         sqlite3_bind_null(st, 7);
+    bind_text(st, 8, type);
     return run(s, st);
 }
 

@@ -86,9 +86,15 @@ coord_journal_reader_t coord_store_reader(coord_store_t *s);
 /* Drop the writes not yet committed (the simulator's crash). */
 void coord_store_rollback(coord_store_t *s);
 
+/* Append one event to the events table: its number in this run (seq), Unix
+ * time ts (seconds), level, component, message and logfmt fields, the sweep
+ * it is about (0: none, stored as NULL) and its stable type name
+ * (coord_event_name: "task.leased", ...; "log" for a plain log line).  All
+ * strings are borrowed; NULL is stored as NULL.  Rows written before the
+ * type column existed keep a NULL type. */
 int coord_store_event(coord_store_t *s, uint64_t seq, double ts, const char *level,
                       const char *component, const char *msg, const char *fields,
-                      uint64_t sweep);
+                      uint64_t sweep, const char *type);
 
 #endif
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json.h"
 
 // --- flags --------------------------------------------------------------------
 
@@ -289,6 +290,88 @@ void cli_csv_num(FILE *f, double v)
 {
     char b[40];
     fputs(cli_fmt_exact(v, b, sizeof b), f);
+}
+
+// --- logfmt -------------------------------------------------------------------
+
+bool cli_logfmt_next(const char **p, const char **key, size_t *key_len, char *val, size_t vlen)
+{
+    const char *s = *p;
+    while (*s == ' ')
+        s++;
+    if (!*s)
+        return false;
+    const char *k = s;
+    while (*s && *s != '=' && *s != ' ')
+        s++;
+    *key = k;
+    *key_len = (size_t)(s - k);
+    size_t o = 0;
+    if (*s == '=' && s[1] == '"') {
+        /* Quoted: up to the first quote that is not escaped.  An unclosed
+         * quote (a cut line) runs to the end rather than failing. */
+        for (s += 2; *s && *s != '"'; s++) {
+            char c = *s;
+            if (c == '\\' && s[1])
+                c = *++s == 'n' ? '\n' : *s;
+            if (o + 1 < vlen)
+                val[o++] = c;
+        }
+        if (*s == '"')
+            s++;
+    } else if (*s == '=') {
+        for (s++; *s && *s != ' '; s++)   // bare: '=' inside is part of the value
+            if (o + 1 < vlen)
+                val[o++] = *s;
+    }
+    if (vlen)
+        val[o] = '\0';
+    *p = s;
+    return true;
+}
+
+int cli_logfmt_json(FILE *f, const char *fields)
+{
+    if (!fields)
+        fields = "";
+    /* A value is never longer than the string, and there are at most
+     * len / 2 + 1 pairs (each takes a key byte and a separator). */
+    size_t len = strlen(fields);
+    char *val = malloc(len + 1), *key = malloc(len + 1);
+    const char **seen = malloc((len / 2 + 1) * sizeof *seen);
+    size_t *seen_len = malloc((len / 2 + 1) * sizeof *seen_len);
+    int rc = 0;
+    if (!val || !key || !seen || !seen_len) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    fputc('{', f);
+    size_t n = 0;
+    const char *p = fields, *k;
+    size_t kl;
+    while (cli_logfmt_next(&p, &k, &kl, val, len + 1)) {
+        bool dup = false;
+        for (size_t i = 0; i < n && !dup; i++)
+            dup = seen_len[i] == kl && memcmp(seen[i], k, kl) == 0;
+        if (dup)
+            continue;
+        seen[n] = k;
+        seen_len[n] = kl;
+        memcpy(key, k, kl);
+        key[kl] = '\0';
+        if (n++)
+            fputc(',', f);
+        hpt_json_str(f, key);
+        fputc(':', f);
+        hpt_json_str(f, val);
+    }
+    fputc('}', f);
+out:
+    free(val);
+    free(key);
+    free(seen);
+    free(seen_len);
+    return rc;
 }
 
 // --- terminal -------------------------------------------------------------------

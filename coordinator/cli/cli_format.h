@@ -92,6 +92,29 @@ void cli_csv_str(FILE *f, const char *s);
 /* Write v as a CSV number: cli_fmt_exact, NaN as an empty field. */
 void cli_csv_num(FILE *f, double v);
 
+// --- logfmt -------------------------------------------------------------------
+
+/* The next key=value pair of a logfmt fields string, the inverse of
+ * common/log.c's writer: pairs are separated by spaces; a bare value runs to
+ * the next space and may hold '=' (a=b=c is key "a", value "b=c"); a quoted
+ * value ("...") ends at the first unescaped quote, with \" for a quote, \\
+ * for a backslash and \n for a newline (any other \X is X).  A token with no
+ * '=' is a key with an empty value.
+ *
+ * Reads from *p (borrowed) and advances it past the pair.  *key points into
+ * the string (borrowed, *key_len bytes, not NUL-terminated); the value,
+ * unquoted and unescaped, is copied into val (vlen bytes, NUL-terminated, cut
+ * to fit: it is never longer than strlen(*p), so a buffer of that size plus
+ * one never cuts).  Returns false, touching nothing, when no pair is left. */
+bool cli_logfmt_next(const char **p, const char **key, size_t *key_len, char *val, size_t vlen);
+
+/* Write a logfmt fields string (borrowed; NULL as "") as one JSON object of
+ * strings, in the order of the pairs: `sweep=3 err="no \"x\""` becomes
+ * {"sweep":"3","err":"no \"x\""}.  Values stay strings (no guessing at
+ * numbers); a key that appears twice keeps its first value, as a reader of
+ * the text line would.  Returns 0, or -ENOMEM (nothing is written then). */
+int cli_logfmt_json(FILE *f, const char *fields);
+
 // --- terminal -------------------------------------------------------------------
 
 /* A bar of `width` cells: '#' for done, '.' for the rest, into buf (at least

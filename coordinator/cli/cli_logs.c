@@ -1,5 +1,5 @@
 /*
- * cli_logs.c: `hptune logs [-f] [--level L] [--sweep ID] [--worker W]`:
+ * cli_logs.c: `hptune logs [-f] [--level L] [--sweep ID] [--worker W] [--format F]`:
  * print the coordinator's recent events, and with -f keep printing new ones.
  *
  * Protocol (coord_clients.c): Subscribe{history=true} makes the coordinator
@@ -13,6 +13,11 @@
  *
  * Each event prints as one logfmt line in the coordinator's own format
  * (common/log.c): ts=ISO-8601-UTC-with-ms level= component= msg= fields.
+ * With --format json it prints as one JSON object per line (JSON Lines) with
+ * a fixed set of keys, the schema in print_help below and docs/cli.md:
+ * scripts read that instead of parsing the text, which is for people.  The
+ * event's `type` is the stable name of coordinator/core (event_defs in
+ * core/outbox.c); it is not in the text line, which stays as it was.
  *
  * --level and --sweep filter on the coordinator (Subscribe carries them);
  * --worker filters here, because Subscribe has no worker field and events
@@ -32,29 +37,56 @@
 #include "cli.h"
 #include "cli_client.h"
 #include "cli_format.h"
+#include "json.h"
 #include "log.h"
 
 #define RENEW_MS 3000
 
+enum { OPT_FORMAT = 900 };   // long only: -f is --follow
+
 static void print_help(FILE *f)
 {
-    fputs("Usage: hptune logs [-f] [--level LEVEL] [--sweep ID] [--worker W] [OPTIONS]\n"
+    fputs("Usage: hptune logs [-f] [--level LEVEL] [--sweep ID] [--worker W]\n"
+          "                   [--format text|json] [OPTIONS]\n"
           "\n"
           "Print the coordinator's recent events (the ring of its last log lines kept in\n"
           "memory), oldest first, and exit; with -f, keep printing new events as they\n"
           "happen until Ctrl-C.\n"
           "\n"
-          "Output: one logfmt line per event, in the coordinator's own log format:\n"
+          "Output (text, the default): one logfmt line per event, in the coordinator's\n"
+          "own log format:\n"
           "  ts=2024-05-01T14:03:07.123Z level=info component=sched msg=\"trial done\" "
           "sweep=3 ...\n"
           "ts is UTC with milliseconds; msg is quoted when it holds spaces; the key=value\n"
           "fields follow.\n"
+          "\n"
+          "Output (--format json): one JSON object per line (JSON Lines), always with\n"
+          "exactly these keys, in this order:\n"
+          "  ts         string   UTC, ISO-8601 with milliseconds, as in the text format\n"
+          "  ts_us      integer  microseconds since the Unix epoch\n"
+          "  seq        integer  the event's number, increasing within one coordinator\n"
+          "                      run (it starts again after a restart)\n"
+          "  level      string   debug | info | warn | error\n"
+          "  component  string   the coordinator component that logged it (sched, ...)\n"
+          "  type       string   the event's stable type: sweep.submitted, task.leased,\n"
+          "                      trial.done, sweep.finished, worker.joined, ...; \"log\"\n"
+          "                      for a plain log line (docs/protocol.md lists them all);\n"
+          "                      null from a coordinator too old to send types\n"
+          "  sweep      integer  the sweep the event is about, or null\n"
+          "  msg        string   the sentence of the text format\n"
+          "  fields     object   the key=value fields in order, every value a string\n"
+          "                      (quotes and escapes removed); a repeated key keeps\n"
+          "                      its first value\n"
+          "The keys are fixed.  Type names are stable: never renamed or reused; new\n"
+          "types are added over time, so a reader should pass over a type it does not\n"
+          "know.\n"
           "\n"
           "Options:\n"
           "  -f, --follow            after the history, print new events as they come;\n"
           "                          if the coordinator goes quiet or restarts, keep\n"
           "                          waiting; Ctrl-C unsubscribes and exits 0; a\n"
           "                          line on stderr says when the history is done\n"
+          "      --format FMT        text | json (JSON Lines, above)             [text]\n"
           "  -l, --level LEVEL       the least severe level shown: debug | info | warn |\n"
           "                          error                                       [info]\n"
           "  -s, --sweep ID          only events about sweep ID (those with sweep=ID)\n"
@@ -72,70 +104,95 @@ static void print_help(FILE *f)
           "Examples:\n"
           "  hptune logs --level warn\n"
           "  hptune logs -f --sweep 3 | grep 'msg=\"trial done\"'\n"
-          "  hptune logs -f --level debug --worker gpu1\n",
+          "  hptune logs -f --level debug --worker gpu1\n"
+          "  hptune logs --format json --sweep 3 | jq -r 'select(.type == \"trial.done\")\n"
+          "      | .fields.trial'\n",
           f);
 }
 
 // --- output ---------------------------------------------------------------------
 
-static void print_event(const Hpt__Event *e)
+/* e's time as ISO-8601 UTC with milliseconds into buf ("?" when the time
+ * cannot be represented).  Returns buf. */
+static const char *fmt_ts(int64_t ts_us, char *buf, size_t len)
 {
-    time_t sec = (time_t)(e->ts_us / 1000000);
-    long ms = (long)((e->ts_us % 1000000) / 1000);
+    time_t sec = (time_t)(ts_us / 1000000);
+    long ms = (long)((ts_us % 1000000) / 1000);
     if (ms < 0) { // before 1970: keep the fraction positive
         ms += 1000;
         sec--;
     }
     struct tm tm;
-    char ts[96] = "?";
+    snprintf(buf, len, "?");
     if (gmtime_r(&sec, &tm))
-        snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    return buf;
+}
+
+static void print_event(const Hpt__Event *e)
+{
+    char ts[96];
     char q[2048];
     hpt_log_quote(e->message, q, sizeof q);
-    printf("ts=%s level=%s component=%s msg=%s%s%s\n", ts, e->level, e->component, q,
-           e->fields[0] ? " " : "", e->fields);
+    printf("ts=%s level=%s component=%s msg=%s%s%s\n", fmt_ts(e->ts_us, ts, sizeof ts),
+           e->level, e->component, q, e->fields[0] ? " " : "", e->fields);
+}
+
+/* One JSON Lines record with the keys print_help documents, in that order.
+ * Every key is always there, so a reader can rely on the set; values the
+ * coordinator did not send are null.  Returns 0 or -ENOMEM (from the fields
+ * parser; the line is then not written at all). */
+static int print_event_json(const Hpt__Event *e)
+{
+    /* The fields object first, into memory: on failure nothing half-written
+     * reaches stdout. */
+    char *obj = NULL;
+    size_t obj_len = 0;
+    FILE *m = open_memstream(&obj, &obj_len);
+    if (!m)
+        return -ENOMEM;
+    int rc = cli_logfmt_json(m, e->fields);
+    if (fclose(m) != 0 && rc == 0)
+        rc = -ENOMEM;
+    if (rc == 0) {
+        char ts[96];
+        fputs("{\"ts\":", stdout);
+        hpt_json_str(stdout, fmt_ts(e->ts_us, ts, sizeof ts));
+        printf(",\"ts_us\":%lld,\"seq\":%llu,\"level\":", (long long)e->ts_us,
+               (unsigned long long)e->seq);
+        hpt_json_str(stdout, e->level);
+        fputs(",\"component\":", stdout);
+        hpt_json_str(stdout, e->component);
+        fputs(",\"type\":", stdout);
+        if (e->type && e->type[0])
+            hpt_json_str(stdout, e->type);
+        else
+            fputs("null", stdout);   // a coordinator from before Event.type
+        if (e->sweep)
+            printf(",\"sweep\":%llu", (unsigned long long)e->sweep);
+        else
+            fputs(",\"sweep\":null", stdout);
+        fputs(",\"msg\":", stdout);
+        hpt_json_str(stdout, e->message);
+        printf(",\"fields\":%s}\n", obj);
+    }
+    free(obj);
+    return rc;
 }
 
 // --- --worker -------------------------------------------------------------------
 
-/* The value of `key` in logfmt fields (key=value or key="quoted \" value"),
- * unescaped into buf.  Returns false when the key is not there. */
+/* The value of `key` in logfmt fields, unescaped into buf (cut to len).
+ * Returns false when the key is not there. */
 static bool field_get(const char *fields, const char *key, char *buf, size_t len)
 {
     size_t klen = strlen(key);
-    const char *p = fields;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *eq = strchr(p, '=');
-        if (!eq)
-            return false;
-        bool hit = (size_t)(eq - p) == klen && strncmp(p, key, klen) == 0;
-        const char *v = eq + 1;
-        size_t o = 0;
-        if (*v == '"') {
-            for (v++; *v && *v != '"'; v++) {
-                bool esc = *v == '\\' && v[1];
-                if (esc)
-                    v++;
-                if (hit && o + 1 < len)
-                    buf[o++] = esc && *v == 'n' ? '\n' : *v;
-            }
-            if (*v == '"')
-                v++;
-        } else {
-            for (; *v && *v != ' '; v++)
-                if (hit && o + 1 < len)
-                    buf[o++] = *v;
-        }
-        if (hit) {
-            if (len)
-                buf[o] = '\0';
+    const char *p = fields, *k;
+    size_t kl;
+    while (cli_logfmt_next(&p, &k, &kl, buf, len))
+        if (kl == klen && memcmp(k, key, klen) == 0)
             return true;
-        }
-        p = v;
-    }
     return false;
 }
 
@@ -246,6 +303,7 @@ static const struct option long_opts[] = {
     {"level", required_argument, NULL, 'l'},
     {"sweep", required_argument, NULL, 's'},
     {"worker", required_argument, NULL, 'w'},
+    {"format", required_argument, NULL, OPT_FORMAT},
     {"help", no_argument, NULL, 'h'},
     CLI_CONN_LONG_OPTS,
     {NULL, 0, NULL, 0},
@@ -273,6 +331,7 @@ int cli_logs(int argc, char **argv)
     const char *level = "info";
     uint64_t sweep = 0;
     worker_filter_t wf = {0};
+    bool json = false;
     int opt;
     while ((opt = cli_opt_next(&op, argc, argv)) > 0) {
         switch (opt) {
@@ -293,6 +352,15 @@ int cli_logs(int argc, char **argv)
             if (!optarg[0])
                 return cli_usage_error(cmd, "--worker: empty worker id or name");
             wf.want = optarg;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "text") == 0)
+                json = false;
+            else if (strcmp(optarg, "json") == 0)
+                json = true;
+            else
+                return cli_usage_error(cmd, "--format: unknown value '%s' (allowed: text, "
+                                            "json)", optarg);
             break;
         }
     }
@@ -340,8 +408,13 @@ int cli_logs(int argc, char **argv)
             break;
         switch (env->body_case) {
         case HPT__ENVELOPE__BODY_EVENT:
-            if (filter_match(&wf, env->event))
-                print_event(env->event);
+            if (filter_match(&wf, env->event)) {
+                if (!json)
+                    print_event(env->event);
+                else if (print_event_json(env->event) < 0)
+                    fprintf(stderr, "hptune %s: out of memory; event %llu not shown\n", cmd,
+                            (unsigned long long)env->event->seq);
+            }
             if (!history_done)
                 deadline = mono_ms() + cli_client_timeout_ms(c); // it is alive
             break;

@@ -74,7 +74,8 @@ help_has workers $conn "LAST SEEN" DATASETS TASKS/MIN EPOCHS/S --format json
 help_has results --format --top table csv json rank_test_score mean_test_score \
     split0_test_score pandas $conn
 # shellcheck disable=SC2086
-help_has logs --follow --level --sweep --worker debug info warn error $conn
+help_has logs --follow --level --sweep --worker debug info warn error --format json ts_us seq \
+    component type sweep.submitted msg fields $conn
 # shellcheck disable=SC2086
 help_has report --output --top index.html results.csv "log" "snapshot" "1.5" $conn
 # shellcheck disable=SC2086
@@ -118,6 +119,8 @@ expect_usage "--level: unknown value 'loud' (allowed: debug, info, warn, error)"
 expect_usage "--sweep: 'x' is not a sweep id" logs --sweep x
 expect_usage "hptune logs: unexpected argument 'extra'" logs extra
 expect_usage "--worker: empty worker id or name" logs --worker ''
+expect_usage "--format: unknown value 'csv' (allowed: text, json)" logs --format csv
+expect_usage "--format: missing value" logs --format
 expect_usage "--format: unknown value 'csv' (allowed: table, json)" workers --format csv
 expect_usage "hptune report: missing SWEEP" report
 expect_usage "hptune report: SWEEP: 'x' is not a sweep id" report x -o dir
@@ -175,7 +178,8 @@ expect_unreachable() {
 }
 for args in "status" "status 3" "status --watch" "status 3 --watch" "workers" "results 3" \
     "results 3 --format csv" "results 3 --format json" "logs" "logs -f" "logs --sweep 2" \
-    "workers --format json" "logs --worker w1" "logs -f --worker w1" "report 3 -o $tmp/r" \
+    "workers --format json" "logs --worker w1" "logs -f --worker w1" "logs --format json" \
+    "report 3 -o $tmp/r" \
     "cancel 3" "launch $tmp/spec.yaml" "launch $tmp/spec.yaml --wait"; do
     # shellcheck disable=SC2086 # split args on purpose
     expect_unreachable "$ADDR" $args --coordinator "$ADDR" --timeout 0.5

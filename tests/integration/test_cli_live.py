@@ -1,7 +1,9 @@
 """The CLI against a live coordinator: launch prints the id alone on its
 first line, status/workers/results answer, logs prints history, logs -f
-receives new lines as they happen, spec errors exit 2 with line:column, and
-an unreachable coordinator exits 3 naming the address."""
+receives new lines as they happen (as text and with --format json), spec
+errors exit 2 with line:column, and an unreachable coordinator exits 3
+naming the address."""
+import json
 import os
 import subprocess
 
@@ -36,6 +38,8 @@ f = Follower("--coordinator", c.addr).wait_ready()
 check(any(f"sweep={sweep}" in ln and "sweep submitted" in ln for ln in f.out),
       "logs -f history lacks the first sweep's submit: " + "".join(f.out)[-500:])
 n_history = len(f.out)
+fj = Follower("--coordinator", c.addr, "--format", "json").wait_ready()
+n_history_json = len(fj.out)
 bad = os.path.join(c.dir, "bad.yaml")
 with open(bad, "w") as fh:
     fh.write("name: x\ndataset: mnist\nmethod: grd\nparameters:\n  units: {value: 8}\n")
@@ -55,6 +59,33 @@ check(rc == 0, f"logs -f exited {rc} on SIGTERM")
 live = f.out[n_history:]
 check(any(f"sweep={sweep2}" in ln for ln in live),
       "logs -f did not receive new lines: " + out[-800:])
+
+
+def live_json(ln):
+    e = json.loads(ln)
+    return e["type"] == "sweep.finished" and e["sweep"] == sweep2
+
+
+# The same with --format json: the live lines are JSON objects of the
+# documented keys (test_cli_observe checks the schema in depth).
+try:
+    fj.wait_line(live_json, timeout=30, what=f"live sweep.finished of sweep {sweep2} as JSON")
+except (RuntimeError, ValueError) as e:
+    check(False, str(e))
+rc, out = fj.stop()
+check(rc == 0, f"logs -f --format json exited {rc} on SIGTERM")
+keys = ["ts", "ts_us", "seq", "level", "component", "type", "sweep", "msg", "fields"]
+try:
+    objs = [json.loads(ln) for ln in fj.out]
+except ValueError as e:
+    objs = []
+    check(False, f"logs -f --format json printed a line that is not JSON ({e}): {out[-800:]}")
+check(objs and all(list(o) == keys for o in objs),
+      f"logs -f --format json keys: {[list(o) for o in objs if list(o) != keys][:2]}")
+live = objs[n_history_json:]
+check([o["type"] for o in live if o["sweep"] == sweep2][:1] == ["sweep.submitted"]
+      and any(o["type"] == "trial.done" and o["sweep"] == sweep2 for o in live),
+      f"logs -f --format json: sweep {sweep2}'s live events: {out[-800:]}")
 
 # Unreachable: exit 3, naming the address.
 addr = f"tcp://127.0.0.1:{free_port()}"

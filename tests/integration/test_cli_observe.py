@@ -1,12 +1,23 @@
 """Watching the workers: `hptune logs --worker W` (by name or id, history
 and -f, alone and with --sweep) shows only that worker's events, and
 `hptune workers` (table and --format json) shows each worker's last-seen
-time and throughput, consistent with its counters."""
+time and throughput, consistent with its counters.
+
+`hptune logs --format json` keeps its documented schema: every line is a
+JSON object with exactly the documented keys and value types, types are the
+documented ones (docs/protocol.md, which must list the core's event_defs), a
+sweep's lifecycle comes in order, and each line says what the text line of
+the same event says.  The journal's events table stores each event's type
+(the same as the JSON for the same seq), and a journal from before the type
+column gets it when the coordinator opens it."""
+import datetime
 import json
 import os
+import re
+import sqlite3
 import time
 
-from harness import Cluster, Follower, check, finish, parse_logfmt
+from harness import SRC, Cluster, Follower, check, finish, parse_logfmt
 
 SPEC = """
 name: observe-{n}
@@ -63,6 +74,156 @@ check(evs and all(e.get("worker") == ida and e.get("sweep") == str(s1) for e in 
       f"logs --worker wa --sweep {s1}: {r.stdout[-600:]}")
 r = c.cli("logs", "--worker", "", check_rc=False)
 check(r.returncode == 2, f"logs --worker '': exit {r.returncode}")
+
+# --- logs --format json ------------------------------------------------------------
+KEYS = ["ts", "ts_us", "seq", "level", "component", "type", "sweep", "msg", "fields"]
+LEVELS = ("debug", "info", "warn", "error")
+
+
+def doc_types():
+    """The type names of docs/protocol.md's events table."""
+    with open(os.path.join(SRC, "docs", "protocol.md")) as f:
+        text = f.read()
+    sec = text.split("### Events (`Event.type`)", 1)[1].split("\n### ", 1)[0]
+    rows = sec.split("\n|---|", 1)[1]   # below the table's header
+    return re.findall(r"^\| `([a-z_.]+)` \|", rows, re.M)
+
+
+def core_types():
+    """The names in the core's event_defs (coordinator/core/outbox.c)."""
+    with open(os.path.join(SRC, "coordinator", "core", "outbox.c")) as f:
+        text = f.read()
+    defs = text.split("event_defs[COORD_EV__COUNT] = {", 1)[1].split("};", 1)[0]
+    return re.findall(r'\] =\s*\{"([a-z_.]+)"', defs)
+
+
+TYPES = set(doc_types())
+check(len(TYPES) >= 20 and "task.leased" in TYPES and "log" in TYPES,
+      f"docs/protocol.md: events table not found or short: {sorted(TYPES)}")
+check(TYPES == set(core_types()),
+      f"docs/protocol.md lists {sorted(TYPES ^ set(core_types()))} differently from event_defs")
+
+
+def json_events(out, what):
+    """Parse `logs --format json` output, checking every line against the
+    documented schema; returns the objects."""
+    evs = []
+    for ln in out.splitlines():
+        try:
+            e = json.loads(ln)
+        except ValueError as x:
+            check(False, f"{what}: not JSON ({x}): {ln!r}")
+            continue
+        if not check(isinstance(e, dict) and list(e) == KEYS,
+                     f"{what}: keys {list(e) if isinstance(e, dict) else e!r}, want {KEYS}"):
+            continue
+        ok = (isinstance(e["ts"], str) and isinstance(e["ts_us"], int)
+              and isinstance(e["seq"], int) and e["seq"] > 0 and e["level"] in LEVELS
+              and isinstance(e["component"], str) and e["type"] in TYPES
+              and (e["sweep"] is None or (isinstance(e["sweep"], int) and e["sweep"] > 0))
+              and isinstance(e["msg"], str) and isinstance(e["fields"], dict)
+              and all(isinstance(v, str) for v in e["fields"].values()))
+        check(ok, f"{what}: value types or names off the schema: {ln}")
+        if ok:
+            t = datetime.datetime.fromtimestamp(e["ts_us"] // 1000000, datetime.timezone.utc)
+            want_ts = t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{e['ts_us'] % 1000000 // 1000:03d}Z"
+            check(e["ts"] == want_ts, f"{what}: ts {e['ts']} is not ts_us {e['ts_us']}")
+            evs.append(e)
+    seqs = [e["seq"] for e in evs]
+    check(seqs == sorted(set(seqs)), f"{what}: seq not increasing: {seqs[:20]}")
+    return evs
+
+
+def text_pairs(line):
+    """A text line's key=value pairs in order, unquoted (harness's reader)."""
+    ev = parse_logfmt(line)
+    check(ev is not None, f"text line does not parse: {line!r}")
+    return [(k, v) for k, v in (ev or {}).items() if k != "_t"]
+
+
+def logs_both(*args):
+    """`hptune logs ARGS` as text and as JSON (the same history twice: the
+    events asked for are of a finished sweep, or the check is only on what
+    both show)."""
+    return c.cli("logs", *args).stdout, c.cli("logs", *args, "--format", "json").stdout
+
+
+def first(evs, typ):
+    return next((i for i, e in enumerate(evs) if e["type"] == typ), None)
+
+
+# A finished sweep at debug: the lifecycle in order, and each JSON line says
+# what the text line of the same event says (same order: both are the ring).
+text, out = logs_both("--level", "debug", "--sweep", str(s1))
+evs = json_events(out, f"logs --format json --level debug --sweep {s1}")
+lines = text.splitlines()
+check(evs and len(evs) == len(lines),
+      f"--sweep {s1}: {len(evs)} JSON lines, {len(lines)} text lines")
+for e, ln in zip(evs, lines):
+    want = [("ts", e["ts"]), ("level", e["level"]), ("component", e["component"]),
+            ("msg", e["msg"])] + list(e["fields"].items())
+    check(text_pairs(ln) == want, f"seq {e['seq']}: JSON {e} vs text {ln!r}")
+check(all(e["sweep"] == s1 for e in evs), f"--sweep {s1}: other sweeps: {out[-600:]}")
+order = [first(evs, t) for t in ("sweep.submitted", "task.leased", "trial.done",
+                                 "sweep.finished")]
+check(None not in order and order == sorted(order),
+      f"sweep {s1} lifecycle out of order (submitted, leased, done, finished at {order}): "
+      f"{[e['type'] for e in evs]}")
+types = [e["type"] for e in evs]
+check(types.count("trial.done") == 4 and types.count("sweep.finished") == 1
+      and types[-1] == "sweep.finished" and types.count("task.leased") >= 8,
+      f"sweep {s1}: 4 trials x 2 folds, want 4 trial.done, >= 8 task.leased, "
+      f"sweep.finished last: {types}")
+for e in evs:
+    if e["type"] == "task.leased":
+        check(e["level"] == "debug" and e["fields"].get("worker") in (ida, idb)
+              and e["fields"].get("sweep") == str(s1), f"task.leased: {e}")
+    if e["type"] == "trial.done":
+        check(e["fields"].get("trial", "").isdigit(), f"trial.done without a trial: {e}")
+
+# At the default level (info): the same lifecycle without the debug events.
+evs = json_events(c.cli("logs", "--sweep", str(s1), "--format", "json").stdout,
+                  f"logs --format json --sweep {s1}")
+types = [e["type"] for e in evs]
+check("task.leased" not in types and all(e["level"] != "debug" for e in evs),
+      f"info level shows debug events: {types}")
+order = [first(evs, t) for t in ("sweep.submitted", "trial.done", "sweep.finished")]
+check(None not in order and order == sorted(order), f"info lifecycle at {order}: {types}")
+
+# Everything: plain shell lines are "log", worker events name the worker.
+everything = json_events(c.cli("logs", "--level", "debug", "--format", "json").stdout,
+                         "logs --format json --level debug")
+check(any(e["type"] == "log" for e in everything), "no event of type log in the ring")
+joined = [e for e in everything if e["type"] == "worker.joined"]
+check({e["fields"].get("name") for e in joined} == {"wa", "wb"}
+      and all(e["sweep"] is None for e in joined), f"worker.joined events: {joined}")
+# --worker with JSON: only that worker's events.
+evs = json_events(c.cli("logs", "--level", "debug", "--worker", "wa", "--format", "json").stdout,
+                  "logs --format json --worker wa")
+check(evs and all(e["fields"].get("worker") == ida for e in evs),
+      f"--format json --worker wa: {[e for e in evs if e['fields'].get('worker') != ida][:2]}")
+
+# The journal stores the type of every event at info and above: the same as
+# the JSON for the same seq (this coordinator has not restarted, so seq is
+# unique in its journal).
+cols = [r[1] for r in c.q("PRAGMA table_info(events)")]
+check("type" in cols, f"events table columns: {cols}")
+shown = {e["seq"]: e for e in everything if e["level"] != "debug"}
+try:
+    c.wait_for(lambda: {r[0] for r in c.q("SELECT seq FROM events")} >= set(shown),
+               timeout=10, what="the ring's events in the journal")
+except RuntimeError as x:
+    check(False, str(x))
+rows = {seq: (typ, msg) for seq, typ, msg in c.q("SELECT seq, type, msg FROM events")}
+check(all(t in TYPES for t, _ in rows.values()),
+      f"journal types not documented: {sorted({t for t, _ in rows.values()} - TYPES, key=str)}")
+bad = [(s, rows.get(s), e["type"], e["msg"]) for s, e in shown.items()
+       if rows.get(s) != (e["type"], e["msg"])]
+check(not bad, f"journal (type, msg) differs from logs --format json for seq: {bad[:5]}")
+n = dict(c.q("SELECT type, COUNT(*) FROM events WHERE sweep = ? GROUP BY type", s1))
+check(n.get("sweep.submitted") == 1 and n.get("trial.done") == 4
+      and n.get("sweep.finished") == 1 and "task.leased" not in n,
+      f"journal events of sweep {s1} by type: {n}")
 
 # -f: only wb's live events, including a worker that joins after it started
 # (learned from its "worker joined" event).
@@ -147,4 +308,33 @@ check(lines[-1].startswith("3 workers, 0/3 slots busy,") and "tasks/min" in line
       f"workers totals line: {lines[-1]!r}")
 r = c.cli("workers", "--format", "yaml", check_rc=False)
 check(r.returncode == 2 and "--format" in r.stderr, f"workers --format yaml: {r.returncode}")
+c.stop()
+
+# --- a journal from before the type column ------------------------------------------
+# The coordinator adds the column when it opens the journal: the old rows keep
+# a NULL type, its own events get theirs.
+old = Cluster(name="observe-oldjournal")
+db = sqlite3.connect(old.db_path)
+db.executescript("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+                 "INSERT INTO meta VALUES('schema', '1');"
+                 "CREATE TABLE events(seq INTEGER, ts REAL, level TEXT, component TEXT,"
+                 "  msg TEXT, fields TEXT, sweep INTEGER);"
+                 "INSERT INTO events VALUES(1, 1.0, 'info', 'main', 'old line', '', NULL);")
+db.commit()
+db.close()
+old.start_coordinator()
+check("type" in [r[1] for r in old.q("PRAGMA table_info(events)")],
+      "an old journal did not get the type column")
+check(old.q("SELECT type FROM events WHERE msg = 'old line'") == [(None,)],
+      f"old row: {old.q('SELECT * FROM events WHERE msg = ?', 'old line')}")
+s3 = old.launch("name: old-journal\ndataset: mnist\nmethod: grid\ncv: {folds: 2}\n"
+                "parameters:\n  units: {values: [8]}\n")
+try:
+    old.wait_for(lambda: old.q("SELECT type FROM events WHERE sweep = ?", s3),
+                 timeout=10, what="the new sweep's events in the old journal")
+except RuntimeError as x:
+    check(False, str(x))
+check(old.q("SELECT type FROM events WHERE sweep = ? ORDER BY seq LIMIT 1", s3)
+      == [("sweep.submitted",)],
+      f"old journal, new events: {old.q('SELECT seq, type, msg FROM events')}")
 finish()
