@@ -276,6 +276,33 @@ int coord_store_apply(coord_store_t *s, const coord_jrec_t *j)
     return -EINVAL;
 }
 
+int coord_store_incarnation(coord_store_t *s, uint64_t *gen, hpt_err *err)
+{
+    *gen = 0;
+    int rc = coord_store_flush(s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'incarnation'", -1, &q,
+                           NULL) != SQLITE_OK)
+        return db_err(s, err, "SELECT incarnation");
+    uint64_t last = 0;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        last = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    if (last >= COORD_STORE_MAX_INCARNATION)
+        return hpt_err_set(err, -EOVERFLOW, "%s: the journal has been started %llu times, the "
+                           "most its task ids allow", s->path, (unsigned long long)last);
+    char sql[128];
+    snprintf(sql, sizeof sql,
+             "INSERT OR REPLACE INTO meta(key, value) VALUES('incarnation', '%llu')",
+             (unsigned long long)(last + 1));
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(s, err, "UPDATE incarnation");
+    *gen = last + 1;
+    return 0;
+}
+
 int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task)
 {
     *sweep = *task = 0;

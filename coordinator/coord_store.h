@@ -37,6 +37,18 @@ int coord_store_flush(coord_store_t *s, hpt_err *err);
 /* True when writes are waiting for a flush. */
 bool coord_store_dirty(const coord_store_t *s);
 
+/* Start a new incarnation of the coordinator on this journal: the counter
+ * in meta goes up by one and is committed at once, before anything is sent.
+ * Task ids of incarnation g start at g << COORD_STORE_ID_SHIFT
+ * (coord_core_set_ids), so an id used in a run that crashed before
+ * committing it is never given to another task: a late result for it
+ * cannot land on the wrong task.  Returns 0 with *gen >= 1, or a negative
+ * errno (-EIO, -EOVERFLOW) with err saying why. */
+#define COORD_STORE_ID_SHIFT 32
+#define COORD_STORE_MAX_INCARNATION ((1ULL << (53 - COORD_STORE_ID_SHIFT)) - 1)  // ids stay
+                                                                               // JSON-exact
+int coord_store_incarnation(coord_store_t *s, uint64_t *gen, hpt_err *err);
+
 /* Largest ids in use, so a restarted coordinator continues numbering. */
 int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task);
 

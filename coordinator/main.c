@@ -279,7 +279,13 @@ int main(int argc, char **argv)
     c.core.event_level = (int)hpt__log_level;   // events below the log level are never formatted
     uint64_t max_sweep = 0, max_task = 0;
     coord_store_max_ids(c.store, &max_sweep, &max_task);
-    coord_core_set_ids(&c.core, max_sweep, max_task);
+    uint64_t gen = 0;
+    if (coord_store_incarnation(c.store, &gen, &err) < 0) {
+        hpt_log(HPT_LOG_ERROR, "store", "cannot start a new incarnation of the journal",
+                "db=%s error=\"%s\"", c.cfg.db, err.msg);
+        goto done;
+    }
+    coord_core_set_ids(&c.core, max_sweep, max_task, gen << COORD_STORE_ID_SHIFT);
     coord_events_init(&c);
     coord_journal_reader_t rd = coord_store_reader(c.store);
     int resumed = coord_core_resume(&c.core, coord_now(), &rd, &err);

@@ -410,8 +410,13 @@ int coord_core_init(coord_core_t *k, const coord_core_cfg_t *cfg, double wall_of
 /* Free every object and the outbox; k can be initialised again. */
 void coord_core_free(coord_core_t *k);
 
-/* Continue numbering after the journal's largest ids. */
-void coord_core_set_ids(coord_core_t *k, uint64_t max_sweep, uint64_t max_task);
+/* Continue numbering after the journal's largest ids; task ids of this run
+ * start no lower than first_task (the incarnation's block, coord_store.h's
+ * coord_store_incarnation: ids handed out by a run that crashed before
+ * committing them are never reused, so a late result cannot match another
+ * task's id). */
+void coord_core_set_ids(coord_core_t *k, uint64_t max_sweep, uint64_t max_task,
+                        uint64_t first_task);
 
 /* Stop leasing (shutdown): later entry points still record results. */
 void coord_core_stop(coord_core_t *k);

@@ -107,8 +107,11 @@ void coord_core_free(coord_core_t *k)
     coord_core_init(k, &cfg, off);
 }
 
-void coord_core_set_ids(coord_core_t *k, uint64_t max_sweep, uint64_t max_task)
+void coord_core_set_ids(coord_core_t *k, uint64_t max_sweep, uint64_t max_task,
+                        uint64_t first_task)
 {
+    if (first_task > k->next_task_id)
+        k->next_task_id = first_task;
     if (max_sweep + 1 > k->next_sweep_id)
         k->next_sweep_id = max_sweep + 1;
     if (max_task + 1 > k->next_task_id)

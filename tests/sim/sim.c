@@ -443,7 +443,11 @@ static void coord_start(sim_t *S)
     S->core.event_level = S->cfg.verbose ? HPT_LOG_DEBUG : HPT_LOG_INFO;
     uint64_t ms = 0, mt = 0;
     coord_store_max_ids(S->store, &ms, &mt);
-    coord_core_set_ids(&S->core, ms, mt);
+    uint64_t gen = 0;
+    hpt_err gerr = {0};
+    if (coord_store_incarnation(S->store, &gen, &gerr) < 0)
+        fail(S, "incarnation: %s", gerr.msg);
+    coord_core_set_ids(&S->core, ms, mt, gen << COORD_STORE_ID_SHIFT);
     coord_journal_reader_t rd = coord_store_reader(S->store);
     hpt_err err = {0};
     int rc = coord_core_resume(&S->core, S->now, &rd, &err);
