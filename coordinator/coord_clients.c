@@ -10,6 +10,9 @@
  * dropped on the first failed send (ROUTER_MANDATORY says EHOSTUNREACH).
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>   // malloc_trim
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,6 +328,7 @@ int coord_sweep_need(coord_t *c, coord_sweep_t *s, hpt_err *err)
 void coord_sweeps_unload(coord_t *c)
 {
     c->unload_pending = false;
+    size_t freed = 0;
     for (coord_sweep_t *s = c->core.sweeps; s; s = s->next) {
         if (s->state < SWEEP_DONE || !coord_sweep_loaded(s) || lru_has(c, s->id))
             continue;
@@ -337,9 +341,17 @@ void coord_sweeps_unload(coord_t *c)
             continue;
         }
         c->sweeps_unloaded++;
+        freed += trials;
         hpt_log(HPT_LOG_DEBUG, "sched", "finished sweep unloaded (its journal is committed)",
                 "sweep=%llu trials=%zu", (unsigned long long)s->id, trials);
     }
+#ifdef __GLIBC__
+    /* A sweep's trials are many small blocks: glibc keeps freed ones in its
+     * heap, so without a trim the coordinator's RSS would stay at its peak
+     * after the sweep left memory. */
+    if (freed > 0)
+        malloc_trim(0);
+#endif
 }
 
 /* compare: also the winner-versus-rest statistics, O(trials) t-tests, which

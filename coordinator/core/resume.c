@@ -492,6 +492,7 @@ int coord_core_unload(coord_core_t *k, coord_sweep_t *s)
         coord_trial_values(s->best, sum->best_vals);
     }
     loaded_free(k, s);
+    hpt__map_compact(k);
     s->sum = sum;
     return 0;
 }
