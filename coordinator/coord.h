@@ -76,6 +76,11 @@ typedef struct coord_event {
 } coord_event_t;
 
 
+/* Finished sweeps read recently (results, report, the HTTP API, plots),
+ * kept loaded so that paging through one does not read the journal for
+ * every page; other finished sweeps leave memory (coord_core_unload). */
+#define COORD_LOADED_LRU 4
+
 /* Dataset fingerprints computed from the coordinator's own copies (the
  * thread pool computes them; the cache is read and written on the loop). */
 #define COORD_FP_CACHE 8
@@ -114,6 +119,14 @@ typedef struct coord {
     struct coord_http *http;      // the HTTP server (coord_http.h), NULL when off
     struct coord_zap *zap;        // CURVE authentication (coord_zap.c), NULL without keys
     struct coord_rcache *rcaches; // results caches of the sweeps asked about (coord_clients.c)
+
+    // Finished sweeps in memory (coord_clients.c: coord_sweep_need, coord_sweeps_unload).
+    uint64_t lru_sweep[COORD_LOADED_LRU];  // finished sweeps read recently (0: empty slot)
+    uint64_t lru_used[COORD_LOADED_LRU];   // lru_clock when each was last read
+    uint64_t lru_clock;
+    bool unload_pending;          // a sweep ended or left the LRU: unload after the next commit
+    uint64_t sweeps_unloaded;     // coord_core_unload calls that freed a sweep
+    uint64_t sweeps_reloaded;     // finished sweeps read back from the journal on demand
 } coord_t;
 
 // --- coord_shell.c: clock, sending, the core's outbox ------------------------
@@ -197,10 +210,25 @@ typedef struct coord_sweep_info {
     char txt[COORD_SPEC_MAX_PARAMS][64];
 } coord_sweep_info_t;
 
-/* Fill *b from s.  compare: also the winner-versus-rest statistics
- * (runner-up, indistinguishable), O(trials) t-tests that only results
- * requests pay for. */
+/* Fill *b from s, loaded or not (an unloaded sweep answers from its
+ * summary, the same fields).  compare: also the winner-versus-rest
+ * statistics (runner-up, indistinguishable), O(trials) t-tests that only
+ * results requests pay for; they need s loaded (coord_sweep_need). */
 void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool compare);
+
+/* Make s's trials readable before building results (or plots) from them:
+ * a finished sweep is marked recently read (the least recently read of
+ * COORD_LOADED_LRU others leaves the set, and memory after the next
+ * commit) and, when unloaded, read back from the journal through the core
+ * (coord_core_load).  Returns 0, or a negative errno with err saying why
+ * (logged; s stays unloaded).  Loop thread. */
+int coord_sweep_need(coord_t *c, coord_sweep_t *s, hpt_err *err);
+
+/* Unload every finished sweep that is loaded and not recently read.  Call
+ * only when every journal record written so far is committed (main.c,
+ * after its commit): the core reads an unloaded sweep back from the
+ * journal.  Clears c->unload_pending. */
+void coord_sweeps_unload(coord_t *c);
 
 /* A trial of s finished (done, failed or cancelled): its ranks and the
  * winner-versus-rest statistics are stale.  O(1); the next results request
@@ -225,8 +253,9 @@ typedef struct coord_results coord_results_t;
  * reply's total, offset, more and generation are set; ranks, p_vs_best and
  * the summary are over all trials (from the sweep's results cache, rebuilt
  * here when stale: c's, loop thread).  An offset at or past the end gives an
- * empty page with more = false.  Returns 0 or -ENOMEM; *out is owned by the
- * caller. */
+ * empty page with more = false.  An unloaded sweep is read back from the
+ * journal first (coord_sweep_need).  Returns 0, -ENOMEM, or the error of
+ * reading it back; *out is owned by the caller. */
 int coord_results_new(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint64_t offset,
                       uint32_t limit, size_t max_bytes);
 const Hpt__ResultsReply *coord_results_reply(const coord_results_t *r);

@@ -10,6 +10,9 @@
  * dropped on the first failed send (ROUTER_MANDATORY says EHOSTUNREACH).
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>   // malloc_trim
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,13 +87,11 @@ static void reply_error(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, 
 
 // --- building SweepInfo ---------------------------------------------------
 
-/* Param entries for trial tr: n entries written into ps (and pointers pp),
- * with their text in txt (n x 64 bytes). */
-static void fill_params(const coord_sweep_t *s, const coord_trial_t *tr, Hpt__Param *ps,
-                        Hpt__Param **pp, char (*txt)[64])
+/* Param entries for the values vals (spec->n_params of them): written into
+ * ps (and pointers pp), with their text in txt (n x 64 bytes). */
+static void fill_vals(const coord_sweep_t *s, const coord_pval_t *vals, Hpt__Param *ps,
+                      Hpt__Param **pp, char (*txt)[64])
 {
-    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
-    coord_trial_values(tr, vals);
     for (int i = 0; i < s->spec->n_params; i++) {
         const coord_param_t *p = &s->spec->params[i];
         hpt__param__init(&ps[i]);
@@ -102,6 +103,15 @@ static void fill_params(const coord_sweep_t *s, const coord_trial_t *tr, Hpt__Pa
         ps[i].number = vals[i].absent ? NAN : vals[i].num;
         pp[i] = &ps[i];
     }
+}
+
+/* Param entries for trial tr, as fill_vals. */
+static void fill_params(const coord_sweep_t *s, const coord_trial_t *tr, Hpt__Param *ps,
+                        Hpt__Param **pp, char (*txt)[64])
+{
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    coord_trial_values(tr, vals);
+    fill_vals(s, vals, ps, pp, txt);
 }
 
 typedef coord_sweep_info_t sweep_info_buf_t;
@@ -242,6 +252,108 @@ static struct coord_rcache *rcache_get(coord_t *c, coord_sweep_t *s)
     return rc;
 }
 
+/* Free s's results cache (its ranks are by trial index, its best a trial
+ * pointer: stale once s is unloaded). */
+static void rcache_drop(coord_t *c, coord_sweep_t *s)
+{
+    struct coord_rcache *rc = s->rcache;
+    if (!rc)
+        return;
+    for (struct coord_rcache **pp = &c->rcaches; *pp; pp = &(*pp)->next)
+        if (*pp == rc) {
+            *pp = rc->next;
+            break;
+        }
+    rcache_free(rc);
+    s->rcache = NULL;
+}
+
+// --- finished sweeps in memory ------------------------------------------------
+
+static bool lru_has(const coord_t *c, uint64_t id)
+{
+    for (int i = 0; i < COORD_LOADED_LRU; i++)
+        if (c->lru_sweep[i] == id)
+            return true;
+    return false;
+}
+
+/* Mark sweep id read now; the least recently read one leaves the set when
+ * it is full, to be unloaded after the next commit. */
+static void lru_touch(coord_t *c, uint64_t id)
+{
+    int slot = 0;
+    for (int i = 0; i < COORD_LOADED_LRU; i++) {
+        if (c->lru_sweep[i] == id) {
+            slot = i;
+            break;
+        }
+        if (c->lru_used[i] < c->lru_used[slot])
+            slot = i;
+    }
+    if (c->lru_sweep[slot] != id && c->lru_sweep[slot] != 0)
+        c->unload_pending = true;
+    c->lru_sweep[slot] = id;
+    c->lru_used[slot] = ++c->lru_clock;
+}
+
+int coord_sweep_need(coord_t *c, coord_sweep_t *s, hpt_err *err)
+{
+    if (s->state < SWEEP_DONE)
+        return 0;   // a sweep is only unloaded once it has ended
+    lru_touch(c, s->id);
+    if (coord_sweep_loaded(s))
+        return 0;
+    double t0 = coord_now();
+    coord_journal_reader_t rd = coord_store_reader(c->store);
+    hpt_err lerr = {0};
+    int rc = coord_core_load(&c->core, t0, &rd, s, &lerr);
+    coord_apply(c);
+    if (rc < 0) {
+        char q[300];
+        hpt_log(HPT_LOG_ERROR, "store", "cannot read a finished sweep back from the journal",
+                "sweep=%llu error=%s", (unsigned long long)s->id,
+                hpt_log_quote(lerr.msg, q, sizeof q));
+        if (err)
+            *err = lerr;
+        return rc;
+    }
+    c->sweeps_reloaded++;
+    hpt_log(HPT_LOG_DEBUG, "store", "finished sweep read back from the journal",
+            "sweep=%llu trials=%zu ms=%.1f", (unsigned long long)s->id, s->n_trials,
+            (coord_now() - t0) * 1e3);
+    return 0;
+}
+
+void coord_sweeps_unload(coord_t *c)
+{
+    c->unload_pending = false;
+    size_t freed = 0;
+    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next) {
+        if (s->state < SWEEP_DONE || !coord_sweep_loaded(s) || lru_has(c, s->id))
+            continue;
+        size_t trials = s->n_trials;
+        rcache_drop(c, s);
+        int rc = coord_core_unload(&c->core, s);
+        if (rc < 0) {   // -ENOMEM for its summary: it stays loaded, tried again later
+            hpt_log(HPT_LOG_WARN, "sched", "cannot unload a finished sweep",
+                    "sweep=%llu error=\"%s\"", (unsigned long long)s->id, hpt_strerror(rc));
+            continue;
+        }
+        c->sweeps_unloaded++;
+        freed += trials;
+        hpt_log(HPT_LOG_DEBUG, "sched", "finished sweep unloaded (its journal is committed)",
+                "sweep=%llu trials=%zu", (unsigned long long)s->id, trials);
+    }
+#ifdef __GLIBC__
+    /* A sweep's trials are many small blocks: glibc keeps freed ones in its
+     * heap, so without a trim the coordinator's RSS would stay at its peak
+     * after the sweep left memory. */
+    if (freed > 0)
+        malloc_trim(0);
+#endif
+}
+
 /* compare: also the winner-versus-rest statistics, O(trials) t-tests, which
  * only results requests pay for (status must stay cheap under load). */
 void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool compare)
@@ -256,8 +368,12 @@ void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool c
     i->metric = (char *)hpt_metric_name(s->spec->metric);
     i->maximize = s->spec->maximize;
     i->priority = s->spec->priority;
-    long total = coord_search_total(s->search);
-    i->trials_total = (uint32_t)(total > 0 ? total : (long)s->n_trials);
+    /* An unloaded sweep (coord_core_unload) answers from its summary,
+     * which holds exactly what is read here of its search and trials. */
+    const coord_sweep_sum_t *sum = s->sum;
+    long total = sum ? sum->trials_total : coord_search_total(s->search);
+    size_t n_trials = sum ? sum->n_trials : s->n_trials;
+    i->trials_total = (uint32_t)(total > 0 ? total : (long)n_trials);
     i->trials_done = (uint32_t)s->trials_done;
     i->trials_failed = (uint32_t)s->trials_failed;
     i->tasks_total = (uint32_t)s->tasks_total + (s->refit_task || s->spec->refit ? 1 : 0);
@@ -272,6 +388,13 @@ void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool c
         i->best_mean = s->best->mean;
         i->best_std = s->best->std;
         fill_params(s, s->best, b->params, b->pp, b->txt);
+        i->n_best_params = (size_t)s->spec->n_params;
+        i->best_params = b->pp;
+    } else if (sum && sum->best) {
+        i->best_trial = sum->best;
+        i->best_mean = sum->best_mean;
+        i->best_std = sum->best_std;
+        fill_vals(s, sum->best_vals, b->params, b->pp, b->txt);
         i->n_best_params = (size_t)s->spec->n_params;
         i->best_params = b->pp;
     }
@@ -728,6 +851,9 @@ static int results_head(coord_results_t **out, coord_t *c, coord_sweep_t *s, uin
 {
     *out = NULL;
     *rows = *row_bytes = 0;
+    int lrc = coord_sweep_need(c, s, NULL);   // an unloaded sweep is read back first
+    if (lrc < 0)
+        return lrc;
     struct coord_rcache *rc = rcache_get(c, s);
     coord_results_t *res = calloc(1, sizeof *res);
     int np = s->spec->n_params;
@@ -954,11 +1080,16 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         reply_error(c, peer, env->req_id, 4, msg);
         return;
     }
+    hpt_err lerr = {0};
+    if (coord_sweep_need(c, s, &lerr) < 0) {
+        reply_error(c, peer, env->req_id, 1, lerr.msg);
+        return;
+    }
     int rc = results_send(c, peer, env->req_id, s, q->offset, q->limit, page_bytes());
     if (rc == 0)
         c->results_pages++;
     if (rc != -EMSGSIZE && rc != -ENOMEM && rc != -EPROTO)
-        return;
+        return;   // sent, or the peer is gone
     /* A page that cannot be streamed (a single row over the cap): the
      * reply built whole explains why to the client. */
     coord_results_t *res = NULL;

@@ -814,17 +814,22 @@ static bool plot_path(const char *path, uint64_t *id, const char **rest)
     return true;
 }
 
-/* What a sweep's plots are drawn from: they are redrawn when it changes. */
+/* What a sweep's plots are drawn from: they are redrawn when it changes.
+ * The same whether s is loaded or not (an unloaded sweep's summary), so
+ * cached plots of a finished sweep are served without reading it back. */
 static void plot_stamp(const coord_sweep_t *s, char *buf, size_t len)
 {
+    size_t n_trials = s->sum ? s->sum->n_trials : s->n_trials;
+    uint64_t best = s->sum ? s->sum->best : s->best ? s->best->number : 0;
     snprintf(buf, len, "%d/%d/%d/%d/%d/%d/%zu/%d/%llu", (int)s->state, s->tasks_done,
-             s->tasks_failed, s->trials_done, s->trials_failed, s->has_refit, s->n_trials,
-             s->tasks_running, (unsigned long long)(s->best ? s->best->number : 0));
+             s->tasks_failed, s->trials_done, s->trials_failed, s->has_refit, n_trials,
+             s->tasks_running, (unsigned long long)best);
 }
 
 /* The plots of sweep s: from the cache while s has not changed, else
- * rendered (into the least recently used slot).  Returns the entry, or NULL
- * when out of memory. */
+ * rendered (into the least recently used slot; an unloaded sweep is read
+ * back from the journal for it).  Returns the entry, or NULL when out of
+ * memory or the journal cannot be read. */
 static plot_cache_t *plots_for(coord_http_t *h, coord_sweep_t *s)
 {
     char stamp[160];
@@ -886,7 +891,8 @@ static void render_plots(coord_http_t *h, job_t *j, uint64_t id, const char *nam
     plot_cache_t *e = plots_for(h, s);
     if (!e) {
         j->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-        fputs("{\"error\":\"out of memory\"}\n", f);
+        fputs("{\"error\":\"out of memory, or the sweep cannot be read from the journal\"}\n",
+              f);
         return;
     }
     const hpt_plots_t *ps = e->plots;
@@ -987,12 +993,14 @@ static void render(coord_http_t *h, job_t *j)
     } else if (sweep_path(p, &id)) {
         coord_sweep_t *s = coord_sweep_find(&c->core, id);
         coord_results_t *res = NULL;
+        int rc;
         if (!s) {
             j->status = MHD_HTTP_NOT_FOUND;
             fprintf(f, "{\"error\":\"no sweep %llu\"}\n", (unsigned long long)id);
-        } else if (coord_results_new(&res, c, s, 0, 0, COORD_RESULTS_UNBOUNDED) < 0) {
+        } else if ((rc = coord_results_new(&res, c, s, 0, 0, COORD_RESULTS_UNBOUNDED)) < 0) {
             j->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-            fputs("{\"error\":\"out of memory\"}\n", f);
+            fprintf(f, "{\"error\":\"%s\"}\n", rc == -ENOMEM ? "out of memory"
+                                                 : "the sweep cannot be read from the journal");
         } else {
             render_results(s, coord_results_reply(res), f);
             coord_results_destroy(&res);

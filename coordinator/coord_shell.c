@@ -122,7 +122,13 @@ void coord_apply(coord_t *c)
                  * next commit, which stops the loop. */
                 coord_store_apply(c->store, &a->u.journal);
                 break;
-            case COORD_ACT_EVENT: coord_emit(c, &a->u.event); break;
+            case COORD_ACT_EVENT:
+                /* A finished sweep leaves memory once its end is committed
+                 * (main.c's commit calls coord_sweeps_unload). */
+                if (a->u.event.type == COORD_EV_SWEEP_FINISHED)
+                    c->unload_pending = true;
+                coord_emit(c, &a->u.event);
+                break;
             case COORD_ACT_OFFER: {
                 coord_worker_t *w = coord_worker_by_peer(k, &a->u.offer.peer);
                 const coord_sweep_t *s = coord_sweep_find(k, a->u.offer.sweep);

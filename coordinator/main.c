@@ -129,10 +129,8 @@ static void on_cron(uv_timer_t *h)
 static void on_flush(uv_prepare_t *h)
 {
     coord_t *c = h->data;
-    if (!coord_store_dirty(c->store))
-        return;
     hpt_err err = {0};
-    if (coord_store_flush(c->store, &err) < 0) {
+    if (coord_store_dirty(c->store) && coord_store_flush(c->store, &err) < 0) {
         /* A journal we cannot write is not a journal: stop rather than run on
          * with results that would be lost. */
         char q[300];
@@ -140,7 +138,13 @@ static void on_flush(uv_prepare_t *h)
                 hpt_log_quote(err.msg, q, sizeof q));
         c->journal_failed = true;
         uv_stop(c->loop);
+        return;
     }
+    /* Everything journaled is committed now, the end of a sweep that just
+     * finished included: finished sweeps not read recently leave memory
+     * (the core reads one back from the journal when a client asks). */
+    if (c->unload_pending && !c->stopping)
+        coord_sweeps_unload(c);
 }
 
 static void close_cb_nop(uv_handle_t *h)
@@ -298,6 +302,9 @@ int main(int argc, char **argv)
                 c.cfg.db, err.msg);
         goto done;
     }
+    /* The sweeps that had finished are in the committed journal: only their
+     * summaries stay in memory. */
+    coord_sweeps_unload(&c);
 
     c.zctx = zmq_ctx_new();
     c.router = zmq_socket(c.zctx, ZMQ_ROUTER);

@@ -155,6 +155,17 @@ int coord_trial_hparams(const coord_trial_t *tr, hpt_hparams_t *hp);
  * spec->n_params entries), exactly as the search suggested them. */
 void coord_trial_values(const coord_trial_t *tr, coord_pval_t *out);
 
+/* What an unloaded sweep keeps of its trials (coord_core_unload): exactly
+ * what status shows of them.  One allocation: the struct, then the best
+ * trial's values. */
+typedef struct coord_sweep_sum {
+    long trials_total;            // coord_search_total when unloaded (<= 0: not known up front)
+    size_t n_trials;              // trials suggested
+    uint64_t best;                // the best trial's number, 0 when none
+    double best_mean, best_std;
+    coord_pval_t *best_vals;      // (spec->n_params) its values, in this block
+} coord_sweep_sum_t;
+
 typedef enum coord_sweep_state {
     SWEEP_QUEUED,
     SWEEP_RUNNING,
@@ -193,8 +204,20 @@ struct coord_sweep {
     struct coord_rcache *rcache;  // the shell's results cache (coord_clients.c), never read
                                   // by the core; NULL until first asked
     char error[256];
+    /* Set while the sweep is unloaded (owned): a finished sweep whose
+     * trials, tasks, search and refit task were freed (coord_core_unload;
+     * trials is NULL, n_trials 0, best NULL) until coord_core_load reads
+     * them back from the journal.  The spec, the counters, the times, the
+     * refit figures, the error and results_gen stay, so status reads the
+     * same either way. */
+    coord_sweep_sum_t *sum;
     coord_sweep_t *next;          // submission order
 };
+
+static inline bool coord_sweep_loaded(const coord_sweep_t *s)
+{
+    return s->sum == NULL;
+}
 
 #define COORD_MAX_DATASETS 64
 #define COORD_MAX_SWEEP_TASKS 100000000LL   // trials x splits of one sweep
@@ -460,6 +483,27 @@ void coord_core_unroutable(coord_core_t *k, double now, const hpt_peer_id_t *pee
  * number resumed or a negative errno. */
 int coord_core_resume(coord_core_t *k, double now, const coord_journal_reader_t *rd,
                       hpt_err *err);
+
+/* Free a finished sweep's trials, their tasks (taking them out of the task
+ * map), its refit task, search and enum values, keeping s itself with
+ * s->sum (see coord_sweep_t.sum).  The shell calls it once the journal
+ * records of the sweep's end are committed, since coord_core_load reads
+ * them back; the core has no notion of commits.  A late Result or Progress
+ * for one of its tasks is then an unknown task, dropped.  Returns 0 (also
+ * when s is unloaded already), -EBUSY when s has not ended or still has
+ * queued or leased tasks, -ENOMEM (nothing changed).  Appends nothing. */
+int coord_core_unload(coord_core_t *k, coord_sweep_t *s);
+
+/* Read an unloaded sweep's trials, tasks, results and refit back from the
+ * journal rows (rd) through the resume path of a finished sweep (the search
+ * replayed to rebuild the trials' values), so that results read exactly as
+ * before coord_core_unload: s keeps its counters, times, refit figures,
+ * error, results_gen and best trial.  Appends nothing to the outbox (the
+ * rebuild's own records and events are dropped: the journal has them).
+ * Returns 0 (also when s is loaded), or a negative errno with err saying
+ * what was wrong; s then stays unloaded. */
+int coord_core_load(coord_core_t *k, double now, const coord_journal_reader_t *rd,
+                    coord_sweep_t *s, hpt_err *err);
 
 // --- queries (no outbox) ----------------------------------------------------
 

@@ -35,6 +35,7 @@ typedef struct trial_row {
     char *params;
     double mean;
     long obs_before, obs_seq;
+    bool cancelled;          // journaled as cancelled (a client cancelled its sweep)
 } trial_row_t;
 
 typedef struct trial_rows {
@@ -55,11 +56,20 @@ static int collect_trial(const coord_jrow_trial_t *row, void *ud)
     }
     trial_row_t *t = &rs->v[rs->n];
     *t = (trial_row_t){.trial = row->trial, .params = strdup(row->params ? row->params : ""),
-                       .mean = row->mean, .obs_before = row->obs_before, .obs_seq = row->obs_seq};
+                       .mean = row->mean, .obs_before = row->obs_before, .obs_seq = row->obs_seq,
+                       .cancelled = row->state && strcmp(row->state, "cancelled") == 0};
     if (!t->params)
         return -ENOMEM;
     rs->n++;
     return 0;
+}
+
+static void trial_rows_free(trial_rows_t *rs)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        free(rs->v[i].params);
+    free(rs->v);
+    *rs = (trial_rows_t){0};
 }
 
 static int by_obs_seq(const void *a, const void *b)
@@ -227,6 +237,70 @@ static int resume_task(const coord_jrow_task_t *row, void *ud)
     return 0;
 }
 
+/* Rebuild s's trials and tasks from the journal: its trial rows (kept in
+ * *rows for aggregate; the caller frees them), the search replayed over
+ * them, then its tasks.  Returns 0, -ENOMEM, or -EINVAL with r->bad saying
+ * where the journal and the replay disagree. */
+static int rebuild(resume_ctx_t *r, coord_sweep_t *s, trial_rows_t *rows)
+{
+    r->s = s;
+    r->bad[0] = '\0';
+    int rc = r->rd->each_trial(r->rd->ud, s->id, collect_trial, rows);
+    if (rc == 0)
+        rc = replay_search(r, rows);
+    if (rc == 0)
+        rc = r->rd->each_task(r->rd->ud, s->id, resume_task, r);
+    return rc;
+}
+
+/* After rebuild: trials whose tasks were all done (or that failed) are
+ * aggregated again, which also replays their observations into the search
+ * in trial order; tasks the journal lacks are created.  In a finished
+ * sweep a trial the journal says was cancelled (its sweep was) is
+ * cancelled again rather than left running, as it was before the restart.
+ * Returns the number of done trials, or -ENOMEM. */
+static int aggregate(resume_ctx_t *r, coord_sweep_t *s, const trial_rows_t *rows)
+{
+    coord_core_t *k = r->k;
+    int done_trials = 0;
+    for (size_t i = 0; i < s->n_trials; i++) {
+        coord_trial_t *tr = s->trials[i];
+        bool failed = tr->n_tasks == 0;
+        for (int j = 0; j < tr->n_tasks && !failed; j++)
+            failed = tr->tasks[j] && tr->tasks[j]->state == TASK_FAILED;
+        if (failed) {
+            for (int j = 0; j < tr->n_tasks; j++)
+                if (tr->tasks[j] && tr->tasks[j]->state == TASK_FAILED)
+                    hpt__trial_error(tr, "split %d: %.200s",
+                             coord_task_split(tr->tasks[j]),
+                             tr->tasks[j]->error ? tr->tasks[j]->error : "");
+            hpt__trial_abandon(k, tr, NULL);
+            hpt__trial_finish(k, tr);
+        } else if (tr->done == tr->n_tasks) {
+            hpt__trial_finish(k, tr);
+            done_trials++;
+        }
+        for (int j = 0; j < tr->n_tasks; j++)
+            if (!tr->tasks[j]) {
+                /* The crash came between the trial and its tasks being
+                 * journaled: create the missing ones. */
+                coord_task_t *t = hpt__task_new(k, tr, j, false);
+                if (!t)
+                    return -ENOMEM;
+                tr->tasks[j] = t;
+                if (r->finished_sweep)
+                    t->state = TASK_CANCELLED;
+                else
+                    hpt__q_push(k, t, false);
+            }
+        /* replay_search matched trial i with row i. */
+        if (r->finished_sweep && tr->state == TRIAL_RUNNING && i < rows->n &&
+            rows->v[i].cancelled)
+            tr->state = TRIAL_CANCELLED;
+    }
+    return done_trials;
+}
+
 static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
 {
     resume_ctx_t *r = ud;
@@ -278,18 +352,10 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
     k->sweeps_tail = s;
     if (s->id >= k->next_sweep_id)
         k->next_sweep_id = s->id + 1;
-    r->s = s;
-    r->bad[0] = '\0';
     trial_rows_t rows = {0};
-    rc = r->rd->each_trial(r->rd->ud, s->id, collect_trial, &rows);
-    if (rc == 0)
-        rc = replay_search(r, &rows);
-    for (size_t i = 0; i < rows.n; i++)
-        free(rows.v[i].params);
-    free(rows.v);
-    if (rc == 0)
-        rc = r->rd->each_task(r->rd->ud, s->id, resume_task, r);
+    rc = rebuild(r, s, &rows);
     if (rc < 0) {
+        trial_rows_free(&rows);
         if (rc == -ENOMEM)
             return hpt_err_set(r->err, rc, "out of memory resuming sweep %llu",
                                (unsigned long long)s->id);
@@ -317,40 +383,10 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
     }
     if (total < 0)
         s->tasks_total = (int64_t)s->n_trials * splits;
-    /* Trials whose tasks were all done (or that failed) are aggregated again,
-     * which also replays their observations into the search in trial order. */
-    int done_trials = 0;
-    for (size_t i = 0; i < s->n_trials; i++) {
-        coord_trial_t *tr = s->trials[i];
-        bool failed = tr->n_tasks == 0;
-        for (int j = 0; j < tr->n_tasks && !failed; j++)
-            failed = tr->tasks[j] && tr->tasks[j]->state == TASK_FAILED;
-        if (failed) {
-            for (int j = 0; j < tr->n_tasks; j++)
-                if (tr->tasks[j] && tr->tasks[j]->state == TASK_FAILED)
-                    hpt__trial_error(tr, "split %d: %.200s",
-                             coord_task_split(tr->tasks[j]),
-                             tr->tasks[j]->error ? tr->tasks[j]->error : "");
-            hpt__trial_abandon(k, tr, NULL);
-            hpt__trial_finish(k, tr);
-        } else if (tr->done == tr->n_tasks) {
-            hpt__trial_finish(k, tr);
-            done_trials++;
-        }
-        for (int j = 0; j < tr->n_tasks; j++)
-            if (!tr->tasks[j]) {
-                /* The crash came between the trial and its tasks being
-                 * journaled: create the missing ones. */
-                coord_task_t *t = hpt__task_new(k, tr, j, false);
-                if (!t)
-                    return hpt_err_set(r->err, -ENOMEM, "out of memory");
-                tr->tasks[j] = t;
-                if (r->finished_sweep)
-                    t->state = TASK_CANCELLED;
-                else
-                    hpt__q_push(k, t, false);
-            }
-    }
+    int done_trials = aggregate(r, s, &rows);
+    trial_rows_free(&rows);
+    if (done_trials < 0)
+        return hpt_err_set(r->err, -ENOMEM, "out of memory");
     if (final >= SWEEP_DONE) {
         /* A finished sweep is loaded for its results only. */
         s->state = final;
@@ -393,6 +429,138 @@ int coord_core_resume(coord_core_t *k, double now, const coord_journal_reader_t 
     int rc = rd->each_sweep(rd->ud, resume_sweep, &r);
     k->replaying = false;
     return rc < 0 ? rc : r.resumed;
+}
+
+// --- unloading finished sweeps ------------------------------------------------------
+
+/* Free what coord_core_load rebuilds: the trials with their tasks (out of
+ * the task map), the refit task, the enum values and the search.  s's
+ * tasks hold no lease and sit in no queue (a finished sweep's). */
+static void loaded_free(coord_core_t *k, coord_sweep_t *s)
+{
+    for (size_t i = 0; i < s->n_trials; i++) {
+        coord_trial_t *tr = s->trials[i];
+        for (int j = 0; j < tr->n_tasks; j++) {
+            coord_task_t *t = tr->tasks[j];
+            if (!t)
+                continue;
+            /* Only its own entry: a task that never entered the map (a
+             * rebuild that failed) must not take another's with its id. */
+            if (hpt__map_get(k, t->id) == t)
+                hpt__map_del(k, t->id);
+            hpt__task_free(t);
+        }
+        free(tr->error);
+        free(tr);   // its tasks, results and values live in the same block
+    }
+    free(s->trials);
+    s->trials = NULL;
+    s->n_trials = s->cap_trials = 0;
+    if (s->refit_task) {
+        if (hpt__map_get(k, s->refit_task->id) == s->refit_task)
+            hpt__map_del(k, s->refit_task->id);
+        hpt__task_free(s->refit_task);
+        s->refit_task = NULL;
+    }
+    free(s->pvals);
+    s->pvals = NULL;
+    s->n_pvals = s->cap_pvals = 0;
+    coord_search_destroy(&s->search);
+    s->best = NULL;
+}
+
+int coord_core_unload(coord_core_t *k, coord_sweep_t *s)
+{
+    if (!coord_sweep_loaded(s))
+        return 0;
+    if (s->state < SWEEP_DONE || s->qhead || s->tasks_running > 0)
+        return -EBUSY;
+    size_t np = (size_t)s->spec->n_params;
+    _Static_assert(sizeof(coord_sweep_sum_t) % _Alignof(coord_pval_t) == 0,
+                   "the best trial's values follow the summary aligned");
+    coord_sweep_sum_t *sum = calloc(1, sizeof *sum + np * sizeof(coord_pval_t));
+    if (!sum)
+        return -ENOMEM;
+    sum->best_vals = (coord_pval_t *)(sum + 1);
+    sum->trials_total = coord_search_total(s->search);
+    sum->n_trials = s->n_trials;
+    sum->best_mean = sum->best_std = NAN;
+    if (s->best) {
+        sum->best = s->best->number;
+        sum->best_mean = s->best->mean;
+        sum->best_std = s->best->std;
+        coord_trial_values(s->best, sum->best_vals);
+    }
+    loaded_free(k, s);
+    hpt__map_compact(k);
+    s->sum = sum;
+    return 0;
+}
+
+int coord_core_load(coord_core_t *k, double now, const coord_journal_reader_t *rd,
+                    coord_sweep_t *s, hpt_err *err)
+{
+    if (coord_sweep_loaded(s))
+        return 0;
+    k->now = now;
+    /* The rebuild runs in a scratch sweep that borrows s's spec, so that s
+     * keeps its counters, times and refit figures as they were (a rebuild
+     * recounts some of them differently: a trial abandoned live lowered
+     * tasks_total, one rebuilt does not), and whatever goes wrong leaves s
+     * as it was.  Its records and events are dropped from the outbox: the
+     * journal has them already. */
+    size_t mark = k->out.n;
+    hpt_err perr = {0};
+    coord_sweep_t *t = calloc(1, sizeof *t);
+    int rc = t ? coord_search_new(&t->search, s->spec, &perr) : -ENOMEM;
+    resume_ctx_t r = {.k = k, .rd = rd, .err = err, .finished_sweep = true};
+    trial_rows_t rows = {0};
+    if (rc == 0) {
+        t->id = s->id;
+        t->spec = s->spec;
+        t->state = SWEEP_RUNNING;   // so the replay suggests its trials
+        k->replaying = true;
+        rc = rebuild(&r, t, &rows);
+        if (rc == 0)
+            rc = aggregate(&r, t, &rows);
+        k->replaying = false;
+        if (rc > 0)
+            rc = 0;
+    }
+    trial_rows_free(&rows);
+    if (rc == 0 && t->n_trials != s->sum->n_trials) {
+        snprintf(r.bad, sizeof r.bad, "the journal has %zu trials where %zu were unloaded",
+                 t->n_trials, s->sum->n_trials);
+        rc = -EINVAL;
+    }
+    k->out.n = mark;
+    if (rc < 0) {
+        if (t) {
+            loaded_free(k, t);
+            t->spec = NULL;   // s's
+            free(t);
+        }
+        return hpt_err_set(err, rc, "sweep %llu: cannot read it back from the journal: %s",
+                           (unsigned long long)s->id,
+                           r.bad[0] ? r.bad : perr.msg[0] ? perr.msg : hpt_strerror(rc));
+    }
+    s->search = t->search;
+    s->trials = t->trials;
+    s->n_trials = t->n_trials;
+    s->cap_trials = t->cap_trials;
+    s->pvals = t->pvals;
+    s->n_pvals = t->n_pvals;
+    s->cap_pvals = t->cap_pvals;
+    s->refit_task = t->refit_task;
+    for (size_t i = 0; i < s->n_trials; i++)
+        s->trials[i]->sweep = s;
+    /* The best as it was: live, ties went to the trial that finished first;
+     * a rebuild breaks them in trial order. */
+    s->best = s->sum->best >= 1 ? s->trials[s->sum->best - 1] : NULL;
+    free(s->sum);
+    s->sum = NULL;
+    free(t);
+    return 0;
 }
 
 // --- orphans --------------------------------------------------------------------

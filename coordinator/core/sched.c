@@ -87,6 +87,7 @@ void hpt__sweep_free(coord_sweep_t *s)
     coord_search_destroy(&s->search);
     coord_spec_destroy(&s->spec);
     free(s->spec_text);
+    free(s->sum);   // an unloaded sweep's summary (resume.c)
     free(s);
 }
 

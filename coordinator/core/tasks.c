@@ -66,6 +66,39 @@ coord_task_t *hpt__map_get(const coord_core_t *k, uint64_t id)
     return NULL;
 }
 
+/* Rehash into cap slots (a power of two above twice the entries). */
+static int map_rehash(coord_core_t *k, size_t cap)
+{
+    coord_task_t **m = calloc(cap, sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    for (size_t i = 0; i < k->map_cap; i++) {
+        coord_task_t *x = k->map[i];
+        if (!x)
+            continue;
+        size_t j = hash64(x->id) & (cap - 1);
+        while (m[j])
+            j = (j + 1) & (cap - 1);
+        m[j] = x;
+    }
+    free(k->map);
+    k->map = m;
+    k->map_cap = cap;
+    return 0;
+}
+
+void hpt__map_compact(coord_core_t *k)
+{
+    /* Only when at most an eighth full, so that growing back costs little
+     * next to the tasks that filled it. */
+    if (k->map_cap <= 1024 || k->map_len * 8 > k->map_cap)
+        return;
+    size_t cap = 1024;
+    while ((k->map_len + 1) * 4 > cap)
+        cap *= 2;
+    map_rehash(k, cap);   // out of memory: keep the larger table
+}
+
 /* Remove by backward-shift deletion (linear probing keeps no tombstones). */
 void hpt__map_del(coord_core_t *k, uint64_t id)
 {

@@ -12,6 +12,9 @@
 int hpt__map_put(coord_core_t *k, coord_task_t *t);
 coord_task_t *hpt__map_get(const coord_core_t *k, uint64_t id);
 void hpt__map_del(coord_core_t *k, uint64_t id);
+/* Shrink the map's table after many deletions (a sweep unloaded) when it is
+ * at most an eighth full; a no-op otherwise or when out of memory. */
+void hpt__map_compact(coord_core_t *k);
 
 /* One copy per distinct worker id, owned by the core (NULL: out of memory). */
 const char *hpt__intern(coord_core_t *k, const char *id);

@@ -1,0 +1,110 @@
+"""Finished sweeps leave the coordinator's memory and are read back from the
+journal on demand (coord_core_unload / coord_core_load; docs/architecture.md
+"Finished sweeps").
+
+Six small random-search sweeps (a float learning rate, so a trial's values
+come back only from the search's replay; refit on) run on dry-run workers.
+The coordinator keeps at most COORD_LOADED_LRU = 4 recently read finished
+sweeps loaded, so reading the six in turn reads some back from the journal.
+Checked, for every sweep, byte for byte:
+- `hptune results --format json` and `--format csv`, `hptune status SWEEP`,
+  GET /api/sweeps/ID (less now_unix) and the plot index are the same on the
+  first read after the sweep ended (it was unloaded by the commit that
+  followed its end, so that read came from the journal), on a second pass
+  (after the LRU dropped it again) and after a restart of the coordinator
+  (which keeps finished sweeps unloaded from the start);
+- the coordinator logged the unloads and the reads back it did (debug lines).
+"""
+import http.client
+import json
+import os
+
+from harness import Cluster, check, finish, free_port
+
+SPEC = """
+name: unload-{i}
+dataset: mnist
+method: random
+seed: {i}
+cv: {{folds: 2, seed: 3}}
+budget: {{max_trials: 5}}
+parameters:
+  learning_rate: {{distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}}
+  units: {{values: [8, 16, 32]}}
+  epochs: {{value: 1}}
+"""
+N = 6
+
+http_port = free_port()
+c = Cluster(name="unload")
+c.start_coordinator("--http", f"127.0.0.1:{http_port}", "-v")
+for i in range(2):
+    c.start_worker(slots=3, name=f"dry{i}", data="/nonexistent",
+                   extra=["--dry-run", "--dataset", "mnist"])
+sweeps = [c.launch(SPEC.format(i=i + 1)) for i in range(N)]
+# Wait on the journal, not on results: a results request would keep the
+# sweep loaded (it is then among the recently read ones).
+c.wait_for(lambda: c.q("SELECT COUNT(*) FROM sweeps WHERE state = 'done'")[0][0] == N,
+           timeout=300, what="every sweep done")
+for s in sweeps:
+    check(c.wait_log(msg="finished sweep unloaded (its journal is committed)", sweep=s,
+                     timeout=30) is not None,
+          f"sweep {s} was not unloaded after its end")
+
+
+def http_get(path):
+    conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=30)
+    conn.request("GET", path)
+    r = conn.getresponse()
+    body = r.read().decode()
+    conn.close()
+    check(r.status == 200, f"GET {path}: {r.status} {body[:300]}")
+    return body
+
+
+def read(s):
+    """Everything a client reads of sweep s, as text."""
+    doc = json.loads(http_get(f"/api/sweeps/{s}"))
+    doc.pop("now_unix", None)
+    return {
+        "json": c.cli("results", str(s), "--format", "json").stdout,
+        "csv": c.cli("results", str(s), "--format", "csv").stdout,
+        # Less the workers line: workers reconnect after the restart.
+        "status": "".join(l for l in c.cli("status", str(s)).stdout.splitlines(True)
+                          if not l.startswith("workers:")),
+        "http": json.dumps(doc, sort_keys=True),
+        "plots": http_get(f"/api/sweeps/{s}/plots"),
+    }
+
+
+def compare(a, b, when):
+    for s in sweeps:
+        for k in a[s]:
+            check(a[s][k] == b[s][k], f"sweep {s} {k} differs {when}:\n{a[s][k][:2000]}\n---\n"
+                                      f"{b[s][k][:2000]}")
+
+
+first = {s: read(s) for s in sweeps}
+doc = json.loads(first[sweeps[0]]["json"])
+check(doc["sweep"]["state"] == "done" and doc["sweep"]["refit_test_score"] is not None,
+      "sweep 1 done with a refit")
+check(len(doc["cv_results"]["trial"]) == 5, "5 trials")
+reads = c.log_events(msg="finished sweep read back from the journal")
+check(len(reads) >= N, f"every sweep was read back from the journal ({len(reads)} reads)")
+
+second = {s: read(s) for s in sweeps}
+compare(first, second, "on the second pass")
+reads2 = c.log_events(msg="finished sweep read back from the journal")
+check(len(reads2) > len(reads), "the second pass read evicted sweeps back again")
+check(len(c.log_events(msg="finished sweep unloaded (its journal is committed)")) > N,
+      "sweeps dropped from the recently read ones were unloaded again")
+
+# A restart: finished sweeps stay out of memory until asked for.
+c.kill(c.coord)
+c.start_coordinator("--http", f"127.0.0.1:{http_port}", "-v")
+status = c.cli("status").stdout
+for s in sweeps:
+    check(f"unload-{sweeps.index(s) + 1}" in status, f"status lists sweep {s} after the restart")
+third = {s: read(s) for s in sweeps}
+compare(first, third, "after a restart")
+finish()
