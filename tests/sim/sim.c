@@ -117,6 +117,7 @@ typedef enum {
     EV_COORD_START,
     EV_CLIENT_SUBMIT,
     EV_CLIENT_CANCEL,
+    EV_CLIENT_READ,   // a client reads the results of the finished sweeps
 } ev_kind_t;
 
 typedef struct sim_ev {
@@ -422,6 +423,24 @@ static void coord_step_end(sim_t *S)
             fail(S, "task %" PRIu64 ": a second result committed", results[i]);
         committed_add(&S->committed, results[i]);
     }
+    /* As the daemon does after the commit that follows a sweep's end: the
+     * finished sweep leaves memory (read back from the journal on demand,
+     * below and at the end). */
+    for (coord_sweep_t *s = S->core.sweeps; s; s = s->next)
+        if (s->state >= SWEEP_DONE && coord_sweep_loaded(s) && coord_core_unload(&S->core, s) < 0)
+            fail(S, "sweep %" PRIu64 ": cannot unload it", s->id);
+}
+
+/* A client reads a finished sweep's results: it comes back from the
+ * journal (and leaves again after the next commit). */
+static void coord_load_sweep(sim_t *S, coord_sweep_t *s)
+{
+    if (coord_sweep_loaded(s))
+        return;
+    coord_journal_reader_t rd = coord_store_reader(S->store);
+    hpt_err err = {0};
+    if (coord_core_load(&S->core, S->now, &rd, s, &err) < 0)
+        fail(S, "sweep %" PRIu64 ": cannot read it back from the journal: %s", s->id, err.msg);
 }
 
 static void coord_crash(sim_t *S, const char *why)
@@ -873,6 +892,12 @@ static void step(sim_t *S, sim_ev_t *e)
         else
             ev_push(S, S->now + 1.0, EV_CLIENT_SUBMIT, e->w);
         break;
+    case EV_CLIENT_READ:
+        if (S->coord_up)
+            for (coord_sweep_t *s = S->core.sweeps; s; s = s->next)
+                if (s->state >= SWEEP_DONE)
+                    coord_load_sweep(S, s);
+        break;
     case EV_CLIENT_CANCEL: {
         if (!S->coord_up)
             break;
@@ -998,6 +1023,8 @@ static outcome_t run_seed(const sim_cfg_t *cfg)
     for (int i = 0; i < n_sweeps; i++)
         ev_push(S, 0.1 + i * 3.0, EV_CLIENT_SUBMIT, (int)((splitmix(&shape) + (uint64_t)i) %
                                                              N_SPECS));
+    for (int i = 0; i < 4; i++)   // clients read results now and then
+        ev_push(S, unif(&S->rng) * 80.0, EV_CLIENT_READ, -1);
     if (cfg->faults) {
         int n_faults = (int)(unif(&S->rng) * 12);
         for (int i = 0; i < n_faults; i++) {
@@ -1039,7 +1066,7 @@ static outcome_t run_seed(const sim_cfg_t *cfg)
     /* Every done task of a finished sweep has exactly one committed result. */
     if (!S->failure[0])
         for (const coord_sweep_t *s = S->core.sweeps; s && !S->failure[0]; s = s->next)
-            for (size_t i = 0; i < s->n_trials; i++)
+            for (size_t i = 0; coord_sweep_loaded(s) && i < s->n_trials; i++)
                 for (int j = 0; j < s->trials[i]->n_tasks; j++) {
                     const coord_task_t *t = s->trials[i]->tasks[j];
                     if (t && t->state == TASK_DONE && !committed_has(&S->committed, t->id))
@@ -1048,9 +1075,11 @@ static outcome_t run_seed(const sim_cfg_t *cfg)
                 }
     FILE *f = open_memstream(&out.text, &out.len);
     if (S->coord_up)
-        for (const coord_sweep_t *s = S->core.sweeps; s; s = s->next)
-            if (s->state != SWEEP_CANCELLED)
+        for (coord_sweep_t *s = S->core.sweeps; s; s = s->next)
+            if (s->state != SWEEP_CANCELLED) {
+                coord_load_sweep(S, s);   // the results as a client reads them
                 results_text(s, f);
+            }
     fclose(f);
     out.ok = !S->failure[0];
     out.time = S->now;
