@@ -6,7 +6,8 @@
 # StatusRequest round trip every 50 ms) with 2,000 workers and a 200,000-task
 # sweep, and records its figures: status p50/p90/p99/max, tasks/s, RSS, and
 # that every task was accepted exactly once (the harness checks it).
-# The report goes to bench/results/churn-<date>.txt.
+# Each run's report is appended to bench/results/churn-<date>.txt (so a day's
+# runs stay side by side; the latency moves with the machine's load).
 #
 # Usage: bench/churn.sh [--workers N] [--trials N]   (defaults 2000, 40000 x 5 folds)
 # Environment: BUILD_DIR (default build).  Exit status: 0 ran and the harness's
@@ -45,6 +46,8 @@ figures=$(grep '^LOAD-FIGURES' "$log" || true)
     echo "# workers=$WORKERS trials=$TRIALS folds=5; 5 % of workers killed every 3 s"
     echo "# harness exit status $status (0: every task accepted exactly once, p99 < 100 ms)"
     echo "${figures:-no figures: see $log}"
-} >"$out"
-cat "$out"
+} >"$out.run"
+cat "$out.run" >>"$out"
+cat "$out.run"
+rm -f "$out.run"
 exit $status

@@ -367,7 +367,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     (void)version;
     (void)upload_data;
-    static int seen;   // *con_cls marker: the headers were seen
     coord_http_t *h = cls;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return answer_error(h, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -376,7 +375,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
      * queued on the first one makes libmicrohttpd close the connection
      * (no keep-alive).  A body sent with a GET is read and ignored. */
     if (*con_cls == NULL) {
-        *con_cls = &seen;
+        *con_cls = h;   // a marker (the server itself): the headers were seen
         return MHD_YES;
     }
     if (*upload_size) {
