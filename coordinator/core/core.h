@@ -249,6 +249,8 @@ struct coord_worker {
     double connected;             // unix seconds
     bool draining;
     double cooldown_until;        // monotonic: after a refusal, no new leases until then
+    double last_sent;             // monotonic: the last Assign, Cancel or Welcome sent to it
+                                  // (any message resets its liveness: no heartbeat needed)
     coord_task_t *leased;         // head of its lease list
     int tasks_done, tasks_failed;
     uint64_t epochs_done;         // epochs trained in its finished tasks

@@ -509,6 +509,7 @@ static bool lease(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
     env.body_case = HPT__ENVELOPE__BODY_ASSIGN;
     env.assign = &a;
     hpt__send(k, &w->peer, &env);
+    w->last_sent = k->now;
     metrics_dispatch(k, k->now - queued_at);
     if (t->attempt > 1)
         k->tasks_retried++;

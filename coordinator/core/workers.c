@@ -304,6 +304,7 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
     env.body_case = HPT__ENVELOPE__BODY_WELCOME;
     env.welcome = &wm;
     hpt__send(k, &w->peer, &env);
+    w->last_sent = now;
     if (k->n_orphans)
         hpt__orphans_adopt(k, w);
     hpt__dispatch(k);
@@ -466,8 +467,13 @@ void hpt__workers_tick(coord_core_t *k)
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
+    /* Any message resets a worker's liveness countdown, so a worker sent an
+     * Assign or Welcome within the interval needs no heartbeat: under load
+     * that halves the messages per second. */
+    double ivl = k->cfg.hb_ivl_ms * 1e-3;
     for (coord_worker_t *w = k->workers; w; w = w->next)
-        hpt__send(k, &w->peer, &env);
+        if (w->last_sent <= 0 || now - w->last_sent >= ivl * 0.9)
+            hpt__send(k, &w->peer, &env);
 }
 
 void hpt__workers_free(coord_core_t *k)
