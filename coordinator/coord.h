@@ -81,6 +81,12 @@ typedef struct coord_event {
  * every page; other finished sweeps leave memory (coord_core_unload). */
 #define COORD_LOADED_LRU 4
 
+/* The workers' inbox (main.c): messages read per check, the longest queue
+ * before reading pauses, and the loop time one slice of handling may take. */
+#define COORD_ZSOCK_BUDGET 1024
+#define COORD_INBOX_MAX 65536
+#define COORD_INBOX_SLICE_NS 2000000ULL
+
 /* Dataset fingerprints computed from the coordinator's own copies (the
  * thread pool computes them; the cache is read and written on the loop). */
 #define COORD_FP_CACHE 8
@@ -95,6 +101,9 @@ typedef struct coord {
     uv_timer_t cron;
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_prepare_t flush_prep;
+    uv_idle_t inbox_idle;         // runs on_inbox while worker messages wait (main.c)
+    struct coord_inbox_msg *inbox_head, *inbox_tail;
+    size_t inbox_len;
     coord_store_t *store;
     bool stopping;
 

@@ -49,6 +49,9 @@ static void log_bad(coord_t *c, const hpt_peer_id_t *peer, const char *why)
             id, hpt_log_quote(why, q, sizeof q), (unsigned long long)c->bad_messages);
 }
 
+static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env);
+static void on_inbox(uv_idle_t *h);
+
 static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
 {
     (void)zs;
@@ -94,26 +97,107 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
         hpt_proto_free(&env);
         return;
     }
+    if (is_client_body(body)) {
+        /* Clients first: a request is answered as soon as it is read, not
+         * after the worker messages read before it (ZeroMQ queues fairly
+         * across peers, so with thousands of busy workers a request would
+         * otherwise wait behind one message of each). */
+        coord_on_client(c, &peer, env);
+        coord_apply(c);
+        hpt_proto_free(&env);
+    } else if (body == HPT__ENVELOPE__BODY_HELLO || body == HPT__ENVELOPE__BODY_HEARTBEAT ||
+               body == HPT__ENVELOPE__BODY_PROGRESS || body == HPT__ENVELOPE__BODY_RESULT ||
+               body == HPT__ENVELOPE__BODY_GOODBYE || body == HPT__ENVELOPE__BODY_DATASETS ||
+               body == HPT__ENVELOPE__BODY_FETCH_CHUNK) {
+        inbox_push(c, &peer, env);   // in arrival order; handled by on_inbox
+    } else {
+        log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
+        hpt_proto_free(&env);
+    }
+}
+
+// --- the workers' inbox -----------------------------------------------------
+
+/* Worker messages wait here, in arrival order, and are handled by on_inbox
+ * for at most COORD_INBOX_SLICE_NS per loop turn, so the ROUTER is read
+ * (and clients answered) between slices.  Bounded: above COORD_INBOX_MAX
+ * messages the ROUTER is not read (its pipes' high-water marks then push
+ * back on the workers) until half have been handled. */
+struct coord_inbox_msg {
+    hpt_peer_id_t peer;
+    hpt_env_t *env;               // owned
+    struct coord_inbox_msg *next;
+};
+
+static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+{
+    struct coord_inbox_msg *m = malloc(sizeof *m);
+    if (!m) {
+        log_bad(c, peer, "out of memory queueing a worker message");
+        hpt_proto_free(&env);
+        return;
+    }
+    *m = (struct coord_inbox_msg){.peer = *peer, .env = env};
+    if (c->inbox_tail)
+        c->inbox_tail->next = m;
+    else
+        c->inbox_head = m;
+    c->inbox_tail = m;
+    if (c->inbox_len++ == 0)
+        uv_idle_start(&c->inbox_idle, on_inbox);
+    if (c->inbox_len >= COORD_INBOX_MAX)
+        c->zs.budget = 0;   // stop reading until on_inbox catches up
+}
+
+/* One worker message through the core. */
+static void worker_message(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+{
+    int body = (int)env->body_case;
     double now = coord_now();
     if (body == HPT__ENVELOPE__BODY_HELLO) {
-        coord_core_hello(&c->core, now, &peer, env->hello);
-    } else if (is_client_body(body)) {
-        coord_on_client(c, &peer, env);
-    } else if (body == HPT__ENVELOPE__BODY_HEARTBEAT || body == HPT__ENVELOPE__BODY_PROGRESS ||
-               body == HPT__ENVELOPE__BODY_RESULT || body == HPT__ENVELOPE__BODY_GOODBYE ||
-               body == HPT__ENVELOPE__BODY_DATASETS || body == HPT__ENVELOPE__BODY_FETCH_CHUNK) {
-        coord_worker_t *w = coord_core_worker_msg(&c->core, now, &peer, env);
+        coord_core_hello(&c->core, now, peer, env->hello);
+    } else {
+        coord_worker_t *w = coord_core_worker_msg(&c->core, now, peer, env);
         coord_apply(c);
         /* The core may have dropped the worker while applying (a send found
          * it gone): look it up again before serving its chunk. */
         if (w && body == HPT__ENVELOPE__BODY_FETCH_CHUNK &&
-            (w = coord_worker_by_peer(&c->core, &peer)) != NULL)
+            (w = coord_worker_by_peer(&c->core, peer)) != NULL)
             coord_on_fetch(c, w, env->fetch_chunk);
-    } else {
-        log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
     }
     coord_apply(c);
-    hpt_proto_free(&env);
+}
+
+static void on_inbox(uv_idle_t *h)
+{
+    coord_t *c = h->data;
+    uint64_t t0 = uv_hrtime();
+    while (c->inbox_head && !c->stopping && uv_hrtime() - t0 < COORD_INBOX_SLICE_NS) {
+        struct coord_inbox_msg *m = c->inbox_head;
+        c->inbox_head = m->next;
+        if (!c->inbox_head)
+            c->inbox_tail = NULL;
+        c->inbox_len--;
+        worker_message(c, &m->peer, m->env);
+        hpt_proto_free(&m->env);
+        free(m);
+    }
+    if (c->zs.budget == 0 && c->inbox_len < COORD_INBOX_MAX / 2)
+        c->zs.budget = COORD_ZSOCK_BUDGET;
+    if (!c->inbox_head || c->stopping)
+        uv_idle_stop(h);
+}
+
+static void inbox_free(coord_t *c)
+{
+    while (c->inbox_head) {
+        struct coord_inbox_msg *m = c->inbox_head;
+        c->inbox_head = m->next;
+        hpt_proto_free(&m->env);
+        free(m);
+    }
+    c->inbox_tail = NULL;
+    c->inbox_len = 0;
 }
 
 // --- housekeeping ---------------------------------------------------------
@@ -170,6 +254,7 @@ static void shutdown_loop(coord_t *c, const char *why)
     uv_timer_stop(&c->cron);
     uv_close((uv_handle_t *)&c->cron, close_cb_nop);
     uv_close((uv_handle_t *)&c->flush_prep, close_cb_nop);
+    uv_close((uv_handle_t *)&c->inbox_idle, close_cb_nop);
     uv_close((uv_handle_t *)&c->sig_int, close_cb_nop);
     uv_close((uv_handle_t *)&c->sig_term, close_cb_nop);
     uv_close((uv_handle_t *)&c->sig_hup, close_cb_nop);
@@ -334,7 +419,11 @@ int main(int argc, char **argv)
         hpt_log(HPT_LOG_ERROR, "net", "cannot watch the socket", "error=\"%s\"", hpt_strerror(rc));
         goto done;
     }
-    c.zs.budget = 256;
+    /* Reading is cheap (the work waits in the inbox), so one turn can read
+     * past one message of every busy worker to reach a client's request. */
+    c.zs.budget = COORD_ZSOCK_BUDGET;
+    uv_idle_init(&loop, &c.inbox_idle);
+    c.inbox_idle.data = &c;
     uv_timer_init(&loop, &c.cron);
     c.cron.data = &c;
     uint64_t period = (uint64_t)(c.cfg.hb_ivl_ms / 2 > 0 ? c.cfg.hb_ivl_ms / 2 : 1);
@@ -390,6 +479,8 @@ done:
         if (coord_store_flush(c.store, &err) < 0)
             status = 1;
     }
+    inbox_free(&c);   // worker messages not handled before the stop: their
+                      // leases are journaled and resume as orphans
     coord_events_free(&c);
     coord_core_free(&c.core);
     coord_store_close(&c.store);
