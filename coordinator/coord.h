@@ -80,6 +80,7 @@ typedef struct coord_event {
  * kept loaded so that paging through one does not read the journal for
  * every page; other finished sweeps leave memory (coord_core_unload). */
 #define COORD_LOADED_LRU 4
+#define COORD_LOADED_MAX_TASKS 2000000   // ... and at most this many tasks among them
 
 /* The workers' inbox (main.c): messages read per check, the longest queue
  * before reading pauses, and the loop time one slice of handling may take. */
@@ -232,6 +233,12 @@ void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool c
  * (coord_core_load).  Returns 0, or a negative errno with err saying why
  * (logged; s stays unloaded).  Loop thread. */
 int coord_sweep_need(coord_t *c, coord_sweep_t *s, hpt_err *err);
+
+/* Sweep id has just finished (its end is in the journal's open
+ * transaction): it stays in memory as the most recently read finished
+ * sweep, and the others beyond the set leave after the commit.  Loop
+ * thread. */
+void coord_sweep_just_finished(coord_t *c, uint64_t id);
 
 /* Unload every finished sweep that is loaded and not recently read.  Call
  * only when every journal record written so far is committed (main.c,

@@ -297,6 +297,15 @@ static void lru_touch(coord_t *c, uint64_t id)
     c->lru_used[slot] = ++c->lru_clock;
 }
 
+void coord_sweep_just_finished(coord_t *c, uint64_t id)
+{
+    /* Its results are what a user reads next: it joins the set of finished
+     * sweeps kept in memory as the most recent, instead of leaving memory
+     * and being read back from the journal a moment later. */
+    lru_touch(c, id);
+    c->unload_pending = true;
+}
+
 int coord_sweep_need(coord_t *c, coord_sweep_t *s, hpt_err *err)
 {
     if (s->state < SWEEP_DONE)
@@ -328,6 +337,26 @@ int coord_sweep_need(coord_t *c, coord_sweep_t *s, hpt_err *err)
 void coord_sweeps_unload(coord_t *c)
 {
     c->unload_pending = false;
+    /* The set is bounded by tasks too: from the most recently read on, the
+     * sweeps past COORD_LOADED_MAX_TASKS leave it (the most recent stays,
+     * whatever its size). */
+    int64_t kept = 0;
+    uint64_t mark = 0;   // lru_used of the previous pick: walk from the most recent down
+    for (int n = 0; n < COORD_LOADED_LRU; n++) {
+        int best = -1;
+        for (int i = 0; i < COORD_LOADED_LRU; i++)
+            if (c->lru_sweep[i] && c->lru_used[i] > 0 &&
+                (best < 0 || c->lru_used[i] > c->lru_used[best]) &&
+                (n == 0 || c->lru_used[i] < mark))
+                best = i;
+        if (best < 0)
+            break;
+        mark = c->lru_used[best];
+        const coord_sweep_t *s = coord_sweep_find(&c->core, c->lru_sweep[best]);
+        kept += s ? s->tasks_total : 0;
+        if (n > 0 && kept > COORD_LOADED_MAX_TASKS)
+            c->lru_sweep[best] = 0;
+    }
     size_t freed = 0;
     for (coord_sweep_t *s = c->core.sweeps; s; s = s->next) {
         if (s->state < SWEEP_DONE || !coord_sweep_loaded(s) || lru_has(c, s->id))

@@ -126,7 +126,7 @@ void coord_apply(coord_t *c)
                 /* A finished sweep leaves memory once its end is committed
                  * (main.c's commit calls coord_sweeps_unload). */
                 if (a->u.event.type == COORD_EV_SWEEP_FINISHED)
-                    c->unload_pending = true;
+                    coord_sweep_just_finished(c, a->u.event.sweep);
                 coord_emit(c, &a->u.event);
                 break;
             case COORD_ACT_OFFER: {

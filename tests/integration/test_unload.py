@@ -46,10 +46,19 @@ sweeps = [c.launch(SPEC.format(i=i + 1)) for i in range(N)]
 # sweep loaded (it is then among the recently read ones).
 c.wait_for(lambda: c.q("SELECT COUNT(*) FROM sweeps WHERE state = 'done'")[0][0] == N,
            timeout=300, what="every sweep done")
-for s in sweeps:
+# A just-finished sweep stays in memory as the most recently used of the
+# COORD_LOADED_LRU (4) finished sweeps kept loaded: when the sixth ends, the
+# two that finished first have left memory (their journal is committed).
+order = [r[0] for r in c.q("SELECT id FROM sweeps ORDER BY finished")]
+check(sorted(order) == sorted(sweeps), f"sweeps in the journal {order}, launched {sweeps}")
+for s in order[:N - 4]:
     check(c.wait_log(msg="finished sweep unloaded (its journal is committed)", sweep=s,
                      timeout=30) is not None,
-          f"sweep {s} was not unloaded after its end")
+          f"sweep {s} was not unloaded once four later sweeps had finished")
+for s in order[N - 4:]:
+    check(not c.log_events("coordinator", msg="finished sweep unloaded (its journal is "
+                                              "committed)", sweep=s),
+          f"sweep {s}, among the four most recently finished, left memory")
 
 
 def http_get(path):
