@@ -25,47 +25,6 @@ static size_t hash64(uint64_t x)
     return (size_t)x;
 }
 
-int hpt__map_put(coord_core_t *k, coord_task_t *t)
-{
-    if ((k->map_len + 1) * 2 > k->map_cap) {
-        size_t cap = k->map_cap ? k->map_cap * 2 : 1024;
-        coord_task_t **m = calloc(cap, sizeof *m);
-        if (!m)
-            return -ENOMEM;
-        for (size_t i = 0; i < k->map_cap; i++) {
-            coord_task_t *x = k->map[i];
-            if (!x)
-                continue;
-            size_t j = hash64(x->id) & (cap - 1);
-            while (m[j])
-                j = (j + 1) & (cap - 1);
-            m[j] = x;
-        }
-        free(k->map);
-        k->map = m;
-        k->map_cap = cap;
-    }
-    size_t j = hash64(t->id) & (k->map_cap - 1);
-    while (k->map[j])
-        j = (j + 1) & (k->map_cap - 1);
-    k->map[j] = t;
-    k->map_len++;
-    return 0;
-}
-
-coord_task_t *hpt__map_get(const coord_core_t *k, uint64_t id)
-{
-    if (!k->map_cap)
-        return NULL;
-    size_t j = hash64(id) & (k->map_cap - 1);
-    while (k->map[j]) {
-        if (k->map[j]->id == id)
-            return k->map[j];
-        j = (j + 1) & (k->map_cap - 1);
-    }
-    return NULL;
-}
-
 /* Rehash into cap slots (a power of two above twice the entries). */
 static int map_rehash(coord_core_t *k, size_t cap)
 {
@@ -85,6 +44,31 @@ static int map_rehash(coord_core_t *k, size_t cap)
     k->map = m;
     k->map_cap = cap;
     return 0;
+}
+
+int hpt__map_put(coord_core_t *k, coord_task_t *t)
+{
+    if ((k->map_len + 1) * 2 > k->map_cap && map_rehash(k, k->map_cap ? k->map_cap * 2 : 1024) < 0)
+        return -ENOMEM;
+    size_t j = hash64(t->id) & (k->map_cap - 1);
+    while (k->map[j])
+        j = (j + 1) & (k->map_cap - 1);
+    k->map[j] = t;
+    k->map_len++;
+    return 0;
+}
+
+coord_task_t *hpt__map_get(const coord_core_t *k, uint64_t id)
+{
+    if (!k->map_cap)
+        return NULL;
+    size_t j = hash64(id) & (k->map_cap - 1);
+    while (k->map[j]) {
+        if (k->map[j]->id == id)
+            return k->map[j];
+        j = (j + 1) & (k->map_cap - 1);
+    }
+    return NULL;
 }
 
 void hpt__map_compact(coord_core_t *k)
