@@ -108,7 +108,14 @@ void coord_apply(coord_t *c)
             const coord_action_t *a = &k->out.v[i];
             switch (a->kind) {
             case COORD_ACT_SEND:
-                if (send_packed(c, &a->u.send) == -EHOSTUNREACH && n_gone < 16) {
+                /* Only a failed heartbeat drops its worker (as before the
+                 * core): a Welcome or Assign can fail for a connection the
+                 * worker is replacing while its queued messages (a Result
+                 * among them) still arrive, and those are better matched
+                 * to its record.  A lease sent to a gone peer is requeued
+                 * when the next heartbeat to it fails. */
+                if (send_packed(c, &a->u.send) == -EHOSTUNREACH &&
+                    a->u.send.body == HPT__ENVELOPE__BODY_HEARTBEAT && n_gone < 16) {
                     bool dup = false;
                     for (int g = 0; g < n_gone && !dup; g++)
                         dup = gone[g].len == a->u.send.peer.len &&
