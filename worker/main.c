@@ -105,6 +105,13 @@ typedef struct hpt_wrk {
     void *zctx;
     void *sock;                // DEALER; NULL unless OPEN or CLOSING
     hpt_zsock_t zs;
+    /* The DEALER's handshake failures, from a socket monitor (a PAIR; NULL
+     * when it could not be set up).  Either side of a failed handshake may be
+     * the one that sees why (libzmq closes as soon as it can tell), so the
+     * worker reports what it sees too. */
+    void *mon;
+    unsigned mon_seq;          // makes each monitor's inproc endpoint unique
+    bool mon_told;             // this socket's handshake failure was logged
     conn_state_t conn;
     bool hello_pending;        // Hello not sent yet on this socket
     int hb_ivl_ms;             // from the config, then from Welcome
@@ -445,11 +452,20 @@ static void log_result(const wrk_result_t *r)
 
 static void conn_open(hpt_wrk_t *w);
 
+static void mon_close(hpt_wrk_t *w)
+{
+    if (w->mon) {
+        zmq_close(w->mon);
+        w->mon = NULL;
+    }
+}
+
 static void on_zs_closed(hpt_zsock_t *zs)
 {
     hpt_wrk_t *w = zs->ud;
     zmq_close(w->sock);  // linger was set before hpt_zsock_close
     w->sock = NULL;
+    mon_close(w);
     w->conn = CONN_BACKOFF;
     if (w->stopping)
         return;
@@ -876,6 +892,87 @@ static void on_readable(hpt_zsock_t *zs, void *sock, void *ud)
 
 // --- the connection ------------------------------------------------------
 
+/* Watch s's handshakes through a socket monitor.  Diagnostics only: a
+ * failure leaves w->mon NULL and the worker works as before. */
+static void mon_open(hpt_wrk_t *w, void *s)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://hptune-worker-monitor-%u", ++w->mon_seq);
+    w->mon_told = false;
+    if (zmq_socket_monitor(s, ep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) !=
+        0)
+        return;
+    void *m = zmq_socket(w->zctx, ZMQ_PAIR);
+    int zero = 0;
+    if (!m || zmq_setsockopt(m, ZMQ_LINGER, &zero, sizeof zero) != 0 || zmq_connect(m, ep) != 0) {
+        if (m)
+            zmq_close(m);
+        zmq_socket_monitor(s, NULL, 0);
+        return;
+    }
+    w->mon = m;
+}
+
+/* Why a handshake failed, from the monitor event; NULL for events that say
+ * nothing useful. */
+static const char *handshake_why(const hpt_wrk_t *w, uint16_t event, uint32_t value)
+{
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        return value == 400 ? "the coordinator refused this worker's key: add this worker's "
+                              "public key to its authorized-keys directory and SIGHUP it"
+                            : "the coordinator's authentication failed";
+    if (event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        return NULL;
+    if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        return w->curve ? "the coordinator speaks plain text, this worker CURVE: drop "
+                          "--curve-secret and --server-key, or start the coordinator with keys"
+                        : "the coordinator requires CURVE: give this worker --curve-secret "
+                          "and --server-key";
+    if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC)
+        return "the coordinator's CURVE handshake could not be decrypted: check --server-key";
+    return "protocol error during the handshake";
+}
+
+/* Read the monitor's pending events; log the first failure per socket. */
+static void mon_poll(hpt_wrk_t *w)
+{
+    if (!w->mon)
+        return;
+    for (int i = 0; i < 64; i++) {
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, w->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        uint16_t event = 0;
+        uint32_t value = 0;
+        bool first = zmq_msg_size(&ev) >= 6;
+        if (first) {
+            memcpy(&event, zmq_msg_data(&ev), sizeof event);
+            memcpy(&value, (const uint8_t *)zmq_msg_data(&ev) + 2, sizeof value);
+        }
+        // The endpoint frame that follows the event frame.
+        while (zmq_msg_more(&ev)) {
+            zmq_msg_close(&ev);
+            zmq_msg_init(&ev);
+            if (zmq_msg_recv(&ev, w->mon, ZMQ_DONTWAIT) < 0)
+                break;
+        }
+        zmq_msg_close(&ev);
+        const char *why = first ? handshake_why(w, event, value) : NULL;
+        if (why && !w->mon_told) {
+            w->mon_told = true;
+            char q[240];
+            hpt_log(HPT_LOG_ERROR, COMP, "handshake failed",
+                    event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "coordinator=%s reason=%s status=%u"
+                                                             : "coordinator=%s reason=%s code=0x%x",
+                    w->cfg.coordinator, hpt_log_quote(why, q, sizeof q), (unsigned)value);
+        }
+    }
+}
+
 /* Open a new DEALER, connect and send Hello.  Errors leave the worker in
  * BACKOFF.  Returns 0 or -errno. */
 static int conn_open_sock(hpt_wrk_t *w)
@@ -889,10 +986,14 @@ static int conn_open_sock(hpt_wrk_t *w)
     if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
         zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
-        (w->curve && (rc = hpt_curve_set_client(s, &w->keys, w->server_key)) < 0) ||
-        zmq_connect(s, w->cfg.coordinator) != 0) {
+        (w->curve && (rc = hpt_curve_set_client(s, &w->keys, w->server_key)) < 0)) {
         if (rc == 0)
             rc = -zmq_errno();
+        goto err_close;
+    }
+    mon_open(w, s);   // before connect, so the first handshake is seen
+    if (zmq_connect(s, w->cfg.coordinator) != 0) {
+        rc = -zmq_errno();
         goto err_close;
     }
     if ((rc = hpt_zsock_init(w->loop, &w->zs, s, on_readable, w)) < 0)
@@ -901,6 +1002,7 @@ static int conn_open_sock(hpt_wrk_t *w)
     w->conn = CONN_OPEN;
     return 0;
 err_close:
+    mon_close(w);
     zmq_close(s);
     return rc;
 }
@@ -937,6 +1039,7 @@ static void tick_conn(hpt_wrk_t *w, uint64_t now)
     }
     if (w->conn != CONN_OPEN)
         return;
+    mon_poll(w);
     if (w->hello_pending)
         send_hello(w);
     if (now < w->hb_due)
@@ -945,6 +1048,7 @@ static void tick_conn(hpt_wrk_t *w, uint64_t now)
     if (!w->hello_pending)
         send_heartbeat(w);
     if (!w->rx_seen && --w->liveness <= 0) {
+        mon_poll(w);
         hpt_log(HPT_LOG_WARN, COMP, "coordinator silent, reconnecting",
                 "coordinator=%s silent_ms=%d%s", w->cfg.coordinator,
                 w->hb_ivl_ms * w->liveness_max,
