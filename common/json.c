@@ -101,6 +101,10 @@ void hpt_json_sweep(FILE *f, const Hpt__SweepInfo *s)
     jkey_u(f, "tasks_done", s->tasks_done, &first);
     jkey_u(f, "tasks_running", s->tasks_running, &first);
     jkey_u(f, "tasks_failed", s->tasks_failed, &first);
+    jkey(f, "epochs_trained", &first);
+    fprintf(f, "%llu", (unsigned long long)s->epochs_trained);
+    jkey(f, "epochs_from_scratch", &first);
+    fprintf(f, "%llu", (unsigned long long)s->epochs_from_scratch);
     jkey(f, "best_trial", &first);
     if (s->best_trial)
         fprintf(f, "%llu", (unsigned long long)s->best_trial);

@@ -461,6 +461,8 @@ void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool c
             i->p_runner_up = coord_trial_p_vs_best(s, ru);
         }
     }
+    i->epochs_trained = s->epochs_trained;
+    i->epochs_from_scratch = s->epochs_scratch;
     i->created_unix = s->created;
     i->started_unix = s->started;
     i->finished_unix = s->finished;

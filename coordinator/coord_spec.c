@@ -1389,14 +1389,18 @@ static int apply_all(const coord_param_t *params, int n, const coord_pval_t *con
 
 enum {
     T_NAME, T_DATASET, T_METRIC, T_METHOD, T_CV, T_REFIT, T_SCORE_TRAIN, T_PRIORITY, T_SEED,
-    T_BUDGET, T_PARAMETERS, T_TPE, T_COORDINATE, T_HYPERBAND, T_ASHA, T_ALPHA,
+    T_MODEL_SEED, T_BUDGET, T_PARAMETERS, T_TPE, T_COORDINATE, T_HYPERBAND, T_ASHA, T_ALPHA,
     T_TEST_OBJECTIVE, T_ENQUEUE, T__COUNT
 };
 static const char *const top_keys[T__COUNT] = {
     "name", "dataset", "metric", "method", "cv", "refit", "score_train", "priority", "seed",
-    "budget", "parameters", "tpe", "coordinate", "hyperband", "asha", "alpha",
+    "model_seed", "budget", "parameters", "tpe", "coordinate", "hyperband", "asha", "alpha",
     "test_objective", "enqueue",
 };
+
+/* model_seed: which trials share a split's model seed. */
+static const char *const model_seed_names[] = {"shared", "per_trial"};
+#define MODEL_SEED_NAMES_TEXT "shared, per_trial"
 
 static const char *const method_names[COORD_METHOD__COUNT] = {
     [COORD_METHOD_GRID] = "grid",           [COORD_METHOD_RANDOM] = "random",
@@ -1706,6 +1710,21 @@ static int parse_test_objective(const pctx_t *c, const ynode_t *n, coord_spec_t 
     return 0;
 }
 
+static int parse_model_seed(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    char dsc[96];
+    const char *s;
+    int rc = get_str(c, n, "model_seed", 1024, &s);
+    if (rc)
+        return rc;
+    int k = lookup_name(n, model_seed_names, 2);
+    if (k < 0)
+        return FAIL_AT(c, n, "model_seed", "unknown model_seed %s (allowed: " MODEL_SEED_NAMES_TEXT
+                       ")", describe(n, dsc, sizeof dsc));
+    spec->seed_per_trial = k == 1;
+    return 0;
+}
+
 /* enqueue: a sequence of mappings parameter -> value, checked against the
  * parameters (so it runs after them, whatever the document order).  Rows
  * are filled in spec order: a parameter whose when: does not hold is absent
@@ -1986,6 +2005,7 @@ static int parse_tree(const pctx_t *c, const ynode_t *root, coord_spec_t *spec)
         case T_ALPHA: rc = parse_alpha(c, v, spec); break;
         case T_TEST_OBJECTIVE: rc = parse_test_objective(c, v, spec); break;
         case T_ENQUEUE: break;  // needs the parameters: check_spec parses it
+        case T_MODEL_SEED: rc = parse_model_seed(c, v, spec); break;
         default: break;
         }
     }

@@ -164,6 +164,9 @@ typedef struct coord_spec {
     bool score_train;            // score_train:, default false
     int priority;                // priority:, default 0, range -1000..1000
     uint64_t seed;               // seed:, default 0
+    bool seed_per_trial;         // model_seed: per_trial (default shared: split i of every
+                                 // trial trains from the same model seed, so trials that
+                                 // differ only in epochs continue one another's models)
     int max_trials;              // budget.max_trials; required for random; 0 = unlimited (grid)
     int max_parallel;            // budget.max_parallel; 0 = no limit
     int n_params;

@@ -337,6 +337,9 @@ static void write_winner(FILE *f, const model_t *m)
     else if (s->best_trial)
         fputs("<p class=\"significance\">No runner-up to compare the winner with yet.</p>\n",
               f);
+    cli_results_epochs(s, text, sizeof text);
+    if (text[0])
+        h_lines(f, text, "epochs");
     cli_results_refit(s, text, sizeof text);
     if (text[0])
         h_lines(f, text, "refit");

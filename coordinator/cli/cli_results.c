@@ -152,6 +152,22 @@ const char *cli_results_significance(const Hpt__SweepInfo *s, char *buf, size_t 
     return buf;
 }
 
+const char *cli_results_epochs(const Hpt__SweepInfo *s, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!s->epochs_from_scratch)
+        return buf;
+    uint64_t saved = s->epochs_from_scratch > s->epochs_trained
+                         ? s->epochs_from_scratch - s->epochs_trained
+                         : 0;
+    snprintf(buf, len,
+             "epochs trained: %llu (from scratch each model would have taken %llu; %.0f%% "
+             "saved by continuing shorter trials' models)\n",
+             (unsigned long long)s->epochs_trained, (unsigned long long)s->epochs_from_scratch,
+             100.0 * (double)saved / (double)s->epochs_from_scratch);
+    return buf;
+}
+
 const char *cli_results_refit(const Hpt__SweepInfo *s, char *buf, size_t len)
 {
     buf[0] = '\0';
@@ -206,18 +222,24 @@ static void print_summary(const Hpt__ResultsReply *r)
         puts("best: none yet");
     }
     char text[1024];
+    fputs(cli_results_epochs(s, text, sizeof text), stdout);
     fputs(cli_results_significance(s, text, sizeof text), stdout);
     fputs(cli_results_refit(s, text, sizeof text), stdout);
     if (s->error && s->error[0])
         printf("error: %s\n", s->error);
 }
 
-/* Whether the sweep promotes trials (hyperband, asha): its exports then
- * carry a parent_trial column. */
+/* Whether trials continue others (hyperband, asha promotions, epoch
+ * families): its exports then carry a parent_trial column. */
 static bool has_parents(const Hpt__ResultsReply *r)
 {
     const char *m = r->sweep && r->sweep->method ? r->sweep->method : "";
-    return strcmp(m, "hyperband") == 0 || strcmp(m, "asha") == 0;
+    if (strcmp(m, "hyperband") == 0 || strcmp(m, "asha") == 0)
+        return true;
+    for (size_t i = 0; i < r->n_trials; i++)
+        if (r->trials[i]->parent)
+            return true;
+    return false;
 }
 
 bool cli_results_shown_score(const Hpt__TrialResult *tr, double *mean, double *sd)

@@ -56,5 +56,8 @@ const char *cli_results_significance(const Hpt__SweepInfo *s, char *buf, size_t 
  * (ending in '\n') into buf; "" when the sweep has no refit score.  Returns
  * buf. */
 const char *cli_results_refit(const Hpt__SweepInfo *s, char *buf, size_t len);
+/* "epochs trained: N (from scratch ... M; P% saved ...)\n", or "" before any
+ * task has finished. */
+const char *cli_results_epochs(const Hpt__SweepInfo *s, char *buf, size_t len);
 
 #endif

@@ -61,6 +61,8 @@ typedef enum coord_task_state {
     TASK_DONE,
     TASK_FAILED,
     TASK_CANCELLED,
+    TASK_WAITING,   // its trial continues a shorter trial of its epoch family: it waits,
+                    // in no queue, for that trial's task of the same split to end
 } coord_task_state_t;
 
 /* What a task holds only while it is leased (or orphaned after a restart):
@@ -117,8 +119,9 @@ typedef enum coord_trial_state {
 
 struct coord_trial {
     uint64_t number;              // 1-based within the sweep, in suggestion order
-    uint64_t parent;              // hyperband/asha: the trial this one continues (same values,
-                                  // fewer epochs), 0 for a new configuration
+    uint64_t parent;              // the trial this one continues (same values, fewer epochs):
+                                  // a hyperband/asha promotion, or the next shorter trial of
+                                  // its epoch family; 0 for a new configuration
     uint64_t root;                // the first trial of its configuration (itself when no
                                   // parent): its tasks train with root's seeds, so a worker
                                   // holding the parent's model can continue it
@@ -138,6 +141,12 @@ struct coord_trial {
     int done, failed;
     double mean, std, mean_fit, std_fit, mean_train, std_train;
     char *error;                  // why it failed (owned), NULL when none
+    /* Epoch families (model_seed: shared): trials whose values differ only
+     * in `epochs`.  A member continues the models of the member with the
+     * most epochs below its own (its parent), split by split. */
+    coord_trial_t *fam_next;      // the next member of its family, in trial order
+    coord_trial_t *kids;          // trials whose parent this is, most recent first
+    coord_trial_t *kid_next;      // the next of its parent's kids
 };
 
 /* A trial is one allocation: the struct, then its task pointers, its tasks,
@@ -185,6 +194,8 @@ struct coord_sweep {
     bool fp_logged;               // the adoption of a worker's fingerprint was logged
     double created, started, finished;  // unix seconds (0 = not yet)
     coord_trial_t **trials;       // owned, in trial order
+    coord_trial_t **fam;          // (fam_cap, a power of two; NULL when none) open-addressed
+    size_t fam_cap, fam_len;      // by the values but epochs: each family's first trial
     coord_pval_t *pvals;          // (n_pvals) owned: the distinct enum values its trials use
     size_t n_pvals, cap_pvals;
     size_t n_trials, cap_trials;
@@ -192,6 +203,9 @@ struct coord_sweep {
     int n_queued;
     int64_t tasks_total;          // tasks created so far (grid: known up front)
     int tasks_done, tasks_failed, tasks_running;
+    int n_waiting;                // tasks WAITING for their parent trial's task
+    uint64_t epochs_trained;      // epochs its finished tasks trained (refit included)
+    uint64_t epochs_scratch;      // ... and would have trained, each from scratch
     int trials_done, trials_failed;
     bool exhausted;               // the search said DONE
     coord_trial_t *best;

@@ -39,6 +39,14 @@ void hpt__task_result_set(coord_task_result_t *res, const coord_result_t *r, dou
 /* Task `index` of tr (or the refit), in the map, journaled. */
 coord_task_t *hpt__task_new(coord_core_t *k, coord_trial_t *tr, int index, bool refit);
 void hpt__sweep_free(coord_sweep_t *s);
+/* Whether t (just created or resumed, not yet placed) must wait: its trial
+ * continues another trial's models and that trial's task of t's split is
+ * still queued, leased or waiting. */
+bool hpt__task_should_wait(const coord_task_t *t);
+/* t ended (done, failed or cancelled): the tasks of the same split that
+ * wait for it go to the front of the queue (a failed or cancelled t's
+ * then train from scratch).  A no-op once t's sweep has ended. */
+void hpt__task_release_kids(coord_core_t *k, coord_task_t *t);
 /* A Result from peer: w is its registered worker, or NULL for a peer that
  * is not registered (only an orphaned lease takes its result then). */
 void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,

@@ -215,6 +215,10 @@ static int resume_task(const coord_jrow_task_t *row, void *ud)
         t->res = res;
         t->state = TASK_DONE;
         s->tasks_done++;
+        if (rr.epochs >= rr.resumed_from && rr.resumed_from >= 0) {
+            s->epochs_trained += (uint64_t)(rr.epochs - rr.resumed_from);
+            s->epochs_scratch += (uint64_t)rr.epochs;
+        }
         if (!row->refit)
             tr->done++;
     } else if (strcmp(st, "failed") == 0) {
@@ -299,6 +303,26 @@ static int aggregate(resume_ctx_t *r, coord_sweep_t *s, const trial_rows_t *rows
             tr->state = TRIAL_CANCELLED;
     }
     return done_trials;
+}
+
+/* After aggregate, in a sweep that goes on: a queued task whose parent
+ * trial's task of the same split is still pending waits for it again, as
+ * it did before the restart.  Trials in order, so each parent is settled
+ * before its kids. */
+static void settle_waiting(coord_sweep_t *s)
+{
+    for (size_t i = 0; i < s->n_trials; i++) {
+        coord_trial_t *tr = s->trials[i];
+        if (!tr->parent)
+            continue;
+        for (int j = 0; j < tr->n_tasks; j++) {
+            coord_task_t *t = tr->tasks[j];
+            if (t && t->state == TASK_QUEUED && hpt__task_should_wait(t)) {
+                hpt__q_remove(t);
+                hpt__wait(t);
+            }
+        }
+    }
 }
 
 static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
@@ -406,6 +430,7 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
                    s->n_trials, done_trials, s->tasks_done);
         return 0;
     }
+    settle_waiting(s);
     if (s->state == SWEEP_REFITTING && s->refit_task && s->refit_task->state == TASK_FAILED) {
         snprintf(s->error, sizeof s->error, "refit failed: %.200s",
                  s->refit_task->error ? s->refit_task->error : "");
@@ -456,6 +481,9 @@ static void loaded_free(coord_core_t *k, coord_sweep_t *s)
     free(s->trials);
     s->trials = NULL;
     s->n_trials = s->cap_trials = 0;
+    free(s->fam);
+    s->fam = NULL;
+    s->fam_len = s->fam_cap = 0;
     if (s->refit_task) {
         if (hpt__map_get(k, s->refit_task->id) == s->refit_task)
             hpt__map_del(k, s->refit_task->id);
@@ -551,6 +579,9 @@ int coord_core_load(coord_core_t *k, double now, const coord_journal_reader_t *r
     s->pvals = t->pvals;
     s->n_pvals = t->n_pvals;
     s->cap_pvals = t->cap_pvals;
+    s->fam = t->fam;
+    s->fam_len = t->fam_len;
+    s->fam_cap = t->fam_cap;
     s->refit_task = t->refit_task;
     for (size_t i = 0; i < s->n_trials; i++)
         s->trials[i]->sweep = s;

@@ -45,8 +45,8 @@ void hpt__trial_error(coord_trial_t *tr, const char *fmt, ...)
 static const char *const sweep_state_names[] = {"queued", "running", "refitting",
                                                 "done",   "failed",  "cancelled"};
 static const char *const trial_state_names[] = {"running", "done", "failed", "cancelled"};
-static const char *const task_state_names[] = {"queued", "leased", "done", "failed",
-                                               "cancelled"};
+static const char *const task_state_names[] = {"queued", "leased",    "done",
+                                               "failed", "cancelled", "waiting"};
 
 const char *coord_sweep_state_name(coord_sweep_state_t s)
 {
@@ -60,7 +60,7 @@ const char *coord_trial_state_name(coord_trial_state_t s)
 
 const char *coord_task_state_name(coord_task_state_t s)
 {
-    return (unsigned)s <= TASK_CANCELLED ? task_state_names[s] : "unknown";
+    return (unsigned)s <= TASK_WAITING ? task_state_names[s] : "unknown";
 }
 
 // --- lifecycle ----------------------------------------------------------------
@@ -82,6 +82,7 @@ void hpt__sweep_free(coord_sweep_t *s)
         free(tr);   // its tasks, task pointers and values live in the same block
     }
     free(s->trials);
+    free(s->fam);
     free(s->pvals);
     hpt__task_free(s->refit_task);
     coord_search_destroy(&s->search);
@@ -318,6 +319,161 @@ void coord_trial_values(const coord_trial_t *tr, coord_pval_t *out)
     }
 }
 
+// --- epoch families ---------------------------------------------------------------
+
+/* The index of the parameter whose values make epoch families, or -1 when
+ * the sweep has none: trials share a split's model seed (model_seed:
+ * shared), the search does not promote trials itself (hyperband and asha
+ * do), and `epochs` takes more than one value. */
+static int family_param(const coord_spec_t *spec)
+{
+    if (spec->seed_per_trial || spec->resource_param >= 0)
+        return -1;
+    for (int i = 0; i < spec->n_params; i++) {
+        const coord_param_t *p = &spec->params[i];
+        if (strcmp(p->name, "epochs") == 0)
+            return p->kind == COORD_PKIND_INT && p->dist != COORD_PDIST_VALUE ? i : -1;
+    }
+    return -1;
+}
+
+/* Trial tr's epochs, or -1 when it has no epochs value of its own. */
+static long trial_epochs(const coord_trial_t *tr, int ep)
+{
+    if (tr->absent >> ep & 1u || tr->interned >> ep & 1u)
+        return -1;
+    return (long)tr->vnum[ep];
+}
+
+static uint64_t family_hash(const coord_trial_t *tr, int ep)
+{
+    const coord_sweep_t *s = tr->sweep;
+    uint32_t mask = ~(1u << ep);
+    uint64_t h = 1469598103934665603ULL ^ (tr->absent & mask) ^ (uint64_t)(tr->interned & mask)
+                                                                  << 32;
+    for (int i = 0; i < s->spec->n_params; i++) {
+        if (i == ep)
+            continue;
+        uint64_t v;
+        double x = tr->absent >> i & 1u ? 0 : tr->vnum[i];
+        memcpy(&v, &x, sizeof v);
+        h = (h ^ v) * 1099511628211ULL;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+/* Whether a and b have the same values except epochs (the same value
+ * interned twice is one index: enum values are interned once). */
+static bool family_same(const coord_trial_t *a, const coord_trial_t *b, int ep)
+{
+    uint32_t mask = ~(1u << ep);
+    if ((a->absent & mask) != (b->absent & mask) || (a->interned & mask) != (b->interned & mask))
+        return false;
+    for (int i = 0; i < a->sweep->spec->n_params; i++)
+        if (i != ep && !(a->absent >> i & 1u) && a->vnum[i] != b->vnum[i])
+            return false;
+    return true;
+}
+
+static int family_grow(coord_sweep_t *s, int ep)
+{
+    size_t cap = s->fam_cap ? s->fam_cap * 2 : 64;
+    coord_trial_t **t = calloc(cap, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->fam_cap; i++) {
+        coord_trial_t *x = s->fam[i];
+        if (!x)
+            continue;
+        size_t j = family_hash(x, ep) & (cap - 1);
+        while (t[j])
+            j = (j + 1) & (cap - 1);
+        t[j] = x;
+    }
+    free(s->fam);
+    s->fam = t;
+    s->fam_cap = cap;
+    return 0;
+}
+
+/* Enter tr (values set, sweep set) into its epoch family and, unless the
+ * search already named a parent, make the member with the most epochs
+ * below tr's its parent.  A no-op for sweeps without families.  Returns 0
+ * or -ENOMEM. */
+static int family_join(coord_sweep_t *s, coord_trial_t *tr)
+{
+    int ep = family_param(s->spec);
+    long e = ep >= 0 ? trial_epochs(tr, ep) : -1;
+    if (e < 0)
+        return 0;
+    if ((s->fam_len + 1) * 2 > s->fam_cap && family_grow(s, ep) < 0)
+        return -ENOMEM;
+    size_t j = family_hash(tr, ep) & (s->fam_cap - 1);
+    coord_trial_t *head = NULL;
+    for (; s->fam[j]; j = (j + 1) & (s->fam_cap - 1))
+        if (family_same(s->fam[j], tr, ep)) {
+            head = s->fam[j];
+            break;
+        }
+    if (!head) {
+        s->fam[j] = tr;
+        s->fam_len++;
+        return 0;
+    }
+    coord_trial_t *best = NULL, *last = head;
+    long best_e = -1;
+    for (coord_trial_t *m = head; m; m = m->fam_next) {
+        long me = trial_epochs(m, ep);
+        if (me < e && me > best_e && m->n_tasks > 0) {
+            best = m;
+            best_e = me;
+        }
+        last = m;
+    }
+    last->fam_next = tr;
+    if (best && !tr->parent)
+        tr->parent = best->number;
+    return 0;
+}
+
+/* The task of tr's parent that t (a task of tr) continues, or NULL. */
+static coord_task_t *parent_task(const coord_task_t *t)
+{
+    const coord_trial_t *tr = t->trial;
+    if (coord_task_is_refit(t) || !tr->parent)
+        return NULL;
+    const coord_trial_t *p = tr->sweep->trials[tr->parent - 1];
+    return t->index < p->n_tasks ? p->tasks[t->index] : NULL;
+}
+
+static bool task_pending(const coord_task_t *t)
+{
+    return t && (t->state == TASK_QUEUED || t->state == TASK_LEASED || t->state == TASK_WAITING);
+}
+
+bool hpt__task_should_wait(const coord_task_t *t)
+{
+    /* Only epoch families wait: a promotion is created once its parent
+     * has finished. */
+    return task_pending(parent_task(t));
+}
+
+void hpt__task_release_kids(coord_core_t *k, coord_task_t *t)
+{
+    if (coord_task_is_refit(t) || coord_task_sweep(t)->state >= SWEEP_DONE)
+        return;
+    for (coord_trial_t *c = t->trial->kids; c; c = c->kid_next) {
+        coord_task_t *ct = t->index < c->n_tasks ? c->tasks[t->index] : NULL;
+        if (ct && ct->state == TASK_WAITING) {
+            hpt__wait_end(ct);
+            /* At the front: the worker that holds the model is likely to
+             * have a slot now, the one this task's result freed. */
+            hpt__q_push(k, ct, true);
+        }
+    }
+}
+
 coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *done)
 {
     *done = false;
@@ -379,7 +535,8 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
     tr->number = s->n_trials;
     tr->sweep = s;
     /* A promotion (hyperband, asha) continues an earlier trial: it trains
-     * with that configuration's seeds so a worker can resume its model. */
+     * with that configuration's seeds so a worker can resume its model.  So
+     * does the next member of an epoch family. */
     uint64_t parent = s->search->parent;
     if (parent >= 1 && parent < tr->number) {
         tr->parent = parent;
@@ -387,12 +544,19 @@ coord_trial_t *hpt__trial_next(coord_sweep_t *s, char *pj, size_t len, bool *don
     } else {
         tr->root = tr->number;
     }
-    tr->n_tasks = splits;
-    tr->state = TRIAL_RUNNING;
-    tr->mean = tr->std = tr->mean_fit = tr->std_fit = tr->mean_train = tr->std_train = NAN;
     memcpy(tr->vnum, vnum, sizeof(double) * np);
     tr->absent = absent;
     tr->interned = interned;
+    if (family_join(s, tr) < 0)
+        return NULL;
+    if (tr->parent) {
+        coord_trial_t *p = s->trials[tr->parent - 1];
+        tr->kid_next = p->kids;
+        p->kids = tr;
+    }
+    tr->n_tasks = splits;
+    tr->state = TRIAL_RUNNING;
+    tr->mean = tr->std = tr->mean_fit = tr->std_fit = tr->mean_train = tr->std_train = NAN;
     params_json(s, vals, pj, len);
     hpt_err err = {0};
     hpt_hparams_t hp;
@@ -412,21 +576,22 @@ int coord_trial_hparams(const coord_trial_t *tr, hpt_hparams_t *hp)
     return coord_spec_apply(tr->sweep->spec, vals, hp, NULL);
 }
 
-/* Ask the search for one more trial and queue its tasks.  Returns the
- * number of tasks queued (0 when the search has none now). */
-static int sweep_grow(coord_core_t *k, coord_sweep_t *s)
+/* Ask the search for one more trial and queue its tasks (or make them
+ * wait for their parent's).  Returns the number of tasks queued, or -1 when
+ * the search has no trial now. */
+static int sweep_grow_one(coord_core_t *k, coord_sweep_t *s)
 {
     char pj[2048];
     bool done;
     coord_trial_t *tr = hpt__trial_next(s, pj, sizeof pj, &done);
     if (!tr)
-        return 0;
+        return -1;
     hpt__j_trial_add(k, s->id, tr->number, pj, s->search->observed);
     if (tr->n_tasks == 0) {
         hpt__trial_finish(k, tr);
         return 0;
     }
-    int splits = tr->n_tasks;
+    int splits = tr->n_tasks, queued = 0;
     if (coord_search_total(s->search) < 0)
         s->tasks_total += splits;
     for (int j = 0; j < splits; j++) {
@@ -434,26 +599,51 @@ static int sweep_grow(coord_core_t *k, coord_sweep_t *s)
         if (!t) {
             hpt__event(k, COORD_EV_OUT_OF_MEMORY, -1, s->id, "sweep=%llu what=tasks",
                        (unsigned long long)s->id);
-            return 0;
+            return -1;
         }
         tr->tasks[j] = t;
-        hpt__q_push(k, t, false);
+        if (hpt__task_should_wait(t)) {
+            hpt__wait(t);
+        } else {
+            hpt__q_push(k, t, false);
+            queued++;
+        }
     }
     hpt__event(k, COORD_EV_TRIAL_CREATED, -1, s->id, "sweep=%llu trial=%llu params=%s",
                (unsigned long long)s->id, (unsigned long long)tr->number, pj);
-    return splits;
+    return queued;
+}
+
+/* Ask the search for trials until one has a task to queue: a trial whose
+ * tasks all wait for a shorter trial's (an epoch family), or that the
+ * engine rejects, queues nothing.  At most COORD_GROW_MAX trials a call,
+ * so a search of nothing but waiting trials cannot hold the loop.
+ * Returns the number of tasks queued (0 when the search has none now). */
+#define COORD_GROW_MAX 1024
+static int sweep_grow(coord_core_t *k, coord_sweep_t *s)
+{
+    for (int n = 0; n < COORD_GROW_MAX; n++) {
+        int q = sweep_grow_one(k, s);
+        if (q != 0)
+            return q > 0 ? q : 0;
+    }
+    return 0;
 }
 
 // --- leasing --------------------------------------------------------------------
 
 /* The seed a task trains with: a pure function of the sweep seed, the trial's
- * base seed, the trial number (of its configuration's first trial, so a
- * promotion trains the same model further), the split and the cv.seeds
- * training index, so any worker, any attempt, gives the same result. */
+ * base seed (its `seed` value), the split and the cv.seeds training index,
+ * so any worker, any attempt, gives the same result.  With model_seed:
+ * per_trial the trial number (of its configuration's first trial, so a
+ * promotion trains the same model further) is an input too; shared (the
+ * default) leaves it out: every trial trains split i from the same
+ * initial weights and mini-batch order (common random numbers). */
 static uint64_t task_seed(const coord_task_t *t, uint64_t base_seed)
 {
     int seed_rep = coord_task_seed_rep(t);
-    uint64_t v[5] = {coord_task_sweep(t)->spec->seed, base_seed, t->trial->root,
+    const coord_sweep_t *s = coord_task_sweep(t);
+    uint64_t v[5] = {s->spec->seed, base_seed, s->spec->seed_per_trial ? t->trial->root : 0,
                      (uint64_t)(int64_t)coord_task_split(t), (uint64_t)seed_rep};
     hpt_rng_t r;
     hpt_rng_seed_n(&r, v, seed_rep ? 5 : 4);
@@ -583,22 +773,30 @@ static bool worker_fits(coord_core_t *k, coord_worker_t *w, coord_sweep_t *s)
     return false;
 }
 
-/* The worker id that holds the model a promoted task continues (the one
- * that trained the same task of the parent trial), or NULL. */
-static const char *task_affinity(const coord_task_t *t)
-{
-    const coord_trial_t *tr = t->trial;
-    if (coord_task_is_refit(t) || !tr->parent)
-        return NULL;
-    const coord_trial_t *p = tr->sweep->trials[tr->parent - 1];
-    const coord_task_t *pt = t->index < p->n_tasks ? p->tasks[t->index] : NULL;
-    return pt && pt->state == TASK_DONE && pt->res ? pt->res->done_by : NULL;
-}
-
 /* Whether worker id is connected (and so may take its promoted tasks). */
 static bool worker_live(coord_core_t *k, const char *id)
 {
     return hpt__worker_by_id(k, id) != NULL;
+}
+
+/* The worker id that holds the model a continuing task (a promotion, or an
+ * epoch family's next member) starts from, or NULL: the worker that
+ * trained the same split of its parent trial, or when that one is gone, of
+ * the nearest ancestor whose worker is still connected (it holds a shorter
+ * model, which the task continues from there). */
+static const char *task_affinity(coord_core_t *k, const coord_task_t *t)
+{
+    const char *first = NULL;
+    for (const coord_task_t *pt = parent_task(t); pt; pt = parent_task(pt)) {
+        const char *by = pt->state == TASK_DONE && pt->res ? pt->res->done_by : NULL;
+        if (!by)
+            continue;
+        if (!first)
+            first = by;
+        if (worker_live(k, by))
+            return by;
+    }
+    return first;
 }
 
 /* The first queued task of s that w may take, looking a bounded way down
@@ -623,7 +821,7 @@ static coord_task_t *pick_task(coord_core_t *k, coord_sweep_t *s, coord_worker_t
             if (other)
                 continue;
         }
-        const char *aff = task_affinity(t);
+        const char *aff = task_affinity(k, t);
         if (aff && strcmp(aff, w->id) == 0)
             return t;
         if (!aff || !worker_live(k, aff)) {
@@ -819,6 +1017,8 @@ static void task_cancel(coord_core_t *k, coord_task_t *t, const char *why)
 {
     if (t->state == TASK_QUEUED) {
         hpt__q_remove(t);
+    } else if (t->state == TASK_WAITING) {
+        hpt__wait_end(t);
     } else if (t->state == TASK_LEASED) {
         revoke_on_worker(k, t);
         hpt__j_attempt_end(k, t->id, t->attempt, "cancelled", why, hpt__unix(k));
@@ -835,9 +1035,10 @@ void hpt__trial_abandon(coord_core_t *k, coord_trial_t *tr, coord_task_t *except
         coord_task_t *t = tr->tasks[j];
         if (!t || t == except)
             continue;
-        if (t->state == TASK_QUEUED || t->state == TASK_LEASED)
+        if (task_pending(t))
             tr->sweep->tasks_total--;   // will never run: not part of done/total
         task_cancel(k, t, "trial failed");
+        hpt__task_release_kids(k, t);   // they train from scratch
     }
 }
 
@@ -934,6 +1135,7 @@ static void task_failed(coord_core_t *k, coord_task_t *t, const char *error)
                (unsigned long long)t->id, (unsigned)t->attempt, error);
     if (coord_task_is_refit(t))
         return;
+    hpt__task_release_kids(k, t);   // they train from scratch
     coord_trial_t *tr = t->trial;
     hpt__trial_error(tr, "split %d: %s", coord_task_split(t), error);
     hpt__trial_abandon(k, tr, t);
@@ -1030,6 +1232,9 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
         t->state = TASK_DONE;
         hpt__j_task_result(k, t->id, t->attempt, &r, res->finished_unix);
         s->tasks_done++;
+        s->epochs_trained += (uint64_t)(r.epochs - r.resumed_from);
+        s->epochs_scratch += (uint64_t)r.epochs;
+        hpt__task_release_kids(k, t);
         if (s->first_result_mono == 0)
             s->first_result_mono = k->now;
         hpt__event(k, COORD_EV_TASK_RESULT, -1, s->id,

@@ -2,7 +2,12 @@
  * tasks.c: where a task is.  The one owner of the invariants
  *   - a task is in exactly one place: its sweep's queue (QUEUED), one
  *     worker's lease list (LEASED), an orphaned lease after a restart
- *     (LEASED with no worker), or nowhere (DONE, FAILED, CANCELLED);
+ *     (LEASED with no worker), waiting for its parent trial's task of the
+ *     same split (WAITING, counted in n_waiting), or nowhere (DONE,
+ *     FAILED, CANCELLED);
+ *   - a WAITING task's parent task is QUEUED, LEASED or WAITING, so some
+ *     ancestor can always run and no task waits for ever; a QUEUED or
+ *     LEASED task's is not (a model is never trained twice by design);
  *   - a worker's busy count is the length of its lease list, and the
  *     sweep's tasks_running counts its leased and orphaned tasks;
  *   - the task map finds every task of every sweep in memory by id.
@@ -186,6 +191,17 @@ void hpt__q_push(coord_core_t *k, coord_task_t *t, bool front)
     s->n_queued++;
 }
 
+void hpt__wait(coord_task_t *t)
+{
+    t->state = TASK_WAITING;
+    coord_task_sweep(t)->n_waiting++;
+}
+
+void hpt__wait_end(coord_task_t *t)
+{
+    coord_task_sweep(t)->n_waiting--;
+}
+
 void hpt__q_remove(coord_task_t *t)
 {
     coord_sweep_t *s = coord_task_sweep(t);
@@ -354,7 +370,7 @@ int coord_task_seed_rep(const coord_task_t *t)
 // --- invariants ---------------------------------------------------------------
 
 static int check_task(const coord_core_t *k, const coord_task_t *t, size_t *queued,
-                      size_t *leased, hpt_err *err)
+                      size_t *waiting, size_t *leased, hpt_err *err)
 {
     if (hpt__map_get(k, t->id) != t)
         return hpt_err_set(err, -EFAULT, "task %llu is not in the task map",
@@ -371,6 +387,18 @@ static int check_task(const coord_core_t *k, const coord_task_t *t, size_t *queu
         (*queued)++;
     if (t->state == TASK_LEASED)
         (*leased)++;
+    if ((t->state == TASK_QUEUED || t->state == TASK_LEASED) && hpt__task_should_wait(t))
+        return hpt_err_set(err, -EFAULT,
+                           "task %llu is %s while its parent trial's task is still pending",
+                           (unsigned long long)t->id,
+                           coord_task_state_name((coord_task_state_t)t->state));
+    if (t->state == TASK_WAITING) {
+        (*waiting)++;
+        if (!hpt__task_should_wait(t))
+            return hpt_err_set(err, -EFAULT,
+                               "task %llu waits, but its parent trial's task is not pending",
+                               (unsigned long long)t->id);
+    }
     return 0;
 }
 
@@ -379,7 +407,7 @@ int coord_core_check(const coord_core_t *k, hpt_err *err)
     size_t tasks = 0, leases = 0;
     int orphans = 0;
     for (const coord_sweep_t *s = k->sweeps; s; s = s->next) {
-        size_t queued = 0, leased = 0;
+        size_t queued = 0, leased = 0, waiting = 0;
         int rc = 0;
         for (size_t i = 0; i < s->n_trials && rc == 0; i++) {
             const coord_trial_t *tr = s->trials[i];
@@ -388,14 +416,14 @@ int coord_core_check(const coord_core_t *k, hpt_err *err)
                 if (!t)
                     continue;
                 tasks++;
-                rc = check_task(k, t, &queued, &leased, err);
+                rc = check_task(k, t, &queued, &waiting, &leased, err);
                 if (t->lease && !t->lease->worker)
                     orphans++;
             }
         }
         if (rc == 0 && s->refit_task) {
             tasks++;
-            rc = check_task(k, s->refit_task, &queued, &leased, err);
+            rc = check_task(k, s->refit_task, &queued, &waiting, &leased, err);
             if (s->refit_task->lease && !s->refit_task->lease->worker)
                 orphans++;
         }
@@ -414,6 +442,9 @@ int coord_core_check(const coord_core_t *k, hpt_err *err)
             return hpt_err_set(err, -EFAULT,
                                "sweep %llu: %zu tasks QUEUED, %zu in the queue, n_queued %d",
                                (unsigned long long)s->id, queued, inq, s->n_queued);
+        if ((size_t)s->n_waiting != waiting)
+            return hpt_err_set(err, -EFAULT, "sweep %llu: %zu tasks WAITING, n_waiting %d",
+                               (unsigned long long)s->id, waiting, s->n_waiting);
         if ((size_t)s->tasks_running != leased)
             return hpt_err_set(err, -EFAULT, "sweep %llu: %zu tasks LEASED, tasks_running %d",
                                (unsigned long long)s->id, leased, s->tasks_running);

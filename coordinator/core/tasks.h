@@ -23,6 +23,10 @@ const char *hpt__intern(coord_core_t *k, const char *id);
  * a retry, at the back for new work; leave it. */
 void hpt__q_push(coord_core_t *k, coord_task_t *t, bool front);
 void hpt__q_remove(coord_task_t *t);
+/* Wait for the parent trial's task (state WAITING, in no queue: counted in
+ * its sweep's n_waiting); stop waiting (the caller places it next). */
+void hpt__wait(coord_task_t *t);
+void hpt__wait_end(coord_task_t *t);
 
 /* A queued task leaves its queue for w's lease list (state LEASED).
  * Returns 0, -EBUSY when w has no free slot (nothing changes), -ENOMEM. */

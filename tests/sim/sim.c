@@ -507,6 +507,16 @@ static const char *const SPECS[] = {
     "parameters:\n"
     "  dropout: {values: [0.0, 0.2, 0.4]}\n"
     "  epochs: {value: 1}\n",
+    /* Epoch families: trials that differ only in epochs continue one
+     * another's models, so their tasks wait for the shorter trial's. */
+    "name: sim-family\n"
+    "dataset: mnist\n"
+    "method: grid\n"
+    "cv: {folds: 2, seed: 8}\n"
+    "refit: true\n"
+    "parameters:\n"
+    "  units: {values: [8, 16]}\n"
+    "  epochs: {values: [1, 3, 2]}\n",
 };
 #define N_SPECS (sizeof SPECS / sizeof SPECS[0])
 

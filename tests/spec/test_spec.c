@@ -63,8 +63,8 @@ static const bad_t bad[] = {
      "sweep.yaml:5:1: yaml: only one document is allowed"},
     {MINI "colour: red\n",
      "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, "
-     "refit, score_train, priority, seed, budget, parameters, tpe, coordinate, hyperband, asha, "
-     "alpha, test_objective, enqueue)"},
+     "refit, score_train, priority, seed, model_seed, budget, parameters, tpe, coordinate, "
+     "hyperband, asha, alpha, test_objective, enqueue)"},
     {"method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:1: dataset: required key is missing"},
     {"dataset: cifar10\n" "method: grid\n",
@@ -1067,7 +1067,7 @@ HPT_TEST(odd_inputs)
     // Control characters in a key are not echoed.
     EXPECT_ERR("\"a\\nb\": 1\n", "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, "
                                  "metric, method, cv, refit, score_train, priority, seed, "
-                                 "budget, parameters, tpe, coordinate, hyperband, asha, alpha, "
+                                 "model_seed, budget, parameters, tpe, coordinate, hyperband, asha, alpha, "
                                  "test_objective, enqueue)");
     // Malformed UTF-8 and control characters never reach libfyaml (0.7.12
     // loops forever on "%a:\xff", a directive holding a bad byte).

@@ -1236,6 +1236,168 @@ HPT_TEST(resume_twice_identical)
     coord_store_close(&st2);
 }
 
+// --- epoch families -------------------------------------------------------------------
+
+/* Trials 1-3: units 8 with epochs 1, 3, 2 (in that order), trial 4: units
+ * 16, epochs 1, ...; 2 folds: trial t's split j is task 2(t-1)+j+1. */
+#define SPEC_FAMILY(extra)                            \
+    "name: core-family\n"                             \
+    "dataset: mnist\n"                                \
+    "method: grid\n"                                  \
+    "cv: {folds: 2, shuffle: false, seed: 1}\n"       \
+    "refit: false\n" extra                            \
+    "parameters:\n"                                   \
+    "  units: {values: [8, 16]}\n"                    \
+    "  epochs: {values: [1, 3, 2]}\n"
+
+static Hpt__Result result_epochs(uint64_t task, uint32_t attempt, double score, uint32_t epochs,
+                                 uint32_t from)
+{
+    Hpt__Result r = result_ok(task, attempt, score);
+    r.epochs = epochs;
+    r.resumed_from = from;
+    return r;
+}
+
+/* The seed of the Assign of task in O (0 when not sent). */
+static uint64_t assign_seed(uint64_t task)
+{
+    for (int i = 0; i < O.n_send; i++)
+        if (O.send[i].env->body_case == ASSIGN && O.send[i].env->assign->task == task)
+            return O.send[i].env->assign->hparams->seed;
+    return 0;
+}
+
+HPT_TEST(family_waits_and_continues)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC_FAMILY(""), FP);
+    fake_worker_t w1 = fw(1, "w1", 2), w2 = fw(2, "w2", 2);
+    hello(&k, NULL, &w1);
+    // Trial 1 (epochs 1) runs; trial 2 (epochs 3) waits for... trial 3
+    // (epochs 2), created after it, cannot be its parent: trial 2 continues
+    // trial 1, trial 3 continues trial 1 too.
+    ASSERT_ASSIGN(&w1, 0, 1, 1);
+    ASSERT_ASSIGN(&w1, 1, 2, 1);
+    uint64_t seed1 = assign_seed(1), seed2 = assign_seed(2);
+    ASSERT(seed1 != seed2);   // splits differ
+    ASSERT_EQ(s->n_trials, 1);   // trial 2 is not created yet: the worker is full
+    hello(&k, NULL, &w2);
+    ASSERT_EQ(s->trials[1]->parent, 1);
+    // w2 gets what does not wait: trial 4 (units 16, epochs 1), never
+    // trial 2's or 3's tasks, which wait for trial 1's.
+    ASSERT_EQ(s->trials[2]->parent, 1);
+    ASSERT_EQ(task_by_id(&k, 3)->state, TASK_WAITING);
+    ASSERT_EQ(task_by_id(&k, 4)->state, TASK_WAITING);
+    ASSERT_EQ(task_by_id(&k, 5)->state, TASK_WAITING);
+    ASSERT_EQ(task_by_id(&k, 6)->state, TASK_WAITING);
+    ASSERT_EQ(s->n_waiting, 4);
+    ASSERT_EQ(n_sent(&w2, ASSIGN), 2);
+    for (int i = 0; i < 2; i++) {
+        const Hpt__Assign *a = assign_to(&w2, i);
+        ASSERT_EQ(a->trial, 4);
+        // Common random numbers: trial 4 trains split j from trial 1's seed.
+        ASSERT_EQ(a->hparams->seed, a->task == 7 ? seed1 : seed2);
+    }
+    // Trial 1's split 0 ends on w1: its kids' split 0 go to w1, which holds
+    // the model, with the same seed.
+    Hpt__Result r = result_epochs(1, 1, 0.5, 1, 0);
+    result(&k, NULL, &w1, &r);
+    ASSERT_EQ(task_by_id(&k, 3)->state + task_by_id(&k, 5)->state, TASK_LEASED + TASK_QUEUED);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 1);
+    const Hpt__Assign *a = assign_to(&w1, 0);
+    ASSERT(a->task == 3 || a->task == 5);
+    ASSERT_EQ(a->hparams->seed, seed1);
+    ASSERT_EQ(a->fold, 0);
+    uint64_t kid = a->task;
+    uint32_t ep = a->hparams->epochs;   // (a is freed by the next step)
+    ASSERT_EQ(s->n_waiting, 2);
+    // w2 finishes trial 4 and has free slots: the other kid of split 0 is
+    // held for w1 while w1 is connected and the search has more (trial 5).
+    result_score(&k, NULL, &w2, 7, 1, 0.6);
+    uint64_t other = kid == 3 ? 5 : 3;
+    ASSERT_EQ(task_by_id(&k, other)->state, TASK_QUEUED);
+    // The continued task reports it resumed from epoch 1: one epoch
+    // trained for 3 (or 2) on the model.
+    r = result_epochs(kid, 1, 0.7, ep, 1);
+    result(&k, NULL, &w1, &r);
+    ASSERT_EQ(s->epochs_trained, 1 + 1 + (ep - 1));
+    ASSERT_EQ(s->epochs_scratch, 1 + 1 + ep);
+    // A kid whose parent's split fails for good trains from scratch.
+    r = result_fail(2, 1, "boom");
+    for (uint32_t att = 1; att <= 3; att++) {
+        ASSERT_EQ(task_by_id(&k, 2)->state, TASK_LEASED);
+        ASSERT_EQ(task_by_id(&k, 2)->attempt, att);
+        r.attempt = att;
+        result(&k, NULL, task_by_id(&k, 2)->lease->worker == worker_of(&k, &w1) ? &w1 : &w2,
+               &r);
+    }
+    ASSERT_EQ(task_by_id(&k, 2)->state, TASK_FAILED);
+    ASSERT(task_by_id(&k, 4)->state == TASK_QUEUED || task_by_id(&k, 4)->state == TASK_LEASED);
+    ASSERT(task_by_id(&k, 6)->state == TASK_QUEUED || task_by_id(&k, 6)->state == TASK_LEASED);
+    // Trial 5 (units 16, epochs 3) continues trial 4: its split 1 waits
+    // for task 8, still on w2.
+    ASSERT_EQ(s->trials[4]->parent, 4);
+    ASSERT_EQ(task_by_id(&k, 10)->state, TASK_WAITING);
+    ASSERT_EQ(s->n_waiting, 1);
+    // Cancel: every task, waiting ones included, ends cancelled.
+    ASSERT_EQ(coord_core_cancel(&k, now, s), 1);
+    drain(&k, NULL);
+    ASSERT_EQ(task_by_id(&k, 10)->state, TASK_CANCELLED);
+    ASSERT_EQ(s->n_waiting, 0);
+    ASSERT_EQ(s->n_queued, 0);
+    core_end(&k);
+}
+
+/* model_seed: per_trial: every trial its own seeds, nothing waits. */
+HPT_TEST(family_per_trial_seeds)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC_FAMILY("model_seed: per_trial\n"), FP);
+    fake_worker_t w1 = fw(1, "w1", 4);
+    hello(&k, NULL, &w1);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 4);
+    ASSERT_EQ(s->n_waiting, 0);
+    ASSERT_EQ(s->trials[1]->parent, 0);
+    ASSERT(assign_seed(1) != assign_seed(3));   // trials 1 and 2, split 0
+    core_end(&k);
+}
+
+/* A restart keeps the kids waiting: they wait again for their parent's
+ * split that was still running. */
+HPT_TEST(family_resume_waits)
+{
+    coord_store_t *st = NULL;
+    hpt_err err = {0};
+    if (coord_store_open(&st, ":memory:", &err) != 0)
+        HPT_TEST_FAIL("coord_store_open: %s", err.msg);
+    coord_core_t a;
+    core_new(&a, NULL);
+    now = 100;
+    submit(&a, st, SPEC_FAMILY(""), FP);
+    fake_worker_t w1 = fw(1, "w1", 2), w2 = fw(2, "w2", 2);
+    hello(&a, st, &w1);
+    hello(&a, st, &w2);
+    Hpt__Result r = result_epochs(1, 1, 0.5, 1, 0);
+    result(&a, st, &w1, &r);   // split 0 of trial 1 done; its kids' split 0 released
+    ASSERT_EQ(a.sweeps->n_waiting, 2);   // split 1 of trials 2 and 3
+    coord_core_t b;
+    resume(&b, st, NULL, 1);
+    coord_sweep_t *s = b.sweeps;
+    ASSERT_EQ(s->n_waiting, 2);
+    ASSERT_EQ(task_by_id(&b, 4)->state, TASK_WAITING);
+    ASSERT_EQ(task_by_id(&b, 6)->state, TASK_WAITING);
+    ASSERT_EQ(task_by_id(&b, 2)->state, TASK_LEASED);   // an orphan, awaiting w1
+    ASSERT_EQ(s->epochs_trained, 1);
+    core_end(&a);
+    core_end(&b);
+    coord_store_close(&st);
+}
+
 // --- event names ------------------------------------------------------------------------
 
 /* Every type has a name (the stable schema of Event.type), and no two share one. */
