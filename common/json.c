@@ -234,10 +234,12 @@ int hpt_json_results(FILE *f, const Hpt__ResultsReply *r, Hpt__TrialResult *cons
             k = r->trials[i]->n_split_scores;
         train = train || r->trials[i]->n_split_train_scores;
     }
-    /* A sweep that promotes trials (hyperband, asha) has a parent_trial
-     * column. */
+    /* A sweep whose trials continue others (hyperband, asha promotions,
+     * epoch families) has a parent_trial column. */
     const char *method = s && s->method ? s->method : "";
     bool parents = strcmp(method, "hyperband") == 0 || strcmp(method, "asha") == 0;
+    for (size_t j = 0; j < n && !parents; j++)
+        parents = rows[j]->parent != 0;
 
     fputs("{\"sweep\":", f);
     if (s)
