@@ -16,6 +16,11 @@
  *     but softplus', the relu/hard_sigmoid/softsign forwards, the masks, the
  *     bias gradient and max-norm.  The tanh/sigmoid/elu/selu/softplus
  *     forwards and softplus' call libm per element.
+ *   - softmax is the one hidden activation that is not element-wise: it
+ *     normalises each row (sample) over the layer's units, so its forward
+ *     and backward take (rows, cols) and work row by row; its backward
+ *     applies the dropout mask before the row's Jacobian, since the
+ *     Jacobian mixes units.
  *   - Backward reads the input of the last forward through the pointer the
  *     forward was given (no copy: at batch 32 and 784 inputs a copy would
  *     cost a few percent of a step), so the caller's x must stay valid and
@@ -120,6 +125,55 @@ static inline float f_softplus(float z)
 }
 static inline float f_softsign(float z) { return z / (1.0f + fabsf(z)); }
 
+/* Numerically stable row-wise softmax of z (rows, cols) into p: the row max
+ * is subtracted first, so expf never overflows and the largest term is 1
+ * (the sum is >= 1, no division by an underflowed 0).  Used by the output
+ * layer and by softmax hidden layers. */
+static void softmax(const float *restrict z, float *restrict p, size_t rows, size_t cols)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *restrict zr = z + r * cols;
+        float *restrict pr = p + r * cols;
+        float mx = zr[0];
+        for (size_t j = 1; j < cols; j++)
+            mx = zr[j] > mx ? zr[j] : mx;
+        float s = 0.0f;
+        for (size_t j = 0; j < cols; j++) {
+            pr[j] = expf(zr[j] - mx);
+            s += pr[j];
+        }
+        float inv = 1.0f / s;
+        for (size_t j = 0; j < cols; j++)
+            pr[j] *= inv;
+    }
+}
+
+/* Backward of a softmax hidden layer, in place on d (rows, cols), s being
+ * the layer's softmax output.  Per row, with g = d * mask = dLoss/ds (the
+ * mask factor only when mask is not NULL):
+ *     dLoss/dz_i = s_i * (g_i - sum_j g_j s_j),
+ * the product with the full Jacobian diag(s) - s s^T in O(cols), not
+ * O(cols^2).  The dot is accumulated in float over one row, as the forward's
+ * sum is. */
+static void softmax_backward(float *restrict d, const float *restrict s,
+                             const float *restrict mask, size_t rows, size_t cols)
+{
+    for (size_t r = 0; r < rows; r++) {
+        float *restrict dr = d + r * cols;
+        const float *restrict sr = s + r * cols;
+        if (mask) {
+            const float *restrict mr = mask + r * cols;
+            for (size_t j = 0; j < cols; j++)
+                dr[j] *= mr[j];
+        }
+        float dot = 0.0f;
+        for (size_t j = 0; j < cols; j++)
+            dot += dr[j] * sr[j];
+        for (size_t j = 0; j < cols; j++)
+            dr[j] = sr[j] * (dr[j] - dot);
+    }
+}
+
 /* select_f(c, a, b) = c ? a : b as a bit-blend of two computed values.
  * Why not the ternary: under the default -ftrapping-math gcc rewrites
  * `d * (z > 0 ? 1 : h + 1)` into a branch around the multiply, then refuses
@@ -166,6 +220,8 @@ static inline float d_softsign(float z, float h)
     return 1.0f / (d * d);
 }
 
+/* The scalar forms see a single value, that is a one-unit layer, where
+ * softmax is the constant 1 with derivative 0. */
 float hpt_act_apply(hpt_act_t act, float z)
 {
     switch (act) {
@@ -177,6 +233,7 @@ float hpt_act_apply(hpt_act_t act, float z)
     case HPT_ACT_SELU: return f_selu(z);
     case HPT_ACT_SOFTPLUS: return f_softplus(z);
     case HPT_ACT_SOFTSIGN: return f_softsign(z);
+    case HPT_ACT_SOFTMAX: return 1.0f;
     default: return z;
     }
 }
@@ -192,13 +249,16 @@ float hpt_act_derivative(hpt_act_t act, float z, float a)
     case HPT_ACT_SELU: return d_selu(z, a);
     case HPT_ACT_SOFTPLUS: return d_softplus(z, a);
     case HPT_ACT_SOFTSIGN: return d_softsign(z, a);
+    case HPT_ACT_SOFTMAX: return 0.0f;
     default: return 1.0f;
     }
 }
 
-/* h[i] = act(z[i]) for n elements. */
-static void act_forward(hpt_act_t act, const float *restrict z, float *restrict h, size_t n)
+/* h = act(z) for a (rows, cols) batch: element-wise, or row-wise for softmax. */
+static void act_forward(hpt_act_t act, const float *restrict z, float *restrict h, size_t rows,
+                        size_t cols)
 {
+    const size_t n = rows * cols;
 #define FWD(F)                                                                                    \
     do {                                                                                          \
         for (size_t i = 0; i < n; i++)                                                            \
@@ -213,17 +273,21 @@ static void act_forward(hpt_act_t act, const float *restrict z, float *restrict 
     case HPT_ACT_SELU: FWD(f_selu); break;
     case HPT_ACT_SOFTPLUS: FWD(f_softplus); break;
     case HPT_ACT_SOFTSIGN: FWD(f_softsign); break;
+    case HPT_ACT_SOFTMAX: softmax(z, h, rows, cols); break;
     default: memcpy(h, z, n * sizeof *h); break;
     }
 #undef FWD
 }
 
-/* The hidden layer's backward in one pass, in place on d:
+/* The hidden layer's backward in one pass, in place on d (rows, cols):
  * d[i] = d[i] * mask[i] * act'(z[i], h[i]), the mask factor only when
- * mask is not NULL (d holds dLoss/d a on entry and dLoss/d z on return). */
+ * mask is not NULL (d holds dLoss/d a on entry and dLoss/d z on return);
+ * softmax goes through its row Jacobian instead (softmax_backward). */
 static void act_backward(hpt_act_t act, float *restrict d, const float *restrict z,
-                         const float *restrict h, const float *restrict mask, size_t n)
+                         const float *restrict h, const float *restrict mask, size_t rows,
+                         size_t cols)
 {
+    const size_t n = rows * cols;
 #define BWD(D)                                                                                    \
     do {                                                                                          \
         if (mask) {                                                                               \
@@ -243,6 +307,7 @@ static void act_backward(hpt_act_t act, float *restrict d, const float *restrict
     case HPT_ACT_SELU: BWD(d_selu); break;
     case HPT_ACT_SOFTPLUS: BWD(d_softplus); break;
     case HPT_ACT_SOFTSIGN: BWD(d_softsign); break;
+    case HPT_ACT_SOFTMAX: softmax_backward(d, h, mask, rows, cols); break;
     default:
         if (mask)
             for (size_t i = 0; i < n; i++)
@@ -286,26 +351,6 @@ static void mul(float *restrict out, const float *restrict x, const float *restr
 {
     for (size_t i = 0; i < n; i++)
         out[i] = x[i] * mask[i];
-}
-
-/* Numerically stable row-wise softmax of z (rows, cols) into p. */
-static void softmax(const float *restrict z, float *restrict p, int rows, int cols)
-{
-    for (int r = 0; r < rows; r++) {
-        const float *zr = z + (size_t)r * cols;
-        float *pr = p + (size_t)r * cols;
-        float mx = zr[0];
-        for (int j = 1; j < cols; j++)
-            mx = zr[j] > mx ? zr[j] : mx;
-        float s = 0.0f;
-        for (int j = 0; j < cols; j++) {
-            pr[j] = expf(zr[j] - mx);
-            s += pr[j];
-        }
-        float inv = 1.0f / s;
-        for (int j = 0; j < cols; j++)
-            pr[j] *= inv;
-    }
 }
 
 /* -log of the true class's probability, clipped as Keras does. */
@@ -552,12 +597,12 @@ const float *hpt_mlp_forward(hpt_mlp_t *m, const float *x, int batch, hpt_mlp_mo
         hpt_blas_sgemm(false, false, batch, fo, fi, 1.0f, in, m->W[l], 1.0f, z);
 
         if (l == L - 1) {
-            softmax(z, m->h[l], batch, fo);
+            softmax(z, m->h[l], B, (size_t)fo);
             m->in[l + 1] = m->h[l];
             break;
         }
         const size_t n = B * (size_t)fo;
-        act_forward(m->act, z, m->h[l], n);
+        act_forward(m->act, z, m->h[l], B, (size_t)fo);
         if (train && m->hid_rate > 0) {
             if (fresh)
                 draw_mask(rng, m->mask[l], n, m->hid_rate);
@@ -625,7 +670,7 @@ float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels)
         float *dp = m->delta[cur ^ 1];
         hpt_blas_sgemm(false, true, B, fi, fo, 1.0f, d, m->W[l], 0.0f, dp);
         act_backward(m->act, dp, m->z[l - 1], m->h[l - 1], m->hid_dropped ? m->mask[l - 1] : NULL,
-                     (size_t)B * (size_t)fi);
+                     (size_t)B, (size_t)fi);
         d = dp;
         cur ^= 1;
     }

@@ -88,7 +88,9 @@ const float *hpt_mlp_activation(const hpt_mlp_t *m, int l);
 double hpt_mlp_flops_per_sample(const hpt_mlp_t *m);
 
 /* Element-wise activation and its derivative, exposed for tests.
- * act_derivative takes the pre-activation z and the activation value a. */
+ * act_derivative takes the pre-activation z and the activation value a.
+ * softmax is row-wise, not element-wise; for it these give the one-unit
+ * layer's values, 1 and 0 (the MLP itself normalises over each row). */
 float hpt_act_apply(hpt_act_t act, float z);
 float hpt_act_derivative(hpt_act_t act, float z, float a);
 

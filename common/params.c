@@ -24,7 +24,8 @@ const hpt_hparams_t HPT_HPARAMS_DEFAULT = {
 };
 
 static const char *const act_names[HPT_ACT__COUNT] = {
-    "relu", "tanh", "sigmoid", "hard_sigmoid", "elu", "selu", "softplus", "softsign", "linear",
+    "relu", "tanh",     "sigmoid", "hard_sigmoid", "elu",
+    "selu", "softplus", "softsign", "linear",       "softmax",
 };
 static const char *const init_names[HPT_INIT__COUNT] = {
     "uniform",       "lecun_uniform", "normal",    "zero",

@@ -29,7 +29,8 @@ typedef enum hpt_act {
     HPT_ACT_SOFTPLUS,
     HPT_ACT_SOFTSIGN,
     HPT_ACT_LINEAR,
-    HPT_ACT__COUNT
+    HPT_ACT_SOFTMAX,       // row-wise: over the layer's units, per sample (Keras' Dense)
+    HPT_ACT__COUNT         // new values go last, so the existing ones keep their numbers
 } hpt_act_t;
 
 typedef enum hpt_init {

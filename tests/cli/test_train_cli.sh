@@ -20,7 +20,7 @@ for flag in --dataset --data-dir --fold --test --cv-seed --layers --units --acti
     --momentum --nesterov --batch-size --epochs --seed --metric --threads --json; do
     grep -q -- "$flag" "$out" || fail "--help does not mention $flag"
 done
-for word in relu tanh sigmoid hard_sigmoid elu selu softplus softsign linear \
+for word in relu tanh sigmoid hard_sigmoid elu selu softplus softsign linear softmax \
     uniform lecun_uniform normal zero glorot_normal glorot_uniform he_normal he_uniform \
     sgd nesterov rmsprop adagrad adadelta adam adamax nadam accuracy log_loss f1_macro; do
     grep -qw -- "$word" "$out" || fail "--help does not list '$word'"

@@ -1,6 +1,7 @@
 /*
  * test_grad.c: finite-difference check of hpt_mlp_backward for every hidden
- * activation, 1, 2 and 3 hidden layers, with and without dropout.
+ * activation, 1, 2 and 3 hidden layers, with and without dropout, and of a
+ * network with softmax hidden layers against a double-precision reference.
  *
  * Method: central differences on every parameter.  The loss is recomputed in
  * double from the forward's probabilities (the float mean loss would add
@@ -220,6 +221,142 @@ HPT_TEST(selu) { check_activation(HPT_ACT_SELU); }
 HPT_TEST(softplus) { check_activation(HPT_ACT_SOFTPLUS); }
 HPT_TEST(softsign) { check_activation(HPT_ACT_SOFTSIGN); }
 HPT_TEST(linear) { check_activation(HPT_ACT_LINEAR); }
+HPT_TEST(softmax) { check_activation(HPT_ACT_SOFTMAX); }
+
+// --- softmax hidden layers against a double-precision reference
+
+/* softmax over the n values of v in place, in double, max subtracted. */
+static void softmax_ref(double *v, int n)
+{
+    double mx = v[0], s = 0;
+    for (int j = 1; j < n; j++)
+        mx = fmax(mx, v[j]);
+    for (int j = 0; j < n; j++)
+        s += v[j] = exp(v[j] - mx);
+    for (int j = 0; j < n; j++)
+        v[j] /= s;
+}
+
+/* The finite differences above see float forwards, hence their loose
+ * tolerance.  Here the whole forward and backward of a network with two
+ * softmax hidden layers is recomputed in double from the model's own float
+ * weights, including the full row Jacobian
+ *     dLoss/dz_i = s_i (g_i - sum_j g_j s_j),
+ * and the library's float gradient must match it to REF_TOL relative to the
+ * largest entry of its layer.  The first layer's biases are shifted by
+ * +300, which leaves its softmax unchanged but makes a forward that does
+ * not subtract the row max overflow (expf(300) = inf in float). */
+#define REF_TOL 1e-4
+#define REF_SHIFT 300.0f
+HPT_TEST(softmax_double_reference)
+{
+    enum { H = 2, L = H + 1, W_MAX = N_IN };
+    const int dims[L + 1] = {N_IN, UNITS[0], UNITS[1], N_OUT};
+    hpt_hparams_t hp = HPT_HPARAMS_DEFAULT;
+    hp.layers = H;
+    hp.units[0] = UNITS[0];
+    hp.units[1] = UNITS[1];
+    hp.activation = HPT_ACT_SOFTMAX;
+    hpt_rng_t rng;
+    hpt_rng_seed(&rng, 77);
+    hpt_mlp_t *m = NULL;
+    ASSERT_OK(hpt_mlp_new(&m, &hp, N_IN, N_OUT, BATCH, &rng, NULL));
+    float *W[L], *b[L];
+    for (int l = 0; l < L; l++) {
+        hpt_mlp_layer(m, l, &W[l], &b[l], NULL, NULL);
+        for (int j = 0; j < dims[l + 1]; j++)
+            b[l][j] = (float)(0.5 * hpt_rng_normal(&rng)) + (l == 0 ? REF_SHIFT : 0.0f);
+    }
+    float x[BATCH * N_IN];
+    uint8_t y[BATCH];
+    for (int i = 0; i < BATCH * N_IN; i++)
+        x[i] = (float)(2.0 * hpt_rng_normal(&rng));
+    for (int r = 0; r < BATCH; r++)
+        y[r] = (uint8_t)hpt_rng_below(&rng, N_OUT);
+
+    // Reference forward: act[l + 1] = softmax(act[l] @ W[l] + b[l]), row by row.
+    static double act[L + 1][BATCH][W_MAX], dz[BATCH][W_MAX], dprev[BATCH][W_MAX];
+    double loss = 0;
+    for (int r = 0; r < BATCH; r++) {
+        for (int i = 0; i < N_IN; i++)
+            act[0][r][i] = x[r * N_IN + i];
+        for (int l = 0; l < L; l++) {
+            for (int j = 0; j < dims[l + 1]; j++) {
+                double z = b[l][j];
+                for (int i = 0; i < dims[l]; i++)
+                    z += act[l][r][i] * W[l][i * dims[l + 1] + j];
+                act[l + 1][r][j] = z;
+            }
+            softmax_ref(act[l + 1][r], dims[l + 1]);
+        }
+        loss -= log(act[L][r][y[r]]) / BATCH;
+    }
+
+    hpt_mlp_forward(m, x, BATCH, HPT_MLP_EVAL, NULL);
+    float lb = hpt_mlp_backward(m, y);
+    ASSERT(isfinite(lb));
+    ASSERT_NEAR(lb, loss, 1e-5);
+    for (int l = 0; l < H; l++) {
+        const float *a = hpt_mlp_activation(m, l);
+        for (int r = 0; r < BATCH; r++) {
+            double sum = 0;
+            for (int j = 0; j < dims[l + 1]; j++) {
+                ASSERT_NEAR(a[r * dims[l + 1] + j], act[l + 1][r][j], 1e-5);
+                sum += a[r * dims[l + 1] + j];
+            }
+            ASSERT_NEAR(sum, 1.0, 1e-6);
+        }
+    }
+
+    // Reference backward, layer by layer from the output's (p - onehot) / batch.
+    for (int r = 0; r < BATCH; r++)
+        for (int j = 0; j < N_OUT; j++)
+            dz[r][j] = (act[L][r][j] - (j == y[r])) / BATCH;
+    const float *g = hpt_mlp_grads(m, NULL);
+    size_t off = 0;
+    for (int l = 0; l < L; l++)
+        off += (size_t)dims[l] * dims[l + 1] + dims[l + 1];
+    double worst = 0;
+    for (int l = L - 1; l >= 0; l--) {
+        const int fi = dims[l], fo = dims[l + 1];
+        off -= (size_t)fi * fo + fo;
+        double ref[(W_MAX + 1) * W_MAX] = {0};  // dW (fi, fo) then db (fo)
+        for (int r = 0; r < BATCH; r++)
+            for (int j = 0; j < fo; j++) {
+                for (int i = 0; i < fi; i++)
+                    ref[i * fo + j] += act[l][r][i] * dz[r][j];
+                ref[fi * fo + j] += dz[r][j];
+            }
+        const int len = fi * fo + fo;
+        double big = 0, err = 0;
+        for (int k = 0; k < len; k++) {
+            big = fmax(big, fabs(ref[k]));
+            err = fmax(err, fabs(g[off + (size_t)k] - ref[k]));
+        }
+        ASSERT(big > 1e-4);  // the layer's gradient is not (nearly) all zero
+        if (!(err <= REF_TOL * big))
+            fprintf(stderr, "layer %d: max err %.3g, largest gradient %.3g\n", l, err, big);
+        ASSERT(err <= REF_TOL * big);
+        worst = fmax(worst, err / big);
+        if (l == 0)
+            break;
+        // Through W, then the softmax row Jacobian of the layer below.
+        for (int r = 0; r < BATCH; r++) {
+            double dot = 0;
+            for (int i = 0; i < fi; i++) {
+                double gi = 0;
+                for (int j = 0; j < fo; j++)
+                    gi += dz[r][j] * W[l][i * fo + j];
+                dprev[r][i] = gi;
+                dot += gi * act[l][r][i];
+            }
+            for (int i = 0; i < fi; i++)
+                dz[r][i] = act[l][r][i] * (dprev[r][i] - dot);
+        }
+    }
+    fprintf(stderr, "  softmax vs double reference: max err / largest gradient %.2e\n", worst);
+    hpt_mlp_destroy(&m);
+}
 
 /* A deliberately wrong gradient must fail the comparison: perturbing the
  * analytic gradient by 5% is caught, so the tolerance is not vacuous. */

@@ -274,6 +274,7 @@ HPT_TEST(activation_values)
         {HPT_ACT_SOFTSIGN, 3.0f, 0.75},
         {HPT_ACT_SOFTSIGN, -1.0f, -0.5},
         {HPT_ACT_LINEAR, -7.25f, -7.25},
+        {HPT_ACT_SOFTMAX, -7.25f, 1.0},  // a one-unit layer; test_grad covers real rows
     };
     for (size_t i = 0; i < sizeof pts / sizeof pts[0]; i++) {
         double got = hpt_act_apply(pts[i].act, pts[i].z);

@@ -13,6 +13,7 @@
 
 #include "coord_spec.h"
 #include "hpt_test.h"
+#include "proto_io.h"
 
 static coord_spec_t *parse_ok_at(const char *text, const char *file, int line)
 {
@@ -168,6 +169,10 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "parameters:\n" "  optimizer: {values: [adam, adamw]}\n",
      "sweep.yaml:3:30: parameters.optimizer.values[1]: unknown optimizer 'adamw' "
      "(allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam)"},
+    {"dataset: mnist\n" "parameters:\n" "  activation: {values: [relu, swish]}\n",
+     "sweep.yaml:3:31: parameters.activation.values[1]: unknown activation 'swish' "
+     "(allowed: relu, tanh, sigmoid, hard_sigmoid, elu, selu, softplus, softsign, linear, "
+     "softmax)"},
     {"dataset: mnist\n" "parameters:\n" "  init_mode: {values: [zero, zeros]}\n",
      "sweep.yaml:3:30: parameters.init_mode.values[1]: duplicate value zeros (also "
      "values[0])"},
@@ -1005,6 +1010,36 @@ HPT_TEST(apply_enums_and_format)
     ASSERT(strcmp(coord_method_name(COORD_METHOD_GRID), "grid") == 0);
     ASSERT(strcmp(coord_method_name(COORD_METHOD_RANDOM), "random") == 0);
     ASSERT(strcmp(coord_method_name(COORD_METHOD__COUNT), "?") == 0);
+    coord_spec_destroy(&spec);
+}
+
+/* softmax is a hidden-layer activation like the others: listed, applied and
+ * formatted by name. */
+HPT_TEST(activation_softmax)
+{
+    coord_spec_t *spec = PARSE_OK("dataset: mnist\nmethod: grid\nparameters:\n"
+                                  "  activation: {values: [relu, softmax]}\n");
+    ASSERT_EQ(spec->n_params, 1);
+    const coord_param_t *p = param(spec, "activation");
+    ASSERT(p == &spec->params[0]);
+    ASSERT_EQ(p->n_values, 2);
+    hpt_hparams_t hp;
+    hpt_err err = {0};
+    ASSERT_OK(coord_spec_apply(spec, &p->values[1], &hp, &err));
+    ASSERT_EQ(hp.activation, HPT_ACT_SOFTMAX);
+    ASSERT_OK(hpt_hparams_validate(&hp, &err));
+    char buf[64];
+    ASSERT(strcmp(coord_pval_format(p, &p->values[1], buf, sizeof buf), "softmax") == 0);
+    // The worker receives it by name and maps it back.
+    Hpt__HParams w;
+    uint32_t units[HPT_MAX_LAYERS];
+    hpt_proto_hparams_to_wire(&hp, &w, units);
+    ASSERT(strcmp(w.activation, "softmax") == 0);
+    hpt_hparams_t back;
+    ASSERT_OK(hpt_proto_hparams_from_wire(&w, &back, &err));
+    ASSERT_EQ(back.activation, HPT_ACT_SOFTMAX);
+    ASSERT_OK(coord_spec_apply(spec, &p->values[0], &hp, &err));
+    ASSERT_EQ(hp.activation, HPT_ACT_RELU);
     coord_spec_destroy(&spec);
 }
 
