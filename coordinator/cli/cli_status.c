@@ -160,6 +160,9 @@ static void print_details(const Hpt__SweepInfo *s)
                                 b, sizeof b));
     printf("  tasks     %s, %u running\n", fmt_tasks(s, c, sizeof c), s->tasks_running);
     printf("  trials    %s, %u failed\n", fmt_trials(s, d, sizeof d), s->trials_failed);
+    if (s->epochs_from_scratch)
+        printf("  epochs    %llu trained, %llu from scratch\n",
+               (unsigned long long)s->epochs_trained, (unsigned long long)s->epochs_from_scratch);
     if (s->best_trial) {
         char ms[64], ps[1024];
         printf("  best      trial %llu: %s %s  %s\n", (unsigned long long)s->best_trial,
