@@ -68,8 +68,8 @@ static const bad_t bad[] = {
     {"method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:1: dataset: required key is missing"},
     {"dataset: cifar10\n" "method: grid\n",
-     "sweep.yaml:1:10: dataset: unknown dataset 'cifar10' (allowed: mnist, fashion-mnist, "
-     "idx:/path/to/dir)"},
+     "sweep.yaml:1:10: dataset: unknown dataset 'cifar10' (allowed: mnist, mnist-10k, "
+     "fashion-mnist, idx:/path/to/dir)"},
     {"dataset: 'idx:'\n" "method: grid\n",
      "sweep.yaml:1:10: dataset: idx: needs a directory, e.g. idx:/data/mnist"},
     {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n",
