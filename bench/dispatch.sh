@@ -2,7 +2,7 @@
 # dispatch.sh: coordinator overhead with workers that do no training.  A fresh
 # coordinator (journal in a temp dir; it is always durable: WAL,
 # synchronous=FULL, one commit per loop turn) and 2 `hptune-worker --dry-run
-# --dataset mnist` x 8 slots run a random-search sweep of 4000 trials x 5 CV
+# --dataset mnist-10k` x 8 slots run a random-search sweep of 4000 trials x 5 CV
 # folds = 20,000 tasks.  Measured: end-to-end tasks/s from `hptune launch`
 # until the sweep is done (nothing subtracted) and p50/p99 dispatch latency
 # (see bench/README.md for the definition), then, in the same run, Optuna's
@@ -27,7 +27,7 @@
 #   --no-build         do not run ninja on the three binaries first
 # Environment: BUILD_DIR (default build), PYTHON (default /usr/bin/python3,
 # which has Debian's python3-optuna), DATA_DIR (default data: the coordinator
-# fingerprints mnist from it, as a real one does), TMPDIR (where the journals
+# fingerprints mnist-10k from it, as a real one does), TMPDIR (where the journals
 # go; keep it on a real disk, not tmpfs, or fsync is free).  Raw outputs go to
 # bench/out/dispatch/.  Exit status: 0 everything ran (targets met or not),
 # 1 something failed to run, 2 bad option.
@@ -136,7 +136,7 @@ echo
 cat > "$TMP/spec.yaml" <<SPEC
 # bench/dispatch.sh: random search, $TRIALS trials x $FOLDS folds, no refit.
 name: dispatch-bench
-dataset: mnist
+dataset: mnist-10k
 metric: {name: accuracy, goal: maximize}
 method: random
 seed: 1
@@ -183,7 +183,7 @@ run_once() {
     i=1
     while [ "$i" -le "$WORKERS" ]; do
         "$WORKER" --coordinator "$HPTUNE_COORDINATOR" --slots "$SLOTS" --dry-run \
-            --dataset mnist --name "dry$i" --log-file "$dir/worker$i.log" \
+            --dataset mnist-10k --name "dry$i" --log-file "$dir/worker$i.log" \
             2> "$dir/worker$i.stderr" &
         PIDS="$PIDS $!"
         i=$((i + 1))

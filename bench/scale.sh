@@ -1,6 +1,6 @@
 #!/bin/sh
 # scale.sh: the results path at a 1,000,000-task sweep.  A fresh coordinator
-# (journal in a temp dir) and 2 `hptune-worker --dry-run --dataset mnist` x 8
+# (journal in a temp dir) and 2 `hptune-worker --dry-run --dataset mnist-10k` x 8
 # slots run a random-search sweep of 200,000 trials x 5 CV folds = 1,000,000
 # tasks.  Measured:
 #   - `hptune status` latency while the sweep runs: one call every 0.5 s, each
@@ -106,7 +106,7 @@ REPORT=bench/results/scale-$STAMP.txt
 cat > "$TMP/spec.yaml" <<SPEC
 # bench/scale.sh: random search, $TRIALS trials x $FOLDS folds, no refit.
 name: scale-bench
-dataset: mnist
+dataset: mnist-10k
 metric: {name: accuracy, goal: maximize}
 method: random
 seed: 1
@@ -130,7 +130,7 @@ PIDS="$PIDS $CPID"
 i=1
 while [ "$i" -le "$WORKERS" ]; do
     "$WORKER" --coordinator "$HPTUNE_COORDINATOR" --slots "$SLOTS" --dry-run \
-        --dataset mnist --name "dry$i" --log-file "$TMP/worker$i.log" 2> "$TMP/worker$i.stderr" &
+        --dataset mnist-10k --name "dry$i" --log-file "$TMP/worker$i.log" 2> "$TMP/worker$i.stderr" &
     PIDS="$PIDS $!"
     i=$((i + 1))
 done

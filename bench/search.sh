@@ -1,5 +1,5 @@
 #!/bin/sh
-# search.sh: search quality against trials and epochs.  On mnist, 3-fold
+# search.sh: search quality against trials and epochs.  On mnist-10k, 3-fold
 # stratified CV, six hyperparameters (optimizer, learning_rate, batch_size,
 # units, dropout, activation; bench/search_space.py), each method runs as a
 # real hptune sweep (a coordinator and 2 workers x 1 slot on this machine,
@@ -32,7 +32,7 @@
 #   --keep            keep the temp dir (journal, daemon logs, specs)
 #   --no-build        do not run ninja on the binaries first
 # Environment: BUILD_DIR (default build), PYTHON (default /usr/bin/python3,
-# with Debian's python3-optuna), DATA_DIR (default data; must hold mnist/),
+# with Debian's python3-optuna), DATA_DIR (default data; must hold mnist-10k/),
 # TMPDIR.  Exit status: 0 everything ran (targets met or not; asha skipped
 # when this build refuses it), 1 something failed to run, 2 bad option.
 set -eu
@@ -112,8 +112,8 @@ for b in "$COORD" "$WORKER" "$CLI"; do
         exit 1
     fi
 done
-if [ ! -d "$DATA_DIR/mnist" ]; then
-    echo "search.sh: $DATA_DIR/mnist not found; run deploy/fetch-data.sh" >&2
+if [ ! -d "$DATA_DIR/mnist-10k" ]; then
+    echo "search.sh: $DATA_DIR/mnist-10k not found; run deploy/fetch-data.sh" >&2
     exit 1
 fi
 if [ "$OPTUNA" = 1 ] && ! "$PYTHON" -c 'import optuna' 2>/dev/null; then
@@ -189,7 +189,7 @@ PIDS="$CPID"
 DAEMON_LIST="coordinator:$CPID"
 for i in 1 2; do
     "$WORKER" --coordinator "$HPTUNE_COORDINATOR" --slots 1 --data-dir "$DATA_DIR" \
-        --dataset mnist --name "w$i" --log-file "$TMP/worker$i.log" 2> "$TMP/worker$i.stderr" &
+        --dataset mnist-10k --name "w$i" --log-file "$TMP/worker$i.log" 2> "$TMP/worker$i.stderr" &
     PIDS="$PIDS $!"
     DAEMON_LIST="$DAEMON_LIST worker$i:$!"
 done
@@ -232,7 +232,7 @@ if [ "$OPTUNA" = 1 ]; then
         fail "the Optuna peer failed"
 fi
 
-CONFIG=$(printf '{"dataset": "mnist", "folds": 3, "grid_trials": %d, "budget": %d, "epochs": %d, "seeds": [%s], "asha": {"configs": %d, "min_epochs": %d, "max_epochs": %d, "eta": %d}, "quick": %s, "workers": "2 x 1 slot", "build_dir": "%s", "load_at_start": "%s"}' \
+CONFIG=$(printf '{"dataset": "mnist-10k", "folds": 3, "grid_trials": %d, "budget": %d, "epochs": %d, "seeds": [%s], "asha": {"configs": %d, "min_epochs": %d, "max_epochs": %d, "eta": %d}, "quick": %s, "workers": "2 x 1 slot", "build_dir": "%s", "load_at_start": "%s"}' \
     "$GRID" "$BUDGET" "$EPOCHS" "$SEED_LIST" "$ASHA_CONFIGS" "$ASHA_MIN" "$EPOCHS" "$ASHA_ETA" \
     "$([ "$QUICK" = 1 ] && echo true || echo false)" "$BUILD_DIR" "$(cut -d' ' -f1-3 /proc/loadavg)")
 echo

@@ -1,6 +1,6 @@
 """search_space.py: the search space of bench/search.sh, in one place.
 
-Six hyperparameters of the blog post's one-hidden-layer MLP on `mnist`
+Six hyperparameters of the blog post's one-hidden-layer MLP on `mnist-10k`
 (8,000 training digits), scored by 3-fold stratified shuffled CV (seed 42):
 
   parameter       grid / coordinate (values)   random / bayes / asha / Optuna
@@ -22,7 +22,7 @@ space as Optuna suggest_* calls).
 
 FOLDS = 3
 CV_SEED = 42
-DATASET = "mnist"
+DATASET = "mnist-10k"
 
 # name -> (grid values, continuous form for hptune, Optuna suggestion)
 PARAMS = [

@@ -1,7 +1,8 @@
 #!/bin/sh
-# sweep.sh: the quickstart grid (deploy/examples/blog-grid.yaml: batch_size
+# sweep.sh: the blog grid on the small set (bench/blog-grid-10k.yaml: batch_size
 # {32,64,512} x epochs {2,4,6} x units {8,16,32}, adam, 5-fold stratified CV,
-# refit; 135 fits + 1 refit on 8,000 MNIST digits) as an hptune sweep with real
+# refit; 135 fits + 1 refit on mnist-10k's 8,000 MNIST digits; the quickstart's
+# grid before mnist became the full MNIST) as an hptune sweep with real
 # training, against scikit-learn's GridSearchCV(MLPClassifier, n_jobs=2) on
 # the same data, in the same run.  hptune runs in two layouts, each time on a
 # fresh coordinator whose workers are up and registered before the clock
@@ -13,14 +14,14 @@
 #                       [--no-build]
 #   --repeat N     rounds of (hptune 2x1, hptune 1x2, scikit-learn); every wall
 #                  time is listed and the median of each is compared [1]
-#   --spec FILE    the sweep spec [deploy/examples/blog-grid.yaml]; the
+#   --spec FILE    the sweep spec [bench/blog-grid-10k.yaml]; the
 #                  scikit-learn peer always runs the blog grid
 #   --no-sklearn   skip the scikit-learn peer (no ratio)
 #   --keep         keep the temp dir (journals, logs)
 #   --no-build     do not run ninja on the three binaries first
 # Environment: BUILD_DIR (default build), PYTHON (default /usr/bin/python3,
 # which has Debian's python3-sklearn), DATA_DIR (default data; must hold
-# mnist/), TMPDIR.  Raw outputs go to bench/out/sweep/.  Exit status: 0
+# mnist-10k/), TMPDIR.  Raw outputs go to bench/out/sweep/.  Exit status: 0
 # everything ran (targets met or not), 1 something failed to run, 2 bad option.
 set -eu
 
@@ -28,7 +29,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 DATA_DIR=${DATA_DIR:-data}
-SPEC=deploy/examples/blog-grid.yaml
+SPEC=bench/blog-grid-10k.yaml
 REPEAT=1
 SKLEARN=1
 KEEP=0
@@ -70,8 +71,8 @@ for b in "$COORD" "$WORKER" "$CLI"; do
         exit 1
     fi
 done
-if [ ! -d "$DATA_DIR/mnist" ]; then
-    echo "sweep.sh: $DATA_DIR/mnist not found; run deploy/fetch-data.sh" >&2
+if [ ! -d "$DATA_DIR/mnist-10k" ]; then
+    echo "sweep.sh: $DATA_DIR/mnist-10k not found; run deploy/fetch-data.sh" >&2
     exit 1
 fi
 
@@ -146,7 +147,7 @@ run_hptune() {
     i=1
     while [ "$i" -le "$nw" ]; do
         "$WORKER" --coordinator "$HPTUNE_COORDINATOR" --slots "$ns" --data-dir "$DATA_DIR" \
-            --dataset mnist --name "w$i" --log-file "$dir/worker$i.log" 2> "$dir/worker$i.stderr" &
+            --dataset mnist-10k --name "w$i" --log-file "$dir/worker$i.log" 2> "$dir/worker$i.stderr" &
         PIDS="$PIDS $!"
         i=$((i + 1))
     done

@@ -40,6 +40,17 @@ static const char *const file_base[N_FILES] = {
 static const char *const default_roots[] = {"data", HPT_DATADIR_SYSTEM, "/var/lib/hptune/data"};
 #define N_DEFAULT_ROOTS (sizeof default_roots / sizeof default_roots[0])
 
+// The named datasets; HPT_DATASET_NAMES_TEXT lists the same names.
+const char *const hpt_dataset_names[] = {"mnist", "mnist-10k", "fashion-mnist", NULL};
+
+bool hpt_dataset_is_named(const char *name)
+{
+    for (int i = 0; name && hpt_dataset_names[i]; i++)
+        if (strcmp(name, hpt_dataset_names[i]) == 0)
+            return true;
+    return false;
+}
+
 // ---------------------------------------------------------------------------
 // Finding files.
 
@@ -115,10 +126,10 @@ int hpt_dataset_find(const char *name, const char *data_dir, char *dir, size_t l
         return 0;
     }
 
-    if (strcmp(name, "mnist") != 0 && strcmp(name, "fashion-mnist") != 0)
+    if (!hpt_dataset_is_named(name))
         return hpt_err_set(err, -EINVAL,
-                           "unknown dataset \"%s\" (expected mnist, fashion-mnist or idx:DIR)",
-                           name);
+                           "unknown dataset \"%s\" (expected " HPT_DATASET_NAMES_TEXT
+                           " or idx:DIR)", name);
 
     // A data dir given by the caller replaces the default search path rather
     // than extending it: a worker told where its data is must not silently

@@ -2,8 +2,10 @@
  * dataset.h: a labelled image dataset (train and test splits) loaded from
  * four IDX files, found by name.
  *
- * Names: "mnist" and "fashion-mnist" are directories of that name under the
- * data dir; "idx:DIR" is any directory.  Each directory holds
+ * Names: "mnist" (the full MNIST, 60,000 + 10,000), "mnist-10k" (10,000 of its
+ * digits, 8,000 + 2,000: the small set for tests) and "fashion-mnist" are
+ * directories of that name under the data dir (deploy/fetch-data.sh makes
+ * them); "idx:DIR" is any directory.  Each directory holds
  * train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
  * t10k-labels-idx1-ubyte, each optionally with a .gz suffix.  The search path
  * for a named dataset is the given data dir, else "data" then
@@ -48,6 +50,17 @@ int hpt_dataset_load(hpt_dataset_t **out, const char *name, const char *data_dir
 
 /* Free; accepts NULL and sets *p = NULL. */
 void hpt_dataset_destroy(hpt_dataset_t **p);
+
+/* The named datasets (directories under a data dir), in the order a worker
+ * loads them by default, then NULL.  Spec parsing, lookup and dataset
+ * transfer all take their list from here. */
+extern const char *const hpt_dataset_names[];
+
+/* Whether name (borrowed, may be NULL) is one of hpt_dataset_names. */
+bool hpt_dataset_is_named(const char *name);
+
+/* The named datasets as "mnist, mnist-10k, fashion-mnist", for messages. */
+#define HPT_DATASET_NAMES_TEXT "mnist, mnist-10k, fashion-mnist"
 
 /* Resolve a name to a directory without loading (for listing/fingerprinting
  * in later issues).  Writes the directory into dir (size len).  Returns 0 or

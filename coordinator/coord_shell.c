@@ -166,11 +166,12 @@ void coord_apply(coord_t *c)
 void coord_dataset_fingerprint(const char *data_dir, const char *name, char fp[65], char *note,
                                size_t note_len)
 {
-    /* The two named datasets are pinned by deploy/fetch-data.sh, so their
+    /* The named datasets are pinned by deploy/fetch-data.sh, so their
      * fingerprints are known even to a coordinator without the files; a
      * worker cannot talk a sweep into another copy. */
     static const char *const known[][2] = {
-        {"mnist", "6003ea9d5f0cea4cba0ad3dc4165ad97219539e48a8e35eead7a0766538ddab6"},
+        {"mnist", "e9914cff2ade526da2ab1ac60c072f9173cc53e35b9411692de8207cb1b9009d"},
+        {"mnist-10k", "6003ea9d5f0cea4cba0ad3dc4165ad97219539e48a8e35eead7a0766538ddab6"},
         {"fashion-mnist", "4d8e31d2057f6f938ff47097ba334038e7aafbaf24b67665d2dd1ecda01730a3"},
     };
     fp[0] = '\0';

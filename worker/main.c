@@ -1102,7 +1102,7 @@ static void on_signal(uv_signal_t *h, int signum)
 /* Load the configured datasets (or the default ones that are present). */
 static void load_datasets(hpt_wrk_t *w)
 {
-    static const char *const defaults[] = {"mnist", "fashion-mnist"};
+    static const char *const defaults[] = {"mnist", "mnist-10k", "fashion-mnist"};  // as dataset.h
     const hpt_wrk_strlist *l = &w->cfg.datasets;
     int n = l->n ? l->n : (int)(sizeof defaults / sizeof defaults[0]);
     const char *dir = w->cfg.data_dir[0] ? w->cfg.data_dir : NULL;

@@ -60,8 +60,8 @@ static const hpt_config_opt_t opts[] = {
     STR(data_dir, "DIR",
         "where named datasets live (default: data/, then " HPT_DATADIR_SYSTEM ")"),
     HPT_CONFIG_STRLIST_OPT(hpt_wrk_cfg, "dataset", datasets, "NAME",
-                           "load this dataset (repeatable; default: mnist and fashion-mnist, "
-                           "when present)"),
+                           "load this dataset (repeatable; default: mnist, mnist-10k and "
+                           "fashion-mnist, when present)"),
     INT(model_cache_mb, 0, 1048576, "MB",
         "keep up to MB MiB of models from finished fold tasks, least recently used out first, "
         "so that a promoted trial (same configuration, seed and fold, more epochs) continues "

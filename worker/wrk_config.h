@@ -41,7 +41,7 @@ typedef struct hpt_wrk_cfg {
     char server_key[HPT_WRK_PATH_LEN];       // the coordinator's public key: file or Z85
     int slots;                               // concurrent tasks, 1..1024
     char data_dir[HPT_WRK_PATH_LEN];         // "" = the default search path (dataset.h)
-    hpt_wrk_strlist datasets;                // names to load; none = mnist, fashion-mnist
+    hpt_wrk_strlist datasets;                // names to load; none = hpt_dataset_names
     int model_cache_mb;                      // bound of the model cache (wrk_cache.h), MiB;
                                              // 0 = keep no models
     char name[HPT_WRK_NAME_LEN];             // shown by `hptune workers`; default host name

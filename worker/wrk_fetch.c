@@ -128,7 +128,7 @@ static int mkdir_p(const char *path)
 static int dataset_dir(const wrk_fetch_t *f, const char *name, const char *fp, char *dir)
 {
     int k;
-    if (strcmp(name, "mnist") == 0 || strcmp(name, "fashion-mnist") == 0)
+    if (hpt_dataset_is_named(name))
         k = snprintf(dir, PATH_LEN, "%s/%s", f->root, name);
     else if (strncmp(name, "idx:", 4) == 0)
         k = snprintf(dir, PATH_LEN, "%s/idx-%.16s", f->root, fp);
@@ -498,7 +498,8 @@ void wrk_fetch_offer(wrk_fetch_t *f, const Hpt__DatasetOffer *m)
     if (rc < 0) {
         hpt_log(HPT_LOG_WARN, COMP, "offer ignored: cannot store this dataset",
                 "dataset=%s error=\"%s\"", m->dataset,
-                rc == -EINVAL ? "not mnist, fashion-mnist or idx:DIR" : "data dir path too long");
+                rc == -EINVAL ? "not " HPT_DATASET_NAMES_TEXT " or idx:DIR"
+                              : "data dir path too long");
         return;
     }
     snprintf(f->dataset, sizeof f->dataset, "%s", m->dataset);

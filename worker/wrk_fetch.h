@@ -10,8 +10,8 @@
  * holds more than window x chunk bytes in flight.  The coordinator keeps no
  * state per transfer: each request names its file, offset and size.
  *
- * Files: a named dataset ("mnist", "fashion-mnist") goes where the worker
- * loads it from, ROOT/NAME/; an "idx:DIR" dataset (a path on the coordinator)
+ * Files: a named dataset ("mnist", "mnist-10k", "fashion-mnist") goes where
+ * the worker loads it from, ROOT/NAME/; an "idx:DIR" dataset (a path on the coordinator)
  * goes to ROOT/idx-<first 16 hex digits of its fingerprint>/ and is
  * announced under its sweep's name.  Bytes are written to FILE.partial next
  * to the final name; when all four files are there the partial ones are

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """sklearn_gridsearch.py: the scikit-learn peer of bench/sweep.sh.
 
-The blog post's grid (deploy/examples/blog-grid.yaml) as scikit-learn runs
+The blog post's grid on the small set (bench/blog-grid-10k.yaml) as scikit-learn runs
 it:
 
   GridSearchCV(MLPClassifier(hidden_layer_sizes=(units,), solver='adam',
@@ -13,7 +13,7 @@ it:
                cv=StratifiedKFold(5, shuffle=True, random_state=42),
                n_jobs=2, refit=True)
 
-on the 8,000 training digits of data/mnist (IDX .gz read with gzip+struct,
+on the 8,000 training digits of data/mnist-10k (IDX .gz read with gzip+struct,
 scaled by 1/255 as float64, the dtype MLPClassifier computes in), then the
 refitted best model scored on the 2,000 test digits.  Everything else is
 MLPClassifier's default (relu, adam lr 0.001, alpha 1e-4, shuffle).  BLAS is
@@ -109,7 +109,7 @@ def own_ticks():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-dir", default="data", help="the directory holding mnist/ [data]")
+    ap.add_argument("--data-dir", default="data", help="the directory holding mnist-10k/ [data]")
     ap.add_argument("--n-jobs", type=int, default=2, help="GridSearchCV n_jobs [2]")
     args = ap.parse_args()
 
@@ -120,7 +120,7 @@ def main():
     from sklearn.neural_network import MLPClassifier
     import sklearn
 
-    d = os.path.join(args.data_dir, "mnist")
+    d = os.path.join(args.data_dir, "mnist-10k")
     Xtr, ytr = load(np, d, "train")
     Xte, yte = load(np, d, "t10k")
     print(f"INFO sklearn={sklearn.__version__} numpy={np.__version__} train={Xtr.shape} "

@@ -40,7 +40,7 @@ static void print_help(FILE *f)
         "scores the test split.\n"
         "\n"
         "Data:\n"
-        "  --dataset NAME          mnist | fashion-mnist | idx:DIR          [mnist]\n"
+        "  --dataset NAME          mnist | mnist-10k | fashion-mnist | idx:DIR  [mnist]\n"
         "  --data-dir DIR          where named datasets live       [data, then %s]\n"
         "  --fold K/N              score fold K (1..N) of an N-fold split (N 2..100)\n"
         "  --test                  train on all training data, score the test split\n"

@@ -37,7 +37,7 @@ CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-br
                              shutil.which("google-chrome")) if p), None)
 if not CHROMIUM:
     skip("chromium is not installed (Debian package chromium; deploy/install-deps.sh)")
-need_data()
+need_data("mnist-10k")
 
 SHOT = os.path.join(os.path.abspath(BUILD), "tests", "browser", "dashboard.png")
 
@@ -204,7 +204,7 @@ eps = epoch_seconds(32, batch_size=64, fold="1/2")
 epochs = max(1, min(40, round(0.4 / eps)))
 SPEC = f"""
 name: dashboard-live
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {{folds: 2, seed: 1}}
 refit: false

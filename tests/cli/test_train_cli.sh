@@ -69,13 +69,13 @@ rc=$?
 grep -q "/nonexistent/dir" "$err" || fail "missing dataset message lacks the path: $(cat "$err")"
 
 # --- a real run on a fold, twice: valid JSON, identical scores -------------
-if [ ! -d "$DATA/mnist" ]; then
-    echo "SKIP: $DATA/mnist missing (run deploy/fetch-data.sh)"
+if [ ! -d "$DATA/mnist-10k" ]; then
+    echo "SKIP: $DATA/mnist-10k missing (run deploy/fetch-data.sh)"
     [ "$fails" -eq 0 ] && exit 77
     exit 1
 fi
 run() {
-    "$HPTUNE" train --dataset mnist --data-dir "$DATA" --fold 2/5 --epochs 2 --units 16 \
+    "$HPTUNE" train --dataset mnist-10k --data-dir "$DATA" --fold 2/5 --epochs 2 --units 16 \
         --batch-size 64 --dropout 0.2 --seed 7 --json "$@" 2>"$err"
 }
 a=$(run) || fail "train --fold 2/5 exited $?: $(cat "$err")"

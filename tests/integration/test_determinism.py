@@ -2,10 +2,10 @@
 same split scores with 1 worker of 1 slot and with 3 workers of 2 slots."""
 from harness import Cluster, check, cv_key, finish, need_data
 
-need_data()
+need_data("mnist-10k")
 SPEC = """
 name: det
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {folds: 3, seed: 11}
 refit: true

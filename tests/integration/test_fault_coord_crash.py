@@ -29,7 +29,7 @@ import time
 
 from harness import Cluster, check, cv_key, epoch_seconds, finish, need_data
 
-need_data()
+need_data("mnist-10k")
 seed = int(os.environ.get("HPT_FAULT_SEED", time.time_ns() % 2**32))
 rnd = random.Random(seed)
 print(f"seed={seed} (HPT_FAULT_SEED={seed} replays these kill moments)")
@@ -38,7 +38,7 @@ EPOCH_S = epoch_seconds(UNITS, 32, "1/3")
 EPOCHS = max(2, math.ceil(0.3 / EPOCH_S))
 SPEC = f"""
 name: fault-crash
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {{folds: 3, seed: 21}}
 refit: true
@@ -142,7 +142,7 @@ r.stop()
 
 SMALL = f"""
 name: crash-small
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {{folds: 2, seed: 4}}
 refit: false

@@ -11,10 +11,10 @@ import io
 
 from harness import Cluster, check, finish, need_data
 
-need_data()
+need_data("mnist-10k")
 SPEC = """
 name: fault-diverge
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {folds: 3, seed: 3}
 refit: true

@@ -15,12 +15,12 @@ import time
 
 from harness import Cluster, check, cv_key, epoch_seconds, finish, need_data
 
-need_data()
+need_data("mnist-10k")
 UNITS = 64
 EPOCHS = max(2, math.ceil(0.5 / epoch_seconds(UNITS, 32, "1/2")))
 SPEC = f"""
 name: fault-graceful
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {{folds: 2, seed: 19}}
 refit: true

@@ -20,12 +20,12 @@ import time
 
 from harness import Cluster, check, cv_key, epoch_seconds, finish, need_data
 
-need_data()
+need_data("mnist-10k")
 UNITS = 64
 EPOCHS = max(2, math.ceil(0.5 / epoch_seconds(UNITS, 32, "1/2")))   # about 0.5 s a task alone
 SPEC = f"""
 name: fault-late
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {{folds: 2, seed: 13}}
 refit: false

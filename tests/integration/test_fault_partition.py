@@ -21,7 +21,7 @@ import time
 from harness import (Cluster, check, cv_key, epoch_seconds, finish, need_data, on_cleanup,
                      skip)
 
-need_data()
+need_data("mnist-10k")
 
 
 def sh(*args):
@@ -57,7 +57,7 @@ UNITS = 64
 EPOCHS = max(2, math.ceil(0.5 / epoch_seconds(UNITS, 32, "1/2")))
 SPEC = f"""
 name: fault-partition
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {{folds: 2, seed: 17}}
 refit: false

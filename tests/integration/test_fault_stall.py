@@ -9,10 +9,10 @@ results of an uninterrupted run.  The same with --task-deadline-s 1 (reason
 "deadline: ...").  Prints the detection times."""
 from harness import Cluster, check, cv_key, finish, need_data
 
-need_data()
+need_data("mnist-10k")
 SPEC = """
 name: fault-stall
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {folds: 2, seed: 9}
 refit: true

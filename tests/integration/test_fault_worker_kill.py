@@ -12,10 +12,10 @@ cv_results equal an uninterrupted run's bit for bit (fit_time excluded),
 refit included.  Prints the detection and re-lease times."""
 from harness import Cluster, check, cv_key, finish, need_data
 
-need_data()
+need_data("mnist-10k")
 SPEC = """
 name: fault-kill
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {folds: 4, seed: 5}
 refit: true

@@ -9,10 +9,10 @@ import statistics
 
 from harness import Cluster, check, finish, need_data
 
-need_data()
+need_data("mnist-10k")
 SPEC = """
 name: small-grid
-dataset: mnist
+dataset: mnist-10k
 method: grid
 metric: {name: accuracy, goal: maximize}
 cv: {folds: 3, stratified: true, shuffle: true, seed: 7}

@@ -35,13 +35,13 @@ import xml.etree.ElementTree as ET
 
 from harness import COORD, Cluster, check, epoch_seconds, exempt, finish, free_port, need_data
 
-need_data()
+need_data("mnist-10k")
 
 # A fold task of about 0.3 s, so that the sweep runs long enough to be scraped.
 EPOCHS = max(3, min(60, math.ceil(0.3 / epoch_seconds(64, 32, "1/3"))))
 SPEC = f"""
 name: http-metrics
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {{folds: 3, seed: 5}}
 refit: true
@@ -290,7 +290,7 @@ for _ in range(20):
     check(value(fams, "hptune_worker_slots_busy") + value(fams, "hptune_worker_slots_free")
           <= value(fams, "hptune_worker_slots"), "busy + free > slots")
     check(value(fams, "hptune_sweep_info", sweep=sweep, name="http-metrics", method="grid",
-                dataset="mnist", metric="accuracy", state="running") == 1,
+                dataset="mnist-10k", metric="accuracy", state="running") == 1,
           "sweep_info of the running sweep")
     time.sleep(0.3)   # the scrape interval while the sweep runs (sampling, not a sync)
 print(f"epochs={EPOCHS}: {during} scrapes while the sweep ran", flush=True)
@@ -367,7 +367,7 @@ cli_workers = c.cli("workers").stdout
 for w in wk["workers"]:
     check(w["id"] in cli_workers or w["name"] in cli_workers, f"worker {w['name']} not in CLI")
     check(w["slots"] == 1 and w["busy"] == 0 and w["leases"] == [], f"idle worker {w}")
-    check(any(d["name"] == "mnist" for d in w["datasets"]), f"datasets of {w['name']}")
+    check(any(d["name"] == "mnist-10k" for d in w["datasets"]), f"datasets of {w['name']}")
 check(sum(w["tasks_done"] for w in wk["workers"]) >= sw["tasks_done"], "workers' tasks_done")
 # One writer: the CLI's document has the API's keys, the API only adds free and leases.
 cli_wk = json.loads(c.cli("workers", "--format", "json").stdout)

@@ -3,7 +3,7 @@ namespace, talking over real addresses (not loopback).
 
 The coordinator's namespace holds a bridge with 10.77.0.1/24; each worker
 namespace is joined to the bridge by a veth pair and has 10.77.0.1{1,2,3}.
-Workers 1 and 2 have mnist in their data dir; worker 3 starts with an empty
+Workers 1 and 2 have mnist-10k in their data dir; worker 3 starts with an empty
 data dir, is offered the sweep's dataset, fetches it over the link and then
 takes tasks like the others.  The sweep's results equal a one-host run's
 (cv_results without the timing columns, and the refit score).
@@ -20,7 +20,7 @@ import tempfile
 from harness import (Cluster, check, cv_key, epoch_seconds, finish, need_data, on_cleanup,
                      skip, tail)
 
-need_data()
+need_data("mnist-10k")
 
 
 def sh(*args):
@@ -72,7 +72,7 @@ print(f"coordinator {COORD_IP} in {NSC}; workers {', '.join(W_IP)} in {', '.join
 EPOCHS = max(2, math.ceil(0.3 / epoch_seconds(32, 64, "1/3")))
 SPEC = f"""
 name: multihost
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {{folds: 3, seed: 23}}
 refit: true
@@ -100,8 +100,8 @@ for i, wid in enumerate(ids):
     check(c.wait_log("coordinator", "worker joined", worker=wid, timeout=30) is not None,
           f"w{i + 1} never joined:\n" + tail(c.log_path(f"w{i + 1}")))
 sweep = c.launch(SPEC)
-fetched = c.wait_log("w3", "dataset fetched", dataset="mnist", timeout=60)
-check(fetched is not None, "w3 did not fetch mnist:\n" + tail(c.log_path("w3")))
+fetched = c.wait_log("w3", "dataset fetched", dataset="mnist-10k", timeout=60)
+check(fetched is not None, "w3 did not fetch mnist-10k:\n" + tail(c.log_path("w3")))
 id3 = ids[2]
 check(c.wait_sweep(sweep, timeout=300) == "done", "the sweep did not finish")
 

@@ -3,7 +3,7 @@ categorical and conditional parameters, at three moments of its life:
 
 1. queued (no worker yet): the report says it is a snapshot, the plots say
    there is nothing to draw yet;
-2. running (when data/mnist exists: a real worker stalls after its first
+2. running (when data/mnist-10k exists: a real worker stalls after its first
    epoch while a --dry-run worker does every other task): the snapshot
    shows the unfinished trial's partial mean marked '*';
 3. done.
@@ -33,7 +33,7 @@ SVG_NS = "{http://www.w3.org/2000/svg}svg"
 PARAMS = ["units", "learning_rate", "optimizer", "momentum"]
 SPEC = """
 name: report-test
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {folds: 3}
 test_objective: bowl
@@ -259,12 +259,12 @@ with open(os.path.join(out, "param-units.svg")) as f:
 
 # 2. Running, with a trial half done (needs the real data for the stalling worker).
 stalling = None
-if os.path.isdir(os.path.join(DATA, "mnist")):
+if os.path.isdir(os.path.join(DATA, "mnist-10k")):
     stalling = c.start_worker(slots=1, name="stall", extra=["--test-stall-epoch", "1"])
     c.wait_for(lambda: c.results(sweep)["sweep"]["tasks_running"] >= 1, timeout=120,
                what="the stalling worker's lease")
     c.start_worker(slots=2, name="dry", data="/nonexistent",
-                   extra=["--dry-run", "--dataset", "mnist"])
+                   extra=["--dry-run", "--dataset", "mnist-10k"])
     total = c.results(sweep)["sweep"]["tasks_total"]
     # Every task but the stalled one and the refit (which waits for all trials).
     c.wait_for(lambda: c.results(sweep)["sweep"]["tasks_done"] >= total - 2, timeout=120,
@@ -273,9 +273,9 @@ if os.path.isdir(os.path.join(DATA, "mnist")):
     check(partial, "running: no partial mean marked '*' in the table")
     c.kill(stalling)   # its lease is re-queued and the dry-run worker finishes it
 else:
-    print("data/mnist missing: the running-sweep part is skipped")
+    print("data/mnist-10k missing: the running-sweep part is skipped")
     c.start_worker(slots=2, name="dry", data="/nonexistent",
-                   extra=["--dry-run", "--dataset", "mnist"])
+                   extra=["--dry-run", "--dataset", "mnist-10k"])
 check(c.wait_sweep(sweep) == "done", "the sweep did not finish")
 
 # 3. Done, into a directory that does not exist yet (parents created), twice

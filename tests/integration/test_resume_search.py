@@ -14,7 +14,7 @@ from harness import Cluster, _procs, check, finish
 SPECS = {
     "bayes": """
 name: tpe
-dataset: mnist
+dataset: mnist-10k
 method: bayes
 seed: 5
 cv: {folds: 3}
@@ -30,7 +30,7 @@ budget: {max_trials: 30}
 """,
     "coordinate": """
 name: coord
-dataset: mnist
+dataset: mnist-10k
 method: coordinate
 cv: {folds: 3}
 refit: false
@@ -43,7 +43,7 @@ parameters:
 """,
 }
 # Real (small, fast) training, so the sweep is still running when it is killed.
-EXTRA = ["--dataset", "mnist"]
+EXTRA = ["--dataset", "mnist-10k"]
 
 
 def params(res):

@@ -1,7 +1,7 @@
 """Successive halving end to end: asha and hyperband sweeps through the real
 coordinator and workers, and cv.seeds.
 
-1. asha on real mnist training with ONE worker (so the order of results, and
+1. asha on real mnist-10k training with ONE worker (so the order of results, and
    therefore every promotion, is deterministic), run twice: with the
    worker's model cache and with --model-cache-mb 0.  Promoted trials must
    have their parent's values except epochs (the next rung), every promoted
@@ -21,11 +21,11 @@ import math
 
 from harness import Cluster, check, finish, need_data
 
-need_data("mnist")
+need_data("mnist-10k")
 
 ASHA = """
 name: asha-cache
-dataset: mnist
+dataset: mnist-10k
 method: asha
 seed: 3
 cv: {folds: 2}
@@ -44,7 +44,7 @@ budget: {max_trials: 6}
 def run_asha(cache_mb):
     c = Cluster(name=f"asha-{cache_mb}")
     c.start_coordinator()
-    c.start_worker(slots=1, name="w", extra=["--dataset", "mnist", "--model-cache-mb",
+    c.start_worker(slots=1, name="w", extra=["--dataset", "mnist-10k", "--model-cache-mb",
                                              str(cache_mb)])
     s = c.launch(ASHA)
     check(c.wait_sweep(s, timeout=300) == "done", f"asha (cache {cache_mb} MB) did not finish")

@@ -8,11 +8,11 @@ import time
 
 from harness import DATA, Cluster, check, finish, need_data
 
-need_data("mnist")
+need_data("mnist-10k")
 need_data("fashion-mnist")
 SPEC = """
 name: join
-dataset: mnist
+dataset: mnist-10k
 method: grid
 cv: {folds: 4, seed: 3}
 refit: false
@@ -22,12 +22,12 @@ parameters:
   batch_size: {value: 32}
 """
 
-# A data dir whose "mnist" holds other bytes (Fashion-MNIST's files): same
+# A data dir whose "mnist-10k" holds other bytes (Fashion-MNIST's files): same
 # name and shape, different fingerprint.
 fake = tempfile.mkdtemp(prefix="hpt-fake-")
-os.makedirs(os.path.join(fake, "mnist"))
+os.makedirs(os.path.join(fake, "mnist-10k"))
 for f in os.listdir(os.path.join(DATA, "fashion-mnist")):
-    shutil.copy(os.path.join(DATA, "fashion-mnist", f), os.path.join(fake, "mnist", f))
+    shutil.copy(os.path.join(DATA, "fashion-mnist", f), os.path.join(fake, "mnist-10k", f))
 
 c = Cluster(name="join")
 c.start_coordinator()
@@ -67,7 +67,8 @@ for ev in mism:
           f"not {sweep}: {ev}")
     check(ev.get("worker") == impostor, f"mismatch line names worker {ev.get('worker')}, "
           f"not the impostor {impostor}: {ev}")
-    check(ev.get("dataset") == "mnist", f"mismatch line names dataset {ev.get('dataset')}: {ev}")
+    check(ev.get("dataset") == "mnist-10k",
+          f"mismatch line names dataset {ev.get('dataset')}: {ev}")
     check(bool(sweep_fp) and ev.get("want") == sweep_fp[:12],
           f"mismatch line wants {ev.get('want')}, the sweep's fingerprint is {sweep_fp}: {ev}")
 finish()

@@ -69,8 +69,8 @@ static const bad_t bad[] = {
     {"method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:1: dataset: required key is missing"},
     {"dataset: cifar10\n" "method: grid\n",
-     "sweep.yaml:1:10: dataset: unknown dataset 'cifar10' (allowed: mnist, fashion-mnist, "
-     "idx:/path/to/dir)"},
+     "sweep.yaml:1:10: dataset: unknown dataset 'cifar10' (allowed: mnist, mnist-10k, "
+     "fashion-mnist, idx:/path/to/dir)"},
     {"dataset: 'idx:'\n" "method: grid\n",
      "sweep.yaml:1:10: dataset: idx: needs a directory, e.g. idx:/data/mnist"},
     {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n",
@@ -1192,9 +1192,22 @@ HPT_TEST(examples)
     ASSERT(spec->cv.stratified && spec->refit);
     ASSERT_EQ(spec->cv.seed, 42);
     ASSERT(strcmp(param(spec, "batch_size")->name, "batch_size") == 0);
+    // The blog post's grid as published.
     ASSERT_EQ(param(spec, "epochs")->n_values, 3);
+    ASSERT_EQ(param(spec, "epochs")->values[0].num, 10);
+    ASSERT_EQ(param(spec, "epochs")->values[2].num, 30);
     ASSERT_EQ(param(spec, "units")->n_values, 3);
     ASSERT_EQ(spec->base.optimizer, HPT_OPT_ADAM);
+    coord_spec_destroy(&spec);
+
+    // The quickstart's short version of it, on the same full dataset.
+    spec = parse_example("quickstart-grid.yaml");
+    ASSERT_EQ(spec->method, COORD_METHOD_GRID);
+    ASSERT(strcmp(spec->dataset, "mnist") == 0);
+    ASSERT_EQ(spec->cv.folds, 5);
+    ASSERT(spec->cv.stratified && spec->refit);
+    ASSERT_EQ(param(spec, "epochs")->n_values, 3);
+    ASSERT_EQ(param(spec, "epochs")->values[2].num, 3);
     coord_spec_destroy(&spec);
 
     spec = parse_example("random-search.yaml");

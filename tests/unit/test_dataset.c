@@ -3,7 +3,7 @@
  *
  * Tiny datasets (four IDX files) are written into a mkdtemp directory and
  * loaded through "idx:DIR" and through a named dataset under a data dir.  The
- * real mnist and fashion-mnist are checked too, under $HPT_DATA_DIR (meson
+ * real mnist, mnist-10k and fashion-mnist are checked too, under $HPT_DATA_DIR (meson
  * sets it to the source tree's data/, where deploy/fetch-data.sh puts them;
  * the README's test command, deploy/test.sh, runs it before the tests).
  * Missing real data is a failure, not a skip: a run that never looked at the
@@ -388,10 +388,12 @@ HPT_TEST(missing_dataset)
 // ---------------------------------------------------------------------------
 // The real datasets (deploy/fetch-data.sh).
 
-/* Load `name` from data_dir and check its shape, classes and fingerprint;
- * fails the test, saying how to fetch it, when its directory is missing. */
+/* Load `name` from data_dir and check its shape, classes and fingerprint,
+ * and, when train_counts is not NULL, the number of training images of each
+ * of the 10 classes; fails the test, saying how to fetch it, when its
+ * directory is missing. */
 static void check_real(const char *data_dir, const char *name, uint32_t n_train, uint32_t n_test,
-                       const char *want_fp)
+                       const uint32_t *train_counts, const char *want_fp)
 {
     char dir[4096];
     struct stat st;
@@ -417,8 +419,11 @@ static void check_real(const char *data_dir, const char *name, uint32_t n_train,
         seen[0][ds->train.labels[i]]++;
     for (uint32_t i = 0; i < ds->test.n; i++)
         seen[1][ds->test.labels[i]]++;
-    for (int c = 0; c < 10; c++)
+    for (int c = 0; c < 10; c++) {
         ASSERT(seen[0][c] > 0 && seen[1][c] > 0);
+        if (train_counts)
+            ASSERT_EQ(seen[0][c], train_counts[c]);
+    }
     ASSERT_EQ(strcmp(ds->fingerprint, want_fp), 0);
     fprintf(stderr, "  %s: %u train, %u test, fingerprint %s\n", name, ds->train.n, ds->test.n,
             ds->fingerprint);
@@ -429,13 +434,19 @@ HPT_TEST(real_datasets)
 {
     const char *data_dir = getenv("HPT_DATA_DIR");
     if (!data_dir || !*data_dir)
-        HPT_TEST_FAIL("HPT_DATA_DIR is not set: it names the directory holding the real mnist "
-                      "and fashion-mnist (meson test sets it to the source tree's data/)");
+        HPT_TEST_FAIL("HPT_DATA_DIR is not set: it names the directory holding the real mnist, "
+                      "mnist-10k and fashion-mnist (meson test sets it to the source tree's "
+                      "data/)");
     // Fingerprints: SHA-256 over the decompressed-content hashes pinned in
-    // deploy/fetch-data.sh (it lists these two values in a comment).
-    check_real(data_dir, "mnist", 8000, 2000,
+    // deploy/fetch-data.sh (it lists these three values in a comment).
+    // The full MNIST's training class counts, as published with it.
+    static const uint32_t mnist_counts[10] = {5923, 6742, 5958, 6131, 5842,
+                                              5421, 5918, 6265, 5851, 5949};
+    check_real(data_dir, "mnist", 60000, 10000, mnist_counts,
+               "e9914cff2ade526da2ab1ac60c072f9173cc53e35b9411692de8207cb1b9009d");
+    check_real(data_dir, "mnist-10k", 8000, 2000, NULL,
                "6003ea9d5f0cea4cba0ad3dc4165ad97219539e48a8e35eead7a0766538ddab6");
-    check_real(data_dir, "fashion-mnist", 60000, 10000,
+    check_real(data_dir, "fashion-mnist", 60000, 10000, NULL,
                "4d8e31d2057f6f938ff47097ba334038e7aafbaf24b67665d2dd1ecda01730a3");
 }
 
