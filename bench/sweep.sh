@@ -37,10 +37,11 @@
 # Environment: BUILD_DIR (default build), PYTHON (default /usr/bin/python3,
 # with Debian's python3-sklearn and python3-yaml), DATA_DIR (default data;
 # must hold the spec's dataset), TMPDIR.  Writes
-# bench/results/sweep-<case>-<YYYY-MM-DD>.json (bench/out/sweep/ with
-# --quick); raw outputs go to bench/out/sweep/<case>/.  Exit status: 0
-# everything ran (targets met or not, machine quiet or not: see the JSON's
-# "valid"), 1 something failed to run, 2 bad option or spec.
+# bench/results/sweep-<case>-<YYYY-MM-DD>.json (sweep-<case>-<spec>-<date>
+# with --spec; bench/out/sweep/ with --quick); raw outputs go to
+# bench/out/sweep/<case>/.  Exit status: 0 everything ran (targets met or
+# not, machine quiet or not: see the JSON's "valid"), 1 something failed to
+# run, 2 bad option or spec.
 set -eu
 
 CMDLINE="bench/sweep.sh $*"
@@ -78,7 +79,7 @@ while [ $# -gt 0 ]; do
         --no-sklearn) SKLEARN=0 ;;
         --keep) KEEP=1 ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "sweep.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -128,11 +129,13 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hptune-sweep.XXXXXX")
 PIDS=""
 LPID=""      # the `hptune logs -f` follower while a sweep runs
+# shellcheck disable=SC2317  # called from the traps
 stop_daemons() {
     for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
     for p in $PIDS; do wait "$p" 2>/dev/null || true; done
     PIDS=""
 }
+# shellcheck disable=SC2317  # called from the traps
 cleanup() {
     if [ -n "$LPID" ]; then kill "$LPID" 2>/dev/null || true; wait "$LPID" 2>/dev/null || true; fi
     stop_daemons
@@ -225,6 +228,7 @@ run_hptune() {
     # coordinator, no polling) until "sweep finished", then fetch the results.
     rm -f "$dir/events"
     mkfifo "$dir/events"
+    # shellcheck disable=SC2086  # PIDS is a list
     m0=$(machine_ticks) o0=$(own_ticks $PIDS)
     t0=$(date +%s.%N)
     id=$("$CLI" launch "$SPEC" 2> "$dir/launch.err") ||
@@ -245,11 +249,12 @@ run_hptune() {
     wait "$LPID" 2>/dev/null || true
     LPID=""
     [ -n "$state" ] || fail "$label: no 'sweep finished' event (or \`hptune logs -f\` failed: $(cat "$dir/logs.err"))"
-    [ "$state" = done ] || fail "$label: sweep $id ended $state"
+    [ "$state" = "done" ] || fail "$label: sweep $id ended $state"
     json=$COUT/hptune-$label-$round.json
     "$CLI" results "$id" --format json > "$json" 2> "$dir/results.err" ||
         fail "$label: hptune results failed: $(cat "$dir/results.err")"
     t1=$(date +%s.%N)
+    # shellcheck disable=SC2086  # PIDS is a list
     m1=$(machine_ticks) o1=$(own_ticks $PIDS)
     "$CLI" results "$id" > "$COUT/hptune-$label-$round.txt" 2>&1 || true
     stop_daemons
@@ -290,6 +295,9 @@ for CASE in $CASES; do
         VARS=$("$PYTHON" bench/sweep_report.py spec "$SPEC") || exit 2
         mkdir -p bench/results
         JSON=bench/results/sweep-$CASE-$DAY.json
+        # Another spec's record must not replace the case's own.
+        [ -z "$SPEC_OVERRIDE" ] ||
+            JSON=bench/results/sweep-$CASE-$(basename "$SPEC_OVERRIDE" .yaml)-$DAY.json
     fi
     eval "$VARS"
     [ -d "$DATA_DIR/$DATASET" ] || fail "$DATA_DIR/$DATASET not found; run deploy/fetch-data.sh"
