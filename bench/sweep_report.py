@@ -244,12 +244,16 @@ def cmd_report(a):
 
     peak = float(meta.get("sgemm_gflops", "nan"))
     cores = int(meta.get("cores_used", 2))
-    flops_per_s = peak * 1e9 * cores
     H = [hptune_round(kv, meta["flops"], meta["n_train"], meta["fold_sizes"], meta["n_test"])
          for _, kv in rounds]
     S = [sklearn_round(sk[k], k) for k in sorted(sk) if "wall" in sk[k]]
     for r in H + S:
-        r["limit_s"] = r["flops"] / flops_per_s if flops_per_s > 0 else float("nan")
+        # The cores a side trains on: its slots, or its joblib workers, at
+        # most the machine's.
+        r["cores"] = min(os.cpu_count(), r["workers"] * r["slots"] if r["impl"] == "hptune"
+                         else int(r["env"].get("n_jobs", cores)))
+        rate = peak * 1e9 * r["cores"]
+        r["limit_s"] = r["flops"] / rate if rate > 0 else float("nan")
         r["pct_of_flop_limit"] = 100 * r["limit_s"] / r["wall_s"]
         r["gflops_per_s"] = r["flops"] / r["wall_s"] / 1e9
 
@@ -278,6 +282,7 @@ def cmd_report(a):
                 "pct_of_flop_limit": med([r["pct_of_flop_limit"] for r in rs]),
                 "gflops_per_s": med([r["gflops_per_s"] for r in rs]),
                 "limit_s": last["limit_s"], "flops": last["flops"], "fits": last["fits"],
+                "cores": last["cores"],
                 "best_mean_cv": last["best_mean_cv"], "best_std_cv": last["best_std_cv"],
                 "best_params": last["best_params"],
                 "refit_test_accuracy": last["refit_test_accuracy"],
@@ -374,10 +379,10 @@ def cmd_report(a):
         print("   %s: %d trained of %d from scratch)" % (r["label"], r["epochs_trained"],
                                                          r["epochs_from_scratch"]))
     print(" limit: the work's FLOPs at %s GFLOP/s (single-thread sgemm peak, measured in this "
-          "run) x %d cores, over the wall)" % (num(peak, "%.1f"), cores))
+          "run) x the cores it ran on, over the wall)" % num(peak, "%.1f"))
     for r in allrows:
-        print("   %-40s %.3e FLOPs, limit %.2f s, %.2f GFLOP/s" % (
-            r["label"], r["flops"], r["limit_s"], r["gflops_per_s"]))
+        print("   %-40s %.3e FLOPs on %d cores, limit %.2f s, %.2f GFLOP/s" % (
+            r["label"], r["flops"], r["cores"], r["limit_s"], r["gflops_per_s"]))
     print()
     print("every round: wall s (other CPU: processes other than the timed ones, % of all cores)")
     for r in allrows:
