@@ -44,11 +44,12 @@
 # run, 2 bad option or spec.
 set -eu
 
-CMDLINE="bench/sweep.sh $*"
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 DATA_DIR=${DATA_DIR:-data}
+# The exact command, with the environment it depends on, for the record.
+CMDLINE="BUILD_DIR=$BUILD_DIR DATA_DIR=$DATA_DIR PYTHON=$PYTHON bench/sweep.sh $*"
 CASES=""
 SPEC_OVERRIDE=""
 REPEAT=1
