@@ -209,6 +209,10 @@ void coord_events_init(coord_t *c);
  * do not touch the sweeps when freed). */
 void coord_events_free(coord_t *c);
 void coord_subs_cron(coord_t *c);
+/* Fingerprint the named datasets the coordinator has (on the thread pool),
+ * so that the first launch on one need not wait for its files to be read
+ * and hashed.  Call once the loop is set up. */
+void coord_fingerprints_warm(coord_t *c);
 
 /* A sweep's summary as clients receive it (SweepInfo) with the storage its
  * pointers point into; it borrows strings from the sweep, so use it before

@@ -463,6 +463,7 @@ int main(int argc, char **argv)
             "version=%s endpoint=%s db=%s heartbeat_ms=%d liveness=%d resumed_sweeps=%d pid=%d",
             HPT_VERSION, c.cfg.bind, c.cfg.db, c.cfg.hb_ivl_ms, c.cfg.hb_liveness, resumed,
             (int)getpid());
+    coord_fingerprints_warm(&c);
     uv_run(&loop, UV_RUN_DEFAULT);
     if (!c.stopping)
         shutdown_loop(&c, "journal failure");
