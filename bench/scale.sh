@@ -10,7 +10,14 @@
 #     the sweep is done (CLI start included; it reads every page), with the
 #     row count checked;
 #   - the coordinator's peak RSS (VmHWM in /proc/PID/status) after that read;
-#   - end-to-end tasks/s, for context.
+#   - end-to-end tasks/s, for context;
+#   - a restart with the finished sweep in the journal (SIGTERM, then a new
+#     coordinator on the same journal): the time from its start until
+#     `hptune status` answers, its VmHWM and VmRSS then, and that `hptune
+#     status SWEEP` and the results CSV read the same as before the restart
+#     (the results' wall time is the first read, from the journal).  The
+#     same on a copy of the journal without its sweep summaries (as an
+#     older build leaves it: the sweep is rebuilt at start), for comparison.
 # The report goes to bench/results/scale-<date>.txt; raw samples and logs to
 # bench/out/scale/.
 #
@@ -50,7 +57,7 @@ while [ $# -gt 0 ]; do
         --slots) need_arg "$@"; SLOTS=$2; shift ;;
         --keep) KEEP=1 ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "scale.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -181,6 +188,62 @@ ROWS=$(($(wc -l < "$OUT/results.csv") - 1))
 DISTINCT=$(tail -n +2 "$OUT/results.csv" | cut -d, -f1 | sort -u | wc -l)
 [ "$DISTINCT" -eq "$TRIALS" ] || fail "results has $DISTINCT distinct trials, want $TRIALS"
 HWM=$(sed -n 's/^VmHWM:[[:space:]]*//p' "/proc/$CPID/status")
+"$CLI" status "$SWEEP" --timeout 60 2>/dev/null | sed -n '2p' > "$OUT/status_before.txt"
+
+# --- restart with the finished sweep in the journal ------------------------
+stop_coord() {
+    kill -TERM "$CPID" 2>/dev/null || true
+    wait "$CPID" 2>/dev/null || true
+}
+# start_coord DB: start a coordinator on journal DB and wait until status
+# answers; sets CPID and START_MS (process start to the first answer).
+start_coord() {
+    a=$(now_ns)
+    "$COORD" --bind "$HPTUNE_COORDINATOR" --db "$1" --data-dir "$DATA_DIR" \
+        --log-file "$TMP/coordinator-restart.log" 2>> "$TMP/coordinator.stderr" &
+    CPID=$!
+    PIDS="$PIDS $CPID"
+    n=0
+    until "$CLI" status --timeout 1 > /dev/null 2>&1; do
+        n=$((n + 1))
+        [ "$n" -le 3000 ] || fail "the restarted coordinator did not answer within 60 s"
+        kill -0 "$CPID" 2>/dev/null || fail "the restarted coordinator exited"
+        sleep 0.02
+    done
+    b=$(now_ns)
+    START_MS=$(( (b - a) / 1000000 ))
+}
+# restart_case NAME DB TEXT: restart on DB; RESTART_LINE says how long it
+# took, with status and results compared with the ones before the restart.
+restart_case() {
+    stop_coord
+    start_coord "$2"
+    R_HWM=$(sed -n 's/^VmHWM:[[:space:]]*//p' "/proc/$CPID/status")
+    R_RSS=$(sed -n 's/^VmRSS:[[:space:]]*//p' "/proc/$CPID/status")
+    "$CLI" status "$SWEEP" --timeout 60 2>/dev/null | sed -n '2p' > "$OUT/status_$1.txt"
+    same_status=no
+    cmp -s "$OUT/status_before.txt" "$OUT/status_$1.txt" && same_status=yes
+    a=$(now_ns)
+    "$CLI" results "$SWEEP" --format csv --timeout 120 > "$OUT/results_$1.csv" \
+        2> "$OUT/results.err" || fail "hptune results after the restart failed"
+    b=$(now_ns)
+    same_results=no
+    cmp -s "$OUT/results.csv" "$OUT/results_$1.csv" && same_results=yes
+    RESTART_LINE="restart, $3: start to first status reply $START_MS ms; VmHWM $R_HWM,"
+    RESTART_LINE="$RESTART_LINE VmRSS $R_RSS then; status identical: $same_status; first"
+    RESTART_LINE="$RESTART_LINE results read $(( (b - a) / 1000000 )) ms, identical: $same_results"
+}
+stop_coord
+cp "$TMP/journal.db" "$TMP/journal-old.db"
+[ ! -f "$TMP/journal.db-wal" ] || cp "$TMP/journal.db-wal" "$TMP/journal-old.db-wal"
+python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); db.execute("DELETE FROM sweep_summaries"); db.commit()' \
+    "$TMP/journal-old.db" || fail "cannot strip the summaries from the journal copy"
+start_coord "$TMP/journal.db"   # the restart_case below stops it first
+restart_case old "$TMP/journal-old.db" "journal without summaries (rebuilt)"
+RESTART_OLD=$RESTART_LINE
+restart_case new "$TMP/journal.db" "journal with the sweep's summary (unloaded)"
+RESTART_NEW=$RESTART_LINE
 
 SAMPLES=$(wc -l < "$OUT/status_us.txt")
 STATUS_STATS=$(sort -n "$OUT/status_us.txt" | awk '{ v[NR] = $1 } END {
@@ -198,5 +261,7 @@ RATE=$(awk -v n="$TASKS" -v a="$T0" -v b="$T1" 'BEGIN { printf "%.0f", n / ((b -
     echo "hptune status latency during the run ($SAMPLES samples, CLI start included): $STATUS_STATS"
     echo "hptune results --format csv, all $ROWS trials (CLI start included): $RESULTS_MS ms"
     echo "coordinator peak RSS (VmHWM after the results read): $HWM"
+    echo "$RESTART_OLD"
+    echo "$RESTART_NEW"
 } | tee "$REPORT"
 echo "(report: $REPORT; samples: $OUT/status_us.txt)"

@@ -43,7 +43,19 @@ static const char schema[] =
     "  first_seen REAL, last_seen REAL, state TEXT);"
     "CREATE TABLE IF NOT EXISTS events("
     "  seq INTEGER, ts REAL, level TEXT, component TEXT, msg TEXT, fields TEXT,"
-    "  sweep INTEGER, type TEXT);";
+    "  sweep INTEGER, type TEXT);"
+    /* A finished sweep's summary (core/journal.h, coord_jsum_t), written in
+     * the transaction of its final state; journals from before it get the
+     * table empty, and their finished sweeps are rebuilt at start. */
+    "CREATE TABLE IF NOT EXISTS sweep_summaries("
+    "  sweep INTEGER PRIMARY KEY, trials_total INTEGER NOT NULL, n_trials INTEGER NOT NULL,"
+    "  best_trial INTEGER NOT NULL, best_mean REAL, best_std REAL, best_values TEXT,"
+    "  tasks_total INTEGER NOT NULL, tasks_done INTEGER NOT NULL,"
+    "  tasks_failed INTEGER NOT NULL, trials_done INTEGER NOT NULL,"
+    "  trials_failed INTEGER NOT NULL, epochs_trained INTEGER NOT NULL,"
+    "  epochs_scratch INTEGER NOT NULL, results_gen INTEGER NOT NULL,"
+    "  has_refit INTEGER NOT NULL, refit_score REAL, refit_accuracy REAL,"
+    "  refit_n_test INTEGER NOT NULL);";
 
 enum {
     ST_SWEEP_ADD,
@@ -51,6 +63,7 @@ enum {
     ST_SWEEP_STATE_END,
     ST_SWEEP_STATE,
     ST_SWEEP_REFIT,
+    ST_SWEEP_SUMMARY,
     ST_TRIAL_ADD,
     ST_TRIAL_DONE,
     ST_TASK_ADD,
@@ -74,6 +87,13 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_SWEEP_STATE] = "UPDATE sweeps SET state = ?2 WHERE id = ?1",
     [ST_SWEEP_REFIT] = "UPDATE sweeps SET best_trial = ?2, refit_score = ?3, refit_accuracy = ?4 "
                        "WHERE id = ?1",
+    [ST_SWEEP_SUMMARY] =
+        "INSERT OR REPLACE INTO sweep_summaries(sweep, trials_total, n_trials, best_trial, "
+        "best_mean, best_std, best_values, tasks_total, tasks_done, tasks_failed, trials_done, "
+        "trials_failed, epochs_trained, epochs_scratch, results_gen, has_refit, refit_score, "
+        "refit_accuracy, refit_n_test) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19)",
     [ST_TRIAL_ADD] = "INSERT OR REPLACE INTO trials(sweep, trial, params, state, obs_before) "
                      "VALUES(?1, ?2, ?3, 'running', ?4)",
     [ST_TRIAL_DONE] = "UPDATE trials SET state = ?3, mean = ?4, std = ?5, error = ?6, "
@@ -257,6 +277,8 @@ int coord_store_apply(coord_store_t *s, const coord_jrec_t *j)
     case COORD_J_SWEEP_STATE: return coord_store_sweep_state(s, j->sweep, j->state, j->ts, j->error);
     case COORD_J_SWEEP_REFIT:
         return coord_store_sweep_refit(s, j->sweep, j->trial, j->score, j->accuracy);
+    case COORD_J_SWEEP_SUMMARY: return j->sum ? coord_store_sweep_summary(s, j->sweep, j->sum)
+                                              : -EINVAL;
     case COORD_J_TRIAL_ADD: return coord_store_trial_add(s, j->sweep, j->trial, j->text, j->obs);
     case COORD_J_TRIAL_DONE:
         return coord_store_trial_done(s, j->sweep, j->trial, j->state, j->mean, j->std, j->error,
@@ -414,6 +436,33 @@ int coord_store_sweep_refit(coord_store_t *s, uint64_t id, uint64_t best_trial, 
     sqlite3_bind_int64(st, 2, (sqlite3_int64)best_trial);
     bind_real(st, 3, score);
     bind_real(st, 4, accuracy);
+    return run(s, st);
+}
+
+int coord_store_sweep_summary(coord_store_t *s, uint64_t id, const coord_jsum_t *sum)
+{
+    sqlite3_stmt *st = begin(s, ST_SWEEP_SUMMARY);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)sum->trials_total);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)sum->n_trials);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)sum->best);
+    bind_real(st, 5, sum->best_mean);
+    bind_real(st, 6, sum->best_std);
+    bind_text(st, 7, sum->best_values);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)sum->tasks_total);
+    sqlite3_bind_int(st, 9, sum->tasks_done);
+    sqlite3_bind_int(st, 10, sum->tasks_failed);
+    sqlite3_bind_int(st, 11, sum->trials_done);
+    sqlite3_bind_int(st, 12, sum->trials_failed);
+    sqlite3_bind_int64(st, 13, (sqlite3_int64)sum->epochs_trained);
+    sqlite3_bind_int64(st, 14, (sqlite3_int64)sum->epochs_scratch);
+    sqlite3_bind_int64(st, 15, (sqlite3_int64)sum->results_gen);
+    sqlite3_bind_int(st, 16, sum->has_refit);
+    bind_real(st, 17, sum->refit_score);
+    bind_real(st, 18, sum->refit_accuracy);
+    sqlite3_bind_int64(st, 19, (sqlite3_int64)sum->refit_n_test);
     return run(s, st);
 }
 
@@ -604,8 +653,14 @@ int coord_store_each_open_sweep(coord_store_t *s,
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, name, path, spec, state, fingerprint, priority, created, "
-                           "started, finished, error FROM sweeps ORDER BY id",
+                           "SELECT w.id, w.name, w.path, w.spec, w.state, w.fingerprint, "
+                           "w.priority, w.created, w.started, w.finished, w.error, m.sweep, "
+                           "m.trials_total, m.n_trials, m.best_trial, m.best_mean, m.best_std, "
+                           "m.best_values, m.tasks_total, m.tasks_done, m.tasks_failed, "
+                           "m.trials_done, m.trials_failed, m.epochs_trained, m.epochs_scratch, "
+                           "m.results_gen, m.has_refit, m.refit_score, m.refit_accuracy, "
+                           "m.refit_n_test FROM sweeps w "
+                           "LEFT JOIN sweep_summaries m ON m.sweep = w.id ORDER BY w.id",
                            -1, &q, NULL) != SQLITE_OK)
         return -EIO;
     int rc = 0;
@@ -623,6 +678,30 @@ int coord_store_each_open_sweep(coord_store_t *s,
             .finished = col_real(q, 9),
             .error = col_text(q, 10),
         };
+        coord_jsum_t sum = {0};
+        if (sqlite3_column_type(q, 11) != SQLITE_NULL) {
+            sum = (coord_jsum_t){
+                .trials_total = (long)sqlite3_column_int64(q, 12),
+                .n_trials = (uint64_t)sqlite3_column_int64(q, 13),
+                .best = (uint64_t)sqlite3_column_int64(q, 14),
+                .best_mean = col_real(q, 15),
+                .best_std = col_real(q, 16),
+                .best_values = col_text(q, 17),
+                .tasks_total = (int64_t)sqlite3_column_int64(q, 18),
+                .tasks_done = sqlite3_column_int(q, 19),
+                .tasks_failed = sqlite3_column_int(q, 20),
+                .trials_done = sqlite3_column_int(q, 21),
+                .trials_failed = sqlite3_column_int(q, 22),
+                .epochs_trained = (uint64_t)sqlite3_column_int64(q, 23),
+                .epochs_scratch = (uint64_t)sqlite3_column_int64(q, 24),
+                .results_gen = (uint64_t)sqlite3_column_int64(q, 25),
+                .has_refit = sqlite3_column_int(q, 26) != 0,
+                .refit_score = col_real(q, 27),
+                .refit_accuracy = col_real(q, 28),
+                .refit_n_test = (uint32_t)sqlite3_column_int64(q, 29),
+            };
+            row.sum = &sum;
+        }
         rc = cb(&row, ud);
     }
     sqlite3_finalize(q);

@@ -61,6 +61,8 @@ int coord_store_sweep_state(coord_store_t *s, uint64_t id, const char *state, do
                             const char *error);
 int coord_store_sweep_refit(coord_store_t *s, uint64_t id, uint64_t best_trial, double score,
                             double accuracy);
+/* A finished sweep's summary (borrowed), replacing any earlier one. */
+int coord_store_sweep_summary(coord_store_t *s, uint64_t id, const coord_jsum_t *sum);
 
 /* params_json: the trial's parameter values as a JSON object (borrowed).
  * obs_before: observations the search had received when it suggested this

@@ -220,8 +220,9 @@ struct coord_sweep {
     char error[256];
     /* Set while the sweep is unloaded (owned): a finished sweep whose
      * trials, tasks, search and refit task were freed (coord_core_unload;
-     * trials is NULL, n_trials 0, best NULL) until coord_core_load reads
-     * them back from the journal.  The spec, the counters, the times, the
+     * trials is NULL, n_trials 0, best NULL), or never built since the
+     * start (coord_core_resume, from its journaled summary), until
+     * coord_core_load reads them back from the journal.  The spec, the counters, the times, the
      * refit figures, the error and results_gen stay, so status reads the
      * same either way. */
     coord_sweep_sum_t *sum;
@@ -495,8 +496,11 @@ void coord_core_tick(coord_core_t *k, double now);
 void coord_core_unroutable(coord_core_t *k, double now, const hpt_peer_id_t *peer);
 
 /* Rebuild every sweep from the journal rows (after a restart); unfinished
- * ones resume, finished ones are loaded for their results.  Returns the
- * number resumed or a negative errno. */
+ * ones resume.  A finished one with a journaled summary (coord_jsum_t) is
+ * created unloaded from it, with no search, trials or tasks, as
+ * coord_core_unload would leave it; one without (an older build's journal)
+ * is loaded for its results and its summary journaled.  Returns the number
+ * resumed or a negative errno. */
 int coord_core_resume(coord_core_t *k, double now, const coord_journal_reader_t *rd,
                       hpt_err *err);
 

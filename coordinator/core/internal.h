@@ -68,6 +68,9 @@ void hpt__workers_tick(coord_core_t *k);
 void hpt__workers_free(coord_core_t *k);
 
 // resume.c
+/* Journal s's summary (COORD_J_SWEEP_SUMMARY): s has just ended, and a
+ * restart creates it unloaded from the summary instead of rebuilding it. */
+void hpt__j_summary(coord_core_t *k, const coord_sweep_t *s);
 void hpt__orphans_adopt(coord_core_t *k, coord_worker_t *w);
 void hpt__orphans_expire(coord_core_t *k);
 

@@ -38,7 +38,28 @@ typedef enum coord_jkind {
     COORD_J_TASK_RESULT,    // task, attempt, r, ts
     COORD_J_TASK_STATE,     // task, state, error
     COORD_J_WORKER_SEEN,    // worker, name, host, slots, version, ts, state
+    COORD_J_SWEEP_SUMMARY,  // sweep, sum (journaled with the sweep's final state)
 } coord_jkind_t;
+
+/* What a finished sweep's status, /metrics and the results header read of
+ * it beyond its sweeps row (spec, state, times, error), journaled in the
+ * same transaction as its final state: a restart creates the sweep straight
+ * from it, unloaded, without replaying its search or rebuilding its trials
+ * and tasks (resume.c).  Exactly coord_sweep_sum_t's fields plus the
+ * sweep's counters and refit figures. */
+typedef struct coord_jsum {
+    long trials_total;            // coord_search_total (<= 0: not known up front)
+    uint64_t n_trials;            // trials suggested
+    uint64_t best;                // the best trial's number, 0 when none
+    double best_mean, best_std;   // NaN when none
+    const char *best_values;      // its values, bit-exact (resume.c's encoding), NULL when none
+    int64_t tasks_total;
+    int tasks_done, tasks_failed, trials_done, trials_failed;
+    uint64_t epochs_trained, epochs_scratch, results_gen;
+    bool has_refit;
+    double refit_score, refit_accuracy;   // NaN when none
+    uint32_t refit_n_test;
+} coord_jsum_t;
 
 /* One journal record.  Only the fields its kind lists (above) are set. */
 typedef struct coord_jrec {
@@ -51,6 +72,7 @@ typedef struct coord_jrec {
     double ts, mean, std, score, accuracy;
     const char *state, *text, *error, *name, *path, *fingerprint, *worker, *host, *version;
     coord_result_t r;
+    const coord_jsum_t *sum;   // COORD_J_SWEEP_SUMMARY (in the outbox's arena)
 } coord_jrec_t;
 
 // --- rows read back at start ------------------------------------------------
@@ -61,6 +83,8 @@ typedef struct coord_jrow_sweep {
     const char *error;    // NULL when none
     int priority;
     double created, started, finished;
+    const coord_jsum_t *sum;   // its summary, NULL when none was journaled (it has not
+                               // ended, or ended under an older build)
 } coord_jrow_sweep_t;
 
 typedef struct coord_jrow_trial {

@@ -271,6 +271,18 @@ void hpt__j_sweep_refit(coord_core_t *k, uint64_t id, uint64_t best, double scor
     }
 }
 
+void hpt__j_sweep_summary(coord_core_t *k, uint64_t id, const coord_jsum_t *sum)
+{
+    coord_jsum_t *c = arena_alloc(&k->out, sizeof *c);
+    coord_jrec_t *j = c ? hpt__journal(k, COORD_J_SWEEP_SUMMARY) : NULL;
+    if (j) {
+        *c = *sum;
+        c->best_values = hpt__astr(k, sum->best_values);
+        j->sweep = id;
+        j->sum = c;
+    }
+}
+
 void hpt__j_trial_add(coord_core_t *k, uint64_t sweep, uint64_t trial, const char *params,
                       long obs_before)
 {

@@ -35,6 +35,8 @@ void hpt__j_sweep_add(coord_core_t *k, uint64_t id, const char *name, const char
 void hpt__j_sweep_state(coord_core_t *k, uint64_t id, const char *state, double ts,
                         const char *error);
 void hpt__j_sweep_refit(coord_core_t *k, uint64_t id, uint64_t best, double score, double acc);
+/* sum (borrowed) is copied into the outbox's arena, its best_values too. */
+void hpt__j_sweep_summary(coord_core_t *k, uint64_t id, const coord_jsum_t *sum);
 void hpt__j_trial_add(coord_core_t *k, uint64_t sweep, uint64_t trial, const char *params,
                       long obs_before);
 void hpt__j_trial_done(coord_core_t *k, uint64_t sweep, uint64_t trial, const char *state,

@@ -9,6 +9,14 @@
  * leased when the coordinator stopped becomes an orphan: its worker may
  * still be training it, so the lease waits a while for the worker to say
  * Hello again and deliver, rather than recompute the fold.
+ *
+ * A finished sweep whose summary was journaled with its end (coord_jsum_t)
+ * is not rebuilt at all: it is created unloaded, straight from its sweeps
+ * row and summary (its spec parsed, no search, trials or tasks), as
+ * coord_core_unload would leave it, and coord_core_load reads it back when
+ * a client asks for its results.  One without a summary (a journal written
+ * by an older build) is rebuilt, and its summary journaled then, so the
+ * next start skips it too.
  */
 #include <errno.h>
 #include <math.h>
@@ -325,6 +333,149 @@ static void settle_waiting(coord_sweep_t *s)
     }
 }
 
+// --- summaries --------------------------------------------------------------------
+
+/* The longest encoding of one value: "1 " (absent), a %a double (at most 24
+ * bytes), " 31:" and 31 bytes of text, ";". */
+#define VAL_TXT 72
+
+/* vals (n of them) as text that reads back bit for bit (vals_decode): per
+ * value "ABSENT NUM LEN:STR;", NUM in C99 hex-float form.  The journal's
+ * params JSON has six digits, so it cannot stand in for it. */
+static void vals_encode(const coord_pval_t *vals, int n, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && at < len; i++) {
+        size_t sl = strnlen(vals[i].str, sizeof vals[i].str - 1);
+        int w = snprintf(buf + at, len - at, "%d %a %zu:%.*s;", vals[i].absent ? 1 : 0,
+                         vals[i].num, sl, (int)sl, vals[i].str);
+        at += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* Read n values written by vals_encode into vals (zeroed by the caller).
+ * Returns 0, or -EINVAL when txt does not hold exactly n of them. */
+static int vals_decode(const char *txt, coord_pval_t *vals, int n)
+{
+    const char *p = txt;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        long absent = strtol(p, &end, 10);
+        if (end == p || (absent != 0 && absent != 1) || *end != ' ')
+            return -EINVAL;
+        p = end + 1;
+        double num = strtod(p, &end);
+        if (end == p || *end != ' ')
+            return -EINVAL;
+        p = end + 1;
+        long sl = strtol(p, &end, 10);
+        if (end == p || *end != ':' || sl < 0 || sl >= (long)sizeof vals[i].str ||
+            strnlen(end + 1, (size_t)sl) < (size_t)sl || end[1 + sl] != ';')
+            return -EINVAL;
+        memcpy(vals[i].str, end + 1, (size_t)sl);
+        vals[i].str[sl] = '\0';
+        vals[i].absent = absent == 1;
+        vals[i].num = num;
+        p = end + 2 + sl;
+    }
+    return *p == '\0' ? 0 : -EINVAL;
+}
+
+/* An empty summary for a sweep of np parameters: one block, the best
+ * trial's values after the struct.  NULL when out of memory. */
+static coord_sweep_sum_t *sum_new(size_t np)
+{
+    _Static_assert(sizeof(coord_sweep_sum_t) % _Alignof(coord_pval_t) == 0,
+                   "the best trial's values follow the summary aligned");
+    coord_sweep_sum_t *sum = calloc(1, sizeof *sum + np * sizeof(coord_pval_t));
+    if (sum) {
+        sum->best_vals = (coord_pval_t *)(sum + 1);
+        sum->best_mean = sum->best_std = NAN;
+    }
+    return sum;
+}
+
+void hpt__j_summary(coord_core_t *k, const coord_sweep_t *s)
+{
+    int np = s->spec->n_params;
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    char txt[COORD_SPEC_MAX_PARAMS * VAL_TXT];
+    coord_jsum_t j = {
+        .best_mean = NAN, .best_std = NAN,
+        .tasks_total = s->tasks_total, .tasks_done = s->tasks_done,
+        .tasks_failed = s->tasks_failed, .trials_done = s->trials_done,
+        .trials_failed = s->trials_failed, .epochs_trained = s->epochs_trained,
+        .epochs_scratch = s->epochs_scratch, .results_gen = s->results_gen,
+        .has_refit = s->has_refit, .refit_score = s->refit_score,
+        .refit_accuracy = s->refit_accuracy, .refit_n_test = s->refit_n_test,
+    };
+    const coord_pval_t *best_vals = NULL;
+    if (s->sum) {   // unloaded already: what it kept
+        j.trials_total = s->sum->trials_total;
+        j.n_trials = s->sum->n_trials;
+        j.best = s->sum->best;
+        j.best_mean = s->sum->best_mean;
+        j.best_std = s->sum->best_std;
+        best_vals = s->sum->best ? s->sum->best_vals : NULL;
+    } else {
+        j.trials_total = s->search ? coord_search_total(s->search) : 0;
+        j.n_trials = s->n_trials;
+        if (s->best) {
+            j.best = s->best->number;
+            j.best_mean = s->best->mean;
+            j.best_std = s->best->std;
+            coord_trial_values(s->best, vals);
+            best_vals = vals;
+        }
+    }
+    if (best_vals) {
+        vals_encode(best_vals, np, txt, sizeof txt);
+        j.best_values = txt;
+    }
+    hpt__j_sweep_summary(k, s->id, &j);
+}
+
+/* Make s (spec, times and error set from its row) a finished sweep in state
+ * `final` that is unloaded from the start, from the journaled summary js.
+ * Returns 0, -ENOMEM, or -EINVAL when the summary does not fit its spec (s
+ * is then unchanged and is rebuilt instead). */
+static int start_unloaded(coord_sweep_t *s, coord_sweep_state_t final, const coord_jsum_t *js)
+{
+    int np = s->spec->n_params;
+    if (js->best > js->n_trials || js->tasks_total < 0 || js->tasks_done < 0 ||
+        js->tasks_failed < 0 || js->trials_done < 0 || js->trials_failed < 0 ||
+        (js->best && !js->best_values))
+        return -EINVAL;
+    coord_sweep_sum_t *sum = sum_new((size_t)np);
+    if (!sum)
+        return -ENOMEM;
+    if (js->best && vals_decode(js->best_values, sum->best_vals, np) < 0) {
+        free(sum);
+        return -EINVAL;
+    }
+    sum->trials_total = js->trials_total;
+    sum->n_trials = (size_t)js->n_trials;
+    sum->best = js->best;
+    sum->best_mean = js->best_mean;
+    sum->best_std = js->best_std;
+    s->sum = sum;
+    s->state = final;
+    s->tasks_total = js->tasks_total;
+    s->tasks_done = js->tasks_done;
+    s->tasks_failed = js->tasks_failed;
+    s->trials_done = js->trials_done;
+    s->trials_failed = js->trials_failed;
+    s->epochs_trained = js->epochs_trained;
+    s->epochs_scratch = js->epochs_scratch;
+    s->results_gen = js->results_gen;
+    s->has_refit = js->has_refit;
+    s->refit_score = js->refit_score;
+    s->refit_accuracy = js->refit_accuracy;
+    s->refit_n_test = js->refit_n_test;
+    return 0;
+}
+
 static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
 {
     resume_ctx_t *r = ud;
@@ -358,7 +509,31 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
     r->finished_sweep = final >= SWEEP_DONE;
     snprintf(s->fingerprint, sizeof s->fingerprint, "%s", row->fingerprint ? row->fingerprint : "");
     s->fp_logged = s->fingerprint[0] != '\0';
-    if (!s->spec_text || coord_search_new(&s->search, spec, &perr) < 0) {
+    if (r->finished_sweep) {
+        s->finished = row->finished == row->finished ? row->finished : hpt__unix(k);
+        snprintf(s->error, sizeof s->error, "%s", row->error ? row->error : "");
+    }
+    /* A finished sweep with its summary: created unloaded, nothing rebuilt
+     * (no search, trials or tasks in memory; coord_core_load reads them
+     * when a client asks for its results). */
+    rc = r->finished_sweep && row->sum && s->spec_text ? start_unloaded(s, final, row->sum)
+                                                        : -EINVAL;
+    if (rc == 0) {
+        if (k->sweeps_tail)
+            k->sweeps_tail->next = s;
+        else
+            k->sweeps = s;
+        k->sweeps_tail = s;
+        if (s->id >= k->next_sweep_id)
+            k->next_sweep_id = s->id + 1;
+        hpt__event(k, COORD_EV_SWEEP_LOADED, -1, s->id,
+                   "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d "
+                   "unloaded=true",
+                   (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state),
+                   s->sum->n_trials, s->trials_done, s->tasks_done);
+        return 0;
+    }
+    if (!s->spec_text || rc == -ENOMEM || coord_search_new(&s->search, spec, &perr) < 0) {
         coord_spec_destroy(&s->spec);
         free(s->spec_text);
         free(s);
@@ -412,10 +587,11 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
     if (done_trials < 0)
         return hpt_err_set(r->err, -ENOMEM, "out of memory");
     if (final >= SWEEP_DONE) {
-        /* A finished sweep is loaded for its results only. */
+        /* A finished sweep without a summary (an older build ended it) is
+         * loaded for its results only, and unloaded after the first
+         * commit; its summary is journaled now, so the next start creates
+         * it unloaded. */
         s->state = final;
-        s->finished = row->finished == row->finished ? row->finished : hpt__unix(k);
-        snprintf(s->error, sizeof s->error, "%s", row->error ? row->error : "");
         if (s->refit_task && s->refit_task->state == TASK_DONE) {
             s->has_refit = true;   // refit_score etc. were set from its task's row
         }
@@ -424,6 +600,7 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
             hpt__q_remove(t);
             t->state = TASK_CANCELLED;
         }
+        hpt__j_summary(k, s);
         hpt__event(k, COORD_EV_SWEEP_LOADED, -1, s->id,
                    "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d",
                    (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state),
@@ -503,16 +680,11 @@ int coord_core_unload(coord_core_t *k, coord_sweep_t *s)
         return 0;
     if (s->state < SWEEP_DONE || s->qhead || s->tasks_running > 0)
         return -EBUSY;
-    size_t np = (size_t)s->spec->n_params;
-    _Static_assert(sizeof(coord_sweep_sum_t) % _Alignof(coord_pval_t) == 0,
-                   "the best trial's values follow the summary aligned");
-    coord_sweep_sum_t *sum = calloc(1, sizeof *sum + np * sizeof(coord_pval_t));
+    coord_sweep_sum_t *sum = sum_new((size_t)s->spec->n_params);
     if (!sum)
         return -ENOMEM;
-    sum->best_vals = (coord_pval_t *)(sum + 1);
     sum->trials_total = coord_search_total(s->search);
     sum->n_trials = s->n_trials;
-    sum->best_mean = sum->best_std = NAN;
     if (s->best) {
         sum->best = s->best->number;
         sum->best_mean = s->best->mean;

@@ -1047,6 +1047,7 @@ void hpt__sweep_finish(coord_core_t *k, coord_sweep_t *s, coord_sweep_state_t st
     sweep_set_state(k, s, st);
     if (s->has_refit && s->best)
         hpt__j_sweep_refit(k, s->id, s->best->number, s->refit_score, s->refit_accuracy);
+    hpt__j_summary(k, s);   // in the same transaction as its final state
     hpt__event(k, COORD_EV_SWEEP_FINISHED, st == SWEEP_DONE ? HPT_LOG_INFO : HPT_LOG_WARN, s->id,
                "sweep=%llu state=%s trials=%zu trials_failed=%d best_trial=%llu best_mean=%.6f "
                "best_std=%.6f refit_score=%.6f%s%s%s",

@@ -8,11 +8,17 @@ The coordinator keeps at most COORD_LOADED_LRU = 4 recently read finished
 sweeps loaded, so reading the six in turn reads some back from the journal.
 Checked, for every sweep, byte for byte:
 - `hptune results --format json` and `--format csv`, `hptune status SWEEP`,
-  GET /api/sweeps/ID (less now_unix) and the plot index are the same on the
+  GET /api/sweeps/ID (less now_unix), the plot index and `hptune report`'s
+  page (less its "made at" line) are the same on the
   first read after the sweep ended (it was unloaded by the commit that
   followed its end, so that read came from the journal), on a second pass
   (after the LRU dropped it again) and after a restart of the coordinator
   (which keeps finished sweeps unloaded from the start);
+- what reads a sweep without loading it (`hptune status SWEEP`, its entry in
+  GET /api/sweeps, its /metrics series) is the same after the restart,
+  before anything reads it back: the restart created every finished sweep
+  unloaded from the summary journaled with its end (the `sweep.loaded`
+  event says `unloaded=true`, and no sweep was read back or unloaded);
 - the coordinator logged the unloads and the reads back it did (debug lines).
 """
 import http.client
@@ -83,7 +89,16 @@ def read(s):
                           if not l.startswith("workers:")),
         "http": json.dumps(doc, sort_keys=True),
         "plots": http_get(f"/api/sweeps/{s}/plots"),
+        "report": report(s),
     }
+
+
+def report(s):
+    """`hptune report s`'s page, less the line that says when it was made."""
+    d = os.path.join(c.dir, f"report-{s}")
+    c.cli("report", str(s), "-o", d)
+    with open(os.path.join(d, "index.html")) as f:
+        return "".join(l for l in f if "Made by hptune" not in l)
 
 
 def compare(a, b, when):
@@ -101,6 +116,20 @@ check(len(doc["cv_results"]["trial"]) == 5, "5 trials")
 reads = c.log_events(msg="finished sweep read back from the journal")
 check(len(reads) >= N, f"every sweep was read back from the journal ({len(reads)} reads)")
 
+def view(s):
+    """What status, /api/sweeps and /metrics say of sweep s; none of them
+    reads an unloaded sweep back."""
+    entry = [e for e in json.loads(http_get("/api/sweeps"))["sweeps"] if e["id"] == s]
+    check(len(entry) == 1, f"/api/sweeps lists sweep {s} once")
+    return {
+        "status": "".join(l for l in c.cli("status", str(s)).stdout.splitlines(True)
+                          if not l.startswith("workers:")),
+        "api": json.dumps(entry[0], sort_keys=True),
+        "metrics": "".join(l for l in http_get("/metrics").splitlines(True)
+                           if f'sweep="{s}"' in l),
+    }
+
+
 second = {s: read(s) for s in sweeps}
 compare(first, second, "on the second pass")
 reads2 = c.log_events(msg="finished sweep read back from the journal")
@@ -109,8 +138,21 @@ check(len(c.log_events(msg="finished sweep unloaded (its journal is committed)")
       "sweeps dropped from the recently read ones were unloaded again")
 
 # A restart: finished sweeps stay out of memory until asked for.
+views = {s: view(s) for s in sweeps}
+n_loaded = len(c.log_events(msg="finished sweep loaded from the journal"))
+n_reads = len(c.log_events(msg="finished sweep read back from the journal"))
+n_unloads = len(c.log_events(msg="finished sweep unloaded (its journal is committed)"))
 c.kill(c.coord)
 c.start_coordinator("--http", f"127.0.0.1:{http_port}", "-v")
+after = {s: view(s) for s in sweeps}
+compare(views, after, "after a restart, before any read back")
+started = c.log_events(msg="finished sweep loaded from the journal")[n_loaded:]
+check(sorted(int(e["sweep"]) for e in started) == sorted(sweeps) and
+      all(e.get("unloaded") == "true" for e in started),
+      f"the restart created every finished sweep unloaded from its summary: {started}")
+check(len(c.log_events(msg="finished sweep read back from the journal")) == n_reads and
+      len(c.log_events(msg="finished sweep unloaded (its journal is committed)")) == n_unloads,
+      "status, /api/sweeps and /metrics read no sweep back, and none was loaded to unload")
 status = c.cli("status").stdout
 for s in sweeps:
     check(f"unload-{sweeps.index(s) + 1}" in status, f"status lists sweep {s} after the restart")

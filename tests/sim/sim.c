@@ -19,9 +19,15 @@
  *   - each task's result is committed to the journal at most once, and
  *     every finished sweep has exactly one per task it counts as done;
  *   - memory stays bounded (tasks, leases, interned ids, outbox);
+ *   - after a restart, every sweep whose end was committed comes back
+ *     unloaded (from the summary journaled with its end) and its status
+ *     (counters, best trial and its values, refit figures, times, error)
+ *     equals the status taken at that commit;
  * and at the end of a run:
  *   - every sweep ends;
  *   - no lease is left;
+ *   - every finished sweep, read back from the journal, still has that
+ *     status;
  *   - the final cv_results_ (per trial: parameters, split scores, mean,
  *     std; the refit) equal those of the fault-free run of the same seed,
  *     for the searches whose trials do not depend on timing (grid, random).
@@ -199,6 +205,8 @@ struct sim {
     int crashes_left;         // random coordinator crashes this run may still have: a
                               // coordinator that crashes every few seconds forever makes
                               // no progress, which is not a bug to find
+    char **ended;             // (n_ended, by sweep id) status_text of each sweep whose end is
+    size_t n_ended;           // committed, taken at that commit; NULL while it has not ended
 };
 
 static void trace(sim_t *S, const char *fmt, ...)
@@ -356,6 +364,84 @@ static void committed_add(committed_t *c, uint64_t id)
 
 static void coord_crash(sim_t *S, const char *why);
 
+/* Everything status, /metrics and the CLI read of sweep s, loaded or not
+ * (coord_sweep_info_fill), as text (owned by the caller). */
+static char *status_text(const coord_sweep_t *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        abort();
+    const coord_sweep_sum_t *sum = s->sum;
+    long total = sum ? sum->trials_total : coord_search_total(s->search);
+    fprintf(f, "state=%s trials=%ld/%zu/%d/%d tasks=%" PRId64 "/%d/%d/%d/%d/%d",
+            coord_sweep_state_name(s->state), total, sum ? sum->n_trials : s->n_trials,
+            s->trials_done, s->trials_failed, s->tasks_total, s->tasks_done, s->tasks_failed,
+            s->tasks_running, s->n_queued, s->n_waiting);
+    fprintf(f, " times=%.17g/%.17g/%.17g error=\"%s\" gen=%" PRIu64 " epochs=%" PRIu64 "/%" PRIu64,
+            s->created, s->started, s->finished, s->error, s->results_gen, s->epochs_trained,
+            s->epochs_scratch);
+    fprintf(f, " refit=%d/%.17g/%.17g/%u", s->has_refit, s->refit_score, s->refit_accuracy,
+            s->refit_n_test);
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    uint64_t best = s->best ? s->best->number : sum ? sum->best : 0;
+    if (s->best)
+        coord_trial_values(s->best, vals);
+    else if (best)
+        memcpy(vals, sum->best_vals, sizeof(coord_pval_t) * (size_t)s->spec->n_params);
+    fprintf(f, " best=%" PRIu64 "/%.17g/%.17g", best,
+            s->best ? s->best->mean : sum ? sum->best_mean : NAN,
+            s->best ? s->best->std : sum ? sum->best_std : NAN);
+    for (int p = 0; best && p < s->spec->n_params; p++)
+        fprintf(f, " %s=%a/%d/%s", s->spec->params[p].name, vals[p].num, vals[p].absent,
+                vals[p].str);
+    fclose(f);
+    return buf;
+}
+
+/* After a commit: the status of each sweep whose end it committed, kept to
+ * compare with what a restarted coordinator says of it (ended_check). */
+static void ended_note(sim_t *S)
+{
+    for (const coord_sweep_t *s = S->core.sweeps; s; s = s->next) {
+        if (s->state < SWEEP_DONE || (s->id < S->n_ended && S->ended[s->id]))
+            continue;
+        if (s->id >= S->n_ended) {
+            size_t n = s->id + 8;
+            char **v = realloc(S->ended, n * sizeof *v);
+            if (!v)
+                abort();
+            memset(v + S->n_ended, 0, (n - S->n_ended) * sizeof *v);
+            S->ended = v;
+            S->n_ended = n;
+        }
+        S->ended[s->id] = status_text(s);
+    }
+}
+
+/* A finished sweep says exactly what it said when its end was committed:
+ * after a restart (which creates it unloaded from its journaled summary,
+ * `fresh`) and after it was read back from the journal. */
+static void ended_check(sim_t *S, bool fresh)
+{
+    for (const coord_sweep_t *s = S->core.sweeps; s && !S->failure[0]; s = s->next) {
+        if (s->id >= S->n_ended || !S->ended[s->id])
+            continue;
+        if (fresh && coord_sweep_loaded(s)) {
+            fail(S, "sweep %" PRIu64 ": finished, but rebuilt at start (no summary journaled "
+                    "with its end)", s->id);
+            break;
+        }
+        char *now = status_text(s);
+        if (strcmp(now, S->ended[s->id]) != 0)
+            fail(S, "sweep %" PRIu64 ": its status differs from the one at its end (%s):\n"
+                    "  then: %.200s\n  now:  %.200s", s->id,
+                 fresh ? "after a restart" : "read back", S->ended[s->id], now);
+        free(now);
+    }
+}
+
 /* The shell's part: carry out the outbox.  Sends go on the wire at once;
  * journal records join the store's transaction, committed at the end of
  * the step (the daemon's prepare handle) unless the coordinator crashes
@@ -423,6 +509,7 @@ static void coord_step_end(sim_t *S)
             fail(S, "task %" PRIu64 ": a second result committed", results[i]);
         committed_add(&S->committed, results[i]);
     }
+    ended_note(S);
     /* As the daemon does after the commit that follows a sweep's end: the
      * finished sweep leaves memory (read back from the journal on demand,
      * below and at the end). */
@@ -472,6 +559,7 @@ static void coord_start(sim_t *S)
     int rc = coord_core_resume(&S->core, S->now, &rd, &err);
     if (rc < 0)
         fail(S, "resume failed: %s", err.msg);
+    ended_check(S, true);
     S->coord_up = true;
     trace(S, "coordinator: started (resumed %d sweeps, %d orphans)", rc, S->core.n_orphans);
     coord_step_end(S);
@@ -1073,9 +1161,12 @@ static outcome_t run_seed(const sim_cfg_t *cfg)
              S->coord_up ? sweeps_open(S) : -1);
     if (!S->failure[0] && S->core.n_leases != 0)
         fail(S, "%zu leases left after every sweep ended", S->core.n_leases);
-    /* Every done task of a finished sweep has exactly one committed result. */
-    if (!S->failure[0])
-        for (const coord_sweep_t *s = S->core.sweeps; s && !S->failure[0]; s = s->next)
+    /* Every done task of a finished sweep (read back from the journal as a
+     * client would) has exactly one committed result, and the sweep says
+     * what it said at its end. */
+    if (!S->failure[0] && S->coord_up) {
+        for (coord_sweep_t *s = S->core.sweeps; s && !S->failure[0]; s = s->next) {
+            coord_load_sweep(S, s);
             for (size_t i = 0; coord_sweep_loaded(s) && i < s->n_trials; i++)
                 for (int j = 0; j < s->trials[i]->n_tasks; j++) {
                     const coord_task_t *t = s->trials[i]->tasks[j];
@@ -1083,6 +1174,9 @@ static outcome_t run_seed(const sim_cfg_t *cfg)
                         fail(S, "task %" PRIu64 " is done but its result was never committed",
                              t->id);
                 }
+        }
+        ended_check(S, false);
+    }
     FILE *f = open_memstream(&out.text, &out.len);
     if (S->coord_up)
         for (coord_sweep_t *s = S->core.sweeps; s; s = s->next)
@@ -1113,6 +1207,9 @@ static outcome_t run_seed(const sim_cfg_t *cfg)
     coord_store_close(&S->store);
     free(S->heap);
     free(S->committed.ids);
+    for (size_t i = 0; i < S->n_ended; i++)
+        free(S->ended[i]);
+    free(S->ended);
     free(S->w);
     free(S);
     return out;

@@ -1215,9 +1215,17 @@ HPT_TEST(resume_twice_identical)
     char *sa = snapshot(&a, false);
     core_end(&a);
     now = 300;
-    resume(&e, st2, NULL, 0);   // loaded, not resumed
+    /* Its summary was journaled with its end: it comes back unloaded (no
+     * trials rebuilt), and reads back from the journal on demand. */
+    resume(&e, st2, NULL, 0);   // not resumed
     ASSERT_EQ(n_ev(COORD_EV_SWEEP_LOADED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_SWEEP_LOADED), "unloaded=true");
+    ASSERT(!coord_sweep_loaded(e.sweeps));
+    ASSERT_EQ(e.map_len, 0);
     resume(&f, st2, NULL, 0);
+    coord_journal_reader_t rd2 = coord_store_reader(st2);
+    ASSERT_OK(coord_core_load(&e, now, &rd2, e.sweeps, &err));
+    ASSERT_OK(coord_core_load(&f, now, &rd2, f.sweeps, &err));
     se = snapshot(&e, false);
     sf = snapshot(&f, false);
     if (strcmp(sa, se) != 0 || strcmp(se, sf) != 0)

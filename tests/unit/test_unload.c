@@ -13,6 +13,12 @@
  * best and finish time, per task its id, state, attempt, worker and epochs;
  * the best trial, the refit and the sweep's counters.  The dump before the
  * unload must equal the dump after the load, byte for byte.
+ *
+ * A restart from the journal creates a finished sweep unloaded, straight
+ * from the summary journaled with its end (no search replay, no trials or
+ * tasks): its status (everything coord_sweep_info_fill, /metrics and the
+ * CLI read of it) must equal the status before the restart, and its dump
+ * after coord_core_load the dump before.
  */
 #include <errno.h>
 #include <math.h>
@@ -101,9 +107,19 @@ static int worker_of(const hpt_peer_id_t *peer)
 static void drain(coord_core_t *k, coord_store_t *st)
 {
     ASSERT(!k->out.failed);
+    uint64_t ended = 0;   // a sweep whose final state this outbox journals
     for (size_t i = 0; i < k->out.n; i++) {
         const coord_action_t *a = &k->out.v[i];
         if (a->kind == COORD_ACT_JOURNAL) {
+            const coord_jrec_t *j = &a->u.journal;
+            /* Its summary follows in the same commit, so no crash can leave
+             * an ended sweep without one. */
+            if (j->kind == COORD_J_SWEEP_STATE &&
+                (strcmp(j->state, "done") == 0 || strcmp(j->state, "failed") == 0 ||
+                 strcmp(j->state, "cancelled") == 0))
+                ended = j->sweep;
+            if (j->kind == COORD_J_SWEEP_SUMMARY && j->sweep == ended)
+                ended = 0;
             ASSERT_OK(coord_store_apply(st, &a->u.journal));
         } else if (a->kind == COORD_ACT_EVENT) {
             if (a->u.event.type == COORD_EV_RESULT_DROPPED && a->u.event.fields &&
@@ -121,6 +137,7 @@ static void drain(coord_core_t *k, coord_store_t *st)
             hpt_proto_free(&env);
         }
     }
+    ASSERT_EQ(ended, 0);
     coord_outbox_clear(&k->out);
     hpt_err err = {0};
     if (coord_store_flush(st, &err) != 0)
@@ -277,6 +294,53 @@ static char *dump(const coord_sweep_t *s)
     }
     free(means);
     free(rank);
+    fclose(f);
+    return buf;
+}
+
+/* Everything status, /api/sweeps, /metrics and the CLI read of sweep s
+ * (coord_sweep_info_fill and coord_http.c), loaded or not, as text (owned
+ * by the caller). */
+static char *status_dump(const coord_sweep_t *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ASSERT(f != NULL);
+    const coord_sweep_sum_t *sum = s->sum;
+    long total = sum ? sum->trials_total : coord_search_total(s->search);
+    size_t n_trials = sum ? sum->n_trials : s->n_trials;
+    fprintf(f, "sweep %llu %s state=%s trials=%ld/%zu/%d/%d tasks=%lld/%d/%d/%d/%d/%d\n",
+            (unsigned long long)s->id, s->spec->name, coord_sweep_state_name(s->state), total,
+            n_trials, s->trials_done, s->trials_failed, (long long)s->tasks_total,
+            s->tasks_done, s->tasks_failed, s->tasks_running, s->n_queued, s->n_waiting);
+    fprintf(f, "times %.17g %.17g %.17g error=%s gen=%llu epochs=%llu/%llu\n", s->created,
+            s->started, s->finished, s->error, (unsigned long long)s->results_gen,
+            (unsigned long long)s->epochs_trained, (unsigned long long)s->epochs_scratch);
+    fprintf(f, "refit=%d %.17g %.17g %u\n", s->has_refit, s->refit_score, s->refit_accuracy,
+            s->refit_n_test);
+    coord_pval_t vals[COORD_SPEC_MAX_PARAMS];
+    uint64_t best = 0;
+    double mean = NAN, std = NAN;
+    if (s->best) {
+        best = s->best->number;
+        mean = s->best->mean;
+        std = s->best->std;
+        coord_trial_values(s->best, vals);
+    } else if (sum && sum->best) {
+        best = sum->best;
+        mean = sum->best_mean;
+        std = sum->best_std;
+        memcpy(vals, sum->best_vals, sizeof(coord_pval_t) * (size_t)s->spec->n_params);
+    }
+    fprintf(f, "best=%llu mean=%.17g std=%.17g", (unsigned long long)best, mean, std);
+    for (int p = 0; best && p < s->spec->n_params; p++) {
+        char v[64];
+        coord_pval_format(&s->spec->params[p], &vals[p], v, sizeof v);
+        fprintf(f, " %s=%s/%a/%d/%s", s->spec->params[p].name, v, vals[p].num, vals[p].absent,
+                vals[p].str);
+    }
+    fputc('\n', f);
     fclose(f);
     return buf;
 }
@@ -474,10 +538,14 @@ HPT_TEST(cancelled_sweep_identical)
     ASSERT_OK(coord_core_init(&k2, &CFG, 1.7e9));
     coord_journal_reader_t rd = coord_store_reader(st);
     hpt_err err = {0};
-    ASSERT_EQ(coord_core_resume(&k2, now, &rd, &err), 0);   // loaded, not resumed
+    ASSERT_EQ(coord_core_resume(&k2, now, &rd, &err), 0);   // not resumed
     coord_outbox_clear(&k2.out);
     coord_sweep_t *a2 = coord_sweep_find(&k2, a->id);
     ASSERT(a2 != NULL);
+    ASSERT(!coord_sweep_loaded(a2));   // from its summary
+    ASSERT_OK(coord_core_load(&k2, now, &rd, a2, &err));
+    ASSERT_EQ(k2.out.n, 0);
+    ASSERT_EQ(a2->n_trials, a->n_trials);
     for (size_t i = 0; i < a->n_trials; i++)
         ASSERT_EQ(a2->trials[i]->state, a->trials[i]->state);
     coord_core_free(&k2);
@@ -522,6 +590,154 @@ HPT_TEST(load_failure_leaves_sweep_unloaded)
     load(&k, st, a);   // the real journal still works
     ASSERT_EQ(a->n_trials, 6);
     coord_core_free(&k);
+    coord_store_close(&st);
+}
+
+/* A journal reader that hides the sweeps' summaries (a journal written by
+ * an older build), or spoils their best values (one that no longer fits). */
+static int hide_mode;   // 1: no summaries, 2: bad best values
+static int (*real_each_sweep)(void *, int (*)(const coord_jrow_sweep_t *, void *), void *);
+
+typedef struct hide_ctx {
+    int (*cb)(const coord_jrow_sweep_t *, void *);
+    void *cbud;
+} hide_ctx_t;
+
+static int hide_cb(const coord_jrow_sweep_t *row, void *ud)
+{
+    hide_ctx_t *h = ud;
+    coord_jrow_sweep_t r = *row;
+    coord_jsum_t js;
+    if (hide_mode == 1) {
+        r.sum = NULL;
+    } else if (row->sum) {
+        js = *row->sum;
+        js.best_values = "0 0x1p+0 3:abc;";   // one value where the spec has four
+        r.sum = &js;
+    }
+    return h->cb(&r, h->cbud);
+}
+
+static int hide_each_sweep(void *ud, int (*cb)(const coord_jrow_sweep_t *, void *), void *cbud)
+{
+    hide_ctx_t h = {cb, cbud};
+    return real_each_sweep(ud, hide_cb, &h);
+}
+
+static int n_summaries(const coord_core_t *k)
+{
+    int n = 0;
+    for (size_t i = 0; i < k->out.n; i++)
+        n += k->out.v[i].kind == COORD_ACT_JOURNAL &&
+             k->out.v[i].u.journal.kind == COORD_J_SWEEP_SUMMARY;
+    return n;
+}
+
+/* The restart: three finished sweeps (done with a refit and a failed trial,
+ * done with a tied best, cancelled mid-run) come back unloaded from their
+ * summaries, with no trial or task in memory, the same status as before
+ * the restart, and the same results once read back.  A journal without
+ * summaries (an older build's) rebuilds them as before and journals their
+ * summaries, so the next start takes the short path; a summary that does
+ * not fit its spec is rebuilt too. */
+HPT_TEST(restart_summary_only)
+{
+    coord_core_t k;
+    coord_store_t *st = NULL;
+    setup(&k, &st);
+    coord_sweep_t *a = submit(&k, st, SPEC_RANDOM);
+    run(&k, st, NULL);
+    coord_sweep_t *b = submit(&k, st, SPEC_RANDOM_REFIT("false"));
+    run(&k, st, NULL);
+    ASSERT_EQ(b->best->number, 2);   // live: the tie went to the trial that finished first
+    coord_sweep_t *c = submit(&k, st, SPEC_GRID);
+    for (int i = 0; i < 3 && n_pending > 0; i++) {
+        pending_t p = P[0];
+        memmove(P, P + 1, (size_t)(--n_pending) * sizeof *P);
+        now += 0.5;
+        send_result(&k, st, &p, true);
+    }
+    ASSERT_EQ(coord_core_cancel(&k, now, c), 1);
+    drain(&k, st);
+    n_pending = 0;
+    ASSERT(a->state == SWEEP_DONE && b->state == SWEEP_DONE && c->state == SWEEP_CANCELLED);
+    ASSERT(a->tasks_total < 6 * 3);   // trial 3 failed: its pending splits left the total
+    coord_sweep_t *sw[3] = {a, b, c};
+    char *st_before[3], *res_before[3];
+    for (int i = 0; i < 3; i++) {
+        st_before[i] = status_dump(sw[i]);
+        res_before[i] = dump(sw[i]);
+    }
+    uint64_t ids[3] = {a->id, b->id, c->id};
+    coord_core_free(&k);
+
+    for (int pass = 0; pass < 2; pass++) {   // twice: a restart does not change it
+        coord_core_t k2;
+        memset(&k2, 0, sizeof k2);
+        ASSERT_OK(coord_core_init(&k2, &CFG, 1.7e9));
+        coord_journal_reader_t rd = coord_store_reader(st);
+        hpt_err err = {0};
+        now += 100;
+        ASSERT_EQ(coord_core_resume(&k2, now, &rd, &err), 0);
+        ASSERT_EQ(n_summaries(&k2), 0);   // nothing to write: they have theirs
+        drain(&k2, st);
+        ASSERT_EQ(k2.map_len, 0);         // no task of a finished sweep in memory
+        for (int i = 0; i < 3; i++) {
+            coord_sweep_t *s = coord_sweep_find(&k2, ids[i]);
+            ASSERT(s != NULL);
+            ASSERT(!coord_sweep_loaded(s));
+            ASSERT(s->trials == NULL && s->n_trials == 0 && s->search == NULL);
+            ASSERT(s->refit_task == NULL && s->fam == NULL && s->pvals == NULL);
+            char *sd = status_dump(s);
+            if (strcmp(sd, st_before[i]) != 0)
+                HPT_TEST_FAIL("pass %d: sweep %llu's status differs after the restart:\n%s---\n%s",
+                              pass, (unsigned long long)ids[i], st_before[i], sd);
+            free(sd);
+            ASSERT_OK(coord_core_unload(&k2, s));   // unloaded: a no-op
+        }
+        for (int i = 0; i < 3; i++) {   // read back, never loaded in this process
+            coord_sweep_t *s = coord_sweep_find(&k2, ids[i]);
+            load(&k2, st, s);
+            char *d = dump(s);
+            if (strcmp(d, res_before[i]) != 0)
+                HPT_TEST_FAIL("pass %d: sweep %llu's results differ after the restart:\n%s---\n%s",
+                              pass, (unsigned long long)ids[i], res_before[i], d);
+            free(d);
+            char *sd = status_dump(s);
+            ASSERT(strcmp(sd, st_before[i]) == 0);
+            free(sd);
+            ASSERT_OK(coord_core_unload(&k2, s));
+            drain(&k2, st);
+        }
+        ASSERT_EQ(k2.map_len, 0);
+        coord_core_free(&k2);
+    }
+
+    /* An older build's journal (no summaries) and one whose summary does
+     * not fit: rebuilt, loaded, and their summaries journaled. */
+    for (hide_mode = 1; hide_mode <= 2; hide_mode++) {
+        coord_core_t k3;
+        memset(&k3, 0, sizeof k3);
+        ASSERT_OK(coord_core_init(&k3, &CFG, 1.7e9));
+        coord_journal_reader_t rd = coord_store_reader(st);
+        real_each_sweep = rd.each_sweep;
+        rd.each_sweep = hide_each_sweep;
+        hpt_err err = {0};
+        ASSERT_EQ(coord_core_resume(&k3, now, &rd, &err), 0);
+        ASSERT_EQ(n_summaries(&k3), 3);
+        for (int i = 0; i < 3; i++) {
+            coord_sweep_t *s = coord_sweep_find(&k3, ids[i]);
+            ASSERT(coord_sweep_loaded(s));
+            ASSERT_EQ(s->n_trials, sw[i] == c ? 3u : 6u);
+        }
+        coord_outbox_clear(&k3.out);   // the real journal keeps the live summaries
+        coord_core_free(&k3);
+    }
+    hide_mode = 0;
+    for (int i = 0; i < 3; i++) {
+        free(st_before[i]);
+        free(res_before[i]);
+    }
     coord_store_close(&st);
 }
 
