@@ -62,10 +62,14 @@ method: grid
 cv: {{folds: 2, seed: 17}}
 refit: false
 parameters:
-  units: {{values: [{", ".join(str(UNITS + i) for i in range(4))}]}}
+  units: {{values: [{", ".join(str(UNITS + i) for i in range(8))}]}}
   epochs: {{value: {EPOCHS}}}
 """
-N_TASKS = 8
+# 16 tasks of about 0.5 s: while the link is down (1.5 s) "near" runs 3 or
+# 4 of them, so plenty are left for "far" once it is back, however the two
+# share the start (with 8, "near" could finish them all first on a loaded
+# machine, and "far" got no new work).
+N_TASKS = 16
 WARGS = ["--reconnect-ms", "200", "--reconnect-max-ms", "400"]
 
 c = Cluster(name="partition", host=A1)
