@@ -513,6 +513,16 @@ static bool fp_cache_get(const coord_t *c, const char *name, char fp[65])
     return false;
 }
 
+/* A fingerprint read a whole dataset (55 MB for full MNIST) in a thread
+ * pool thread's heap; glibc keeps such freed memory, so give it back or the
+ * coordinator's RSS keeps it for good. */
+static void fingerprint_trim(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 typedef struct warm_job {
     uv_work_t req;
     coord_t *c;
@@ -535,6 +545,7 @@ static void warm_after(uv_work_t *req, int status)
     if (status == 0 && j->fp[0] && !j->note[0] && !fp_cache_get(j->c, j->name, have))
         fp_cache_put(j->c, j->name, j->fp);
     free(j);
+    fingerprint_trim();
 }
 
 void coord_fingerprints_warm(coord_t *c)
@@ -631,6 +642,7 @@ static void submit_after(uv_work_t *req, int status)
     else
         submit_finish(j);
     submit_job_free(j);
+    fingerprint_trim();
 }
 
 static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
