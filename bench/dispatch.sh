@@ -137,6 +137,7 @@ cat > "$TMP/spec.yaml" <<SPEC
 # bench/dispatch.sh: random search, $TRIALS trials x $FOLDS folds, no refit.
 name: dispatch-bench
 dataset: mnist-10k
+test_objective: hash   # --dry-run workers serve only such sweeps
 metric: {name: accuracy, goal: maximize}
 method: random
 seed: 1

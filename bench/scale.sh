@@ -114,6 +114,7 @@ cat > "$TMP/spec.yaml" <<SPEC
 # bench/scale.sh: random search, $TRIALS trials x $FOLDS folds, no refit.
 name: scale-bench
 dataset: mnist-10k
+test_objective: hash   # --dry-run workers serve only such sweeps
 metric: {name: accuracy, goal: maximize}
 method: random
 seed: 1

@@ -320,6 +320,7 @@ typedef enum coord_event_type {
     COORD_EV_LEASES_REATTACHED,
     COORD_EV_UNREGISTERED_PEER,
     COORD_EV_OUT_OF_MEMORY,
+    COORD_EV_WORKER_DRY_RUN_REFUSED,
     COORD_EV__COUNT
 } coord_event_type_t;
 
@@ -535,7 +536,8 @@ const char *coord_trial_state_name(coord_trial_state_t s);
 const char *coord_task_state_name(coord_task_state_t s);
 int coord_worker_free_slots(const coord_worker_t *w, double now);
 /* 1 when the worker holds the sweep's dataset with the right fingerprint,
- * 0 when it lacks it, -1 when its copy differs. */
+ * 0 when it lacks it, -1 when its copy differs, -2 when it is a --dry-run
+ * worker and the sweep sets no test_objective (it would forge scores). */
 int coord_worker_has_dataset(const coord_worker_t *w, const coord_sweep_t *s);
 /* The worker's throughput over the last COORD_RATE_WINDOW_S seconds (or
  * since it connected): tasks finished per minute and epochs trained per

@@ -171,6 +171,10 @@ static const event_def_t event_defs[COORD_EV__COUNT] = {
     [COORD_EV_WORKER_FINGERPRINT_MISMATCH] =
         {"worker.fingerprint_mismatch", "sched",
          "worker's dataset fingerprint differs from the sweep's; no tasks for it", HPT_LOG_WARN},
+    [COORD_EV_WORKER_DRY_RUN_REFUSED] =
+        {"worker.dry_run_refused", "sched",
+         "a --dry-run worker gets only sweeps that set test_objective; no tasks for it",
+         HPT_LOG_WARN},
     [COORD_EV_WORKER_JOINED] = {"worker.joined", "workers", "worker joined", HPT_LOG_INFO},
     [COORD_EV_WORKER_REREGISTERED] = {"worker.reregistered", "workers", "worker re-registered",
                                       HPT_LOG_INFO},

@@ -765,6 +765,10 @@ static bool worker_fits(coord_core_t *k, coord_worker_t *w, coord_sweep_t *s)
             hpt__event(k, COORD_EV_WORKER_LACKS_DATASET, -1, s->id,
                        "sweep=%llu worker=%s dataset=%s", (unsigned long long)s->id, w->id,
                        s->spec->dataset);
+        else if (has == -2)
+            hpt__event(k, COORD_EV_WORKER_DRY_RUN_REFUSED, -1, s->id,
+                       "sweep=%llu worker=%s dataset=%s", (unsigned long long)s->id, w->id,
+                       s->spec->dataset);
         else
             hpt__event(k, COORD_EV_WORKER_FINGERPRINT_MISMATCH, -1, s->id,
                        "sweep=%llu worker=%s dataset=%s want=%.12s", (unsigned long long)s->id,

@@ -225,9 +225,12 @@ int coord_worker_has_dataset(const coord_worker_t *w, const coord_sweep_t *s)
         if (strcmp(w->ds_name[i], s->spec->dataset) != 0)
             continue;
         /* "dry-run" is what `hptune-worker --dry-run` advertises: it trains
-         * nothing, so any copy of the data will do (benchmarks and tests). */
-        if (s->fingerprint[0] == '\0' || strcmp(w->ds_fp[i], s->fingerprint) == 0 ||
-            strcmp(w->ds_fp[i], "dry-run") == 0)
+         * nothing and scores a test objective, so it may serve only sweeps
+         * that ask for one (tests and benchmarks); its scores must never mix
+         * with real ones. */
+        if (strcmp(w->ds_fp[i], "dry-run") == 0)
+            return s->spec->test_objective[0] ? 1 : -2;
+        if (s->fingerprint[0] == '\0' || strcmp(w->ds_fp[i], s->fingerprint) == 0)
             return 1;
         return -1;
     }

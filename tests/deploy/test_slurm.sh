@@ -62,6 +62,7 @@ ln -s "$BUILD/coordinator/cli/hptune" "$BUILD/coordinator/hptune-coordinator" \
 cat >"$tmp/spec.yaml" <<'EOF'
 name: slurm-test
 dataset: mnist
+test_objective: hash
 method: grid
 cv: {folds: 3}
 refit: true

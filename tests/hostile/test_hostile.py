@@ -39,6 +39,7 @@ ATTACK_SHARE = 0.8   # the mix lasts this share of the baseline sweep's time
 SPEC = f"""
 name: hostile
 dataset: mnist
+test_objective: hash   # --dry-run workers serve only such sweeps
 method: random
 seed: 17
 cv: {{folds: {FOLDS}, seed: 3}}

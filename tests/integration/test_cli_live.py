@@ -15,7 +15,7 @@ c.start_worker(slots=2, name="dry", data="/nonexistent", extra=["--dry-run", "--
 
 spec = os.path.join(c.dir, "s.yaml")
 with open(spec, "w") as f:
-    f.write("name: cli\ndataset: mnist\nmethod: grid\ncv: {folds: 2}\n"
+    f.write("name: cli\ndataset: mnist\ntest_objective: hash\nmethod: grid\ncv: {folds: 2}\n"
             "parameters:\n  units: {values: [8, 16, 32]}\n")
 r = c.cli("launch", spec)
 first = r.stdout.splitlines()[0]
@@ -46,7 +46,7 @@ with open(bad, "w") as fh:
 r = c.cli("launch", bad, check_rc=False)
 check(r.returncode == 2, f"bad spec exit {r.returncode}")
 check("bad.yaml:3:" in r.stderr and "method" in r.stderr, "spec error message: " + r.stderr)
-sweep2 = c.launch("name: followed\ndataset: mnist\nmethod: grid\ncv: {folds: 2}\n"
+sweep2 = c.launch("name: followed\ndataset: mnist\ntest_objective: hash\nmethod: grid\ncv: {folds: 2}\n"
                   "parameters:\n  units: {values: [4]}\n")
 c.wait_sweep(sweep2)
 try:

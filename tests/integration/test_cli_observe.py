@@ -22,6 +22,7 @@ from harness import SRC, Cluster, Follower, check, finish, parse_logfmt
 SPEC = """
 name: observe-{n}
 dataset: mnist
+test_objective: hash   # --dry-run workers serve only such sweeps
 method: grid
 cv: {{folds: 2}}
 parameters:
@@ -327,7 +328,7 @@ check("type" in [r[1] for r in old.q("PRAGMA table_info(events)")],
       "an old journal did not get the type column")
 check(old.q("SELECT type FROM events WHERE msg = 'old line'") == [(None,)],
       f"old row: {old.q('SELECT * FROM events WHERE msg = ?', 'old line')}")
-s3 = old.launch("name: old-journal\ndataset: mnist\nmethod: grid\ncv: {folds: 2}\n"
+s3 = old.launch("name: old-journal\ndataset: mnist\ntest_objective: hash\nmethod: grid\ncv: {folds: 2}\n"
                 "parameters:\n  units: {values: [8]}\n")
 try:
     old.wait_for(lambda: old.q("SELECT type FROM events WHERE sweep = ?", s3),

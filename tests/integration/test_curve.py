@@ -17,6 +17,7 @@ from harness import CLI, COORD, WORKER, Cluster, check, finish, free_port, skip,
 SPEC = """
 name: {name}
 dataset: mnist
+test_objective: hash   # --dry-run workers serve only such sweeps
 method: random
 seed: {seed}
 cv: {{folds: 3}}

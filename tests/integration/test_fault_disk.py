@@ -92,7 +92,7 @@ def consistent(path, tag):
 c = Cluster(name="disk-src")
 c.start_coordinator()
 c.start_worker(slots=4, name="dry", data="/nonexistent", extra=["--dry-run", "--dataset", "mnist"])
-s = c.launch("name: src\ndataset: mnist\nmethod: random\nseed: 3\ncv: {folds: 3}\nrefit: true\n"
+s = c.launch("name: src\ndataset: mnist\ntest_objective: hash\nmethod: random\nseed: 3\ncv: {folds: 3}\nrefit: true\n"
              "parameters:\n  units: {distribution: int_uniform, min: 4, max: 64}\n"
              "budget: {max_trials: 200}\n")
 check(c.wait_sweep(s, timeout=120) == "done", "source sweep did not finish")
@@ -181,7 +181,7 @@ elif mount("-t", "tmpfs", "-o", "size=256k", "tmpfs", full):
     f = Cluster(name="disk-full", db=os.path.join(full, "journal.db"))
     f.start_coordinator()
     f.start_worker(slots=8, name="dry", data="/nonexistent", extra=["--dry-run", "--dataset", "mnist"])
-    big = f.launch("name: big\ndataset: mnist\nmethod: random\nseed: 5\ncv: {folds: 3}\n"
+    big = f.launch("name: big\ndataset: mnist\ntest_objective: hash\nmethod: random\nseed: 5\ncv: {folds: 3}\n"
                    "refit: false\nparameters:\n  units: {distribution: int_uniform, min: 4, max: 64}\n"
                    "budget: {max_trials: 100000}\n")
     exempt(f.coord)   # it is expected to stop by itself, non-zero

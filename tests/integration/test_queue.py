@@ -6,6 +6,7 @@ from harness import Cluster, check, finish
 SPEC = """
 name: {name}
 dataset: mnist
+test_objective: hash   # --dry-run workers serve only such sweeps
 method: random
 seed: {seed}
 cv: {{folds: 3}}

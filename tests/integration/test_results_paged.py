@@ -32,6 +32,7 @@ N = len(UNITS) * len(LRS) * len(BATCH)
 SPEC = f"""
 name: paged
 dataset: mnist
+test_objective: hash   # --dry-run workers serve only such sweeps
 method: grid
 cv: {{folds: 2, seed: 3}}
 parameters:

@@ -26,6 +26,7 @@ need_data("mnist-10k")
 ASHA = """
 name: asha-cache
 dataset: mnist-10k
+test_objective: hash   # --dry-run workers serve only such sweeps
 method: asha
 seed: 3
 cv: {folds: 2}
@@ -131,6 +132,7 @@ c.stop()
 SEEDS = """
 name: seeds
 dataset: mnist
+test_objective: hash   # --dry-run workers serve only such sweeps
 method: grid
 seed: 2
 cv: {folds: 3, seeds: 2}

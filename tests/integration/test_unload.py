@@ -30,6 +30,7 @@ from harness import Cluster, check, finish, free_port
 SPEC = """
 name: unload-{i}
 dataset: mnist
+test_objective: hash   # --dry-run workers serve only such sweeps
 method: random
 seed: {i}
 cv: {{folds: 2, seed: 3}}

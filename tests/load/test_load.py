@@ -37,6 +37,7 @@ P99_LIMIT_MS = 100.0
 SPEC = f"""
 name: load
 dataset: mnist
+test_objective: hash   # --dry-run workers serve only such sweeps
 method: random
 seed: 5
 cv: {{folds: {FOLDS}, seed: 1}}
