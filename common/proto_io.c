@@ -107,6 +107,101 @@ int hpt_proto_decode(const uint8_t *buf, size_t len, hpt_env_t **out, hpt_err *e
     return hpt_proto_decode_ex(buf, len, out, NULL, err);
 }
 
+/* The largest encoded body of each Envelope field (bytes), so that an
+ * oversized message is refused before protobuf-c allocates anything for it
+ * (a 16 MiB Heartbeat of 2 million entries would otherwise be decoded in
+ * full, ~200 ms and hundreds of MB, before its count is checked).  Each
+ * bound is what the validator below allows, with room: 1,024 running tasks
+ * in a Heartbeat, 64 datasets of 4 KiB names in a Hello, a 4 KiB error in
+ * a Result, a 1 MiB spec in a Submit, a 1 MiB chunk in a DatasetChunk.
+ * Replies a client reads may use the whole message cap.  0: unknown field,
+ * allowed up to UNKNOWN_MAX. */
+#define KIB 1024
+#define UNKNOWN_MAX (4 * KIB)
+static size_t body_max(uint32_t field)
+{
+    switch (field) {
+    case 10: return 512 * KIB;                          // hello
+    case 11: return 64 * KIB;                           // heartbeat
+    case 12: return 4 * KIB;                            // progress
+    case 13: return 16 * KIB;                           // result
+    case 14: return 1 * KIB;                            // goodbye
+    case 20: return 1 * KIB;                            // welcome
+    case 21: return 32 * KIB;                           // assign
+    case 22: case 23: return 1 * KIB;                   // cancel, disconnect
+    case 24: return 16 * KIB;                           // reject
+    case 30: return HPT_PROTO_MAX_SPEC + 16 * KIB;      // submit
+    case 32: case 34: case 36: case 38: case 40: case 43:
+        return 16 * KIB;                                // client requests
+    case 31: case 33: case 35: case 37: case 39: case 41: case 42: case 44:
+        return HPT_PROTO_MAX_MSG;                       // replies and events
+    case 50: return 16 * KIB;                           // dataset_offer
+    case 51: return 16 * KIB;                           // fetch_chunk
+    case 52: return HPT_PROTO_MAX_CHUNK + 64 * KIB;     // dataset_chunk
+    case 53: return 512 * KIB;                          // datasets
+    default: return 0;
+    }
+}
+
+/* Read a varint at *p (below end); -1 when truncated or longer than 10
+ * bytes. */
+static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* Walk the Envelope's top-level fields without decoding them and refuse a
+ * body larger than its kind may be (body_max), or unknown fields beyond
+ * UNKNOWN_MAX in all.  Malformed framing is left to the decoder. */
+static int check_sizes(const uint8_t *buf, size_t len, uint64_t *req_id, hpt_err *err)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    size_t unknown = 0;
+    while (p < end) {
+        uint64_t key, n;
+        if (varint(&p, end, &key) < 0)
+            return 0;
+        uint32_t field = (uint32_t)(key >> 3), type = (uint32_t)(key & 7);
+        if (type == 0) {
+            if (varint(&p, end, &n) < 0)
+                return 0;
+            if (field == 2 && req_id)
+                *req_id = n;   // so a client's refused request can be answered
+            continue;
+        }
+        if (type == 1 || type == 5) {
+            size_t w = type == 1 ? 8 : 4;
+            if ((size_t)(end - p) < w)
+                return 0;
+            p += w;
+            continue;
+        }
+        if (type != 2 || varint(&p, end, &n) < 0 || n > (uint64_t)(end - p))
+            return 0;
+        size_t max = body_max(field);
+        if (max == 0) {
+            unknown += (size_t)n;
+            if (unknown > UNKNOWN_MAX)
+                return hpt_err_set(err, -EBADMSG,
+                                   "unknown fields of %zu bytes or more (at most %d)", unknown,
+                                   UNKNOWN_MAX);
+        } else if (n > max) {
+            return hpt_err_set(err, -EBADMSG,
+                               "body field %u of %llu bytes exceeds its %zu byte limit", field,
+                               (unsigned long long)n, max);
+        }
+        p += n;
+    }
+    return 0;
+}
+
 int hpt_proto_decode_ex(const uint8_t *buf, size_t len, hpt_env_t **out, uint64_t *bad_req_id,
                         hpt_err *err)
 {
@@ -116,6 +211,13 @@ int hpt_proto_decode_ex(const uint8_t *buf, size_t len, hpt_env_t **out, uint64_
     if (len > HPT_PROTO_MAX_MSG)
         return hpt_err_set(err, -EBADMSG, "message of %zu bytes exceeds the %d byte limit", len,
                            HPT_PROTO_MAX_MSG);
+    uint64_t req_id = 0;
+    int rc0 = check_sizes(buf, len, &req_id, err);
+    if (rc0 < 0) {
+        if (bad_req_id)
+            *bad_req_id = req_id;
+        return rc0;
+    }
     hpt_env_t *env = hpt__envelope__unpack(NULL, len, buf);
     if (!env)
         return hpt_err_set(err, -EBADMSG, "%zu bytes that are not a valid Envelope", len);

@@ -26,6 +26,10 @@
  *      (how long the coordinator's loop was busy parsing it);
  *   4. with --slow-subscribers N (off by default), N sockets each ask 20
  *      times for the whole event history and never read it;
+ *   4b. with --big-heartbeats N (off by default), N Heartbeats just under
+ *      the 16 MiB message cap (2 million running-task entries each), which
+ *      the coordinator must refuse before decoding them, then the round
+ *      trip of a StatusRequest;
  *   5. a StatusRequest on a fresh socket must be answered.
  * Replies are drained throughout and counted by kind.
  *
@@ -100,6 +104,7 @@ typedef struct opts {
     const char *dataset;  // the name the fake workers advertise
     long big_submit;      // bytes of one huge garbage Submit at the end (0 = none)
     int slow_subs;        // sockets that ask for the event history and never read
+    int big_heartbeats;   // Heartbeats just under the message cap, phase 4b
 } opts_t;
 
 typedef struct hc {
@@ -122,6 +127,7 @@ typedef struct hc {
     int mon_seq;
     uint64_t req_id;
     double big_submit_ms;        // its round trip (-1: no answer)
+    double big_hb_status_ms;     // StatusRequest round trip after the big Heartbeats
 } hc_t;
 
 static double now_s(void)
@@ -645,6 +651,46 @@ static bool status_ok(hc_t *h, void *s, int timeout_ms)
     return await_reply(h, s, env.req_id, timeout_ms);
 }
 
+/* o.big_heartbeats Envelopes {protocol, heartbeat {running x 2M}} of just
+ * under HPT_PROTO_MAX_MSG bytes, written by hand (8 bytes an entry: task 1,
+ * attempt 1, epoch 1), then a StatusRequest on a fresh socket. */
+static void big_heartbeats(hc_t *h)
+{
+    size_t entries = ((size_t)HPT_PROTO_MAX_MSG - 64) / 8, body = entries * 8;
+    uint8_t *buf = malloc(body + 32);
+    void *s = dealer_new(h);
+    h->big_hb_status_ms = -1;
+    if (!buf || !s) {
+        free(buf);
+        if (s)
+            zmq_close(s);
+        return;
+    }
+    size_t n = 0;
+    buf[n++] = 0x08;   // field 1 (protocol), varint
+    buf[n++] = (uint8_t)HPT__VERSION__PROTOCOL_VERSION;
+    buf[n++] = 0x5A;   // field 11 (heartbeat), length-delimited
+    for (size_t v = body; ; v >>= 7) {
+        buf[n++] = (uint8_t)((v & 0x7F) | (v >= 0x80 ? 0x80 : 0));
+        if (v < 0x80)
+            break;
+    }
+    static const uint8_t entry[8] = {0x0A, 0x06, 0x08, 0x01, 0x10, 0x01, 0x18, 0x01};
+    for (size_t i = 0; i < entries; i++, n += 8)
+        memcpy(buf + n, entry, 8);
+    for (int i = 0; i < h->o.big_heartbeats; i++)
+        if (zmq_send(s, buf, n, 0) < 0)
+            h->send_fail++;
+    free(buf);
+    void *q = dealer_new(h);
+    double t0 = now_s();
+    if (q && status_ok(h, q, 20000))
+        h->big_hb_status_ms = (now_s() - t0) * 1000;
+    if (q)
+        zmq_close(q);
+    zmq_close(s);
+}
+
 /* Read monitor events until DISCONNECTED (true) or the timeout. */
 static bool await_disconnect(void *mon, int timeout_ms)
 {
@@ -930,7 +976,8 @@ static int usage(void)
             "usage: hostile-client --coordinator ADDR [--frames N] [--hellos N] [--sockets N]\n"
             "                      [--oversized N] [--duration-ms MS] [--seed N] "
             "[--dataset NAME]\n"
-            "                      [--big-submit BYTES] [--slow-subscribers N]\n");
+            "                      [--big-submit BYTES] [--slow-subscribers N] "
+            "[--big-heartbeats N]\n");
     return 2;
 }
 
@@ -971,6 +1018,8 @@ int main(int argc, char **argv)
             h.o.duration_ms = x;
         else if (strcmp(a, "--slow-subscribers") == 0 && parse_long(v, 0, 1000, &x) == 0)
             h.o.slow_subs = (int)x;
+        else if (strcmp(a, "--big-heartbeats") == 0 && parse_long(v, 0, 1000, &x) == 0)
+            h.o.big_heartbeats = (int)x;
         else if (strcmp(a, "--big-submit") == 0 &&
                  parse_long(v, 0, HPT_PROTO_MAX_MSG - 1024, &x) == 0)
             h.o.big_submit = x;
@@ -1009,6 +1058,11 @@ int main(int argc, char **argv)
         big_submit(&h);
         printf("hostile: a %ld-byte Submit was answered after %.0f ms\n", h.o.big_submit,
                h.big_submit_ms);
+    }
+    if (h.o.big_heartbeats > 0) {
+        big_heartbeats(&h);
+        printf("hostile: %d Heartbeats of %d MiB sent; a StatusRequest was answered after "
+               "%.0f ms\n", h.o.big_heartbeats, HPT_PROTO_MAX_MSG >> 20, h.big_hb_status_ms);
     }
     void **slow = NULL;
     if (h.o.slow_subs > 0) {

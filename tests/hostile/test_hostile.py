@@ -31,6 +31,7 @@ from harness import BUILD, Cluster, check, finish, need_data  # noqa: E402
 HOSTILE = os.environ.get("HPT_HOSTILE_CLIENT",
                          os.path.join(BUILD, "tests", "hostile", "hostile-client"))
 RSS_LIMIT_MB = 200
+BIG_HEARTBEATS = 20   # Heartbeats of 2 million entries, just under the message cap
 FRAMES = 10000
 HELLOS = 1000
 TRIALS, FOLDS = 2000, 5
@@ -156,7 +157,8 @@ def run(attack, attack_ms=0):
     if attack:
         hostile = subprocess.Popen(
             [HOSTILE, "--coordinator", c.addr, "--frames", str(FRAMES), "--hellos", str(HELLOS),
-             "--duration-ms", str(attack_ms), "--dataset", "mnist"],
+             "--duration-ms", str(attack_ms), "--dataset", "mnist",
+             "--big-heartbeats", str(BIG_HEARTBEATS)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines = []
         mix_started = threading.Event()
@@ -191,6 +193,12 @@ def run(attack, attack_ms=0):
         rt.join(5)
         fig["attack_end"] = time.time()
         check(hostile.returncode == 0, f"hostile-client exited {hostile.returncode}")
+        # Heartbeats just under the 16 MiB cap are refused before decoding:
+        # status still answers, and the RSS bound below holds (decoded, 40 of
+        # them took the coordinator to 637 MB).
+        big = next((x for x in lines if "Heartbeats of 16 MiB sent" in x), "")
+        check(big and "answered after -1 ms" not in big,
+              f"no answer to a StatusRequest after the big Heartbeats: {big!r}")
         summary = next((x for x in lines if x.startswith("hostile: messages=")), "")
         fig["summary"] = summary
         check(f"messages={FRAMES} " in summary, f"hostile-client summary: {summary!r}")
