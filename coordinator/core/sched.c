@@ -1147,11 +1147,16 @@ static void task_failed(coord_core_t *k, coord_task_t *t, const char *error)
     hpt__trial_finish(k, tr);
 }
 
+/* The largest log loss a worker can report: the mean of -log(p) with p
+ * clipped to at least 1e-7 (Keras' epsilon, common/mlp.c) is at most
+ * -log(1e-7) = 16.12; a little room for float32 rounding. */
+#define MAX_LOG_LOSS 16.5
+
 /* Whether a reported score is a value the metric can take: accuracy and F1
- * are in [0, 1], log loss is non-negative; all are finite. */
+ * are in [0, 1], log loss in [0, MAX_LOG_LOSS]; all are finite. */
 static bool score_ok(double v, bool unit)
 {
-    return isfinite(v) && v >= 0 && (!unit || v <= 1.0);
+    return isfinite(v) && v >= 0 && v <= (unit ? 1.0 : MAX_LOG_LOSS);
 }
 
 void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
@@ -1196,6 +1201,8 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
     const char *bad = NULL;
     if (m->ok && (!score_ok(m->score, unit) ||
                   (!isnan(m->accuracy) && !score_ok(m->accuracy, true)) ||
+                  (!isnan(m->f1_macro) && !score_ok(m->f1_macro, true)) ||
+                  (!isnan(m->log_loss) && !score_ok(m->log_loss, false)) ||
                   (!isnan(m->train_score) && !score_ok(m->train_score, unit)) ||
                   !(m->fit_seconds >= 0 && m->fit_seconds < 1e9) || m->epochs > 1000000 ||
                   m->resumed_from > m->epochs))

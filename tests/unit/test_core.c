@@ -733,7 +733,7 @@ HPT_TEST(refused_result_requeues)
 HPT_TEST(out_of_range_results)
 {
     coord_core_cfg_t cfg = CFG;
-    cfg.max_attempts = 5;
+    cfg.max_attempts = 7;
     coord_core_t k;
     core_new(&k, &cfg);
     now = 100;
@@ -741,14 +741,18 @@ HPT_TEST(out_of_range_results)
     fake_worker_t w1 = fw(1, "w1", 1);
     hello(&k, NULL, &w1);
     ASSERT_ASSIGN(&w1, 0, 1, 1);
-    Hpt__Result bad[4];
+    Hpt__Result bad[6];
     bad[0] = result_ok(1, 1, 1.7e308);
     bad[1] = result_ok(1, 2, 0.5);
     bad[1].accuracy = 1.5;
     bad[2] = result_ok(1, 3, NAN);
     bad[3] = result_ok(1, 4, 0.5);
     bad[3].epochs = 4000000000u;
-    for (int i = 0; i < 4; i++) {
+    bad[4] = result_ok(1, 5, 0.5);
+    bad[4].log_loss = 1.7e308;   // finite, but no clipped log loss exceeds 16.12
+    bad[5] = result_ok(1, 6, 0.5);
+    bad[5].f1_macro = 2.0;
+    for (int i = 0; i < 6; i++) {
         result(&k, NULL, &w1, &bad[i]);
         ASSERT_EQ(n_ev(COORD_EV_TASK_RESULT), 0);
         ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
@@ -759,13 +763,13 @@ HPT_TEST(out_of_range_results)
         ASSERT_EQ(k.results_accepted, 0);
         ASSERT_EQ(s->trials[0]->done, 0);
     }
-    result_score(&k, NULL, &w1, 1, 5, 0.75);
+    result_score(&k, NULL, &w1, 1, 7, 0.75);
     ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 1), 1);
     ASSERT_ASSIGN(&w1, 0, 2, 1);
     result_score(&k, NULL, &w1, 2, 1, 0.25);
     ASSERT_EQ(s->trials[0]->state, TRIAL_DONE);
     ASSERT_NEAR(s->trials[0]->mean, 0.5, 1e-12);
-    ASSERT_EQ(task_by_id(&k, 1)->failures, 4);
+    ASSERT_EQ(task_by_id(&k, 1)->failures, 6);
     ASSERT_NEAR(task_by_id(&k, 1)->res->score, 0.75, 0);
     core_end(&k);
 }
