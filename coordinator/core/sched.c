@@ -1276,8 +1276,11 @@ void hpt__progress(coord_core_t *k, coord_worker_t *w, const Hpt__Progress *m)
     coord_task_t *t = hpt__map_get(k, m->task);
     if (!t || t->state != TASK_LEASED || t->attempt != m->attempt || t->lease->worker != w)
         return;
-    if (m->epoch > 1000000 || !(isnan(m->val_score) || isfinite(m->val_score)))
-        return;
+    coord_sweep_t *ps = coord_task_sweep(t);
+    if (m->epoch > 1000000 ||
+        !(isnan(m->val_score) ||
+          score_ok(m->val_score, ps->spec->metric != HPT_METRIC_LOG_LOSS)))
+        return;   // a score the metric cannot take would mislead the search
     coord_lease_t *l = t->lease;
     if ((int)m->epoch > l->epoch) {
         l->progress_at = k->now;

@@ -1248,6 +1248,48 @@ HPT_TEST(resume_twice_identical)
     coord_store_close(&st2);
 }
 
+/* Progress whose val_score the metric cannot take is ignored: it would steer
+ * hyperband and asha (and the dashboard) with a forged curve. */
+HPT_TEST(out_of_range_progress)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 1);
+    hello(&k, NULL, &w1);
+    ASSERT_ASSIGN(&w1, 0, 1, 1);
+    const double bad[] = {1.7e308, 1.5, -0.1, INFINITY};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        Hpt__Progress p = HPT__PROGRESS__INIT;
+        p.task = 1;
+        p.attempt = 1;
+        p.epoch = 1;
+        p.epochs = 1;
+        p.val_score = bad[i];
+        p.train_loss = 0.5;
+        hpt_env_t env = HPT__ENVELOPE__INIT;
+        env.body_case = HPT__ENVELOPE__BODY_PROGRESS;
+        env.progress = &p;
+        coord_core_worker_msg(&k, now, &w1.peer, &env);
+        drain(&k, NULL);
+        ASSERT_EQ(n_ev(COORD_EV_TASK_PROGRESS), 0);
+    }
+    Hpt__Progress ok = HPT__PROGRESS__INIT;
+    ok.task = 1;
+    ok.attempt = 1;
+    ok.epoch = 1;
+    ok.epochs = 1;
+    ok.val_score = 0.8;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.body_case = HPT__ENVELOPE__BODY_PROGRESS;
+    env.progress = &ok;
+    coord_core_worker_msg(&k, now, &w1.peer, &env);
+    drain(&k, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_PROGRESS), 1);
+    core_end(&k);
+}
+
 // --- epoch families -------------------------------------------------------------------
 
 /* Trials 1-3: units 8 with epochs 1, 3, 2 (in that order), trial 4: units
