@@ -22,6 +22,12 @@
 #define HPT_PROTO_MAX_MSG (16 * 1024 * 1024)  // ZMQ_MAXMSGSIZE for every socket
 #define HPT_PROTO_MAX_ID 255                  // ZMQ identities are at most 255 bytes
 #define HPT_PROTO_MAX_SPEC (1024 * 1024)      // a sweep spec's text, bytes
+/* The coordinator's ZMQ_MAXMSGSIZE: the largest message a worker or client
+ * sends it is a Submit (a spec, its path and the envelope); a larger frame
+ * costs the peer its connection before libzmq allocates it.  Every pipe
+ * holds up to its high-water mark of messages, so this, not the 16 MiB of
+ * replies, bounds what one peer can make the coordinator buffer. */
+#define HPT_PROTO_MAX_INBOUND (HPT_PROTO_MAX_SPEC + 64 * 1024)
 #define HPT_PROTO_MAX_CHUNK (1024 * 1024)     // FetchChunk.size and DatasetChunk.data, bytes
 #define HPT_PROTO_MAX_FILE (4ULL << 30)       // DatasetFile.size and offsets, bytes (IDX
                                               // payloads are capped at 2 GiB, plus headers)

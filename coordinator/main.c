@@ -394,7 +394,7 @@ int main(int argc, char **argv)
     c.zctx = zmq_ctx_new();
     c.router = zmq_socket(c.zctx, ZMQ_ROUTER);
     int one = 1, zero = 0;
-    int64_t maxmsg = HPT_PROTO_MAX_MSG;
+    int64_t maxmsg = HPT_PROTO_MAX_INBOUND;   // replies may be larger; requests are not
     zmq_setsockopt(c.router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(c.router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(c.router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);

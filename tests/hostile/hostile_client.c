@@ -17,7 +17,8 @@
  *      unregistered peers, coordinator-to-worker bodies sent to the
  *      coordinator, bad client requests (Submit of garbage YAML, Status,
  *      Results and Cancel of sweeps that do not exist, Subscribe with a bad
- *      level) and --oversized frames above the 16 MiB limit, each on its own
+ *      level) and --oversized frames above the coordinator's inbound cap
+ *      (HPT_PROTO_MAX_INBOUND, about 1 MiB), each on its own
  *      socket, watched with a socket monitor: the coordinator's
  *      ZMQ_MAXMSGSIZE must drop the connection, after which a new socket
  *      must get an answer to a StatusRequest;
@@ -27,9 +28,10 @@
  *   4. with --slow-subscribers N (off by default), N sockets each ask 20
  *      times for the whole event history and never read it;
  *   4b. with --big-heartbeats N (off by default), N Heartbeats just under
- *      the 16 MiB message cap (2 million running-task entries each), which
- *      the coordinator must refuse before decoding them, then the round
- *      trip of a StatusRequest;
+ *      the coordinator's inbound cap (HPT_PROTO_MAX_INBOUND, about 1 MiB:
+ *      130,000 running-task entries each, where 1,024 are allowed), which it
+ *      must refuse before decoding them, then the round trip of a
+ *      StatusRequest;
  *   5. a StatusRequest on a fresh socket must be answered.
  * Replies are drained throughout and counted by kind.
  *
@@ -98,7 +100,7 @@ typedef struct opts {
     long frames;          // messages in all
     int hellos;           // fake workers
     int sockets;          // attack sockets
-    int oversized;        // frames above HPT_PROTO_MAX_MSG
+    int oversized;        // frames above HPT_PROTO_MAX_INBOUND
     long duration_ms;     // spread of phase 2
     uint64_t seed;
     const char *dataset;  // the name the fake workers advertise
@@ -651,12 +653,12 @@ static bool status_ok(hc_t *h, void *s, int timeout_ms)
     return await_reply(h, s, env.req_id, timeout_ms);
 }
 
-/* o.big_heartbeats Envelopes {protocol, heartbeat {running x 2M}} of just
- * under HPT_PROTO_MAX_MSG bytes, written by hand (8 bytes an entry: task 1,
- * attempt 1, epoch 1), then a StatusRequest on a fresh socket. */
+/* o.big_heartbeats Envelopes {protocol, heartbeat {running x 130k}} of just
+ * under HPT_PROTO_MAX_INBOUND bytes, written by hand (8 bytes an entry:
+ * task 1, attempt 1, epoch 1), then a StatusRequest on a fresh socket. */
 static void big_heartbeats(hc_t *h)
 {
-    size_t entries = ((size_t)HPT_PROTO_MAX_MSG - 64) / 8, body = entries * 8;
+    size_t entries = ((size_t)HPT_PROTO_MAX_INBOUND - 64) / 8, body = entries * 8;
     uint8_t *buf = malloc(body + 32);
     void *s = dealer_new(h);
     h->big_hb_status_ms = -1;
@@ -731,7 +733,8 @@ static void oversized(hc_t *h)
     zmq_socket_monitor(s, ep, ZMQ_EVENT_DISCONNECTED);
     void *mon = zmq_socket(h->ctx, ZMQ_PAIR);
     zmq_connect(mon, ep);
-    size_t len = (size_t)HPT_PROTO_MAX_MSG + 1 + rnd(h, 1024 * 1024);
+    // Above the coordinator's inbound cap, up to beyond the 16 MiB of any socket.
+    size_t len = (size_t)HPT_PROTO_MAX_INBOUND + 1 + rnd(h, 16 * 1024 * 1024);
     uint8_t *buf = malloc(len);
     if (buf) {
         // A plausible start (protocol = 1, a Submit body) and filler.
@@ -1061,8 +1064,8 @@ int main(int argc, char **argv)
     }
     if (h.o.big_heartbeats > 0) {
         big_heartbeats(&h);
-        printf("hostile: %d Heartbeats of %d MiB sent; a StatusRequest was answered after "
-               "%.0f ms\n", h.o.big_heartbeats, HPT_PROTO_MAX_MSG >> 20, h.big_hb_status_ms);
+        printf("hostile: %d Heartbeats of %d KiB sent; a StatusRequest was answered after "
+               "%.0f ms\n", h.o.big_heartbeats, HPT_PROTO_MAX_INBOUND >> 10, h.big_hb_status_ms);
     }
     void **slow = NULL;
     if (h.o.slow_subs > 0) {
