@@ -109,7 +109,11 @@ def compare(a, b, when):
                                       f"{b[s][k][:2000]}")
 
 
-first = {s: read(s) for s in sweeps}
+# Read in the order they finished, the order the set of recently read sweeps
+# was filled in: then every read evicts the next one to be read, and each
+# read takes it back from the journal, whichever order they finished in (in
+# launch order, a sweep that finished late is still in memory when read).
+first = {s: read(s) for s in order}
 doc = json.loads(first[sweeps[0]]["json"])
 check(doc["sweep"]["state"] == "done" and doc["sweep"]["refit_test_score"] is not None,
       "sweep 1 done with a refit")
@@ -131,7 +135,7 @@ def view(s):
     }
 
 
-second = {s: read(s) for s in sweeps}
+second = {s: read(s) for s in order}
 compare(first, second, "on the second pass")
 reads2 = c.log_events(msg="finished sweep read back from the journal")
 check(len(reads2) > len(reads), "the second pass read evicted sweeps back again")
