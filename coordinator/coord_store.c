@@ -7,6 +7,7 @@
  */
 #include "coord_store.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -149,6 +150,14 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
     if (!memory && access(path, F_OK) == 0 && access(path, W_OK) != 0) {
         rc = hpt_err_set(err, -EACCES, "%s: the journal is not writable", path);
         goto fail;
+    }
+    /* A new journal is created owner-only (0600): it holds every spec,
+     * score and worker name.  SQLite gives its -wal and -shm files the
+     * database file's mode. */
+    if (!memory) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
     }
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {

@@ -5,6 +5,7 @@ the refit runs, and the CSV export has scikit-learn's cv_results_ columns."""
 import csv
 import io
 import math
+import os
 import statistics
 
 from harness import Cluster, check, finish, need_data
@@ -200,4 +201,12 @@ tab2 = table(r2.stdout)
 check(tab2 is not None and tab2[1] == body[:2], f"--top 2 rows differ from the table's first two:"
       f"\n{r2.stdout}")
 check(f"(the top 2 of {GRID} trials" in r2.stdout, f"--top 2 does not say so:\n{r2.stdout}")
+# The journal (every spec, score and worker name) is owner-only, and so are
+# the WAL files SQLite made beside it.
+for suffix in ("", "-wal", "-shm"):
+    path = c.db_path + suffix
+    if suffix and not os.path.exists(path):
+        continue
+    mode = os.stat(path).st_mode & 0o777
+    check(mode == 0o600, f"{path} has mode {oct(mode)}, not 0o600")
 finish()
