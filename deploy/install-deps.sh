@@ -13,6 +13,7 @@ BUILD_PKGS="build-essential pkg-config meson ninja-build
  libsqlite3-dev libfyaml-dev zlib1g-dev libsodium-dev libmicrohttpd-dev"
 DATA_PKGS="nodejs npm dataset-fashion-mnist ca-certificates"
 TEST_PKGS="python3 valgrind clang libclang-rt-14-dev iproute2 python3-yaml shellcheck groff-base
+ python3-zmq python3-protobuf protobuf-compiler
  chromium"
 BENCH_PKGS="python3 python3-numpy python3-torch python3-sklearn python3-optuna"
 
