@@ -23,7 +23,7 @@ static const char schema[] =
     "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, path TEXT, spec TEXT NOT NULL,"
     "  priority INTEGER NOT NULL, state TEXT NOT NULL, created REAL, started REAL,"
     "  finished REAL, fingerprint TEXT, error TEXT, best_trial INTEGER,"
-    "  refit_score REAL, refit_accuracy REAL);"
+    "  refit_score REAL, refit_accuracy REAL, dataset TEXT);"
     "CREATE TABLE IF NOT EXISTS trials("
     "  sweep INTEGER NOT NULL, trial INTEGER NOT NULL, params TEXT NOT NULL,"
     "  state TEXT NOT NULL, mean REAL, std REAL, error TEXT, obs_before INTEGER,"
@@ -82,7 +82,7 @@ enum {
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_SWEEP_ADD] = "INSERT INTO sweeps(id, name, path, spec, priority, state, created, "
-                     "fingerprint) VALUES(?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
+                     "fingerprint, dataset) VALUES(?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8)",
     [ST_SWEEP_STATE_START] = "UPDATE sweeps SET state = ?2, started = ?3 WHERE id = ?1",
     [ST_SWEEP_STATE_END] = "UPDATE sweeps SET state = ?2, finished = ?3, error = ?4 WHERE id = ?1",
     [ST_SWEEP_STATE] = "UPDATE sweeps SET state = ?2 WHERE id = ?1",
@@ -200,6 +200,9 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
                  NULL, NULL);
     sqlite3_exec(s->db, "ALTER TABLE tasks ADD COLUMN n_eval INTEGER", NULL, NULL, NULL);
     sqlite3_exec(s->db, "ALTER TABLE tasks ADD COLUMN resumed_from INTEGER", NULL, NULL, NULL);
+    /* Journals from before canonical dataset names: their sweeps use the
+     * spec's dataset as typed. */
+    sqlite3_exec(s->db, "ALTER TABLE sweeps ADD COLUMN dataset TEXT", NULL, NULL, NULL);
     /* Journals from before typed events: their rows keep a NULL type. */
     sqlite3_exec(s->db, "ALTER TABLE events ADD COLUMN type TEXT", NULL, NULL, NULL);
     /* Mark the file as ours, and refuse one written by a newer schema. */
@@ -282,7 +285,7 @@ int coord_store_apply(coord_store_t *s, const coord_jrec_t *j)
     switch (j->kind) {
     case COORD_J_SWEEP_ADD:
         return coord_store_sweep_add(s, j->sweep, j->name, j->path, j->text, j->priority, j->ts,
-                                     j->fingerprint);
+                                     j->fingerprint, j->dataset);
     case COORD_J_SWEEP_STATE: return coord_store_sweep_state(s, j->sweep, j->state, j->ts, j->error);
     case COORD_J_SWEEP_REFIT:
         return coord_store_sweep_refit(s, j->sweep, j->trial, j->score, j->accuracy);
@@ -400,7 +403,7 @@ static void bind_real(sqlite3_stmt *st, int i, double v)
 
 int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
                           const char *spec_text, int priority, double created,
-                          const char *fingerprint)
+                          const char *fingerprint, const char *dataset)
 {
     sqlite3_stmt *st = begin(s, ST_SWEEP_ADD);
     if (!st)
@@ -412,6 +415,7 @@ int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const
     sqlite3_bind_int(st, 5, priority);
     bind_real(st, 6, created);
     bind_text(st, 7, fingerprint);
+    bind_text(st, 8, dataset);
     return run(s, st);
 }
 
@@ -668,7 +672,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
                            "m.best_values, m.tasks_total, m.tasks_done, m.tasks_failed, "
                            "m.trials_done, m.trials_failed, m.epochs_trained, m.epochs_scratch, "
                            "m.results_gen, m.has_refit, m.refit_score, m.refit_accuracy, "
-                           "m.refit_n_test FROM sweeps w "
+                           "m.refit_n_test, w.dataset FROM sweeps w "
                            "LEFT JOIN sweep_summaries m ON m.sweep = w.id ORDER BY w.id",
                            -1, &q, NULL) != SQLITE_OK)
         return -EIO;
@@ -686,6 +690,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
             .started = col_real(q, 8),
             .finished = col_real(q, 9),
             .error = col_text(q, 10),
+            .dataset = col_text(q, 30),
         };
         coord_jsum_t sum = {0};
         if (sqlite3_column_type(q, 11) != SQLITE_NULL) {

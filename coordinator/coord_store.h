@@ -56,7 +56,7 @@ int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task);
 
 int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
                           const char *spec_text, int priority, double created,
-                          const char *fingerprint);
+                          const char *fingerprint, const char *dataset);
 int coord_store_sweep_state(coord_store_t *s, uint64_t id, const char *state, double ts,
                             const char *error);
 int coord_store_sweep_refit(coord_store_t *s, uint64_t id, uint64_t best_trial, double score,

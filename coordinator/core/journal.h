@@ -27,7 +27,8 @@ typedef struct coord_result {
 } coord_result_t;
 
 typedef enum coord_jkind {
-    COORD_J_SWEEP_ADD,      // sweep, text (spec), name, path, priority, ts (created), fingerprint
+    COORD_J_SWEEP_ADD,      // sweep, text (spec), name, path, priority, ts (created), fingerprint,
+                            // dataset (canonical)
     COORD_J_SWEEP_STATE,    // sweep, state, ts, error (NULL = none)
     COORD_J_SWEEP_REFIT,    // sweep, trial (the refitted best), score, accuracy
     COORD_J_TRIAL_ADD,      // sweep, trial, text (params JSON), obs (observations before it)
@@ -71,6 +72,7 @@ typedef struct coord_jrec {
     long obs;
     double ts, mean, std, score, accuracy;
     const char *state, *text, *error, *name, *path, *fingerprint, *worker, *host, *version;
+    const char *dataset;       // COORD_J_SWEEP_ADD: the canonical dataset name
     coord_result_t r;
     const coord_jsum_t *sum;   // COORD_J_SWEEP_SUMMARY (in the outbox's arena)
 } coord_jrec_t;
@@ -80,6 +82,7 @@ typedef struct coord_jrec {
 typedef struct coord_jrow_sweep {
     uint64_t id;
     const char *name, *path, *spec, *state, *fingerprint;
+    const char *dataset;  // canonical dataset name; NULL in journals of older builds
     const char *error;    // NULL when none
     int priority;
     double created, started, finished;

@@ -238,7 +238,8 @@ coord_jrec_t *hpt__journal(coord_core_t *k, coord_jkind_t kind)
 /* One helper per record kind, with the arguments of the store function the
  * shell calls for it (coord_store.h), so the core reads like the journal. */
 void hpt__j_sweep_add(coord_core_t *k, uint64_t id, const char *name, const char *path,
-                      const char *text, int priority, double created, const char *fp)
+                      const char *text, int priority, double created, const char *fp,
+                      const char *dataset)
 {
     coord_jrec_t *j = hpt__journal(k, COORD_J_SWEEP_ADD);
     if (j) {
@@ -249,6 +250,7 @@ void hpt__j_sweep_add(coord_core_t *k, uint64_t id, const char *name, const char
         j->priority = priority;
         j->ts = created;
         j->fingerprint = hpt__astr(k, fp);
+        j->dataset = hpt__astr(k, dataset);
     }
 }
 
