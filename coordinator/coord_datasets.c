@@ -856,9 +856,11 @@ void coord_datasets_waiting(coord_t *c, const coord_sweep_t *s, char *buf, size_
     if (lack > fetch) {
         char why[512];
         if (serving_rec(c, s->spec->dataset, s->fingerprint, true, why, sizeof why))
-            appendf(buf, len, &off, "; %d %s offered it (a worker with --no-fetch, or one that "
-                    "gave up on it, says why in its log)", lack - fetch,
-                    plural(lack - fetch, "worker lacking it was", "workers lacking it were"));
+            appendf(buf, len, &off, "; %d other %s it and %s offered it (a worker's log says "
+                    "whether it waits for a fetch into a data dir it shares, ignores offers "
+                    "(--no-fetch) or gave up on it)", lack - fetch,
+                    plural(lack - fetch, "worker lacks", "workers lack"),
+                    plural(lack - fetch, "was", "were"));
         else
             appendf(buf, len, &off, "; no worker advertises it and it cannot be offered: %s",
                     why);
