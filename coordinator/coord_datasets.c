@@ -375,6 +375,10 @@ static void job_after(uv_work_t *req, int status)
         }
     if (status < 0 && j->rc == 0)
         j->rc = hpt_err_set(&j->err, status, "the fingerprint job was cancelled");
+    /* A job that ends after the stop (the loop runs until the pool's jobs
+     * are done) logs nothing: a line would reach the journal after its
+     * final commit. */
+    bool say = !c->stopping;
     const char *pin = pinned_fp(j->name);
     coord_ds_result_t res = {.name = j->name};
     char q[HPT_ERR_MSG_LEN + 8];
@@ -395,17 +399,20 @@ static void job_after(uv_work_t *req, int status)
         r->at = coord_now();
     }
     if (j->rc == 0) {
-        hpt_log(HPT_LOG_INFO, COMP, "dataset fingerprinted",
-                "dataset=%s dir=%s fingerprint=%s n_train=%u n_test=%u seconds=%.3f",
-                j->name, j->scan.dir, j->scan.fingerprint, j->scan.n_train, j->scan.n_test,
-                j->seconds);
+        if (say)
+            hpt_log(HPT_LOG_INFO, COMP, "dataset fingerprinted",
+                    "dataset=%s dir=%s fingerprint=%s n_train=%u n_test=%u seconds=%.3f",
+                    j->name, j->scan.dir, j->scan.fingerprint, j->scan.n_train,
+                    j->scan.n_test, j->seconds);
         memcpy(res.fp, j->scan.fingerprint, 65);
         if (pin && strcmp(pin, res.fp) != 0) {
             snprintf(res.note, sizeof res.note, "differs from the pinned fingerprint %.12s",
                      pin);
-            hpt_log(HPT_LOG_WARN, COMP, "the coordinator's copy of a named dataset differs "
-                    "from the pinned one", "dataset=%s fingerprint=%.12s pinned=%.12s dir=%s",
-                    j->name, res.fp, pin, j->scan.dir);
+            if (say)
+                hpt_log(HPT_LOG_WARN, COMP, "the coordinator's copy of a named dataset "
+                        "differs from the pinned one",
+                        "dataset=%s fingerprint=%.12s pinned=%.12s dir=%s", j->name, res.fp,
+                        pin, j->scan.dir);
         }
         if (r) {
             r->scan = j->scan;   // takes the fds
@@ -422,17 +429,19 @@ static void job_after(uv_work_t *req, int status)
              * of): the pinned value, which a worker's copy must match. */
             memcpy(res.fp, pin, 65);
             snprintf(res.note, sizeof res.note, "not available on the coordinator");
-            hpt_log(j->rc == -ENOENT ? HPT_LOG_INFO : HPT_LOG_WARN, COMP,
-                    j->rc == -ENOENT ? "dataset not available on the coordinator; its pinned "
-                                       "fingerprint applies"
-                                     : "the coordinator's copy of a named dataset is unusable; "
-                                       "its pinned fingerprint applies",
-                    "dataset=%s fingerprint=%.12s error=%s", j->name, pin,
-                    hpt_log_quote(j->err.msg, q, sizeof q));
+            if (say)
+                hpt_log(j->rc == -ENOENT ? HPT_LOG_INFO : HPT_LOG_WARN, COMP,
+                        j->rc == -ENOENT ? "dataset not available on the coordinator; its "
+                                           "pinned fingerprint applies"
+                                         : "the coordinator's copy of a named dataset is "
+                                           "unusable; its pinned fingerprint applies",
+                        "dataset=%s fingerprint=%.12s error=%s", j->name, pin,
+                        hpt_log_quote(j->err.msg, q, sizeof q));
         } else {
             res.error = j->err.msg;
-            hpt_log(HPT_LOG_WARN, COMP, "dataset refused", "dataset=%s error=%s", j->name,
-                    hpt_log_quote(j->err.msg, q, sizeof q));
+            if (say)
+                hpt_log(HPT_LOG_WARN, COMP, "dataset refused", "dataset=%s error=%s",
+                        j->name, hpt_log_quote(j->err.msg, q, sizeof q));
         }
     }
     for (ds_waiter_t *w = j->waiters, *n; w; w = n) {
