@@ -457,10 +457,15 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
         if (!str_ok(env->subscribe->level, 16))
             BAD("subscribe: bad level");
         return 0;
+    case HPT__ENVELOPE__BODY_WORKERS:
+        /* A paging cursor: a worker id, which the coordinator keeps under
+         * 256 bytes. */
+        if (!str_ok(env->workers->after, 256))
+            BAD("workers: cursor longer than 256 bytes");
+        return 0;
     case HPT__ENVELOPE__BODY_SUBMIT_REPLY:
     case HPT__ENVELOPE__BODY_STATUS:
     case HPT__ENVELOPE__BODY_STATUS_REPLY:
-    case HPT__ENVELOPE__BODY_WORKERS:
     case HPT__ENVELOPE__BODY_WORKERS_REPLY:
     case HPT__ENVELOPE__BODY_RESULTS:
     case HPT__ENVELOPE__BODY_RESULTS_REPLY:

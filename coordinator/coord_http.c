@@ -552,7 +552,7 @@ static int render_workers(coord_t *c, FILE *f)
 {
     workers_cursor_t cur = {.w = c->core.workers, .now = coord_now()};
     coord_workers_info_t *x = NULL;
-    int rc = coord_workers_info_new(&x, c, cur.now);
+    int rc = coord_workers_info_new(&x, c, cur.now, NULL);
     if (rc < 0)
         return rc;
     rc = hpt_json_workers(f, coord_workers_info_reply(x), worker_extra, &cur);
