@@ -107,6 +107,20 @@ typedef struct coord {
     size_t inbox_len;
     coord_store_t *store;
     bool stopping;
+    /* The journal's fdatasync, on the thread pool after each commit
+     * (main.c; coord_store.h "Durability"): one at a time; a commit made
+     * while one runs asks for another when it ends. */
+    struct {
+        uv_work_t req;
+        bool busy, again;
+        uint64_t gen;             // commits the running sync covers
+        uint64_t done;            // commits known durable
+        uint64_t n;               // syncs run
+        double started;           // when the running one was queued (coord_now)
+        double wait_max;          // the longest from queued to done (s)
+        int rc;
+        hpt_err err;
+    } sync;
 
     coord_event_t *ring;          // cfg.event_ring entries
     size_t ring_len, ring_head;   // head = next slot to write

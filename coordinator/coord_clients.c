@@ -601,10 +601,10 @@ static void submit_finish(submit_job_t *j)
     }
     uint64_t id = s->id;
     coord_apply(c);
-    /* The id is an acknowledgement: make the sweep durable before sending
-     * it. */
+    /* The id is an acknowledgement: make the sweep durable (committed and
+     * synced) before sending it. */
     hpt_err ferr = {0};
-    if (coord_store_flush(c->store, &ferr) < 0) {
+    if (coord_store_sync(c->store, &ferr) < 0) {
         hpt_log(HPT_LOG_ERROR, "store", "cannot journal a new sweep", "error=\"%s\"", ferr.msg);
         reply_error(c, &j->peer, j->req_id, 1, "the coordinator cannot write its journal");
         return;

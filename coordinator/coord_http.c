@@ -684,6 +684,12 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
            "request follows.");
     fprintf(f, "hptune_results_rank_builds_total %llu\n",
             (unsigned long long)c->results_rank_builds);
+    m_head(f, "hptune_journal_syncs_total", "counter",
+           "fdatasyncs of the journal's WAL, run on the thread pool after commits.");
+    fprintf(f, "hptune_journal_syncs_total %llu\n", (unsigned long long)c->sync.n);
+    m_head(f, "hptune_journal_sync_max_seconds", "gauge",
+           "The longest journal sync so far, queued to done (the loop does not wait for it).");
+    fprintf(f, "hptune_journal_sync_max_seconds %.6f\n", c->sync.wait_max);
 
     // Sweeps.
     m_head(f, "hptune_sweeps", "gauge", "Sweeps in memory by state.");
