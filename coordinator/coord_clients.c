@@ -576,15 +576,18 @@ static void submit_finish(submit_job_t *j)
     coord_sweep_t *s = NULL;
     if (!j->cached) {
         fp_cache_put(c, j->dataset, j->fp);
+        char note[400], qd[1100], qn[900];
+        snprintf(note, sizeof note, "%s%s", j->note,
+                 j->fp[0] ? "" : "; its fingerprint will be taken from the first worker that "
+                                 "has it");
         if (j->note[0])
             hpt_log(j->fp[0] ? HPT_LOG_WARN : HPT_LOG_INFO, "sched",
                     j->fp[0] ? "the coordinator's copy of a named dataset differs from the "
                                "pinned one"
                              : "dataset not available on the coordinator",
-                    "dataset=%s fingerprint=%.12s note=\"%s%s\"", j->dataset,
-                    j->fp[0] ? j->fp : "unknown", j->note,
-                    j->fp[0] ? "" : "; its fingerprint will be taken from the first worker "
-                                    "that has it");
+                    "dataset=%s fingerprint=%.12s note=%s",
+                    hpt_log_quote(j->dataset, qd, sizeof qd), j->fp[0] ? j->fp : "unknown",
+                    hpt_log_quote(note, qn, sizeof qn));
     }
     if (c->stopping) {
         reply_error(c, &j->peer, j->req_id, 1, "the coordinator is stopping");
@@ -592,9 +595,9 @@ static void submit_finish(submit_job_t *j)
     }
     int rc = coord_core_submit(&c->core, coord_now(), j->text, j->path, j->fp, &s, &err);
     if (rc < 0) {
-        char q[300];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", j->path,
-                hpt_log_quote(err.msg, q, sizeof q));
+        char q[300], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(j->path, qp, sizeof qp), hpt_log_quote(err.msg, q, sizeof q));
         reply_error(c, &j->peer, j->req_id, 2, err.msg);
         return;
     }
@@ -653,9 +656,9 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
      * same text again when the fingerprint is known. */
     coord_spec_t *spec = NULL;
     if (coord_spec_parse(env->submit->spec, strlen(env->submit->spec), path, &spec, &err) < 0) {
-        char q[300];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", path,
-                hpt_log_quote(err.msg, q, sizeof q));
+        char q[300], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(path, qp, sizeof qp), hpt_log_quote(err.msg, q, sizeof q));
         reply_error(c, peer, env->req_id, 2, err.msg);
         return;
     }

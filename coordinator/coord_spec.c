@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "text.h"
 
 // ----------------------------------------------------------------------------
 // YAML tree built from libfyaml events
@@ -429,7 +430,10 @@ static const char *describe(const ynode_t *n, char *buf, size_t size)
 
 #define SHOWN(n, buf) shown((n)->text, (n)->len, (buf), sizeof(buf))
 
-/* A string: any scalar style, not null, no NUL bytes, at most max bytes. */
+/* A string: any scalar style, not null, no NUL bytes, at most max bytes, and
+ * plain text: a double-quoted scalar's escapes ("\e", "\x1b", "\n") must not
+ * put a control character into a sweep's or dataset's name, which logs,
+ * `hptune status` and the dashboard show. */
 static int get_str(const pctx_t *c, const ynode_t *n, const char *field, size_t max,
                    const char **out)
 {
@@ -440,6 +444,9 @@ static int get_str(const pctx_t *c, const ynode_t *n, const char *field, size_t 
         return FAIL_AT(c, n, field, "must not contain a NUL character");
     if (n->len > max)
         return FAIL_AT(c, n, field, "longer than %zu characters", max);
+    hpt_err te = {0};
+    if (hpt_text_check(n->text, &te) < 0)
+        return FAIL_AT(c, n, field, "%s (control characters are not allowed)", te.msg);
     *out = n->text;
     return 0;
 }
@@ -2213,3 +2220,4 @@ const char *coord_method_name(coord_method_t m)
 {
     return ((unsigned)m < COORD_METHOD__COUNT) ? method_names[m] : "?";
 }
+

@@ -687,11 +687,12 @@ static void on_offer(hpt_wrk_t *w, const Hpt__DatasetOffer *m)
 
 static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
 {
+    char qd[HPT_WRK_DATASET_LEN + 16];   // an idx: path may hold spaces
     hpt_log(HPT_LOG_INFO, COMP, "assign", "task=%llu attempt=%u sweep=%llu trial=%llu "
             "fold=%u folds=%u repeat=%u refit=%s dataset=%s",
             (unsigned long long)a->task, a->attempt, (unsigned long long)a->sweep,
             (unsigned long long)a->trial, a->fold, a->folds, a->repeat,
-            a->refit ? "true" : "false", a->dataset);
+            a->refit ? "true" : "false", hpt_log_quote(a->dataset, qd, sizeof qd));
     if (w->draining) {
         answer_unrun(w, a, true, "worker draining");
         return;

@@ -17,6 +17,7 @@
 
 #include "hpt_config.h"
 #include "log.h"
+#include "text.h"
 
 const hpt_wrk_cfg HPT_WRK_CFG_DEFAULT = {
     .coordinator = "",  // HPTUNE_COORDINATOR, else tcp://127.0.0.1:7600
@@ -104,6 +105,12 @@ static int check_cfg(const void *p, hpt_err *err)
         return hpt_err_set(err, -EINVAL, "--coordinator: empty endpoint");
     if (cfg->name[0] == '\0')
         return hpt_err_set(err, -EINVAL, "--name: empty name");
+    /* The coordinator refuses a Hello whose name is not plain text (it is
+     * shown in logs and terminals): say so here instead. */
+    hpt_err te = {0};
+    if (hpt_text_check(cfg->name, &te) < 0)
+        return hpt_err_set(err, -EINVAL, "--name: %s (a name must be UTF-8 text without "
+                           "control characters)", te.msg);
     if (!cfg->curve_secret[0] != !cfg->server_key[0])
         return hpt_err_set(err, -EINVAL,
                            "--%s is set but --%s is not: a CURVE worker needs its own key pair "
