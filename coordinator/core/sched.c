@@ -167,6 +167,8 @@ int coord_core_submit(coord_core_t *k, double now, const char *text, const char 
     *out = NULL;
     coord_spec_t *spec = NULL;
     int rc = coord_spec_parse(text, strlen(text), path, &spec, err);
+    if (rc == 0 && (rc = coord_spec_check_model(spec, err)) < 0)
+        coord_spec_destroy(&spec);   // no worker could train it (docs/spec.md, "Limits")
     if (rc < 0)
         return rc;
     coord_sweep_t *s = calloc(1, sizeof *s);

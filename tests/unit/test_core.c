@@ -14,6 +14,7 @@
  * to which peer, which events and journal records were produced, and the
  * counters and states the shell reads.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1572,6 +1573,42 @@ HPT_TEST(event_fields_quote_peer_strings)
     ASSERT_STR_CONTAINS(f, "error=\"boom\\x1b]0;t\\x07\\nlevel=error\"");
     for (const char *p = f; *p; p++)
         ASSERT((unsigned char)*p >= 0x20);
+    core_end(&k);
+}
+
+/* A spec whose largest model no worker could hold is refused at submit,
+ * naming the parameter and where it is. */
+HPT_TEST(submit_refuses_huge_model)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = NULL;
+    hpt_err err = {0};
+    const char *huge = "name: huge\n"
+                       "dataset: mnist\n"
+                       "method: grid\n"
+                       "parameters:\n"
+                       "  layers: {values: [1, 8]}\n"
+                       "  batch_size: {value: 64}\n"
+                       "  units: {values: [16, 65536]}\n";
+    ASSERT_EQ(coord_core_submit(&k, now, huge, "huge.yaml", FP, &s, &err), -EINVAL);
+    ASSERT(s == NULL);
+    ASSERT_STR_CONTAINS(err.msg, "huge.yaml:7:3: parameters.units: the largest model");
+    ASSERT_STR_CONTAINS(err.msg, "8 layers of up to 65536 units, batch_size 64");
+    ASSERT(k.sweeps == NULL);
+    drain(&k, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_SUBMITTED), 0);
+    /* The largest a worker may be asked for fits: 8 layers of 4096 units. */
+    const char *big = "name: big\n"
+                      "dataset: mnist\n"
+                      "method: grid\n"
+                      "parameters:\n"
+                      "  layers: {value: 8}\n"
+                      "  units: {value: 4096}\n"
+                      "  batch_size: {value: 512}\n";
+    ASSERT_OK(coord_core_submit(&k, now, big, "big.yaml", FP, &s, &err));
+    drain(&k, NULL);
     core_end(&k);
 }
 

@@ -2,7 +2,8 @@
  * test_text.c: what a peer's string may hold and how one that holds anything
  * else is shown (common/text.c), and the writers that use it: logfmt values
  * (hpt_log_quote) and JSON strings (hpt_json_str).  Also the Hello check of
- * common/proto_io.c (hpt_proto_hello_text_check).
+ * common/proto_io.c (hpt_proto_hello_text_check) and the memory estimate of
+ * a training run (hpt_train_mem_bytes) against a real session.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "proto_io.h"
 #include "text.h"
+#include "train.h"
 
 static char *json_of(const char *s)
 {
@@ -181,6 +183,41 @@ HPT_TEST(hello_text_check)
     ds.name = "a\x1b";
     ASSERT(hpt_proto_hello_text_check(&m, &err) == -EINVAL);
     ASSERT(strcmp(err.msg, "datasets[0].name: control character U+001B at byte 1") == 0);
+}
+
+/* The estimate a worker checks its budget with covers what a session really
+ * holds, and stays finite for the largest shapes params.h allows. */
+HPT_TEST(train_mem_bytes)
+{
+    enum { N = 600, D = 64, K = 4 };
+    uint8_t *img = calloc((size_t)N * D, 1), lab[N];
+    ASSERT(img != NULL);
+    for (int i = 0; i < N; i++)
+        lab[i] = (uint8_t)(i % K);
+    hpt_view_t tr = {.images = img, .labels = lab, .n = 500};
+    hpt_view_t va = {.images = img, .labels = lab, .n = 100};
+    hpt_hparams_t hp = HPT_HPARAMS_DEFAULT;
+    hp.layers = 2;
+    hp.units[0] = 300;
+    hp.units[1] = 70;
+    hp.batch_size = 64;
+    hp.dropout = 0.2;
+    hp.input_dropout = 0.1;
+    hpt_train_session_t *s = NULL;
+    hpt_err err = {0};
+    ASSERT_OK(hpt_train_begin(&s, &hp, D, K, &tr, &va, &err));
+    size_t est = hpt_train_mem_bytes(&hp, D, K, tr.n, va.n);
+    ASSERT(est >= hpt_train_session_bytes(s));
+    hpt_train_end(&s);
+    free(img);
+    /* 8 layers of 65536 units: about 2^38 parameters' worth of bytes, and
+     * never an overflow to something small. */
+    for (int l = 0; l < HPT_MAX_LAYERS; l++)
+        hp.units[l] = HPT_MAX_UNITS;
+    hp.layers = HPT_MAX_LAYERS;
+    hp.batch_size = HPT_MAX_BATCH;
+    size_t huge = hpt_train_model_bytes(&hp, 784, 10, HPT_MAX_BATCH);
+    ASSERT(huge > (400ull << 30));
 }
 
 HPT_TEST_MAIN()
