@@ -405,11 +405,17 @@ int main(int argc, char **argv)
     zmq_setsockopt(c.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (c.zap && coord_zap_server(c.zap, c.router) < 0)
         goto done;   // logged
-    if (zmq_bind(c.router, c.cfg.bind) != 0) {
-        hpt_log(HPT_LOG_ERROR, "net", "cannot bind", "endpoint=%s error=\"%s\"", c.cfg.bind,
-                zmq_strerror(zmq_errno()));
+    char bound[1024];
+    if (hpt_zsock_bind(c.router, c.cfg.bind, bound, sizeof bound, &err) < 0) {
+        char q[300];
+        hpt_log(HPT_LOG_ERROR, "net", "cannot bind", "endpoint=%s error=%s", c.cfg.bind,
+                hpt_log_quote(err.msg, q, sizeof q));
         goto done;
     }
+    if (strcmp(bound, c.cfg.bind) != 0)
+        hpt_log(HPT_LOG_INFO, "net", "localhost bound as the IPv4 loopback address",
+                "endpoint=%s bound=%s note=\"ZeroMQ binds addresses, not names; clients that "
+                "connect to localhost reach it there\"", c.cfg.bind, bound);
 
     uv_loop_init(&loop);
     loop_ok = true;

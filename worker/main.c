@@ -1067,6 +1067,8 @@ static int conn_open_sock(hpt_wrk_t *w)
         goto err_close;
     }
     mon_open(w, s);   // before connect, so the first handshake is seen
+    if ((rc = hpt_zsock_connect_prepare(s, w->cfg.coordinator)) < 0)
+        goto err_close;
     if (zmq_connect(s, w->cfg.coordinator) != 0) {
         rc = -zmq_errno();
         goto err_close;

@@ -18,6 +18,7 @@
 
 #include "cli_format.h"
 #include "curve.h"
+#include "zsock.h"
 
 struct cli_client {
     void *ctx;
@@ -204,7 +205,7 @@ int cli_client_new(cli_client_t **out, const cli_conn_opts_t *o, const char *cmd
         }
         c->curve = true;
     }
-    if (zmq_connect(c->sock, c->addr) != 0) {
+    if (hpt_zsock_connect_prepare(c->sock, c->addr) < 0 || zmq_connect(c->sock, c->addr) != 0) {
         int e = zmq_errno();
         if (e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO) {
             status = cli_usage_error(cmd, "%s: '%s' is not a ZeroMQ address the client can "
