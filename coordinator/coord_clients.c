@@ -568,6 +568,15 @@ void coord_fingerprints_warm(coord_t *c)
     }
 }
 
+/* A commit an acknowledgement waited for failed: the core's memory now holds
+ * what the journal does not, so stop, as a failed group commit does
+ * (main.c's on_flush); a restart resumes from what was committed. */
+static void journal_stop(coord_t *c)
+{
+    c->journal_failed = true;
+    uv_stop(c->loop);
+}
+
 /* Queue the sweep in the core and acknowledge it with its id. */
 static void submit_finish(submit_job_t *j)
 {
@@ -609,6 +618,7 @@ static void submit_finish(submit_job_t *j)
     if (coord_store_flush(c->store, &ferr) < 0) {
         hpt_log(HPT_LOG_ERROR, "store", "cannot journal a new sweep", "error=\"%s\"", ferr.msg);
         reply_error(c, &j->peer, j->req_id, 1, "the coordinator cannot write its journal");
+        journal_stop(c);
         return;
     }
     s = coord_sweep_find(&c->core, id);
@@ -1207,6 +1217,19 @@ static void on_cancel(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     }
     int did = coord_core_cancel(&c->core, coord_now(), s);
     coord_apply(c);
+    /* "cancelled" is an acknowledgement, as a submitted sweep's id is: the
+     * cancellation is committed before the client hears of it, so a crash
+     * right after the reply cannot bring the sweep back running. */
+    hpt_err ferr = {0};
+    if (did && coord_store_flush(c->store, &ferr) < 0) {
+        reply_error(c, peer, env->req_id, 1, "the coordinator cannot write its journal");
+        char q[300];
+        hpt_log(HPT_LOG_ERROR, "store", "cannot journal a cancellation; stopping",
+                "sweep=%llu error=%s", (unsigned long long)s->id,
+                hpt_log_quote(ferr.msg, q, sizeof q));
+        journal_stop(c);
+        return;
+    }
     Hpt__CancelReply r = HPT__CANCEL_REPLY__INIT;
     r.cancelled = did;
     r.state = (char *)coord_sweep_state_name(s->state);

@@ -492,6 +492,13 @@ done:
     coord_core_free(&c.core);
     coord_store_close(&c.store);
     coord_zap_destroy(&c.zap);   // its sockets, before the context ends
+    if (c.router && c.journal_failed) {
+        /* The last replies say why (a cancellation or submission that could
+         * not be journaled): give them a second to leave instead of the
+         * linger 0 that drops them. */
+        int linger = 1000;
+        zmq_setsockopt(c.router, ZMQ_LINGER, &linger, sizeof linger);
+    }
     if (c.router)
         zmq_close(c.router);
     if (c.zctx)
