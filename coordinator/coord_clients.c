@@ -569,6 +569,15 @@ void coord_fingerprints_warm(coord_t *c)
     }
 }
 
+/* A commit an acknowledgement waited for failed: the core's memory now holds
+ * what the journal does not, so stop, as a failed group commit does
+ * (main.c's on_flush); a restart resumes from what was committed. */
+static void journal_stop(coord_t *c)
+{
+    c->journal_failed = true;
+    uv_stop(c->loop);
+}
+
 /* Queue the sweep in the core and acknowledge it with its id. */
 static void submit_finish(submit_job_t *j)
 {
@@ -577,15 +586,18 @@ static void submit_finish(submit_job_t *j)
     coord_sweep_t *s = NULL;
     if (!j->cached) {
         fp_cache_put(c, j->dataset, j->fp);
+        char note[400], qd[1100], qn[900];
+        snprintf(note, sizeof note, "%s%s", j->note,
+                 j->fp[0] ? "" : "; its fingerprint will be taken from the first worker that "
+                                 "has it");
         if (j->note[0])
             hpt_log(j->fp[0] ? HPT_LOG_WARN : HPT_LOG_INFO, "sched",
                     j->fp[0] ? "the coordinator's copy of a named dataset differs from the "
                                "pinned one"
                              : "dataset not available on the coordinator",
-                    "dataset=%s fingerprint=%.12s note=\"%s%s\"", j->dataset,
-                    j->fp[0] ? j->fp : "unknown", j->note,
-                    j->fp[0] ? "" : "; its fingerprint will be taken from the first worker "
-                                    "that has it");
+                    "dataset=%s fingerprint=%.12s note=%s",
+                    hpt_log_quote(j->dataset, qd, sizeof qd), j->fp[0] ? j->fp : "unknown",
+                    hpt_log_quote(note, qn, sizeof qn));
     }
     if (c->stopping) {
         reply_error(c, &j->peer, j->req_id, 1, "the coordinator is stopping");
@@ -593,9 +605,9 @@ static void submit_finish(submit_job_t *j)
     }
     int rc = coord_core_submit(&c->core, coord_now(), j->text, j->path, j->fp, &s, &err);
     if (rc < 0) {
-        char q[300];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", j->path,
-                hpt_log_quote(err.msg, q, sizeof q));
+        char q[300], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(j->path, qp, sizeof qp), hpt_log_quote(err.msg, q, sizeof q));
         reply_error(c, &j->peer, j->req_id, 2, err.msg);
         return;
     }
@@ -607,6 +619,7 @@ static void submit_finish(submit_job_t *j)
     if (coord_store_sync(c->store, &ferr) < 0) {
         hpt_log(HPT_LOG_ERROR, "store", "cannot journal a new sweep", "error=\"%s\"", ferr.msg);
         reply_error(c, &j->peer, j->req_id, 1, "the coordinator cannot write its journal");
+        journal_stop(c);
         return;
     }
     s = coord_sweep_find(&c->core, id);
@@ -654,9 +667,9 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
      * same text again when the fingerprint is known. */
     coord_spec_t *spec = NULL;
     if (coord_spec_parse(env->submit->spec, strlen(env->submit->spec), path, &spec, &err) < 0) {
-        char q[300];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", path,
-                hpt_log_quote(err.msg, q, sizeof q));
+        char q[300], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(path, qp, sizeof qp), hpt_log_quote(err.msg, q, sizeof q));
         reply_error(c, peer, env->req_id, 2, err.msg);
         return;
     }
@@ -1266,6 +1279,19 @@ static void on_cancel(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     }
     int did = coord_core_cancel(&c->core, coord_now(), s);
     coord_apply(c);
+    /* "cancelled" is an acknowledgement, as a submitted sweep's id is: the
+     * cancellation is committed and synced before the client hears of it,
+     * so a crash right after the reply cannot bring the sweep back running. */
+    hpt_err ferr = {0};
+    if (did && coord_store_sync(c->store, &ferr) < 0) {
+        reply_error(c, peer, env->req_id, 1, "the coordinator cannot write its journal");
+        char q[300];
+        hpt_log(HPT_LOG_ERROR, "store", "cannot journal a cancellation; stopping",
+                "sweep=%llu error=%s", (unsigned long long)s->id,
+                hpt_log_quote(ferr.msg, q, sizeof q));
+        journal_stop(c);
+        return;
+    }
     Hpt__CancelReply r = HPT__CANCEL_REPLY__INIT;
     r.cancelled = did;
     r.state = (char *)coord_sweep_state_name(s->state);

@@ -267,10 +267,19 @@ int coord_store_flush(coord_store_t *s, hpt_err *err)
 {
     int rc = s->failed;
     s->failed = 0;
-    if (!s->in_tx)
+    if (!s->in_tx) {
+        if (rc < 0)   // BEGIN itself failed (e.g. another connection holds the lock)
+            hpt_err_set(err, rc, "%s: a journal write failed: %s", s->path,
+                        sqlite3_errmsg(s->db));
         return rc;
+    }
     s->in_tx = false;
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (rc < 0) {
+        /* A record of this turn was not written: commit none of them, so
+         * the journal never holds half a group (a result without its
+         * attempt's end, a sweep's state without its summary). */
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_err(s, err, "COMMIT");
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     } else {
@@ -404,6 +413,12 @@ int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task)
 /* Prepare statement i for binding: open the transaction if needed. */
 static sqlite3_stmt *begin(coord_store_t *s, int i)
 {
+    /* After a failed write nothing more is written until the flush reports
+     * it: a later record in a transaction of its own would leave a hole in
+     * the journal, and each BEGIN on a locked database waits out the busy
+     * timeout. */
+    if (s->failed)
+        return NULL;
     if (!s->in_tx) {
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
             s->failed = -EIO;

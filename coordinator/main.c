@@ -465,11 +465,17 @@ int main(int argc, char **argv)
     zmq_setsockopt(c.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (c.zap && coord_zap_server(c.zap, c.router) < 0)
         goto done;   // logged
-    if (zmq_bind(c.router, c.cfg.bind) != 0) {
-        hpt_log(HPT_LOG_ERROR, "net", "cannot bind", "endpoint=%s error=\"%s\"", c.cfg.bind,
-                zmq_strerror(zmq_errno()));
+    char bound[1024];
+    if (hpt_zsock_bind(c.router, c.cfg.bind, bound, sizeof bound, &err) < 0) {
+        char q[300];
+        hpt_log(HPT_LOG_ERROR, "net", "cannot bind", "endpoint=%s error=%s", c.cfg.bind,
+                hpt_log_quote(err.msg, q, sizeof q));
         goto done;
     }
+    if (strcmp(bound, c.cfg.bind) != 0)
+        hpt_log(HPT_LOG_INFO, "net", "localhost bound as the IPv4 loopback address",
+                "endpoint=%s bound=%s note=\"ZeroMQ binds addresses, not names; clients that "
+                "connect to localhost reach it there\"", c.cfg.bind, bound);
 
     uv_loop_init(&loop);
     loop_ok = true;
@@ -546,6 +552,13 @@ done:
     coord_core_free(&c.core);
     coord_store_close(&c.store);
     coord_zap_destroy(&c.zap);   // its sockets, before the context ends
+    if (c.router && c.journal_failed) {
+        /* The last replies say why (a cancellation or submission that could
+         * not be journaled): give them a second to leave instead of the
+         * linger 0 that drops them. */
+        int linger = 1000;
+        zmq_setsockopt(c.router, ZMQ_LINGER, &linger, sizeof linger);
+    }
     if (c.router)
         zmq_close(c.router);
     if (c.zctx)

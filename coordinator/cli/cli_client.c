@@ -18,6 +18,7 @@
 
 #include "cli_format.h"
 #include "curve.h"
+#include "zsock.h"
 
 struct cli_client {
     void *ctx;
@@ -26,6 +27,7 @@ struct cli_client {
     double timeout_s;
     uint64_t next_req_id;
     bool curve;              // the socket is a CURVE client
+    bool raw;                // hand replies over as received (JSON output escapes them)
 };
 
 int cli_conn_opt(cli_conn_opts_t *o, int opt, const char *arg, const char *cmd)
@@ -203,7 +205,7 @@ int cli_client_new(cli_client_t **out, const cli_conn_opts_t *o, const char *cmd
         }
         c->curve = true;
     }
-    if (zmq_connect(c->sock, c->addr) != 0) {
+    if (hpt_zsock_connect_prepare(c->sock, c->addr) < 0 || zmq_connect(c->sock, c->addr) != 0) {
         int e = zmq_errno();
         if (e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO) {
             status = cli_usage_error(cmd, "%s: '%s' is not a ZeroMQ address the client can "
@@ -233,6 +235,11 @@ void cli_client_destroy(cli_client_t **p)
         zmq_ctx_term(c->ctx);
     free(c);
     *p = NULL;
+}
+
+void cli_client_set_raw(cli_client_t *c, bool raw)
+{
+    c->raw = raw;
 }
 
 const char *cli_client_addr(const cli_client_t *c)
@@ -279,6 +286,10 @@ int cli_client_recv(cli_client_t *c, int timeout_ms, hpt_env_t **out)
     for (;;) {
         hpt_err err = {0};
         int rc = hpt_proto_recv(c->sock, NULL, out, &err);
+        if (rc == 0 && !c->raw && cli_sanitize((ProtobufCMessage *)*out) < 0) {
+            hpt_proto_free(out);
+            return -ENOMEM;
+        }
         if (rc == 0)
             return 0;
         if (rc != -EAGAIN && rc != -EBADMSG)
@@ -446,13 +457,14 @@ int cli_client_error_status(int code)
 
 int cli_client_reply_error(const cli_client_t *c, const char *cmd, const hpt_env_t *env)
 {
+    char e[1024];   // escaped here too: a raw client's replies are not sanitized
     switch (env->body_case) {
     case HPT__ENVELOPE__BODY_ERROR:
-        fprintf(stderr, "hptune %s: %s\n", cmd, env->error->message);
+        fprintf(stderr, "hptune %s: %s\n", cmd, cli_esc(env->error->message, e, sizeof e));
         return cli_client_error_status(env->error->code);
     case HPT__ENVELOPE__BODY_REJECT:
         fprintf(stderr, "hptune %s: the coordinator at %s refused this client: %s\n", cmd,
-                c->addr, env->reject->reason);
+                c->addr, cli_esc(env->reject->reason, e, sizeof e));
         return HPT_EXIT_FAIL;
     default:
         fprintf(stderr, "hptune %s: unexpected answer '%s' from %s\n", cmd,

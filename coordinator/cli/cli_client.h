@@ -98,6 +98,12 @@ int cli_client_new(cli_client_t **out, const cli_conn_opts_t *o, const char *cmd
 /* Close the socket (linger 0) and free; accepts NULL and sets *p = NULL. */
 void cli_client_destroy(cli_client_t **p);
 
+/* Replies are made safe to print as they arrive (cli_sanitize: control
+ * characters and bytes that are not UTF-8 in their strings become visible
+ * escapes).  A command that writes JSON sets raw, since hpt_json_str escapes
+ * every string itself and JSON should carry the exact text. */
+void cli_client_set_raw(cli_client_t *c, bool raw);
+
 /* The address connected to (borrowed, valid until destroy). */
 const char *cli_client_addr(const cli_client_t *c);
 
