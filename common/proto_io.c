@@ -1,5 +1,6 @@
 /* proto_io.c: Envelope framing, packing and validation; see proto_io.h. */
 #include "proto_io.h"
+#include "text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -276,6 +277,32 @@ static int check_datasets(const char *what, size_t n, Hpt__DatasetInfo **d, hpt_
         if (!d[i] || !str_ok(d[i]->name, MAX_STR) || d[i]->name[0] == '\0' ||
             !str_ok(d[i]->fingerprint, 64))
             BAD("%s: dataset %zu has a bad name or fingerprint", what, i);
+    /* A Hello's names are checked by the coordinator's core, which answers
+     * with a Disconnect naming the field (hpt_proto_hello_text_check); a
+     * Datasets message is only dropped. */
+    hpt_err e = {0};
+    for (size_t i = 0; i < n && strcmp(what, "datasets") == 0; i++)
+        if (hpt_text_check(d[i]->name, &e) < 0 || hpt_text_check(d[i]->fingerprint, &e) < 0)
+            BAD("%s: dataset %zu: name or fingerprint: %s", what, i, e.msg);
+    return 0;
+}
+
+int hpt_proto_hello_text_check(const Hpt__Hello *m, hpt_err *err)
+{
+    const struct {
+        const char *field, *value;
+    } f[] = {{"worker_id", m->worker_id}, {"name", m->name}, {"host", m->host},
+             {"version", m->version}};
+    hpt_err e = {0};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (hpt_text_check(f[i].value ? f[i].value : "", &e) < 0)
+            return hpt_err_set(err, -EINVAL, "%s: %s", f[i].field, e.msg);
+    for (size_t i = 0; i < m->n_datasets; i++) {
+        if (hpt_text_check(m->datasets[i]->name, &e) < 0)
+            return hpt_err_set(err, -EINVAL, "datasets[%zu].name: %s", i, e.msg);
+        if (hpt_text_check(m->datasets[i]->fingerprint, &e) < 0)
+            return hpt_err_set(err, -EINVAL, "datasets[%zu].fingerprint: %s", i, e.msg);
+    }
     return 0;
 }
 
@@ -457,10 +484,15 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
         if (!str_ok(env->subscribe->level, 16))
             BAD("subscribe: bad level");
         return 0;
+    case HPT__ENVELOPE__BODY_WORKERS:
+        /* A paging cursor: a worker id, which the coordinator keeps under
+         * 256 bytes. */
+        if (!str_ok(env->workers->after, 256))
+            BAD("workers: cursor longer than 256 bytes");
+        return 0;
     case HPT__ENVELOPE__BODY_SUBMIT_REPLY:
     case HPT__ENVELOPE__BODY_STATUS:
     case HPT__ENVELOPE__BODY_STATUS_REPLY:
-    case HPT__ENVELOPE__BODY_WORKERS:
     case HPT__ENVELOPE__BODY_WORKERS_REPLY:
     case HPT__ENVELOPE__BODY_RESULTS:
     case HPT__ENVELOPE__BODY_RESULTS_REPLY:

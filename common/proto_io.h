@@ -77,6 +77,14 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err);
 /* Free an envelope from recv/decode; accepts NULL and sets *p = NULL. */
 void hpt_proto_free(hpt_env_t **p);
 
+/* Whether the strings of a Hello (borrowed; validated by hpt_proto_validate)
+ * are plain text (common/text.h: UTF-8 without control characters): its
+ * worker_id, name, host, version and each dataset's name and fingerprint.
+ * They are shown in logs, `hptune workers` and the dashboard, so a worker
+ * cannot put terminal escapes or fake log lines there.  Returns 0, or -EINVAL
+ * with err naming the field: "name: control character U+001B at byte 4". */
+int hpt_proto_hello_text_check(const Hpt__Hello *m, hpt_err *err);
+
 /* Name of a body case ("hello", "result", ...) for logs. */
 const char *hpt_proto_body_name(int body_case);
 

@@ -105,6 +105,20 @@ typedef struct coord {
     size_t inbox_len;
     coord_store_t *store;
     bool stopping;
+    /* The journal's fdatasync, on the thread pool after each commit
+     * (main.c; coord_store.h "Durability"): one at a time; a commit made
+     * while one runs asks for another when it ends. */
+    struct {
+        uv_work_t req;
+        bool busy, again;
+        uint64_t gen;             // commits the running sync covers
+        uint64_t done;            // commits known durable
+        uint64_t n;               // syncs run
+        double started;           // when the running one was queued (coord_now)
+        double wait_max;          // the longest from queued to done (s)
+        int rc;
+        hpt_err err;
+    } sync;
 
     coord_event_t *ring;          // cfg.event_ring entries
     size_t ring_len, ring_head;   // head = next slot to write
@@ -319,13 +333,23 @@ int coord_results_new(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint6
 const Hpt__ResultsReply *coord_results_reply(const coord_results_t *r);
 void coord_results_destroy(coord_results_t **p);
 
-/* The worker table exactly as `hptune workers` receives it (WorkersReply,
- * workers in c->workers order), built from memory at time now (coord_now).
- * Opaque: it owns the reply's storage and borrows strings from the workers
- * (use it within one loop callback). */
+/* The worker table as a WorkersReply, built from memory at time now
+ * (coord_now).  With page NULL: every worker, in c->workers order (the
+ * dashboard's JSON).  With a page: what `hptune workers` receives, the
+ * workers whose id sorts (bytewise) after page->after (borrowed; "" = from
+ * the first), in id order, at most page->limit (0 = no limit) and as many
+ * as fit in page->max_bytes of packed WorkerInfo (at least one), with
+ * `more` and `total` set.  Opaque: it owns the reply's storage and borrows
+ * strings from the workers (use it within one loop callback). */
 typedef struct coord_workers_info coord_workers_info_t;
+typedef struct {
+    const char *after;
+    uint32_t limit;
+    size_t max_bytes;
+} coord_workers_page_t;
 /* Returns 0 or -ENOMEM; *out is owned by the caller. */
-int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now);
+int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now,
+                           const coord_workers_page_t *page);
 const Hpt__WorkersReply *coord_workers_info_reply(const coord_workers_info_t *x);
 void coord_workers_info_destroy(coord_workers_info_t **p);
 

@@ -30,6 +30,7 @@ enum { LOG_REPLY_FAILED = 20 };
 
 static void reply_failed(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, int body_case,
                          int rc, size_t bytes);
+static size_t page_bytes(void);
 
 /* Send a reply; a reply that cannot be sent (too big for the message cap,
  * a pipe at its high-water mark, anything but a peer that has gone) is
@@ -493,6 +494,15 @@ static void submit_job_free(submit_job_t *j)
     free(j);
 }
 
+/* A commit an acknowledgement waited for failed: the core's memory now holds
+ * what the journal does not, so stop, as a failed group commit does
+ * (main.c's on_flush); a restart resumes from what was committed. */
+static void journal_stop(coord_t *c)
+{
+    c->journal_failed = true;
+    uv_stop(c->loop);
+}
+
 /* The fingerprint is known (or known to be missing): queue the sweep in the
  * core and acknowledge it with its id.  Frees j. */
 static void submit_fp_done(coord_t *c, const coord_ds_result_t *res, void *ud)
@@ -511,29 +521,30 @@ static void submit_fp_done(coord_t *c, const coord_ds_result_t *res, void *ud)
         char msg[2048];
         snprintf(msg, sizeof msg, "%s:%d:%d: dataset: %s: the coordinator cannot use it: %s",
                  j->path, j->line, j->col, j->typed, res->error ? res->error : "unknown error");
-        char q[2100];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", j->path,
-                hpt_log_quote(msg, q, sizeof q));
+        char q[2100], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(j->path, qp, sizeof qp), hpt_log_quote(msg, q, sizeof q));
         reply_error(c, &j->peer, j->req_id, 2, msg);
         goto out;
     }
     int rc = coord_core_submit_ds(&c->core, coord_now(), j->text, j->path, j->dataset, res->fp,
                                   &s, &err);
     if (rc < 0) {
-        char q[300];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", j->path,
-                hpt_log_quote(err.msg, q, sizeof q));
+        char q[300], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(j->path, qp, sizeof qp), hpt_log_quote(err.msg, q, sizeof q));
         reply_error(c, &j->peer, j->req_id, 2, err.msg);
         goto out;
     }
     uint64_t id = s->id;
     coord_apply(c);
-    /* The id is an acknowledgement: make the sweep durable before sending
-     * it. */
+    /* The id is an acknowledgement: make the sweep durable (committed and
+     * synced) before sending it. */
     hpt_err ferr = {0};
-    if (coord_store_flush(c->store, &ferr) < 0) {
+    if (coord_store_sync(c->store, &ferr) < 0) {
         hpt_log(HPT_LOG_ERROR, "store", "cannot journal a new sweep", "error=\"%s\"", ferr.msg);
         reply_error(c, &j->peer, j->req_id, 1, "the coordinator cannot write its journal");
+        journal_stop(c);
         goto out;
     }
     s = coord_sweep_find(&c->core, id);
@@ -572,9 +583,9 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
      * same text again when the fingerprint is known. */
     coord_spec_t *spec = NULL;
     if (coord_spec_parse(env->submit->spec, strlen(env->submit->spec), path, &spec, &err) < 0) {
-        char q[300];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", path,
-                hpt_log_quote(err.msg, q, sizeof q));
+        char q[300], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(path, qp, sizeof qp), hpt_log_quote(err.msg, q, sizeof q));
         reply_error(c, peer, env->req_id, 2, err.msg);
         return;
     }
@@ -582,9 +593,9 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
      * anything reads it. */
     char canon[1024], msg[2048];
     if (coord_datasets_resolve(c, spec, canon, sizeof canon, msg, sizeof msg) < 0) {
-        char q[2100];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", path,
-                hpt_log_quote(msg, q, sizeof q));
+        char q[2100], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(path, qp, sizeof qp), hpt_log_quote(msg, q, sizeof q));
         reply_error(c, peer, env->req_id, 2, msg);
         coord_spec_destroy(&spec);
         return;
@@ -617,18 +628,36 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     }
 }
 
+/* Bytes a length-delimited field of `len` bytes takes in its message: a
+ * one-byte tag, the length's varint, the bytes. */
+static size_t field_bytes(size_t len)
+{
+    size_t v = 1;
+    for (uint64_t x = len; x >= 0x80; x >>= 7)
+        v++;
+    return 1 + v + len;
+}
+
+/* Status of one sweep, or a page of all of them in id order (sweeps are
+ * listed in the order they were submitted, which is id order): those above
+ * `after`, at most `limit`, as many as fit in a page's bytes. */
 static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 {
-    uint64_t want = env->status->sweep;
-    size_t n = 0;
-    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next)
-        n += !want || s->id == want;
+    uint64_t want = env->status->sweep, after = want ? 0 : env->status->after;
+    size_t limit = want ? 1 : env->status->limit ? env->status->limit : SIZE_MAX;
+    size_t n = 0, total = 0;
+    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next) {
+        total++;
+        n += want ? s->id == want : s->id > after;
+    }
     if (want && n == 0) {
         char msg[96];
         snprintf(msg, sizeof msg, "no sweep %llu", (unsigned long long)want);
         reply_error(c, peer, env->req_id, 4, msg);
         return;
     }
+    if (n > limit)
+        n = limit;
     sweep_info_buf_t *bufs = calloc(n ? n : 1, sizeof *bufs);
     Hpt__SweepInfo **ptrs = calloc(n ? n : 1, sizeof *ptrs);
     if (!bufs || !ptrs) {
@@ -637,19 +666,31 @@ static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         reply_error(c, peer, env->req_id, 1, "out of memory");
         return;
     }
-    size_t k = 0;
-    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next)
-        if (!want || s->id == want) {
-            coord_sweep_info_fill(s, &bufs[k], false);
-            coord_datasets_waiting(c, s, bufs[k].waiting, sizeof bufs[k].waiting);
-            if (bufs[k].waiting[0])
-                bufs[k].info.waiting = bufs[k].waiting;
-            ptrs[k] = &bufs[k].info;
-            k++;
-        }
     Hpt__StatusReply r = HPT__STATUS_REPLY__INIT;
-    r.n_sweeps = n;
+    size_t k = 0, budget = page_bytes(), used = 64;   // 64: the reply's other fields
+    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next) {
+        if (want ? s->id != want : s->id <= after)
+            continue;
+        if (k == n) {
+            r.more = true;
+            break;
+        }
+        coord_sweep_info_fill(s, &bufs[k], false);
+        coord_datasets_waiting(c, s, bufs[k].waiting, sizeof bufs[k].waiting);
+        if (bufs[k].waiting[0])
+            bufs[k].info.waiting = bufs[k].waiting;
+        size_t b = field_bytes(hpt__sweep_info__get_packed_size(&bufs[k].info));
+        if (k > 0 && used + b > budget) {   // the first always goes: the page makes progress
+            r.more = true;
+            break;
+        }
+        used += b;
+        ptrs[k] = &bufs[k].info;
+        k++;
+    }
+    r.n_sweeps = k;
     r.sweeps = ptrs;
+    r.total = total;
     r.workers = (uint32_t)c->core.n_workers;
     for (coord_worker_t *w = c->core.workers; w; w = w->next) {
         r.slots += (uint32_t)w->slots;
@@ -668,9 +709,43 @@ struct coord_workers_info {
     Hpt__WorkersReply reply;
     Hpt__WorkerInfo *wi, **wp;
     Hpt__DatasetInfo *di, **dp;   // COORD_MAX_DATASETS per worker
+    coord_worker_t **order;       // the workers listed, in reply order
 };
 
-int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now)
+static int worker_id_cmp(const void *a, const void *b)
+{
+    return strcmp((*(coord_worker_t *const *)a)->id, (*(coord_worker_t *const *)b)->id);
+}
+
+static void worker_info_fill(Hpt__WorkerInfo *wi, Hpt__DatasetInfo *di, Hpt__DatasetInfo **dp,
+                             coord_worker_t *w, double now)
+{
+    hpt__worker_info__init(wi);
+    wi->id = w->id;
+    wi->name = w->name;
+    wi->host = w->host;
+    wi->slots = (uint32_t)w->slots;
+    wi->busy = (uint32_t)w->busy;
+    wi->version = w->version;
+    wi->last_seen_ago = now - w->last_seen;
+    wi->tasks_done = (uint32_t)w->tasks_done;
+    wi->tasks_failed = (uint32_t)w->tasks_failed;
+    wi->connected_unix = w->connected;
+    wi->state = w->draining ? "draining" : "ready";
+    coord_worker_rates(w, now, &wi->tasks_per_min, &wi->epochs_per_s, &wi->rate_window_s);
+    wi->epochs_done = w->epochs_done;
+    for (int d = 0; d < w->n_datasets; d++) {
+        hpt__dataset_info__init(&di[d]);
+        di[d].name = w->ds_name[d];
+        di[d].fingerprint = w->ds_fp[d];
+        dp[d] = &di[d];
+    }
+    wi->n_datasets = (size_t)w->n_datasets;
+    wi->datasets = dp;
+}
+
+int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now,
+                           const coord_workers_page_t *page)
 {
     *out = NULL;
     size_t n = (size_t)c->core.n_workers, m = n ? n : 1;
@@ -681,42 +756,34 @@ int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now)
     x->wp = calloc(m, sizeof *x->wp);
     x->di = calloc(m * COORD_MAX_DATASETS, sizeof *x->di);
     x->dp = calloc(m * COORD_MAX_DATASETS, sizeof *x->dp);
-    if (!x->wi || !x->wp || !x->di || !x->dp) {
+    x->order = calloc(m, sizeof *x->order);
+    if (!x->wi || !x->wp || !x->di || !x->dp || !x->order) {
         coord_workers_info_destroy(&x);
         return -ENOMEM;
     }
-    size_t k = 0;
-    for (coord_worker_t *w = c->core.workers; w && k < n; w = w->next, k++) {
-        Hpt__WorkerInfo *wi = &x->wi[k];
-        hpt__worker_info__init(wi);
-        wi->id = w->id;
-        wi->name = w->name;
-        wi->host = w->host;
-        wi->slots = (uint32_t)w->slots;
-        wi->busy = (uint32_t)w->busy;
-        wi->version = w->version;
-        wi->last_seen_ago = now - w->last_seen;
-        wi->tasks_done = (uint32_t)w->tasks_done;
-        wi->tasks_failed = (uint32_t)w->tasks_failed;
-        wi->connected_unix = w->connected;
-        wi->state = w->draining ? "draining" : "ready";
-        coord_worker_rates(w, now, &wi->tasks_per_min, &wi->epochs_per_s, &wi->rate_window_s);
-        wi->epochs_done = w->epochs_done;
-        Hpt__DatasetInfo **dp = &x->dp[k * COORD_MAX_DATASETS];
-        for (int d = 0; d < w->n_datasets; d++) {
-            Hpt__DatasetInfo *di = &x->di[k * COORD_MAX_DATASETS + (size_t)d];
-            hpt__dataset_info__init(di);
-            di->name = w->ds_name[d];
-            di->fingerprint = w->ds_fp[d];
-            dp[d] = di;
-        }
-        wi->n_datasets = (size_t)w->n_datasets;
-        wi->datasets = dp;
-        x->wp[k] = wi;
-    }
     hpt__workers_reply__init(&x->reply);
-    x->reply.n_workers = k;
+    size_t k = 0;
+    for (coord_worker_t *w = c->core.workers; w && k < n; w = w->next)
+        if (!page || !page->after || strcmp(w->id, page->after) > 0)
+            x->order[k++] = w;
+    if (page)
+        qsort(x->order, k, sizeof *x->order, worker_id_cmp);
+    size_t limit = page && page->limit ? page->limit : SIZE_MAX, used = 0, i;
+    for (i = 0; i < k && i < limit; i++) {
+        worker_info_fill(&x->wi[i], &x->di[i * COORD_MAX_DATASETS],
+                         &x->dp[i * COORD_MAX_DATASETS], x->order[i], now);
+        if (page) {
+            size_t b = field_bytes(hpt__worker_info__get_packed_size(&x->wi[i]));
+            if (i > 0 && used + b > page->max_bytes)   // the first always goes
+                break;
+            used += b;
+        }
+        x->wp[i] = &x->wi[i];
+    }
+    x->reply.n_workers = i;
     x->reply.workers = x->wp;
+    x->reply.more = i < k;
+    x->reply.total = (uint32_t)n;
     *out = x;
     return 0;
 }
@@ -731,6 +798,7 @@ void coord_workers_info_destroy(coord_workers_info_t **p)
     if (!p || !*p)
         return;
     coord_workers_info_t *x = *p;
+    free(x->order);
     free(x->dp);
     free(x->di);
     free(x->wp);
@@ -742,7 +810,11 @@ void coord_workers_info_destroy(coord_workers_info_t **p)
 static void on_workers(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 {
     coord_workers_info_t *x = NULL;
-    if (coord_workers_info_new(&x, c, coord_now()) < 0) {
+    size_t pb = page_bytes();
+    coord_workers_page_t page = {.after = env->workers->after, .limit = env->workers->limit,
+                                 .max_bytes = pb > 64 ? pb - 64 : 1};   // 64: more, total
+
+    if (coord_workers_info_new(&x, c, coord_now(), &page) < 0) {
         reply_error(c, peer, env->req_id, 1, "out of memory");
         return;
     }
@@ -1069,8 +1141,8 @@ void coord_results_destroy(coord_results_t **p)
     *p = NULL;
 }
 
-/* The byte budget of a results page: the message cap less room for the
- * envelope around the ResultsReply (protocol, req_id, the body's tag and
+/* The byte budget of a results, status or workers page: the message cap
+ * less room for the envelope around the reply (protocol, req_id, the body's tag and
  * length: under 32 bytes).  HPT_RESULTS_PAGE_BYTES (a test knob, documented
  * in docs/protocol.md) lowers it so that small sweeps need several pages. */
 static size_t page_bytes(void)
@@ -1132,6 +1204,19 @@ static void on_cancel(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     }
     int did = coord_core_cancel(&c->core, coord_now(), s);
     coord_apply(c);
+    /* "cancelled" is an acknowledgement, as a submitted sweep's id is: the
+     * cancellation is committed and synced before the client hears of it,
+     * so a crash right after the reply cannot bring the sweep back running. */
+    hpt_err ferr = {0};
+    if (did && coord_store_sync(c->store, &ferr) < 0) {
+        reply_error(c, peer, env->req_id, 1, "the coordinator cannot write its journal");
+        char q[300];
+        hpt_log(HPT_LOG_ERROR, "store", "cannot journal a cancellation; stopping",
+                "sweep=%llu error=%s", (unsigned long long)s->id,
+                hpt_log_quote(ferr.msg, q, sizeof q));
+        journal_stop(c);
+        return;
+    }
     Hpt__CancelReply r = HPT__CANCEL_REPLY__INIT;
     r.cancelled = did;
     r.state = (char *)coord_sweep_state_name(s->state);

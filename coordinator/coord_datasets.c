@@ -71,6 +71,10 @@
 #define MAX_RECS 32          // records kept beyond those runnable sweeps use
 #define NO_COPY_RECHECK_S 10.0   // a missing or unusable copy is looked at again after this
 
+/* A logfmt value of a peer's or a spec's string (hpt_log_quote), into the
+ * char array buf. */
+#define Q(s, buf) hpt_log_quote((s), (buf), sizeof(buf))
+
 // coord_log_allowed kinds (main.c uses 0, the core 1 and 2).
 enum { LOG_OFFER = 10, LOG_NO_COPY = 11, LOG_REFUSED = 12 };
 
@@ -152,7 +156,8 @@ static void add_root(struct coord_ds *d, const char *root)
     if (!root[0] || d->n_roots >= MAX_ROOTS)
         return;
     if (!realpath(root, real)) {
-        hpt_log(HPT_LOG_DEBUG, COMP, "data root skipped", "root=%s error=\"%s\"", root,
+        char qr[PATH_LEN + 64];
+        hpt_log(HPT_LOG_DEBUG, COMP, "data root skipped", "root=%s error=\"%s\"", Q(root, qr),
                 strerror(errno));
         return;
     }
@@ -190,8 +195,9 @@ int coord_datasets_init(coord_t *c)
         int k = snprintf(list + off, sizeof list - off, "%s%s", i ? ":" : "", d->roots[i]);
         off += k > 0 ? (size_t)k : 0;
     }
+    char ql[sizeof list + 64];
     hpt_log(HPT_LOG_INFO, COMP, "idx: datasets are read only inside the data roots",
-            "roots=%s", d->n_roots ? list : "none");
+            "roots=%s", d->n_roots ? Q(list, ql) : "none");
     return 0;
 }
 
@@ -381,7 +387,7 @@ static void job_after(uv_work_t *req, int status)
     bool say = !c->stopping;
     const char *pin = pinned_fp(j->name);
     coord_ds_result_t res = {.name = j->name};
-    char q[HPT_ERR_MSG_LEN + 8];
+    char q[HPT_ERR_MSG_LEN + 8], qn[2100], qdir[PATH_LEN + 64];
     ds_rec_t *r = rec_find(d, j->name);
     if (r) {
         hpt_dataset_scan_close(&r->scan);
@@ -402,7 +408,7 @@ static void job_after(uv_work_t *req, int status)
         if (say)
             hpt_log(HPT_LOG_INFO, COMP, "dataset fingerprinted",
                     "dataset=%s dir=%s fingerprint=%s n_train=%u n_test=%u seconds=%.3f",
-                    j->name, j->scan.dir, j->scan.fingerprint, j->scan.n_train,
+                    Q(j->name, qn), Q(j->scan.dir, qdir), j->scan.fingerprint, j->scan.n_train,
                     j->scan.n_test, j->seconds);
         memcpy(res.fp, j->scan.fingerprint, 65);
         if (pin && strcmp(pin, res.fp) != 0) {
@@ -411,8 +417,8 @@ static void job_after(uv_work_t *req, int status)
             if (say)
                 hpt_log(HPT_LOG_WARN, COMP, "the coordinator's copy of a named dataset "
                         "differs from the pinned one",
-                        "dataset=%s fingerprint=%.12s pinned=%.12s dir=%s", j->name, res.fp,
-                        pin, j->scan.dir);
+                        "dataset=%s fingerprint=%.12s pinned=%.12s dir=%s", Q(j->name, qn),
+                        res.fp, pin, Q(j->scan.dir, qdir));
         }
         if (r) {
             r->scan = j->scan;   // takes the fds
@@ -435,13 +441,13 @@ static void job_after(uv_work_t *req, int status)
                                            "pinned fingerprint applies"
                                          : "the coordinator's copy of a named dataset is "
                                            "unusable; its pinned fingerprint applies",
-                        "dataset=%s fingerprint=%.12s error=%s", j->name, pin,
-                        hpt_log_quote(j->err.msg, q, sizeof q));
+                        "dataset=%s fingerprint=%.12s error=%s", Q(j->name, qn), pin,
+                        Q(j->err.msg, q));
         } else {
             res.error = j->err.msg;
             if (say)
                 hpt_log(HPT_LOG_WARN, COMP, "dataset refused", "dataset=%s error=%s",
-                        j->name, hpt_log_quote(j->err.msg, q, sizeof q));
+                        Q(j->name, qn), Q(j->err.msg, q));
         }
     }
     for (ds_waiter_t *w = j->waiters, *n; w; w = n) {
@@ -475,8 +481,9 @@ static ds_job_t *job_for(coord_t *c, const char *name)
     j->flags = HPT_DATASET_KEEP_FDS | (is_idx(name) ? HPT_DATASET_NOFOLLOW : 0);
     int rc = uv_queue_work(c->loop, &j->req, job_work, job_after);
     if (rc < 0) {
+        char qn[2100];
         hpt_log(HPT_LOG_ERROR, COMP, "cannot queue a fingerprint job", "dataset=%s error=\"%s\"",
-                name, hpt_strerror(rc));
+                Q(name, qn), hpt_strerror(rc));
         free(j);
         return NULL;
     }
@@ -494,9 +501,9 @@ static bool rec_fresh(ds_rec_t *r)
     hpt_err err = {0};
     if (hpt_dataset_scan_check(&r->scan, r->flags, &err) == 0)
         return true;
-    char q[HPT_ERR_MSG_LEN + 8];
+    char q[HPT_ERR_MSG_LEN + 8], qn[2100];
     hpt_log(HPT_LOG_INFO, COMP, "the coordinator's copy changed; fingerprinting it again",
-            "dataset=%s reason=%s", r->name, hpt_log_quote(err.msg, q, sizeof q));
+            "dataset=%s reason=%s", Q(r->name, qn), Q(err.msg, q));
     hpt_dataset_scan_close(&r->scan);
     r->has_copy = false;
     return false;
@@ -620,11 +627,11 @@ void coord_datasets_offer(coord_t *c, coord_worker_t *w, const coord_sweep_t *s)
         if (strlen(s->fingerprint) != 64)
             snprintf(why, sizeof why, "the sweep has no fingerprint");
         if (coord_log_allowed(c, &w->peer, LOG_NO_COPY, 1)) {
-            char q[sizeof why + 8];
+            char q[2 * sizeof why + 8], qw[600], qd[2100];
             hpt_log(HPT_LOG_INFO, COMP, "cannot offer the sweep's dataset",
                     "sweep=%llu worker=%s dataset=%s peer=%s reason=%s",
-                    (unsigned long long)s->id, w->id, s->spec->dataset, id,
-                    hpt_log_quote(why, q, sizeof q));
+                    (unsigned long long)s->id, Q(w->id, qw), Q(s->spec->dataset, qd), id,
+                    Q(why, q));
         }
         return;
     }
@@ -639,9 +646,11 @@ void coord_datasets_offer(coord_t *c, coord_worker_t *w, const coord_sweep_t *s)
         fp[i] = &files[i];
         total += files[i].size;
         if (files[i].size == 0 || files[i].size > HPT_PROTO_MAX_FILE) {
+            char qd[2100];
             hpt_log(HPT_LOG_WARN, COMP, "cannot offer the sweep's dataset: a file is too large "
                     "to transfer", "sweep=%llu dataset=%s file=%s bytes=%" PRIu64,
-                    (unsigned long long)s->id, s->spec->dataset, files[i].name, files[i].size);
+                    (unsigned long long)s->id, Q(s->spec->dataset, qd), files[i].name,
+                    files[i].size);
             return;
         }
     }
@@ -659,10 +668,12 @@ void coord_datasets_offer(coord_t *c, coord_worker_t *w, const coord_sweep_t *s)
     // (hpt_log evaluates its level twice: decide it first.)
     hpt_log_level_t lvl = coord_log_allowed(c, &w->peer, LOG_OFFER, 1) ? HPT_LOG_INFO
                                                                          : HPT_LOG_DEBUG;
+    char qw[600], qd[2100];
     hpt_log(lvl, COMP,
             rc == 0 ? "dataset offered" : "dataset offer not sent",
             "sweep=%llu worker=%s dataset=%s fingerprint=%.12s bytes=%" PRIu64 " peer=%s",
-            (unsigned long long)s->id, w->id, s->spec->dataset, s->fingerprint, total, id);
+            (unsigned long long)s->id, Q(w->id, qw), Q(s->spec->dataset, qd), s->fingerprint,
+            total, id);
 }
 
 // --- chunks ----------------------------------------------------------------
@@ -694,8 +705,9 @@ static int read_chunk(coord_t *c, ds_rec_t *r, int i, uint64_t off, uint32_t wan
         st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec != id->ctime_ns) {
         snprintf(why, why_len, "the coordinator's copy of the file changed since it was "
                  "validated");
+        char qn[2100];
         hpt_log(HPT_LOG_WARN, COMP, "the coordinator's copy changed while being served; it is "
-                "fingerprinted again before it is served", "dataset=%s file=%s", r->name,
+                "fingerprinted again before it is served", "dataset=%s file=%s", Q(r->name, qn),
                 id->name);
         rec_unlink(c->ds, r);
         return -ESTALE;
@@ -761,22 +773,23 @@ void coord_on_fetch(coord_t *c, coord_worker_t *w, const Hpt__FetchChunk *m)
     rep.xfer = m->xfer;
     if (why[0]) {
         rep.error = why;
-        char q[600];
+        char q[1100], qw[600], qd[2100], qf[300];
         if (coord_log_allowed(c, &w->peer, LOG_REFUSED, 5))
             hpt_log(HPT_LOG_WARN, COMP, "dataset request refused",
-                    "worker=%s peer=%s dataset=%s file=%s offset=%" PRIu64 " reason=%s", w->id,
-                    id, m->dataset, m->file, m->offset, hpt_log_quote(why, q, sizeof q));
+                    "worker=%s peer=%s dataset=%s file=%s offset=%" PRIu64 " reason=%s",
+                    Q(w->id, qw), id, Q(m->dataset, qd), Q(m->file, qf), m->offset, Q(why, q));
     } else {
         rep.data.data = data;
         rep.data.len = n;
         rep.file_size = size;
         /* One line per stream, not per chunk: a request that does not
          * continue the previous one starts a file, or resumes one. */
+        char qw[600], qd[2100];
         if (strcmp(w->serve_file, m->file) != 0 || w->serve_next != m->offset)
             hpt_log(HPT_LOG_INFO, COMP, "serving dataset file",
                     "worker=%s peer=%s sweep=%llu dataset=%s file=%s offset=%" PRIu64
-                    " size=%" PRIu64, w->id, id, (unsigned long long)s->id, m->dataset, m->file,
-                    m->offset, size);
+                    " size=%" PRIu64, Q(w->id, qw), id, (unsigned long long)s->id,
+                    Q(m->dataset, qd), m->file, m->offset, size);
         snprintf(w->serve_file, sizeof w->serve_file, "%s", m->file);
         w->serve_next = m->offset + n;
         w->bytes_served += n;

@@ -130,7 +130,9 @@ struct coord_store {
     sqlite3_stmt *st[ST__COUNT];
     bool in_tx;          // a transaction is open
     int failed;          // last write error (negative errno), sticky until flush
+    uint64_t commits;    // transactions committed since open
     char path[1024];
+    char wal[1040];      // path-wal ("" for :memory:)
 };
 
 static int db_err(coord_store_t *s, hpt_err *err, const char *what)
@@ -147,6 +149,8 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
     snprintf(s->path, sizeof s->path, "%s", path);
     int rc = 0;
     bool memory = strcmp(path, ":memory:") == 0;
+    if (!memory)
+        snprintf(s->wal, sizeof s->wal, "%s-wal", path);
     if (!memory && access(path, F_OK) == 0 && access(path, W_OK) != 0) {
         rc = hpt_err_set(err, -EACCES, "%s: the journal is not writable", path);
         goto fail;
@@ -184,7 +188,13 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
         goto fail;
     }
     sqlite3_finalize(qc);
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+    /* WAL with synchronous=NORMAL: a COMMIT writes its frames to the -wal
+     * file without waiting for the disk, and the loop makes them durable
+     * with coord_store_sync_file on the thread pool, so that an fsync (10-20
+     * ms here) never holds up the event loop.  SQLite still syncs around
+     * checkpoints, so a crash of the machine can lose at most the commits
+     * not yet synced, never the database (docs/architecture.md). */
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      &msg) != SQLITE_OK ||
         sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         rc = hpt_err_set(err, -EIO, "%s: cannot set up the journal: %s", path,
@@ -260,16 +270,63 @@ int coord_store_flush(coord_store_t *s, hpt_err *err)
 {
     int rc = s->failed;
     s->failed = 0;
-    if (!s->in_tx)
+    if (!s->in_tx) {
+        if (rc < 0)   // BEGIN itself failed (e.g. another connection holds the lock)
+            hpt_err_set(err, rc, "%s: a journal write failed: %s", s->path,
+                        sqlite3_errmsg(s->db));
         return rc;
+    }
     s->in_tx = false;
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (rc < 0) {
+        /* A record of this turn was not written: commit none of them, so
+         * the journal never holds half a group (a result without its
+         * attempt's end, a sweep's state without its summary). */
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_err(s, err, "COMMIT");
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    } else {
+        s->commits++;
     }
     if (rc < 0 && err && !err->msg[0])
         hpt_err_set(err, rc, "%s: a journal write failed: %s", s->path, sqlite3_errmsg(s->db));
     return rc;
+}
+
+uint64_t coord_store_commits(const coord_store_t *s)
+{
+    return s->commits;
+}
+
+const char *coord_store_wal_path(const coord_store_t *s)
+{
+    return s->wal;
+}
+
+int coord_store_sync_file(const char *wal, hpt_err *err)
+{
+    if (!wal[0])
+        return 0;   // :memory:
+    /* Opened per call: a file SQLite replaced (it deletes the -wal file
+     * only when the last connection closes) is never synced by a stale
+     * descriptor.  No -wal file yet: nothing committed to sync. */
+    int fd = open(wal, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : hpt_err_set(err, -errno, "%s: cannot open it to sync it: %s",
+                                                 wal, strerror(errno));
+    int rc = 0;
+    if (fdatasync(fd) != 0)
+        rc = hpt_err_set(err, -errno, "%s: fdatasync failed: %s", wal, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+int coord_store_sync(coord_store_t *s, hpt_err *err)
+{
+    int rc = coord_store_flush(s, err);
+    if (rc < 0)
+        return rc;
+    return coord_store_sync_file(s->wal, err);
 }
 
 void coord_store_rollback(coord_store_t *s)
@@ -359,6 +416,12 @@ int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task)
 /* Prepare statement i for binding: open the transaction if needed. */
 static sqlite3_stmt *begin(coord_store_t *s, int i)
 {
+    /* After a failed write nothing more is written until the flush reports
+     * it: a later record in a transaction of its own would leave a hole in
+     * the journal, and each BEGIN on a locked database waits out the busy
+     * timeout. */
+    if (s->failed)
+        return NULL;
     if (!s->in_tx) {
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
             s->failed = -EIO;

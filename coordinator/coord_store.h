@@ -34,6 +34,26 @@ void coord_store_close(coord_store_t **p);
 /* Commit the open transaction, if any.  Returns 0 or -EIO. */
 int coord_store_flush(coord_store_t *s, hpt_err *err);
 
+/* Durability (synchronous=NORMAL): a flush writes the commit to the -wal
+ * file; it is durable once that file is synced.  The loop syncs after each
+ * commit on the thread pool (main.c); an acknowledgement that promises
+ * durability (a sweep's id) syncs first with coord_store_sync. */
+
+/* Transactions committed since open (a sync covers every one before it). */
+uint64_t coord_store_commits(const coord_store_t *s);
+
+/* The -wal file's path ("" for ":memory:"), for coord_store_sync_file.
+ * Borrowed; lives as long as s. */
+const char *coord_store_wal_path(const coord_store_t *s);
+
+/* fdatasync the -wal file at wal (borrowed); "" or a missing file: nothing
+ * to do.  Touches no store state: any thread.  Returns 0 or -errno. */
+int coord_store_sync_file(const char *wal, hpt_err *err);
+
+/* Flush, then sync: on return every commit so far is durable.  Blocking;
+ * the loop thread.  Returns 0 or a negative errno. */
+int coord_store_sync(coord_store_t *s, hpt_err *err);
+
 /* True when writes are waiting for a flush. */
 bool coord_store_dirty(const coord_store_t *s);
 

@@ -210,20 +210,80 @@ static void on_cron(uv_timer_t *h)
     coord_subs_cron(c);
 }
 
+/* A journal we cannot write is not a journal: stop rather than run on
+ * with results that would be lost. */
+static void journal_failed(coord_t *c, const char *what, const char *msg)
+{
+    char q[300];
+    hpt_log(HPT_LOG_ERROR, "store", what, "error=%s", hpt_log_quote(msg, q, sizeof q));
+    c->journal_failed = true;
+    uv_stop(c->loop);
+}
+
+static void sync_work(uv_work_t *req)
+{
+    coord_t *c = req->data;   // only the sync's own fields: the loop runs on
+    c->sync.err = (hpt_err){0};
+    c->sync.rc = coord_store_sync_file(coord_store_wal_path(c->store), &c->sync.err);
+}
+
+static void sync_kick(coord_t *c);
+
+static void sync_after(uv_work_t *req, int status)
+{
+    coord_t *c = req->data;
+    c->sync.busy = false;
+    c->sync.n++;
+    double took = coord_now() - c->sync.started;
+    if (took > c->sync.wait_max)
+        c->sync.wait_max = took;
+    if (status == 0 && c->sync.rc < 0) {
+        journal_failed(c, "journal sync failed; stopping", c->sync.err.msg);
+        return;
+    }
+    if (status == 0 && c->sync.gen > c->sync.done)
+        c->sync.done = c->sync.gen;
+    if (c->sync.again && !c->stopping) {
+        c->sync.again = false;
+        sync_kick(c);
+    }
+}
+
+/* Make the commits so far durable, off the loop thread. */
+static void sync_kick(coord_t *c)
+{
+    if (c->sync.busy) {
+        c->sync.again = true;
+        return;
+    }
+    c->sync.gen = coord_store_commits(c->store);
+    c->sync.started = coord_now();
+    c->sync.req.data = c;
+    if (uv_queue_work(c->loop, &c->sync.req, sync_work, sync_after) == 0) {
+        c->sync.busy = true;
+        return;
+    }
+    /* No thread pool: sync here. */
+    hpt_err err = {0};
+    if (coord_store_sync_file(coord_store_wal_path(c->store), &err) < 0)
+        journal_failed(c, "journal sync failed; stopping", err.msg);
+    else
+        c->sync.done = c->sync.gen;
+}
+
 static void on_flush(uv_prepare_t *h)
 {
     coord_t *c = h->data;
     hpt_err err = {0};
-    if (coord_store_dirty(c->store) && coord_store_flush(c->store, &err) < 0) {
+    bool dirty = coord_store_dirty(c->store);
+    if (dirty && coord_store_flush(c->store, &err) < 0) {
         /* A journal we cannot write is not a journal: stop rather than run on
          * with results that would be lost. */
-        char q[300];
-        hpt_log(HPT_LOG_ERROR, "store", "journal commit failed; stopping", "error=%s",
-                hpt_log_quote(err.msg, q, sizeof q));
-        c->journal_failed = true;
-        uv_stop(c->loop);
+        journal_failed(c, "journal commit failed; stopping", err.msg);
         return;
     }
+    if (dirty && coord_store_commits(c->store) > c->sync.done)
+        sync_kick(c);
     /* Everything journaled is committed now, the end of a sweep that just
      * finished included: finished sweeps not read recently leave memory
      * (the core reads one back from the journal when a client asks). */
@@ -249,7 +309,7 @@ static void shutdown_loop(coord_t *c, const char *why)
     coord_core_stop(&c->core);
     hpt_log(HPT_LOG_INFO, "coordinator", "stopping", "reason=%s", why);
     hpt_err err = {0};
-    if (coord_store_flush(c->store, &err) < 0)
+    if (coord_store_sync(c->store, &err) < 0)
         hpt_log(HPT_LOG_ERROR, "store", "final commit failed", "error=\"%s\"", err.msg);
     uv_timer_stop(&c->cron);
     uv_close((uv_handle_t *)&c->cron, close_cb_nop);
@@ -409,11 +469,17 @@ int main(int argc, char **argv)
     zmq_setsockopt(c.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (c.zap && coord_zap_server(c.zap, c.router) < 0)
         goto done;   // logged
-    if (zmq_bind(c.router, c.cfg.bind) != 0) {
-        hpt_log(HPT_LOG_ERROR, "net", "cannot bind", "endpoint=%s error=\"%s\"", c.cfg.bind,
-                zmq_strerror(zmq_errno()));
+    char bound[1024];
+    if (hpt_zsock_bind(c.router, c.cfg.bind, bound, sizeof bound, &err) < 0) {
+        char q[300];
+        hpt_log(HPT_LOG_ERROR, "net", "cannot bind", "endpoint=%s error=%s", c.cfg.bind,
+                hpt_log_quote(err.msg, q, sizeof q));
         goto done;
     }
+    if (strcmp(bound, c.cfg.bind) != 0)
+        hpt_log(HPT_LOG_INFO, "net", "localhost bound as the IPv4 loopback address",
+                "endpoint=%s bound=%s note=\"ZeroMQ binds addresses, not names; clients that "
+                "connect to localhost reach it there\"", c.cfg.bind, bound);
 
     uv_loop_init(&loop);
     loop_ok = true;
@@ -481,7 +547,7 @@ done:
     }
     hpt_log_set_sink(NULL, NULL);
     if (c.store) {
-        if (coord_store_flush(c.store, &err) < 0)
+        if (coord_store_sync(c.store, &err) < 0)
             status = 1;
     }
     inbox_free(&c);   // worker messages not handled before the stop: their
@@ -491,6 +557,13 @@ done:
     coord_core_free(&c.core);
     coord_store_close(&c.store);
     coord_zap_destroy(&c.zap);   // its sockets, before the context ends
+    if (c.router && c.journal_failed) {
+        /* The last replies say why (a cancellation or submission that could
+         * not be journaled): give them a second to leave instead of the
+         * linger 0 that drops them. */
+        int linger = 1000;
+        zmq_setsockopt(c.router, ZMQ_LINGER, &linger, sizeof linger);
+    }
     if (c.router)
         zmq_close(c.router);
     if (c.zctx)

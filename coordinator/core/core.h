@@ -325,6 +325,7 @@ typedef enum coord_event_type {
     COORD_EV_UNREGISTERED_PEER,
     COORD_EV_OUT_OF_MEMORY,
     COORD_EV_WORKER_DRY_RUN_REFUSED,
+    COORD_EV_HELLO_REFUSED,         // a Hello whose strings are not plain text
     COORD_EV__COUNT
 } coord_event_type_t;
 

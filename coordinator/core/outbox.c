@@ -98,6 +98,23 @@ const char *hpt__astr(coord_core_t *k, const char *s)
     return p;
 }
 
+const char *hpt__q(coord_core_t *k, const char *s)
+{
+    if (!s)
+        s = "";
+    char small[256];
+    hpt_log_quote(s, small, sizeof small);
+    if (strcmp(small, s) == 0)
+        return s;   // bare: nothing to quote
+    /* Each byte escapes to at most 6 ("\u009f" for half a C1 character is
+     * less), plus the quotes. */
+    size_t need = 6 * strlen(s) + 3;
+    if (need <= sizeof small)
+        return hpt__astr(k, small);
+    char *p = arena_alloc(&k->out, need);
+    return p ? hpt_log_quote(s, p, need) : "\"(out of memory)\"";
+}
+
 void hpt__send(coord_core_t *k, const hpt_peer_id_t *to, hpt_env_t *env)
 {
     env->protocol = HPT__VERSION__PROTOCOL_VERSION;
@@ -190,6 +207,9 @@ static const event_def_t event_defs[COORD_EV__COUNT] = {
                                     "message from unregistered peer; disconnecting",
                                     HPT_LOG_INFO},
     [COORD_EV_OUT_OF_MEMORY] = {"core.out_of_memory", "sched", "out of memory", HPT_LOG_ERROR},
+    [COORD_EV_HELLO_REFUSED] = {"peer.hello_refused", "workers",
+                                "hello refused: a string is not plain text; disconnecting",
+                                HPT_LOG_WARN},
 };
 
 const char *coord_event_name(coord_event_type_t t)

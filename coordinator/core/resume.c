@@ -489,8 +489,9 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
         coord_spec_destroy(&spec);
         /* A spec that parsed when it was submitted but not now (an older
          * build's dialect): end the sweep rather than refuse to start. */
-        hpt__event(k, COORD_EV_SWEEP_RESUME_FAILED, -1, row->id, "sweep=%llu error=\"%s\"",
-                   (unsigned long long)row->id, perr.msg[0] ? perr.msg : "out of memory");
+        hpt__event(k, COORD_EV_SWEEP_RESUME_FAILED, -1, row->id, "sweep=%llu error=%s",
+                   (unsigned long long)row->id,
+                   hpt__q(k, perr.msg[0] ? perr.msg : "out of memory"));
         hpt__j_sweep_state(k, row->id, "failed", hpt__unix(k), perr.msg);
         if (row->id >= k->next_sweep_id)
             k->next_sweep_id = row->id + 1;
@@ -532,8 +533,8 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
         hpt__event(k, COORD_EV_SWEEP_LOADED, -1, s->id,
                    "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d "
                    "unloaded=true",
-                   (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state),
-                   s->sum->n_trials, s->trials_done, s->tasks_done);
+                   (unsigned long long)s->id, hpt__q(k, spec->name),
+                   coord_sweep_state_name(s->state), s->sum->n_trials, s->trials_done, s->tasks_done);
         return 0;
     }
     if (!s->spec_text || rc == -ENOMEM || coord_search_new(&s->search, spec, &perr) < 0) {
@@ -562,8 +563,8 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
             return hpt_err_set(r->err, rc, "out of memory resuming sweep %llu",
                                (unsigned long long)s->id);
         snprintf(s->error, sizeof s->error, "cannot resume: %.200s", r->bad);
-        hpt__event(k, COORD_EV_SWEEP_RESUME_FAILED, -1, s->id, "sweep=%llu error=\"%s\"",
-                   (unsigned long long)s->id, r->bad);
+        hpt__event(k, COORD_EV_SWEEP_RESUME_FAILED, -1, s->id, "sweep=%llu error=%s",
+                   (unsigned long long)s->id, hpt__q(k, r->bad));
         /* Nothing of it runs: its queue and leases are dropped. */
         while (s->qhead) {
             coord_task_t *t = s->qhead;
@@ -606,8 +607,8 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
         hpt__j_summary(k, s);
         hpt__event(k, COORD_EV_SWEEP_LOADED, -1, s->id,
                    "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d",
-                   (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state),
-                   s->n_trials, done_trials, s->tasks_done);
+                   (unsigned long long)s->id, hpt__q(k, spec->name),
+                   coord_sweep_state_name(s->state), s->n_trials, done_trials, s->tasks_done);
         return 0;
     }
     settle_waiting(s);
@@ -620,7 +621,7 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
     hpt__event(k, COORD_EV_SWEEP_RESUMED, -1, s->id,
                "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d queued=%d "
                "leases_awaiting_workers=%d",
-               (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state),
+               (unsigned long long)s->id, hpt__q(k, spec->name), coord_sweep_state_name(s->state),
                s->n_trials, done_trials, s->tasks_done, s->n_queued, s->tasks_running);
     return 0;
 }
@@ -782,7 +783,8 @@ void hpt__orphans_adopt(coord_core_t *k, coord_worker_t *w)
         adopted++;
     }
     if (adopted)
-        hpt__event(k, COORD_EV_LEASES_REATTACHED, -1, 0, "worker=%s leases=%d", w->id, adopted);
+        hpt__event(k, COORD_EV_LEASES_REATTACHED, -1, 0, "worker=%s leases=%d", hpt__q(k, w->id),
+                   adopted);
 }
 
 void hpt__orphans_expire(coord_core_t *k)

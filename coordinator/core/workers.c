@@ -260,10 +260,36 @@ static void datasets_str(const coord_worker_t *w, char *ds, size_t len)
         off += (size_t)snprintf(ds + off, len - off, "%s%s", i ? "," : "", w->ds_name[i]);
 }
 
+/* A Hello whose strings are not plain text (a control character, a byte that
+ * is not UTF-8: a terminal escape or a fake log line in the making) is
+ * refused before it touches the worker table: a Disconnect naming the field,
+ * and an event at most 5 times a minute per peer.  Returns whether it was. */
+static bool hello_refused(coord_core_t *k, const hpt_peer_id_t *peer, const Hpt__Hello *m)
+{
+    hpt_err e = {0};
+    if (hpt_proto_hello_text_check(m, &e) == 0)
+        return false;
+    char id[80], reason[HPT_ERR_MSG_LEN + 32];
+    snprintf(reason, sizeof reason, "hello refused: %s", e.msg);
+    if (coord_core_log_allowed(k, k->now, peer, 7, 5))
+        hpt__event(k, COORD_EV_HELLO_REFUSED, -1, 0, "peer=%s worker=%s reason=%s",
+                   hpt_peer_id_str(peer, id, sizeof id), hpt__q(k, m->worker_id),
+                   hpt__q(k, e.msg));
+    Hpt__Disconnect d = HPT__DISCONNECT__INIT;
+    d.reason = reason;
+    hpt_env_t out = HPT__ENVELOPE__INIT;
+    out.body_case = HPT__ENVELOPE__BODY_DISCONNECT;
+    out.disconnect = &d;
+    hpt__send(k, peer, &out);
+    return true;
+}
+
 void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
                       const Hpt__Hello *m)
 {
     k->now = now;
+    if (hello_refused(k, peer, m))
+        return;
     coord_worker_t *w = hpt__worker_by_id(k, m->worker_id);
     coord_worker_t *same_peer = coord_worker_by_peer(k, peer);
     if (same_peer && same_peer != w)
@@ -301,8 +327,9 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
     char ds[512], id[80];
     datasets_str(w, ds, sizeof ds);
     hpt__event(k, again ? COORD_EV_WORKER_REREGISTERED : COORD_EV_WORKER_JOINED, -1, 0,
-               "worker=%s name=%s host=%s slots=%d version=%s datasets=%s peer=%s", w->id,
-               w->name, w->host, w->slots, w->version, ds[0] ? ds : "none",
+               "worker=%s name=%s host=%s slots=%d version=%s datasets=%s peer=%s",
+               hpt__q(k, w->id), hpt__q(k, w->name), hpt__q(k, w->host), w->slots,
+               hpt__q(k, w->version), ds[0] ? hpt__q(k, ds) : "none",
                hpt_peer_id_str(peer, id, sizeof id));
     hpt__j_worker_seen(k, w->id, w->name, w->host, w->slots, w->version, hpt__unix(k), "ready");
     Hpt__Welcome wm = HPT__WELCOME__INIT;
@@ -366,7 +393,8 @@ static void on_goodbye(coord_core_t *k, coord_worker_t *w, const Hpt__Goodbye *m
     if (m->drain && w->busy > 0) {
         w->draining = true;
         hpt__worker_free_update(k, w);
-        hpt__event(k, COORD_EV_WORKER_DRAINING, -1, 0, "worker=%s running=%d", w->id, w->busy);
+        hpt__event(k, COORD_EV_WORKER_DRAINING, -1, 0, "worker=%s running=%d", hpt__q(k, w->id),
+                   w->busy);
         hpt__j_worker_seen(k, w->id, w->name, w->host, w->slots, w->version, hpt__unix(k),
                            "draining");
         return;
@@ -380,7 +408,8 @@ static void on_datasets(coord_core_t *k, coord_worker_t *w, const Hpt__Datasets 
     char ds[512];
     datasets_str(w, ds, sizeof ds);
     hpt__event(k, COORD_EV_WORKER_DATASETS, -1, 0, "worker=%s datasets=%s bytes_served=%llu",
-               w->id, ds[0] ? ds : "none", (unsigned long long)w->bytes_served);
+               hpt__q(k, w->id), ds[0] ? hpt__q(k, ds) : "none",
+               (unsigned long long)w->bytes_served);
     w->offer_at = 0;   // another sweep's dataset may be missing still: offer it at once
     hpt__dispatch(k);
 }
@@ -431,8 +460,8 @@ void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why)
         hpt__requeue(k, w->leased, why);
         requeued++;
     }
-    hpt__event(k, COORD_EV_WORKER_LEFT, -1, 0, "worker=%s name=%s reason=\"%s\" requeued=%d",
-               w->id, w->name, why, requeued);
+    hpt__event(k, COORD_EV_WORKER_LEFT, -1, 0, "worker=%s name=%s reason=%s requeued=%d",
+               hpt__q(k, w->id), hpt__q(k, w->name), hpt__q(k, why), requeued);
     hpt__j_worker_seen(k, w->id, w->name, w->host, w->slots, w->version, hpt__unix(k), "gone");
     w->draining = true;   // off the free list
     hpt__worker_free_update(k, w);

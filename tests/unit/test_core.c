@@ -14,6 +14,7 @@
  * to which peer, which events and journal records were produced, and the
  * counters and states the shell reads.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1511,6 +1512,165 @@ HPT_TEST(family_resume_waits)
     core_end(&a);
     core_end(&b);
     coord_store_close(&st);
+}
+
+// --- peer strings (issue 11, finding 8) --------------------------------------------------
+
+/* A Hello with one bad string: exactly one Disconnect naming the field, no
+ * Welcome, no worker, one hello_refused event; reason (borrowed) checked. */
+static void hello_refused(coord_core_t *k, const fake_worker_t *w, Hpt__Hello *m,
+                          const char *field, const char *what)
+{
+    coord_core_hello(k, now, &w->peer, m);
+    drain(k, NULL);
+    ASSERT_EQ(n_sent(w, HPT__ENVELOPE__BODY_WELCOME), 0);
+    ASSERT_EQ(n_sent(w, DISCONNECT), 1);
+    const char *reason = NULL;
+    for (int i = 0; i < O.n_send; i++)
+        if (O.send[i].env->body_case == DISCONNECT)
+            reason = O.send[i].env->disconnect->reason;
+    ASSERT(reason != NULL);
+    ASSERT_STR_CONTAINS(reason, field);
+    ASSERT_STR_CONTAINS(reason, what);
+    ASSERT(worker_of(k, w) == NULL);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_JOINED), 0);
+    /* The event may be rate-limited; when it is there, it names the peer
+     * and carries no raw control byte. */
+    const char *f = ev_fields(COORD_EV_HELLO_REFUSED);
+    for (const char *p = f; *p; p++)
+        ASSERT((unsigned char)*p >= 0x20 && *p != 0x7f);
+}
+
+HPT_TEST(hello_strings_refused)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w = fw(1, "w1", 1);
+    Hpt__DatasetInfo ds = HPT__DATASET_INFO__INIT;
+    ds.name = "mnist";
+    ds.fingerprint = FP;
+    Hpt__DatasetInfo *dsv[1] = {&ds};
+    Hpt__Hello m = HPT__HELLO__INIT;
+    m.worker_id = "w1";
+    m.name = "w1";
+    m.host = "h";
+    m.version = "v";
+    m.slots = 1;
+    m.datasets = dsv;
+    m.n_datasets = 1;
+
+    m.name = "evil\x1b[2J";
+    hello_refused(&k, &w, &m, "name:", "U+001B");
+    ASSERT_EQ(n_ev(COORD_EV_HELLO_REFUSED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_HELLO_REFUSED), "peer=");
+    m.name = "w1";
+    m.host = "h\nts=1 level=error";
+    hello_refused(&k, &w, &m, "host:", "U+000A");
+    m.host = "h";
+    m.version = "1\x7f";
+    hello_refused(&k, &w, &m, "version:", "U+007F");
+    m.version = "v";
+    m.worker_id = "w\xc2\x9b" "1";
+    hello_refused(&k, &w, &m, "worker_id:", "U+009B");
+    m.worker_id = "w1";
+    ds.name = "mn\xffist";
+    hello_refused(&k, &w, &m, "datasets[0].name:", "invalid UTF-8");
+    ds.name = "mnist";
+    ds.fingerprint = "ab\x01";
+    hello_refused(&k, &w, &m, "datasets[0].fingerprint:", "U+0001");
+    ds.fingerprint = FP;
+    /* Rate-limited: 6 refusals from one peer, at most 5 events a minute. */
+    for (int i = 0; i < 5; i++) {
+        m.name = "x\x1b";
+        coord_core_hello(&k, now, &w.peer, &m);
+        drain(&k, NULL);
+        ASSERT_EQ(n_sent(&w, DISCONNECT), 1);
+        ASSERT_EQ(n_ev(COORD_EV_HELLO_REFUSED), 0);
+    }
+
+    /* Plain text, however odd, is welcome. */
+    m.name = "w1 \"q\" x=y \\ \xc3\xa9";
+    coord_core_hello(&k, now, &w.peer, &m);
+    drain(&k, NULL);
+    ASSERT_EQ(n_sent(&w, HPT__ENVELOPE__BODY_WELCOME), 1);
+    ASSERT(worker_of(&k, &w) != NULL);
+    core_end(&k);
+}
+
+/* Peer strings in event fields are logfmt values: a name built to add a
+ * field is quoted, an error text with control characters escaped. */
+HPT_TEST(event_fields_quote_peer_strings)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    submit(&k, NULL, SPEC_ONE, FP);
+    fake_worker_t w = fw(1, "w1", 1);
+    Hpt__DatasetInfo ds = HPT__DATASET_INFO__INIT;
+    ds.name = "mnist";
+    ds.fingerprint = FP;
+    Hpt__DatasetInfo *dsv[1] = {&ds};
+    Hpt__Hello m = HPT__HELLO__INIT;
+    m.worker_id = "w1";
+    m.name = "n\" level=error x=\\";
+    m.host = "my host";
+    m.version = "v";
+    m.slots = 1;
+    m.datasets = dsv;
+    m.n_datasets = 1;
+    coord_core_hello(&k, now, &w.peer, &m);
+    drain(&k, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_JOINED), 1);
+    const char *f = ev_fields(COORD_EV_WORKER_JOINED);
+    ASSERT_STR_CONTAINS(f, "name=\"n\\\" level=error x=\\\\\" host=\"my host\"");
+    ASSERT_ASSIGN(&w, 0, 1, 1);
+
+    Hpt__Result r = result_fail(1, 1, "boom\x1b]0;t\x07\nlevel=error");
+    result(&k, NULL, &w, &r);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_RETRY), 1);
+    f = ev_fields(COORD_EV_TASK_RETRY);
+    ASSERT_STR_CONTAINS(f, "error=\"boom\\x1b]0;t\\x07\\nlevel=error\"");
+    for (const char *p = f; *p; p++)
+        ASSERT((unsigned char)*p >= 0x20);
+    core_end(&k);
+}
+
+/* A spec whose largest model no worker could hold is refused at submit,
+ * naming the parameter and where it is. */
+HPT_TEST(submit_refuses_huge_model)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = NULL;
+    hpt_err err = {0};
+    const char *huge = "name: huge\n"
+                       "dataset: mnist\n"
+                       "method: grid\n"
+                       "parameters:\n"
+                       "  layers: {values: [1, 8]}\n"
+                       "  batch_size: {value: 64}\n"
+                       "  units: {values: [16, 65536]}\n";
+    ASSERT_EQ(coord_core_submit(&k, now, huge, "huge.yaml", FP, &s, &err), -EINVAL);
+    ASSERT(s == NULL);
+    ASSERT_STR_CONTAINS(err.msg, "huge.yaml:7:3: parameters.units: the largest model");
+    ASSERT_STR_CONTAINS(err.msg, "8 layers of up to 65536 units, batch_size 64");
+    ASSERT(k.sweeps == NULL);
+    drain(&k, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_SUBMITTED), 0);
+    /* The largest a worker may be asked for fits: 8 layers of 4096 units. */
+    const char *big = "name: big\n"
+                      "dataset: mnist\n"
+                      "method: grid\n"
+                      "parameters:\n"
+                      "  layers: {value: 8}\n"
+                      "  units: {value: 4096}\n"
+                      "  batch_size: {value: 512}\n";
+    ASSERT_OK(coord_core_submit(&k, now, big, "big.yaml", FP, &s, &err));
+    drain(&k, NULL);
+    core_end(&k);
 }
 
 // --- event names ------------------------------------------------------------------------
