@@ -525,6 +525,14 @@ out:
     return rc;
 }
 
+int hpt_dataset_file_check(const hpt_dataset_file_id_t *id)
+{
+    struct stat st;
+    if (id->fd < 0 || fstat(id->fd, &st) != 0)
+        return -EBADF;
+    return same_identity(id, &st) ? 0 : -ESTALE;
+}
+
 void hpt_dataset_scan_close(hpt_dataset_scan_t *sc)
 {
     if (!sc)

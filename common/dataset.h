@@ -137,6 +137,12 @@ int hpt_dataset_open_dir(const char *dir, bool nofollow, hpt_err *err);
  * file changed while it was read).  Blocking: reads every byte. */
 int hpt_dataset_scan(const char *dir, unsigned flags, hpt_dataset_scan_t *out, hpt_err *err);
 
+/* Whether the open file of id (a scan kept with HPT_DATASET_KEEP_FDS) still
+ * has the identity it was validated with (device, inode, size, mtime,
+ * ctime): one fstat.  Returns 0, -ESTALE when it changed, -EBADF when it is
+ * not open. */
+int hpt_dataset_file_check(const hpt_dataset_file_id_t *id);
+
 /* Close the fds of a scan (accepts a closed or zeroed-with-fds-at--1 one). */
 void hpt_dataset_scan_close(hpt_dataset_scan_t *sc);
 

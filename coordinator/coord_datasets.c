@@ -691,18 +691,15 @@ static const coord_sweep_t *serving_sweep(coord_t *c, const char *name, const ch
 /* Read up to want bytes at off of file i of r into a new buffer.  Returns 0
  * with *out (owned), *n and *size (the file's), or -errno with why (why_len
  * bytes) in words a peer may read (no paths).  A file whose identity is not
- * the validated one is refused, and the record dropped (*dropped). */
+ * the validated one is refused, and r is dropped (freed: the caller must not
+ * use it after -ESTALE). */
 static int read_chunk(coord_t *c, ds_rec_t *r, int i, uint64_t off, uint32_t want,
                       uint8_t **out, size_t *n, uint64_t *size, char *why, size_t why_len)
 {
     *out = NULL;
     *n = 0;
     const hpt_dataset_file_id_t *id = &r->scan.files[i];
-    struct stat st;
-    if (id->fd < 0 || fstat(id->fd, &st) != 0 || (uint64_t)st.st_size != id->size ||
-        (uint64_t)st.st_ino != id->ino || st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec !=
-            id->mtime_ns ||
-        st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec != id->ctime_ns) {
+    if (hpt_dataset_file_check(id) < 0) {
         snprintf(why, why_len, "the coordinator's copy of the file changed since it was "
                  "validated");
         char qn[2100];

@@ -482,8 +482,12 @@ HPT_TEST(scan_matches_load)
     ASSERT_EQ(fclose(f), 0);
     ASSERT_EQ(hpt_dataset_scan_check(&sc, HPT_DATASET_NOFOLLOW, &err), -ESTALE);
     ASSERT_STR_CONTAINS(err.msg, "t10k-labels-idx1-ubyte");
+    // ... and so does the open file (what the coordinator serves from).
+    ASSERT_EQ(hpt_dataset_file_check(&sc.files[3]), -ESTALE);
+    ASSERT_OK(hpt_dataset_file_check(&sc.files[0]));
     hpt_dataset_scan_close(&sc);
     ASSERT_EQ(sc.files[0].fd, -1);
+    ASSERT_EQ(hpt_dataset_file_check(&sc.files[0]), -EBADF);
     hpt_dataset_scan_close(&sc);   // twice is fine
 }
 
