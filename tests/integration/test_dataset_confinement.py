@@ -38,7 +38,7 @@ import struct
 import subprocess
 import time
 
-from harness import Cluster, check, finish, on_cleanup, tail
+from harness import CLI, Cluster, check, finish, on_cleanup, tail
 
 PROBE = os.environ["HPT_FETCH_PROBE"]
 FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
@@ -124,6 +124,7 @@ os.mkfifo(os.path.join(root, "fifo", FILES[1]))
 # A link inside the root to a directory inside it: an alias.
 os.symlink(os.path.join(root, "good"), os.path.join(root, "alias"))
 write_idx(os.path.join(root, "good2"), 7)
+write_idx(os.path.join(root, "good3"), 9, n_train=3000)
 
 c.start_coordinator("--data-roots", root)
 ROOT = os.path.realpath(root)
@@ -286,6 +287,23 @@ check(len(fetches) == 1 and fetches[0]["dataset"] == CANON,
       f"the worker fetched {len(fetches)} times: {fetches}")
 loaded = c.log_events("genuine", "dataset loaded", fetched="true")
 check([e["dataset"] for e in loaded] == [CANON], f"the worker loaded {loaded}")
+
+# Aliases submitted at the same time share one fingerprint job.
+g3 = os.path.join(root, "good3")
+procs = []
+for k, ds in enumerate((f"idx:{g3}", f"idx:{g3}/", f"idx:{root}//good3", f"idx:{g3}/../good3")):
+    path = os.path.join(c.dir, f"spec-g3-{k}.yaml")
+    with open(path, "w") as f:
+        f.write(SPEC.format(name="g3", ds=ds))
+    procs.append(subprocess.Popen([CLI, "launch", path], env=c.env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True))
+outs = [p.communicate(timeout=60) for p in procs]
+check(all(p.returncode == 0 for p in procs), f"concurrent aliases refused: {outs}")
+rows = c.q("SELECT DISTINCT dataset FROM sweeps WHERE name = 'g3'")
+check(rows == [("idx:" + os.path.join(ROOT, "good3"),)], f"concurrent aliases: {rows}")
+check(fingerprinted("idx:" + os.path.join(ROOT, "good3")) == 1,
+      f"{fingerprinted('idx:' + os.path.join(ROOT, 'good3'))} fingerprint jobs for 4 "
+      "concurrent aliases")
 
 # --- 6. a rewritten dataset is fingerprinted again --------------------------------
 # (Without the genuine worker, which could fetch the first copy in between.)
