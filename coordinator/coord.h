@@ -121,9 +121,12 @@ typedef struct coord_who {
 #define COORD_PEER_LOG_PER_MIN 60
 
 /* Retention runs this often (seconds), deleting at most this many finished
- * sweeps and event rows a run, so that one run stays short. */
+ * sweeps, rows of deleted sweeps (tasks with their attempts, then trials:
+ * 10,000 tasks took 40-50 ms with the commit on this machine) and event
+ * rows a run, so that one run stays short. */
 #define COORD_RETAIN_EVERY_S 10.0
 #define COORD_RETAIN_SWEEPS 16
+#define COORD_RETAIN_ROWS 10000
 #define COORD_RETAIN_EVENTS 50000
 
 /* Dataset fingerprints computed from the coordinator's own copies (the

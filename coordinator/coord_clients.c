@@ -144,6 +144,14 @@ void coord_retain(coord_t *c)
         free(v);
         free(fin);
     }
+    /* The rows of deleted sweeps, a bounded number a run (coord_store_gc). */
+    int64_t gone = 0;
+    int pending = 0;
+    if (coord_store_gc(c->store, COORD_RETAIN_ROWS, &gone, &pending) < 0)
+        hpt_log(HPT_LOG_ERROR, "store", "cannot delete the rows of deleted sweeps", "%s", "");
+    else if (gone > 0)
+        hpt_log(HPT_LOG_DEBUG, "store", "rows of deleted sweeps removed",
+                "rows=%lld sweeps_pending=%d", (long long)gone, pending);
     if (cfg->keep_events > 0 || cfg->keep_events_s > 0) {
         int64_t deleted = 0;
         double before = cfg->keep_events_s > 0 ? now_unix - cfg->keep_events_s : 0;

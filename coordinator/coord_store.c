@@ -56,7 +56,13 @@ static const char schema[] =
     "  trials_failed INTEGER NOT NULL, epochs_trained INTEGER NOT NULL,"
     "  epochs_scratch INTEGER NOT NULL, results_gen INTEGER NOT NULL,"
     "  has_refit INTEGER NOT NULL, refit_score REAL, refit_accuracy REAL,"
-    "  refit_n_test INTEGER NOT NULL);";
+    "  refit_n_test INTEGER NOT NULL);"
+    /* Sweeps deleted by retention whose trials, tasks and attempts are still
+     * being removed, a bounded number of rows at a time (coord_store_gc):
+     * a sweep with a million tasks would otherwise hold the loop for
+     * seconds.  Their sweeps row is gone already, so resume never sees the
+     * rows left. */
+    "CREATE TABLE IF NOT EXISTS deleted_sweeps(sweep INTEGER PRIMARY KEY);";
 
 enum {
     ST_SWEEP_ADD,
@@ -77,11 +83,9 @@ enum {
     ST_TASK_STATE,
     ST_WORKER,
     ST_EVENT,
-    ST_DEL_ATTEMPTS,
-    ST_DEL_TASKS,
-    ST_DEL_TRIALS,
     ST_DEL_SUMMARY,
     ST_DEL_SWEEP,
+    ST_DEL_PENDING,
     ST_ID_FLOOR,
     ST__COUNT
 };
@@ -129,14 +133,11 @@ static const char *const stmt_sql[ST__COUNT] = {
                   "name = ?2, host = ?3, slots = ?4, version = ?5, last_seen = ?6, state = ?7",
     [ST_EVENT] = "INSERT INTO events(seq, ts, level, component, msg, fields, sweep, type) "
                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    /* A sweep's deletion (retention): everything of it, attempts first
-     * (they are found through its tasks, by the tasks_sweep index). */
-    [ST_DEL_ATTEMPTS] = "DELETE FROM attempts WHERE task IN (SELECT id FROM tasks WHERE "
-                        "sweep = ?1)",
-    [ST_DEL_TASKS] = "DELETE FROM tasks WHERE sweep = ?1",
-    [ST_DEL_TRIALS] = "DELETE FROM trials WHERE sweep = ?1",
+    /* A sweep's deletion (retention): its sweeps row and summary at once,
+     * its other rows later (deleted_sweeps, coord_store_gc). */
     [ST_DEL_SUMMARY] = "DELETE FROM sweep_summaries WHERE sweep = ?1",
     [ST_DEL_SWEEP] = "DELETE FROM sweeps WHERE id = ?1",
+    [ST_DEL_PENDING] = "INSERT OR IGNORE INTO deleted_sweeps(sweep) VALUES(?1)",
     /* Sweep ids are never reused, even once the sweep with the largest id
      * is deleted: coord_store_max_ids reads this floor too. */
     [ST_ID_FLOOR] = "INSERT INTO meta(key, value) VALUES('sweep_id_floor', ?1) "
@@ -450,8 +451,7 @@ int coord_store_sweep_add_owned(coord_store_t *s, uint64_t id, const char *name,
 
 int coord_store_sweep_delete(coord_store_t *s, uint64_t id)
 {
-    static const int steps[] = {ST_DEL_ATTEMPTS, ST_DEL_TASKS, ST_DEL_TRIALS, ST_DEL_SUMMARY,
-                                ST_DEL_SWEEP, ST_ID_FLOOR};
+    static const int steps[] = {ST_DEL_SUMMARY, ST_DEL_SWEEP, ST_DEL_PENDING, ST_ID_FLOOR};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         sqlite3_stmt *st = begin(s, steps[i]);
         if (!st)
@@ -462,6 +462,79 @@ int coord_store_sweep_delete(coord_store_t *s, uint64_t id)
             return rc;
     }
     return 0;
+}
+
+/* Open the write transaction if needed (for statements prepared on the
+ * spot). */
+static int tx(coord_store_t *s)
+{
+    if (s->in_tx)
+        return 0;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        s->failed = -EIO;
+        return -EIO;
+    }
+    s->in_tx = true;
+    return 0;
+}
+
+/* Run sql with ?1 = a and ?2 = b; *changes receives the rows changed. */
+static int exec2(coord_store_t *s, const char *sql, int64_t a, int64_t b, int64_t *changes)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        s->failed = -EIO;
+        return -EIO;
+    }
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+    if (changes)
+        *changes = rc == 0 ? sqlite3_changes(s->db) : 0;
+    sqlite3_finalize(st);
+    if (rc < 0)
+        s->failed = -EIO;
+    return rc;
+}
+
+int coord_store_gc(coord_store_t *s, int64_t max_rows, int64_t *deleted, int *pending)
+{
+    *deleted = 0;
+    *pending = 0;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT sweep FROM deleted_sweeps ORDER BY sweep", -1, &q,
+                           NULL) != SQLITE_OK)
+        return -EIO;
+    int64_t ids[64];
+    int n = 0;
+    while (n < 64 && sqlite3_step(q) == SQLITE_ROW)
+        ids[n++] = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    int rc = n ? tx(s) : 0;
+    for (int i = 0; i < n && rc == 0 && *deleted < max_rows; i++) {
+        int64_t left = max_rows - *deleted, ch = 0, done = 0;
+        /* Attempts first: they are found through the tasks (the tasks_sweep
+         * index); then those tasks, then trials. */
+        rc = exec2(s, "DELETE FROM attempts WHERE task IN (SELECT id FROM tasks WHERE "
+                      "sweep = ?1 LIMIT ?2)", ids[i], left, &ch);
+        *deleted += ch;
+        if (rc == 0)
+            rc = exec2(s, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE sweep = ?1 "
+                          "LIMIT ?2)", ids[i], left, &done);
+        *deleted += done;
+        if (rc == 0 && done < left) {
+            rc = exec2(s, "DELETE FROM trials WHERE rowid IN (SELECT rowid FROM trials WHERE "
+                          "sweep = ?1 LIMIT ?2)", ids[i], left - done, &ch);
+            *deleted += ch;
+            if (rc == 0 && done + ch < left)   // nothing of it is left
+                rc = exec2(s, "DELETE FROM deleted_sweeps WHERE sweep = ?1", ids[i], 0, NULL);
+            else
+                (*pending)++;
+        } else {
+            (*pending)++;
+        }
+    }
+    return rc;
 }
 
 int coord_store_events_prune(coord_store_t *s, int64_t keep, double before, int64_t max_rows,
@@ -509,23 +582,9 @@ int coord_store_events_prune(coord_store_t *s, int64_t keep, double before, int6
     }
     if (cut <= lo)
         return 0;
-    sqlite3_stmt *st = NULL;
-    if (!s->in_tx) {
-        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-            s->failed = -EIO;
-            return -EIO;
-        }
-        s->in_tx = true;
-    }
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM events WHERE rowid < ?1", -1, &st, NULL) !=
-        SQLITE_OK)
-        return -EIO;
-    sqlite3_bind_int64(st, 1, cut);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-    *deleted = rc == 0 ? sqlite3_changes(s->db) : 0;
-    sqlite3_finalize(st);
-    if (rc < 0)
-        s->failed = -EIO;
+    int rc = tx(s);
+    if (rc == 0)
+        rc = exec2(s, "DELETE FROM events WHERE rowid < ?1", cut, 0, deleted);
     return rc;
 }
 
