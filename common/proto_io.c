@@ -68,9 +68,33 @@ int hpt_proto_recv(void *sock, hpt_peer_id_t *from, hpt_env_t **out, hpt_err *er
 int hpt_proto_recv_ex(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
                       hpt_err *err)
 {
+    return hpt_proto_recv_meta(sock, from, out, bad_req_id, NULL, err);
+}
+
+/* Copy message property `name` of m into buf (len bytes, cut to fit), ""
+ * when the message has none. */
+static void msg_prop(zmq_msg_t *m, const char *name, char *buf, size_t len)
+{
+    const char *v = zmq_msg_gets(m, name);
+    snprintf(buf, len, "%s", v ? v : "");
+}
+
+static void meta_take(zmq_msg_t *m, hpt_proto_meta_t *meta)
+{
+    if (!meta || meta->user_id[0] || meta->peer_address[0])
+        return;
+    msg_prop(m, "User-Id", meta->user_id, sizeof meta->user_id);
+    msg_prop(m, "Peer-Address", meta->peer_address, sizeof meta->peer_address);
+}
+
+int hpt_proto_recv_meta(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
+                        hpt_proto_meta_t *meta, hpt_err *err)
+{
     *out = NULL;
     if (bad_req_id)
         *bad_req_id = 0;
+    if (meta)
+        *meta = (hpt_proto_meta_t){0};
     zmq_msg_t msg;
     if (from) {
         zmq_msg_init(&msg);
@@ -82,6 +106,7 @@ int hpt_proto_recv_ex(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t
         size_t n = zmq_msg_size(&msg);
         from->len = (uint8_t)(n > HPT_PROTO_MAX_ID ? HPT_PROTO_MAX_ID : n);
         memcpy(from->bytes, zmq_msg_data(&msg), from->len);
+        meta_take(&msg, meta);   // a ROUTER gives the identity frame the connection's properties
         zmq_msg_close(&msg);
         if (!more_frames(sock))
             return hpt_err_set(err, -EBADMSG, "message has no body frame");
@@ -92,6 +117,7 @@ int hpt_proto_recv_ex(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t
         zmq_msg_close(&msg);
         return rc;
     }
+    meta_take(&msg, meta);
     int rc;
     if (more_frames(sock)) {
         drain(sock);

@@ -60,6 +60,21 @@ int hpt_proto_recv(void *sock, hpt_peer_id_t *from, hpt_env_t **out, hpt_err *er
 int hpt_proto_recv_ex(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
                       hpt_err *err);
 
+/* What libzmq says about the connection a message came on (its message
+ * properties, zmq_msg_gets): the User-Id the coordinator's ZAP handler gave
+ * it (the peer's Z85 public key with CURVE; "" without a ZAP handler) and
+ * the peer's address (an IP for TCP, "localhost:UID:GID:PID" for ipc://;
+ * "" when unknown).  Cut to fit. */
+typedef struct hpt_proto_meta {
+    char user_id[256];
+    char peer_address[64];
+} hpt_proto_meta_t;
+
+/* hpt_proto_recv_ex that also fills *meta (may be NULL), on success and on
+ * -EBADMSG alike, so that a server can tell who sent a bad message. */
+int hpt_proto_recv_meta(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
+                        hpt_proto_meta_t *meta, hpt_err *err);
+
 /* Unpack and validate a packed envelope (borrowed bytes).  Used by
  * hpt_proto_recv and by the fuzz target.  Returns 0 with *out owned by the
  * caller, or -EBADMSG with err filled. */

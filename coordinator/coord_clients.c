@@ -25,8 +25,8 @@
 #include "dataset.h"
 #include "log.h"
 
-/* coord_log_allowed kinds of this file (other files use 0..2 and 10..12). */
-enum { LOG_REPLY_FAILED = 20 };
+/* coord_log_allowed kinds of this file (other files use 0..4, 10..12 and 30..). */
+enum { LOG_REPLY_FAILED = 20, LOG_QUOTA = 21 };
 
 static void reply_failed(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, int body_case,
                          int rc, size_t bytes);
@@ -85,6 +85,87 @@ static void reply_error(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, 
     env.body_case = HPT__ENVELOPE__BODY_ERROR;
     env.error = &e;
     reply(c, peer, req_id, &env);
+}
+
+// --- retention --------------------------------------------------------------------
+
+typedef struct retain_ent {
+    double finished;
+    uint64_t id;
+    coord_sweep_t *s;
+} retain_ent_t;
+
+static int by_finish(const void *a, const void *b)
+{
+    const retain_ent_t *x = a, *y = b;
+    if (x->finished != y->finished)
+        return x->finished < y->finished ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void rcache_drop(coord_t *c, coord_sweep_t *s);
+
+void coord_retain(coord_t *c)
+{
+    double now_unix = coord_unix();
+    const coord_cfg_t *cfg = &c->cfg;
+    if (cfg->keep_sweeps > 0 || cfg->keep_sweeps_s > 0) {
+        size_t n = 0;
+        for (const coord_sweep_t *s = c->core.sweeps; s; s = s->next)
+            n += s->state >= SWEEP_DONE;
+        retain_ent_t *v = n ? malloc(n * sizeof *v) : NULL;
+        double *fin = n ? malloc(n * sizeof *fin) : NULL;
+        if (n && (!v || !fin))
+            n = 0;   // out of memory: try again next run
+        size_t i = 0;
+        for (coord_sweep_t *s = c->core.sweeps; s && i < n; s = s->next)
+            if (s->state >= SWEEP_DONE)
+                v[i++] = (retain_ent_t){.finished = s->finished, .id = s->id, .s = s};
+        if (n > 1)
+            qsort(v, n, sizeof *v, by_finish);
+        for (i = 0; i < n; i++)
+            fin[i] = v[i].finished;
+        size_t over = cfg->keep_sweeps > 0 && n > (size_t)cfg->keep_sweeps
+                          ? n - (size_t)cfg->keep_sweeps : 0;
+        size_t drop = coord_retain_count(fin, n, cfg->keep_sweeps > 0 ? cfg->keep_sweeps : -1,
+                                         cfg->keep_sweeps_s, now_unix);
+        for (i = 0; i < drop && i < COORD_RETAIN_SWEEPS; i++) {
+            coord_sweep_t *s = v[i].s;
+            // The shell's references first: the core frees s.
+            rcache_drop(c, s);
+            for (int k = 0; k < COORD_LOADED_LRU; k++)
+                if (c->lru_sweep[k] == s->id)
+                    c->lru_sweep[k] = 0;
+            const char *why = i < over ? "more finished sweeps than keep_sweeps"
+                                       : "older than keep_sweeps_s";
+            if (coord_core_forget(&c->core, coord_now(), s, why) == 0)
+                c->sweeps_deleted++;
+            coord_apply(c);
+        }
+        free(v);
+        free(fin);
+    }
+    /* The rows of deleted sweeps, a bounded number a run (coord_store_gc). */
+    int64_t gone = 0;
+    int pending = 0;
+    if (coord_store_gc(c->store, COORD_RETAIN_ROWS, &gone, &pending) < 0)
+        hpt_log(HPT_LOG_ERROR, "store", "cannot delete the rows of deleted sweeps", "%s", "");
+    else if (gone > 0)
+        hpt_log(HPT_LOG_DEBUG, "store", "rows of deleted sweeps removed",
+                "rows=%lld sweeps_pending=%d", (long long)gone, pending);
+    if (cfg->keep_events > 0 || cfg->keep_events_s > 0) {
+        int64_t deleted = 0;
+        double before = cfg->keep_events_s > 0 ? now_unix - cfg->keep_events_s : 0;
+        if (coord_store_events_prune(c->store, cfg->keep_events, before, COORD_RETAIN_EVENTS,
+                                     &deleted) < 0)
+            hpt_log(HPT_LOG_ERROR, "store", "cannot prune the journal's events", "%s", "");
+        else if (deleted > 0) {
+            c->events_deleted += (uint64_t)deleted;
+            hpt_log(HPT_LOG_INFO, "store", "old events deleted from the journal",
+                    "deleted=%lld total=%llu keep_events=%d keep_events_s=%d", (long long)deleted,
+                    (unsigned long long)c->events_deleted, cfg->keep_events, cfg->keep_events_s);
+        }
+    }
 }
 
 // --- building SweepInfo ---------------------------------------------------
@@ -480,11 +561,13 @@ void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool c
 typedef struct submit_job {
     coord_t *c;
     hpt_peer_id_t peer;
+    coord_who_t who;              // the submitter: the sweep's owner and its quota
     uint64_t req_id;
     char *text, *path;
     char dataset[1024];           // canonical (coord_datasets_resolve)
     char typed[1024];             // as the spec says, for messages
     int line, col;                // of the spec's dataset value
+    struct submit_job *next;      // coord_t.submit_jobs while waiting
 } submit_job_t;
 
 static void submit_job_free(submit_job_t *j)
@@ -503,13 +586,62 @@ static void journal_stop(coord_t *c)
     uv_stop(c->loop);
 }
 
+// --- quotas -----------------------------------------------------------------------
+
+/* Whether one more sweep of spec_bytes from `who` fits the quotas
+ * (coord_policy.h): 0, or -EDQUOT with the ErrorReply sent, counted and
+ * logged (at most five lines a minute per connection).  Active sweeps are
+ * counted in the core, where a submission lands; in_flight_too adds the
+ * submissions still waiting for their dataset's fingerprint (on_submit's
+ * early check; the final one, in submit_fp_done, counts what has landed). */
+static int quota_check(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id,
+                       const coord_who_t *who, size_t spec_bytes, bool in_flight_too)
+{
+    int extra = 0;
+    if (in_flight_too)
+        for (const submit_job_t *p = c->submit_jobs; p; p = p->next)
+            extra += strcmp(p->who.principal, who->principal) == 0;
+    coord_quota_cfg_t q = {.spec_bytes = c->cfg.max_spec_bytes,
+                           .active_per_key = c->cfg.max_active_sweeps_per_key,
+                           .active_total = c->cfg.max_active_sweeps};
+    coord_quota_use_t u = {.spec_bytes = spec_bytes, .active_key = extra,
+                           .active_total = in_flight_too ? c->submits_pending : 0};
+    for (const coord_sweep_t *s = c->core.sweeps; s; s = s->next) {
+        if (s->state >= SWEEP_DONE)
+            continue;
+        u.active_total++;
+        u.active_key += strcmp(s->owner, who->principal) == 0;
+    }
+    hpt_err err = {0};
+    int rc = coord_quota_check(&q, &u, who->label, &err);
+    if (rc == 0)
+        return 0;
+    c->refused_quota++;
+    if (coord_log_allowed(c, peer, LOG_QUOTA, 5)) {
+        char id[80], q1[300], q2[120];
+        hpt_log(HPT_LOG_WARN, "clients", "submission refused by a quota",
+                "peer=%s from=%s error=%s refused=%llu", hpt_peer_id_str(peer, id, sizeof id),
+                hpt_log_quote(who->label, q2, sizeof q2), hpt_log_quote(err.msg, q1, sizeof q1),
+                (unsigned long long)c->refused_quota);
+    }
+    reply_error(c, peer, req_id, COORD_ERR_LIMIT, err.msg);
+    return rc;
+}
+
 /* The fingerprint is known (or known to be missing): queue the sweep in the
- * core and acknowledge it with its id.  Frees j. */
+ * core and acknowledge it with its id.  Called once per submission, from
+ * coord_datasets_fingerprint (at once, or when its job ends).  Frees j. */
 static void submit_fp_done(coord_t *c, const coord_ds_result_t *res, void *ud)
 {
     submit_job_t *j = ud;
     hpt_err err = {0};
     coord_sweep_t *s = NULL;
+    c->submits_pending--;
+    for (submit_job_t **pp = &c->submit_jobs; *pp; pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
     if (c->stopping) {
         reply_error(c, &j->peer, j->req_id, 1, "the coordinator is stopping");
         goto out;
@@ -527,8 +659,12 @@ static void submit_fp_done(coord_t *c, const coord_ds_result_t *res, void *ud)
         reply_error(c, &j->peer, j->req_id, 2, msg);
         goto out;
     }
+    /* Again, now that the submissions that were in flight with this one
+     * have landed (each in turn, on this thread): this check is exact. */
+    if (quota_check(c, &j->peer, j->req_id, &j->who, strlen(j->text), false) < 0)
+        goto out;
     int rc = coord_core_submit_ds(&c->core, coord_now(), j->text, j->path, j->dataset, res->fp,
-                                  &s, &err);
+                                  j->who.principal, &s, &err);
     if (rc < 0) {
         char q[300], qp[300];
         hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
@@ -568,17 +704,15 @@ out:
     submit_job_free(j);
 }
 
-/* submit_fp_done from a fingerprint job (not from the cache). */
-static void submit_fp_waited(coord_t *c, const coord_ds_result_t *res, void *ud)
-{
-    c->submits_pending--;
-    submit_fp_done(c, res, ud);
-}
-
-static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+static void on_submit(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who,
+                      hpt_env_t *env)
 {
     hpt_err err = {0};
     const char *path = env->submit->path[0] ? env->submit->path : "spec";
+    /* Quotas before the spec is parsed: a refused submission costs a count
+     * of the sweeps, not a parse. */
+    if (quota_check(c, peer, env->req_id, who, strlen(env->submit->spec), true) < 0)
+        return;
     /* Parse first, so a bad spec is answered at once; the core parses the
      * same text again when the fingerprint is known. */
     coord_spec_t *spec = NULL;
@@ -604,6 +738,7 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     if (j) {
         j->c = c;
         j->peer = *peer;
+        j->who = *who;
         j->req_id = env->req_id;
         j->text = strdup(env->submit->spec);
         j->path = strdup(path);
@@ -619,10 +754,14 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         reply_error(c, peer, env->req_id, 1, "out of memory");
         return;
     }
+    /* In flight (for the quotas) until submit_fp_done, which may run before
+     * coord_datasets_fingerprint returns. */
     c->submits_pending++;
-    int rc = coord_datasets_fingerprint(c, j->dataset, submit_fp_waited, j);
-    if (rc < 0) {
+    j->next = c->submit_jobs;
+    c->submit_jobs = j;
+    if (coord_datasets_fingerprint(c, j->dataset, submit_fp_done, j) < 0) {
         c->submits_pending--;
+        c->submit_jobs = j->next;
         submit_job_free(j);
         reply_error(c, peer, env->req_id, 1, "out of memory");
     }
@@ -1393,14 +1532,15 @@ static void on_subscribe(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     s->expiry = coord_now() + c->cfg.sub_timeout_ms * 1e-3;
 }
 
-void coord_on_client(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+void coord_on_client(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who,
+                     hpt_env_t *env)
 {
     /* Any message from a follower renews its subscription. */
     coord_sub_t *s = sub_find(c, peer);
     if (s)
         s->expiry = coord_now() + c->cfg.sub_timeout_ms * 1e-3;
     switch (env->body_case) {
-    case HPT__ENVELOPE__BODY_SUBMIT: on_submit(c, peer, env); break;
+    case HPT__ENVELOPE__BODY_SUBMIT: on_submit(c, peer, who, env); break;
     case HPT__ENVELOPE__BODY_STATUS: on_status(c, peer, env); break;
     case HPT__ENVELOPE__BODY_WORKERS: on_workers(c, peer, env); break;
     case HPT__ENVELOPE__BODY_RESULTS: on_results(c, peer, env); break;

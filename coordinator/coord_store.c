@@ -23,7 +23,7 @@ static const char schema[] =
     "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, path TEXT, spec TEXT NOT NULL,"
     "  priority INTEGER NOT NULL, state TEXT NOT NULL, created REAL, started REAL,"
     "  finished REAL, fingerprint TEXT, error TEXT, best_trial INTEGER,"
-    "  refit_score REAL, refit_accuracy REAL, dataset TEXT);"
+    "  refit_score REAL, refit_accuracy REAL, owner TEXT, dataset TEXT);"
     "CREATE TABLE IF NOT EXISTS trials("
     "  sweep INTEGER NOT NULL, trial INTEGER NOT NULL, params TEXT NOT NULL,"
     "  state TEXT NOT NULL, mean REAL, std REAL, error TEXT, obs_before INTEGER,"
@@ -56,7 +56,13 @@ static const char schema[] =
     "  trials_failed INTEGER NOT NULL, epochs_trained INTEGER NOT NULL,"
     "  epochs_scratch INTEGER NOT NULL, results_gen INTEGER NOT NULL,"
     "  has_refit INTEGER NOT NULL, refit_score REAL, refit_accuracy REAL,"
-    "  refit_n_test INTEGER NOT NULL);";
+    "  refit_n_test INTEGER NOT NULL);"
+    /* Sweeps deleted by retention whose trials, tasks and attempts are still
+     * being removed, a bounded number of rows at a time (coord_store_gc):
+     * a sweep with a million tasks would otherwise hold the loop for
+     * seconds.  Their sweeps row is gone already, so resume never sees the
+     * rows left. */
+    "CREATE TABLE IF NOT EXISTS deleted_sweeps(sweep INTEGER PRIMARY KEY);";
 
 enum {
     ST_SWEEP_ADD,
@@ -77,12 +83,17 @@ enum {
     ST_TASK_STATE,
     ST_WORKER,
     ST_EVENT,
+    ST_DEL_SUMMARY,
+    ST_DEL_SWEEP,
+    ST_DEL_PENDING,
+    ST_ID_FLOOR,
     ST__COUNT
 };
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_SWEEP_ADD] = "INSERT INTO sweeps(id, name, path, spec, priority, state, created, "
-                     "fingerprint, dataset) VALUES(?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8)",
+                     "fingerprint, owner, dataset) VALUES(?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, "
+                     "?9)",
     [ST_SWEEP_STATE_START] = "UPDATE sweeps SET state = ?2, started = ?3 WHERE id = ?1",
     [ST_SWEEP_STATE_END] = "UPDATE sweeps SET state = ?2, finished = ?3, error = ?4 WHERE id = ?1",
     [ST_SWEEP_STATE] = "UPDATE sweeps SET state = ?2 WHERE id = ?1",
@@ -123,6 +134,16 @@ static const char *const stmt_sql[ST__COUNT] = {
                   "name = ?2, host = ?3, slots = ?4, version = ?5, last_seen = ?6, state = ?7",
     [ST_EVENT] = "INSERT INTO events(seq, ts, level, component, msg, fields, sweep, type) "
                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* A sweep's deletion (retention): its sweeps row and summary at once,
+     * its other rows later (deleted_sweeps, coord_store_gc). */
+    [ST_DEL_SUMMARY] = "DELETE FROM sweep_summaries WHERE sweep = ?1",
+    [ST_DEL_SWEEP] = "DELETE FROM sweeps WHERE id = ?1",
+    [ST_DEL_PENDING] = "INSERT OR IGNORE INTO deleted_sweeps(sweep) VALUES(?1)",
+    /* Sweep ids are never reused, even once the sweep with the largest id
+     * is deleted: coord_store_max_ids reads this floor too. */
+    [ST_ID_FLOOR] = "INSERT INTO meta(key, value) VALUES('sweep_id_floor', ?1) "
+                    "ON CONFLICT(key) DO UPDATE SET value = "
+                    "MAX(CAST(value AS INTEGER), CAST(?1 AS INTEGER))",
 };
 
 struct coord_store {
@@ -215,6 +236,8 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
     sqlite3_exec(s->db, "ALTER TABLE sweeps ADD COLUMN dataset TEXT", NULL, NULL, NULL);
     /* Journals from before typed events: their rows keep a NULL type. */
     sqlite3_exec(s->db, "ALTER TABLE events ADD COLUMN type TEXT", NULL, NULL, NULL);
+    /* ... and from before quotas: their sweeps have no owner. */
+    sqlite3_exec(s->db, "ALTER TABLE sweeps ADD COLUMN owner TEXT", NULL, NULL, NULL);
     /* Mark the file as ours, and refuse one written by a newer schema. */
     sqlite3_stmt *m = NULL;
     sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &m, NULL);
@@ -337,12 +360,17 @@ void coord_store_rollback(coord_store_t *s)
     s->failed = 0;
 }
 
+static int sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
+                     const char *spec_text, int priority, double created,
+                     const char *fingerprint, const char *owner, const char *dataset);
+
 int coord_store_apply(coord_store_t *s, const coord_jrec_t *j)
 {
     switch (j->kind) {
     case COORD_J_SWEEP_ADD:
-        return coord_store_sweep_add(s, j->sweep, j->name, j->path, j->text, j->priority, j->ts,
-                                     j->fingerprint, j->dataset);
+        return sweep_add(s, j->sweep, j->name, j->path, j->text, j->priority, j->ts,
+                         j->fingerprint, j->owner, j->dataset);
+    case COORD_J_SWEEP_DELETE: return coord_store_sweep_delete(s, j->sweep);
     case COORD_J_SWEEP_STATE: return coord_store_sweep_state(s, j->sweep, j->state, j->ts, j->error);
     case COORD_J_SWEEP_REFIT:
         return coord_store_sweep_refit(s, j->sweep, j->trial, j->score, j->accuracy);
@@ -399,7 +427,9 @@ int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task)
     *sweep = *task = 0;
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT (SELECT IFNULL(MAX(id), 0) FROM sweeps), "
+                           "SELECT MAX((SELECT IFNULL(MAX(id), 0) FROM sweeps), "
+                           "IFNULL((SELECT CAST(value AS INTEGER) FROM meta "
+                           "WHERE key = 'sweep_id_floor'), 0)), "
                            "(SELECT IFNULL(MAX(id), 0) FROM tasks)",
                            -1, &q, NULL) != SQLITE_OK)
         return -EIO;
@@ -464,9 +494,11 @@ static void bind_real(sqlite3_stmt *st, int i, double v)
         sqlite3_bind_null(st, i);
 }
 
-int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
-                          const char *spec_text, int priority, double created,
-                          const char *fingerprint, const char *dataset)
+/* A sweeps row: who submitted it (owner, NULL: unknown) and its canonical
+ * dataset name (NULL: the spec's), both read back at resume. */
+static int sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
+                     const char *spec_text, int priority, double created,
+                     const char *fingerprint, const char *owner, const char *dataset)
 {
     sqlite3_stmt *st = begin(s, ST_SWEEP_ADD);
     if (!st)
@@ -478,8 +510,162 @@ int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const
     sqlite3_bind_int(st, 5, priority);
     bind_real(st, 6, created);
     bind_text(st, 7, fingerprint);
-    bind_text(st, 8, dataset);
+    bind_text(st, 8, owner);
+    bind_text(st, 9, dataset);
     return run(s, st);
+}
+
+int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
+                          const char *spec_text, int priority, double created,
+                          const char *fingerprint)
+{
+    return sweep_add(s, id, name, path, spec_text, priority, created, fingerprint, NULL, NULL);
+}
+
+int coord_store_sweep_add_owned(coord_store_t *s, uint64_t id, const char *name,
+                                const char *path, const char *spec_text, int priority,
+                                double created, const char *fingerprint, const char *owner)
+{
+    return sweep_add(s, id, name, path, spec_text, priority, created, fingerprint, owner, NULL);
+}
+
+int coord_store_sweep_delete(coord_store_t *s, uint64_t id)
+{
+    static const int steps[] = {ST_DEL_SUMMARY, ST_DEL_SWEEP, ST_DEL_PENDING, ST_ID_FLOOR};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        sqlite3_stmt *st = begin(s, steps[i]);
+        if (!st)
+            return -EIO;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+        int rc = run(s, st);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Open the write transaction if needed (for statements prepared on the
+ * spot). */
+static int tx(coord_store_t *s)
+{
+    if (s->in_tx)
+        return 0;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        s->failed = -EIO;
+        return -EIO;
+    }
+    s->in_tx = true;
+    return 0;
+}
+
+/* Run sql with ?1 = a and ?2 = b; *changes receives the rows changed. */
+static int exec2(coord_store_t *s, const char *sql, int64_t a, int64_t b, int64_t *changes)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        s->failed = -EIO;
+        return -EIO;
+    }
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+    if (changes)
+        *changes = rc == 0 ? sqlite3_changes(s->db) : 0;
+    sqlite3_finalize(st);
+    if (rc < 0)
+        s->failed = -EIO;
+    return rc;
+}
+
+int coord_store_gc(coord_store_t *s, int64_t max_rows, int64_t *deleted, int *pending)
+{
+    *deleted = 0;
+    *pending = 0;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT sweep FROM deleted_sweeps ORDER BY sweep", -1, &q,
+                           NULL) != SQLITE_OK)
+        return -EIO;
+    int64_t ids[64];
+    int n = 0;
+    while (n < 64 && sqlite3_step(q) == SQLITE_ROW)
+        ids[n++] = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    int rc = n ? tx(s) : 0;
+    for (int i = 0; i < n && rc == 0 && *deleted < max_rows; i++) {
+        int64_t left = max_rows - *deleted, ch = 0, done = 0;
+        /* Attempts first: they are found through the tasks (the tasks_sweep
+         * index); then those tasks, then trials. */
+        rc = exec2(s, "DELETE FROM attempts WHERE task IN (SELECT id FROM tasks WHERE "
+                      "sweep = ?1 LIMIT ?2)", ids[i], left, &ch);
+        *deleted += ch;
+        if (rc == 0)
+            rc = exec2(s, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE sweep = ?1 "
+                          "LIMIT ?2)", ids[i], left, &done);
+        *deleted += done;
+        if (rc == 0 && done < left) {
+            rc = exec2(s, "DELETE FROM trials WHERE rowid IN (SELECT rowid FROM trials WHERE "
+                          "sweep = ?1 LIMIT ?2)", ids[i], left - done, &ch);
+            *deleted += ch;
+            if (rc == 0 && done + ch < left)   // nothing of it is left
+                rc = exec2(s, "DELETE FROM deleted_sweeps WHERE sweep = ?1", ids[i], 0, NULL);
+            else
+                (*pending)++;
+        } else {
+            (*pending)++;
+        }
+    }
+    return rc;
+}
+
+int coord_store_events_prune(coord_store_t *s, int64_t keep, double before, int64_t max_rows,
+                             int64_t *deleted)
+{
+    *deleted = 0;
+    /* Rows are appended with increasing rowids and only the oldest leave,
+     * so the table is one rowid range: its size is max - min + 1, and the
+     * rows to delete are a prefix, found without an index on ts (the scan
+     * stops at the first row young enough). */
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT IFNULL(MIN(rowid), 0), IFNULL(MAX(rowid), 0) "
+                                  "FROM events", -1, &q, NULL) != SQLITE_OK)
+        return -EIO;
+    int64_t lo = 0, hi = 0;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        lo = sqlite3_column_int64(q, 0);
+        hi = sqlite3_column_int64(q, 1);
+    }
+    sqlite3_finalize(q);
+    if (hi == 0)
+        return 0;
+    int64_t cut = lo;                 // delete the rowids below cut ...
+    int64_t limit = lo + max_rows;    // ... but no more than max_rows in one run
+    if (keep > 0 && hi - lo + 1 > keep)
+        cut = hi - keep + 1;
+    if (cut > limit)
+        cut = limit;
+    if (before > 0 && cut < limit) {
+        /* Old rows past those the count removes: the first young row ends
+         * them (reading at most the rows this run may delete). */
+        q = NULL;
+        if (sqlite3_prepare_v2(s->db, "SELECT rowid FROM events WHERE rowid >= ?1 AND "
+                                      "rowid < ?2 AND (ts IS NULL OR ts >= ?3) ORDER BY rowid "
+                                      "LIMIT 1",
+                               -1, &q, NULL) != SQLITE_OK)
+            return -EIO;
+        sqlite3_bind_int64(q, 1, cut);
+        sqlite3_bind_int64(q, 2, limit);
+        sqlite3_bind_double(q, 3, before);
+        cut = limit < hi + 1 ? limit : hi + 1;   // none young in range: all of it is old
+        if (sqlite3_step(q) == SQLITE_ROW)
+            cut = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    if (cut <= lo)
+        return 0;
+    int rc = tx(s);
+    if (rc == 0)
+        rc = exec2(s, "DELETE FROM events WHERE rowid < ?1", cut, 0, deleted);
+    return rc;
 }
 
 int coord_store_sweep_state(coord_store_t *s, uint64_t id, const char *state, double ts,
@@ -735,7 +921,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
                            "m.best_values, m.tasks_total, m.tasks_done, m.tasks_failed, "
                            "m.trials_done, m.trials_failed, m.epochs_trained, m.epochs_scratch, "
                            "m.results_gen, m.has_refit, m.refit_score, m.refit_accuracy, "
-                           "m.refit_n_test, w.dataset FROM sweeps w "
+                           "m.refit_n_test, w.owner, w.dataset FROM sweeps w "
                            "LEFT JOIN sweep_summaries m ON m.sweep = w.id ORDER BY w.id",
                            -1, &q, NULL) != SQLITE_OK)
         return -EIO;
@@ -753,7 +939,8 @@ int coord_store_each_open_sweep(coord_store_t *s,
             .started = col_real(q, 8),
             .finished = col_real(q, 9),
             .error = col_text(q, 10),
-            .dataset = col_text(q, 30),
+            .owner = col_text(q, 30),
+            .dataset = col_text(q, 31),
         };
         coord_jsum_t sum = {0};
         if (sqlite3_column_type(q, 11) != SQLITE_NULL) {

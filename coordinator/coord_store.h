@@ -76,11 +76,31 @@ int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task);
 
 int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
                           const char *spec_text, int priority, double created,
-                          const char *fingerprint, const char *dataset);
+                          const char *fingerprint);
 int coord_store_sweep_state(coord_store_t *s, uint64_t id, const char *state, double ts,
                             const char *error);
 int coord_store_sweep_refit(coord_store_t *s, uint64_t id, uint64_t best_trial, double score,
                             double accuracy);
+/* coord_store_sweep_add with the principal that submitted it (borrowed,
+ * NULL: unknown). */
+int coord_store_sweep_add_owned(coord_store_t *s, uint64_t id, const char *name,
+                                const char *path, const char *spec_text, int priority,
+                                double created, const char *fingerprint, const char *owner);
+/* Delete a sweep (retention): its sweeps row and summary at once, so that
+ * resume no longer sees it; its trials, tasks and attempts later, a bounded
+ * number of rows at a time (coord_store_gc).  Its id is never handed out
+ * again (coord_store_max_ids). */
+int coord_store_sweep_delete(coord_store_t *s, uint64_t id);
+/* Remove up to about max_rows rows (attempts, tasks, trials) of deleted
+ * sweeps; *deleted receives how many went, *pending how many deleted sweeps
+ * still have rows.  Part of the open transaction. */
+int coord_store_gc(coord_store_t *s, int64_t max_rows, int64_t *deleted, int *pending);
+/* Retention of the events table: delete the oldest rows so that at most
+ * `keep` remain (0: no count limit) and none has a ts before `before`
+ * (unix seconds; 0: no age limit), at most max_rows of them in this call.
+ * *deleted receives how many went.  Part of the open transaction. */
+int coord_store_events_prune(coord_store_t *s, int64_t keep, double before, int64_t max_rows,
+                             int64_t *deleted);
 /* A finished sweep's summary (borrowed), replacing any earlier one. */
 int coord_store_sweep_summary(coord_store_t *s, uint64_t id, const coord_jsum_t *sum);
 

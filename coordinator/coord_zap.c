@@ -11,6 +11,15 @@
  * and 400 otherwise, logging each refusal with the peer's address and key,
  * at most five lines a minute per address and key (coord_log_allowed).
  *
+ * Roles (docs/security.md): a key's roles come from the subdirectory its
+ * file is in (workers/, clients/, readers/; the top level: worker).  The
+ * ZAP handler's 200 carries the key itself, in Z85, as the connection's
+ * User-Id, which libzmq attaches to every message of the connection
+ * (zmq_msg_gets "User-Id").  main.c looks the key's roles up in the current
+ * set for every message (coord_zap_roles), so a SIGHUP that moves or
+ * deletes a key's file changes what its open connections may do at once,
+ * even though ZeroMQ cannot close them.
+ *
  * A peer that fails before ZAP is asked (a plain-text peer: mechanism
  * mismatch; a peer that encrypted its hello to another server key) never
  * reaches the handler.  A socket monitor on the ROUTER reports those
@@ -164,12 +173,16 @@ static void on_zap(hpt_zsock_t *zs, void *sock, void *ud)
         zap_reply(z, &f[1], "400", "CURVE required", "");
         log_refusal(z, address, key, "not a CURVE handshake");
     } else {
-        const char *who = hpt_curve_keyset_find(z->allowed, zmq_msg_data(&f[6]));
+        const char *who = NULL;
+        unsigned roles = hpt_curve_keyset_roles(z->allowed, zmq_msg_data(&f[6]), &who);
         if (who) {
             z->accepted++;
-            zap_reply(z, &f[1], "200", "OK", who);
-            hpt_log(HPT_LOG_DEBUG, COMP, "peer authenticated", "address=%s key=%s file=%s",
-                    address[0] ? address : "-", key, who);
+            /* The User-Id is the key: roles are looked up per message. */
+            zap_reply(z, &f[1], "200", "OK", key);
+            char rs[48];
+            hpt_log(HPT_LOG_DEBUG, COMP, "peer authenticated", "address=%s key=%s file=%s roles=%s",
+                    address[0] ? address : "-", key, who,
+                    hpt_curve_roles_str(roles, rs, sizeof rs));
         } else {
             zap_reply(z, &f[1], "400", "key not authorized", "");
             log_refusal(z, address, key, "key not in the authorized-keys directory");
@@ -236,6 +249,28 @@ out:
 
 // --- lifecycle ----------------------------------------------------------------
 
+/* Keys at the top of the directory have the worker role only (the layout
+ * before roles): say so, since a CLI key left there can no longer submit. */
+static void log_flat(const hpt_curve_keyset_stats_t *st, const char *dir)
+{
+    if (st->flat)
+        hpt_log(HPT_LOG_INFO, COMP, "keys at the top of the authorized-keys directory have "
+                "the worker role", "keys=%zu dir=%s note=\"a client's key goes into %s/clients/ "
+                "(submit, cancel, read) or %s/readers/ (read only); see docs/security.md\"",
+                st->flat, dir, dir, dir);
+}
+
+unsigned coord_zap_roles(const coord_zap_t *z, const char *user_id, const char **name)
+{
+    if (name)
+        *name = NULL;
+    uint8_t key[HPT_CURVE_KEY_LEN];
+    if (!z || !user_id || strlen(user_id) != HPT_CURVE_Z85_LEN ||
+        hpt_curve_key_decode(user_id, key) < 0)
+        return 0;
+    return hpt_curve_keyset_roles(z->allowed, key, name);
+}
+
 int coord_zap_new(coord_zap_t **out, coord_t *c)
 {
     *out = NULL;
@@ -273,8 +308,12 @@ int coord_zap_new(coord_zap_t **out, coord_t *c)
         hpt_log(HPT_LOG_WARN, COMP, "no authorized keys: every worker and client is refused",
                 "dir=%s note=\"add public keys (hptune keygen's .pub files) and send SIGHUP\"",
                 cfg->authorized_keys);
-    hpt_log(HPT_LOG_INFO, COMP, "CURVE on", "public_key=%s authorized_keys=%zu dir=%s",
-            z->keys.public_z85, n, cfg->authorized_keys);
+    hpt_curve_keyset_stats_t st;
+    hpt_curve_keyset_stats(z->allowed, &st);
+    hpt_log(HPT_LOG_INFO, COMP, "CURVE on",
+            "public_key=%s authorized_keys=%zu workers=%zu clients=%zu readers=%zu dir=%s",
+            z->keys.public_z85, n, st.workers, st.clients, st.readers, cfg->authorized_keys);
+    log_flat(&st, cfg->authorized_keys);
     *out = z;
     return 0;
 err:
@@ -352,9 +391,13 @@ void coord_zap_reload(coord_zap_t *z)
     hpt_curve_keyset_destroy(&z->allowed);
     z->allowed = ks;
     size_t n = hpt_curve_keyset_count(ks);
+    hpt_curve_keyset_stats_t st;
+    hpt_curve_keyset_stats(ks, &st);
     hpt_log(n ? HPT_LOG_INFO : HPT_LOG_WARN, COMP, "authorized keys reloaded",
-            "dir=%s keys=%zu before=%zu skipped=%d%s", dir, n, before, skipped,
+            "dir=%s keys=%zu workers=%zu clients=%zu readers=%zu before=%zu skipped=%d%s", dir,
+            n, st.workers, st.clients, st.readers, before, skipped,
             n ? "" : " note=\"no key: every new connection is refused\"");
+    log_flat(&st, dir);
 }
 
 void coord_zap_close(coord_zap_t *z)

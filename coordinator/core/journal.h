@@ -28,7 +28,7 @@ typedef struct coord_result {
 
 typedef enum coord_jkind {
     COORD_J_SWEEP_ADD,      // sweep, text (spec), name, path, priority, ts (created), fingerprint,
-                            // dataset (canonical)
+                            // owner, dataset (canonical)
     COORD_J_SWEEP_STATE,    // sweep, state, ts, error (NULL = none)
     COORD_J_SWEEP_REFIT,    // sweep, trial (the refitted best), score, accuracy
     COORD_J_TRIAL_ADD,      // sweep, trial, text (params JSON), obs (observations before it)
@@ -40,6 +40,7 @@ typedef enum coord_jkind {
     COORD_J_TASK_STATE,     // task, state, error
     COORD_J_WORKER_SEEN,    // worker, name, host, slots, version, ts, state
     COORD_J_SWEEP_SUMMARY,  // sweep, sum (journaled with the sweep's final state)
+    COORD_J_SWEEP_DELETE,   // sweep (retention: the sweep and everything of it leave)
 } coord_jkind_t;
 
 /* What a finished sweep's status, /metrics and the results header read of
@@ -72,6 +73,7 @@ typedef struct coord_jrec {
     long obs;
     double ts, mean, std, score, accuracy;
     const char *state, *text, *error, *name, *path, *fingerprint, *worker, *host, *version;
+    const char *owner;         // COORD_J_SWEEP_ADD: who submitted it (NULL: unknown)
     const char *dataset;       // COORD_J_SWEEP_ADD: the canonical dataset name
     coord_result_t r;
     const coord_jsum_t *sum;   // COORD_J_SWEEP_SUMMARY (in the outbox's arena)
@@ -84,6 +86,7 @@ typedef struct coord_jrow_sweep {
     const char *name, *path, *spec, *state, *fingerprint;
     const char *dataset;  // canonical dataset name; NULL in journals of older builds
     const char *error;    // NULL when none
+    const char *owner;    // who submitted it, NULL when unknown (older journals)
     int priority;
     double created, started, finished;
     const coord_jsum_t *sum;   // its summary, NULL when none was journaled (it has not

@@ -188,6 +188,8 @@ static const event_def_t event_defs[COORD_EV__COUNT] = {
     [COORD_EV_WORKER_FINGERPRINT_MISMATCH] =
         {"worker.fingerprint_mismatch", "sched",
          "worker's dataset fingerprint differs from the sweep's; no tasks for it", HPT_LOG_WARN},
+    [COORD_EV_SWEEP_DELETED] = {"sweep.deleted", "sched",
+                                "finished sweep deleted (retention)", HPT_LOG_INFO},
     [COORD_EV_WORKER_DRY_RUN_REFUSED] =
         {"worker.dry_run_refused", "sched",
          "a --dry-run worker gets only sweeps that set test_objective; no tasks for it",
@@ -259,7 +261,7 @@ coord_jrec_t *hpt__journal(coord_core_t *k, coord_jkind_t kind)
  * shell calls for it (coord_store.h), so the core reads like the journal. */
 void hpt__j_sweep_add(coord_core_t *k, uint64_t id, const char *name, const char *path,
                       const char *text, int priority, double created, const char *fp,
-                      const char *dataset)
+                      const char *owner, const char *dataset)
 {
     coord_jrec_t *j = hpt__journal(k, COORD_J_SWEEP_ADD);
     if (j) {
@@ -270,8 +272,16 @@ void hpt__j_sweep_add(coord_core_t *k, uint64_t id, const char *name, const char
         j->priority = priority;
         j->ts = created;
         j->fingerprint = hpt__astr(k, fp);
+        j->owner = owner && owner[0] ? hpt__astr(k, owner) : NULL;
         j->dataset = hpt__astr(k, dataset);
     }
+}
+
+void hpt__j_sweep_delete(coord_core_t *k, uint64_t id)
+{
+    coord_jrec_t *j = hpt__journal(k, COORD_J_SWEEP_DELETE);
+    if (j)
+        j->sweep = id;
 }
 
 void hpt__j_sweep_state(coord_core_t *k, uint64_t id, const char *state, double ts,

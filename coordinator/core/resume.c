@@ -500,6 +500,7 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
     s->spec = spec;
     s->spec_text = strdup(row->spec);
     s->id = row->id;
+    snprintf(s->owner, sizeof s->owner, "%s", row->owner ? row->owner : "");
     s->created = row->created == row->created ? row->created : hpt__unix(k);
     s->started = row->started == row->started ? row->started : 0;
     coord_sweep_state_t final = SWEEP_RUNNING;
@@ -698,6 +699,33 @@ int coord_core_unload(coord_core_t *k, coord_sweep_t *s)
     loaded_free(k, s);
     hpt__map_compact(k);
     s->sum = sum;
+    return 0;
+}
+
+int coord_core_forget(coord_core_t *k, double now, coord_sweep_t *s, const char *why)
+{
+    k->now = now;
+    if (s->state < SWEEP_DONE || s->qhead || s->tasks_running > 0)
+        return -EBUSY;
+    if (coord_sweep_loaded(s)) {
+        loaded_free(k, s);
+        hpt__map_compact(k);
+    }
+    coord_sweep_t *prev = NULL;
+    for (coord_sweep_t *x = k->sweeps; x && x != s; x = x->next)
+        prev = x;
+    if (prev)
+        prev->next = s->next;
+    else if (k->sweeps == s)
+        k->sweeps = s->next;
+    if (k->sweeps_tail == s)
+        k->sweeps_tail = prev;
+    hpt__j_sweep_delete(k, s->id);
+    hpt__event(k, COORD_EV_SWEEP_DELETED, -1, s->id,
+               "sweep=%llu name=%s state=%s finished_unix=%.0f reason=\"%s\"",
+               (unsigned long long)s->id, s->spec->name, coord_sweep_state_name(s->state),
+               s->finished, why ? why : "");
+    hpt__sweep_free(s);
     return 0;
 }
 

@@ -163,12 +163,19 @@ static void sweep_discard(coord_sweep_t *s)
 int coord_core_submit(coord_core_t *k, double now, const char *text, const char *path,
                       const char *fingerprint, coord_sweep_t **out, hpt_err *err)
 {
-    return coord_core_submit_ds(k, now, text, path, NULL, fingerprint, out, err);
+    return coord_core_submit_ds(k, now, text, path, NULL, fingerprint, NULL, out, err);
+}
+
+int coord_core_submit_owned(coord_core_t *k, double now, const char *text, const char *path,
+                            const char *fingerprint, const char *owner, coord_sweep_t **out,
+                            hpt_err *err)
+{
+    return coord_core_submit_ds(k, now, text, path, NULL, fingerprint, owner, out, err);
 }
 
 int coord_core_submit_ds(coord_core_t *k, double now, const char *text, const char *path,
-                         const char *dataset, const char *fingerprint, coord_sweep_t **out,
-                         hpt_err *err)
+                         const char *dataset, const char *fingerprint, const char *owner,
+                         coord_sweep_t **out, hpt_err *err)
 {
     k->now = now;
     *out = NULL;
@@ -218,6 +225,7 @@ int coord_core_submit_ds(coord_core_t *k, double now, const char *text, const ch
         return rc;
     }
     s->id = k->next_sweep_id++;
+    snprintf(s->owner, sizeof s->owner, "%s", owner ? owner : "");
     s->state = SWEEP_QUEUED;
     s->created = hpt__unix(k);
     snprintf(s->fingerprint, sizeof s->fingerprint, "%s", fingerprint);
@@ -229,7 +237,7 @@ int coord_core_submit_ds(coord_core_t *k, double now, const char *text, const ch
         k->sweeps = s;
     k->sweeps_tail = s;
     hpt__j_sweep_add(k, s->id, spec->name, path, text, spec->priority, s->created,
-                     s->fingerprint, spec->dataset);
+                     s->fingerprint, s->owner, spec->dataset);
     hpt__event(k, COORD_EV_SWEEP_SUBMITTED, -1, s->id,
                "sweep=%llu name=%s method=%s dataset=%s trials=%ld folds=%d repeats=%d "
                "priority=%d fingerprint=%.12s",

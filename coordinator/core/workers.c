@@ -295,6 +295,11 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
     if (same_peer && same_peer != w)
         hpt__worker_remove(k, same_peer, "its connection now belongs to another worker id");
     bool again = w != NULL;
+    /* A Hello repeated on the connection that registered the worker (a
+     * worker told to Disconnect, or a peer that says Hello over and over):
+     * answered as usual, but reported at debug only, so that it writes no
+     * event row into the journal each time. */
+    bool same_conn = again && peer_eq(&w->peer, peer);
     if (!w) {
         w = tab_reserve(k) == 0 ? calloc(1, sizeof *w) : NULL;
         if (!w) {
@@ -326,7 +331,8 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
     touch(k, w);
     char ds[512], id[80];
     datasets_str(w, ds, sizeof ds);
-    hpt__event(k, again ? COORD_EV_WORKER_REREGISTERED : COORD_EV_WORKER_JOINED, -1, 0,
+    hpt__event(k, again ? COORD_EV_WORKER_REREGISTERED : COORD_EV_WORKER_JOINED,
+               same_conn ? HPT_LOG_DEBUG : -1, 0,
                "worker=%s name=%s host=%s slots=%d version=%s datasets=%s peer=%s",
                hpt__q(k, w->id), hpt__q(k, w->name), hpt__q(k, w->host), w->slots,
                hpt__q(k, w->version), ds[0] ? hpt__q(k, ds) : "none",

@@ -172,7 +172,8 @@ EXPECTED = {
     "hptune_sweeps": "gauge", "hptune_sweep_info": "gauge", "hptune_sweep_tasks": "gauge",
     "hptune_sweep_tasks_done": "gauge", "hptune_sweep_trials": "gauge",
     "hptune_sweep_trials_done": "gauge", "hptune_sweep_best_score": "gauge",
-    "hptune_http_requests_total": "counter",
+    "hptune_http_requests_total": "counter", "hptune_refused_total": "counter",
+    "hptune_retention_deleted_total": "counter",
     "hptune_journal_syncs_total": "counter", "hptune_journal_sync_max_seconds": "gauge",
 }
 

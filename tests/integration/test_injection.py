@@ -133,7 +133,10 @@ class FakeWorker:
 
 
 c = Cluster(name="inject", hb_ms=500)
-c.start_coordinator("--log-level", "debug", "--max-attempts", "2")
+# This test sends 26 Hellos on one connection to check each answer; the
+# per-connection Hello rate limit (burst 5; integration-quotas tests it)
+# would drop most of them, so it is raised here.
+c.start_coordinator("--log-level", "debug", "--max-attempts", "2", "--hello-burst", "100")
 ctx = zmq.Context()
 
 # --- refused at Hello -------------------------------------------------------------

@@ -24,6 +24,7 @@
 #include "coord_store.h"
 #include "core.h"
 #include "hpt_test.h"
+#include "log.h"
 
 // --- fixtures -----------------------------------------------------------------
 
@@ -96,6 +97,7 @@ typedef struct drained {
     int n_send;
     struct {
         coord_event_type_t type;
+        int level;
         uint64_t sweep;
         char fields[512];
     } ev[MAX_EVENTS];
@@ -145,6 +147,7 @@ static void drain(coord_core_t *k, coord_store_t *store)
         case COORD_ACT_EVENT:
             ASSERT(O.n_ev < MAX_EVENTS);
             O.ev[O.n_ev].type = a->u.event.type;
+            O.ev[O.n_ev].level = a->u.event.level;
             O.ev[O.n_ev].sweep = a->u.event.sweep;
             snprintf(O.ev[O.n_ev].fields, sizeof O.ev[0].fields, "%s",
                      a->u.event.fields ? a->u.event.fields : "");
@@ -1266,8 +1269,7 @@ HPT_TEST(fingerprint_never_from_a_worker)
     // A journal of an older build: a queued sweep with no fingerprint.
     coord_store_t *st = NULL;
     ASSERT_OK(coord_store_open(&st, ":memory:", &err));
-    ASSERT_OK(coord_store_sweep_add(st, 1, "core-test", "test.yaml", SPEC("false"), 0, 1.0, NULL,
-                                    NULL));
+    ASSERT_OK(coord_store_sweep_add(st, 1, "core-test", "test.yaml", SPEC("false"), 0, 1.0, NULL));
     ASSERT_OK(coord_store_flush(st, &err));
     resume(&k, st, NULL, 1);
     ASSERT(k.sweeps && k.sweeps->fingerprint[0] == '\0');
@@ -1298,7 +1300,8 @@ HPT_TEST(canonical_dataset_journaled)
     const char *spec = "name: c\ndataset: idx:/d/./x/\nmethod: grid\ncv: {folds: 2}\n"
                        "refit: false\nparameters:\n  units: {values: [8]}\n";
     coord_sweep_t *s = NULL;
-    ASSERT_OK(coord_core_submit_ds(&k, now, spec, "a.yaml", "idx:/d/x", FP, &s, &err));
+    ASSERT_OK(coord_core_submit_ds(&k, now, spec, "a.yaml", "idx:/d/x", FP, "key:alice", &s,
+                                   &err));
     ASSERT(strcmp(s->spec->dataset, "idx:/d/x") == 0);
     drain(&k, st);
     ASSERT_OK(coord_store_flush(st, &err));
@@ -1306,6 +1309,7 @@ HPT_TEST(canonical_dataset_journaled)
     resume(&k, st, NULL, 1);
     ASSERT(k.sweeps && strcmp(k.sweeps->spec->dataset, "idx:/d/x") == 0);
     ASSERT(strcmp(k.sweeps->fingerprint, FP) == 0);
+    ASSERT(strcmp(k.sweeps->owner, "key:alice") == 0);
     core_end(&k);
     coord_store_close(&st);
 }
@@ -1676,6 +1680,120 @@ HPT_TEST(submit_refuses_huge_model)
 // --- event names ------------------------------------------------------------------------
 
 /* Every type has a name (the stable schema of Event.type), and no two share one. */
+/* A Hello repeated on the connection that registered the worker is
+ * answered but reported at debug (no event row in the journal, which holds
+ * info and above); one on a new connection is a re-registration (info). */
+static int ev_level(coord_event_type_t type)
+{
+    for (int i = 0; i < O.n_ev; i++)
+        if (O.ev[i].type == type)
+            return O.ev[i].level;
+    return -1;
+}
+
+HPT_TEST(repeated_hello_quiet)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);
+    ASSERT_EQ(ev_level(COORD_EV_WORKER_JOINED), HPT_LOG_INFO);
+    for (int i = 0; i < 100; i++) {
+        hello(&k, NULL, &w1);
+        ASSERT_EQ(n_ev(COORD_EV_WORKER_JOINED), 0);
+        ASSERT_EQ(ev_level(COORD_EV_WORKER_REREGISTERED), HPT_LOG_DEBUG);
+    }
+    ASSERT_EQ(k.n_workers, 1);
+    fake_worker_t again = fw(2, "w1", 2);   // the same worker id on a new connection
+    hello(&k, NULL, &again);
+    ASSERT_EQ(ev_level(COORD_EV_WORKER_REREGISTERED), HPT_LOG_INFO);
+    ASSERT_EQ(k.n_workers, 1);
+    core_end(&k);
+}
+
+/* A sweep's owner (the shell's principal) is journaled and survives a
+ * restart; retention's coord_core_forget deletes a finished sweep from the
+ * core and the journal, refuses one that runs, and its id is not reused. */
+static int count_rows(coord_store_t *st, uint64_t *max_sweep)
+{
+    int n = 0;
+    coord_journal_reader_t rd = coord_store_reader(st);
+    coord_core_t tmp;
+    core_new(&tmp, NULL);
+    hpt_err err = {0};
+    if (coord_core_resume(&tmp, now, &rd, &err) < 0)
+        HPT_TEST_FAIL("resume: %s", err.msg);
+    for (coord_sweep_t *s = tmp.sweeps; s; s = s->next)
+        n++;
+    core_end(&tmp);
+    uint64_t mt = 0;
+    coord_store_max_ids(st, max_sweep, &mt);
+    return n;
+}
+
+HPT_TEST(owner_and_forget)
+{
+    coord_store_t *st = NULL;
+    hpt_err err = {0};
+    ASSERT_OK(coord_store_open(&st, ":memory:", &err));
+    coord_core_t a, b;
+    core_new(&a, NULL);
+    now = 100;
+    coord_sweep_t *s1 = NULL, *s2 = NULL, *s3 = NULL;
+    ASSERT_OK(coord_core_submit_owned(&a, now, SPEC("false"), "a.yaml", FP, "key:alice", &s1,
+                                      &err));
+    ASSERT_OK(coord_core_submit_owned(&a, now, SPEC("false"), "b.yaml", FP, "addr:10.0.0.7",
+                                      &s2, &err));
+    ASSERT_OK(coord_core_submit(&a, now, SPEC("false"), "c.yaml", FP, &s3, &err));
+    drain(&a, st);
+    ASSERT(strcmp(s1->owner, "key:alice") == 0);
+    ASSERT(strcmp(s3->owner, "") == 0);
+    fake_worker_t w1 = fw(1, "w1", 1);
+    hello(&a, st, &w1);
+    ASSERT_EQ(coord_core_forget(&a, now, s1, "test"), -EBUSY);   // it runs
+    ASSERT_EQ(coord_core_cancel(&a, now, s1), 1);
+    ASSERT_EQ(coord_core_cancel(&a, now, s3), 1);
+    drain(&a, st);
+    core_end(&a);
+
+    // After a restart: the owners are back, the sweeps too.
+    resume(&b, st, st, 1);
+    coord_sweep_t *r1 = coord_sweep_find(&b, 1), *r2 = coord_sweep_find(&b, 2),
+                  *r3 = coord_sweep_find(&b, 3);
+    ASSERT(r1 && r2 && r3);
+    ASSERT(strcmp(r1->owner, "key:alice") == 0);
+    ASSERT(strcmp(r2->owner, "addr:10.0.0.7") == 0);
+    ASSERT(strcmp(r3->owner, "") == 0);
+    ASSERT(!coord_sweep_loaded(r1));   // finished: created from its summary
+    ASSERT_EQ(coord_core_forget(&b, now, r2, "test"), -EBUSY);
+    // The last sweep of the list (the tail) and the first one go.
+    ASSERT_OK(coord_core_forget(&b, now, r3, "keep_sweeps"));
+    drain(&b, st);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_DELETED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_SWEEP_DELETED), "reason=\"keep_sweeps\"");
+    ASSERT_EQ(n_j(COORD_J_SWEEP_DELETE, 0), 1);
+    ASSERT_OK(coord_core_forget(&b, now, r1, "keep_sweeps_s"));
+    drain(&b, st);
+    ASSERT(b.sweeps == r2 && b.sweeps_tail == r2 && r2->next == NULL);
+    ASSERT(coord_sweep_find(&b, 1) == NULL && coord_sweep_find(&b, 3) == NULL);
+    // A new sweep after the tail left: appended, with a new id.
+    coord_sweep_t *s4 = NULL;
+    ASSERT_OK(coord_core_submit(&b, now, SPEC("false"), "d.yaml", FP, &s4, &err));
+    drain(&b, st);
+    ASSERT_EQ(s4->id, 4);
+    ASSERT(b.sweeps == r2 && r2->next == s4 && b.sweeps_tail == s4);
+    ASSERT_EQ(coord_core_cancel(&b, now, s4), 1);
+    ASSERT_OK(coord_core_forget(&b, now, s4, "test"));
+    drain(&b, st);
+    core_end(&b);
+    // The journal holds sweep 2 only, and the next id is still 5.
+    uint64_t max_sweep = 0;
+    ASSERT_EQ(count_rows(st, &max_sweep), 1);
+    ASSERT_EQ(max_sweep, 4);
+    coord_store_close(&st);
+}
+
 HPT_TEST(event_names)
 {
     for (int i = 0; i < COORD_EV__COUNT; i++) {
