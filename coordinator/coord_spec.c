@@ -626,6 +626,7 @@ typedef enum param_id {
     P_DROPOUT,
     P_INPUT_DROPOUT,
     P_WEIGHT_CONSTRAINT,
+    P_WEIGHT_DECAY,
     P_BATCH_SIZE,
     P_EPOCHS,
     P_SEED,
@@ -678,6 +679,7 @@ static const pdef_t pdefs[P__COUNT] = {
     [P_DROPOUT] = PDEF_FLOAT("dropout", 0, false, 1, true),
     [P_INPUT_DROPOUT] = PDEF_FLOAT("input_dropout", 0, false, 1, true),
     [P_WEIGHT_CONSTRAINT] = PDEF_FLOAT("weight_constraint", 0, false, 1e6, false),
+    [P_WEIGHT_DECAY] = PDEF_FLOAT("weight_decay", 0, false, HPT_MAX_WEIGHT_DECAY, false),
     [P_BATCH_SIZE] = PDEF_INT("batch_size", 1, HPT_MAX_BATCH),
     [P_EPOCHS] = PDEF_INT("epochs", 1, HPT_MAX_EPOCHS),
     [P_SEED] = PDEF_INT("seed", 0, SEED_PARAM_MAX),
@@ -687,14 +689,15 @@ static const char *const param_names[P__COUNT] = {
     "layers",     "units",         "units_1",           "units_2",    "units_3",
     "units_4",    "units_5",       "units_6",           "units_7",    "units_8",
     "activation", "init_mode",     "optimizer",         "learning_rate", "momentum",
-    "nesterov",   "dropout",       "input_dropout",     "weight_constraint", "batch_size",
-    "epochs",     "seed",
+    "nesterov",   "dropout",       "input_dropout",     "weight_constraint", "weight_decay",
+    "batch_size", "epochs",        "seed",
 };
 
 /* The list in "unknown parameter" messages, shortened to fit an hpt_err. */
 static const char PARAM_NAMES_TEXT[] =
     "layers, units, units_1..units_8, activation, init_mode, optimizer, learning_rate, "
-    "momentum, nesterov, dropout, input_dropout, weight_constraint, batch_size, epochs, seed";
+    "momentum, nesterov, dropout, input_dropout, weight_constraint, weight_decay, batch_size, "
+    "epochs, seed";
 
 static const pdef_t *pdef_find(const char *name, param_id_t *id)
 {
@@ -1354,6 +1357,7 @@ static int apply_one(param_id_t id, const coord_pval_t *v, hpt_hparams_t *hp, hp
     case P_DROPOUT: hp->dropout = v->num; break;
     case P_INPUT_DROPOUT: hp->input_dropout = v->num; break;
     case P_WEIGHT_CONSTRAINT: hp->weight_constraint = v->num; break;
+    case P_WEIGHT_DECAY: hp->weight_decay = v->num; break;
     case P_BATCH_SIZE: hp->batch_size = iv; break;
     case P_EPOCHS: hp->epochs = iv; break;
     case P_SEED: hp->seed = (uint64_t)v->num; break;

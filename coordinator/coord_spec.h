@@ -31,7 +31,7 @@
  * values where there is a list.  Parameters are the hyperparameters of
  * hpt_hparams_t (layers, units, units_1..units_8, activation, init_mode,
  * optimizer, learning_rate, momentum, nesterov, dropout, input_dropout,
- * weight_constraint, batch_size, epochs, seed).
+ * weight_constraint, weight_decay, batch_size, epochs, seed).
  */
 #ifndef COORD_SPEC_H
 #define COORD_SPEC_H
@@ -63,7 +63,8 @@ typedef enum coord_method {
 /* What kind of value a hyperparameter takes. */
 typedef enum coord_pkind {
     COORD_PKIND_INT,     // layers, units, units_N, batch_size, epochs, seed
-    COORD_PKIND_FLOAT,   // learning_rate, momentum, dropout, input_dropout, weight_constraint
+    COORD_PKIND_FLOAT,   // learning_rate, momentum, dropout, input_dropout, weight_constraint,
+                         // weight_decay
     COORD_PKIND_ENUM,    // activation, init_mode, optimizer (text values)
     COORD_PKIND_BOOL,    // nesterov
 } coord_pkind_t;

@@ -7,6 +7,7 @@
  * parsed too (SPEC_EXAMPLES_DIR, set by tests/spec/meson.build).
  */
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,8 @@ static const bad_t bad[] = {
      "  colour: {value: red}\n",
      "sweep.yaml:5:3: parameters.colour: unknown parameter (allowed: layers, units, "
      "units_1..units_8, activation, init_mode, optimizer, learning_rate, momentum, "
-     "nesterov, dropout, input_dropout, weight_constraint, batch_size, epochs, seed)"},
+     "nesterov, dropout, input_dropout, weight_constraint, weight_decay, batch_size, epochs, "
+     "seed)"},
     {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n" "  epochs: {value: 3}\n",
      "sweep.yaml:4:3: parameters.epochs: duplicate key (first given at 3:3)"},
     {"dataset: mnist\n" "parameters:\n" "  epochs: 2\n",
@@ -166,9 +168,9 @@ static const bad_t bad[] = {
      "sweep.yaml:3:33: parameters.learning_rate.values[1]: 0 is out of range (0, 10]"},
     {"dataset: mnist\n" "parameters:\n" "  layers: {value: 9}\n",
      "sweep.yaml:3:19: parameters.layers.value: 9 is out of range (1..8)"},
-    {"dataset: mnist\n" "parameters:\n" "  optimizer: {values: [adam, adamw]}\n",
-     "sweep.yaml:3:30: parameters.optimizer.values[1]: unknown optimizer 'adamw' "
-     "(allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam)"},
+    {"dataset: mnist\n" "parameters:\n" "  optimizer: {values: [adam, adamx]}\n",
+     "sweep.yaml:3:30: parameters.optimizer.values[1]: unknown optimizer 'adamx' "
+     "(allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw)"},
     {"dataset: mnist\n" "parameters:\n" "  activation: {values: [relu, swish]}\n",
      "sweep.yaml:3:31: parameters.activation.values[1]: unknown activation 'swish' "
      "(allowed: relu, tanh, sigmoid, hard_sigmoid, elu, selu, softplus, softsign, linear, "
@@ -416,9 +418,9 @@ static const bad_t bad[] = {
      "sweep.yaml:5:47: parameters.momentum.when.optimizer: a range needs a numeric "
      "parameter; optimizer takes names (use a list of values)"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  optimizer: {values: [sgd, adam]}\n"
-     "  momentum: {values: [0.9], when: {optimizer: [sgd, adamw]}}\n",
-     "sweep.yaml:5:53: parameters.momentum.when.optimizer[1]: unknown optimizer 'adamw' "
-     "(allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam)"},
+     "  momentum: {values: [0.9], when: {optimizer: [sgd, adamx]}}\n",
+     "sweep.yaml:5:53: parameters.momentum.when.optimizer[1]: unknown optimizer 'adamx' "
+     "(allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw)"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
      "  units_2: {values: [8], when: {layers: []}}\n",
      "sweep.yaml:5:41: parameters.units_2.when.layers: must not be empty"},
@@ -1002,11 +1004,11 @@ HPT_TEST(apply_enums_and_format)
 
     // An enum value that is not a name of the parameter.
     coord_pval_t unknown = {.num = 0};
-    snprintf(unknown.str, sizeof unknown.str, "adamw");
+    snprintf(unknown.str, sizeof unknown.str, "adamx");
     v[0] = unknown;
     ASSERT_EQ(coord_spec_apply(spec, v, &hp, &err), -EINVAL);
-    ASSERT(strcmp(err.msg, "optimizer: unknown optimizer 'adamw' (allowed: sgd, nesterov, "
-                           "rmsprop, adagrad, adadelta, adam, adamax, nadam)") == 0);
+    ASSERT(strcmp(err.msg, "optimizer: unknown optimizer 'adamx' (allowed: sgd, nesterov, "
+                           "rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw)") == 0);
     ASSERT(strcmp(coord_method_name(COORD_METHOD_GRID), "grid") == 0);
     ASSERT(strcmp(coord_method_name(COORD_METHOD_RANDOM), "random") == 0);
     ASSERT(strcmp(coord_method_name(COORD_METHOD__COUNT), "?") == 0);
@@ -1041,6 +1043,45 @@ HPT_TEST(activation_softmax)
     ASSERT_OK(coord_spec_apply(spec, &p->values[0], &hp, &err));
     ASSERT_EQ(hp.activation, HPT_ACT_RELU);
     coord_spec_destroy(&spec);
+}
+
+/* weight_decay is a float hyperparameter like the others: applied, range
+ * checked, sent to the worker in HParams and bounded again on receipt;
+ * adamw is an optimizer name. */
+HPT_TEST(weight_decay_and_adamw)
+{
+    coord_spec_t *spec = PARSE_OK("dataset: mnist\nmethod: grid\nparameters:\n"
+                                  "  optimizer: {values: [sgd, adamw]}\n"
+                                  "  weight_decay: {values: [0, 0.0005, 0.5]}\n");
+    ASSERT_EQ(coord_spec_grid_size(spec, 100), 6);
+    coord_pval_t v[2] = {spec->params[0].values[1], spec->params[1].values[1]};
+    hpt_hparams_t hp;
+    hpt_err err = {0};
+    ASSERT_OK(coord_spec_apply(spec, v, &hp, &err));
+    ASSERT_EQ(hp.optimizer, HPT_OPT_ADAMW);
+    ASSERT(hp.weight_decay == 0.0005);
+    Hpt__HParams w;
+    uint32_t units[HPT_MAX_LAYERS];
+    hpt_proto_hparams_to_wire(&hp, &w, units);
+    ASSERT(w.weight_decay == 0.0005);
+    ASSERT(strcmp(w.optimizer, "adamw") == 0);
+    hpt_hparams_t back;
+    ASSERT_OK(hpt_proto_hparams_from_wire(&w, &back, &err));
+    ASSERT(back.weight_decay == 0.0005);
+    ASSERT_EQ(back.optimizer, HPT_OPT_ADAMW);
+    // Bounded on receipt like every other field.
+    w.weight_decay = 11;
+    ASSERT_EQ(hpt_proto_hparams_from_wire(&w, &back, &err), -EINVAL);
+    ASSERT(strcmp(err.msg, "weight_decay: 11 is out of range [0, 10] (0 = off)") == 0);
+    w.weight_decay = -0.1;
+    ASSERT_EQ(hpt_proto_hparams_from_wire(&w, &back, &err), -EINVAL);
+    w.weight_decay = NAN;
+    ASSERT_EQ(hpt_proto_hparams_from_wire(&w, &back, &err), -EINVAL);
+    char buf[64];
+    ASSERT(strcmp(coord_pval_format(&spec->params[1], &v[1], buf, sizeof buf), "0.0005") == 0);
+    coord_spec_destroy(&spec);
+    EXPECT_ERR("dataset: mnist\nmethod: grid\nparameters:\n  weight_decay: {value: 10.5}\n",
+               "sweep.yaml:4:25: parameters.weight_decay.value: 10.5 is out of range [0, 10]");
 }
 
 // ---------------------------------------------------------------------------
