@@ -22,6 +22,7 @@
 #include <zmq.h>
 
 #include "coord_aggregate.h"
+#include "coord_check.h"
 #include "dataset.h"
 #include "log.h"
 
@@ -483,6 +484,7 @@ typedef struct submit_job {
     hpt_peer_id_t peer;
     uint64_t req_id;
     char *text, *path;
+    char *warnings;         // the spec's warnings (coord_check_spec), "" = none; owned
     char dataset[1024], data_dir[1024];
     char fp[65], note[128];
     bool cached;
@@ -492,6 +494,7 @@ static void submit_job_free(submit_job_t *j)
 {
     free(j->text);
     free(j->path);
+    free(j->warnings);
     free(j);
 }
 
@@ -622,6 +625,7 @@ static void submit_finish(submit_job_t *j)
     r.tasks = (uint32_t)s->tasks_total + (s->spec->refit ? 1 : 0);   // as SweepInfo counts
     r.method = (char *)coord_method_name(s->spec->method);
     r.max_trials = (uint32_t)(s->spec->max_trials > 0 ? s->spec->max_trials : 0);
+    r.warnings = j->warnings ? j->warnings : (char *)"";
     hpt_env_t out = HPT__ENVELOPE__INIT;
     out.body_case = HPT__ENVELOPE__BODY_SUBMIT_REPLY;
     out.submit_reply = &r;
@@ -648,16 +652,26 @@ static void submit_after(uv_work_t *req, int status)
 
 static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 {
-    hpt_err err = {0};
     const char *path = env->submit->path[0] ? env->submit->path : "spec";
-    /* Parse first, so a bad spec is answered at once; the core parses the
-     * same text again when the fingerprint is known. */
-    coord_spec_t *spec = NULL;
-    if (coord_spec_parse(env->submit->spec, strlen(env->submit->spec), path, &spec, &err) < 0) {
+    /* Check first, as `hptune check` does (the same function), so a bad spec
+     * is answered at once with every problem; the core parses the same text
+     * again when the fingerprint is known. */
+    coord_check_t chk;
+    int crc = coord_check_spec(env->submit->spec, strlen(env->submit->spec), path, &chk);
+    if (crc < 0) {
+        char *msg = crc == -ENOMEM ? NULL : coord_diags_text(&chk.diags, COORD_DIAG_ERROR);
         char q[300];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", path,
-                hpt_log_quote(err.msg, q, sizeof q));
-        reply_error(c, peer, env->req_id, 2, err.msg);
+        const char *first = chk.diags.n > 0 ? chk.diags.v[0].text : "out of memory";
+        for (int i = 0; i < chk.diags.n; i++)
+            if (chk.diags.v[i].level == COORD_DIAG_ERROR) {
+                first = chk.diags.v[i].text;
+                break;
+            }
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s errors=%d error=%s", path,
+                chk.diags.n_errors, hpt_log_quote(first, q, sizeof q));
+        reply_error(c, peer, env->req_id, msg ? 2 : 1, msg ? msg : "out of memory");
+        free(msg);
+        coord_check_free(&chk);
         return;
     }
     submit_job_t *j = calloc(1, sizeof *j);
@@ -667,12 +681,13 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         j->req_id = env->req_id;
         j->text = strdup(env->submit->spec);
         j->path = strdup(path);
-        snprintf(j->dataset, sizeof j->dataset, "%s", spec->dataset);
+        j->warnings = coord_diags_text(&chk.diags, COORD_DIAG_WARNING);
+        snprintf(j->dataset, sizeof j->dataset, "%s", chk.spec->dataset);
         snprintf(j->data_dir, sizeof j->data_dir, "%s", c->cfg.data_dir);
         j->req.data = j;
     }
-    coord_spec_destroy(&spec);
-    if (!j || !j->text || !j->path) {
+    coord_check_free(&chk);
+    if (!j || !j->text || !j->path || !j->warnings) {
         if (j)
             submit_job_free(j);
         reply_error(c, peer, env->req_id, 1, "out of memory");

@@ -66,27 +66,115 @@ typedef struct ytree {
 /* Parse context: where messages go. */
 typedef struct pctx {
     const char *path;       // file name for messages, borrowed
-    hpt_err *err;           // may be NULL
+    coord_diags_t *diags;   // errors and warnings are appended here, borrowed
     const ynode_t *top;     // the top-level mapping, where "missing key" errors point
 } pctx_t;
 
+/* printf into a new string (owned by the caller), never truncated; NULL when
+ * out of memory. */
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static char *vformat(const char *fmt, va_list ap)
+{
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    if (n < 0)
+        return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (s)
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *format(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = vformat(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* Append a diagnostic whose text is `msg` (taken over; NULL means out of
+ * memory).  Errors beyond COORD_SPEC_KEEP_ERRORS are counted, not kept. */
+static int add_diag(const pctx_t *c, coord_diag_level_t level, int line, int col, char *msg)
+{
+    coord_diags_t *d = c->diags;
+    if (!msg) {
+        d->oom = true;
+        return -ENOMEM;
+    }
+    if (level == COORD_DIAG_ERROR)
+        d->n_errors++;
+    else
+        d->n_warnings++;
+    if (level == COORD_DIAG_ERROR && d->n_errors > COORD_SPEC_KEEP_ERRORS) {
+        free(msg);
+        return 0;
+    }
+    if (d->n == d->cap) {
+        int cap = d->cap ? d->cap * 2 : 16;
+        coord_diag_t *v = realloc(d->v, (size_t)cap * sizeof *v);
+        if (!v) {
+            free(msg);
+            d->oom = true;
+            return -ENOMEM;
+        }
+        d->v = v;
+        d->cap = cap;
+    }
+    d->v[d->n++] = (coord_diag_t){.level = level, .line = line, .col = col, .text = msg};
+    return 0;
+}
+
+/* Report an error at line:col as "path:line:col: field: problem" and return
+ * -EINVAL (-ENOMEM when even that fails).  The message is never cut. */
 static int fail(const pctx_t *c, int line, int col, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 static int fail(const pctx_t *c, int line, int col, const char *field, const char *fmt, ...)
 {
-    char msg[HPT_ERR_MSG_LEN];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *msg = vformat(fmt, ap);
     va_end(ap);
-    return hpt_err_set(c->err, -EINVAL, "%s:%d:%d: %s: %s", c->path, line, col, field, msg);
+    char *text = msg ? format("%s:%d:%d: %s: %s", c->path, line, col, field, msg) : NULL;
+    free(msg);
+    int rc = add_diag(c, COORD_DIAG_ERROR, line, col, text);
+    return rc < 0 ? rc : -EINVAL;
 }
 
-/* fail() at a node (at the top-level mapping, or 1:1, when n is NULL). */
-#define FAIL_AT(c, n, field, ...)                                                    \
-    fail((c), (n) ? (n)->line : ((c)->top ? (c)->top->line : 1),                     \
-         (n) ? (n)->col : ((c)->top ? (c)->top->col : 1), (field), __VA_ARGS__)
+/* A warning: "path:line:col: warning: field: problem"; returns 0 (or
+ * -ENOMEM).  Warnings never make a spec invalid. */
+static int warn(const pctx_t *c, int line, int col, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int warn(const pctx_t *c, int line, int col, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = vformat(fmt, ap);
+    va_end(ap);
+    char *text = msg ? format("%s:%d:%d: warning: %s: %s", c->path, line, col, field, msg)
+                     : NULL;
+    free(msg);
+    return add_diag(c, COORD_DIAG_WARNING, line, col, text);
+}
+
+/* Out of memory: recorded in the diagnostics, and -ENOMEM to return. */
+static int oom(const pctx_t *c)
+{
+    c->diags->oom = true;
+    return -ENOMEM;
+}
+
+/* fail() / warn() at a node (at the top-level mapping, or 1:1, when n is NULL). */
+#define NODE_LINE(c, n) ((n) ? (n)->line : ((c)->top ? (c)->top->line : 1))
+#define NODE_COL(c, n) ((n) ? (n)->col : ((c)->top ? (c)->top->col : 1))
+#define FAIL_AT(c, n, field, ...) fail((c), NODE_LINE(c, n), NODE_COL(c, n), (field), __VA_ARGS__)
+#define WARN_AT(c, n, field, ...) warn((c), NODE_LINE(c, n), NODE_COL(c, n), (field), __VA_ARGS__)
 
 static void ytree_free(ytree_t *t)
 {
@@ -205,7 +293,7 @@ static int single_quoted(const pctx_t *c, const char *text, size_t len, const st
     size_t from = a->input_pos, to = b->input_pos;
     char *o = malloc(to - from + 1);
     if (!o)
-        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+        return oom(c);
     size_t k = 0;
     for (size_t i = from; i < to; i++) {
         if (text[i] == '\n' || text[i] == '\r') {
@@ -243,13 +331,13 @@ static int ytree_build(const pctx_t *c, const char *text, size_t len, ytree_t *t
     dcfg.colorize = false;
     struct fy_diag *diag = fy_diag_create(&dcfg);
     if (!diag)
-        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+        return oom(c);
     fy_diag_set_collect_errors(diag, true);
 
     struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET, .diag = diag};
     p = fy_parser_create(&pcfg);
     if (!p || fy_parser_set_string(p, len ? text : "", len) != 0) {
-        rc = hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+        rc = oom(c);
         goto out;
     }
 
@@ -330,7 +418,7 @@ static int ytree_build(const pctx_t *c, const char *text, size_t len, ytree_t *t
         if (rc || !makes)
             continue;
         if (!n) {
-            rc = hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+            rc = oom(c);
             break;
         }
         if (depth > 0)
@@ -352,7 +440,7 @@ static int ytree_build(const pctx_t *c, const char *text, size_t len, ytree_t *t
                 stack[depth++] = n;
         }
         if (rc == -ENOMEM)
-            rc = hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+            rc = oom(c);
     }
 
     if (rc == 0 && fy_parser_get_stream_error(p)) {
@@ -856,7 +944,7 @@ static int parse_values(const pctx_t *c, const ynode_t *n, const char *pf, const
         return FAIL_AT(c, n, f, "has %d values (at most %d)", n->n, COORD_SPEC_MAX_VALUES);
     p->values = calloc((size_t)n->n, sizeof *p->values);
     if (!p->values)
-        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+        return oom(c);
     for (int i = 0; i < n->n; i++) {
         snprintf(f, sizeof f, "%s.values[%d]", pf, i);
         int rc = get_pval(c, n->kids[i], f, d, &p->values[i]);
@@ -881,7 +969,7 @@ static int parse_probs(const pctx_t *c, const ynode_t *n, const char *pf, coord_
         return FAIL_AT(c, n, f, "%d probabilities for %d values", n->n, p->n_values);
     p->probs = calloc((size_t)p->n_values, sizeof *p->probs);
     if (!p->probs)
-        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+        return oom(c);
     double sum = 0;
     for (int i = 0; i < n->n; i++) {
         snprintf(f, sizeof f, "%s.probabilities[%d]", pf, i);
@@ -1021,7 +1109,7 @@ static int parse_form(const pctx_t *c, const ynode_t *n, const char *pf, const p
     case COORD_PDIST_VALUE:
         p->values = calloc(1, sizeof *p->values);
         if (!p->values)
-            return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+            return oom(c);
         snprintf(f, sizeof f, "%s.value", pf);
         rc = get_pval(c, vals[K_VALUE], f, d, &p->values[0]);
         if (rc == 0)
@@ -1038,7 +1126,7 @@ static int parse_form(const pctx_t *c, const ynode_t *n, const char *pf, const p
         /* Without probabilities every value is equally likely. */
         p->probs = calloc((size_t)p->n_values, sizeof *p->probs);
         if (!p->probs)
-            return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+            return oom(c);
         for (int i = 0; i < p->n_values; i++)
             p->probs[i] = 1.0 / p->n_values;
         return 0;
@@ -1225,7 +1313,7 @@ static int parse_when(const pctx_t *c, const ynode_t *n, const char *pf, coord_s
                                COORD_SPEC_MAX_VALUES);
             w->values = calloc((size_t)v->n, sizeof *w->values);
             if (!w->values)
-                return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+                return oom(c);
             for (int j = 0; j < v->n; j++) {
                 char ef[176];
                 snprintf(ef, sizeof ef, "%s[%d]", kf, j);
@@ -1681,7 +1769,7 @@ static int add_resource_param(const pctx_t *c, const ynode_t *at, coord_spec_t *
     snprintf(p->name, sizeof p->name, "epochs");
     p->values = calloc((size_t)sh->n_rungs, sizeof *p->values);
     if (!p->values)
-        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+        return oom(c);
     for (int r = 0; r < sh->n_rungs; r++)
         p->values[r].num = sh->rung_epochs[r];
     p->n_values = sh->n_rungs;
@@ -1750,7 +1838,7 @@ static int parse_enqueue(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
     int np = spec->n_params;
     spec->enqueue = calloc((size_t)n->n * (size_t)(np > 0 ? np : 1), sizeof *spec->enqueue);
     if (!spec->enqueue)
-        return hpt_err_set(c->err, -ENOMEM, "%s: out of memory", c->path);
+        return oom(c);
     size_t off = 0;
     names[0] = '\0';
     for (int i = 0; i < np && off < sizeof names; i++)
@@ -2023,15 +2111,38 @@ static int parse_tree(const pctx_t *c, const ynode_t *root, coord_spec_t *spec)
 // ----------------------------------------------------------------------------
 // Public API
 
-int coord_spec_parse(const char *text, size_t len, const char *path, coord_spec_t **out,
-                     hpt_err *err)
+/* Order diagnostics by position (line, then column); equal positions keep
+ * the order they were found in, which a merge sort preserves. */
+static void sort_diags(coord_diag_t *v, int n, coord_diag_t *tmp)
+{
+    if (n < 2)
+        return;
+    int h = n / 2;
+    sort_diags(v, h, tmp);
+    sort_diags(v + h, n - h, tmp);
+    int i = 0, j = h, k = 0;
+    while (i < h && j < n) {
+        bool later = v[i].line > v[j].line || (v[i].line == v[j].line && v[i].col > v[j].col);
+        tmp[k++] = later ? v[j++] : v[i++];
+    }
+    while (i < h)
+        tmp[k++] = v[i++];
+    while (j < n)
+        tmp[k++] = v[j++];
+    memcpy(v, tmp, (size_t)n * sizeof *v);
+}
+
+int coord_spec_parse_all(const char *text, size_t len, const char *path, coord_spec_t **out,
+                         coord_diags_t *diags)
 {
     *out = NULL;
-    coord_spec_t *spec = calloc(1, sizeof *spec);
-    if (!spec)
-        return hpt_err_set(err, -ENOMEM, "%s: out of memory", path ? path : "<spec>");
+    *diags = (coord_diags_t){0};
     if (!path)
         path = "<spec>";
+    pctx_t c = {.path = path, .diags = diags};
+    coord_spec_t *spec = calloc(1, sizeof *spec);
+    if (!spec)
+        return oom(&c);
     size_t plen = strnlen(path, sizeof spec->path - 1);
     memcpy(spec->path, path, plen);
     spec->path[plen] = '\0';
@@ -2049,7 +2160,6 @@ int coord_spec_parse(const char *text, size_t len, const char *path, coord_spec_
     spec->resource_param = -1;
     spec->alpha = 0.05;
 
-    pctx_t c = {.path = spec->path, .err = err};
     ytree_t tree = {0};
     int rc = ytree_build(&c, text, text ? len : 0, &tree);
     if (rc == 0) {
@@ -2057,6 +2167,16 @@ int coord_spec_parse(const char *text, size_t len, const char *path, coord_spec_
         rc = parse_tree(&c, tree.root, spec);
     }
     ytree_free(&tree);
+    if (diags->oom)
+        rc = -ENOMEM;
+    else if (diags->n_errors > 0)
+        rc = -EINVAL;
+    if (diags->n > 1) {
+        coord_diag_t *tmp = malloc((size_t)diags->n * sizeof *tmp);
+        if (tmp)
+            sort_diags(diags->v, diags->n, tmp);
+        free(tmp);
+    }
     if (rc == 0) {
         spec->base.metric = spec->metric;
         *out = spec;
@@ -2064,6 +2184,59 @@ int coord_spec_parse(const char *text, size_t len, const char *path, coord_spec_
         coord_spec_destroy(&spec);
     }
     return rc;
+}
+
+int coord_spec_parse(const char *text, size_t len, const char *path, coord_spec_t **out,
+                     hpt_err *err)
+{
+    coord_diags_t d;
+    int rc = coord_spec_parse_all(text, len, path, out, &d);
+    if (rc == -ENOMEM)
+        hpt_err_set(err, rc, "%s: out of memory", path ? path : "<spec>");
+    else if (rc < 0)
+        for (int i = 0; i < d.n; i++)
+            if (d.v[i].level == COORD_DIAG_ERROR) {
+                hpt_err_set(err, rc, "%s", d.v[i].text);
+                break;
+            }
+    coord_diags_free(&d);
+    return rc;
+}
+
+void coord_diags_free(coord_diags_t *d)
+{
+    if (!d)
+        return;
+    for (int i = 0; i < d->n; i++)
+        free(d->v[i].text);
+    free(d->v);
+    *d = (coord_diags_t){0};
+}
+
+char *coord_diags_text(const coord_diags_t *d, coord_diag_level_t level)
+{
+    size_t len = 1;
+    int kept = 0;
+    for (int i = 0; i < d->n; i++)
+        if (d->v[i].level == level) {
+            len += strlen(d->v[i].text) + 1;
+            kept++;
+        }
+    int more = level == COORD_DIAG_ERROR ? d->n_errors - kept : 0;
+    char tail[96] = "";
+    if (more > 0)
+        snprintf(tail, sizeof tail, "(and %d more error%s not shown)", more, more == 1 ? "" : "s");
+    len += strlen(tail) + 1;
+    char *s = malloc(len), *o = s;
+    if (!s)
+        return NULL;
+    *o = '\0';
+    for (int i = 0; i < d->n; i++)
+        if (d->v[i].level == level)
+            o += sprintf(o, "%s%s", o == s ? "" : "\n", d->v[i].text);
+    if (tail[0])
+        sprintf(o, "%s%s", o == s ? "" : "\n", tail);
+    return s;
 }
 
 void coord_spec_destroy(coord_spec_t **p)
@@ -2216,4 +2389,9 @@ long coord_spec_grid_size(const coord_spec_t *spec, long cap)
 const char *coord_method_name(coord_method_t m)
 {
     return ((unsigned)m < COORD_METHOD__COUNT) ? method_names[m] : "?";
+}
+
+const char *coord_pdist_name(coord_pdist_t d)
+{
+    return dist_name(d);
 }

@@ -186,11 +186,55 @@ typedef struct coord_spec {
                                  // defaults filled in and inactive parameters absent
 } coord_spec_t;
 
+// ----------------------------------------------------------------------------
+// Diagnostics
+
+#define COORD_SPEC_KEEP_ERRORS 50      // errors kept per parse; the others are only counted
+
+typedef enum coord_diag_level { COORD_DIAG_ERROR, COORD_DIAG_WARNING } coord_diag_level_t;
+
+/* One problem (error) or remark (warning) about a spec. */
+typedef struct coord_diag {
+    coord_diag_level_t level;
+    int line, col;               // 1-based position the text names
+    char *text;                  // owned, one line, never truncated: errors read
+                                 // "path:line:col: field: problem (allowed: ...)", warnings
+                                 // "path:line:col: warning: field: remark"
+} coord_diag_t;
+
+/* Everything a parse found, in file order (line, then column). */
+typedef struct coord_diags {
+    int n, cap;
+    coord_diag_t *v;             // owned, n entries
+    int n_errors;                // errors found; more than those kept in v when above
+                                 // COORD_SPEC_KEEP_ERRORS
+    int n_warnings;
+    bool oom;                    // the parse ran out of memory (rc -ENOMEM)
+} coord_diags_t;
+
 /* Parse spec text (borrowed, len bytes, need not be NUL-terminated); `path`
- * (borrowed) names it in messages.  *out returns owned.  Errors: -EINVAL with
- * err "path:line:col: field: problem (allowed: ...)", -ENOMEM. */
+ * (borrowed) names it in messages.  Every problem is reported, not only the
+ * first: *diags (filled, owned by the caller: coord_diags_free) receives the
+ * errors and warnings in file order.  *out returns owned, NULL unless 0 is
+ * returned.  Returns 0 (warnings possible), -EINVAL (at least one error) or
+ * -ENOMEM. */
+int coord_spec_parse_all(const char *text, size_t len, const char *path, coord_spec_t **out,
+                         coord_diags_t *diags);
+
+/* coord_spec_parse_all reporting only the first error in file order, into
+ * err (whose message is cut at HPT_ERR_MSG_LEN; what users read comes from
+ * coord_spec_parse_all).  Warnings are dropped. */
 int coord_spec_parse(const char *text, size_t len, const char *path, coord_spec_t **out,
                      hpt_err *err);
+
+/* Free d's entries; d itself is the caller's.  Accepts NULL. */
+void coord_diags_free(coord_diags_t *d);
+
+/* The texts of d's diagnostics of one level, one per line (no final
+ * newline), in file order; for errors, a last line "(and N more errors not
+ * shown)" when some were not kept.  Returns an owned string ("" when there
+ * are none), NULL when out of memory. */
+char *coord_diags_text(const coord_diags_t *d, coord_diag_level_t level);
 
 /* Free; accepts NULL and sets *p = NULL. */
 void coord_spec_destroy(coord_spec_t **p);
@@ -225,5 +269,9 @@ const char *coord_pval_format(const coord_param_t *p, const coord_pval_t *v, cha
 
 /* "grid" etc.; the method names for messages. */
 const char *coord_method_name(coord_method_t m);
+
+/* "value", "values", "categorical", "uniform", ...: a form's name as a spec
+ * writes it ("?" when out of range). */
+const char *coord_pdist_name(coord_pdist_t d);
 
 #endif
