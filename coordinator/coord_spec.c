@@ -50,7 +50,8 @@ typedef struct ynode ynode_t;
 struct ynode {
     ytype_t type;
     int line, col;          // 1-based position of the node's first character
-    bool quoted;            // scalar written quoted or as a block: always a string
+    bool quoted;            // scalar written quoted or as a block
+    bool skip;              // MAP key: already read by another reader (W&B compatibility)
     char *text;             // scalar text or alias name, NUL-terminated, owned
     size_t len;             // bytes in text (may include NULs from "\0" escapes)
     ynode_t **kids;         // MAP: key, value, key, value, ...; SEQ: items; owned array
@@ -63,11 +64,21 @@ typedef struct ytree {
     ynode_t *all;           // allocation list
 } ytree_t;
 
+/* What has failed so far, so that a check which reads a failed part is
+ * skipped rather than adding an error that only echoes the first. */
+typedef struct pstate {
+    bool param_bad[COORD_SPEC_MAX_PARAMS];  // spec->params[i] had an error
+    bool params_bad;        // parameters: had an error (any)
+    bool method_bad;        // method: is missing or not understood
+    bool budget_bad;        // budget: had an error
+} pstate_t;
+
 /* Parse context: where messages go. */
 typedef struct pctx {
     const char *path;       // file name for messages, borrowed
     coord_diags_t *diags;   // errors and warnings are appended here, borrowed
     const ynode_t *top;     // the top-level mapping, where "missing key" errors point
+    pstate_t *st;           // what failed so far, borrowed
 } pctx_t;
 
 /* printf into a new string (owned by the caller), never truncated; NULL when
@@ -494,10 +505,11 @@ static const char *shown(const char *s, size_t len, char *buf, size_t size)
     return buf;
 }
 
-/* What a node is, for "expected X, got Y". */
+/* What a node is, for "expected X, got Y".  A scalar is shown the same way
+ * whether it was quoted or not: 'text'. */
 static const char *describe(const ynode_t *n, char *buf, size_t size)
 {
-    char s[48];
+    char s[72];
     if (is_null(n))
         return "null";
     switch (n->type) {
@@ -511,7 +523,7 @@ static const char *describe(const ynode_t *n, char *buf, size_t size)
         break;
     }
     shown(n->text, n->len, s, sizeof s);
-    snprintf(buf, size, n->quoted ? "the string \"%s\"" : "'%s'", s);
+    snprintf(buf, size, "'%s'", s);
     return buf;
 }
 
@@ -571,10 +583,12 @@ static bool float_syntax(const char *s)
     return *s == '\0';
 }
 
-/* A plain scalar for a number or a bool; quoted text is a string. */
+/* A scalar that may hold a number or a bool.  Quoted text counts too: W&B
+ * configs write "64" and their scripts convert it, so "64" is 64 wherever a
+ * number is expected (and "true" a bool); a quoted "null" is not null. */
 static bool plain_scalar(const ynode_t *n)
 {
-    return n && n->type == Y_SCALAR && !n->quoted && !is_null(n) &&
+    return n && n->type == Y_SCALAR && (n->quoted || !is_null(n)) &&
            !memchr(n->text, '\0', n->len);
 }
 
@@ -652,49 +666,158 @@ static int lookup_name(const ynode_t *n, const char *const *names, int count)
 }
 
 // ----------------------------------------------------------------------------
+// Did you mean
+
+/* Folded for comparison: ASCII lower case, '-' and ' ' read as '_'. */
+static int fold(int ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A' + 'a';
+    return ch == '-' || ch == ' ' ? '_' : ch;
+}
+
+/* Levenshtein distance between a and b, compared folded; words longer than
+ * 63 bytes are never close to anything. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 1000;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int sub = diag + (fold((unsigned char)a[i - 1]) != fold((unsigned char)b[j - 1]));
+            int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The candidate a typo of `word` most likely meant: the closest within 1
+ * edit for words of up to 4 characters, 2 up to 8, 3 beyond (ties to the
+ * earlier candidate), or one that starts with it or that it starts with
+ * (at least 3 characters shared: "lr" is not "layers", but "learn" is
+ * "learning_rate").  NULL when nothing is that close. */
+static const char *closest(const char *word, const char *const *cands, int n)
+{
+    size_t lw = strlen(word);
+    int limit = lw <= 4 ? 1 : lw <= 8 ? 2 : 3, best = limit + 1;
+    const char *pick = NULL;
+    for (int i = 0; i < n; i++) {
+        int d = edit_distance(word, cands[i]);
+        if (d < best && d > 0) {
+            best = d;
+            pick = cands[i];
+        }
+    }
+    if (pick || lw < 3)
+        return pick;
+    for (int i = 0; i < n; i++) {
+        size_t lc = strlen(cands[i]), m = lw < lc ? lw : lc, k = 0;
+        while (k < m && fold((unsigned char)word[k]) == fold((unsigned char)cands[i][k]))
+            k++;
+        if (k == m && m >= 3)
+            return cands[i];
+    }
+    return NULL;
+}
+
+/* "; did you mean X?" when closest() finds X, else "" (buf is returned). */
+static const char *did_you_mean(const ynode_t *n, const char *const *cands, int count,
+                                char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (!n || n->type != Y_SCALAR || memchr(n->text, '\0', n->len))
+        return buf;
+    const char *m = closest(n->text, cands, count);
+    if (m)
+        snprintf(buf, size, "; did you mean %s?", m);
+    return buf;
+}
+
+// ----------------------------------------------------------------------------
 // Mappings
 
+/* names joined with ", " into buf; the callers size buf for their longest
+ * list, and a list that would not fit ends in "..." rather than mid-name. */
 static const char *join_names(const char *const *names, int count, char *buf, size_t size)
 {
     size_t off = 0;
     buf[0] = '\0';
-    for (int i = 0; i < count && off < size; i++)
+    for (int i = 0; i < count; i++) {
+        size_t need = strlen(names[i]) + (i ? 2 : 0);
+        if (off + need + 4 >= size) {
+            snprintf(buf + off, size - off, "...");
+            break;
+        }
         off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? ", " : "", names[i]);
+    }
     return buf;
 }
+
+/* Keep the first error of a run of independent checks and go on with the
+ * next; an allocation failure ends the parse at once. */
+#define KEEP(rc, expr)                                                                       \
+    do {                                                                                     \
+        int r_ = (expr);                                                                     \
+        if (r_ == -ENOMEM)                                                                   \
+            return r_;                                                                       \
+        if (r_ < 0 && (rc) == 0)                                                             \
+            (rc) = r_;                                                                       \
+    } while (0)
 
 /* Check that n is a mapping whose keys are distinct names from allowed[]
  * (field is the mapping's own field, "" at the top level; what names the keys
  * in "unknown ..." messages, allowed_text overrides the joined list).  Each
  * value is stored in vals[i] for allowed[i] (NULL when absent), each key in
- * keys[i]. */
+ * keys[i].  Every bad key is reported (and left out); the good ones are
+ * filled in all the same, so the caller can go on checking their values.
+ * Keys whose node is marked `skip` (consumed by another reader) are passed
+ * over. */
 static int check_map(const pctx_t *c, const ynode_t *n, const char *field,
                      const char *const *allowed, int count, const char *what,
                      const char *allowed_text, const ynode_t **keys, const ynode_t **vals)
 {
-    char d[96], s[48], f[160], list[320];
+    char d[96], s[48], f[160], list[1024], hint[96];
     const char *self = field[0] ? field : "top level";
-    if (!n || n->type != Y_MAP)
-        return FAIL_AT(c, n, self, "expected a mapping, got %s", describe(n, d, sizeof d));
     for (int i = 0; i < count; i++)
         keys[i] = vals[i] = NULL;
+    if (!n || n->type != Y_MAP)
+        return FAIL_AT(c, n, self, "expected a mapping, got %s", describe(n, d, sizeof d));
+    int rc = 0;
     for (int i = 0; i + 1 < n->n; i += 2) {
         const ynode_t *k = n->kids[i], *v = n->kids[i + 1];
-        if (k->type != Y_SCALAR || is_null(k) || memchr(k->text, '\0', k->len))
-            return FAIL_AT(c, k, self, "keys must be names, got %s", describe(k, d, sizeof d));
+        if (k->skip)
+            continue;
+        if (k->type != Y_SCALAR || is_null(k) || memchr(k->text, '\0', k->len)) {
+            KEEP(rc, FAIL_AT(c, k, self, "keys must be names, got %s", describe(k, d, sizeof d)));
+            continue;
+        }
         snprintf(f, sizeof f, "%s%s%s", field, field[0] ? "." : "", SHOWN(k, s));
         int idx = lookup_name(k, allowed, count);
-        if (idx < 0)
-            return FAIL_AT(c, k, f, "unknown %s (allowed: %s)", what,
-                           allowed_text ? allowed_text
-                                        : join_names(allowed, count, list, sizeof list));
-        if (keys[idx])
-            return FAIL_AT(c, k, f, "duplicate key (first given at %d:%d)", keys[idx]->line,
-                           keys[idx]->col);
+        if (idx < 0) {
+            KEEP(rc, FAIL_AT(c, k, f, "unknown %s%s (allowed: %s)", what,
+                             did_you_mean(k, allowed, count, hint, sizeof hint),
+                             allowed_text ? allowed_text
+                                          : join_names(allowed, count, list, sizeof list)));
+            continue;
+        }
+        if (keys[idx]) {
+            KEEP(rc, FAIL_AT(c, k, f, "duplicate key (first given at %d:%d)", keys[idx]->line,
+                             keys[idx]->col));
+            continue;
+        }
         keys[idx] = k;
         vals[idx] = v;
     }
-    return 0;
+    return rc;
 }
 
 // ----------------------------------------------------------------------------
@@ -733,6 +856,7 @@ typedef struct pdef {
     int (*parse)(const char *); // ENUM: name to value, -EINVAL when unknown
     const char *(*label)(int);  // ENUM: value to canonical name
     const char *(*names)(void); // ENUM: "a, b, c" for messages
+    int count;                  // ENUM: values 0..count-1
 } pdef_t;
 
 static const char *act_label(int v) { return hpt_act_name((hpt_act_t)v); }
@@ -743,8 +867,9 @@ static const char *opt_label(int v) { return hpt_opt_name((hpt_opt_t)v); }
 #define PDEF_FLOAT(n, l, lo_o, h, hi_o)                                                  \
     {.name = (n), .kind = COORD_PKIND_FLOAT, .lo = (l), .hi = (h), .lo_open = (lo_o),    \
      .hi_open = (hi_o)}
-#define PDEF_ENUM(n, p, lab, ns)                                                         \
-    {.name = (n), .kind = COORD_PKIND_ENUM, .parse = (p), .label = (lab), .names = (ns)}
+#define PDEF_ENUM(n, p, lab, ns, cnt)                                                    \
+    {.name = (n), .kind = COORD_PKIND_ENUM, .parse = (p), .label = (lab), .names = (ns),     \
+     .count = (cnt)}
 
 /* Ranges are those of hpt_hparams_validate (common/params.c). */
 static const pdef_t pdefs[P__COUNT] = {
@@ -758,9 +883,12 @@ static const pdef_t pdefs[P__COUNT] = {
     [P_UNITS_1 + 5] = PDEF_INT("units_6", 1, HPT_MAX_UNITS),
     [P_UNITS_1 + 6] = PDEF_INT("units_7", 1, HPT_MAX_UNITS),
     [P_UNITS_1 + 7] = PDEF_INT("units_8", 1, HPT_MAX_UNITS),
-    [P_ACTIVATION] = PDEF_ENUM("activation", hpt_act_parse, act_label, hpt_act_names),
-    [P_INIT_MODE] = PDEF_ENUM("init_mode", hpt_init_parse, init_label, hpt_init_names),
-    [P_OPTIMIZER] = PDEF_ENUM("optimizer", hpt_opt_parse, opt_label, hpt_opt_names),
+    [P_ACTIVATION] =
+        PDEF_ENUM("activation", hpt_act_parse, act_label, hpt_act_names, HPT_ACT__COUNT),
+    [P_INIT_MODE] =
+        PDEF_ENUM("init_mode", hpt_init_parse, init_label, hpt_init_names, HPT_INIT__COUNT),
+    [P_OPTIMIZER] =
+        PDEF_ENUM("optimizer", hpt_opt_parse, opt_label, hpt_opt_names, HPT_OPT__COUNT),
     [P_LEARNING_RATE] = PDEF_FLOAT("learning_rate", 0, true, 10, false),
     [P_MOMENTUM] = PDEF_FLOAT("momentum", 0, false, 1, true),
     [P_NESTEROV] = {.name = "nesterov", .kind = COORD_PKIND_BOOL},
@@ -856,9 +984,17 @@ static int get_pval(const pctx_t *c, const ynode_t *n, const char *field, const 
         if (rc)
             return rc;
         int v = d->parse(text);
-        if (v < 0)
-            return FAIL_AT(c, n, field, "unknown %s %s (allowed: %s)", d->name,
-                           describe(n, dsc, sizeof dsc), d->names());
+        if (v < 0) {
+            const char *names[32];
+            int k = 0;
+            for (; k < d->count && k < 32; k++)
+                names[k] = d->label(k);
+            char hint[96];
+            return FAIL_AT(c, n, field, "unknown %s %s%s (allowed: %s)", d->name,
+                           describe(n, dsc, sizeof dsc), did_you_mean(n, names, k, hint,
+                                                                      sizeof hint),
+                           d->names());
+        }
         out->num = v;
         snprintf(out->str, sizeof out->str, "%s", d->label(v));
         return 0;
@@ -945,18 +1081,26 @@ static int parse_values(const pctx_t *c, const ynode_t *n, const char *pf, const
     p->values = calloc((size_t)n->n, sizeof *p->values);
     if (!p->values)
         return oom(c);
+    /* Every value is checked; the good ones are kept in order (so values[]
+     * holds only valid values even when the parameter has errors), and a
+     * duplicate is reported against the index it was written at. */
+    int rc = 0, at[COORD_SPEC_MAX_VALUES];
     for (int i = 0; i < n->n; i++) {
         snprintf(f, sizeof f, "%s.values[%d]", pf, i);
-        int rc = get_pval(c, n->kids[i], f, d, &p->values[i]);
-        if (rc)
-            return rc;
-        for (int j = 0; j < i; j++)
-            if (pval_equal(p, &p->values[j], &p->values[i]))
-                return FAIL_AT(c, n->kids[i], f, "duplicate value %s (also values[%d])",
-                               SHOWN(n->kids[i], s), j);
-        p->n_values = i + 1;
+        coord_pval_t v;
+        int r = get_pval(c, n->kids[i], f, d, &v);
+        if (r == 0)
+            for (int j = 0; j < p->n_values && r == 0; j++)
+                if (pval_equal(p, &p->values[j], &v))
+                    r = FAIL_AT(c, n->kids[i], f, "duplicate value %s (also values[%d])",
+                                SHOWN(n->kids[i], s), at[j]);
+        KEEP(rc, r);
+        if (r == 0) {
+            at[p->n_values] = i;
+            p->values[p->n_values++] = v;
+        }
     }
-    return 0;
+    return rc;
 }
 
 static int parse_probs(const pctx_t *c, const ynode_t *n, const char *pf, coord_param_t *p)
@@ -971,20 +1115,19 @@ static int parse_probs(const pctx_t *c, const ynode_t *n, const char *pf, coord_
     if (!p->probs)
         return oom(c);
     double sum = 0;
+    int rc = 0;
     for (int i = 0; i < n->n; i++) {
         snprintf(f, sizeof f, "%s.probabilities[%d]", pf, i);
-        int rc = get_num(c, n->kids[i], f, &p->probs[i]);
-        if (rc)
-            return rc;
-        if (p->probs[i] < 0 || p->probs[i] > 1)
-            return FAIL_AT(c, n->kids[i], f, "%s is out of range [0, 1]",
-                           SHOWN(n->kids[i], s));
+        int r = get_num(c, n->kids[i], f, &p->probs[i]);
+        if (r == 0 && (p->probs[i] < 0 || p->probs[i] > 1))
+            r = FAIL_AT(c, n->kids[i], f, "%s is out of range [0, 1]", SHOWN(n->kids[i], s));
+        KEEP(rc, r);
         sum += p->probs[i];
     }
     snprintf(f, sizeof f, "%s.probabilities", pf);
-    if (fabs(sum - 1.0) > 1e-6)
+    if (rc == 0 && fabs(sum - 1.0) > 1e-6)
         return FAIL_AT(c, n, f, "sum to %.9g, not 1 (within 1e-6)", sum);
-    return 0;
+    return rc;
 }
 
 /* min, max or q of a numeric distribution: an integer for INT parameters, a
@@ -1088,22 +1231,25 @@ static int parse_form(const pctx_t *c, const ynode_t *n, const char *pf, const p
         }
     }
 
-    /* Keys that do not belong to the form. */
+    /* Keys that do not belong to the form, and keys the form needs (start
+     * and when are optional): all reported before giving up. */
     unsigned allowed = form_keys(p->dist);
+    rc = 0;
     for (int k = 0; k < K__COUNT; k++)
         if (keys[k] && !(allowed & (1u << k))) {
             snprintf(f, sizeof f, "%s.%s", pf, param_keys[k]);
             char form[48];
             snprintf(form, sizeof form, "%s%s",
                      p->dist >= DIST_FIRST ? "distribution " : "", dist_name(p->dist));
-            return FAIL_AT(c, keys[k], f, "not allowed with %s (allowed: %s)", form,
-                           form_keys_text(allowed, list, sizeof list));
+            KEEP(rc, FAIL_AT(c, keys[k], f, "not allowed with %s (allowed: %s)", form,
+                             form_keys_text(allowed, list, sizeof list)));
         }
-    /* Keys the form needs (start and when are optional). */
     for (int k = K_VALUES; k < K_START; k++)
         if (!keys[k] && (allowed & (1u << k)) && k != K_PROBABILITIES)
-            return FAIL_AT(c, n, pf, "distribution %s needs %s", dist_name(p->dist),
-                           param_keys[k]);
+            KEEP(rc, FAIL_AT(c, n, pf, "distribution %s needs %s", dist_name(p->dist),
+                             param_keys[k]));
+    if (rc)
+        return rc;
 
     switch (p->dist) {
     case COORD_PDIST_VALUE:
@@ -1120,7 +1266,7 @@ static int parse_form(const pctx_t *c, const ynode_t *n, const char *pf, const p
     case COORD_PDIST_CATEGORICAL:
         rc = parse_values(c, vals[K_VALUES], pf, d, p);
         if (rc)
-            return rc;
+            return rc;  // probabilities are counted against the values: check them later
         if (keys[K_PROBABILITIES])
             return parse_probs(c, vals[K_PROBABILITIES], pf, p);
         /* Without probabilities every value is equally likely. */
@@ -1134,30 +1280,32 @@ static int parse_form(const pctx_t *c, const ynode_t *n, const char *pf, const p
         break;
     }
 
-    /* The numeric distributions. */
+    /* The numeric distributions: min, max and q are each checked. */
+    int rmin = 0;
     if (p->dist == COORD_PDIST_LOG_UNIFORM_VALUES) {
         /* Positivity first: it is the distribution's own requirement. */
         const ynode_t *mn = vals[K_MIN];
         double v;
         snprintf(f, sizeof f, "%s.min", pf);
-        if ((rc = get_num(c, mn, f, &v)) != 0)
-            return rc;
-        if (v <= 0)
-            return FAIL_AT(c, mn, f, "must be greater than 0 for log_uniform_values, got %s",
+        rmin = get_num(c, mn, f, &v);
+        if (rmin == 0 && v <= 0)
+            rmin = FAIL_AT(c, mn, f, "must be greater than 0 for log_uniform_values, got %s",
                            SHOWN(mn, s));
     }
-    if ((rc = parse_bound(c, vals[K_MIN], pf, "min", d, false, &p->min)) != 0 ||
-        (rc = parse_bound(c, vals[K_MAX], pf, "max", d, false, &p->max)) != 0)
-        return rc;
-    if (!(p->min < p->max)) {
+    if (rmin == 0)
+        rmin = parse_bound(c, vals[K_MIN], pf, "min", d, false, &p->min);
+    KEEP(rc, rmin);
+    KEEP(rc, parse_bound(c, vals[K_MAX], pf, "max", d, false, &p->max));
+    if (rc == 0 && !(p->min < p->max)) {
         char smin[48];
         snprintf(f, sizeof f, "%s.max", pf);
-        return FAIL_AT(c, vals[K_MAX], f, "must be greater than min (%s), got %s",
-                       SHOWN(vals[K_MIN], smin), SHOWN(vals[K_MAX], s));
+        KEEP(rc, FAIL_AT(c, vals[K_MAX], f, "must be greater than min (%s), got %s",
+                         SHOWN(vals[K_MIN], smin), SHOWN(vals[K_MAX], s)));
     }
     if (p->dist == COORD_PDIST_Q_UNIFORM) {
-        if ((rc = parse_bound(c, vals[K_Q], pf, "q", d, true, &p->q)) != 0)
-            return rc;
+        int rq = parse_bound(c, vals[K_Q], pf, "q", d, true, &p->q);
+        if (rq || rc)
+            return rq ? rq : rc;
         /* Sampling rounds to a multiple of q inside [min, max]; there must be
          * one.  The tolerance absorbs decimal fractions such as 0.3 / 0.1. */
         double lo = ceil(p->min / p->q - 1e-9), hi = floor(p->max / p->q + 1e-9);
@@ -1169,7 +1317,7 @@ static int parse_form(const pctx_t *c, const ynode_t *n, const char *pf, const p
                            SHOWN(vals[K_MAX], smax));
         }
     }
-    return 0;
+    return rc;
 }
 
 /* Whether v is a value parameter p can take: one of its values for a list
@@ -1278,88 +1426,121 @@ static int parse_when(const pctx_t *c, const ynode_t *n, const char *pf, coord_s
         return FAIL_AT(c, n, f, "must name at least one parameter");
     if (n->n / 2 > COORD_SPEC_MAX_WHEN)
         return FAIL_AT(c, n, f, "at most %d conditions", COORD_SPEC_MAX_WHEN);
+    int rc = 0;
     for (int i = 0; i + 1 < n->n; i += 2) {
         const ynode_t *k = n->kids[i], *v = n->kids[i + 1];
-        if (k->type != Y_SCALAR || is_null(k) || memchr(k->text, '\0', k->len))
-            return FAIL_AT(c, k, f, "keys must be names, got %s", describe(k, dsc, sizeof dsc));
+        if (k->type != Y_SCALAR || is_null(k) || memchr(k->text, '\0', k->len)) {
+            KEEP(rc, FAIL_AT(c, k, f, "keys must be names, got %s",
+                             describe(k, dsc, sizeof dsc)));
+            continue;
+        }
         snprintf(kf, sizeof kf, "%s.%s", f, SHOWN(k, s));
-        for (int j = 0; j < i; j += 2)
-            if (strcmp(n->kids[j]->text, k->text) == 0)
-                return FAIL_AT(c, k, kf, "duplicate key (first given at %d:%d)",
-                               n->kids[j]->line, n->kids[j]->col);
+        bool dup = false;
+        for (int j = 0; j < i && !dup; j += 2)
+            if (n->kids[j]->type == Y_SCALAR && strcmp(n->kids[j]->text, k->text) == 0) {
+                KEEP(rc, FAIL_AT(c, k, kf, "duplicate key (first given at %d:%d)",
+                                 n->kids[j]->line, n->kids[j]->col));
+                dup = true;
+            }
+        if (dup)
+            continue;
         int pi = param_index(spec->params, self, k);
         if (pi < 0) {
-            if (strcmp(k->text, p->name) == 0)
-                return FAIL_AT(c, k, kf, "a parameter cannot depend on itself");
+            if (strcmp(k->text, p->name) == 0) {
+                KEEP(rc, FAIL_AT(c, k, kf, "a parameter cannot depend on itself"));
+                continue;
+            }
             bool later = false;
             for (int j = 0; j + 1 < pnode->n; j += 2)
                 later |= pnode->kids[j]->type == Y_SCALAR &&
                          strcmp(pnode->kids[j]->text, k->text) == 0;
             if (later)
-                return FAIL_AT(c, k, kf, "%s must be listed before %s in parameters "
-                               "(a condition reads an earlier parameter)", SHOWN(k, s), p->name);
-            return FAIL_AT(c, k, kf, "%s is not in parameters", SHOWN(k, s));
+                KEEP(rc, FAIL_AT(c, k, kf, "%s must be listed before %s in parameters "
+                                 "(a condition reads an earlier parameter)", SHOWN(k, s),
+                                 p->name));
+            else
+                KEEP(rc, FAIL_AT(c, k, kf, "%s is not in parameters", SHOWN(k, s)));
+            continue;
         }
+        if (c->st->param_bad[pi])
+            continue;  // its own errors are reported; its values cannot be trusted
         const coord_param_t *parent = &spec->params[pi];
         const pdef_t *pd = pdef_find(parent->name, NULL);
         coord_when_t *w = &p->when[p->n_when];
         *w = (coord_when_t){.param = pi, .line = k->line, .col = k->col};
         p->n_when++;  // counted now so that destroy frees w->values on failure
         if (v && v->type == Y_SEQ) {
-            if (v->n == 0)
-                return FAIL_AT(c, v, kf, "must not be empty");
-            if (v->n > COORD_SPEC_MAX_VALUES)
-                return FAIL_AT(c, v, kf, "has %d values (at most %d)", v->n,
-                               COORD_SPEC_MAX_VALUES);
+            if (v->n == 0) {
+                KEEP(rc, FAIL_AT(c, v, kf, "must not be empty"));
+                continue;
+            }
+            if (v->n > COORD_SPEC_MAX_VALUES) {
+                KEEP(rc, FAIL_AT(c, v, kf, "has %d values (at most %d)", v->n,
+                                 COORD_SPEC_MAX_VALUES));
+                continue;
+            }
             w->values = calloc((size_t)v->n, sizeof *w->values);
             if (!w->values)
                 return oom(c);
             for (int j = 0; j < v->n; j++) {
                 char ef[176];
                 snprintf(ef, sizeof ef, "%s[%d]", kf, j);
-                int idx, rc = get_pval(c, v->kids[j], ef, pd, &w->values[j]);
-                if (rc == 0)
-                    rc = check_in_dist(c, v->kids[j], ef, parent, &w->values[j], &idx);
-                if (rc)
-                    return rc;
-                w->n_values = j + 1;
+                coord_pval_t x;
+                int idx, r = get_pval(c, v->kids[j], ef, pd, &x);
+                if (r == 0)
+                    r = check_in_dist(c, v->kids[j], ef, parent, &x, &idx);
+                KEEP(rc, r);
+                if (r == 0)
+                    w->values[w->n_values++] = x;
             }
         } else if (v && v->type == Y_MAP) {
             static const char *const rkeys[] = {"min", "max"};
             const ynode_t *rk[2], *rv[2];
-            int rc = check_map(c, v, kf, rkeys, 2, "key", NULL, rk, rv);
-            if (rc)
-                return rc;
-            if (parent->kind != COORD_PKIND_INT && parent->kind != COORD_PKIND_FLOAT)
-                return FAIL_AT(c, v, kf, "a range needs a numeric parameter; %s takes %s "
-                               "(use a list of values)", parent->name,
-                               parent->kind == COORD_PKIND_BOOL ? "booleans" : "names");
-            if (!rk[0] && !rk[1])
-                return FAIL_AT(c, v, kf, "a range needs min, max or both");
+            int r = check_map(c, v, kf, rkeys, 2, "key", NULL, rk, rv);
+            if (r) {
+                KEEP(rc, r);
+                continue;
+            }
+            if (parent->kind != COORD_PKIND_INT && parent->kind != COORD_PKIND_FLOAT) {
+                KEEP(rc, FAIL_AT(c, v, kf, "a range needs a numeric parameter; %s takes %s "
+                                 "(use a list of values)", parent->name,
+                                 parent->kind == COORD_PKIND_BOOL ? "booleans" : "names"));
+                continue;
+            }
+            if (!rk[0] && !rk[1]) {
+                KEEP(rc, FAIL_AT(c, v, kf, "a range needs min, max or both"));
+                continue;
+            }
             w->is_range = true;
             w->min = -INFINITY;
             w->max = INFINITY;
             char rf[176];
             snprintf(rf, sizeof rf, "%s.min", kf);
-            if (rk[0] && (rc = get_num(c, rv[0], rf, &w->min)) != 0)
-                return rc;
+            if (rk[0])
+                KEEP(r, get_num(c, rv[0], rf, &w->min));
             snprintf(rf, sizeof rf, "%s.max", kf);
-            if (rk[1] && (rc = get_num(c, rv[1], rf, &w->max)) != 0)
-                return rc;
-            if (w->min > w->max)
-                return FAIL_AT(c, rv[1], rf, "must not be less than min");
-            if (!range_reachable(parent, w->min, w->max))
-                return FAIL_AT(c, v, kf, "never holds: %s takes no value in [%g, %g]",
-                               parent->name, w->min, w->max);
+            if (rk[1]) {
+                int rm = 0;
+                KEEP(rm, get_num(c, rv[1], rf, &w->max));
+                if (r == 0)
+                    r = rm;
+            }
+            if (r == 0 && w->min > w->max)
+                r = FAIL_AT(c, rv[1], rf, "must not be less than min");
+            if (r == 0 && !range_reachable(parent, w->min, w->max))
+                r = FAIL_AT(c, v, kf, "never holds: %s takes no value in [%g, %g]",
+                            parent->name, w->min, w->max);
+            KEEP(rc, r);
         } else {
-            return FAIL_AT(c, v, kf, "expected a list of values or {min, max}, got %s",
-                           describe(v, dsc, sizeof dsc));
+            KEEP(rc, FAIL_AT(c, v, kf, "expected a list of values or {min, max}, got %s",
+                             describe(v, dsc, sizeof dsc)));
         }
     }
-    return 0;
+    return rc;
 }
 
-/* One parameter: spec->params[self], from key (its name) and mapping n. */
+/* One parameter: spec->params[self], from key (its name) and mapping n.
+ * Every problem is reported: bad keys, the form's values, start, when. */
 static int parse_param(const pctx_t *c, const ynode_t *key, const ynode_t *n, const pdef_t *d,
                        coord_spec_t *spec, int self, const ynode_t *pnode)
 {
@@ -1373,13 +1554,21 @@ static int parse_param(const pctx_t *c, const ynode_t *key, const ynode_t *n, co
         return FAIL_AT(c, n, pf, "expected a mapping (value, values or distribution), got %s",
                        describe(n, dsc, sizeof dsc));
     const ynode_t *keys[K__COUNT], *vals[K__COUNT];
-    int rc = check_map(c, n, pf, param_keys, K__COUNT, "key", NULL, keys, vals);
+    int rc = 0;
+    KEEP(rc, check_map(c, n, pf, param_keys, K__COUNT, "key", NULL, keys, vals));
+    /* With a misspelt key the form may be missing only because of it: then
+     * that key's error says all there is to say. */
+    bool any_form = keys[K_VALUE] || keys[K_VALUES] || keys[K_DISTRIBUTION] || keys[K_MIN] ||
+                    keys[K_MAX];
+    int rf = 0;
+    if (rc == 0 || any_form)
+        KEEP(rf, parse_form(c, n, pf, d, p, keys, vals));
+    if (rf == 0 && keys[K_START] && (rc == 0 || any_form))
+        KEEP(rf, parse_start(c, vals[K_START], pf, d, p));
     if (rc == 0)
-        rc = parse_form(c, n, pf, d, p, keys, vals);
-    if (rc == 0 && keys[K_START])
-        rc = parse_start(c, vals[K_START], pf, d, p);
-    if (rc == 0 && keys[K_WHEN])
-        rc = parse_when(c, vals[K_WHEN], pf, spec, self, pnode);
+        rc = rf;
+    if (keys[K_WHEN])
+        KEEP(rc, parse_when(c, vals[K_WHEN], pf, spec, self, pnode));
     return rc;
 }
 
@@ -1547,52 +1736,62 @@ static int parse_metric(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 {
     static const char *const keys_[] = {"name", "goal"};
     static const char *const goals[] = {"maximize", "minimize"};
+    static const char *const metrics[] = {"accuracy", "log_loss", "f1_macro"};
     const ynode_t *keys[2], *vals[2];
-    char dsc[96];
+    char dsc[96], hint[96];
     int rc = check_map(c, n, "metric", keys_, 2, "key", NULL, keys, vals);
-    if (rc)
+    if (rc == -ENOMEM)
         return rc;
+    bool name_ok = true;
     if (keys[0]) {
         const ynode_t *v = vals[0];
         int m = (v && v->type == Y_SCALAR && !memchr(v->text, '\0', v->len))
                     ? hpt_metric_parse(v->text)
                     : -EINVAL;
-        if (m < 0)
-            return FAIL_AT(c, v, "metric.name", "unknown metric %s (allowed: %s)",
-                           describe(v, dsc, sizeof dsc), hpt_metric_names());
-        spec->metric = (hpt_metric_t)m;
+        if (m < 0) {
+            KEEP(rc, FAIL_AT(c, v, "metric.name", "unknown metric %s%s (allowed: %s)",
+                             describe(v, dsc, sizeof dsc),
+                             did_you_mean(v, metrics, 3, hint, sizeof hint),
+                             hpt_metric_names()));
+            name_ok = false;
+        } else {
+            spec->metric = (hpt_metric_t)m;
+        }
     }
     spec->maximize = hpt_metric_maximize(spec->metric);
     if (keys[1]) {
         const ynode_t *v = vals[1];
         int g = lookup_name(v, goals, 2);
         if (g < 0)
-            return FAIL_AT(c, v, "metric.goal", "unknown goal %s (allowed: maximize, minimize)",
-                           describe(v, dsc, sizeof dsc));
-        if ((g == 0) != spec->maximize)
-            return FAIL_AT(c, v, "metric.goal", "%s is %s, not %s (allowed: %s)",
-                           hpt_metric_name(spec->metric),
-                           spec->maximize ? "maximized" : "minimized",
-                           spec->maximize ? "minimized" : "maximized",
-                           spec->maximize ? "maximize" : "minimize");
+            KEEP(rc, FAIL_AT(c, v, "metric.goal", "unknown goal %s%s (allowed: maximize, "
+                             "minimize)", describe(v, dsc, sizeof dsc),
+                             did_you_mean(v, goals, 2, hint, sizeof hint)));
+        else if (name_ok && (g == 0) != spec->maximize)
+            KEEP(rc, FAIL_AT(c, v, "metric.goal", "%s is %s, not %s (allowed: %s)",
+                             hpt_metric_name(spec->metric),
+                             spec->maximize ? "maximized" : "minimized",
+                             spec->maximize ? "minimized" : "maximized",
+                             spec->maximize ? "maximize" : "minimize"));
     }
-    return 0;
+    return rc;
 }
 
 static int parse_method(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 {
-    char dsc[96];
+    char dsc[96], hint[96];
     int m = lookup_name(n, method_names, COORD_METHOD__COUNT);
     if (m >= 0) {
         spec->method = (coord_method_t)m;
         return 0;
     }
+    c->st->method_bad = true;
     if (!n || n->type != Y_SCALAR || is_null(n))
         return FAIL_AT(c, n, "method",
                        "expected a method name, got %s (allowed: " METHOD_NAMES_TEXT ")",
                        describe(n, dsc, sizeof dsc));
-    return FAIL_AT(c, n, "method", "unknown method %s (allowed: " METHOD_NAMES_TEXT ")",
-                   describe(n, dsc, sizeof dsc));
+    return FAIL_AT(c, n, "method", "unknown method %s%s (allowed: " METHOD_NAMES_TEXT ")",
+                   describe(n, dsc, sizeof dsc),
+                   did_you_mean(n, method_names, COORD_METHOD__COUNT, hint, sizeof hint));
 }
 
 static int parse_cv(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
@@ -1601,31 +1800,33 @@ static int parse_cv(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
                                         "seeds"};
     const ynode_t *keys[6], *vals[6];
     long long v;
-    int rc = check_map(c, n, "cv", keys_, 6, "key", NULL, keys, vals);
-    if (rc)
-        return rc;
+    int rc = 0;
+    KEEP(rc, check_map(c, n, "cv", keys_, 6, "key", NULL, keys, vals));
     if (keys[0]) {
-        if ((rc = get_int(c, vals[0], "cv.folds", 2, 100, &v)) != 0)
-            return rc;
-        spec->cv.folds = (int)v;
+        int r = get_int(c, vals[0], "cv.folds", 2, 100, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            spec->cv.folds = (int)v;
     }
-    if (keys[1] && (rc = get_bool(c, vals[1], "cv.stratified", &spec->cv.stratified)) != 0)
-        return rc;
-    if (keys[2] && (rc = get_bool(c, vals[2], "cv.shuffle", &spec->cv.shuffle)) != 0)
-        return rc;
-    if (keys[3] && (rc = get_u64(c, vals[3], "cv.seed", &spec->cv.seed)) != 0)
-        return rc;
+    if (keys[1])
+        KEEP(rc, get_bool(c, vals[1], "cv.stratified", &spec->cv.stratified));
+    if (keys[2])
+        KEEP(rc, get_bool(c, vals[2], "cv.shuffle", &spec->cv.shuffle));
+    if (keys[3])
+        KEEP(rc, get_u64(c, vals[3], "cv.seed", &spec->cv.seed));
     if (keys[4]) {
-        if ((rc = get_int(c, vals[4], "cv.repeats", 1, 100, &v)) != 0)
-            return rc;
-        spec->cv.repeats = (int)v;
+        int r = get_int(c, vals[4], "cv.repeats", 1, 100, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            spec->cv.repeats = (int)v;
     }
     if (keys[5]) {
-        if ((rc = get_int(c, vals[5], "cv.seeds", 1, 100, &v)) != 0)
-            return rc;
-        spec->seeds = (int)v;
+        int r = get_int(c, vals[5], "cv.seeds", 1, 100, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            spec->seeds = (int)v;
     }
-    return 0;
+    return rc;
 }
 
 static int parse_tpe(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
@@ -1635,36 +1836,36 @@ static int parse_tpe(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
     const ynode_t *keys[5], *vals[5];
     long long v;
     char s[48];
-    int rc = check_map(c, n, "tpe", keys_, 5, "key", NULL, keys, vals);
-    if (rc)
-        return rc;
+    int rc = 0;
+    KEEP(rc, check_map(c, n, "tpe", keys_, 5, "key", NULL, keys, vals));
     if (keys[0]) {
-        if ((rc = get_int(c, vals[0], "tpe.n_startup", 0, 1000000, &v)) != 0)
-            return rc;
-        spec->tpe.n_startup = (int)v;
+        int r = get_int(c, vals[0], "tpe.n_startup", 0, 1000000, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            spec->tpe.n_startup = (int)v;
     }
     if (keys[1]) {
-        if ((rc = get_int(c, vals[1], "tpe.n_candidates", 1, 10000, &v)) != 0)
-            return rc;
-        spec->tpe.n_candidates = (int)v;
+        int r = get_int(c, vals[1], "tpe.n_candidates", 1, 10000, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            spec->tpe.n_candidates = (int)v;
     }
     if (keys[2]) {
-        if ((rc = get_num(c, vals[2], "tpe.gamma", &spec->tpe.gamma)) != 0)
-            return rc;
-        if (!(spec->tpe.gamma > 0 && spec->tpe.gamma <= 1))
-            return FAIL_AT(c, vals[2], "tpe.gamma", "%s is out of range (0, 1]",
-                           SHOWN(vals[2], s));
+        int r = get_num(c, vals[2], "tpe.gamma", &spec->tpe.gamma);
+        if (r == 0 && !(spec->tpe.gamma > 0 && spec->tpe.gamma <= 1))
+            r = FAIL_AT(c, vals[2], "tpe.gamma", "%s is out of range (0, 1]", SHOWN(vals[2], s));
+        KEEP(rc, r);
     }
     if (keys[3]) {
-        if ((rc = get_num(c, vals[3], "tpe.prior_weight", &spec->tpe.prior_weight)) != 0)
-            return rc;
-        if (!(spec->tpe.prior_weight > 0 && spec->tpe.prior_weight <= 1e6))
-            return FAIL_AT(c, vals[3], "tpe.prior_weight", "%s is out of range (0, 1e6]",
-                           SHOWN(vals[3], s));
+        int r = get_num(c, vals[3], "tpe.prior_weight", &spec->tpe.prior_weight);
+        if (r == 0 && !(spec->tpe.prior_weight > 0 && spec->tpe.prior_weight <= 1e6))
+            r = FAIL_AT(c, vals[3], "tpe.prior_weight", "%s is out of range (0, 1e6]",
+                        SHOWN(vals[3], s));
+        KEEP(rc, r);
     }
-    if (keys[4] && (rc = get_bool(c, vals[4], "tpe.constant_liar", &spec->tpe.constant_liar)))
-        return rc;
-    return 0;
+    if (keys[4])
+        KEEP(rc, get_bool(c, vals[4], "tpe.constant_liar", &spec->tpe.constant_liar));
+    return rc;
 }
 
 static int parse_coordinate(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
@@ -1672,15 +1873,15 @@ static int parse_coordinate(const pctx_t *c, const ynode_t *n, coord_spec_t *spe
     static const char *const keys_[] = {"rounds"};
     const ynode_t *keys[1], *vals[1];
     long long v;
-    int rc = check_map(c, n, "coordinate", keys_, 1, "key", NULL, keys, vals);
-    if (rc)
-        return rc;
+    int rc = 0;
+    KEEP(rc, check_map(c, n, "coordinate", keys_, 1, "key", NULL, keys, vals));
     if (keys[0]) {
-        if ((rc = get_int(c, vals[0], "coordinate.rounds", 1, 1000, &v)) != 0)
-            return rc;
-        spec->rounds = (int)v;
+        int r = get_int(c, vals[0], "coordinate.rounds", 1, 1000, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            spec->rounds = (int)v;
     }
-    return 0;
+    return rc;
 }
 
 /* asha: {min_epochs, max_epochs, eta} or hyperband: {..., iterations}, into
@@ -1694,34 +1895,41 @@ static int parse_sh(const pctx_t *c, const ynode_t *n, const char *field, bool h
     const ynode_t *keys[4], *vals[4];
     char f[48];
     long long v;
-    int rc = check_map(c, n, field, keys_, hyperband ? 4 : 3, "key", NULL, keys, vals);
-    if (rc)
-        return rc;
+    int rc = 0;
+    KEEP(rc, check_map(c, n, field, keys_, hyperband ? 4 : 3, "key", NULL, keys, vals));
     coord_sh_cfg_t *sh = &spec->sh;
+    bool min_ok = true;
     if (keys[0]) {
         snprintf(f, sizeof f, "%s.min_epochs", field);
-        if ((rc = get_int(c, vals[0], f, 1, 10000, &v)) != 0)
-            return rc;
-        sh->min_epochs = (int)v;
+        int r = get_int(c, vals[0], f, 1, 10000, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            sh->min_epochs = (int)v;
+        min_ok = r == 0;
     }
     if (keys[1]) {
         snprintf(f, sizeof f, "%s.max_epochs", field);
-        if ((rc = get_int(c, vals[1], f, sh->min_epochs, 10000, &v)) != 0)
-            return rc;
-        sh->max_epochs = (int)v;
+        int r = get_int(c, vals[1], f, min_ok ? sh->min_epochs : 1, 10000, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            sh->max_epochs = (int)v;
     }
     if (keys[2]) {
         snprintf(f, sizeof f, "%s.eta", field);
-        if ((rc = get_int(c, vals[2], f, 2, 100, &v)) != 0)
-            return rc;
-        sh->eta = (int)v;
+        int r = get_int(c, vals[2], f, 2, 100, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            sh->eta = (int)v;
     }
     if (hyperband && keys[3]) {
         snprintf(f, sizeof f, "%s.iterations", field);
-        if ((rc = get_int(c, vals[3], f, 1, 100, &v)) != 0)
-            return rc;
-        sh->iterations = (int)v;
+        int r = get_int(c, vals[3], f, 1, 100, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            sh->iterations = (int)v;
     }
+    if (rc)
+        return rc;
     long need = (long)sh->min_epochs * sh->eta;
     if (need > sh->max_epochs) {
         snprintf(f, sizeof f, "%s.max_epochs", field);
@@ -1796,10 +2004,12 @@ static int parse_test_objective(const pctx_t *c, const ynode_t *n, coord_spec_t 
     if (rc)
         return rc;
     int k = lookup_name(n, test_objectives, 2);
+    char hint[96];
     if (k < 0)
         return FAIL_AT(c, n, "test_objective",
-                       "unknown test objective %s (allowed: " TEST_OBJECTIVES_TEXT ")",
-                       describe(n, dsc, sizeof dsc));
+                       "unknown test objective %s%s (allowed: " TEST_OBJECTIVES_TEXT ")",
+                       describe(n, dsc, sizeof dsc),
+                       did_you_mean(n, test_objectives, 2, hint, sizeof hint));
     snprintf(spec->test_objective, sizeof spec->test_objective, "%s", test_objectives[k]);
     return 0;
 }
@@ -1812,9 +2022,11 @@ static int parse_model_seed(const pctx_t *c, const ynode_t *n, coord_spec_t *spe
     if (rc)
         return rc;
     int k = lookup_name(n, model_seed_names, 2);
+    char hint[96];
     if (k < 0)
-        return FAIL_AT(c, n, "model_seed", "unknown model_seed %s (allowed: " MODEL_SEED_NAMES_TEXT
-                       ")", describe(n, dsc, sizeof dsc));
+        return FAIL_AT(c, n, "model_seed", "unknown model_seed %s%s (allowed: "
+                       MODEL_SEED_NAMES_TEXT ")", describe(n, dsc, sizeof dsc),
+                       did_you_mean(n, model_seed_names, 2, hint, sizeof hint));
     spec->seed_per_trial = k == 1;
     return 0;
 }
@@ -1826,7 +2038,7 @@ static int parse_model_seed(const pctx_t *c, const ynode_t *n, coord_spec_t *spe
  * its first value, and a distribution without start: must be given. */
 static int parse_enqueue(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 {
-    char dsc[96], f[96], kf[160], s[48], names[320];
+    char dsc[96], f[96], kf[160], s[48], names[2048], hint[96];
     if (!n || n->type != Y_SEQ)
         return FAIL_AT(c, n, "enqueue", "expected a sequence of trials (mappings of parameter: "
                        "value), got %s", describe(n, dsc, sizeof dsc));
@@ -1839,68 +2051,83 @@ static int parse_enqueue(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
     spec->enqueue = calloc((size_t)n->n * (size_t)(np > 0 ? np : 1), sizeof *spec->enqueue);
     if (!spec->enqueue)
         return oom(c);
-    size_t off = 0;
-    names[0] = '\0';
-    for (int i = 0; i < np && off < sizeof names; i++)
+    /* The spec's parameters, for messages and suggestions (32 names of at
+     * most 31 bytes fit names[] whole). */
+    const char *pn[COORD_SPEC_MAX_PARAMS];
+    int npn = 0;
+    for (int i = 0; i < np; i++)
         if (i != spec->resource_param)
-            off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", off ? ", " : "",
-                                    spec->params[i].name);
+            pn[npn++] = spec->params[i].name;
+    join_names(pn, npn, names, sizeof names);
+    int rc = 0;
     for (int r = 0; r < n->n; r++) {
         const ynode_t *e = n->kids[r];
         coord_pval_t *row = spec->enqueue + (size_t)r * (size_t)np;
         snprintf(f, sizeof f, "enqueue[%d]", r);
-        if (e->type != Y_MAP)
-            return FAIL_AT(c, e, f, "expected a mapping of parameter: value, got %s",
-                           describe(e, dsc, sizeof dsc));
+        if (e->type != Y_MAP) {
+            KEEP(rc, FAIL_AT(c, e, f, "expected a mapping of parameter: value, got %s",
+                             describe(e, dsc, sizeof dsc)));
+            continue;
+        }
         const ynode_t *gk[COORD_SPEC_MAX_PARAMS] = {0}, *gv[COORD_SPEC_MAX_PARAMS] = {0};
+        int row_rc = 0;
         for (int i = 0; i + 1 < e->n; i += 2) {
             const ynode_t *k = e->kids[i];
-            if (k->type != Y_SCALAR || is_null(k) || memchr(k->text, '\0', k->len))
-                return FAIL_AT(c, k, f, "keys must be names, got %s",
-                               describe(k, dsc, sizeof dsc));
+            if (k->type != Y_SCALAR || is_null(k) || memchr(k->text, '\0', k->len)) {
+                KEEP(row_rc, FAIL_AT(c, k, f, "keys must be names, got %s",
+                                     describe(k, dsc, sizeof dsc)));
+                continue;
+            }
             snprintf(kf, sizeof kf, "%s.%s", f, SHOWN(k, s));
             int pi = param_index(spec->params, np, k);
             if (pi >= 0 && pi == spec->resource_param)
-                return FAIL_AT(c, k, kf, "epochs is the budget of method %s: enqueued trials "
-                               "start at the first rung (%d epoch%s)",
-                               coord_method_name(spec->method), spec->sh.rung_epochs[0],
-                               spec->sh.rung_epochs[0] == 1 ? "" : "s");
-            if (pi < 0)
-                return FAIL_AT(c, k, kf, "not a parameter of this spec (parameters: %s)", names);
-            if (gk[pi])
-                return FAIL_AT(c, k, kf, "duplicate key (first given at %d:%d)", gk[pi]->line,
-                               gk[pi]->col);
-            gk[pi] = k;
-            gv[pi] = e->kids[i + 1];
+                KEEP(row_rc, FAIL_AT(c, k, kf, "epochs is the budget of method %s: enqueued "
+                                     "trials start at the first rung (%d epoch%s)",
+                                     coord_method_name(spec->method), spec->sh.rung_epochs[0],
+                                     spec->sh.rung_epochs[0] == 1 ? "" : "s"));
+            else if (pi < 0)
+                KEEP(row_rc, FAIL_AT(c, k, kf, "not a parameter of this spec%s (parameters: "
+                                     "%s)", did_you_mean(k, pn, npn, hint, sizeof hint),
+                                     names));
+            else if (gk[pi])
+                KEEP(row_rc, FAIL_AT(c, k, kf, "duplicate key (first given at %d:%d)",
+                                     gk[pi]->line, gk[pi]->col));
+            else {
+                gk[pi] = k;
+                gv[pi] = e->kids[i + 1];
+            }
         }
-        for (int i = 0; i < np; i++) {
+        /* Values in spec order: whether a parameter applies depends on the
+         * values before it, so the row stops at its first bad value. */
+        for (int i = 0; i < np && row_rc == 0; i++) {
             const coord_param_t *p = &spec->params[i];
             snprintf(kf, sizeof kf, "%s.%s", f, p->name);
             if (!coord_spec_active(spec, i, row)) {
                 if (gk[i])
-                    return FAIL_AT(c, gk[i], kf, "does not apply to this trial (its when: "
-                                   "does not hold)");
+                    KEEP(row_rc, FAIL_AT(c, gk[i], kf, "does not apply to this trial (its "
+                                         "when: does not hold)"));
                 row[i] = (coord_pval_t){.absent = true};
                 continue;
             }
             if (gk[i]) {
-                int idx, rc = get_pval(c, gv[i], kf, pdef_find(p->name, NULL), &row[i]);
-                if (rc == 0)
-                    rc = check_in_dist(c, gv[i], kf, p, &row[i], &idx);
-                if (rc)
-                    return rc;
+                int idx, r2 = get_pval(c, gv[i], kf, pdef_find(p->name, NULL), &row[i]);
+                if (r2 == 0)
+                    r2 = check_in_dist(c, gv[i], kf, p, &row[i], &idx);
+                KEEP(row_rc, r2);
             } else if (p->has_start) {
                 row[i] = p->start;
             } else if (p->n_values > 0) {
                 row[i] = p->values[0];
             } else {
-                return FAIL_AT(c, e, f, "missing parameter %s (a distribution without start: "
-                               "has no default)", p->name);
+                KEEP(row_rc, FAIL_AT(c, e, f, "missing parameter %s (a distribution without "
+                                     "start: has no default)", p->name));
             }
         }
-        spec->n_enqueue = r + 1;
+        KEEP(rc, row_rc);
+        if (rc == 0)
+            spec->n_enqueue = r + 1;
     }
-    return 0;
+    return rc;
 }
 
 static int parse_budget(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
@@ -1908,20 +2135,21 @@ static int parse_budget(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
     static const char *const keys_[] = {"max_trials", "max_parallel"};
     const ynode_t *keys[2], *vals[2];
     long long v;
-    int rc = check_map(c, n, "budget", keys_, 2, "key", NULL, keys, vals);
-    if (rc)
-        return rc;
+    int rc = 0;
+    KEEP(rc, check_map(c, n, "budget", keys_, 2, "key", NULL, keys, vals));
     if (keys[0]) {
-        if ((rc = get_int(c, vals[0], "budget.max_trials", 1, 1000000, &v)) != 0)
-            return rc;
-        spec->max_trials = (int)v;
+        int r = get_int(c, vals[0], "budget.max_trials", 1, 1000000, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            spec->max_trials = (int)v;
     }
     if (keys[1]) {
-        if ((rc = get_int(c, vals[1], "budget.max_parallel", 0, 100000, &v)) != 0)
-            return rc;
-        spec->max_parallel = (int)v;
+        int r = get_int(c, vals[1], "budget.max_parallel", 0, 100000, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            spec->max_parallel = (int)v;
     }
-    return 0;
+    return rc;
 }
 
 static int parse_parameters(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
@@ -1929,22 +2157,36 @@ static int parse_parameters(const pctx_t *c, const ynode_t *n, coord_spec_t *spe
     const ynode_t *keys[P__COUNT], *vals[P__COUNT];
     int rc = check_map(c, n, "parameters", param_names, P__COUNT, "parameter",
                        PARAM_NAMES_TEXT, keys, vals);
-    if (rc)
+    if (rc == -ENOMEM)
         return rc;
-    if (n->n == 0)
+    if (rc)
+        c->st->params_bad = true;
+    if (!n || n->type != Y_MAP)
+        return rc;
+    if (n->n == 0) {
+        c->st->params_bad = true;
         return FAIL_AT(c, n, "parameters", "must name at least one parameter");
-    if (n->n / 2 > COORD_SPEC_MAX_PARAMS)
+    }
+    if (n->n / 2 > COORD_SPEC_MAX_PARAMS) {
+        c->st->params_bad = true;
         return FAIL_AT(c, n, "parameters", "at most %d parameters", COORD_SPEC_MAX_PARAMS);
-    /* In spec order, which is the grid's order. */
+    }
+    /* In spec order, which is the grid's order; the keys check_map refused
+     * (unknown, duplicate) are left out. */
     for (int i = 0; i + 1 < n->n; i += 2) {
         param_id_t id;
-        const pdef_t *d = pdef_find(n->kids[i]->text, &id);
+        const pdef_t *d = n->kids[i]->type == Y_SCALAR ? pdef_find(n->kids[i]->text, &id) : NULL;
+        if (!d || keys[id] != n->kids[i])
+            continue;
         int self = spec->n_params++;
-        rc = parse_param(c, n->kids[i], n->kids[i + 1], d, spec, self, n);
-        if (rc)
-            return rc;
+        int r = parse_param(c, n->kids[i], n->kids[i + 1], d, spec, self, n);
+        if (r) {
+            c->st->param_bad[self] = true;
+            c->st->params_bad = true;
+        }
+        KEEP(rc, r);
     }
-    return 0;
+    return rc;
 }
 
 static bool enumerable(const coord_param_t *p)
@@ -1957,91 +2199,108 @@ static bool enumerable(const coord_param_t *p)
 static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t *const *vals,
                       coord_spec_t *spec)
 {
+    int rc = 0;
     static const int required[] = {T_DATASET, T_METHOD, T_PARAMETERS};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         if (!keys[required[i]])
-            return FAIL_AT(c, c->top, top_keys[required[i]], "required key is missing");
+            KEEP(rc, FAIL_AT(c, c->top, top_keys[required[i]], "required key is missing"));
+    if (!keys[T_METHOD])
+        c->st->method_bad = true;
+    if (!keys[T_PARAMETERS])
+        c->st->params_bad = true;
+    /* Everything below reads the method; with no method there is nothing to
+     * check it against (its error is reported). */
+    if (c->st->method_bad)
+        return rc;
 
     /* Settings of one method given to another are mistakes, not no-ops. */
     if (keys[T_HYPERBAND] && spec->method != COORD_METHOD_HYPERBAND)
-        return FAIL_AT(c, keys[T_HYPERBAND], "hyperband",
-                       "only used by method hyperband (method is %s)",
-                       coord_method_name(spec->method));
+        KEEP(rc, FAIL_AT(c, keys[T_HYPERBAND], "hyperband",
+                         "only used by method hyperband (method is %s)",
+                         coord_method_name(spec->method)));
     if (keys[T_ASHA] && spec->method != COORD_METHOD_ASHA)
-        return FAIL_AT(c, keys[T_ASHA], "asha", "only used by method asha (method is %s)",
-                       coord_method_name(spec->method));
+        KEEP(rc, FAIL_AT(c, keys[T_ASHA], "asha", "only used by method asha (method is %s)",
+                         coord_method_name(spec->method)));
+    if (keys[T_TPE] && spec->method != COORD_METHOD_BAYES)
+        KEEP(rc, FAIL_AT(c, keys[T_TPE], "tpe", "only used by method bayes (method is %s)",
+                         coord_method_name(spec->method)));
+    if (keys[T_COORDINATE] && spec->method != COORD_METHOD_COORDINATE)
+        KEEP(rc, FAIL_AT(c, keys[T_COORDINATE], "coordinate",
+                         "only used by method coordinate (method is %s)",
+                         coord_method_name(spec->method)));
 
     /* Successive halving: epochs are the budget, so the method owns them. */
     bool halving = spec->method == COORD_METHOD_HYPERBAND || spec->method == COORD_METHOD_ASHA;
+    bool sh_ok = true;
     if (halving) {
         const char *m = coord_method_name(spec->method);
         bool hb = spec->method == COORD_METHOD_HYPERBAND;
         int bk = hb ? T_HYPERBAND : T_ASHA;
         if (keys[bk]) {
-            int rc = parse_sh(c, vals[bk], m, hb, spec);
-            if (rc)
-                return rc;
+            int r = parse_sh(c, vals[bk], m, hb, spec);
+            KEEP(rc, r);
+            sh_ok = r == 0;
         }
         for (int i = 0; i < spec->n_params; i++)
-            if (strcmp(spec->params[i].name, "epochs") == 0)
-                return fail(c, spec->params[i].line, spec->params[i].col, "parameters.epochs",
-                            "epochs is the budget of method %s: set %s.min_epochs and "
-                            "%s.max_epochs", m, m, m);
-        sh_derive(&spec->sh);
-        int rc = add_resource_param(c, keys[T_METHOD], spec);
-        if (rc)
-            return rc;
+            if (strcmp(spec->params[i].name, "epochs") == 0) {
+                KEEP(rc, fail(c, spec->params[i].line, spec->params[i].col, "parameters.epochs",
+                              "epochs is the budget of method %s: set %s.min_epochs and "
+                              "%s.max_epochs", m, m, m));
+                sh_ok = false;
+            }
+        if (sh_ok) {
+            sh_derive(&spec->sh);
+            KEEP(rc, add_resource_param(c, keys[T_METHOD], spec));
+        }
     }
 
     bool enumerates = spec->method == COORD_METHOD_GRID ||
                       spec->method == COORD_METHOD_COORDINATE;
-    if (enumerates) {
-        for (int i = 0; i < spec->n_params; i++) {
-            const coord_param_t *p = &spec->params[i];
-            char f[64];
-            snprintf(f, sizeof f, "parameters.%s", p->name);
-            if (!enumerable(p))
-                return fail(c, p->line, p->col, f,
-                            "distribution %s cannot be enumerated by %s search; use values",
-                            dist_name(p->dist), coord_method_name(spec->method));
+    bool all_listed = true;
+    for (int i = 0; enumerates && i < spec->n_params; i++) {
+        const coord_param_t *p = &spec->params[i];
+        char f[64];
+        snprintf(f, sizeof f, "parameters.%s", p->name);
+        if (!c->st->param_bad[i] && !enumerable(p)) {
+            KEEP(rc, fail(c, p->line, p->col, f,
+                          "distribution %s cannot be enumerated by %s search; use values",
+                          dist_name(p->dist), coord_method_name(spec->method)));
+            all_listed = false;
         }
     }
     if (spec->method == COORD_METHOD_GRID) {
-        if (coord_spec_grid_size(spec, COORD_SPEC_MAX_GRID) > COORD_SPEC_MAX_GRID)
-            return FAIL_AT(c, keys[T_PARAMETERS], "parameters",
-                           "the grid has more than %ld combinations; use fewer values or "
-                           "method: random",
-                           (long)COORD_SPEC_MAX_GRID);
+        if (!c->st->params_bad && all_listed &&
+            coord_spec_grid_size(spec, COORD_SPEC_MAX_GRID) > COORD_SPEC_MAX_GRID)
+            KEEP(rc, FAIL_AT(c, keys[T_PARAMETERS], "parameters",
+                             "the grid has more than %ld combinations; use fewer values or "
+                             "method: random",
+                             (long)COORD_SPEC_MAX_GRID));
     } else if (spec->max_trials <= 0 && spec->method != COORD_METHOD_COORDINATE &&
-               spec->method != COORD_METHOD_HYPERBAND) {
-        return FAIL_AT(c, keys[T_BUDGET] ? vals[T_BUDGET] : vals[T_METHOD], "budget.max_trials",
-                       "required by method %s", coord_method_name(spec->method));
+               spec->method != COORD_METHOD_HYPERBAND && !c->st->budget_bad) {
+        KEEP(rc, FAIL_AT(c, keys[T_BUDGET] ? vals[T_BUDGET] : vals[T_METHOD],
+                         "budget.max_trials", "required by method %s",
+                         coord_method_name(spec->method)));
     }
-    /* Likewise tpe: and coordinate:. */
-    if (keys[T_TPE] && spec->method != COORD_METHOD_BAYES)
-        return FAIL_AT(c, keys[T_TPE], "tpe", "only used by method bayes (method is %s)",
-                       coord_method_name(spec->method));
-    if (keys[T_COORDINATE] && spec->method != COORD_METHOD_COORDINATE)
-        return FAIL_AT(c, keys[T_COORDINATE], "coordinate",
-                       "only used by method coordinate (method is %s)",
-                       coord_method_name(spec->method));
+    /* The enqueued trials and the constants read every parameter: with a
+     * parameter in error they would only repeat its error. */
+    if (c->st->params_bad || !sh_ok)
+        return rc;
     if (keys[T_ENQUEUE]) {
-        int rc = parse_enqueue(c, vals[T_ENQUEUE], spec);
-        if (rc)
-            return rc;
-        if (spec->max_trials > 0 && spec->n_enqueue > spec->max_trials)
-            return FAIL_AT(c, vals[T_ENQUEUE], "enqueue",
-                           "%d trials, more than budget.max_trials (%d)", spec->n_enqueue,
-                           spec->max_trials);
+        int r = parse_enqueue(c, vals[T_ENQUEUE], spec);
+        KEEP(rc, r);
+        if (r == 0 && spec->max_trials > 0 && spec->n_enqueue > spec->max_trials)
+            KEEP(rc, FAIL_AT(c, vals[T_ENQUEUE], "enqueue",
+                             "%d trials, more than budget.max_trials (%d)", spec->n_enqueue,
+                             spec->max_trials));
         /* Hyperband runs the enqueued trials as the first bracket's first
          * rung, which holds eta^K configurations. */
         long first = 1;
-        for (int r = 1; r < spec->sh.n_rungs; r++)
+        for (int k = 1; k < spec->sh.n_rungs; k++)
             first *= spec->sh.eta;
-        if (spec->method == COORD_METHOD_HYPERBAND && spec->n_enqueue > first)
-            return FAIL_AT(c, vals[T_ENQUEUE], "enqueue",
-                           "%d trials, more than hyperband's first bracket (%ld configurations)",
-                           spec->n_enqueue, first);
+        if (r == 0 && spec->method == COORD_METHOD_HYPERBAND && spec->n_enqueue > first)
+            KEEP(rc, FAIL_AT(c, vals[T_ENQUEUE], "enqueue",
+                             "%d trials, more than hyperband's first bracket (%ld "
+                             "configurations)", spec->n_enqueue, first));
     }
 
     /* The unconditional constant parameters, applied once (each value is in
@@ -2055,8 +2314,8 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
     hpt_err e = {0};
     if (apply_all(spec->params, spec->n_params, cv, &spec->base, &e) != 0 ||
         hpt_hparams_validate(&spec->base, &e) != 0)
-        return FAIL_AT(c, keys[T_PARAMETERS], "parameters", "%s", e.msg);
-    return 0;
+        KEEP(rc, FAIL_AT(c, keys[T_PARAMETERS], "parameters", "%s", e.msg));
+    return rc;
 }
 
 static int parse_tree(const pctx_t *c, const ynode_t *root, coord_spec_t *spec)
@@ -2068,44 +2327,50 @@ static int parse_tree(const pctx_t *c, const ynode_t *root, coord_spec_t *spec)
         return FAIL_AT(c, root, "top level", "expected a mapping, got %s",
                        describe(root, dsc, sizeof dsc));
     const ynode_t *keys[T__COUNT], *vals[T__COUNT];
-    int rc = check_map(c, root, "", top_keys, T__COUNT, "key", NULL, keys, vals);
-    if (rc)
-        return rc;
+    int rc = 0;
+    KEEP(rc, check_map(c, root, "", top_keys, T__COUNT, "key", NULL, keys, vals));
 
-    /* Keys in document order, so the first error in the file is reported. */
-    for (int i = 0; rc == 0 && i + 1 < root->n; i += 2) {
+    /* Every key in document order (a key check_map refused is skipped: it is
+     * unknown, or a duplicate of one read already). */
+    for (int i = 0; i + 1 < root->n; i += 2) {
         int k = lookup_name(root->kids[i], top_keys, T__COUNT);
+        if (k < 0 || keys[k] != root->kids[i])
+            continue;
         const ynode_t *v = root->kids[i + 1];
         long long iv;
+        int r = 0;
         switch (k) {
-        case T_NAME: rc = parse_name(c, v, spec); break;
-        case T_DATASET: rc = parse_dataset(c, v, spec); break;
-        case T_METRIC: rc = parse_metric(c, v, spec); break;
-        case T_METHOD: rc = parse_method(c, v, spec); break;
-        case T_CV: rc = parse_cv(c, v, spec); break;
-        case T_REFIT: rc = get_bool(c, v, "refit", &spec->refit); break;
-        case T_SCORE_TRAIN: rc = get_bool(c, v, "score_train", &spec->score_train); break;
+        case T_NAME: r = parse_name(c, v, spec); break;
+        case T_DATASET: r = parse_dataset(c, v, spec); break;
+        case T_METRIC: r = parse_metric(c, v, spec); break;
+        case T_METHOD: r = parse_method(c, v, spec); break;
+        case T_CV: r = parse_cv(c, v, spec); break;
+        case T_REFIT: r = get_bool(c, v, "refit", &spec->refit); break;
+        case T_SCORE_TRAIN: r = get_bool(c, v, "score_train", &spec->score_train); break;
         case T_PRIORITY:
-            rc = get_int(c, v, "priority", -1000, 1000, &iv);
-            spec->priority = rc ? 0 : (int)iv;
+            r = get_int(c, v, "priority", -1000, 1000, &iv);
+            spec->priority = r ? 0 : (int)iv;
             break;
-        case T_SEED: rc = get_u64(c, v, "seed", &spec->seed); break;
-        case T_BUDGET: rc = parse_budget(c, v, spec); break;
-        case T_PARAMETERS: rc = parse_parameters(c, v, spec); break;
-        case T_TPE: rc = parse_tpe(c, v, spec); break;
-        case T_COORDINATE: rc = parse_coordinate(c, v, spec); break;
+        case T_SEED: r = get_u64(c, v, "seed", &spec->seed); break;
+        case T_BUDGET:
+            r = parse_budget(c, v, spec);
+            c->st->budget_bad = r != 0;
+            break;
+        case T_PARAMETERS: r = parse_parameters(c, v, spec); break;
+        case T_TPE: r = parse_tpe(c, v, spec); break;
+        case T_COORDINATE: r = parse_coordinate(c, v, spec); break;
         case T_HYPERBAND: break;  // parsed by check_spec for its method only
         case T_ASHA: break;
-        case T_ALPHA: rc = parse_alpha(c, v, spec); break;
-        case T_TEST_OBJECTIVE: rc = parse_test_objective(c, v, spec); break;
+        case T_ALPHA: r = parse_alpha(c, v, spec); break;
+        case T_TEST_OBJECTIVE: r = parse_test_objective(c, v, spec); break;
         case T_ENQUEUE: break;  // needs the parameters: check_spec parses it
-        case T_MODEL_SEED: rc = parse_model_seed(c, v, spec); break;
+        case T_MODEL_SEED: r = parse_model_seed(c, v, spec); break;
         default: break;
         }
+        KEEP(rc, r);
     }
-    if (rc)
-        return rc;
-    return check_spec(c, keys, vals, spec);
+    KEEP(rc, check_spec(c, keys, vals, spec));
+    return rc;
 }
 
 // ----------------------------------------------------------------------------
@@ -2160,6 +2425,8 @@ int coord_spec_parse_all(const char *text, size_t len, const char *path, coord_s
     spec->resource_param = -1;
     spec->alpha = 0.05;
 
+    pstate_t st = {0};
+    c.st = &st;
     ytree_t tree = {0};
     int rc = ytree_build(&c, text, text ? len : 0, &tree);
     if (rc == 0) {

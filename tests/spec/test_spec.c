@@ -29,16 +29,23 @@ static coord_spec_t *parse_ok_at(const char *text, const char *file, int line)
 }
 #define PARSE_OK(text) parse_ok_at((text), __FILE__, __LINE__)
 
+/* The spec must be refused with exactly the errors in want: every error the
+ * parser reports, one per line, in file order. */
 static void expect_err_at(const char *text, const char *want, const char *file, int line)
 {
     coord_spec_t *spec = NULL;
-    hpt_err err = {0};
-    int rc = coord_spec_parse(text, strlen(text), "sweep.yaml", &spec, &err);
-    if (rc != -EINVAL || spec || strcmp(err.msg, want) != 0) {
+    coord_diags_t d;
+    int rc = coord_spec_parse_all(text, strlen(text), "sweep.yaml", &spec, &d);
+    char *got = coord_diags_text(&d, COORD_DIAG_ERROR);
+    if (getenv("HPT_SPEC_DUMP"))
+        fprintf(stderr, "DUMP %s:%d\n%s\nEND\n", file, line, got ? got : "(null)");
+    if (rc != -EINVAL || spec || !got || strcmp(got, want) != 0) {
         fprintf(stderr, "FAIL %s:%d: rc %d\n  want: %s\n  got:  %s\n", file, line, rc, want,
-                err.msg);
+                got ? got : "(null)");
         exit(1);
     }
+    free(got);
+    coord_diags_free(&d);
 }
 #define EXPECT_ERR(text, want) expect_err_at((text), (want), __FILE__, __LINE__)
 
@@ -69,61 +76,63 @@ static const bad_t bad[] = {
      "hyperband, asha, alpha, test_objective, enqueue)"},
     {"method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:1: dataset: required key is missing"},
-    {"dataset: cifar10\n" "method: grid\n",
+    {"dataset: cifar10\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:10: dataset: unknown dataset 'cifar10' (allowed: mnist, mnist-10k, "
      "fashion-mnist, idx:/path/to/dir)"},
-    {"dataset: 'idx:'\n" "method: grid\n",
+    {"dataset: 'idx:'\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:10: dataset: idx: needs a directory, e.g. idx:/data/mnist"},
     {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:1: method: required key is missing"},
-    {"dataset: mnist\n" "method: grd\n",
-     "sweep.yaml:2:9: method: unknown method 'grd' (allowed: grid, random, bayes, "
-     "coordinate, hyperband, asha)"},
-    {"dataset: mnist\n" "method: [asha]\n",
+    {"dataset: mnist\n" "method: grd\n" "parameters:\n" "  epochs: {value: 2}\n",
+     "sweep.yaml:2:9: method: unknown method 'grd'; did you mean grid? (allowed: grid, random, "
+     "bayes, coordinate, hyperband, asha)"},
+    {"dataset: mnist\n" "method: [asha]\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:9: method: expected a method name, got a sequence (allowed: grid, random, "
      "bayes, coordinate, hyperband, asha)"},
     // metric, cv and the other scalar keys
-    {"dataset: mnist\n" "metric: {name: auc}\n",
+    {"dataset: mnist\n" "metric: {name: auc}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:16: metric.name: unknown metric 'auc' (allowed: accuracy, log_loss, "
      "f1_macro)"},
-    {"dataset: mnist\n" "metric: {name: log_loss, goal: maximize}\n",
+    {"dataset: mnist\n" "metric: {name: log_loss, goal: maximize}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:32: metric.goal: log_loss is minimized, not maximized (allowed: "
      "minimize)"},
-    {"dataset: mnist\n" "metric: {goal: minimize}\n",
+    {"dataset: mnist\n" "metric: {goal: minimize}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:16: metric.goal: accuracy is maximized, not minimized (allowed: "
      "maximize)"},
-    {"dataset: mnist\n" "metric: {name: accuracy, goal: up}\n",
+    {"dataset: mnist\n" "metric: {name: accuracy, goal: up}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:32: metric.goal: unknown goal 'up' (allowed: maximize, minimize)"},
-    {"dataset: mnist\n" "metric: accuracy\n",
+    {"dataset: mnist\n" "metric: accuracy\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:9: metric: expected a mapping, got 'accuracy'"},
-    {"dataset: mnist\n" "cv: {folds: 1}\n",
+    {"dataset: mnist\n" "cv: {folds: 1}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.folds: 1 is out of range (2..100)"},
-    {"dataset: mnist\n" "cv: {folds: 101}\n",
+    {"dataset: mnist\n" "cv: {folds: 101}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.folds: 101 is out of range (2..100)"},
-    {"dataset: mnist\n" "cv: {folds: five}\n",
+    {"dataset: mnist\n" "cv: {folds: five}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.folds: expected an integer, got 'five'"},
-    {"dataset: mnist\n" "cv: {folds: \"5\"}\n",
-     "sweep.yaml:2:13: cv.folds: expected an integer, got the string \"5\""},
-    {"dataset: mnist\n" "cv: {stratified: yes}\n",
+    // One wording for a bad value, quoted or not; a quoted number is a number.
+    {"dataset: mnist\n" "cv: {folds: \"five\"}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: \"2\"}\n",
+     "sweep.yaml:2:13: cv.folds: expected an integer, got 'five'"},
+    {"dataset: mnist\n" "cv: {stratified: yes}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:18: cv.stratified: expected true or false, got 'yes'"},
-    {"dataset: mnist\n" "cv: {repeats: 0}\n",
+    {"dataset: mnist\n" "cv: {repeats: 0}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:15: cv.repeats: 0 is out of range (1..100)"},
-    {"dataset: mnist\n" "cv: {seed: -1}\n",
+    {"dataset: mnist\n" "cv: {seed: -1}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:12: cv.seed: -1 is out of range (0..18446744073709551615)"},
-    {"dataset: mnist\n" "cv: {k: 5}\n",
+    {"dataset: mnist\n" "cv: {k: 5}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:6: cv.k: unknown key (allowed: folds, stratified, shuffle, seed, "
      "repeats, seeds)"},
-    {"dataset: mnist\n" "cv: [5]\n",
+    {"dataset: mnist\n" "cv: [5]\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:5: cv: expected a mapping, got a sequence"},
-    {"dataset: mnist\n" "refit: 1\n",
+    {"dataset: mnist\n" "refit: 1\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:8: refit: expected true or false, got '1'"},
-    {"dataset: mnist\n" "priority: 1001\n",
+    {"dataset: mnist\n" "priority: 1001\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:11: priority: 1001 is out of range (-1000..1000)"},
-    {"dataset: mnist\n" "name: ''\n",
+    {"dataset: mnist\n" "name: ''\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:7: name: must not be empty"},
-    {"dataset: mnist\n" "budget: {max_trials: 0}\n",
+    {"dataset: mnist\n" "budget: {max_trials: 0}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:22: budget.max_trials: 0 is out of range (1..1000000)"},
-    {"dataset: mnist\n" "method: grid\n" "method: random\n",
+    {"dataset: mnist\n" "method: grid\n" "method: random\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:3:1: method: duplicate key (first given at 2:1)"},
     // random search needs a budget
     {"dataset: mnist\n" "method: random\n" "parameters:\n" "  epochs: {value: 2}\n",
@@ -140,95 +149,97 @@ static const bad_t bad[] = {
      "units_1..units_8, activation, init_mode, optimizer, learning_rate, momentum, "
      "nesterov, dropout, input_dropout, weight_constraint, weight_decay, batch_size, epochs, "
      "seed)"},
-    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n" "  epochs: {value: 3}\n",
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n" "  epochs: {value: 3}\n" "method: grid\n",
      "sweep.yaml:4:3: parameters.epochs: duplicate key (first given at 3:3)"},
-    {"dataset: mnist\n" "parameters:\n" "  epochs: 2\n",
+    {"dataset: mnist\n" "parameters:\n" "  epochs: 2\n" "method: grid\n",
      "sweep.yaml:3:11: parameters.epochs: expected a mapping (value, values or "
      "distribution), got '2'"},
-    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2, values: [2, 3]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2, values: [2, 3]}\n" "method: grid\n",
      "sweep.yaml:3:22: parameters.epochs: give exactly one of value, values or "
      "distribution (got value and values)"},
-    {"dataset: mnist\n" "parameters:\n" "  epochs: {}\n",
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {}\n" "method: grid\n",
      "sweep.yaml:3:11: parameters.epochs: needs value, values or distribution"},
     // parameter values
-    {"dataset: mnist\n" "parameters:\n" "  epochs: {values: []}\n",
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {values: []}\n" "method: grid\n",
      "sweep.yaml:3:20: parameters.epochs.values: must not be empty"},
-    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 64, 32]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 64, 32]}\n" "method: grid\n",
      "sweep.yaml:3:33: parameters.batch_size.values[2]: duplicate value 32 (also "
      "values[0])"},
-    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 64, big]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 64, big]}\n" "method: grid\n",
      "sweep.yaml:3:33: parameters.batch_size.values[2]: expected an integer, got 'big'"},
-    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 2.5]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 2.5]}\n" "method: grid\n",
      "sweep.yaml:3:29: parameters.batch_size.values[1]: expected an integer, got '2.5'"},
-    {"dataset: mnist\n" "parameters:\n" "  batch_size: {value: 0}\n",
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {value: 0}\n" "method: grid\n",
      "sweep.yaml:3:23: parameters.batch_size.value: 0 is out of range (1..65536)"},
-    {"dataset: mnist\n" "parameters:\n" "  dropout: {value: 1.0}\n",
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {value: 1.0}\n" "method: grid\n",
      "sweep.yaml:3:20: parameters.dropout.value: 1.0 is out of range [0, 1)"},
-    {"dataset: mnist\n" "parameters:\n" "  learning_rate: {values: [0.1, 0]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  learning_rate: {values: [0.1, 0]}\n" "method: grid\n",
      "sweep.yaml:3:33: parameters.learning_rate.values[1]: 0 is out of range (0, 10]"},
-    {"dataset: mnist\n" "parameters:\n" "  layers: {value: 9}\n",
+    {"dataset: mnist\n" "parameters:\n" "  layers: {value: 9}\n" "method: grid\n",
      "sweep.yaml:3:19: parameters.layers.value: 9 is out of range (1..8)"},
-    {"dataset: mnist\n" "parameters:\n" "  optimizer: {values: [adam, adamx]}\n",
-     "sweep.yaml:3:30: parameters.optimizer.values[1]: unknown optimizer 'adamx' "
-     "(allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw)"},
-    {"dataset: mnist\n" "parameters:\n" "  activation: {values: [relu, swish]}\n",
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  optimizer: {values: [adam, adamx]}\n",
+     "sweep.yaml:4:30: parameters.optimizer.values[1]: unknown optimizer 'adamx'; did you mean "
+     "adam? (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw)"},
+    {"dataset: mnist\n" "parameters:\n" "  activation: {values: [relu, swish]}\n" "method: grid\n",
      "sweep.yaml:3:31: parameters.activation.values[1]: unknown activation 'swish' "
      "(allowed: relu, tanh, sigmoid, hard_sigmoid, elu, selu, softplus, softsign, linear, "
      "softmax)"},
-    {"dataset: mnist\n" "parameters:\n" "  init_mode: {values: [zero, zeros]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  init_mode: {values: [zero, zeros]}\n" "method: grid\n",
      "sweep.yaml:3:30: parameters.init_mode.values[1]: duplicate value zeros (also "
      "values[0])"},
-    {"dataset: mnist\n" "parameters:\n" "  nesterov: {value: maybe}\n",
+    {"dataset: mnist\n" "parameters:\n" "  nesterov: {value: maybe}\n" "method: grid\n",
      "sweep.yaml:3:21: parameters.nesterov.value: expected true or false, got 'maybe'"},
     // categorical probabilities
     {"dataset: mnist\n" "parameters:\n" "  optimizer:\n" "    distribution: categorical\n"
-     "    values: [adam, sgd]\n" "    probabilities: [0.5, 0.4]\n",
+     "    values: [adam, sgd]\n" "    probabilities: [0.5, 0.4]\n" "method: grid\n",
      "sweep.yaml:6:20: parameters.optimizer.probabilities: sum to 0.9, not 1 (within 1e-6)"},
     {"dataset: mnist\n" "parameters:\n" "  optimizer:\n" "    distribution: categorical\n"
-     "    values: [adam, sgd, nadam]\n" "    probabilities: [0.5, 0.5]\n",
+     "    values: [adam, sgd, nadam]\n" "    probabilities: [0.5, 0.5]\n" "method: grid\n",
      "sweep.yaml:6:20: parameters.optimizer.probabilities: 2 probabilities for 3 values"},
     {"dataset: mnist\n" "parameters:\n" "  optimizer:\n" "    distribution: categorical\n"
-     "    values: [adam, sgd]\n" "    probabilities: [1.5, -0.5]\n",
-     "sweep.yaml:6:21: parameters.optimizer.probabilities[0]: 1.5 is out of range [0, 1]"},
+     "    values: [adam, sgd]\n" "    probabilities: [1.5, -0.5]\n" "method: random\n"
+     "budget: {max_trials: 3}\n",
+     "sweep.yaml:6:21: parameters.optimizer.probabilities[0]: 1.5 is out of range [0, 1]\n"
+     "sweep.yaml:6:26: parameters.optimizer.probabilities[1]: -0.5 is out of range [0, 1]"},
     // numeric distributions
     {"dataset: mnist\n" "parameters:\n"
-     "  dropout: {distribution: uniform, min: 0.5, max: 0.2}\n",
+     "  dropout: {distribution: uniform, min: 0.5, max: 0.2}\n" "method: grid\n",
      "sweep.yaml:3:51: parameters.dropout.max: must be greater than min (0.5), got 0.2"},
     {"dataset: mnist\n" "parameters:\n"
-     "  units: {distribution: int_uniform, min: 64, max: 64}\n",
+     "  units: {distribution: int_uniform, min: 64, max: 64}\n" "method: grid\n",
      "sweep.yaml:3:52: parameters.units.max: must be greater than min (64), got 64"},
     {"dataset: mnist\n" "parameters:\n"
-     "  momentum: {distribution: log_uniform_values, min: 0, max: 0.9}\n",
+     "  momentum: {distribution: log_uniform_values, min: 0, max: 0.9}\n" "method: grid\n",
      "sweep.yaml:3:53: parameters.momentum.min: must be greater than 0 for "
      "log_uniform_values, got 0"},
     {"dataset: mnist\n" "parameters:\n"
-     "  dropout: {distribution: uniform, min: 0, max: 1}\n",
+     "  dropout: {distribution: uniform, min: 0, max: 1}\n" "method: grid\n",
      "sweep.yaml:3:49: parameters.dropout.max: 1 is out of range [0, 1)"},
-    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: normal, min: 0, max: 1}\n",
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: normal, min: 0, max: 1}\n" "method: grid\n",
      "sweep.yaml:3:27: parameters.dropout.distribution: unknown distribution 'normal' "
      "(allowed: categorical, uniform, log_uniform_values, int_uniform, q_uniform)"},
-    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: uniform, min: 0}\n",
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: uniform, min: 0}\n" "method: grid\n",
      "sweep.yaml:3:12: parameters.dropout: distribution uniform needs max"},
     {"dataset: mnist\n" "parameters:\n"
-     "  dropout: {distribution: uniform, min: 0, max: 0.5, q: 0.1}\n",
+     "  dropout: {distribution: uniform, min: 0, max: 0.5, q: 0.1}\n" "method: grid\n",
      "sweep.yaml:3:54: parameters.dropout.q: not allowed with distribution uniform "
      "(allowed: distribution, min, max, start, when)"},
     {"dataset: mnist\n" "parameters:\n"
-     "  batch_size: {distribution: uniform, min: 16, max: 64}\n",
+     "  batch_size: {distribution: uniform, min: 16, max: 64}\n" "method: grid\n",
      "sweep.yaml:3:30: parameters.batch_size.distribution: uniform needs a float "
      "parameter; batch_size takes integers (use int_uniform or q_uniform)"},
     {"dataset: mnist\n" "parameters:\n"
-     "  dropout: {distribution: int_uniform, min: 0, max: 1}\n",
+     "  dropout: {distribution: int_uniform, min: 0, max: 1}\n" "method: grid\n",
      "sweep.yaml:3:27: parameters.dropout.distribution: int_uniform needs an integer "
      "parameter; dropout takes floats (use uniform or q_uniform)"},
     {"dataset: mnist\n" "parameters:\n"
-     "  optimizer: {distribution: uniform, min: 0, max: 1}\n",
+     "  optimizer: {distribution: uniform, min: 0, max: 1}\n" "method: grid\n",
      "sweep.yaml:3:29: parameters.optimizer.distribution: uniform needs a float "
      "parameter; optimizer takes names or booleans (use values or categorical)"},
     {"dataset: mnist\n" "parameters:\n"
-     "  dropout: {distribution: q_uniform, min: 0.1, max: 0.2, q: 0.3}\n",
+     "  dropout: {distribution: q_uniform, min: 0.1, max: 0.2, q: 0.3}\n" "method: grid\n",
      "sweep.yaml:3:61: parameters.dropout.q: no multiple of 0.3 lies in [0.1, 0.2]"},
-    {"dataset: mnist\n" "parameters:\n" "  dropout: {values: [0.1], probabilities: [1]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {values: [0.1], probabilities: [1]}\n" "method: grid\n",
      "sweep.yaml:3:28: parameters.dropout.probabilities: not allowed with values "
      "(allowed: values, start, when)"},
     // grid search
@@ -261,8 +272,8 @@ static const bad_t bad[] = {
      "sweep.yaml:4:22: tpe.constant_liar: expected true or false, got '1'"},
     {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {startup: 3}\n"
      "parameters: {epochs: {value: 2}}\n",
-     "sweep.yaml:4:7: tpe.startup: unknown key (allowed: n_startup, n_candidates, gamma, "
-     "prior_weight, constant_liar)"},
+     "sweep.yaml:4:7: tpe.startup: unknown key; did you mean n_startup? (allowed: n_startup, "
+     "n_candidates, gamma, prior_weight, constant_liar)"},
     {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: 10\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:4:6: tpe: expected a mapping, got '10'"},
@@ -363,9 +374,9 @@ static const bad_t bad[] = {
      "sweep.yaml:4:3: parameters.dropout: distribution uniform cannot be enumerated by "
      "coordinate search; use values"},
     // cv.seeds
-    {"dataset: mnist\n" "cv: {seeds: 0}\n",
+    {"dataset: mnist\n" "cv: {seeds: 0}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.seeds: 0 is out of range (1..100)"},
-    {"dataset: mnist\n" "cv: {seeds: 101}\n",
+    {"dataset: mnist\n" "cv: {seeds: 101}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.seeds: 101 is out of range (1..100)"},
     // start
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  units: {values: [8, 16], start: 32}\n",
@@ -419,8 +430,9 @@ static const bad_t bad[] = {
      "parameter; optimizer takes names (use a list of values)"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  optimizer: {values: [sgd, adam]}\n"
      "  momentum: {values: [0.9], when: {optimizer: [sgd, adamx]}}\n",
-     "sweep.yaml:5:53: parameters.momentum.when.optimizer[1]: unknown optimizer 'adamx' "
-     "(allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw)"},
+     "sweep.yaml:5:53: parameters.momentum.when.optimizer[1]: unknown optimizer 'adamx'; did "
+     "you mean adam? (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, "
+     "adamw)"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
      "  units_2: {values: [8], when: {layers: []}}\n",
      "sweep.yaml:5:41: parameters.units_2.when.layers: must not be empty"},
@@ -497,6 +509,19 @@ HPT_TEST(invalid_specs)
 {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fprintf(stderr, "  [%zu] %s\n", i, bad[i].msg);
+        if (getenv("HPT_SPEC_DUMP"))
+            fprintf(stderr, "ENTRY %zu\n", i);
+        if (getenv("HPT_SPEC_DUMP_ALL")) {
+            coord_spec_t *spec = NULL;
+            coord_diags_t d;
+            coord_spec_parse_all(bad[i].text, strlen(bad[i].text), "sweep.yaml", &spec, &d);
+            char *got = coord_diags_text(&d, COORD_DIAG_ERROR);
+            fprintf(stderr, "DUMP %zu\n%s\nEND\n", i, got);
+            free(got);
+            coord_diags_free(&d);
+            coord_spec_destroy(&spec);
+            continue;
+        }
         expect_err_at(bad[i].text, bad[i].msg, __FILE__, __LINE__);
         n_invalid++;
     }
@@ -1085,6 +1110,93 @@ HPT_TEST(weight_decay_and_adamw)
 }
 
 // ---------------------------------------------------------------------------
+// Every error at once
+
+/* One run reports every problem, in file order, each with its position,
+ * field, problem and the allowed values, and a hint for near misses. */
+HPT_TEST(every_error_at_once)
+{
+    EXPECT_ERR("name: demo\n"
+               "method: grd\n"
+               "cv: {folds: 1, shufle: true}\n"
+               "parameters:\n"
+               "  lerning_rate: {values: [0.1]}\n"
+               "  batch_size: {values: [32, big, 64, 32]}\n"
+               "  optimizer: {values: [adam, adan]}\n"
+               "  dropout: {distribution: uniform, min: 0.5, max: 1.5}\n"
+               "refit: maybe\n",
+               "sweep.yaml:1:1: dataset: required key is missing\n"
+               "sweep.yaml:2:9: method: unknown method 'grd'; did you mean grid? (allowed: grid, "
+               "random, bayes, coordinate, hyperband, asha)\n"
+               "sweep.yaml:3:13: cv.folds: 1 is out of range (2..100)\n"
+               "sweep.yaml:3:16: cv.shufle: unknown key; did you mean shuffle? (allowed: folds, "
+               "stratified, shuffle, seed, repeats, seeds)\n"
+               "sweep.yaml:5:3: parameters.lerning_rate: unknown parameter; did you mean "
+               "learning_rate? (allowed: layers, units, units_1..units_8, activation, init_mode, "
+               "optimizer, learning_rate, momentum, nesterov, dropout, input_dropout, "
+               "weight_constraint, weight_decay, batch_size, epochs, seed)\n"
+               "sweep.yaml:6:29: parameters.batch_size.values[1]: expected an integer, got 'big'\n"
+               "sweep.yaml:6:38: parameters.batch_size.values[3]: duplicate value 32 (also "
+               "values[0])\n"
+               "sweep.yaml:7:30: parameters.optimizer.values[1]: unknown optimizer 'adan'; did you "
+               "mean adam? (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, "
+               "nadam, adamw)\n"
+               "sweep.yaml:8:51: parameters.dropout.max: 1.5 is out of range [0, 1)\n"
+               "sweep.yaml:9:8: refit: expected true or false, got 'maybe'");
+    // A failed parameter is not echoed by the conditions and enqueued trials
+    // that read it.
+    EXPECT_ERR("dataset: mnist\nmethod: grid\nparameters:\n"
+               "  layers: {values: [1, 9]}\n"
+               "  units_2: {values: [16], when: {layers: [2]}}\n"
+               "enqueue: [{layers: 2}]\n",
+               "sweep.yaml:4:24: parameters.layers.values[1]: 9 is out of range (1..8)");
+}
+
+/* At most COORD_SPEC_KEEP_ERRORS errors are kept, the rest counted. */
+HPT_TEST(error_cap)
+{
+    char *text = malloc(64 * 1024);
+    size_t off = (size_t)sprintf(text, "dataset: mnist\nmethod: grid\nparameters:\n"
+                                       "  batch_size: {values: [");
+    for (int i = 0; i < 80; i++)
+        off += (size_t)sprintf(text + off, "%sx%d", i ? ", " : "", i);
+    sprintf(text + off, "]}\n");
+    coord_spec_t *spec = NULL;
+    coord_diags_t d;
+    ASSERT_EQ(coord_spec_parse_all(text, strlen(text), "s.yaml", &spec, &d), -EINVAL);
+    ASSERT_EQ(d.n_errors, 80);
+    ASSERT_EQ(d.n, COORD_SPEC_KEEP_ERRORS);
+    char *all = coord_diags_text(&d, COORD_DIAG_ERROR);
+    const char *tail = strrchr(all, '\n');
+    ASSERT(tail && strcmp(tail + 1, "(and 30 more errors not shown)") == 0);
+    ASSERT(strncmp(all, "s.yaml:4:25: parameters.batch_size.values[0]: expected an integer, "
+                        "got 'x0'\n", 70) == 0);
+    free(all);
+    coord_diags_free(&d);
+    free(text);
+}
+
+/* Messages are never cut, whatever the path's length: the allowed list
+ * ends whole. */
+HPT_TEST(long_messages)
+{
+    char path[3000];
+    memset(path, 'p', sizeof path - 6);
+    strcpy(path + sizeof path - 6, ".yaml");
+    const char text[] = "dataset: mnist\nmethod: grid\nparameters:\n  colour: {value: 1}\n";
+    coord_spec_t *spec = NULL;
+    coord_diags_t d;
+    ASSERT_EQ(coord_spec_parse_all(text, strlen(text), path, &spec, &d), -EINVAL);
+    ASSERT_EQ(d.n, 1);
+    size_t n = strlen(d.v[0].text);
+    ASSERT(n > sizeof path + 200);
+    ASSERT(strncmp(d.v[0].text, path, sizeof path - 1) == 0);
+    const char *end = "weight_decay, batch_size, epochs, seed)";
+    ASSERT(strcmp(d.v[0].text + n - strlen(end), end) == 0);
+    coord_diags_free(&d);
+}
+
+// ---------------------------------------------------------------------------
 // Limits and odd inputs
 
 static char *big_grid(int a, int b, int c)
@@ -1119,7 +1231,8 @@ HPT_TEST(limits)
     free(s);
 
     char name[200];
-    snprintf(name, sizeof name, "dataset: mnist\nname: %0128d\n", 0);
+    snprintf(name, sizeof name, "dataset: mnist\nname: %0128d\nmethod: grid\n"
+                                "parameters: {epochs: {value: 1}}\n", 0);
     EXPECT_ERR(name, "sweep.yaml:2:7: name: longer than 127 characters");
     snprintf(name, sizeof name, "dataset: mnist\nmethod: grid\nname: %0127d\n"
                                 "parameters: {epochs: {value: 1}}\n", 0);
@@ -1138,13 +1251,13 @@ HPT_TEST(odd_inputs)
     ASSERT(strcmp(spec->path, "<spec>") == 0);
     coord_spec_destroy(&spec);
     // A NUL inside a string, from an escape.
-    EXPECT_ERR("dataset: \"mn\\0ist\"\n", "sweep.yaml:1:10: dataset: must not contain a NUL "
-                                          "character");
+    EXPECT_ERR("dataset: \"mn\\0ist\"\nmethod: grid\nparameters: {epochs: {value: 1}}\n",
+               "sweep.yaml:1:10: dataset: must not contain a NUL character");
     // Control characters in a key are not echoed.
-    EXPECT_ERR("\"a\\nb\": 1\n", "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, "
-                                 "metric, method, cv, refit, score_train, priority, seed, "
-                                 "model_seed, budget, parameters, tpe, coordinate, hyperband, asha, alpha, "
-                                 "test_objective, enqueue)");
+    EXPECT_ERR("\"a\\nb\": 1\nmethod: grid\ndataset: mnist\nparameters: {epochs: {value: 1}}\n",
+               "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, metric, method, cv, refit, "
+               "score_train, priority, seed, model_seed, budget, parameters, tpe, coordinate, "
+               "hyperband, asha, alpha, test_objective, enqueue)");
     // Malformed UTF-8 and control characters never reach libfyaml (0.7.12
     // loops forever on "%a:\xff", a directive holding a bad byte).
     EXPECT_ERR("%a:\xff\n", "sweep.yaml:1:4: yaml: invalid UTF-8 (byte 0xff)");
@@ -1187,7 +1300,8 @@ HPT_TEST(odd_inputs)
     // err may be NULL.
     ASSERT_EQ(coord_spec_parse("x: 1", 4, "x.yaml", &spec, NULL), -EINVAL);
     // A null value where a mapping is required.
-    EXPECT_ERR("dataset: mnist\ncv:\n", "sweep.yaml:2:1: cv: expected a mapping, got null");
+    EXPECT_ERR("dataset: mnist\ncv:\nmethod: grid\nparameters: {epochs: {value: 1}}\n",
+               "sweep.yaml:2:1: cv: expected a mapping, got null");
 }
 
 // ---------------------------------------------------------------------------
