@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coord_aliases.h"
 #include "search/search.h"
 
 // ---------------------------------------------------------------------------
@@ -168,11 +169,25 @@ void coord_check_free(coord_check_t *c)
 // ---------------------------------------------------------------------------
 // The report
 
+/* [lo, hi] for display.  A bound the parser moved just inside an open end
+ * of the parameter's range (the smallest double above 0, the largest below
+ * 1) shows as that end, excluded: "(0, 0.1]", "[0, 1)". */
+static const char *range_str(double lo, double hi, char *buf, size_t len)
+{
+    bool lo_open = lo > 0 && lo < 1e-300;
+    double gap = round(hi) - hi;
+    bool hi_open = gap > 0 && gap < 1e-12 * fmax(1.0, fabs(hi));
+    snprintf(buf, len, "%c%.6g, %.6g%c", lo_open ? '(' : '[', lo_open ? 0.0 : lo,
+             hi_open ? round(hi) : hi, hi_open ? ')' : ']');
+    return buf;
+}
+
 /* The form of parameter p, with its values or range: "values 32, 64, 512",
- * "log_uniform_values [0.0001, 0.1]", "q_uniform [20, 250], q 16". */
+ * "log_uniform_values [0.0001, 0.1]", "q_uniform [20, 250], q 16", and how
+ * it was written when that differs. */
 static void form_text(sbuf_t *b, const coord_param_t *p)
 {
-    char v[64];
+    char v[64], r[80];
     sb_printf(b, "%s ", coord_pdist_name(p->dist));
     switch (p->dist) {
     case COORD_PDIST_VALUE:
@@ -180,7 +195,7 @@ static void form_text(sbuf_t *b, const coord_param_t *p)
     case COORD_PDIST_CATEGORICAL:
         for (int j = 0; j < p->n_values; j++) {
             const char *t = coord_pval_format(p, &p->values[j], v, sizeof v);
-            sb_printf(b, "%s%s", j ? ", " : "", p->values[j].absent ? "null" : t);
+            sb_printf(b, "%s%s", j ? ", " : "", t);
             if (p->dist == COORD_PDIST_CATEGORICAL && p->probs)
                 sb_printf(b, " (p %.4g)", p->probs[j]);
         }
@@ -188,16 +203,30 @@ static void form_text(sbuf_t *b, const coord_param_t *p)
     case COORD_PDIST_INT_UNIFORM:
         sb_printf(b, "%.0f..%.0f", p->min, p->max);
         break;
+    case COORD_PDIST_NORMAL:
+    case COORD_PDIST_LOG_NORMAL:
+        sb_printf(b, "mu %g, sigma %g, kept in %s", p->mu, p->sigma,
+                  range_str(p->min, p->max, r, sizeof r));
+        break;
     default:
-        sb_printf(b, "[%.6g, %.6g]", p->min, p->max);
-        if (p->dist == COORD_PDIST_Q_UNIFORM)
-            sb_printf(b, ", q %.6g", p->q);
+        sb_printf(b, "%s", range_str(p->min, p->max, r, sizeof r));
         break;
     }
+    if (p->q > 0 && p->dist != COORD_PDIST_INT_UNIFORM && p->dist != COORD_PDIST_VALUE &&
+        p->dist != COORD_PDIST_VALUES && p->dist != COORD_PDIST_CATEGORICAL)
+        sb_printf(b, ", q %.6g", p->q);
     if (p->has_start)
         sb_printf(b, "; start %s", coord_pval_format(p, &p->start, v, sizeof v));
     if (p->n_when > 0)
         sb_printf(b, "; when %d condition%s", p->n_when, p->n_when == 1 ? "" : "s");
+    if (p->written[0] || p->form[0]) {
+        sb_printf(b, "  (written");
+        if (p->written[0])
+            sb_printf(b, " %s", p->written);
+        if (p->form[0])
+            sb_printf(b, "%s%s", p->written[0] ? ", " : " ", p->form);
+        sb_printf(b, ")");
+    }
 }
 
 static bool in_spec(const coord_spec_t *spec, const char *name)
@@ -246,7 +275,21 @@ static void defaults_text(sbuf_t *b, const coord_spec_t *spec)
             hpt_opt_name(hp->optimizer));
     else
         ROW("learning_rate", "%g", hp->learning_rate);
-    ROW("momentum", "%g", hp->momentum);
+    /* An optimizer alias (momentum, nag) implies a momentum of its own. */
+    const coord_param_t *opt = NULL;
+    for (int i = 0; i < spec->n_params; i++)
+        if (strcmp(spec->params[i].name, "optimizer") == 0)
+            opt = &spec->params[i];
+    double implied = 0;
+    for (int j = 0; opt && j < opt->n_values; j++) {
+        const coord_alias_t *a = coord_alias_find(COORD_ALIAS_OPTIMIZER, opt->values[j].str);
+        if (a && a->momentum > 0)
+            implied = a->momentum;
+    }
+    if (implied > 0)
+        ROW("momentum", "%g (%g with optimizer momentum or nag)", hp->momentum, implied);
+    else
+        ROW("momentum", "%g", hp->momentum);
     ROW("nesterov", "%s", hp->nesterov ? "true" : "false");
     ROW("dropout", "%g", hp->dropout);
     ROW("input_dropout", "%g", hp->input_dropout);
@@ -384,6 +427,12 @@ char *coord_check_report(const coord_check_t *c, int list_trials)
     defaults_text(&b, spec);
     if (list_trials > 0)
         trials_text(&b, spec, list_trials);
+    if (c->diags.n_notes > 0) {
+        sb_printf(&b, "read as:\n");
+        for (int i = 0; i < c->diags.n; i++)
+            if (c->diags.v[i].level == COORD_DIAG_NOTE)
+                sb_printf(&b, "  %s\n", c->diags.v[i].text);
+    }
     if (c->diags.n_warnings > 0) {
         sb_printf(&b, "warnings:\n");
         for (int i = 0; i < c->diags.n; i++)

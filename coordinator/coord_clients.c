@@ -101,7 +101,7 @@ static void fill_vals(const coord_sweep_t *s, const coord_pval_t *vals, Hpt__Par
         ps[i].name = (char *)p->name;
         coord_pval_format(p, &vals[i], txt[i], 64);
         ps[i].text = txt[i];
-        ps[i].numeric = !vals[i].absent &&
+        ps[i].numeric = !vals[i].absent && !coord_pval_is_null(&vals[i]) &&
                         (p->kind == COORD_PKIND_INT || p->kind == COORD_PKIND_FLOAT);
         ps[i].number = vals[i].absent ? NAN : vals[i].num;
         pp[i] = &ps[i];
@@ -965,6 +965,14 @@ static void fill_row(const coord_sweep_t *s, const struct coord_rcache *rc, size
     r->splits_done = done;
     r->mean_test_score = t->mean;
     r->std_test_score = t->std;
+    if (s->spec->objective_train) {
+        /* t->mean is the training score the sweep ranks by; the test
+         * columns keep the held-out fold's. */
+        if (t->state == TRIAL_DONE)
+            coord_agg_mean_std(sc, ns, &r->mean_test_score, &r->std_test_score);
+        else
+            r->mean_test_score = r->std_test_score = NAN;
+    }
     /* Trials suggested after the cache was built are running: rank 0. */
     r->rank_test_score = t->state == TRIAL_RUNNING || i >= rc->n ? 0 : (uint32_t)rc->rank[i];
     r->mean_fit_time = t->mean_fit;

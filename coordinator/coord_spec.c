@@ -39,47 +39,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coord_aliases.h"
+#include "coord_spec_int.h"
 #include "dataset.h"
 
 // ----------------------------------------------------------------------------
-// YAML tree built from libfyaml events
-
-typedef enum ytype { Y_SCALAR, Y_MAP, Y_SEQ, Y_ALIAS } ytype_t;
-
-typedef struct ynode ynode_t;
-struct ynode {
-    ytype_t type;
-    int line, col;          // 1-based position of the node's first character
-    bool quoted;            // scalar written quoted or as a block
-    bool skip;              // MAP key: already read by another reader (W&B compatibility)
-    char *text;             // scalar text or alias name, NUL-terminated, owned
-    size_t len;             // bytes in text (may include NULs from "\0" escapes)
-    ynode_t **kids;         // MAP: key, value, key, value, ...; SEQ: items; owned array
-    int n, cap;             // entries used / allocated in kids
-    ynode_t *next_alloc;    // all nodes of a tree form one list, freed without recursion
-};
-
-typedef struct ytree {
-    ynode_t *root;          // NULL for an empty stream
-    ynode_t *all;           // allocation list
-} ytree_t;
-
-/* What has failed so far, so that a check which reads a failed part is
- * skipped rather than adding an error that only echoes the first. */
-typedef struct pstate {
-    bool param_bad[COORD_SPEC_MAX_PARAMS];  // spec->params[i] had an error
-    bool params_bad;        // parameters: had an error (any)
-    bool method_bad;        // method: is missing or not understood
-    bool budget_bad;        // budget: had an error
-} pstate_t;
-
-/* Parse context: where messages go. */
-typedef struct pctx {
-    const char *path;       // file name for messages, borrowed
-    coord_diags_t *diags;   // errors and warnings are appended here, borrowed
-    const ynode_t *top;     // the top-level mapping, where "missing key" errors point
-    pstate_t *st;           // what failed so far, borrowed
-} pctx_t;
+// YAML tree built from libfyaml events (its types: coord_spec_int.h)
 
 /* printf into a new string (owned by the caller), never truncated; NULL when
  * out of memory. */
@@ -119,8 +84,10 @@ static int add_diag(const pctx_t *c, coord_diag_level_t level, int line, int col
     }
     if (level == COORD_DIAG_ERROR)
         d->n_errors++;
-    else
+    else if (level == COORD_DIAG_WARNING)
         d->n_warnings++;
+    else
+        d->n_notes++;
     if (level == COORD_DIAG_ERROR && d->n_errors > COORD_SPEC_KEEP_ERRORS) {
         free(msg);
         return 0;
@@ -174,6 +141,22 @@ static int warn(const pctx_t *c, int line, int col, const char *field, const cha
     return add_diag(c, COORD_DIAG_WARNING, line, col, text);
 }
 
+/* A note: how something was read ("path:line:col: note: field: remark");
+ * returns 0 (or -ENOMEM). */
+static int note(const pctx_t *c, int line, int col, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int note(const pctx_t *c, int line, int col, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = vformat(fmt, ap);
+    va_end(ap);
+    char *text = msg ? format("%s:%d:%d: note: %s: %s", c->path, line, col, field, msg) : NULL;
+    free(msg);
+    return add_diag(c, COORD_DIAG_NOTE, line, col, text);
+}
+
 /* Out of memory: recorded in the diagnostics, and -ENOMEM to return. */
 static int oom(const pctx_t *c)
 {
@@ -186,6 +169,7 @@ static int oom(const pctx_t *c)
 #define NODE_COL(c, n) ((n) ? (n)->col : ((c)->top ? (c)->top->col : 1))
 #define FAIL_AT(c, n, field, ...) fail((c), NODE_LINE(c, n), NODE_COL(c, n), (field), __VA_ARGS__)
 #define WARN_AT(c, n, field, ...) warn((c), NODE_LINE(c, n), NODE_COL(c, n), (field), __VA_ARGS__)
+#define NOTE_AT(c, n, field, ...) note((c), NODE_LINE(c, n), NODE_COL(c, n), (field), __VA_ARGS__)
 
 static void ytree_free(ytree_t *t)
 {
@@ -676,28 +660,34 @@ static int fold(int ch)
     return ch == '-' || ch == ' ' ? '_' : ch;
 }
 
-/* Levenshtein distance between a and b, compared folded; words longer than
- * 63 bytes are never close to anything. */
+/* Edit distance between a and b, compared folded, counting a swap of two
+ * neighbours as one edit (tahn is one from tanh: the optimal string
+ * alignment distance); words longer than 63 bytes are never close to
+ * anything. */
 static int edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 63 || lb > 63)
         return 1000;
-    int row[64];
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
     for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
         for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int sub = diag + (fold((unsigned char)a[i - 1]) != fold((unsigned char)b[j - 1]));
-            int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
-            row[j] = sub < best ? sub : best;
-            diag = up;
+            int ai = fold((unsigned char)a[i - 1]), bj = fold((unsigned char)b[j - 1]);
+            int best = d[i - 1][j - 1] + (ai != bj);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && ai == fold((unsigned char)b[j - 2]) &&
+                fold((unsigned char)a[i - 2]) == bj && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
         }
-    }
-    return row[lb];
+    return d[la][lb];
 }
 
 /* The candidate a typo of `word` most likely meant: the closest within 1
@@ -708,10 +698,15 @@ static int edit_distance(const char *a, const char *b)
 static const char *closest(const char *word, const char *const *cands, int n)
 {
     size_t lw = strlen(word);
+    /* A word of 3 characters or fewer is an abbreviation more often than a
+     * typo ("auc" is not "acc"): only a dropped or an extra letter counts
+     * ("grd" is "grid"). */
     int limit = lw <= 4 ? 1 : lw <= 8 ? 2 : 3, best = limit + 1;
     const char *pick = NULL;
     for (int i = 0; i < n; i++) {
         int d = edit_distance(word, cands[i]);
+        if (lw <= 3 && strlen(cands[i]) == lw)
+            continue;
         if (d < best && d > 0) {
             best = d;
             pick = cands[i];
@@ -778,9 +773,7 @@ static const char *join_names(const char *const *names, int count, char *buf, si
  * in "unknown ..." messages, allowed_text overrides the joined list).  Each
  * value is stored in vals[i] for allowed[i] (NULL when absent), each key in
  * keys[i].  Every bad key is reported (and left out); the good ones are
- * filled in all the same, so the caller can go on checking their values.
- * Keys whose node is marked `skip` (consumed by another reader) are passed
- * over. */
+ * filled in all the same, so the caller can go on checking their values. */
 static int check_map(const pctx_t *c, const ynode_t *n, const char *field,
                      const char *const *allowed, int count, const char *what,
                      const char *allowed_text, const ynode_t **keys, const ynode_t **vals)
@@ -794,8 +787,6 @@ static int check_map(const pctx_t *c, const ynode_t *n, const char *field,
     int rc = 0;
     for (int i = 0; i + 1 < n->n; i += 2) {
         const ynode_t *k = n->kids[i], *v = n->kids[i + 1];
-        if (k->skip)
-            continue;
         if (k->type != Y_SCALAR || is_null(k) || memchr(k->text, '\0', k->len)) {
             KEEP(rc, FAIL_AT(c, k, self, "keys must be names, got %s", describe(k, d, sizeof d)));
             continue;
@@ -828,6 +819,7 @@ typedef enum param_id {
     P_UNITS,
     P_UNITS_1,
     P_UNITS_8 = P_UNITS_1 + 7,
+    P_HIDDEN_SIZES,
     P_ACTIVATION,
     P_INIT_MODE,
     P_OPTIMIZER,
@@ -857,6 +849,7 @@ typedef struct pdef {
     const char *(*label)(int);  // ENUM: value to canonical name
     const char *(*names)(void); // ENUM: "a, b, c" for messages
     int count;                  // ENUM: values 0..count-1
+    int aliases;                // ENUM: coord_alias_kind_t + 1 of its value aliases, 0 = none
 } pdef_t;
 
 static const char *act_label(int v) { return hpt_act_name((hpt_act_t)v); }
@@ -867,9 +860,9 @@ static const char *opt_label(int v) { return hpt_opt_name((hpt_opt_t)v); }
 #define PDEF_FLOAT(n, l, lo_o, h, hi_o)                                                  \
     {.name = (n), .kind = COORD_PKIND_FLOAT, .lo = (l), .hi = (h), .lo_open = (lo_o),    \
      .hi_open = (hi_o)}
-#define PDEF_ENUM(n, p, lab, ns, cnt)                                                    \
+#define PDEF_ENUM(n, p, lab, ns, cnt, al)                                                \
     {.name = (n), .kind = COORD_PKIND_ENUM, .parse = (p), .label = (lab), .names = (ns),     \
-     .count = (cnt)}
+     .count = (cnt), .aliases = (al) + 1}
 
 /* Ranges are those of hpt_hparams_validate (common/params.c). */
 static const pdef_t pdefs[P__COUNT] = {
@@ -883,12 +876,13 @@ static const pdef_t pdefs[P__COUNT] = {
     [P_UNITS_1 + 5] = PDEF_INT("units_6", 1, HPT_MAX_UNITS),
     [P_UNITS_1 + 6] = PDEF_INT("units_7", 1, HPT_MAX_UNITS),
     [P_UNITS_1 + 7] = PDEF_INT("units_8", 1, HPT_MAX_UNITS),
-    [P_ACTIVATION] =
-        PDEF_ENUM("activation", hpt_act_parse, act_label, hpt_act_names, HPT_ACT__COUNT),
-    [P_INIT_MODE] =
-        PDEF_ENUM("init_mode", hpt_init_parse, init_label, hpt_init_names, HPT_INIT__COUNT),
-    [P_OPTIMIZER] =
-        PDEF_ENUM("optimizer", hpt_opt_parse, opt_label, hpt_opt_names, HPT_OPT__COUNT),
+    [P_HIDDEN_SIZES] = {.name = "hidden_sizes", .kind = COORD_PKIND_ARCH},
+    [P_ACTIVATION] = PDEF_ENUM("activation", hpt_act_parse, act_label, hpt_act_names,
+                               HPT_ACT__COUNT, COORD_ALIAS_ACTIVATION),
+    [P_INIT_MODE] = PDEF_ENUM("init_mode", hpt_init_parse, init_label, hpt_init_names,
+                              HPT_INIT__COUNT, COORD_ALIAS_INIT),
+    [P_OPTIMIZER] = PDEF_ENUM("optimizer", hpt_opt_parse, opt_label, hpt_opt_names,
+                              HPT_OPT__COUNT, COORD_ALIAS_OPTIMIZER),
     [P_LEARNING_RATE] = PDEF_FLOAT("learning_rate", 0, true, 10, false),
     [P_MOMENTUM] = PDEF_FLOAT("momentum", 0, false, 1, true),
     [P_NESTEROV] = {.name = "nesterov", .kind = COORD_PKIND_BOOL},
@@ -901,17 +895,11 @@ static const pdef_t pdefs[P__COUNT] = {
     [P_SEED] = PDEF_INT("seed", 0, SEED_PARAM_MAX),
 };
 
-static const char *const param_names[P__COUNT] = {
-    "layers",     "units",         "units_1",           "units_2",    "units_3",
-    "units_4",    "units_5",       "units_6",           "units_7",    "units_8",
-    "activation", "init_mode",     "optimizer",         "learning_rate", "momentum",
-    "nesterov",   "dropout",       "input_dropout",     "weight_constraint", "weight_decay",
-    "batch_size", "epochs",        "seed",
-};
 
-/* The list in "unknown parameter" messages, shortened to fit an hpt_err. */
+/* The list in "unknown parameter" messages (units_N shortened). */
 static const char PARAM_NAMES_TEXT[] =
-    "layers, units, units_1..units_8, activation, init_mode, optimizer, learning_rate, "
+    "layers, units, units_1..units_8, hidden_sizes, activation, init_mode, optimizer, "
+    "learning_rate, "
     "momentum, nesterov, dropout, input_dropout, weight_constraint, weight_decay, batch_size, "
     "epochs, seed";
 
@@ -946,7 +934,67 @@ static bool in_range(const pdef_t *d, double v)
     return d->hi_open ? v < d->hi : v <= d->hi;
 }
 
-/* One value of parameter d from node n. */
+/* The enum value text names for d: one of d's own names in any case
+ * ("Adam"), or an alias of its kind (ReLU, xavier, momentum).  *label gets
+ * the name a value stores: d's canonical name, or the alias's own when it
+ * implies more than its target (optimizer momentum, nag), so that
+ * [sgd, momentum] stay two values.  *alias gets the alias entry or NULL.
+ * Returns the enum value, or -EINVAL. */
+static int enum_lookup(const pdef_t *d, const char *text, const char **label,
+                       const coord_alias_t **alias)
+{
+    if (label)
+        *label = NULL;
+    if (alias)
+        *alias = NULL;
+    int v = d->parse(text);
+    if (v < 0)
+        for (int k = 0; k < d->count && v < 0; k++)
+            if (coord_alias_same(d->label(k), text))
+                v = k;
+    if (v >= 0) {
+        if (label)
+            *label = d->label(v);
+        return v;
+    }
+    const coord_alias_t *a = d->aliases ? coord_alias_find(d->aliases - 1, text) : NULL;
+    if (!a || (v = d->parse(a->target)) < 0)
+        return -EINVAL;
+    if (label)
+        *label = a->momentum > 0 ? a->alias : d->label(v);
+    if (alias)
+        *alias = a;
+    return v;
+}
+
+/* The names an enum parameter takes, its own then its aliases', for
+ * suggestions; returns the count (at most max). */
+static int enum_candidates(const pdef_t *d, const char **out, int max)
+{
+    int k = 0;
+    for (int v = 0; v < d->count && k < max; v++)
+        out[k++] = d->label(v);
+    int n = 0;
+    const coord_alias_t *a = d->aliases ? coord_alias_list(d->aliases - 1, &n) : NULL;
+    for (int i = 0; i < n && k < max; i++)
+        out[k++] = a[i].alias;
+    return k;
+}
+
+/* "sgd, nesterov, ...; also momentum, nag, rms" for an enum's messages. */
+static const char *enum_allowed(const pdef_t *d, char *buf, size_t size)
+{
+    int n = 0;
+    const coord_alias_t *a = d->aliases ? coord_alias_list(d->aliases - 1, &n) : NULL;
+    size_t off = (size_t)snprintf(buf, size, "%s", d->names());
+    for (int i = 0; i < n && off < size; i++)
+        off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? ", " : "; also ",
+                                a[i].alias);
+    return buf;
+}
+
+/* One value of parameter d from node n (not for ARCH parameters, whose
+ * values are found by get_arch). */
 static int get_pval(const pctx_t *c, const ynode_t *n, const char *field, const pdef_t *d,
                     coord_pval_t *out)
 {
@@ -979,26 +1027,30 @@ static int get_pval(const pctx_t *c, const ynode_t *n, const char *field, const 
         return 0;
     }
     case COORD_PKIND_ENUM: {
-        const char *text;
+        const char *text, *label;
+        const coord_alias_t *alias;
         int rc = get_str(c, n, field, 1024, &text);
         if (rc)
             return rc;
-        int v = d->parse(text);
+        int v = enum_lookup(d, text, &label, &alias);
         if (v < 0) {
-            const char *names[32];
-            int k = 0;
-            for (; k < d->count && k < 32; k++)
-                names[k] = d->label(k);
-            char hint[96];
+            const char *names[64];
+            char hint[96], allowed[1024];
+            int k = enum_candidates(d, names, 64);
             return FAIL_AT(c, n, field, "unknown %s %s%s (allowed: %s)", d->name,
-                           describe(n, dsc, sizeof dsc), did_you_mean(n, names, k, hint,
-                                                                      sizeof hint),
-                           d->names());
+                           describe(n, dsc, sizeof dsc),
+                           did_you_mean(n, names, k, hint, sizeof hint),
+                           enum_allowed(d, allowed, sizeof allowed));
         }
         out->num = v;
-        snprintf(out->str, sizeof out->str, "%s", d->label(v));
+        snprintf(out->str, sizeof out->str, "%s", label);
+        if (alias)
+            return NOTE_AT(c, n, field, "'%s' read as %s%s%s", SHOWN(n, s), alias->target,
+                           alias->note ? ": " : "", alias->note ? alias->note : "");
         return 0;
     }
+    case COORD_PKIND_ARCH:
+        break;
     }
     return FAIL_AT(c, n, field, "unsupported parameter kind");
 }
@@ -1008,50 +1060,154 @@ static bool pval_equal(const coord_param_t *p, const coord_pval_t *a, const coor
     return coord_pval_equal(p, a, b);
 }
 
+/* The value `null` (W&B configs list it to mean "the script's default"). */
+static coord_pval_t null_pval(void)
+{
+    coord_pval_t v = {0};
+    memcpy(v.str, "null", 5);
+    return v;
+}
+
+#define ARCH_ROW (1 + HPT_MAX_LAYERS)   // ints per architecture: count, then the widths
+
+/* An architecture from node n: a sequence of 1..8 widths, each 1..65536,
+ * into row[0..ARCH_ROW). */
+static int parse_arch(const pctx_t *c, const ynode_t *n, const char *field, int *row)
+{
+    char dsc[96], f[192];
+    if (!n || n->type != Y_SEQ)
+        return FAIL_AT(c, n, field, "expected a list of hidden-layer widths such as [128, 64], "
+                       "got %s", describe(n, dsc, sizeof dsc));
+    if (n->n < 1 || n->n > HPT_MAX_LAYERS)
+        return FAIL_AT(c, n, field, "has %d layers (allowed 1..%d)", n->n, HPT_MAX_LAYERS);
+    memset(row, 0, ARCH_ROW * sizeof *row);
+    row[0] = n->n;
+    int rc = 0;
+    for (int i = 0; i < n->n; i++) {
+        long long v;
+        snprintf(f, sizeof f, "%s[%d]", field, i);
+        int r = get_int(c, n->kids[i], f, 1, HPT_MAX_UNITS, &v);
+        KEEP(rc, r);
+        row[1 + i] = r ? 1 : (int)v;
+    }
+    return rc;
+}
+
+/* A value of the ARCH parameter p from node n: one of its architectures
+ * (out->num its index); the error says which are. */
+static int get_arch(const pctx_t *c, const ynode_t *n, const char *field,
+                    const coord_param_t *p, coord_pval_t *out)
+{
+    int row[ARCH_ROW];
+    int rc = parse_arch(c, n, field, row);
+    if (rc)
+        return rc;
+    for (int j = 0; j < p->n_values; j++)
+        if (memcmp(p->arch + (size_t)j * ARCH_ROW, row, sizeof row) == 0) {
+            *out = p->values[j];
+            return 0;
+        }
+    char s[96];
+    coord_pval_t tmp = {.num = -1};
+    (void)tmp;
+    snprintf(s, sizeof s, "[%d", row[1]);
+    for (int i = 1; i < row[0]; i++)
+        snprintf(s + strlen(s), sizeof s - strlen(s), ",%d", row[1 + i]);
+    snprintf(s + strlen(s), sizeof s - strlen(s), "]");
+    return FAIL_AT(c, n, field, "%s is not one of parameters.%s.values", s, p->name);
+}
+
+/* A value of parameter p (any kind) from node n, for start:, when: and
+ * enqueue: (not yet checked against p's form: check_in_dist does that). */
+static int get_pval_p(const pctx_t *c, const ynode_t *n, const char *field,
+                      const coord_param_t *p, coord_pval_t *out)
+{
+    if (p->kind == COORD_PKIND_ARCH)
+        return get_arch(c, n, field, p, out);
+    return get_pval(c, n, field, pdef_find(p->name, NULL), out);
+}
+
 /* K_START and K_WHEN come last: they are optional with every form. */
 enum {
-    K_VALUE, K_VALUES, K_DISTRIBUTION, K_PROBABILITIES, K_MIN, K_MAX, K_Q, K_START, K_WHEN,
-    K__COUNT
+    K_VALUE, K_VALUES, K_DISTRIBUTION, K_PROBABILITIES, K_MIN, K_MAX, K_Q, K_MU, K_SIGMA,
+    K_START, K_WHEN, K__COUNT
 };
 static const char *const param_keys[K__COUNT] = {
-    "value", "values", "distribution", "probabilities", "min", "max", "q", "start", "when",
+    "value", "values", "distribution", "probabilities", "min", "max", "q", "mu", "sigma",
+    "start", "when",
 };
 
-static const char *const dist_names[] = {
-    [COORD_PDIST_CATEGORICAL] = "categorical",
-    [COORD_PDIST_UNIFORM] = "uniform",
-    [COORD_PDIST_LOG_UNIFORM_VALUES] = "log_uniform_values",
-    [COORD_PDIST_INT_UNIFORM] = "int_uniform",
-    [COORD_PDIST_Q_UNIFORM] = "q_uniform",
+/* The distributions as specs write them.  Several W&B names land on one of
+ * ours: how each is read (docs/spec.md has the table). */
+typedef enum dread {
+    DR_SAME,      // as written
+    DR_EXP,       // min, max are exponents of e: the values are e^min .. e^max
+    DR_EXP_INV,   // inv_log_uniform: 1/x is log-uniform on e^min .. e^max
+    DR_INFERRED,  // no distribution: W&B's int_uniform / uniform from the bounds' type
+} dread_t;
+
+typedef struct dspec {
+    const char *name;
+    coord_pdist_t dist;
+    dread_t read;
+    bool q;          // takes q (default 1)
+} dspec_t;
+
+static const dspec_t dspecs[] = {
+    {"categorical", COORD_PDIST_CATEGORICAL, DR_SAME, false},
+    {"uniform", COORD_PDIST_UNIFORM, DR_SAME, false},
+    {"log_uniform_values", COORD_PDIST_LOG_UNIFORM_VALUES, DR_SAME, false},
+    {"int_uniform", COORD_PDIST_INT_UNIFORM, DR_SAME, false},
+    {"q_uniform", COORD_PDIST_Q_UNIFORM, DR_SAME, true},
+    {"q_log_uniform_values", COORD_PDIST_Q_LOG_UNIFORM_VALUES, DR_SAME, true},
+    {"normal", COORD_PDIST_NORMAL, DR_SAME, false},
+    {"q_normal", COORD_PDIST_NORMAL, DR_SAME, true},
+    {"log_normal", COORD_PDIST_LOG_NORMAL, DR_SAME, false},
+    {"q_log_normal", COORD_PDIST_LOG_NORMAL, DR_SAME, true},
+    {"inv_log_uniform_values", COORD_PDIST_LOG_UNIFORM_VALUES, DR_SAME, false},
+    {"log_uniform", COORD_PDIST_LOG_UNIFORM_VALUES, DR_EXP, false},
+    {"q_log_uniform", COORD_PDIST_Q_LOG_UNIFORM_VALUES, DR_EXP, true},
+    {"inv_log_uniform", COORD_PDIST_LOG_UNIFORM_VALUES, DR_EXP_INV, false},
+    {"categorical_w_probabilities", COORD_PDIST_CATEGORICAL, DR_SAME, false},
+    {"constant", COORD_PDIST_VALUE, DR_SAME, false},
 };
-#define DIST_FIRST COORD_PDIST_CATEGORICAL
-#define DIST_COUNT (COORD_PDIST_Q_UNIFORM + 1)
+#define N_DSPECS ((int)(sizeof dspecs / sizeof dspecs[0]))
 
 static const char *dist_name(coord_pdist_t d)
 {
-    if (d == COORD_PDIST_VALUE)
-        return "value";
-    if (d == COORD_PDIST_VALUES)
-        return "values";
-    return (d >= DIST_FIRST && d < DIST_COUNT) ? dist_names[d] : "?";
+    switch (d) {
+    case COORD_PDIST_VALUE: return "value";
+    case COORD_PDIST_VALUES: return "values";
+    case COORD_PDIST_CATEGORICAL: return "categorical";
+    case COORD_PDIST_UNIFORM: return "uniform";
+    case COORD_PDIST_LOG_UNIFORM_VALUES: return "log_uniform_values";
+    case COORD_PDIST_INT_UNIFORM: return "int_uniform";
+    case COORD_PDIST_Q_UNIFORM: return "q_uniform";
+    case COORD_PDIST_Q_LOG_UNIFORM_VALUES: return "q_log_uniform_values";
+    case COORD_PDIST_NORMAL: return "normal";
+    case COORD_PDIST_LOG_NORMAL: return "log_normal";
+    }
+    return "?";
 }
 
 /* The keys each form takes: bit K_x set when key x belongs. */
-static unsigned form_keys(coord_pdist_t d)
+static unsigned form_keys(coord_pdist_t d, bool q)
 {
     /* when: goes with every form; start: with every form but a constant. */
-    const unsigned opt = 1u << K_START | 1u << K_WHEN;
+    const unsigned opt = 1u << K_START | 1u << K_WHEN, dist = 1u << K_DISTRIBUTION;
+    const unsigned qk = q ? 1u << K_Q : 0;
     switch (d) {
     case COORD_PDIST_VALUE:
-        return 1u << K_VALUE | 1u << K_WHEN;
+        return 1u << K_VALUE | 1u << K_WHEN | dist;
     case COORD_PDIST_VALUES:
         return 1u << K_VALUES | opt;
     case COORD_PDIST_CATEGORICAL:
-        return 1u << K_DISTRIBUTION | 1u << K_VALUES | 1u << K_PROBABILITIES | opt;
-    case COORD_PDIST_Q_UNIFORM:
-        return 1u << K_DISTRIBUTION | 1u << K_MIN | 1u << K_MAX | 1u << K_Q | opt;
+        return dist | 1u << K_VALUES | 1u << K_PROBABILITIES | opt;
+    case COORD_PDIST_NORMAL:
+    case COORD_PDIST_LOG_NORMAL:
+        return dist | 1u << K_MU | 1u << K_SIGMA | qk | opt;
     default:
-        return 1u << K_DISTRIBUTION | 1u << K_MIN | 1u << K_MAX | opt;
+        return dist | 1u << K_MIN | 1u << K_MAX | qk | opt;
     }
 }
 
@@ -1066,36 +1222,66 @@ static const char *form_keys_text(unsigned keys, char *buf, size_t size)
     return buf;
 }
 
-/* values: [...] for VALUES and CATEGORICAL. */
+/* values: [...] for VALUES and CATEGORICAL, or value: x (one node, `one`).
+ * A null among them is the hyperparameter's default (null_pval); an ARCH
+ * parameter's values are lists, kept in p->arch. */
 static int parse_values(const pctx_t *c, const ynode_t *n, const char *pf, const pdef_t *d,
-                        coord_param_t *p)
+                        coord_param_t *p, bool one)
 {
-    char f[128], dsc[96], s[48];
-    snprintf(f, sizeof f, "%s.values", pf);
-    if (!n || n->type != Y_SEQ)
-        return FAIL_AT(c, n, f, "expected a sequence, got %s", describe(n, dsc, sizeof dsc));
-    if (n->n == 0)
-        return FAIL_AT(c, n, f, "must not be empty");
-    if (n->n > COORD_SPEC_MAX_VALUES)
-        return FAIL_AT(c, n, f, "has %d values (at most %d)", n->n, COORD_SPEC_MAX_VALUES);
-    p->values = calloc((size_t)n->n, sizeof *p->values);
+    char f[160], dsc[96], s[48];
+    snprintf(f, sizeof f, "%s.%s", pf, one ? "value" : "values");
+    const ynode_t *const *items = &n;
+    int count = 1;
+    if (!one) {
+        if (!n || n->type != Y_SEQ)
+            return FAIL_AT(c, n, f, "expected a sequence, got %s", describe(n, dsc, sizeof dsc));
+        if (n->n == 0)
+            return FAIL_AT(c, n, f, "must not be empty");
+        if (n->n > COORD_SPEC_MAX_VALUES)
+            return FAIL_AT(c, n, f, "has %d values (at most %d)", n->n, COORD_SPEC_MAX_VALUES);
+        items = (const ynode_t *const *)n->kids;
+        count = n->n;
+    }
+    p->values = calloc((size_t)count, sizeof *p->values);
     if (!p->values)
         return oom(c);
+    if (d->kind == COORD_PKIND_ARCH) {
+        p->arch = calloc((size_t)count * ARCH_ROW, sizeof *p->arch);
+        if (!p->arch)
+            return oom(c);
+    }
     /* Every value is checked; the good ones are kept in order (so values[]
      * holds only valid values even when the parameter has errors), and a
      * duplicate is reported against the index it was written at. */
     int rc = 0, at[COORD_SPEC_MAX_VALUES];
-    for (int i = 0; i < n->n; i++) {
-        snprintf(f, sizeof f, "%s.values[%d]", pf, i);
-        coord_pval_t v;
-        int r = get_pval(c, n->kids[i], f, d, &v);
-        if (r == 0)
-            for (int j = 0; j < p->n_values && r == 0; j++)
-                if (pval_equal(p, &p->values[j], &v))
-                    r = FAIL_AT(c, n->kids[i], f, "duplicate value %s (also values[%d])",
-                                SHOWN(n->kids[i], s), at[j]);
+    for (int i = 0; i < count; i++) {
+        if (!one)
+            snprintf(f, sizeof f, "%s.values[%d]", pf, i);
+        const ynode_t *item = items[i];
+        coord_pval_t v = {0};
+        int r = 0, row[ARCH_ROW] = {0};
+        if (is_null(item) && item)
+            v = null_pval();
+        else if (d->kind == COORD_PKIND_ARCH)
+            r = parse_arch(c, item, f, row);
+        else
+            r = get_pval(c, item, f, d, &v);
+        for (int j = 0; j < p->n_values && r == 0; j++) {
+            bool same = d->kind == COORD_PKIND_ARCH && !coord_pval_is_null(&v) &&
+                                !coord_pval_is_null(&p->values[j])
+                            ? memcmp(p->arch + (size_t)j * ARCH_ROW, row, sizeof row) == 0
+                            : pval_equal(p, &p->values[j], &v);
+            if (same)
+                r = FAIL_AT(c, item, f, "duplicate value %s (also values[%d])",
+                            item->type == Y_SCALAR ? SHOWN(item, s) : "list", at[j]);
+        }
         KEEP(rc, r);
         if (r == 0) {
+            if (d->kind == COORD_PKIND_ARCH) {
+                memcpy(p->arch + (size_t)p->n_values * ARCH_ROW, row, sizeof row);
+                if (!coord_pval_is_null(&v))
+                    v.num = p->n_values;
+            }
             at[p->n_values] = i;
             p->values[p->n_values++] = v;
         }
@@ -1105,7 +1291,7 @@ static int parse_values(const pctx_t *c, const ynode_t *n, const char *pf, const
 
 static int parse_probs(const pctx_t *c, const ynode_t *n, const char *pf, coord_param_t *p)
 {
-    char f[128], dsc[96], s[48];
+    char f[160], dsc[96], s[48];
     snprintf(f, sizeof f, "%s.probabilities", pf);
     if (!n || n->type != Y_SEQ)
         return FAIL_AT(c, n, f, "expected a sequence, got %s", describe(n, dsc, sizeof dsc));
@@ -1130,26 +1316,67 @@ static int parse_probs(const pctx_t *c, const ynode_t *n, const char *pf, coord_
     return rc;
 }
 
-/* min, max or q of a numeric distribution: an integer for INT parameters, a
- * number otherwise; min and max must be values the parameter accepts. */
-static int parse_bound(const pctx_t *c, const ynode_t *n, const char *pf, const char *key,
-                       const pdef_t *d, bool is_q, double *out)
+/* The range every draw of d's parameter must lie in, as closed bounds: an
+ * open end moves to the nearest double inside ((0, 10] starts at 4.9e-324),
+ * so a uniform draw can never land on it. */
+static void closed_range(const pdef_t *d, double *lo, double *hi)
 {
-    char f[128], r[64], s[48];
+    *lo = d->lo_open ? nextafter(d->lo, INFINITY) : d->lo;
+    *hi = d->hi_open ? nextafter(d->hi, -INFINITY) : d->hi;
+}
+
+/* The standard normal's CDF. */
+static double phi(double z)
+{
+    return 0.5 * erfc(-z / sqrt(2.0));
+}
+
+/* A numeric form's bound: min, max (e^x for the exponent forms) or q, from
+ * node n; *out in value space.  Bounds must lie in the parameter's range,
+ * except that a continuous distribution may name an open end (uniform on
+ * [0, 0.1] for learning_rate, whose range is (0, 10]: no draw is 0).  q must
+ * be > 0, and an integer for integer parameters. */
+static int parse_bound(const pctx_t *c, const ynode_t *n, const char *pf, const char *key,
+                       const pdef_t *d, coord_pdist_t dist, dread_t read, double *out)
+{
+    char f[160], r[64], s[48];
     snprintf(f, sizeof f, "%s.%s", pf, key);
-    int rc;
-    if (d->kind == COORD_PKIND_INT) {
+    bool is_q = strcmp(key, "q") == 0;
+    if (d->kind == COORD_PKIND_INT && (dist == COORD_PDIST_INT_UNIFORM ||
+                                       dist == COORD_PDIST_Q_UNIFORM || is_q)) {
         long long v;
-        rc = get_int(c, n, f, is_q ? 1 : (long long)d->lo, (long long)d->hi, &v);
+        int rc = get_int(c, n, f, is_q ? 1 : (long long)d->lo, (long long)d->hi, &v);
         *out = (double)v;
         return rc;
     }
-    rc = get_num(c, n, f, out);
+    int rc = get_num(c, n, f, out);
     if (rc)
         return rc;
-    if (is_q) {
-        if (*out <= 0)
-            return FAIL_AT(c, n, f, "must be greater than 0, got %s", SHOWN(n, s));
+    if (is_q)
+        return *out > 0 ? 0 : FAIL_AT(c, n, f, "must be greater than 0, got %s", SHOWN(n, s));
+    if (read == DR_EXP || read == DR_EXP_INV) {
+        /* inv_log_uniform's values run from e^-max to e^-min: the caller
+         * swaps them; here each bound becomes its value. */
+        double e = exp(read == DR_EXP ? *out : -*out);
+        if (!(e > 0) || !isfinite(e) || !in_range(d, e))
+            return FAIL_AT(c, n, f, "e^%s%s = %.6g is out of range %s (this form takes "
+                           "exponents of e; for the values themselves write %s)",
+                           read == DR_EXP_INV ? "-" : "", SHOWN(n, s), e,
+                           range_text(d, r, sizeof r),
+                           read == DR_EXP ? "log_uniform_values" : "inv_log_uniform_values");
+        *out = e;
+        return 0;
+    }
+    if (dist == COORD_PDIST_LOG_UNIFORM_VALUES || dist == COORD_PDIST_Q_LOG_UNIFORM_VALUES) {
+        if (strcmp(key, "min") == 0 && *out <= 0)
+            return FAIL_AT(c, n, f, "must be greater than 0 for %s, got %s", dist_name(dist),
+                           SHOWN(n, s));
+    }
+    bool continuous = d->kind == COORD_PKIND_FLOAT;
+    double lo, hi;
+    closed_range(d, &lo, &hi);
+    if (continuous && (*out == d->lo || *out == d->hi)) {
+        *out = *out == d->lo ? lo : hi;   // an open end: the nearest value inside
         return 0;
     }
     if (!in_range(d, *out))
@@ -1157,19 +1384,168 @@ static int parse_bound(const pctx_t *c, const ynode_t *n, const char *pf, const 
     return 0;
 }
 
+/* How a W&B form without `distribution` reads: int_uniform when min and max
+ * are both written as integers, uniform otherwise (W&B's rule). */
+static coord_pdist_t inferred_dist(const ynode_t *mn, const ynode_t *mx)
+{
+    bool ints = mn && mx && mn->type == Y_SCALAR && mx->type == Y_SCALAR &&
+                !memchr(mn->text, '\0', mn->len) && !memchr(mx->text, '\0', mx->len) &&
+                int_syntax(mn->text) && int_syntax(mx->text);
+    return ints ? COORD_PDIST_INT_UNIFORM : COORD_PDIST_UNIFORM;
+}
+
+/* The numeric distributions: bounds (or mu, sigma), q, and what the
+ * parameter's kind makes of them.  keys/vals are check_map's output. */
+static int parse_numeric(const pctx_t *c, const ynode_t *n, const char *pf, const pdef_t *d,
+                         coord_param_t *p, const dspec_t *ds, const ynode_t *dn,
+                         const ynode_t *const *keys, const ynode_t *const *vals)
+{
+    char f[160], s[48], smin[48], smax[48], r[64];
+    int rc = 0;
+    const bool is_int = d->kind == COORD_PKIND_INT;
+    const dread_t read = ds ? ds->read : DR_INFERRED;
+    if (p->dist == COORD_PDIST_NORMAL || p->dist == COORD_PDIST_LOG_NORMAL) {
+        bool lg = p->dist == COORD_PDIST_LOG_NORMAL;
+        p->mu = 0;
+        p->sigma = 1;   // W&B's defaults
+        if (keys[K_MU])
+            KEEP(rc, get_num(c, vals[K_MU], (snprintf(f, sizeof f, "%s.mu", pf), f), &p->mu));
+        if (keys[K_SIGMA]) {
+            snprintf(f, sizeof f, "%s.sigma", pf);
+            int rs = get_num(c, vals[K_SIGMA], f, &p->sigma);
+            if (rs == 0 && !(p->sigma > 0))
+                rs = FAIL_AT(c, vals[K_SIGMA], f, "must be greater than 0, got %s",
+                             SHOWN(vals[K_SIGMA], s));
+            KEEP(rc, rs);
+        }
+        if (ds->q) {
+            p->q = 1;
+            if (keys[K_Q])
+                KEEP(rc, parse_bound(c, vals[K_Q], pf, "q", d, p->dist, DR_SAME, &p->q));
+        }
+        if (rc)
+            return rc;
+        closed_range(d, &p->min, &p->max);
+        if (lg && p->min <= 0)
+            p->min = nextafter(0.0, 1.0);
+        if (is_int && !(p->q >= 1))
+            p->q = 1;
+        /* The share of draws that land in the parameter's range (a draw
+         * rounding into it counts). */
+        double h = p->q > 0 ? 0.5 * p->q : 0;
+        double a = p->min - h, b = p->max + h;
+        if (lg) {
+            a = a > 0 ? log(a) : -INFINITY;
+            b = log(b);
+        }
+        double mass = phi((b - p->mu) / p->sigma) - phi((a - p->mu) / p->sigma);
+        snprintf(f, sizeof f, "%s.distribution", pf);
+        if (!(mass >= 1e-3))
+            return FAIL_AT(c, dn, f, "%s(mu %g, sigma %g) puts %.2g%% of its draws in %s's "
+                           "range %s: hptune keeps every draw in range, so nearly all would "
+                           "be redrawn", ds->name, p->mu, p->sigma, 100 * mass, d->name,
+                           range_text(d, r, sizeof r));
+        if (mass < 0.99)
+            KEEP(rc, WARN_AT(c, dn, f, "%.1f%% of %s(mu %g, sigma %g)'s draws fall outside "
+                             "%s's range %s: hptune redraws them (W&B would pass them to the "
+                             "script)", 100 * (1 - mass), ds->name, p->mu, p->sigma, d->name,
+                             range_text(d, r, sizeof r)));
+        if (is_int && !ds->q)
+            KEEP(rc, NOTE_AT(c, dn, f, "%s takes integers: draws are rounded", d->name));
+        return rc;
+    }
+
+    /* min / max forms. */
+    int rmin = parse_bound(c, vals[K_MIN], pf, "min", d, p->dist, read, &p->min);
+    int rmax = parse_bound(c, vals[K_MAX], pf, "max", d, p->dist, read, &p->max);
+    KEEP(rc, rmin);
+    KEEP(rc, rmax);
+    if (ds && ds->q) {
+        p->q = 1;   // W&B's default
+        if (keys[K_Q])
+            KEEP(rc, parse_bound(c, vals[K_Q], pf, "q", d, p->dist, DR_SAME, &p->q));
+    }
+    if (rc)
+        return rc;
+    if (read == DR_EXP_INV) {   // 1/x on e^min .. e^max: x on e^-max .. e^-min
+        double t = p->min;
+        p->min = p->max;
+        p->max = t;
+    }
+    if (!(p->min < p->max)) {
+        snprintf(f, sizeof f, "%s.max", pf);
+        return FAIL_AT(c, vals[K_MAX], f, "must be greater than min (%s), got %s",
+                       SHOWN(vals[K_MIN], smin), SHOWN(vals[K_MAX], s));
+    }
+    snprintf(f, sizeof f, "%s.%s", pf, dn ? "distribution" : "min");
+    const ynode_t *at = dn ? dn : vals[K_MIN];
+    if (read == DR_EXP || read == DR_EXP_INV)
+        KEEP(rc, WARN_AT(c, at, f, "%s takes exponents of e: draws lie in [%.6g, %.6g] "
+                         "(e^%s .. e^%s); for the values themselves write %s", ds->name,
+                         p->min, p->max, SHOWN(vals[K_MIN], smin), SHOWN(vals[K_MAX], smax),
+                         read == DR_EXP ? (ds->q ? "q_log_uniform_values"
+                                                 : "log_uniform_values")
+                                        : "inv_log_uniform_values"));
+    /* What the parameter's kind makes of the form. */
+    if (is_int) {
+        if (p->dist == COORD_PDIST_UNIFORM) {
+            KEEP(rc, warn(c, NODE_LINE(c, at), NODE_COL(c, at), f, "%s takes integers: draws "
+                          "are integers in [%.0f, %.0f], int_uniform (W&B would pass floats "
+                          "from %s)", d->name, ceil(p->min), floor(p->max),
+                          read == DR_INFERRED ? "min and max written as floats" : "uniform"));
+            p->dist = COORD_PDIST_INT_UNIFORM;
+        } else if (p->dist == COORD_PDIST_LOG_UNIFORM_VALUES) {
+            p->q = 1;
+            KEEP(rc, NOTE_AT(c, at, f, "%s takes integers: draws are rounded", d->name));
+        }
+        if (p->dist == COORD_PDIST_INT_UNIFORM) {
+            p->min = ceil(p->min);
+            p->max = floor(p->max);
+            if (!(p->min < p->max))
+                return FAIL_AT(c, vals[K_MAX], f, "[%s, %s] holds fewer than two integers",
+                               SHOWN(vals[K_MIN], smin), SHOWN(vals[K_MAX], smax));
+        }
+    } else if (p->dist == COORD_PDIST_INT_UNIFORM) {
+        if (read != DR_INFERRED)
+            return FAIL_AT(c, dn, f, "int_uniform needs an integer parameter; %s takes floats "
+                           "(use uniform or q_uniform)", d->name);
+        /* W&B would draw integers from integer bounds; a float parameter
+         * means floats were meant. */
+        KEEP(rc, WARN_AT(c, at, f, "min and max are integers, so W&B would draw integers "
+                         "(int_uniform); %s takes floats: hptune draws uniform floats in "
+                         "[%s, %s]", d->name, SHOWN(vals[K_MIN], smin), SHOWN(vals[K_MAX], smax)));
+        p->dist = COORD_PDIST_UNIFORM;
+    }
+    if (p->q > 0) {
+        /* Sampling rounds to a multiple of q inside [min, max]; there must be
+         * one.  The tolerance absorbs decimal fractions such as 0.3 / 0.1. */
+        double lo = ceil(p->min / p->q - 1e-9), hi = floor(p->max / p->q + 1e-9);
+        if (lo > hi || !isfinite(lo) || !isfinite(hi)) {
+            snprintf(f, sizeof f, "%s.q", pf);
+            return FAIL_AT(c, keys[K_Q] ? vals[K_Q] : at, f, "no multiple of %g lies in [%.6g, "
+                           "%.6g]", p->q, p->min, p->max);
+        }
+    }
+    return rc;
+}
+
 /* The form of a parameter (value, values or a distribution) from its
- * mapping n; keys/vals are check_map's output for n. */
+ * mapping n; keys/vals are check_map's output for n.  W&B's forms are read
+ * as W&B reads them: min and max alone infer int_uniform or uniform, the
+ * legacy exponent forms become value ranges, q defaults to 1, mu and sigma
+ * to 0 and 1. */
 static int parse_form(const pctx_t *c, const ynode_t *n, const char *pf, const pdef_t *d,
                       coord_param_t *p, const ynode_t *const *keys, const ynode_t *const *vals)
 {
-    char f[128], dsc[96], s[48], list[160];
+    char f[160], dsc[96], list[512], hint[96];
     int rc;
-    /* Exactly one form: value, values (alone) or distribution. */
+    /* Exactly one form: value, values (alone) or distribution; a distribution
+     * may come with value (constant) or values (categorical). */
     const ynode_t *first = NULL;
     static const int forms[] = {K_VALUE, K_VALUES, K_DISTRIBUTION};
     for (int i = 0; i < 3; i++) {
         const ynode_t *k = keys[forms[i]];
-        if (!k || (forms[i] == K_VALUES && keys[K_DISTRIBUTION]))
+        if (!k || (forms[i] != K_DISTRIBUTION && keys[K_DISTRIBUTION]))
             continue;
         if (first) {
             const ynode_t *later = (k->line > first->line ||
@@ -1182,89 +1558,86 @@ static int parse_form(const pctx_t *c, const ynode_t *n, const char *pf, const p
         }
         first = k;
     }
-    if (!first)
-        return FAIL_AT(c, n, pf, "needs value, values or distribution");
-
-    if (keys[K_VALUE]) {
-        p->dist = COORD_PDIST_VALUE;
-    } else if (!keys[K_DISTRIBUTION]) {
-        p->dist = COORD_PDIST_VALUES;
-    } else {
+    const dspec_t *ds = NULL;
+    const ynode_t *dn = keys[K_DISTRIBUTION] ? vals[K_DISTRIBUTION] : NULL;
+    if (!first && keys[K_MIN] && keys[K_MAX]) {
+        p->dist = inferred_dist(vals[K_MIN], vals[K_MAX]);
+        snprintf(p->form, sizeof p->form, "min and max");
+    } else if (!first) {
+        return FAIL_AT(c, n, pf, "needs value, values, distribution, or min and max");
+    } else if (keys[K_DISTRIBUTION]) {
         snprintf(f, sizeof f, "%s.distribution", pf);
-        const ynode_t *dn = vals[K_DISTRIBUTION];
-        if (!dn || dn->type != Y_SCALAR || is_null(dn))
+        if (!dn || dn->type != Y_SCALAR || is_null(dn) || memchr(dn->text, '\0', dn->len))
             return FAIL_AT(c, dn, f, "expected a distribution name, got %s",
                            describe(dn, dsc, sizeof dsc));
-        int di = lookup_name(dn, dist_names + DIST_FIRST, DIST_COUNT - DIST_FIRST);
-        if (di < 0)
-            return FAIL_AT(c, dn, f, "unknown distribution %s (allowed: %s)",
+        for (int i = 0; i < N_DSPECS && !ds; i++)
+            if (coord_alias_same(dspecs[i].name, dn->text))
+                ds = &dspecs[i];
+        if (!ds) {
+            const char *names[N_DSPECS];
+            for (int i = 0; i < N_DSPECS; i++)
+                names[i] = dspecs[i].name;
+            if (coord_alias_same(dn->text, "beta") || coord_alias_same(dn->text, "q_beta"))
+                return FAIL_AT(c, dn, f, "distribution %s is not supported (allowed: %s)",
+                               describe(dn, dsc, sizeof dsc),
+                               join_names(names, N_DSPECS, list, sizeof list));
+            return FAIL_AT(c, dn, f, "unknown distribution %s%s (allowed: %s)",
                            describe(dn, dsc, sizeof dsc),
-                           join_names(dist_names + DIST_FIRST, DIST_COUNT - DIST_FIRST, list,
-                                      sizeof list));
-        p->dist = (coord_pdist_t)(di + DIST_FIRST);
-        bool numeric = d->kind == COORD_PKIND_INT || d->kind == COORD_PKIND_FLOAT;
-        switch (p->dist) {
-        case COORD_PDIST_UNIFORM:
-        case COORD_PDIST_LOG_UNIFORM_VALUES:
-            if (d->kind != COORD_PKIND_FLOAT)
-                return FAIL_AT(c, dn, f, "%s needs a float parameter; %s takes %s",
-                               dist_names[p->dist], d->name,
-                               numeric ? "integers (use int_uniform or q_uniform)"
-                                       : "names or booleans (use values or categorical)");
-            break;
-        case COORD_PDIST_INT_UNIFORM:
-            if (d->kind != COORD_PKIND_INT)
-                return FAIL_AT(c, dn, f, "int_uniform needs an integer parameter; %s takes %s",
-                               d->name,
-                               numeric ? "floats (use uniform or q_uniform)"
-                                       : "names or booleans (use values or categorical)");
-            break;
-        case COORD_PDIST_Q_UNIFORM:
-            if (!numeric)
-                return FAIL_AT(c, dn, f,
-                               "q_uniform needs a numeric parameter; %s takes names or "
-                               "booleans (use values or categorical)",
-                               d->name);
-            break;
-        default:
-            break;
+                           did_you_mean(dn, names, N_DSPECS, hint, sizeof hint),
+                           join_names(names, N_DSPECS, list, sizeof list));
         }
+        p->dist = ds->dist;
+        if (strcmp(ds->name, dist_name(ds->dist)) != 0 && strcmp(ds->name, "q_normal") != 0 &&
+            strcmp(ds->name, "q_log_normal") != 0)
+            snprintf(p->form, sizeof p->form, "%s", ds->name);
+        bool numeric = d->kind == COORD_PKIND_INT || d->kind == COORD_PKIND_FLOAT;
+        if (p->dist != COORD_PDIST_VALUE && p->dist != COORD_PDIST_CATEGORICAL && !numeric)
+            return FAIL_AT(c, dn, f, "%s needs a numeric parameter; %s takes %s (use values or "
+                           "categorical)", ds->name, d->name,
+                           d->kind == COORD_PKIND_ARCH ? "lists of layer widths"
+                                                       : "names or booleans");
+        if (p->dist == COORD_PDIST_INT_UNIFORM && d->kind != COORD_PKIND_INT)
+            return FAIL_AT(c, dn, f, "int_uniform needs an integer parameter; %s takes floats "
+                           "(use uniform or q_uniform)", d->name);
+    } else if (keys[K_VALUE]) {
+        p->dist = COORD_PDIST_VALUE;
+    } else {
+        p->dist = COORD_PDIST_VALUES;
     }
 
     /* Keys that do not belong to the form, and keys the form needs (start
-     * and when are optional): all reported before giving up. */
-    unsigned allowed = form_keys(p->dist);
+     * and when are optional, so are q, mu and sigma): all reported before
+     * giving up. */
+    bool takes_q = ds ? ds->q : p->dist == COORD_PDIST_Q_UNIFORM;
+    unsigned allowed = form_keys(p->dist, takes_q);
+    if (!ds && (p->dist == COORD_PDIST_INT_UNIFORM || p->dist == COORD_PDIST_UNIFORM))
+        allowed &= ~(1u << K_DISTRIBUTION);
     rc = 0;
+    char form[64];
+    snprintf(form, sizeof form, "%s%s", ds ? "distribution " : "",
+             ds ? ds->name : p->form[0] ? "min and max" : dist_name(p->dist));
     for (int k = 0; k < K__COUNT; k++)
-        if (keys[k] && !(allowed & (1u << k))) {
+        if (keys[k] && !(allowed & (1u << k)) && !(k == K_DISTRIBUTION && ds)) {
             snprintf(f, sizeof f, "%s.%s", pf, param_keys[k]);
-            char form[48];
-            snprintf(form, sizeof form, "%s%s",
-                     p->dist >= DIST_FIRST ? "distribution " : "", dist_name(p->dist));
             KEEP(rc, FAIL_AT(c, keys[k], f, "not allowed with %s (allowed: %s)", form,
                              form_keys_text(allowed, list, sizeof list)));
         }
-    for (int k = K_VALUES; k < K_START; k++)
-        if (!keys[k] && (allowed & (1u << k)) && k != K_PROBABILITIES)
-            KEEP(rc, FAIL_AT(c, n, pf, "distribution %s needs %s", dist_name(p->dist),
-                             param_keys[k]));
+    static const int needed[] = {K_VALUE, K_VALUES, K_MIN, K_MAX};
+    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+        int k = needed[i];
+        if (!keys[k] && (allowed & (1u << k)))
+            KEEP(rc, FAIL_AT(c, n, pf, "%s needs %s", form, param_keys[k]));
+    }
     if (rc)
         return rc;
 
     switch (p->dist) {
     case COORD_PDIST_VALUE:
-        p->values = calloc(1, sizeof *p->values);
-        if (!p->values)
-            return oom(c);
-        snprintf(f, sizeof f, "%s.value", pf);
-        rc = get_pval(c, vals[K_VALUE], f, d, &p->values[0]);
-        if (rc == 0)
-            p->n_values = 1;
-        return rc;
+        return parse_values(c, vals[K_VALUE], pf, d, p, true);
     case COORD_PDIST_VALUES:
-        return parse_values(c, vals[K_VALUES], pf, d, p);
+        return parse_values(c, vals[K_VALUES], pf, d, p, false);
     case COORD_PDIST_CATEGORICAL:
-        rc = parse_values(c, vals[K_VALUES], pf, d, p);
+        rc = parse_values(c, vals[K_VALUES], pf, d, p, false);
         if (rc)
             return rc;  // probabilities are counted against the values: check them later
         if (keys[K_PROBABILITIES])
@@ -1277,54 +1650,23 @@ static int parse_form(const pctx_t *c, const ynode_t *n, const char *pf, const p
             p->probs[i] = 1.0 / p->n_values;
         return 0;
     default:
-        break;
+        return parse_numeric(c, n, pf, d, p, ds, dn, keys, vals);
     }
+}
 
-    /* The numeric distributions: min, max and q are each checked. */
-    int rmin = 0;
-    if (p->dist == COORD_PDIST_LOG_UNIFORM_VALUES) {
-        /* Positivity first: it is the distribution's own requirement. */
-        const ynode_t *mn = vals[K_MIN];
-        double v;
-        snprintf(f, sizeof f, "%s.min", pf);
-        rmin = get_num(c, mn, f, &v);
-        if (rmin == 0 && v <= 0)
-            rmin = FAIL_AT(c, mn, f, "must be greater than 0 for log_uniform_values, got %s",
-                           SHOWN(mn, s));
-    }
-    if (rmin == 0)
-        rmin = parse_bound(c, vals[K_MIN], pf, "min", d, false, &p->min);
-    KEEP(rc, rmin);
-    KEEP(rc, parse_bound(c, vals[K_MAX], pf, "max", d, false, &p->max));
-    if (rc == 0 && !(p->min < p->max)) {
-        char smin[48];
-        snprintf(f, sizeof f, "%s.max", pf);
-        KEEP(rc, FAIL_AT(c, vals[K_MAX], f, "must be greater than min (%s), got %s",
-                         SHOWN(vals[K_MIN], smin), SHOWN(vals[K_MAX], s)));
-    }
-    if (p->dist == COORD_PDIST_Q_UNIFORM) {
-        int rq = parse_bound(c, vals[K_Q], pf, "q", d, true, &p->q);
-        if (rq || rc)
-            return rq ? rq : rc;
-        /* Sampling rounds to a multiple of q inside [min, max]; there must be
-         * one.  The tolerance absorbs decimal fractions such as 0.3 / 0.1. */
-        double lo = ceil(p->min / p->q - 1e-9), hi = floor(p->max / p->q + 1e-9);
-        if (lo > hi || !isfinite(lo) || !isfinite(hi)) {
-            snprintf(f, sizeof f, "%s.q", pf);
-            char smin[48], smax[48];
-            return FAIL_AT(c, vals[K_Q], f, "no multiple of %s lies in [%s, %s]",
-                           SHOWN(vals[K_Q], s), SHOWN(vals[K_MIN], smin),
-                           SHOWN(vals[K_MAX], smax));
-        }
-    }
-    return rc;
+/* Whether a draw x lies on q's lattice (relative tolerance for decimal
+ * fractions such as 0.3 / 0.1). */
+static bool on_lattice(double x, double q)
+{
+    double m = round(x / q);
+    return fabs(x / q - m) <= 1e-9;
 }
 
 /* Whether v is a value parameter p can take: one of its values for a list
  * form, the constant for value:, inside [min, max] for a distribution (and
- * a multiple of q for q_uniform, snapped onto the lattice).  On failure the
- * error points at n.  *index gets the value's position for the listed forms
- * (else 0). */
+ * on the q lattice when q is set, snapped onto it).  On failure the error
+ * points at n.  *index gets the value's position for the listed forms (else
+ * 0). */
 static int check_in_dist(const pctx_t *c, const ynode_t *n, const char *field,
                          const coord_param_t *p, coord_pval_t *v, int *index)
 {
@@ -1340,7 +1682,8 @@ static int check_in_dist(const pctx_t *c, const ynode_t *n, const char *field,
                 *v = p->values[j];  // canonical spelling (zeros -> zero)
                 return 0;
             }
-        return FAIL_AT(c, n, field, "%s is not one of parameters.%s.%s", SHOWN(n, s), p->name,
+        return FAIL_AT(c, n, field, "%s is not one of parameters.%s.%s",
+                       n->type == Y_SCALAR ? SHOWN(n, s) : "the list", p->name,
                        p->dist == COORD_PDIST_VALUE ? "value" : "values");
     default:
         break;
@@ -1348,11 +1691,10 @@ static int check_in_dist(const pctx_t *c, const ynode_t *n, const char *field,
     if (!(v->num >= p->min && v->num <= p->max))
         return FAIL_AT(c, n, field, "%s is outside the distribution's range [%.17g, %.17g]",
                        SHOWN(n, s), p->min, p->max);
-    if (p->dist == COORD_PDIST_Q_UNIFORM) {
-        double m = round(v->num / p->q);
-        if (fabs(v->num / p->q - m) > 1e-9)
+    if (p->q > 0 && p->dist != COORD_PDIST_INT_UNIFORM) {
+        if (!on_lattice(v->num, p->q))
             return FAIL_AT(c, n, field, "%s is not a multiple of q (%.17g)", SHOWN(n, s), p->q);
-        v->num = m * p->q;
+        v->num = round(v->num / p->q) * p->q;
     }
     return 0;
 }
@@ -1361,10 +1703,11 @@ static int check_in_dist(const pctx_t *c, const ynode_t *n, const char *field,
 static int parse_start(const pctx_t *c, const ynode_t *n, const char *pf, const pdef_t *d,
                        coord_param_t *p)
 {
-    char f[128];
+    char f[160];
+    (void)d;
     snprintf(f, sizeof f, "%s.start", pf);
     coord_pval_t v;
-    int rc = get_pval(c, n, f, d, &v);
+    int rc = get_pval_p(c, n, f, p, &v);
     if (rc == 0)
         rc = check_in_dist(c, n, f, p, &v, &p->start_index);
     if (rc)
@@ -1375,12 +1718,26 @@ static int parse_start(const pctx_t *c, const ynode_t *n, const char *pf, const 
 }
 
 /* Index of the parameter named by key k among params[0..n), or -1. */
+/* hptune's name for the parameter a spec calls `text`: its own name in any
+ * case, or the target of an alias (lr -> learning_rate); NULL when neither. */
+static const char *canonical_name(const char *text)
+{
+    for (int i = 0; i < P__COUNT; i++)
+        if (coord_alias_same(pdefs[i].name, text))
+            return pdefs[i].name;
+    const coord_alias_t *a = coord_alias_find(COORD_ALIAS_PARAM, text);
+    return a ? a->target : NULL;
+}
+
+/* Index of the parameter named by key k (any name canonical_name reads)
+ * among params[0..n), or -1. */
 static int param_index(const coord_param_t *params, int n, const ynode_t *k)
 {
     if (!k || k->type != Y_SCALAR || memchr(k->text, '\0', k->len))
         return -1;
-    for (int i = 0; i < n; i++)
-        if (strcmp(params[i].name, k->text) == 0)
+    const char *name = canonical_name(k->text);
+    for (int i = 0; i < n && name; i++)
+        if (strcmp(params[i].name, name) == 0)
             return i;
     return -1;
 }
@@ -1416,7 +1773,7 @@ static bool range_reachable(const coord_param_t *parent, double lo, double hi)
 static int parse_when(const pctx_t *c, const ynode_t *n, const char *pf, coord_spec_t *spec,
                       int self, const ynode_t *pnode)
 {
-    char f[80], kf[160], dsc[96], s[48];
+    char f[160], kf[224], dsc[96], s[48];
     coord_param_t *p = &spec->params[self];
     snprintf(f, sizeof f, "%s.when", pf);
     if (!n || n->type != Y_MAP)
@@ -1446,14 +1803,18 @@ static int parse_when(const pctx_t *c, const ynode_t *n, const char *pf, coord_s
             continue;
         int pi = param_index(spec->params, self, k);
         if (pi < 0) {
-            if (strcmp(k->text, p->name) == 0) {
+            const char *kname = canonical_name(k->text);
+            if (kname && strcmp(kname, p->name) == 0) {
                 KEEP(rc, FAIL_AT(c, k, kf, "a parameter cannot depend on itself"));
                 continue;
             }
             bool later = false;
-            for (int j = 0; j + 1 < pnode->n; j += 2)
-                later |= pnode->kids[j]->type == Y_SCALAR &&
-                         strcmp(pnode->kids[j]->text, k->text) == 0;
+            for (int j = 0; j + 1 < pnode->n && kname; j += 2) {
+                const char *o = pnode->kids[j]->type == Y_SCALAR
+                                    ? canonical_name(pnode->kids[j]->text)
+                                    : NULL;
+                later |= o && strcmp(o, kname) == 0;
+            }
             if (later)
                 KEEP(rc, FAIL_AT(c, k, kf, "%s must be listed before %s in parameters "
                                  "(a condition reads an earlier parameter)", SHOWN(k, s),
@@ -1465,7 +1826,6 @@ static int parse_when(const pctx_t *c, const ynode_t *n, const char *pf, coord_s
         if (c->st->param_bad[pi])
             continue;  // its own errors are reported; its values cannot be trusted
         const coord_param_t *parent = &spec->params[pi];
-        const pdef_t *pd = pdef_find(parent->name, NULL);
         coord_when_t *w = &p->when[p->n_when];
         *w = (coord_when_t){.param = pi, .line = k->line, .col = k->col};
         p->n_when++;  // counted now so that destroy frees w->values on failure
@@ -1483,10 +1843,10 @@ static int parse_when(const pctx_t *c, const ynode_t *n, const char *pf, coord_s
             if (!w->values)
                 return oom(c);
             for (int j = 0; j < v->n; j++) {
-                char ef[176];
+                char ef[256];
                 snprintf(ef, sizeof ef, "%s[%d]", kf, j);
                 coord_pval_t x;
-                int idx, r = get_pval(c, v->kids[j], ef, pd, &x);
+                int idx, r = get_pval_p(c, v->kids[j], ef, parent, &x);
                 if (r == 0)
                     r = check_in_dist(c, v->kids[j], ef, parent, &x, &idx);
                 KEEP(rc, r);
@@ -1514,7 +1874,7 @@ static int parse_when(const pctx_t *c, const ynode_t *n, const char *pf, coord_s
             w->is_range = true;
             w->min = -INFINITY;
             w->max = INFINITY;
-            char rf[176];
+            char rf[256];
             snprintf(rf, sizeof rf, "%s.min", kf);
             if (rk[0])
                 KEEP(r, get_num(c, rv[0], rf, &w->min));
@@ -1541,14 +1901,17 @@ static int parse_when(const pctx_t *c, const ynode_t *n, const char *pf, coord_s
 
 /* One parameter: spec->params[self], from key (its name) and mapping n.
  * Every problem is reported: bad keys, the form's values, start, when. */
-static int parse_param(const pctx_t *c, const ynode_t *key, const ynode_t *n, const pdef_t *d,
-                       coord_spec_t *spec, int self, const ynode_t *pnode)
+static int parse_param(const pctx_t *c, const ynode_t *key, const char *written,
+                       const ynode_t *n, const pdef_t *d, coord_spec_t *spec, int self,
+                       const ynode_t *pnode)
 {
-    char pf[64], dsc[96];
+    char pf[128], dsc[96];
     coord_param_t *p = &spec->params[self];
-    snprintf(pf, sizeof pf, "parameters.%s", d->name);
+    snprintf(pf, sizeof pf, "parameters.%s", written);
     *p = (coord_param_t){.kind = d->kind, .line = key->line, .col = key->col};
     snprintf(p->name, sizeof p->name, "%s", d->name);
+    if (strcmp(written, d->name) != 0)
+        snprintf(p->written, sizeof p->written, "%s", written);
 
     if (!n || n->type != Y_MAP)
         return FAIL_AT(c, n, pf, "expected a mapping (value, values or distribution), got %s",
@@ -1575,8 +1938,10 @@ static int parse_param(const pctx_t *c, const ynode_t *key, const ynode_t *n, co
 // ----------------------------------------------------------------------------
 // Applying values to hyperparameters
 
-/* Check v against d; on failure err names the parameter. */
-static int check_pval(const pdef_t *d, const coord_pval_t *v, int *ival, hpt_err *err)
+/* Check v against d; on failure err names the parameter.  An enum value
+ * may be an alias that implies more (optimizer momentum): *alias gets it. */
+static int check_pval(const pdef_t *d, const coord_pval_t *v, int *ival,
+                      const coord_alias_t **alias, hpt_err *err)
 {
     char r[64];
     switch (d->kind) {
@@ -1600,23 +1965,41 @@ static int check_pval(const pdef_t *d, const coord_pval_t *v, int *ival, hpt_err
         *ival = v->num != 0;
         return 0;
     case COORD_PKIND_ENUM: {
-        char s[48];
-        if (!memchr(v->str, '\0', sizeof v->str) || (*ival = d->parse(v->str)) < 0)
+        char s[48], allowed[1024];
+        if (!memchr(v->str, '\0', sizeof v->str) ||
+            (*ival = enum_lookup(d, v->str, NULL, alias)) < 0)
             return hpt_err_set(err, -EINVAL, "%s: unknown %s '%s' (allowed: %s)", d->name,
                                d->name, shown(v->str, strnlen(v->str, sizeof v->str), s,
                                               sizeof s),
-                               d->names());
+                               enum_allowed(d, allowed, sizeof allowed));
         return 0;
     }
+    case COORD_PKIND_ARCH:
+        break;
     }
     return hpt_err_set(err, -EINVAL, "%s: unsupported parameter kind", d->name);
 }
 
-static int apply_one(param_id_t id, const coord_pval_t *v, hpt_hparams_t *hp, hpt_err *err)
+/* Apply value v of parameter p (hyperparameter id) to hp.  *implied gets
+ * the momentum an optimizer alias implies (0 when none). */
+static int apply_one(param_id_t id, const coord_param_t *p, const coord_pval_t *v,
+                     hpt_hparams_t *hp, double *implied, hpt_err *err)
 {
     const pdef_t *d = &pdefs[id];
     int iv = 0;
-    int rc = check_pval(d, v, &iv, err);
+    if (id == P_HIDDEN_SIZES) {
+        int k = (int)v->num;
+        if (!p->arch || v->num != floor(v->num) || k < 0 || k >= p->n_values)
+            return hpt_err_set(err, -EINVAL, "hidden_sizes: %g is not one of its values",
+                               v->num);
+        const int *row = p->arch + (size_t)k * ARCH_ROW;
+        hp->layers = row[0];
+        for (int i = 0; i < HPT_MAX_LAYERS; i++)
+            hp->units[i] = row[1 + (i < row[0] ? i : row[0] - 1)];
+        return 0;
+    }
+    const coord_alias_t *alias = NULL;
+    int rc = check_pval(d, v, &iv, &alias, err);
     if (rc)
         return rc;
     switch (id) {
@@ -1627,7 +2010,11 @@ static int apply_one(param_id_t id, const coord_pval_t *v, hpt_hparams_t *hp, hp
         break;
     case P_ACTIVATION: hp->activation = (hpt_act_t)iv; break;
     case P_INIT_MODE: hp->init_mode = (hpt_init_t)iv; break;
-    case P_OPTIMIZER: hp->optimizer = (hpt_opt_t)iv; break;
+    case P_OPTIMIZER:
+        hp->optimizer = (hpt_opt_t)iv;
+        if (alias && alias->momentum > 0)
+            *implied = alias->momentum;
+        break;
     case P_LEARNING_RATE: hp->learning_rate = v->num; break;
     case P_MOMENTUM: hp->momentum = v->num; break;
     case P_NESTEROV: hp->nesterov = iv != 0; break;
@@ -1648,37 +2035,53 @@ static int apply_one(param_id_t id, const coord_pval_t *v, hpt_hparams_t *hp, hp
 
 /* Apply vals (one per param) over hp: `units` and everything else in spec
  * order first, then the per-layer units_N, so that units_N overrides units
- * wherever it appears in the spec. */
+ * wherever it appears in the spec.  Absent values and nulls leave the
+ * hyperparameter as it is.  An optimizer alias that implies momentum
+ * (momentum, nag) sets it when no momentum value is applied. */
 static int apply_all(const coord_param_t *params, int n, const coord_pval_t *const *vals,
                      hpt_hparams_t *hp, hpt_err *err)
 {
+    double implied = 0;
+    bool momentum_set = false;
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < n; i++) {
             param_id_t id;
             if (!pdef_find(params[i].name, &id))
                 return hpt_err_set(err, -EINVAL, "%.31s: unknown parameter", params[i].name);
             bool per_layer = id >= P_UNITS_1 && id <= P_UNITS_8;
-            if (per_layer != (pass == 1) || !vals[i] || vals[i]->absent)
+            if (per_layer != (pass == 1) || !vals[i] || vals[i]->absent ||
+                coord_pval_is_null(vals[i]))
                 continue;
-            int rc = apply_one(id, vals[i], hp, err);
+            int rc = apply_one(id, &params[i], vals[i], hp, &implied, err);
             if (rc)
                 return rc;
+            momentum_set |= id == P_MOMENTUM;
         }
+    if (implied > 0 && !momentum_set)
+        hp->momentum = implied;
     return 0;
 }
 
 // ----------------------------------------------------------------------------
 // Top level
 
+/* hptune's keys, then W&B's (read by coord_spec_wandb.c, in its W_* order). */
 enum {
     T_NAME, T_DATASET, T_METRIC, T_METHOD, T_CV, T_REFIT, T_SCORE_TRAIN, T_PRIORITY, T_SEED,
     T_MODEL_SEED, T_BUDGET, T_PARAMETERS, T_TPE, T_COORDINATE, T_HYPERBAND, T_ASHA, T_ALPHA,
-    T_TEST_OBJECTIVE, T_ENQUEUE, T__COUNT
+    T_TEST_OBJECTIVE, T_ENQUEUE, T_WANDB, T__COUNT = T_WANDB + W__COUNT
 };
 static const char *const top_keys[T__COUNT] = {
     "name", "dataset", "metric", "method", "cv", "refit", "score_train", "priority", "seed",
     "model_seed", "budget", "parameters", "tpe", "coordinate", "hyperband", "asha", "alpha",
     "test_objective", "enqueue",
+    [T_WANDB + W_RUN_CAP] = "run_cap", [T_WANDB + W_EARLY_TERMINATE] = "early_terminate",
+    [T_WANDB + W_DESCRIPTION] = "description", [T_WANDB + W_PROGRAM] = "program",
+    [T_WANDB + W_COMMAND] = "command", [T_WANDB + W_PROJECT] = "project",
+    [T_WANDB + W_ENTITY] = "entity", [T_WANDB + W_JOB] = "job",
+    [T_WANDB + W_IMAGE_URI] = "image_uri", [T_WANDB + W_CONTROLLER] = "controller",
+    [T_WANDB + W_API_VERSION] = "apiVersion", [T_WANDB + W_KIND] = "kind",
+    [T_WANDB + W_SCHEDULER] = "scheduler", [T_WANDB + W_METRICS] = "metrics",
 };
 
 /* model_seed: which trials share a split's model seed. */
@@ -1734,31 +2137,29 @@ static int parse_dataset(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 
 static int parse_metric(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 {
-    static const char *const keys_[] = {"name", "goal"};
+    static const char *const keys_[] = {"name", "goal", "target"};
     static const char *const goals[] = {"maximize", "minimize"};
     static const char *const metrics[] = {"accuracy", "log_loss", "f1_macro"};
-    const ynode_t *keys[2], *vals[2];
+    const ynode_t *keys[3], *vals[3];
     char dsc[96], hint[96];
-    int rc = check_map(c, n, "metric", keys_, 2, "key", NULL, keys, vals);
+    int rc = check_map(c, n, "metric", keys_, 3, "key", NULL, keys, vals);
     if (rc == -ENOMEM)
         return rc;
     bool name_ok = true;
+    (void)metrics;
     if (keys[0]) {
-        const ynode_t *v = vals[0];
-        int m = (v && v->type == Y_SCALAR && !memchr(v->text, '\0', v->len))
-                    ? hpt_metric_parse(v->text)
-                    : -EINVAL;
-        if (m < 0) {
-            KEEP(rc, FAIL_AT(c, v, "metric.name", "unknown metric %s%s (allowed: %s)",
-                             describe(v, dsc, sizeof dsc),
-                             did_you_mean(v, metrics, 3, hint, sizeof hint),
-                             hpt_metric_names()));
-            name_ok = false;
-        } else {
-            spec->metric = (hpt_metric_t)m;
-        }
+        c->st->metric_name = vals[0];
+        int r = coord__wandb_metric_name(c, vals[0], spec);
+        KEEP(rc, r);
+        name_ok = r == 0;
     }
     spec->maximize = hpt_metric_maximize(spec->metric);
+    if (keys[2]) {
+        int r = get_num(c, vals[2], "metric.target", &spec->target);
+        KEEP(rc, r);
+        spec->has_target = r == 0;
+    }
+    c->st->goal_given = keys[1] != NULL;
     if (keys[1]) {
         const ynode_t *v = vals[1];
         int g = lookup_name(v, goals, 2);
@@ -1773,6 +2174,8 @@ static int parse_metric(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
                              spec->maximize ? "minimized" : "maximized",
                              spec->maximize ? "maximize" : "minimize"));
     }
+    if (rc)
+        c->st->metric_bad = true;
     return rc;
 }
 
@@ -2110,7 +2513,7 @@ static int parse_enqueue(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
                 continue;
             }
             if (gk[i]) {
-                int idx, r2 = get_pval(c, gv[i], kf, pdef_find(p->name, NULL), &row[i]);
+                int idx, r2 = get_pval_p(c, gv[i], kf, p, &row[i]);
                 if (r2 == 0)
                     r2 = check_in_dist(c, gv[i], kf, p, &row[i], &idx);
                 KEEP(row_rc, r2);
@@ -2152,39 +2555,188 @@ static int parse_budget(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
     return rc;
 }
 
+/* Whether parameter mapping n gives lists as its value(s): an architecture
+ * (hidden_sizes), however the parameter is named. */
+static bool gives_lists(const ynode_t *n)
+{
+    if (!n || n->type != Y_MAP)
+        return false;
+    for (int i = 0; i + 1 < n->n; i += 2) {
+        const ynode_t *k = n->kids[i], *v = n->kids[i + 1];
+        if (k->type != Y_SCALAR)
+            continue;
+        if (strcmp(k->text, "value") == 0 && v && v->type == Y_SEQ)
+            return true;
+        if (strcmp(k->text, "values") == 0 && v && v->type == Y_SEQ)
+            for (int j = 0; j < v->n; j++)
+                if (v->kids[j]->type == Y_SEQ)
+                    return true;
+    }
+    return false;
+}
+
+/* Whether parameter mapping n is W&B's nesting of parameters: {parameters:
+ * {...}} and nothing else. */
+static bool is_group(const ynode_t *n)
+{
+    return n && n->type == Y_MAP && n->n == 2 && n->kids[0]->type == Y_SCALAR &&
+           strcmp(n->kids[0]->text, "parameters") == 0;
+}
+
+/* Inside a group, these names stand for the group's own name:
+ * optimizer: {parameters: {type: {values: [adam, sgd]}, lr: ...}}. */
+static bool generic_name(const char *s)
+{
+    static const char *const g[] = {"name", "type", "kind", "choice", "value"};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+        if (coord_alias_same(s, g[i]))
+            return true;
+    return false;
+}
+
+/* One entry of parameters: (key k, mapping v), read as the hyperparameter
+ * `name` resolves to; `written` is how the field is shown in messages
+ * (the key, or group.key when nested).  seen[] holds the key node each
+ * hyperparameter was first given at, to refuse a second spelling. */
+static int parameter_entry(const pctx_t *c, const ynode_t *k, const char *name,
+                           const char *written, const ynode_t *v, coord_spec_t *spec,
+                           const ynode_t *pnode, const ynode_t **seen)
+{
+    char f[160], list[1024], hint[96];
+    snprintf(f, sizeof f, "parameters.%s", written);
+    /* Names hptune reads but does not tune: W&B scripts' dataset, loss and
+     * optimizer constants. */
+    int handled = 0;
+    int rc = coord__wandb_param(c, k, name, written, v, spec, &handled);
+    if (handled)
+        return rc;
+    const char *canon = canonical_name(name);
+    if (!canon) {
+        /* Every name a config could mean: ours and the aliases. */
+        const char *cands[P__COUNT + 128];
+        int n = 0, na = 0;
+        for (int i = 0; i < P__COUNT; i++)
+            cands[n++] = pdefs[i].name;
+        const coord_alias_t *al = coord_alias_list(COORD_ALIAS_PARAM, &na);
+        for (int i = 0; i < na && n < P__COUNT + 128; i++)
+            cands[n++] = al[i].alias;
+        const char *m = closest(name, cands, n);
+        const char *mc = m ? canonical_name(m) : NULL;
+        if (mc && strcmp(mc, m) != 0)
+            snprintf(hint, sizeof hint, "; did you mean %s (%s)?", m, mc);
+        else if (m)
+            snprintf(hint, sizeof hint, "; did you mean %s?", m);
+        else
+            hint[0] = '\0';
+        snprintf(list, sizeof list, "%s; aliases such as lr, hidden_size, num_layers, "
+                 "weight_init: hptune spec aliases", PARAM_NAMES_TEXT);
+        return FAIL_AT(c, k, f, "unknown parameter%s (allowed: %s)", hint, list);
+    }
+    param_id_t id = P_LAYERS;
+    const pdef_t *d = pdef_find(canon, &id);
+    if ((id == P_LAYERS || id == P_UNITS) && gives_lists(v)) {
+        KEEP(rc, NOTE_AT(c, k, f, "lists of widths: read as hidden_sizes (each list sets "
+                         "layers and every layer's units)"));
+        d = pdef_find("hidden_sizes", &id);
+    }
+    if (seen[id])
+        return FAIL_AT(c, k, f, "%s is given twice (first at %d:%d%s%s)", d->name,
+                       seen[id]->line, seen[id]->col, strcmp(seen[id]->text, k->text) ? " as " : "",
+                       strcmp(seen[id]->text, k->text) ? seen[id]->text : "");
+    seen[id] = k;
+    if (spec->n_params >= COORD_SPEC_MAX_PARAMS)
+        return FAIL_AT(c, k, "parameters", "at most %d parameters", COORD_SPEC_MAX_PARAMS);
+    if (strcmp(d->name, written) != 0 && strcmp(canon, name) != 0)
+        KEEP(rc, NOTE_AT(c, k, f, "read as %s", d->name));
+    int self = spec->n_params++;
+    int r = parse_param(c, k, written, v, d, spec, self, pnode);
+    if (r) {
+        c->st->param_bad[self] = true;
+        c->st->params_bad = true;
+    }
+    KEEP(rc, r);
+    return rc;
+}
+
 static int parse_parameters(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 {
-    const ynode_t *keys[P__COUNT], *vals[P__COUNT];
-    int rc = check_map(c, n, "parameters", param_names, P__COUNT, "parameter",
-                       PARAM_NAMES_TEXT, keys, vals);
-    if (rc == -ENOMEM)
-        return rc;
-    if (rc)
+    char dsc[96], f[160], w[160];
+    if (!n || n->type != Y_MAP) {
         c->st->params_bad = true;
-    if (!n || n->type != Y_MAP)
-        return rc;
+        return FAIL_AT(c, n, "parameters", "expected a mapping, got %s",
+                       describe(n, dsc, sizeof dsc));
+    }
     if (n->n == 0) {
         c->st->params_bad = true;
         return FAIL_AT(c, n, "parameters", "must name at least one parameter");
     }
-    if (n->n / 2 > COORD_SPEC_MAX_PARAMS) {
-        c->st->params_bad = true;
-        return FAIL_AT(c, n, "parameters", "at most %d parameters", COORD_SPEC_MAX_PARAMS);
-    }
-    /* In spec order, which is the grid's order; the keys check_map refused
-     * (unknown, duplicate) are left out. */
+    const ynode_t *seen[P__COUNT] = {0};
+    int rc = 0;
+    /* In spec order, which is the grid's order; a nested group's entries
+     * take its place. */
     for (int i = 0; i + 1 < n->n; i += 2) {
-        param_id_t id;
-        const pdef_t *d = n->kids[i]->type == Y_SCALAR ? pdef_find(n->kids[i]->text, &id) : NULL;
-        if (!d || keys[id] != n->kids[i])
-            continue;
-        int self = spec->n_params++;
-        int r = parse_param(c, n->kids[i], n->kids[i + 1], d, spec, self, n);
-        if (r) {
-            c->st->param_bad[self] = true;
+        const ynode_t *k = n->kids[i], *v = n->kids[i + 1];
+        if (k->type != Y_SCALAR || is_null(k) || memchr(k->text, '\0', k->len)) {
+            KEEP(rc, FAIL_AT(c, k, "parameters", "keys must be names, got %s",
+                             describe(k, dsc, sizeof dsc)));
             c->st->params_bad = true;
+            continue;
         }
-        KEEP(rc, r);
+        if (!is_group(v)) {
+            int r = parameter_entry(c, k, k->text, k->text, v, spec, n, seen);
+            if (r)
+                c->st->params_bad = true;
+            KEEP(rc, r);
+            continue;
+        }
+        /* W&B's nesting, one level deep. */
+        const ynode_t *g = v->kids[1];
+        snprintf(f, sizeof f, "parameters.%s.parameters", k->text);
+        if (!g || g->type != Y_MAP || g->n == 0) {
+            KEEP(rc, FAIL_AT(c, g, f, "expected a mapping of parameters, got %s",
+                             describe(g, dsc, sizeof dsc)));
+            c->st->params_bad = true;
+            continue;
+        }
+        for (int j = 0; j + 1 < g->n; j += 2) {
+            const ynode_t *ik = g->kids[j], *iv = g->kids[j + 1];
+            if (ik->type != Y_SCALAR || is_null(ik) || memchr(ik->text, '\0', ik->len)) {
+                KEEP(rc, FAIL_AT(c, ik, f, "keys must be names, got %s",
+                                 describe(ik, dsc, sizeof dsc)));
+                c->st->params_bad = true;
+                continue;
+            }
+            snprintf(w, sizeof w, "%s.%s", k->text, ik->text);
+            if (is_group(iv)) {
+                KEEP(rc, FAIL_AT(c, ik, f, "parameters nest one level deep at most (%s holds "
+                                 "another parameters:)", w));
+                c->st->params_bad = true;
+                continue;
+            }
+            const char *name = generic_name(ik->text) ? k->text : ik->text;
+            int r = parameter_entry(c, ik, name, w, iv, spec, n, seen);
+            if (r)
+                c->st->params_bad = true;
+            KEEP(rc, r);
+        }
+    }
+    /* hidden_sizes sets layers and every layer's units. */
+    if (seen[P_HIDDEN_SIZES]) {
+        static const param_id_t clash[] = {P_LAYERS, P_UNITS, P_UNITS_1, P_UNITS_1 + 1,
+                                           P_UNITS_1 + 2, P_UNITS_1 + 3, P_UNITS_1 + 4,
+                                           P_UNITS_1 + 5, P_UNITS_1 + 6, P_UNITS_8};
+        for (size_t i = 0; i < sizeof clash / sizeof clash[0]; i++)
+            if (seen[clash[i]]) {
+                snprintf(f, sizeof f, "parameters.%s", seen[clash[i]]->text);
+                KEEP(rc, FAIL_AT(c, seen[clash[i]], f, "%s and hidden_sizes (given at %d:%d) "
+                                 "both set the layers; give one", pdefs[clash[i]].name,
+                                 seen[P_HIDDEN_SIZES]->line, seen[P_HIDDEN_SIZES]->col));
+                c->st->params_bad = true;
+            }
+    }
+    if (spec->n_params == 0 && rc == 0) {
+        c->st->params_bad = true;
+        return FAIL_AT(c, n, "parameters", "must name at least one hyperparameter to tune");
     }
     return rc;
 }
@@ -2200,10 +2752,13 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
                       coord_spec_t *spec)
 {
     int rc = 0;
-    static const int required[] = {T_DATASET, T_METHOD, T_PARAMETERS};
+    /* dataset is not required: W&B configs have none (coord__wandb_finish
+     * defaults it). */
+    static const int required[] = {T_METHOD, T_PARAMETERS};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         if (!keys[required[i]])
             KEEP(rc, FAIL_AT(c, c->top, top_keys[required[i]], "required key is missing"));
+    KEEP(rc, coord__wandb_dataset_default(c, keys[T_DATASET], spec));
     if (!keys[T_METHOD])
         c->st->method_bad = true;
     if (!keys[T_PARAMETERS])
@@ -2212,6 +2767,14 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
      * check it against (its error is reported). */
     if (c->st->method_bad)
         return rc;
+    /* W&B's early_terminate: hyperband early stopping, run as asha (it
+     * changes the method, so it comes first). */
+    if (c->st->early_terminate) {
+        int r = c->st->params_bad ? 0 : coord__wandb_early_terminate(c, keys[T_METHOD], spec);
+        KEEP(rc, r);
+        if (r || c->st->params_bad)
+            return rc;
+    }
 
     /* Settings of one method given to another are mistakes, not no-ops. */
     if (keys[T_HYPERBAND] && spec->method != COORD_METHOD_HYPERBAND)
@@ -2236,12 +2799,12 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
         const char *m = coord_method_name(spec->method);
         bool hb = spec->method == COORD_METHOD_HYPERBAND;
         int bk = hb ? T_HYPERBAND : T_ASHA;
-        if (keys[bk]) {
+        if (keys[bk] && !c->st->sh_fixed) {
             int r = parse_sh(c, vals[bk], m, hb, spec);
             KEEP(rc, r);
             sh_ok = r == 0;
         }
-        for (int i = 0; i < spec->n_params; i++)
+        for (int i = 0; i < spec->n_params && !c->st->sh_fixed; i++)
             if (strcmp(spec->params[i].name, "epochs") == 0) {
                 KEEP(rc, fail(c, spec->params[i].line, spec->params[i].col, "parameters.epochs",
                               "epochs is the budget of method %s: set %s.min_epochs and "
@@ -2249,7 +2812,8 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
                 sh_ok = false;
             }
         if (sh_ok) {
-            sh_derive(&spec->sh);
+            if (!c->st->sh_fixed)
+                sh_derive(&spec->sh);
             KEEP(rc, add_resource_param(c, keys[T_METHOD], spec));
         }
     }
@@ -2268,6 +2832,9 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
             all_listed = false;
         }
     }
+    /* run_cap, the default budget, the metric's goal and target. */
+    KEEP(rc, coord__wandb_finish(c, vals[T_METHOD], keys[T_BUDGET] ? vals[T_BUDGET] : NULL,
+                                 spec));
     if (spec->method == COORD_METHOD_GRID) {
         if (!c->st->params_bad && all_listed &&
             coord_spec_grid_size(spec, COORD_SPEC_MAX_GRID) > COORD_SPEC_MAX_GRID)
@@ -2276,7 +2843,8 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
                              "method: random",
                              (long)COORD_SPEC_MAX_GRID));
     } else if (spec->max_trials <= 0 && spec->method != COORD_METHOD_COORDINATE &&
-               spec->method != COORD_METHOD_HYPERBAND && !c->st->budget_bad) {
+               spec->method != COORD_METHOD_HYPERBAND && !c->st->budget_bad &&
+               !c->st->et_grid) {
         KEEP(rc, FAIL_AT(c, keys[T_BUDGET] ? vals[T_BUDGET] : vals[T_METHOD],
                          "budget.max_trials", "required by method %s",
                          coord_method_name(spec->method)));
@@ -2302,6 +2870,10 @@ static int check_spec(const pctx_t *c, const ynode_t *const *keys, const ynode_t
                              "%d trials, more than hyperband's first bracket (%ld "
                              "configurations)", spec->n_enqueue, first));
     }
+    /* A grid with W&B's early_terminate: every combination starts, as asha's
+     * enqueued configurations. */
+    if (c->st->et_grid)
+        KEEP(rc, coord__wandb_grid_rows(c, keys[T_ENQUEUE], spec));
 
     /* The unconditional constant parameters, applied once (each value is in
      * range already, so this only fails on an internal inconsistency).  A
@@ -2341,7 +2913,20 @@ static int parse_tree(const pctx_t *c, const ynode_t *root, coord_spec_t *spec)
         int r = 0;
         switch (k) {
         case T_NAME: r = parse_name(c, v, spec); break;
-        case T_DATASET: r = parse_dataset(c, v, spec); break;
+        case T_DATASET: {
+            /* A W&B script's name for a dataset (fashion_mnist) is read as
+             * hptune's (fashion-mnist). */
+            const char *alias = coord__wandb_dataset(v);
+            ynode_t tmp;
+            if (alias) {
+                tmp = *v;
+                tmp.text = (char *)alias;
+                tmp.len = strlen(alias);
+                KEEP(rc, NOTE_AT(c, v, "dataset", "'%s' read as %s", v->text, alias));
+            }
+            r = parse_dataset(c, alias ? &tmp : v, spec);
+            break;
+        }
         case T_METRIC: r = parse_metric(c, v, spec); break;
         case T_METHOD: r = parse_method(c, v, spec); break;
         case T_CV: r = parse_cv(c, v, spec); break;
@@ -2365,10 +2950,14 @@ static int parse_tree(const pctx_t *c, const ynode_t *root, coord_spec_t *spec)
         case T_TEST_OBJECTIVE: r = parse_test_objective(c, v, spec); break;
         case T_ENQUEUE: break;  // needs the parameters: check_spec parses it
         case T_MODEL_SEED: r = parse_model_seed(c, v, spec); break;
-        default: break;
+        default:
+            if (k >= T_WANDB)
+                r = coord__wandb_top_key(c, k - T_WANDB, root->kids[i], v, spec);
+            break;
         }
         KEEP(rc, r);
     }
+    KEEP(rc, coord__wandb_plumbing(c, keys + T_WANDB));
     KEEP(rc, check_spec(c, keys, vals, spec));
     return rc;
 }
@@ -2514,6 +3103,7 @@ void coord_spec_destroy(coord_spec_t **p)
     for (int i = 0; i < spec->n_params && i < COORD_SPEC_MAX_PARAMS; i++) {
         free(spec->params[i].values);
         free(spec->params[i].probs);
+        free(spec->params[i].arch);
         for (int k = 0; k < spec->params[i].n_when && k < COORD_SPEC_MAX_WHEN; k++)
             free(spec->params[i].when[k].values);
     }
@@ -2545,7 +3135,25 @@ const char *coord_pval_format(const coord_param_t *p, const coord_pval_t *v, cha
         buf[0] = '\0';
         return buf;
     }
+    if (coord_pval_is_null(v)) {
+        snprintf(buf, len, "null");
+        return buf;
+    }
     switch (p->kind) {
+    case COORD_PKIND_ARCH: {
+        int k = (int)v->num;
+        if (!p->arch || k < 0 || k >= p->n_values) {
+            snprintf(buf, len, "?");
+            break;
+        }
+        const int *row = p->arch + (size_t)k * ARCH_ROW;
+        size_t off = (size_t)snprintf(buf, len, "[");
+        for (int i = 0; i < row[0] && off < len; i++)
+            off += (size_t)snprintf(buf + off, len - off, "%s%d", i ? "," : "", row[1 + i]);
+        if (off < len)
+            snprintf(buf + off, len - off, "]");
+        break;
+    }
     case COORD_PKIND_INT:
         if (isfinite(v->num) && v->num == floor(v->num) && fabs(v->num) < 9.3e18)
             snprintf(buf, len, "%lld", (long long)v->num);
@@ -2568,10 +3176,17 @@ const char *coord_pval_format(const coord_param_t *p, const coord_pval_t *v, cha
     return buf;
 }
 
+bool coord_pval_is_null(const coord_pval_t *v)
+{
+    return !v->absent && strncmp(v->str, "null", sizeof v->str) == 0;
+}
+
 bool coord_pval_equal(const coord_param_t *p, const coord_pval_t *a, const coord_pval_t *b)
 {
     if (a->absent || b->absent)
         return a->absent == b->absent;
+    if (coord_pval_is_null(a) || coord_pval_is_null(b))
+        return coord_pval_is_null(a) == coord_pval_is_null(b);
     if (p->kind == COORD_PKIND_ENUM)
         return strncmp(a->str, b->str, sizeof a->str) == 0;
     return a->num == b->num;
@@ -2584,7 +3199,7 @@ bool coord_spec_active(const coord_spec_t *spec, int i, const coord_pval_t *vals
         const coord_when_t *w = &p->when[k];
         const coord_pval_t *v = &vals[w->param];
         const coord_param_t *parent = &spec->params[w->param];
-        if (v->absent)
+        if (v->absent || coord_pval_is_null(v))
             return false;
         if (w->is_range) {
             if (!(v->num >= w->min && v->num <= w->max))
@@ -2661,4 +3276,102 @@ const char *coord_method_name(coord_method_t m)
 const char *coord_pdist_name(coord_pdist_t d)
 {
     return dist_name(d);
+}
+
+// ----------------------------------------------------------------------------
+// For coord_spec_wandb.c (coord_spec_int.h)
+
+static int vreport(const pctx_t *c, coord_diag_level_t level, int line, int col,
+                   const char *field, const char *fmt, va_list ap)
+{
+    static const char *const tag[] = {"", "warning: ", "note: "};
+    char *msg = vformat(fmt, ap);
+    char *text = msg ? format("%s:%d:%d: %s%s: %s", c->path, line, col, tag[level], field, msg)
+                     : NULL;
+    free(msg);
+    int rc = add_diag(c, level, line, col, text);
+    return rc < 0 ? rc : level == COORD_DIAG_ERROR ? -EINVAL : 0;
+}
+
+int coord__spec_fail(const pctx_t *c, int line, int col, const char *field, const char *fmt,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vreport(c, COORD_DIAG_ERROR, line, col, field, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int coord__spec_warn(const pctx_t *c, int line, int col, const char *field, const char *fmt,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vreport(c, COORD_DIAG_WARNING, line, col, field, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int coord__spec_note(const pctx_t *c, int line, int col, const char *field, const char *fmt,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vreport(c, COORD_DIAG_NOTE, line, col, field, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+bool coord__spec_is_null(const ynode_t *n)
+{
+    return is_null(n);
+}
+
+const char *coord__spec_describe(const ynode_t *n, char *buf, size_t size)
+{
+    return describe(n, buf, size);
+}
+
+int coord__spec_get_int(const pctx_t *c, const ynode_t *n, const char *field, long long lo,
+                        long long hi, long long *out)
+{
+    return get_int(c, n, field, lo, hi, out);
+}
+
+int coord__spec_get_num(const pctx_t *c, const ynode_t *n, const char *field, double *out)
+{
+    return get_num(c, n, field, out);
+}
+
+int coord__spec_get_bool(const pctx_t *c, const ynode_t *n, const char *field, bool *out)
+{
+    return get_bool(c, n, field, out);
+}
+
+const char *coord__spec_did_you_mean(const ynode_t *n, const char *const *cands, int count,
+                                     char *buf, size_t size)
+{
+    return did_you_mean(n, cands, count, buf, size);
+}
+
+int coord__spec_add_resource_param(const pctx_t *c, const ynode_t *at, coord_spec_t *spec)
+{
+    return add_resource_param(c, at, spec);
+}
+
+const char *coord__spec_shown(const ynode_t *n, char *buf, size_t size)
+{
+    return shown(n->text, n->len, buf, size);
+}
+
+/* The hyperparameter a spec's name stands for (coord_spec_int.h). */
+const char *coord__spec_canonical(const char *name)
+{
+    return canonical_name(name);
+}
+
+int coord__spec_parse_dataset(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    return parse_dataset(c, n, spec);
 }

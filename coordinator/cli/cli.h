@@ -28,6 +28,7 @@
 int cli_train(int argc, char **argv);    // cli_train.c
 int cli_launch(int argc, char **argv);   // cli_launch.c
 int cli_check(int argc, char **argv);    // cli_check.c
+int cli_spec(int argc, char **argv);     // cli_spec.c
 int cli_status(int argc, char **argv);   // cli_status.c
 int cli_workers(int argc, char **argv);  // cli_workers.c
 int cli_results(int argc, char **argv);  // cli_results.c

@@ -74,8 +74,9 @@ int cli_check_file(const char *cmd, const char *path, int list_trials, bool quie
         fprintf(stderr, "hptune %s: out of memory\n", cmd);
         status = HPT_EXIT_FAIL;
     } else if (rc < 0) {
-        for (int i = 0; i < c.diags.n; i++)
-            fprintf(stderr, "%s\n", c.diags.v[i].text);
+        for (int i = 0; i < c.diags.n; i++)   // notes say how names were read: not problems
+            if (c.diags.v[i].level != COORD_DIAG_NOTE)
+                fprintf(stderr, "%s\n", c.diags.v[i].text);
         int kept = 0;
         for (int i = 0; i < c.diags.n; i++)
             kept += c.diags.v[i].level == COORD_DIAG_ERROR;

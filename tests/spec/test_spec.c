@@ -71,11 +71,11 @@ static const bad_t bad[] = {
     {MINI "---\n" "name: two\n",
      "sweep.yaml:5:1: yaml: only one document is allowed"},
     {MINI "colour: red\n",
-     "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, "
-     "refit, score_train, priority, seed, model_seed, budget, parameters, tpe, coordinate, "
-     "hyperband, asha, alpha, test_objective, enqueue)"},
-    {"method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
-     "sweep.yaml:1:1: dataset: required key is missing"},
+     "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, refit, "
+     "score_train, priority, seed, model_seed, budget, parameters, tpe, coordinate, hyperband, "
+     "asha, alpha, test_objective, enqueue, run_cap, early_terminate, description, program, "
+     "command, project, entity, job, image_uri, controller, apiVersion, kind, scheduler, "
+     "metrics)"},
     {"dataset: cifar10\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:10: dataset: unknown dataset 'cifar10' (allowed: mnist, mnist-10k, "
      "fashion-mnist, idx:/path/to/dir)"},
@@ -92,7 +92,8 @@ static const bad_t bad[] = {
     // metric, cv and the other scalar keys
     {"dataset: mnist\n" "metric: {name: auc}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:16: metric.name: unknown metric 'auc' (allowed: accuracy, log_loss, "
-     "f1_macro)"},
+     "f1_macro, or acc, loss, f1 and the other names of hptune spec aliases; in any case; "
+     "alone or after val_ for the held-out fold's score, after train_ for the training score)"},
     {"dataset: mnist\n" "metric: {name: log_loss, goal: maximize}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:32: metric.goal: log_loss is minimized, not maximized (allowed: "
      "minimize)"},
@@ -135,22 +136,18 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "method: grid\n" "method: random\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:3:1: method: duplicate key (first given at 2:1)"},
     // random search needs a budget
-    {"dataset: mnist\n" "method: random\n" "parameters:\n" "  epochs: {value: 2}\n",
-     "sweep.yaml:2:9: budget.max_trials: required by method random"},
-    {"dataset: mnist\n" "method: random\n" "budget: {max_parallel: 2}\n" "parameters:\n"
-     "  epochs: {value: 2}\n",
-     "sweep.yaml:3:9: budget.max_trials: required by method random"},
     // parameters: names and forms
     {"dataset: mnist\n" "method: grid\n" "parameters: {}\n",
      "sweep.yaml:3:13: parameters: must name at least one parameter"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n"
      "  colour: {value: red}\n",
      "sweep.yaml:5:3: parameters.colour: unknown parameter (allowed: layers, units, "
-     "units_1..units_8, activation, init_mode, optimizer, learning_rate, momentum, "
-     "nesterov, dropout, input_dropout, weight_constraint, weight_decay, batch_size, epochs, "
-     "seed)"},
+     "units_1..units_8, hidden_sizes, activation, init_mode, optimizer, learning_rate, "
+     "momentum, nesterov, dropout, input_dropout, weight_constraint, weight_decay, batch_size, "
+     "epochs, seed; aliases such as lr, hidden_size, num_layers, weight_init: hptune spec "
+     "aliases)"},
     {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n" "  epochs: {value: 3}\n" "method: grid\n",
-     "sweep.yaml:4:3: parameters.epochs: duplicate key (first given at 3:3)"},
+     "sweep.yaml:4:3: parameters.epochs: epochs is given twice (first at 3:3)"},
     {"dataset: mnist\n" "parameters:\n" "  epochs: 2\n" "method: grid\n",
      "sweep.yaml:3:11: parameters.epochs: expected a mapping (value, values or "
      "distribution), got '2'"},
@@ -158,7 +155,7 @@ static const bad_t bad[] = {
      "sweep.yaml:3:22: parameters.epochs: give exactly one of value, values or "
      "distribution (got value and values)"},
     {"dataset: mnist\n" "parameters:\n" "  epochs: {}\n" "method: grid\n",
-     "sweep.yaml:3:11: parameters.epochs: needs value, values or distribution"},
+     "sweep.yaml:3:11: parameters.epochs: needs value, values, distribution, or min and max"},
     // parameter values
     {"dataset: mnist\n" "parameters:\n" "  epochs: {values: []}\n" "method: grid\n",
      "sweep.yaml:3:20: parameters.epochs.values: must not be empty"},
@@ -179,11 +176,12 @@ static const bad_t bad[] = {
      "sweep.yaml:3:19: parameters.layers.value: 9 is out of range (1..8)"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  optimizer: {values: [adam, adamx]}\n",
      "sweep.yaml:4:30: parameters.optimizer.values[1]: unknown optimizer 'adamx'; did you mean "
-     "adam? (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw)"},
+     "adam? (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw; "
+     "also momentum, sgdm, sgd_momentum, nag, sgd_nesterov, rms, adam_w)"},
     {"dataset: mnist\n" "parameters:\n" "  activation: {values: [relu, swish]}\n" "method: grid\n",
-     "sweep.yaml:3:31: parameters.activation.values[1]: unknown activation 'swish' "
-     "(allowed: relu, tanh, sigmoid, hard_sigmoid, elu, selu, softplus, softsign, linear, "
-     "softmax)"},
+     "sweep.yaml:3:31: parameters.activation.values[1]: unknown activation 'swish' (allowed: "
+     "relu, tanh, sigmoid, hard_sigmoid, elu, selu, softplus, softsign, linear, softmax; also "
+     "identity, none, logistic, hardsigmoid)"},
     {"dataset: mnist\n" "parameters:\n" "  init_mode: {values: [zero, zeros]}\n" "method: grid\n",
      "sweep.yaml:3:30: parameters.init_mode.values[1]: duplicate value zeros (also "
      "values[0])"},
@@ -212,30 +210,34 @@ static const bad_t bad[] = {
      "  momentum: {distribution: log_uniform_values, min: 0, max: 0.9}\n" "method: grid\n",
      "sweep.yaml:3:53: parameters.momentum.min: must be greater than 0 for "
      "log_uniform_values, got 0"},
-    {"dataset: mnist\n" "parameters:\n"
-     "  dropout: {distribution: uniform, min: 0, max: 1}\n" "method: grid\n",
-     "sweep.yaml:3:49: parameters.dropout.max: 1 is out of range [0, 1)"},
-    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: normal, min: 0, max: 1}\n" "method: grid\n",
-     "sweep.yaml:3:27: parameters.dropout.distribution: unknown distribution 'normal' "
-     "(allowed: categorical, uniform, log_uniform_values, int_uniform, q_uniform)"},
+    {"dataset: mnist\nmethod: random\nbudget: {max_trials: 2}\nparameters:\n  dropout: "
+     "{distribution: uniform, min: 0.5, max: 1.2}\n",
+     "sweep.yaml:5:51: parameters.dropout.max: 1.2 is out of range [0, 1)"},
+    {"dataset: mnist\nmethod: random\nbudget: {max_trials: 2}\nparameters:\n  dropout: "
+     "{distribution: poisson, min: 0, max: 1}\n",
+     "sweep.yaml:5:27: parameters.dropout.distribution: unknown distribution 'poisson' "
+     "(allowed: categorical, uniform, log_uniform_values, int_uniform, q_uniform, "
+     "q_log_uniform_values, normal, q_normal, log_normal, q_log_normal, "
+     "inv_log_uniform_values, log_uniform, q_log_uniform, inv_log_uniform, "
+     "categorical_w_probabilities, constant)"},
     {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: uniform, min: 0}\n" "method: grid\n",
      "sweep.yaml:3:12: parameters.dropout: distribution uniform needs max"},
     {"dataset: mnist\n" "parameters:\n"
      "  dropout: {distribution: uniform, min: 0, max: 0.5, q: 0.1}\n" "method: grid\n",
      "sweep.yaml:3:54: parameters.dropout.q: not allowed with distribution uniform "
      "(allowed: distribution, min, max, start, when)"},
-    {"dataset: mnist\n" "parameters:\n"
-     "  batch_size: {distribution: uniform, min: 16, max: 64}\n" "method: grid\n",
-     "sweep.yaml:3:30: parameters.batch_size.distribution: uniform needs a float "
-     "parameter; batch_size takes integers (use int_uniform or q_uniform)"},
+    {"dataset: mnist\nmethod: random\nbudget: {max_trials: 2}\nparameters:\n  learning_rate: "
+     "{distribution: int_uniform, min: 1, max: 3}\n",
+     "sweep.yaml:5:33: parameters.learning_rate.distribution: int_uniform needs an integer "
+     "parameter; learning_rate takes floats (use uniform or q_uniform)"},
     {"dataset: mnist\n" "parameters:\n"
      "  dropout: {distribution: int_uniform, min: 0, max: 1}\n" "method: grid\n",
      "sweep.yaml:3:27: parameters.dropout.distribution: int_uniform needs an integer "
      "parameter; dropout takes floats (use uniform or q_uniform)"},
     {"dataset: mnist\n" "parameters:\n"
      "  optimizer: {distribution: uniform, min: 0, max: 1}\n" "method: grid\n",
-     "sweep.yaml:3:29: parameters.optimizer.distribution: uniform needs a float "
-     "parameter; optimizer takes names or booleans (use values or categorical)"},
+     "sweep.yaml:3:29: parameters.optimizer.distribution: uniform needs a numeric parameter; "
+     "optimizer takes names or booleans (use values or categorical)"},
     {"dataset: mnist\n" "parameters:\n"
      "  dropout: {distribution: q_uniform, min: 0.1, max: 0.2, q: 0.3}\n" "method: grid\n",
      "sweep.yaml:3:61: parameters.dropout.q: no multiple of 0.3 lies in [0.1, 0.2]"},
@@ -280,8 +282,6 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "method: grid\n" "tpe: {n_startup: 3}\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:3:1: tpe: only used by method bayes (method is grid)"},
-    {"dataset: mnist\n" "method: bayes\n" "parameters: {epochs: {value: 2}}\n",
-     "sweep.yaml:2:9: budget.max_trials: required by method bayes"},
     {"dataset: mnist\n" "method: coordinate\n" "coordinate: {rounds: 0}\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:3:22: coordinate.rounds: 0 is out of range (1..1000)"},
@@ -334,11 +334,6 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "method: hyperband\n" "parameters:\n" "  epochs: {value: 5}\n",
      "sweep.yaml:4:3: parameters.epochs: epochs is the budget of method hyperband: set "
      "hyperband.min_epochs and hyperband.max_epochs"},
-    {"dataset: mnist\n" "method: asha\n" "parameters: {units: {values: [8, 16]}}\n",
-     "sweep.yaml:2:9: budget.max_trials: required by method asha"},
-    {"dataset: mnist\n" "method: asha\n" "budget: {max_parallel: 4}\n"
-     "parameters: {units: {values: [8, 16]}}\n",
-     "sweep.yaml:3:9: budget.max_trials: required by method asha"},
     {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n"
      "asha: {max_epochs: 9}\n" "parameters: {units: {values: [8, 16]}}\n",
      "sweep.yaml:4:1: asha: only used by method asha (method is bayes)"},
@@ -383,7 +378,7 @@ static const bad_t bad[] = {
      "sweep.yaml:4:35: parameters.units.start: 32 is not one of parameters.units.values"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  units: {value: 8, start: 8}\n",
      "sweep.yaml:4:21: parameters.units.start: not allowed with value (allowed: value, "
-     "when)"},
+     "distribution, when)"},
     {"dataset: mnist\n" "method: random\n" "budget: {max_trials: 3}\n" "parameters:\n"
      "  dropout: {distribution: uniform, min: 0, max: 0.5, start: 0.7}\n",
      "sweep.yaml:5:61: parameters.dropout.start: 0.7 is outside the distribution's range "
@@ -432,7 +427,7 @@ static const bad_t bad[] = {
      "  momentum: {values: [0.9], when: {optimizer: [sgd, adamx]}}\n",
      "sweep.yaml:5:53: parameters.momentum.when.optimizer[1]: unknown optimizer 'adamx'; did "
      "you mean adam? (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, "
-     "adamw)"},
+     "adamw; also momentum, sgdm, sgd_momentum, nag, sgd_nesterov, rms, adam_w)"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
      "  units_2: {values: [8], when: {layers: []}}\n",
      "sweep.yaml:5:41: parameters.units_2.when.layers: must not be empty"},
@@ -1033,7 +1028,8 @@ HPT_TEST(apply_enums_and_format)
     v[0] = unknown;
     ASSERT_EQ(coord_spec_apply(spec, v, &hp, &err), -EINVAL);
     ASSERT(strcmp(err.msg, "optimizer: unknown optimizer 'adamx' (allowed: sgd, nesterov, "
-                           "rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw)") == 0);
+                           "rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw; also "
+                           "momentum, sgdm, sgd_momentum, nag, sgd_nesterov, rms, adam_w)") == 0);
     ASSERT(strcmp(coord_method_name(COORD_METHOD_GRID), "grid") == 0);
     ASSERT(strcmp(coord_method_name(COORD_METHOD_RANDOM), "random") == 0);
     ASSERT(strcmp(coord_method_name(COORD_METHOD__COUNT), "?") == 0);
@@ -1125,22 +1121,23 @@ HPT_TEST(every_error_at_once)
                "  optimizer: {values: [adam, adan]}\n"
                "  dropout: {distribution: uniform, min: 0.5, max: 1.5}\n"
                "refit: maybe\n",
-               "sweep.yaml:1:1: dataset: required key is missing\n"
                "sweep.yaml:2:9: method: unknown method 'grd'; did you mean grid? (allowed: grid, "
                "random, bayes, coordinate, hyperband, asha)\n"
                "sweep.yaml:3:13: cv.folds: 1 is out of range (2..100)\n"
                "sweep.yaml:3:16: cv.shufle: unknown key; did you mean shuffle? (allowed: folds, "
                "stratified, shuffle, seed, repeats, seeds)\n"
                "sweep.yaml:5:3: parameters.lerning_rate: unknown parameter; did you mean "
-               "learning_rate? (allowed: layers, units, units_1..units_8, activation, init_mode, "
-               "optimizer, learning_rate, momentum, nesterov, dropout, input_dropout, "
-               "weight_constraint, weight_decay, batch_size, epochs, seed)\n"
+               "learning_rate? (allowed: layers, units, units_1..units_8, hidden_sizes, "
+               "activation, init_mode, optimizer, learning_rate, momentum, nesterov, dropout, "
+               "input_dropout, weight_constraint, weight_decay, batch_size, epochs, seed; "
+               "aliases such as lr, hidden_size, num_layers, weight_init: hptune spec aliases)\n"
                "sweep.yaml:6:29: parameters.batch_size.values[1]: expected an integer, got 'big'\n"
                "sweep.yaml:6:38: parameters.batch_size.values[3]: duplicate value 32 (also "
                "values[0])\n"
                "sweep.yaml:7:30: parameters.optimizer.values[1]: unknown optimizer 'adan'; did you "
                "mean adam? (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, "
-               "nadam, adamw)\n"
+               "nadam, adamw; also momentum, sgdm, sgd_momentum, nag, sgd_nesterov, rms, "
+               "adam_w)\n"
                "sweep.yaml:8:51: parameters.dropout.max: 1.5 is out of range [0, 1)\n"
                "sweep.yaml:9:8: refit: expected true or false, got 'maybe'");
     // A failed parameter is not echoed by the conditions and enqueued trials
@@ -1191,7 +1188,7 @@ HPT_TEST(long_messages)
     size_t n = strlen(d.v[0].text);
     ASSERT(n > sizeof path + 200);
     ASSERT(strncmp(d.v[0].text, path, sizeof path - 1) == 0);
-    const char *end = "weight_decay, batch_size, epochs, seed)";
+    const char *end = "weight_init: hptune spec aliases)";
     ASSERT(strcmp(d.v[0].text + n - strlen(end), end) == 0);
     coord_diags_free(&d);
 }
@@ -1257,7 +1254,9 @@ HPT_TEST(odd_inputs)
     EXPECT_ERR("\"a\\nb\": 1\nmethod: grid\ndataset: mnist\nparameters: {epochs: {value: 1}}\n",
                "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, metric, method, cv, refit, "
                "score_train, priority, seed, model_seed, budget, parameters, tpe, coordinate, "
-               "hyperband, asha, alpha, test_objective, enqueue)");
+               "hyperband, asha, alpha, test_objective, enqueue, run_cap, early_terminate, "
+               "description, program, command, project, entity, job, image_uri, controller, "
+               "apiVersion, kind, scheduler, metrics)");
     // Malformed UTF-8 and control characters never reach libfyaml (0.7.12
     // loops forever on "%a:\xff", a directive holding a bad byte).
     EXPECT_ERR("%a:\xff\n", "sweep.yaml:1:4: yaml: invalid UTF-8 (byte 0xff)");
