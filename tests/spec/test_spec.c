@@ -1194,6 +1194,143 @@ HPT_TEST(long_messages)
 }
 
 // ---------------------------------------------------------------------------
+// W&B sweep configs (issue 12); the corpus in tests/spec/wandb covers the
+// whole forms, these the values they turn into.
+
+static coord_spec_t *parse_diags(const char *text, coord_diags_t *d)
+{
+    coord_spec_t *spec = NULL;
+    if (coord_spec_parse_all(text, strlen(text), "w.yaml", &spec, d) != 0 || !spec) {
+        char *e = coord_diags_text(d, COORD_DIAG_ERROR);
+        HPT__FAIL("parse failed: %s", e ? e : "?");
+    }
+    return spec;
+}
+
+static hpt_hparams_t applied(const coord_spec_t *spec, const coord_pval_t *v)
+{
+    hpt_hparams_t hp;
+    hpt_err err = {0};
+    if (coord_spec_apply(spec, v, &hp, &err) != 0)
+        HPT__FAIL("apply: %s", err.msg);
+    return hp;
+}
+
+/* momentum and nag are SGD with momentum 0.9 unless the trial sets it; they
+ * stay values of their own (a grid runs sgd and momentum both). */
+HPT_TEST(wandb_optimizer_aliases)
+{
+    coord_diags_t d;
+    coord_spec_t *spec = parse_diags("method: grid\nparameters:\n"
+                                     "  optimizer: {values: [SGD, momentum, nag, RMS]}\n", &d);
+    const coord_param_t *p = &spec->params[0];
+    ASSERT_EQ(p->n_values, 4);
+    ASSERT_EQ(coord_spec_grid_size(spec, 100), 4);
+    static const hpt_opt_t opt[4] = {HPT_OPT_SGD, HPT_OPT_SGD, HPT_OPT_NESTEROV,
+                                     HPT_OPT_RMSPROP};
+    static const double mom[4] = {0, 0.9, 0.9, 0};
+    for (int i = 0; i < 4; i++) {
+        hpt_hparams_t hp = applied(spec, &p->values[i]);
+        ASSERT_EQ(hp.optimizer, opt[i]);
+        ASSERT(hp.momentum == mom[i]);
+    }
+    char buf[64];
+    ASSERT(strcmp(coord_pval_format(p, &p->values[1], buf, sizeof buf), "momentum") == 0);
+    ASSERT(strcmp(coord_pval_format(p, &p->values[3], buf, sizeof buf), "rmsprop") == 0);
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
+    // A momentum the trial sets wins over the implied one.
+    spec = parse_diags("method: grid\nparameters:\n  optimizer: {value: nag}\n"
+                       "  momentum: {values: [0.5, 0.99]}\n", &d);
+    coord_pval_t v[2] = {spec->params[0].values[0], spec->params[1].values[1]};
+    hpt_hparams_t hp = applied(spec, v);
+    ASSERT(hp.momentum == 0.99 && hp.optimizer == HPT_OPT_NESTEROV);
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
+}
+
+/* Architectures as lists, null values, quoted numbers, nested parameters,
+ * aliases in when: and enqueue:. */
+HPT_TEST(wandb_values)
+{
+    coord_diags_t d;
+    coord_spec_t *spec = parse_diags(
+        "method: grid\nparameters:\n"
+        "  hidden_sizes: {values: [[128, 64], [32], null]}\n"
+        "  dropout: {values: [null, \"0.25\"]}\n"
+        "  opt:\n    parameters:\n      type: {values: [adam, sgd]}\n"
+        "      lr: {values: [0.1], when: {opt: [sgd]}}\n"
+        "enqueue: [{hidden_sizes: [32], dropout: 0.25, optimizer: sgd, lr: 0.1}]\n", &d);
+    ASSERT_EQ(spec->n_params, 4);
+    ASSERT(strcmp(spec->params[2].name, "optimizer") == 0);
+    ASSERT(strcmp(spec->params[2].written, "opt.type") == 0);
+    ASSERT(strcmp(spec->params[3].name, "learning_rate") == 0);
+    const coord_param_t *a = &spec->params[0];
+    ASSERT_EQ(a->kind, COORD_PKIND_ARCH);
+    coord_pval_t v[4] = {a->values[0], spec->params[1].values[1], spec->params[2].values[1],
+                         spec->params[3].values[0]};
+    hpt_hparams_t hp = applied(spec, v);
+    ASSERT_EQ(hp.layers, 2);
+    ASSERT(hp.units[0] == 128 && hp.units[1] == 64 && hp.units[2] == 64);
+    ASSERT(hp.dropout == 0.25 && hp.learning_rate == 0.1);
+    // null: the default (1 layer of 32, no dropout).
+    v[0] = a->values[2];
+    v[1] = spec->params[1].values[0];
+    hp = applied(spec, v);
+    ASSERT(hp.layers == 1 && hp.units[0] == 32 && hp.dropout == 0);
+    char buf[64];
+    ASSERT(strcmp(coord_pval_format(a, &a->values[0], buf, sizeof buf), "[128,64]") == 0);
+    ASSERT(strcmp(coord_pval_format(a, &a->values[2], buf, sizeof buf), "null") == 0);
+    ASSERT(coord_pval_is_null(&a->values[2]) && !coord_pval_is_null(&a->values[1]));
+    // 3 architectures x 2 dropouts x (adam, or sgd with lr) = 12.
+    ASSERT_EQ(coord_spec_grid_size(spec, 100), 12);
+    ASSERT_EQ(spec->n_enqueue, 1);
+    ASSERT(spec->enqueue[0].num == 1);   // [32] is values[1]
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
+}
+
+/* run_cap, the default budget, the dataset default, the metric names,
+ * target, and what early_terminate turns into. */
+HPT_TEST(wandb_top_level)
+{
+    coord_diags_t d;
+    coord_spec_t *spec = parse_diags("program: t.py\nmethod: random\nrun_cap: 7\n"
+                                     "metric: {name: Train_Acc, target: 0.9}\n"
+                                     "parameters: {lr: {min: 0.001, max: 0.01}}\n", &d);
+    ASSERT_EQ(spec->max_trials, 7);
+    ASSERT(strcmp(spec->dataset, "mnist") == 0);
+    ASSERT_EQ(spec->metric, HPT_METRIC_ACCURACY);
+    ASSERT(spec->maximize && spec->objective_train && spec->score_train);
+    ASSERT(spec->has_target && spec->target == 0.9);
+    ASSERT_EQ(spec->params[0].dist, COORD_PDIST_UNIFORM);
+    ASSERT_EQ(d.n_errors, 0);
+    ASSERT_EQ(d.n_warnings, 3);   // program, dataset, goal left to W&B's minimize
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
+
+    spec = parse_diags("method: bayes\nparameters: {epochs: {min: 1, max: 4}}\n", &d);
+    ASSERT_EQ(spec->max_trials, COORD_SPEC_DEFAULT_TRIALS);
+    ASSERT_EQ(spec->params[0].dist, COORD_PDIST_INT_UNIFORM);
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
+
+    spec = parse_diags("method: grid\nearly_terminate: {type: hyperband, min_iter: 1, eta: 3}\n"
+                       "parameters:\n  units: {values: [8, 16, 32]}\n  epochs: {value: 20}\n",
+                       &d);
+    ASSERT_EQ(spec->method, COORD_METHOD_ASHA);
+    ASSERT_EQ(spec->sh.n_rungs, 4);
+    ASSERT(spec->sh.rung_epochs[0] == 1 && spec->sh.rung_epochs[1] == 3 &&
+           spec->sh.rung_epochs[2] == 9 && spec->sh.rung_epochs[3] == 20);
+    ASSERT_EQ(spec->n_enqueue, 3);
+    ASSERT_EQ(spec->max_trials, 3);
+    ASSERT_EQ(spec->resource_param, 1);
+    ASSERT(spec->enqueue[2 * 2 + 0].num == 32 && spec->enqueue[2 * 2 + 1].num == 1);
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
+}
+
+// ---------------------------------------------------------------------------
 // Limits and odd inputs
 
 static char *big_grid(int a, int b, int c)
