@@ -82,6 +82,11 @@ static int add_diag(const pctx_t *c, coord_diag_level_t level, int line, int col
         d->oom = true;
         return -ENOMEM;
     }
+    /* A diagnostic is one line: a control character that reached the text
+     * (from a key or value quoted with escapes) shows as '?'. */
+    for (char *q = msg; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7F)
+            *q = '?';
     if (level == COORD_DIAG_ERROR)
         d->n_errors++;
     else if (level == COORD_DIAG_WARNING)
@@ -2639,10 +2644,13 @@ static int parameter_entry(const pctx_t *c, const ynode_t *k, const char *name,
                          "layers and every layer's units)"));
         d = pdef_find("hidden_sizes", &id);
     }
-    if (seen[id])
+    if (seen[id]) {
+        char first[48];
+        bool other = strcmp(seen[id]->text, k->text) != 0;
         return FAIL_AT(c, k, f, "%s is given twice (first at %d:%d%s%s)", d->name,
-                       seen[id]->line, seen[id]->col, strcmp(seen[id]->text, k->text) ? " as " : "",
-                       strcmp(seen[id]->text, k->text) ? seen[id]->text : "");
+                       seen[id]->line, seen[id]->col, other ? " as " : "",
+                       other ? SHOWN(seen[id], first) : "");
+    }
     seen[id] = k;
     if (spec->n_params >= COORD_SPEC_MAX_PARAMS)
         return FAIL_AT(c, k, "parameters", "at most %d parameters", COORD_SPEC_MAX_PARAMS);
@@ -2682,8 +2690,12 @@ static int parse_parameters(const pctx_t *c, const ynode_t *n, coord_spec_t *spe
             c->st->params_bad = true;
             continue;
         }
+        /* Field names in messages show a key cut and with control characters
+         * replaced, as everywhere (a message is one line). */
+        char ks[48], iks[48];
+        SHOWN(k, ks);
         if (!is_group(v)) {
-            int r = parameter_entry(c, k, k->text, k->text, v, spec, n, seen);
+            int r = parameter_entry(c, k, k->text, ks, v, spec, n, seen);
             if (r)
                 c->st->params_bad = true;
             KEEP(rc, r);
@@ -2691,7 +2703,7 @@ static int parse_parameters(const pctx_t *c, const ynode_t *n, coord_spec_t *spe
         }
         /* W&B's nesting, one level deep. */
         const ynode_t *g = v->kids[1];
-        snprintf(f, sizeof f, "parameters.%s.parameters", k->text);
+        snprintf(f, sizeof f, "parameters.%s.parameters", ks);
         if (!g || g->type != Y_MAP || g->n == 0) {
             KEEP(rc, FAIL_AT(c, g, f, "expected a mapping of parameters, got %s",
                              describe(g, dsc, sizeof dsc)));
@@ -2706,7 +2718,7 @@ static int parse_parameters(const pctx_t *c, const ynode_t *n, coord_spec_t *spe
                 c->st->params_bad = true;
                 continue;
             }
-            snprintf(w, sizeof w, "%s.%s", k->text, ik->text);
+            snprintf(w, sizeof w, "%s.%s", ks, SHOWN(ik, iks));
             if (is_group(iv)) {
                 KEEP(rc, FAIL_AT(c, ik, f, "parameters nest one level deep at most (%s holds "
                                  "another parameters:)", w));
@@ -2727,7 +2739,8 @@ static int parse_parameters(const pctx_t *c, const ynode_t *n, coord_spec_t *spe
                                            P_UNITS_1 + 5, P_UNITS_1 + 6, P_UNITS_8};
         for (size_t i = 0; i < sizeof clash / sizeof clash[0]; i++)
             if (seen[clash[i]]) {
-                snprintf(f, sizeof f, "parameters.%s", seen[clash[i]]->text);
+                char cs[48];
+                snprintf(f, sizeof f, "parameters.%s", SHOWN(seen[clash[i]], cs));
                 KEEP(rc, FAIL_AT(c, seen[clash[i]], f, "%s and hidden_sizes (given at %d:%d) "
                                  "both set the layers; give one", pdefs[clash[i]].name,
                                  seen[P_HIDDEN_SIZES]->line, seen[P_HIDDEN_SIZES]->col));

@@ -27,8 +27,13 @@
  *   test_objective: bowl            # test only: what --dry-run workers score (worker/)
  *   enqueue: [{batch_size: 64, optimizer: adam}]             # tried first, in order
  *
- * Every error names path:line:column and the field, and lists the allowed
- * values where there is a list.  Parameters are the hyperparameters of
+ * W&B sweep configs are read as written (docs/spec.md, "W&B sweep configs"):
+ * run_cap, early_terminate, metric names such as val_acc, the run plumbing,
+ * parameter and value aliases (coord_aliases.h), W&B's distributions.
+ *
+ * Every problem is reported at once (coord_spec_parse_all), each naming
+ * path:line:column and the field, and listing the allowed values where there
+ * is a list.  Parameters are the hyperparameters of
  * hpt_hparams_t (layers, units, units_1..units_8, activation, init_mode,
  * optimizer, learning_rate, momentum, nesterov, dropout, input_dropout,
  * weight_constraint, weight_decay, batch_size, epochs, seed).

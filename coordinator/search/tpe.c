@@ -17,7 +17,9 @@
  *     recent trials of the group and a linear ramp from 1/n up to 1 for the
  *     older ones.
  *   - Numeric parameters: truncated Gaussians on the parameter's range in
- *     model space (log space for log_uniform_values; int_uniform and
+ *     model space (log space for log_uniform_values, q_log_uniform_values
+ *     and log_normal; a normal is modelled on mu +- 4 sigma within the
+ *     parameter's range; int_uniform and
  *     q_uniform widened by half a step at each end, as Optuna does), centred
  *     on the observations, with Optuna's bandwidths: the larger gap to a
  *     neighbour in sorted order (the outermost kernels use their inner gap),

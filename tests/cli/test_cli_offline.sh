@@ -38,7 +38,7 @@ ADDR=tcp://127.0.0.1:$PORT
 # --- hptune --help lists every command ---------------------------------------
 check
 "$HPTUNE" --help >"$out" 2>"$err" || fail "hptune --help exited non-zero"
-for cmd in launch check status workers results report logs cancel train; do
+for cmd in launch check spec status workers results report logs cancel train; do
     grep -q "^  $cmd " "$out" || fail "hptune --help does not list '$cmd'"
 done
 grep -q HPTUNE_COORDINATOR "$out" || fail "hptune --help does not mention HPTUNE_COORDINATOR"
@@ -192,6 +192,14 @@ expect_usage "hptune check: --trials: '0' is not an integer in 1..100000" check 
 expect_usage "cannot read spec '$tmp/nope.yaml': No such file or directory" \
     check "$tmp/nope.yaml"
 expect_usage "hptune launch: --check and --wait exclude each other" launch a.yaml --check -w
+
+# --- spec aliases: the alias table ------------------------------------------
+help_has spec aliases "docs/spec.md"
+check
+"$HPTUNE" spec aliases >"$out" 2>"$err" || fail "spec aliases exited non-zero"
+grep -q "^  lr  *learning_rate" "$out" || fail "spec aliases lacks lr: $(head -5 "$out")"
+grep -q "^  xavier  *glorot_uniform" "$out" || fail "spec aliases lacks xavier"
+expect_usage "hptune spec: unknown subcommand 'alias' (allowed: aliases)" spec alias
 
 # --- nobody at the address: exit 3 naming it, within the timeout --------------
 printf 'name: x\ndataset: mnist\nmethod: grid\nparameters:\n  units: {values: [8]}\n' \

@@ -90,35 +90,46 @@ static const bad_t bad[] = {
      "sweep.yaml:2:9: method: expected a method name, got a sequence (allowed: grid, random, "
      "bayes, coordinate, hyperband, asha)"},
     // metric, cv and the other scalar keys
-    {"dataset: mnist\n" "metric: {name: auc}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "metric: {name: auc}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:16: metric.name: unknown metric 'auc' (allowed: accuracy, log_loss, "
      "f1_macro, or acc, loss, f1 and the other names of hptune spec aliases; in any case; "
      "alone or after val_ for the held-out fold's score, after train_ for the training score)"},
-    {"dataset: mnist\n" "metric: {name: log_loss, goal: maximize}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "metric: {name: log_loss, goal: maximize}\n" "method: grid\n"
+     "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:32: metric.goal: log_loss is minimized, not maximized (allowed: "
      "minimize)"},
-    {"dataset: mnist\n" "metric: {goal: minimize}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "metric: {goal: minimize}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:16: metric.goal: accuracy is maximized, not minimized (allowed: "
      "maximize)"},
-    {"dataset: mnist\n" "metric: {name: accuracy, goal: up}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "metric: {name: accuracy, goal: up}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:32: metric.goal: unknown goal 'up' (allowed: maximize, minimize)"},
-    {"dataset: mnist\n" "metric: accuracy\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "metric: accuracy\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:9: metric: expected a mapping, got 'accuracy'"},
-    {"dataset: mnist\n" "cv: {folds: 1}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "cv: {folds: 1}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.folds: 1 is out of range (2..100)"},
-    {"dataset: mnist\n" "cv: {folds: 101}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "cv: {folds: 101}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.folds: 101 is out of range (2..100)"},
-    {"dataset: mnist\n" "cv: {folds: five}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "cv: {folds: five}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.folds: expected an integer, got 'five'"},
     // One wording for a bad value, quoted or not; a quoted number is a number.
     {"dataset: mnist\n" "cv: {folds: \"five\"}\n" "method: grid\n" "parameters:\n"
      "  epochs: {value: \"2\"}\n",
      "sweep.yaml:2:13: cv.folds: expected an integer, got 'five'"},
-    {"dataset: mnist\n" "cv: {stratified: yes}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "cv: {stratified: yes}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:18: cv.stratified: expected true or false, got 'yes'"},
-    {"dataset: mnist\n" "cv: {repeats: 0}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "cv: {repeats: 0}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:15: cv.repeats: 0 is out of range (1..100)"},
-    {"dataset: mnist\n" "cv: {seed: -1}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "cv: {seed: -1}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:12: cv.seed: -1 is out of range (0..18446744073709551615)"},
     {"dataset: mnist\n" "cv: {k: 5}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:6: cv.k: unknown key (allowed: folds, stratified, shuffle, seed, "
@@ -127,13 +138,16 @@ static const bad_t bad[] = {
      "sweep.yaml:2:5: cv: expected a mapping, got a sequence"},
     {"dataset: mnist\n" "refit: 1\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:8: refit: expected true or false, got '1'"},
-    {"dataset: mnist\n" "priority: 1001\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "priority: 1001\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:11: priority: 1001 is out of range (-1000..1000)"},
     {"dataset: mnist\n" "name: ''\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:7: name: must not be empty"},
-    {"dataset: mnist\n" "budget: {max_trials: 0}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "budget: {max_trials: 0}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:22: budget.max_trials: 0 is out of range (1..1000000)"},
-    {"dataset: mnist\n" "method: grid\n" "method: random\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "method: grid\n" "method: random\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:3:1: method: duplicate key (first given at 2:1)"},
     // random search needs a budget
     // parameters: names and forms
@@ -146,7 +160,8 @@ static const bad_t bad[] = {
      "momentum, nesterov, dropout, input_dropout, weight_constraint, weight_decay, batch_size, "
      "epochs, seed; aliases such as lr, hidden_size, num_layers, weight_init: hptune spec "
      "aliases)"},
-    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n" "  epochs: {value: 3}\n" "method: grid\n",
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n" "  epochs: {value: 3}\n"
+     "method: grid\n",
      "sweep.yaml:4:3: parameters.epochs: epochs is given twice (first at 3:3)"},
     {"dataset: mnist\n" "parameters:\n" "  epochs: 2\n" "method: grid\n",
      "sweep.yaml:3:11: parameters.epochs: expected a mapping (value, values or "
@@ -220,7 +235,8 @@ static const bad_t bad[] = {
      "q_log_uniform_values, normal, q_normal, log_normal, q_log_normal, "
      "inv_log_uniform_values, log_uniform, q_log_uniform, inv_log_uniform, "
      "categorical_w_probabilities, constant)"},
-    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: uniform, min: 0}\n" "method: grid\n",
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: uniform, min: 0}\n"
+     "method: grid\n",
      "sweep.yaml:3:12: parameters.dropout: distribution uniform needs max"},
     {"dataset: mnist\n" "parameters:\n"
      "  dropout: {distribution: uniform, min: 0, max: 0.5, q: 0.1}\n" "method: grid\n",
@@ -241,7 +257,8 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "parameters:\n"
      "  dropout: {distribution: q_uniform, min: 0.1, max: 0.2, q: 0.3}\n" "method: grid\n",
      "sweep.yaml:3:61: parameters.dropout.q: no multiple of 0.3 lies in [0.1, 0.2]"},
-    {"dataset: mnist\n" "parameters:\n" "  dropout: {values: [0.1], probabilities: [1]}\n" "method: grid\n",
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {values: [0.1], probabilities: [1]}\n"
+     "method: grid\n",
      "sweep.yaml:3:28: parameters.dropout.probabilities: not allowed with values "
      "(allowed: values, start, when)"},
     // grid search
@@ -369,9 +386,11 @@ static const bad_t bad[] = {
      "sweep.yaml:4:3: parameters.dropout: distribution uniform cannot be enumerated by "
      "coordinate search; use values"},
     // cv.seeds
-    {"dataset: mnist\n" "cv: {seeds: 0}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "cv: {seeds: 0}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.seeds: 0 is out of range (1..100)"},
-    {"dataset: mnist\n" "cv: {seeds: 101}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
+    {"dataset: mnist\n" "cv: {seeds: 101}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.seeds: 101 is out of range (1..100)"},
     // start
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  units: {values: [8, 16], start: 32}\n",
@@ -1389,9 +1408,10 @@ HPT_TEST(odd_inputs)
                "sweep.yaml:1:10: dataset: must not contain a NUL character");
     // Control characters in a key are not echoed.
     EXPECT_ERR("\"a\\nb\": 1\nmethod: grid\ndataset: mnist\nparameters: {epochs: {value: 1}}\n",
-               "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, metric, method, cv, refit, "
-               "score_train, priority, seed, model_seed, budget, parameters, tpe, coordinate, "
-               "hyperband, asha, alpha, test_objective, enqueue, run_cap, early_terminate, "
+               "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, metric, method, cv, "
+               "refit, score_train, priority, seed, model_seed, budget, parameters, tpe, "
+               "coordinate, hyperband, asha, alpha, test_objective, enqueue, run_cap, "
+               "early_terminate, "
                "description, program, command, project, entity, job, image_uri, controller, "
                "apiVersion, kind, scheduler, metrics)");
     // Malformed UTF-8 and control characters never reach libfyaml (0.7.12

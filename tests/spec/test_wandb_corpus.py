@@ -95,6 +95,13 @@ def main():
         if len(have) < 2:
             fails.append("form '%s' appears in %d config(s) (at least 2): %s"
                          % (form, len(have), ", ".join(have) or "none"))
+    # docs/spec.md carries the alias table exactly as `hptune spec aliases`
+    # prints it.
+    docs = os.path.join(corpus, "..", "..", "..", "docs", "spec.md")
+    table = subprocess.run([hptune, "spec", "aliases"], capture_output=True, text=True).stdout
+    if not table or table not in open(docs).read():
+        fails.append("docs/spec.md does not carry `hptune spec aliases` verbatim "
+                     "(paste its output into the alias table section)")
     for n in names:
         got = run(hptune, corpus, n)
         exp_path = os.path.join(corpus, n[:-5] + ".expected")
