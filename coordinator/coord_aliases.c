@@ -21,6 +21,7 @@ static const coord_alias_t table[] = {
     {COORD_ALIAS_PARAM, "lr", "learning_rate", NULL, 0},
     {COORD_ALIAS_PARAM, "learningrate", "learning_rate", NULL, 0},
     {COORD_ALIAS_PARAM, "learning_rate_init", "learning_rate", "scikit-learn's name", 0},
+    {COORD_ALIAS_PARAM, "learn_rate", "learning_rate", NULL, 0},
     {COORD_ALIAS_PARAM, "num_layers", "layers", "hidden layers", 0},
     {COORD_ALIAS_PARAM, "n_layers", "layers", "hidden layers", 0},
     {COORD_ALIAS_PARAM, "hidden_layers", "layers", "a count; a list of sizes is hidden_sizes", 0},
@@ -38,6 +39,22 @@ static const coord_alias_t table[] = {
     {COORD_ALIAS_PARAM, "units_per_layer", "units", NULL, 0},
     {COORD_ALIAS_PARAM, "neurons", "units", NULL, 0},
     {COORD_ALIAS_PARAM, "num_neurons", "units", NULL, 0},
+    {COORD_ALIAS_PARAM, "layer_1_size", "units_1", "layer N's width; also hidden_layer_N_size", 0},
+    {COORD_ALIAS_PARAM, "layer_2_size", "units_2", NULL, 0},
+    {COORD_ALIAS_PARAM, "layer_3_size", "units_3", NULL, 0},
+    {COORD_ALIAS_PARAM, "layer_4_size", "units_4", NULL, 0},
+    {COORD_ALIAS_PARAM, "layer_5_size", "units_5", NULL, 0},
+    {COORD_ALIAS_PARAM, "layer_6_size", "units_6", NULL, 0},
+    {COORD_ALIAS_PARAM, "layer_7_size", "units_7", NULL, 0},
+    {COORD_ALIAS_PARAM, "layer_8_size", "units_8", NULL, 0},
+    {COORD_ALIAS_PARAM, "hidden_layer_1_size", "units_1", NULL, 0},
+    {COORD_ALIAS_PARAM, "hidden_layer_2_size", "units_2", NULL, 0},
+    {COORD_ALIAS_PARAM, "hidden_layer_3_size", "units_3", NULL, 0},
+    {COORD_ALIAS_PARAM, "hidden_layer_4_size", "units_4", NULL, 0},
+    {COORD_ALIAS_PARAM, "hidden_layer_5_size", "units_5", NULL, 0},
+    {COORD_ALIAS_PARAM, "hidden_layer_6_size", "units_6", NULL, 0},
+    {COORD_ALIAS_PARAM, "hidden_layer_7_size", "units_7", NULL, 0},
+    {COORD_ALIAS_PARAM, "hidden_layer_8_size", "units_8", NULL, 0},
     {COORD_ALIAS_PARAM, "hidden_layer_sizes", "hidden_sizes", "scikit-learn's name", 0},
     {COORD_ALIAS_PARAM, "layer_sizes", "hidden_sizes", NULL, 0},
     {COORD_ALIAS_PARAM, "hidden_dims", "hidden_sizes", NULL, 0},
@@ -167,6 +184,19 @@ static const coord_alias_t table[] = {
     {COORD_ALIAS_SETTING, "eps", "1e-07", NULL, 0},
     {COORD_ALIAS_SETTING, "rho", "0.9", "RMSprop's decay, Keras' value", 0},
     {COORD_ALIAS_SETTING, "beta", "0.9", "RMSprop's decay, as some scripts call it", 0},
+
+    // --- parameters naming the script's plumbing: kept, not used (a warning);
+    // --- several values are an error
+    {COORD_ALIAS_UNUSED, "validation_split", "cv", "hptune holds out CV folds instead: cv.folds", 0},
+    {COORD_ALIAS_UNUSED, "val_split", "cv", "hptune holds out CV folds instead: cv.folds", 0},
+    {COORD_ALIAS_UNUSED, "valid_split", "cv", "hptune holds out CV folds instead: cv.folds", 0},
+    {COORD_ALIAS_UNUSED, "num_workers", "workers", "data-loader processes; hptune's workers are its daemons", 0},
+    {COORD_ALIAS_UNUSED, "device", "workers", "hptune's workers train on their CPUs", 0},
+    {COORD_ALIAS_UNUSED, "gpus", "workers", "hptune's workers train on their CPUs", 0},
+    {COORD_ALIAS_UNUSED, "log_interval", "logs", "hptune reports every epoch", 0},
+    {COORD_ALIAS_UNUSED, "log_freq", "logs", "hptune reports every epoch", 0},
+    {COORD_ALIAS_UNUSED, "data_dir", "dataset", "hptune's workers load the dataset the spec names", 0},
+    {COORD_ALIAS_UNUSED, "save_model", "results", "hptune keeps scores; refit trains the best again", 0},
 };
 
 /* Names of hptune's own (relu, mnist) are not rows: they are accepted in any
@@ -222,6 +252,9 @@ char *coord_aliases_text(void)
         [COORD_ALIAS_SETTING] = "parameters naming a setting hptune fixes: accepted at hptune's\n"
                                 "value, another single value is a warning, several are an "
                                 "error",
+        [COORD_ALIAS_UNUSED] = "parameters naming the script's plumbing: a single value is "
+                               "kept, not used,\nwith a warning; several are an error (what "
+                               "hptune does instead)",
     };
     size_t cap = 16384, len = 0;
     char *s = malloc(cap);

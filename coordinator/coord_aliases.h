@@ -26,6 +26,8 @@ typedef enum coord_alias_kind {
     COORD_ALIAS_DATASET,      // a dataset name
     COORD_ALIAS_SETTING,      // a parameter naming a setting hptune fixes: target is hptune's
                               // value (a number, or the one accepted name)
+    COORD_ALIAS_UNUSED,       // a parameter naming the script's plumbing: target says what
+                              // hptune does instead; kept with a warning, not tuned
     COORD_ALIAS__COUNT
 } coord_alias_kind_t;
 

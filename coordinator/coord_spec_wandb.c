@@ -151,18 +151,29 @@ int coord__wandb_metric_name(const pctx_t *c, const ynode_t *v, coord_spec_t *sp
         return FAIL_AT(c, v, "metric.name", "expected a metric name, got %s",
                        coord__spec_describe(v, d, sizeof d));
     fold_into(v->text, w, sizeof w);
-    const char *word = w;
-    bool is_train = false, prefixed = false;
+    /* Keras' WandbMetricsLogger logs epoch/val_accuracy, Lightning
+     * val_loss_epoch: the epoch marks say when, not what. */
+    char *word = w;
+    if (strncmp(word, "epoch_", 6) == 0)
+        word += 6;
+    size_t wl = strlen(word);
+    if (wl > 6 && strcmp(word + wl - 6, "_epoch") == 0)
+        word[wl - 6] = '\0';
+    bool is_train = false, is_test = false, prefixed = false;
     for (size_t i = 0; i < sizeof held_out / sizeof held_out[0] && !prefixed; i++)
-        if (strncmp(w, held_out[i], strlen(held_out[i])) == 0) {
-            word = w + strlen(held_out[i]);
+        if (strncmp(word, held_out[i], strlen(held_out[i])) == 0) {
+            word += strlen(held_out[i]);
             prefixed = true;
         }
     for (size_t i = 0; i < sizeof train / sizeof train[0] && !prefixed; i++)
-        if (strncmp(w, train[i], strlen(train[i])) == 0) {
-            word = w + strlen(train[i]);
+        if (strncmp(word, train[i], strlen(train[i])) == 0) {
+            word += strlen(train[i]);
             prefixed = is_train = true;
         }
+    if (!prefixed && strncmp(word, "test_", 5) == 0) {
+        word += 5;
+        prefixed = is_test = true;
+    }
     int m = -1;
     for (int i = 0; i < 3 && m < 0; i++)
         if (strcmp(word, ours[i]) == 0)
@@ -171,11 +182,6 @@ int coord__wandb_metric_name(const pctx_t *c, const ynode_t *v, coord_spec_t *sp
     if (a)
         m = hpt_metric_parse(a->target);
     if (m < 0) {
-        if (strncmp(w, "test_", 5) == 0)
-            return FAIL_AT(c, v, "metric.name", "'%s' names the test split, which hptune scores "
-                           "only when it refits the best trial; trials are ranked by the "
-                           "held-out fold's score: write val_%s (or %s)",
-                           coord__spec_shown(v, s, sizeof s), w + 5, w + 5);
         const char *cands[64];
         int n = 0, na = 0;
         for (int i = 0; i < 3; i++)
@@ -184,7 +190,7 @@ int coord__wandb_metric_name(const pctx_t *c, const ynode_t *v, coord_spec_t *sp
         for (int i = 0; i < na && n < 64; i++)
             cands[n++] = al[i].alias;
         ynode_t tmp = *v;
-        tmp.text = (char *)word;
+        tmp.text = word;
         tmp.len = strlen(word);
         char hint[96];
         coord__spec_did_you_mean(&tmp, cands, n, hint, sizeof hint);
@@ -197,6 +203,11 @@ int coord__wandb_metric_name(const pctx_t *c, const ynode_t *v, coord_spec_t *sp
     spec->metric = (hpt_metric_t)m;
     spec->objective_train = is_train;
     c->st->metric_wandb = strcmp(v->text, ours[m]) != 0;
+    if (is_test)
+        return WARN_AT(c, v, "metric.name", "'%s' read as %s, the held-out fold's score: hptune "
+                       "scores its test split only when it refits the best trial, so trials are "
+                       "ranked on the folds held out of their training, the test set's stand-in "
+                       "while tuning", coord__spec_shown(v, s, sizeof s), ours[m]);
     if (c->st->metric_wandb)
         return NOTE_AT(c, v, "metric.name", "'%s' read as %s, the %s score",
                        coord__spec_shown(v, s, sizeof s), ours[m],
@@ -306,6 +317,16 @@ int coord__wandb_param(const pctx_t *c, const ynode_t *k, const char *name,
             return FAIL_AT(c, k, f, "the dataset is named twice");
         c->st->dataset_param = v;
         return 0;
+    }
+    const coord_alias_t *un = coord_alias_find(COORD_ALIAS_UNUSED, name);
+    if (un) {
+        bool several;
+        *handled = 1;
+        if (!single_value(v, &several) && several)
+            return FAIL_AT(c, k, f, "the script's %s has no meaning for hptune (%s), so it "
+                           "cannot be tuned", name, un->note ? un->note : un->target);
+        return WARN_AT(c, k, f, "the script's %s is kept, not used: %s", name,
+                       un->note ? un->note : un->target);
     }
     const coord_alias_t *fx = coord_alias_find(COORD_ALIAS_SETTING, name);
     if (!fx)
@@ -674,6 +695,26 @@ int coord__wandb_finish(const pctx_t *c, const ynode_t *method_node,
             KEEP(rc, FAIL_AT(c, st->metric_name, "metric.target", "%g is out of range %s for "
                              "%s", spec->target, bounded ? "[0, 1]" : "[0, inf)",
                              hpt_metric_name(spec->metric)));
+    }
+    /* Per-layer widths without a layer count (layer_1_size, layer_2_size):
+     * the network has as many hidden layers as the highest one named. */
+    if (!find_param(spec, "layers") && !find_param(spec, "hidden_sizes")) {
+        int top = 0;
+        const coord_param_t *at = NULL;
+        for (int i = 0; i < spec->n_params; i++)
+            if (strncmp(spec->params[i].name, "units_", 6) == 0) {
+                int n = atoi(spec->params[i].name + 6);
+                if (n > top) {
+                    top = n;
+                    at = &spec->params[i];
+                }
+            }
+        if (top > spec->base.layers) {
+            spec->base.layers = top;
+            KEEP(rc, coord__spec_note(c, at->line, at->col, "parameters.layers",
+                                      "not given: %d hidden layers, as %s names", top,
+                                      at->written[0] ? at->written : at->name));
+        }
     }
     /* Names that mean less here than where they came from. */
     const coord_param_t *opt = find_param(spec, "optimizer");
