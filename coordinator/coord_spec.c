@@ -9,9 +9,13 @@
  * mark, so we build the tree ourselves from events.  Syntax errors come back
  * through a diag object that collects instead of printing.
  *
- * Second, the tree is checked key by key.  Every problem is reported as
- * "path:line:col: field: problem", with the allowed values when there is a
- * list, and the first problem ends the parse.  Nothing here trusts the input:
+ * Second, the tree is checked key by key.  Every problem is reported, not
+ * only the first, as "path:line:col: field: problem", with the allowed
+ * values when there is a list and a suggestion for a near miss; a check
+ * that reads a part already in error is skipped (pstate_t), so each
+ * problem is reported once.  W&B's own keys and defaults are read by
+ * coord_spec_wandb.c, names through coord_aliases.c's table.  Nothing here
+ * trusts the input:
  * scalars may hold NULs (from "\0" escapes), keys may be mappings, a value
  * may be missing, and any node may be an alias (aliases are refused, which
  * also rules out "billion laughs" expansion).
@@ -27,7 +31,9 @@
  * decidable in spec order) and can hold, every start: is a value its form
  * can produce, and every enqueue row has a valid value for each active
  * parameter and `absent` for each inactive one (and, with asha or
- * hyperband, the first rung's epochs).
+ * hyperband, the first rung's epochs).  A numeric distribution's draws all
+ * lie in [min, max] (for the normals, the parameter's range) and, when q >
+ * 0, on q's lattice; an ARCH parameter's values index its arch rows.
  */
 #include "coord_spec.h"
 
@@ -1113,8 +1119,6 @@ static int get_arch(const pctx_t *c, const ynode_t *n, const char *field,
             return 0;
         }
     char s[96];
-    coord_pval_t tmp = {.num = -1};
-    (void)tmp;
     snprintf(s, sizeof s, "[%d", row[1]);
     for (int i = 1; i < row[0]; i++)
         snprintf(s + strlen(s), sizeof s - strlen(s), ",%d", row[1 + i]);

@@ -632,8 +632,7 @@ int coord__wandb_grid_rows(const pctx_t *c, const ynode_t *enqueue_key, coord_sp
 // ----------------------------------------------------------------------------
 // After the parameters
 
-/* Whether parameter `name` is in the spec, and whether some value of it is
- * the enum text `text` (as stored: canonical, or an implying alias). */
+/* Parameter `name` of the spec, or NULL. */
 static const coord_param_t *find_param(const coord_spec_t *spec, const char *name)
 {
     for (int i = 0; i < spec->n_params; i++)
@@ -642,18 +641,19 @@ static const coord_param_t *find_param(const coord_spec_t *spec, const char *nam
     return NULL;
 }
 
-static const ynode_t *value_with(const coord_param_t *p, const char *text)
+/* Whether some value of enum parameter p (NULL: none) is stored as `text`
+ * (hptune's name, or an alias that implies more). */
+static bool value_with(const coord_param_t *p, const char *text)
 {
     for (int j = 0; p && j < p->n_values; j++)
         if (strcmp(p->values[j].str, text) == 0)
-            return (const ynode_t *)p;   // found (the pointer only says so)
-    return NULL;
+            return true;
+    return false;
 }
 
 int coord__wandb_finish(const pctx_t *c, const ynode_t *method_node,
                         const ynode_t *budget_node, coord_spec_t *spec)
 {
-    char s[48];
     int rc = 0;
     const pstate_t *st = c->st;
     const char *m = coord_method_name(spec->method);
@@ -729,6 +729,5 @@ int coord__wandb_finish(const pctx_t *c, const ynode_t *method_node,
                                   "nesterov without momentum is plain SGD (Keras' "
                                   "SGD(nesterov=True) has momentum 0): write nag for momentum "
                                   "0.9, or give momentum"));
-    (void)s;
     return rc;
 }
