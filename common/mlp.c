@@ -34,6 +34,14 @@
  *     what tf.keras computes too (it fuses softmax and the loss from logits).
  *   - Dropout is inverted: a unit is kept with probability 1 - rate and
  *     scaled by 1 / (1 - rate); none at evaluation.
+ *   - Weight decay (hp->weight_decay = lambda > 0) with any optimizer but
+ *     adamw is Keras' kernel_regularizer=l2(lambda) on every Dense layer,
+ *     the softmax layer included: the loss gains lambda * sum(W^2) over the
+ *     kernels (biases are not regularized, as Keras' bias_regularizer
+ *     defaults to none), and each kernel's gradient gains 2 lambda W.  The
+ *     penalty is part of the loss backward and loss return, as Keras
+ *     reports it in `loss`.  With adamw the decay is decoupled instead and
+ *     lives in the optimizer (optim.c); the model then adds nothing.
  *   - Max-norm is applied to the hidden layers' kernels only, as in the
  *     Keras blog model (Dense(units, kernel_constraint=maxnorm(c)) on the
  *     hidden layer, none on the softmax layer).  A column whose norm exceeds
@@ -70,6 +78,8 @@ struct hpt_mlp {
     float in_rate;                 // input dropout rate, [0, 1)
     float hid_rate;                // hidden dropout rate, [0, 1)
     float max_norm;                // max-norm bound c, 0 = off
+    float l2;                      // L2 coefficient lambda on every kernel, 0 = off (and
+                                   // always 0 with adamw, whose decay is the optimizer's)
     bool hid_dropped;              // the last forward applied hidden dropout
 
     hpt_optim_t *opt;              // owns the optimizer-state arena
@@ -437,6 +447,9 @@ static int validate(const hpt_hparams_t *hp, int n_in, int n_out, int max_batch,
     if (!(hp->weight_constraint >= 0.0 && isfinite(hp->weight_constraint)))
         return hpt_err_set(err, -EINVAL, "mlp: weight_constraint %g must be >= 0",
                            hp->weight_constraint);
+    if (!(hp->weight_decay >= 0.0 && hp->weight_decay <= HPT_MAX_WEIGHT_DECAY))
+        return hpt_err_set(err, -EINVAL, "mlp: weight_decay %g is out of range [0, %g]",
+                           hp->weight_decay, HPT_MAX_WEIGHT_DECAY);
     return 0;
 }
 
@@ -466,6 +479,7 @@ int hpt_mlp_new(hpt_mlp_t **out, const hpt_hparams_t *hp, int n_in, int n_out, i
     m->in_rate = (float)hp->input_dropout;
     m->hid_rate = (float)hp->dropout;
     m->max_norm = (float)hp->weight_constraint;
+    m->l2 = hp->optimizer == HPT_OPT_ADAMW ? 0.0f : (float)hp->weight_decay;
     m->dims[0] = n_in;
     for (int l = 0; l < hp->layers; l++)
         m->dims[l + 1] = hp->units[l];
@@ -618,6 +632,37 @@ const float *hpt_mlp_forward(hpt_mlp_t *m, const float *x, int batch, hpt_mlp_mo
     return m->h[L - 1];
 }
 
+/* sum(W^2) over n weights.  Sixteen float lanes, each summing every
+ * sixteenth weight, let gcc vectorise the loop (a single running sum is a
+ * serial dependency it may not reorder); the lanes are added in double.
+ * Each lane sums at most n/16 squares, so float keeps ~1e-6 relative. */
+static double sum_sq(const float *restrict W, size_t n)
+{
+    enum { LANES = 16 };
+    float acc[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++)
+            acc[k] += W[i + k] * W[i + k];
+    double s = 0.0;
+    for (; i < n; i++)
+        s += (double)W[i] * W[i];
+    for (int k = 0; k < LANES; k++)
+        s += acc[k];
+    return s;
+}
+
+/* lambda * sum(W^2) over every kernel: the L2 term of the loss (0 when off). */
+static double l2_penalty(const hpt_mlp_t *m)
+{
+    if (!(m->l2 > 0.0f))
+        return 0.0;
+    double s = 0.0;
+    for (int l = 0; l < m->n_layers; l++)
+        s += sum_sq(m->W[l], (size_t)m->dims[l] * (size_t)m->dims[l + 1]);
+    return (double)m->l2 * s;
+}
+
 float hpt_mlp_loss(const hpt_mlp_t *m, const uint8_t *labels)
 {
     const int no = m->dims[m->n_layers];
@@ -627,7 +672,7 @@ float hpt_mlp_loss(const hpt_mlp_t *m, const uint8_t *labels)
         assert(labels[r] < no);
         loss += xent(p + (size_t)r * no, labels[r]);
     }
-    return m->batch > 0 ? (float)(loss / m->batch) : 0.0f;
+    return m->batch > 0 ? (float)(loss / m->batch + l2_penalty(m)) : 0.0f;
 }
 
 float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels)
@@ -654,8 +699,16 @@ float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels)
     int cur = 0;
     for (int l = L - 1; l >= 0; l--) {
         const int fi = m->dims[l], fo = m->dims[l + 1];
-        // dW = in^T @ d  (fan_in, fan_out)
+        // dW = in^T @ d  (fan_in, fan_out), plus L2's 2 lambda W when on.
         hpt_blas_sgemm(true, false, fi, fo, B, 1.0f, m->in[l], d, 0.0f, m->dW[l]);
+        if (m->l2 > 0.0f) {
+            const float two_l2 = 2.0f * m->l2;
+            float *restrict dW = m->dW[l];
+            const float *restrict W = m->W[l];
+            const size_t nw = (size_t)fi * (size_t)fo;
+            for (size_t i = 0; i < nw; i++)
+                dW[i] += two_l2 * W[i];
+        }
         // db = column sums of d
         float *restrict db = m->db[l];
         memset(db, 0, (size_t)fo * sizeof *db);
@@ -674,7 +727,7 @@ float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels)
         d = dp;
         cur ^= 1;
     }
-    return (float)(loss / B);
+    return (float)(loss / B + l2_penalty(m));
 }
 
 // --- update

@@ -31,7 +31,7 @@ typedef enum hpt_mlp_mode {
 } hpt_mlp_mode_t;
 
 /* Build a model for hp (layers, units, activation, init_mode, dropout,
- * input_dropout, weight_constraint, optimizer) with n_in inputs, n_out classes
+ * input_dropout, weight_constraint, weight_decay, optimizer) with n_in inputs, n_out classes
  * and room for batches of up to max_batch rows.  Parameters are initialised
  * from rng per hp->init_mode (biases zero).  hp, rng borrowed.  *out returns
  * owned.  Returns 0, -EINVAL (bad shape, err says which) or -ENOMEM. */
@@ -50,13 +50,15 @@ const float *hpt_mlp_forward(hpt_mlp_t *m, const float *x, int batch, hpt_mlp_mo
                              hpt_rng_t *rng);
 
 /* Mean cross-entropy of the last forward's probabilities against labels
- * (borrowed, batch values in 0..n_out-1), and backpropagation of that mean
- * into the gradient arena (overwritten, not accumulated).  Must follow a
- * forward in a TRAIN mode (or EVAL, for tests) with the same batch.
- * Returns the mean loss in nats. */
+ * (borrowed, batch values in 0..n_out-1), plus the L2 term lambda * sum(W^2)
+ * over every kernel when hp->weight_decay is on (not with adamw, whose decay
+ * is decoupled), and backpropagation of that loss into the gradient arena
+ * (overwritten, not accumulated).  Must follow a forward in a TRAIN mode (or
+ * EVAL, for tests) with the same batch.  Returns the loss in nats. */
 float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels);
 
-/* Mean cross-entropy of the last forward without touching gradients. */
+/* The loss hpt_mlp_backward returns (mean cross-entropy plus the L2 term),
+ * without touching gradients. */
 float hpt_mlp_loss(const hpt_mlp_t *m, const uint8_t *labels);
 
 /* One optimizer update from the gradient arena, then the max-norm constraint

@@ -1,5 +1,5 @@
 /*
- * optim.c: the eight optimizers of optim.h over one flat float vector.
+ * optim.c: the nine optimizers of optim.h over one flat float vector.
  *
  * Invariants:
  *   - All per-parameter state lives in one arena (`arena`, 0..2 slots of n
@@ -53,6 +53,7 @@ struct hpt_optim {
     long t;             // steps taken
     float lr;           // learning rate
     float momentum;     // sgd / rmsprop momentum, [0, 1)
+    float decay;        // adamw: lr * weight_decay, the fraction each weight loses per step
     bool nesterov;      // sgd only
     double m_schedule;  // nadam: product of the momentum caches so far (starts at 1)
     float *s1;          // (n) first slot: velocity / accumulator / m; NULL when unused
@@ -98,6 +99,11 @@ int hpt_optim_new(hpt_optim_t **out, const hpt_hparams_t *hp, size_t n)
     o->momentum = hp->momentum > 0 ? (float)hp->momentum : 0.0f;
     o->nesterov = hp->nesterov || hp->optimizer == HPT_OPT_NESTEROV;
     o->m_schedule = 1.0;
+    /* Keras computes variable * wd * lr in float; the product is formed once
+     * here (in double, then rounded), which differs from it by at most one
+     * rounding of a number that is itself ~1e-6 of w. */
+    if (o->kind == HPT_OPT_ADAMW)
+        o->decay = (float)(hpt_hparams_lr(hp) * hp->weight_decay);
 
     int slots = slots_for(o->kind, o->momentum);
     if (slots > 0 && n > 0) {
@@ -227,6 +233,26 @@ static void step_adam(size_t n, float *restrict w, const float *restrict g, floa
     }
 }
 
+/* adam with decoupled weight decay: w is first scaled down by `decay` (= lr
+ * * weight_decay; tf.keras' variable.assign_sub(variable * wd * lr)), then
+ * takes adam's step.  m and v never see the decay, which is the point of
+ * decoupling (an L2 gradient would be divided by sqrt(v) like the rest). */
+HOT_CLONES
+static void step_adamw(size_t n, float *restrict w, const float *restrict g, float *restrict m,
+                       float *restrict v, float lr_t, float decay)
+{
+    const float b1 = (float)BETA1, b2 = (float)BETA2;
+    const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+    for (size_t i = 0; i < n; i++) {
+        float mi = b1 * m[i] + c1 * g[i];
+        float vi = b2 * v[i] + c2 * g[i] * g[i];
+        m[i] = mi;
+        v[i] = vi;
+        float wi = w[i] - w[i] * decay;
+        w[i] = wi - lr_t * mi / (sqrtf(vi) + EPS);
+    }
+}
+
 /* lr_t = lr / (1 - b1^t). */
 HOT_CLONES
 static void step_adamax(size_t n, float *restrict w, const float *restrict g, float *restrict m,
@@ -290,6 +316,11 @@ void hpt_optim_step(hpt_optim_t *o, float *w, const float *g)
     case HPT_OPT_ADAM: {
         double lr_t = o->lr * sqrt(1.0 - pow(BETA2, t)) / (1.0 - pow(BETA1, t));
         step_adam(n, w, g, o->s1, o->s2, (float)lr_t);
+        break;
+    }
+    case HPT_OPT_ADAMW: {
+        double lr_t = o->lr * sqrt(1.0 - pow(BETA2, t)) / (1.0 - pow(BETA1, t));
+        step_adamw(n, w, g, o->s1, o->s2, (float)lr_t, o->decay);
         break;
     }
     case HPT_OPT_ADAMAX: {

@@ -1,5 +1,5 @@
 /*
- * optim.h: the eight optimizers with Keras semantics and default constants.
+ * optim.h: the nine optimizers with Keras semantics and default constants.
  *
  * An hpt_optim_t owns the per-parameter state (velocity, Adam m and v, ...)
  * for one flat parameter vector and applies one update per call.  Formulas
@@ -14,6 +14,10 @@
  *             w -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v)+eps)
  *   adamax    m = b1*m + (1-b1)*g;  u = max(b2*u, |g|);  w -= lr/(1-b1^t) * m/(u+eps)
  *   nadam     Keras' Nadam with the 0.96^(0.004 t) momentum schedule.
+ *   adamw     w -= lr*wd*w, then the adam update (tf.keras AdamW, Loshchilov & Hutter's
+ *             decoupled weight decay scaled by the learning rate, as tf.keras and
+ *             PyTorch do): every parameter decays, biases included, and the decay
+ *             never enters m or v.
  * b1 = 0.9, b2 = 0.999, eps = 1e-7 throughout (Keras' values).
  */
 #ifndef HPT_OPTIM_H
@@ -26,7 +30,8 @@
 typedef struct hpt_optim hpt_optim_t;
 
 /* Create the state for n parameters from hp's optimizer, learning rate,
- * momentum and nesterov flag.  *out returns owned; -ENOMEM on failure. */
+ * momentum, nesterov flag and (adamw only) weight_decay.  *out returns owned;
+ * -ENOMEM on failure. */
 int hpt_optim_new(hpt_optim_t **out, const hpt_hparams_t *hp, size_t n);
 
 /* Free; accepts NULL and sets *p = NULL. */

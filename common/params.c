@@ -17,6 +17,7 @@ const hpt_hparams_t HPT_HPARAMS_DEFAULT = {
     .dropout = 0.0,
     .input_dropout = 0.0,
     .weight_constraint = 0.0,
+    .weight_decay = 0.0,
     .batch_size = 32,
     .epochs = 10,
     .seed = 42,
@@ -32,7 +33,7 @@ static const char *const init_names[HPT_INIT__COUNT] = {
     "glorot_normal", "glorot_uniform", "he_normal", "he_uniform",
 };
 static const char *const opt_names[HPT_OPT__COUNT] = {
-    "sgd", "nesterov", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam",
+    "sgd", "nesterov", "rmsprop", "adagrad", "adadelta", "adam", "adamax", "nadam", "adamw",
 };
 static const char *const metric_names[HPT_METRIC__COUNT] = {
     "accuracy",
@@ -156,6 +157,10 @@ int hpt_hparams_validate(const hpt_hparams_t *hp, hpt_err *err)
         return hpt_err_set(err, -EINVAL,
                            "weight_constraint: %g is out of range [0, 1e6] (0 = off)",
                            hp->weight_constraint);
+    if (!isfinite(hp->weight_decay) || hp->weight_decay < 0 ||
+        hp->weight_decay > HPT_MAX_WEIGHT_DECAY)
+        return hpt_err_set(err, -EINVAL, "weight_decay: %g is out of range [0, %g] (0 = off)",
+                           hp->weight_decay, HPT_MAX_WEIGHT_DECAY);
     if (hp->batch_size < 1 || hp->batch_size > HPT_MAX_BATCH)
         return hpt_err_set(err, -EINVAL, "batch_size: %d is out of range (1..%d)",
                            hp->batch_size, HPT_MAX_BATCH);
@@ -175,10 +180,11 @@ int hpt_hparams_format(const hpt_hparams_t *hp, char *buf, int len)
     return snprintf(buf, (size_t)len,
                     "layers=%d units=%s activation=%s init_mode=%s optimizer=%s "
                     "learning_rate=%g momentum=%g nesterov=%s dropout=%g input_dropout=%g "
-                    "weight_constraint=%g batch_size=%d epochs=%d seed=%llu",
+                    "weight_constraint=%g weight_decay=%g batch_size=%d epochs=%d seed=%llu",
                     hp->layers, units, hpt_act_name(hp->activation),
                     hpt_init_name(hp->init_mode), hpt_opt_name(hp->optimizer),
                     hpt_hparams_lr(hp), hp->momentum, hp->nesterov ? "true" : "false",
-                    hp->dropout, hp->input_dropout, hp->weight_constraint, hp->batch_size,
+                    hp->dropout, hp->input_dropout, hp->weight_constraint, hp->weight_decay,
+                    hp->batch_size,
                     hp->epochs, (unsigned long long)hp->seed);
 }

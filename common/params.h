@@ -18,6 +18,7 @@
 #define HPT_MAX_UNITS 65536    // units per hidden layer
 #define HPT_MAX_BATCH 65536
 #define HPT_MAX_EPOCHS 100000
+#define HPT_MAX_WEIGHT_DECAY 10.0  // weight_decay is in [0, 10], as learning_rate is in (0, 10]
 
 typedef enum hpt_act {
     HPT_ACT_RELU,
@@ -54,7 +55,9 @@ typedef enum hpt_opt {
     HPT_OPT_ADAM,      // lr 0.001, beta1 0.9, beta2 0.999, eps 1e-7
     HPT_OPT_ADAMAX,    // lr 0.001, beta1 0.9, beta2 0.999, eps 1e-7
     HPT_OPT_NADAM,     // lr 0.001, beta1 0.9, beta2 0.999, eps 1e-7
-    HPT_OPT__COUNT
+    HPT_OPT_ADAMW,     // adam with decoupled weight decay (tf.keras AdamW: lr 0.001, beta1 0.9,
+                       // beta2 0.999, eps 1e-7); weight_decay is its decay rate
+    HPT_OPT__COUNT     // new values go last, so the existing ones keep their numbers
 } hpt_opt_t;
 
 typedef enum hpt_metric {
@@ -76,6 +79,11 @@ typedef struct hpt_hparams {
     double dropout;               // rate on each hidden layer's output, [0, 1)
     double input_dropout;         // rate on the input layer, [0, 1)
     double weight_constraint;     // max-norm of each unit's incoming weights; 0 = off
+    double weight_decay;          // [0, HPT_MAX_WEIGHT_DECAY], 0 = off.  adamw: the decoupled
+                                  // decay rate (w -= lr * weight_decay * w each step, every
+                                  // parameter); any other optimizer: Keras' l2(weight_decay)
+                                  // on every kernel (not the biases): the loss gains
+                                  // weight_decay * sum(w^2), the gradient 2 * weight_decay * w
     int batch_size;               // samples per mini-batch, 1..HPT_MAX_BATCH
     int epochs;                   // passes over the training data, 1..HPT_MAX_EPOCHS
     uint64_t seed;                // seeds init, dropout and shuffles
@@ -83,7 +91,7 @@ typedef struct hpt_hparams {
 } hpt_hparams_t;
 
 /* Keras' defaults with the blog post's model: 1 hidden layer of 32 relu units,
- * glorot_uniform, adam, batch 32, 10 epochs. */
+ * glorot_uniform, adam, batch 32, 10 epochs, no weight decay. */
 extern const hpt_hparams_t HPT_HPARAMS_DEFAULT;
 
 /* Name tables.  *_name() returns a static string ("?" when out of range);

@@ -580,6 +580,7 @@ void hpt_proto_hparams_to_wire(const hpt_hparams_t *hp, Hpt__HParams *w, uint32_
     w->dropout = hp->dropout;
     w->input_dropout = hp->input_dropout;
     w->weight_constraint = hp->weight_constraint;
+    w->weight_decay = hp->weight_decay;
     w->batch_size = (uint32_t)hp->batch_size;
     w->epochs = (uint32_t)hp->epochs;
     w->seed = hp->seed;
@@ -620,6 +621,7 @@ int hpt_proto_hparams_from_wire(const Hpt__HParams *w, hpt_hparams_t *hp, hpt_er
     hp->dropout = w->dropout;
     hp->input_dropout = w->input_dropout;
     hp->weight_constraint = w->weight_constraint;
+    hp->weight_decay = w->weight_decay;   // bounded by hpt_hparams_validate below
     hp->batch_size = (int)(w->batch_size > HPT_MAX_BATCH ? 0 : w->batch_size);
     hp->epochs = (int)(w->epochs > HPT_MAX_EPOCHS ? 0 : w->epochs);
     hp->seed = w->seed;

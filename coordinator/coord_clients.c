@@ -22,6 +22,7 @@
 #include <zmq.h>
 
 #include "coord_aggregate.h"
+#include "coord_check.h"
 #include "dataset.h"
 #include "log.h"
 
@@ -181,7 +182,7 @@ static void fill_vals(const coord_sweep_t *s, const coord_pval_t *vals, Hpt__Par
         ps[i].name = (char *)p->name;
         coord_pval_format(p, &vals[i], txt[i], 64);
         ps[i].text = txt[i];
-        ps[i].numeric = !vals[i].absent &&
+        ps[i].numeric = !vals[i].absent && !coord_pval_is_null(&vals[i]) &&
                         (p->kind == COORD_PKIND_INT || p->kind == COORD_PKIND_FLOAT);
         ps[i].number = vals[i].absent ? NAN : vals[i].num;
         pp[i] = &ps[i];
@@ -564,6 +565,7 @@ typedef struct submit_job {
     coord_who_t who;              // the submitter: the sweep's owner and its quota
     uint64_t req_id;
     char *text, *path;
+    char *warnings;               // the spec's warnings (coord_check_spec), "" = none; owned
     char dataset[1024];           // canonical (coord_datasets_resolve)
     char typed[1024];             // as the spec says, for messages
     int line, col;                // of the spec's dataset value
@@ -574,6 +576,7 @@ static void submit_job_free(submit_job_t *j)
 {
     free(j->text);
     free(j->path);
+    free(j->warnings);
     free(j);
 }
 
@@ -696,6 +699,7 @@ static void submit_fp_done(coord_t *c, const coord_ds_result_t *res, void *ud)
     r.tasks = (uint32_t)s->tasks_total + (s->spec->refit ? 1 : 0);   // as SweepInfo counts
     r.method = (char *)coord_method_name(s->spec->method);
     r.max_trials = (uint32_t)(s->spec->max_trials > 0 ? s->spec->max_trials : 0);
+    r.warnings = j->warnings ? j->warnings : (char *)"";
     hpt_env_t out = HPT__ENVELOPE__INIT;
     out.body_case = HPT__ENVELOPE__BODY_SUBMIT_REPLY;
     out.submit_reply = &r;
@@ -707,31 +711,42 @@ out:
 static void on_submit(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who,
                       hpt_env_t *env)
 {
-    hpt_err err = {0};
     const char *path = env->submit->path[0] ? env->submit->path : "spec";
     /* Quotas before the spec is parsed: a refused submission costs a count
      * of the sweeps, not a parse. */
     if (quota_check(c, peer, env->req_id, who, strlen(env->submit->spec), true) < 0)
         return;
-    /* Parse first, so a bad spec is answered at once; the core parses the
-     * same text again when the fingerprint is known. */
-    coord_spec_t *spec = NULL;
-    if (coord_spec_parse(env->submit->spec, strlen(env->submit->spec), path, &spec, &err) < 0) {
+    /* Check first, as `hptune check` does (the same function), so a bad spec
+     * is answered at once with every problem; the core parses the same text
+     * again when the fingerprint is known. */
+    coord_check_t chk;
+    int crc = coord_check_spec(env->submit->spec, strlen(env->submit->spec), path, &chk);
+    if (crc < 0) {
+        char *msg = crc == -ENOMEM ? NULL : coord_diags_text(&chk.diags, COORD_DIAG_ERROR);
         char q[300], qp[300];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
-                hpt_log_quote(path, qp, sizeof qp), hpt_log_quote(err.msg, q, sizeof q));
-        reply_error(c, peer, env->req_id, 2, err.msg);
+        const char *first = chk.diags.n > 0 ? chk.diags.v[0].text : "out of memory";
+        for (int i = 0; i < chk.diags.n; i++)
+            if (chk.diags.v[i].level == COORD_DIAG_ERROR) {
+                first = chk.diags.v[i].text;
+                break;
+            }
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s errors=%d error=%s",
+                hpt_log_quote(path, qp, sizeof qp), chk.diags.n_errors,
+                hpt_log_quote(first, q, sizeof q));
+        reply_error(c, peer, env->req_id, msg ? 2 : 1, msg ? msg : "out of memory");
+        free(msg);
+        coord_check_free(&chk);
         return;
     }
     /* idx:DIR is canonicalised and confined to the data roots before
      * anything reads it. */
     char canon[1024], msg[2048];
-    if (coord_datasets_resolve(c, spec, canon, sizeof canon, msg, sizeof msg) < 0) {
+    if (coord_datasets_resolve(c, chk.spec, canon, sizeof canon, msg, sizeof msg) < 0) {
         char q[2100], qp[300];
         hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
                 hpt_log_quote(path, qp, sizeof qp), hpt_log_quote(msg, q, sizeof q));
         reply_error(c, peer, env->req_id, 2, msg);
-        coord_spec_destroy(&spec);
+        coord_check_free(&chk);
         return;
     }
     submit_job_t *j = calloc(1, sizeof *j);
@@ -742,13 +757,14 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *
         j->req_id = env->req_id;
         j->text = strdup(env->submit->spec);
         j->path = strdup(path);
+        j->warnings = coord_diags_text(&chk.diags, COORD_DIAG_WARNING);
         snprintf(j->dataset, sizeof j->dataset, "%s", canon);
-        snprintf(j->typed, sizeof j->typed, "%s", spec->dataset);
-        j->line = spec->dataset_line;
-        j->col = spec->dataset_col;
+        snprintf(j->typed, sizeof j->typed, "%s", chk.spec->dataset);
+        j->line = chk.spec->dataset_line;
+        j->col = chk.spec->dataset_col;
     }
-    coord_spec_destroy(&spec);
-    if (!j || !j->text || !j->path) {
+    coord_check_free(&chk);
+    if (!j || !j->text || !j->path || !j->warnings) {
         if (j)
             submit_job_free(j);
         reply_error(c, peer, env->req_id, 1, "out of memory");
@@ -1027,6 +1043,14 @@ static void fill_row(const coord_sweep_t *s, const struct coord_rcache *rc, size
     r->splits_done = done;
     r->mean_test_score = t->mean;
     r->std_test_score = t->std;
+    if (s->spec->objective_train) {
+        /* t->mean is the training score the sweep ranks by; the test
+         * columns keep the held-out fold's. */
+        if (t->state == TRIAL_DONE)
+            coord_agg_mean_std(sc, ns, &r->mean_test_score, &r->std_test_score);
+        else
+            r->mean_test_score = r->std_test_score = NAN;
+    }
     /* Trials suggested after the cache was built are running: rank 0. */
     r->rank_test_score = t->state == TRIAL_RUNNING || i >= rc->n ? 0 : (uint32_t)rc->rank[i];
     r->mean_fit_time = t->mean_fit;

@@ -450,22 +450,14 @@ static const char *pkind_name(coord_pkind_t k)
     case COORD_PKIND_FLOAT: return "float";
     case COORD_PKIND_ENUM: return "enum";
     case COORD_PKIND_BOOL: return "bool";
+    case COORD_PKIND_ARCH: return "layers";
     }
     return "?";
 }
 
 static const char *pdist_name(coord_pdist_t d)
 {
-    switch (d) {
-    case COORD_PDIST_VALUE: return "value";
-    case COORD_PDIST_VALUES: return "values";
-    case COORD_PDIST_CATEGORICAL: return "categorical";
-    case COORD_PDIST_UNIFORM: return "uniform";
-    case COORD_PDIST_LOG_UNIFORM_VALUES: return "log_uniform_values";
-    case COORD_PDIST_INT_UNIFORM: return "int_uniform";
-    case COORD_PDIST_Q_UNIFORM: return "q_uniform";
-    }
-    return "?";
+    return coord_pdist_name(d);
 }
 
 /* The search space, for the dashboard's axes (not part of `hptune results`). */
@@ -481,11 +473,14 @@ static void j_space(FILE *f, const coord_sweep_t *s)
         hpt_json_str(f, pkind_name(p->kind));
         fputs(",\"distribution\":", f);
         hpt_json_str(f, pdist_name(p->dist));
+        bool lg = p->dist == COORD_PDIST_LOG_UNIFORM_VALUES ||
+                  p->dist == COORD_PDIST_Q_LOG_UNIFORM_VALUES ||
+                  p->dist == COORD_PDIST_LOG_NORMAL;
         fprintf(f, ",\"numeric\":%s,\"log\":%s,\"conditional\":%s", numeric ? "true" : "false",
-                p->dist == COORD_PDIST_LOG_UNIFORM_VALUES ? "true" : "false",
-                p->n_when ? "true" : "false");
-        if (p->dist == COORD_PDIST_UNIFORM || p->dist == COORD_PDIST_LOG_UNIFORM_VALUES ||
-            p->dist == COORD_PDIST_INT_UNIFORM || p->dist == COORD_PDIST_Q_UNIFORM) {
+                lg ? "true" : "false", p->n_when ? "true" : "false");
+        bool listed = p->dist == COORD_PDIST_VALUE || p->dist == COORD_PDIST_VALUES ||
+                      p->dist == COORD_PDIST_CATEGORICAL;
+        if (!listed) {
             fputs(",\"min\":", f);
             hpt_json_num(f, p->min);
             fputs(",\"max\":", f);
@@ -496,7 +491,7 @@ static void j_space(FILE *f, const coord_sweep_t *s)
             for (int k = 0; k < p->n_values; k++) {
                 if (k)
                     fputc(',', f);
-                if (numeric) {
+                if (numeric && !coord_pval_is_null(&p->values[k])) {
                     hpt_json_num(f, p->values[k].num);
                 } else {
                     char txt[64];

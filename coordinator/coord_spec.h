@@ -27,11 +27,16 @@
  *   test_objective: bowl            # test only: what --dry-run workers score (worker/)
  *   enqueue: [{batch_size: 64, optimizer: adam}]             # tried first, in order
  *
- * Every error names path:line:column and the field, and lists the allowed
- * values where there is a list.  Parameters are the hyperparameters of
+ * W&B sweep configs are read as written (docs/spec.md, "W&B sweep configs"):
+ * run_cap, early_terminate, metric names such as val_acc, the run plumbing,
+ * parameter and value aliases (coord_aliases.h), W&B's distributions.
+ *
+ * Every problem is reported at once (coord_spec_parse_all), each naming
+ * path:line:column and the field, and listing the allowed values where there
+ * is a list.  Parameters are the hyperparameters of
  * hpt_hparams_t (layers, units, units_1..units_8, activation, init_mode,
  * optimizer, learning_rate, momentum, nesterov, dropout, input_dropout,
- * weight_constraint, batch_size, epochs, seed).
+ * weight_constraint, weight_decay, batch_size, epochs, seed).
  */
 #ifndef COORD_SPEC_H
 #define COORD_SPEC_H
@@ -53,6 +58,8 @@
  * worker is allowed to train a larger one.  8 layers of 4096 units at batch
  * 512 need 2 GiB; 8 of 16384, 30 GiB; 2 of 65536, 69 GiB. */
 #define COORD_SPEC_MAX_MODEL_BYTES (64ull << 30)
+#define COORD_SPEC_DEFAULT_TRIALS 100   // budget of random, bayes and asha when neither
+                                        // budget.max_trials nor W&B's run_cap is given
 
 typedef enum coord_method {
     COORD_METHOD_GRID,
@@ -67,9 +74,12 @@ typedef enum coord_method {
 /* What kind of value a hyperparameter takes. */
 typedef enum coord_pkind {
     COORD_PKIND_INT,     // layers, units, units_N, batch_size, epochs, seed
-    COORD_PKIND_FLOAT,   // learning_rate, momentum, dropout, input_dropout, weight_constraint
+    COORD_PKIND_FLOAT,   // learning_rate, momentum, dropout, input_dropout, weight_constraint,
+                         // weight_decay
     COORD_PKIND_ENUM,    // activation, init_mode, optimizer (text values)
     COORD_PKIND_BOOL,    // nesterov
+    COORD_PKIND_ARCH,    // hidden_sizes: a list of 1..8 layer widths; a value's num is its
+                         // index in the parameter's values (coord_param_t.arch)
 } coord_pkind_t;
 
 typedef enum coord_pdist {
@@ -80,14 +90,23 @@ typedef enum coord_pdist {
     COORD_PDIST_LOG_UNIFORM_VALUES,  // distribution: log_uniform_values, min > 0, max
     COORD_PDIST_INT_UNIFORM,         // distribution: int_uniform, min, max (inclusive)
     COORD_PDIST_Q_UNIFORM,           // distribution: q_uniform, min, max, q: round(U/q)*q
+    COORD_PDIST_Q_LOG_UNIFORM_VALUES,  // q_log_uniform_values: round(exp(U(ln min, ln max))/q)*q
+    COORD_PDIST_NORMAL,              // normal (q_normal when q > 0): N(mu, sigma), kept in
+                                     // [min, max], the parameter's range
+    COORD_PDIST_LOG_NORMAL,          // log_normal (q_log_normal when q > 0): exp(N(mu, sigma)),
+                                     // kept in [min, max]
 } coord_pdist_t;
 
 /* One value of a parameter.  Numbers (ints included) live in num; enum
- * values in str (validated against the parameter's names); bools in num as
- * 0/1.  absent marks a conditional parameter whose when: does not hold for
- * this trial: it takes no value (coord_spec_apply skips it, so the
- * hyperparameter keeps spec->base's value, and coord_pval_format prints "");
- * num and str are then zero. */
+ * values in str (validated against the parameter's names; an alias that
+ * implies more, such as optimizer momentum, keeps its own name there, and
+ * num holds the enum it stands for); bools in num as 0/1; an architecture's
+ * num is its index in the parameter's values.  absent marks a conditional
+ * parameter whose when: does not hold for this trial: it takes no value
+ * (coord_spec_apply skips it, so the hyperparameter keeps spec->base's
+ * value, and coord_pval_format prints ""); num and str are then zero.  A
+ * `null` written in values is str "null" (num 0): applied, it leaves the
+ * hyperparameter at its default (coord_pval_is_null). */
 typedef struct coord_pval {
     double num;
     char str[32];
@@ -109,12 +128,21 @@ typedef struct coord_when {
 
 typedef struct coord_param {
     char name[32];               // the hyperparameter, e.g. "batch_size"
+    char written[48];            // the name as the spec wrote it when an alias ("lr"), else ""
+    char form[32];               // the distribution as written when it was translated
+                                 // ("log_uniform", "inv_log_uniform_values"; "" otherwise)
     coord_pkind_t kind;
     coord_pdist_t dist;
     int n_values;                // VALUE (1), VALUES, CATEGORICAL
     coord_pval_t *values;        // owned, n_values entries
     double *probs;               // CATEGORICAL: owned, n_values entries summing to 1
-    double min, max, q;          // UNIFORM, LOG_UNIFORM_VALUES, INT_UNIFORM, Q_UNIFORM
+    int *arch;                   // ARCH: owned, n_values rows of 1 + HPT_MAX_LAYERS ints: the
+                                 // layer count, then each layer's units
+    double min, max, q;          // the numeric distributions: [min, max] holds every draw
+                                 // (for NORMAL and LOG_NORMAL the parameter's range); q > 0
+                                 // rounds draws to multiples of q (integer parameters: 1 at
+                                 // least, so every draw is an integer)
+    double mu, sigma;            // NORMAL, LOG_NORMAL (of the logarithm)
     int line, col;               // where it was declared, for messages
     bool has_start;              // start: given
     coord_pval_t start;          // start: where coordinate search and enqueue defaults begin
@@ -157,10 +185,14 @@ typedef struct coord_sh_cfg {
 typedef struct coord_spec {
     char path[512];              // file name given to the parser, for messages
     char name[128];              // name:, default "sweep"
-    char dataset[1024];          // dataset:, required
+    char dataset[1024];          // dataset:, default "mnist"
     int dataset_line, dataset_col;   // where its value is (1-based), for the shell's messages
     hpt_metric_t metric;         // metric.name, default accuracy
     bool maximize;               // metric.goal, default per metric
+    bool objective_train;        // metric.name train_*: trials are ranked by their training
+                                 // score (score_train is then on), not the held-out fold's
+    bool has_target;             // metric.target given: no new trial starts once a trial's
+    double target;               // score reaches target (W&B's meaning)
     coord_method_t method;       // method:, required
     hpt_cv_spec_t cv;            // cv:, defaults folds 5, stratified, shuffle, seed 42, repeats 1
     int seeds;                   // cv.seeds, default 1, 1..100: each split is trained `seeds`
@@ -190,11 +222,62 @@ typedef struct coord_spec {
                                  // defaults filled in and inactive parameters absent
 } coord_spec_t;
 
+// ----------------------------------------------------------------------------
+// Diagnostics
+
+#define COORD_SPEC_KEEP_ERRORS 50      // errors kept per parse; the others are only counted
+
+typedef enum coord_diag_level {
+    COORD_DIAG_ERROR,            // the spec is invalid
+    COORD_DIAG_WARNING,          // valid, but something may not be what was meant
+    COORD_DIAG_NOTE,             // how a name or form was read (lr as learning_rate): shown by
+                                 // `hptune check`, not by launch
+} coord_diag_level_t;
+
+/* One problem (error) or remark (warning) about a spec. */
+typedef struct coord_diag {
+    coord_diag_level_t level;
+    int line, col;               // 1-based position the text names
+    char *text;                  // owned, one line, never truncated: errors read
+                                 // "path:line:col: field: problem (allowed: ...)", warnings
+                                 // "path:line:col: warning: field: remark", notes
+                                 // "path:line:col: note: field: remark"
+} coord_diag_t;
+
+/* Everything a parse found, in file order (line, then column). */
+typedef struct coord_diags {
+    int n, cap;
+    coord_diag_t *v;             // owned, n entries
+    int n_errors;                // errors found; more than those kept in v when above
+                                 // COORD_SPEC_KEEP_ERRORS
+    int n_warnings;
+    int n_notes;
+    bool oom;                    // the parse ran out of memory (rc -ENOMEM)
+} coord_diags_t;
+
 /* Parse spec text (borrowed, len bytes, need not be NUL-terminated); `path`
- * (borrowed) names it in messages.  *out returns owned.  Errors: -EINVAL with
- * err "path:line:col: field: problem (allowed: ...)", -ENOMEM. */
+ * (borrowed) names it in messages.  Every problem is reported, not only the
+ * first: *diags (filled, owned by the caller: coord_diags_free) receives the
+ * errors and warnings in file order.  *out returns owned, NULL unless 0 is
+ * returned.  Returns 0 (warnings possible), -EINVAL (at least one error) or
+ * -ENOMEM. */
+int coord_spec_parse_all(const char *text, size_t len, const char *path, coord_spec_t **out,
+                         coord_diags_t *diags);
+
+/* coord_spec_parse_all reporting only the first error in file order, into
+ * err (whose message is cut at HPT_ERR_MSG_LEN; what users read comes from
+ * coord_spec_parse_all).  Warnings are dropped. */
 int coord_spec_parse(const char *text, size_t len, const char *path, coord_spec_t **out,
                      hpt_err *err);
+
+/* Free d's entries; d itself is the caller's.  Accepts NULL. */
+void coord_diags_free(coord_diags_t *d);
+
+/* The texts of d's diagnostics of one level, one per line (no final
+ * newline), in file order; for errors, a last line "(and N more errors not
+ * shown)" when some were not kept.  Returns an owned string ("" when there
+ * are none), NULL when out of memory. */
+char *coord_diags_text(const coord_diags_t *d, coord_diag_level_t level);
 
 /* Free; accepts NULL and sets *p = NULL. */
 void coord_spec_destroy(coord_spec_t **p);
@@ -219,11 +302,16 @@ bool coord_spec_active(const coord_spec_t *spec, int i, const coord_pval_t *vals
  * when a parameter is not enumerable (a distribution). */
 long coord_spec_grid_size(const coord_spec_t *spec, long cap);
 
-/* Whether two values of parameter p are the same (absent equals absent). */
+/* Whether two values of parameter p are the same (absent equals absent,
+ * null equals null). */
 bool coord_pval_equal(const coord_param_t *p, const coord_pval_t *a, const coord_pval_t *b);
 
+/* Whether v is a `null` written in a parameter's values. */
+bool coord_pval_is_null(const coord_pval_t *v);
+
 /* Format value v of parameter p for display ("32", "0.001", "adam", "true",
- * and "" when absent) into buf (size len); returns buf. */
+ * "[128,64]" for an architecture, "null", and "" when absent) into buf (size
+ * len); returns buf. */
 const char *coord_pval_format(const coord_param_t *p, const coord_pval_t *v, char *buf,
                               size_t len);
 
@@ -239,5 +327,9 @@ int coord_spec_check_model(const coord_spec_t *spec, hpt_err *err);
 
 /* "grid" etc.; the method names for messages. */
 const char *coord_method_name(coord_method_t m);
+
+/* "value", "values", "categorical", "uniform", ...: a form's name as a spec
+ * writes it ("?" when out of range). */
+const char *coord_pdist_name(coord_pdist_t d);
 
 #endif

@@ -60,7 +60,8 @@ static bool hp_equal(const hpt_hparams_t *a, const hpt_hparams_t *b)
            a->optimizer == b->optimizer && a->learning_rate == b->learning_rate &&
            a->momentum == b->momentum && a->nesterov == b->nesterov &&
            a->dropout == b->dropout && a->input_dropout == b->input_dropout &&
-           a->weight_constraint == b->weight_constraint && a->batch_size == b->batch_size &&
+           a->weight_constraint == b->weight_constraint && a->weight_decay == b->weight_decay &&
+           a->batch_size == b->batch_size &&
            a->epochs == b->epochs && a->seed == b->seed && a->metric == b->metric;
 }
 

@@ -27,6 +27,8 @@
 
 int cli_train(int argc, char **argv);    // cli_train.c
 int cli_launch(int argc, char **argv);   // cli_launch.c
+int cli_check(int argc, char **argv);    // cli_check.c
+int cli_spec(int argc, char **argv);     // cli_spec.c
 int cli_status(int argc, char **argv);   // cli_status.c
 int cli_workers(int argc, char **argv);  // cli_workers.c
 int cli_results(int argc, char **argv);  // cli_results.c
@@ -36,6 +38,19 @@ int cli_report(int argc, char **argv);   // cli_report.c
 int cli_keygen(int argc, char **argv);   // cli_keygen.c
 
 // --- shared between commands ------------------------------------------------
+
+/* Read the spec file `path` whole into *out (owned, NUL-terminated),
+ * refusing what no coordinator would take (a directory or unreadable file, more
+ * than 1 MiB, NUL bytes, only whitespace).  Returns 0, or an exit status after
+ * printing why on stderr.  cmd: the command's name for messages.
+ * (cli_launch.c) */
+int cli_read_spec(const char *cmd, const char *path, char **out);
+
+/* Check the spec file `path` as `hptune check` does and print the account
+ * (or every error); list_trials > 0 also lists the first trials.  quiet:
+ * print nothing for a valid spec without warnings.  Returns the exit status:
+ * 0 valid, 2 invalid or unreadable, 1 out of memory.  (cli_check.c) */
+int cli_check_file(const char *cmd, const char *path, int list_trials, bool quiet);
 
 typedef struct cli_client cli_client_t;
 

@@ -429,6 +429,57 @@ static int sanitize_str(char **slot)
     return 0;
 }
 
+/* A field of several lines (the coordinator's own text: every error of a
+ * spec, its warnings): each line escaped, the newlines between kept. */
+static int sanitize_lines(char **slot)
+{
+    if (!*slot || !strchr(*slot, '\n'))
+        return sanitize_str(slot);
+    size_t cap = 1;
+    for (const char *p = *slot;;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = strndup(p, n);
+        if (!line)
+            return -ENOMEM;
+        cap += hpt_text_escape(line, 0, NULL, 0) + 1;
+        free(line);
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    char *out = malloc(cap), *o = out;
+    if (!out)
+        return -ENOMEM;
+    for (const char *p = *slot;;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = strndup(p, n);
+        if (!line) {
+            free(out);
+            return -ENOMEM;
+        }
+        size_t w = hpt_text_escape(line, 0, o, cap - (size_t)(o - out));
+        free(line);
+        o += w;
+        if (!nl)
+            break;
+        *o++ = '\n';
+        p = nl + 1;
+    }
+    *o = '\0';
+    free(*slot);
+    *slot = out;
+    return 0;
+}
+
+/* The string fields whose text is several lines. */
+static bool multiline_field(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f)
+{
+    return (d == &hpt__error_reply__descriptor && strcmp(f->name, "message") == 0) ||
+           (d == &hpt__submit_reply__descriptor && strcmp(f->name, "warnings") == 0);
+}
+
 int cli_sanitize(ProtobufCMessage *m)
 {
     if (!m)
@@ -452,7 +503,8 @@ int cli_sanitize(ProtobufCMessage *m)
                 rc = f->type == PROTOBUF_C_TYPE_STRING ? sanitize_str((char **)&arr[k])
                                                        : cli_sanitize(arr[k]);
         } else if (f->type == PROTOBUF_C_TYPE_STRING) {
-            rc = sanitize_str((char **)(base + f->offset));
+            rc = multiline_field(d, f) ? sanitize_lines((char **)(base + f->offset))
+                                       : sanitize_str((char **)(base + f->offset));
         } else {
             rc = cli_sanitize(*(ProtobufCMessage **)(base + f->offset));
         }

@@ -36,9 +36,12 @@ static void print_help(FILE *f)
           "  id=$(hptune launch SPEC)\n"
           "captures it; then, on stderr, a line such as\n"
           "  sweep 3 'blog-grid' submitted: 27 trials, 135 tasks\n"
-          "A spec the coordinator rejects is reported on stderr as PATH:LINE:COL: message.\n"
+          "A spec the coordinator rejects is reported on stderr, every problem at once, each\n"
+          "as PATH:LINE:COL: FIELD: PROBLEM; the coordinator's warnings follow the line above.\n"
           "\n"
           "Options:\n"
+          "  -c, --check             check SPEC here, as `hptune check SPEC` does, without a\n"
+          "                          coordinator; submit nothing (exit 0 valid, 2 invalid)\n"
           "  -w, --wait              after submitting, follow the sweep's progress as\n"
           "                          'hptune status ID --watch' does, then print the top 10\n"
           "                          trials (as 'hptune results ID --top 10') and a summary:\n"
@@ -58,9 +61,7 @@ static void print_help(FILE *f)
           f);
 }
 
-/* Read the whole file into a NUL-terminated string *out (owned by the
- * caller).  Returns 0 or an exit status after printing why. */
-static int read_spec(const char *cmd, const char *path, char **out)
+int cli_read_spec(const char *cmd, const char *path, char **out)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
@@ -106,6 +107,7 @@ out:
 
 static const struct option long_opts[] = {
     {"wait", no_argument, NULL, 'w'},
+    {"check", no_argument, NULL, 'c'},
     {"help", no_argument, NULL, 'h'},
     CLI_CONN_LONG_OPTS,
     {NULL, 0, NULL, 0},
@@ -114,12 +116,13 @@ static const struct option long_opts[] = {
 int cli_launch(int argc, char **argv)
 {
     const char *cmd = "launch";
-    cli_opt_parser_t op = CLI_OPT_PARSER(cmd, ":wh", long_opts, print_help);
-    bool wait = false;
+    cli_opt_parser_t op = CLI_OPT_PARSER(cmd, ":wch", long_opts, print_help);
+    bool wait = false, check = false;
     int opt;
     while ((opt = cli_opt_next(&op, argc, argv)) > 0) {
         switch (opt) {
         case 'w': wait = true; break;
+        case 'c': check = true; break;
         }
     }
     if (opt == CLI_OPT_STOP)
@@ -131,9 +134,14 @@ int cli_launch(int argc, char **argv)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (strlen(path) > PATH_MAX_BYTES)
         return cli_usage_error(cmd, "SPEC: path longer than %d bytes", PATH_MAX_BYTES);
+    if (check && wait)
+        return cli_usage_error(cmd, "--check and --wait exclude each other (--check submits "
+                                    "nothing)");
 
+    if (check)
+        return cli_check_file(cmd, path, 0, false);
     char *spec = NULL;
-    int status = read_spec(cmd, path, &spec);
+    int status = cli_read_spec(cmd, path, &spec);
     if (status)
         return status;
     cli_client_t *c = NULL;
@@ -195,6 +203,8 @@ int cli_launch(int argc, char **argv)
     else
         fprintf(stderr, "sweep %llu '%s' submitted: %u tasks so far\n",
                 (unsigned long long)id, r->name, r->tasks);
+    if (r->warnings && r->warnings[0])
+        fprintf(stderr, "%s\n", r->warnings);
     status = HPT_EXIT_OK;
     if (wait) {
         status = cli_watch(c, cmd, id);

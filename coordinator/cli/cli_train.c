@@ -59,6 +59,10 @@ static void print_help(FILE *f)
         "  --input-dropout RATE    dropout on the input layer, [0, 1)         [%g]\n"
         "  --weight-constraint C   max-norm of each hidden unit's incoming weights,\n"
         "                          0 = off                                    [%g]\n"
+        "  --weight-decay L        weight decay, [0, %g], 0 = off             [%g]\n"
+        "                          adamw: decoupled, w -= lr * L * w per step (tf.keras\n"
+        "                          AdamW); other optimizers: Keras' L2 on the kernels,\n"
+        "                          kernel_regularizer=l2(L), L * sum(w^2) in the loss\n"
         "\n"
         "Optimisation:\n"
         "  --optimizer NAME        %s\n"
@@ -85,7 +89,7 @@ static void print_help(FILE *f)
         HPT_DATADIR_SYSTEM, HPT_MAX_LAYERS, d->layers, HPT_MAX_UNITS, d->units[0],
         hpt_act_names(), hpt_act_name(d->activation), hpt_init_names(),
         hpt_init_name(d->init_mode), d->dropout, d->input_dropout, d->weight_constraint,
-        hpt_opt_names(), hpt_opt_name(d->optimizer), d->momentum, HPT_MAX_BATCH,
+        HPT_MAX_WEIGHT_DECAY, d->weight_decay, hpt_opt_names(), hpt_opt_name(d->optimizer), d->momentum, HPT_MAX_BATCH,
         d->batch_size, HPT_MAX_EPOCHS, d->epochs, (unsigned long long)d->seed,
         hpt_metric_names(), hpt_metric_name(d->metric));
 }
@@ -301,6 +305,8 @@ static void print_json(const hpt_dataset_t *ds, const hpt_hparams_t *hp, bool te
     json_num(f, hp->input_dropout);
     fputs(",\"weight_constraint\":", f);
     json_num(f, hp->weight_constraint);
+    fputs(",\"weight_decay\":", f);
+    json_num(f, hp->weight_decay);
     fprintf(f, ",\"batch_size\":%d,\"epochs\":%d,\"seed\":%llu}}\n", hp->batch_size,
             hp->epochs, (unsigned long long)hp->seed);
 }
@@ -310,7 +316,7 @@ static void print_json(const hpt_dataset_t *ds, const hpt_hparams_t *hp, bool te
 enum {
     OPT_DATASET = 256, OPT_DATA_DIR, OPT_FOLD, OPT_TEST, OPT_CV_SEED, OPT_REPEAT, OPT_LAYERS,
     OPT_UNITS, OPT_ACTIVATION, OPT_INIT_MODE, OPT_DROPOUT, OPT_INPUT_DROPOUT, OPT_WEIGHT_CONSTRAINT,
-    OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_BATCH_SIZE, OPT_EPOCHS, OPT_SEED,
+    OPT_WEIGHT_DECAY, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_BATCH_SIZE, OPT_EPOCHS, OPT_SEED,
     OPT_METRIC, OPT_THREADS, OPT_JSON,
 };
 
@@ -328,6 +334,7 @@ static const struct option long_opts[] = {
     {"dropout", required_argument, NULL, OPT_DROPOUT},
     {"input-dropout", required_argument, NULL, OPT_INPUT_DROPOUT},
     {"weight-constraint", required_argument, NULL, OPT_WEIGHT_CONSTRAINT},
+    {"weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY},
     {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
     {"learning-rate", required_argument, NULL, OPT_LR},
     {"momentum", required_argument, NULL, OPT_MOMENTUM},
@@ -412,6 +419,10 @@ int cli_train(int argc, char **argv)
             break;
         case OPT_WEIGHT_CONSTRAINT:
             rc = parse_double("--weight-constraint", optarg, 0, false, 1e6, &hp.weight_constraint);
+            break;
+        case OPT_WEIGHT_DECAY:
+            rc = parse_double("--weight-decay", optarg, 0, false, HPT_MAX_WEIGHT_DECAY,
+                              &hp.weight_decay);
             break;
         case OPT_LR: rc = parse_double("--learning-rate", optarg, 0, true, 10, &hp.learning_rate); break;
         case OPT_MOMENTUM: rc = parse_double("--momentum", optarg, 0, false, 0.999, &hp.momentum); break;

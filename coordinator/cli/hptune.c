@@ -22,6 +22,10 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  launch SPEC [--wait]     submit a sweep spec; print the new sweep's id\n"
+    "  check SPEC               check a sweep spec here, without a coordinator (also\n"
+    "                           launch --check)\n"
+    "  spec aliases             print the names a spec may use for hptune's (lr, ReLU,\n"
+    "                           val_acc, ...)\n"
     "  status [SWEEP] [--watch] show sweeps and their progress\n"
     "  workers                  list the connected workers\n"
     "  results SWEEP            show a sweep's trials (table, csv or json)\n"
@@ -61,7 +65,7 @@ static const struct {
     const char *name;
     cmd_fn fn;
 } commands[] = {
-    {"launch", cli_launch}, {"status", cli_status}, {"workers", cli_workers},
+    {"launch", cli_launch}, {"check", cli_check}, {"spec", cli_spec}, {"status", cli_status}, {"workers", cli_workers},
     {"results", cli_results}, {"logs", cli_logs}, {"cancel", cli_cancel},
     {"train", cli_train}, {"keygen", cli_keygen}, {"report", cli_report},
 };

@@ -975,8 +975,10 @@ void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr)
     }
     /* scikit-learn's statistics are over splits; a split trained with
      * several seeds scores their mean. */
+    /* A sweep whose metric is a train_* name ranks by the training score
+     * (spec->objective_train): then that is the trial's mean. */
     for (int j = 0; j < ns && ok; j++) {
-        sc[j] = coord_trial_split_score(tr, j, false);
+        sc[j] = coord_trial_split_score(tr, j, s->spec->objective_train);
         ts[j] = coord_trial_split_score(tr, j, true);
     }
     if (ok) {
@@ -1437,8 +1439,8 @@ double coord_trial_p_vs_best(const coord_sweep_t *s, const coord_trial_t *tr)
         return NAN;
     double *y = x + n;
     for (int j = 0; j < n; j++) {   // same split order: repeat * folds + fold
-        x[j] = coord_trial_split_score(b, j, false);
-        y[j] = coord_trial_split_score(tr, j, false);
+        x[j] = coord_trial_split_score(b, j, s->spec->objective_train);
+        y[j] = coord_trial_split_score(tr, j, s->spec->objective_train);
     }
     coord_agg_ttest_t r;
     double p = NAN;

@@ -11,6 +11,11 @@
  *   int_uniform         an integer uniform on min..max inclusive
  *   q_uniform           round(U(min, max) / q) * q, as W&B, then moved one step of
  *                       q back inside [min, max] when rounding left it
+ *   q_log_uniform_values  round(exp(U(log min, log max)) / q) * q, likewise
+ *   normal, log_normal  N(mu, sigma) (of the logarithm), truncated to [min, max]
+ *                       (the parameter's range) by inverse-CDF sampling
+ * and, when q is set (the q_ forms; integer parameters, q = 1), the draw is
+ * rounded onto q's lattice inside [min, max] the same way.
  * A conditional parameter whose when: does not hold is absent and takes no
  * draw.  (The draws live in search.c, shared with TPE's startup trials.)
  * Observations are ignored, so trial k depends only on the seed and k: a

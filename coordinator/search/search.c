@@ -58,6 +58,8 @@ int coord_search_suggest(coord_search_t *s, coord_pval_t *vals)
     const coord_spec_t *spec = s->spec;
     int rc;
     s->parent = 0;  // a new configuration unless the strategy says otherwise
+    if (s->target_reached)
+        return COORD_SEARCH_DONE;
     if (s->suggested < spec->n_enqueue) {
         memcpy(vals, spec->enqueue + (size_t)s->suggested * (size_t)spec->n_params,
                (size_t)spec->n_params * sizeof *vals);
@@ -84,12 +86,20 @@ void coord_search_observe_epoch(coord_search_t *s, uint64_t trial, int epoch, do
 void coord_search_observe(coord_search_t *s, uint64_t trial, double score)
 {
     s->observed++;
+    /* metric.target: once a trial's score reaches it, no new trial starts;
+     * trials already running finish (W&B's sweep stops creating runs). */
+    const coord_spec_t *spec = s->spec;
+    if (spec->has_target && !isnan(score) &&
+        (spec->maximize ? score >= spec->target : score <= spec->target))
+        s->target_reached = true;
     if (s->ops->observe)
         s->ops->observe(s, trial, score);
 }
 
 bool coord_search_done(const coord_search_t *s)
 {
+    if (s->target_reached)
+        return true;
     if (s->suggested < s->spec->n_enqueue)
         return false;
     return s->ops->done ? s->ops->done(s) : false;
@@ -122,9 +132,87 @@ static double clamp(double v, double lo, double hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* x rounded to the nearest multiple of q inside [lo, hi].  Rounding can
+ * step just outside; the parser made sure a multiple of q lies inside, so
+ * one step back lands in range. */
+static double on_lattice(double x, double q, double lo, double hi)
+{
+    double y = round(x / q) * q;
+    if (y > hi + 1e-9 * fabs(q))
+        y -= q;
+    else if (y < lo - 1e-9 * fabs(q))
+        y += q;
+    return clamp(y, lo, hi);
+}
+
+/* The standard normal's quantile function: Acklam's rational approximation
+ * (relative error 1.15e-9) refined by one Halley step on erfc, which brings
+ * it to full double precision.  p in (0, 1). */
+static double norm_ppf(double p)
+{
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                               -2.759285104469687e+02, 1.383577518672690e+02,
+                               -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                               -1.556989798598866e+02, 6.680131188771972e+01,
+                               -1.328068155288572e+01};
+    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                               -2.400758277161838e+00, -2.549732539343734e+00,
+                               4.374664141464968e+00,  2.938163982698783e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                               2.445134137142996e+00, 3.754408661907416e+00};
+    double x;
+    if (p < 0.02425) {
+        double q = sqrt(-2 * log(p));
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+    } else if (p > 1 - 0.02425) {
+        double q = sqrt(-2 * log(1 - p));
+        x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+    } else {
+        double q = p - 0.5, r = q * q;
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+    }
+    double e = 0.5 * erfc(-x / sqrt(2.0)) - p;
+    double u = e * 2.50662827463100050242 * exp(x * x / 2);   // sqrt(2 pi)
+    return x - u / (1 + x * u / 2);
+}
+
+static double norm_cdf(double z)
+{
+    return 0.5 * erfc(-z / sqrt(2.0));
+}
+
+/* A draw of N(mu, sigma) (of its logarithm when lg) kept inside [lo, hi],
+ * widened by half a step of q so that every lattice point keeps its share:
+ * the inverse CDF of the truncated normal, one uniform per draw. */
+static double truncated_normal(hpt_rng_t *rng, double mu, double sigma, bool lg, double lo,
+                               double hi, double q)
+{
+    double h = q > 0 ? 0.5 * q : 0;
+    double a = lo - h, b = hi + h;
+    if (lg) {
+        a = a > 0 ? log(a) : -INFINITY;
+        b = log(b);
+    }
+    double pa = norm_cdf((a - mu) / sigma), pb = norm_cdf((b - mu) / sigma);
+    double u = pa + hpt_rng_uniform(rng) * (pb - pa);
+    /* Keep u strictly inside (0, 1): the parser refused ranges holding
+     * almost none of the distribution, so pb - pa is not tiny. */
+    if (!(u > 0))
+        u = 1e-300;
+    if (!(u < 1))
+        u = 1 - 1e-16;
+    double z = mu + sigma * norm_ppf(u);
+    return lg ? exp(z) : z;
+}
+
 coord_pval_t coord__search_sample(hpt_rng_t *rng, const coord_param_t *p)
 {
     coord_pval_t v = {0};
+    double x;
     switch (p->dist) {
     case COORD_PDIST_VALUE:
         return p->values[0];
@@ -147,30 +235,31 @@ coord_pval_t coord__search_sample(hpt_rng_t *rng, const coord_param_t *p)
          * last edge; that mass belongs to the last possible value. */
         return p->values[last];
     }
-    case COORD_PDIST_UNIFORM:
-        v.num = clamp(p->min + hpt_rng_uniform(rng) * (p->max - p->min), p->min, p->max);
-        return v;
-    case COORD_PDIST_LOG_UNIFORM_VALUES: {
-        double lo = log(p->min), hi = log(p->max);
-        v.num = clamp(exp(lo + hpt_rng_uniform(rng) * (hi - lo)), p->min, p->max);
-        return v;
-    }
     case COORD_PDIST_INT_UNIFORM:
         v.num = p->min + (double)below64(rng, (uint64_t)(p->max - p->min) + 1);
         return v;
-    case COORD_PDIST_Q_UNIFORM: {
-        double x = p->min + hpt_rng_uniform(rng) * (p->max - p->min);
-        double q = p->q, y = round(x / q) * q;
-        /* Rounding can step just outside [min, max]; the parser made sure a
-         * multiple of q lies inside, so one step back lands in range. */
-        if (y > p->max + 1e-9 * fabs(q))
-            y -= q;
-        else if (y < p->min - 1e-9 * fabs(q))
-            y += q;
-        v.num = clamp(y, p->min, p->max);
+    case COORD_PDIST_UNIFORM:
+    case COORD_PDIST_Q_UNIFORM:
+        x = p->min + hpt_rng_uniform(rng) * (p->max - p->min);
+        break;
+    case COORD_PDIST_LOG_UNIFORM_VALUES:
+    case COORD_PDIST_Q_LOG_UNIFORM_VALUES: {
+        double lo = log(p->min), hi = log(p->max);
+        x = exp(lo + hpt_rng_uniform(rng) * (hi - lo));
+        break;
+    }
+    case COORD_PDIST_NORMAL:
+    case COORD_PDIST_LOG_NORMAL:
+        x = truncated_normal(rng, p->mu, p->sigma, p->dist == COORD_PDIST_LOG_NORMAL, p->min,
+                             p->max, p->q);
+        break;
+    default:
         return v;
     }
-    }
+    /* q (q_uniform, the q_ forms, integer parameters) rounds onto its
+     * lattice inside [min, max]; otherwise the draw is clamped (rounding of
+     * exp/log can step a hair outside). */
+    v.num = p->q > 0 ? on_lattice(x, p->q, p->min, p->max) : clamp(x, p->min, p->max);
     return v;
 }
 

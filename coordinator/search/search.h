@@ -71,6 +71,8 @@ struct coord_search {
     uint64_t parent;            // set by suggest: the earlier trial this one continues with
                                 // a larger budget (hyperband, asha promotions), or 0 for a
                                 // new configuration; the wrapper resets it before each call
+    bool target_reached;        // metric.target: an observed score reached it, so no new
+                                // trial is suggested (W&B's meaning)
     void *state;                // the strategy's own
 };
 

@@ -17,7 +17,9 @@
  *     recent trials of the group and a linear ramp from 1/n up to 1 for the
  *     older ones.
  *   - Numeric parameters: truncated Gaussians on the parameter's range in
- *     model space (log space for log_uniform_values; int_uniform and
+ *     model space (log space for log_uniform_values, q_log_uniform_values
+ *     and log_normal; a normal is modelled on mu +- 4 sigma within the
+ *     parameter's range; int_uniform and
  *     q_uniform widened by half a step at each end, as Optuna does), centred
  *     on the observations, with Optuna's bandwidths: the larger gap to a
  *     neighbour in sorted order (the outermost kernels use their inner gap),
@@ -194,12 +196,20 @@ static int param_setup(tparam_t *m, const coord_param_t *p)
         m->hi = m->vmax = p->max;
         return 0;
     case COORD_PDIST_LOG_UNIFORM_VALUES:
+    case COORD_PDIST_Q_LOG_UNIFORM_VALUES:
         m->kind = M_NUM;
         m->log = true;
         m->vmin = p->min;
         m->vmax = p->max;
         m->lo = log(p->min);
         m->hi = log(p->max);
+        if (p->q > 0) {
+            /* Rounded to q's lattice (q_log_uniform_values, an integer
+             * parameter): the lattice's ends bound the values. */
+            m->q = p->q;
+            m->vmin = ceil(p->min / p->q - 1e-9) * p->q;
+            m->vmax = floor(p->max / p->q + 1e-9) * p->q;
+        }
         return 0;
     case COORD_PDIST_INT_UNIFORM:
         m->kind = M_NUM;
@@ -218,6 +228,39 @@ static int param_setup(tparam_t *m, const coord_param_t *p)
         m->lo = m->vmin - 0.5 * p->q;
         m->hi = m->vmax + 0.5 * p->q;
         return 0;
+    case COORD_PDIST_NORMAL:
+    case COORD_PDIST_LOG_NORMAL: {
+        /* Modelled on mu +- 4 sigma (of the logarithm for log_normal) within
+         * the parameter's range: the startup trials follow the normal
+         * itself; TPE's kernels and prior live on that interval. */
+        bool lg = p->dist == COORD_PDIST_LOG_NORMAL;
+        m->kind = M_NUM;
+        m->log = lg;
+        double a = lg ? (p->min > 0 ? log(p->min) : -INFINITY) : p->min;
+        double b = lg ? log(p->max) : p->max;
+        m->lo = fmax(a, p->mu - 4 * p->sigma);
+        m->hi = fmin(b, p->mu + 4 * p->sigma);
+        if (!(m->lo < m->hi)) {   // the range lies in a tail: model the range itself
+            m->lo = a > -INFINITY ? a : b - 8 * p->sigma;
+            m->hi = b;
+        }
+        m->vmin = lg ? exp(m->lo) : m->lo;
+        m->vmax = lg ? exp(m->hi) : m->hi;
+        if (p->q > 0) {
+            m->q = p->q;
+            double qlo = ceil(fmax(m->vmin, p->min) / p->q - 1e-9) * p->q;
+            double qhi = floor(fmin(m->vmax, p->max) / p->q + 1e-9) * p->q;
+            if (qlo <= qhi) {
+                m->vmin = qlo;
+                m->vmax = qhi;
+            } else {   // narrower than a step: the lattice point nearest mu's range
+                m->vmin = m->vmax = fmin(fmax(round((m->vmin + m->vmax) / 2 / p->q) * p->q,
+                                              ceil(p->min / p->q - 1e-9) * p->q),
+                                         floor(p->max / p->q + 1e-9) * p->q);
+            }
+        }
+        return 0;
+    }
     }
     return -EINVAL;
 }
@@ -328,7 +371,8 @@ static int tpe_init(coord_search_t *s, hpt_err *err)
         if (!listed && !(p->min < p->max))
             return hpt_err_set(err, -EINVAL, "parameters.%.31s: min must be less than max",
                                p->name);
-        if (p->dist == COORD_PDIST_LOG_UNIFORM_VALUES && !(p->min > 0))
+        if ((p->dist == COORD_PDIST_LOG_UNIFORM_VALUES ||
+             p->dist == COORD_PDIST_Q_LOG_UNIFORM_VALUES) && !(p->min > 0))
             return hpt_err_set(err, -EINVAL, "parameters.%.31s: min must be greater than 0",
                                p->name);
         if (p->dist == COORD_PDIST_Q_UNIFORM && !(p->q > 0))

@@ -38,7 +38,7 @@ ADDR=tcp://127.0.0.1:$PORT
 # --- hptune --help lists every command ---------------------------------------
 check
 "$HPTUNE" --help >"$out" 2>"$err" || fail "hptune --help exited non-zero"
-for cmd in launch status workers results report logs cancel train; do
+for cmd in launch check spec status workers results report logs cancel train; do
     grep -q "^  $cmd " "$out" || fail "hptune --help does not list '$cmd'"
 done
 grep -q HPTUNE_COORDINATOR "$out" || fail "hptune --help does not mention HPTUNE_COORDINATOR"
@@ -155,6 +155,51 @@ if [ "$(id -u)" -ne 0 ]; then # root reads anything
     expect_usage "cannot read spec '$tmp/secret.yaml': Permission denied" \
         launch "$tmp/secret.yaml"
 fi
+
+# --- check: no coordinator needed; 0 valid, 2 invalid with every error --------
+help_has check --trials --quiet "PATH:LINE:COL" "W&B" "launch --check"
+printf 'dataset: mnist\nmethod: grid\nparameters:\n  units: {values: [8, 16]}\n' \
+    >"$tmp/ok.yaml"
+check
+"$HPTUNE" check "$tmp/ok.yaml" --trials 5 >"$out" 2>"$err"
+rc=$?
+[ "$rc" -eq 0 ] || fail "check of a valid spec exited $rc: $(cat "$err")"
+grep -q "^$tmp/ok.yaml: valid" "$out" || fail "check: no 'valid' line: $(cat "$out")"
+grep -q "trials   2$" "$out" || fail "check: no trial count: $(cat "$out")"
+grep -q "tasks    11 (2 trials x 5 splits + 1 refit)" "$out" || fail "check: no task count"
+grep -q "^ *2  16$" "$out" || fail "check --trials: no second trial: $(cat "$out")"
+[ -s "$err" ] && fail "check of a valid spec wrote to stderr: $(cat "$err")"
+check
+"$HPTUNE" check "$tmp/ok.yaml" -q >"$out" 2>"$err"
+[ "$?" -eq 0 ] && [ ! -s "$out" ] || fail "check -q printed something: $(cat "$out")"
+check
+"$HPTUNE" launch --check "$tmp/ok.yaml" --coordinator "$ADDR" >"$out" 2>"$err"
+rc=$?
+[ "$rc" -eq 0 ] || fail "launch --check of a valid spec exited $rc (it must not connect)"
+grep -q "^$tmp/ok.yaml: valid" "$out" || fail "launch --check: no 'valid' line"
+printf 'dataset: mnist\nmethod: grd\nparameters:\n  units: {values: [8, 8]}\n' \
+    >"$tmp/bad.yaml"
+check
+"$HPTUNE" check "$tmp/bad.yaml" >"$out" 2>"$err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "check of an invalid spec exited $rc"
+grep -q "^$tmp/bad.yaml:2:9: method: unknown method 'grd'" "$err" ||
+    fail "check: the method error is missing: $(cat "$err")"
+grep -q "^$tmp/bad.yaml: invalid: " "$err" || fail "check: no 'invalid' line: $(cat "$err")"
+[ -s "$out" ] && fail "check of an invalid spec wrote to stdout: $(cat "$out")"
+expect_usage "hptune check: missing SPEC" check
+expect_usage "hptune check: --trials: '0' is not an integer in 1..100000" check a.yaml -t 0
+expect_usage "cannot read spec '$tmp/nope.yaml': No such file or directory" \
+    check "$tmp/nope.yaml"
+expect_usage "hptune launch: --check and --wait exclude each other" launch a.yaml --check -w
+
+# --- spec aliases: the alias table ------------------------------------------
+help_has spec aliases "docs/spec.md"
+check
+"$HPTUNE" spec aliases >"$out" 2>"$err" || fail "spec aliases exited non-zero"
+grep -q "^  lr  *learning_rate" "$out" || fail "spec aliases lacks lr: $(head -5 "$out")"
+grep -q "^  xavier  *glorot_uniform" "$out" || fail "spec aliases lacks xavier"
+expect_usage "hptune spec: unknown subcommand 'alias' (allowed: aliases)" spec alias
 
 # --- nobody at the address: exit 3 naming it, within the timeout --------------
 printf 'name: x\ndataset: mnist\nmethod: grid\nparameters:\n  units: {values: [8]}\n' \

@@ -1,21 +1,28 @@
 /*
- * fuzz_spec.c: fuzz target for sweep specs (coordinator/coord_spec.c and the
- * search strategies), the text a client submits and the coordinator parses
- * on its loop thread.
+ * fuzz_spec.c: fuzz target for sweep specs (coordinator/coord_spec.c,
+ * coord_spec_wandb.c for the W&B forms, coord_aliases.c, coord_check.c and
+ * the search strategies), the text a client submits and the coordinator
+ * parses on its loop thread.
  *
- * The input is the spec text (not NUL-terminated, as the parser allows).  A
- * rejected spec must come back as a negative errno with a message and no
- * spec.  An accepted one is run the way coord_sweep_submit and the
- * scheduler run it: coord_search_new, then a few suggestions, each applied
- * with coord_spec_apply and its values formatted for display.  A trial the
- * spec produces and coord_spec_apply accepts must also survive the trip to
- * the worker (hpt_proto_hparams_to_wire / _from_wire): otherwise the task
- * would fail on every worker instead of being refused at submission.
+ * The input is the spec text (not NUL-terminated, as the parser allows).  It
+ * goes through coord_check_spec, as the coordinator's Submit handler and
+ * `hptune check` run it.  A rejected spec must come back as a negative
+ * errno with at least one error, each a whole line naming the path, and no
+ * spec.  An accepted one gets its report (coord_check_report) and is run
+ * the way coord_sweep_submit and the scheduler run it: coord_search_new,
+ * then a few suggestions, each applied with coord_spec_apply and its values
+ * formatted for display.  A trial the spec produces and coord_spec_apply
+ * accepts must also survive the trip to the worker
+ * (hpt_proto_hparams_to_wire / _from_wire): otherwise the task would fail on
+ * every worker instead of being refused at submission.  coord_spec_parse
+ * (the first error in an hpt_err) must agree with it.
  */
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "coord_check.h"
 #include "coord_spec.h"
 #include "fuzz.h"
 #include "proto_io.h"
@@ -38,6 +45,15 @@ static void check_spec_invariants(const coord_spec_t *spec)
         if (p->dist == COORD_PDIST_VALUE || p->dist == COORD_PDIST_VALUES ||
             p->dist == COORD_PDIST_CATEGORICAL)
             FUZZ_CHECK(p->n_values >= 1 && p->values != NULL);
+        if (p->dist != COORD_PDIST_VALUE && p->dist != COORD_PDIST_VALUES &&
+            p->dist != COORD_PDIST_CATEGORICAL) {
+            FUZZ_CHECK(isfinite(p->min) && isfinite(p->max) && p->min <= p->max);
+            FUZZ_CHECK(p->q >= 0 && isfinite(p->q));
+            if (p->dist == COORD_PDIST_NORMAL || p->dist == COORD_PDIST_LOG_NORMAL)
+                FUZZ_CHECK(p->sigma > 0 && isfinite(p->mu));
+        }
+        if (p->kind == COORD_PKIND_ARCH)
+            FUZZ_CHECK(p->arch != NULL || p->n_values == 0);
         if (p->dist == COORD_PDIST_CATEGORICAL && p->probs) {
             double sum = 0;
             for (int k = 0; k < p->n_values; k++) {
@@ -104,19 +120,37 @@ static void run_search(const coord_spec_t *spec)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    coord_spec_t *spec = NULL;
+    coord_check_t c;
+    int rc = coord_check_spec((const char *)data, size, "fuzz.yaml", &c);
+    /* The hpt_err form agrees on whether the spec parses (the check adds
+     * only the sweep-size limit and the search's own refusals). */
+    coord_spec_t *again = NULL;
     hpt_err err = {0};
-    int rc = coord_spec_parse((const char *)data, size, "fuzz.yaml", &spec, &err);
+    int prc = coord_spec_parse((const char *)data, size, "fuzz.yaml", &again, &err);
+    FUZZ_CHECK(prc == 0 || (again == NULL && err.msg[0] != '\0'));
+    if (rc == 0)
+        FUZZ_CHECK(prc == 0);
+    coord_spec_destroy(&again);
+    int errors = 0;
+    for (int i = 0; i < c.diags.n; i++) {
+        const char *t = c.diags.v[i].text;
+        FUZZ_CHECK(t && strncmp(t, "fuzz.yaml:", 10) == 0 && !strchr(t, '\n'));
+        errors += c.diags.v[i].level == COORD_DIAG_ERROR;
+    }
     if (rc < 0) {
-        FUZZ_CHECK(spec == NULL);
+        FUZZ_CHECK(c.spec == NULL);
         FUZZ_CHECK(rc == -EINVAL || rc == -ENOMEM);
-        FUZZ_CHECK(err.msg[0] != '\0' && memchr(err.msg, '\0', sizeof err.msg));
+        FUZZ_CHECK(rc == -ENOMEM || (errors >= 1 && c.diags.n_errors >= errors));
+        coord_check_free(&c);
         return 0;
     }
-    FUZZ_CHECK(rc == 0 && spec != NULL);
-    check_spec_invariants(spec);
-    run_search(spec);
-    coord_spec_destroy(&spec);
-    FUZZ_CHECK(spec == NULL);
+    FUZZ_CHECK(rc == 0 && c.spec != NULL && errors == 0);
+    check_spec_invariants(c.spec);
+    char *report = coord_check_report(&c, 3);
+    FUZZ_CHECK(report != NULL);
+    free(report);
+    run_search(c.spec);
+    coord_check_free(&c);
+    FUZZ_CHECK(c.spec == NULL);
     return 0;
 }

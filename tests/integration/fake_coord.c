@@ -23,7 +23,8 @@
  *                          test_objective, and the hparams layers units
  *                          (comma list) activation init optimizer lr
  *                          momentum nesterov dropout input_dropout
- *                          weight_constraint batch_size epochs seed metric
+ *                          weight_constraint weight_decay batch_size epochs
+ *                          seed metric
  *   cancel NAME TASK ATTEMPT
  *   wait result TASK MS    until the Result of TASK arrived (now or earlier)
  *   wait progress TASK EPOCH MS
@@ -354,6 +355,7 @@ static void cmd_assign(char *args)
         else if (!strcmp(kv, "dropout")) hp.dropout = d;
         else if (!strcmp(kv, "input_dropout")) hp.input_dropout = d;
         else if (!strcmp(kv, "weight_constraint")) hp.weight_constraint = d;
+        else if (!strcmp(kv, "weight_decay")) hp.weight_decay = d;
         else if (!strcmp(kv, "batch_size")) hp.batch_size = (int)u;
         else if (!strcmp(kv, "epochs")) hp.epochs = (int)u;
         else if (!strcmp(kv, "seed")) hp.seed = u;

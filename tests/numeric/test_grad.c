@@ -1,7 +1,8 @@
 /*
  * test_grad.c: finite-difference check of hpt_mlp_backward for every hidden
- * activation, 1, 2 and 3 hidden layers, with and without dropout, and of a
- * network with softmax hidden layers against a double-precision reference.
+ * activation, 1, 2 and 3 hidden layers, with and without dropout, with L2
+ * weight decay (Keras' kernel_regularizer=l2), and of a network with softmax
+ * hidden layers against a double-precision reference.
  *
  * Method: central differences on every parameter.  The loss is recomputed in
  * double from the forward's probabilities (the float mean loss would add
@@ -47,9 +48,12 @@ typedef struct {
     hpt_act_t act;
     float keep_scale;       // 1 / (1 - dropout) as the library computes it, or 1
     int hidden;
+    double l2;              // the L2 coefficient the model was built with (0 = off)
 } gcase;
 
-/* Mean cross-entropy in double from a forward's probabilities. */
+/* The loss in double from a forward's probabilities: mean cross-entropy plus
+ * l2 * sum(W^2) over every layer's kernel (not the biases), written out
+ * again here from the model's weights. */
 static double loss_of(const gcase *c)
 {
     const float *p = hpt_mlp_forward(c->m, c->x, BATCH, c->mode, NULL);
@@ -57,7 +61,15 @@ static double loss_of(const gcase *c)
     double s = 0;
     for (int r = 0; r < BATCH; r++)
         s -= log((double)p[r * N_OUT + c->y[r]]);
-    return s / BATCH;
+    double pen = 0;
+    for (int l = 0; c->l2 > 0 && l <= c->hidden; l++) {
+        float *W;
+        int fi, fo;
+        hpt_mlp_layer(c->m, l, &W, NULL, &fi, &fo);
+        for (int i = 0; i < fi * fo; i++)
+            pen += (double)W[i] * W[i];
+    }
+    return s / BATCH + c->l2 * pen;
 }
 
 /* Which linear piece of the activation each hidden unit of the last
@@ -93,9 +105,11 @@ typedef struct {
     double max_rel, max_abs;
 } gstats;
 
-static void check_one(hpt_act_t act, int hidden, bool dropout, uint64_t seed, gstats *st)
+static void check_one(hpt_act_t act, int hidden, bool dropout, double l2, uint64_t seed,
+                      gstats *st)
 {
     hpt_hparams_t hp = HPT_HPARAMS_DEFAULT;
+    hp.weight_decay = l2;
     hp.layers = hidden;
     for (int l = 0; l < hidden; l++)
         hp.units[l] = UNITS[l];
@@ -106,7 +120,7 @@ static void check_one(hpt_act_t act, int hidden, bool dropout, uint64_t seed, gs
 
     hpt_rng_t rng;
     hpt_rng_seed(&rng, seed);
-    gcase c = {.act = act, .hidden = hidden, .keep_scale = 1.0f,
+    gcase c = {.act = act, .hidden = hidden, .keep_scale = 1.0f, .l2 = (float)l2,
                .mode = dropout ? HPT_MLP_TRAIN_FIXED : HPT_MLP_EVAL};
     if (dropout) {
         float rate = (float)hp.dropout;
@@ -184,8 +198,8 @@ static void check_one(hpt_act_t act, int hidden, bool dropout, uint64_t seed, gs
         double err = fabs(gn - ga[i]);
         double scale = fmax(fabs(gn), fabs(ga[i]));
         if (!(err <= REL_TOL * scale + ABS_TOL)) {
-            fprintf(stderr, "%s hidden=%d dropout=%d param %zu: analytic %.8g numeric %.8g\n",
-                    hpt_act_name(act), hidden, dropout, i, ga[i], gn);
+            fprintf(stderr, "%s hidden=%d dropout=%d l2=%g param %zu: analytic %.8g numeric "
+                    "%.8g\n", hpt_act_name(act), hidden, dropout, l2, i, ga[i], gn);
             ASSERT(err <= REL_TOL * scale + ABS_TOL);
         }
         if (scale > 1e-3)
@@ -206,8 +220,8 @@ static void check_activation(hpt_act_t act)
     gstats st = {0};
     for (int hidden = 1; hidden <= MAX_HIDDEN; hidden++)
         for (int d = 0; d < 2; d++)
-            check_one(act, hidden, d, 100 * (uint64_t)act + 10 * (uint64_t)hidden + (uint64_t)d,
-                      &st);
+            check_one(act, hidden, d, 0.0,
+                      100 * (uint64_t)act + 10 * (uint64_t)hidden + (uint64_t)d, &st);
     fprintf(stderr, "  %-12s checked %d skipped %d max rel err %.2e max abs err %.2e\n",
             hpt_act_name(act), st.checked, st.skipped, st.max_rel, st.max_abs);
 }
@@ -222,6 +236,84 @@ HPT_TEST(softplus) { check_activation(HPT_ACT_SOFTPLUS); }
 HPT_TEST(softsign) { check_activation(HPT_ACT_SOFTSIGN); }
 HPT_TEST(linear) { check_activation(HPT_ACT_LINEAR); }
 HPT_TEST(softmax) { check_activation(HPT_ACT_SOFTMAX); }
+
+// --- L2 weight decay
+
+/* The L2 term's gradient 2 lambda W against finite differences of the loss
+ * with lambda * sum(W^2), for a smooth and a kinked activation, 1 to 3
+ * hidden layers, with and without dropout.  lambda = 0.2 is large enough
+ * that the term dominates many coordinates, so a wrong factor (lambda W
+ * instead of 2 lambda W) or a penalty on the biases fails the check. */
+static void check_l2(hpt_act_t act)
+{
+    gstats st = {0};
+    for (int hidden = 1; hidden <= MAX_HIDDEN; hidden++)
+        for (int d = 0; d < 2; d++)
+            check_one(act, hidden, d, 0.2,
+                      7000 + 100 * (uint64_t)act + 10 * (uint64_t)hidden + (uint64_t)d, &st);
+    fprintf(stderr, "  l2 %-9s checked %d skipped %d max rel err %.2e max abs err %.2e\n",
+            hpt_act_name(act), st.checked, st.skipped, st.max_rel, st.max_abs);
+}
+
+HPT_TEST(l2_tanh) { check_l2(HPT_ACT_TANH); }
+HPT_TEST(l2_relu) { check_l2(HPT_ACT_RELU); }
+HPT_TEST(l2_softmax) { check_l2(HPT_ACT_SOFTMAX); }
+
+/* The L2 part of the gradient is exactly 2 lambda W on kernels and nothing
+ * on biases: the gradient with lambda minus the gradient without, on the
+ * same weights and batch.  With adamw the model adds no L2 term at all (its
+ * decay is the optimizer's), so both gradients and losses agree. */
+HPT_TEST(l2_term_is_kernels_only)
+{
+    float x[BATCH * N_IN];
+    uint8_t y[BATCH];
+    hpt_rng_t rng;
+    hpt_rng_seed(&rng, 31);
+    for (int i = 0; i < BATCH * N_IN; i++)
+        x[i] = (float)hpt_rng_normal(&rng);
+    for (int r = 0; r < BATCH; r++)
+        y[r] = (uint8_t)hpt_rng_below(&rng, N_OUT);
+    for (int adamw = 0; adamw < 2; adamw++) {
+        hpt_hparams_t hp = HPT_HPARAMS_DEFAULT;
+        hp.layers = 2;
+        hp.units[0] = 5;
+        hp.units[1] = 4;
+        hp.activation = HPT_ACT_TANH;
+        hp.optimizer = adamw ? HPT_OPT_ADAMW : HPT_OPT_SGD;
+        hpt_mlp_t *m0 = NULL, *m1 = NULL;
+        hpt_rng_t r0, r1;
+        hpt_rng_seed(&r0, 5);
+        hpt_rng_seed(&r1, 5);
+        ASSERT_OK(hpt_mlp_new(&m0, &hp, N_IN, N_OUT, BATCH, &r0, NULL));
+        hp.weight_decay = 0.1;
+        ASSERT_OK(hpt_mlp_new(&m1, &hp, N_IN, N_OUT, BATCH, &r1, NULL));
+        hpt_mlp_forward(m0, x, BATCH, HPT_MLP_EVAL, NULL);
+        hpt_mlp_forward(m1, x, BATCH, HPT_MLP_EVAL, NULL);
+        float l0 = hpt_mlp_backward(m0, y), l1 = hpt_mlp_backward(m1, y);
+        size_t n;
+        const float *g0 = hpt_mlp_grads(m0, &n), *g1 = hpt_mlp_grads(m1, NULL);
+        const float *w = hpt_mlp_params(m1, NULL);
+        double pen = 0;
+        size_t off = 0;
+        for (int l = 0; l < 3; l++) {
+            int fi, fo;
+            hpt_mlp_layer(m1, l, NULL, NULL, &fi, &fo);
+            for (size_t i = off; i < off + (size_t)fi * fo; i++) {
+                ASSERT_NEAR(g1[i] - g0[i], adamw ? 0.0 : 0.2 * w[i], 1e-6);
+                pen += (double)w[i] * w[i];
+            }
+            off += (size_t)fi * fo;
+            for (size_t i = off; i < off + (size_t)fo; i++)
+                ASSERT(g1[i] == g0[i]);  // biases: no penalty
+            off += (size_t)fo;
+        }
+        ASSERT_EQ(off, n);
+        ASSERT_NEAR(l1 - l0, adamw ? 0.0 : 0.1 * pen, 1e-5);
+        ASSERT_NEAR(hpt_mlp_loss(m1, y), l1, 1e-6);
+        hpt_mlp_destroy(&m0);
+        hpt_mlp_destroy(&m1);
+    }
+}
 
 // --- softmax hidden layers against a double-precision reference
 

@@ -407,7 +407,7 @@ HPT_TEST(every_optimizer_learns)
     } cfg[] = {
         {HPT_OPT_SGD, 0.1, 0.0},     {HPT_OPT_NESTEROV, 0.05, 0.9}, {HPT_OPT_RMSPROP, 0.01, 0},
         {HPT_OPT_ADAGRAD, 0.1, 0},   {HPT_OPT_ADADELTA, 1.0, 0},    {HPT_OPT_ADAM, 0.01, 0},
-        {HPT_OPT_ADAMAX, 0.02, 0},   {HPT_OPT_NADAM, 0.01, 0},
+        {HPT_OPT_ADAMAX, 0.02, 0},   {HPT_OPT_NADAM, 0.01, 0},      {HPT_OPT_ADAMW, 0.01, 0},
     };
     _Static_assert(sizeof cfg / sizeof cfg[0] == HPT_OPT__COUNT, "one per optimizer");
     float x[NS * NI];
@@ -419,6 +419,7 @@ HPT_TEST(every_optimizer_learns)
         hp.optimizer = cfg[k].opt;
         hp.learning_rate = cfg[k].lr;
         hp.momentum = cfg[k].mom;
+        hp.weight_decay = cfg[k].opt == HPT_OPT_ADAMW ? 0.004 : 0.0;  // tf.keras AdamW's default
         hpt_rng_t rng;
         hpt_rng_seed(&rng, 77);
         hpt_mlp_t *m = NULL;

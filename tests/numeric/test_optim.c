@@ -250,6 +250,59 @@ HPT_TEST(nadam)
     run_and_compare(&hp, want, "nadam");
 }
 
+/* tf.keras AdamW: variable.assign_sub(variable * wd * lr) before the adam
+ * step (optimizer.py's _apply_weight_decay), with Keras' adam constants. */
+HPT_TEST(adamw)
+{
+    const double lr = 0.1, wd = 0.05;
+    double want[STEPS][N], w[N] = {W0[0], W0[1]}, m[N] = {0, 0}, v[N] = {0, 0};
+    for (int t = 0; t < STEPS; t++) {
+        double k = t + 1;
+        double lr_t = lr * sqrt(1 - pow(0.999, k)) / (1 - pow(0.9, k));
+        for (int i = 0; i < N; i++) {
+            w[i] -= w[i] * wd * lr;
+            m[i] = 0.9 * m[i] + 0.1 * G[t][i];
+            v[i] = 0.999 * v[i] + 0.001 * G[t][i] * G[t][i];
+            want[t][i] = w[i] = w[i] - lr_t * m[i] / (sqrt(v[i]) + 1e-7);
+        }
+    }
+    // By hand: the decay takes 1 * 0.05 * 0.1 = 0.005 off, adam's first step
+    // 0.1: 1 - 0.005 - 0.1 = 0.895.
+    ASSERT_NEAR(want[0][0], 0.895, 1e-5);
+    hpt_hparams_t hp = hp_for(HPT_OPT_ADAMW, lr, 0.0, false);
+    hp.weight_decay = wd;
+    run_and_compare(&hp, want, "adamw");
+}
+
+/* With weight_decay 0, adamw is adam, bit for bit; with zero gradients it
+ * only decays: w_t = w_0 (1 - lr wd)^t. */
+HPT_TEST(adamw_limits)
+{
+    hpt_hparams_t ha = hp_for(HPT_OPT_ADAM, 0.01, 0.0, false);
+    hpt_hparams_t hw = hp_for(HPT_OPT_ADAMW, 0.01, 0.0, false);
+    hpt_optim_t *oa = NULL, *ow = NULL;
+    ASSERT_OK(hpt_optim_new(&oa, &ha, N));
+    ASSERT_OK(hpt_optim_new(&ow, &hw, N));
+    float wa[N] = {1.0f, -2.0f}, ww[N] = {1.0f, -2.0f};
+    for (int t = 0; t < STEPS; t++) {
+        float g[N] = {(float)G[t][0], (float)G[t][1]};
+        hpt_optim_step(oa, wa, g);
+        hpt_optim_step(ow, ww, g);
+        ASSERT(wa[0] == ww[0] && wa[1] == ww[1]);
+    }
+    hpt_optim_destroy(&oa);
+    hpt_optim_destroy(&ow);
+
+    hw.weight_decay = 0.5;
+    ASSERT_OK(hpt_optim_new(&ow, &hw, N));
+    float w[N] = {1.0f, -2.0f}, z[N] = {0, 0};
+    for (int t = 0; t < 10; t++)
+        hpt_optim_step(ow, w, z);
+    ASSERT_NEAR(w[0], pow(1 - 0.01 * 0.5, 10), 1e-6);
+    ASSERT_NEAR(w[1], -2 * pow(1 - 0.01 * 0.5, 10), 2e-6);
+    hpt_optim_destroy(&ow);
+}
+
 // --- contract
 
 HPT_TEST(bad_args)
@@ -266,7 +319,8 @@ HPT_TEST(bad_args)
 
 HPT_TEST(zero_gradient_is_fixed_point)
 {
-    // Every optimizer leaves w unchanged when all gradients are zero.
+    // Every optimizer leaves w unchanged when all gradients are zero (with
+    // weight_decay 0, its default; adamw_limits covers the decay).
     for (int k = 0; k < HPT_OPT__COUNT; k++) {
         hpt_hparams_t hp = hp_for((hpt_opt_t)k, 0.1, 0.9, false);
         hpt_optim_t *o = NULL;

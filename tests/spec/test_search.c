@@ -496,4 +496,58 @@ HPT_TEST(enqueue_random)
     coord_spec_destroy(&b);
 }
 
+/* W&B's distributions (issue 12): normal and log_normal truncated to the
+ * parameter's range with the right centre and spread, q_normal and
+ * q_log_uniform_values on their lattice, log_uniform_values on an integer
+ * parameter drawing integers, the legacy exponent form's range. */
+HPT_TEST(random_wandb_distributions)
+{
+    coord_spec_t *spec = parse("method: random\nbudget: {max_trials: 20000}\nparameters:\n"
+                               "  dropout: {distribution: normal, mu: 0.3, sigma: 0.05}\n"
+                               "  momentum: {distribution: normal, mu: 0.95, sigma: 0.1}\n"
+                               "  batch_size: {distribution: q_normal, mu: 64, sigma: 16, q: 8}\n"
+                               "  learning_rate: {distribution: log_normal, mu: -6.9, sigma: 0.5}\n"
+                               "  units: {distribution: q_log_uniform_values, min: 32, max: 256, "
+                               "q: 8}\n"
+                               "  epochs: {distribution: log_uniform_values, min: 2, max: 50}\n"
+                               "  weight_decay: {distribution: log_uniform, min: -9.21, "
+                               "max: -4.6}\n");
+    coord_search_t *s = search(spec);
+    enum { N = 20000 };
+    double drop = 0, drop2 = 0, llr = 0, mom_max = 0;
+    int units_lo = 0, epochs_lo = 0, epochs_hi = 0;
+    coord_pval_t v[7];
+    for (int k = 0; k < N; k++) {
+        ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_OK);
+        ASSERT(v[0].num >= 0 && v[0].num < 1);
+        drop += v[0].num;
+        drop2 += v[0].num * v[0].num;
+        // momentum's range is [0, 1): the normal's upper tail is cut off.
+        ASSERT(v[1].num >= 0 && v[1].num < 1);
+        mom_max = fmax(mom_max, v[1].num);
+        ASSERT(fmod(v[2].num, 8) == 0 && v[2].num >= 8);
+        ASSERT(v[3].num > 0 && v[3].num <= 10);
+        llr += log(v[3].num);
+        ASSERT(fmod(v[4].num, 8) == 0 && v[4].num >= 32 && v[4].num <= 256);
+        units_lo += v[4].num == 32;
+        ASSERT(v[5].num == floor(v[5].num) && v[5].num >= 2 && v[5].num <= 50);
+        epochs_lo += v[5].num == 2;
+        epochs_hi += v[5].num == 50;
+        ASSERT(v[6].num >= exp(-9.21) * (1 - 1e-12) && v[6].num <= exp(-4.6) * (1 + 1e-12));
+        hpt_hparams_t hp;
+        hpt_err err = {0};
+        if (coord_spec_apply(spec, v, &hp, &err) != 0)
+            HPT__FAIL("trial %d does not apply: %s", k, err.msg);
+    }
+    // N(0.3, 0.05): mean and sd (SE of the mean ~0.0004).
+    double m = drop / N, sd = sqrt(drop2 / N - m * m);
+    ASSERT_NEAR(m, 0.3, 0.003);
+    ASSERT_NEAR(sd, 0.05, 0.002);
+    ASSERT(mom_max > 0.99);   // mass up to the open end, never at it
+    ASSERT_NEAR(llr / N, -6.9, 0.02);   // log_normal: the logarithm's mean
+    ASSERT(units_lo > 0 && epochs_lo > 0 && epochs_hi > 0);
+    coord_search_destroy(&s);
+    coord_spec_destroy(&spec);
+}
+
 HPT_TEST_MAIN()

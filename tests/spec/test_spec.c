@@ -7,6 +7,7 @@
  * parsed too (SPEC_EXAMPLES_DIR, set by tests/spec/meson.build).
  */
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,16 +29,23 @@ static coord_spec_t *parse_ok_at(const char *text, const char *file, int line)
 }
 #define PARSE_OK(text) parse_ok_at((text), __FILE__, __LINE__)
 
+/* The spec must be refused with exactly the errors in want: every error the
+ * parser reports, one per line, in file order. */
 static void expect_err_at(const char *text, const char *want, const char *file, int line)
 {
     coord_spec_t *spec = NULL;
-    hpt_err err = {0};
-    int rc = coord_spec_parse(text, strlen(text), "sweep.yaml", &spec, &err);
-    if (rc != -EINVAL || spec || strcmp(err.msg, want) != 0) {
+    coord_diags_t d;
+    int rc = coord_spec_parse_all(text, strlen(text), "sweep.yaml", &spec, &d);
+    char *got = coord_diags_text(&d, COORD_DIAG_ERROR);
+    if (getenv("HPT_SPEC_DUMP"))
+        fprintf(stderr, "DUMP %s:%d\n%s\nEND\n", file, line, got ? got : "(null)");
+    if (rc != -EINVAL || spec || !got || strcmp(got, want) != 0) {
         fprintf(stderr, "FAIL %s:%d: rc %d\n  want: %s\n  got:  %s\n", file, line, rc, want,
-                err.msg);
+                got ? got : "(null)");
         exit(1);
     }
+    free(got);
+    coord_diags_free(&d);
 }
 #define EXPECT_ERR(text, want) expect_err_at((text), (want), __FILE__, __LINE__)
 
@@ -63,170 +71,194 @@ static const bad_t bad[] = {
     {MINI "---\n" "name: two\n",
      "sweep.yaml:5:1: yaml: only one document is allowed"},
     {MINI "colour: red\n",
-     "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, "
-     "refit, score_train, priority, seed, model_seed, budget, parameters, tpe, coordinate, "
-     "hyperband, asha, alpha, test_objective, enqueue)"},
-    {"method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
-     "sweep.yaml:1:1: dataset: required key is missing"},
-    {"dataset: cifar10\n" "method: grid\n",
+     "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, refit, "
+     "score_train, priority, seed, model_seed, budget, parameters, tpe, coordinate, hyperband, "
+     "asha, alpha, test_objective, enqueue, run_cap, early_terminate, description, program, "
+     "command, project, entity, job, image_uri, controller, apiVersion, kind, scheduler, "
+     "metrics)"},
+    {"dataset: cifar10\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:10: dataset: unknown dataset 'cifar10' (allowed: mnist, mnist-10k, "
      "fashion-mnist, idx:/path/to/dir)"},
-    {"dataset: 'idx:'\n" "method: grid\n",
+    {"dataset: 'idx:'\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:10: dataset: idx: needs a directory, e.g. idx:/data/mnist"},
     {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:1:1: method: required key is missing"},
-    {"dataset: mnist\n" "method: grd\n",
-     "sweep.yaml:2:9: method: unknown method 'grd' (allowed: grid, random, bayes, "
-     "coordinate, hyperband, asha)"},
-    {"dataset: mnist\n" "method: [asha]\n",
+    {"dataset: mnist\n" "method: grd\n" "parameters:\n" "  epochs: {value: 2}\n",
+     "sweep.yaml:2:9: method: unknown method 'grd'; did you mean grid? (allowed: grid, random, "
+     "bayes, coordinate, hyperband, asha)"},
+    {"dataset: mnist\n" "method: [asha]\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:9: method: expected a method name, got a sequence (allowed: grid, random, "
      "bayes, coordinate, hyperband, asha)"},
     // metric, cv and the other scalar keys
-    {"dataset: mnist\n" "metric: {name: auc}\n",
+    {"dataset: mnist\n" "metric: {name: auc}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:16: metric.name: unknown metric 'auc' (allowed: accuracy, log_loss, "
-     "f1_macro)"},
-    {"dataset: mnist\n" "metric: {name: log_loss, goal: maximize}\n",
+     "f1_macro, or acc, loss, f1 and the other names of hptune spec aliases; in any case; "
+     "alone or after val_ for the held-out fold's score, after train_ for the training score)"},
+    {"dataset: mnist\n" "metric: {name: log_loss, goal: maximize}\n" "method: grid\n"
+     "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:32: metric.goal: log_loss is minimized, not maximized (allowed: "
      "minimize)"},
-    {"dataset: mnist\n" "metric: {goal: minimize}\n",
+    {"dataset: mnist\n" "metric: {goal: minimize}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:16: metric.goal: accuracy is maximized, not minimized (allowed: "
      "maximize)"},
-    {"dataset: mnist\n" "metric: {name: accuracy, goal: up}\n",
+    {"dataset: mnist\n" "metric: {name: accuracy, goal: up}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:32: metric.goal: unknown goal 'up' (allowed: maximize, minimize)"},
-    {"dataset: mnist\n" "metric: accuracy\n",
+    {"dataset: mnist\n" "metric: accuracy\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:9: metric: expected a mapping, got 'accuracy'"},
-    {"dataset: mnist\n" "cv: {folds: 1}\n",
+    {"dataset: mnist\n" "cv: {folds: 1}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.folds: 1 is out of range (2..100)"},
-    {"dataset: mnist\n" "cv: {folds: 101}\n",
+    {"dataset: mnist\n" "cv: {folds: 101}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.folds: 101 is out of range (2..100)"},
-    {"dataset: mnist\n" "cv: {folds: five}\n",
+    {"dataset: mnist\n" "cv: {folds: five}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.folds: expected an integer, got 'five'"},
-    {"dataset: mnist\n" "cv: {folds: \"5\"}\n",
-     "sweep.yaml:2:13: cv.folds: expected an integer, got the string \"5\""},
-    {"dataset: mnist\n" "cv: {stratified: yes}\n",
+    // One wording for a bad value, quoted or not; a quoted number is a number.
+    {"dataset: mnist\n" "cv: {folds: \"five\"}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: \"2\"}\n",
+     "sweep.yaml:2:13: cv.folds: expected an integer, got 'five'"},
+    {"dataset: mnist\n" "cv: {stratified: yes}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:18: cv.stratified: expected true or false, got 'yes'"},
-    {"dataset: mnist\n" "cv: {repeats: 0}\n",
+    {"dataset: mnist\n" "cv: {repeats: 0}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:15: cv.repeats: 0 is out of range (1..100)"},
-    {"dataset: mnist\n" "cv: {seed: -1}\n",
+    {"dataset: mnist\n" "cv: {seed: -1}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:12: cv.seed: -1 is out of range (0..18446744073709551615)"},
-    {"dataset: mnist\n" "cv: {k: 5}\n",
+    {"dataset: mnist\n" "cv: {k: 5}\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:6: cv.k: unknown key (allowed: folds, stratified, shuffle, seed, "
      "repeats, seeds)"},
-    {"dataset: mnist\n" "cv: [5]\n",
+    {"dataset: mnist\n" "cv: [5]\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:5: cv: expected a mapping, got a sequence"},
-    {"dataset: mnist\n" "refit: 1\n",
+    {"dataset: mnist\n" "refit: 1\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:8: refit: expected true or false, got '1'"},
-    {"dataset: mnist\n" "priority: 1001\n",
+    {"dataset: mnist\n" "priority: 1001\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:11: priority: 1001 is out of range (-1000..1000)"},
-    {"dataset: mnist\n" "name: ''\n",
+    {"dataset: mnist\n" "name: ''\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
      "sweep.yaml:2:7: name: must not be empty"},
-    {"dataset: mnist\n" "budget: {max_trials: 0}\n",
+    {"dataset: mnist\n" "budget: {max_trials: 0}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:22: budget.max_trials: 0 is out of range (1..1000000)"},
-    {"dataset: mnist\n" "method: grid\n" "method: random\n",
+    {"dataset: mnist\n" "method: grid\n" "method: random\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:3:1: method: duplicate key (first given at 2:1)"},
     // random search needs a budget
-    {"dataset: mnist\n" "method: random\n" "parameters:\n" "  epochs: {value: 2}\n",
-     "sweep.yaml:2:9: budget.max_trials: required by method random"},
-    {"dataset: mnist\n" "method: random\n" "budget: {max_parallel: 2}\n" "parameters:\n"
-     "  epochs: {value: 2}\n",
-     "sweep.yaml:3:9: budget.max_trials: required by method random"},
     // parameters: names and forms
     {"dataset: mnist\n" "method: grid\n" "parameters: {}\n",
      "sweep.yaml:3:13: parameters: must name at least one parameter"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n"
      "  colour: {value: red}\n",
      "sweep.yaml:5:3: parameters.colour: unknown parameter (allowed: layers, units, "
-     "units_1..units_8, activation, init_mode, optimizer, learning_rate, momentum, "
-     "nesterov, dropout, input_dropout, weight_constraint, batch_size, epochs, seed)"},
-    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n" "  epochs: {value: 3}\n",
-     "sweep.yaml:4:3: parameters.epochs: duplicate key (first given at 3:3)"},
-    {"dataset: mnist\n" "parameters:\n" "  epochs: 2\n",
+     "units_1..units_8, hidden_sizes, activation, init_mode, optimizer, learning_rate, "
+     "momentum, nesterov, dropout, input_dropout, weight_constraint, weight_decay, batch_size, "
+     "epochs, seed; aliases such as lr, hidden_size, num_layers, weight_init: hptune spec "
+     "aliases)"},
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2}\n" "  epochs: {value: 3}\n"
+     "method: grid\n",
+     "sweep.yaml:4:3: parameters.epochs: epochs is given twice (first at 3:3)"},
+    {"dataset: mnist\n" "parameters:\n" "  epochs: 2\n" "method: grid\n",
      "sweep.yaml:3:11: parameters.epochs: expected a mapping (value, values or "
      "distribution), got '2'"},
-    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2, values: [2, 3]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {value: 2, values: [2, 3]}\n" "method: grid\n",
      "sweep.yaml:3:22: parameters.epochs: give exactly one of value, values or "
      "distribution (got value and values)"},
-    {"dataset: mnist\n" "parameters:\n" "  epochs: {}\n",
-     "sweep.yaml:3:11: parameters.epochs: needs value, values or distribution"},
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {}\n" "method: grid\n",
+     "sweep.yaml:3:11: parameters.epochs: needs value, values, distribution, or min and max"},
     // parameter values
-    {"dataset: mnist\n" "parameters:\n" "  epochs: {values: []}\n",
+    {"dataset: mnist\n" "parameters:\n" "  epochs: {values: []}\n" "method: grid\n",
      "sweep.yaml:3:20: parameters.epochs.values: must not be empty"},
-    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 64, 32]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 64, 32]}\n" "method: grid\n",
      "sweep.yaml:3:33: parameters.batch_size.values[2]: duplicate value 32 (also "
      "values[0])"},
-    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 64, big]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 64, big]}\n" "method: grid\n",
      "sweep.yaml:3:33: parameters.batch_size.values[2]: expected an integer, got 'big'"},
-    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 2.5]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {values: [32, 2.5]}\n" "method: grid\n",
      "sweep.yaml:3:29: parameters.batch_size.values[1]: expected an integer, got '2.5'"},
-    {"dataset: mnist\n" "parameters:\n" "  batch_size: {value: 0}\n",
+    {"dataset: mnist\n" "parameters:\n" "  batch_size: {value: 0}\n" "method: grid\n",
      "sweep.yaml:3:23: parameters.batch_size.value: 0 is out of range (1..65536)"},
-    {"dataset: mnist\n" "parameters:\n" "  dropout: {value: 1.0}\n",
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {value: 1.0}\n" "method: grid\n",
      "sweep.yaml:3:20: parameters.dropout.value: 1.0 is out of range [0, 1)"},
-    {"dataset: mnist\n" "parameters:\n" "  learning_rate: {values: [0.1, 0]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  learning_rate: {values: [0.1, 0]}\n" "method: grid\n",
      "sweep.yaml:3:33: parameters.learning_rate.values[1]: 0 is out of range (0, 10]"},
-    {"dataset: mnist\n" "parameters:\n" "  layers: {value: 9}\n",
+    {"dataset: mnist\n" "parameters:\n" "  layers: {value: 9}\n" "method: grid\n",
      "sweep.yaml:3:19: parameters.layers.value: 9 is out of range (1..8)"},
-    {"dataset: mnist\n" "parameters:\n" "  optimizer: {values: [adam, adamw]}\n",
-     "sweep.yaml:3:30: parameters.optimizer.values[1]: unknown optimizer 'adamw' "
-     "(allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam)"},
-    {"dataset: mnist\n" "parameters:\n" "  activation: {values: [relu, swish]}\n",
-     "sweep.yaml:3:31: parameters.activation.values[1]: unknown activation 'swish' "
-     "(allowed: relu, tanh, sigmoid, hard_sigmoid, elu, selu, softplus, softsign, linear, "
-     "softmax)"},
-    {"dataset: mnist\n" "parameters:\n" "  init_mode: {values: [zero, zeros]}\n",
+    {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  optimizer: {values: [adam, adamx]}\n",
+     "sweep.yaml:4:30: parameters.optimizer.values[1]: unknown optimizer 'adamx'; did you mean "
+     "adam? (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw; "
+     "also momentum, sgdm, sgd_momentum, nag, sgd_nesterov, rms, adam_w)"},
+    {"dataset: mnist\n" "parameters:\n" "  activation: {values: [relu, swish]}\n" "method: grid\n",
+     "sweep.yaml:3:31: parameters.activation.values[1]: unknown activation 'swish' (allowed: "
+     "relu, tanh, sigmoid, hard_sigmoid, elu, selu, softplus, softsign, linear, softmax; also "
+     "identity, none, logistic, hardsigmoid)"},
+    {"dataset: mnist\n" "parameters:\n" "  init_mode: {values: [zero, zeros]}\n" "method: grid\n",
      "sweep.yaml:3:30: parameters.init_mode.values[1]: duplicate value zeros (also "
      "values[0])"},
-    {"dataset: mnist\n" "parameters:\n" "  nesterov: {value: maybe}\n",
+    {"dataset: mnist\n" "parameters:\n" "  nesterov: {value: maybe}\n" "method: grid\n",
      "sweep.yaml:3:21: parameters.nesterov.value: expected true or false, got 'maybe'"},
     // categorical probabilities
     {"dataset: mnist\n" "parameters:\n" "  optimizer:\n" "    distribution: categorical\n"
-     "    values: [adam, sgd]\n" "    probabilities: [0.5, 0.4]\n",
+     "    values: [adam, sgd]\n" "    probabilities: [0.5, 0.4]\n" "method: grid\n",
      "sweep.yaml:6:20: parameters.optimizer.probabilities: sum to 0.9, not 1 (within 1e-6)"},
     {"dataset: mnist\n" "parameters:\n" "  optimizer:\n" "    distribution: categorical\n"
-     "    values: [adam, sgd, nadam]\n" "    probabilities: [0.5, 0.5]\n",
+     "    values: [adam, sgd, nadam]\n" "    probabilities: [0.5, 0.5]\n" "method: grid\n",
      "sweep.yaml:6:20: parameters.optimizer.probabilities: 2 probabilities for 3 values"},
     {"dataset: mnist\n" "parameters:\n" "  optimizer:\n" "    distribution: categorical\n"
-     "    values: [adam, sgd]\n" "    probabilities: [1.5, -0.5]\n",
-     "sweep.yaml:6:21: parameters.optimizer.probabilities[0]: 1.5 is out of range [0, 1]"},
+     "    values: [adam, sgd]\n" "    probabilities: [1.5, -0.5]\n" "method: random\n"
+     "budget: {max_trials: 3}\n",
+     "sweep.yaml:6:21: parameters.optimizer.probabilities[0]: 1.5 is out of range [0, 1]\n"
+     "sweep.yaml:6:26: parameters.optimizer.probabilities[1]: -0.5 is out of range [0, 1]"},
     // numeric distributions
     {"dataset: mnist\n" "parameters:\n"
-     "  dropout: {distribution: uniform, min: 0.5, max: 0.2}\n",
+     "  dropout: {distribution: uniform, min: 0.5, max: 0.2}\n" "method: grid\n",
      "sweep.yaml:3:51: parameters.dropout.max: must be greater than min (0.5), got 0.2"},
     {"dataset: mnist\n" "parameters:\n"
-     "  units: {distribution: int_uniform, min: 64, max: 64}\n",
+     "  units: {distribution: int_uniform, min: 64, max: 64}\n" "method: grid\n",
      "sweep.yaml:3:52: parameters.units.max: must be greater than min (64), got 64"},
     {"dataset: mnist\n" "parameters:\n"
-     "  momentum: {distribution: log_uniform_values, min: 0, max: 0.9}\n",
+     "  momentum: {distribution: log_uniform_values, min: 0, max: 0.9}\n" "method: grid\n",
      "sweep.yaml:3:53: parameters.momentum.min: must be greater than 0 for "
      "log_uniform_values, got 0"},
-    {"dataset: mnist\n" "parameters:\n"
-     "  dropout: {distribution: uniform, min: 0, max: 1}\n",
-     "sweep.yaml:3:49: parameters.dropout.max: 1 is out of range [0, 1)"},
-    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: normal, min: 0, max: 1}\n",
-     "sweep.yaml:3:27: parameters.dropout.distribution: unknown distribution 'normal' "
-     "(allowed: categorical, uniform, log_uniform_values, int_uniform, q_uniform)"},
-    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: uniform, min: 0}\n",
+    {"dataset: mnist\nmethod: random\nbudget: {max_trials: 2}\nparameters:\n  dropout: "
+     "{distribution: uniform, min: 0.5, max: 1.2}\n",
+     "sweep.yaml:5:51: parameters.dropout.max: 1.2 is out of range [0, 1)"},
+    {"dataset: mnist\nmethod: random\nbudget: {max_trials: 2}\nparameters:\n  dropout: "
+     "{distribution: poisson, min: 0, max: 1}\n",
+     "sweep.yaml:5:27: parameters.dropout.distribution: unknown distribution 'poisson' "
+     "(allowed: categorical, uniform, log_uniform_values, int_uniform, q_uniform, "
+     "q_log_uniform_values, normal, q_normal, log_normal, q_log_normal, "
+     "inv_log_uniform_values, log_uniform, q_log_uniform, inv_log_uniform, "
+     "categorical_w_probabilities, constant)"},
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {distribution: uniform, min: 0}\n"
+     "method: grid\n",
      "sweep.yaml:3:12: parameters.dropout: distribution uniform needs max"},
     {"dataset: mnist\n" "parameters:\n"
-     "  dropout: {distribution: uniform, min: 0, max: 0.5, q: 0.1}\n",
+     "  dropout: {distribution: uniform, min: 0, max: 0.5, q: 0.1}\n" "method: grid\n",
      "sweep.yaml:3:54: parameters.dropout.q: not allowed with distribution uniform "
      "(allowed: distribution, min, max, start, when)"},
+    {"dataset: mnist\nmethod: random\nbudget: {max_trials: 2}\nparameters:\n  learning_rate: "
+     "{distribution: int_uniform, min: 1, max: 3}\n",
+     "sweep.yaml:5:33: parameters.learning_rate.distribution: int_uniform needs an integer "
+     "parameter; learning_rate takes floats (use uniform or q_uniform)"},
     {"dataset: mnist\n" "parameters:\n"
-     "  batch_size: {distribution: uniform, min: 16, max: 64}\n",
-     "sweep.yaml:3:30: parameters.batch_size.distribution: uniform needs a float "
-     "parameter; batch_size takes integers (use int_uniform or q_uniform)"},
-    {"dataset: mnist\n" "parameters:\n"
-     "  dropout: {distribution: int_uniform, min: 0, max: 1}\n",
+     "  dropout: {distribution: int_uniform, min: 0, max: 1}\n" "method: grid\n",
      "sweep.yaml:3:27: parameters.dropout.distribution: int_uniform needs an integer "
      "parameter; dropout takes floats (use uniform or q_uniform)"},
     {"dataset: mnist\n" "parameters:\n"
-     "  optimizer: {distribution: uniform, min: 0, max: 1}\n",
-     "sweep.yaml:3:29: parameters.optimizer.distribution: uniform needs a float "
-     "parameter; optimizer takes names or booleans (use values or categorical)"},
+     "  optimizer: {distribution: uniform, min: 0, max: 1}\n" "method: grid\n",
+     "sweep.yaml:3:29: parameters.optimizer.distribution: uniform needs a numeric parameter; "
+     "optimizer takes names or booleans (use values or categorical)"},
     {"dataset: mnist\n" "parameters:\n"
-     "  dropout: {distribution: q_uniform, min: 0.1, max: 0.2, q: 0.3}\n",
+     "  dropout: {distribution: q_uniform, min: 0.1, max: 0.2, q: 0.3}\n" "method: grid\n",
      "sweep.yaml:3:61: parameters.dropout.q: no multiple of 0.3 lies in [0.1, 0.2]"},
-    {"dataset: mnist\n" "parameters:\n" "  dropout: {values: [0.1], probabilities: [1]}\n",
+    {"dataset: mnist\n" "parameters:\n" "  dropout: {values: [0.1], probabilities: [1]}\n"
+     "method: grid\n",
      "sweep.yaml:3:28: parameters.dropout.probabilities: not allowed with values "
      "(allowed: values, start, when)"},
     // grid search
@@ -259,16 +291,14 @@ static const bad_t bad[] = {
      "sweep.yaml:4:22: tpe.constant_liar: expected true or false, got '1'"},
     {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {startup: 3}\n"
      "parameters: {epochs: {value: 2}}\n",
-     "sweep.yaml:4:7: tpe.startup: unknown key (allowed: n_startup, n_candidates, gamma, "
-     "prior_weight, constant_liar)"},
+     "sweep.yaml:4:7: tpe.startup: unknown key; did you mean n_startup? (allowed: n_startup, "
+     "n_candidates, gamma, prior_weight, constant_liar)"},
     {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: 10\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:4:6: tpe: expected a mapping, got '10'"},
     {"dataset: mnist\n" "method: grid\n" "tpe: {n_startup: 3}\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:3:1: tpe: only used by method bayes (method is grid)"},
-    {"dataset: mnist\n" "method: bayes\n" "parameters: {epochs: {value: 2}}\n",
-     "sweep.yaml:2:9: budget.max_trials: required by method bayes"},
     {"dataset: mnist\n" "method: coordinate\n" "coordinate: {rounds: 0}\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:3:22: coordinate.rounds: 0 is out of range (1..1000)"},
@@ -321,11 +351,6 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "method: hyperband\n" "parameters:\n" "  epochs: {value: 5}\n",
      "sweep.yaml:4:3: parameters.epochs: epochs is the budget of method hyperband: set "
      "hyperband.min_epochs and hyperband.max_epochs"},
-    {"dataset: mnist\n" "method: asha\n" "parameters: {units: {values: [8, 16]}}\n",
-     "sweep.yaml:2:9: budget.max_trials: required by method asha"},
-    {"dataset: mnist\n" "method: asha\n" "budget: {max_parallel: 4}\n"
-     "parameters: {units: {values: [8, 16]}}\n",
-     "sweep.yaml:3:9: budget.max_trials: required by method asha"},
     {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n"
      "asha: {max_epochs: 9}\n" "parameters: {units: {values: [8, 16]}}\n",
      "sweep.yaml:4:1: asha: only used by method asha (method is bayes)"},
@@ -361,16 +386,18 @@ static const bad_t bad[] = {
      "sweep.yaml:4:3: parameters.dropout: distribution uniform cannot be enumerated by "
      "coordinate search; use values"},
     // cv.seeds
-    {"dataset: mnist\n" "cv: {seeds: 0}\n",
+    {"dataset: mnist\n" "cv: {seeds: 0}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.seeds: 0 is out of range (1..100)"},
-    {"dataset: mnist\n" "cv: {seeds: 101}\n",
+    {"dataset: mnist\n" "cv: {seeds: 101}\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
      "sweep.yaml:2:13: cv.seeds: 101 is out of range (1..100)"},
     // start
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  units: {values: [8, 16], start: 32}\n",
      "sweep.yaml:4:35: parameters.units.start: 32 is not one of parameters.units.values"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  units: {value: 8, start: 8}\n",
      "sweep.yaml:4:21: parameters.units.start: not allowed with value (allowed: value, "
-     "when)"},
+     "distribution, when)"},
     {"dataset: mnist\n" "method: random\n" "budget: {max_trials: 3}\n" "parameters:\n"
      "  dropout: {distribution: uniform, min: 0, max: 0.5, start: 0.7}\n",
      "sweep.yaml:5:61: parameters.dropout.start: 0.7 is outside the distribution's range "
@@ -416,9 +443,10 @@ static const bad_t bad[] = {
      "sweep.yaml:5:47: parameters.momentum.when.optimizer: a range needs a numeric "
      "parameter; optimizer takes names (use a list of values)"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  optimizer: {values: [sgd, adam]}\n"
-     "  momentum: {values: [0.9], when: {optimizer: [sgd, adamw]}}\n",
-     "sweep.yaml:5:53: parameters.momentum.when.optimizer[1]: unknown optimizer 'adamw' "
-     "(allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam)"},
+     "  momentum: {values: [0.9], when: {optimizer: [sgd, adamx]}}\n",
+     "sweep.yaml:5:53: parameters.momentum.when.optimizer[1]: unknown optimizer 'adamx'; did "
+     "you mean adam? (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, "
+     "adamw; also momentum, sgdm, sgd_momentum, nag, sgd_nesterov, rms, adam_w)"},
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  layers: {values: [1, 2]}\n"
      "  units_2: {values: [8], when: {layers: []}}\n",
      "sweep.yaml:5:41: parameters.units_2.when.layers: must not be empty"},
@@ -507,6 +535,19 @@ HPT_TEST(invalid_specs)
 {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fprintf(stderr, "  [%zu] %s\n", i, bad[i].msg);
+        if (getenv("HPT_SPEC_DUMP"))
+            fprintf(stderr, "ENTRY %zu\n", i);
+        if (getenv("HPT_SPEC_DUMP_ALL")) {
+            coord_spec_t *spec = NULL;
+            coord_diags_t d;
+            coord_spec_parse_all(bad[i].text, strlen(bad[i].text), "sweep.yaml", &spec, &d);
+            char *got = coord_diags_text(&d, COORD_DIAG_ERROR);
+            fprintf(stderr, "DUMP %zu\n%s\nEND\n", i, got);
+            free(got);
+            coord_diags_free(&d);
+            coord_spec_destroy(&spec);
+            continue;
+        }
         expect_err_at(bad[i].text, bad[i].msg, __FILE__, __LINE__);
         n_invalid++;
     }
@@ -1014,11 +1055,12 @@ HPT_TEST(apply_enums_and_format)
 
     // An enum value that is not a name of the parameter.
     coord_pval_t unknown = {.num = 0};
-    snprintf(unknown.str, sizeof unknown.str, "adamw");
+    snprintf(unknown.str, sizeof unknown.str, "adamx");
     v[0] = unknown;
     ASSERT_EQ(coord_spec_apply(spec, v, &hp, &err), -EINVAL);
-    ASSERT(strcmp(err.msg, "optimizer: unknown optimizer 'adamw' (allowed: sgd, nesterov, "
-                           "rmsprop, adagrad, adadelta, adam, adamax, nadam)") == 0);
+    ASSERT(strcmp(err.msg, "optimizer: unknown optimizer 'adamx' (allowed: sgd, nesterov, "
+                           "rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw; also "
+                           "momentum, sgdm, sgd_momentum, nag, sgd_nesterov, rms, adam_w)") == 0);
     ASSERT(strcmp(coord_method_name(COORD_METHOD_GRID), "grid") == 0);
     ASSERT(strcmp(coord_method_name(COORD_METHOD_RANDOM), "random") == 0);
     ASSERT(strcmp(coord_method_name(COORD_METHOD__COUNT), "?") == 0);
@@ -1053,6 +1095,270 @@ HPT_TEST(activation_softmax)
     ASSERT_OK(coord_spec_apply(spec, &p->values[0], &hp, &err));
     ASSERT_EQ(hp.activation, HPT_ACT_RELU);
     coord_spec_destroy(&spec);
+}
+
+/* weight_decay is a float hyperparameter like the others: applied, range
+ * checked, sent to the worker in HParams and bounded again on receipt;
+ * adamw is an optimizer name. */
+HPT_TEST(weight_decay_and_adamw)
+{
+    coord_spec_t *spec = PARSE_OK("dataset: mnist\nmethod: grid\nparameters:\n"
+                                  "  optimizer: {values: [sgd, adamw]}\n"
+                                  "  weight_decay: {values: [0, 0.0005, 0.5]}\n");
+    ASSERT_EQ(coord_spec_grid_size(spec, 100), 6);
+    coord_pval_t v[2] = {spec->params[0].values[1], spec->params[1].values[1]};
+    hpt_hparams_t hp;
+    hpt_err err = {0};
+    ASSERT_OK(coord_spec_apply(spec, v, &hp, &err));
+    ASSERT_EQ(hp.optimizer, HPT_OPT_ADAMW);
+    ASSERT(hp.weight_decay == 0.0005);
+    Hpt__HParams w;
+    uint32_t units[HPT_MAX_LAYERS];
+    hpt_proto_hparams_to_wire(&hp, &w, units);
+    ASSERT(w.weight_decay == 0.0005);
+    ASSERT(strcmp(w.optimizer, "adamw") == 0);
+    hpt_hparams_t back;
+    ASSERT_OK(hpt_proto_hparams_from_wire(&w, &back, &err));
+    ASSERT(back.weight_decay == 0.0005);
+    ASSERT_EQ(back.optimizer, HPT_OPT_ADAMW);
+    // Bounded on receipt like every other field.
+    w.weight_decay = 11;
+    ASSERT_EQ(hpt_proto_hparams_from_wire(&w, &back, &err), -EINVAL);
+    ASSERT(strcmp(err.msg, "weight_decay: 11 is out of range [0, 10] (0 = off)") == 0);
+    w.weight_decay = -0.1;
+    ASSERT_EQ(hpt_proto_hparams_from_wire(&w, &back, &err), -EINVAL);
+    w.weight_decay = NAN;
+    ASSERT_EQ(hpt_proto_hparams_from_wire(&w, &back, &err), -EINVAL);
+    char buf[64];
+    ASSERT(strcmp(coord_pval_format(&spec->params[1], &v[1], buf, sizeof buf), "0.0005") == 0);
+    coord_spec_destroy(&spec);
+    EXPECT_ERR("dataset: mnist\nmethod: grid\nparameters:\n  weight_decay: {value: 10.5}\n",
+               "sweep.yaml:4:25: parameters.weight_decay.value: 10.5 is out of range [0, 10]");
+}
+
+// ---------------------------------------------------------------------------
+// Every error at once
+
+/* One run reports every problem, in file order, each with its position,
+ * field, problem and the allowed values, and a hint for near misses. */
+HPT_TEST(every_error_at_once)
+{
+    EXPECT_ERR("name: demo\n"
+               "method: grd\n"
+               "cv: {folds: 1, shufle: true}\n"
+               "parameters:\n"
+               "  lerning_rate: {values: [0.1]}\n"
+               "  batch_size: {values: [32, big, 64, 32]}\n"
+               "  optimizer: {values: [adam, adan]}\n"
+               "  dropout: {distribution: uniform, min: 0.5, max: 1.5}\n"
+               "refit: maybe\n",
+               "sweep.yaml:2:9: method: unknown method 'grd'; did you mean grid? (allowed: grid, "
+               "random, bayes, coordinate, hyperband, asha)\n"
+               "sweep.yaml:3:13: cv.folds: 1 is out of range (2..100)\n"
+               "sweep.yaml:3:16: cv.shufle: unknown key; did you mean shuffle? (allowed: folds, "
+               "stratified, shuffle, seed, repeats, seeds)\n"
+               "sweep.yaml:5:3: parameters.lerning_rate: unknown parameter; did you mean "
+               "learning_rate? (allowed: layers, units, units_1..units_8, hidden_sizes, "
+               "activation, init_mode, optimizer, learning_rate, momentum, nesterov, dropout, "
+               "input_dropout, weight_constraint, weight_decay, batch_size, epochs, seed; "
+               "aliases such as lr, hidden_size, num_layers, weight_init: hptune spec aliases)\n"
+               "sweep.yaml:6:29: parameters.batch_size.values[1]: expected an integer, got 'big'\n"
+               "sweep.yaml:6:38: parameters.batch_size.values[3]: duplicate value 32 (also "
+               "values[0])\n"
+               "sweep.yaml:7:30: parameters.optimizer.values[1]: unknown optimizer 'adan'; did you "
+               "mean adam? (allowed: sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, "
+               "nadam, adamw; also momentum, sgdm, sgd_momentum, nag, sgd_nesterov, rms, "
+               "adam_w)\n"
+               "sweep.yaml:8:51: parameters.dropout.max: 1.5 is out of range [0, 1)\n"
+               "sweep.yaml:9:8: refit: expected true or false, got 'maybe'");
+    // A failed parameter is not echoed by the conditions and enqueued trials
+    // that read it.
+    EXPECT_ERR("dataset: mnist\nmethod: grid\nparameters:\n"
+               "  layers: {values: [1, 9]}\n"
+               "  units_2: {values: [16], when: {layers: [2]}}\n"
+               "enqueue: [{layers: 2}]\n",
+               "sweep.yaml:4:24: parameters.layers.values[1]: 9 is out of range (1..8)");
+}
+
+/* At most COORD_SPEC_KEEP_ERRORS errors are kept, the rest counted. */
+HPT_TEST(error_cap)
+{
+    char *text = malloc(64 * 1024);
+    size_t off = (size_t)sprintf(text, "dataset: mnist\nmethod: grid\nparameters:\n"
+                                       "  batch_size: {values: [");
+    for (int i = 0; i < 80; i++)
+        off += (size_t)sprintf(text + off, "%sx%d", i ? ", " : "", i);
+    sprintf(text + off, "]}\n");
+    coord_spec_t *spec = NULL;
+    coord_diags_t d;
+    ASSERT_EQ(coord_spec_parse_all(text, strlen(text), "s.yaml", &spec, &d), -EINVAL);
+    ASSERT_EQ(d.n_errors, 80);
+    ASSERT_EQ(d.n, COORD_SPEC_KEEP_ERRORS);
+    char *all = coord_diags_text(&d, COORD_DIAG_ERROR);
+    const char *tail = strrchr(all, '\n');
+    ASSERT(tail && strcmp(tail + 1, "(and 30 more errors not shown)") == 0);
+    ASSERT(strncmp(all, "s.yaml:4:25: parameters.batch_size.values[0]: expected an integer, "
+                        "got 'x0'\n", 70) == 0);
+    free(all);
+    coord_diags_free(&d);
+    free(text);
+}
+
+/* Messages are never cut, whatever the path's length: the allowed list
+ * ends whole. */
+HPT_TEST(long_messages)
+{
+    char path[3000];
+    memset(path, 'p', sizeof path - 6);
+    strcpy(path + sizeof path - 6, ".yaml");
+    const char text[] = "dataset: mnist\nmethod: grid\nparameters:\n  colour: {value: 1}\n";
+    coord_spec_t *spec = NULL;
+    coord_diags_t d;
+    ASSERT_EQ(coord_spec_parse_all(text, strlen(text), path, &spec, &d), -EINVAL);
+    ASSERT_EQ(d.n, 1);
+    size_t n = strlen(d.v[0].text);
+    ASSERT(n > sizeof path + 200);
+    ASSERT(strncmp(d.v[0].text, path, sizeof path - 1) == 0);
+    const char *end = "weight_init: hptune spec aliases)";
+    ASSERT(strcmp(d.v[0].text + n - strlen(end), end) == 0);
+    coord_diags_free(&d);
+}
+
+// ---------------------------------------------------------------------------
+// W&B sweep configs (issue 12); the corpus in tests/spec/wandb covers the
+// whole forms, these the values they turn into.
+
+static coord_spec_t *parse_diags(const char *text, coord_diags_t *d)
+{
+    coord_spec_t *spec = NULL;
+    if (coord_spec_parse_all(text, strlen(text), "w.yaml", &spec, d) != 0 || !spec) {
+        char *e = coord_diags_text(d, COORD_DIAG_ERROR);
+        HPT__FAIL("parse failed: %s", e ? e : "?");
+    }
+    return spec;
+}
+
+static hpt_hparams_t applied(const coord_spec_t *spec, const coord_pval_t *v)
+{
+    hpt_hparams_t hp;
+    hpt_err err = {0};
+    if (coord_spec_apply(spec, v, &hp, &err) != 0)
+        HPT__FAIL("apply: %s", err.msg);
+    return hp;
+}
+
+/* momentum and nag are SGD with momentum 0.9 unless the trial sets it; they
+ * stay values of their own (a grid runs sgd and momentum both). */
+HPT_TEST(wandb_optimizer_aliases)
+{
+    coord_diags_t d;
+    coord_spec_t *spec = parse_diags("method: grid\nparameters:\n"
+                                     "  optimizer: {values: [SGD, momentum, nag, RMS]}\n", &d);
+    const coord_param_t *p = &spec->params[0];
+    ASSERT_EQ(p->n_values, 4);
+    ASSERT_EQ(coord_spec_grid_size(spec, 100), 4);
+    static const hpt_opt_t opt[4] = {HPT_OPT_SGD, HPT_OPT_SGD, HPT_OPT_NESTEROV,
+                                     HPT_OPT_RMSPROP};
+    static const double mom[4] = {0, 0.9, 0.9, 0};
+    for (int i = 0; i < 4; i++) {
+        hpt_hparams_t hp = applied(spec, &p->values[i]);
+        ASSERT_EQ(hp.optimizer, opt[i]);
+        ASSERT(hp.momentum == mom[i]);
+    }
+    char buf[64];
+    ASSERT(strcmp(coord_pval_format(p, &p->values[1], buf, sizeof buf), "momentum") == 0);
+    ASSERT(strcmp(coord_pval_format(p, &p->values[3], buf, sizeof buf), "rmsprop") == 0);
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
+    // A momentum the trial sets wins over the implied one.
+    spec = parse_diags("method: grid\nparameters:\n  optimizer: {value: nag}\n"
+                       "  momentum: {values: [0.5, 0.99]}\n", &d);
+    coord_pval_t v[2] = {spec->params[0].values[0], spec->params[1].values[1]};
+    hpt_hparams_t hp = applied(spec, v);
+    ASSERT(hp.momentum == 0.99 && hp.optimizer == HPT_OPT_NESTEROV);
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
+}
+
+/* Architectures as lists, null values, quoted numbers, nested parameters,
+ * aliases in when: and enqueue:. */
+HPT_TEST(wandb_values)
+{
+    coord_diags_t d;
+    coord_spec_t *spec = parse_diags(
+        "method: grid\nparameters:\n"
+        "  hidden_sizes: {values: [[128, 64], [32], null]}\n"
+        "  dropout: {values: [null, \"0.25\"]}\n"
+        "  opt:\n    parameters:\n      type: {values: [adam, sgd]}\n"
+        "      lr: {values: [0.1], when: {opt: [sgd]}}\n"
+        "enqueue: [{hidden_sizes: [32], dropout: 0.25, optimizer: sgd, lr: 0.1}]\n", &d);
+    ASSERT_EQ(spec->n_params, 4);
+    ASSERT(strcmp(spec->params[2].name, "optimizer") == 0);
+    ASSERT(strcmp(spec->params[2].written, "opt.type") == 0);
+    ASSERT(strcmp(spec->params[3].name, "learning_rate") == 0);
+    const coord_param_t *a = &spec->params[0];
+    ASSERT_EQ(a->kind, COORD_PKIND_ARCH);
+    coord_pval_t v[4] = {a->values[0], spec->params[1].values[1], spec->params[2].values[1],
+                         spec->params[3].values[0]};
+    hpt_hparams_t hp = applied(spec, v);
+    ASSERT_EQ(hp.layers, 2);
+    ASSERT(hp.units[0] == 128 && hp.units[1] == 64 && hp.units[2] == 64);
+    ASSERT(hp.dropout == 0.25 && hp.learning_rate == 0.1);
+    // null: the default (1 layer of 32, no dropout).
+    v[0] = a->values[2];
+    v[1] = spec->params[1].values[0];
+    hp = applied(spec, v);
+    ASSERT(hp.layers == 1 && hp.units[0] == 32 && hp.dropout == 0);
+    char buf[64];
+    ASSERT(strcmp(coord_pval_format(a, &a->values[0], buf, sizeof buf), "[128,64]") == 0);
+    ASSERT(strcmp(coord_pval_format(a, &a->values[2], buf, sizeof buf), "null") == 0);
+    ASSERT(coord_pval_is_null(&a->values[2]) && !coord_pval_is_null(&a->values[1]));
+    // 3 architectures x 2 dropouts x (adam, or sgd with lr) = 12.
+    ASSERT_EQ(coord_spec_grid_size(spec, 100), 12);
+    ASSERT_EQ(spec->n_enqueue, 1);
+    ASSERT(spec->enqueue[0].num == 1);   // [32] is values[1]
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
+}
+
+/* run_cap, the default budget, the dataset default, the metric names,
+ * target, and what early_terminate turns into. */
+HPT_TEST(wandb_top_level)
+{
+    coord_diags_t d;
+    coord_spec_t *spec = parse_diags("program: t.py\nmethod: random\nrun_cap: 7\n"
+                                     "metric: {name: Train_Acc, target: 0.9}\n"
+                                     "parameters: {lr: {min: 0.001, max: 0.01}}\n", &d);
+    ASSERT_EQ(spec->max_trials, 7);
+    ASSERT(strcmp(spec->dataset, "mnist") == 0);
+    ASSERT_EQ(spec->metric, HPT_METRIC_ACCURACY);
+    ASSERT(spec->maximize && spec->objective_train && spec->score_train);
+    ASSERT(spec->has_target && spec->target == 0.9);
+    ASSERT_EQ(spec->params[0].dist, COORD_PDIST_UNIFORM);
+    ASSERT_EQ(d.n_errors, 0);
+    ASSERT_EQ(d.n_warnings, 3);   // program, dataset, goal left to W&B's minimize
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
+
+    spec = parse_diags("method: bayes\nparameters: {epochs: {min: 1, max: 4}}\n", &d);
+    ASSERT_EQ(spec->max_trials, COORD_SPEC_DEFAULT_TRIALS);
+    ASSERT_EQ(spec->params[0].dist, COORD_PDIST_INT_UNIFORM);
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
+
+    spec = parse_diags("method: grid\nearly_terminate: {type: hyperband, min_iter: 1, eta: 3}\n"
+                       "parameters:\n  units: {values: [8, 16, 32]}\n  epochs: {value: 20}\n",
+                       &d);
+    ASSERT_EQ(spec->method, COORD_METHOD_ASHA);
+    ASSERT_EQ(spec->sh.n_rungs, 4);
+    ASSERT(spec->sh.rung_epochs[0] == 1 && spec->sh.rung_epochs[1] == 3 &&
+           spec->sh.rung_epochs[2] == 9 && spec->sh.rung_epochs[3] == 20);
+    ASSERT_EQ(spec->n_enqueue, 3);
+    ASSERT_EQ(spec->max_trials, 3);
+    ASSERT_EQ(spec->resource_param, 1);
+    ASSERT(spec->enqueue[2 * 2 + 0].num == 32 && spec->enqueue[2 * 2 + 1].num == 1);
+    coord_spec_destroy(&spec);
+    coord_diags_free(&d);
 }
 
 // ---------------------------------------------------------------------------
@@ -1090,7 +1396,8 @@ HPT_TEST(limits)
     free(s);
 
     char name[200];
-    snprintf(name, sizeof name, "dataset: mnist\nname: %0128d\n", 0);
+    snprintf(name, sizeof name, "dataset: mnist\nname: %0128d\nmethod: grid\n"
+                                "parameters: {epochs: {value: 1}}\n", 0);
     EXPECT_ERR(name, "sweep.yaml:2:7: name: longer than 127 characters");
     snprintf(name, sizeof name, "dataset: mnist\nmethod: grid\nname: %0127d\n"
                                 "parameters: {epochs: {value: 1}}\n", 0);
@@ -1109,13 +1416,16 @@ HPT_TEST(odd_inputs)
     ASSERT(strcmp(spec->path, "<spec>") == 0);
     coord_spec_destroy(&spec);
     // A NUL inside a string, from an escape.
-    EXPECT_ERR("dataset: \"mn\\0ist\"\n", "sweep.yaml:1:10: dataset: must not contain a NUL "
-                                          "character");
+    EXPECT_ERR("dataset: \"mn\\0ist\"\nmethod: grid\nparameters: {epochs: {value: 1}}\n",
+               "sweep.yaml:1:10: dataset: must not contain a NUL character");
     // Control characters in a key are not echoed.
-    EXPECT_ERR("\"a\\nb\": 1\n", "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, "
-                                 "metric, method, cv, refit, score_train, priority, seed, "
-                                 "model_seed, budget, parameters, tpe, coordinate, hyperband, asha, alpha, "
-                                 "test_objective, enqueue)");
+    EXPECT_ERR("\"a\\nb\": 1\nmethod: grid\ndataset: mnist\nparameters: {epochs: {value: 1}}\n",
+               "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, metric, method, cv, "
+               "refit, score_train, priority, seed, model_seed, budget, parameters, tpe, "
+               "coordinate, hyperband, asha, alpha, test_objective, enqueue, run_cap, "
+               "early_terminate, "
+               "description, program, command, project, entity, job, image_uri, controller, "
+               "apiVersion, kind, scheduler, metrics)");
     // Malformed UTF-8 and control characters never reach libfyaml (0.7.12
     // loops forever on "%a:\xff", a directive holding a bad byte).
     EXPECT_ERR("%a:\xff\n", "sweep.yaml:1:4: yaml: invalid UTF-8 (byte 0xff)");
@@ -1158,7 +1468,8 @@ HPT_TEST(odd_inputs)
     // err may be NULL.
     ASSERT_EQ(coord_spec_parse("x: 1", 4, "x.yaml", &spec, NULL), -EINVAL);
     // A null value where a mapping is required.
-    EXPECT_ERR("dataset: mnist\ncv:\n", "sweep.yaml:2:1: cv: expected a mapping, got null");
+    EXPECT_ERR("dataset: mnist\ncv:\nmethod: grid\nparameters: {epochs: {value: 1}}\n",
+               "sweep.yaml:2:1: cv: expected a mapping, got null");
 }
 
 // ---------------------------------------------------------------------------
