@@ -16,12 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <zmq.h>
+
 #include "err.h"
 #include "hptune.pb-c.h"
 
 #define HPT_PROTO_MAX_MSG (16 * 1024 * 1024)  // ZMQ_MAXMSGSIZE for every socket
 #define HPT_PROTO_MAX_ID 255                  // ZMQ identities are at most 255 bytes
 #define HPT_PROTO_MAX_SPEC (1024 * 1024)      // a sweep spec's text, bytes
+#define HPT_PROTO_SECRET_LEN 32               // Welcome/Hello.session_secret, bytes
 /* The coordinator's ZMQ_MAXMSGSIZE: the largest message a worker or client
  * sends it is a Submit (a spec, its path and the envelope); a larger frame
  * costs the peer its connection before libzmq allocates it.  Every pipe
@@ -60,6 +63,19 @@ int hpt_proto_recv(void *sock, hpt_peer_id_t *from, hpt_env_t **out, hpt_err *er
 int hpt_proto_recv_ex(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
                       hpt_err *err);
 
+/* Called by hpt_proto_recv_checked with the identity it read and the body
+ * frame (both borrowed, the frame still open), before anything is decoded:
+ * the caller can read the frame's metadata (zmq_msg_gets) or its source
+ * (ZMQ_SRCFD).  A negative return (with err filled) makes the receive
+ * return it without decoding the body. */
+typedef int (*hpt_proto_body_fn)(void *ud, const hpt_peer_id_t *from, zmq_msg_t *body,
+                                 hpt_err *err);
+
+/* hpt_proto_recv_ex with a body hook (on_body may be NULL). */
+int hpt_proto_recv_checked(void *sock, hpt_peer_id_t *from, hpt_env_t **out,
+                           uint64_t *bad_req_id, hpt_proto_body_fn on_body, void *ud,
+                           hpt_err *err);
+
 /* Unpack and validate a packed envelope (borrowed bytes).  Used by
  * hpt_proto_recv and by the fuzz target.  Returns 0 with *out owned by the
  * caller, or -EBADMSG with err filled. */
@@ -80,9 +96,17 @@ void hpt_proto_free(hpt_env_t **p);
 /* Name of a body case ("hello", "result", ...) for logs. */
 const char *hpt_proto_body_name(int body_case);
 
-/* Printable hex of an identity (at most 2*len+1 bytes, truncated to fit
- * buf of size len_buf), for logs; returns buf. */
+/* An identity for logs, truncated to fit buf of size len_buf; returns buf.
+ * A routing id given by the coordinator's ZAP handler ("c<serial>.<hex>")
+ * shows as it is; with a key set (hpt_peer_id_set_key), libzmq's automatic
+ * ids (a zero byte and a 32-bit counter) show as "a" and 12 hex digits of a
+ * keyed hash; anything else as hex (at most 2*len+1 bytes). */
 const char *hpt_peer_id_str(const hpt_peer_id_t *id, char *buf, size_t len_buf);
+
+/* Set the key (16 bytes, borrowed, copied) that hides automatic ids in
+ * hpt_peer_id_str; process-wide, call once at start before other threads
+ * log. */
+void hpt_peer_id_set_key(const uint8_t key[16]);
 
 /* Fill/read the wire HParams from/to hpt_hparams_t.  to_wire stores strings
  * that point at static name tables (no allocation); the repeated units array

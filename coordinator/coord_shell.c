@@ -41,6 +41,12 @@ double coord_unix(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+void coord_random(void *ud, void *buf, size_t len)
+{
+    (void)ud;
+    randombytes_buf(buf, len);   // getrandom(2) underneath; sodium_init ran (coord_zap_new)
+}
+
 bool coord_log_allowed(coord_t *c, const hpt_peer_id_t *peer, int kind, int per_minute)
 {
     return coord_core_log_allowed(&c->core, coord_now(), peer, kind, per_minute);

@@ -49,8 +49,22 @@ static void log_bad(coord_t *c, const hpt_peer_id_t *peer, const char *why)
             id, hpt_log_quote(why, q, sizeof q), (unsigned long long)c->bad_messages);
 }
 
-static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env);
+static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t *conn,
+                       hpt_env_t *env);
 static void on_inbox(uv_idle_t *h);
+
+/* Before a message is decoded: which connection it came on (coord_zap.c);
+ * a peer that chose its own routing id is refused there. */
+struct recv_ctx {
+    coord_t *c;
+    coord_conn_t conn;
+};
+
+static int check_peer(void *ud, const hpt_peer_id_t *from, zmq_msg_t *body, hpt_err *err)
+{
+    struct recv_ctx *x = ud;
+    return coord_zap_check(x->c->zap, from, body, &x->conn, err);
+}
 
 static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
 {
@@ -60,9 +74,10 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
     hpt_env_t *env = NULL;
     hpt_err err = {0};
     uint64_t bad_req = 0;
-    int rc = hpt_proto_recv_ex(sock, &peer, &env, &bad_req, &err);
-    if (rc == -EAGAIN)
-        return;
+    struct recv_ctx x = {.c = c};
+    int rc = hpt_proto_recv_checked(sock, &peer, &env, &bad_req, check_peer, &x, &err);
+    if (rc == -EAGAIN || rc == -EPERM)
+        return;   // nothing waiting, or refused and logged by coord_zap_check
     if (rc < 0) {
         if (peer.len)
             log_bad(c, &peer, err.msg[0] ? err.msg : hpt_strerror(rc));
@@ -109,7 +124,7 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
                body == HPT__ENVELOPE__BODY_PROGRESS || body == HPT__ENVELOPE__BODY_RESULT ||
                body == HPT__ENVELOPE__BODY_GOODBYE || body == HPT__ENVELOPE__BODY_DATASETS ||
                body == HPT__ENVELOPE__BODY_FETCH_CHUNK) {
-        inbox_push(c, &peer, env);   // in arrival order; handled by on_inbox
+        inbox_push(c, &peer, &x.conn, env);   // in arrival order; handled by on_inbox
     } else {
         log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
         hpt_proto_free(&env);
@@ -125,11 +140,13 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
  * back on the workers) until half have been handled. */
 struct coord_inbox_msg {
     hpt_peer_id_t peer;
+    coord_conn_t conn;            // the connection it came on (coord_zap_check)
     hpt_env_t *env;               // owned
     struct coord_inbox_msg *next;
 };
 
-static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t *conn,
+                       hpt_env_t *env)
 {
     struct coord_inbox_msg *m = malloc(sizeof *m);
     if (!m) {
@@ -137,7 +154,7 @@ static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         hpt_proto_free(&env);
         return;
     }
-    *m = (struct coord_inbox_msg){.peer = *peer, .env = env};
+    *m = (struct coord_inbox_msg){.peer = *peer, .conn = *conn, .env = env};
     if (c->inbox_tail)
         c->inbox_tail->next = m;
     else
@@ -150,19 +167,20 @@ static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 }
 
 /* One worker message through the core. */
-static void worker_message(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+static void worker_message(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t *conn,
+                           hpt_env_t *env)
 {
     int body = (int)env->body_case;
     double now = coord_now();
     if (body == HPT__ENVELOPE__BODY_HELLO) {
-        coord_core_hello(&c->core, now, peer, env->hello);
+        coord_core_hello(&c->core, now, peer, conn, env->hello);
     } else {
-        coord_worker_t *w = coord_core_worker_msg(&c->core, now, peer, env);
+        coord_worker_t *w = coord_core_worker_msg(&c->core, now, peer, conn, env);
         coord_apply(c);
         /* The core may have dropped the worker while applying (a send found
          * it gone): look it up again before serving its chunk. */
         if (w && body == HPT__ENVELOPE__BODY_FETCH_CHUNK &&
-            (w = coord_worker_by_peer(&c->core, peer)) != NULL)
+            (w = coord_worker_by_conn(&c->core, peer, conn->id)) != NULL)
             coord_on_fetch(c, w, env->fetch_chunk);
     }
     coord_apply(c);
@@ -178,7 +196,7 @@ static void on_inbox(uv_idle_t *h)
         if (!c->inbox_head)
             c->inbox_tail = NULL;
         c->inbox_len--;
-        worker_message(c, &m->peer, m->env);
+        worker_message(c, &m->peer, &m->conn, m->env);
         hpt_proto_free(&m->env);
         free(m);
     }
@@ -337,13 +355,13 @@ int main(int argc, char **argv)
 
     uv_loop_t loop;
     bool loop_ok = false;
-    // Security before anything is opened: keys, or loopback, or --insecure.
-    if (c.cfg.curve_secret[0]) {
-        if (coord_zap_new(&c.zap, &c) < 0) {
-            status = 2;
-            goto done;
-        }
-    } else if (!hpt_curve_endpoint_is_local(c.cfg.bind)) {
+    /* Security before anything is opened: keys, or loopback, or --insecure;
+     * the ZAP handler admits (and names) every connection either way. */
+    if (coord_zap_new(&c.zap, &c) < 0) {
+        status = 2;
+        goto done;
+    }
+    if (!c.cfg.curve_secret[0] && !hpt_curve_endpoint_is_local(c.cfg.bind)) {
         if (!c.cfg.insecure) {
             refuse_plain_bind(c.cfg.bind);
             status = 2;
@@ -363,7 +381,8 @@ int main(int argc, char **argv)
     coord_core_cfg_t kcfg = {.hb_ivl_ms = c.cfg.hb_ivl_ms, .hb_liveness = c.cfg.hb_liveness,
                              .max_attempts = c.cfg.max_attempts,
                              .task_stall_s = c.cfg.task_stall_s,
-                             .task_deadline_s = c.cfg.task_deadline_s};
+                             .task_deadline_s = c.cfg.task_deadline_s,
+                             .random = coord_random};
     coord_core_init(&c.core, &kcfg, coord_unix() - coord_now());
     c.core.event_level = (int)hpt__log_level;   // events below the log level are never formatted
     uint64_t max_sweep = 0, max_task = 0;
@@ -403,7 +422,7 @@ int main(int argc, char **argv)
     int hwm = 20000;
     zmq_setsockopt(c.router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if (c.zap && coord_zap_server(c.zap, c.router) < 0)
+    if (coord_zap_server(c.zap, c.router) < 0)
         goto done;   // logged
     if (zmq_bind(c.router, c.cfg.bind) != 0) {
         hpt_log(HPT_LOG_ERROR, "net", "cannot bind", "endpoint=%s error=\"%s\"", c.cfg.bind,
@@ -439,7 +458,7 @@ int main(int argc, char **argv)
     uv_signal_start(&c.sig_term, on_signal, SIGTERM);
     uv_signal_start(&c.sig_hup, on_signal, SIGHUP);
     c.started_unix = coord_unix();
-    if (c.zap && (rc = coord_zap_start(c.zap)) < 0) {
+    if ((rc = coord_zap_start(c.zap)) < 0) {
         hpt_log(HPT_LOG_ERROR, "security", "cannot watch the ZAP socket", "error=\"%s\"",
                 hpt_strerror(rc));
         shutdown_loop(&c, "zap");
