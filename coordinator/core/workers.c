@@ -319,7 +319,8 @@ static void refuse_hello(coord_core_t *k, const hpt_peer_id_t *peer, const coord
     char reason[320];
     snprintf(reason, sizeof reason, "hello refused: %s; register under a new worker id", why);
     send_disconnect(k, peer, reason, HPT__DISCONNECT_CODE__DISCONNECT_ID_REFUSED);
-    if (!coord_core_log_allowed(k, k->now, peer, 3, 5))
+    // Kind 6: 0 is main.c's, 1 and 2 the core's others, 3 to 5 coord_zap.c's.
+    if (!coord_core_log_allowed(k, k->now, peer, 6, 5))
         return;
     char id[80];
     hpt__event(k, COORD_EV_WORKER_REFUSED, -1, 0,
