@@ -34,6 +34,11 @@
 set -eu
 
 cd "$(dirname "$0")/.."
+. bench/record.sh
+case " $* " in
+    *" --quick "*|*" -h "*|*" --help "*) ;;
+    *) record_report dispatch bench/dispatch.sh "$@" ;;
+esac
 BUILD_DIR=${BUILD_DIR:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 DATA_DIR=${DATA_DIR:-data}

@@ -38,6 +38,11 @@
 set -eu
 
 cd "$(dirname "$0")/.."
+. bench/record.sh
+case " $* " in
+    *" --quick "*|*" -h "*|*" --help "*) ;;
+    *) record_report search bench/search.sh "$@" ;;
+esac
 BUILD_DIR=${BUILD_DIR:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 DATA_DIR=${DATA_DIR:-data}

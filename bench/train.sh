@@ -19,6 +19,11 @@
 set -eu
 
 cd "$(dirname "$0")/.."
+. bench/record.sh
+case " $* " in
+    *" --quick "*|*" -h "*|*" --help "*) ;;
+    *) record_report train bench/train.sh "$@" ;;
+esac
 BUILD_DIR=${BUILD_DIR:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 DATA_DIR=${DATA_DIR:-data}
@@ -192,14 +197,14 @@ END {
         split(order[i], kb, SUBSEP)
         h = sps["hptune", order[i]]; p = sps["pytorch", order[i]]; s = sps["sklearn", order[i]]
         if (h == "") continue
-        if (kb[2] == 32 && p != "") t[++nt] = sprintf("%-52s %7.2fx  %s", "batch 32  " kb[1] ": hptune >= 4x pytorch", h / p, verdict(h >= 4 * p))
-        if (kb[2] == 32 && s != "") t[++nt] = sprintf("%-52s %7.2fx  %s", "batch 32  " kb[1] ": hptune >= 3x sklearn", h / s, verdict(h >= 3 * s))
+        if (kb[2] == 32 && p != "") t[++nt] = sprintf("%-52s %7.2fx  %s", "batch 32  " kb[1] ": hptune >= 4x pytorch", h / p, verdict(h + 0 >= 4 * p))
+        if (kb[2] == 32 && s != "") t[++nt] = sprintf("%-52s %7.2fx  %s", "batch 32  " kb[1] ": hptune >= 3x sklearn", h / s, verdict(h + 0 >= 3 * s))
         if (kb[2] == 512 && (p != "" || s != "")) {
             f = (p != "" && (s == "" || p + 0 >= s + 0)) ? p : s
-            t[++nt] = sprintf("%-52s %7.2fx  %s", "batch 512 " kb[1] ": hptune >= 1.5x the faster peer", h / f, verdict(h >= 1.5 * f))
+            t[++nt] = sprintf("%-52s %7.2fx  %s", "batch 512 " kb[1] ": hptune >= 1.5x the faster peer", h / f, verdict(h + 0 >= 1.5 * f))
         }
         if (kb[2] == 512 && peak != "" && fps != "")
-            t[++nt] = sprintf("%-52s %7.1f%%  %s", "batch 512 " kb[1] ": hptune >= 50% of the sgemm roofline", 100 * h / roof, verdict(h >= 0.5 * roof))
+            t[++nt] = sprintf("%-52s %7.1f%%  %s", "batch 512 " kb[1] ": hptune >= 50% of the sgemm roofline", 100 * h / roof, verdict(h + 0 >= 0.5 * roof))
     }
     if (acc_n["hptune"] && acc_n["pytorch"]) {
         d = 100 * (acc["hptune"] - acc["pytorch"])

@@ -405,7 +405,8 @@ static void usage(FILE *f)
             "  --acc-seeds N       accuracy runs, seeds 1..N (default 3)\n"
             "  --quick             smoke run: --min-seconds 0.3 --repeat 1 --acc-seeds 1\n"
             "  --no-sgemm, --no-throughput, --no-accuracy   skip a part\n"
-            "  --machine           print only the RESULT lines\n");
+            "  --machine           print only the RESULT lines\n"
+            "  --no-narrow         OpenBLAS for every product (no narrow kernels; blas.h)\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -496,6 +497,8 @@ static int parse_args(int argc, char **argv, bench_opts_t *o)
             o->do_accuracy = false;
         } else if (strcmp(a, "--machine") == 0) {
             o->machine = true;
+        } else if (strcmp(a, "--no-narrow") == 0) {
+            hpt_blas_set_narrow(false);
         } else {
             fprintf(stderr, "train_bench: unknown option '%s'\n", a);
             usage(stderr);

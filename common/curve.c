@@ -87,6 +87,61 @@ void hpt_curve_wipe(hpt_curve_pair_t *kp)
     sodium_memzero(kp->secret_z85, sizeof kp->secret_z85);
 }
 
+// --- roles ----------------------------------------------------------------
+
+static const struct {
+    unsigned bit;
+    const char *name, *dir;
+} roles[] = {
+    {HPT_CURVE_ROLE_WORKER, "worker", "workers"},
+    {HPT_CURVE_ROLE_CLIENT, "client", "clients"},
+    {HPT_CURVE_ROLE_READER, "reader", "readers"},
+};
+#define N_ROLES (sizeof roles / sizeof roles[0])
+
+const char *hpt_curve_role_name(unsigned role)
+{
+    for (size_t i = 0; i < N_ROLES; i++)
+        if (roles[i].bit == role)
+            return roles[i].name;
+    return NULL;
+}
+
+const char *hpt_curve_role_dir(unsigned role)
+{
+    for (size_t i = 0; i < N_ROLES; i++)
+        if (roles[i].bit == role)
+            return roles[i].dir;
+    return NULL;
+}
+
+unsigned hpt_curve_role_parse(const char *s)
+{
+    for (size_t i = 0; i < N_ROLES; i++)
+        if (strcmp(s, roles[i].name) == 0)
+            return roles[i].bit;
+    return 0;
+}
+
+const char *hpt_curve_roles_str(unsigned set, char *buf, size_t len)
+{
+    if (!len)
+        return buf;
+    buf[0] = '\0';
+    size_t n = 0;
+    for (size_t i = 0; i < N_ROLES; i++) {
+        if (!(set & roles[i].bit))
+            continue;
+        int w = snprintf(buf + n, len - n, "%s%s", n ? "+" : "", roles[i].name);
+        if (w < 0 || (size_t)w >= len - n)
+            break;
+        n += (size_t)w;
+    }
+    if (!n)
+        snprintf(buf, len, "none");
+    return buf;
+}
+
 // --- key files ------------------------------------------------------------
 
 /* What a key file holds; 0 = line not seen. */
@@ -94,6 +149,8 @@ typedef struct keyfile {
     char pub[HPT_CURVE_Z85_LEN + 1];
     char sec[HPT_CURVE_Z85_LEN + 1];
     int pub_line, sec_line;
+    unsigned role;       // a `role = "NAME"` line (HPT_CURVE_ROLE_*), 0 when none
+    int role_line;
 } keyfile_t;
 
 static char *trim(char *s)
@@ -175,6 +232,17 @@ static int parse_keyfile(const char *path, char *text, keyfile_t *kf, hpt_err *e
                 rc = take_key(path, lineno, name, val, kf->pub, &kf->pub_line, err);
             else if (strcmp(name, "secret-key") == 0)
                 rc = take_key(path, lineno, name, val, kf->sec, &kf->sec_line, err);
+            else if (strcmp(name, "role") == 0) {
+                /* hptune's own metadata entry (hptune keygen --role). */
+                if (kf->role_line)
+                    return hpt_err_set(err, -EINVAL, "%s:%d: a second role (the first is on "
+                                       "line %d)", path, lineno, kf->role_line);
+                kf->role = hpt_curve_role_parse(val);
+                if (!kf->role)
+                    return hpt_err_set(err, -EINVAL, "%s:%d: role: '%.32s' is not a role "
+                                       "(worker, client or reader)", path, lineno, val);
+                kf->role_line = lineno;
+            }
             // Other entries (a certificate's metadata) are not ours to judge.
             if (rc < 0)
                 return rc;
@@ -308,7 +376,15 @@ out:
 
 int hpt_curve_load_public(const char *path, char out[HPT_CURVE_Z85_LEN + 1], hpt_err *err)
 {
+    unsigned role;
+    return hpt_curve_load_public_role(path, out, &role, err);
+}
+
+int hpt_curve_load_public_role(const char *path, char out[HPT_CURVE_Z85_LEN + 1],
+                               unsigned *role, hpt_err *err)
+{
     out[0] = '\0';
+    *role = 0;
     char *text = NULL;
     keyfile_t kf = {0};
     unsigned mode;
@@ -331,6 +407,7 @@ int hpt_curve_load_public(const char *path, char out[HPT_CURVE_Z85_LEN + 1], hpt
         goto out;
     }
     memcpy(out, kf.pub, HPT_CURVE_Z85_LEN + 1);
+    *role = kf.role;
 out:
     sodium_memzero(&kf, sizeof kf);
     free_text(text);
@@ -397,6 +474,15 @@ static int write_new(const char *path, const char *text, mode_t mode, hpt_err *e
 int hpt_curve_save(const char *prefix, const hpt_curve_pair_t *kp, bool force, char *path_key,
                    char *path_pub, size_t len, hpt_err *err)
 {
+    return hpt_curve_save_role(prefix, kp, 0, force, path_key, path_pub, len, err);
+}
+
+int hpt_curve_save_role(const char *prefix, const hpt_curve_pair_t *kp, unsigned role,
+                        bool force, char *path_key, char *path_pub, size_t len, hpt_err *err)
+{
+    const char *role_name = role ? hpt_curve_role_name(role) : NULL;
+    if (role && !role_name)
+        return hpt_err_set(err, -EINVAL, "not a role: %u", role);
     char key[4096], pub[4096];
     if ((size_t)snprintf(key, sizeof key, "%s.key", prefix) >= sizeof key ||
         (size_t)snprintf(pub, sizeof pub, "%s.pub", prefix) >= sizeof pub)
@@ -446,16 +532,29 @@ int hpt_curve_save(const char *prefix, const hpt_curve_pair_t *kp, bool force, c
     }
     if ((rc = write_new(key, text, 0600, err)) < 0)
         goto out;
+    char where[320], meta[64] = "";
+    if (role_name) {
+        snprintf(where, sizeof where,
+                 "#   A %s's key: copy it into the coordinator's --authorized-keys\n"
+                 "#   directory, subdirectory %s/ (the role line must agree with it).\n",
+                 role_name, hpt_curve_role_dir(role));
+        snprintf(meta, sizeof meta, "    role = \"%s\"\n", role_name);
+    } else {
+        snprintf(where, sizeof where,
+                 "#   A worker's or client's: copy it into the coordinator's --authorized-keys\n"
+                 "#   directory (workers/, clients/ or readers/: docs/security.md).\n"
+                 "#   The coordinator's: give it to workers and clients (--server-key).\n");
+    }
     snprintf(text, sizeof text,
              "#   ****  Generated on %s by hptune keygen  ****\n"
              "#   ZeroMQ CURVE Public Certificate\n"
-             "#   A worker's or client's: copy it into the coordinator's --authorized-keys\n"
-             "#   directory.  The coordinator's: give it to workers and clients (--server-key).\n"
+             "%s"
              "\n"
              "metadata\n"
+             "%s"
              "curve\n"
              "    public-key = \"%s\"\n",
-             date, kp->public_z85);
+             date, where, meta, kp->public_z85);
     if (force && unlink(pub) != 0 && errno != ENOENT) {
         rc = hpt_err_set(err, -errno, "%s: %s", pub, strerror(errno));
         unlink(key);
@@ -558,12 +657,14 @@ out:
 
 typedef struct keyent {
     uint8_t key[HPT_CURVE_KEY_LEN];
-    char *name;   // owned: the file name inside the directory
+    unsigned roles;   // HPT_CURVE_ROLE_* bits
+    bool flat;        // a file at the top of the directory lists it
+    char *name;       // owned: the file name relative to the directory
 } keyent_t;
 
 struct hpt_curve_keyset {
     keyent_t *v;  // sorted by key, no duplicate keys
-    size_t n;
+    size_t n, cap;
 };
 
 static int cmp_key(const void *a, const void *b)
@@ -590,30 +691,24 @@ void hpt_curve_keyset_destroy(hpt_curve_keyset_t **p)
     *p = NULL;
 }
 
-int hpt_curve_keyset_load(hpt_curve_keyset_t **out, const char *dir, hpt_curve_skip_cb skip,
-                          void *ud, hpt_err *err)
+/* The entries of one directory that may be key files or role directories:
+ * sorted names (owned, *out), hidden files and editor backups left out. */
+static int list_dir(const char *dir, char ***out, size_t *n_out, hpt_err *err)
 {
     *out = NULL;
-    char **names = NULL;
-    size_t n_names = 0, cap = 0;
-    int rc = 0;
-    hpt_curve_keyset_t *ks = calloc(1, sizeof *ks);
+    *n_out = 0;
     DIR *d = opendir(dir);
-    if (!ks) {
-        rc = hpt_err_set(err, -ENOMEM, "out of memory");
-        goto out;
-    }
-    if (!d) {
-        rc = hpt_err_set(err, -errno, "%s: %s", dir, strerror(errno));
-        goto out;
-    }
-    // Names first, sorted, so errors and duplicates come out in a stable order.
+    if (!d)
+        return hpt_err_set(err, -errno, "%s: %s", dir, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
         if (de->d_name[0] == '.' || (len && de->d_name[len - 1] == '~'))
             continue;
-        if (n_names == cap) {
+        if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             char **nn = realloc(names, ncap * sizeof *nn);
             if (!nn) {
@@ -623,79 +718,169 @@ int hpt_curve_keyset_load(hpt_curve_keyset_t **out, const char *dir, hpt_curve_s
             names = nn;
             cap = ncap;
         }
-        if (!(names[n_names] = strdup(de->d_name))) {
+        if (!(names[n] = strdup(de->d_name))) {
             rc = hpt_err_set(err, -ENOMEM, "out of memory");
             goto out;
         }
-        n_names++;
+        n++;
     }
-    if (n_names)
-        qsort(names, n_names, sizeof *names, cmp_name);
-    if (n_names && !(ks->v = calloc(n_names, sizeof *ks->v))) {
-        rc = hpt_err_set(err, -ENOMEM, "out of memory");
-        goto out;
+    // Sorted, so errors and duplicates come out in a stable order.
+    if (n)
+        qsort(names, n, sizeof *names, cmp_name);
+    *out = names;
+    *n_out = n;
+    names = NULL;
+out:
+    if (names) {
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
     }
-    for (size_t i = 0; i < n_names; i++) {
-        char path[4096];
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path) {
-            if (!skip) {
-                rc = hpt_err_set(err, -ENAMETOOLONG, "%s/%s: path too long", dir, names[i]);
-                goto out;
-            }
-            skip(names[i], "path too long", ud);
-            continue;
-        }
+    closedir(d);
+    return rc;
+}
+
+/* A file that could not be used: fail the load (strict) or report it. */
+static int bad_file(hpt_curve_skip_cb skip, void *ud, const char *path, int code,
+                    const char *why, hpt_err *err)
+{
+    if (!skip)
+        return hpt_err_set(err, code, "%s", why);
+    skip(path, why, ud);
+    return 0;
+}
+
+/* Load the key files of dir/rel (rel "" = the top level, role WORKER and
+ * flat) into ks.  At the top level, a role directory is not a key file;
+ * other subdirectories are skipped everywhere. */
+static int load_dir(hpt_curve_keyset_t *ks, const char *dir, const char *rel, unsigned role,
+                    hpt_curve_skip_cb skip, void *ud, hpt_err *err)
+{
+    char base[4096];
+    bool top = rel[0] == '\0';
+    if ((size_t)snprintf(base, sizeof base, top ? "%s" : "%s/%s", dir, rel) >= sizeof base)
+        return bad_file(skip, ud, rel, -ENAMETOOLONG, "path too long", err);
+    char **names = NULL;
+    size_t n_names = 0;
+    int rc = list_dir(base, &names, &n_names, err);
+    if (rc < 0) {
+        if (top)
+            return rc;   // the directory itself: fatal either way
+        char why[HPT_ERR_MSG_LEN];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return bad_file(skip, ud, base, rc, why, err);
+    }
+    for (size_t i = 0; i < n_names && rc == 0; i++) {
+        char path[4096 + 256];
+        snprintf(path, sizeof path, "%s/%s", base, names[i]);
         struct stat st;
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            continue;  // a subdirectory is not a key
+            continue;  // a role directory (loaded on its own) or another directory: not a key
         char z85[HPT_CURVE_Z85_LEN + 1];
+        unsigned line_role = 0;
         hpt_err e = {0};
-        if (hpt_curve_load_public(path, z85, &e) < 0) {
-            if (!skip) {
-                rc = hpt_err_set(err, -EINVAL, "%s", e.msg);
-                goto out;
-            }
-            skip(path, e.msg, ud);
+        if (hpt_curve_load_public_role(path, z85, &line_role, &e) < 0) {
+            rc = bad_file(skip, ud, path, -EINVAL, e.msg, err);
             continue;
         }
+        if (line_role && line_role != role) {
+            /* The directory decides a key's role: the operator chose it.  A
+             * role line that disagrees is a mistake worth stopping for. */
+            char why[4096 + 512];
+            snprintf(why, sizeof why,
+                     "%s: its role line says %s, but keys %s have the role %s: move it into "
+                     "%s/ (a key's role is the directory it is in)",
+                     path, hpt_curve_role_name(line_role),
+                     top ? "at the top of the directory (the layout before roles)"
+                         : "in this directory",
+                     hpt_curve_role_name(role), hpt_curve_role_dir(line_role));
+            rc = bad_file(skip, ud, path, -EINVAL, why, err);
+            continue;
+        }
+        if (ks->n == ks->cap) {
+            size_t ncap = ks->cap ? ks->cap * 2 : 16;
+            keyent_t *nv = realloc(ks->v, ncap * sizeof *nv);
+            if (!nv) {
+                rc = hpt_err_set(err, -ENOMEM, "out of memory");
+                break;
+            }
+            ks->v = nv;
+            ks->cap = ncap;
+        }
         keyent_t *k = &ks->v[ks->n];
+        *k = (keyent_t){.roles = role, .flat = top};
+        if (top) {
+            k->name = names[i];
+            names[i] = NULL;
+        } else {
+            size_t len = strlen(rel) + 1 + strlen(names[i]) + 1;
+            if (!(k->name = malloc(len))) {
+                rc = hpt_err_set(err, -ENOMEM, "out of memory");
+                break;
+            }
+            snprintf(k->name, len, "%s/%s", rel, names[i]);
+        }
         hpt_curve_key_decode(z85, k->key);
-        k->name = names[i];
-        names[i] = NULL;
         ks->n++;
+    }
+    for (size_t i = 0; i < n_names; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int hpt_curve_keyset_load(hpt_curve_keyset_t **out, const char *dir, hpt_curve_skip_cb skip,
+                          void *ud, hpt_err *err)
+{
+    *out = NULL;
+    int rc = 0;
+    hpt_curve_keyset_t *ks = calloc(1, sizeof *ks);
+    if (!ks)
+        return hpt_err_set(err, -ENOMEM, "out of memory");
+    // The top level: keys from before roles, workers' (docs/security.md says why).
+    if ((rc = load_dir(ks, dir, "", HPT_CURVE_ROLE_WORKER, skip, ud, err)) < 0)
+        goto out;
+    for (size_t r = 0; r < N_ROLES; r++) {
+        char sub[4096];
+        struct stat st;
+        if ((size_t)snprintf(sub, sizeof sub, "%s/%s", dir, roles[r].dir) >= sizeof sub ||
+            stat(sub, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;   // no such role directory: no key has that role
+        if ((rc = load_dir(ks, dir, roles[r].dir, roles[r].bit, skip, ud, err)) < 0)
+            goto out;
     }
     if (ks->n > 1) {
         qsort(ks->v, ks->n, sizeof *ks->v, cmp_key);
         size_t w = 1;
         for (size_t r = 1; r < ks->n; r++) {
-            if (memcmp(ks->v[r].key, ks->v[w - 1].key, HPT_CURVE_KEY_LEN) == 0)
-                free(ks->v[r].name);  // the same key in two files: one entry
-            else
+            keyent_t *last = &ks->v[w - 1];
+            if (memcmp(ks->v[r].key, last->key, HPT_CURVE_KEY_LEN) == 0) {
+                // The same key in two files: one entry with the roles of both.
+                last->roles |= ks->v[r].roles;
+                last->flat |= ks->v[r].flat;
+                free(ks->v[r].name);
+            } else {
                 ks->v[w++] = ks->v[r];
+            }
         }
         ks->n = w;
     }
     *out = ks;
     ks = NULL;
 out:
-    if (d)
-        closedir(d);
-    for (size_t i = 0; i < n_names; i++)
-        free(names[i]);
-    free(names);
     hpt_curve_keyset_destroy(&ks);
     return rc;
 }
 
-const char *hpt_curve_keyset_find(const hpt_curve_keyset_t *ks,
-                                  const uint8_t key[HPT_CURVE_KEY_LEN])
+static const keyent_t *keyset_lookup(const hpt_curve_keyset_t *ks,
+                                     const uint8_t key[HPT_CURVE_KEY_LEN])
 {
-    size_t lo = 0, hi = ks->n;
+    size_t lo = 0, hi = ks ? ks->n : 0;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = memcmp(ks->v[mid].key, key, HPT_CURVE_KEY_LEN);
         if (c == 0)
-            return ks->v[mid].name;
+            return &ks->v[mid];
         if (c < 0)
             lo = mid + 1;
         else
@@ -704,7 +889,34 @@ const char *hpt_curve_keyset_find(const hpt_curve_keyset_t *ks,
     return NULL;
 }
 
+const char *hpt_curve_keyset_find(const hpt_curve_keyset_t *ks,
+                                  const uint8_t key[HPT_CURVE_KEY_LEN])
+{
+    const keyent_t *e = keyset_lookup(ks, key);
+    return e ? e->name : NULL;
+}
+
+unsigned hpt_curve_keyset_roles(const hpt_curve_keyset_t *ks,
+                                const uint8_t key[HPT_CURVE_KEY_LEN], const char **name)
+{
+    const keyent_t *e = keyset_lookup(ks, key);
+    if (name)
+        *name = e ? e->name : NULL;
+    return e ? e->roles : 0;
+}
+
 size_t hpt_curve_keyset_count(const hpt_curve_keyset_t *ks)
 {
     return ks ? ks->n : 0;
+}
+
+void hpt_curve_keyset_stats(const hpt_curve_keyset_t *ks, hpt_curve_keyset_stats_t *out)
+{
+    *out = (hpt_curve_keyset_stats_t){0};
+    for (size_t i = 0; ks && i < ks->n; i++) {
+        out->workers += (ks->v[i].roles & HPT_CURVE_ROLE_WORKER) != 0;
+        out->clients += (ks->v[i].roles & HPT_CURVE_ROLE_CLIENT) != 0;
+        out->readers += (ks->v[i].roles & HPT_CURVE_ROLE_READER) != 0;
+        out->flat += ks->v[i].flat;
+    }
 }

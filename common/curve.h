@@ -18,7 +18,13 @@
  * clients that also know the server's public key.  Which client keys may
  * connect is decided by the coordinator's ZAP handler (coord_zap.c) against an
  * hpt_curve_keyset_t: one public key per file in a directory, like ssh's
- * authorized_keys.
+ * authorized_keys.  Each key has roles (worker, client, reader), given by
+ * the subdirectory its file is in: workers/, clients/, readers/; a file at
+ * the top of the directory (the layout before roles) is a worker's.  A
+ * public key file may carry a `role = "client"` line (`hptune keygen
+ * --role`), which must then agree with where the file is: the directory,
+ * which the coordinator's operator chooses, decides, never the file's
+ * author.
  *
  * Nothing here keeps global state; every function may be called from any
  * thread except the socket helpers, which follow the socket's thread.
@@ -36,6 +42,29 @@
 #define HPT_CURVE_Z85_LEN 40          // characters of a Z85 key, without the NUL
 #define HPT_CURVE_ZAP_DOMAIN "hptune" // ZMQ_ZAP_DOMAIN of the coordinator's ROUTER
 #define HPT_CURVE_MAX_FILE 65536      // larger key files are refused (bytes)
+
+// --- roles ----------------------------------------------------------------
+
+/* What a key may do (docs/security.md); a key may hold several (the same
+ * key in two role directories). */
+#define HPT_CURVE_ROLE_WORKER 1u  // register and work: Hello, Heartbeat, Progress, Result, ...
+#define HPT_CURVE_ROLE_CLIENT 2u  // submit and cancel sweeps, and everything a reader may do
+#define HPT_CURVE_ROLE_READER 4u  // status, workers, results, logs: read only
+#define HPT_CURVE_ROLE_ALL 7u     // a coordinator without keys: every peer may do everything
+
+/* "worker", "client" or "reader" for one role bit; NULL for anything else. */
+const char *hpt_curve_role_name(unsigned role);
+
+/* The role called s ("worker", "client", "reader"), or 0. */
+unsigned hpt_curve_role_parse(const char *s);
+
+/* A set of roles as text, "worker", "client+reader", "none" (no role), into
+ * buf (borrowed, len bytes); returns buf. */
+const char *hpt_curve_roles_str(unsigned roles, char *buf, size_t len);
+
+/* The subdirectory of the authorized-keys directory that gives a role:
+ * "workers", "clients", "readers"; NULL for anything else. */
+const char *hpt_curve_role_dir(unsigned role);
 
 /* A key pair in Z85 text.  secret is "" when only the public key is known.
  * Plain data: wipe it with hpt_curve_wipe when the secret is no longer
@@ -78,6 +107,12 @@ int hpt_curve_load_secret(const char *path, hpt_curve_pair_t *out, hpt_err *err)
  * keys are handed around.  path: borrowed. */
 int hpt_curve_load_public(const char *path, char out[HPT_CURVE_Z85_LEN + 1], hpt_err *err);
 
+/* hpt_curve_load_public that also returns the file's `role = "NAME"` line
+ * in *role (a HPT_CURVE_ROLE_* bit; 0 when the file has none).  An unknown
+ * role name is refused (-EINVAL, naming the file and line). */
+int hpt_curve_load_public_role(const char *path, char out[HPT_CURVE_Z85_LEN + 1],
+                               unsigned *role, hpt_err *err);
+
 /* A public key given on the command line as FILE_OR_Z85: an existing file is
  * read with hpt_curve_load_public; otherwise 40 characters are taken as the
  * key itself.  Errors name the argument as `what` (e.g. "--server-key"). */
@@ -90,6 +125,12 @@ int hpt_curve_public_arg(const char *arg, const char *what, char out[HPT_CURVE_Z
  * NULL) receive the two paths (at most len bytes each).  kp: borrowed. */
 int hpt_curve_save(const char *prefix, const hpt_curve_pair_t *kp, bool force, char *path_key,
                    char *path_pub, size_t len, hpt_err *err);
+
+/* hpt_curve_save for a key of one role (a HPT_CURVE_ROLE_* bit, or 0 for
+ * none): PREFIX.pub then carries `role = "NAME"` in its metadata, which the
+ * coordinator checks against the directory the file is put in. */
+int hpt_curve_save_role(const char *prefix, const hpt_curve_pair_t *kp, unsigned role,
+                        bool force, char *path_key, char *path_pub, size_t len, hpt_err *err);
 
 /* Overwrite the secret key (libsodium's sodium_memzero). */
 void hpt_curve_wipe(hpt_curve_pair_t *kp);
@@ -110,26 +151,50 @@ int hpt_curve_set_client(void *sock, const hpt_curve_pair_t *kp, const char *ser
 
 // --- authorized keys ------------------------------------------------------
 
-/* The public keys allowed to connect: every regular file of a directory
- * (names starting with '.' and names ending in '~' are skipped) holds one
- * public key.  Immutable once loaded: reloading builds a new set. */
+/* The public keys allowed to connect, with their roles: every regular file
+ * of a directory (names starting with '.' and names ending in '~' are
+ * skipped) holds one public key.  Files at the top of the directory are
+ * workers' keys (the layout before roles); files in its subdirectories
+ * workers/, clients/ and readers/ have that role; other subdirectories are
+ * ignored.  The same key in several files has the roles of all of them.
+ * Immutable once loaded: reloading builds a new set. */
 typedef struct hpt_curve_keyset hpt_curve_keyset_t;
+
+/* How many distinct keys have each role (a key with two roles counts in
+ * both), and how many were found at the top of the directory. */
+typedef struct hpt_curve_keyset_stats {
+    size_t workers, clients, readers;
+    size_t flat;   // keys with a file at the top level (the layout before roles)
+} hpt_curve_keyset_stats_t;
 
 /* Told about a file that was skipped (path and reason, borrowed). */
 typedef void (*hpt_curve_skip_cb)(const char *path, const char *why, void *ud);
 
-/* Load the directory dir (borrowed).  With skip == NULL a bad file fails the
- * whole load (-EINVAL, err naming the file); otherwise skip is called for it
- * and loading goes on.  A missing or unreadable directory fails either way.
- * An empty directory gives an empty set.  Returns 0 with *out owned by the
- * caller (hpt_curve_keyset_destroy), or a negative errno. */
+/* Load the directory dir (borrowed) and its role subdirectories.  With
+ * skip == NULL a bad file fails the whole load (-EINVAL, err naming the
+ * file); otherwise skip is called for it and loading goes on.  A file whose
+ * `role` line disagrees with the directory it is in is a bad file.  A
+ * missing or unreadable directory fails either way (a role subdirectory
+ * that cannot be read is a bad file).  An empty directory gives an empty
+ * set.  Returns 0 with *out owned by the caller (hpt_curve_keyset_destroy),
+ * or a negative errno. */
 int hpt_curve_keyset_load(hpt_curve_keyset_t **out, const char *dir, hpt_curve_skip_cb skip,
                           void *ud, hpt_err *err);
 
 /* The name of the file (borrowed, valid while the set lives) that lists this
- * binary key, or NULL when the key is not in the set. */
+ * binary key, relative to the directory ("alice.pub", "clients/bob.pub"),
+ * or NULL when the key is not in the set. */
 const char *hpt_curve_keyset_find(const hpt_curve_keyset_t *ks,
                                   const uint8_t key[HPT_CURVE_KEY_LEN]);
+
+/* The roles of this binary key (HPT_CURVE_ROLE_* bits), 0 when it is not
+ * in the set; *name (may be NULL) receives hpt_curve_keyset_find's name.
+ * A binary search: cheap enough for every message. */
+unsigned hpt_curve_keyset_roles(const hpt_curve_keyset_t *ks,
+                                const uint8_t key[HPT_CURVE_KEY_LEN], const char **name);
+
+/* Counts by role (zeros for NULL). */
+void hpt_curve_keyset_stats(const hpt_curve_keyset_t *ks, hpt_curve_keyset_stats_t *out);
 
 /* How many distinct keys the set holds. */
 size_t hpt_curve_keyset_count(const hpt_curve_keyset_t *ks);

@@ -1,6 +1,7 @@
 /* json.c: JSON escaping, the results document and the workers document; see
  * json.h. */
 #include "json.h"
+#include "text.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,18 +14,28 @@
 void hpt_json_str(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n = strlen((const char *)p);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = hpt_text_decode(p + i, n - i, &cp);
+        if (k == 0) {
+            /* Not UTF-8: JSON text must be, so the byte becomes U+FFFD. */
+            fputs("\\ufffd", f);
+            i++;
+            continue;
+        }
+        if (cp == '"' || cp == '\\')
+            fprintf(f, "\\%c", (int)cp);
+        else if (cp == '\n')
             fputs("\\n", f);
-        else if (c == '\t')
+        else if (cp == '\t')
             fputs("\\t", f);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
+        else if (hpt_text_is_control(cp) || cp == 0x2028 || cp == 0x2029)
+            fprintf(f, "\\u%04x", (unsigned)cp);   // C0, DEL, C1; JS line separators
         else
-            fputc(c, f);
+            fwrite(p + i, 1, k, f);
+        i += k;
     }
     fputc('"', f);
 }

@@ -32,7 +32,10 @@
 
 #include "hptune.pb-c.h"
 
-/* Write s (borrowed; NULL as "") as a JSON string with escapes. */
+/* Write s (borrowed; NULL as "") as a JSON string: " and \\ escaped, \n \t,
+ * \u00XX for the other control characters (C0, DEL, C1) and \u2028/\u2029,
+ * and \ufffd for each byte that is not UTF-8, so the document is valid JSON
+ * whatever a peer put in the string. */
 void hpt_json_str(FILE *f, const char *s);
 
 /* Write v as a JSON number: the shortest decimal that reads back as v; NaN

@@ -1,5 +1,6 @@
 /* log.c: the logfmt logger; see log.h. */
 #include "log.h"
+#include "text.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -83,34 +84,23 @@ int hpt_log_set_file(const char *path)
 
 const char *hpt_log_quote(const char *v, char *buf, size_t len)
 {
-    bool needs = *v == '\0';
-    for (const char *p = v; *p && !needs; p++)
-        needs = *p == ' ' || *p == '"' || *p == '=' || (unsigned char)*p < 0x20;
+    if (!v)
+        v = "";
+    bool needs = *v == '\0' || strpbrk(v, " =") || hpt_text_needs_escape(v, HPT_TEXT_ESC_QUOTES);
     if (!needs) {
         snprintf(buf, len, "%s", v);
         return buf;
     }
-    size_t o = 0;
     if (len < 3) {
         if (len)
             buf[0] = '\0';
         return buf;
     }
-    buf[o++] = '"';
-    for (const char *p = v; *p && o + 3 < len; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"' || c == '\\') {
-            buf[o++] = '\\';
-            buf[o++] = (char)c;
-        } else if (c == '\n') {
-            buf[o++] = '\\';
-            buf[o++] = 'n';
-        } else if (c < 0x20) {
-            buf[o++] = ' ';
-        } else {
-            buf[o++] = (char)c;
-        }
-    }
+    /* "..." around the escaped value; a value cut to fit keeps its closing
+     * quote and never ends inside an escape. */
+    buf[0] = '"';
+    hpt_text_escape(v, HPT_TEXT_ESC_QUOTES, buf + 1, len - 2);
+    size_t o = 1 + strlen(buf + 1);
     buf[o++] = '"';
     buf[o] = '\0';
     return buf;
@@ -124,11 +114,20 @@ void hpt_log_write(hpt_log_level_t level, const char *component, const char *msg
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
 
-    char fields[1024];
+    char raw[1024], esc[1024];
     va_list ap;
     va_start(ap, fields_fmt);
-    vsnprintf(fields, sizeof fields, fields_fmt, ap);
+    vsnprintf(raw, sizeof raw, fields_fmt, ap);
     va_end(ap);
+    /* Call sites quote the values peers gave (hpt_log_quote); a control
+     * character or a byte that is not UTF-8 that still got through is shown
+     * as an escape here, so no sink (terminal, file, event stream) gets it
+     * raw. */
+    const char *fields = raw;
+    if (hpt_text_needs_escape(raw, 0)) {
+        hpt_text_escape(raw, 0, esc, sizeof esc);
+        fields = esc;
+    }
 
     char qmsg[512];
     hpt_log_quote(msg, qmsg, sizeof qmsg);
@@ -139,10 +138,11 @@ void hpt_log_write(hpt_log_level_t level, const char *component, const char *msg
              ts.tv_nsec / 1000000, hpt_log_level_name(level), component, qmsg,
              fields[0] ? " " : "", fields);
 
-    /* One event, one line: a newline or control byte inside a value (a
-     * SQLite message, a peer's string) must not start a fake new event. */
+    /* One event, one line: fields and msg are escaped above, and component
+     * is ours; this is the last guard against a control byte (a fake new
+     * event, a terminal escape) in the line. */
     for (char *p = line; *p; p++)
-        if (*p == '\n' || *p == '\r' || (unsigned char)*p < 0x20)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
             *p = ' ';
 
     pthread_mutex_lock(&log_mu);

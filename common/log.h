@@ -65,8 +65,13 @@ void hpt_log_set_stderr(int on);
 /* Install (or with fn NULL remove) the sink. */
 void hpt_log_set_sink(hpt_log_sink_fn fn, void *ud);
 
-/* Quote a value for logfmt when it contains spaces, quotes or '=': writes
- * into buf (size len) and returns buf. */
+/* A value for logfmt, into buf (size len; returns buf).  Written bare when
+ * it is plain text (common/text.h) without spaces, '=', '"' or '\\' and not
+ * empty; otherwise in double quotes with \" and \\, \n \r \t, \xHH for
+ * other control bytes, DEL and bytes that are not UTF-8, and \u0080..\u009f
+ * for C1 characters.  So a value from a peer can neither add a key=value
+ * pair, nor end the line, nor reach a terminal as an escape sequence.  A
+ * value cut to fit keeps its closing quote.  value may be NULL (""). */
 const char *hpt_log_quote(const char *value, char *buf, size_t len);
 
 #endif

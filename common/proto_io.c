@@ -1,5 +1,6 @@
 /* proto_io.c: Envelope framing, packing and validation; see proto_io.h. */
 #include "proto_io.h"
+#include "text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -68,16 +69,38 @@ int hpt_proto_recv(void *sock, hpt_peer_id_t *from, hpt_env_t **out, hpt_err *er
 int hpt_proto_recv_ex(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
                       hpt_err *err)
 {
-    return hpt_proto_recv_checked(sock, from, out, bad_req_id, NULL, NULL, err);
+    return hpt_proto_recv_meta(sock, from, out, bad_req_id, NULL, err);
 }
 
-int hpt_proto_recv_checked(void *sock, hpt_peer_id_t *from, hpt_env_t **out,
-                           uint64_t *bad_req_id, hpt_proto_body_fn on_body, void *ud,
-                           hpt_err *err)
+/* Copy message property `name` of m into buf (len bytes, cut to fit), ""
+ * when the message has none. */
+static void msg_prop(zmq_msg_t *m, const char *name, char *buf, size_t len)
+{
+    const char *v = zmq_msg_gets(m, name);
+    snprintf(buf, len, "%s", v ? v : "");
+}
+
+static void meta_take(zmq_msg_t *m, hpt_proto_meta_t *meta)
+{
+    if (!meta)
+        return;
+    if (meta->src_fd < 0)
+        meta->src_fd = zmq_msg_get(m, ZMQ_SRCFD);   // -1 for a frame libzmq made itself
+    if (meta->user_id[0] || meta->peer_address[0] || meta->conn[0])
+        return;
+    msg_prop(m, "User-Id", meta->user_id, sizeof meta->user_id);
+    msg_prop(m, "Peer-Address", meta->peer_address, sizeof meta->peer_address);
+    msg_prop(m, "X-Hpt-Conn", meta->conn, sizeof meta->conn);
+}
+
+int hpt_proto_recv_meta(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
+                        hpt_proto_meta_t *meta, hpt_err *err)
 {
     *out = NULL;
     if (bad_req_id)
         *bad_req_id = 0;
+    if (meta)
+        *meta = (hpt_proto_meta_t){.src_fd = -1};
     zmq_msg_t msg;
     if (from) {
         zmq_msg_init(&msg);
@@ -89,6 +112,7 @@ int hpt_proto_recv_checked(void *sock, hpt_peer_id_t *from, hpt_env_t **out,
         size_t n = zmq_msg_size(&msg);
         from->len = (uint8_t)(n > HPT_PROTO_MAX_ID ? HPT_PROTO_MAX_ID : n);
         memcpy(from->bytes, zmq_msg_data(&msg), from->len);
+        meta_take(&msg, meta);   // a ROUTER gives the identity frame the connection's properties
         zmq_msg_close(&msg);
         if (!more_frames(sock))
             return hpt_err_set(err, -EBADMSG, "message has no body frame");
@@ -99,12 +123,11 @@ int hpt_proto_recv_checked(void *sock, hpt_peer_id_t *from, hpt_env_t **out,
         zmq_msg_close(&msg);
         return rc;
     }
+    meta_take(&msg, meta);
     int rc;
     if (more_frames(sock)) {
         drain(sock);
         rc = hpt_err_set(err, -EBADMSG, "message has more than one body frame");
-    } else if (on_body && (rc = on_body(ud, from, &msg, err)) < 0) {
-        // refused by the caller before anything was decoded
     } else {
         rc = hpt_proto_decode_ex(zmq_msg_data(&msg), zmq_msg_size(&msg), out, bad_req_id, err);
     }
@@ -286,6 +309,32 @@ static int check_datasets(const char *what, size_t n, Hpt__DatasetInfo **d, hpt_
         if (!d[i] || !str_ok(d[i]->name, MAX_STR) || d[i]->name[0] == '\0' ||
             !str_ok(d[i]->fingerprint, 64))
             BAD("%s: dataset %zu has a bad name or fingerprint", what, i);
+    /* A Hello's names are checked by the coordinator's core, which answers
+     * with a Disconnect naming the field (hpt_proto_hello_text_check); a
+     * Datasets message is only dropped. */
+    hpt_err e = {0};
+    for (size_t i = 0; i < n && strcmp(what, "datasets") == 0; i++)
+        if (hpt_text_check(d[i]->name, &e) < 0 || hpt_text_check(d[i]->fingerprint, &e) < 0)
+            BAD("%s: dataset %zu: name or fingerprint: %s", what, i, e.msg);
+    return 0;
+}
+
+int hpt_proto_hello_text_check(const Hpt__Hello *m, hpt_err *err)
+{
+    const struct {
+        const char *field, *value;
+    } f[] = {{"worker_id", m->worker_id}, {"name", m->name}, {"host", m->host},
+             {"version", m->version}};
+    hpt_err e = {0};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (hpt_text_check(f[i].value ? f[i].value : "", &e) < 0)
+            return hpt_err_set(err, -EINVAL, "%s: %s", f[i].field, e.msg);
+    for (size_t i = 0; i < m->n_datasets; i++) {
+        if (hpt_text_check(m->datasets[i]->name, &e) < 0)
+            return hpt_err_set(err, -EINVAL, "datasets[%zu].name: %s", i, e.msg);
+        if (hpt_text_check(m->datasets[i]->fingerprint, &e) < 0)
+            return hpt_err_set(err, -EINVAL, "datasets[%zu].fingerprint: %s", i, e.msg);
+    }
     return 0;
 }
 
@@ -475,10 +524,15 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
         if (!str_ok(env->subscribe->level, 16))
             BAD("subscribe: bad level");
         return 0;
+    case HPT__ENVELOPE__BODY_WORKERS:
+        /* A paging cursor: a worker id, which the coordinator keeps under
+         * 256 bytes. */
+        if (!str_ok(env->workers->after, 256))
+            BAD("workers: cursor longer than 256 bytes");
+        return 0;
     case HPT__ENVELOPE__BODY_SUBMIT_REPLY:
     case HPT__ENVELOPE__BODY_STATUS:
     case HPT__ENVELOPE__BODY_STATUS_REPLY:
-    case HPT__ENVELOPE__BODY_WORKERS:
     case HPT__ENVELOPE__BODY_WORKERS_REPLY:
     case HPT__ENVELOPE__BODY_RESULTS:
     case HPT__ENVELOPE__BODY_RESULTS_REPLY:

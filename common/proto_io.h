@@ -63,18 +63,24 @@ int hpt_proto_recv(void *sock, hpt_peer_id_t *from, hpt_env_t **out, hpt_err *er
 int hpt_proto_recv_ex(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
                       hpt_err *err);
 
-/* Called by hpt_proto_recv_checked with the identity it read and the body
- * frame (both borrowed, the frame still open), before anything is decoded:
- * the caller can read the frame's metadata (zmq_msg_gets) or its source
- * (ZMQ_SRCFD).  A negative return (with err filled) makes the receive
- * return it without decoding the body. */
-typedef int (*hpt_proto_body_fn)(void *ud, const hpt_peer_id_t *from, zmq_msg_t *body,
-                                 hpt_err *err);
+/* What libzmq says about the connection a message came on (its message
+ * properties, zmq_msg_gets): the User-Id the coordinator's ZAP handler gave
+ * it (the peer's Z85 public key with CURVE; "" without a ZAP handler) and
+ * the peer's address (an IP for TCP, "localhost:UID:GID:PID" for ipc://;
+ * "" when unknown).  Cut to fit. */
+typedef struct hpt_proto_meta {
+    char user_id[256];
+    char peer_address[64];
+    char conn[32];          // "X-Hpt-Conn": the routing id and serial the coordinator's ZAP
+                            // handler gave the connection ("" without one; coord_zap.c)
+    int src_fd;             // ZMQ_SRCFD: the connection's descriptor (libzmq's, borrowed;
+                            // -1 when unknown), for cutting a peer off (coord_zap.c)
+} hpt_proto_meta_t;
 
-/* hpt_proto_recv_ex with a body hook (on_body may be NULL). */
-int hpt_proto_recv_checked(void *sock, hpt_peer_id_t *from, hpt_env_t **out,
-                           uint64_t *bad_req_id, hpt_proto_body_fn on_body, void *ud,
-                           hpt_err *err);
+/* hpt_proto_recv_ex that also fills *meta (may be NULL), on success and on
+ * -EBADMSG alike, so that a server can tell who sent a bad message. */
+int hpt_proto_recv_meta(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
+                        hpt_proto_meta_t *meta, hpt_err *err);
 
 /* Unpack and validate a packed envelope (borrowed bytes).  Used by
  * hpt_proto_recv and by the fuzz target.  Returns 0 with *out owned by the
@@ -92,6 +98,14 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err);
 
 /* Free an envelope from recv/decode; accepts NULL and sets *p = NULL. */
 void hpt_proto_free(hpt_env_t **p);
+
+/* Whether the strings of a Hello (borrowed; validated by hpt_proto_validate)
+ * are plain text (common/text.h: UTF-8 without control characters): its
+ * worker_id, name, host, version and each dataset's name and fingerprint.
+ * They are shown in logs, `hptune workers` and the dashboard, so a worker
+ * cannot put terminal escapes or fake log lines there.  Returns 0, or -EINVAL
+ * with err naming the field: "name: control character U+001B at byte 4". */
+int hpt_proto_hello_text_check(const Hpt__Hello *m, hpt_err *err);
 
 /* Name of a body case ("hello", "result", ...) for logs. */
 const char *hpt_proto_body_name(int body_case);

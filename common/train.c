@@ -17,6 +17,7 @@
 #include "train.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -176,28 +177,56 @@ static int check_view(const char *what, const hpt_view_t *v, uint32_t n_classes,
     return 0;
 }
 
+/* A float count rounded up to 16 (mlp.c pads each buffer to 64 bytes). */
+static uint64_t pad16(uint64_t n)
+{
+    return (n + 15) & ~(uint64_t)15;
+}
+
 /* Bytes of the model hpt_mlp_new builds for these shapes: params, grads, two
  * optimizer slots (the most any optimizer keeps) and the activation arena,
- * following mlp.c's size tables. */
-static size_t model_bytes(const hpt_hparams_t *hp, size_t n_in, size_t n_out, size_t batch)
+ * following mlp.c's size tables.  In 64-bit arithmetic: the largest shapes
+ * hp allows (8 layers of 65536 units, batches of 65536) need about 2^39
+ * floats, which no size_t of a 32-bit build holds; the result saturates. */
+size_t hpt_train_model_bytes(const hpt_hparams_t *hp, size_t n_in, size_t n_out, size_t batch)
 {
-    size_t dims[HPT_MAX_LAYERS + 2];
-    int L = hp->layers + 1;
+    uint64_t dims[HPT_MAX_LAYERS + 2];
+    int layers = hp->layers < 1 ? 1 : hp->layers > HPT_MAX_LAYERS ? HPT_MAX_LAYERS : hp->layers;
+    int L = layers + 1;
     dims[0] = n_in;
-    for (int l = 0; l < hp->layers; l++)
-        dims[l + 1] = (size_t)hp->units[l];
+    for (int l = 0; l < layers; l++)
+        dims[l + 1] = (uint64_t)(hp->units[l] > 0 ? hp->units[l] : 1);
     dims[L] = n_out;
-    size_t n_params = 0, n_acts = 0, widest = 0;
+    uint64_t n_params = 0, n_acts = 0, widest = 0, b = batch;
     for (int l = 0; l < L; l++) {
-        size_t fo = dims[l + 1], per = batch * fo;
+        uint64_t fo = dims[l + 1], per = pad16(b * fo);
         n_params += dims[l] * fo + fo;
         widest = fo > widest ? fo : widest;
         n_acts += (l < L - 1 && hp->dropout > 0 ? 4 : 2) * per;
     }
     if (hp->input_dropout > 0)
-        n_acts += 2 * batch * n_in;
-    n_acts += 2 * batch * widest + widest;
-    return (4 * n_params + n_acts) * sizeof(float) + 1024;  // + the structs
+        n_acts += 2 * pad16(b * n_in);
+    n_acts += 2 * pad16(b * widest) + pad16(widest);
+    uint64_t bytes = (4 * n_params + n_acts) * sizeof(float) + 1024;  // + the structs
+    return bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
+}
+
+size_t hpt_train_mem_bytes(const hpt_hparams_t *hp, uint32_t n_features, uint32_t n_classes,
+                           uint32_t n_train, uint32_t n_val)
+{
+    /* The same batch sizes hpt_train_begin picks. */
+    uint64_t bs = (uint64_t)hp->batch_size < n_train ? (uint64_t)hp->batch_size : n_train;
+    uint64_t eval = n_val ? (n_val < EVAL_BATCH ? n_val : EVAL_BATCH) : 1;
+    uint64_t max_batch = bs > eval ? bs : eval;
+    if (max_batch < 1)
+        max_batch = 1;
+    uint64_t bytes = hpt_train_model_bytes(hp, n_features, n_classes, (size_t)max_batch);
+    bytes += sizeof(hpt_train_session_t) + sizeof(uint32_t) * (uint64_t)n_train;  // perm
+    /* hpt_train_continue's scratch: the float batch, its labels, the
+     * confusion matrix. */
+    bytes += sizeof(float) * max_batch * n_features + max_batch +
+             sizeof(uint64_t) * (uint64_t)n_classes * n_classes;
+    return bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
 }
 
 int hpt_train_begin(hpt_train_session_t **out, const hpt_hparams_t *hp, uint32_t n_features,
@@ -247,7 +276,7 @@ int hpt_train_begin(hpt_train_session_t **out, const hpt_hparams_t *hp, uint32_t
     hpt_mlp_params(s->m, &n_params);
     s->n_params = (long)n_params;
     s->bytes = sizeof *s + sizeof *s->perm * train->n +
-               model_bytes(hp, n_features, n_classes, (size_t)s->max_batch);
+               hpt_train_model_bytes(hp, n_features, n_classes, (size_t)s->max_batch);
     *out = s;
     return 0;
 err_free:

@@ -157,6 +157,25 @@ size_t hpt_train_session_bytes(const hpt_train_session_t *s);
 int hpt_train_session_rebind(hpt_train_session_t *s, const hpt_view_t *train,
                              const hpt_view_t *val, hpt_err *err);
 
+// --- memory ---------------------------------------------------------------
+
+/* Bytes of the model hpt_mlp_new would build for hp (its layers and units,
+ * dropout and input_dropout), n_in inputs, n_out classes and batches of
+ * `batch` rows: parameters, gradients, two optimizer slots (the most any
+ * optimizer keeps) and the activation arena.  Computed without allocating
+ * anything, in 64-bit arithmetic (saturating at SIZE_MAX), for any hp
+ * within the limits of params.h. */
+size_t hpt_train_model_bytes(const hpt_hparams_t *hp, size_t n_in, size_t n_out, size_t batch);
+
+/* Bytes one training run of hp needs at its peak, as hpt_train_begin and
+ * hpt_train_continue would allocate them for views of n_train and n_val
+ * samples: the model (hpt_train_model_bytes at the batch size the session
+ * picks), the permutation and the per-call scratch (the float batch, labels,
+ * confusion matrix).  Not the views' data, which the caller owns.  A worker
+ * compares it with its memory budget before it trains anything. */
+size_t hpt_train_mem_bytes(const hpt_hparams_t *hp, uint32_t n_features, uint32_t n_classes,
+                           uint32_t n_train, uint32_t n_val);
+
 struct hpt_mlp;  // mlp.h
 
 /* The session's model (borrowed, valid until hpt_train_end), for tests and

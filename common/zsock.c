@@ -2,6 +2,9 @@
 #include "zsock.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <zmq.h>
 
 static int zs_pollin(hpt_zsock_t *zs)
@@ -86,4 +89,83 @@ void hpt_zsock_kick(hpt_zsock_t *zs)
 {
     if (!zs->closing)
         uv_idle_start(&zs->idle, on_idle);
+}
+
+// --- endpoints ----------------------------------------------------------------
+
+/* The host part of a tcp:// endpoint: *host and its length; false for any
+ * other transport or an endpoint without a port. */
+static bool tcp_host(const char *ep, const char **host, size_t *n)
+{
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return false;
+    const char *h = ep + 6, *colon = strrchr(h, ':');
+    if (!colon)
+        return false;
+    /* "tcp://src;dst" (a source address) is left to libzmq. */
+    if (memchr(h, ';', (size_t)(colon - h)))
+        return false;
+    *host = h;
+    *n = (size_t)(colon - h);
+    return true;
+}
+
+/* Whether host (n bytes) is an IPv4 literal, '*' or a bracketed IPv6 one:
+ * what libzmq binds without needing an interface of that name. */
+static bool host_is_literal(const char *host, size_t n)
+{
+    if (n == 1 && host[0] == '*')
+        return true;
+    if (n >= 2 && host[0] == '[')
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!((host[i] >= '0' && host[i] <= '9') || host[i] == '.'))
+            return false;
+    return n > 0;
+}
+
+int hpt_zsock_connect_prepare(void *sock, const char *endpoint)
+{
+    const char *host;
+    size_t n;
+    int one = 1;
+    if (tcp_host(endpoint, &host, &n) && n >= 2 && host[0] == '[' &&
+        zmq_setsockopt(sock, ZMQ_IPV6, &one, sizeof one) != 0)
+        return -zmq_errno();
+    return 0;
+}
+
+int hpt_zsock_bind(void *sock, const char *endpoint, char *bound, size_t len, hpt_err *err)
+{
+    char ep[1024];
+    snprintf(ep, sizeof ep, "%s", endpoint);
+    const char *host;
+    size_t n;
+    bool tcp = tcp_host(endpoint, &host, &n);
+    bool v6 = tcp && n >= 2 && host[0] == '[';
+    if (tcp && n == 9 && strncmp(host, "localhost", 9) == 0)
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1%s", host + n);
+    int one = 1;
+    if (v6 && zmq_setsockopt(sock, ZMQ_IPV6, &one, sizeof one) != 0)
+        return hpt_err_set(err, -zmq_errno(), "%s: cannot enable IPv6 on the socket: %s",
+                           endpoint, zmq_strerror(zmq_errno()));
+    if (zmq_bind(sock, ep) != 0) {
+        int e = zmq_errno();
+        if (v6 && (e == EADDRNOTAVAIL || e == ENODEV || e == EAFNOSUPPORT))
+            return hpt_err_set(err, -e, "%s: this machine has no such IPv6 address (is IPv6 "
+                               "disabled?); bind tcp://127.0.0.1:PORT instead: %s",
+                               endpoint, zmq_strerror(e));
+        if (tcp && e == ENODEV && !host_is_literal(host, n))
+            return hpt_err_set(err, -e, "%s: '%.*s' is neither an IP address nor a network "
+                               "interface of this machine; a bind takes an address "
+                               "(tcp://192.0.2.7:PORT), an interface (tcp://eth0:PORT) or * "
+                               "(every interface), not a host name", endpoint, (int)n, host);
+        if (e == EADDRINUSE)
+            return hpt_err_set(err, -e, "%s: the address is in use (another coordinator on "
+                               "this port?)", endpoint);
+        return hpt_err_set(err, -e, "%s: %s", endpoint, zmq_strerror(e));
+    }
+    if (bound)
+        snprintf(bound, len, "%s", ep);
+    return 0;
 }

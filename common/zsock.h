@@ -19,7 +19,10 @@
 #ifndef HPT_ZSOCK_H
 #define HPT_ZSOCK_H
 
+#include <stddef.h>
 #include <uv.h>
+
+#include "err.h"
 
 typedef struct hpt_zsock hpt_zsock_t;
 
@@ -55,5 +58,28 @@ void hpt_zsock_close(hpt_zsock_t *zs, void (*close_cb)(hpt_zsock_t *zs));
  * a send can change ZMQ_EVENTS without an edge on ZMQ_FD, so make sure the
  * next loop turn re-checks.  Cheap; call after sends. */
 void hpt_zsock_kick(hpt_zsock_t *zs);
+
+// --- endpoints ------------------------------------------------------------
+//
+// libzmq binds a tcp:// endpoint to an IP address, an interface name or `*`,
+// never to a host name, and takes an IPv6 address only when ZMQ_IPV6 is set:
+// left to itself, `tcp://localhost:7600` and `tcp://[::1]:7600` both fail
+// with ENODEV, "No such device".  These helpers make both work and explain
+// the failures that remain.
+
+/* Bind sock (borrowed, not yet bound) to endpoint.  A bracketed IPv6
+ * address ("tcp://[::1]:7600") sets ZMQ_IPV6 first; `localhost` is bound as
+ * 127.0.0.1 (libzmq cannot resolve names for a bind; clients that connect to
+ * tcp://localhost:P resolve it to 127.0.0.1 too).  The endpoint actually
+ * bound goes to bound (len bytes; may be NULL).  Returns 0, or -errno with
+ * err saying why in words: an IPv6 address this machine does not have (IPv6
+ * disabled), a host name that is neither an address nor an interface, a port
+ * in use. */
+int hpt_zsock_bind(void *sock, const char *endpoint, char *bound, size_t len, hpt_err *err);
+
+/* Set what connecting sock (borrowed) to endpoint needs before zmq_connect:
+ * ZMQ_IPV6 for a bracketed IPv6 address (without it libzmq does not even try
+ * "tcp://[::1]:7600").  Returns 0 or -errno. */
+int hpt_zsock_connect_prepare(void *sock, const char *endpoint);
 
 #endif

@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "core.h"
+#include "coord_policy.h"
 #include "coord_spec.h"
 #include "coord_store.h"
 #include "proto_io.h"
@@ -52,6 +53,19 @@ typedef struct coord_cfg {
     char authorized_keys[1024];  // directory of the public keys allowed to connect
     bool insecure;            // bind beyond loopback without keys (a warning, not a refusal)
     char http[256];           // HOST:PORT of the HTTP server (metrics, API, dashboard); "" = off
+    /* Quotas, retention and rate limits (coord_policy.h, docs/security.md);
+     * 0 turns each off. */
+    int max_spec_bytes;             // largest spec a submission may carry, bytes
+    int max_active_sweeps_per_key;  // queued, running or refitting sweeps per key (without
+                                    //   keys: per address, or per user on ipc://)
+    int max_active_sweeps;          // ... of everybody together
+    int keep_sweeps;                // finished sweeps kept; the oldest beyond are deleted
+    int keep_sweeps_s;              // finished sweeps older than this (seconds) are deleted
+    int keep_events;                // rows kept in the journal's events table
+    int keep_events_s;              // events older than this (seconds) are deleted
+    int hello_per_min, hello_burst;     // Hellos per connection: a minute's refill, the burst
+    int submit_per_min, submit_burst;   // submissions per connection and per key
+    int bad_per_min, bad_burst;         // bad, unexpected or refused messages, the same
 } coord_cfg_t;
 
 extern const coord_cfg_t COORD_CFG_DEFAULT;   // coord_config.c, with the option table
@@ -88,6 +102,33 @@ typedef struct coord_event {
 #define COORD_INBOX_MAX 65536
 #define COORD_INBOX_SLICE_NS 2000000ULL
 
+/* Who sent a message, as far as the coordinator can tell (main.c,
+ * docs/security.md "Roles"): what it may do, whom its quotas count
+ * against, and how to name it to people. */
+typedef struct coord_who {
+    unsigned roles;                       // HPT_CURVE_ROLE_* bits (curve.h)
+    char principal[COORD_PRINCIPAL_LEN];  // coord_policy_principal; "" when none
+    char label[96];                       // "key clients/alice.pub", "address 10.0.0.7"
+} coord_who_t;
+
+/* ErrorReply codes beyond protocol.md's 1 (other), 2 (bad request), 4 (not
+ * found). */
+#define COORD_ERR_DENIED 3   // the key's role does not allow the request
+#define COORD_ERR_LIMIT 5    // a quota or a rate limit
+
+/* Log lines about misbehaving peers (bad messages, refusals, rate limits),
+ * all peers together, per minute: each is also an event row. */
+#define COORD_PEER_LOG_PER_MIN 60
+
+/* Retention runs this often (seconds), deleting at most this many finished
+ * sweeps, rows of deleted sweeps (tasks with their attempts, then trials:
+ * 10,000 tasks took 40-50 ms with the commit on this machine) and event
+ * rows a run, so that one run stays short. */
+#define COORD_RETAIN_EVERY_S 10.0
+#define COORD_RETAIN_SWEEPS 16
+#define COORD_RETAIN_ROWS 10000
+#define COORD_RETAIN_EVENTS 50000
+
 /* Dataset fingerprints computed from the coordinator's own copies (the
  * thread pool computes them; the cache is read and written on the loop). */
 #define COORD_FP_CACHE 8
@@ -107,6 +148,20 @@ typedef struct coord {
     size_t inbox_len;
     coord_store_t *store;
     bool stopping;
+    /* The journal's fdatasync, on the thread pool after each commit
+     * (main.c; coord_store.h "Durability"): one at a time; a commit made
+     * while one runs asks for another when it ends. */
+    struct {
+        uv_work_t req;
+        bool busy, again;
+        uint64_t gen;             // commits the running sync covers
+        uint64_t done;            // commits known durable
+        uint64_t n;               // syncs run
+        double started;           // when the running one was queued (coord_now)
+        double wait_max;          // the longest from queued to done (s)
+        int rc;
+        hpt_err err;
+    } sync;
 
     coord_event_t *ring;          // cfg.event_ring entries
     size_t ring_len, ring_head;   // head = next slot to write
@@ -120,9 +175,20 @@ typedef struct coord {
     char fp_cache_fp[COORD_FP_CACHE][65];
     int fp_cache_n;
     int submits_pending;          // submissions waiting for their dataset's fingerprint
+    struct submit_job *submit_jobs;   // ... their list (coord_clients.c)
 
     bool journal_failed;          // a commit failed: the loop stops, exit status 1
     uint64_t bad_messages;        // malformed messages received
+    // Roles, rate limits, quotas and retention (main.c, coord_clients.c; coord_policy.h).
+    coord_limits_t *limits;       // the per-connection and per-key token buckets
+    uint64_t limited[COORD_LIM__N];   // messages dropped (or refused) by each limit
+    uint64_t refused_role;        // messages outside the sender's roles
+    uint64_t refused_quota;       // submissions refused by a quota
+    double peer_log_tokens;       // budget of log lines about peers (COORD_PEER_LOG_PER_MIN)
+    double peer_log_at;           // monotonic seconds it was last refilled
+    uint64_t peer_logs_suppressed;
+    double retain_at;             // monotonic seconds of the last retention run
+    uint64_t sweeps_deleted, events_deleted;
     uint64_t results_pages;       // ResultsReply pages sent (coord_clients.c)
     uint64_t results_rank_builds; // results caches rebuilt after a change (coord_clients.c)
     double started_unix;          // when this process started serving
@@ -196,15 +262,22 @@ int coord_zap_new(coord_zap_t **out, coord_t *c);
  * give the ROUTER (not yet bound) a ZAP domain, with keys also the CURVE
  * server options; watch its handshake failures. */
 int coord_zap_server(coord_zap_t *z, void *router);
-/* Who a message from peer came from (msg: its body frame, borrowed): fills
- * *conn with the connection's serial and CURVE key, which the ZAP handler
- * attached.  Returns 0, or -EPERM (err says why; logged, rate-limited) for a
+/* Who a message from peer came from (meta: its connection's properties,
+ * hpt_proto_recv_meta): fills *conn with the connection's serial and CURVE
+ * key, which the ZAP handler attached.  Returns 0, or -EPERM (err says why; logged, rate-limited) for a
  * connection that chose its own routing id (its TCP connection is cut) or
  * that the handler never admitted: drop the message, answer nothing. */
-int coord_zap_check(coord_zap_t *z, const hpt_peer_id_t *peer, zmq_msg_t *msg,
+int coord_zap_check(coord_zap_t *z, const hpt_peer_id_t *peer, const hpt_proto_meta_t *meta,
                     coord_conn_t *conn, hpt_err *err);
 /* Watch the ZAP socket (and handshake failures) from c->loop. */
 int coord_zap_start(coord_zap_t *z);
+/* The roles (HPT_CURVE_ROLE_* bits) of the key a connection authenticated
+ * with: user_id is the message's User-Id property (the Z85 key the ZAP
+ * handler gave the connection; borrowed).  Looked up in the current set,
+ * so a key deleted or moved since (SIGHUP) has its new roles, or none (0).
+ * *name (may be NULL) receives the key's file name relative to the
+ * directory (borrowed until the next reload), NULL when not found. */
+unsigned coord_zap_roles(const coord_zap_t *z, const char *user_id, const char **name);
 /* SIGHUP: re-read the authorized keys; bad files are logged and skipped. */
 void coord_zap_reload(coord_zap_t *z);
 /* Close the loop handles (shutdown); the sockets stay open until destroy. */
@@ -214,7 +287,15 @@ void coord_zap_close(coord_zap_t *z);
 void coord_zap_destroy(coord_zap_t **p);
 
 // coord_clients.c
-void coord_on_client(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env);
+/* A client request from peer, sent by who (borrowed; its roles allow the
+ * request: main.c checked). */
+void coord_on_client(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who,
+                     hpt_env_t *env);
+/* Retention (main.c's cron, every COORD_RETAIN_EVERY_S): delete the finished
+ * sweeps beyond keep_sweeps or older than keep_sweeps_s, and the events
+ * beyond keep_events or older than keep_events_s, a bounded number a run.
+ * Loop thread. */
+void coord_retain(coord_t *c);
 void coord_events_init(coord_t *c);
 /* Shutdown of the clients' state: the event ring, the subscribers and the
  * sweeps' results caches (call after coord_sweeps_free or before; the caches
@@ -293,13 +374,23 @@ int coord_results_new(coord_results_t **out, coord_t *c, coord_sweep_t *s, uint6
 const Hpt__ResultsReply *coord_results_reply(const coord_results_t *r);
 void coord_results_destroy(coord_results_t **p);
 
-/* The worker table exactly as `hptune workers` receives it (WorkersReply,
- * workers in c->workers order), built from memory at time now (coord_now).
- * Opaque: it owns the reply's storage and borrows strings from the workers
- * (use it within one loop callback). */
+/* The worker table as a WorkersReply, built from memory at time now
+ * (coord_now).  With page NULL: every worker, in c->workers order (the
+ * dashboard's JSON).  With a page: what `hptune workers` receives, the
+ * workers whose id sorts (bytewise) after page->after (borrowed; "" = from
+ * the first), in id order, at most page->limit (0 = no limit) and as many
+ * as fit in page->max_bytes of packed WorkerInfo (at least one), with
+ * `more` and `total` set.  Opaque: it owns the reply's storage and borrows
+ * strings from the workers (use it within one loop callback). */
 typedef struct coord_workers_info coord_workers_info_t;
+typedef struct {
+    const char *after;
+    uint32_t limit;
+    size_t max_bytes;
+} coord_workers_page_t;
 /* Returns 0 or -ENOMEM; *out is owned by the caller. */
-int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now);
+int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now,
+                           const coord_workers_page_t *page);
 const Hpt__WorkersReply *coord_workers_info_reply(const coord_workers_info_t *x);
 void coord_workers_info_destroy(coord_workers_info_t **p);
 

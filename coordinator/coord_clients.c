@@ -25,11 +25,12 @@
 #include "dataset.h"
 #include "log.h"
 
-/* coord_log_allowed kinds of this file (other files use 0..2 and 10..12). */
-enum { LOG_REPLY_FAILED = 20 };
+/* coord_log_allowed kinds of this file (other files use 0..4, 10..12 and 30..). */
+enum { LOG_REPLY_FAILED = 20, LOG_QUOTA = 21 };
 
 static void reply_failed(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, int body_case,
                          int rc, size_t bytes);
+static size_t page_bytes(void);
 
 /* Send a reply; a reply that cannot be sent (too big for the message cap,
  * a pipe at its high-water mark, anything but a peer that has gone) is
@@ -84,6 +85,87 @@ static void reply_error(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, 
     env.body_case = HPT__ENVELOPE__BODY_ERROR;
     env.error = &e;
     reply(c, peer, req_id, &env);
+}
+
+// --- retention --------------------------------------------------------------------
+
+typedef struct retain_ent {
+    double finished;
+    uint64_t id;
+    coord_sweep_t *s;
+} retain_ent_t;
+
+static int by_finish(const void *a, const void *b)
+{
+    const retain_ent_t *x = a, *y = b;
+    if (x->finished != y->finished)
+        return x->finished < y->finished ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void rcache_drop(coord_t *c, coord_sweep_t *s);
+
+void coord_retain(coord_t *c)
+{
+    double now_unix = coord_unix();
+    const coord_cfg_t *cfg = &c->cfg;
+    if (cfg->keep_sweeps > 0 || cfg->keep_sweeps_s > 0) {
+        size_t n = 0;
+        for (const coord_sweep_t *s = c->core.sweeps; s; s = s->next)
+            n += s->state >= SWEEP_DONE;
+        retain_ent_t *v = n ? malloc(n * sizeof *v) : NULL;
+        double *fin = n ? malloc(n * sizeof *fin) : NULL;
+        if (n && (!v || !fin))
+            n = 0;   // out of memory: try again next run
+        size_t i = 0;
+        for (coord_sweep_t *s = c->core.sweeps; s && i < n; s = s->next)
+            if (s->state >= SWEEP_DONE)
+                v[i++] = (retain_ent_t){.finished = s->finished, .id = s->id, .s = s};
+        if (n > 1)
+            qsort(v, n, sizeof *v, by_finish);
+        for (i = 0; i < n; i++)
+            fin[i] = v[i].finished;
+        size_t over = cfg->keep_sweeps > 0 && n > (size_t)cfg->keep_sweeps
+                          ? n - (size_t)cfg->keep_sweeps : 0;
+        size_t drop = coord_retain_count(fin, n, cfg->keep_sweeps > 0 ? cfg->keep_sweeps : -1,
+                                         cfg->keep_sweeps_s, now_unix);
+        for (i = 0; i < drop && i < COORD_RETAIN_SWEEPS; i++) {
+            coord_sweep_t *s = v[i].s;
+            // The shell's references first: the core frees s.
+            rcache_drop(c, s);
+            for (int k = 0; k < COORD_LOADED_LRU; k++)
+                if (c->lru_sweep[k] == s->id)
+                    c->lru_sweep[k] = 0;
+            const char *why = i < over ? "more finished sweeps than keep_sweeps"
+                                       : "older than keep_sweeps_s";
+            if (coord_core_forget(&c->core, coord_now(), s, why) == 0)
+                c->sweeps_deleted++;
+            coord_apply(c);
+        }
+        free(v);
+        free(fin);
+    }
+    /* The rows of deleted sweeps, a bounded number a run (coord_store_gc). */
+    int64_t gone = 0;
+    int pending = 0;
+    if (coord_store_gc(c->store, COORD_RETAIN_ROWS, &gone, &pending) < 0)
+        hpt_log(HPT_LOG_ERROR, "store", "cannot delete the rows of deleted sweeps", "%s", "");
+    else if (gone > 0)
+        hpt_log(HPT_LOG_DEBUG, "store", "rows of deleted sweeps removed",
+                "rows=%lld sweeps_pending=%d", (long long)gone, pending);
+    if (cfg->keep_events > 0 || cfg->keep_events_s > 0) {
+        int64_t deleted = 0;
+        double before = cfg->keep_events_s > 0 ? now_unix - cfg->keep_events_s : 0;
+        if (coord_store_events_prune(c->store, cfg->keep_events, before, COORD_RETAIN_EVENTS,
+                                     &deleted) < 0)
+            hpt_log(HPT_LOG_ERROR, "store", "cannot prune the journal's events", "%s", "");
+        else if (deleted > 0) {
+            c->events_deleted += (uint64_t)deleted;
+            hpt_log(HPT_LOG_INFO, "store", "old events deleted from the journal",
+                    "deleted=%lld total=%llu keep_events=%d keep_events_s=%d", (long long)deleted,
+                    (unsigned long long)c->events_deleted, cfg->keep_events, cfg->keep_events_s);
+        }
+    }
 }
 
 // --- building SweepInfo ---------------------------------------------------
@@ -480,11 +562,13 @@ typedef struct submit_job {
     uv_work_t req;
     coord_t *c;
     hpt_peer_id_t peer;
+    coord_who_t who;              // the submitter: the sweep's owner and its quota
     uint64_t req_id;
     char *text, *path;
     char dataset[1024], data_dir[1024];
     char fp[65], note[128];
     bool cached;
+    struct submit_job *next;      // coord_t.submit_jobs while waiting
 } submit_job_t;
 
 static void submit_job_free(submit_job_t *j)
@@ -568,6 +652,57 @@ void coord_fingerprints_warm(coord_t *c)
     }
 }
 
+/* A commit an acknowledgement waited for failed: the core's memory now holds
+ * what the journal does not, so stop, as a failed group commit does
+ * (main.c's on_flush); a restart resumes from what was committed. */
+static void journal_stop(coord_t *c)
+{
+    c->journal_failed = true;
+    uv_stop(c->loop);
+}
+
+// --- quotas -----------------------------------------------------------------------
+
+/* Whether one more sweep of spec_bytes from `who` fits the quotas
+ * (coord_policy.h): 0, or -EDQUOT with the ErrorReply sent, counted and
+ * logged (at most five lines a minute per connection).  Active sweeps are
+ * counted in the core, where a submission lands; in_flight_too adds the
+ * submissions still waiting for their dataset's fingerprint (on_submit's
+ * early check; the final one, in submit_finish, counts what has landed). */
+static int quota_check(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id,
+                       const coord_who_t *who, size_t spec_bytes, bool in_flight_too)
+{
+    int extra = 0;
+    if (in_flight_too)
+        for (const submit_job_t *p = c->submit_jobs; p; p = p->next)
+            extra += strcmp(p->who.principal, who->principal) == 0;
+    coord_quota_cfg_t q = {.spec_bytes = c->cfg.max_spec_bytes,
+                           .active_per_key = c->cfg.max_active_sweeps_per_key,
+                           .active_total = c->cfg.max_active_sweeps};
+    coord_quota_use_t u = {.spec_bytes = spec_bytes, .active_key = extra,
+                           .active_total = in_flight_too ? c->submits_pending : 0};
+    for (const coord_sweep_t *s = c->core.sweeps; s; s = s->next) {
+        if (s->state >= SWEEP_DONE)
+            continue;
+        u.active_total++;
+        u.active_key += strcmp(s->owner, who->principal) == 0;
+    }
+    hpt_err err = {0};
+    int rc = coord_quota_check(&q, &u, who->label, &err);
+    if (rc == 0)
+        return 0;
+    c->refused_quota++;
+    if (coord_log_allowed(c, peer, LOG_QUOTA, 5)) {
+        char id[80], q1[300], q2[120];
+        hpt_log(HPT_LOG_WARN, "clients", "submission refused by a quota",
+                "peer=%s from=%s error=%s refused=%llu", hpt_peer_id_str(peer, id, sizeof id),
+                hpt_log_quote(who->label, q2, sizeof q2), hpt_log_quote(err.msg, q1, sizeof q1),
+                (unsigned long long)c->refused_quota);
+    }
+    reply_error(c, peer, req_id, COORD_ERR_LIMIT, err.msg);
+    return rc;
+}
+
 /* Queue the sweep in the core and acknowledge it with its id. */
 static void submit_finish(submit_job_t *j)
 {
@@ -576,36 +711,45 @@ static void submit_finish(submit_job_t *j)
     coord_sweep_t *s = NULL;
     if (!j->cached) {
         fp_cache_put(c, j->dataset, j->fp);
+        char note[400], qd[1100], qn[900];
+        snprintf(note, sizeof note, "%s%s", j->note,
+                 j->fp[0] ? "" : "; its fingerprint will be taken from the first worker that "
+                                 "has it");
         if (j->note[0])
             hpt_log(j->fp[0] ? HPT_LOG_WARN : HPT_LOG_INFO, "sched",
                     j->fp[0] ? "the coordinator's copy of a named dataset differs from the "
                                "pinned one"
                              : "dataset not available on the coordinator",
-                    "dataset=%s fingerprint=%.12s note=\"%s%s\"", j->dataset,
-                    j->fp[0] ? j->fp : "unknown", j->note,
-                    j->fp[0] ? "" : "; its fingerprint will be taken from the first worker "
-                                    "that has it");
+                    "dataset=%s fingerprint=%.12s note=%s",
+                    hpt_log_quote(j->dataset, qd, sizeof qd), j->fp[0] ? j->fp : "unknown",
+                    hpt_log_quote(note, qn, sizeof qn));
     }
     if (c->stopping) {
         reply_error(c, &j->peer, j->req_id, 1, "the coordinator is stopping");
         return;
     }
-    int rc = coord_core_submit(&c->core, coord_now(), j->text, j->path, j->fp, &s, &err);
+    /* Again, now that the submissions that were in flight with this one
+     * have landed (each in turn, on this thread): this check is exact. */
+    if (quota_check(c, &j->peer, j->req_id, &j->who, strlen(j->text), false) < 0)
+        return;
+    int rc = coord_core_submit_owned(&c->core, coord_now(), j->text, j->path, j->fp,
+                                     j->who.principal, &s, &err);
     if (rc < 0) {
-        char q[300];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", j->path,
-                hpt_log_quote(err.msg, q, sizeof q));
+        char q[300], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(j->path, qp, sizeof qp), hpt_log_quote(err.msg, q, sizeof q));
         reply_error(c, &j->peer, j->req_id, 2, err.msg);
         return;
     }
     uint64_t id = s->id;
     coord_apply(c);
-    /* The id is an acknowledgement: make the sweep durable before sending
-     * it. */
+    /* The id is an acknowledgement: make the sweep durable (committed and
+     * synced) before sending it. */
     hpt_err ferr = {0};
-    if (coord_store_flush(c->store, &ferr) < 0) {
+    if (coord_store_sync(c->store, &ferr) < 0) {
         hpt_log(HPT_LOG_ERROR, "store", "cannot journal a new sweep", "error=\"%s\"", ferr.msg);
         reply_error(c, &j->peer, j->req_id, 1, "the coordinator cannot write its journal");
+        journal_stop(c);
         return;
     }
     s = coord_sweep_find(&c->core, id);
@@ -637,6 +781,11 @@ static void submit_after(uv_work_t *req, int status)
 {
     submit_job_t *j = req->data;
     j->c->submits_pending--;
+    for (submit_job_t **pp = &j->c->submit_jobs; *pp; pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
     if (status < 0)
         reply_error(j->c, &j->peer, j->req_id, 1, "the submission was cancelled");
     else
@@ -645,17 +794,22 @@ static void submit_after(uv_work_t *req, int status)
     fingerprint_trim();
 }
 
-static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+static void on_submit(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who,
+                      hpt_env_t *env)
 {
     hpt_err err = {0};
     const char *path = env->submit->path[0] ? env->submit->path : "spec";
+    /* Quotas before the spec is parsed: a refused submission costs a count
+     * of the sweeps, not a parse. */
+    if (quota_check(c, peer, env->req_id, who, strlen(env->submit->spec), true) < 0)
+        return;
     /* Parse first, so a bad spec is answered at once; the core parses the
      * same text again when the fingerprint is known. */
     coord_spec_t *spec = NULL;
     if (coord_spec_parse(env->submit->spec, strlen(env->submit->spec), path, &spec, &err) < 0) {
-        char q[300];
-        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s", path,
-                hpt_log_quote(err.msg, q, sizeof q));
+        char q[300], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(path, qp, sizeof qp), hpt_log_quote(err.msg, q, sizeof q));
         reply_error(c, peer, env->req_id, 2, err.msg);
         return;
     }
@@ -663,6 +817,7 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     if (j) {
         j->c = c;
         j->peer = *peer;
+        j->who = *who;
         j->req_id = env->req_id;
         j->text = strdup(env->submit->spec);
         j->path = strdup(path);
@@ -690,20 +845,40 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         return;
     }
     c->submits_pending++;
+    j->next = c->submit_jobs;
+    c->submit_jobs = j;
 }
 
+/* Bytes a length-delimited field of `len` bytes takes in its message: a
+ * one-byte tag, the length's varint, the bytes. */
+static size_t field_bytes(size_t len)
+{
+    size_t v = 1;
+    for (uint64_t x = len; x >= 0x80; x >>= 7)
+        v++;
+    return 1 + v + len;
+}
+
+/* Status of one sweep, or a page of all of them in id order (sweeps are
+ * listed in the order they were submitted, which is id order): those above
+ * `after`, at most `limit`, as many as fit in a page's bytes. */
 static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 {
-    uint64_t want = env->status->sweep;
-    size_t n = 0;
-    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next)
-        n += !want || s->id == want;
+    uint64_t want = env->status->sweep, after = want ? 0 : env->status->after;
+    size_t limit = want ? 1 : env->status->limit ? env->status->limit : SIZE_MAX;
+    size_t n = 0, total = 0;
+    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next) {
+        total++;
+        n += want ? s->id == want : s->id > after;
+    }
     if (want && n == 0) {
         char msg[96];
         snprintf(msg, sizeof msg, "no sweep %llu", (unsigned long long)want);
         reply_error(c, peer, env->req_id, 4, msg);
         return;
     }
+    if (n > limit)
+        n = limit;
     sweep_info_buf_t *bufs = calloc(n ? n : 1, sizeof *bufs);
     Hpt__SweepInfo **ptrs = calloc(n ? n : 1, sizeof *ptrs);
     if (!bufs || !ptrs) {
@@ -712,16 +887,28 @@ static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         reply_error(c, peer, env->req_id, 1, "out of memory");
         return;
     }
-    size_t k = 0;
-    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next)
-        if (!want || s->id == want) {
-            coord_sweep_info_fill(s, &bufs[k], false);
-            ptrs[k] = &bufs[k].info;
-            k++;
-        }
     Hpt__StatusReply r = HPT__STATUS_REPLY__INIT;
-    r.n_sweeps = n;
+    size_t k = 0, budget = page_bytes(), used = 64;   // 64: the reply's other fields
+    for (coord_sweep_t *s = c->core.sweeps; s; s = s->next) {
+        if (want ? s->id != want : s->id <= after)
+            continue;
+        if (k == n) {
+            r.more = true;
+            break;
+        }
+        coord_sweep_info_fill(s, &bufs[k], false);
+        size_t b = field_bytes(hpt__sweep_info__get_packed_size(&bufs[k].info));
+        if (k > 0 && used + b > budget) {   // the first always goes: the page makes progress
+            r.more = true;
+            break;
+        }
+        used += b;
+        ptrs[k] = &bufs[k].info;
+        k++;
+    }
+    r.n_sweeps = k;
     r.sweeps = ptrs;
+    r.total = total;
     r.workers = (uint32_t)c->core.n_workers;
     for (coord_worker_t *w = c->core.workers; w; w = w->next) {
         r.slots += (uint32_t)w->slots;
@@ -740,9 +927,43 @@ struct coord_workers_info {
     Hpt__WorkersReply reply;
     Hpt__WorkerInfo *wi, **wp;
     Hpt__DatasetInfo *di, **dp;   // COORD_MAX_DATASETS per worker
+    coord_worker_t **order;       // the workers listed, in reply order
 };
 
-int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now)
+static int worker_id_cmp(const void *a, const void *b)
+{
+    return strcmp((*(coord_worker_t *const *)a)->id, (*(coord_worker_t *const *)b)->id);
+}
+
+static void worker_info_fill(Hpt__WorkerInfo *wi, Hpt__DatasetInfo *di, Hpt__DatasetInfo **dp,
+                             coord_worker_t *w, double now)
+{
+    hpt__worker_info__init(wi);
+    wi->id = w->id;
+    wi->name = w->name;
+    wi->host = w->host;
+    wi->slots = (uint32_t)w->slots;
+    wi->busy = (uint32_t)w->busy;
+    wi->version = w->version;
+    wi->last_seen_ago = now - w->last_seen;
+    wi->tasks_done = (uint32_t)w->tasks_done;
+    wi->tasks_failed = (uint32_t)w->tasks_failed;
+    wi->connected_unix = w->connected;
+    wi->state = w->draining ? "draining" : "ready";
+    coord_worker_rates(w, now, &wi->tasks_per_min, &wi->epochs_per_s, &wi->rate_window_s);
+    wi->epochs_done = w->epochs_done;
+    for (int d = 0; d < w->n_datasets; d++) {
+        hpt__dataset_info__init(&di[d]);
+        di[d].name = w->ds_name[d];
+        di[d].fingerprint = w->ds_fp[d];
+        dp[d] = &di[d];
+    }
+    wi->n_datasets = (size_t)w->n_datasets;
+    wi->datasets = dp;
+}
+
+int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now,
+                           const coord_workers_page_t *page)
 {
     *out = NULL;
     size_t n = (size_t)c->core.n_workers, m = n ? n : 1;
@@ -753,42 +974,34 @@ int coord_workers_info_new(coord_workers_info_t **out, coord_t *c, double now)
     x->wp = calloc(m, sizeof *x->wp);
     x->di = calloc(m * COORD_MAX_DATASETS, sizeof *x->di);
     x->dp = calloc(m * COORD_MAX_DATASETS, sizeof *x->dp);
-    if (!x->wi || !x->wp || !x->di || !x->dp) {
+    x->order = calloc(m, sizeof *x->order);
+    if (!x->wi || !x->wp || !x->di || !x->dp || !x->order) {
         coord_workers_info_destroy(&x);
         return -ENOMEM;
     }
-    size_t k = 0;
-    for (coord_worker_t *w = c->core.workers; w && k < n; w = w->next, k++) {
-        Hpt__WorkerInfo *wi = &x->wi[k];
-        hpt__worker_info__init(wi);
-        wi->id = w->id;
-        wi->name = w->name;
-        wi->host = w->host;
-        wi->slots = (uint32_t)w->slots;
-        wi->busy = (uint32_t)w->busy;
-        wi->version = w->version;
-        wi->last_seen_ago = now - w->last_seen;
-        wi->tasks_done = (uint32_t)w->tasks_done;
-        wi->tasks_failed = (uint32_t)w->tasks_failed;
-        wi->connected_unix = w->connected;
-        wi->state = w->draining ? "draining" : "ready";
-        coord_worker_rates(w, now, &wi->tasks_per_min, &wi->epochs_per_s, &wi->rate_window_s);
-        wi->epochs_done = w->epochs_done;
-        Hpt__DatasetInfo **dp = &x->dp[k * COORD_MAX_DATASETS];
-        for (int d = 0; d < w->n_datasets; d++) {
-            Hpt__DatasetInfo *di = &x->di[k * COORD_MAX_DATASETS + (size_t)d];
-            hpt__dataset_info__init(di);
-            di->name = w->ds_name[d];
-            di->fingerprint = w->ds_fp[d];
-            dp[d] = di;
-        }
-        wi->n_datasets = (size_t)w->n_datasets;
-        wi->datasets = dp;
-        x->wp[k] = wi;
-    }
     hpt__workers_reply__init(&x->reply);
-    x->reply.n_workers = k;
+    size_t k = 0;
+    for (coord_worker_t *w = c->core.workers; w && k < n; w = w->next)
+        if (!page || !page->after || strcmp(w->id, page->after) > 0)
+            x->order[k++] = w;
+    if (page)
+        qsort(x->order, k, sizeof *x->order, worker_id_cmp);
+    size_t limit = page && page->limit ? page->limit : SIZE_MAX, used = 0, i;
+    for (i = 0; i < k && i < limit; i++) {
+        worker_info_fill(&x->wi[i], &x->di[i * COORD_MAX_DATASETS],
+                         &x->dp[i * COORD_MAX_DATASETS], x->order[i], now);
+        if (page) {
+            size_t b = field_bytes(hpt__worker_info__get_packed_size(&x->wi[i]));
+            if (i > 0 && used + b > page->max_bytes)   // the first always goes
+                break;
+            used += b;
+        }
+        x->wp[i] = &x->wi[i];
+    }
+    x->reply.n_workers = i;
     x->reply.workers = x->wp;
+    x->reply.more = i < k;
+    x->reply.total = (uint32_t)n;
     *out = x;
     return 0;
 }
@@ -803,6 +1016,7 @@ void coord_workers_info_destroy(coord_workers_info_t **p)
     if (!p || !*p)
         return;
     coord_workers_info_t *x = *p;
+    free(x->order);
     free(x->dp);
     free(x->di);
     free(x->wp);
@@ -814,7 +1028,11 @@ void coord_workers_info_destroy(coord_workers_info_t **p)
 static void on_workers(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 {
     coord_workers_info_t *x = NULL;
-    if (coord_workers_info_new(&x, c, coord_now()) < 0) {
+    size_t pb = page_bytes();
+    coord_workers_page_t page = {.after = env->workers->after, .limit = env->workers->limit,
+                                 .max_bytes = pb > 64 ? pb - 64 : 1};   // 64: more, total
+
+    if (coord_workers_info_new(&x, c, coord_now(), &page) < 0) {
         reply_error(c, peer, env->req_id, 1, "out of memory");
         return;
     }
@@ -1141,8 +1359,8 @@ void coord_results_destroy(coord_results_t **p)
     *p = NULL;
 }
 
-/* The byte budget of a results page: the message cap less room for the
- * envelope around the ResultsReply (protocol, req_id, the body's tag and
+/* The byte budget of a results, status or workers page: the message cap
+ * less room for the envelope around the reply (protocol, req_id, the body's tag and
  * length: under 32 bytes).  HPT_RESULTS_PAGE_BYTES (a test knob, documented
  * in docs/protocol.md) lowers it so that small sweeps need several pages. */
 static size_t page_bytes(void)
@@ -1204,6 +1422,19 @@ static void on_cancel(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     }
     int did = coord_core_cancel(&c->core, coord_now(), s);
     coord_apply(c);
+    /* "cancelled" is an acknowledgement, as a submitted sweep's id is: the
+     * cancellation is committed and synced before the client hears of it,
+     * so a crash right after the reply cannot bring the sweep back running. */
+    hpt_err ferr = {0};
+    if (did && coord_store_sync(c->store, &ferr) < 0) {
+        reply_error(c, peer, env->req_id, 1, "the coordinator cannot write its journal");
+        char q[300];
+        hpt_log(HPT_LOG_ERROR, "store", "cannot journal a cancellation; stopping",
+                "sweep=%llu error=%s", (unsigned long long)s->id,
+                hpt_log_quote(ferr.msg, q, sizeof q));
+        journal_stop(c);
+        return;
+    }
     Hpt__CancelReply r = HPT__CANCEL_REPLY__INIT;
     r.cancelled = did;
     r.state = (char *)coord_sweep_state_name(s->state);
@@ -1380,14 +1611,15 @@ static void on_subscribe(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     s->expiry = coord_now() + c->cfg.sub_timeout_ms * 1e-3;
 }
 
-void coord_on_client(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+void coord_on_client(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who,
+                     hpt_env_t *env)
 {
     /* Any message from a follower renews its subscription. */
     coord_sub_t *s = sub_find(c, peer);
     if (s)
         s->expiry = coord_now() + c->cfg.sub_timeout_ms * 1e-3;
     switch (env->body_case) {
-    case HPT__ENVELOPE__BODY_SUBMIT: on_submit(c, peer, env); break;
+    case HPT__ENVELOPE__BODY_SUBMIT: on_submit(c, peer, who, env); break;
     case HPT__ENVELOPE__BODY_STATUS: on_status(c, peer, env); break;
     case HPT__ENVELOPE__BODY_WORKERS: on_workers(c, peer, env); break;
     case HPT__ENVELOPE__BODY_RESULTS: on_results(c, peer, env); break;

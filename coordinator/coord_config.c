@@ -28,6 +28,19 @@ const coord_cfg_t COORD_CFG_DEFAULT = {
     .task_deadline_s = 86400,
     .event_ring = 10000,
     .sub_timeout_ms = 10000,
+    .max_spec_bytes = 1048576,
+    .max_active_sweeps_per_key = 32,
+    .max_active_sweeps = 256,
+    .keep_sweeps = 1000,
+    .keep_sweeps_s = 0,
+    .keep_events = 1000000,
+    .keep_events_s = 2592000,
+    .hello_per_min = 60,
+    .hello_burst = 5,
+    .submit_per_min = 60,
+    .submit_burst = 20,
+    .bad_per_min = 60,
+    .bad_burst = 20,
 };
 
 // --- the table -------------------------------------------------------------
@@ -66,6 +79,40 @@ static const hpt_config_opt_t opts[] = {
                         "run unprotected beyond loopback: bind without curve_secret, serve "
                         "http on a public address; no authentication, no encryption (a "
                         "warning is logged)"),
+    // Quotas, retention and rate limits (docs/security.md, "Quotas and limits").
+    INT(max_spec_bytes, 1024, 1048576, "BYTES",
+        "refuse a submitted spec larger than this (the protocol's own cap is 1 MiB)"),
+    INT(max_active_sweeps_per_key, 0, 1000000, "N",
+        "refuse a submission when its key (without keys: its address, or its user on ipc://) "
+        "has this many sweeps queued, running or refitting; 0: no limit"),
+    INT(max_active_sweeps, 0, 1000000, "N",
+        "refuse a submission when this many sweeps are queued, running or refitting; 0: no "
+        "limit"),
+    INT(keep_sweeps, 0, 1000000000, "N",
+        "keep this many finished sweeps; older ones are deleted with their results; 0: keep "
+        "all"),
+    INT(keep_sweeps_s, 0, 2000000000, "S",
+        "delete a finished sweep this many seconds after it ended; 0: no age limit"),
+    INT(keep_events, 0, 2000000000, "N",
+        "keep this many rows in the journal's events table, the newest; 0: keep all"),
+    INT(keep_events_s, 0, 2000000000, "S",
+        "delete events older than this many seconds from the journal; 0: no age limit"),
+    INT(hello_per_min, 0, 1000000, "N",
+        "Hellos one connection may send a minute (more are dropped); 0: no limit"),
+    INT(hello_burst, 1, 1000000, "N",
+        "Hellos one connection may send at once, before hello_per_min paces it"),
+    INT(submit_per_min, 0, 1000000, "N",
+        "submissions one connection, and one key (without keys: one address), may send a "
+        "minute (more are refused); 0: no limit"),
+    INT(submit_burst, 1, 1000000, "N",
+        "submissions one connection, and one key, may send at once, before submit_per_min "
+        "paces them"),
+    INT(bad_per_min, 0, 1000000, "N",
+        "undecodable, unexpected or refused messages one connection, and one key, may send a "
+        "minute before more are dropped unanswered; 0: no limit"),
+    INT(bad_burst, 1, 1000000, "N",
+        "bad messages one connection, and one key, may send at once, before bad_per_min "
+        "paces them"),
 };
 
 // The names of the first release, still accepted.

@@ -85,11 +85,13 @@ void coord_datasets_offer(coord_t *c, coord_worker_t *w, const coord_sweep_t *s)
     char dir[PATH_LEN];
     hpt_err err = {0};
     if (strlen(s->fingerprint) != 64 || copy_dir(c, s->spec->dataset, dir, &err) < 0) {
+        char qw[600], qd[1100];
         if (coord_log_allowed(c, &w->peer, LOG_NO_COPY, 1))
             hpt_log(HPT_LOG_INFO, COMP,
                     "cannot offer the sweep's dataset: the coordinator has no copy",
                     "sweep=%llu worker=%s dataset=%s peer=%s", (unsigned long long)s->id,
-                    w->id, s->spec->dataset, id);
+                    hpt_log_quote(w->id, qw, sizeof qw),
+                    hpt_log_quote(s->spec->dataset, qd, sizeof qd), id);
         return;
     }
     Hpt__DatasetFile files[HPT_DATASET_N_FILES];
@@ -100,9 +102,11 @@ void coord_datasets_offer(coord_t *c, coord_worker_t *w, const coord_sweep_t *s)
         struct stat st;
         if (hpt_dataset_file_path(dir, i, path[i], PATH_LEN) < 0 || stat(path[i], &st) != 0 ||
             st.st_size <= 0 || (uint64_t)st.st_size > HPT_PROTO_MAX_FILE) {
+            char qd[1100], qdir[1100];
             hpt_log(HPT_LOG_WARN, COMP, "cannot offer the sweep's dataset: a file is unusable",
                     "sweep=%llu dataset=%s dir=%s file=%s", (unsigned long long)s->id,
-                    s->spec->dataset, dir, hpt_dataset_file_base(i));
+                    hpt_log_quote(s->spec->dataset, qd, sizeof qd),
+                    hpt_log_quote(dir, qdir, sizeof qdir), hpt_dataset_file_base(i));
             return;
         }
         hpt__dataset_file__init(&files[i]);
@@ -125,10 +129,12 @@ void coord_datasets_offer(coord_t *c, coord_worker_t *w, const coord_sweep_t *s)
     // (hpt_log evaluates its level twice: decide it first.)
     hpt_log_level_t lvl = coord_log_allowed(c, &w->peer, LOG_OFFER, 1) ? HPT_LOG_INFO
                                                                          : HPT_LOG_DEBUG;
+    char qw[600], qd[1100];
     hpt_log(lvl, COMP,
             rc == 0 ? "dataset offered" : "dataset offer not sent",
             "sweep=%llu worker=%s dataset=%s fingerprint=%.12s bytes=%" PRIu64 " peer=%s",
-            (unsigned long long)s->id, w->id, s->spec->dataset, s->fingerprint, total, id);
+            (unsigned long long)s->id, hpt_log_quote(w->id, qw, sizeof qw),
+            hpt_log_quote(s->spec->dataset, qd, sizeof qd), s->fingerprint, total, id);
 }
 
 // --- chunks ----------------------------------------------------------------
@@ -222,21 +228,25 @@ void coord_on_fetch(coord_t *c, coord_worker_t *w, const Hpt__FetchChunk *m)
     r.xfer = m->xfer;
     if (why[0]) {
         r.error = why;
-        char q[600];
+        char q[600], qw[600], qd[1100], qf[300];
         if (coord_log_allowed(c, &w->peer, LOG_REFUSED, 5))
             hpt_log(HPT_LOG_WARN, COMP, "dataset request refused",
-                    "worker=%s peer=%s dataset=%s file=%s offset=%" PRIu64 " reason=%s", w->id,
-                    id, m->dataset, m->file, m->offset, hpt_log_quote(why, q, sizeof q));
+                    "worker=%s peer=%s dataset=%s file=%s offset=%" PRIu64 " reason=%s",
+                    hpt_log_quote(w->id, qw, sizeof qw), id,
+                    hpt_log_quote(m->dataset, qd, sizeof qd), hpt_log_quote(m->file, qf, sizeof qf),
+                    m->offset, hpt_log_quote(why, q, sizeof q));
     } else {
         r.data.data = data;
         r.data.len = n;
         r.file_size = size;
         /* One line per stream, not per chunk: a request that does not
          * continue the previous one starts a file, or resumes one. */
+        char qw[600], qd[1100];
         if (strcmp(w->serve_file, m->file) != 0 || w->serve_next != m->offset)
             hpt_log(HPT_LOG_INFO, COMP, "serving dataset file",
                     "worker=%s peer=%s sweep=%llu dataset=%s file=%s offset=%" PRIu64
-                    " size=%" PRIu64, w->id, id, (unsigned long long)s->id, m->dataset, m->file,
+                    " size=%" PRIu64, hpt_log_quote(w->id, qw, sizeof qw), id,
+                    (unsigned long long)s->id, hpt_log_quote(m->dataset, qd, sizeof qd), m->file,
                     m->offset, size);
         snprintf(w->serve_file, sizeof w->serve_file, "%s", m->file);
         w->serve_next = m->offset + n;

@@ -30,6 +30,7 @@
 #include "coord_http.h"
 #include "hpt_config.h"
 #include "json.h"
+#include "text.h"
 #include "log.h"
 #include "plots.h"
 
@@ -216,14 +217,22 @@ static enum MHD_Result answer(coord_http_t *h, struct MHD_Connection *conn, int 
 static size_t json_escape(char *buf, size_t cap, const char *s)
 {
     size_t n = 0;
-    for (; *s && n + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            n += (size_t)snprintf(buf + n, cap - n, "\\%c", ch);
-        else if (ch < 0x20)
-            n += (size_t)snprintf(buf + n, cap - n, "\\u%04x", ch);
-        else
-            buf[n++] = (char)ch;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len && n + 7 < cap;) {
+        uint32_t cp;
+        size_t k = hpt_text_decode(p + i, len - i, &cp);
+        if (k == 0)   // not UTF-8: U+FFFD, so the body stays valid JSON
+            n += (size_t)snprintf(buf + n, cap - n, "\\ufffd");
+        else if (cp == '"' || cp == '\\')
+            n += (size_t)snprintf(buf + n, cap - n, "\\%c", (int)cp);
+        else if (hpt_text_is_control(cp))
+            n += (size_t)snprintf(buf + n, cap - n, "\\u%04x", (unsigned)cp);
+        else {
+            memcpy(buf + n, p + i, k);
+            n += k;
+        }
+        i += k ? k : 1;
     }
     buf[n] = '\0';
     return n;
@@ -552,7 +561,7 @@ static int render_workers(coord_t *c, FILE *f)
 {
     workers_cursor_t cur = {.w = c->core.workers, .now = coord_now()};
     coord_workers_info_t *x = NULL;
-    int rc = coord_workers_info_new(&x, c, cur.now);
+    int rc = coord_workers_info_new(&x, c, cur.now, NULL);
     if (rc < 0)
         return rc;
     rc = hpt_json_workers(f, coord_workers_info_reply(x), worker_extra, &cur);
@@ -568,15 +577,26 @@ static void m_head(FILE *f, const char *name, const char *type, const char *help
 }
 
 /* A label value: backslash, double quote and newline escaped. */
+/* A label value: the exposition format escapes only \\, \" and \n and wants
+ * UTF-8, so another control character (a peer's sweep or dataset name) or a
+ * byte that is not UTF-8 becomes U+FFFD rather than reach whoever curls
+ * /metrics. */
 static void m_label(FILE *f, const char *v)
 {
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            fprintf(f, "\\%c", *v);
-        else if (*v == '\n')
+    const unsigned char *p = (const unsigned char *)v;
+    size_t n = strlen(v);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = hpt_text_decode(p + i, n - i, &cp);
+        if (k == 1 && (cp == '\\' || cp == '"'))
+            fprintf(f, "\\%c", (int)cp);
+        else if (k == 1 && cp == '\n')
             fputs("\\n", f);
+        else if (k == 0 || hpt_text_is_control(cp))
+            fputs("\xEF\xBF\xBD", f);
         else
-            fputc(*v, f);
+            fwrite(p + i, 1, k, f);
+        i += k ? k : 1;
     }
 }
 
@@ -671,6 +691,22 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
     m_head(f, "hptune_bad_messages_total", "counter",
            "ZeroMQ messages dropped as malformed or unexpected.");
     fprintf(f, "hptune_bad_messages_total %llu\n", (unsigned long long)c->bad_messages);
+    m_head(f, "hptune_refused_total", "counter",
+           "Messages refused by a role (docs/security.md), a quota or a rate limit, by reason.");
+    fprintf(f, "hptune_refused_total{reason=\"role\"} %llu\n",
+            (unsigned long long)c->refused_role);
+    fprintf(f, "hptune_refused_total{reason=\"quota\"} %llu\n",
+            (unsigned long long)c->refused_quota);
+    static const char *const lim[COORD_LIM__N] = {"rate_hello", "rate_submit", "rate_bad"};
+    for (int k = 0; k < COORD_LIM__N; k++)
+        fprintf(f, "hptune_refused_total{reason=\"%s\"} %llu\n", lim[k],
+                (unsigned long long)c->limited[k]);
+    m_head(f, "hptune_retention_deleted_total", "counter",
+           "Finished sweeps and event rows deleted by retention (keep_sweeps, keep_events).");
+    fprintf(f, "hptune_retention_deleted_total{what=\"sweeps\"} %llu\n",
+            (unsigned long long)c->sweeps_deleted);
+    fprintf(f, "hptune_retention_deleted_total{what=\"events\"} %llu\n",
+            (unsigned long long)c->events_deleted);
     m_head(f, "hptune_results_dropped_total", "counter",
            "Results dropped as stale or duplicate (superseded attempt, unknown task, task not "
            "leased).");
@@ -684,6 +720,12 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
            "request follows.");
     fprintf(f, "hptune_results_rank_builds_total %llu\n",
             (unsigned long long)c->results_rank_builds);
+    m_head(f, "hptune_journal_syncs_total", "counter",
+           "fdatasyncs of the journal's WAL, run on the thread pool after commits.");
+    fprintf(f, "hptune_journal_syncs_total %llu\n", (unsigned long long)c->sync.n);
+    m_head(f, "hptune_journal_sync_max_seconds", "gauge",
+           "The longest journal sync so far, queued to done (the loop does not wait for it).");
+    fprintf(f, "hptune_journal_sync_max_seconds %.6f\n", c->sync.wait_max);
 
     // Sweeps.
     m_head(f, "hptune_sweeps", "gauge", "Sweeps in memory by state.");

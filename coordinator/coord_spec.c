@@ -40,6 +40,8 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "text.h"
+#include "train.h"
 
 // ----------------------------------------------------------------------------
 // YAML tree built from libfyaml events
@@ -429,7 +431,10 @@ static const char *describe(const ynode_t *n, char *buf, size_t size)
 
 #define SHOWN(n, buf) shown((n)->text, (n)->len, (buf), sizeof(buf))
 
-/* A string: any scalar style, not null, no NUL bytes, at most max bytes. */
+/* A string: any scalar style, not null, no NUL bytes, at most max bytes, and
+ * plain text: a double-quoted scalar's escapes ("\e", "\x1b", "\n") must not
+ * put a control character into a sweep's or dataset's name, which logs,
+ * `hptune status` and the dashboard show. */
 static int get_str(const pctx_t *c, const ynode_t *n, const char *field, size_t max,
                    const char **out)
 {
@@ -440,6 +445,9 @@ static int get_str(const pctx_t *c, const ynode_t *n, const char *field, size_t 
         return FAIL_AT(c, n, field, "must not contain a NUL character");
     if (n->len > max)
         return FAIL_AT(c, n, field, "longer than %zu characters", max);
+    hpt_err te = {0};
+    if (hpt_text_check(n->text, &te) < 0)
+        return FAIL_AT(c, n, field, "%s (control characters are not allowed)", te.msg);
     *out = n->text;
     return 0;
 }
@@ -2212,4 +2220,91 @@ long coord_spec_grid_size(const coord_spec_t *spec, long cap)
 const char *coord_method_name(coord_method_t m)
 {
     return ((unsigned)m < COORD_METHOD__COUNT) ? method_names[m] : "?";
+}
+
+// ----------------------------------------------------------------------------
+// The largest model
+
+/* The largest numeric value parameter p can take (its values, or its range's
+ * upper end; a q_uniform value may round up by q). */
+static double param_max(const coord_param_t *p)
+{
+    switch (p->dist) {
+    case COORD_PDIST_VALUE:
+    case COORD_PDIST_VALUES:
+    case COORD_PDIST_CATEGORICAL: {
+        double mx = 0;
+        for (int i = 0; i < p->n_values; i++)
+            if (!p->values[i].absent && p->values[i].num > mx)
+                mx = p->values[i].num;
+        return mx;
+    }
+    case COORD_PDIST_Q_UNIFORM:
+        return p->max + p->q;
+    default:
+        return p->max;
+    }
+}
+
+int coord_spec_check_model(const coord_spec_t *spec, hpt_err *err)
+{
+    /* An upper bound over every trial: each shape parameter at its largest,
+     * all at once (when: conditions are ignored, which can only make it
+     * larger), over the spec's constants and defaults. */
+    hpt_hparams_t hp = spec->base;
+    const coord_param_t *blame = NULL, *blame_units = NULL;
+    double units_max = 0;
+    for (int i = 0; i < spec->n_params; i++) {
+        const coord_param_t *p = &spec->params[i];
+        param_id_t id;
+        if (!pdef_find(p->name, &id))
+            continue;
+        double mx = param_max(p);
+        int iv = mx > 1e9 ? 1000000000 : (int)mx;
+        if (id == P_LAYERS) {
+            hp.layers = iv > hp.layers ? iv : hp.layers;
+            blame = blame ? blame : p;
+        } else if (id == P_UNITS || (id >= P_UNITS_1 && id <= P_UNITS_8)) {
+            for (int l = 0; l < HPT_MAX_LAYERS; l++)
+                if ((id == P_UNITS || l == (int)id - (int)P_UNITS_1) && iv > hp.units[l])
+                    hp.units[l] = iv;
+            if (mx > units_max) {
+                units_max = mx;
+                blame_units = p;
+            }
+        } else if (id == P_BATCH_SIZE) {
+            hp.batch_size = iv > hp.batch_size ? iv : hp.batch_size;
+            blame = blame ? blame : p;
+        } else if (id == P_DROPOUT && mx > hp.dropout) {
+            hp.dropout = mx;
+        } else if (id == P_INPUT_DROPOUT && mx > hp.input_dropout) {
+            hp.input_dropout = mx;
+        }
+    }
+    if (hp.layers > HPT_MAX_LAYERS)
+        hp.layers = HPT_MAX_LAYERS;
+    /* The named datasets are 28 x 28 pixels, 10 classes; an idx: dataset's
+     * shape is not known here, so its input layer counts as one feature (a
+     * lower bound: only a spec too large whatever the data is refused). */
+    bool idx = strncmp(spec->dataset, "idx:", 4) == 0;
+    size_t n_in = idx ? 1 : 784, n_out = idx ? 2 : 10;
+    size_t batch = hp.batch_size > 512 ? (size_t)hp.batch_size : 512;   // train.c's EVAL_BATCH
+    size_t bytes = hpt_train_model_bytes(&hp, n_in, n_out, batch);
+    if (bytes <= COORD_SPEC_MAX_MODEL_BYTES)
+        return 0;
+    if (blame_units)
+        blame = blame_units;
+    int widest = 0;
+    for (int l = 0; l < hp.layers; l++)
+        widest = hp.units[l] > widest ? hp.units[l] : widest;
+    char field[64];
+    snprintf(field, sizeof field, "parameters%s%s", blame ? "." : "", blame ? blame->name : "");
+    return hpt_err_set(err, -EINVAL,
+                       "%s:%d:%d: %s: the largest model (%d layer%s of up to %d units, "
+                       "batch_size %d) needs about %.0f GiB, more than any worker may use "
+                       "(%llu GiB); use fewer or smaller layers or a smaller batch_size",
+                       spec->path, blame ? blame->line : 1, blame ? blame->col : 1, field,
+                       hp.layers, hp.layers == 1 ? "" : "s", widest, hp.batch_size,
+                       (double)bytes / (1ull << 30),
+                       (unsigned long long)(COORD_SPEC_MAX_MODEL_BYTES >> 30));
 }

@@ -49,6 +49,10 @@
 #define COORD_SPEC_MAX_GRID 10000000L  // grid search: most combinations a spec may have
 #define COORD_SPEC_MAX_WHEN 4           // conditions (ANDed) in one parameter's when:
 #define COORD_SPEC_MAX_ENQUEUE 10000    // entries in enqueue:
+/* The most memory one task's model may need (coord_spec_check_model): no
+ * worker is allowed to train a larger one.  8 layers of 4096 units at batch
+ * 512 need 2 GiB; 8 of 16384, 30 GiB; 2 of 65536, 69 GiB. */
+#define COORD_SPEC_MAX_MODEL_BYTES (64ull << 30)
 
 typedef enum coord_method {
     COORD_METHOD_GRID,
@@ -221,6 +225,16 @@ bool coord_pval_equal(const coord_param_t *p, const coord_pval_t *a, const coord
  * and "" when absent) into buf (size len); returns buf. */
 const char *coord_pval_format(const coord_param_t *p, const coord_pval_t *v, char *buf,
                               size_t len);
+
+/* Refuse a spec whose largest model could not fit any plausible worker: the
+ * model (hpt_train_model_bytes: parameters, gradients, two optimizer slots,
+ * activations) of the spec's largest layers, units and batch_size, taken
+ * together, must need at most COORD_SPEC_MAX_MODEL_BYTES.  Checked at
+ * submission (coord_core_submit), not when a journaled sweep is resumed.
+ * spec borrowed.  Returns 0, or -EINVAL with err "path:line:col:
+ * parameters.units: the largest model ... needs about N GiB ...", pointing
+ * at the parameter with the most units (else layers or batch_size). */
+int coord_spec_check_model(const coord_spec_t *spec, hpt_err *err);
 
 /* "grid" etc.; the method names for messages. */
 const char *coord_method_name(coord_method_t m);

@@ -23,7 +23,7 @@ static const char schema[] =
     "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, path TEXT, spec TEXT NOT NULL,"
     "  priority INTEGER NOT NULL, state TEXT NOT NULL, created REAL, started REAL,"
     "  finished REAL, fingerprint TEXT, error TEXT, best_trial INTEGER,"
-    "  refit_score REAL, refit_accuracy REAL);"
+    "  refit_score REAL, refit_accuracy REAL, owner TEXT);"
     "CREATE TABLE IF NOT EXISTS trials("
     "  sweep INTEGER NOT NULL, trial INTEGER NOT NULL, params TEXT NOT NULL,"
     "  state TEXT NOT NULL, mean REAL, std REAL, error TEXT, obs_before INTEGER,"
@@ -59,7 +59,13 @@ static const char schema[] =
     "  trials_failed INTEGER NOT NULL, epochs_trained INTEGER NOT NULL,"
     "  epochs_scratch INTEGER NOT NULL, results_gen INTEGER NOT NULL,"
     "  has_refit INTEGER NOT NULL, refit_score REAL, refit_accuracy REAL,"
-    "  refit_n_test INTEGER NOT NULL);";
+    "  refit_n_test INTEGER NOT NULL);"
+    /* Sweeps deleted by retention whose trials, tasks and attempts are still
+     * being removed, a bounded number of rows at a time (coord_store_gc):
+     * a sweep with a million tasks would otherwise hold the loop for
+     * seconds.  Their sweeps row is gone already, so resume never sees the
+     * rows left. */
+    "CREATE TABLE IF NOT EXISTS deleted_sweeps(sweep INTEGER PRIMARY KEY);";
 
 enum {
     ST_SWEEP_ADD,
@@ -80,12 +86,16 @@ enum {
     ST_TASK_STATE,
     ST_WORKER,
     ST_EVENT,
+    ST_DEL_SUMMARY,
+    ST_DEL_SWEEP,
+    ST_DEL_PENDING,
+    ST_ID_FLOOR,
     ST__COUNT
 };
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_SWEEP_ADD] = "INSERT INTO sweeps(id, name, path, spec, priority, state, created, "
-                     "fingerprint) VALUES(?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
+                     "fingerprint, owner) VALUES(?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8)",
     [ST_SWEEP_STATE_START] = "UPDATE sweeps SET state = ?2, started = ?3 WHERE id = ?1",
     [ST_SWEEP_STATE_END] = "UPDATE sweeps SET state = ?2, finished = ?3, error = ?4 WHERE id = ?1",
     [ST_SWEEP_STATE] = "UPDATE sweeps SET state = ?2 WHERE id = ?1",
@@ -127,6 +137,16 @@ static const char *const stmt_sql[ST__COUNT] = {
                   "version = ?5, last_seen = ?6, state = ?7, secret = ?8, key = ?9",
     [ST_EVENT] = "INSERT INTO events(seq, ts, level, component, msg, fields, sweep, type) "
                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* A sweep's deletion (retention): its sweeps row and summary at once,
+     * its other rows later (deleted_sweeps, coord_store_gc). */
+    [ST_DEL_SUMMARY] = "DELETE FROM sweep_summaries WHERE sweep = ?1",
+    [ST_DEL_SWEEP] = "DELETE FROM sweeps WHERE id = ?1",
+    [ST_DEL_PENDING] = "INSERT OR IGNORE INTO deleted_sweeps(sweep) VALUES(?1)",
+    /* Sweep ids are never reused, even once the sweep with the largest id
+     * is deleted: coord_store_max_ids reads this floor too. */
+    [ST_ID_FLOOR] = "INSERT INTO meta(key, value) VALUES('sweep_id_floor', ?1) "
+                    "ON CONFLICT(key) DO UPDATE SET value = "
+                    "MAX(CAST(value AS INTEGER), CAST(?1 AS INTEGER))",
 };
 
 struct coord_store {
@@ -134,7 +154,9 @@ struct coord_store {
     sqlite3_stmt *st[ST__COUNT];
     bool in_tx;          // a transaction is open
     int failed;          // last write error (negative errno), sticky until flush
+    uint64_t commits;    // transactions committed since open
     char path[1024];
+    char wal[1040];      // path-wal ("" for :memory:)
 };
 
 static int db_err(coord_store_t *s, hpt_err *err, const char *what)
@@ -151,6 +173,8 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
     snprintf(s->path, sizeof s->path, "%s", path);
     int rc = 0;
     bool memory = strcmp(path, ":memory:") == 0;
+    if (!memory)
+        snprintf(s->wal, sizeof s->wal, "%s-wal", path);
     if (!memory && access(path, F_OK) == 0 && access(path, W_OK) != 0) {
         rc = hpt_err_set(err, -EACCES, "%s: the journal is not writable", path);
         goto fail;
@@ -188,7 +212,13 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
         goto fail;
     }
     sqlite3_finalize(qc);
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+    /* WAL with synchronous=NORMAL: a COMMIT writes its frames to the -wal
+     * file without waiting for the disk, and the loop makes them durable
+     * with coord_store_sync_file on the thread pool, so that an fsync (10-20
+     * ms here) never holds up the event loop.  SQLite still syncs around
+     * checkpoints, so a crash of the machine can lose at most the commits
+     * not yet synced, never the database (docs/architecture.md). */
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      &msg) != SQLITE_OK ||
         sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         rc = hpt_err_set(err, -EIO, "%s: cannot set up the journal: %s", path,
@@ -211,6 +241,8 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
      * their holder). */
     sqlite3_exec(s->db, "ALTER TABLE workers ADD COLUMN secret TEXT", NULL, NULL, NULL);
     sqlite3_exec(s->db, "ALTER TABLE workers ADD COLUMN key TEXT", NULL, NULL, NULL);
+    /* ... and from before quotas: their sweeps have no owner. */
+    sqlite3_exec(s->db, "ALTER TABLE sweeps ADD COLUMN owner TEXT", NULL, NULL, NULL);
     /* Mark the file as ours, and refuse one written by a newer schema. */
     sqlite3_stmt *m = NULL;
     sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &m, NULL);
@@ -266,16 +298,63 @@ int coord_store_flush(coord_store_t *s, hpt_err *err)
 {
     int rc = s->failed;
     s->failed = 0;
-    if (!s->in_tx)
+    if (!s->in_tx) {
+        if (rc < 0)   // BEGIN itself failed (e.g. another connection holds the lock)
+            hpt_err_set(err, rc, "%s: a journal write failed: %s", s->path,
+                        sqlite3_errmsg(s->db));
         return rc;
+    }
     s->in_tx = false;
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (rc < 0) {
+        /* A record of this turn was not written: commit none of them, so
+         * the journal never holds half a group (a result without its
+         * attempt's end, a sweep's state without its summary). */
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_err(s, err, "COMMIT");
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    } else {
+        s->commits++;
     }
     if (rc < 0 && err && !err->msg[0])
         hpt_err_set(err, rc, "%s: a journal write failed: %s", s->path, sqlite3_errmsg(s->db));
     return rc;
+}
+
+uint64_t coord_store_commits(const coord_store_t *s)
+{
+    return s->commits;
+}
+
+const char *coord_store_wal_path(const coord_store_t *s)
+{
+    return s->wal;
+}
+
+int coord_store_sync_file(const char *wal, hpt_err *err)
+{
+    if (!wal[0])
+        return 0;   // :memory:
+    /* Opened per call: a file SQLite replaced (it deletes the -wal file
+     * only when the last connection closes) is never synced by a stale
+     * descriptor.  No -wal file yet: nothing committed to sync. */
+    int fd = open(wal, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : hpt_err_set(err, -errno, "%s: cannot open it to sync it: %s",
+                                                 wal, strerror(errno));
+    int rc = 0;
+    if (fdatasync(fd) != 0)
+        rc = hpt_err_set(err, -errno, "%s: fdatasync failed: %s", wal, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+int coord_store_sync(coord_store_t *s, hpt_err *err)
+{
+    int rc = coord_store_flush(s, err);
+    if (rc < 0)
+        return rc;
+    return coord_store_sync_file(s->wal, err);
 }
 
 void coord_store_rollback(coord_store_t *s)
@@ -290,8 +369,9 @@ int coord_store_apply(coord_store_t *s, const coord_jrec_t *j)
 {
     switch (j->kind) {
     case COORD_J_SWEEP_ADD:
-        return coord_store_sweep_add(s, j->sweep, j->name, j->path, j->text, j->priority, j->ts,
-                                     j->fingerprint);
+        return coord_store_sweep_add_owned(s, j->sweep, j->name, j->path, j->text, j->priority,
+                                           j->ts, j->fingerprint, j->owner);
+    case COORD_J_SWEEP_DELETE: return coord_store_sweep_delete(s, j->sweep);
     case COORD_J_SWEEP_STATE: return coord_store_sweep_state(s, j->sweep, j->state, j->ts, j->error);
     case COORD_J_SWEEP_REFIT:
         return coord_store_sweep_refit(s, j->sweep, j->trial, j->score, j->accuracy);
@@ -348,7 +428,9 @@ int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task)
     *sweep = *task = 0;
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT (SELECT IFNULL(MAX(id), 0) FROM sweeps), "
+                           "SELECT MAX((SELECT IFNULL(MAX(id), 0) FROM sweeps), "
+                           "IFNULL((SELECT CAST(value AS INTEGER) FROM meta "
+                           "WHERE key = 'sweep_id_floor'), 0)), "
                            "(SELECT IFNULL(MAX(id), 0) FROM tasks)",
                            -1, &q, NULL) != SQLITE_OK)
         return -EIO;
@@ -365,6 +447,12 @@ int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task)
 /* Prepare statement i for binding: open the transaction if needed. */
 static sqlite3_stmt *begin(coord_store_t *s, int i)
 {
+    /* After a failed write nothing more is written until the flush reports
+     * it: a later record in a transaction of its own would leave a hole in
+     * the journal, and each BEGIN on a locked database waits out the busy
+     * timeout. */
+    if (s->failed)
+        return NULL;
     if (!s->in_tx) {
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
             s->failed = -EIO;
@@ -411,6 +499,14 @@ int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const
                           const char *spec_text, int priority, double created,
                           const char *fingerprint)
 {
+    return coord_store_sweep_add_owned(s, id, name, path, spec_text, priority, created,
+                                       fingerprint, NULL);
+}
+
+int coord_store_sweep_add_owned(coord_store_t *s, uint64_t id, const char *name,
+                                const char *path, const char *spec_text, int priority,
+                                double created, const char *fingerprint, const char *owner)
+{
     sqlite3_stmt *st = begin(s, ST_SWEEP_ADD);
     if (!st)
         return -EIO;
@@ -421,7 +517,147 @@ int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const
     sqlite3_bind_int(st, 5, priority);
     bind_real(st, 6, created);
     bind_text(st, 7, fingerprint);
+    bind_text(st, 8, owner);
     return run(s, st);
+}
+
+int coord_store_sweep_delete(coord_store_t *s, uint64_t id)
+{
+    static const int steps[] = {ST_DEL_SUMMARY, ST_DEL_SWEEP, ST_DEL_PENDING, ST_ID_FLOOR};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        sqlite3_stmt *st = begin(s, steps[i]);
+        if (!st)
+            return -EIO;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+        int rc = run(s, st);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Open the write transaction if needed (for statements prepared on the
+ * spot). */
+static int tx(coord_store_t *s)
+{
+    if (s->in_tx)
+        return 0;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        s->failed = -EIO;
+        return -EIO;
+    }
+    s->in_tx = true;
+    return 0;
+}
+
+/* Run sql with ?1 = a and ?2 = b; *changes receives the rows changed. */
+static int exec2(coord_store_t *s, const char *sql, int64_t a, int64_t b, int64_t *changes)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        s->failed = -EIO;
+        return -EIO;
+    }
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+    if (changes)
+        *changes = rc == 0 ? sqlite3_changes(s->db) : 0;
+    sqlite3_finalize(st);
+    if (rc < 0)
+        s->failed = -EIO;
+    return rc;
+}
+
+int coord_store_gc(coord_store_t *s, int64_t max_rows, int64_t *deleted, int *pending)
+{
+    *deleted = 0;
+    *pending = 0;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT sweep FROM deleted_sweeps ORDER BY sweep", -1, &q,
+                           NULL) != SQLITE_OK)
+        return -EIO;
+    int64_t ids[64];
+    int n = 0;
+    while (n < 64 && sqlite3_step(q) == SQLITE_ROW)
+        ids[n++] = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    int rc = n ? tx(s) : 0;
+    for (int i = 0; i < n && rc == 0 && *deleted < max_rows; i++) {
+        int64_t left = max_rows - *deleted, ch = 0, done = 0;
+        /* Attempts first: they are found through the tasks (the tasks_sweep
+         * index); then those tasks, then trials. */
+        rc = exec2(s, "DELETE FROM attempts WHERE task IN (SELECT id FROM tasks WHERE "
+                      "sweep = ?1 LIMIT ?2)", ids[i], left, &ch);
+        *deleted += ch;
+        if (rc == 0)
+            rc = exec2(s, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE sweep = ?1 "
+                          "LIMIT ?2)", ids[i], left, &done);
+        *deleted += done;
+        if (rc == 0 && done < left) {
+            rc = exec2(s, "DELETE FROM trials WHERE rowid IN (SELECT rowid FROM trials WHERE "
+                          "sweep = ?1 LIMIT ?2)", ids[i], left - done, &ch);
+            *deleted += ch;
+            if (rc == 0 && done + ch < left)   // nothing of it is left
+                rc = exec2(s, "DELETE FROM deleted_sweeps WHERE sweep = ?1", ids[i], 0, NULL);
+            else
+                (*pending)++;
+        } else {
+            (*pending)++;
+        }
+    }
+    return rc;
+}
+
+int coord_store_events_prune(coord_store_t *s, int64_t keep, double before, int64_t max_rows,
+                             int64_t *deleted)
+{
+    *deleted = 0;
+    /* Rows are appended with increasing rowids and only the oldest leave,
+     * so the table is one rowid range: its size is max - min + 1, and the
+     * rows to delete are a prefix, found without an index on ts (the scan
+     * stops at the first row young enough). */
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT IFNULL(MIN(rowid), 0), IFNULL(MAX(rowid), 0) "
+                                  "FROM events", -1, &q, NULL) != SQLITE_OK)
+        return -EIO;
+    int64_t lo = 0, hi = 0;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        lo = sqlite3_column_int64(q, 0);
+        hi = sqlite3_column_int64(q, 1);
+    }
+    sqlite3_finalize(q);
+    if (hi == 0)
+        return 0;
+    int64_t cut = lo;                 // delete the rowids below cut ...
+    int64_t limit = lo + max_rows;    // ... but no more than max_rows in one run
+    if (keep > 0 && hi - lo + 1 > keep)
+        cut = hi - keep + 1;
+    if (cut > limit)
+        cut = limit;
+    if (before > 0 && cut < limit) {
+        /* Old rows past those the count removes: the first young row ends
+         * them (reading at most the rows this run may delete). */
+        q = NULL;
+        if (sqlite3_prepare_v2(s->db, "SELECT rowid FROM events WHERE rowid >= ?1 AND "
+                                      "rowid < ?2 AND (ts IS NULL OR ts >= ?3) ORDER BY rowid "
+                                      "LIMIT 1",
+                               -1, &q, NULL) != SQLITE_OK)
+            return -EIO;
+        sqlite3_bind_int64(q, 1, cut);
+        sqlite3_bind_int64(q, 2, limit);
+        sqlite3_bind_double(q, 3, before);
+        cut = limit < hi + 1 ? limit : hi + 1;   // none young in range: all of it is old
+        if (sqlite3_step(q) == SQLITE_ROW)
+            cut = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    if (cut <= lo)
+        return 0;
+    int rc = tx(s);
+    if (rc == 0)
+        rc = exec2(s, "DELETE FROM events WHERE rowid < ?1", cut, 0, deleted);
+    return rc;
 }
 
 int coord_store_sweep_state(coord_store_t *s, uint64_t id, const char *state, double ts,
@@ -680,7 +916,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
                            "m.best_values, m.tasks_total, m.tasks_done, m.tasks_failed, "
                            "m.trials_done, m.trials_failed, m.epochs_trained, m.epochs_scratch, "
                            "m.results_gen, m.has_refit, m.refit_score, m.refit_accuracy, "
-                           "m.refit_n_test FROM sweeps w "
+                           "m.refit_n_test, w.owner FROM sweeps w "
                            "LEFT JOIN sweep_summaries m ON m.sweep = w.id ORDER BY w.id",
                            -1, &q, NULL) != SQLITE_OK)
         return -EIO;
@@ -698,6 +934,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
             .started = col_real(q, 8),
             .finished = col_real(q, 9),
             .error = col_text(q, 10),
+            .owner = col_text(q, 30),
         };
         coord_jsum_t sum = {0};
         if (sqlite3_column_type(q, 11) != SQLITE_NULL) {

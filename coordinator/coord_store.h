@@ -34,6 +34,26 @@ void coord_store_close(coord_store_t **p);
 /* Commit the open transaction, if any.  Returns 0 or -EIO. */
 int coord_store_flush(coord_store_t *s, hpt_err *err);
 
+/* Durability (synchronous=NORMAL): a flush writes the commit to the -wal
+ * file; it is durable once that file is synced.  The loop syncs after each
+ * commit on the thread pool (main.c); an acknowledgement that promises
+ * durability (a sweep's id) syncs first with coord_store_sync. */
+
+/* Transactions committed since open (a sync covers every one before it). */
+uint64_t coord_store_commits(const coord_store_t *s);
+
+/* The -wal file's path ("" for ":memory:"), for coord_store_sync_file.
+ * Borrowed; lives as long as s. */
+const char *coord_store_wal_path(const coord_store_t *s);
+
+/* fdatasync the -wal file at wal (borrowed); "" or a missing file: nothing
+ * to do.  Touches no store state: any thread.  Returns 0 or -errno. */
+int coord_store_sync_file(const char *wal, hpt_err *err);
+
+/* Flush, then sync: on return every commit so far is durable.  Blocking;
+ * the loop thread.  Returns 0 or a negative errno. */
+int coord_store_sync(coord_store_t *s, hpt_err *err);
+
 /* True when writes are waiting for a flush. */
 bool coord_store_dirty(const coord_store_t *s);
 
@@ -61,6 +81,26 @@ int coord_store_sweep_state(coord_store_t *s, uint64_t id, const char *state, do
                             const char *error);
 int coord_store_sweep_refit(coord_store_t *s, uint64_t id, uint64_t best_trial, double score,
                             double accuracy);
+/* coord_store_sweep_add with the principal that submitted it (borrowed,
+ * NULL: unknown). */
+int coord_store_sweep_add_owned(coord_store_t *s, uint64_t id, const char *name,
+                                const char *path, const char *spec_text, int priority,
+                                double created, const char *fingerprint, const char *owner);
+/* Delete a sweep (retention): its sweeps row and summary at once, so that
+ * resume no longer sees it; its trials, tasks and attempts later, a bounded
+ * number of rows at a time (coord_store_gc).  Its id is never handed out
+ * again (coord_store_max_ids). */
+int coord_store_sweep_delete(coord_store_t *s, uint64_t id);
+/* Remove up to about max_rows rows (attempts, tasks, trials) of deleted
+ * sweeps; *deleted receives how many went, *pending how many deleted sweeps
+ * still have rows.  Part of the open transaction. */
+int coord_store_gc(coord_store_t *s, int64_t max_rows, int64_t *deleted, int *pending);
+/* Retention of the events table: delete the oldest rows so that at most
+ * `keep` remain (0: no count limit) and none has a ts before `before`
+ * (unix seconds; 0: no age limit), at most max_rows of them in this call.
+ * *deleted receives how many went.  Part of the open transaction. */
+int coord_store_events_prune(coord_store_t *s, int64_t keep, double before, int64_t max_rows,
+                             int64_t *deleted);
 /* A finished sweep's summary (borrowed), replacing any earlier one. */
 int coord_store_sweep_summary(coord_store_t *s, uint64_t id, const coord_jsum_t *sum);
 

@@ -18,6 +18,15 @@
  * per address and key (coord_log_allowed).  Without keys it admits every
  * NULL handshake.
  *
+ * Roles (docs/security.md): a key's roles come from the subdirectory its
+ * file is in (workers/, clients/, readers/; the top level: worker).  The
+ * ZAP handler's 200 carries the key itself, in Z85, as the connection's
+ * User-Id, which libzmq attaches to every message of the connection
+ * (zmq_msg_gets "User-Id").  main.c looks the key's roles up in the current
+ * set for every message (coord_zap_roles), so a SIGHUP that moves or
+ * deletes a key's file changes what its open connections may do at once,
+ * even though ZeroMQ cannot close them.
+ *
  * Identity.  libzmq 4.3 lets a peer choose its routing id (ZMQ_ROUTING_ID)
  * and gives the others ids from a counter; a peer that claims an id the
  * counter has not reached yet makes the ROUTER abort (an assertion in
@@ -25,8 +34,8 @@
  * not carry the peer's choice, but the reply may set it: every admitted
  * connection gets a routing id of the handler's choosing ("c<serial>.<8 hex
  * random>", never the 5-byte form of an automatic id), in the reply's
- * metadata as "Identity", and the same text as "X-Hpt-Conn", with the
- * client's key as "X-Hpt-Key".  libzmq attaches the reply's properties to
+ * metadata as "Identity", and the same text as "X-Hpt-Conn" (the key is
+ * the User-Id).  libzmq attaches the reply's properties to
  * every message of the connection, and a peer's own properties of the same
  * name do not override them.  The routing id, though, is whichever
  * "Identity" libzmq reads last, the peer's metadata or the reply's, so every
@@ -92,7 +101,6 @@
 #define ZAP_DELAY_MS 20
 #define ZAP_DEFER_MAX 4096     // replies waiting at once; beyond, they go at once
 #define PROP_CONN "X-Hpt-Conn"
-#define PROP_KEY "X-Hpt-Key"
 
 /* An admitting reply, waiting ZAP_DELAY_MS. */
 typedef struct zap_deferred {
@@ -100,8 +108,7 @@ typedef struct zap_deferred {
     uint8_t rid[256], reqid[64];  // the request's routing id (on the handler) and id
     size_t rid_len, reqid_len;
     char token[32];
-    char user[256];               // the key's file name (CURVE), "" without keys
-    char key[HPT_CURVE_Z85_LEN + 1];  // the client's key (CURVE), "" without keys
+    char user[HPT_CURVE_Z85_LEN + 1];  // the User-Id: the client's key (CURVE), "" without
     struct zap_deferred *next;
 } zap_deferred_t;
 
@@ -166,20 +173,18 @@ static size_t meta_put(uint8_t *buf, size_t off, size_t len, const char *name, c
 }
 
 /* Send the ZAP reply on the handler's ROUTER: the request's routing id and
- * delimiter, then RFC 27's six frames.  token (NULL for a refusal) becomes
- * the connection's routing id and X-Hpt-Conn; key (may be NULL) its
- * X-Hpt-Key. */
+ * delimiter, then RFC 27's six frames.  user: the User-Id (with CURVE the
+ * client's key in Z85, "" without keys); token (NULL for a refusal) becomes
+ * the connection's routing id and X-Hpt-Conn. */
 static void zap_send(coord_zap_t *z, const void *rid, size_t rid_len, const void *reqid,
                      size_t reqid_len, const char *status, const char *text, const char *user,
-                     const char *token, const char *key)
+                     const char *token)
 {
     uint8_t meta[256];
     size_t mlen = 0;
     if (token) {
         mlen = meta_put(meta, mlen, sizeof meta, "Identity", token);
         mlen = meta_put(meta, mlen, sizeof meta, PROP_CONN, token);
-        if (key && key[0])
-            mlen = meta_put(meta, mlen, sizeof meta, PROP_KEY, key);
     }
     struct {
         const void *p;
@@ -228,8 +233,7 @@ static void on_defer_timer(uv_timer_t *t)
         if (!z->defer_head)
             z->defer_tail = NULL;
         z->n_deferred--;
-        zap_send(z, d->rid, d->rid_len, d->reqid, d->reqid_len, "200", "OK", d->user, d->token,
-                 d->key);
+        zap_send(z, d->rid, d->rid_len, d->reqid, d->reqid_len, "200", "OK", d->user, d->token);
         free(d);
     }
     defer_arm(z);
@@ -237,9 +241,8 @@ static void on_defer_timer(uv_timer_t *t)
 
 /* Admit a handshake under a routing id of the handler's choosing: the
  * reply waits ZAP_DELAY_MS (see the top of the file), or goes at once when
- * too many wait already.  user and key: "" without keys. */
-static void admit(coord_zap_t *z, zmq_msg_t *rid, zmq_msg_t *reqid, const char *user,
-                  const char *key)
+ * too many wait already.  user: the User-Id ("" without keys). */
+static void admit(coord_zap_t *z, zmq_msg_t *rid, zmq_msg_t *reqid, const char *user)
 {
     char token[32];
     next_token(z, token);
@@ -251,12 +254,11 @@ static void admit(coord_zap_t *z, zmq_msg_t *rid, zmq_msg_t *reqid, const char *
     if (!d || !z->watching) {
         free(d);
         zap_send(z, zmq_msg_data(rid), zmq_msg_size(rid), zmq_msg_data(reqid),
-                 zmq_msg_size(reqid), "200", "OK", user, token, key);
+                 zmq_msg_size(reqid), "200", "OK", user, token);
         return;
     }
     d->due = uv_now(z->c->loop) + ZAP_DELAY_MS;
     snprintf(d->user, sizeof d->user, "%s", user);
-    snprintf(d->key, sizeof d->key, "%s", key);
     d->rid_len = zmq_msg_size(rid);
     memcpy(d->rid, zmq_msg_data(rid), d->rid_len);
     d->reqid_len = zmq_msg_size(reqid);
@@ -336,34 +338,38 @@ static void on_zap(hpt_zsock_t *zs, void *sock, void *ud)
         hpt_log(HPT_LOG_ERROR, COMP, "malformed ZAP request", "frames=%d", n);
     } else if (overflow || n < 8 || zmq_msg_size(&f[1]) != 0 || !frame_is(&f[2], "1.0")) {
         zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
-                 zmq_msg_size(&f[3]), "500", "malformed ZAP request", "", NULL, NULL);
+                 zmq_msg_size(&f[3]), "500", "malformed ZAP request", "", NULL);
         hpt_log(HPT_LOG_ERROR, COMP, "malformed ZAP request", "frames=%d", n);
     } else if (strcmp(domain, HPT_CURVE_ZAP_DOMAIN) != 0) {
         zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
-                 zmq_msg_size(&f[3]), "400", "unknown ZAP domain", "", NULL, NULL);
+                 zmq_msg_size(&f[3]), "400", "unknown ZAP domain", "", NULL);
         log_refusal(z, address, key, "unknown ZAP domain");
     } else if (!z->curve) {
         if (frame_is(&f[7], "NULL") && n == 8) {
-            admit(z, &f[0], &f[3], "", "");
+            admit(z, &f[0], &f[3], "");
         } else {
             zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
-                     zmq_msg_size(&f[3]), "400", "plain text only", "", NULL, NULL);
+                     zmq_msg_size(&f[3]), "400", "plain text only", "", NULL);
             log_refusal(z, address, key, "not a NULL handshake");
         }
     } else if (!frame_is(&f[7], "CURVE") || n != 9 ||
                zmq_msg_size(&f[8]) != HPT_CURVE_KEY_LEN) {
         zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
-                 zmq_msg_size(&f[3]), "400", "CURVE required", "", NULL, NULL);
+                 zmq_msg_size(&f[3]), "400", "CURVE required", "", NULL);
         log_refusal(z, address, key, "not a CURVE handshake");
     } else {
-        const char *who = hpt_curve_keyset_find(z->allowed, zmq_msg_data(&f[8]));
+        const char *who = NULL;
+        unsigned roles = hpt_curve_keyset_roles(z->allowed, zmq_msg_data(&f[8]), &who);
         if (who) {
-            admit(z, &f[0], &f[3], who, key);
-            hpt_log(HPT_LOG_DEBUG, COMP, "peer authenticated", "address=%s key=%s file=%s",
-                    address[0] ? address : "-", key, who);
+            /* The User-Id is the key: roles are looked up per message. */
+            admit(z, &f[0], &f[3], key);
+            char rs[48];
+            hpt_log(HPT_LOG_DEBUG, COMP, "peer authenticated", "address=%s key=%s file=%s roles=%s",
+                    address[0] ? address : "-", key, who,
+                    hpt_curve_roles_str(roles, rs, sizeof rs));
         } else {
             zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
-                     zmq_msg_size(&f[3]), "400", "key not authorized", "", NULL, NULL);
+                     zmq_msg_size(&f[3]), "400", "key not authorized", "", NULL);
             log_refusal(z, address, key, "key not in the authorized-keys directory");
         }
     }
@@ -373,14 +379,14 @@ static void on_zap(hpt_zsock_t *zs, void *sock, void *ud)
 
 // --- who a message comes from -------------------------------------------------
 
-/* Cut the TCP (or IPC) connection a message came on: libzmq then closes it
- * and forgets the peer.  The descriptor is libzmq's; it is only shut down,
- * never closed, and only if it is still a connected stream socket whose
- * peer is the message's Peer-Address (it could have been closed and reused
- * since the message was read). */
-static void cut_connection(zmq_msg_t *msg)
+/* Cut the TCP (or IPC) connection a message came on (its ZMQ_SRCFD and
+ * Peer-Address, in meta): libzmq then closes it and forgets the peer.  The
+ * descriptor is libzmq's; it is only shut down, never closed, and only if it
+ * is still a connected stream socket whose peer is that address (it could
+ * have been closed and reused since the message was read). */
+static void cut_connection(const hpt_proto_meta_t *meta)
 {
-    int fd = zmq_msg_get(msg, ZMQ_SRCFD);
+    int fd = meta->src_fd;
     if (fd < 0)
         return;
     int type = 0;
@@ -391,13 +397,12 @@ static void cut_connection(zmq_msg_t *msg)
     socklen_t sl = sizeof sa;
     if (getpeername(fd, (struct sockaddr *)&sa, &sl) != 0)
         return;
-    const char *want = zmq_msg_gets(msg, "Peer-Address");
     char have[INET6_ADDRSTRLEN] = "";
     if (sa.ss_family == AF_INET)
         inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, have, sizeof have);
     else if (sa.ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, have, sizeof have);
-    if (sa.ss_family != AF_UNIX && (!want || strcmp(want, have) != 0))
+    if (sa.ss_family != AF_UNIX && strcmp(meta->peer_address, have) != 0)
         return;
     shutdown(fd, SHUT_RDWR);
 }
@@ -407,14 +412,14 @@ static bool automatic_id(const hpt_peer_id_t *p)
     return p->len == 5 && p->bytes[0] == 0;
 }
 
-int coord_zap_check(coord_zap_t *z, const hpt_peer_id_t *peer, zmq_msg_t *msg,
+int coord_zap_check(coord_zap_t *z, const hpt_peer_id_t *peer, const hpt_proto_meta_t *meta,
                     coord_conn_t *conn, hpt_err *err)
 {
     *conn = (coord_conn_t){0};
-    const char *token = zmq_msg_gets(msg, PROP_CONN);
+    const char *token = meta->conn;
     unsigned long long serial = 0;
     char dot = 0;
-    if (!token || sscanf(token, "c%llu%c", &serial, &dot) != 2 || dot != '.' || serial == 0) {
+    if (sscanf(token, "c%llu%c", &serial, &dot) != 2 || dot != '.' || serial == 0) {
         /* Every connection over TCP or IPC went through the handler; one
          * without its mark did not (an in-process peer, or a libzmq that
          * skipped ZAP).  Nothing is known of it: refuse. */
@@ -423,8 +428,8 @@ int coord_zap_check(coord_zap_t *z, const hpt_peer_id_t *peer, zmq_msg_t *msg,
         return hpt_err_set(err, -EPERM, "connection not admitted by the ZAP handler");
     }
     conn->id = serial;
-    const char *key = zmq_msg_gets(msg, PROP_KEY);
-    snprintf(conn->key, sizeof conn->key, "%s", key ? key : "");
+    // With keys the User-Id is the client's key (Z85); without, it is "".
+    snprintf(conn->key, sizeof conn->key, "%.40s", z->curve ? meta->user_id : "");
     size_t tl = strlen(token);
     if (peer->len == tl && memcmp(peer->bytes, token, tl) == 0)
         return 0;   // the routing id the handler gave it
@@ -442,15 +447,14 @@ int coord_zap_check(coord_zap_t *z, const hpt_peer_id_t *peer, zmq_msg_t *msg,
     pid.len = (uint8_t)(tl < sizeof pid.bytes ? tl : sizeof pid.bytes);
     memcpy(pid.bytes, token, pid.len);
     if (coord_log_allowed(z->c, &pid, LOG_KIND_IDENTITY, REFUSALS_PER_MINUTE)) {
-        const char *addr = zmq_msg_gets(msg, "Peer-Address");
         char id[80];
         hpt_log(HPT_LOG_WARN, COMP, "peer chose its own routing id; connection refused and cut",
                 "address=%s conn=%s routing_id=%s total=%llu note=\"hptune's workers and CLI "
                 "never choose one\"",
-                addr && addr[0] ? addr : "-", token, hpt_peer_id_str(peer, id, sizeof id),
-                (unsigned long long)z->own_ids);
+                meta->peer_address[0] ? meta->peer_address : "-", token,
+                hpt_peer_id_str(peer, id, sizeof id), (unsigned long long)z->own_ids);
     }
-    cut_connection(msg);
+    cut_connection(meta);
     return hpt_err_set(err, -EPERM, "the peer chose its own routing id");
 }
 
@@ -513,6 +517,28 @@ out:
 
 // --- lifecycle ----------------------------------------------------------------
 
+/* Keys at the top of the directory have the worker role only (the layout
+ * before roles): say so, since a CLI key left there can no longer submit. */
+static void log_flat(const hpt_curve_keyset_stats_t *st, const char *dir)
+{
+    if (st->flat)
+        hpt_log(HPT_LOG_INFO, COMP, "keys at the top of the authorized-keys directory have "
+                "the worker role", "keys=%zu dir=%s note=\"a client's key goes into %s/clients/ "
+                "(submit, cancel, read) or %s/readers/ (read only); see docs/security.md\"",
+                st->flat, dir, dir, dir);
+}
+
+unsigned coord_zap_roles(const coord_zap_t *z, const char *user_id, const char **name)
+{
+    if (name)
+        *name = NULL;
+    uint8_t key[HPT_CURVE_KEY_LEN];
+    if (!z || !user_id || strlen(user_id) != HPT_CURVE_Z85_LEN ||
+        hpt_curve_key_decode(user_id, key) < 0)
+        return 0;
+    return hpt_curve_keyset_roles(z->allowed, key, name);
+}
+
 int coord_zap_new(coord_zap_t **out, coord_t *c)
 {
     *out = NULL;
@@ -568,8 +594,12 @@ int coord_zap_new(coord_zap_t **out, coord_t *c)
                     "dir=%s note=\"add public keys (hptune keygen's .pub files) and send "
                     "SIGHUP\"",
                     cfg->authorized_keys);
-        hpt_log(HPT_LOG_INFO, COMP, "CURVE on", "public_key=%s authorized_keys=%zu dir=%s",
-                z->keys.public_z85, n, cfg->authorized_keys);
+        hpt_curve_keyset_stats_t st;
+        hpt_curve_keyset_stats(z->allowed, &st);
+        hpt_log(HPT_LOG_INFO, COMP, "CURVE on",
+                "public_key=%s authorized_keys=%zu workers=%zu clients=%zu readers=%zu dir=%s",
+                z->keys.public_z85, n, st.workers, st.clients, st.readers, cfg->authorized_keys);
+        log_flat(&st, cfg->authorized_keys);
     }
     *out = z;
     return 0;
@@ -662,9 +692,13 @@ void coord_zap_reload(coord_zap_t *z)
     hpt_curve_keyset_destroy(&z->allowed);
     z->allowed = ks;
     size_t n = hpt_curve_keyset_count(ks);
+    hpt_curve_keyset_stats_t st;
+    hpt_curve_keyset_stats(ks, &st);
     hpt_log(n ? HPT_LOG_INFO : HPT_LOG_WARN, COMP, "authorized keys reloaded",
-            "dir=%s keys=%zu before=%zu skipped=%d%s", dir, n, before, skipped,
+            "dir=%s keys=%zu workers=%zu clients=%zu readers=%zu before=%zu skipped=%d%s", dir,
+            n, st.workers, st.clients, st.readers, before, skipped,
             n ? "" : " note=\"no key: every new connection is refused\"");
+    log_flat(&st, dir);
 }
 
 static void close_nop(uv_handle_t *h)

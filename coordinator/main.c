@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,25 +21,43 @@
 #include "coord.h"
 #include "coord_config.h"
 #include "coord_http.h"
+#include "coord_policy.h"
 #include "curve.h"
 #include "hpt_config.h"
 #include "log.h"
 
 // --- message routing ------------------------------------------------------
 
-static bool is_client_body(int body)
+/* coord_log_allowed kinds of this file (0 is log_bad's; others use 1..4,
+ * 10..12 and 20). */
+enum { LOG_KIND_ROLE = 30, LOG_KIND_LIMITED = 31 /* .. 31 + COORD_LIM__N - 1 */ };
+
+/* Log a line about one peer's misbehaviour (kind: a coord_log_allowed kind)
+ * only when both this peer's budget (per_minute a minute) and the
+ * coordinator's budget for such lines (COORD_PEER_LOG_PER_MIN, all peers
+ * together) allow it: each line is also an event row in the journal, and
+ * an attacker with many connections must not be able to write those at
+ * will.  Returns whether to log. */
+static bool peer_log_ok(coord_t *c, const hpt_peer_id_t *peer, int kind, int per_minute)
 {
-    // The dataset transfer's bodies (50..) come after the clients' but are workers'.
-    return body >= HPT__ENVELOPE__BODY_SUBMIT && body != HPT__ENVELOPE__BODY_FETCH_CHUNK &&
-           body != HPT__ENVELOPE__BODY_DATASETS && body != HPT__ENVELOPE__BODY_DATASET_OFFER &&
-           body != HPT__ENVELOPE__BODY_DATASET_CHUNK;
+    double now = coord_now();
+    c->peer_log_tokens += (now - c->peer_log_at) * COORD_PEER_LOG_PER_MIN / 60.0;
+    if (c->peer_log_tokens > COORD_PEER_LOG_PER_MIN)
+        c->peer_log_tokens = COORD_PEER_LOG_PER_MIN;
+    c->peer_log_at = now;
+    if (c->peer_log_tokens < 1.0 || !coord_log_allowed(c, peer, kind, per_minute)) {
+        c->peer_logs_suppressed++;
+        return false;
+    }
+    c->peer_log_tokens -= 1.0;
+    return true;
 }
 
 /* Log a bad message at most once per peer per minute; count every one. */
 static void log_bad(coord_t *c, const hpt_peer_id_t *peer, const char *why)
 {
     c->bad_messages++;
-    if (!coord_log_allowed(c, peer, 0, 1))
+    if (!peer_log_ok(c, peer, 0, 1))
         return;
     char id[80];
     hpt_peer_id_str(peer, id, sizeof id);
@@ -49,22 +68,128 @@ static void log_bad(coord_t *c, const hpt_peer_id_t *peer, const char *why)
             id, hpt_log_quote(why, q, sizeof q), (unsigned long long)c->bad_messages);
 }
 
+/* Who sent a message: roles, principal and a label, from the connection's
+ * properties (docs/security.md, "Roles"). */
+static void identify(coord_t *c, const hpt_proto_meta_t *meta, coord_who_t *who)
+{
+    *who = (coord_who_t){0};
+    bool curve = c->cfg.curve_secret[0] != '\0';
+    coord_policy_principal(curve, meta->user_id, meta->peer_address, who->principal);
+    if (curve) {
+        const char *file = NULL;
+        who->roles = coord_zap_roles(c->zap, meta->user_id, &file);
+        snprintf(who->label, sizeof who->label, "key %.80s",
+                 file ? file : "(no longer authorized)");
+    } else {
+        /* Without keys there is nobody to tell apart: every peer may do
+         * everything, as on a coordinator before roles.  Plain text is
+         * allowed only on loopback or with --insecure. */
+        who->roles = HPT_CURVE_ROLE_ALL;
+        const char *p = who->principal;
+        if (strncmp(p, "uid:", 4) == 0)
+            snprintf(who->label, sizeof who->label, "user %s on this machine", p + 4);
+        else if (strncmp(p, "addr:", 5) == 0)
+            snprintf(who->label, sizeof who->label, "address %s", p + 5);
+        else
+            snprintf(who->label, sizeof who->label, "this machine");
+    }
+}
+
+/* Take a token of kind from the peer's bucket and, when it has one, its
+ * principal's. */
+static bool limit_take(coord_t *c, coord_lim_kind_t kind, const hpt_peer_id_t *peer,
+                       const coord_who_t *who, bool principal_too)
+{
+    if (!c->limits)
+        return true;
+    coord_lim_id_t ids[2] = {{COORD_SCOPE_PEER, peer->bytes, peer->len},
+                             {COORD_SCOPE_PRINCIPAL, who->principal, strlen(who->principal)}};
+    int n = principal_too && who->principal[0] ? 2 : 1;
+    if (coord_limits_take(c->limits, coord_now(), kind, ids, n))
+        return true;
+    c->limited[kind]++;
+    static const char *const what[COORD_LIM__N] = {"hello", "submit", "bad message"};
+    static const char *const key[COORD_LIM__N] = {"hello_per_min", "submit_per_min",
+                                                  "bad_per_min"};
+    if (peer_log_ok(c, peer, LOG_KIND_LIMITED + (int)kind, 1)) {
+        char id[80], q[120];
+        hpt_log(HPT_LOG_WARN, "security", "rate limit: message dropped",
+                "peer=%s kind=\"%s\" from=%s limited=%llu note=\"at most one such line a minute "
+                "per connection; see %s\"",
+                hpt_peer_id_str(peer, id, sizeof id), what[kind],
+                hpt_log_quote(who->label, q, sizeof q), (unsigned long long)c->limited[kind],
+                key[kind]);
+    }
+    return false;
+}
+
+/* A bad or refused message: true when it may still be answered (the
+ * peer's and principal's bad-message buckets allow it), false when it is
+ * dropped silently. */
+static bool bad_allowed(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who)
+{
+    return limit_take(c, COORD_LIM_BAD, peer, who, true);
+}
+
+/* A message the peer's roles do not allow: answer it (ErrorReply for a
+ * request, Disconnect for a worker message) naming the roles and the kind,
+ * and log it at most a few times a minute per connection. */
+static void refuse_role(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who,
+                        const hpt_env_t *env)
+{
+    c->refused_role++;
+    if (!bad_allowed(c, peer, who))
+        return;
+    int body = (int)env->body_case;
+    const char *kind = coord_policy_kind(body);
+    unsigned needs = coord_policy_needs(body);
+    char have[48], need[48], dirs[48], msg[400];
+    hpt_curve_roles_str(who->roles, have, sizeof have);
+    if (needs == (HPT_CURVE_ROLE_CLIENT | HPT_CURVE_ROLE_READER)) {
+        snprintf(need, sizeof need, "client or reader");
+        snprintf(dirs, sizeof dirs, "clients/ or readers/");
+    } else {
+        snprintf(need, sizeof need, "%s", hpt_curve_role_name(needs));
+        snprintf(dirs, sizeof dirs, "%s/", hpt_curve_role_dir(needs));
+    }
+    if (who->roles == 0)
+        snprintf(msg, sizeof msg,
+                 "permission denied: this connection's key is no longer in the coordinator's "
+                 "authorized keys; %s needs the role %s", kind, need);
+    else
+        snprintf(msg, sizeof msg,
+                 "permission denied: %s has the role %s; %s needs the role %s (its .pub goes "
+                 "into the authorized-keys directory's %s then SIGHUP the coordinator; "
+                 "docs/security.md)",
+                 who->label, have, kind, need, dirs);
+    if (peer_log_ok(c, peer, LOG_KIND_ROLE, 5)) {
+        char id[80], q[120];
+        hpt_log(HPT_LOG_WARN, "security", "message refused: not in the key's role",
+                "peer=%s from=%s roles=%s kind=\"%s\" needs=\"%s\" refused=%llu",
+                hpt_peer_id_str(peer, id, sizeof id), hpt_log_quote(who->label, q, sizeof q),
+                have, kind, need, (unsigned long long)c->refused_role);
+    }
+    hpt_env_t out = HPT__ENVELOPE__INIT;
+    if (coord_policy_is_request(body)) {
+        Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
+        e.code = COORD_ERR_DENIED;
+        e.message = msg;
+        out.body_case = HPT__ENVELOPE__BODY_ERROR;
+        out.error = &e;
+        out.req_id = env->req_id;
+        coord_send(c, peer, &out);
+    } else {
+        Hpt__Disconnect d = HPT__DISCONNECT__INIT;
+        d.reason = msg;
+        out.body_case = HPT__ENVELOPE__BODY_DISCONNECT;
+        out.disconnect = &d;
+        coord_send(c, peer, &out);
+    }
+}
+
 static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t *conn,
                        hpt_env_t *env);
 static void on_inbox(uv_idle_t *h);
-
-/* Before a message is decoded: which connection it came on (coord_zap.c);
- * a peer that chose its own routing id is refused there. */
-struct recv_ctx {
-    coord_t *c;
-    coord_conn_t conn;
-};
-
-static int check_peer(void *ud, const hpt_peer_id_t *from, zmq_msg_t *body, hpt_err *err)
-{
-    struct recv_ctx *x = ud;
-    return coord_zap_check(x->c->zap, from, body, &x->conn, err);
-}
 
 static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
 {
@@ -74,14 +199,29 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
     hpt_env_t *env = NULL;
     hpt_err err = {0};
     uint64_t bad_req = 0;
-    struct recv_ctx x = {.c = c};
-    int rc = hpt_proto_recv_checked(sock, &peer, &env, &bad_req, check_peer, &x, &err);
-    if (rc == -EAGAIN || rc == -EPERM)
-        return;   // nothing waiting, or refused and logged by coord_zap_check
+    hpt_proto_meta_t meta;
+    int rc = hpt_proto_recv_meta(sock, &peer, &env, &bad_req, &meta, &err);
+    if (rc == -EAGAIN)
+        return;
+    /* Which connection it came on (coord_zap.c): one that kept a routing id
+     * of its own choosing is refused (and cut) before anything else. */
+    coord_conn_t conn;
+    hpt_err zerr = {0};
+    if (peer.len && coord_zap_check(c->zap, &peer, &meta, &conn, &zerr) < 0) {
+        hpt_proto_free(&env);
+        return;
+    }
+    coord_who_t who;
+    identify(c, &meta, &who);
     if (rc < 0) {
-        if (peer.len)
-            log_bad(c, &peer, err.msg[0] ? err.msg : hpt_strerror(rc));
-        if (peer.len && bad_req && !coord_worker_by_peer(&c->core, &peer)) {
+        if (!peer.len)
+            return;
+        if (!bad_allowed(c, &peer, &who)) {
+            c->bad_messages++;
+            return;   // over the limit: dropped, not decoded further, not answered
+        }
+        log_bad(c, &peer, err.msg[0] ? err.msg : hpt_strerror(rc));
+        if (bad_req && !coord_worker_by_peer(&c->core, &peer)) {
             /* A client's malformed request: answer it, so the client reports
              * the problem instead of timing out as if we were unreachable. */
             Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
@@ -95,7 +235,7 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
             out.req_id = bad_req;
             coord_send(c, &peer, &out);
         }
-        if (peer.len && strstr(err.msg, "protocol version")) {
+        if (strstr(err.msg, "protocol version")) {
             Hpt__Reject rj = HPT__REJECT__INIT;
             char reason[300];
             snprintf(reason, sizeof reason, "%s", err.msg);
@@ -112,22 +252,54 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
         hpt_proto_free(&env);
         return;
     }
-    if (is_client_body(body)) {
+    unsigned needs = coord_policy_needs(body);
+    if (!needs) {
+        if (bad_allowed(c, &peer, &who))
+            log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
+        else
+            c->bad_messages++;
+        hpt_proto_free(&env);
+        return;
+    }
+    if (!(needs & who.roles)) {
+        refuse_role(c, &peer, &who, env);
+        hpt_proto_free(&env);
+        return;
+    }
+    if (body == HPT__ENVELOPE__BODY_HELLO && !limit_take(c, COORD_LIM_HELLO, &peer, &who, false)) {
+        hpt_proto_free(&env);   // the worker says Hello again when it hears nothing
+        return;
+    }
+    if (body == HPT__ENVELOPE__BODY_SUBMIT &&
+        !limit_take(c, COORD_LIM_SUBMIT, &peer, &who, true)) {
+        if (bad_allowed(c, &peer, &who)) {
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "rate limit: %s submitted more than %d sweeps at once or %d a minute "
+                     "(submit_burst, submit_per_min); try again later",
+                     who.label, c->cfg.submit_burst, c->cfg.submit_per_min);
+            Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
+            e.code = COORD_ERR_LIMIT;
+            e.message = msg;
+            hpt_env_t out = HPT__ENVELOPE__INIT;
+            out.body_case = HPT__ENVELOPE__BODY_ERROR;
+            out.error = &e;
+            out.req_id = env->req_id;
+            coord_send(c, &peer, &out);
+        }
+        hpt_proto_free(&env);
+        return;
+    }
+    if (coord_policy_is_request(body)) {
         /* Clients first: a request is answered as soon as it is read, not
          * after the worker messages read before it (ZeroMQ queues fairly
          * across peers, so with thousands of busy workers a request would
          * otherwise wait behind one message of each). */
-        coord_on_client(c, &peer, env);
+        coord_on_client(c, &peer, &who, env);
         coord_apply(c);
         hpt_proto_free(&env);
-    } else if (body == HPT__ENVELOPE__BODY_HELLO || body == HPT__ENVELOPE__BODY_HEARTBEAT ||
-               body == HPT__ENVELOPE__BODY_PROGRESS || body == HPT__ENVELOPE__BODY_RESULT ||
-               body == HPT__ENVELOPE__BODY_GOODBYE || body == HPT__ENVELOPE__BODY_DATASETS ||
-               body == HPT__ENVELOPE__BODY_FETCH_CHUNK) {
-        inbox_push(c, &peer, &x.conn, env);   // in arrival order; handled by on_inbox
     } else {
-        log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
-        hpt_proto_free(&env);
+        inbox_push(c, &peer, &conn, env);   // in arrival order; handled by on_inbox
     }
 }
 
@@ -223,25 +395,90 @@ static void inbox_free(coord_t *c)
 static void on_cron(uv_timer_t *h)
 {
     coord_t *c = h->data;
-    coord_core_tick(&c->core, coord_now());
+    double now = coord_now();
+    coord_core_tick(&c->core, now);
     coord_apply(c);
     coord_subs_cron(c);
+    if (now - c->retain_at >= COORD_RETAIN_EVERY_S && !c->stopping) {
+        c->retain_at = now;
+        coord_retain(c);
+    }
+}
+
+/* A journal we cannot write is not a journal: stop rather than run on
+ * with results that would be lost. */
+static void journal_failed(coord_t *c, const char *what, const char *msg)
+{
+    char q[300];
+    hpt_log(HPT_LOG_ERROR, "store", what, "error=%s", hpt_log_quote(msg, q, sizeof q));
+    c->journal_failed = true;
+    uv_stop(c->loop);
+}
+
+static void sync_work(uv_work_t *req)
+{
+    coord_t *c = req->data;   // only the sync's own fields: the loop runs on
+    c->sync.err = (hpt_err){0};
+    c->sync.rc = coord_store_sync_file(coord_store_wal_path(c->store), &c->sync.err);
+}
+
+static void sync_kick(coord_t *c);
+
+static void sync_after(uv_work_t *req, int status)
+{
+    coord_t *c = req->data;
+    c->sync.busy = false;
+    c->sync.n++;
+    double took = coord_now() - c->sync.started;
+    if (took > c->sync.wait_max)
+        c->sync.wait_max = took;
+    if (status == 0 && c->sync.rc < 0) {
+        journal_failed(c, "journal sync failed; stopping", c->sync.err.msg);
+        return;
+    }
+    if (status == 0 && c->sync.gen > c->sync.done)
+        c->sync.done = c->sync.gen;
+    if (c->sync.again && !c->stopping) {
+        c->sync.again = false;
+        sync_kick(c);
+    }
+}
+
+/* Make the commits so far durable, off the loop thread. */
+static void sync_kick(coord_t *c)
+{
+    if (c->sync.busy) {
+        c->sync.again = true;
+        return;
+    }
+    c->sync.gen = coord_store_commits(c->store);
+    c->sync.started = coord_now();
+    c->sync.req.data = c;
+    if (uv_queue_work(c->loop, &c->sync.req, sync_work, sync_after) == 0) {
+        c->sync.busy = true;
+        return;
+    }
+    /* No thread pool: sync here. */
+    hpt_err err = {0};
+    if (coord_store_sync_file(coord_store_wal_path(c->store), &err) < 0)
+        journal_failed(c, "journal sync failed; stopping", err.msg);
+    else
+        c->sync.done = c->sync.gen;
 }
 
 static void on_flush(uv_prepare_t *h)
 {
     coord_t *c = h->data;
     hpt_err err = {0};
-    if (coord_store_dirty(c->store) && coord_store_flush(c->store, &err) < 0) {
+    bool dirty = coord_store_dirty(c->store);
+    if (dirty && coord_store_flush(c->store, &err) < 0) {
         /* A journal we cannot write is not a journal: stop rather than run on
          * with results that would be lost. */
-        char q[300];
-        hpt_log(HPT_LOG_ERROR, "store", "journal commit failed; stopping", "error=%s",
-                hpt_log_quote(err.msg, q, sizeof q));
-        c->journal_failed = true;
-        uv_stop(c->loop);
+        journal_failed(c, "journal commit failed; stopping", err.msg);
         return;
     }
+    if (dirty && coord_store_commits(c->store) > c->sync.done)
+        sync_kick(c);
     /* Everything journaled is committed now, the end of a sweep that just
      * finished included: finished sweeps not read recently leave memory
      * (the core reads one back from the journal when a client asks). */
@@ -267,7 +504,7 @@ static void shutdown_loop(coord_t *c, const char *why)
     coord_core_stop(&c->core);
     hpt_log(HPT_LOG_INFO, "coordinator", "stopping", "reason=%s", why);
     hpt_err err = {0};
-    if (coord_store_flush(c->store, &err) < 0)
+    if (coord_store_sync(c->store, &err) < 0)
         hpt_log(HPT_LOG_ERROR, "store", "final commit failed", "error=\"%s\"", err.msg);
     uv_timer_stop(&c->cron);
     uv_close((uv_handle_t *)&c->cron, close_cb_nop);
@@ -410,6 +647,26 @@ int main(int argc, char **argv)
      * summaries stay in memory. */
     coord_sweeps_unload(&c);
 
+    /* Rate limits: a fixed table, its hash keyed per process. */
+    coord_bucket_cfg_t buckets[COORD_LIM__N] = {
+        [COORD_LIM_HELLO] = {c.cfg.hello_per_min, c.cfg.hello_burst},
+        [COORD_LIM_SUBMIT] = {c.cfg.submit_per_min, c.cfg.submit_burst},
+        [COORD_LIM_BAD] = {c.cfg.bad_per_min, c.cfg.bad_burst},
+    };
+    uint8_t seed[16];
+    if (sodium_init() < 0) {
+        hpt_log(HPT_LOG_ERROR, "coordinator", "cannot initialise libsodium", "%s", "");
+        goto done;
+    }
+    randombytes_buf(seed, sizeof seed);
+    if (coord_limits_new(&c.limits, COORD_LIMITS_SLOTS, buckets, seed) < 0) {
+        hpt_log(HPT_LOG_ERROR, "coordinator", "out of memory", "what=limits");
+        goto done;
+    }
+    c.peer_log_tokens = COORD_PEER_LOG_PER_MIN;
+    c.peer_log_at = coord_now();
+    c.retain_at = coord_now() - COORD_RETAIN_EVERY_S;   // the first tick prunes
+
     c.zctx = zmq_ctx_new();
     c.router = zmq_socket(c.zctx, ZMQ_ROUTER);
     int one = 1, zero = 0;
@@ -424,11 +681,17 @@ int main(int argc, char **argv)
     zmq_setsockopt(c.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (coord_zap_server(c.zap, c.router) < 0)
         goto done;   // logged
-    if (zmq_bind(c.router, c.cfg.bind) != 0) {
-        hpt_log(HPT_LOG_ERROR, "net", "cannot bind", "endpoint=%s error=\"%s\"", c.cfg.bind,
-                zmq_strerror(zmq_errno()));
+    char bound[1024];
+    if (hpt_zsock_bind(c.router, c.cfg.bind, bound, sizeof bound, &err) < 0) {
+        char q[300];
+        hpt_log(HPT_LOG_ERROR, "net", "cannot bind", "endpoint=%s error=%s", c.cfg.bind,
+                hpt_log_quote(err.msg, q, sizeof q));
         goto done;
     }
+    if (strcmp(bound, c.cfg.bind) != 0)
+        hpt_log(HPT_LOG_INFO, "net", "localhost bound as the IPv4 loopback address",
+                "endpoint=%s bound=%s note=\"ZeroMQ binds addresses, not names; clients that "
+                "connect to localhost reach it there\"", c.cfg.bind, bound);
 
     uv_loop_init(&loop);
     loop_ok = true;
@@ -496,7 +759,7 @@ done:
     }
     hpt_log_set_sink(NULL, NULL);
     if (c.store) {
-        if (coord_store_flush(c.store, &err) < 0)
+        if (coord_store_sync(c.store, &err) < 0)
             status = 1;
     }
     inbox_free(&c);   // worker messages not handled before the stop: their
@@ -505,6 +768,14 @@ done:
     coord_core_free(&c.core);
     coord_store_close(&c.store);
     coord_zap_destroy(&c.zap);   // its sockets, before the context ends
+    if (c.router && c.journal_failed) {
+        /* The last replies say why (a cancellation or submission that could
+         * not be journaled): give them a second to leave instead of the
+         * linger 0 that drops them. */
+        int linger = 1000;
+        zmq_setsockopt(c.router, ZMQ_LINGER, &linger, sizeof linger);
+    }
+    coord_limits_destroy(&c.limits);
     if (c.router)
         zmq_close(c.router);
     if (c.zctx)

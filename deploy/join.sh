@@ -16,7 +16,7 @@
 #                       `hptune keygen` (default: the one an earlier run
 #                       installed, else a new pair from `hptune keygen`: copy
 #                       its .pub file into the coordinator's --authorized-keys
-#                       directory)
+#                       directory, subdirectory workers/)
 #   --slots N           tasks run at once (default: the number of cores)
 #   --data-dir DIR      the worker's datasets (default /var/lib/hptune/data)
 #   --fetch-data        also install install-deps.sh's DATA_PKGS and run
@@ -347,11 +347,12 @@ if [ -n "$SERVER_KEY" ]; then
         say "keeping this worker's secret key $SECRET_DEST"
     else
         CHANGED=1
-        run "$PREFIX/bin/hptune" keygen -o "$ETC/worker-$NAME"
+        run "$PREFIX/bin/hptune" keygen -o "$ETC/worker-$NAME" --role worker
         run chown hptune:hptune "$SECRET_DEST"
         run chmod 0600 "$SECRET_DEST"
         say "new key pair: copy $PUBLIC_DEST into the coordinator's --authorized-keys"
-        say "directory (then: systemctl reload hptune-coordinator, or SIGHUP it)"
+        say "directory, subdirectory workers/ (then: systemctl reload hptune-coordinator,"
+        say "or SIGHUP it)"
     fi
 fi
 

@@ -73,6 +73,7 @@ typedef struct run {
     bool replaced;       // a newer attempt took over its slot
     bool cacheable;      // its model goes to the cache when it ends normally
     wrk_cache_key_t key; // the cache key (when cacheable)
+    size_t mem;          // bytes reserved for it in the memory budget (wrk_task_mem_bytes)
 } run_t;
 
 /* A Result waiting for a connection. */
@@ -140,6 +141,8 @@ typedef struct hpt_wrk {
     outmsg_t *outbox, *outbox_tail;
     size_t n_outbox;
     wrk_cache_t *cache;        // finished tasks' models (loop thread only)
+    uint64_t mem_budget;       // bytes the running tasks' models may take together
+                               // (--max-model-mem, or derived at start: set_mem_budget)
 
     // Housekeeping and signals.
     uv_timer_t tick;
@@ -168,6 +171,56 @@ static int slots_used(const hpt_wrk_t *w)
     for (size_t i = 0; i < w->n_runs; i++)
         n += !w->runs[i].replaced;
     return n;
+}
+
+/* Bytes of the memory budget the running threads hold, cancelled and
+ * superseded ones included: their memory is freed only when they end. */
+static uint64_t mem_reserved(const hpt_wrk_t *w)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < w->n_runs; i++)
+        n += w->runs[i].mem;
+    return n;
+}
+
+/* "1.5 GiB", "640.0 MiB": a size for messages.  Returns buf. */
+static const char *fmt_bytes(uint64_t b, char *buf, size_t len)
+{
+    if (b >= (1ull << 30))
+        snprintf(buf, len, "%.1f GiB", (double)b / (1ull << 30));
+    else
+        snprintf(buf, len, "%.1f MiB", (double)b / (1ull << 20));
+    return buf;
+}
+
+/* The memory budget: --max-model-mem, or with auto a share of what the
+ * machine (or the cgroup) has available now that the datasets are loaded,
+ * less the model cache's bound (docs/worker.md, "Memory budget"). */
+static void set_mem_budget(hpt_wrk_t *w)
+{
+    uint64_t set = 0, avail = 0, cache = (uint64_t)w->cfg.model_cache_mb << 20;
+    const char *src = "unknown";
+    wrk_cfg_mem_parse(w->cfg.max_model_mem, &set, NULL);   // checked with the config
+    if (set) {
+        w->mem_budget = set;
+        src = "--max-model-mem";
+    } else if (wrk_mem_available(&avail, &src) == 0) {
+        double share = (double)avail * HPT_WRK_MEM_AUTO_FRACTION - (double)cache;
+        w->mem_budget = share > (double)HPT_WRK_MEM_AUTO_FLOOR ? (uint64_t)share
+                                                                : HPT_WRK_MEM_AUTO_FLOOR;
+    } else {
+        w->mem_budget = UINT64_MAX;   // nothing to go by: no limit, as before
+        src = "none (memory available unknown)";
+    }
+    char b[32], a[32], s[32];
+    hpt_log(HPT_LOG_INFO, COMP, "memory budget",
+            "max_model_mem=\"%s\" from=\"%s\" available=\"%s\" per_slot=\"%s\" slots=%d",
+            w->mem_budget == UINT64_MAX ? "unlimited" : fmt_bytes(w->mem_budget, b, sizeof b),
+            src, avail ? fmt_bytes(avail, a, sizeof a) : "-",
+            w->mem_budget == UINT64_MAX ? "-"
+                                        : fmt_bytes(w->mem_budget / (uint64_t)w->cfg.slots, s,
+                                                    sizeof s),
+            w->cfg.slots);
 }
 
 static run_t *find_run(hpt_wrk_t *w, const wrk_task_t *t)
@@ -718,11 +771,12 @@ static void on_offer(hpt_wrk_t *w, const Hpt__DatasetOffer *m)
 
 static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
 {
+    char qd[HPT_WRK_DATASET_LEN + 16];   // an idx: path may hold spaces
     hpt_log(HPT_LOG_INFO, COMP, "assign", "task=%llu attempt=%u sweep=%llu trial=%llu "
             "fold=%u folds=%u repeat=%u refit=%s dataset=%s",
             (unsigned long long)a->task, a->attempt, (unsigned long long)a->sweep,
             (unsigned long long)a->trial, a->fold, a->folds, a->repeat,
-            a->refit ? "true" : "false", a->dataset);
+            a->refit ? "true" : "false", hpt_log_quote(a->dataset, qd, sizeof qd));
     if (w->draining) {
         answer_unrun(w, a, true, "worker draining");
         return;
@@ -766,6 +820,27 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
         answer_unrun(w, a, false, "%s", err.msg);
         return;
     }
+    /* The memory budget, before anything is allocated: a model that could
+     * never fit fails (the coordinator retries it elsewhere, then fails the
+     * trial with this reason); one that does not fit beside the running
+     * tasks waits for them (refused: requeued, no attempt counted). */
+    size_t need = w->cfg.dry_run ? 0 : wrk_task_mem_bytes(&spec, ds);
+    uint64_t held = mem_reserved(w);
+    if (need > w->mem_budget) {
+        char n[32], b[32];
+        answer_unrun(w, a, false, "the model needs %s (parameters, gradients, optimizer "
+                     "state, activations for batch %d), more than this worker's memory budget "
+                     "of %s (--max-model-mem)", fmt_bytes(need, n, sizeof n),
+                     spec.hp.batch_size, fmt_bytes(w->mem_budget, b, sizeof b));
+        return;
+    }
+    if (held + need > w->mem_budget) {
+        char n[32], h[32], b[32];
+        answer_unrun(w, a, true, "memory budget in use: the model needs %s, the running tasks "
+                     "hold %s of %s (--max-model-mem)", fmt_bytes(need, n, sizeof n),
+                     fmt_bytes(held, h, sizeof h), fmt_bytes(w->mem_budget, b, sizeof b));
+        return;
+    }
     if (w->cfg.dry_run) {
         wrk_result_t r;
         wrk_dry_run(a, &spec, &r);
@@ -788,7 +863,7 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
      * it (bit-for-bit what retraining would give).  Refits are not cached:
      * each sweep runs one. */
     run_t run = {.task = a->task, .attempt = a->attempt,
-                 .cacheable = !spec.refit && wrk_cache_max_bytes(w->cache) > 0};
+                 .cacheable = !spec.refit && wrk_cache_max_bytes(w->cache) > 0, .mem = need};
     hpt_train_session_t *resume = NULL;
     if (run.cacheable) {
         wrk_cache_key_make(&run.key, &spec, ds->fingerprint);
@@ -1042,6 +1117,8 @@ static int conn_open_sock(hpt_wrk_t *w)
         goto err_close;
     }
     mon_open(w, s);   // before connect, so the first handshake is seen
+    if ((rc = hpt_zsock_connect_prepare(s, w->cfg.coordinator)) < 0)
+        goto err_close;
     if (zmq_connect(s, w->cfg.coordinator) != 0) {
         rc = -zmq_errno();
         goto err_close;
@@ -1352,6 +1429,7 @@ int main(int argc, char **argv)
      * which lists the datasets.  The loop is not running yet: nothing is
      * received or sent meanwhile, and the clock is updated below. */
     load_datasets(w);
+    set_mem_budget(w);
     uv_update_time(&loop);
     w->hb_due = uv_now(&loop) + (uint64_t)w->hb_ivl_ms;
     send_hello(w);

@@ -17,12 +17,14 @@
 
 #include "hpt_config.h"
 #include "log.h"
+#include "text.h"
 
 const hpt_wrk_cfg HPT_WRK_CFG_DEFAULT = {
     .coordinator = "",  // HPTUNE_COORDINATOR, else tcp://127.0.0.1:7600
     .slots = 0,         // online cores
     .data_dir = "",
     .model_cache_mb = 512,
+    .max_model_mem = "auto",
     .name = "",         // host name
     .heartbeat_ms = 1000,
     .liveness = 3,
@@ -66,6 +68,13 @@ static const hpt_config_opt_t opts[] = {
         "keep up to MB MiB of models from finished fold tasks, least recently used out first, "
         "so that a promoted trial (same configuration, seed and fold, more epochs) continues "
         "training where its earlier run stopped instead of starting over (0: keep none)"),
+    STR(max_model_mem, "SIZE",
+        "memory budget of the models of the tasks running at once (parameters, gradients, "
+        "optimizer state, activations for the batch size, fold indices): a task whose model "
+        "cannot fit in it fails with an error instead of being allocated, one that cannot fit "
+        "next to the running ones waits; SIZE is auto (80% of the memory available at start, "
+        "or of the cgroup's limit if lower, less --model-cache-mb, shared by the slots) or "
+        "a size such as 512M, 4G (MiB without a suffix)"),
     STR(name, "NAME", "the name `hptune workers` shows (default: the host name)"),
     INT(heartbeat_ms, 1, 600000, "MS", "heartbeat interval until the coordinator's Welcome sets it"),
     INT(liveness, 1, 100, "N", "silent heartbeat intervals before the worker reconnects"),
@@ -104,6 +113,16 @@ static int check_cfg(const void *p, hpt_err *err)
         return hpt_err_set(err, -EINVAL, "--coordinator: empty endpoint");
     if (cfg->name[0] == '\0')
         return hpt_err_set(err, -EINVAL, "--name: empty name");
+    uint64_t mem;
+    hpt_err me = {0};
+    if (wrk_cfg_mem_parse(cfg->max_model_mem, &mem, &me) < 0)
+        return hpt_err_set(err, -EINVAL, "--max-model-mem: %s", me.msg);
+    /* The coordinator refuses a Hello whose name is not plain text (it is
+     * shown in logs and terminals): say so here instead. */
+    hpt_err te = {0};
+    if (hpt_text_check(cfg->name, &te) < 0)
+        return hpt_err_set(err, -EINVAL, "--name: %s (a name must be UTF-8 text without "
+                           "control characters)", te.msg);
     if (!cfg->curve_secret[0] != !cfg->server_key[0])
         return hpt_err_set(err, -EINVAL,
                            "--%s is set but --%s is not: a CURVE worker needs its own key pair "
@@ -172,6 +191,37 @@ int wrk_cfg_defaults(hpt_wrk_cfg *cfg, hpt_err *err)
                                HPT_WRK_PATH_LEN - 1);
         strcpy((char *)cfg + keys[i].off, v);
     }
+    return 0;
+}
+
+int wrk_cfg_mem_parse(const char *s, uint64_t *bytes, hpt_err *err)
+{
+    if (strcmp(s, "auto") == 0) {
+        *bytes = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    double mult = 1 << 20;   // MiB without a suffix
+    switch (*end) {
+    case 'K': case 'k': mult = 1024.0; end++; break;
+    case 'M': case 'm': mult = 1024.0 * 1024; end++; break;
+    case 'G': case 'g': mult = 1024.0 * 1024 * 1024; end++; break;
+    case 'T': case 't': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (end[0] == 'i' && end[1] == 'B')
+        end += 2;
+    else if (end[0] == 'B')
+        end++;
+    double b = v * mult;
+    if (end == s || *end != '\0' || errno || !(v >= 0) || s[0] == '-' || s[0] == '+')
+        return hpt_err_set(err, -EINVAL, "'%s' is not a size (allowed: auto, or a number with "
+                           "K, M, G or T, e.g. 512M or 4G; MiB without a suffix)", s);
+    if (b < (double)(1 << 20) || b > 1125899906842624.0)
+        return hpt_err_set(err, -EINVAL, "'%s' is out of range (allowed 1M..1024T, or auto)", s);
+    *bytes = (uint64_t)b;
     return 0;
 }
 

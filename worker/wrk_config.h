@@ -14,6 +14,7 @@
 #define HPT_WRK_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "err.h"
@@ -44,6 +45,9 @@ typedef struct hpt_wrk_cfg {
     hpt_wrk_strlist datasets;                // names to load; none = hpt_dataset_names
     int model_cache_mb;                      // bound of the model cache (wrk_cache.h), MiB;
                                              // 0 = keep no models
+    char max_model_mem[32];                  // memory budget of the running tasks' models:
+                                             // "auto" or a size ("512M", "4G", MiB if bare);
+                                             // wrk_cfg_mem_parse
     char name[HPT_WRK_NAME_LEN];             // shown by `hptune workers`; default host name
     int heartbeat_ms;                        // heartbeat interval until Welcome says otherwise
     int liveness;                            // silent intervals before reconnecting
@@ -70,6 +74,17 @@ extern const hpt_wrk_cfg HPT_WRK_CFG_DEFAULT;
  * (clamped to 1..1024), name = the host name.  Returns 0, or -EINVAL with err
  * filled when one of those variables is too long.  cfg: borrowed. */
 int wrk_cfg_defaults(hpt_wrk_cfg *cfg, hpt_err *err);
+
+/* The default memory budget: this share of the memory available at start
+ * (wrk_mem_available), less --model-cache-mb, and never below the floor. */
+#define HPT_WRK_MEM_AUTO_FRACTION 0.8
+#define HPT_WRK_MEM_AUTO_FLOOR (64ull << 20)
+
+/* Parse a --max-model-mem value: "auto" (*bytes = 0: derive it at start) or
+ * a size: a number with an optional K, M, G or T suffix (powers of 1024; a
+ * trailing "B" or "iB" is allowed) and MiB when it has none.  At least 1 MiB,
+ * at most 1 PiB.  Returns 0 or -EINVAL with err saying what is allowed. */
+int wrk_cfg_mem_parse(const char *s, uint64_t *bytes, hpt_err *err);
 
 /* Apply `--config FILE` (if present) and then every other flag of argv to
  * *cfg (borrowed, normally from wrk_cfg_defaults; common/config.h), lower

@@ -11,6 +11,7 @@
  */
 #include "wrk_trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -332,6 +333,113 @@ int wrk_task_new(wrk_task_t **out, const wrk_task_spec_t *spec, const hpt_datase
     if (resume)
         *resume = NULL;
     *out = t;
+    return 0;
+}
+
+size_t wrk_task_mem_bytes(const wrk_task_spec_t *spec, const hpt_dataset_t *ds)
+{
+    uint32_t n_train = ds->train.n, n_val = spec->refit ? ds->test.n : ds->train.n;
+    size_t bytes = hpt_train_mem_bytes(&spec->hp, ds->n_features, ds->n_classes, n_train, n_val);
+    if (!spec->refit)   // tr_idx and va_idx, each sized for the whole split
+        bytes += 2 * sizeof(uint32_t) * (size_t)(ds->train.n ? ds->train.n : 1);
+    return bytes + sizeof(wrk_task_t) + sizeof(wrk_item_t);
+}
+
+/* The first number after `key` on a line of the file at path (e.g. the kB
+ * of "MemAvailable:" in /proc/meminfo, or the one line of memory.max),
+ * times mult.  Returns 0, -ENOENT when the file or key is missing, -ERANGE
+ * for "max" (no limit). */
+static int read_number(const char *path, const char *key, uint64_t mult, uint64_t *out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -ENOENT;
+    char line[256];
+    int rc = -ENOENT;
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, kl) != 0)
+            continue;
+        const char *p = line + kl;
+        while (*p == ' ' || *p == '\t' || *p == ':')
+            p++;
+        if (strncmp(p, "max", 3) == 0) {
+            rc = -ERANGE;
+        } else {
+            char *end;
+            unsigned long long v = strtoull(p, &end, 10);
+            if (end != p) {
+                *out = (uint64_t)v * mult;
+                rc = 0;
+            }
+        }
+        break;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* The cgroup v2 directory of this process ("/sys/fs/cgroup/<path>") into
+ * buf; false when there is none (cgroup v1, or no /proc). */
+static bool cgroup2_dir(char *buf, size_t len)
+{
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (!f)
+        return false;
+    char line[1024];
+    bool ok = false;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "0::", 3) != 0)
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        ok = snprintf(buf, len, "/sys/fs/cgroup%s", strcmp(line + 3, "/") ? line + 3 : "") <
+             (int)len;
+        break;
+    }
+    fclose(f);
+    return ok;
+}
+
+int wrk_mem_available(uint64_t *bytes, const char **src)
+{
+    uint64_t best = UINT64_MAX, v;
+    const char *from = NULL;
+    if (read_number("/proc/meminfo", "MemAvailable", 1024, &v) == 0) {
+        best = v;
+        from = "MemAvailable";
+    }
+    /* A memory-limited cgroup: the OOM killer acts at its limit, whatever
+     * the machine has free.  cgroup v2 first (this process's own group,
+     * then the namespace root, which is where a container sees its own),
+     * else v1. */
+    char dir[1024], path[1100];
+    uint64_t lim = 0, cur = 0;
+    bool have = false;
+    if (cgroup2_dir(dir, sizeof dir)) {
+        for (int i = 0; i < 2 && !have; i++) {
+            const char *d = i == 0 ? dir : "/sys/fs/cgroup";
+            snprintf(path, sizeof path, "%s/memory.max", d);
+            if (read_number(path, "", 1, &lim) != 0)
+                continue;
+            snprintf(path, sizeof path, "%s/memory.current", d);
+            have = read_number(path, "", 1, &cur) == 0;
+        }
+    }
+    if (!have && read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes", "", 1, &lim) == 0 &&
+        lim < (1ull << 60))   // v1 says "no limit" with a huge number
+        have = read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes", "", 1, &cur) == 0;
+    if (have) {
+        uint64_t left = lim > cur ? lim - cur : 0;
+        if (left < best) {
+            best = left;
+            from = "cgroup";
+        }
+    }
+    if (!from)
+        return -ENOENT;
+    *bytes = best;
+    if (src)
+        *src = from;
     return 0;
 }
 

@@ -154,6 +154,22 @@ int wrk_task_spec_from_assign(const Hpt__Assign *a, wrk_task_spec_t *out, hpt_er
 int wrk_task_new(wrk_task_t **out, const wrk_task_spec_t *spec, const hpt_dataset_t *ds,
                  wrk_queue_t *q, hpt_train_session_t **resume);
 
+/* Bytes the task of spec (borrowed) on ds (borrowed) needs at its peak:
+ * hpt_train_mem_bytes for its views (a fold's training and validation rows,
+ * or a refit's whole training split and test split) plus the fold index
+ * arrays run_task allocates.  The dataset is shared by every task and not
+ * copied, so it is not counted.  An upper bound: a fold's views are counted
+ * as the whole training split.  Loop thread (it only reads). */
+size_t wrk_task_mem_bytes(const wrk_task_spec_t *spec, const hpt_dataset_t *ds);
+
+/* Memory this process may still use, in bytes: the smallest of the
+ * machine's MemAvailable (/proc/meminfo) and, when the process runs in a
+ * memory-limited cgroup (a container, a systemd unit with MemoryMax), that
+ * limit less the cgroup's current use (cgroup v2, else v1).  *src (may be
+ * NULL) names where the figure came from ("MemAvailable", "cgroup").
+ * Returns 0, or -ENOENT when none of them can be read. */
+int wrk_mem_available(uint64_t *bytes, const char **src);
+
 /* Ask the task to stop at the end of its current epoch.  Any thread. */
 void wrk_task_cancel(wrk_task_t *t);
 

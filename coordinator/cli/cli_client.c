@@ -18,6 +18,7 @@
 
 #include "cli_format.h"
 #include "curve.h"
+#include "zsock.h"
 
 struct cli_client {
     void *ctx;
@@ -26,6 +27,7 @@ struct cli_client {
     double timeout_s;
     uint64_t next_req_id;
     bool curve;              // the socket is a CURVE client
+    bool raw;                // hand replies over as received (JSON output escapes them)
 };
 
 int cli_conn_opt(cli_conn_opts_t *o, int opt, const char *arg, const char *cmd)
@@ -203,7 +205,7 @@ int cli_client_new(cli_client_t **out, const cli_conn_opts_t *o, const char *cmd
         }
         c->curve = true;
     }
-    if (zmq_connect(c->sock, c->addr) != 0) {
+    if (hpt_zsock_connect_prepare(c->sock, c->addr) < 0 || zmq_connect(c->sock, c->addr) != 0) {
         int e = zmq_errno();
         if (e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO) {
             status = cli_usage_error(cmd, "%s: '%s' is not a ZeroMQ address the client can "
@@ -233,6 +235,11 @@ void cli_client_destroy(cli_client_t **p)
         zmq_ctx_term(c->ctx);
     free(c);
     *p = NULL;
+}
+
+void cli_client_set_raw(cli_client_t *c, bool raw)
+{
+    c->raw = raw;
 }
 
 const char *cli_client_addr(const cli_client_t *c)
@@ -279,6 +286,10 @@ int cli_client_recv(cli_client_t *c, int timeout_ms, hpt_env_t **out)
     for (;;) {
         hpt_err err = {0};
         int rc = hpt_proto_recv(c->sock, NULL, out, &err);
+        if (rc == 0 && !c->raw && cli_sanitize((ProtobufCMessage *)*out) < 0) {
+            hpt_proto_free(out);
+            return -ENOMEM;
+        }
         if (rc == 0)
             return 0;
         if (rc != -EAGAIN && rc != -EBADMSG)
@@ -322,6 +333,104 @@ int cli_client_request(cli_client_t *c, hpt_env_t *req, hpt_env_t **reply)
     }
 }
 
+/* Append page p's items to the reply r (both of the same list kind): the
+ * item pointers move to r's array (grown with realloc, as protobuf-c's
+ * default allocator is malloc), so p no longer frees them. */
+static int merge_page(hpt_env_t *r, hpt_env_t *p)
+{
+    if (r->body_case == HPT__ENVELOPE__BODY_STATUS_REPLY) {
+        Hpt__StatusReply *a = r->status_reply, *b = p->status_reply;
+        Hpt__SweepInfo **v = realloc(a->sweeps, (a->n_sweeps + b->n_sweeps + 1) * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        memcpy(v + a->n_sweeps, b->sweeps, b->n_sweeps * sizeof *v);
+        a->sweeps = v;
+        a->n_sweeps += b->n_sweeps;
+        b->n_sweeps = 0;
+        a->more = b->more;
+        // The counts of the last page are the freshest.
+        a->workers = b->workers;
+        a->slots = b->slots;
+        a->slots_busy = b->slots_busy;
+        a->total = b->total;
+    } else {
+        Hpt__WorkersReply *a = r->workers_reply, *b = p->workers_reply;
+        Hpt__WorkerInfo **v = realloc(a->workers, (a->n_workers + b->n_workers + 1) * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        memcpy(v + a->n_workers, b->workers, b->n_workers * sizeof *v);
+        a->workers = v;
+        a->n_workers += b->n_workers;
+        b->n_workers = 0;
+        a->more = b->more;
+        a->total = b->total;
+    }
+    return 0;
+}
+
+int cli_client_request_all(cli_client_t *c, hpt_env_t *req, hpt_env_t **reply)
+{
+    *reply = NULL;
+    int list = req->body_case == HPT__ENVELOPE__BODY_STATUS ? HPT__ENVELOPE__BODY_STATUS_REPLY
+               : req->body_case == HPT__ENVELOPE__BODY_WORKERS ? HPT__ENVELOPE__BODY_WORKERS_REPLY
+                                                                : 0;
+    hpt_env_t *all = NULL;
+    int rc = cli_client_request(c, req, &all);
+    if (rc < 0 || !list || (int)all->body_case != list)
+        goto out;   // one reply: not a list, or not a page of it (an ErrorReply ...)
+    /* Ask from the last item received; the cursor is copied because each
+     * page is freed once merged.  The request's own cursor is put back. */
+    Hpt__StatusRequest sq = HPT__STATUS_REQUEST__INIT;
+    Hpt__WorkersRequest wq = HPT__WORKERS_REQUEST__INIT;
+    char after[264];
+    hpt_env_t next = *req;
+    if (list == HPT__ENVELOPE__BODY_STATUS_REPLY) {
+        sq = *req->status;
+        next.status = &sq;
+    } else {
+        wq = *req->workers;
+        next.workers = &wq;
+    }
+    for (;;) {
+        size_t n;
+        if (list == HPT__ENVELOPE__BODY_STATUS_REPLY) {
+            const Hpt__StatusReply *r = all->status_reply;
+            if (!r->more || r->n_sweeps == 0)
+                break;
+            n = r->n_sweeps;
+            sq.after = r->sweeps[n - 1]->id;
+        } else {
+            const Hpt__WorkersReply *r = all->workers_reply;
+            if (!r->more || r->n_workers == 0)
+                break;
+            n = r->n_workers;
+            snprintf(after, sizeof after, "%s", r->workers[n - 1]->id);
+            wq.after = after;
+        }
+        hpt_env_t *page = NULL;
+        rc = cli_client_request(c, &next, &page);
+        if (rc < 0) {
+            hpt_proto_free(&all);
+            goto out;
+        }
+        if ((int)page->body_case != list) {   // an ErrorReply for a later page: that is the answer
+            hpt_proto_free(&all);
+            all = page;
+            goto out;
+        }
+        rc = merge_page(all, page);
+        hpt_proto_free(&page);
+        if (rc < 0) {
+            hpt_proto_free(&all);
+            goto out;
+        }
+    }
+out:
+    if (rc == 0)
+        *reply = all;
+    return rc;
+}
+
 int cli_client_unreachable(const cli_client_t *c)
 {
     fprintf(stderr,
@@ -348,13 +457,14 @@ int cli_client_error_status(int code)
 
 int cli_client_reply_error(const cli_client_t *c, const char *cmd, const hpt_env_t *env)
 {
+    char e[1024];   // escaped here too: a raw client's replies are not sanitized
     switch (env->body_case) {
     case HPT__ENVELOPE__BODY_ERROR:
-        fprintf(stderr, "hptune %s: %s\n", cmd, env->error->message);
+        fprintf(stderr, "hptune %s: %s\n", cmd, cli_esc(env->error->message, e, sizeof e));
         return cli_client_error_status(env->error->code);
     case HPT__ENVELOPE__BODY_REJECT:
         fprintf(stderr, "hptune %s: the coordinator at %s refused this client: %s\n", cmd,
-                c->addr, env->reject->reason);
+                c->addr, cli_esc(env->reject->reason, e, sizeof e));
         return HPT_EXIT_FAIL;
     default:
         fprintf(stderr, "hptune %s: unexpected answer '%s' from %s\n", cmd,
@@ -368,7 +478,7 @@ int cli_client_call(cli_client_t *c, const char *cmd, hpt_env_t *req, int want,
 {
     *reply = NULL;
     hpt_env_t *env = NULL;
-    int rc = cli_client_request(c, req, &env);
+    int rc = cli_client_request_all(c, req, &env);
     if (rc == -ETIMEDOUT)
         return cli_client_unreachable(c);
     if (rc == -EINTR)

@@ -98,6 +98,12 @@ int cli_client_new(cli_client_t **out, const cli_conn_opts_t *o, const char *cmd
 /* Close the socket (linger 0) and free; accepts NULL and sets *p = NULL. */
 void cli_client_destroy(cli_client_t **p);
 
+/* Replies are made safe to print as they arrive (cli_sanitize: control
+ * characters and bytes that are not UTF-8 in their strings become visible
+ * escapes).  A command that writes JSON sets raw, since hpt_json_str escapes
+ * every string itself and JSON should carry the exact text. */
+void cli_client_set_raw(cli_client_t *c, bool raw);
+
 /* The address connected to (borrowed, valid until destroy). */
 const char *cli_client_addr(const cli_client_t *c);
 
@@ -119,11 +125,20 @@ int cli_client_recv(cli_client_t *c, int timeout_ms, hpt_env_t **out);
  * *reply owned by the caller, -ETIMEDOUT, -EINTR or another -errno. */
 int cli_client_request(cli_client_t *c, hpt_env_t *req, hpt_env_t **reply);
 
+/* cli_client_request for the lists that come in pages (StatusRequest for
+ * all sweeps, WorkersRequest; docs/protocol.md): asks again from the last
+ * item received while the reply says `more`, and returns one reply holding
+ * every item, in order, with the counts of the last page.  Any other request
+ * is sent once, as cli_client_request does.  An ErrorReply for any page is
+ * returned in place of the list. */
+int cli_client_request_all(cli_client_t *c, hpt_env_t *req, hpt_env_t **reply);
+
 /* Print "hptune: coordinator at ADDR did not answer within N s (...)" to
  * stderr and return HPT_EXIT_UNREACHABLE. */
 int cli_client_unreachable(const cli_client_t *c);
 
-/* The usual request: send req, wait for a reply whose body is `want`.
+/* The usual request: send req (a list: every page, cli_client_request_all),
+ * wait for a reply whose body is `want`.
  * Returns HPT_EXIT_OK with *reply owned by the caller, or an exit status
  * after printing why to stderr ("hptune CMD: ..."): 3 no answer, 2 for an
  * ErrorReply with code 2, 1 for any other ErrorReply (4 = not found), a

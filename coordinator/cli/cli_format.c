@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "text.h"
 
 // --- flags --------------------------------------------------------------------
 
@@ -294,6 +295,15 @@ void cli_csv_num(FILE *f, double v)
 
 // --- logfmt -------------------------------------------------------------------
 
+/* The value of hex digit c, or -1. */
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
 bool cli_logfmt_next(const char **p, const char **key, size_t *key_len, char *val, size_t vlen)
 {
     const char *s = *p;
@@ -312,8 +322,32 @@ bool cli_logfmt_next(const char **p, const char **key, size_t *key_len, char *va
          * quote (a cut line) runs to the end rather than failing. */
         for (s += 2; *s && *s != '"'; s++) {
             char c = *s;
-            if (c == '\\' && s[1])
-                c = *++s == 'n' ? '\n' : *s;
+            if (c == '\\' && s[1]) {
+                c = *++s;
+                if (c == 'n')
+                    c = '\n';
+                else if (c == 'r')
+                    c = '\r';
+                else if (c == 't')
+                    c = '\t';
+                else if (c == 'x' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+                    c = (char)(hexval(s[1]) << 4 | hexval(s[2]));
+                    s += 2;
+                } else if (c == 'u' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0 &&
+                           hexval(s[3]) >= 0 && hexval(s[4]) >= 0) {
+                    /* \u0080..\u009f (C1), as UTF-8. */
+                    unsigned cp = (unsigned)(hexval(s[1]) << 12 | hexval(s[2]) << 8 |
+                                             hexval(s[3]) << 4 | hexval(s[4]));
+                    s += 4;
+                    if (cp >= 0x80 && cp < 0x800) {
+                        if (o + 1 < vlen)
+                            val[o++] = (char)(0xC0 | cp >> 6);
+                        c = (char)(0x80 | (cp & 0x3F));
+                    } else {
+                        c = cp < 0x80 ? (char)cp : '?';
+                    }
+                }
+            }
             if (o + 1 < vlen)
                 val[o++] = c;
         }
@@ -372,6 +406,64 @@ out:
     free(seen);
     free(seen_len);
     return rc;
+}
+
+// --- peer strings -----------------------------------------------------------------
+
+/* *slot (a string of an unpacked message, owned by it) replaced by its
+ * visible escape when it is not plain text.  The message was unpacked with
+ * protobuf-c's default allocator (malloc), and free_unpacked frees a string
+ * field unless it is the field's default, so the swap keeps ownership
+ * right. */
+static int sanitize_str(char **slot)
+{
+    if (!*slot || !hpt_text_needs_escape(*slot, 0))
+        return 0;
+    size_t n = hpt_text_escape(*slot, 0, NULL, 0);
+    char *e = malloc(n + 1);
+    if (!e)
+        return -ENOMEM;
+    hpt_text_escape(*slot, 0, e, n + 1);
+    free(*slot);
+    *slot = e;
+    return 0;
+}
+
+int cli_sanitize(ProtobufCMessage *m)
+{
+    if (!m)
+        return 0;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    int rc = 0;
+    for (unsigned i = 0; i < d->n_fields && rc == 0; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        char *base = (char *)m;
+        /* Only the member of a oneof that is set may be read: the others
+         * share its storage. */
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            void **arr = *(void ***)(base + f->offset);
+            for (size_t k = 0; k < n && arr && rc == 0; k++)
+                rc = f->type == PROTOBUF_C_TYPE_STRING ? sanitize_str((char **)&arr[k])
+                                                       : cli_sanitize(arr[k]);
+        } else if (f->type == PROTOBUF_C_TYPE_STRING) {
+            rc = sanitize_str((char **)(base + f->offset));
+        } else {
+            rc = cli_sanitize(*(ProtobufCMessage **)(base + f->offset));
+        }
+    }
+    return rc;
+}
+
+const char *cli_esc(const char *s, char *buf, size_t len)
+{
+    hpt_text_escape(s ? s : "", 0, buf, len);
+    return buf;
 }
 
 // --- terminal -------------------------------------------------------------------

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 // --- flags --------------------------------------------------------------------
 
 /* Print "hptune CMD: <message>\n(see hptune CMD --help)" to stderr and
@@ -114,6 +116,24 @@ bool cli_logfmt_next(const char **p, const char **key, size_t *key_len, char *va
  * numbers); a key that appears twice keeps its first value, as a reader of
  * the text line would.  Returns 0, or -ENOMEM (nothing is written then). */
 int cli_logfmt_json(FILE *f, const char *fields);
+
+// --- peer strings -----------------------------------------------------------------
+
+/* Make every string of the unpacked message m (borrowed; recursively, every
+ * set field, repeated ones too) safe to print for people: a string that is
+ * not plain text (common/text.h: control characters, bytes that are not
+ * UTF-8) is replaced by its visible escape, e.g. ESC as \x1b and a newline
+ * as \n.  A coordinator passes on what workers and other clients named
+ * (worker names, sweep names, error texts); no such string reaches a
+ * terminal raw.  m must come from protobuf-c's default allocator (what
+ * hpt_proto_recv unpacks with).  Returns 0 or -ENOMEM (strings not yet
+ * reached are left as they were).  JSON output does not need this
+ * (hpt_json_str escapes). */
+int cli_sanitize(ProtobufCMessage *m);
+
+/* s (borrowed; NULL as "") with its non-printable characters escaped as
+ * cli_sanitize does, into buf (len bytes).  Returns buf. */
+const char *cli_esc(const char *s, char *buf, size_t len);
 
 // --- terminal -------------------------------------------------------------------
 

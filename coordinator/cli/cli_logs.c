@@ -373,6 +373,7 @@ int cli_logs(int argc, char **argv)
     int status = cli_client_new(&c, &op.conn, cmd);
     if (status)
         return status;
+    cli_client_set_raw(c, json);
     if (wf.want && (status = filter_resolve(&wf, c, cmd)) != HPT_EXIT_OK)
         goto out;
     interrupted = 0;

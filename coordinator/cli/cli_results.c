@@ -647,6 +647,7 @@ int cli_results(int argc, char **argv)
     int status = cli_client_new(&c, &op.conn, cmd);
     if (status)
         return status;
+    cli_client_set_raw(c, fmt == FMT_JSON);
     hpt_env_t *env = NULL;
     status = fetch(c, cmd, sweep, &env);
     if (status == HPT_EXIT_OK) {

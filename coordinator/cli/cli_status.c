@@ -418,7 +418,7 @@ int cli_watch(cli_client_t *c, const char *cmd, uint64_t sweep)
         req.body_case = HPT__ENVELOPE__BODY_STATUS;
         req.status = &q;
         hpt_env_t *env = NULL;
-        int rc = cli_client_request(c, &req, &env);
+        int rc = cli_client_request_all(c, &req, &env);
         if (interrupted || rc == -EINTR) {
             status = HPT_EXIT_INTERRUPTED;
             break;

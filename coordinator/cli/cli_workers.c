@@ -172,6 +172,7 @@ int cli_workers(int argc, char **argv)
     int status = cli_client_new(&c, &op.conn, cmd);
     if (status)
         return status;
+    cli_client_set_raw(c, json);
     Hpt__WorkersRequest q = HPT__WORKERS_REQUEST__INIT;
     hpt_env_t req = HPT__ENVELOPE__INIT;
     req.body_case = HPT__ENVELOPE__BODY_WORKERS;

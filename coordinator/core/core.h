@@ -213,8 +213,13 @@ typedef enum coord_sweep_state {
     SWEEP_CANCELLED,
 } coord_sweep_state_t;
 
+#define COORD_OWNER_LEN 64   // bytes of a sweep's owner, NUL included
+
 struct coord_sweep {
     uint64_t id;
+    char owner[COORD_OWNER_LEN];  // who submitted it (the shell's principal: "key:Z85",
+                                  // "addr:IP", ...; coord_policy.h), "" when unknown; its
+                                  // active sweeps count against that principal's quota
     coord_spec_t *spec;           // owned
     char *spec_text;              // owned
     coord_search_t *search;       // owned
@@ -357,6 +362,8 @@ typedef enum coord_event_type {
     COORD_EV_UNREGISTERED_PEER,
     COORD_EV_OUT_OF_MEMORY,
     COORD_EV_WORKER_DRY_RUN_REFUSED,
+    COORD_EV_HELLO_REFUSED,         // a Hello whose strings are not plain text
+    COORD_EV_SWEEP_DELETED,
     COORD_EV_WORKER_REFUSED,      // a Hello for a worker id it could not prove was its own
     COORD_EV_RESULT_HELD,         // a Result from a connection not registered (yet)
     COORD_EV__COUNT
@@ -523,6 +530,13 @@ void coord_core_stop(coord_core_t *k);
 int coord_core_submit(coord_core_t *k, double now, const char *text, const char *path,
                       const char *fingerprint, coord_sweep_t **out, hpt_err *err);
 
+/* coord_core_submit for a sweep owned by `owner` (borrowed, cut to
+ * COORD_OWNER_LEN - 1 bytes; NULL or "" for none), journaled with it so
+ * that a restart keeps it. */
+int coord_core_submit_owned(coord_core_t *k, double now, const char *text, const char *path,
+                            const char *fingerprint, const char *owner, coord_sweep_t **out,
+                            hpt_err *err);
+
 /* Cancel a sweep (clients).  Returns 1 when it was running, 0 when it had
  * already ended. */
 int coord_core_cancel(coord_core_t *k, double now, coord_sweep_t *s);
@@ -573,6 +587,13 @@ int coord_core_resume(coord_core_t *k, double now, const coord_journal_reader_t 
  * when s is unloaded already), -EBUSY when s has not ended or still has
  * queued or leased tasks, -ENOMEM (nothing changed).  Appends nothing. */
 int coord_core_unload(coord_core_t *k, coord_sweep_t *s);
+
+/* Delete a finished sweep (retention): free it, loaded or not, take it out
+ * of the sweep list, journal its deletion (its rows leave the journal) and
+ * report it (sweep.deleted, with `why`, borrowed).  s is freed: the shell
+ * drops its own references to it first.  Returns 0, or -EBUSY (nothing
+ * changed) when s has not ended or still holds queued or leased tasks. */
+int coord_core_forget(coord_core_t *k, double now, coord_sweep_t *s, const char *why);
 
 /* Read an unloaded sweep's trials, tasks, results and refit back from the
  * journal rows (rd) through the resume path of a finished sweep (the search

@@ -27,7 +27,8 @@ typedef struct coord_result {
 } coord_result_t;
 
 typedef enum coord_jkind {
-    COORD_J_SWEEP_ADD,      // sweep, text (spec), name, path, priority, ts (created), fingerprint
+    COORD_J_SWEEP_ADD,      // sweep, text (spec), name, path, priority, ts (created), fingerprint,
+                            // owner
     COORD_J_SWEEP_STATE,    // sweep, state, ts, error (NULL = none)
     COORD_J_SWEEP_REFIT,    // sweep, trial (the refitted best), score, accuracy
     COORD_J_TRIAL_ADD,      // sweep, trial, text (params JSON), obs (observations before it)
@@ -39,6 +40,7 @@ typedef enum coord_jkind {
     COORD_J_TASK_STATE,     // task, state, error
     COORD_J_WORKER_SEEN,    // worker, name, host, slots, version, ts, state, secret, key
     COORD_J_SWEEP_SUMMARY,  // sweep, sum (journaled with the sweep's final state)
+    COORD_J_SWEEP_DELETE,   // sweep (retention: the sweep and everything of it leave)
 } coord_jkind_t;
 
 /* What a finished sweep's status, /metrics and the results header read of
@@ -74,6 +76,7 @@ typedef struct coord_jrec {
     const char *secret;        // COORD_J_WORKER_SEEN: hex SHA-256 of its session secret (the
                                // secret itself is never journaled)
     const char *key;           // COORD_J_WORKER_SEEN: its CURVE key (Z85), "" without keys
+    const char *owner;         // COORD_J_SWEEP_ADD: who submitted it (NULL: unknown)
     coord_result_t r;
     const coord_jsum_t *sum;   // COORD_J_SWEEP_SUMMARY (in the outbox's arena)
 } coord_jrec_t;
@@ -84,6 +87,7 @@ typedef struct coord_jrow_sweep {
     uint64_t id;
     const char *name, *path, *spec, *state, *fingerprint;
     const char *error;    // NULL when none
+    const char *owner;    // who submitted it, NULL when unknown (older journals)
     int priority;
     double created, started, finished;
     const coord_jsum_t *sum;   // its summary, NULL when none was journaled (it has not

@@ -99,6 +99,23 @@ const char *hpt__astr(coord_core_t *k, const char *s)
     return p;
 }
 
+const char *hpt__q(coord_core_t *k, const char *s)
+{
+    if (!s)
+        s = "";
+    char small[256];
+    hpt_log_quote(s, small, sizeof small);
+    if (strcmp(small, s) == 0)
+        return s;   // bare: nothing to quote
+    /* Each byte escapes to at most 6 ("\u009f" for half a C1 character is
+     * less), plus the quotes. */
+    size_t need = 6 * strlen(s) + 3;
+    if (need <= sizeof small)
+        return hpt__astr(k, small);
+    char *p = arena_alloc(&k->out, need);
+    return p ? hpt_log_quote(s, p, need) : "\"(out of memory)\"";
+}
+
 void hpt__send(coord_core_t *k, const hpt_peer_id_t *to, hpt_env_t *env)
 {
     env->protocol = HPT__VERSION__PROTOCOL_VERSION;
@@ -172,6 +189,8 @@ static const event_def_t event_defs[COORD_EV__COUNT] = {
     [COORD_EV_WORKER_FINGERPRINT_MISMATCH] =
         {"worker.fingerprint_mismatch", "sched",
          "worker's dataset fingerprint differs from the sweep's; no tasks for it", HPT_LOG_WARN},
+    [COORD_EV_SWEEP_DELETED] = {"sweep.deleted", "sched",
+                                "finished sweep deleted (retention)", HPT_LOG_INFO},
     [COORD_EV_WORKER_DRY_RUN_REFUSED] =
         {"worker.dry_run_refused", "sched",
          "a --dry-run worker gets only sweeps that set test_objective; no tasks for it",
@@ -191,6 +210,9 @@ static const event_def_t event_defs[COORD_EV__COUNT] = {
                                     "message from unregistered peer; disconnecting",
                                     HPT_LOG_INFO},
     [COORD_EV_OUT_OF_MEMORY] = {"core.out_of_memory", "sched", "out of memory", HPT_LOG_ERROR},
+    [COORD_EV_HELLO_REFUSED] = {"peer.hello_refused", "workers",
+                                "hello refused: a string is not plain text; disconnecting",
+                                HPT_LOG_WARN},
     [COORD_EV_WORKER_REFUSED] = {"worker.refused", "workers",
                                  "hello refused: the worker id is not this connection's",
                                  HPT_LOG_WARN},
@@ -246,7 +268,8 @@ coord_jrec_t *hpt__journal(coord_core_t *k, coord_jkind_t kind)
 /* One helper per record kind, with the arguments of the store function the
  * shell calls for it (coord_store.h), so the core reads like the journal. */
 void hpt__j_sweep_add(coord_core_t *k, uint64_t id, const char *name, const char *path,
-                      const char *text, int priority, double created, const char *fp)
+                      const char *text, int priority, double created, const char *fp,
+                      const char *owner)
 {
     coord_jrec_t *j = hpt__journal(k, COORD_J_SWEEP_ADD);
     if (j) {
@@ -257,7 +280,15 @@ void hpt__j_sweep_add(coord_core_t *k, uint64_t id, const char *name, const char
         j->priority = priority;
         j->ts = created;
         j->fingerprint = hpt__astr(k, fp);
+        j->owner = owner && owner[0] ? hpt__astr(k, owner) : NULL;
     }
+}
+
+void hpt__j_sweep_delete(coord_core_t *k, uint64_t id)
+{
+    coord_jrec_t *j = hpt__journal(k, COORD_J_SWEEP_DELETE);
+    if (j)
+        j->sweep = id;
 }
 
 void hpt__j_sweep_state(coord_core_t *k, uint64_t id, const char *state, double ts,

@@ -14,6 +14,12 @@
 coord_action_t *hpt__act(coord_core_t *k, coord_act_kind_t kind);
 /* Copy s into the outbox's arena (NULL stays NULL). */
 const char *hpt__astr(coord_core_t *k, const char *s);
+/* s (borrowed; NULL as "") as a logfmt value (hpt_log_quote): s itself when
+ * it needs no quoting, else a quoted, escaped copy in the outbox's arena.
+ * Every string a peer gave (a worker's id, name, host, version, dataset
+ * names, a sweep's name, an error text) goes into event fields through this,
+ * so it can neither add a key=value pair nor break the line. */
+const char *hpt__q(coord_core_t *k, const char *s);
 /* Pack env (borrowed) now and queue it for peer `to`. */
 void hpt__send(coord_core_t *k, const hpt_peer_id_t *to, hpt_env_t *env);
 void hpt__offer(coord_core_t *k, const hpt_peer_id_t *to, uint64_t sweep);
@@ -30,8 +36,10 @@ coord_jrec_t *hpt__journal(coord_core_t *k, coord_jkind_t kind);
 
 
 // Journal records, one helper per kind (the arguments of coord_store.h's).
+void hpt__j_sweep_delete(coord_core_t *k, uint64_t id);
 void hpt__j_sweep_add(coord_core_t *k, uint64_t id, const char *name, const char *path,
-                      const char *text, int priority, double created, const char *fp);
+                      const char *text, int priority, double created, const char *fp,
+                      const char *owner);
 void hpt__j_sweep_state(coord_core_t *k, uint64_t id, const char *state, double ts,
                         const char *error);
 void hpt__j_sweep_refit(coord_core_t *k, uint64_t id, uint64_t best, double score, double acc);

@@ -518,8 +518,9 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
         coord_spec_destroy(&spec);
         /* A spec that parsed when it was submitted but not now (an older
          * build's dialect): end the sweep rather than refuse to start. */
-        hpt__event(k, COORD_EV_SWEEP_RESUME_FAILED, -1, row->id, "sweep=%llu error=\"%s\"",
-                   (unsigned long long)row->id, perr.msg[0] ? perr.msg : "out of memory");
+        hpt__event(k, COORD_EV_SWEEP_RESUME_FAILED, -1, row->id, "sweep=%llu error=%s",
+                   (unsigned long long)row->id,
+                   hpt__q(k, perr.msg[0] ? perr.msg : "out of memory"));
         hpt__j_sweep_state(k, row->id, "failed", hpt__unix(k), perr.msg);
         if (row->id >= k->next_sweep_id)
             k->next_sweep_id = row->id + 1;
@@ -528,6 +529,7 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
     s->spec = spec;
     s->spec_text = strdup(row->spec);
     s->id = row->id;
+    snprintf(s->owner, sizeof s->owner, "%s", row->owner ? row->owner : "");
     s->created = row->created == row->created ? row->created : hpt__unix(k);
     s->started = row->started == row->started ? row->started : 0;
     coord_sweep_state_t final = SWEEP_RUNNING;
@@ -558,8 +560,8 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
         hpt__event(k, COORD_EV_SWEEP_LOADED, -1, s->id,
                    "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d "
                    "unloaded=true",
-                   (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state),
-                   s->sum->n_trials, s->trials_done, s->tasks_done);
+                   (unsigned long long)s->id, hpt__q(k, spec->name),
+                   coord_sweep_state_name(s->state), s->sum->n_trials, s->trials_done, s->tasks_done);
         return 0;
     }
     if (!s->spec_text || rc == -ENOMEM || coord_search_new(&s->search, spec, &perr) < 0) {
@@ -588,8 +590,8 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
             return hpt_err_set(r->err, rc, "out of memory resuming sweep %llu",
                                (unsigned long long)s->id);
         snprintf(s->error, sizeof s->error, "cannot resume: %.200s", r->bad);
-        hpt__event(k, COORD_EV_SWEEP_RESUME_FAILED, -1, s->id, "sweep=%llu error=\"%s\"",
-                   (unsigned long long)s->id, r->bad);
+        hpt__event(k, COORD_EV_SWEEP_RESUME_FAILED, -1, s->id, "sweep=%llu error=%s",
+                   (unsigned long long)s->id, hpt__q(k, r->bad));
         /* Nothing of it runs: its queue and leases are dropped. */
         while (s->qhead) {
             coord_task_t *t = s->qhead;
@@ -632,8 +634,8 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
         hpt__j_summary(k, s);
         hpt__event(k, COORD_EV_SWEEP_LOADED, -1, s->id,
                    "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d",
-                   (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state),
-                   s->n_trials, done_trials, s->tasks_done);
+                   (unsigned long long)s->id, hpt__q(k, spec->name),
+                   coord_sweep_state_name(s->state), s->n_trials, done_trials, s->tasks_done);
         return 0;
     }
     settle_waiting(s);
@@ -646,7 +648,7 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
     hpt__event(k, COORD_EV_SWEEP_RESUMED, -1, s->id,
                "sweep=%llu name=%s state=%s trials=%zu trials_done=%d tasks_done=%d queued=%d "
                "leases_awaiting_workers=%d",
-               (unsigned long long)s->id, spec->name, coord_sweep_state_name(s->state),
+               (unsigned long long)s->id, hpt__q(k, spec->name), coord_sweep_state_name(s->state),
                s->n_trials, done_trials, s->tasks_done, s->n_queued, s->tasks_running);
     return 0;
 }
@@ -723,6 +725,33 @@ int coord_core_unload(coord_core_t *k, coord_sweep_t *s)
     loaded_free(k, s);
     hpt__map_compact(k);
     s->sum = sum;
+    return 0;
+}
+
+int coord_core_forget(coord_core_t *k, double now, coord_sweep_t *s, const char *why)
+{
+    k->now = now;
+    if (s->state < SWEEP_DONE || s->qhead || s->tasks_running > 0)
+        return -EBUSY;
+    if (coord_sweep_loaded(s)) {
+        loaded_free(k, s);
+        hpt__map_compact(k);
+    }
+    coord_sweep_t *prev = NULL;
+    for (coord_sweep_t *x = k->sweeps; x && x != s; x = x->next)
+        prev = x;
+    if (prev)
+        prev->next = s->next;
+    else if (k->sweeps == s)
+        k->sweeps = s->next;
+    if (k->sweeps_tail == s)
+        k->sweeps_tail = prev;
+    hpt__j_sweep_delete(k, s->id);
+    hpt__event(k, COORD_EV_SWEEP_DELETED, -1, s->id,
+               "sweep=%llu name=%s state=%s finished_unix=%.0f reason=\"%s\"",
+               (unsigned long long)s->id, s->spec->name, coord_sweep_state_name(s->state),
+               s->finished, why ? why : "");
+    hpt__sweep_free(s);
     return 0;
 }
 
@@ -816,7 +845,8 @@ void hpt__orphans_adopt(coord_core_t *k, coord_worker_t *w)
         adopted++;
     }
     if (adopted)
-        hpt__event(k, COORD_EV_LEASES_REATTACHED, -1, 0, "worker=%s leases=%d", w->id, adopted);
+        hpt__event(k, COORD_EV_LEASES_REATTACHED, -1, 0, "worker=%s leases=%d", hpt__q(k, w->id),
+                   adopted);
 }
 
 void hpt__orphans_expire(coord_core_t *k)

@@ -163,10 +163,19 @@ static void sweep_discard(coord_sweep_t *s)
 int coord_core_submit(coord_core_t *k, double now, const char *text, const char *path,
                       const char *fingerprint, coord_sweep_t **out, hpt_err *err)
 {
+    return coord_core_submit_owned(k, now, text, path, fingerprint, NULL, out, err);
+}
+
+int coord_core_submit_owned(coord_core_t *k, double now, const char *text, const char *path,
+                            const char *fingerprint, const char *owner, coord_sweep_t **out,
+                            hpt_err *err)
+{
     k->now = now;
     *out = NULL;
     coord_spec_t *spec = NULL;
     int rc = coord_spec_parse(text, strlen(text), path, &spec, err);
+    if (rc == 0 && (rc = coord_spec_check_model(spec, err)) < 0)
+        coord_spec_destroy(&spec);   // no worker could train it (docs/spec.md, "Limits")
     if (rc < 0)
         return rc;
     coord_sweep_t *s = calloc(1, sizeof *s);
@@ -195,6 +204,7 @@ int coord_core_submit(coord_core_t *k, double now, const char *text, const char 
         return rc;
     }
     s->id = k->next_sweep_id++;
+    snprintf(s->owner, sizeof s->owner, "%s", owner ? owner : "");
     s->state = SWEEP_QUEUED;
     s->created = hpt__unix(k);
     snprintf(s->fingerprint, sizeof s->fingerprint, "%s", fingerprint ? fingerprint : "");
@@ -207,12 +217,12 @@ int coord_core_submit(coord_core_t *k, double now, const char *text, const char 
         k->sweeps = s;
     k->sweeps_tail = s;
     hpt__j_sweep_add(k, s->id, spec->name, path, text, spec->priority, s->created,
-                     s->fingerprint);
+                     s->fingerprint, s->owner);
     hpt__event(k, COORD_EV_SWEEP_SUBMITTED, -1, s->id,
                "sweep=%llu name=%s method=%s dataset=%s trials=%ld folds=%d repeats=%d "
                "priority=%d fingerprint=%.12s",
-               (unsigned long long)s->id, spec->name, coord_method_name(spec->method),
-               spec->dataset, total, spec->cv.folds, spec->cv.repeats, spec->priority,
+               (unsigned long long)s->id, hpt__q(k, spec->name), coord_method_name(spec->method),
+               hpt__q(k, spec->dataset), total, spec->cv.folds, spec->cv.repeats, spec->priority,
                s->fingerprint[0] ? s->fingerprint : "unknown");
     *out = s;
     hpt__dispatch(k);
@@ -710,7 +720,7 @@ static bool lease(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
                "sweep=%llu trial=%llu task=%llu split=%d seed_rep=%d attempt=%u worker=%s",
                (unsigned long long)s->id, (unsigned long long)t->trial->number,
                (unsigned long long)t->id, coord_task_split(t), coord_task_seed_rep(t),
-               (unsigned)t->attempt, w->id);
+               (unsigned)t->attempt, hpt__q(k, w->id));
     return true;
 }
 
@@ -754,7 +764,8 @@ static bool worker_fits(coord_core_t *k, coord_worker_t *w, coord_sweep_t *s)
         s->fp_logged = true;
         hpt__event(k, COORD_EV_FINGERPRINT_ADOPTED, -1, s->id,
                    "sweep=%llu dataset=%s fingerprint=%.12s worker=%s",
-                   (unsigned long long)s->id, s->spec->dataset, s->fingerprint, w->id);
+                   (unsigned long long)s->id, hpt__q(k, s->spec->dataset), s->fingerprint,
+                   hpt__q(k, w->id));
     }
     if (has == 1)
         return true;
@@ -763,16 +774,16 @@ static bool worker_fits(coord_core_t *k, coord_worker_t *w, coord_sweep_t *s)
     if (!warned(w, s->id)) {
         if (has == 0)
             hpt__event(k, COORD_EV_WORKER_LACKS_DATASET, -1, s->id,
-                       "sweep=%llu worker=%s dataset=%s", (unsigned long long)s->id, w->id,
-                       s->spec->dataset);
+                       "sweep=%llu worker=%s dataset=%s", (unsigned long long)s->id,
+                       hpt__q(k, w->id), hpt__q(k, s->spec->dataset));
         else if (has == -2)
             hpt__event(k, COORD_EV_WORKER_DRY_RUN_REFUSED, -1, s->id,
-                       "sweep=%llu worker=%s dataset=%s", (unsigned long long)s->id, w->id,
-                       s->spec->dataset);
+                       "sweep=%llu worker=%s dataset=%s", (unsigned long long)s->id,
+                       hpt__q(k, w->id), hpt__q(k, s->spec->dataset));
         else
             hpt__event(k, COORD_EV_WORKER_FINGERPRINT_MISMATCH, -1, s->id,
                        "sweep=%llu worker=%s dataset=%s want=%.12s", (unsigned long long)s->id,
-                       w->id, s->spec->dataset, s->fingerprint);
+                       hpt__q(k, w->id), hpt__q(k, s->spec->dataset), s->fingerprint);
     }
     return false;
 }
@@ -986,11 +997,11 @@ void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr)
                       tr->error, seq);
     hpt__event(k, ok ? COORD_EV_TRIAL_DONE : COORD_EV_TRIAL_FAILED,
                k->replaying ? HPT_LOG_DEBUG : -1, s->id,
-               "sweep=%llu trial=%llu mean=%.6f std=%.6f best_trial=%llu best=%.6f%s%s%s",
+               "sweep=%llu trial=%llu mean=%.6f std=%.6f best_trial=%llu best=%.6f%s%s",
                (unsigned long long)s->id, (unsigned long long)tr->number, tr->mean, tr->std,
                (unsigned long long)(s->best ? s->best->number : 0),
-               s->best ? s->best->mean : NAN, tr->error ? " error=\"" : "",
-               tr->error ? tr->error : "", tr->error ? "\"" : "");
+               s->best ? s->best->mean : NAN, tr->error ? " error=" : "",
+               tr->error ? hpt__q(k, tr->error) : "");
     free(sc);
 }
 
@@ -1054,12 +1065,12 @@ void hpt__sweep_finish(coord_core_t *k, coord_sweep_t *s, coord_sweep_state_t st
     hpt__j_summary(k, s);   // in the same transaction as its final state
     hpt__event(k, COORD_EV_SWEEP_FINISHED, st == SWEEP_DONE ? HPT_LOG_INFO : HPT_LOG_WARN, s->id,
                "sweep=%llu state=%s trials=%zu trials_failed=%d best_trial=%llu best_mean=%.6f "
-               "best_std=%.6f refit_score=%.6f%s%s%s",
+               "best_std=%.6f refit_score=%.6f%s%s",
                (unsigned long long)s->id, coord_sweep_state_name(st), s->n_trials,
                s->trials_failed, (unsigned long long)(s->best ? s->best->number : 0),
                s->best ? s->best->mean : NAN, s->best ? s->best->std : NAN,
-               s->has_refit ? s->refit_score : NAN, s->error[0] ? " error=\"" : "", s->error,
-               s->error[0] ? "\"" : "");
+               s->has_refit ? s->refit_score : NAN, s->error[0] ? " error=" : "",
+               s->error[0] ? hpt__q(k, s->error) : "");
 }
 
 /* A sweep ends when the search is exhausted and nothing is queued or
@@ -1125,9 +1136,9 @@ static void task_failed(coord_core_t *k, coord_task_t *t, const char *error)
     hpt__j_attempt_end(k, t->id, t->attempt, "failed", error, hpt__unix(k));
     if ((int)t->failures < k->cfg.max_attempts && s->state < SWEEP_DONE) {
         hpt__event(k, COORD_EV_TASK_RETRY, -1, s->id,
-                   "sweep=%llu trial=%llu task=%llu attempt=%u error=\"%s\"",
+                   "sweep=%llu trial=%llu task=%llu attempt=%u error=%s",
                    (unsigned long long)s->id, (unsigned long long)t->trial->number,
-                   (unsigned long long)t->id, (unsigned)t->attempt, error);
+                   (unsigned long long)t->id, (unsigned)t->attempt, hpt__q(k, error));
         hpt__q_push(k, t, true);
         return;
     }
@@ -1135,9 +1146,9 @@ static void task_failed(coord_core_t *k, coord_task_t *t, const char *error)
     s->tasks_failed++;
     hpt__j_task_state(k, t->id, "failed", error);
     hpt__event(k, COORD_EV_TASK_FAILED, -1, s->id,
-               "sweep=%llu trial=%llu task=%llu attempts=%u error=\"%s\"",
+               "sweep=%llu trial=%llu task=%llu attempts=%u error=%s",
                (unsigned long long)s->id, (unsigned long long)t->trial->number,
-               (unsigned long long)t->id, (unsigned)t->attempt, error);
+               (unsigned long long)t->id, (unsigned)t->attempt, hpt__q(k, error));
     if (coord_task_is_refit(t))
         return;
     hpt__task_release_kids(k, t);   // they train from scratch
@@ -1175,7 +1186,7 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
             return;
         hpt__event(k, COORD_EV_RESULT_DROPPED, -1, t ? coord_task_sweep(t)->id : 0,
                    "task=%llu attempt=%u worker=%s reason=%s", (unsigned long long)m->task,
-                   m->attempt, wid,
+                   m->attempt, hpt__q(k, wid),
                    !t                            ? "unknown-task"
                    : t->state != TASK_LEASED     ? "task-not-leased"
                    : t->attempt != m->attempt    ? "superseded-attempt"
@@ -1252,7 +1263,7 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
                    "epochs=%d resumed_from=%d worker=%s",
                    (unsigned long long)s->id, (unsigned long long)t->trial->number,
                    (unsigned long long)t->id, coord_task_split(t), (unsigned)t->attempt,
-                   r.score, r.fit_seconds, r.epochs, r.resumed_from, wid);
+                   r.score, r.fit_seconds, r.epochs, r.resumed_from, hpt__q(k, wid));
         if (coord_task_is_refit(t)) {
             hpt__event(k, COORD_EV_REFIT_DONE, -1, s->id,
                        "sweep=%llu trial=%llu test_score=%.6f test_accuracy=%.6f",
@@ -1298,10 +1309,10 @@ void hpt__requeue(coord_core_t *k, coord_task_t *t, const char *why)
     hpt__j_attempt_end(k, t->id, t->attempt, "lost", why, hpt__unix(k));
     hpt__lease_end(k, t);
     hpt__event(k, COORD_EV_TASK_REQUEUED, -1, coord_task_sweep(t)->id,
-               "sweep=%llu trial=%llu task=%llu attempt=%u reason=\"%s\"",
+               "sweep=%llu trial=%llu task=%llu attempt=%u reason=%s",
                (unsigned long long)coord_task_sweep(t)->id,
                (unsigned long long)t->trial->number, (unsigned long long)t->id,
-               (unsigned)t->attempt, why);
+               (unsigned)t->attempt, hpt__q(k, why));
     hpt__q_push(k, t, true);
 }
 
@@ -1382,9 +1393,10 @@ void hpt__stalls(coord_core_t *k)
                 continue;
             coord_sweep_t *s = coord_task_sweep(t);
             hpt__event(k, COORD_EV_LEASE_REVOKED, -1, s->id,
-                       "sweep=%llu trial=%llu task=%llu attempt=%u worker=%s reason=\"%s\"",
+                       "sweep=%llu trial=%llu task=%llu attempt=%u worker=%s reason=%s",
                        (unsigned long long)s->id, (unsigned long long)t->trial->number,
-                       (unsigned long long)t->id, (unsigned)t->attempt, w->id, why);
+                       (unsigned long long)t->id, (unsigned)t->attempt, hpt__q(k, w->id),
+                       hpt__q(k, why));
             lease_revoke(k, t, why);
             hpt__sweep_check_end(k, s);
             changed = true;

@@ -319,15 +319,13 @@ static void refuse_hello(coord_core_t *k, const hpt_peer_id_t *peer, const coord
     char reason[320];
     snprintf(reason, sizeof reason, "hello refused: %s; register under a new worker id", why);
     send_disconnect(k, peer, reason, HPT__DISCONNECT_CODE__DISCONNECT_ID_REFUSED);
-    // Kind 6: 0 is main.c's, 1 and 2 the core's others, 3 to 5 coord_zap.c's.
+    // Kind 6: 0 is main.c's, 1, 2 and 7 the core's others, 3 to 5 coord_zap.c's.
     if (!coord_core_log_allowed(k, k->now, peer, 6, 5))
         return;
     char id[80];
-    hpt__event(k, COORD_EV_WORKER_REFUSED, -1, 0,
-               "worker=%s peer=%s conn=%llu key=%s reason=\"%s\"",
-               worker_id_ok(worker_id) ? worker_id : "(invalid)",
-               hpt_peer_id_str(peer, id, sizeof id), (unsigned long long)conn->id,
-               conn->key[0] ? conn->key : "-", why);
+    hpt__event(k, COORD_EV_WORKER_REFUSED, -1, 0, "worker=%s peer=%s conn=%llu key=%s reason=%s",
+               hpt__q(k, worker_id), hpt_peer_id_str(peer, id, sizeof id),
+               (unsigned long long)conn->id, conn->key[0] ? conn->key : "-", hpt__q(k, why));
 }
 
 // --- results held for a connection that has not registered yet ----------------------
@@ -422,12 +420,38 @@ void hpt__held_expire(coord_core_t *k)
     }
 }
 
+/* A Hello whose strings are not plain text (a control character, a byte that
+ * is not UTF-8: a terminal escape or a fake log line in the making) is
+ * refused before it touches the worker table: a Disconnect naming the field,
+ * and an event at most 5 times a minute per peer.  Returns whether it was. */
+static bool hello_refused(coord_core_t *k, const hpt_peer_id_t *peer, const Hpt__Hello *m)
+{
+    hpt_err e = {0};
+    if (hpt_proto_hello_text_check(m, &e) == 0)
+        return false;
+    char id[80], reason[HPT_ERR_MSG_LEN + 32];
+    snprintf(reason, sizeof reason, "hello refused: %s", e.msg);
+    if (coord_core_log_allowed(k, k->now, peer, 7, 5))
+        hpt__event(k, COORD_EV_HELLO_REFUSED, -1, 0, "peer=%s worker=%s reason=%s",
+                   hpt_peer_id_str(peer, id, sizeof id), hpt__q(k, m->worker_id),
+                   hpt__q(k, e.msg));
+    Hpt__Disconnect d = HPT__DISCONNECT__INIT;
+    d.reason = reason;
+    hpt_env_t out = HPT__ENVELOPE__INIT;
+    out.body_case = HPT__ENVELOPE__BODY_DISCONNECT;
+    out.disconnect = &d;
+    hpt__send(k, peer, &out);
+    return true;
+}
+
 // --- Hello ------------------------------------------------------------------------
 
 void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
                       const coord_conn_t *conn, const Hpt__Hello *m)
 {
     k->now = now;
+    if (hello_refused(k, peer, m))
+        return;
     if (!worker_id_ok(m->worker_id)) {
         refuse_hello(k, peer, conn, m->worker_id,
                      "worker_id must be 1 to 255 printable characters without space, quote, "
@@ -480,6 +504,11 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
     bool again = w != NULL;
     uint8_t secret[HPT_PROTO_SECRET_LEN];
     bool issue = false;
+    /* A Hello repeated on the connection that registered the worker (a
+     * worker told to Disconnect, or a peer that says Hello over and over):
+     * answered as usual, but reported at debug only, so that it writes no
+     * event row into the journal each time. */
+    bool same_conn = again && w == same_peer;
     if (!w) {
         w = tab_reserve(k) == 0 ? calloc(1, sizeof *w) : NULL;
         if (!w) {
@@ -522,10 +551,12 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
     touch(k, w);
     char ds[512], id[80];
     datasets_str(w, ds, sizeof ds);
-    hpt__event(k, again ? COORD_EV_WORKER_REREGISTERED : COORD_EV_WORKER_JOINED, -1, 0,
+    hpt__event(k, again ? COORD_EV_WORKER_REREGISTERED : COORD_EV_WORKER_JOINED,
+               same_conn ? HPT_LOG_DEBUG : -1, 0,
                "worker=%s name=%s host=%s slots=%d version=%s datasets=%s peer=%s conn=%llu "
                "key=%s",
-               w->id, w->name, w->host, w->slots, w->version, ds[0] ? ds : "none",
+               hpt__q(k, w->id), hpt__q(k, w->name), hpt__q(k, w->host), w->slots,
+               hpt__q(k, w->version), ds[0] ? hpt__q(k, ds) : "none",
                hpt_peer_id_str(peer, id, sizeof id), (unsigned long long)w->conn,
                w->key[0] ? w->key : "-");
     hpt__j_worker_seen(k, w, hpt__unix(k), "ready");
@@ -597,7 +628,8 @@ static void on_goodbye(coord_core_t *k, coord_worker_t *w, const Hpt__Goodbye *m
     if (m->drain && w->busy > 0) {
         w->draining = true;
         hpt__worker_free_update(k, w);
-        hpt__event(k, COORD_EV_WORKER_DRAINING, -1, 0, "worker=%s running=%d", w->id, w->busy);
+        hpt__event(k, COORD_EV_WORKER_DRAINING, -1, 0, "worker=%s running=%d", hpt__q(k, w->id),
+                   w->busy);
         hpt__j_worker_seen(k, w, hpt__unix(k), "draining");
         return;
     }
@@ -610,7 +642,8 @@ static void on_datasets(coord_core_t *k, coord_worker_t *w, const Hpt__Datasets 
     char ds[512];
     datasets_str(w, ds, sizeof ds);
     hpt__event(k, COORD_EV_WORKER_DATASETS, -1, 0, "worker=%s datasets=%s bytes_served=%llu",
-               w->id, ds[0] ? ds : "none", (unsigned long long)w->bytes_served);
+               hpt__q(k, w->id), ds[0] ? hpt__q(k, ds) : "none",
+               (unsigned long long)w->bytes_served);
     w->offer_at = 0;   // another sweep's dataset may be missing still: offer it at once
     hpt__dispatch(k);
 }
@@ -665,8 +698,8 @@ void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why)
         hpt__requeue(k, w->leased, why);
         requeued++;
     }
-    hpt__event(k, COORD_EV_WORKER_LEFT, -1, 0, "worker=%s name=%s reason=\"%s\" requeued=%d",
-               w->id, w->name, why, requeued);
+    hpt__event(k, COORD_EV_WORKER_LEFT, -1, 0, "worker=%s name=%s reason=%s requeued=%d",
+               hpt__q(k, w->id), hpt__q(k, w->name), hpt__q(k, why), requeued);
     hpt__j_worker_seen(k, w, hpt__unix(k), "gone");
     w->draining = true;   // off the free list
     hpt__worker_free_update(k, w);

@@ -14,6 +14,7 @@
 #include "cli_format.h"
 #include "hpt_test.h"
 #include "log.h"
+#include "proto_io.h"
 
 /* cli_logfmt_json(fields) as a string (owned by the caller). */
 static char *to_json(const char *fields)
@@ -119,6 +120,10 @@ HPT_TEST(round_trip_with_the_writer)
     static const char *const values[] = {
         "plain", "two words", "say \"hi\"", "a=b", "back\\slash", "trailing\\",
         "\"", "=", "line\nbreak", "mixed \\\" = \"", "",
+        /* Control characters and bytes that are not UTF-8 (a peer's name or
+         * error text) come back byte for byte. */
+        "\x1b[31mred\x1b[0m", "a\tb\rc", "del\x7f", "csi\xc2\x9b" "2J", "bad\xff\xfe",
+        "\x01\x1f", "caf\xc3\xa9",
     };
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         char q[256], fields[300], v[256];
@@ -135,6 +140,60 @@ HPT_TEST(round_trip_with_the_writer)
         ASSERT(kl == 5 && strncmp(k, "after", 5) == 0 && strcmp(v, "2") == 0);
         ASSERT(!cli_logfmt_next(&p, &k, &kl, v, sizeof v));
     }
+}
+
+/* The logfmt escapes of common/text.c, read back. */
+HPT_TEST(json_escapes)
+{
+    expect_json("e=\"\\x1b[2J\\u009b\\t\"", "{\"e\":\"\\u001b[2J\\u009b\\t\"}");
+    expect_json("b=\"\\xff\"", "{\"b\":\"\\ufffd\"}");   // not UTF-8: U+FFFD in JSON
+    expect_json("x=\"\\xZZ\"", "{\"x\":\"xZZ\"}");       // not an escape: as before
+}
+
+/* cli_sanitize: every string of a reply (nested, repeated) that is not
+ * plain text is replaced by its visible escape; the rest is untouched. */
+HPT_TEST(sanitize_reply)
+{
+    Hpt__DatasetInfo ds = HPT__DATASET_INFO__INIT;
+    ds.name = "d\nlevel=error";
+    ds.fingerprint = "dry-run";
+    Hpt__DatasetInfo *dsv[1] = {&ds};
+    Hpt__WorkerInfo wi = HPT__WORKER_INFO__INIT;
+    wi.id = "id\xc2\x9b";
+    wi.name = "evil\x1b]0;title\x07";
+    wi.host = "caf\xc3\xa9";
+    wi.version = "v\x7f";
+    wi.state = "ready";
+    wi.datasets = dsv;
+    wi.n_datasets = 1;
+    Hpt__WorkerInfo *wv[1] = {&wi};
+    Hpt__WorkersReply r = HPT__WORKERS_REPLY__INIT;
+    r.workers = wv;
+    r.n_workers = 1;
+    hpt_env_t env = HPT__ENVELOPE__INIT;
+    env.protocol = HPT__VERSION__PROTOCOL_VERSION;
+    env.body_case = HPT__ENVELOPE__BODY_WORKERS_REPLY;
+    env.workers_reply = &r;
+    size_t len = hpt__envelope__get_packed_size(&env);
+    uint8_t *buf = malloc(len);
+    ASSERT(buf != NULL);
+    hpt__envelope__pack(&env, buf);
+    hpt_env_t *got = NULL;
+    hpt_err err = {0};
+    ASSERT(hpt_proto_decode(buf, len, &got, &err) == 0);
+    free(buf);
+    ASSERT(cli_sanitize((ProtobufCMessage *)got) == 0);
+    const Hpt__WorkerInfo *w = got->workers_reply->workers[0];
+    ASSERT(strcmp(w->name, "evil\\x1b]0;title\\x07") == 0);
+    ASSERT(strcmp(w->id, "id\\u009b") == 0);
+    ASSERT(strcmp(w->host, "caf\xc3\xa9") == 0);
+    ASSERT(strcmp(w->version, "v\\x7f") == 0);
+    ASSERT(strcmp(w->state, "ready") == 0);
+    ASSERT(strcmp(w->datasets[0]->name, "d\\nlevel=error") == 0);
+    hpt_proto_free(&got);   // the swapped strings are freed with the message
+    char e[32];
+    ASSERT(strcmp(cli_esc("a\x1b", e, sizeof e), "a\\x1b") == 0);
+    ASSERT(strcmp(cli_esc(NULL, e, sizeof e), "") == 0);
 }
 
 HPT_TEST_MAIN()

@@ -60,8 +60,12 @@ with open(good_pub) as f:
 
 auth = os.path.join(keys, "authorized")
 os.mkdir(auth)
+# The workers' keys stay at the top of the directory (the layout before
+# roles: a worker's role); the CLI's key goes into clients/, since a key at
+# the top may no longer submit or read (test_roles.py covers the roles).
 shutil.copy(good_pub, os.path.join(auth, "good.pub"))
-shutil.copy(cli_pub, os.path.join(auth, "cli.pub"))
+os.mkdir(os.path.join(auth, "clients"))
+shutil.copy(cli_pub, os.path.join(auth, "clients", "cli.pub"))
 
 
 def worker_args(key, server):

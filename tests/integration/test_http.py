@@ -172,7 +172,9 @@ EXPECTED = {
     "hptune_sweeps": "gauge", "hptune_sweep_info": "gauge", "hptune_sweep_tasks": "gauge",
     "hptune_sweep_tasks_done": "gauge", "hptune_sweep_trials": "gauge",
     "hptune_sweep_trials_done": "gauge", "hptune_sweep_best_score": "gauge",
-    "hptune_http_requests_total": "counter",
+    "hptune_http_requests_total": "counter", "hptune_refused_total": "counter",
+    "hptune_retention_deleted_total": "counter",
+    "hptune_journal_syncs_total": "counter", "hptune_journal_sync_max_seconds": "gauge",
 }
 
 
@@ -328,6 +330,11 @@ check(leases >= sw["tasks_done"] + sw["tasks_failed"],
 check(value(fams, "hptune_epochs_total") >= EPOCHS * (sw["tasks_done"] - 1),
       f"epochs_total {value(fams, 'hptune_epochs_total')} for {sw['tasks_done']} tasks")
 check(value(fams, "hptune_bad_messages_total") == 0, "bad messages counted")
+# Every task's lease and result was committed, and the commits synced (off
+# the loop): at least one sync, and none can have taken forever.
+check(value(fams, "hptune_journal_syncs_total") >= 1, "the journal was never synced")
+check(0 < value(fams, "hptune_journal_sync_max_seconds") < 60,
+      f"journal sync max {value(fams, 'hptune_journal_sync_max_seconds')} s")
 check(value(fams, "hptune_sweeps", state="done") == 1, "hptune_sweeps done")
 workers, busy, slots = status_counts(c)
 check(value(fams, "hptune_workers") == workers, "hptune_workers != status")

@@ -1,18 +1,20 @@
-"""A reply the coordinator cannot send as built is answered with an ErrorReply
-that names the cause, and the coordinator keeps serving.
+"""A list too big for one message comes in pages, and the coordinator keeps
+serving while it sends them.
 
-Most replies are bounded by construction: results are paged by bytes (a
-page's first row, at most 32 params and 100 x 100 splits, is far below the
-cap), and submit, cancel and history-end replies are a few fixed-size
-fields.  Two are not: the StatusReply for all sweeps (one SweepInfo per
-sweep ever submitted) and the WorkersReply (one WorkerInfo per connected
-worker).  This test drives the second past HPT_PROTO_MAX_MSG (16 MiB):
-fake-workers registers about 1,300 workers, each with its id, name, host,
-version and 64 datasets at the longest the coordinator keeps (about 13.5 kB
-of WorkerInfo each).  `hptune workers` must then exit 1 at once (not time
-out and exit 3) with a message naming the reply and the message cap, while
-status and, once the workers have gone, workers itself answer as usual.
+Most replies are bounded by construction: submit, cancel and history-end
+replies are a few fixed-size fields, and results are paged by bytes.  The
+StatusReply for all sweeps (one SweepInfo per sweep ever submitted) and the
+WorkersReply (one WorkerInfo per connected worker) are paged the same way
+(docs/protocol.md "Pages").  This test drives the second far past
+HPT_PROTO_MAX_MSG (16 MiB): fake-workers registers about 1,300 workers, each
+with its id, name, host, version and 64 datasets at the longest the
+coordinator keeps (about 13.5 kB of WorkerInfo each).  `hptune workers` must
+then list every one of them, once each and in id order (it reads at least
+two pages), in table and JSON form; no reply is refused for its size (the
+ErrorReply fallback for a reply that cannot be sent stays, and would show
+as a 'reply not sent' warning); and status keeps answering.
 """
+import json
 import os
 import re
 import subprocess
@@ -46,27 +48,24 @@ if not check(line.strip() == f"ready {N}", f"fake-workers did not start: {line!r
 c.wait_for(lambda: workers_connected(c) == N, timeout=120, what=f"{N} workers registered")
 
 t0 = time.time()
-r = c.cli("workers", "--timeout", "20", check_rc=False)
+r = c.cli("workers", "--format", "json", "--timeout", "60", check_rc=False)
 took = time.time() - t0
-print(f"hptune workers with {N} workers: exit {r.returncode} after {took:.1f}s: "
-      f"{r.stderr.strip()}", flush=True)
-check(r.returncode == 1, f"hptune workers exited {r.returncode}, not 1 (a clear error); "
-      f"stderr: {r.stderr}")
-check("workers_reply" in r.stderr and f"exceed the {CAP}-byte message cap" in r.stderr,
-      f"the error does not name the reply and the cap: {r.stderr!r}")
-m = re.search(r"(\d+) bytes exceed", r.stderr)
-check(m and int(m.group(1)) > CAP, f"the error gives no size over the cap: {r.stderr!r}")
-check(took < 30, f"hptune workers took {took:.1f}s: it waited for a reply that never came")
-check(r.stdout == "", f"hptune workers printed a table anyway: {r.stdout[:200]!r}")
-# JSON output asks for the same reply: the same error.
-r = c.cli("workers", "--format", "json", "--timeout", "20", check_rc=False)
-check(r.returncode == 1 and "message cap" in r.stderr,
-      f"hptune workers --format json: exit {r.returncode}: {r.stderr!r}")
+print(f"hptune workers with {N} workers: exit {r.returncode} after {took:.1f}s, "
+      f"{len(r.stdout)} bytes", flush=True)
+check(r.returncode == 0, f"hptune workers exited {r.returncode}; stderr: {r.stderr}")
+ids = [w["id"] for w in json.loads(r.stdout)["workers"]] if r.returncode == 0 else []
+check(len(ids) == N and len(set(ids)) == N,
+      f"hptune workers listed {len(ids)} workers ({len(set(ids))} distinct), not {N}")
+check(ids == sorted(ids, key=lambda s: s.encode()), "the workers are not in id order")
+check(len(r.stdout) > CAP, f"the listing is {len(r.stdout)} bytes: no more than one page's worth")
+r = c.cli("workers", "--timeout", "60", check_rc=False)
+check(r.returncode == 0 and len(r.stdout.splitlines()) >= N + 1,
+      f"hptune workers (table): exit {r.returncode}, {len(r.stdout.splitlines())} lines: "
+      f"{r.stderr}")
 
-# The coordinator logged it (rate-limited per peer) and is still serving.
+# Nothing was refused for its size, and the coordinator is still serving.
 events = c.log_events(msg="reply not sent")
-check(any(e.get("body") == "workers_reply" for e in events),
-      f"no 'reply not sent' warning for the workers_reply: {events[:3]}")
+check(not events, f"replies refused: {events[:3]}")
 check(c.coord.poll() is None, "the coordinator died")
 check(workers_connected(c) == N, "status no longer answers with every worker")
 

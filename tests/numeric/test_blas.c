@@ -99,8 +99,10 @@ static void check_blocked(hpt_rng_t *r, bool ta, bool tb, int M, int N, int K)
         ASSERT(hpt_blas_sgemm_block_rows(M, N, K) > 0);
     }
     static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {-0.5f, 0.3f}};
+    hpt_blas_set_narrow(false);   // narrow shapes would take the narrow kernels
     for (size_t i = 0; i < sizeof ab / sizeof ab[0]; i++)
         check_case(r, ta, tb, M, N, K, ab[i][0], ab[i][1]);
+    hpt_blas_set_narrow(true);
 }
 
 /* Where the split starts and how big its blocks are, worked out by hand from
@@ -185,6 +187,80 @@ HPT_TEST(row_blocked_boundaries)
         }
     }
     ASSERT(blocked >= 30);
+}
+
+// ---------------------------------------------------------------------------
+// The narrow kernels (hpt_blas_narrow_kind > 0): the first layer's forward
+// product and weight gradient with N = 8..32 units, on a CPU with AVX2+FMA.
+
+static bool have_narrow(void)
+{
+    return hpt_blas_narrow_kind(false, false, 32, 8, 784, 1.0f, 0.0f) > 0;
+}
+
+/* Which calls take them, and which do not. */
+HPT_TEST(narrow_kind_rule)
+{
+    if (!have_narrow()) {
+        // Not an x86-64 CPU with AVX2 and FMA: OpenBLAS does everything.
+        fprintf(stderr, "note: no AVX2+FMA here; the narrow kernels are off\n");
+        ASSERT_EQ(hpt_blas_narrow_kind(true, false, 784, 8, 32, 1.0f, 0.0f), 0);
+        return;
+    }
+    for (int n = 8; n <= 32; n += 8) {
+        ASSERT_EQ(hpt_blas_narrow_kind(false, false, 64, n, 784, 1.0f, 1.0f), 1);
+        ASSERT_EQ(hpt_blas_narrow_kind(false, false, 1, n, 16, 1.0f, 0.0f), 1);
+        ASSERT_EQ(hpt_blas_narrow_kind(true, false, 784, n, 64, 1.0f, 0.0f), 2);
+    }
+    ASSERT_EQ(hpt_blas_narrow_kind(false, false, 64, 10, 784, 1.0f, 1.0f), 0);  // N % 8
+    ASSERT_EQ(hpt_blas_narrow_kind(false, false, 64, 40, 784, 1.0f, 1.0f), 0);  // N > 32
+    ASSERT_EQ(hpt_blas_narrow_kind(false, false, 64, 32, 15, 1.0f, 1.0f), 0);   // K < 16
+    ASSERT_EQ(hpt_blas_narrow_kind(false, false, 64, 32, 784, 2.0f, 1.0f), 0);  // alpha
+    ASSERT_EQ(hpt_blas_narrow_kind(false, false, 64, 32, 784, 1.0f, 0.5f), 0);  // beta
+    ASSERT_EQ(hpt_blas_narrow_kind(true, false, 784, 32, 64, 1.0f, 1.0f), 0);   // beta
+    ASSERT_EQ(hpt_blas_narrow_kind(false, true, 64, 32, 784, 1.0f, 0.0f), 0);   // trans_b
+    ASSERT_EQ(hpt_blas_narrow_kind(true, true, 784, 32, 64, 1.0f, 0.0f), 0);
+    hpt_blas_set_narrow(false);
+    ASSERT_EQ(hpt_blas_narrow_kind(false, false, 64, 32, 784, 1.0f, 1.0f), 0);
+    hpt_blas_set_narrow(true);
+}
+
+/* Against the naive product: every N, row counts around each block size
+ * (8, 4, 3 rows of C forward; 12, 6, 4, 3 rows of dW) so that full blocks
+ * and the rows after them both run, the MLP's batches and inputs, and beta
+ * 0 over a C full of NaN. */
+HPT_TEST(narrow_kernels)
+{
+    if (!have_narrow()) {
+        fprintf(stderr, "note: no AVX2+FMA here; nothing to test\n");
+        return;
+    }
+    hpt_rng_t r;
+    hpt_rng_seed(&r, 99);
+    static const int rows[] = {1, 2, 3, 5, 7, 8, 9, 11, 12, 13, 25, 32, 64, 100};
+    static const int ks[] = {16, 17, 100, 784};
+    int cases = 0;
+    for (int n = 8; n <= 32; n += 8)
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+            for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
+                int m = rows[i], k = ks[j];
+                ASSERT_EQ(hpt_blas_narrow_kind(false, false, m, n, k, 1.0f, 1.0f), 1);
+                check_case(&r, false, false, m, n, k, 1.0f, 1.0f);
+                check_case(&r, false, false, m, n, k, 1.0f, 0.0f);
+                // weight gradient: M = inputs (the rows of dW), K = batch
+                ASSERT_EQ(hpt_blas_narrow_kind(true, false, k, n, m + 15, 1.0f, 0.0f), 2);
+                check_case(&r, true, false, k, n, m + 15, 1.0f, 0.0f);
+                check_case(&r, true, false, m, n, 16 + m, 1.0f, 0.0f);
+                cases += 4;
+            }
+    ASSERT_EQ(cases, 4 * 14 * 4 * 4);
+    // The shapes of a training step at the published grid's batches.
+    static const int batch[] = {32, 64, 512};
+    for (int n = 8; n <= 32; n *= 2)
+        for (size_t i = 0; i < 3; i++) {
+            check_case(&r, false, false, batch[i], n, 784, 1.0f, 1.0f);
+            check_case(&r, true, false, 784, n, batch[i], 1.0f, 0.0f);
+        }
 }
 
 /* The naive kernel itself, against a product worked out by hand. */

@@ -483,6 +483,18 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "method: grid\n" "enqueue: [{epochs: 3}]\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:3:20: enqueue[0].epochs: 3 is not one of parameters.epochs.value"},
+    // control characters that YAML escapes would put into names shown in logs
+    // and terminals (issue 11, finding 8)
+    {MINI "name: \"a\\e[2J\"\n",
+     "sweep.yaml:5:7: name: control character U+001B at byte 1 (control characters are not "
+     "allowed)"},
+    {"dataset: \"mnist\\nlevel=error\"\n" "method: grid\n" "parameters:\n"
+     "  epochs: {value: 2}\n",
+     "sweep.yaml:1:10: dataset: control character U+000A at byte 5 (control characters are "
+     "not allowed)"},
+    {MINI "name: \"x\\u009b\"\n",
+     "sweep.yaml:5:7: name: control character U+009B at byte 1 (control characters are not "
+     "allowed)"},
     // aliases and complex keys
     {"dataset: mnist\n" "method: grid\n" "parameters:\n" "  epochs: {value: *a}\n",
      "sweep.yaml:4:20: parameters.epochs.value: expected an integer, got an alias "

@@ -14,6 +14,7 @@
  * to which peer, which events and journal records were produced, and the
  * counters and states the shell reads.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "coord_store.h"
 #include "core.h"
 #include "hpt_test.h"
+#include "log.h"
 
 // --- fixtures -----------------------------------------------------------------
 
@@ -120,6 +122,7 @@ typedef struct drained {
     int n_send;
     struct {
         coord_event_type_t type;
+        int level;
         uint64_t sweep;
         char fields[512];
     } ev[MAX_EVENTS];
@@ -170,6 +173,7 @@ static void drain(coord_core_t *k, coord_store_t *store)
         case COORD_ACT_EVENT:
             ASSERT(O.n_ev < MAX_EVENTS);
             O.ev[O.n_ev].type = a->u.event.type;
+            O.ev[O.n_ev].level = a->u.event.level;
             O.ev[O.n_ev].sweep = a->u.event.sweep;
             snprintf(O.ev[O.n_ev].fields, sizeof O.ev[0].fields, "%s",
                      a->u.event.fields ? a->u.event.fields : "");
@@ -1806,9 +1810,283 @@ HPT_TEST(family_resume_waits)
     coord_store_close(&st);
 }
 
+// --- peer strings (issue 11, finding 8) --------------------------------------------------
+
+/* A Hello with one bad string: exactly one Disconnect naming the field, no
+ * Welcome, no worker, one hello_refused event; reason (borrowed) checked. */
+static void hello_refused(coord_core_t *k, const fake_worker_t *w, Hpt__Hello *m,
+                          const char *field, const char *what)
+{
+    coord_core_hello(k, now, &w->peer, &w->conn, m);
+    drain(k, NULL);
+    ASSERT_EQ(n_sent(w, HPT__ENVELOPE__BODY_WELCOME), 0);
+    ASSERT_EQ(n_sent(w, DISCONNECT), 1);
+    const char *reason = NULL;
+    for (int i = 0; i < O.n_send; i++)
+        if (O.send[i].env->body_case == DISCONNECT)
+            reason = O.send[i].env->disconnect->reason;
+    ASSERT(reason != NULL);
+    ASSERT_STR_CONTAINS(reason, field);
+    ASSERT_STR_CONTAINS(reason, what);
+    ASSERT(worker_of(k, w) == NULL);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_JOINED), 0);
+    /* The event may be rate-limited; when it is there, it names the peer
+     * and carries no raw control byte. */
+    const char *f = ev_fields(COORD_EV_HELLO_REFUSED);
+    for (const char *p = f; *p; p++)
+        ASSERT((unsigned char)*p >= 0x20 && *p != 0x7f);
+}
+
+HPT_TEST(hello_strings_refused)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w = fw(1, "w1", 1);
+    Hpt__DatasetInfo ds = HPT__DATASET_INFO__INIT;
+    ds.name = "mnist";
+    ds.fingerprint = FP;
+    Hpt__DatasetInfo *dsv[1] = {&ds};
+    Hpt__Hello m = HPT__HELLO__INIT;
+    m.worker_id = "w1";
+    m.name = "w1";
+    m.host = "h";
+    m.version = "v";
+    m.slots = 1;
+    m.datasets = dsv;
+    m.n_datasets = 1;
+
+    m.name = "evil\x1b[2J";
+    hello_refused(&k, &w, &m, "name:", "U+001B");
+    ASSERT_EQ(n_ev(COORD_EV_HELLO_REFUSED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_HELLO_REFUSED), "peer=");
+    m.name = "w1";
+    m.host = "h\nts=1 level=error";
+    hello_refused(&k, &w, &m, "host:", "U+000A");
+    m.host = "h";
+    m.version = "1\x7f";
+    hello_refused(&k, &w, &m, "version:", "U+007F");
+    m.version = "v";
+    m.worker_id = "w\xc2\x9b" "1";
+    hello_refused(&k, &w, &m, "worker_id:", "U+009B");
+    m.worker_id = "w1";
+    ds.name = "mn\xffist";
+    hello_refused(&k, &w, &m, "datasets[0].name:", "invalid UTF-8");
+    ds.name = "mnist";
+    ds.fingerprint = "ab\x01";
+    hello_refused(&k, &w, &m, "datasets[0].fingerprint:", "U+0001");
+    ds.fingerprint = FP;
+    /* Rate-limited: 6 refusals from one peer, at most 5 events a minute. */
+    for (int i = 0; i < 5; i++) {
+        m.name = "x\x1b";
+        coord_core_hello(&k, now, &w.peer, &w.conn, &m);
+        drain(&k, NULL);
+        ASSERT_EQ(n_sent(&w, DISCONNECT), 1);
+        ASSERT_EQ(n_ev(COORD_EV_HELLO_REFUSED), 0);
+    }
+
+    /* Plain text, however odd, is welcome. */
+    m.name = "w1 \"q\" x=y \\ \xc3\xa9";
+    coord_core_hello(&k, now, &w.peer, &w.conn, &m);
+    drain(&k, NULL);
+    ASSERT_EQ(n_sent(&w, HPT__ENVELOPE__BODY_WELCOME), 1);
+    ASSERT(worker_of(&k, &w) != NULL);
+    core_end(&k);
+}
+
+/* Peer strings in event fields are logfmt values: a name built to add a
+ * field is quoted, an error text with control characters escaped. */
+HPT_TEST(event_fields_quote_peer_strings)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    submit(&k, NULL, SPEC_ONE, FP);
+    fake_worker_t w = fw(1, "w1", 1);
+    Hpt__DatasetInfo ds = HPT__DATASET_INFO__INIT;
+    ds.name = "mnist";
+    ds.fingerprint = FP;
+    Hpt__DatasetInfo *dsv[1] = {&ds};
+    Hpt__Hello m = HPT__HELLO__INIT;
+    m.worker_id = "w1";
+    m.name = "n\" level=error x=\\";
+    m.host = "my host";
+    m.version = "v";
+    m.slots = 1;
+    m.datasets = dsv;
+    m.n_datasets = 1;
+    coord_core_hello(&k, now, &w.peer, &w.conn, &m);
+    drain(&k, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_JOINED), 1);
+    const char *f = ev_fields(COORD_EV_WORKER_JOINED);
+    ASSERT_STR_CONTAINS(f, "name=\"n\\\" level=error x=\\\\\" host=\"my host\"");
+    ASSERT_ASSIGN(&w, 0, 1, 1);
+
+    Hpt__Result r = result_fail(1, 1, "boom\x1b]0;t\x07\nlevel=error");
+    result(&k, NULL, &w, &r);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_RETRY), 1);
+    f = ev_fields(COORD_EV_TASK_RETRY);
+    ASSERT_STR_CONTAINS(f, "error=\"boom\\x1b]0;t\\x07\\nlevel=error\"");
+    for (const char *p = f; *p; p++)
+        ASSERT((unsigned char)*p >= 0x20);
+    core_end(&k);
+}
+
+/* A spec whose largest model no worker could hold is refused at submit,
+ * naming the parameter and where it is. */
+HPT_TEST(submit_refuses_huge_model)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = NULL;
+    hpt_err err = {0};
+    const char *huge = "name: huge\n"
+                       "dataset: mnist\n"
+                       "method: grid\n"
+                       "parameters:\n"
+                       "  layers: {values: [1, 8]}\n"
+                       "  batch_size: {value: 64}\n"
+                       "  units: {values: [16, 65536]}\n";
+    ASSERT_EQ(coord_core_submit(&k, now, huge, "huge.yaml", FP, &s, &err), -EINVAL);
+    ASSERT(s == NULL);
+    ASSERT_STR_CONTAINS(err.msg, "huge.yaml:7:3: parameters.units: the largest model");
+    ASSERT_STR_CONTAINS(err.msg, "8 layers of up to 65536 units, batch_size 64");
+    ASSERT(k.sweeps == NULL);
+    drain(&k, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_SUBMITTED), 0);
+    /* The largest a worker may be asked for fits: 8 layers of 4096 units. */
+    const char *big = "name: big\n"
+                      "dataset: mnist\n"
+                      "method: grid\n"
+                      "parameters:\n"
+                      "  layers: {value: 8}\n"
+                      "  units: {value: 4096}\n"
+                      "  batch_size: {value: 512}\n";
+    ASSERT_OK(coord_core_submit(&k, now, big, "big.yaml", FP, &s, &err));
+    drain(&k, NULL);
+    core_end(&k);
+}
+
 // --- event names ------------------------------------------------------------------------
 
 /* Every type has a name (the stable schema of Event.type), and no two share one. */
+/* A Hello repeated on the connection that registered the worker is
+ * answered but reported at debug (no event row in the journal, which holds
+ * info and above); one on a new connection is a re-registration (info). */
+static int ev_level(coord_event_type_t type)
+{
+    for (int i = 0; i < O.n_ev; i++)
+        if (O.ev[i].type == type)
+            return O.ev[i].level;
+    return -1;
+}
+
+HPT_TEST(repeated_hello_quiet)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);
+    ASSERT_EQ(ev_level(COORD_EV_WORKER_JOINED), HPT_LOG_INFO);
+    for (int i = 0; i < 100; i++) {
+        hello(&k, NULL, &w1);
+        ASSERT_EQ(n_ev(COORD_EV_WORKER_JOINED), 0);
+        ASSERT_EQ(ev_level(COORD_EV_WORKER_REREGISTERED), HPT_LOG_DEBUG);
+    }
+    ASSERT_EQ(k.n_workers, 1);
+    // The same worker on a new connection (with its session secret).
+    fake_worker_t again = reconnected(&w1, 2);
+    hello(&k, NULL, &again);
+    ASSERT_EQ(ev_level(COORD_EV_WORKER_REREGISTERED), HPT_LOG_INFO);
+    ASSERT_EQ(k.n_workers, 1);
+    core_end(&k);
+}
+
+/* A sweep's owner (the shell's principal) is journaled and survives a
+ * restart; retention's coord_core_forget deletes a finished sweep from the
+ * core and the journal, refuses one that runs, and its id is not reused. */
+static int count_rows(coord_store_t *st, uint64_t *max_sweep)
+{
+    int n = 0;
+    coord_journal_reader_t rd = coord_store_reader(st);
+    coord_core_t tmp;
+    core_new(&tmp, NULL);
+    hpt_err err = {0};
+    if (coord_core_resume(&tmp, now, &rd, &err) < 0)
+        HPT_TEST_FAIL("resume: %s", err.msg);
+    for (coord_sweep_t *s = tmp.sweeps; s; s = s->next)
+        n++;
+    core_end(&tmp);
+    uint64_t mt = 0;
+    coord_store_max_ids(st, max_sweep, &mt);
+    return n;
+}
+
+HPT_TEST(owner_and_forget)
+{
+    coord_store_t *st = NULL;
+    hpt_err err = {0};
+    ASSERT_OK(coord_store_open(&st, ":memory:", &err));
+    coord_core_t a, b;
+    core_new(&a, NULL);
+    now = 100;
+    coord_sweep_t *s1 = NULL, *s2 = NULL, *s3 = NULL;
+    ASSERT_OK(coord_core_submit_owned(&a, now, SPEC("false"), "a.yaml", FP, "key:alice", &s1,
+                                      &err));
+    ASSERT_OK(coord_core_submit_owned(&a, now, SPEC("false"), "b.yaml", FP, "addr:10.0.0.7",
+                                      &s2, &err));
+    ASSERT_OK(coord_core_submit(&a, now, SPEC("false"), "c.yaml", FP, &s3, &err));
+    drain(&a, st);
+    ASSERT(strcmp(s1->owner, "key:alice") == 0);
+    ASSERT(strcmp(s3->owner, "") == 0);
+    fake_worker_t w1 = fw(1, "w1", 1);
+    hello(&a, st, &w1);
+    ASSERT_EQ(coord_core_forget(&a, now, s1, "test"), -EBUSY);   // it runs
+    ASSERT_EQ(coord_core_cancel(&a, now, s1), 1);
+    ASSERT_EQ(coord_core_cancel(&a, now, s3), 1);
+    drain(&a, st);
+    core_end(&a);
+
+    // After a restart: the owners are back, the sweeps too.
+    resume(&b, st, st, 1);
+    coord_sweep_t *r1 = coord_sweep_find(&b, 1), *r2 = coord_sweep_find(&b, 2),
+                  *r3 = coord_sweep_find(&b, 3);
+    ASSERT(r1 && r2 && r3);
+    ASSERT(strcmp(r1->owner, "key:alice") == 0);
+    ASSERT(strcmp(r2->owner, "addr:10.0.0.7") == 0);
+    ASSERT(strcmp(r3->owner, "") == 0);
+    ASSERT(!coord_sweep_loaded(r1));   // finished: created from its summary
+    ASSERT_EQ(coord_core_forget(&b, now, r2, "test"), -EBUSY);
+    // The last sweep of the list (the tail) and the first one go.
+    ASSERT_OK(coord_core_forget(&b, now, r3, "keep_sweeps"));
+    drain(&b, st);
+    ASSERT_EQ(n_ev(COORD_EV_SWEEP_DELETED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_SWEEP_DELETED), "reason=\"keep_sweeps\"");
+    ASSERT_EQ(n_j(COORD_J_SWEEP_DELETE, 0), 1);
+    ASSERT_OK(coord_core_forget(&b, now, r1, "keep_sweeps_s"));
+    drain(&b, st);
+    ASSERT(b.sweeps == r2 && b.sweeps_tail == r2 && r2->next == NULL);
+    ASSERT(coord_sweep_find(&b, 1) == NULL && coord_sweep_find(&b, 3) == NULL);
+    // A new sweep after the tail left: appended, with a new id.
+    coord_sweep_t *s4 = NULL;
+    ASSERT_OK(coord_core_submit(&b, now, SPEC("false"), "d.yaml", FP, &s4, &err));
+    drain(&b, st);
+    ASSERT_EQ(s4->id, 4);
+    ASSERT(b.sweeps == r2 && r2->next == s4 && b.sweeps_tail == s4);
+    ASSERT_EQ(coord_core_cancel(&b, now, s4), 1);
+    ASSERT_OK(coord_core_forget(&b, now, s4, "test"));
+    drain(&b, st);
+    core_end(&b);
+    // The journal holds sweep 2 only, and the next id is still 5.
+    uint64_t max_sweep = 0;
+    ASSERT_EQ(count_rows(st, &max_sweep), 1);
+    ASSERT_EQ(max_sweep, 4);
+    coord_store_close(&st);
+}
+
 HPT_TEST(event_names)
 {
     for (int i = 0; i < COORD_EV__COUNT; i++) {

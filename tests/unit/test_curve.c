@@ -280,6 +280,120 @@ HPT_TEST(keyset)
     ASSERT_STR_CONTAINS(err.msg, "missing");
 }
 
+HPT_TEST(keyset_roles)
+{
+    setup();
+    hpt_err err = {0};
+    char dir[512], p[700];
+    snprintf(dir, sizeof dir, "%s/roles", tmp);
+    ASSERT_OK(mkdir(dir, 0700));
+    const char *subs[] = {"workers", "clients", "readers", "worker"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, subs[i]);
+        ASSERT_OK(mkdir(p, 0700));
+    }
+    hpt_curve_pair_t flat, w, c, r, both, typo;
+    hpt_curve_pair_t *all[] = {&flat, &w, &c, &r, &both, &typo};
+    for (int i = 0; i < 6; i++)
+        ASSERT_OK(hpt_curve_generate(all[i], &err));
+    snprintf(p, sizeof p, "%s/old.pub", dir);           // the layout before roles
+    write_file(p, flat.public_z85, 0644);
+    snprintf(p, sizeof p, "%s/workers/w1.pub", dir);
+    write_file(p, w.public_z85, 0644);
+    // keygen --role writes a role line, which agrees with the directory.
+    snprintf(p, sizeof p, "%s/clients/alice", dir);
+    ASSERT_OK(hpt_curve_save_role(p, &c, HPT_CURVE_ROLE_CLIENT, false, NULL, NULL, 0, &err));
+    snprintf(p, sizeof p, "%s/clients/alice.key", dir);  // a secret key where keys are listed
+    ASSERT_OK(unlink(p));
+    snprintf(p, sizeof p, "%s/readers/bob.pub", dir);
+    write_file(p, r.public_z85, 0644);
+    snprintf(p, sizeof p, "%s/workers/box.pub", dir);    // one key, two roles
+    write_file(p, both.public_z85, 0644);
+    snprintf(p, sizeof p, "%s/readers/box.pub", dir);
+    write_file(p, both.public_z85, 0644);
+    snprintf(p, sizeof p, "%s/worker/typo.pub", dir);     // not a role directory: ignored
+    write_file(p, typo.public_z85, 0644);
+
+    hpt_curve_keyset_t *ks = NULL;
+    ASSERT_OK(hpt_curve_keyset_load(&ks, dir, NULL, NULL, &err));
+    ASSERT_EQ(hpt_curve_keyset_count(ks), 5);
+    uint8_t k[HPT_CURVE_KEY_LEN];
+    const char *name = NULL;
+    ASSERT_OK(hpt_curve_key_decode(flat.public_z85, k));
+    ASSERT_EQ(hpt_curve_keyset_roles(ks, k, &name), HPT_CURVE_ROLE_WORKER);
+    ASSERT(strcmp(name, "old.pub") == 0);
+    ASSERT_OK(hpt_curve_key_decode(w.public_z85, k));
+    ASSERT_EQ(hpt_curve_keyset_roles(ks, k, &name), HPT_CURVE_ROLE_WORKER);
+    ASSERT(strcmp(name, "workers/w1.pub") == 0);
+    ASSERT_OK(hpt_curve_key_decode(c.public_z85, k));
+    ASSERT_EQ(hpt_curve_keyset_roles(ks, k, &name), HPT_CURVE_ROLE_CLIENT);
+    ASSERT(strcmp(name, "clients/alice.pub") == 0);
+    ASSERT_OK(hpt_curve_key_decode(r.public_z85, k));
+    ASSERT_EQ(hpt_curve_keyset_roles(ks, k, NULL), HPT_CURVE_ROLE_READER);
+    ASSERT_OK(hpt_curve_key_decode(both.public_z85, k));
+    ASSERT_EQ(hpt_curve_keyset_roles(ks, k, NULL), HPT_CURVE_ROLE_WORKER | HPT_CURVE_ROLE_READER);
+    ASSERT_OK(hpt_curve_key_decode(typo.public_z85, k));
+    ASSERT_EQ(hpt_curve_keyset_roles(ks, k, &name), 0);
+    ASSERT(name == NULL);
+    hpt_curve_keyset_stats_t st;
+    hpt_curve_keyset_stats(ks, &st);
+    ASSERT_EQ(st.workers, 3);
+    ASSERT_EQ(st.clients, 1);
+    ASSERT_EQ(st.readers, 2);
+    ASSERT_EQ(st.flat, 1);
+    hpt_curve_keyset_destroy(&ks);
+
+    // A role line that disagrees with the directory: refused, strict or not.
+    snprintf(p, sizeof p, "%s/readers/mallory", dir);
+    hpt_curve_pair_t m;
+    ASSERT_OK(hpt_curve_generate(&m, &err));
+    ASSERT_OK(hpt_curve_save_role(p, &m, HPT_CURVE_ROLE_CLIENT, false, NULL, NULL, 0, &err));
+    snprintf(p, sizeof p, "%s/readers/mallory.key", dir);
+    ASSERT_OK(unlink(p));
+    ASSERT_EQ(hpt_curve_keyset_load(&ks, dir, NULL, NULL, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "mallory.pub");
+    ASSERT_STR_CONTAINS(err.msg, "clients/");
+    skipped = 0;
+    ASSERT_OK(hpt_curve_keyset_load(&ks, dir, on_skip, NULL, &err));
+    ASSERT_EQ(skipped, 1);
+    ASSERT_OK(hpt_curve_key_decode(m.public_z85, k));
+    ASSERT_EQ(hpt_curve_keyset_roles(ks, k, NULL), 0);
+    hpt_curve_keyset_destroy(&ks);
+    snprintf(p, sizeof p, "%s/readers/mallory.pub", dir);
+    ASSERT_OK(unlink(p));
+    // At the top level, a role line other than worker is refused too.
+    snprintf(p, sizeof p, "%s/carol", dir);
+    ASSERT_OK(hpt_curve_save_role(p, &m, HPT_CURVE_ROLE_CLIENT, false, NULL, NULL, 0, &err));
+    snprintf(p, sizeof p, "%s/carol.key", dir);
+    ASSERT_OK(unlink(p));
+    ASSERT_EQ(hpt_curve_keyset_load(&ks, dir, NULL, NULL, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "carol.pub");
+    snprintf(p, sizeof p, "%s/carol.pub", dir);
+    ASSERT_OK(unlink(p));
+    // ... and an unknown role name.
+    snprintf(p, sizeof p, "%s/workers/x.pub", dir);
+    char text[200];
+    snprintf(text, sizeof text, "metadata\n    role = \"admin\"\ncurve\n    public-key = \"%s\"\n",
+             m.public_z85);
+    write_file(p, text, 0644);
+    char pub[HPT_CURVE_Z85_LEN + 1];
+    unsigned role = 99;
+    ASSERT_EQ(hpt_curve_load_public_role(p, pub, &role, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "'admin' is not a role");
+    ASSERT_OK(unlink(p));
+    ASSERT_OK(hpt_curve_keyset_load(&ks, dir, NULL, NULL, &err));
+    hpt_curve_keyset_destroy(&ks);
+
+    // Names.
+    char buf[64];
+    ASSERT(strcmp(hpt_curve_roles_str(HPT_CURVE_ROLE_ALL, buf, sizeof buf),
+                  "worker+client+reader") == 0);
+    ASSERT(strcmp(hpt_curve_roles_str(0, buf, sizeof buf), "none") == 0);
+    ASSERT_EQ(hpt_curve_role_parse("reader"), HPT_CURVE_ROLE_READER);
+    ASSERT_EQ(hpt_curve_role_parse("readers"), 0);
+    ASSERT(strcmp(hpt_curve_role_dir(HPT_CURVE_ROLE_CLIENT), "clients") == 0);
+}
+
 HPT_TEST(endpoint_is_local)
 {
     static const char *const local[] = {
