@@ -412,16 +412,19 @@ def keygen(name):
 
 
 coord_key, coord_pub, coord_z85 = keygen("coordinator")
-cli_key, cli_pub, cli_z85 = keygen("cli")
+cli_key, cli_pub, _ = keygen("cli")
+wk_key, wk_pub, wk_z85 = keygen("attacker")   # an authorized worker key: an insider
 auth = os.path.join(keys, "authorized")
-os.mkdir(auth)
-shutil.copy(cli_pub, os.path.join(auth, "cli.pub"))
-with open(cli_key) as f:
-    cli_secret_z85 = re.search(r'secret-key = "([^"]+)"', f.read()).group(1)
+os.makedirs(os.path.join(auth, "clients"))
+os.makedirs(os.path.join(auth, "workers"))
+shutil.copy(cli_pub, os.path.join(auth, "clients", "cli.pub"))
+shutil.copy(wk_pub, os.path.join(auth, "workers", "attacker.pub"))
+with open(wk_key) as f:
+    wk_secret_z85 = re.search(r'secret-key = "([^"]+)"', f.read()).group(1)
 k = Cluster(name="ident-curve")
 k.env.update(HPTUNE_CURVE_SECRET=cli_key, HPTUNE_SERVER_KEY=coord_pub)
 k.start_coordinator("--curve-secret", coord_key, "--authorized-keys", auth)
-curve_keys = (coord_z85.encode(), cli_z85.encode(), cli_secret_z85.encode())
+curve_keys = (coord_z85.encode(), wk_z85.encode(), wk_secret_z85.encode())
 routing_id_attack(k, keys=curve_keys, label="curve")
 zmtp_old_versions(k, "curve")
 k.stop()
