@@ -86,4 +86,70 @@ int hpt_dataset_file_path(const char *dir, int i, char *path, size_t len);
  * path. */
 bool hpt_dataset_file_name_ok(int i, const char *name);
 
+// --- validated copies (the coordinator's: fingerprints and dataset transfer) ---
+
+/* hpt_dataset_scan flags. */
+#define HPT_DATASET_NOFOLLOW 1u   // no symbolic link anywhere: the directory's path is walked
+                                  // from "/" component by component with O_NOFOLLOW, and the
+                                  // files are opened with O_NOFOLLOW (idx: paths a submitter
+                                  // names); without it links are followed (the operator's own
+                                  // data dir, where fetch-data.sh links fashion-mnist)
+#define HPT_DATASET_KEEP_FDS 2u   // keep the directory and the four files open (serving)
+
+/* One file of a validated copy: its base name and what identifies its bytes. */
+typedef struct hpt_dataset_file_id {
+    char name[64];          // BASE or BASE.gz
+    int fd;                 // open read-only with HPT_DATASET_KEEP_FDS, else -1
+    uint64_t dev, ino;      // st_dev, st_ino
+    uint64_t size;          // bytes on disk
+    int64_t mtime_ns, ctime_ns;
+} hpt_dataset_file_id_t;
+
+/* A dataset directory whose four files were each opened once, found to be
+ * regular files holding valid IDX (magic, type, rank, dimensions exactly
+ * matching the payload, nothing after it; gzip inflated), consistent with
+ * each other (as hpt_dataset_load checks), and hashed from those same open
+ * files into the fingerprint hpt_dataset_load would compute.  Nothing is
+ * kept in memory but these figures. */
+typedef struct hpt_dataset_scan {
+    char dir[4096];         // as given (canonical for NOFOLLOW)
+    int dir_fd;             // with HPT_DATASET_KEEP_FDS, else -1
+    uint64_t dir_dev, dir_ino;
+    hpt_dataset_file_id_t files[HPT_DATASET_N_FILES];   // fingerprint order
+    char fingerprint[65];
+    uint32_t n_train, n_test, rows, cols;
+} hpt_dataset_scan_t;
+
+/* Open directory dir (borrowed) read-only.  With nofollow, dir must be
+ * absolute and is walked from "/" one component at a time, each opened
+ * relative to its parent with O_DIRECTORY | O_NOFOLLOW: a symbolic link
+ * anywhere on the path is refused (-ELOOP), as are "." and "..".  Returns
+ * the fd (the caller closes it) or a negative errno with err naming the
+ * path. */
+int hpt_dataset_open_dir(const char *dir, bool nofollow, hpt_err *err);
+
+/* Validate and fingerprint the dataset in dir (borrowed) as described at
+ * hpt_dataset_scan_t, streaming each file once (1 MiB at a time).  Returns 0
+ * with *out filled (its fds open only with HPT_DATASET_KEEP_FDS; release
+ * with hpt_dataset_scan_close), or a negative errno with err naming the file
+ * and the problem: -ENOENT (missing), -ELOOP (a symbolic link, NOFOLLOW),
+ * -EINVAL (not a regular file, bad IDX, files that disagree), -EAGAIN (a
+ * file changed while it was read).  Blocking: reads every byte. */
+int hpt_dataset_scan(const char *dir, unsigned flags, hpt_dataset_scan_t *out, hpt_err *err);
+
+/* Whether the open file of id (a scan kept with HPT_DATASET_KEEP_FDS) still
+ * has the identity it was validated with (device, inode, size, mtime,
+ * ctime): one fstat.  Returns 0, -ESTALE when it changed, -EBADF when it is
+ * not open. */
+int hpt_dataset_file_check(const hpt_dataset_file_id_t *id);
+
+/* Close the fds of a scan (accepts a closed or zeroed-with-fds-at--1 one). */
+void hpt_dataset_scan_close(hpt_dataset_scan_t *sc);
+
+/* Whether the copy a scan validated is still what dir holds: the same
+ * directory, the same file names, each with its device, inode, size, mtime
+ * and ctime.  A few stat calls, no reads.  Returns 0, or -ESTALE (or the
+ * error of opening the directory) with err saying what changed. */
+int hpt_dataset_scan_check(const hpt_dataset_scan_t *sc, unsigned flags, hpt_err *err);
+
 #endif

@@ -31,6 +31,7 @@
 #define IN_CHUNK (64 * 1024)        // compressed bytes read per fread()
 #define TRAILING_COUNT_CAP (1 << 24) // stop counting trailing bytes here
 #define GROW_START (1 << 20)         // first payload buffer when the length is unproven
+#define SCAN_CHUNK (1 << 20)         // payload bytes read at a time by hpt_idx_scan_fd
 
 // A payload under the cap always fits in a size_t, even on 32-bit hosts.
 _Static_assert(HPT_IDX_MAX_BYTES <= SIZE_MAX, "HPT_IDX_MAX_BYTES must fit in size_t");
@@ -246,8 +247,11 @@ static void dims_str(const uint32_t *dims, int rank, char *buf, size_t len)
 }
 
 /* Decode one IDX file from s into *out (zeroed by the caller).  On failure
- * *out stays zeroed. */
-static int idx_decode(stream *s, hpt_idx_t *out, hpt_err *err)
+ * *out stays zeroed.  With scratch (SCAN_CHUNK bytes, borrowed) the payload
+ * is read through it and dropped: only the header, the length checks and the
+ * SHA-256 are kept (out->data stays NULL), so a file of any size is
+ * validated and hashed in constant memory. */
+static int idx_decode(stream *s, hpt_idx_t *out, uint8_t *scratch, hpt_err *err)
 {
     if (sodium_init() < 0)
         return fail(s, err, -EIO, "libsodium failed to initialise");
@@ -331,6 +335,20 @@ static int idx_decode(stream *s, hpt_idx_t *out, hpt_err *err)
         goto out;
     }
     size_t n_bytes = (size_t)prod;
+    size_t have = 0;
+    if (scratch) {
+        // Validation only: stream the payload through the scratch buffer.
+        while (have < n_bytes) {
+            size_t want = n_bytes - have < SCAN_CHUNK ? n_bytes - have : SCAN_CHUNK;
+            rc = stream_read(s, scratch, want, &got, err);
+            if (rc < 0)
+                goto out;
+            have += got;
+            if (got < want)
+                break;   // end of data
+        }
+        goto payload_read;
+    }
 
     // The header is sane: now, and only now, allocate the payload.  The
     // header may still lie about the length (a 30-byte file can declare
@@ -347,7 +365,6 @@ static int idx_decode(stream *s, hpt_idx_t *out, hpt_err *err)
         rc = fail(s, err, -ENOMEM, "out of memory for %zu bytes of data", cap);
         goto out;
     }
-    size_t have = 0;
     for (;;) {
         rc = stream_read(s, data + have, cap - have, &got, err);
         if (rc < 0)
@@ -364,6 +381,7 @@ static int idx_decode(stream *s, hpt_idx_t *out, hpt_err *err)
         data = p;
         cap = new_cap;
     }
+payload_read:
     if (have < n_bytes) {
         rc = fail(s, err, -EINVAL, "truncated: header declares %zu bytes of data, file has %zu",
                   n_bytes, have);
@@ -449,7 +467,7 @@ int hpt_idx_read(const char *path, hpt_idx_t *out, hpt_err *err)
         rc = fail(&s, err, -ENOMEM, "out of memory");
         goto out;
     }
-    rc = idx_decode(&s, out, err);
+    rc = idx_decode(&s, out, NULL, err);
 
 out:
     free(s.buf);
@@ -457,6 +475,56 @@ out:
         fclose(fp);
     if (fd >= 0)
         close(fd);
+    return rc;
+}
+
+int hpt_idx_scan_fd(int fd, const char *name, hpt_idx_t *out, hpt_err *err)
+{
+    if (!out)
+        return hpt_err_set(err, -EINVAL, "hpt_idx_scan_fd: NULL output");
+    *out = (hpt_idx_t){0};
+    stream s = {.name = name ? name : "(fd)"};
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        return fail(&s, err, -e, "cannot stat: %s", strerror(e));
+    }
+    if (!S_ISREG(st.st_mode))
+        return fail(&s, err, -EINVAL, "not a regular file (%s)",
+                    S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                    : S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISSOCK(st.st_mode) ? "a socket"
+                    : "a device");
+    /* Read through a FILE on a duplicate, from the start, so that the
+     * caller's descriptor stays open for it (pread ignores the offset). */
+    int rc;
+    FILE *fp = NULL;
+    uint8_t *scratch = NULL;
+    int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dfd < 0 || !(fp = fdopen(dfd, "rb"))) {
+        int e = errno;
+        if (dfd >= 0)
+            close(dfd);
+        return fail(&s, err, -e, "cannot read: %s", strerror(e));
+    }
+    s.fp = fp;
+    s.src_size = (uint64_t)st.st_size;
+    s.buf = malloc(IN_CHUNK);
+    scratch = malloc(SCAN_CHUNK);
+    if (!s.buf || !scratch) {
+        rc = fail(&s, err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    if (fseeko(fp, 0, SEEK_SET) != 0) {
+        int e = errno;
+        rc = fail(&s, err, -e, "cannot seek: %s", strerror(e));
+        goto out;
+    }
+    rc = idx_decode(&s, out, scratch, err);
+
+out:
+    free(scratch);
+    free(s.buf);
+    fclose(fp);
     return rc;
 }
 
@@ -469,7 +537,7 @@ int hpt_idx_parse(const char *name, const uint8_t *buf, size_t len, hpt_idx_t *o
                 .src_size = buf ? len : 0};
     if (!buf && len > 0)
         return fail(&s, err, -EINVAL, "NULL buffer of %zu bytes", len);
-    return idx_decode(&s, out, err);
+    return idx_decode(&s, out, NULL, err);
 }
 
 void hpt_idx_free(hpt_idx_t *idx)

@@ -34,6 +34,16 @@ typedef struct hpt_idx {
  * corrupt gzip, too large), -ENOMEM.  err's message starts with the path. */
 int hpt_idx_read(const char *path, hpt_idx_t *out, hpt_err *err);
 
+/* Validate the regular file open at fd (borrowed; read from its start
+ * through a duplicate, which shares and moves fd's file offset) as
+ * hpt_idx_read does, without keeping its payload: the payload streams
+ * through a 1 MiB buffer, so a file of any size costs constant memory.  On
+ * success *out has rank, dims, n_bytes and sha256 (data is NULL; hpt_idx_free
+ * accepts it).  A FIFO, socket, device or directory is refused (-EINVAL)
+ * without being read.  `name` (borrowed) is used in messages.  Errors as
+ * hpt_idx_read's. */
+int hpt_idx_scan_fd(int fd, const char *name, hpt_idx_t *out, hpt_err *err);
+
 /* Same, from an in-memory buffer (borrowed); `name` is used in messages.
  * The buffer may itself be gzip-compressed. */
 int hpt_idx_parse(const char *name, const uint8_t *buf, size_t len, hpt_idx_t *out, hpt_err *err);

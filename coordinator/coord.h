@@ -39,6 +39,8 @@ typedef struct coord_cfg {
     char bind[256];           // ZeroMQ endpoint of the ROUTER socket
     char db[1024];            // SQLite journal
     char data_dir[1024];      // where the coordinator's own datasets are ("" = default path)
+    char data_roots[4096];    // directories idx: datasets may be in, ':'-separated
+                              // ("" = data_dir, or the default path when that is "")
     char log_file[1024];      // "" = stderr only
     int log_level;            // hpt_log_level_t
     int hb_ivl_ms;            // heartbeat interval, ms
@@ -129,10 +131,6 @@ typedef struct coord_who {
 #define COORD_RETAIN_ROWS 10000
 #define COORD_RETAIN_EVENTS 50000
 
-/* Dataset fingerprints computed from the coordinator's own copies (the
- * thread pool computes them; the cache is read and written on the loop). */
-#define COORD_FP_CACHE 8
-
 typedef struct coord {
     coord_cfg_t cfg;
     coord_core_t core;            // sweeps, tasks, leases, workers (core/core.h)
@@ -171,9 +169,7 @@ typedef struct coord {
     int ev_type;                  // the type and sweep of the event coord_emit is logging
     uint64_t ev_sweep;            //   (COORD_EV_LOG and 0 for the shell's own lines)
 
-    char fp_cache_name[COORD_FP_CACHE][1024];
-    char fp_cache_fp[COORD_FP_CACHE][65];
-    int fp_cache_n;
+    struct coord_ds *ds;          // the coordinator's datasets (coord_datasets.c)
     int submits_pending;          // submissions waiting for their dataset's fingerprint
     struct submit_job *submit_jobs;   // ... their list (coord_clients.c)
 
@@ -235,20 +231,59 @@ void coord_apply(coord_t *c);
  * journal's events table and subscribers.  ev's strings are borrowed. */
 void coord_emit(coord_t *c, const coord_act_event_t *ev);
 
-/* Fingerprint of a dataset from the coordinator's own copy (cached), "" when
- * it has none; the two named datasets fall back to their pinned values.
- * Blocking (reads the files): thread pool or start-up only.  Writes fp. */
-void coord_dataset_fingerprint(const char *data_dir, const char *name, char fp[65],
-                               char *note, size_t note_len);
+// --- coord_datasets.c: names, fingerprints, dataset transfer --------------------
+// (docs/spec.md "dataset", docs/security.md "Datasets", docs/protocol.md)
 
-// coord_datasets.c (dataset transfer, docs/protocol.md)
+/* Canonicalise the data roots (cfg.data_roots, else the data dir) and set up
+ * the dataset records.  Call once before the loop runs.  Returns 0 or
+ * -ENOMEM. */
+int coord_datasets_init(coord_t *c);
+/* Close every record's files and free them (after the loop ended; accepts
+ * an uninitialised c->ds == NULL). */
+void coord_datasets_free(coord_t *c);
+
+/* The canonical name of spec's dataset into canon (len): a named dataset as
+ * it is; idx:DIR as "idx:" + realpath(DIR), which must be an absolute path
+ * inside a data root.  Loop thread (a realpath, a few lstat calls).  Returns
+ * 0, or a negative errno with msg (msg_len) saying why, naming the spec
+ * file, line, column, the field `dataset` and the path. */
+int coord_datasets_resolve(coord_t *c, const coord_spec_t *spec, char *canon, size_t len,
+                           char *msg, size_t msg_len);
+
+/* What a fingerprint job found for a dataset (borrowed by the callback). */
+typedef struct coord_ds_result {
+    const char *name;             // canonical
+    char fp[65];                  // "" when there is none (error says why)
+    char note[128];               // e.g. a named dataset's copy differs from the pinned value
+    const char *error;            // NULL unless fp is ""
+} coord_ds_result_t;
+typedef void (*coord_ds_cb)(coord_t *c, const coord_ds_result_t *r, void *ud);
+
+/* The fingerprint of canonical dataset name (borrowed): from a record that
+ * is still what is on disk (cb is called before this returns, and 0
+ * returned), else from a fingerprint job on the thread pool, shared with
+ * every other caller waiting for the same dataset (cb is called from the
+ * loop when it ends, and 1 returned).  Never from a worker.  A named dataset
+ * the coordinator has no usable copy of gets its pinned value.  Returns
+ * -ENOMEM (cb is not called) when out of memory.  Loop thread. */
+int coord_datasets_fingerprint(coord_t *c, const char *name, coord_ds_cb cb, void *ud);
+
+/* Fingerprint jobs started so far. */
+uint64_t coord_datasets_jobs_run(const coord_t *c);
+
 /* The core's offer action: w lacks the dataset of s; offer it, at most once
- * per offer interval per worker, when s is runnable and the coordinator has
- * the files. */
+ * per offer interval per worker, when s is runnable and the coordinator holds
+ * a validated copy with s's fingerprint. */
 void coord_datasets_offer(coord_t *c, coord_worker_t *w, const coord_sweep_t *s);
-/* A chunk request: served when the dataset is a queued or running sweep's,
- * refused (and logged with the peer) otherwise. */
+/* A chunk request: served from a validated copy when the dataset is a
+ * queued or running sweep's, refused (and logged with the peer) otherwise. */
 void coord_on_fetch(coord_t *c, coord_worker_t *w, const Hpt__FetchChunk *m);
+
+/* Why no worker serves s, for status and `launch --wait` (e.g. "no connected
+ * worker has dataset X with fingerprint Y; 2 workers are fetching it"), into
+ * buf (len); "" when some connected worker serves it, or s is not runnable.
+ * O(workers) only for a runnable sweep with no running task.  Loop thread. */
+void coord_datasets_waiting(coord_t *c, const coord_sweep_t *s, char *buf, size_t len);
 
 // coord_zap.c (admission and identity of connections, docs/security.md)
 typedef struct coord_zap coord_zap_t;
@@ -302,9 +337,11 @@ void coord_events_init(coord_t *c);
  * do not touch the sweeps when freed). */
 void coord_events_free(coord_t *c);
 void coord_subs_cron(coord_t *c);
-/* Fingerprint the named datasets the coordinator has (on the thread pool),
+/* Fingerprint the named datasets the coordinator has, and the datasets of
+ * the sweeps resumed from the journal (on the thread pool; coord_datasets.c),
  * so that the first launch on one need not wait for its files to be read
- * and hashed.  Call once the loop is set up. */
+ * and hashed, and resumed sweeps can be served.  Call once the loop is set
+ * up. */
 void coord_fingerprints_warm(coord_t *c);
 
 /* A sweep's summary as clients receive it (SweepInfo) with the storage its
@@ -315,6 +352,7 @@ typedef struct coord_sweep_info {
     Hpt__Param params[COORD_SPEC_MAX_PARAMS];
     Hpt__Param *pp[COORD_SPEC_MAX_PARAMS];
     char txt[COORD_SPEC_MAX_PARAMS][64];
+    char waiting[512];            // SweepInfo.waiting's storage (coord_datasets_waiting)
 } coord_sweep_info_t;
 
 /* Fill *b from s, loaded or not (an unloaded sweep answers from its

@@ -555,19 +555,18 @@ void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool c
 
 // --- requests -------------------------------------------------------------
 
-/* A submission waiting for its dataset's fingerprint, which the thread pool
- * computes from the coordinator's own copy (reading and hashing ~55 MB for
- * MNIST would stall the loop for a second). */
+/* A submission waiting for its dataset's fingerprint, which a thread-pool
+ * job computes from the coordinator's own copy (coord_datasets.c; reading
+ * and hashing ~55 MB for MNIST would stall the loop for a second). */
 typedef struct submit_job {
-    uv_work_t req;
     coord_t *c;
     hpt_peer_id_t peer;
     coord_who_t who;              // the submitter: the sweep's owner and its quota
     uint64_t req_id;
     char *text, *path;
-    char dataset[1024], data_dir[1024];
-    char fp[65], note[128];
-    bool cached;
+    char dataset[1024];           // canonical (coord_datasets_resolve)
+    char typed[1024];             // as the spec says, for messages
+    int line, col;                // of the spec's dataset value
     struct submit_job *next;      // coord_t.submit_jobs while waiting
 } submit_job_t;
 
@@ -576,80 +575,6 @@ static void submit_job_free(submit_job_t *j)
     free(j->text);
     free(j->path);
     free(j);
-}
-
-static void fp_cache_put(coord_t *c, const char *name, const char *fp)
-{
-    if (!fp[0])
-        return;
-    int i = c->fp_cache_n < COORD_FP_CACHE ? c->fp_cache_n++ : 0;
-    snprintf(c->fp_cache_name[i], sizeof c->fp_cache_name[0], "%s", name);
-    memcpy(c->fp_cache_fp[i], fp, 65);
-}
-
-static bool fp_cache_get(const coord_t *c, const char *name, char fp[65])
-{
-    for (int i = 0; i < c->fp_cache_n; i++)
-        if (strcmp(c->fp_cache_name[i], name) == 0) {
-            memcpy(fp, c->fp_cache_fp[i], 65);
-            return true;
-        }
-    return false;
-}
-
-/* A fingerprint read a whole dataset (55 MB for full MNIST) in a thread
- * pool thread's heap; glibc keeps such freed memory, so give it back or the
- * coordinator's RSS keeps it for good. */
-static void fingerprint_trim(void)
-{
-#ifdef __GLIBC__
-    malloc_trim(0);
-#endif
-}
-
-typedef struct warm_job {
-    uv_work_t req;
-    coord_t *c;
-    char name[64], data_dir[1024];
-    char fp[65], note[128];
-} warm_job_t;
-
-static void warm_work(uv_work_t *req)
-{
-    warm_job_t *j = req->data;
-    coord_dataset_fingerprint(j->data_dir, j->name, j->fp, j->note, sizeof j->note);
-}
-
-static void warm_after(uv_work_t *req, int status)
-{
-    warm_job_t *j = req->data;
-    char have[65];
-    /* A copy that differs from the pinned fingerprint is left for the first
-     * submission, which computes it again and logs why. */
-    if (status == 0 && j->fp[0] && !j->note[0] && !fp_cache_get(j->c, j->name, have))
-        fp_cache_put(j->c, j->name, j->fp);
-    free(j);
-    fingerprint_trim();
-}
-
-void coord_fingerprints_warm(coord_t *c)
-{
-    for (int i = 0; hpt_dataset_names[i]; i++) {
-        char dir[1024];
-        hpt_err err = {0};
-        const char *dd = c->cfg.data_dir[0] ? c->cfg.data_dir : NULL;
-        if (hpt_dataset_find(hpt_dataset_names[i], dd, dir, sizeof dir, &err) < 0)
-            continue;   // not here: a submission falls back to the pinned value
-        warm_job_t *j = calloc(1, sizeof *j);
-        if (!j)
-            return;
-        j->c = c;
-        j->req.data = j;
-        snprintf(j->name, sizeof j->name, "%s", hpt_dataset_names[i]);
-        snprintf(j->data_dir, sizeof j->data_dir, "%s", c->cfg.data_dir);
-        if (uv_queue_work(c->loop, &j->req, warm_work, warm_after) < 0)
-            free(j);
-    }
 }
 
 /* A commit an acknowledgement waited for failed: the core's memory now holds
@@ -668,7 +593,7 @@ static void journal_stop(coord_t *c)
  * logged (at most five lines a minute per connection).  Active sweeps are
  * counted in the core, where a submission lands; in_flight_too adds the
  * submissions still waiting for their dataset's fingerprint (on_submit's
- * early check; the final one, in submit_finish, counts what has landed). */
+ * early check; the final one, in submit_fp_done, counts what has landed). */
 static int quota_check(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id,
                        const coord_who_t *who, size_t spec_bytes, bool in_flight_too)
 {
@@ -703,43 +628,49 @@ static int quota_check(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id,
     return rc;
 }
 
-/* Queue the sweep in the core and acknowledge it with its id. */
-static void submit_finish(submit_job_t *j)
+/* The fingerprint is known (or known to be missing): queue the sweep in the
+ * core and acknowledge it with its id.  Called once per submission, from
+ * coord_datasets_fingerprint (at once, or when its job ends).  Frees j. */
+static void submit_fp_done(coord_t *c, const coord_ds_result_t *res, void *ud)
 {
-    coord_t *c = j->c;
+    submit_job_t *j = ud;
     hpt_err err = {0};
     coord_sweep_t *s = NULL;
-    if (!j->cached) {
-        fp_cache_put(c, j->dataset, j->fp);
-        char note[400], qd[1100], qn[900];
-        snprintf(note, sizeof note, "%s%s", j->note,
-                 j->fp[0] ? "" : "; its fingerprint will be taken from the first worker that "
-                                 "has it");
-        if (j->note[0])
-            hpt_log(j->fp[0] ? HPT_LOG_WARN : HPT_LOG_INFO, "sched",
-                    j->fp[0] ? "the coordinator's copy of a named dataset differs from the "
-                               "pinned one"
-                             : "dataset not available on the coordinator",
-                    "dataset=%s fingerprint=%.12s note=%s",
-                    hpt_log_quote(j->dataset, qd, sizeof qd), j->fp[0] ? j->fp : "unknown",
-                    hpt_log_quote(note, qn, sizeof qn));
-    }
+    c->submits_pending--;
+    for (submit_job_t **pp = &c->submit_jobs; *pp; pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
     if (c->stopping) {
         reply_error(c, &j->peer, j->req_id, 1, "the coordinator is stopping");
-        return;
+        goto out;
+    }
+    if (!res->fp[0]) {
+        /* No fingerprint but the coordinator's own: a dataset it cannot
+         * read and validate is refused here, not left for a worker to
+         * define. */
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s:%d:%d: dataset: %s: the coordinator cannot use it: %s",
+                 j->path, j->line, j->col, j->typed, res->error ? res->error : "unknown error");
+        char q[2100], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(j->path, qp, sizeof qp), hpt_log_quote(msg, q, sizeof q));
+        reply_error(c, &j->peer, j->req_id, 2, msg);
+        goto out;
     }
     /* Again, now that the submissions that were in flight with this one
      * have landed (each in turn, on this thread): this check is exact. */
     if (quota_check(c, &j->peer, j->req_id, &j->who, strlen(j->text), false) < 0)
-        return;
-    int rc = coord_core_submit_owned(&c->core, coord_now(), j->text, j->path, j->fp,
-                                     j->who.principal, &s, &err);
+        goto out;
+    int rc = coord_core_submit_ds(&c->core, coord_now(), j->text, j->path, j->dataset, res->fp,
+                                  j->who.principal, &s, &err);
     if (rc < 0) {
         char q[300], qp[300];
         hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
                 hpt_log_quote(j->path, qp, sizeof qp), hpt_log_quote(err.msg, q, sizeof q));
         reply_error(c, &j->peer, j->req_id, 2, err.msg);
-        return;
+        goto out;
     }
     uint64_t id = s->id;
     coord_apply(c);
@@ -750,12 +681,12 @@ static void submit_finish(submit_job_t *j)
         hpt_log(HPT_LOG_ERROR, "store", "cannot journal a new sweep", "error=\"%s\"", ferr.msg);
         reply_error(c, &j->peer, j->req_id, 1, "the coordinator cannot write its journal");
         journal_stop(c);
-        return;
+        goto out;
     }
     s = coord_sweep_find(&c->core, id);
     if (!s) {
         reply_error(c, &j->peer, j->req_id, 1, "the sweep vanished before its acknowledgement");
-        return;
+        goto out;
     }
     Hpt__SubmitReply r = HPT__SUBMIT_REPLY__INIT;
     r.sweep = s->id;
@@ -769,29 +700,8 @@ static void submit_finish(submit_job_t *j)
     out.body_case = HPT__ENVELOPE__BODY_SUBMIT_REPLY;
     out.submit_reply = &r;
     reply(c, &j->peer, j->req_id, &out);
-}
-
-static void submit_work(uv_work_t *req)
-{
-    submit_job_t *j = req->data;
-    coord_dataset_fingerprint(j->data_dir, j->dataset, j->fp, j->note, sizeof j->note);
-}
-
-static void submit_after(uv_work_t *req, int status)
-{
-    submit_job_t *j = req->data;
-    j->c->submits_pending--;
-    for (submit_job_t **pp = &j->c->submit_jobs; *pp; pp = &(*pp)->next)
-        if (*pp == j) {
-            *pp = j->next;
-            break;
-        }
-    if (status < 0)
-        reply_error(j->c, &j->peer, j->req_id, 1, "the submission was cancelled");
-    else
-        submit_finish(j);
+out:
     submit_job_free(j);
-    fingerprint_trim();
 }
 
 static void on_submit(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who,
@@ -813,6 +723,17 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *
         reply_error(c, peer, env->req_id, 2, err.msg);
         return;
     }
+    /* idx:DIR is canonicalised and confined to the data roots before
+     * anything reads it. */
+    char canon[1024], msg[2048];
+    if (coord_datasets_resolve(c, spec, canon, sizeof canon, msg, sizeof msg) < 0) {
+        char q[2100], qp[300];
+        hpt_log(HPT_LOG_INFO, "clients", "spec rejected", "path=%s error=%s",
+                hpt_log_quote(path, qp, sizeof qp), hpt_log_quote(msg, q, sizeof q));
+        reply_error(c, peer, env->req_id, 2, msg);
+        coord_spec_destroy(&spec);
+        return;
+    }
     submit_job_t *j = calloc(1, sizeof *j);
     if (j) {
         j->c = c;
@@ -821,9 +742,10 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *
         j->req_id = env->req_id;
         j->text = strdup(env->submit->spec);
         j->path = strdup(path);
-        snprintf(j->dataset, sizeof j->dataset, "%s", spec->dataset);
-        snprintf(j->data_dir, sizeof j->data_dir, "%s", c->cfg.data_dir);
-        j->req.data = j;
+        snprintf(j->dataset, sizeof j->dataset, "%s", canon);
+        snprintf(j->typed, sizeof j->typed, "%s", spec->dataset);
+        j->line = spec->dataset_line;
+        j->col = spec->dataset_col;
     }
     coord_spec_destroy(&spec);
     if (!j || !j->text || !j->path) {
@@ -832,21 +754,17 @@ static void on_submit(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *
         reply_error(c, peer, env->req_id, 1, "out of memory");
         return;
     }
-    if (fp_cache_get(c, j->dataset, j->fp)) {
-        j->cached = true;
-        submit_finish(j);
-        submit_job_free(j);
-        return;
-    }
-    if (uv_queue_work(c->loop, &j->req, submit_work, submit_after) < 0) {
-        submit_work(&j->req);   // no thread pool: compute it here
-        submit_finish(j);
-        submit_job_free(j);
-        return;
-    }
+    /* In flight (for the quotas) until submit_fp_done, which may run before
+     * coord_datasets_fingerprint returns. */
     c->submits_pending++;
     j->next = c->submit_jobs;
     c->submit_jobs = j;
+    if (coord_datasets_fingerprint(c, j->dataset, submit_fp_done, j) < 0) {
+        c->submits_pending--;
+        c->submit_jobs = j->next;
+        submit_job_free(j);
+        reply_error(c, peer, env->req_id, 1, "out of memory");
+    }
 }
 
 /* Bytes a length-delimited field of `len` bytes takes in its message: a
@@ -897,6 +815,9 @@ static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
             break;
         }
         coord_sweep_info_fill(s, &bufs[k], false);
+        coord_datasets_waiting(c, s, bufs[k].waiting, sizeof bufs[k].waiting);
+        if (bufs[k].waiting[0])
+            bufs[k].info.waiting = bufs[k].waiting;
         size_t b = field_bytes(hpt__sweep_info__get_packed_size(&bufs[k].info));
         if (k > 0 && used + b > budget) {   // the first always goes: the page makes progress
             r.more = true;

@@ -53,6 +53,10 @@ static const hpt_config_opt_t opts[] = {
     STR(db, "FILE", "SQLite journal of sweeps, trials, tasks, results, workers and events"),
     STR(data_dir, "DIR", "directory of the coordinator's datasets, used for fingerprints "
                          "(empty: data, then the system data dir)"),
+    STR(data_roots, "DIR[:DIR]...", "directories a spec's idx:DIR may name (after realpath, "
+                                    "no symbolic links); the coordinator reads and serves "
+                                    "nothing outside them (empty: data_dir, or its default "
+                                    "search path)"),
     STR(log_file, "FILE", "also append log lines here (reopened on SIGHUP); empty: stderr only"),
     HPT_CONFIG_ENUM_OPT(coord_cfg_t, log_level, hpt_config_log_levels, "LEVEL",
                         "debug | info | warn | error"),

@@ -11,20 +11,16 @@
  *   - OFFER: a dataset offer to a worker (coord_datasets.c);
  *   - TIMER: the real daemon ticks on a fixed period (hb_ivl/2), which is
  *     never later than the core asks; only the simulator uses it.
- * Also the dataset fingerprint of a submitted sweep, computed from the
- * coordinator's own copy (blocking: coord_clients.c runs it on the thread
- * pool).
+ * (Dataset fingerprints, which were computed here, are coord_datasets.c's.)
  */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 #include <zmq.h>
 
 #include "coord.h"
-#include "dataset.h"
 #include "log.h"
 
 double coord_now(void)
@@ -168,91 +164,4 @@ void coord_apply(coord_t *c)
             coord_core_unroutable(k, now, &gone[g]);
         n_gone = 0;
     }
-}
-
-// --- dataset fingerprints -------------------------------------------------------
-
-/* The fingerprint of the dataset in dir, its four files hashed as they are
- * read (and inflated, for .gz) in 1 MiB chunks, so that checking a copy of
- * full MNIST against its pinned value neither holds 55 MB nor parses it.
- * Returns 0, or -1 when a file cannot be read. */
-static int fingerprint_stream(const char *dir, char fp[65])
-{
-    if (sodium_init() < 0)
-        return -1;
-    uint8_t digests[32 * HPT_DATASET_N_FILES];
-    uint8_t *buf = malloc(1 << 20);
-    if (!buf)
-        return -1;
-    int rc = 0;
-    for (int i = 0; i < HPT_DATASET_N_FILES && rc == 0; i++) {
-        char path[4096];
-        gzFile f = NULL;
-        if (hpt_dataset_file_path(dir, i, path, sizeof path) < 0 ||
-            !(f = gzopen(path, "rb"))) {
-            rc = -1;
-            break;
-        }
-        crypto_hash_sha256_state st;
-        crypto_hash_sha256_init(&st);
-        int got;
-        while ((got = gzread(f, buf, 1 << 20)) > 0)
-            crypto_hash_sha256_update(&st, buf, (size_t)got);
-        if (got < 0)
-            rc = -1;
-        gzclose(f);
-        crypto_hash_sha256_final(&st, digests + 32 * i);
-    }
-    free(buf);
-    if (rc == 0) {
-        uint8_t d[32];
-        crypto_hash_sha256(d, digests, sizeof digests);
-        for (int i = 0; i < 32; i++)
-            snprintf(fp + 2 * i, 3, "%02x", d[i]);
-    }
-    return rc;
-}
-
-void coord_dataset_fingerprint(const char *data_dir, const char *name, char fp[65], char *note,
-                               size_t note_len)
-{
-    /* The named datasets are pinned by deploy/fetch-data.sh, so their
-     * fingerprints are known even to a coordinator without the files; a
-     * worker cannot talk a sweep into another copy. */
-    static const char *const known[][2] = {
-        {"mnist", "e9914cff2ade526da2ab1ac60c072f9173cc53e35b9411692de8207cb1b9009d"},
-        {"mnist-10k", "6003ea9d5f0cea4cba0ad3dc4165ad97219539e48a8e35eead7a0766538ddab6"},
-        {"fashion-mnist", "4d8e31d2057f6f938ff47097ba334038e7aafbaf24b67665d2dd1ecda01730a3"},
-    };
-    fp[0] = '\0';
-    note[0] = '\0';
-    /* A copy whose bytes hash to the pinned value is that dataset: no need
-     * to load it.  Anything else is loaded (and so validated) below. */
-    char dir[4096], quick[65];
-    hpt_err ferr = {0};
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(name, known[i][0]) == 0 &&
-            hpt_dataset_find(name, data_dir && data_dir[0] ? data_dir : NULL, dir, sizeof dir,
-                             &ferr) == 0 &&
-            fingerprint_stream(dir, quick) == 0 && strcmp(quick, known[i][1]) == 0) {
-            memcpy(fp, quick, 65);
-            return;
-        }
-    hpt_dataset_t *ds = NULL;
-    hpt_err err = {0};
-    if (hpt_dataset_load(&ds, name, data_dir && data_dir[0] ? data_dir : NULL, &err) == 0) {
-        memcpy(fp, ds->fingerprint, 65);
-        hpt_dataset_destroy(&ds);
-        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-            if (strcmp(name, known[i][0]) == 0 && strcmp(fp, known[i][1]) != 0)
-                snprintf(note, note_len, "differs from the pinned fingerprint %.12s",
-                         known[i][1]);
-        return;
-    }
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(name, known[i][0]) == 0) {
-            memcpy(fp, known[i][1], 65);
-            return;
-        }
-    snprintf(note, note_len, "not available on the coordinator");
 }

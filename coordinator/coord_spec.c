@@ -1456,6 +1456,8 @@ static int parse_dataset(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
                        ", idx:/path/to/dir)", describe(n, dsc, sizeof dsc));
     }
     snprintf(spec->dataset, sizeof spec->dataset, "%s", s);
+    spec->dataset_line = n ? n->line : 1;
+    spec->dataset_col = n ? n->col : 1;
     return 0;
 }
 

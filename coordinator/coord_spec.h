@@ -158,6 +158,7 @@ typedef struct coord_spec {
     char path[512];              // file name given to the parser, for messages
     char name[128];              // name:, default "sweep"
     char dataset[1024];          // dataset:, required
+    int dataset_line, dataset_col;   // where its value is (1-based), for the shell's messages
     hpt_metric_t metric;         // metric.name, default accuracy
     bool maximize;               // metric.goal, default per metric
     coord_method_t method;       // method:, required

@@ -23,7 +23,7 @@ static const char schema[] =
     "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, path TEXT, spec TEXT NOT NULL,"
     "  priority INTEGER NOT NULL, state TEXT NOT NULL, created REAL, started REAL,"
     "  finished REAL, fingerprint TEXT, error TEXT, best_trial INTEGER,"
-    "  refit_score REAL, refit_accuracy REAL, owner TEXT);"
+    "  refit_score REAL, refit_accuracy REAL, owner TEXT, dataset TEXT);"
     "CREATE TABLE IF NOT EXISTS trials("
     "  sweep INTEGER NOT NULL, trial INTEGER NOT NULL, params TEXT NOT NULL,"
     "  state TEXT NOT NULL, mean REAL, std REAL, error TEXT, obs_before INTEGER,"
@@ -95,7 +95,8 @@ enum {
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_SWEEP_ADD] = "INSERT INTO sweeps(id, name, path, spec, priority, state, created, "
-                     "fingerprint, owner) VALUES(?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8)",
+                     "fingerprint, owner, dataset) VALUES(?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, "
+                     "?9)",
     [ST_SWEEP_STATE_START] = "UPDATE sweeps SET state = ?2, started = ?3 WHERE id = ?1",
     [ST_SWEEP_STATE_END] = "UPDATE sweeps SET state = ?2, finished = ?3, error = ?4 WHERE id = ?1",
     [ST_SWEEP_STATE] = "UPDATE sweeps SET state = ?2 WHERE id = ?1",
@@ -234,6 +235,9 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
                  NULL, NULL);
     sqlite3_exec(s->db, "ALTER TABLE tasks ADD COLUMN n_eval INTEGER", NULL, NULL, NULL);
     sqlite3_exec(s->db, "ALTER TABLE tasks ADD COLUMN resumed_from INTEGER", NULL, NULL, NULL);
+    /* Journals from before canonical dataset names: their sweeps use the
+     * spec's dataset as typed. */
+    sqlite3_exec(s->db, "ALTER TABLE sweeps ADD COLUMN dataset TEXT", NULL, NULL, NULL);
     /* Journals from before typed events: their rows keep a NULL type. */
     sqlite3_exec(s->db, "ALTER TABLE events ADD COLUMN type TEXT", NULL, NULL, NULL);
     /* Journals from before session secrets: their workers have none, so
@@ -365,12 +369,16 @@ void coord_store_rollback(coord_store_t *s)
     s->failed = 0;
 }
 
+static int sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
+                     const char *spec_text, int priority, double created,
+                     const char *fingerprint, const char *owner, const char *dataset);
+
 int coord_store_apply(coord_store_t *s, const coord_jrec_t *j)
 {
     switch (j->kind) {
     case COORD_J_SWEEP_ADD:
-        return coord_store_sweep_add_owned(s, j->sweep, j->name, j->path, j->text, j->priority,
-                                           j->ts, j->fingerprint, j->owner);
+        return sweep_add(s, j->sweep, j->name, j->path, j->text, j->priority, j->ts,
+                         j->fingerprint, j->owner, j->dataset);
     case COORD_J_SWEEP_DELETE: return coord_store_sweep_delete(s, j->sweep);
     case COORD_J_SWEEP_STATE: return coord_store_sweep_state(s, j->sweep, j->state, j->ts, j->error);
     case COORD_J_SWEEP_REFIT:
@@ -495,17 +503,11 @@ static void bind_real(sqlite3_stmt *st, int i, double v)
         sqlite3_bind_null(st, i);
 }
 
-int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
-                          const char *spec_text, int priority, double created,
-                          const char *fingerprint)
-{
-    return coord_store_sweep_add_owned(s, id, name, path, spec_text, priority, created,
-                                       fingerprint, NULL);
-}
-
-int coord_store_sweep_add_owned(coord_store_t *s, uint64_t id, const char *name,
-                                const char *path, const char *spec_text, int priority,
-                                double created, const char *fingerprint, const char *owner)
+/* A sweeps row: who submitted it (owner, NULL: unknown) and its canonical
+ * dataset name (NULL: the spec's), both read back at resume. */
+static int sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
+                     const char *spec_text, int priority, double created,
+                     const char *fingerprint, const char *owner, const char *dataset)
 {
     sqlite3_stmt *st = begin(s, ST_SWEEP_ADD);
     if (!st)
@@ -518,7 +520,22 @@ int coord_store_sweep_add_owned(coord_store_t *s, uint64_t id, const char *name,
     bind_real(st, 6, created);
     bind_text(st, 7, fingerprint);
     bind_text(st, 8, owner);
+    bind_text(st, 9, dataset);
     return run(s, st);
+}
+
+int coord_store_sweep_add(coord_store_t *s, uint64_t id, const char *name, const char *path,
+                          const char *spec_text, int priority, double created,
+                          const char *fingerprint)
+{
+    return sweep_add(s, id, name, path, spec_text, priority, created, fingerprint, NULL, NULL);
+}
+
+int coord_store_sweep_add_owned(coord_store_t *s, uint64_t id, const char *name,
+                                const char *path, const char *spec_text, int priority,
+                                double created, const char *fingerprint, const char *owner)
+{
+    return sweep_add(s, id, name, path, spec_text, priority, created, fingerprint, owner, NULL);
 }
 
 int coord_store_sweep_delete(coord_store_t *s, uint64_t id)
@@ -916,7 +933,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
                            "m.best_values, m.tasks_total, m.tasks_done, m.tasks_failed, "
                            "m.trials_done, m.trials_failed, m.epochs_trained, m.epochs_scratch, "
                            "m.results_gen, m.has_refit, m.refit_score, m.refit_accuracy, "
-                           "m.refit_n_test, w.owner FROM sweeps w "
+                           "m.refit_n_test, w.owner, w.dataset FROM sweeps w "
                            "LEFT JOIN sweep_summaries m ON m.sweep = w.id ORDER BY w.id",
                            -1, &q, NULL) != SQLITE_OK)
         return -EIO;
@@ -935,6 +952,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
             .finished = col_real(q, 9),
             .error = col_text(q, 10),
             .owner = col_text(q, 30),
+            .dataset = col_text(q, 31),
         };
         coord_jsum_t sum = {0};
         if (sqlite3_column_type(q, 11) != SQLITE_NULL) {

@@ -632,6 +632,10 @@ int main(int argc, char **argv)
     }
     coord_core_set_ids(&c.core, max_sweep, max_task, gen << COORD_STORE_ID_SHIFT);
     coord_events_init(&c);
+    if (coord_datasets_init(&c) < 0) {
+        hpt_log(HPT_LOG_ERROR, "coordinator", "out of memory", "%s", "");
+        goto done;
+    }
     coord_journal_reader_t rd = coord_store_reader(c.store);
     int resumed = coord_core_resume(&c.core, coord_now(), &rd, &err);
     coord_apply(&c);
@@ -765,6 +769,7 @@ done:
     inbox_free(&c);   // worker messages not handled before the stop: their
                       // leases are journaled and resume as orphans
     coord_events_free(&c);
+    coord_datasets_free(&c);
     coord_core_free(&c.core);
     coord_store_close(&c.store);
     coord_zap_destroy(&c.zap);   // its sockets, before the context ends

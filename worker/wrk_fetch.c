@@ -1,9 +1,27 @@
 /*
  * wrk_fetch.c: fetching a dataset from the coordinator; see wrk_fetch.h.
  *
- * States: IDLE (no transfer), RUNNING (requests out, chunks being written),
- * VERIFYING (all bytes on disk; fsync, rename, load and fingerprint on a
- * thread-pool thread).  In RUNNING, rx_* is the next byte expected (file
+ * States: IDLE (no transfer), WAITING (another process holds the fetch lock
+ * of the dataset's directory: it is fetching the same dataset into the same
+ * data dir; the tick tries the lock again), RUNNING (requests out, chunks
+ * being written), VERIFYING (all bytes on disk; fsync, rename, load and
+ * fingerprint on a thread-pool thread).
+ *
+ * Sharing a data dir (the quick start runs two workers on one): every
+ * transfer holds an exclusive flock(2) on DIR/.fetch.lock from the offer
+ * until its verification ended, taken without blocking (LOCK_NB).  A worker
+ * that finds it taken waits, polling the lock from its housekeeping tick
+ * (the loop never blocks), and then looks at what the holder left: final
+ * files of the offered sizes are verified (loaded and fingerprinted) without
+ * a transfer; anything else is fetched, resuming from the longest partial
+ * file there.  Partial files carry the writer's pid and a random suffix
+ * (FILE.partial.PID.RAND), so even without a working lock (a network file
+ * system) two writers never write one file; the lock holder adopts a
+ * leftover partial by renaming it to its own name, and the rename to the
+ * final name is atomic, after which the whole copy is loaded and its
+ * fingerprint checked again.
+ *
+ * In RUNNING, rx_* is the next byte expected (file
  * index and offset: bytes before it are on disk) and tx_* the next byte to
  * ask for; the requests between them are in flight.  Chunks arrive in the
  * order they were asked for (one connection, one ROUTER pipe), so a chunk
@@ -19,8 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "log.h"
 
@@ -29,11 +51,20 @@
 #define N_FILES HPT_DATASET_N_FILES
 #define MAX_VERIFY_FAILURES 2      // a copy that fails twice is given up on
 #define GIVE_UP_MS (10 * 60 * 1000)  // offers of a given-up dataset are ignored this long
+#define LOCK_NAME ".fetch.lock"      // in the dataset's directory
+#define PARTIAL ".partial"           // FILE.partial (older builds) or FILE.partial.PID.RAND
+#define WAIT_LOG_MS (60 * 1000)      // a worker waiting for another's fetch says so this often
 
-typedef enum fetch_state { FETCH_IDLE, FETCH_RUNNING, FETCH_VERIFYING } fetch_state_t;
+typedef enum fetch_state {
+    FETCH_IDLE,
+    FETCH_WAITING,
+    FETCH_RUNNING,
+    FETCH_VERIFYING
+} fetch_state_t;
 
 typedef struct fetch_file {
     char name[64];     // base name from the offer (validated: BASE or BASE.gz)
+    char part[96];     // this process's partial file: NAME.partial.PID.RAND
     uint64_t size;     // bytes, from the offer
     uint64_t have;     // bytes on disk (final or partial)
     bool final;        // the final file is there (with the offer's size)
@@ -62,6 +93,8 @@ struct wrk_fetch {
     int credit;                    // requests that may still be sent
     uint64_t xfer;                 // id of the current window
     int fd;                        // the partial file of rx_file, or -1
+    int lock_fd;                   // DIR/.fetch.lock, flocked while not IDLE (else -1)
+    uint64_t wait_logged;          // uv_now() the WAITING state was last logged
     uint64_t last_rx;              // uv_now() of the last chunk or window start
     uint64_t next_req;             // uv_now() the rate limit allows the next request
     int failures;                  // verifications failed for this offer
@@ -152,10 +185,10 @@ static int open_partial(wrk_fetch_t *f)
     if (f->rx_file >= N_FILES)
         return 0;
     char path[PATH_LEN];
-    int rc = join(path, f->dir, f->files[f->rx_file].name, ".partial");
+    int rc = join(path, f->dir, f->files[f->rx_file].part, "");
     if (rc < 0)
         return rc;
-    f->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    f->fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     return f->fd < 0 ? -errno : 0;
 }
 
@@ -167,6 +200,30 @@ static int next_incomplete(const wrk_fetch_t *f, int i)
     return i;
 }
 
+/* Whether dir entry `entry` is a partial file of file name `name`: NAME.partial
+ * (older builds) or NAME.partial.SUFFIX. */
+static bool is_partial_of(const char *entry, const char *name)
+{
+    size_t n = strlen(name), p = strlen(PARTIAL);
+    return strncmp(entry, name, n) == 0 && strncmp(entry + n, PARTIAL, p) == 0 &&
+           (entry[n + p] == '\0' || entry[n + p] == '.');
+}
+
+/* Remove the partial files of file i but `keep` (a name in the directory, or
+ * NULL).  Called with the lock held: no other process is writing them. */
+static void remove_partials(wrk_fetch_t *f, int i, const char *keep)
+{
+    DIR *d = opendir(f->dir);
+    if (!d)
+        return;
+    char path[PATH_LEN];
+    for (struct dirent *e; (e = readdir(d));)
+        if (is_partial_of(e->d_name, f->files[i].name) && (!keep || strcmp(e->d_name, keep)) &&
+            join(path, f->dir, e->d_name, "") == 0)
+            unlink(path);
+    closedir(d);
+}
+
 /* Delete the offered files (final and partial) from the directory. */
 static void delete_files(wrk_fetch_t *f)
 {
@@ -174,11 +231,39 @@ static void delete_files(wrk_fetch_t *f)
     for (int i = 0; i < N_FILES; i++) {
         if (join(path, f->dir, f->files[i].name, "") == 0)
             unlink(path);
-        if (join(path, f->dir, f->files[i].name, ".partial") == 0)
-            unlink(path);
+        remove_partials(f, i, NULL);
         f->files[i].have = 0;
         f->files[i].final = false;
     }
+}
+
+/* Take the fetch lock of f->dir without blocking.  Returns 1 when taken, 0
+ * when another process holds it, or -errno. */
+static int lock_take(wrk_fetch_t *f)
+{
+    if (f->lock_fd < 0) {
+        char path[PATH_LEN];
+        int rc = join(path, f->dir, LOCK_NAME, "");
+        if (rc < 0)
+            return rc;
+        f->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (f->lock_fd < 0)
+            return -errno;
+    }
+    while (flock(f->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR)
+            continue;
+        return errno == EWOULDBLOCK ? 0 : -errno;
+    }
+    return 1;
+}
+
+/* Release the lock (closing the file releases it). */
+static void lock_release(wrk_fetch_t *f)
+{
+    if (f->lock_fd >= 0)
+        close(f->lock_fd);
+    f->lock_fd = -1;
 }
 
 static void give_up(wrk_fetch_t *f)
@@ -186,12 +271,14 @@ static void give_up(wrk_fetch_t *f)
     snprintf(f->gave_up, sizeof f->gave_up, "%s", f->dataset);
     memcpy(f->gave_up_fp, f->fp, sizeof f->gave_up_fp);
     f->gave_up_until = uv_now(f->loop) + GIVE_UP_MS;
+    lock_release(f);
 }
 
-/* End the transfer (what is on disk stays). */
+/* End the transfer (what is on disk stays) and let other processes at it. */
 static void to_idle(wrk_fetch_t *f)
 {
     close_fd(f);
+    lock_release(f);
     f->state = FETCH_IDLE;
 }
 
@@ -224,17 +311,38 @@ static int scan_files(wrk_fetch_t *f, hpt_err *err)
             f->bytes_on_disk += ff->size;
             continue;
         }
-        join(path, f->dir, ff->name, ".partial");
-        if (stat(path, &st) == 0) {
-            if ((uint64_t)st.st_size > ff->size) {
-                // Longer than the file: not ours to resume; start it over.
-                if (truncate(path, 0) != 0)
-                    return hpt_err_set(err, -errno, "%s: cannot truncate: %s", path,
-                                       strerror(errno));
-            } else {
-                ff->have = (uint64_t)st.st_size;
-                f->bytes_on_disk += ff->have;
+        /* Partial files left by a process that stopped (or by our own
+         * earlier transfer): the lock is ours, so nobody writes them now.
+         * Resume from the longest that is not longer than the file, under
+         * our own name; the rest go. */
+        char best[256] = "";
+        uint64_t best_size = 0;
+        DIR *d = opendir(f->dir);
+        if (!d)
+            return hpt_err_set(err, -errno, "%s: %s", f->dir, strerror(errno));
+        for (struct dirent *e; (e = readdir(d));) {
+            if (!is_partial_of(e->d_name, ff->name) || join(path, f->dir, e->d_name, "") < 0 ||
+                lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+                continue;
+            if ((uint64_t)st.st_size <= ff->size &&
+                (!best[0] || (uint64_t)st.st_size > best_size)) {
+                snprintf(best, sizeof best, "%s", e->d_name);
+                best_size = (uint64_t)st.st_size;
             }
+        }
+        closedir(d);
+        remove_partials(f, i, best[0] ? best : NULL);
+        if (best[0] && strcmp(best, ff->part) != 0) {
+            char to[PATH_LEN];
+            if (join(path, f->dir, best, "") == 0 && join(to, f->dir, ff->part, "") == 0 &&
+                rename(path, to) != 0) {
+                unlink(path);
+                best[0] = '\0';
+            }
+        }
+        if (best[0]) {
+            ff->have = best_size;
+            f->bytes_on_disk += ff->have;
         }
     }
     return 0;
@@ -342,7 +450,7 @@ static void verify_work(uv_work_t *req)
     for (int i = 0; i < N_FILES && f->vrc == 0; i++) {
         if (f->files[i].final)
             continue;
-        join(part, f->dir, f->files[i].name, ".partial");
+        join(part, f->dir, f->files[i].part, "");
         join(final, f->dir, f->files[i].name, "");
         int fd = open(part, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fsync(fd) != 0 || rename(part, final) != 0)
@@ -370,11 +478,13 @@ static void verify_after(uv_work_t *req, int status)
     f->ds = NULL;
     f->state = FETCH_IDLE;
     if (f->stopped || status == UV_ECANCELED) {
+        lock_release(f);
         hpt_dataset_destroy(&ds);
         return;
     }
     char why[HPT_ERR_MSG_LEN + 160];
     if (f->vrc == 0 && strcmp(ds->fingerprint, f->fp) == 0) {
+        lock_release(f);   // the copy is final and verified: others may load it
         double secs = (double)(uv_now(f->loop) - f->t0) * 1e-3;
         snprintf(ds->name, sizeof ds->name, "%s", f->dataset);
         hpt_log(HPT_LOG_INFO, COMP, "dataset fetched", "dataset=%s fingerprint=%s dir=%s "
@@ -424,7 +534,7 @@ static void start_verify(wrk_fetch_t *f)
     if (rc < 0) {
         hpt_log(HPT_LOG_ERROR, COMP, "cannot verify the dataset", "dataset=%s error=\"%s\"",
                 f->dataset, hpt_strerror(rc));
-        f->state = FETCH_IDLE;
+        to_idle(f);
     }
 }
 
@@ -449,6 +559,7 @@ int wrk_fetch_new(wrk_fetch_t **out, uv_loop_t *loop, const wrk_fetch_opts_t *op
     f->done = done;
     f->ud = ud;
     f->fd = -1;
+    f->lock_fd = -1;
     // Any start will do: xfer only has to differ between windows.
     f->xfer = uv_hrtime() << 16;
     *out = f;
@@ -461,6 +572,7 @@ void wrk_fetch_destroy(wrk_fetch_t **p)
         return;
     wrk_fetch_t *f = *p;
     close_fd(f);
+    lock_release(f);
     hpt_dataset_destroy(&f->ds);
     free(f);
     *p = NULL;
@@ -469,6 +581,27 @@ void wrk_fetch_destroy(wrk_fetch_t **p)
 const char *wrk_fetch_current(const wrk_fetch_t *f)
 {
     return f->state == FETCH_IDLE ? NULL : f->dataset;
+}
+
+/* With the lock held: look at what is on disk, then fetch what is missing
+ * (or verify at once). */
+static void begin(wrk_fetch_t *f)
+{
+    hpt_err err = {0};
+    char q[HPT_ERR_MSG_LEN + 8];
+    if (scan_files(f, &err) < 0) {
+        hpt_log(HPT_LOG_ERROR, COMP, "offer refused", "dataset=%s error=%s", f->dataset,
+                hpt_log_quote(err.msg, q, sizeof q));
+        give_up(f);
+        to_idle(f);
+        return;
+    }
+    hpt_log(HPT_LOG_INFO, COMP, "fetch started", "dataset=%s fingerprint=%.12s sweep=%" PRIu64
+            " dir=%s bytes=%" PRIu64 " on_disk=%" PRIu64 " chunk=%d window=%d"
+            " rate_bytes_s=%" PRId64,
+            f->dataset, f->fp, f->sweep, f->dir, f->bytes_total, f->bytes_on_disk,
+            f->o.chunk_bytes, f->o.window, f->o.rate_bytes_s);
+    start_transfer(f);
 }
 
 void wrk_fetch_offer(wrk_fetch_t *f, const Hpt__DatasetOffer *m)
@@ -492,8 +625,6 @@ void wrk_fetch_offer(wrk_fetch_t *f, const Hpt__DatasetOffer *m)
         hpt_log(HPT_LOG_WARN, COMP, "offer ignored: dataset name too long", "%s", "");
         return;
     }
-    hpt_err err = {0};
-    char q[HPT_ERR_MSG_LEN + 8];
     int rc = dataset_dir(f, m->dataset, m->fingerprint, f->dir);
     if (rc < 0) {
         hpt_log(HPT_LOG_WARN, COMP, "offer ignored: cannot store this dataset",
@@ -506,8 +637,13 @@ void wrk_fetch_offer(wrk_fetch_t *f, const Hpt__DatasetOffer *m)
     snprintf(f->fp, sizeof f->fp, "%s", m->fingerprint);
     f->sweep = m->sweep;
     f->failures = 0;
+    /* This process's partial files: unique even to another process on
+     * another machine writing into the same directory. */
+    uint32_t rnd = randombytes_random();
     for (int i = 0; i < N_FILES; i++) {
         snprintf(f->files[i].name, sizeof f->files[i].name, "%s", m->files[i]->name);
+        snprintf(f->files[i].part, sizeof f->files[i].part, "%s" PARTIAL ".%ld.%08" PRIx32,
+                 f->files[i].name, (long)getpid(), rnd);
         f->files[i].size = m->files[i]->size;
     }
     if ((rc = mkdir_p(f->dir)) < 0) {
@@ -516,18 +652,25 @@ void wrk_fetch_offer(wrk_fetch_t *f, const Hpt__DatasetOffer *m)
         give_up(f);
         return;
     }
-    if (scan_files(f, &err) < 0) {
-        hpt_log(HPT_LOG_ERROR, COMP, "offer refused", "dataset=%s error=%s", f->dataset,
-                hpt_log_quote(err.msg, q, sizeof q));
+    rc = lock_take(f);
+    if (rc < 0) {
+        hpt_log(HPT_LOG_ERROR, COMP, "cannot lock the dataset directory",
+                "dataset=%s dir=%s lock=" LOCK_NAME " error=\"%s\"", f->dataset, f->dir,
+                hpt_strerror(rc));
         give_up(f);
         return;
     }
-    hpt_log(HPT_LOG_INFO, COMP, "fetch started", "dataset=%s fingerprint=%.12s sweep=%" PRIu64
-            " dir=%s bytes=%" PRIu64 " on_disk=%" PRIu64 " chunk=%d window=%d"
-            " rate_bytes_s=%" PRId64,
-            f->dataset, f->fp, f->sweep, f->dir, f->bytes_total, f->bytes_on_disk,
-            f->o.chunk_bytes, f->o.window, f->o.rate_bytes_s);
-    start_transfer(f);
+    if (rc == 0) {
+        /* Another process (a worker sharing this data dir) is fetching it:
+         * wait for its result instead of fetching too. */
+        f->state = FETCH_WAITING;
+        f->wait_logged = uv_now(f->loop);
+        hpt_log(HPT_LOG_INFO, COMP, "another process is fetching this dataset into the same "
+                "directory; waiting for it", "dataset=%s dir=%s lock=%s/" LOCK_NAME, f->dataset,
+                f->dir, f->dir);
+        return;
+    }
+    begin(f);
 }
 
 void wrk_fetch_chunk(wrk_fetch_t *f, const Hpt__DatasetChunk *m)
@@ -561,7 +704,7 @@ void wrk_fetch_chunk(wrk_fetch_t *f, const Hpt__DatasetChunk *m)
                 "dataset=%s file=%s size=%" PRIu64 " offered=%" PRIu64, f->dataset, ff->name,
                 m->file_size, ff->size);
         char path[PATH_LEN];
-        if (join(path, f->dir, ff->name, ".partial") == 0)
+        if (join(path, f->dir, ff->part, "") == 0)
             unlink(path);
         to_idle(f);
         return;
@@ -576,8 +719,8 @@ void wrk_fetch_chunk(wrk_fetch_t *f, const Hpt__DatasetChunk *m)
     }
     int rc = pwrite_all(f->fd, m->data.data, m->data.len, m->offset);
     if (rc < 0) {
-        hpt_log(HPT_LOG_ERROR, COMP, "cannot write the dataset", "dataset=%s file=%s/%s.partial "
-                "error=\"%s\"", f->dataset, f->dir, ff->name, hpt_strerror(rc));
+        hpt_log(HPT_LOG_ERROR, COMP, "cannot write the dataset", "dataset=%s file=%s/%s "
+                "error=\"%s\"", f->dataset, f->dir, ff->part, hpt_strerror(rc));
         give_up(f);
         to_idle(f);
         return;
@@ -617,7 +760,31 @@ void wrk_fetch_reconnected(wrk_fetch_t *f)
 
 void wrk_fetch_tick(wrk_fetch_t *f)
 {
-    if (f->state != FETCH_RUNNING || f->stopped)
+    if (f->stopped)
+        return;
+    if (f->state == FETCH_WAITING) {
+        int rc = lock_take(f);
+        uint64_t now = uv_now(f->loop);
+        if (rc == 0 && now - f->wait_logged >= WAIT_LOG_MS) {
+            f->wait_logged = now;
+            hpt_log(HPT_LOG_INFO, COMP, "still waiting for another process's fetch",
+                    "dataset=%s dir=%s", f->dataset, f->dir);
+        }
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            hpt_log(HPT_LOG_ERROR, COMP, "cannot lock the dataset directory",
+                    "dataset=%s dir=%s error=\"%s\"", f->dataset, f->dir, hpt_strerror(rc));
+            give_up(f);
+            to_idle(f);
+            return;
+        }
+        hpt_log(HPT_LOG_INFO, COMP, "the other process's fetch ended; using what it left",
+                "dataset=%s dir=%s", f->dataset, f->dir);
+        begin(f);
+        return;
+    }
+    if (f->state != FETCH_RUNNING)
         return;
     uint64_t now = uv_now(f->loop);
     if (f->credit < f->o.window && now - f->last_rx > (uint64_t)f->o.stall_ms) {
@@ -635,7 +802,9 @@ void wrk_fetch_stop(wrk_fetch_t *f)
     if (f->stopped)
         return;
     f->stopped = true;
-    if (f->state == FETCH_RUNNING) {
+    if (f->state == FETCH_WAITING) {
+        to_idle(f);
+    } else if (f->state == FETCH_RUNNING) {
         hpt_log(HPT_LOG_INFO, COMP, "fetch interrupted; the bytes received are kept for later",
                 "dataset=%s on_disk=%" PRIu64 " bytes=%" PRIu64, f->dataset,
                 f->bytes_on_disk + f->bytes_rx, f->bytes_total);

@@ -13,10 +13,11 @@
  * Files: a named dataset ("mnist", "mnist-10k", "fashion-mnist") goes where
  * the worker loads it from, ROOT/NAME/; an "idx:DIR" dataset (a path on the coordinator)
  * goes to ROOT/idx-<first 16 hex digits of its fingerprint>/ and is
- * announced under its sweep's name.  Bytes are written to FILE.partial next
- * to the final name; when all four files are there the partial ones are
- * fsynced and renamed, the directory fsynced, and the dataset loaded and
- * fingerprinted (common/dataset.c) on a libuv thread-pool thread.  A
+ * announced under its sweep's (canonical) dataset name.  Bytes are written to
+ * FILE.partial.PID.RAND next to the final name; when all four files are
+ * there the partial ones are fsynced and renamed, the directory fsynced, and
+ * the dataset loaded from the final files and fingerprinted
+ * (common/dataset.c) on a libuv thread-pool thread.  A
  * transfer interrupted by a disconnect, a coordinator restart or a worker
  * restart continues from the bytes already on disk.  A copy whose
  * fingerprint is wrong (a corrupted partial or final file) is deleted and
@@ -24,8 +25,14 @@
  * file of another size than the offer's is never overwritten (it is
  * somebody's other copy): the offer is refused with an error.
  *
- * Invariants: one transfer at a time; offers that arrive meanwhile are
- * ignored (the coordinator repeats them).  Requests carry a transfer id
+ * Workers sharing a data dir: a transfer holds a non-blocking flock on
+ * DIR/.fetch.lock until its copy is verified; a worker that finds it taken
+ * waits (the tick retries the lock) and then uses what the other left
+ * (wrk_fetch.c).
+ *
+ * Invariants: one transfer at a time; offers that arrive meanwhile (and
+ * while waiting for another process's transfer) are ignored (the
+ * coordinator repeats them).  Requests carry a transfer id
  * (xfer) that changes whenever the window is restarted (reconnect, stall,
  * out-of-order chunk), so answers to an abandoned window are recognised and
  * dropped.
@@ -89,7 +96,8 @@ void wrk_fetch_chunk(wrk_fetch_t *f, const Hpt__DatasetChunk *m);
 void wrk_fetch_reconnected(wrk_fetch_t *f);
 
 /* Housekeeping (from the worker's tick): rate-limited and unsent requests,
- * stall detection. */
+ * stall detection, and the lock of a transfer waiting for another
+ * process's. */
 void wrk_fetch_tick(wrk_fetch_t *f);
 
 /* Shutdown: stop asking; what was received stays on disk for next time; a

@@ -42,7 +42,10 @@ static void print_help(FILE *f)
           "cancelled), METHOD, DATASET, TASKS done/total (CV fold tasks plus the refit;\n"
           "failed ones in parentheses), TRIALS done/total ('?' while open-ended), BEST\n"
           "(the best mean cross-validated score \u00b1 its standard deviation over the\n"
-          "folds, '-' when none yet), ETA (e.g. 1m05s; '-' when unknown or ended).\n"
+          "folds, '-' when none yet), ETA (e.g. 1m05s; '-' when unknown or ended).  A sweep\n"
+          "that no connected worker can serve gets a line after the table saying why (for\n"
+          "example: no connected worker has its dataset with its fingerprint; 2 workers\n"
+          "are fetching it), and so does its progress line with --watch.\n"
           "\n"
           "Options:\n"
           "  -w, --watch             follow progress until the sweep ends (without SWEEP:\n"
@@ -179,6 +182,8 @@ static void print_details(const Hpt__SweepInfo *s)
     }
     if (!ended(s->state))
         printf("  eta       %s\n", cli_fmt_duration(s->eta_seconds, a, sizeof a));
+    if (s->waiting && s->waiting[0])
+        printf("  waiting   %s\n", s->waiting);
     if (s->error && s->error[0])
         printf("  error     %s\n", s->error);
 }
@@ -212,6 +217,11 @@ static void print_table(const Hpt__StatusReply *r)
         puts("no sweeps (submit one with hptune launch SPEC)");
     cli_table_destroy(&t);
     printf("workers: %u connected, %u/%u slots busy\n", r->workers, r->slots_busy, r->slots);
+    // Why a sweep cannot run: no worker can serve its dataset.
+    for (size_t i = 0; i < r->n_sweeps; i++)
+        if (r->sweeps[i]->waiting && r->sweeps[i]->waiting[0])
+            printf("sweep %llu %s: %s\n", (unsigned long long)r->sweeps[i]->id,
+                   r->sweeps[i]->state, r->sweeps[i]->waiting);
 }
 
 // --- watch --------------------------------------------------------------------
@@ -221,7 +231,7 @@ typedef struct watch {
     int lines;                    // lines drawn last time (tty)
     size_t n;                     // watched sweeps
     uint64_t ids[WATCH_MAX];
-    char key[WATCH_MAX][128];     // progress last printed (plain)
+    char key[WATCH_MAX][640];     // progress last printed (plain), with why it waits
     double printed[WATCH_MAX];    // when (monotonic s)
     bool done[WATCH_MAX];         // its end was printed (plain)
 } watch_t;
@@ -250,17 +260,22 @@ static int watch_index(const watch_t *w, uint64_t id)
 }
 
 /* The plain progress line (not a terminal):
- *   sweep 3 blog-grid: running   45/136 tasks, 9/27 trials, best ..., ETA 1m05s, 4/4 slots busy */
+ *   sweep 3 blog-grid: running   45/136 tasks, 9/27 trials, best ..., ETA 1m05s, 4/4 slots busy
+ * and, when no worker can serve the sweep, why:
+ *   sweep 3 blog-grid: queued    0/136 tasks, ..., 0/4 slots busy; waiting: no connected
+ *   worker has dataset mnist with fingerprint e9914cff2ade; 2 workers are fetching it */
 static void plain_line(const Hpt__SweepInfo *s, const Hpt__StatusReply *r, char *buf,
                        size_t len)
 {
     char tk[64], tr[64], best[64], eta[32];
+    bool wait = s->waiting && s->waiting[0];
     snprintf(buf, len,
-             "sweep %llu %s: %-9s %s tasks, %s trials, best %s, ETA %s, %u/%u slots busy",
+             "sweep %llu %s: %-9s %s tasks, %s trials, best %s, ETA %s, %u/%u slots busy%s%s",
              (unsigned long long)s->id, s->name, s->state, fmt_tasks(s, tk, sizeof tk),
              fmt_trials(s, tr, sizeof tr),
              cli_fmt_mean_std(s->best_mean, s->best_std, best, sizeof best),
-             fmt_eta(s, eta, sizeof eta), r->slots_busy, r->slots);
+             fmt_eta(s, eta, sizeof eta), r->slots_busy, r->slots, wait ? "; waiting: " : "",
+             wait ? s->waiting : "");
 }
 
 /* The terminal form of a sweep's progress, fitted to `cols` columns: one line
@@ -329,6 +344,11 @@ static void draw_tty(watch_t *w, const Hpt__StatusReply *r)
             printf("\033[K%s\n", cli_fit(l2, cols, fit, sizeof fit));
             lines++;
         }
+        if (s && s->waiting && s->waiting[0]) {   // why no worker can serve it
+            snprintf(l2, sizeof l2, "   waiting: %s", s->waiting);
+            printf("\033[K%s\n", cli_fit(l2, cols, fit, sizeof fit));
+            lines++;
+        }
     }
     if (w->n == 0) {
         printf("\033[Kno sweep is running\n");
@@ -348,13 +368,13 @@ static void draw_plain(watch_t *w, const Hpt__StatusReply *r, double now)
         const Hpt__SweepInfo *s = find(r, w->ids[i]);
         if (!s || w->done[i])
             continue;
-        char key[128];
-        snprintf(key, sizeof key, "%s %u %u %u %.17g", s->state, s->tasks_done,
-                 s->tasks_failed, s->trials_done, s->best_mean);
+        char key[640];
+        snprintf(key, sizeof key, "%s %u %u %u %.17g %.500s", s->state, s->tasks_done,
+                 s->tasks_failed, s->trials_done, s->best_mean, s->waiting ? s->waiting : "");
         bool fin = ended(s->state);
         if (strcmp(key, w->key[i]) == 0 || (!fin && now - w->printed[i] < WATCH_PLAIN_S))
             continue;
-        char line[1024];
+        char line[2048];
         plain_line(s, r, line, sizeof line);
         puts(line);
         snprintf(w->key[i], sizeof w->key[i], "%s", key);

@@ -224,8 +224,10 @@ struct coord_sweep {
     char *spec_text;              // owned
     coord_search_t *search;       // owned
     coord_sweep_state_t state;
-    char fingerprint[65];         // of the dataset; "" until known
-    bool fp_logged;               // the adoption of a worker's fingerprint was logged
+    char fingerprint[65];         // of the dataset, from the coordinator's own copy (or the
+                                  // pinned value of a named dataset); never a worker's.  ""
+                                  // only in a sweep journaled by an older build that took it
+                                  // from a worker: such a sweep is served by nobody
     double created, started, finished;  // unix seconds (0 = not yet)
     coord_trial_t **trials;       // owned, in trial order
     coord_trial_t **fam;          // (fam_cap, a power of two; NULL when none) open-addressed
@@ -319,6 +321,8 @@ struct coord_worker {
     char serve_file[64];          // the file its last FetchChunk read and the offset after
     uint64_t serve_next;          //   it: a request elsewhere starts a logged stream
     uint64_t bytes_served;        // dataset bytes sent to it
+    uint64_t fetch_sweep;         // the sweep whose dataset its last served FetchChunk was
+    double fetch_at;              //   for, and when (monotonic; 0 never): "is fetching it"
     coord_worker_t *prev, *next;  // expiry order: head expires first
     coord_worker_t *fprev, *fnext;   // the free list: workers with a free slot (workers.c)
     bool in_free;
@@ -350,7 +354,7 @@ typedef enum coord_event_type {
     COORD_EV_RESULT_DROPPED,
     COORD_EV_REFIT_STARTED,
     COORD_EV_REFIT_DONE,
-    COORD_EV_FINGERPRINT_ADOPTED,
+    COORD_EV_FINGERPRINT_ADOPTED, // no longer emitted: a worker never sets a fingerprint
     COORD_EV_WORKER_LACKS_DATASET,
     COORD_EV_WORKER_FINGERPRINT_MISMATCH,
     COORD_EV_WORKER_JOINED,
@@ -524,9 +528,10 @@ void coord_core_stop(coord_core_t *k);
 // --- entry points (each appends to k->out) ----------------------------------
 
 /* Parse and queue a sweep.  fingerprint: the dataset's SHA-256 hex as the
- * shell computed it from its own copy, or "" when it has none (it is then
- * adopted from the first worker).  *out borrows the new sweep.  Returns 0, or
- * a negative errno with err naming the file, line and field. */
+ * shell computed it from its own copy (or a named dataset's pinned value);
+ * required: a sweep's fingerprint never comes from a worker, so without one
+ * the submission is refused (-EINVAL).  *out borrows the new sweep.  Returns
+ * 0, or a negative errno with err naming the file, line and field. */
 int coord_core_submit(coord_core_t *k, double now, const char *text, const char *path,
                       const char *fingerprint, coord_sweep_t **out, hpt_err *err);
 
@@ -536,6 +541,15 @@ int coord_core_submit(coord_core_t *k, double now, const char *text, const char 
 int coord_core_submit_owned(coord_core_t *k, double now, const char *text, const char *path,
                             const char *fingerprint, const char *owner, coord_sweep_t **out,
                             hpt_err *err);
+
+/* coord_core_submit_owned with the dataset's canonical name (borrowed;
+ * NULL: as the spec says), which replaces the spec's `dataset:` in the
+ * sweep and is journaled with it, so that every alias of one directory
+ * (idx:/d/, idx://d, idx:/d/../d) is one dataset for workers, offers and
+ * resume. */
+int coord_core_submit_ds(coord_core_t *k, double now, const char *text, const char *path,
+                         const char *dataset, const char *fingerprint, const char *owner,
+                         coord_sweep_t **out, hpt_err *err);
 
 /* Cancel a sweep (clients).  Returns 1 when it was running, 0 when it had
  * already ended. */
@@ -621,7 +635,9 @@ const char *coord_task_state_name(coord_task_state_t s);
 int coord_worker_free_slots(const coord_worker_t *w, double now);
 /* 1 when the worker holds the sweep's dataset with the right fingerprint,
  * 0 when it lacks it, -1 when its copy differs, -2 when it is a --dry-run
- * worker and the sweep sets no test_objective (it would forge scores). */
+ * worker and the sweep sets no test_objective (it would forge scores), -3
+ * when the sweep has no fingerprint (an older build's journal): nobody can
+ * serve it, since a worker's fingerprint is never adopted. */
 int coord_worker_has_dataset(const coord_worker_t *w, const coord_sweep_t *s);
 /* The worker's throughput over the last COORD_RATE_WINDOW_S seconds (or
  * since it connected): tasks finished per minute and epochs trained per

@@ -28,7 +28,7 @@ typedef struct coord_result {
 
 typedef enum coord_jkind {
     COORD_J_SWEEP_ADD,      // sweep, text (spec), name, path, priority, ts (created), fingerprint,
-                            // owner
+                            // owner, dataset (canonical)
     COORD_J_SWEEP_STATE,    // sweep, state, ts, error (NULL = none)
     COORD_J_SWEEP_REFIT,    // sweep, trial (the refitted best), score, accuracy
     COORD_J_TRIAL_ADD,      // sweep, trial, text (params JSON), obs (observations before it)
@@ -77,6 +77,7 @@ typedef struct coord_jrec {
                                // secret itself is never journaled)
     const char *key;           // COORD_J_WORKER_SEEN: its CURVE key (Z85), "" without keys
     const char *owner;         // COORD_J_SWEEP_ADD: who submitted it (NULL: unknown)
+    const char *dataset;       // COORD_J_SWEEP_ADD: the canonical dataset name
     coord_result_t r;
     const coord_jsum_t *sum;   // COORD_J_SWEEP_SUMMARY (in the outbox's arena)
 } coord_jrec_t;
@@ -86,6 +87,7 @@ typedef struct coord_jrec {
 typedef struct coord_jrow_sweep {
     uint64_t id;
     const char *name, *path, *spec, *state, *fingerprint;
+    const char *dataset;  // canonical dataset name; NULL in journals of older builds
     const char *error;    // NULL when none
     const char *owner;    // who submitted it, NULL when unknown (older journals)
     int priority;

@@ -269,7 +269,7 @@ coord_jrec_t *hpt__journal(coord_core_t *k, coord_jkind_t kind)
  * shell calls for it (coord_store.h), so the core reads like the journal. */
 void hpt__j_sweep_add(coord_core_t *k, uint64_t id, const char *name, const char *path,
                       const char *text, int priority, double created, const char *fp,
-                      const char *owner)
+                      const char *owner, const char *dataset)
 {
     coord_jrec_t *j = hpt__journal(k, COORD_J_SWEEP_ADD);
     if (j) {
@@ -281,6 +281,7 @@ void hpt__j_sweep_add(coord_core_t *k, uint64_t id, const char *name, const char
         j->ts = created;
         j->fingerprint = hpt__astr(k, fp);
         j->owner = owner && owner[0] ? hpt__astr(k, owner) : NULL;
+        j->dataset = hpt__astr(k, dataset);
     }
 }
 

@@ -39,7 +39,7 @@ coord_jrec_t *hpt__journal(coord_core_t *k, coord_jkind_t kind);
 void hpt__j_sweep_delete(coord_core_t *k, uint64_t id);
 void hpt__j_sweep_add(coord_core_t *k, uint64_t id, const char *name, const char *path,
                       const char *text, int priority, double created, const char *fp,
-                      const char *owner);
+                      const char *owner, const char *dataset);
 void hpt__j_sweep_state(coord_core_t *k, uint64_t id, const char *state, double ts,
                         const char *error);
 void hpt__j_sweep_refit(coord_core_t *k, uint64_t id, uint64_t best, double score, double acc);

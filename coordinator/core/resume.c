@@ -539,7 +539,10 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
     s->state = strcmp(row->state, "queued") == 0 ? SWEEP_QUEUED : SWEEP_RUNNING;
     r->finished_sweep = final >= SWEEP_DONE;
     snprintf(s->fingerprint, sizeof s->fingerprint, "%s", row->fingerprint ? row->fingerprint : "");
-    s->fp_logged = s->fingerprint[0] != '\0';
+    /* The canonical dataset name the shell resolved at submission (journals
+     * of older builds have none: the spec's own, as typed). */
+    if (row->dataset && row->dataset[0] && strlen(row->dataset) < sizeof spec->dataset)
+        snprintf(spec->dataset, sizeof spec->dataset, "%s", row->dataset);
     if (r->finished_sweep) {
         s->finished = row->finished == row->finished ? row->finished : hpt__unix(k);
         snprintf(s->error, sizeof s->error, "%s", row->error ? row->error : "");

@@ -163,12 +163,19 @@ static void sweep_discard(coord_sweep_t *s)
 int coord_core_submit(coord_core_t *k, double now, const char *text, const char *path,
                       const char *fingerprint, coord_sweep_t **out, hpt_err *err)
 {
-    return coord_core_submit_owned(k, now, text, path, fingerprint, NULL, out, err);
+    return coord_core_submit_ds(k, now, text, path, NULL, fingerprint, NULL, out, err);
 }
 
 int coord_core_submit_owned(coord_core_t *k, double now, const char *text, const char *path,
                             const char *fingerprint, const char *owner, coord_sweep_t **out,
                             hpt_err *err)
+{
+    return coord_core_submit_ds(k, now, text, path, NULL, fingerprint, owner, out, err);
+}
+
+int coord_core_submit_ds(coord_core_t *k, double now, const char *text, const char *path,
+                         const char *dataset, const char *fingerprint, const char *owner,
+                         coord_sweep_t **out, hpt_err *err)
 {
     k->now = now;
     *out = NULL;
@@ -178,6 +185,20 @@ int coord_core_submit_owned(coord_core_t *k, double now, const char *text, const
         coord_spec_destroy(&spec);   // no worker could train it (docs/spec.md, "Limits")
     if (rc < 0)
         return rc;
+    if (!fingerprint || !fingerprint[0] || strlen(fingerprint) >= 65) {
+        rc = hpt_err_set(err, -EINVAL, "%s: dataset %s: no fingerprint from the coordinator's "
+                         "own copy", path, dataset ? dataset : spec->dataset);
+        coord_spec_destroy(&spec);
+        return rc;
+    }
+    if (dataset && dataset[0]) {
+        if (strlen(dataset) >= sizeof spec->dataset) {
+            rc = hpt_err_set(err, -EINVAL, "%s: dataset name too long", path);
+            coord_spec_destroy(&spec);
+            return rc;
+        }
+        snprintf(spec->dataset, sizeof spec->dataset, "%s", dataset);
+    }
     coord_sweep_t *s = calloc(1, sizeof *s);
     if (!s) {
         coord_spec_destroy(&spec);
@@ -207,8 +228,7 @@ int coord_core_submit_owned(coord_core_t *k, double now, const char *text, const
     snprintf(s->owner, sizeof s->owner, "%s", owner ? owner : "");
     s->state = SWEEP_QUEUED;
     s->created = hpt__unix(k);
-    snprintf(s->fingerprint, sizeof s->fingerprint, "%s", fingerprint ? fingerprint : "");
-    s->fp_logged = s->fingerprint[0] != '\0';
+    snprintf(s->fingerprint, sizeof s->fingerprint, "%s", fingerprint);
     if (total > 0)
         s->tasks_total = (int64_t)total * splits;
     if (k->sweeps_tail)
@@ -217,7 +237,7 @@ int coord_core_submit_owned(coord_core_t *k, double now, const char *text, const
         k->sweeps = s;
     k->sweeps_tail = s;
     hpt__j_sweep_add(k, s->id, spec->name, path, text, spec->priority, s->created,
-                     s->fingerprint, s->owner);
+                     s->fingerprint, s->owner, spec->dataset);
     hpt__event(k, COORD_EV_SWEEP_SUBMITTED, -1, s->id,
                "sweep=%llu name=%s method=%s dataset=%s trials=%ld folds=%d repeats=%d "
                "priority=%d fingerprint=%.12s",
@@ -754,21 +774,10 @@ static bool warned(coord_worker_t *w, uint64_t sweep)
 static bool worker_fits(coord_core_t *k, coord_worker_t *w, coord_sweep_t *s)
 {
     int has = coord_worker_has_dataset(w, s);
-    if (has == 1 && s->fingerprint[0] == '\0') {
-        for (int i = 0; i < w->n_datasets; i++)
-            if (strcmp(w->ds_name[i], s->spec->dataset) == 0 &&
-                strcmp(w->ds_fp[i], "dry-run") != 0)
-                memcpy(s->fingerprint, w->ds_fp[i], 65);
-    }
-    if (has == 1 && s->fingerprint[0] != '\0' && !s->fp_logged) {
-        s->fp_logged = true;
-        hpt__event(k, COORD_EV_FINGERPRINT_ADOPTED, -1, s->id,
-                   "sweep=%llu dataset=%s fingerprint=%.12s worker=%s",
-                   (unsigned long long)s->id, hpt__q(k, s->spec->dataset), s->fingerprint,
-                   hpt__q(k, w->id));
-    }
     if (has == 1)
         return true;
+    if (has == -3)
+        return false;   // no fingerprint: nobody serves it (status says why)
     if (has == 0)
         hpt__offer(k, &w->peer, s->id);   // it may fetch it (coord_datasets.c)
     if (!warned(w, s->id)) {

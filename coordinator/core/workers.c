@@ -249,7 +249,12 @@ int coord_worker_has_dataset(const coord_worker_t *w, const coord_sweep_t *s)
          * with real ones. */
         if (strcmp(w->ds_fp[i], "dry-run") == 0)
             return s->spec->test_objective[0] ? 1 : -2;
-        if (s->fingerprint[0] == '\0' || strcmp(w->ds_fp[i], s->fingerprint) == 0)
+        /* The sweep's fingerprint comes from the coordinator's own copy,
+         * never from a worker (one that advertised a made-up value first
+         * would lock every genuine worker out). */
+        if (s->fingerprint[0] == '\0')
+            return -3;
+        if (strcmp(w->ds_fp[i], s->fingerprint) == 0)
             return 1;
         return -1;
     }

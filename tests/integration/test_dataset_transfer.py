@@ -67,16 +67,31 @@ def same_files(a, b, names):
     return True
 
 
-def wait_size(path, at_least, timeout=60):
+def partial(path):
+    """The partial file of final file `path`: PATH.partial.PID.RAND (one per
+    writing process, wrk_fetch.c), or PATH.partial; None when there is none."""
+    d, base = os.path.split(path)
+    try:
+        got = [f for f in os.listdir(d)
+               if f == base + ".partial" or f.startswith(base + ".partial.")]
+    except OSError:
+        return None
+    return os.path.join(d, sorted(got)[0]) if got else None
+
+
+def wait_size(final, at_least, timeout=60):
+    """Wait until final's partial file has at least at_least bytes; return
+    its path (None on timeout)."""
     t0 = time.time()
     while time.time() - t0 < timeout:
+        p = partial(final)
         try:
-            if os.path.getsize(path) >= at_least:
-                return True
+            if p and os.path.getsize(p) >= at_least:
+                return p
         except OSError:
             pass
         time.sleep(0.01)
-    return False
+    return None
 
 
 def stop(p):
@@ -103,7 +118,7 @@ if got:
           f"fresh fetched {got[0]['fetched']} of {got[0]['bytes']}, {got[0]['on_disk']} on disk")
 check(same_files(os.path.join(d1, "mnist-10k"), os.path.join(DATA, "mnist-10k"), GZ),
       "the fetched files differ from the coordinator's")
-check(not [f for f in os.listdir(os.path.join(d1, "mnist-10k")) if f.endswith(".partial")],
+check(not [f for f in os.listdir(os.path.join(d1, "mnist-10k")) if ".partial" in f],
       "a .partial file is left after the fetch")
 check(c.wait_log("coordinator", "worker datasets updated", worker=wid1, datasets="mnist-10k",
                  timeout=5) is not None, "the coordinator did not learn of the fetched dataset")
@@ -119,10 +134,11 @@ stop(w0)
 
 # --- 2. kill mid-transfer, restart: resume from the partial file ------------
 d2 = data_dir("resume")
-part = os.path.join(d2, "mnist-10k", "train-images-idx3-ubyte.gz.partial")
+final2 = os.path.join(d2, "mnist-10k", "train-images-idx3-ubyte.gz")
 slow = c.start_worker(slots=1, name="slow", data=d2, extra=SLOW)
 s2 = c.launch(SPEC.format(n=2))
-check(wait_size(part, 200 * 1024), "the slow worker wrote no partial file")
+part = wait_size(final2, 200 * 1024)
+check(part, "the slow worker wrote no partial file")
 c.kill(slow)
 have = os.path.getsize(part)
 check(0 < have < os.path.getsize(os.path.join(DATA, "mnist-10k", GZ[0])),
@@ -147,11 +163,11 @@ stop(again)
 
 # --- 3. the coordinator refuses a dataset that is no runnable sweep's --------
 d3 = data_dir("refused")
-part3 = os.path.join(d3, "mnist-10k", "train-images-idx3-ubyte.gz.partial")
+final3 = os.path.join(d3, "mnist-10k", "train-images-idx3-ubyte.gz")
 w3 = c.start_worker(slots=1, name="refused", data=d3, extra=SLOW)
 wid3 = c.worker_id("refused")
 s3 = c.launch(SPEC.format(n=3))
-check(wait_size(part3, 64 * 1024), "the third worker wrote no partial file")
+check(wait_size(final3, 64 * 1024), "the third worker wrote no partial file")
 c.cli("cancel", str(s3))
 ref = c.wait_log("coordinator", "dataset request refused", worker=wid3, timeout=30)
 check(ref is not None, "the coordinator did not refuse a request for a cancelled sweep's data")
@@ -212,11 +228,12 @@ for n in FILES:
 r = Cluster(name="transfer-raw")
 r.start_coordinator("--data-dir", raw)
 d6 = data_dir("rawfetch")
-part6 = os.path.join(d6, "mnist-10k", "train-images-idx3-ubyte.partial")
+final6 = os.path.join(d6, "mnist-10k", "train-images-idx3-ubyte")
 w6 = r.start_worker(slots=1, name="raw1", data=d6,
                     extra=["--fetch-chunk-kb", "64", "--fetch-rate-kib-s", "2048"])
 s5 = r.launch(SPEC.format(n=5))
-check(wait_size(part6, 1 << 20), "the raw worker wrote no partial file")
+part6 = wait_size(final6, 1 << 20)
+check(part6, "the raw worker wrote no partial file")
 r.kill(w6)
 have6 = os.path.getsize(part6)
 with open(part6, "r+b") as f:       # change pixels well inside the image data

@@ -470,7 +470,7 @@ HPT_TEST(credit_dispatch)
     coord_core_t k;
     core_new(&k, NULL);
     now = 100;
-    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), "");
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), FP);
     ASSERT_EQ(s->state, SWEEP_QUEUED);
     ASSERT_EQ(s->tasks_total, 4);
     ASSERT_EQ(O.n_send, 0);
@@ -480,9 +480,6 @@ HPT_TEST(credit_dispatch)
     ASSERT_EQ(n_ev(COORD_EV_WORKER_JOINED), 1);
     ASSERT_EQ(n_sent(&w1, ASSIGN), 2);
     ASSERT_EQ(O.n_send, 3);   // Welcome and two Assigns
-    // The sweep had no fingerprint: it adopts the worker's.
-    ASSERT_EQ(n_ev(COORD_EV_FINGERPRINT_ADOPTED), 1);
-    ASSERT(strcmp(s->fingerprint, FP) == 0);
     const Hpt__Assign *a = assign_to(&w1, 0);
     ASSERT_EQ(a->task, 1);
     ASSERT_EQ(a->attempt, 1);
@@ -1604,6 +1601,71 @@ HPT_TEST(resume_twice_identical)
     core_end(&e);
     core_end(&f);
     coord_store_close(&st2);
+}
+
+/* A sweep's fingerprint never comes from a worker (issue 11, finding 4): a
+ * submission without one is refused, and a sweep journaled without one (an
+ * older build adopted the first worker's) is served by nobody, whatever the
+ * workers advertise, and keeps no fingerprint. */
+HPT_TEST(fingerprint_never_from_a_worker)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = NULL;
+    hpt_err err = {0};
+    ASSERT_EQ(coord_core_submit(&k, now, SPEC("false"), "test.yaml", "", &s, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "no fingerprint");
+    ASSERT(s == NULL);
+    ASSERT(k.sweeps == NULL);
+    core_end(&k);
+
+    // A journal of an older build: a queued sweep with no fingerprint.
+    coord_store_t *st = NULL;
+    ASSERT_OK(coord_store_open(&st, ":memory:", &err));
+    ASSERT_OK(coord_store_sweep_add(st, 1, "core-test", "test.yaml", SPEC("false"), 0, 1.0, NULL));
+    ASSERT_OK(coord_store_flush(st, &err));
+    resume(&k, st, NULL, 1);
+    ASSERT(k.sweeps && k.sweeps->fingerprint[0] == '\0');
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);   // advertises mnist with FP
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 0);
+    ASSERT_EQ(n_ev(COORD_EV_FINGERPRINT_ADOPTED), 0);
+    ASSERT(k.sweeps->fingerprint[0] == '\0');
+    ASSERT_EQ(coord_worker_has_dataset(worker_of(&k, &w1), k.sweeps), -3);
+    now += 1;
+    tick(&k, NULL);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 0);
+    ASSERT(k.sweeps->fingerprint[0] == '\0');
+    core_end(&k);
+    coord_store_close(&st);
+}
+
+/* The canonical dataset name the shell resolved replaces the spec's, and
+ * comes back from the journal on resume. */
+HPT_TEST(canonical_dataset_journaled)
+{
+    coord_store_t *st = NULL;
+    hpt_err err = {0};
+    ASSERT_OK(coord_store_open(&st, ":memory:", &err));
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    const char *spec = "name: c\ndataset: idx:/d/./x/\nmethod: grid\ncv: {folds: 2}\n"
+                       "refit: false\nparameters:\n  units: {values: [8]}\n";
+    coord_sweep_t *s = NULL;
+    ASSERT_OK(coord_core_submit_ds(&k, now, spec, "a.yaml", "idx:/d/x", FP, "key:alice", &s,
+                                   &err));
+    ASSERT(strcmp(s->spec->dataset, "idx:/d/x") == 0);
+    drain(&k, st);
+    ASSERT_OK(coord_store_flush(st, &err));
+    core_end(&k);
+    resume(&k, st, NULL, 1);
+    ASSERT(k.sweeps && strcmp(k.sweeps->spec->dataset, "idx:/d/x") == 0);
+    ASSERT(strcmp(k.sweeps->fingerprint, FP) == 0);
+    ASSERT(strcmp(k.sweeps->owner, "key:alice") == 0);
+    core_end(&k);
+    coord_store_close(&st);
 }
 
 /* Progress whose val_score the metric cannot take is ignored: it would steer

@@ -9,12 +9,16 @@
  * Missing real data is a failure, not a skip: a run that never looked at the
  * real files must not look green.
  */
+#define _XOPEN_SOURCE 700   // realpath(3), for the no-link scans
+
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -428,6 +432,138 @@ static void check_real(const char *data_dir, const char *name, uint32_t n_train,
     fprintf(stderr, "  %s: %u train, %u test, fingerprint %s\n", name, ds->train.n, ds->test.n,
             ds->fingerprint);
     hpt_dataset_destroy(&ds);
+}
+
+// ---------------------------------------------------------------------------
+// Validated copies (hpt_dataset_scan): what the coordinator fingerprints and
+// serves.
+
+HPT_TEST(scan_matches_load)
+{
+    const char *dir = new_dir("scan");
+    spec s = SPEC_DEFAULT;
+    s.raw_test_labels = true;
+    char want_fp[65];
+    write_dataset(dir, &s, want_fp);
+    char real[PATH_MAX];
+    ASSERT(realpath(dir, real) != NULL);
+
+    hpt_dataset_scan_t sc;
+    hpt_err err = {0};
+    for (unsigned flags = 0; flags <= HPT_DATASET_NOFOLLOW; flags++) {
+        ASSERT_OK(hpt_dataset_scan(real, flags, &sc, &err));
+        ASSERT_EQ(strcmp(sc.fingerprint, want_fp), 0);
+        ASSERT_EQ(sc.n_train, 50);
+        ASSERT_EQ(sc.n_test, 20);
+        ASSERT_EQ(sc.rows, 4);
+        ASSERT_EQ(sc.cols, 3);
+        ASSERT_EQ(sc.dir_fd, -1);   // not kept without HPT_DATASET_KEEP_FDS
+        ASSERT_EQ(sc.files[0].fd, -1);
+        ASSERT_EQ(strcmp(sc.files[0].name, "train-images-idx3-ubyte.gz"), 0);
+        ASSERT_EQ(strcmp(sc.files[3].name, "t10k-labels-idx1-ubyte"), 0);
+    }
+    ASSERT_OK(hpt_dataset_scan(real, HPT_DATASET_NOFOLLOW | HPT_DATASET_KEEP_FDS, &sc, &err));
+    for (int i = 0; i < HPT_DATASET_N_FILES; i++) {
+        struct stat st;
+        ASSERT(sc.files[i].fd >= 0);
+        ASSERT_EQ(fstat(sc.files[i].fd, &st), 0);
+        ASSERT_EQ((uint64_t)st.st_size, sc.files[i].size);
+    }
+    ASSERT_OK(hpt_dataset_scan_check(&sc, HPT_DATASET_NOFOLLOW, &err));
+    // The same bytes written again: another mtime, so no longer the copy scanned.
+    char path[4200];
+    snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte", real);
+    FILE *f = fopen(path, "r+b");
+    ASSERT(f != NULL);
+    int ch = fgetc(f);
+    nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+    ASSERT_EQ(fseek(f, 0, SEEK_SET), 0);
+    ASSERT_EQ(fputc(ch, f), ch);
+    ASSERT_EQ(fclose(f), 0);
+    ASSERT_EQ(hpt_dataset_scan_check(&sc, HPT_DATASET_NOFOLLOW, &err), -ESTALE);
+    ASSERT_STR_CONTAINS(err.msg, "t10k-labels-idx1-ubyte");
+    // ... and so does the open file (what the coordinator serves from).
+    ASSERT_EQ(hpt_dataset_file_check(&sc.files[3]), -ESTALE);
+    ASSERT_OK(hpt_dataset_file_check(&sc.files[0]));
+    hpt_dataset_scan_close(&sc);
+    ASSERT_EQ(sc.files[0].fd, -1);
+    ASSERT_EQ(hpt_dataset_file_check(&sc.files[0]), -EBADF);
+    hpt_dataset_scan_close(&sc);   // twice is fine
+}
+
+HPT_TEST(scan_refuses_links_fifos_and_other_files)
+{
+    spec s = SPEC_DEFAULT;
+    char fp[65], real[PATH_MAX];
+    hpt_dataset_scan_t sc;
+    hpt_err err = {0};
+
+    // A file that is a symbolic link: refused without following, taken with.
+    const char *good = new_dir("scan-good");
+    write_dataset(good, &s, fp);
+    const char *ld = new_dir("scan-linkfile");
+    write_dataset(ld, &s, fp);
+    ASSERT_EQ(unlink(track(ld, "t10k-images-idx3-ubyte", ".gz")), 0);
+    char target[4200];
+    snprintf(target, sizeof target, "%s/t10k-images-idx3-ubyte.gz", good);
+    ASSERT(realpath(target, real) != NULL);
+    ASSERT_EQ(symlink(real, track(ld, "t10k-images-idx3-ubyte", ".gz")), 0);
+    ASSERT(realpath(ld, real) != NULL);
+    ASSERT_EQ(hpt_dataset_scan(real, HPT_DATASET_NOFOLLOW, &sc, &err), -ELOOP);
+    ASSERT_STR_CONTAINS(err.msg, "t10k-images-idx3-ubyte.gz: is a symbolic link");
+    ASSERT_OK(hpt_dataset_scan(real, 0, &sc, &err));
+
+    // A directory reached through a symbolic link: refused without following.
+    char link_dir[4200];
+    ASSERT(realpath(good, real) != NULL);
+    snprintf(link_dir, sizeof link_dir, "%s", track(tmp_root, "scan-dirlink", ""));
+    ASSERT_EQ(symlink(real, link_dir), 0);
+    ASSERT(realpath(tmp_root, real) != NULL);
+    char via[4200];
+    snprintf(via, sizeof via, "%s/scan-dirlink", real);
+    ASSERT_EQ(hpt_dataset_scan(via, HPT_DATASET_NOFOLLOW, &sc, &err), -ELOOP);
+    ASSERT_STR_CONTAINS(err.msg, "is a symbolic link");
+    ASSERT_OK(hpt_dataset_scan(via, 0, &sc, &err));
+    // Not absolute, or with "..": refused without following.
+    ASSERT_EQ(hpt_dataset_scan("data/mnist", HPT_DATASET_NOFOLLOW, &sc, &err), -EINVAL);
+    snprintf(via, sizeof via, "%s/scan-good/../scan-good", real);
+    ASSERT_EQ(hpt_dataset_scan(via, HPT_DATASET_NOFOLLOW, &sc, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "'..'");
+
+    // A FIFO: refused at once (a read would wait for a writer).
+    const char *fd = new_dir("scan-fifo");
+    write_dataset(fd, &s, fp);
+    ASSERT_EQ(unlink(track(fd, "train-labels-idx1-ubyte", ".gz")), 0);
+    ASSERT_EQ(mkfifo(track(fd, "train-labels-idx1-ubyte", ".gz"), 0600), 0);
+    ASSERT(realpath(fd, real) != NULL);
+    ASSERT_EQ(hpt_dataset_scan(real, HPT_DATASET_NOFOLLOW, &sc, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "a FIFO, not a regular file");
+    ASSERT_EQ(hpt_dataset_scan(real, 0, &sc, &err), -EINVAL);
+
+    // A directory in a file's place, and a file that is not IDX.
+    const char *dd = new_dir("scan-dir");
+    write_dataset(dd, &s, fp);
+    ASSERT_EQ(unlink(track(dd, "train-images-idx3-ubyte", ".gz")), 0);
+    ASSERT_EQ(mkdir(track(dd, "train-images-idx3-ubyte", ".gz"), 0700), 0);
+    ASSERT(realpath(dd, real) != NULL);
+    ASSERT_EQ(hpt_dataset_scan(real, HPT_DATASET_NOFOLLOW, &sc, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "a directory, not a regular file");
+    const char *nd = new_dir("scan-notidx");
+    write_dataset(nd, &s, fp);
+    FILE *f = fopen(track(nd, "t10k-labels-idx1-ubyte", ".gz"), "wb");
+    ASSERT(f != NULL);
+    fputs("root:x:0:0:root:/root:/bin/sh\n", f);
+    ASSERT_EQ(fclose(f), 0);
+    ASSERT(realpath(nd, real) != NULL);
+    ASSERT_EQ(hpt_dataset_scan(real, HPT_DATASET_NOFOLLOW, &sc, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "t10k-labels-idx1-ubyte.gz: bad magic");
+    // Files that disagree (the check hpt_dataset_load makes).
+    const char *md = new_dir("scan-mismatch");
+    s.n_train_labels = 49;
+    write_dataset(md, &s, fp);
+    ASSERT(realpath(md, real) != NULL);
+    ASSERT_EQ(hpt_dataset_scan(real, HPT_DATASET_NOFOLLOW, &sc, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "49 labels, but train-images-idx3-ubyte.gz has 50 images");
 }
 
 HPT_TEST(real_datasets)

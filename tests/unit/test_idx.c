@@ -6,6 +6,7 @@
  * Fixtures are built here, in a mkdtemp directory removed at exit.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,68 @@ HPT_TEST(raw_and_gzip_rank3)
         ASSERT_EQ(memcmp(idx.sha256, want, 32), 0);
         hpt_idx_free(&idx);
     }
+    free(gz);
+    free(raw);
+}
+
+/* hpt_idx_scan_fd: the same checks and digest as hpt_idx_read, without the
+ * payload; only regular files. */
+HPT_TEST(scan_fd)
+{
+    // 3 MiB of payload: more than one scan buffer.
+    uint32_t dims[3] = {4000, 28, 28};
+    size_t len;
+    uint8_t *raw = make_idx(0x08, 3, dims, 4000 * 28 * 28, &len);
+    uint8_t want[32];
+    sha256_of(raw, len, want);
+    size_t gz_len;
+    uint8_t *gz = gzip_bytes(raw, len, &gz_len);
+    const char *paths[2] = {write_file("s-idx3-ubyte", raw, len),
+                            write_file("s-idx3-ubyte.gz", gz, gz_len)};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(paths[i], O_RDONLY);
+        ASSERT(fd >= 0);
+        hpt_idx_t idx;
+        hpt_err err = {0};
+        ASSERT_OK(hpt_idx_scan_fd(fd, paths[i], &idx, &err));
+        ASSERT_EQ(idx.rank, 3);
+        ASSERT_EQ(idx.dims[0], 4000);
+        ASSERT_EQ(idx.n_bytes, 4000 * 28 * 28);
+        ASSERT(idx.data == NULL);
+        ASSERT_EQ(memcmp(idx.sha256, want, 32), 0);
+        // Twice on one descriptor: it reads from the start each time.
+        ASSERT_OK(hpt_idx_scan_fd(fd, paths[i], &idx, &err));
+        ASSERT_EQ(memcmp(idx.sha256, want, 32), 0);
+        hpt_idx_free(&idx);
+        ASSERT_EQ(close(fd), 0);
+    }
+    // Trailing bytes and a bad magic are refused as by hpt_idx_read.
+    raw = realloc(raw, len + 1);
+    raw[len] = 7;
+    const char *trail = write_file("t-idx3-ubyte", raw, len + 1);
+    raw[0] = 'r';
+    const char *magic = write_file("m-idx3-ubyte", raw, len);
+    const char *bad[2] = {trail, magic};
+    const char *why[2] = {"trailing bytes", "bad magic"};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(bad[i], O_RDONLY);
+        hpt_idx_t idx;
+        hpt_err err = {0};
+        ASSERT_EQ(hpt_idx_scan_fd(fd, bad[i], &idx, &err), -EINVAL);
+        ASSERT_STR_CONTAINS(err.msg, why[i]);
+        ASSERT_STR_CONTAINS(err.msg, bad[i]);
+        close(fd);
+    }
+    // A FIFO is refused without being read (no writer: a read would block).
+    const char *fifo = tmp_path("fifo-idx3-ubyte");
+    ASSERT_EQ(mkfifo(fifo, 0600), 0);
+    int fd = open(fifo, O_RDONLY | O_NONBLOCK);
+    ASSERT(fd >= 0);
+    hpt_idx_t idx;
+    hpt_err err = {0};
+    ASSERT_EQ(hpt_idx_scan_fd(fd, fifo, &idx, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "a FIFO");
+    close(fd);
     free(gz);
     free(raw);
 }
