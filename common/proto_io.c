@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "dataset.h"
@@ -81,10 +82,15 @@ static void msg_prop(zmq_msg_t *m, const char *name, char *buf, size_t len)
 
 static void meta_take(zmq_msg_t *m, hpt_proto_meta_t *meta)
 {
-    if (!meta || meta->user_id[0] || meta->peer_address[0])
+    if (!meta)
+        return;
+    if (meta->src_fd < 0)
+        meta->src_fd = zmq_msg_get(m, ZMQ_SRCFD);   // -1 for a frame libzmq made itself
+    if (meta->user_id[0] || meta->peer_address[0] || meta->conn[0])
         return;
     msg_prop(m, "User-Id", meta->user_id, sizeof meta->user_id);
     msg_prop(m, "Peer-Address", meta->peer_address, sizeof meta->peer_address);
+    msg_prop(m, "X-Hpt-Conn", meta->conn, sizeof meta->conn);
 }
 
 int hpt_proto_recv_meta(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
@@ -94,7 +100,7 @@ int hpt_proto_recv_meta(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64
     if (bad_req_id)
         *bad_req_id = 0;
     if (meta)
-        *meta = (hpt_proto_meta_t){0};
+        *meta = (hpt_proto_meta_t){.src_fd = -1};
     zmq_msg_t msg;
     if (from) {
         zmq_msg_init(&msg);
@@ -430,6 +436,9 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
             BAD("hello: name, host or version too long");
         if (m->slots < 1 || m->slots > 1024)
             BAD("hello: slots %u out of range 1..1024", m->slots);
+        if (m->session_secret.len != 0 && m->session_secret.len != HPT_PROTO_SECRET_LEN)
+            BAD("hello: session_secret of %zu bytes (0 or %d)", m->session_secret.len,
+                HPT_PROTO_SECRET_LEN);
         return check_datasets("hello", m->n_datasets, m->datasets, err);
     }
     case HPT__ENVELOPE__BODY_HEARTBEAT:
@@ -472,6 +481,11 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
             (env->welcome->heartbeat_ms < 1 || env->welcome->heartbeat_ms > 600000 ||
              env->welcome->liveness < 1 || env->welcome->liveness > 100))
             BAD("welcome: heartbeat_ms or liveness out of range");
+        if (env->body_case == HPT__ENVELOPE__BODY_WELCOME &&
+            env->welcome->session_secret.len != 0 &&
+            env->welcome->session_secret.len != HPT_PROTO_SECRET_LEN)
+            BAD("welcome: session_secret of %zu bytes (0 or %d)",
+                env->welcome->session_secret.len, HPT_PROTO_SECRET_LEN);
         return 0;
     case HPT__ENVELOPE__BODY_ASSIGN: {
         const Hpt__Assign *m = env->assign;
@@ -547,9 +561,52 @@ const char *hpt_proto_body_name(int body_case)
     return (f && body_case >= 10) ? f->name : "none";
 }
 
+/* The key of the keyed hash that hides automatic routing ids in logs, set
+ * once at start by the coordinator (before any thread logs); unset in the
+ * worker and the CLI, which log no routing ids. */
+static uint8_t peer_key[crypto_shorthash_KEYBYTES];
+static bool peer_key_set;
+
+void hpt_peer_id_set_key(const uint8_t key[16])
+{
+    _Static_assert(crypto_shorthash_KEYBYTES == 16, "SipHash-2-4 takes a 16-byte key");
+    memcpy(peer_key, key, sizeof peer_key);
+    peer_key_set = true;
+}
+
+/* An id the coordinator's ZAP handler gave: "c", digits, ".", 8 hex. */
+static bool conn_token(const hpt_peer_id_t *id)
+{
+    size_t i = 1, d = 0;
+    if (id->len < 11 || id->bytes[0] != 'c')
+        return false;
+    while (i < id->len && id->bytes[i] >= '0' && id->bytes[i] <= '9')
+        i++, d++;
+    if (d == 0 || i + 9 != id->len || id->bytes[i] != '.')
+        return false;
+    for (i++; i < id->len; i++)
+        if (!((id->bytes[i] >= '0' && id->bytes[i] <= '9') ||
+              (id->bytes[i] >= 'a' && id->bytes[i] <= 'f')))
+            return false;
+    return true;
+}
+
 const char *hpt_peer_id_str(const hpt_peer_id_t *id, char *buf, size_t len_buf)
 {
     static const char hex[] = "0123456789abcdef";
+    if (len_buf && conn_token(id)) {
+        snprintf(buf, len_buf, "%.*s", (int)id->len, (const char *)id->bytes);
+        return buf;
+    }
+    if (len_buf && peer_key_set && id->len == 5 && id->bytes[0] == 0) {
+        /* libzmq's automatic id: a zero byte and a counter.  Shown as "a"
+         * and a keyed hash, so a log reader cannot learn the counter (a
+         * peer that knew it could make the ROUTER abort, coord_zap.c). */
+        uint8_t h[crypto_shorthash_BYTES];
+        crypto_shorthash(h, id->bytes, id->len, peer_key);
+        snprintf(buf, len_buf, "a%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3], h[4], h[5]);
+        return buf;
+    }
     size_t o = 0;
     for (size_t i = 0; i < id->len && o + 2 < len_buf; i++) {
         buf[o++] = hex[id->bytes[i] >> 4];

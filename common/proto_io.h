@@ -16,12 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <zmq.h>
+
 #include "err.h"
 #include "hptune.pb-c.h"
 
 #define HPT_PROTO_MAX_MSG (16 * 1024 * 1024)  // ZMQ_MAXMSGSIZE for every socket
 #define HPT_PROTO_MAX_ID 255                  // ZMQ identities are at most 255 bytes
 #define HPT_PROTO_MAX_SPEC (1024 * 1024)      // a sweep spec's text, bytes
+#define HPT_PROTO_SECRET_LEN 32               // Welcome/Hello.session_secret, bytes
 /* The coordinator's ZMQ_MAXMSGSIZE: the largest message a worker or client
  * sends it is a Submit (a spec, its path and the envelope); a larger frame
  * costs the peer its connection before libzmq allocates it.  Every pipe
@@ -68,6 +71,10 @@ int hpt_proto_recv_ex(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t
 typedef struct hpt_proto_meta {
     char user_id[256];
     char peer_address[64];
+    char conn[32];          // "X-Hpt-Conn": the routing id and serial the coordinator's ZAP
+                            // handler gave the connection ("" without one; coord_zap.c)
+    int src_fd;             // ZMQ_SRCFD: the connection's descriptor (libzmq's, borrowed;
+                            // -1 when unknown), for cutting a peer off (coord_zap.c)
 } hpt_proto_meta_t;
 
 /* hpt_proto_recv_ex that also fills *meta (may be NULL), on success and on
@@ -103,9 +110,17 @@ int hpt_proto_hello_text_check(const Hpt__Hello *m, hpt_err *err);
 /* Name of a body case ("hello", "result", ...) for logs. */
 const char *hpt_proto_body_name(int body_case);
 
-/* Printable hex of an identity (at most 2*len+1 bytes, truncated to fit
- * buf of size len_buf), for logs; returns buf. */
+/* An identity for logs, truncated to fit buf of size len_buf; returns buf.
+ * A routing id given by the coordinator's ZAP handler ("c<serial>.<hex>")
+ * shows as it is; with a key set (hpt_peer_id_set_key), libzmq's automatic
+ * ids (a zero byte and a 32-bit counter) show as "a" and 12 hex digits of a
+ * keyed hash; anything else as hex (at most 2*len+1 bytes). */
 const char *hpt_peer_id_str(const hpt_peer_id_t *id, char *buf, size_t len_buf);
+
+/* Set the key (16 bytes, borrowed, copied) that hides automatic ids in
+ * hpt_peer_id_str; process-wide, call once at start before other threads
+ * log. */
+void hpt_peer_id_set_key(const uint8_t key[16]);
 
 /* Fill/read the wire HParams from/to hpt_hparams_t.  to_wire stores strings
  * that point at static name tables (no allocation); the repeated units array

@@ -189,7 +189,7 @@ typedef struct coord {
     uint64_t results_rank_builds; // results caches rebuilt after a change (coord_clients.c)
     double started_unix;          // when this process started serving
     struct coord_http *http;      // the HTTP server (coord_http.h), NULL when off
-    struct coord_zap *zap;        // CURVE authentication (coord_zap.c), NULL without keys
+    struct coord_zap *zap;        // admission and identity of connections (coord_zap.c)
     struct coord_rcache *rcaches; // results caches of the sweeps asked about (coord_clients.c)
 
     // Finished sweeps in memory (coord_clients.c: coord_sweep_need, coord_sweeps_unload).
@@ -205,6 +205,9 @@ typedef struct coord {
 
 double coord_now(void);       // monotonic seconds
 double coord_unix(void);      // wall-clock seconds
+/* The core's source of randomness (coord_core_cfg_t.random): len bytes from
+ * the kernel's generator. */
+void coord_random(void *ud, void *buf, size_t len);
 
 /* Whether a per-peer log line of this kind may be written now (at most
  * per_minute a minute per peer and kind). */
@@ -282,16 +285,25 @@ void coord_on_fetch(coord_t *c, coord_worker_t *w, const Hpt__FetchChunk *m);
  * O(workers) only for a runnable sweep with no running task.  Loop thread. */
 void coord_datasets_waiting(coord_t *c, const coord_sweep_t *s, char *buf, size_t len);
 
-// coord_zap.c (CURVE authentication, docs/security.md)
+// coord_zap.c (admission and identity of connections, docs/security.md)
 typedef struct coord_zap coord_zap_t;
-/* Before the ROUTER is created: load the secret key and the authorized keys
- * (strictly: a bad file fails), bind the ZAP handler (a REP socket on
- * inproc://zeromq.zap.01 in c->zctx).  Errors are printed for the operator
- * (they name the file) and return a negative errno; *out is owned by the
- * caller (coord_zap_destroy). */
+/* Before the ROUTER is created (with or without keys): with
+ * cfg.curve_secret load the secret key and the authorized keys (strictly: a
+ * bad file fails); seed what libzmq's automatic routing ids start from.
+ * Errors are printed for the operator (they name the file) and return a
+ * negative errno; *out is owned by the caller (coord_zap_destroy). */
 int coord_zap_new(coord_zap_t **out, coord_t *c);
-/* Make the ROUTER (not yet bound) a CURVE server with the secret key. */
+/* Bind the ZAP handler (a ROUTER on inproc://zeromq.zap.01 in c->zctx) and
+ * give the ROUTER (not yet bound) a ZAP domain, with keys also the CURVE
+ * server options; watch its handshake failures. */
 int coord_zap_server(coord_zap_t *z, void *router);
+/* Who a message from peer came from (meta: its connection's properties,
+ * hpt_proto_recv_meta): fills *conn with the connection's serial and CURVE
+ * key, which the ZAP handler attached.  Returns 0, or -EPERM (err says why; logged, rate-limited) for a
+ * connection that chose its own routing id (its TCP connection is cut) or
+ * that the handler never admitted: drop the message, answer nothing. */
+int coord_zap_check(coord_zap_t *z, const hpt_peer_id_t *peer, const hpt_proto_meta_t *meta,
+                    coord_conn_t *conn, hpt_err *err);
 /* Watch the ZAP socket (and handshake failures) from c->loop. */
 int coord_zap_start(coord_zap_t *z);
 /* The roles (HPT_CURVE_ROLE_* bits) of the key a connection authenticated

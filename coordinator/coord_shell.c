@@ -13,6 +13,7 @@
  *     never later than the core asks; only the simulator uses it.
  * (Dataset fingerprints, which were computed here, are coord_datasets.c's.)
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,12 @@ double coord_unix(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void coord_random(void *ud, void *buf, size_t len)
+{
+    (void)ud;
+    randombytes_buf(buf, len);   // getrandom(2) underneath; sodium_init ran (coord_zap_new)
 }
 
 bool coord_log_allowed(coord_t *c, const hpt_peer_id_t *peer, int kind, int per_minute)

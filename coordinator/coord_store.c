@@ -39,9 +39,12 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS attempts("
     "  task INTEGER NOT NULL, attempt INTEGER NOT NULL, worker TEXT, leased REAL,"
     "  ended REAL, outcome TEXT, error TEXT, PRIMARY KEY(task, attempt));"
+    /* secret: hex SHA-256 of the worker's session secret (never the secret
+     * itself): after a restart only a Hello with that secret (and from that
+     * CURVE key) takes the worker's orphaned leases back (core/resume.c). */
     "CREATE TABLE IF NOT EXISTS workers("
     "  id TEXT PRIMARY KEY, name TEXT, host TEXT, slots INTEGER, version TEXT,"
-    "  first_seen REAL, last_seen REAL, state TEXT);"
+    "  first_seen REAL, last_seen REAL, state TEXT, secret TEXT, key TEXT);"
     "CREATE TABLE IF NOT EXISTS events("
     "  seq INTEGER, ts REAL, level TEXT, component TEXT, msg TEXT, fields TEXT,"
     "  sweep INTEGER, type TEXT);"
@@ -130,8 +133,9 @@ static const char *const stmt_sql[ST__COUNT] = {
                           "WHERE task = ?1 AND attempt = ?2",
     [ST_TASK_STATE] = "UPDATE tasks SET state = ?2, error = ?3 WHERE id = ?1",
     [ST_WORKER] = "INSERT INTO workers(id, name, host, slots, version, first_seen, last_seen, "
-                  "state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT(id) DO UPDATE SET "
-                  "name = ?2, host = ?3, slots = ?4, version = ?5, last_seen = ?6, state = ?7",
+                  "state, secret, key) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9) "
+                  "ON CONFLICT(id) DO UPDATE SET name = ?2, host = ?3, slots = ?4, "
+                  "version = ?5, last_seen = ?6, state = ?7, secret = ?8, key = ?9",
     [ST_EVENT] = "INSERT INTO events(seq, ts, level, component, msg, fields, sweep, type) "
                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     /* A sweep's deletion (retention): its sweeps row and summary at once,
@@ -236,6 +240,11 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
     sqlite3_exec(s->db, "ALTER TABLE sweeps ADD COLUMN dataset TEXT", NULL, NULL, NULL);
     /* Journals from before typed events: their rows keep a NULL type. */
     sqlite3_exec(s->db, "ALTER TABLE events ADD COLUMN type TEXT", NULL, NULL, NULL);
+    /* Journals from before session secrets: their workers have none, so
+     * their leased tasks are queued again at start (nobody can prove to be
+     * their holder). */
+    sqlite3_exec(s->db, "ALTER TABLE workers ADD COLUMN secret TEXT", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "ALTER TABLE workers ADD COLUMN key TEXT", NULL, NULL, NULL);
     /* ... and from before quotas: their sweeps have no owner. */
     sqlite3_exec(s->db, "ALTER TABLE sweeps ADD COLUMN owner TEXT", NULL, NULL, NULL);
     /* Mark the file as ours, and refuse one written by a newer schema. */
@@ -390,7 +399,7 @@ int coord_store_apply(coord_store_t *s, const coord_jrec_t *j)
     case COORD_J_TASK_STATE: return coord_store_task_state(s, j->task, j->state, j->error);
     case COORD_J_WORKER_SEEN:
         return coord_store_worker_seen(s, j->worker, j->name, j->host, j->slots, j->version, j->ts,
-                                       j->state);
+                                       j->state, j->secret, j->key);
     }
     return -EINVAL;
 }
@@ -861,7 +870,8 @@ int coord_store_task_state(coord_store_t *s, uint64_t task, const char *state, c
 }
 
 int coord_store_worker_seen(coord_store_t *s, const char *id, const char *name, const char *host,
-                            int slots, const char *version, double ts, const char *state)
+                            int slots, const char *version, double ts, const char *state,
+                            const char *secret, const char *key)
 {
     sqlite3_stmt *st = begin(s, ST_WORKER);
     if (!st)
@@ -873,6 +883,8 @@ int coord_store_worker_seen(coord_store_t *s, const char *id, const char *name, 
     bind_text(st, 5, version);
     bind_real(st, 6, ts);
     bind_text(st, 7, state);
+    bind_text(st, 8, secret);
+    bind_text(st, 9, key);
     return run(s, st);
 }
 
@@ -1007,10 +1019,12 @@ int coord_store_each_task(coord_store_t *s, uint64_t sweep,
             "SELECT t.id, t.trial, t.fold, t.repeat, t.refit, t.state, t.attempt, a.worker, "
             "t.score, t.accuracy, t.log_loss, t.f1_macro, t.train_score, t.fit_seconds, "
             "t.epochs, t.error, (SELECT COUNT(*) FROM attempts f WHERE f.task = t.id AND "
-            "f.outcome = 'failed'), t.seed_rep, t.n_eval, t.finished, t.resumed_from "
+            "f.outcome = 'failed'), t.seed_rep, t.n_eval, t.finished, t.resumed_from, "
+            "w.secret, w.key "
             "FROM tasks t "
             "LEFT JOIN attempts a "
-            "ON a.task = t.id AND a.attempt = t.attempt WHERE t.sweep = ?1 ORDER BY t.id",
+            "ON a.task = t.id AND a.attempt = t.attempt "
+            "LEFT JOIN workers w ON w.id = a.worker WHERE t.sweep = ?1 ORDER BY t.id",
             -1, &q, NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_int64(q, 1, (sqlite3_int64)sweep);
@@ -1035,6 +1049,8 @@ int coord_store_each_task(coord_store_t *s, uint64_t sweep,
             .seed_rep = sqlite3_column_int(q, 17),
             .finished = col_real(q, 19),
             .resumed_from = sqlite3_column_int(q, 20),
+            .worker_secret = col_text(q, 21),
+            .worker_key = col_text(q, 22),
         };
         rc = cb(&row, ud);
     }

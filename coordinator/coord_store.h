@@ -128,8 +128,11 @@ int coord_store_task_result(coord_store_t *s, uint64_t task, uint32_t attempt,
                             const coord_store_result_t *r, double ts);
 int coord_store_task_state(coord_store_t *s, uint64_t task, const char *state, const char *error);
 
+/* secret: hex SHA-256 of the worker's session secret; key: its CURVE key
+ * (Z85, "" without keys); either may be NULL. */
 int coord_store_worker_seen(coord_store_t *s, const char *id, const char *name, const char *host,
-                            int slots, const char *version, double ts, const char *state);
+                            int slots, const char *version, double ts, const char *state,
+                            const char *secret, const char *key);
 
 /* Write one journal record from the core's outbox (core/journal.h). */
 int coord_store_apply(coord_store_t *s, const coord_jrec_t *j);

@@ -187,7 +187,8 @@ static void refuse_role(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t
     }
 }
 
-static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env);
+static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t *conn,
+                       hpt_env_t *env);
 static void on_inbox(uv_idle_t *h);
 
 static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
@@ -202,6 +203,14 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
     int rc = hpt_proto_recv_meta(sock, &peer, &env, &bad_req, &meta, &err);
     if (rc == -EAGAIN)
         return;
+    /* Which connection it came on (coord_zap.c): one that kept a routing id
+     * of its own choosing is refused (and cut) before anything else. */
+    coord_conn_t conn;
+    hpt_err zerr = {0};
+    if (peer.len && coord_zap_check(c->zap, &peer, &meta, &conn, &zerr) < 0) {
+        hpt_proto_free(&env);
+        return;
+    }
     coord_who_t who;
     identify(c, &meta, &who);
     if (rc < 0) {
@@ -290,7 +299,7 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
         coord_apply(c);
         hpt_proto_free(&env);
     } else {
-        inbox_push(c, &peer, env);   // in arrival order; handled by on_inbox
+        inbox_push(c, &peer, &conn, env);   // in arrival order; handled by on_inbox
     }
 }
 
@@ -303,11 +312,13 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
  * back on the workers) until half have been handled. */
 struct coord_inbox_msg {
     hpt_peer_id_t peer;
+    coord_conn_t conn;            // the connection it came on (coord_zap_check)
     hpt_env_t *env;               // owned
     struct coord_inbox_msg *next;
 };
 
-static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t *conn,
+                       hpt_env_t *env)
 {
     struct coord_inbox_msg *m = malloc(sizeof *m);
     if (!m) {
@@ -315,7 +326,7 @@ static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         hpt_proto_free(&env);
         return;
     }
-    *m = (struct coord_inbox_msg){.peer = *peer, .env = env};
+    *m = (struct coord_inbox_msg){.peer = *peer, .conn = *conn, .env = env};
     if (c->inbox_tail)
         c->inbox_tail->next = m;
     else
@@ -328,19 +339,20 @@ static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
 }
 
 /* One worker message through the core. */
-static void worker_message(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+static void worker_message(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t *conn,
+                           hpt_env_t *env)
 {
     int body = (int)env->body_case;
     double now = coord_now();
     if (body == HPT__ENVELOPE__BODY_HELLO) {
-        coord_core_hello(&c->core, now, peer, env->hello);
+        coord_core_hello(&c->core, now, peer, conn, env->hello);
     } else {
-        coord_worker_t *w = coord_core_worker_msg(&c->core, now, peer, env);
+        coord_worker_t *w = coord_core_worker_msg(&c->core, now, peer, conn, env);
         coord_apply(c);
         /* The core may have dropped the worker while applying (a send found
          * it gone): look it up again before serving its chunk. */
         if (w && body == HPT__ENVELOPE__BODY_FETCH_CHUNK &&
-            (w = coord_worker_by_peer(&c->core, peer)) != NULL)
+            (w = coord_worker_by_conn(&c->core, peer, conn->id)) != NULL)
             coord_on_fetch(c, w, env->fetch_chunk);
     }
     coord_apply(c);
@@ -356,7 +368,7 @@ static void on_inbox(uv_idle_t *h)
         if (!c->inbox_head)
             c->inbox_tail = NULL;
         c->inbox_len--;
-        worker_message(c, &m->peer, m->env);
+        worker_message(c, &m->peer, &m->conn, m->env);
         hpt_proto_free(&m->env);
         free(m);
     }
@@ -580,13 +592,13 @@ int main(int argc, char **argv)
 
     uv_loop_t loop;
     bool loop_ok = false;
-    // Security before anything is opened: keys, or loopback, or --insecure.
-    if (c.cfg.curve_secret[0]) {
-        if (coord_zap_new(&c.zap, &c) < 0) {
-            status = 2;
-            goto done;
-        }
-    } else if (!hpt_curve_endpoint_is_local(c.cfg.bind)) {
+    /* Security before anything is opened: keys, or loopback, or --insecure;
+     * the ZAP handler admits (and names) every connection either way. */
+    if (coord_zap_new(&c.zap, &c) < 0) {
+        status = 2;
+        goto done;
+    }
+    if (!c.cfg.curve_secret[0] && !hpt_curve_endpoint_is_local(c.cfg.bind)) {
         if (!c.cfg.insecure) {
             refuse_plain_bind(c.cfg.bind);
             status = 2;
@@ -606,7 +618,8 @@ int main(int argc, char **argv)
     coord_core_cfg_t kcfg = {.hb_ivl_ms = c.cfg.hb_ivl_ms, .hb_liveness = c.cfg.hb_liveness,
                              .max_attempts = c.cfg.max_attempts,
                              .task_stall_s = c.cfg.task_stall_s,
-                             .task_deadline_s = c.cfg.task_deadline_s};
+                             .task_deadline_s = c.cfg.task_deadline_s,
+                             .random = coord_random};
     coord_core_init(&c.core, &kcfg, coord_unix() - coord_now());
     c.core.event_level = (int)hpt__log_level;   // events below the log level are never formatted
     uint64_t max_sweep = 0, max_task = 0;
@@ -670,7 +683,7 @@ int main(int argc, char **argv)
     int hwm = 20000;
     zmq_setsockopt(c.router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if (c.zap && coord_zap_server(c.zap, c.router) < 0)
+    if (coord_zap_server(c.zap, c.router) < 0)
         goto done;   // logged
     char bound[1024];
     if (hpt_zsock_bind(c.router, c.cfg.bind, bound, sizeof bound, &err) < 0) {
@@ -712,7 +725,7 @@ int main(int argc, char **argv)
     uv_signal_start(&c.sig_term, on_signal, SIGTERM);
     uv_signal_start(&c.sig_hup, on_signal, SIGHUP);
     c.started_unix = coord_unix();
-    if (c.zap && (rc = coord_zap_start(c.zap)) < 0) {
+    if ((rc = coord_zap_start(c.zap)) < 0) {
         hpt_log(HPT_LOG_ERROR, "security", "cannot watch the ZAP socket", "error=\"%s\"",
                 hpt_strerror(rc));
         shutdown_loop(&c, "zap");

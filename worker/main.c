@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -84,8 +85,16 @@ typedef struct outmsg {
 typedef struct hpt_wrk {
     uv_loop_t *loop;
     hpt_wrk_cfg cfg;
-    char worker_id[HPT_WRK_NAME_LEN + 64];  // host:pid:random, fixed for the process
+    char worker_id[HPT_WRK_NAME_LEN + 64];  // host:pid:random; a new one only when the
+                                            // coordinator refuses this one (new_worker_id)
     char host[HPT_WRK_NAME_LEN];
+    /* The session secret the coordinator's Welcome gave this worker_id: sent
+     * in every later Hello, so that a new connection of this worker (a
+     * reconnect, a coordinator restart) can prove it is the one that
+     * registered the id and keep its leases (docs/protocol.md, "Identity
+     * and reconnects").  Wiped at exit and when the id changes. */
+    uint8_t secret[HPT_PROTO_SECRET_LEN];
+    bool has_secret;
 
     // Datasets, loaded once, read by every trainer thread.
     hpt_dataset_t *ds[HPT_WRK_MAX_DATASETS];
@@ -245,6 +254,24 @@ static uint32_t random_u32(void)
     return v;
 }
 
+/* A worker id for this process: host:pid:random, the host part cut to 200
+ * bytes and any character the coordinator would refuse (space, control,
+ * non-ASCII, quote, backslash, '=') replaced by '_'.  Forgets the session
+ * secret of the previous id. */
+static void new_worker_id(hpt_wrk_t *w)
+{
+    char host[201];
+    snprintf(host, sizeof host, "%.200s", w->host);
+    for (char *p = host; *p; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p > '~' || *p == '"' || *p == '\\' ||
+            *p == '=')
+            *p = '_';
+    snprintf(w->worker_id, sizeof w->worker_id, "%s:%ld:%08x", host[0] ? host : "localhost",
+             (long)getpid(), random_u32());
+    sodium_memzero(w->secret, sizeof w->secret);
+    w->has_secret = false;
+}
+
 // --- sending -------------------------------------------------------------
 
 /* Send env on the current socket.  Returns 0 or -errno (-EAGAIN when no
@@ -289,6 +316,10 @@ static void send_hello(hpt_wrk_t *w)
     hello.version = (char *)HPT_VERSION;
     hello.n_datasets = (size_t)n;
     hello.datasets = infop;
+    if (w->has_secret) {
+        hello.session_secret.data = w->secret;
+        hello.session_secret.len = sizeof w->secret;
+    }
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_HELLO;
     env.hello = &hello;
@@ -875,6 +906,11 @@ static void on_welcome(hpt_wrk_t *w, const Hpt__Welcome *m)
     hpt_log(HPT_LOG_INFO, COMP, "welcome", "coordinator=%s heartbeat_ms=%u liveness=%u",
             w->cfg.coordinator, m->heartbeat_ms, m->liveness);
     w->backoff_ms = w->cfg.reconnect_ms;
+    if (m->session_secret.len == sizeof w->secret) {
+        // A new registration: keep the secret for the next Hello (proto_io checked its size).
+        memcpy(w->secret, m->session_secret.data, sizeof w->secret);
+        w->has_secret = true;
+    }
     w->liveness_max = w->liveness = (int)m->liveness;
     if ((int)m->heartbeat_ms != w->hb_ivl_ms) {
         w->hb_ivl_ms = (int)m->heartbeat_ms;
@@ -913,8 +949,22 @@ static void handle_env(hpt_wrk_t *w, const hpt_env_t *env)
         break;
     case HPT__ENVELOPE__BODY_DISCONNECT: {
         char q[512];
-        hpt_log(HPT_LOG_WARN, COMP, "disconnect, registering again", "reason=%s",
-                hpt_log_quote(env->disconnect->reason, q, sizeof q));
+        if (env->disconnect->code == HPT__DISCONNECT_CODE__DISCONNECT_ID_REFUSED) {
+            /* Our id is registered to another connection we cannot prove is
+             * ours (we never got its Welcome, or the coordinator lost track
+             * of it): register afresh.  Tasks still running report under
+             * the old id and are dropped; the coordinator requeues them
+             * when the old registration expires. */
+            char old[sizeof w->worker_id];
+            snprintf(old, sizeof old, "%s", w->worker_id);
+            new_worker_id(w);
+            hpt_log(HPT_LOG_WARN, COMP, "worker id refused, registering under a new one",
+                    "reason=%s old_worker_id=%s worker_id=%s",
+                    hpt_log_quote(env->disconnect->reason, q, sizeof q), old, w->worker_id);
+        } else {
+            hpt_log(HPT_LOG_WARN, COMP, "disconnect, registering again", "reason=%s",
+                    hpt_log_quote(env->disconnect->reason, q, sizeof q));
+        }
         send_hello(w);
         break;
     }
@@ -1325,8 +1375,7 @@ int main(int argc, char **argv)
         strcpy(w->host, "localhost");
     w->host[sizeof w->host - 1] = '\0';
     // Hello.worker_id is at most 255 bytes: a very long host name is cut.
-    snprintf(w->worker_id, sizeof w->worker_id, "%.200s:%ld:%08x", w->host, (long)getpid(),
-             random_u32());
+    new_worker_id(w);
     w->conn = CONN_BACKOFF;  // no socket yet
     w->reconnect_at = UINT64_MAX;
     w->hb_ivl_ms = w->cfg.heartbeat_ms;
@@ -1429,6 +1478,7 @@ done:
         free(w->runs);
         wrk_cache_destroy(&w->cache);
         hpt_curve_wipe(&w->keys);
+        sodium_memzero(w->secret, sizeof w->secret);
         wrk_fetch_destroy(&w->fetch);
         for (int i = 0; i < w->n_ds; i++)
             hpt_dataset_destroy(&w->ds[i]);

@@ -46,7 +46,27 @@ typedef struct coord_core_cfg {
     int max_attempts;         // attempts per task before it fails
     int task_stall_s;         // a leased task without progress for this long is re-leased
     int task_deadline_s;      // a leased task running longer than this is re-leased
+    /* Fill buf with len unpredictable bytes (the daemon: getrandom; tests: a
+     * seeded generator).  Required: the core draws each worker's session
+     * secret from it, and makes no system calls itself. */
+    void (*random)(void *ud, void *buf, size_t len);
+    void *random_ud;
 } coord_core_cfg_t;
+
+// --- who sent a message -----------------------------------------------------
+
+#define COORD_KEY_Z85_LEN 40      // a CURVE public key in Z85
+
+/* What the shell knows of the connection a message came on, beyond its
+ * routing id (docs/security.md, "Identity").  The ZAP handler admits every
+ * connection and numbers it; libzmq attaches that number (and, with CURVE,
+ * the client's public key) to every message the connection delivers, and no
+ * peer can set them.  A routing id names a connection only while it is open,
+ * so a worker record remembers both. */
+typedef struct coord_conn {
+    uint64_t id;                  // the connection's serial, unique in this run (> 0)
+    char key[COORD_KEY_Z85_LEN + 1];   // the client's CURVE public key (Z85), "" without keys
+} coord_conn_t;
 
 // --- objects --------------------------------------------------------------
 
@@ -68,9 +88,18 @@ typedef enum coord_task_state {
 /* What a task holds only while it is leased (or orphaned after a restart):
  * allocated at the lease, freed when the lease ends, so a queued or finished
  * task carries none of it. */
+/* Who held an orphaned lease, from the journal: only the worker that proves
+ * it is that worker (its session secret, and its key when it had one) may
+ * take the lease back (resume.c). */
+typedef struct coord_orphan {
+    uint8_t secret_hash[32];      // SHA-256 of the holder's session secret
+    char key[COORD_KEY_Z85_LEN + 1];   // the holder's CURVE key, "" when it had none
+    char worker[];                // the holder's worker id
+} coord_orphan_t;
+
 typedef struct coord_lease {
     coord_worker_t *worker;       // holder (NULL for an orphan)
-    char *orphan_of;              // after a restart: the worker id that held it (owned)
+    coord_orphan_t *orphan;       // after a restart: who held it (owned), until adopted
     double orphan_deadline;       // monotonic; requeue if its worker has not re-attached
     double leased_at;             // monotonic seconds
     double progress_at;           // monotonic seconds of the lease or the last new epoch
@@ -258,7 +287,14 @@ typedef struct coord_rate_sample {
 } coord_rate_sample_t;
 
 struct coord_worker {
-    hpt_peer_id_t peer;
+    hpt_peer_id_t peer;           // routing id of its connection
+    uint64_t conn;                // that connection (coord_conn_t.id): messages with its routing
+                                  // id from any other connection are not its
+    char key[COORD_KEY_Z85_LEN + 1];   // the CURVE key that registered it ("" without keys);
+                                  // a reconnect must come with the same key
+    uint8_t secret_hash[32];      // SHA-256 of its session secret (Welcome.session_secret); a
+                                  // Hello for its id on another connection must present the
+                                  // secret.  The secret itself is not kept.
     char id[256], name[256], host[256], version[64];
     int slots;
     int busy;                     // tasks leased to it
@@ -332,6 +368,8 @@ typedef enum coord_event_type {
     COORD_EV_WORKER_DRY_RUN_REFUSED,
     COORD_EV_HELLO_REFUSED,         // a Hello whose strings are not plain text
     COORD_EV_SWEEP_DELETED,
+    COORD_EV_WORKER_REFUSED,      // a Hello for a worker id it could not prove was its own
+    COORD_EV_RESULT_HELD,         // a Result from a connection not registered (yet)
     COORD_EV__COUNT
 } coord_event_type_t;
 
@@ -398,6 +436,10 @@ void coord_outbox_free(coord_outbox_t *o);
  * kind) counters, so memory stays fixed however many peers misbehave. */
 #define COORD_LOG_SLOTS 1024
 
+/* Results held for connections not registered yet (coord_core_t.held). */
+#define COORD_HELD_MAX 1024
+#define COORD_HELD_BYTES 2048
+
 /* Upper bounds (seconds) of the dispatch latency histogram's buckets. */
 #define COORD_LAT_N 14
 #define COORD_LAT_LE {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600}
@@ -438,6 +480,15 @@ typedef struct coord_core {
     int n_orphans;                // leases inherited from the journal, not yet re-attached
     coord_task_t *orphans;        // their list (through lease->wprev/wnext, tasks.c)
 
+    /* Results that arrived on a connection no worker is registered on (yet):
+     * a worker whose connection was replaced (libzmq reconnects on its own,
+     * or the coordinator restarted) sends on the new one before its Hello
+     * is answered.  They are used if that very connection registers as the
+     * lease's holder within two liveness periods, else dropped; at most
+     * COORD_HELD_MAX, each at most COORD_HELD_BYTES packed (workers.c). */
+    struct coord_held *held, *held_tail;
+    int n_held;
+
     // Housekeeping clocks (tick), monotonic seconds of the last run.
     double last_hb, last_stall_check;
 
@@ -456,7 +507,8 @@ typedef struct coord_core {
 } coord_core_t;
 
 /* Initialise k (zeroed storage) with cfg; wall-clock = monotonic +
- * wall_offset.  next ids start at 1.  Returns 0. */
+ * wall_offset.  next ids start at 1.  Returns 0, or -EINVAL when
+ * cfg->random is NULL. */
 int coord_core_init(coord_core_t *k, const coord_core_cfg_t *cfg, double wall_offset);
 
 /* Free every object and the outbox; k can be initialised again. */
@@ -503,17 +555,24 @@ int coord_core_submit_ds(coord_core_t *k, double now, const char *text, const ch
  * already ended. */
 int coord_core_cancel(coord_core_t *k, double now, coord_sweep_t *s);
 
-/* A Hello from peer (borrowed message, validated by the shell). */
+/* A Hello from peer on connection conn (all borrowed; the message validated
+ * by the shell).  The rules (docs/protocol.md, "Identity and reconnects"):
+ * a new worker id is registered to this connection and key, and its Welcome
+ * carries a fresh session secret; the id of a worker registered on another
+ * connection, or of an orphaned lease's holder after a restart, is taken
+ * only with that worker's secret (and key); anything else is refused with
+ * Disconnect{DISCONNECT_ID_REFUSED}, logged, and changes nothing. */
 void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
-                      const Hpt__Hello *m);
+                      const coord_conn_t *conn, const Hpt__Hello *m);
 
 /* Any other worker-to-coordinator message (Heartbeat, Progress, Result,
- * Goodbye, Datasets, FetchChunk).  Returns the registered worker that sent
- * it, after refreshing its expiry, or NULL for an unregistered peer (which
- * is told to register; an orphaned lease's Result is still used).  The
- * shell serves FetchChunk itself with the worker returned. */
+ * Goodbye, Datasets, FetchChunk) from peer on connection conn.  Returns the
+ * worker registered on that connection, after refreshing its expiry, or NULL
+ * for a connection with no worker (which is told to register; a Result from
+ * it is held until it does, see coord_core_t.held).  The shell serves
+ * FetchChunk itself with the worker returned. */
 coord_worker_t *coord_core_worker_msg(coord_core_t *k, double now, const hpt_peer_id_t *peer,
-                                      const hpt_env_t *env);
+                                      const coord_conn_t *conn, const hpt_env_t *env);
 
 /* Periodic housekeeping, at least every hb_ivl/2: purge expired workers,
  * heartbeat every worker, sample rates, revoke stalled leases, requeue
@@ -566,6 +625,10 @@ int coord_core_load(coord_core_t *k, double now, const coord_journal_reader_t *r
 double coord_core_wall(const coord_core_t *k, double now);
 coord_sweep_t *coord_sweep_find(const coord_core_t *k, uint64_t id);
 coord_worker_t *coord_worker_by_peer(const coord_core_t *k, const hpt_peer_id_t *peer);
+/* The worker registered on this very connection (routing id and serial), or
+ * NULL. */
+coord_worker_t *coord_worker_by_conn(const coord_core_t *k, const hpt_peer_id_t *peer,
+                                     uint64_t conn);
 const char *coord_sweep_state_name(coord_sweep_state_t s);
 const char *coord_trial_state_name(coord_trial_state_t s);
 const char *coord_task_state_name(coord_task_state_t s);

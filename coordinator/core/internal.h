@@ -47,8 +47,9 @@ bool hpt__task_should_wait(const coord_task_t *t);
  * wait for it go to the front of the queue (a failed or cancelled t's
  * then train from scratch).  A no-op once t's sweep has ended. */
 void hpt__task_release_kids(coord_core_t *k, coord_task_t *t);
-/* A Result from peer: w is its registered worker, or NULL for a peer that
- * is not registered (only an orphaned lease takes its result then). */
+/* A Result from w (registered, on its current connection; peer is its
+ * routing id, for rate-limited logs).  Only the lease's holder's result
+ * counts; any other is dropped and said so. */
 void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
                  const Hpt__Result *m);
 void hpt__progress(coord_core_t *k, coord_worker_t *w, const Hpt__Progress *m);
@@ -66,11 +67,19 @@ coord_worker_t *hpt__worker_by_id(const coord_core_t *k, const char *id);
 void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why);
 void hpt__workers_tick(coord_core_t *k);
 void hpt__workers_free(coord_core_t *k);
+/* Drop held results past their time (coord_core_t.held). */
+void hpt__held_expire(coord_core_t *k);
 
 // resume.c
 /* Journal s's summary (COORD_J_SWEEP_SUMMARY): s has just ended, and a
  * restart creates it unloaded from the summary instead of rebuilding it. */
 void hpt__j_summary(coord_core_t *k, const coord_sweep_t *s);
+/* The journaled holder of an orphaned lease of worker_id (its secret hash
+ * and key: what a Hello with that id must prove), or NULL when it holds
+ * none. */
+const coord_orphan_t *hpt__orphan_of(const coord_core_t *k, const char *worker_id);
+/* w proved it is the holder (coord_core_hello): its orphaned leases become
+ * its leases. */
 void hpt__orphans_adopt(coord_core_t *k, coord_worker_t *w);
 void hpt__orphans_expire(coord_core_t *k);
 

@@ -38,7 +38,7 @@ typedef enum coord_jkind {
     COORD_J_ATTEMPT_END,    // task, attempt, state (outcome), error, ts
     COORD_J_TASK_RESULT,    // task, attempt, r, ts
     COORD_J_TASK_STATE,     // task, state, error
-    COORD_J_WORKER_SEEN,    // worker, name, host, slots, version, ts, state
+    COORD_J_WORKER_SEEN,    // worker, name, host, slots, version, ts, state, secret, key
     COORD_J_SWEEP_SUMMARY,  // sweep, sum (journaled with the sweep's final state)
     COORD_J_SWEEP_DELETE,   // sweep (retention: the sweep and everything of it leave)
 } coord_jkind_t;
@@ -73,6 +73,9 @@ typedef struct coord_jrec {
     long obs;
     double ts, mean, std, score, accuracy;
     const char *state, *text, *error, *name, *path, *fingerprint, *worker, *host, *version;
+    const char *secret;        // COORD_J_WORKER_SEEN: hex SHA-256 of its session secret (the
+                               // secret itself is never journaled)
+    const char *key;           // COORD_J_WORKER_SEEN: its CURVE key (Z85), "" without keys
     const char *owner;         // COORD_J_SWEEP_ADD: who submitted it (NULL: unknown)
     const char *dataset;       // COORD_J_SWEEP_ADD: the canonical dataset name
     coord_result_t r;
@@ -112,6 +115,9 @@ typedef struct coord_jrow_task {
     const char *state;    // queued | leased | done | failed | cancelled
     uint32_t attempt;
     const char *worker;   // holder of the last attempt (leased tasks), or NULL
+    const char *worker_secret;   // that worker's secret hash (hex, its workers row), NULL
+                                 // when none is journaled (a journal of an older build)
+    const char *worker_key;      // that worker's CURVE key (Z85), NULL or "" when none
     coord_result_t r;
     const char *error;
     uint32_t failures;    // attempts that ended "failed"

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idx.h"
 #include "log.h"
 #include "outbox.h"
 
@@ -212,6 +213,13 @@ static const event_def_t event_defs[COORD_EV__COUNT] = {
     [COORD_EV_HELLO_REFUSED] = {"peer.hello_refused", "workers",
                                 "hello refused: a string is not plain text; disconnecting",
                                 HPT_LOG_WARN},
+    [COORD_EV_WORKER_REFUSED] = {"worker.refused", "workers",
+                                 "hello refused: the worker id is not this connection's",
+                                 HPT_LOG_WARN},
+    [COORD_EV_RESULT_HELD] = {"task.result_held", "workers",
+                              "result from a connection not registered yet; held until it "
+                              "registers",
+                              HPT_LOG_DEBUG},
 };
 
 const char *coord_event_name(coord_event_type_t t)
@@ -408,11 +416,16 @@ void hpt__j_task_state(coord_core_t *k, uint64_t task, const char *state, const 
     }
 }
 
-void hpt__j_worker_seen(coord_core_t *k, const char *id, const char *name, const char *host,
-                        int slots, const char *version, double ts, const char *state)
+void hpt__j_worker_seen(coord_core_t *k, const coord_worker_t *w, double ts, const char *state)
 {
     coord_jrec_t *j = hpt__journal(k, COORD_J_WORKER_SEEN);
     if (j) {
+        const char *id = w->id, *name = w->name, *host = w->host, *version = w->version;
+        int slots = w->slots;
+        char hex[65];
+        hpt_sha256_hex(w->secret_hash, hex);
+        j->secret = hpt__astr(k, hex);
+        j->key = hpt__astr(k, w->key);
         j->worker = hpt__astr(k, id);
         j->name = hpt__astr(k, name);
         j->host = hpt__astr(k, host);

@@ -58,7 +58,8 @@ void hpt__j_attempt_end(coord_core_t *k, uint64_t task, uint32_t attempt, const 
 void hpt__j_task_result(coord_core_t *k, uint64_t task, uint32_t attempt,
                         const coord_result_t *r, double ts);
 void hpt__j_task_state(coord_core_t *k, uint64_t task, const char *state, const char *error);
-void hpt__j_worker_seen(coord_core_t *k, const char *id, const char *name, const char *host,
-                        int slots, const char *version, double ts, const char *state);
+/* w's row: its id, name, host, slots, version, the hash of its session
+ * secret and its key. */
+void hpt__j_worker_seen(coord_core_t *k, const coord_worker_t *w, double ts, const char *state);
 
 #endif

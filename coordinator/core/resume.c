@@ -86,6 +86,29 @@ static int by_obs_seq(const void *a, const void *b)
     return (x->obs_seq > y->obs_seq) - (x->obs_seq < y->obs_seq);
 }
 
+/* 64 hex digits (a journaled SHA-256) into out; false for NULL or
+ * anything else. */
+static bool hex_decode32(const char *hex, uint8_t out[32])
+{
+    if (!hex || strlen(hex) != 64)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        int v = 0;
+        for (int j = 0; j < 2; j++) {
+            char c = hex[2 * i + j];
+            int d = c >= '0' && c <= '9' ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+            if (d < 0)
+                return false;
+            v = v * 16 + d;
+        }
+        out[i] = (uint8_t)v;
+    }
+    return true;
+}
+
 /* Replay the search: suggestions and observations in the journal's order.
  * The search is deterministic given its seed and that interleaving, so each
  * replayed suggestion must equal the journaled trial; r->bad says where it
@@ -206,6 +229,7 @@ static int resume_task(const coord_jrow_task_t *row, void *ud)
     } else {
         tr->tasks[index] = t;
     }
+    uint8_t hash[32];
     const char *st = row->state;
     if (strcmp(st, "done") == 0) {
         coord_task_result_t *res = hpt__task_result_new(t);
@@ -236,12 +260,17 @@ static int resume_task(const coord_jrow_task_t *row, void *ud)
         t->state = TASK_CANCELLED;
     } else if (r->finished_sweep) {
         t->state = TASK_CANCELLED;   // a finished sweep runs nothing more
-    } else if (strcmp(st, "leased") == 0 && row->worker) {
+    } else if (strcmp(st, "leased") == 0 && row->worker &&
+               hex_decode32(row->worker_secret, hash)) {
         /* Its worker may still be training it: keep the lease for a while so
-         * the worker can re-attach and deliver, rather than recompute. */
+         * the worker can re-attach and deliver, rather than recompute.  Only
+         * a worker that proves it is the holder (its session secret, whose
+         * hash its workers row keeps, and its key) may take it back; a
+         * holder with no hash journaled (an older build) could never prove
+         * it, so that task is simply queued again. */
         double deadline =
             k->now + 2.0 * k->cfg.hb_ivl_ms * 1e-3 * k->cfg.hb_liveness + 1.0;
-        if (hpt__lease_orphan(k, t, row->worker, deadline) < 0)
+        if (hpt__lease_orphan(k, t, row->worker, hash, row->worker_key, deadline) < 0)
             hpt__q_push(k, t, false);
     } else {
         hpt__q_push(k, t, false);
@@ -800,12 +829,20 @@ int coord_core_load(coord_core_t *k, double now, const coord_journal_reader_t *r
 
 // --- orphans --------------------------------------------------------------------
 
+const coord_orphan_t *hpt__orphan_of(const coord_core_t *k, const char *worker_id)
+{
+    for (const coord_task_t *t = k->orphans; t; t = t->lease->wnext)
+        if (strcmp(t->lease->orphan->worker, worker_id) == 0)
+            return t->lease->orphan;
+    return NULL;
+}
+
 void hpt__orphans_adopt(coord_core_t *k, coord_worker_t *w)
 {
     int adopted = 0;
     for (coord_task_t *t = k->orphans, *tn; t; t = tn) {
         tn = t->lease->wnext;
-        if (strcmp(t->lease->orphan_of, w->id) != 0)
+        if (strcmp(t->lease->orphan->worker, w->id) != 0)
             continue;
         hpt__lease_adopt(k, t, w);
         adopted++;
@@ -823,7 +860,7 @@ void hpt__orphans_expire(coord_core_t *k)
             continue;
         char why[320];
         snprintf(why, sizeof why, "worker %.200s did not re-attach after the restart",
-                 t->lease->orphan_of);
+                 t->lease->orphan->worker);
         hpt__requeue(k, t, why);
     }
 }

@@ -69,7 +69,7 @@ int coord_core_init(coord_core_t *k, const coord_core_cfg_t *cfg, double wall_of
 {
     *k = (coord_core_t){.cfg = *cfg, .wall_offset = wall_offset, .next_sweep_id = 1,
                         .next_task_id = 1};
-    return 0;
+    return cfg->random ? 0 : -EINVAL;   // session secrets need a source of randomness
 }
 
 void hpt__sweep_free(coord_sweep_t *s)
@@ -1185,11 +1185,13 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
                  const Hpt__Result *m)
 {
     coord_task_t *t = hpt__map_get(k, m->task);
-    const char *wid = w ? w->id : "unregistered";
-    /* An orphaned lease (from before a restart) accepts its attempt's result
-     * from whoever delivers it: the result is a function of the task. */
-    if (!t || t->state != TASK_LEASED || t->attempt != m->attempt ||
-        (t->lease->worker != w && t->lease->worker != NULL)) {
+    const char *wid = w->id;
+    /* Only the lease's holder, on its current connection (the caller found
+     * w by routing id and connection), may deliver its result.  An orphaned
+     * lease (from before a restart) counts only once its worker has proved
+     * who it is and adopted it (coord_core_hello): a result is worth a split
+     * score, so whoever merely knows a task id must not post one. */
+    if (!t || t->state != TASK_LEASED || t->attempt != m->attempt || t->lease->worker != w) {
         k->results_dropped++;
         if (!coord_core_log_allowed(k, k->now, peer, 2, 20))
             return;
@@ -1199,6 +1201,7 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
                    !t                            ? "unknown-task"
                    : t->state != TASK_LEASED     ? "task-not-leased"
                    : t->attempt != m->attempt    ? "superseded-attempt"
+                   : t->lease->orphan            ? "orphaned-lease-not-adopted"
                                                  : "leased-to-another-worker");
         return;
     }
@@ -1210,13 +1213,12 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
         char why[320];
         snprintf(why, sizeof why, "refused by the worker: %.280s", m->error);
         hpt__requeue(k, t, why);
-        if (w)   // its view of its slots differs from ours: wait for a heartbeat
-            w->cooldown_until = k->now + k->cfg.hb_ivl_ms * 1e-3;
+        // Its view of its slots differs from ours: wait for a heartbeat.
+        w->cooldown_until = k->now + k->cfg.hb_ivl_ms * 1e-3;
         hpt__dispatch(k);
         return;
     }
-    const char *holder = w ? w->id : t->lease->orphan_of;
-    const char *done_by = hpt__intern(k, holder);
+    const char *done_by = hpt__intern(k, w->id);
     /* A score outside what the metric can take is the worker's error, not a
      * result: it would poison the mean (1e308 is finite, its mean is not). */
     bool unit = s->spec->metric != HPT_METRIC_LOG_LOSS;
@@ -1231,10 +1233,8 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
         bad = "the result's values are out of range for the metric";
     hpt__lease_end(k, t);
     if (!m->ok || bad) {
-        if (w) {
-            w->tasks_failed++;
-            t->avoid = done_by;
-        }
+        w->tasks_failed++;
+        t->avoid = done_by;
         task_failed(k, t, bad ? bad : m->error[0] ? m->error : "failed without a message");
     } else {
         coord_task_result_t *res = hpt__task_result_new(t);
@@ -1244,11 +1244,9 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
             hpt__q_push(k, t, true);
             return;
         }
-        if (w) {
-            w->tasks_done++;
-            // epochs it trained: a promoted trial's model continued from resumed_from
-            w->epochs_done += m->epochs > m->resumed_from ? m->epochs - m->resumed_from : 0;
-        }
+        w->tasks_done++;
+        // epochs it trained: a promoted trial's model continued from resumed_from
+        w->epochs_done += m->epochs > m->resumed_from ? m->epochs - m->resumed_from : 0;
         k->results_accepted++;
         coord_result_t r = {
             .score = m->score, .accuracy = m->accuracy, .log_loss = m->log_loss,

@@ -276,13 +276,21 @@ int hpt__lease_begin(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
     return 0;
 }
 
-int hpt__lease_orphan(coord_core_t *k, coord_task_t *t, const char *worker_id, double deadline)
+int hpt__lease_orphan(coord_core_t *k, coord_task_t *t, const char *worker_id,
+                      const uint8_t secret_hash[32], const char *key, double deadline)
 {
+    size_t n = strlen(worker_id) + 1;
     coord_lease_t *l = calloc(1, sizeof *l);
-    if (!l || !(l->orphan_of = strdup(worker_id))) {
+    coord_orphan_t *o = calloc(1, sizeof *o + n);
+    if (!l || !o) {
         free(l);
+        free(o);
         return -ENOMEM;
     }
+    memcpy(o->secret_hash, secret_hash, sizeof o->secret_hash);
+    snprintf(o->key, sizeof o->key, "%s", key ? key : "");
+    memcpy(o->worker, worker_id, n);
+    l->orphan = o;
     t->lease = l;
     t->state = TASK_LEASED;
     l->leased_at = l->progress_at = k->now;
@@ -297,8 +305,8 @@ void hpt__lease_adopt(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
 {
     coord_lease_t *l = t->lease;
     orphan_unlink(k, t);
-    free(l->orphan_of);
-    l->orphan_of = NULL;
+    free(l->orphan);
+    l->orphan = NULL;
     l->leased_at = l->progress_at = k->now;   // the clocks restart here
     link_worker(t, w);
     hpt__worker_free_update(k, w);
@@ -319,10 +327,10 @@ void hpt__lease_end(coord_core_t *k, coord_task_t *t)
             l->wnext->lease->wprev = l->wprev;
         w->busy--;
         hpt__worker_free_update(k, w);
-    } else if (l->orphan_of) {
+    } else if (l->orphan) {
         orphan_unlink(k, t);
     }
-    free(l->orphan_of);
+    free(l->orphan);
     free(l);
     t->lease = NULL;
     coord_task_sweep(t)->tasks_running--;
@@ -334,7 +342,7 @@ void hpt__task_free(coord_task_t *t)
     if (!t)
         return;
     if (t->lease)
-        free(t->lease->orphan_of);
+        free(t->lease->orphan);
     free(t->lease);
     free(t->error);
     if (coord_task_is_refit(t)) {

@@ -32,8 +32,11 @@ void hpt__wait_end(coord_task_t *t);
  * Returns 0, -EBUSY when w has no free slot (nothing changes), -ENOMEM. */
 int hpt__lease_begin(coord_core_t *k, coord_task_t *t, coord_worker_t *w);
 /* A task journaled as leased to worker_id before a restart (state LEASED,
- * no worker): requeued if not adopted by deadline. */
-int hpt__lease_orphan(coord_core_t *k, coord_task_t *t, const char *worker_id, double deadline);
+ * no worker): requeued if not adopted by deadline.  secret_hash (32 bytes)
+ * and key (Z85 or ""/NULL) are what that worker must prove to adopt it
+ * (all borrowed, copied). */
+int hpt__lease_orphan(coord_core_t *k, coord_task_t *t, const char *worker_id,
+                      const uint8_t secret_hash[32], const char *key, double deadline);
 /* An orphan's worker came back: the lease moves to its list. */
 void hpt__lease_adopt(coord_core_t *k, coord_task_t *t, coord_worker_t *w);
 /* End the lease (worker or orphan); the caller sets the next state. */

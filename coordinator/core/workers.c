@@ -8,12 +8,24 @@
  * A dead worker's leased tasks go back to their sweeps' queues; their next
  * lease carries attempt + 1, so a late result from the dead attempt is
  * recognised and dropped.
+ *
+ * Identity (docs/security.md, "Identity"): a record belongs to the
+ * connection that registered it (routing id and the ZAP handler's serial)
+ * and to its CURVE key.  Its Welcome carries a session secret, of which the
+ * record keeps only a hash; a Hello for its id from any other connection
+ * (the worker's socket was replaced, or the coordinator restarted and the
+ * id holds orphaned leases) must present that secret, from the same key.
+ * Anything else is refused and changes nothing, so knowing a worker id (it
+ * is in every log line) is not enough to take a worker's leases or post its
+ * results.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "internal.h"
 #include "log.h"
@@ -124,6 +136,13 @@ coord_worker_t *coord_worker_by_peer(const coord_core_t *k, const hpt_peer_id_t 
         if (peer_eq(&w->peer, peer))
             return w;
     return NULL;
+}
+
+coord_worker_t *coord_worker_by_conn(const coord_core_t *k, const hpt_peer_id_t *peer,
+                                     uint64_t conn)
+{
+    coord_worker_t *w = coord_worker_by_peer(k, peer);
+    return w && w->conn == conn ? w : NULL;
 }
 
 coord_worker_t *hpt__worker_by_id(const coord_core_t *k, const char *id)
@@ -260,6 +279,152 @@ static void datasets_str(const coord_worker_t *w, char *ds, size_t len)
         off += (size_t)snprintf(ds + off, len - off, "%s%s", i ? "," : "", w->ds_name[i]);
 }
 
+// --- identity ---------------------------------------------------------------------
+
+/* A worker id the core accepts: 1 to 255 printable ASCII characters, no
+ * space, quote, backslash or '=' (it goes into every log line as a logfmt
+ * value, and into the journal).  The worker builds it as host:pid:random. */
+static bool worker_id_ok(const char *id)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++, n++)
+        if (*p <= ' ' || *p > '~' || *p == '"' || *p == '\\' || *p == '=' || n >= 255)
+            return false;
+    return n > 0;
+}
+
+/* Whether secret (from a Hello) hashes to hash.  A secret of any other
+ * length than the Welcome's proves nothing.  Constant time in the hash. */
+static bool secret_proves(const ProtobufCBinaryData *secret, const uint8_t hash[32])
+{
+    if (secret->len != HPT_PROTO_SECRET_LEN)
+        return false;
+    uint8_t h[32];
+    crypto_hash_sha256(h, secret->data, secret->len);
+    return sodium_memcmp(h, hash, sizeof h) == 0;
+}
+
+static void send_disconnect(coord_core_t *k, const hpt_peer_id_t *peer, const char *reason,
+                            Hpt__DisconnectCode code)
+{
+    Hpt__Disconnect d = HPT__DISCONNECT__INIT;
+    d.reason = (char *)reason;
+    d.code = code;
+    hpt_env_t out = HPT__ENVELOPE__INIT;
+    out.body_case = HPT__ENVELOPE__BODY_DISCONNECT;
+    out.disconnect = &d;
+    hpt__send(k, peer, &out);
+}
+
+/* Refuse a Hello: tell the peer (it registers under a new id), log it at
+ * most five times a minute per peer, touch nothing else. */
+static void refuse_hello(coord_core_t *k, const hpt_peer_id_t *peer, const coord_conn_t *conn,
+                         const char *worker_id, const char *why)
+{
+    char reason[320];
+    snprintf(reason, sizeof reason, "hello refused: %s; register under a new worker id", why);
+    send_disconnect(k, peer, reason, HPT__DISCONNECT_CODE__DISCONNECT_ID_REFUSED);
+    // Kind 6: 0 is main.c's, 1, 2 and 7 the core's others, 3 to 5 coord_zap.c's.
+    if (!coord_core_log_allowed(k, k->now, peer, 6, 5))
+        return;
+    char id[80];
+    hpt__event(k, COORD_EV_WORKER_REFUSED, -1, 0, "worker=%s peer=%s conn=%llu key=%s reason=%s",
+               hpt__q(k, worker_id), hpt_peer_id_str(peer, id, sizeof id),
+               (unsigned long long)conn->id, conn->key[0] ? conn->key : "-", hpt__q(k, why));
+}
+
+// --- results held for a connection that has not registered yet ----------------------
+
+typedef struct coord_held {
+    hpt_peer_id_t peer;
+    uint64_t conn;
+    double until;                 // monotonic: dropped after this
+    size_t len;
+    struct coord_held *next;
+    uint8_t buf[];                // the packed Result
+} coord_held_t;
+
+static void held_free_head(coord_core_t *k)
+{
+    coord_held_t *h = k->held;
+    k->held = h->next;
+    if (!k->held)
+        k->held_tail = NULL;
+    k->n_held--;
+    free(h);
+}
+
+/* Keep a Result that came on a connection with no worker (yet).  Bounded:
+ * at most COORD_HELD_MAX results of at most COORD_HELD_BYTES each; the
+ * oldest goes first.  A result not kept is dropped, as before holding
+ * existed: its lease is then requeued as lost by the holder's heartbeats. */
+static void held_add(coord_core_t *k, const hpt_peer_id_t *peer, const coord_conn_t *conn,
+                     const Hpt__Result *m)
+{
+    size_t len = hpt__result__get_packed_size(m);
+    coord_held_t *h = len <= COORD_HELD_BYTES ? malloc(sizeof *h + len) : NULL;
+    if (!h) {
+        k->results_dropped++;
+        return;
+    }
+    hpt__result__pack(m, h->buf);
+    h->len = len;
+    h->peer = *peer;
+    h->conn = conn->id;
+    h->until = k->now + 2.0 * k->cfg.hb_ivl_ms * 1e-3 * k->cfg.hb_liveness;
+    h->next = NULL;
+    if (k->n_held >= COORD_HELD_MAX) {
+        held_free_head(k);
+        k->results_dropped++;
+    }
+    if (k->held_tail)
+        k->held_tail->next = h;
+    else
+        k->held = h;
+    k->held_tail = h;
+    k->n_held++;
+    char id[80];
+    hpt__event(k, COORD_EV_RESULT_HELD, -1, 0, "task=%llu attempt=%u peer=%s conn=%llu held=%d",
+               (unsigned long long)m->task, m->attempt, hpt_peer_id_str(peer, id, sizeof id),
+               (unsigned long long)conn->id, k->n_held);
+}
+
+/* w has just registered on its connection: the results held for that
+ * connection are its, in the order they came. */
+static void held_deliver(coord_core_t *k, coord_worker_t *w)
+{
+    coord_held_t **pp = &k->held, *prev = NULL;
+    while (*pp) {
+        coord_held_t *h = *pp;
+        if (h->conn != w->conn || h->peer.len != w->peer.len ||
+            memcmp(h->peer.bytes, w->peer.bytes, h->peer.len) != 0) {
+            prev = h;
+            pp = &h->next;
+            continue;
+        }
+        *pp = h->next;
+        if (k->held_tail == h)
+            k->held_tail = prev;
+        k->n_held--;
+        Hpt__Result *m = hpt__result__unpack(NULL, h->len, h->buf);
+        if (m) {
+            hpt__result(k, w, &w->peer, m);
+            hpt__result__free_unpacked(m, NULL);
+        }
+        free(h);
+        /* hpt__result may have removed nothing but w's leases; w itself
+         * stays (only a Goodbye or a failed send removes a worker). */
+    }
+}
+
+void hpt__held_expire(coord_core_t *k)
+{
+    while (k->held && k->held->until <= k->now) {
+        held_free_head(k);
+        k->results_dropped++;
+    }
+}
+
 /* A Hello whose strings are not plain text (a control character, a byte that
  * is not UTF-8: a terminal escape or a fake log line in the making) is
  * refused before it touches the worker table: a Disconnect naming the field,
@@ -284,22 +449,71 @@ static bool hello_refused(coord_core_t *k, const hpt_peer_id_t *peer, const Hpt_
     return true;
 }
 
+// --- Hello ------------------------------------------------------------------------
+
 void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
-                      const Hpt__Hello *m)
+                      const coord_conn_t *conn, const Hpt__Hello *m)
 {
     k->now = now;
     if (hello_refused(k, peer, m))
         return;
+    if (!worker_id_ok(m->worker_id)) {
+        refuse_hello(k, peer, conn, m->worker_id,
+                     "worker_id must be 1 to 255 printable characters without space, quote, "
+                     "backslash or '='");
+        return;
+    }
     coord_worker_t *w = hpt__worker_by_id(k, m->worker_id);
     coord_worker_t *same_peer = coord_worker_by_peer(k, peer);
+    if (same_peer && same_peer->conn != conn->id) {
+        /* A routing id names a connection only while it is open: this one
+         * is another worker's, from a connection that has closed.  That
+         * worker's record is left to its own reconnect or expiry. */
+        refuse_hello(k, peer, conn, m->worker_id,
+                     "this routing id belongs to another worker's connection");
+        return;
+    }
+    /* Taking over an id registered elsewhere, or one whose orphaned leases
+     * wait after a restart, needs that worker's session secret from its
+     * key: a new connection of the same worker has both, anyone else
+     * neither. */
+    const coord_orphan_t *orphan = NULL;
+    if (w && w != same_peer) {
+        if (strcmp(w->key, conn->key) != 0) {
+            refuse_hello(k, peer, conn, m->worker_id,
+                         "the worker id is registered with another key");
+            return;
+        }
+        if (!secret_proves(&m->session_secret, w->secret_hash)) {
+            refuse_hello(k, peer, conn, m->worker_id,
+                         m->session_secret.len ? "wrong session secret for this worker id"
+                                               : "the worker id is registered on another "
+                                                 "connection and the hello has no session secret");
+            return;
+        }
+    } else if (!w && k->n_orphans && (orphan = hpt__orphan_of(k, m->worker_id)) != NULL) {
+        if (orphan->key[0] && strcmp(orphan->key, conn->key) != 0) {
+            refuse_hello(k, peer, conn, m->worker_id,
+                         "the worker id held leases before the restart with another key");
+            return;
+        }
+        if (!secret_proves(&m->session_secret, orphan->secret_hash)) {
+            refuse_hello(k, peer, conn, m->worker_id,
+                         "the worker id held leases before the restart; its session secret "
+                         "is missing or wrong");
+            return;
+        }
+    }
     if (same_peer && same_peer != w)
         hpt__worker_remove(k, same_peer, "its connection now belongs to another worker id");
     bool again = w != NULL;
+    uint8_t secret[HPT_PROTO_SECRET_LEN];
+    bool issue = false;
     /* A Hello repeated on the connection that registered the worker (a
      * worker told to Disconnect, or a peer that says Hello over and over):
      * answered as usual, but reported at debug only, so that it writes no
      * event row into the journal each time. */
-    bool same_conn = again && peer_eq(&w->peer, peer);
+    bool same_conn = again && w == same_peer;
     if (!w) {
         w = tab_reserve(k) == 0 ? calloc(1, sizeof *w) : NULL;
         if (!w) {
@@ -307,18 +521,29 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
             return;
         }
         snprintf(w->id, sizeof w->id, "%s", m->worker_id);
+        snprintf(w->key, sizeof w->key, "%s", conn->key);
+        if (orphan) {
+            // It keeps the secret it proved: the journal already has its hash.
+            memcpy(w->secret_hash, orphan->secret_hash, sizeof w->secret_hash);
+        } else {
+            k->cfg.random(k->cfg.random_ud, secret, sizeof secret);
+            crypto_hash_sha256(w->secret_hash, secret, sizeof secret);
+            issue = true;
+        }
         w->connected = hpt__unix(k);
         rate_sample(w, now);   // rates count from here
         list_append(k, w);
         k->n_workers++;
         w->peer = *peer;
+        w->conn = conn->id;
         peer_link(k, w);
         id_link(k, w);
-    } else if (!peer_eq(&w->peer, peer)) {
-        /* A worker that reconnects with a new socket keeps its record and
-         * its leases: its running tasks report on the new connection. */
+    } else if (!peer_eq(&w->peer, peer) || w->conn != conn->id) {
+        /* The same worker on a new connection (it proved it above) keeps its
+         * record and its leases: its running tasks report on the new one. */
         chain_remove(&k->peer_tab[peer_slot(k, &w->peer)], w, true);
         w->peer = *peer;
+        w->conn = conn->id;
         peer_link(k, w);
     }
     snprintf(w->name, sizeof w->name, "%s", m->name[0] ? m->name : m->host);
@@ -333,21 +558,30 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
     datasets_str(w, ds, sizeof ds);
     hpt__event(k, again ? COORD_EV_WORKER_REREGISTERED : COORD_EV_WORKER_JOINED,
                same_conn ? HPT_LOG_DEBUG : -1, 0,
-               "worker=%s name=%s host=%s slots=%d version=%s datasets=%s peer=%s",
+               "worker=%s name=%s host=%s slots=%d version=%s datasets=%s peer=%s conn=%llu "
+               "key=%s",
                hpt__q(k, w->id), hpt__q(k, w->name), hpt__q(k, w->host), w->slots,
                hpt__q(k, w->version), ds[0] ? hpt__q(k, ds) : "none",
-               hpt_peer_id_str(peer, id, sizeof id));
-    hpt__j_worker_seen(k, w->id, w->name, w->host, w->slots, w->version, hpt__unix(k), "ready");
+               hpt_peer_id_str(peer, id, sizeof id), (unsigned long long)w->conn,
+               w->key[0] ? w->key : "-");
+    hpt__j_worker_seen(k, w, hpt__unix(k), "ready");
     Hpt__Welcome wm = HPT__WELCOME__INIT;
     wm.heartbeat_ms = (uint32_t)k->cfg.hb_ivl_ms;
     wm.liveness = (uint32_t)k->cfg.hb_liveness;
+    if (issue) {
+        wm.session_secret.data = secret;
+        wm.session_secret.len = sizeof secret;
+    }
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_WELCOME;
     env.welcome = &wm;
-    hpt__send(k, &w->peer, &env);
+    hpt__send(k, &w->peer, &env);   // packed now: the secret's copy is in the outbox only
+    sodium_memzero(secret, sizeof secret);
     w->last_sent = now;
     if (k->n_orphans)
         hpt__orphans_adopt(k, w);
+    if (k->n_held)
+        held_deliver(k, w);
     hpt__dispatch(k);
 }
 
@@ -401,8 +635,7 @@ static void on_goodbye(coord_core_t *k, coord_worker_t *w, const Hpt__Goodbye *m
         hpt__worker_free_update(k, w);
         hpt__event(k, COORD_EV_WORKER_DRAINING, -1, 0, "worker=%s running=%d", hpt__q(k, w->id),
                    w->busy);
-        hpt__j_worker_seen(k, w->id, w->name, w->host, w->slots, w->version, hpt__unix(k),
-                           "draining");
+        hpt__j_worker_seen(k, w, hpt__unix(k), "draining");
         return;
     }
     hpt__worker_remove(k, w, "said goodbye");
@@ -421,29 +654,33 @@ static void on_datasets(coord_core_t *k, coord_worker_t *w, const Hpt__Datasets 
 }
 
 coord_worker_t *coord_core_worker_msg(coord_core_t *k, double now, const hpt_peer_id_t *peer,
-                                      const hpt_env_t *env)
+                                      const coord_conn_t *conn, const hpt_env_t *env)
 {
     k->now = now;
     int body = (int)env->body_case;
-    coord_worker_t *w = coord_worker_by_peer(k, peer);
+    coord_worker_t *w = coord_worker_by_conn(k, peer, conn->id);
     if (!w) {
-        /* A result is a function of its task alone: an orphaned lease
-         * (from before a restart) takes it from whoever delivers it; any
-         * other is dropped and said so (a late result from a connection
-         * the worker has since replaced). */
+        /* Not a registered worker's connection: a new connection of a
+         * worker that has not said Hello on it yet (its socket was
+         * replaced, or we restarted), or a peer that never registered.  A
+         * Result is kept for a while in case this connection registers as
+         * its lease's holder; it counts only then.  A message with the
+         * routing id of a registered worker but from another connection
+         * (the id of a connection that has closed) is treated the same and
+         * leaves that worker alone. */
         if (body == HPT__ENVELOPE__BODY_RESULT)
-            hpt__result(k, NULL, peer, env->result);
+            held_add(k, peer, conn, env->result);
         /* MDP: an unknown peer speaking worker messages must register. */
         char id[80];
         if (coord_core_log_allowed(k, now, peer, 1, 5))
-            hpt__event(k, COORD_EV_UNREGISTERED_PEER, -1, 0, "peer=%s body=%s",
-                       hpt_peer_id_str(peer, id, sizeof id), hpt_proto_body_name(body));
-        Hpt__Disconnect d = HPT__DISCONNECT__INIT;
-        d.reason = "unknown worker: send Hello";
-        hpt_env_t out = HPT__ENVELOPE__INIT;
-        out.body_case = HPT__ENVELOPE__BODY_DISCONNECT;
-        out.disconnect = &d;
-        hpt__send(k, peer, &out);
+            hpt__event(k, COORD_EV_UNREGISTERED_PEER, -1, 0, "peer=%s conn=%llu body=%s%s",
+                       hpt_peer_id_str(peer, id, sizeof id), (unsigned long long)conn->id,
+                       hpt_proto_body_name(body),
+                       coord_worker_by_peer(k, peer)
+                           ? " note=\"the routing id of another connection's worker\""
+                           : "");
+        send_disconnect(k, peer, "unknown worker: send Hello",
+                        HPT__DISCONNECT_CODE__DISCONNECT_REGISTER);
         return NULL;
     }
     touch(k, w);
@@ -456,7 +693,7 @@ coord_worker_t *coord_core_worker_msg(coord_core_t *k, double now, const hpt_pee
     default: break;   // FetchChunk: served by the shell
     }
     /* The worker may have left (Goodbye): it is not valid after a removal. */
-    return coord_worker_by_peer(k, peer);
+    return coord_worker_by_conn(k, peer, conn->id);
 }
 
 void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why)
@@ -468,7 +705,7 @@ void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why)
     }
     hpt__event(k, COORD_EV_WORKER_LEFT, -1, 0, "worker=%s name=%s reason=%s requeued=%d",
                hpt__q(k, w->id), hpt__q(k, w->name), hpt__q(k, why), requeued);
-    hpt__j_worker_seen(k, w->id, w->name, w->host, w->slots, w->version, hpt__unix(k), "gone");
+    hpt__j_worker_seen(k, w, hpt__unix(k), "gone");
     w->draining = true;   // off the free list
     hpt__worker_free_update(k, w);
     chain_remove(&k->peer_tab[peer_slot(k, &w->peer)], w, true);
@@ -521,6 +758,8 @@ void hpt__workers_tick(coord_core_t *k)
 
 void hpt__workers_free(coord_core_t *k)
 {
+    while (k->held)
+        held_free_head(k);
     while (k->workers) {
         coord_worker_t *w = k->workers;
         k->workers = w->next;
@@ -564,6 +803,8 @@ void coord_core_tick(coord_core_t *k, double now)
     hpt__stalls(k);
     if (k->n_orphans)
         hpt__orphans_expire(k);
+    if (k->n_held)
+        hpt__held_expire(k);
     hpt__dispatch(k);
     /* The next tick: the next heartbeat, or sooner when a worker expires. */
     double at = k->last_hb + k->cfg.hb_ivl_ms * 1e-3;

@@ -39,6 +39,16 @@ def parse(path):
     return out
 
 
+def seconds(v):
+    """A systemd time span ("2s", "10min", "1h 30s", a bare number of
+    seconds) in seconds."""
+    units = {"": 1, "s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "ms": 0.001}
+    total = 0.0
+    for num, unit in re.findall(r"([0-9.]+)\s*([a-z]*)", v):
+        total += float(num) * units[unit]
+    return total
+
+
 REQUIRED = {
     "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
     "PrivateTmp": "yes", "Restart": "on-failure", "StateDirectory": "hptune",
@@ -58,6 +68,16 @@ for u, exe in UNITS.items():
     check("@system-service" in svc.get("SystemCallFilter", []), f"{u}: no SystemCallFilter=@system-service")
     check(svc.get("CapabilityBoundingSet") == [""], f"{u}: capabilities not dropped")
     check(unit.get("Install", {}).get("WantedBy") == ["multi-user.target"], f"{u}: no WantedBy=multi-user.target")
+    # Restarts never hit the start limit (systemd's default of 5 starts in
+    # 10 s stops a unit for good after a burst of crashes): the limit admits
+    # more starts per interval than RestartSec spacing can produce.
+    ul = unit.get("Unit", {})
+    interval = seconds(ul.get("StartLimitIntervalSec", ["10s"])[0])
+    burst = int(ul.get("StartLimitBurst", ["5"])[0])
+    restart = seconds(svc.get("RestartSec", ["0.1s"])[0])
+    check(interval == 0 or burst > interval / restart,
+          f"{u}: StartLimitBurst={burst} in StartLimitIntervalSec={interval:g}s is reached by "
+          f"restarts {restart:g}s apart")
 
     # ExecStart: the installed binary with --config under SYSCONFDIR/hptune; the
     # binary accepts it with the configured sample config in its place.

@@ -61,6 +61,8 @@ typedef struct sim {
     int hb_ms, liveness;
     bool welcomed;
     bool carried;        // holds tasks from before a reconnect
+    uint8_t secret[32];  // the session secret its Welcome gave this id (sent in every Hello)
+    bool has_secret;
     double respawn_at;   // dead: when a new worker takes this place (0 = never)
 } sim_t;
 
@@ -167,6 +169,10 @@ static void send_hello(lw_t *l, sim_t *s)
     h.version = "load-workers";
     h.n_datasets = 1;
     h.datasets = &dsp;
+    if (s->has_secret) {
+        h.session_secret.data = s->secret;
+        h.session_secret.len = sizeof s->secret;
+    }
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_HELLO;
     env.hello = &h;
@@ -205,6 +211,7 @@ static int sim_start(lw_t *l, sim_t *s)
     s->liveness = 3;
     s->respawn_at = 0;
     s->carried = false;
+    s->has_secret = false;
     snprintf(s->id, sizeof s->id, "load:%d:%" PRIu64, l->pid, ++l->next_id);
     return open_socket(l, s);
 }
@@ -338,6 +345,10 @@ static void on_readable(lw_t *l, sim_t *s, double now)
             s->welcomed = true;
             s->hb_ms = (int)env->welcome->heartbeat_ms;
             s->liveness = (int)env->welcome->liveness;
+            if (env->welcome->session_secret.len == sizeof s->secret) {
+                memcpy(s->secret, env->welcome->session_secret.data, sizeof s->secret);
+                s->has_secret = true;
+            }
             break;
         case HPT__ENVELOPE__BODY_HEARTBEAT:
             l->st.heartbeats_rx++;
@@ -349,12 +360,19 @@ static void on_readable(lw_t *l, sim_t *s, double now)
             on_cancel(l, s, env->cancel);
             break;
         case HPT__ENVELOPE__BODY_DISCONNECT:
-            /* The coordinator forgot this worker and requeued its tasks:
-             * their results would be dropped as stale, so drop them here. */
+            /* The coordinator does not know this connection (it forgot the
+             * worker, or the connection is new): drop the tasks, whose
+             * results may be dropped as stale; a lease it still holds is
+             * requeued as lost.  Hello again, under a new id when it
+             * refused this one (DISCONNECT_ID_REFUSED, as hptune-worker). */
             l->st.disconnects++;
             l->st.dropped_on_disconnect += (uint64_t)s->n_jobs;
             s->n_jobs = 0;
             s->carried = false;
+            if (env->disconnect->code == HPT__DISCONNECT_CODE__DISCONNECT_ID_REFUSED) {
+                snprintf(s->id, sizeof s->id, "load:%d:%" PRIu64, l->pid, ++l->next_id);
+                s->has_secret = false;
+            }
             send_hello(l, s);
             break;
         case HPT__ENVELOPE__BODY_REJECT:
@@ -403,7 +421,7 @@ static double tick(lw_t *l, sim_t *s, double now)
     if (s->next_hb < next)
         next = s->next_hb;
     if (now - s->last_rx > s->hb_ms * 1e-3 * s->liveness) {
-        // The coordinator went silent: new socket, Hello again, same id.
+        // The coordinator went silent: new socket, Hello again, same id (and secret).
         zmq_close(s->sock);
         s->sock = NULL;
         s->carried = s->n_jobs > 0;

@@ -86,8 +86,9 @@ typedef enum {
     FAM_DEATH,     // lease races at the moment of death: workers die right after an
                    // Assign arrives or right after their Result leaves, and come back
     FAM_RESTART,   // orphaned results after a restart: the coordinator crashes (before a
-                   // commit, on a full disk) while results are in flight; workers deliver
-                   // them on old connections, before and after saying Hello again
+                   // commit, on a full disk) while results are in flight; workers send
+                   // them on their new connections, before and after saying Hello again
+                   // (held until the connection registers as the holder)
     FAM_PROMOTE,   // promotions (asha, hyperband): promoted trials continue a model on the
                    // worker that holds it, through crashes; trials depend on timing, so
                    // results are not compared with the fault-free run
@@ -132,6 +133,7 @@ typedef struct sim_ev {
     ev_kind_t kind;
     int w;
     uint32_t inc;             // worker incarnation / coordinator incarnation
+    uint64_t conn_id;         // EV_TO_COORD: the sending connection's serial (coord_conn_t)
     uint64_t task;
     uint32_t attempt;
     hpt_peer_id_t peer;
@@ -152,10 +154,14 @@ typedef struct run {
 } run_t;
 
 typedef struct sim_worker {
-    char id[32];
+    char id[48];              // a new one per incarnation (the real worker's host:pid:random)
     hpt_peer_id_t peer;
     uint32_t inc;             // incarnation (crash + restart)
     uint32_t conn;            // connection generation (reconnects)
+    uint64_t conn_id;         // that connection's serial, as the ZAP handler numbers them
+    uint8_t secret[32];       // the session secret its Welcome gave this id
+    bool has_secret;
+    uint32_t renames;         // ids taken after a refusal (DISCONNECT_ID_REFUSED)
     int slots;
     bool up, hung, cut;
     double slow;              // training time factor
@@ -184,6 +190,10 @@ struct sim {
     coord_core_t core;
     bool coord_up;
     uint32_t coord_inc;
+    uint64_t secret_rng;      // the core's randomness (session secrets): its own stream, so
+                              // the faults a seed draws do not depend on it
+    uint64_t next_conn;       // connection serials
+    uint64_t ids_issued;      // worker ids the simulated workers have used
     coord_store_t *store;
     double hb_ivl;
     int liveness;
@@ -312,6 +322,7 @@ static void net_send(sim_t *S, ev_kind_t kind, int w, const hpt_peer_id_t *peer,
         e->buf = b;
         e->len = len;
         e->inc = kind == EV_TO_WORKER ? S->w[w].conn : S->coord_inc;
+        e->conn_id = S->w[w].conn_id;
         if (peer)
             e->peer = *peer;
     }
@@ -541,10 +552,22 @@ static void coord_crash(sim_t *S, const char *why)
     ev_push(S, S->now + 0.5 + unif(&S->rng) * 3.0, EV_COORD_START, -1);
 }
 
+static void sim_random(void *ud, void *buf, size_t len)
+{
+    sim_t *S = ud;
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t v = splitmix(&S->secret_rng);
+        memcpy((uint8_t *)buf + i, &v, len - i < 8 ? len - i : 8);
+    }
+}
+
+static void worker_new_connection(sim_t *S, int w);
+
 static void coord_start(sim_t *S)
 {
     coord_core_cfg_t cfg = {.hb_ivl_ms = (int)(S->hb_ivl * 1000), .hb_liveness = S->liveness,
-                            .max_attempts = 1000, .task_stall_s = 120, .task_deadline_s = 3600};
+                            .max_attempts = 1000, .task_stall_s = 120, .task_deadline_s = 3600,
+                            .random = sim_random, .random_ud = S};
     coord_core_init(&S->core, &cfg, 1.7e9);
     S->core.event_level = S->cfg.verbose ? HPT_LOG_DEBUG : HPT_LOG_INFO;
     uint64_t ms = 0, mt = 0;
@@ -561,6 +584,13 @@ static void coord_start(sim_t *S)
         fail(S, "resume failed: %s", err.msg);
     ended_check(S, true);
     S->coord_up = true;
+    /* Every worker's connection died with the coordinator; libzmq connects
+     * each worker's socket again on its own, so the worker's next messages
+     * come on a new connection it does not know about (it says Hello there
+     * once told to). */
+    for (int i = 0; i < S->n_w; i++)
+        if (S->w[i].up)
+            worker_new_connection(S, i);
     trace(S, "coordinator: started (resumed %d sweeps, %d orphans)", rc, S->core.n_orphans);
     coord_step_end(S);
     ev_push(S, S->now + S->hb_ivl / 2, EV_TICK, -1)->inc = S->coord_inc;
@@ -686,6 +716,10 @@ static void worker_hello(sim_t *S, int w)
     h.version = "sim";
     h.n_datasets = 1;
     h.datasets = dp;
+    if (x->has_secret) {
+        h.session_secret.data = x->secret;
+        h.session_secret.len = sizeof x->secret;
+    }
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_HELLO;
     env.hello = &h;
@@ -702,16 +736,38 @@ static void worker_hello(sim_t *S, int w)
     x->n_pending = 0;
 }
 
+/* A new connection (a new routing id and serial) without a word from the
+ * worker: what libzmq's own reconnect does. */
+static void worker_new_connection(sim_t *S, int w)
+{
+    sim_worker_t *x = &S->w[w];
+    x->conn++;
+    x->conn_id = ++S->next_conn;
+    x->peer.len = (uint8_t)snprintf((char *)x->peer.bytes, sizeof x->peer.bytes, "p%d.%u.%u", w,
+                                    x->inc, x->conn);
+}
+
 /* A new connection: a new routing id, Hello again. */
 static void worker_reconnect(sim_t *S, int w, const char *why)
 {
     sim_worker_t *x = &S->w[w];
-    x->conn++;
-    x->peer.len = (uint8_t)snprintf((char *)x->peer.bytes, sizeof x->peer.bytes, "p%d.%u.%u", w,
-                                    x->inc, x->conn);
+    worker_new_connection(S, w);
     x->last_heard = S->now;
     trace(S, "worker %s: reconnects (%s)", x->id, why);
     worker_hello(S, w);
+}
+
+/* A worker id of its own (the real worker's host:pid:random): per
+ * incarnation, and again after the coordinator refused one. */
+static void worker_new_id(sim_t *S, int w)
+{
+    sim_worker_t *x = &S->w[w];
+    if (x->renames)
+        snprintf(x->id, sizeof x->id, "w%d.%u.r%u", w, x->inc, x->renames);
+    else
+        snprintf(x->id, sizeof x->id, "w%d.%u", w, x->inc);
+    x->has_secret = false;
+    S->ids_issued++;
 }
 
 static void worker_start(sim_t *S, int w)
@@ -720,6 +776,8 @@ static void worker_start(sim_t *S, int w)
     x->up = true;
     x->hung = false;
     x->inc++;
+    x->renames = 0;
+    worker_new_id(S, w);
     memset(x->run, 0, sizeof x->run);
     x->n_pending = 0;
     worker_reconnect(S, w, "start");
@@ -795,8 +853,23 @@ static void worker_recv(sim_t *S, int w, const hpt_env_t *env)
                 x->run[i].attempt == env->cancel->attempt)
                 x->run[i].active = false;
         break;
-    case HPT__ENVELOPE__BODY_DISCONNECT: worker_reconnect(S, w, "told to register"); break;
-    default: break;   // Welcome, Heartbeat, DatasetOffer
+    case HPT__ENVELOPE__BODY_WELCOME:
+        if (env->welcome->session_secret.len == sizeof x->secret) {
+            memcpy(x->secret, env->welcome->session_secret.data, sizeof x->secret);
+            x->has_secret = true;
+        }
+        break;
+    case HPT__ENVELOPE__BODY_DISCONNECT:
+        /* As the real worker: Hello again on the same connection; under a
+         * new id when the coordinator refused this one. */
+        if (env->disconnect->code == HPT__DISCONNECT_CODE__DISCONNECT_ID_REFUSED) {
+            x->renames++;
+            trace(S, "worker %s: id refused (%s)", x->id, env->disconnect->reason);
+            worker_new_id(S, w);
+        }
+        worker_hello(S, w);
+        break;
+    default: break;   // Heartbeat, DatasetOffer
     }
 }
 
@@ -875,14 +948,34 @@ static void check_invariants(sim_t *S)
      * clusters of up to 256 workers, every 1,000th step beyond (the
      * counters below stay per step). */
     hpt_err err = {0};
-    if ((S->n_w <= 256 || S->steps % 1000 == 0) && coord_core_check(&S->core, &err) < 0)
+    bool full = S->n_w <= 256 || S->steps % 1000 == 0;
+    if (full && coord_core_check(&S->core, &err) < 0)
         fail(S, "core invariant: %s", err.msg);
-    if (S->core.n_leases > S->total_slots + (size_t)S->core.n_orphans)
-        fail(S, "%zu leases for %zu slots", S->core.n_leases, S->total_slots);
-    if (S->core.ids_len > (size_t)S->n_w)
-        fail(S, "%zu worker ids interned for %d workers", S->core.ids_len, S->n_w);
-    if (S->core.n_workers > S->n_w)
-        fail(S, "%d workers registered, %d exist", S->core.n_workers, S->n_w);
+    /* A worker that restarted has a new id, so the record of its previous
+     * incarnation holds leases until it expires: leases are bounded by the
+     * slots of the records, each of a real worker's id. */
+    size_t slots = 0;
+    bool ids = S->steps % 64 == 0;
+    for (const coord_worker_t *w = S->core.workers; full && w; w = w->next) {
+        slots += (size_t)w->slots;
+        if (!ids)
+            continue;
+        int i = -1;
+        unsigned inc = 0;
+        if (sscanf(w->id, "w%d.%u", &i, &inc) != 2 || i < 0 || i >= S->n_w ||
+            inc > S->w[i].inc) {
+            fail(S, "a worker record with the id %s, which no simulated worker used", w->id);
+            break;
+        }
+    }
+    if (full && S->core.n_leases > slots + (size_t)S->core.n_orphans)
+        fail(S, "%zu leases for %zu slots", S->core.n_leases, slots);
+    if (S->core.ids_len > S->ids_issued)
+        fail(S, "%zu worker ids interned, %llu used", S->core.ids_len,
+             (unsigned long long)S->ids_issued);
+    if ((uint64_t)S->core.n_workers > S->ids_issued)
+        fail(S, "%d workers registered, %llu ids used", S->core.n_workers,
+             (unsigned long long)S->ids_issued);
 }
 
 static void step(sim_t *S, sim_ev_t *e)
@@ -891,18 +984,19 @@ static void step(sim_t *S, sim_ev_t *e)
     S->steps++;
     switch (e->kind) {
     case EV_TO_COORD: {
-        if (!S->coord_up)
-            break;   // the connection is down: lost
+        if (!S->coord_up || e->inc != S->coord_inc)
+            break;   // the connection is down, or it went down with the coordinator: lost
         hpt_env_t *env = NULL;
         hpt_err err = {0};
         if (hpt_proto_decode(e->buf, e->len, &env, &err) < 0) {
             fail(S, "a simulated worker sent an invalid message: %s", err.msg);
             break;
         }
+        coord_conn_t conn = {.id = e->conn_id};
         if (env->body_case == HPT__ENVELOPE__BODY_HELLO)
-            coord_core_hello(&S->core, S->now, &e->peer, env->hello);
+            coord_core_hello(&S->core, S->now, &e->peer, &conn, env->hello);
         else
-            coord_core_worker_msg(&S->core, S->now, &e->peer, env);
+            coord_core_worker_msg(&S->core, S->now, &e->peer, &conn, env);
         hpt_proto_free(&env);
         coord_step_end(S);
         break;
@@ -1082,6 +1176,7 @@ static outcome_t run_seed(const sim_cfg_t *cfg)
     outcome_t out = {0};
     S->cfg = *cfg;
     S->rng = cfg->seed * 0x9e3779b97f4a7c15ULL + 1;
+    S->secret_rng = cfg->seed ^ 0x5ec2e7;
     uint64_t shape = cfg->seed ^ 0x5eed;   // the cluster's shape: the same with or without faults
     S->hb_ivl = 1.0;
     S->liveness = 3;

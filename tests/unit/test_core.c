@@ -53,19 +53,34 @@
     "  units: {value: 8}\n"                           \
     "  epochs: {value: 1}\n"
 
+/* The core's randomness (session secrets): a counter, so runs repeat. */
+static void test_random(void *ud, void *buf, size_t len)
+{
+    (void)ud;
+    static uint8_t next = 1;
+    for (size_t i = 0; i < len; i++)
+        ((uint8_t *)buf)[i] = next++;
+}
+
 static const coord_core_cfg_t CFG = {
     .hb_ivl_ms = 1000, .hb_liveness = 3, .max_attempts = 3, .task_stall_s = 30,
-    .task_deadline_s = 3600,
+    .task_deadline_s = 3600, .random = test_random,
 };
 
 #define WALL_OFFSET 1.7e9
 
 static double now = 100.0;   // the fake monotonic clock, seconds
 
+/* A fake worker: its routing id ("peer" and n), its connection (serial n,
+ * and a CURVE key when key is set), and the session secret its Welcome gave
+ * it (hello() keeps it and sends it in later Hellos, as the worker does). */
 typedef struct fake_worker {
     hpt_peer_id_t peer;
+    coord_conn_t conn;
     char id[64];
     int slots;
+    uint8_t secret[32];
+    bool has_secret;
 } fake_worker_t;
 
 static fake_worker_t fw(int n, const char *id, int slots)
@@ -74,8 +89,18 @@ static fake_worker_t fw(int n, const char *id, int slots)
     w.peer.len = 5;
     memcpy(w.peer.bytes, "peer", 4);
     w.peer.bytes[4] = (uint8_t)n;
+    w.conn.id = (uint64_t)n;
     snprintf(w.id, sizeof w.id, "%s", id);
     return w;
+}
+
+/* The same worker process on a new connection n: same id and secret. */
+static fake_worker_t reconnected(const fake_worker_t *w, int n)
+{
+    fake_worker_t x = *w;
+    x.peer.bytes[4] = (uint8_t)n;
+    x.conn.id = (uint64_t)n;
+    return x;
 }
 
 static bool peer_eq(const hpt_peer_id_t *a, const hpt_peer_id_t *b)
@@ -108,6 +133,7 @@ typedef struct drained {
         uint32_t attempt;
         char state[16];
         char error[160];
+        char secret[80];   // COORD_J_WORKER_SEEN
     } j[MAX_JOURNAL];
     int n_j;
     int n_offer, n_timer;
@@ -161,6 +187,7 @@ static void drain(coord_core_t *k, coord_store_t *store)
             O.j[O.n_j].attempt = j->attempt;
             snprintf(O.j[O.n_j].state, sizeof O.j[0].state, "%s", j->state ? j->state : "");
             snprintf(O.j[O.n_j].error, sizeof O.j[0].error, "%s", j->error ? j->error : "");
+            snprintf(O.j[O.n_j].secret, sizeof O.j[0].secret, "%s", j->secret ? j->secret : "");
             O.n_j++;
             if (store)
                 ASSERT_OK(coord_store_apply(store, j));
@@ -272,7 +299,10 @@ static coord_sweep_t *submit(coord_core_t *k, coord_store_t *store, const char *
     return s;
 }
 
-static void hello(coord_core_t *k, coord_store_t *store, const fake_worker_t *w)
+/* Send w's Hello (with its secret when it has one, or with `secret` when not
+ * NULL: 32 bytes, or its length in secret_len); no check of the answer. */
+static void hello_with(coord_core_t *k, coord_store_t *store, fake_worker_t *w,
+                       const uint8_t *secret, size_t secret_len)
 {
     Hpt__DatasetInfo ds = HPT__DATASET_INFO__INIT;
     ds.name = "mnist";
@@ -288,15 +318,36 @@ static void hello(coord_core_t *k, coord_store_t *store, const fake_worker_t *w)
     m.slots = (uint32_t)w->slots;
     m.datasets = dsv;
     m.n_datasets = 1;
-    coord_core_hello(k, now, &w->peer, &m);
+    if (secret) {
+        m.session_secret.data = (uint8_t *)secret;
+        m.session_secret.len = secret_len;
+    } else if (w->has_secret) {
+        m.session_secret.data = w->secret;
+        m.session_secret.len = sizeof w->secret;
+    }
+    coord_core_hello(k, now, &w->peer, &w->conn, &m);
     drain(k, store);
+    for (int i = 0; i < O.n_send; i++) {
+        const hpt_env_t *e = O.send[i].env;
+        if (e->body_case == HPT__ENVELOPE__BODY_WELCOME && peer_eq(&O.send[i].peer, &w->peer) &&
+            e->welcome->session_secret.len == sizeof w->secret) {
+            memcpy(w->secret, e->welcome->session_secret.data, sizeof w->secret);
+            w->has_secret = true;
+        }
+    }
+}
+
+/* w's Hello, which must be answered with Welcome. */
+static void hello(coord_core_t *k, coord_store_t *store, fake_worker_t *w)
+{
+    hello_with(k, store, w, NULL, 0);
     ASSERT_EQ(n_sent(w, HPT__ENVELOPE__BODY_WELCOME), 1);
 }
 
 static coord_worker_t *send_env(coord_core_t *k, coord_store_t *store, const fake_worker_t *w,
                                 hpt_env_t *env)
 {
-    coord_worker_t *r = coord_core_worker_msg(k, now, &w->peer, env);
+    coord_worker_t *r = coord_core_worker_msg(k, now, &w->peer, &w->conn, env);
     drain(k, store);
     return r;
 }
@@ -629,6 +680,240 @@ HPT_TEST(result_from_non_holder)
     ASSERT(heartbeat(&k, NULL, &stranger, 0, NULL, NULL, NULL) == NULL);
     ASSERT_EQ(n_sent(&stranger, DISCONNECT), 1);
     ASSERT_EQ(k.n_workers, 2);
+    core_end(&k);
+}
+
+// --- identity ---------------------------------------------------------------------
+
+/* The first Welcome carries a 32-byte session secret; the journal gets its
+ * SHA-256, never the secret. */
+HPT_TEST(welcome_secret_journaled_as_hash)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    fake_worker_t w1 = fw(1, "w1", 1);
+    hello(&k, NULL, &w1);
+    ASSERT(w1.has_secret);
+    ASSERT_EQ(n_j(COORD_J_WORKER_SEEN, 0), 1);
+    const char *hash = O.j[0].secret;
+    ASSERT_EQ(strlen(hash), 64);
+    char secret_hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(secret_hex + 2 * i, 3, "%02x", w1.secret[i]);
+    ASSERT(strcmp(hash, secret_hex) != 0);
+    // Again on the same connection: re-registered, no new secret.
+    uint8_t kept[32];
+    memcpy(kept, w1.secret, sizeof kept);
+    hello(&k, NULL, &w1);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_REREGISTERED), 1);
+    ASSERT_EQ(O.send[0].env->welcome->session_secret.len, 0);
+    ASSERT(memcmp(kept, w1.secret, sizeof kept) == 0);
+    // Another worker gets another secret.
+    fake_worker_t w2 = fw(2, "w2", 1);
+    hello(&k, NULL, &w2);
+    ASSERT(memcmp(w1.secret, w2.secret, sizeof kept) != 0);
+    core_end(&k);
+}
+
+/* Finding 2: a Hello with a live worker's id from another connection, with
+ * no secret or a wrong one, is refused (Disconnect ID_REFUSED, logged) and
+ * changes nothing: the real worker keeps its record, connection and leases,
+ * is not told to disconnect, and keeps delivering; the impostor's results
+ * count nowhere. */
+HPT_TEST(hello_impersonation_refused)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);
+    ASSERT_ASSIGN(&w1, 0, 1, 1);
+    ASSERT_ASSIGN(&w1, 1, 2, 1);
+    coord_worker_t *rec = worker_of(&k, &w1);
+
+    fake_worker_t evil = fw(66, "w1", 8);
+    hello_with(&k, NULL, &evil, NULL, 0);
+    ASSERT_EQ(O.n_send, 1);
+    ASSERT_EQ(n_sent(&evil, DISCONNECT), 1);
+    ASSERT_EQ(O.send[0].env->disconnect->code, HPT__DISCONNECT_CODE__DISCONNECT_ID_REFUSED);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_REFUSED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_WORKER_REFUSED), "conn=66");
+    ASSERT_EQ(n_j(COORD_J_WORKER_SEEN, 0), 0);
+    uint8_t guess[32] = {0};
+    hello_with(&k, NULL, &evil, guess, sizeof guess);
+    ASSERT_EQ(n_sent(&evil, DISCONNECT), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_WORKER_REFUSED), "wrong session secret");
+    hello_with(&k, NULL, &evil, guess, 5);   // (the shell refuses this length anyway)
+    ASSERT_EQ(n_sent(&evil, DISCONNECT), 1);
+
+    ASSERT_EQ(k.n_workers, 1);
+    ASSERT(worker_of(&k, &w1) == rec);
+    ASSERT_EQ(rec->conn, 1);
+    ASSERT_EQ(rec->busy, 2);
+    ASSERT_EQ(rec->slots, 2);
+    ASSERT(worker_of(&k, &evil) == NULL);
+
+    // The impostor's forged results: it is not registered, nothing counts.
+    ASSERT(result_score(&k, NULL, &evil, 1, 1, 0.99) == NULL);
+    ASSERT_EQ(n_sent(&evil, DISCONNECT), 1);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
+    Hpt__Progress p = HPT__PROGRESS__INIT;
+    p.task = 1;
+    p.attempt = 1;
+    p.epoch = 1;
+    p.epochs = 1;
+    p.val_score = 0.99;
+    hpt_env_t pe = HPT__ENVELOPE__INIT;
+    pe.body_case = HPT__ENVELOPE__BODY_PROGRESS;
+    pe.progress = &p;
+    ASSERT(send_env(&k, NULL, &evil, &pe) == NULL);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_PROGRESS), 0);
+
+    // The real worker was told nothing and goes on.
+    ASSERT(result_score(&k, NULL, &w1, 1, 1, 0.75) == rec);
+    ASSERT_EQ(n_sent(&w1, DISCONNECT), 0);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 1), 1);
+    ASSERT(result_score(&k, NULL, &w1, 2, 1, 0.25) == rec);
+    ASSERT_EQ(s->tasks_done, 2);
+    ASSERT_NEAR(s->trials[0]->mean, 0.5, 0);
+    // The impostor's held result never lands anywhere.
+    now += 7;
+    tick(&k, NULL);
+    ASSERT_EQ(k.n_held, 0);
+    ASSERT_EQ(k.results_accepted, 2);
+    core_end(&k);
+}
+
+/* A worker whose socket was replaced proves itself with its secret: the
+ * record moves to the new connection with its leases; the old connection's
+ * routing id no longer speaks for it. */
+HPT_TEST(reconnect_with_secret_keeps_leases)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 2);
+    hello(&k, NULL, &w1);
+    coord_worker_t *rec = worker_of(&k, &w1);
+    ASSERT_EQ(rec->busy, 2);
+
+    // Its result for task 1 arrives on the new connection before its Hello.
+    fake_worker_t w1b = reconnected(&w1, 2);
+    ASSERT(result_score(&k, NULL, &w1b, 1, 1, 0.75) == NULL);
+    ASSERT_EQ(n_sent(&w1b, DISCONNECT), 1);
+    ASSERT_EQ(O.send[0].env->disconnect->code, HPT__DISCONNECT_CODE__DISCONNECT_REGISTER);
+    ASSERT_EQ(k.n_held, 1);
+    ASSERT_EQ(s->tasks_done, 0);
+    hello(&k, NULL, &w1b);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_REREGISTERED), 1);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_REFUSED), 0);
+    ASSERT_EQ(O.send[0].env->welcome->session_secret.len, 0);
+    ASSERT(worker_of(&k, &w1b) == rec);
+    ASSERT(worker_of(&k, &w1) == NULL);
+    ASSERT_EQ(rec->conn, 2);
+    ASSERT_EQ(k.n_held, 0);
+    ASSERT_EQ(s->tasks_done, 1);   // the held result, now from the holder
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 1), 1);
+    // The old connection is not the worker any more.
+    ASSERT(result_score(&k, NULL, &w1, 2, 1, 0.25) == NULL);
+    ASSERT_EQ(s->tasks_done, 1);
+    ASSERT(result_score(&k, NULL, &w1b, 2, 1, 0.25) == rec);
+    ASSERT_EQ(s->tasks_done, 2);
+    core_end(&k);
+}
+
+/* A routing id names a connection only while it is open: a message with a
+ * registered worker's routing id from another connection (one reusing the
+ * id of a closed one) is not that worker's, and its Hello is refused. */
+HPT_TEST(routing_id_reuse_is_not_the_worker)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 1);
+    hello(&k, NULL, &w1);
+    coord_worker_t *rec = worker_of(&k, &w1);
+    fake_worker_t reuse = fw(1, "w9", 1);
+    reuse.conn.id = 44;
+    double expiry = rec->expiry;
+    now = 101;
+    ASSERT(result_score(&k, NULL, &reuse, 1, 1, 0.99) == NULL);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_UNREGISTERED_PEER), "another connection");
+    ASSERT_NEAR(rec->expiry, expiry, 0);   // not refreshed by it
+    ASSERT_EQ(s->tasks_done, 0);
+    hello_with(&k, NULL, &reuse, NULL, 0);
+    ASSERT_EQ(n_sent(&reuse, HPT__ENVELOPE__BODY_WELCOME), 0);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_WORKER_REFUSED), "routing id belongs to another");
+    ASSERT(coord_worker_by_conn(&k, &w1.peer, 1) == rec);
+    ASSERT_EQ(k.n_workers, 1);
+    // Even with w1's own id and secret, from that connection (a stolen secret
+    // still needs a connection of its own).
+    fake_worker_t reuse_w1 = w1;
+    reuse_w1.conn.id = 44;
+    hello_with(&k, NULL, &reuse_w1, NULL, 0);
+    ASSERT_EQ(n_sent(&reuse_w1, HPT__ENVELOPE__BODY_WELCOME), 0);
+    ASSERT_EQ(rec->conn, 1);
+    core_end(&k);
+}
+
+/* With keys a record belongs to the key too: the right secret from another
+ * key is refused. */
+HPT_TEST(reconnect_needs_the_same_key)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    fake_worker_t w1 = fw(1, "w1", 1);
+    snprintf(w1.conn.key, sizeof w1.conn.key, "%s", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+    hello(&k, NULL, &w1);
+    fake_worker_t other = reconnected(&w1, 2);
+    snprintf(other.conn.key, sizeof other.conn.key, "%s",
+             "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6");
+    hello_with(&k, NULL, &other, NULL, 0);
+    ASSERT_EQ(n_sent(&other, HPT__ENVELOPE__BODY_WELCOME), 0);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_WORKER_REFUSED), "another key");
+    ASSERT_EQ(worker_of(&k, &w1)->conn, 1);
+    fake_worker_t same = reconnected(&w1, 3);
+    hello(&k, NULL, &same);
+    ASSERT_EQ(worker_of(&k, &same)->conn, 3);
+    core_end(&k);
+}
+
+/* worker_id must be printable, without space, quote, backslash or '=', and
+ * at most 255 bytes. */
+HPT_TEST(hello_worker_id_validated)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    const char *bad[] = {"has space", "tab\there", "quote\"", "back\\slash", "k=v", "\x7f",
+                         "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fake_worker_t w = fw(1, bad[i], 1);
+        hello_with(&k, NULL, &w, NULL, 0);
+        ASSERT_EQ(n_sent(&w, HPT__ENVELOPE__BODY_WELCOME), 0);
+        ASSERT_EQ(n_sent(&w, DISCONNECT), 1);
+    }
+    char longest[256];
+    memset(longest, 'x', 255);
+    longest[255] = '\0';
+    fake_worker_t w = fw(2, "", 1);
+    snprintf(w.id, sizeof w.id, "%.63s", longest);   // fixture ids are short: build by hand
+    ASSERT_EQ(k.n_workers, 0);
+    Hpt__Hello m = HPT__HELLO__INIT;
+    m.worker_id = longest;
+    m.name = "n";
+    m.host = "h";
+    m.version = "v";
+    m.slots = 1;
+    coord_core_hello(&k, now, &w.peer, &w.conn, &m);
+    drain(&k, NULL);
+    ASSERT_EQ(n_sent(&w, HPT__ENVELOPE__BODY_WELCOME), 1);
+    ASSERT_EQ(k.n_workers, 1);
     core_end(&k);
 }
 
@@ -1020,13 +1305,16 @@ static char *snapshot(const coord_core_t *k, bool tasks)
                             "error=%s\n",
                     (unsigned long long)t->id, coord_task_state_name(t->state),
                     (unsigned)t->attempt, (unsigned)t->failures, t->res ? t->res->score : NAN,
-                    t->lease && t->lease->orphan_of ? t->lease->orphan_of : "-",
+                    t->lease && t->lease->orphan ? t->lease->orphan->worker : "-",
                     t->error ? t->error : "-");
             }
         }
     }
     return b;
 }
+
+/* The worker of journal_scenario, with the session secret it was given. */
+static fake_worker_t scenario_w1;
 
 /* The journal for the resume cases, written by core a (left running):
  * trial 1 done (0.75, 0.25), task 3 failed once then done (0.5) on attempt
@@ -1051,6 +1339,8 @@ static coord_store_t *journal_scenario(coord_core_t *a)
     result_score(a, st, &w1, 3, 2, 0.5);
     ASSERT_EQ(task_by_id(a, 4)->state, TASK_LEASED);
     ASSERT_EQ(a->sweeps->state, SWEEP_RUNNING);
+    ASSERT(w1.has_secret);
+    scenario_w1 = w1;
     return st;
 }
 
@@ -1090,14 +1380,17 @@ HPT_TEST(resume_orphan_adopted)
     coord_task_t *t4 = task_by_id(&b, 4);
     ASSERT_EQ(t4->state, TASK_LEASED);
     ASSERT(t4->lease->worker == NULL);
-    ASSERT(strcmp(t4->lease->orphan_of, "w1") == 0);
+    ASSERT(strcmp(t4->lease->orphan->worker, "w1") == 0);
     ASSERT_EQ(b.n_orphans, 1);
     ASSERT_EQ(b.next_task_id, 5);
 
-    // w1 says Hello on a new connection: it re-attaches to task 4.
+    // w1 says Hello on a new connection, with its secret: it re-attaches to task 4.
     now = 201;
-    fake_worker_t w1 = fw(7, "w1", 2);
+    fake_worker_t w1 = reconnected(&scenario_w1, 7);
     hello(&b, NULL, &w1);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_REFUSED), 0);
+    // It keeps the secret it has: the Welcome carries none.
+    ASSERT_EQ(O.send[0].env->welcome->session_secret.len, 0);
     ASSERT_EQ(n_ev(COORD_EV_LEASES_REATTACHED), 1);
     ASSERT_STR_CONTAINS(ev_fields(COORD_EV_LEASES_REATTACHED), "leases=1");
     ASSERT_EQ(b.n_orphans, 0);
@@ -1151,26 +1444,87 @@ HPT_TEST(resume_orphan_expires)
     coord_store_close(&st);
 }
 
-/* An orphan's result is used even when its worker has not said Hello yet
- * (the worker is still told to register). */
-HPT_TEST(resume_orphan_result_before_hello)
+/* After a restart an orphan's result counts only from its holder: a peer
+ * that never said Hello cannot post it (it is held for the connection, and
+ * dropped when no holder registers on it), nor can a Hello with the
+ * holder's id but no or the wrong secret take the lease; the genuine worker,
+ * whose result came on its new connection just before its Hello, delivers
+ * it. */
+HPT_TEST(resume_orphan_result_only_from_holder)
 {
     coord_core_t a, d;
     coord_store_t *st = journal_scenario(&a);
     core_end(&a);
     now = 200;
     resume(&d, st, NULL, 1);
-    fake_worker_t w1 = fw(7, "w1", 2);
+    ASSERT_EQ(d.n_orphans, 1);
+
+    // A stranger knows the task id: its result is held, the task stays orphaned.
+    fake_worker_t stranger = fw(9, "stranger", 2);
+    ASSERT(result_score(&d, NULL, &stranger, 4, 1, 0.99) == NULL);
+    ASSERT_EQ(n_sent(&stranger, DISCONNECT), 1);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
+    ASSERT_EQ(d.results_accepted, 0);
+    ASSERT_EQ(d.n_orphans, 1);
+    ASSERT_EQ(d.n_held, 1);
+    // It then claims to be w1: without the secret, with a wrong one.
+    fake_worker_t fake_w1 = fw(9, "w1", 2);
+    hello_with(&d, NULL, &fake_w1, NULL, 0);
+    ASSERT_EQ(n_sent(&fake_w1, HPT__ENVELOPE__BODY_WELCOME), 0);
+    ASSERT_EQ(n_sent(&fake_w1, DISCONNECT), 1);
+    ASSERT_EQ(O.send[0].env->disconnect->code, HPT__DISCONNECT_CODE__DISCONNECT_ID_REFUSED);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_REFUSED), 1);
+    ASSERT_STR_CONTAINS(ev_fields(COORD_EV_WORKER_REFUSED), "worker=w1");
+    uint8_t wrong[32];
+    memcpy(wrong, scenario_w1.secret, sizeof wrong);
+    wrong[31] ^= 1;
+    hello_with(&d, NULL, &fake_w1, wrong, sizeof wrong);
+    ASSERT_EQ(n_sent(&fake_w1, HPT__ENVELOPE__BODY_WELCOME), 0);
+    ASSERT_EQ(d.n_workers, 0);
+    ASSERT_EQ(d.n_orphans, 1);
+    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
+    ASSERT_EQ(d.sweeps->tasks_done, 3);
+
+    // The genuine w1, on a new connection: its result first, then its Hello.
+    fake_worker_t w1 = reconnected(&scenario_w1, 7);
     ASSERT(result_score(&d, NULL, &w1, 4, 1, 0.5) == NULL);
     ASSERT_EQ(n_sent(&w1, DISCONNECT), 1);
+    ASSERT_EQ(d.n_held, 2);
+    hello(&d, NULL, &w1);
+    ASSERT_EQ(n_ev(COORD_EV_LEASES_REATTACHED), 1);
     ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 4), 1);
     ASSERT_EQ(d.results_accepted, 1);
+    ASSERT_NEAR(task_by_id(&d, 4)->res->score, 0.5, 0);
     ASSERT_EQ(d.n_orphans, 0);
+    ASSERT_EQ(d.n_held, 1);   // the stranger's, for its own connection
     ASSERT_EQ(d.sweeps->state, SWEEP_DONE);
-    // The same result again: the task is no longer leased.
-    result_score(&d, NULL, &w1, 4, 1, 0.5);
+    // The stranger's held result expires unused.
+    now = 200 + 2 * 3 + 0.5;
+    tick(&d, NULL);
+    ASSERT_EQ(d.n_held, 0);
     ASSERT_EQ(d.results_accepted, 1);
-    ASSERT_EQ(n_j(COORD_J_TASK_RESULT, 0), 0);
+    core_end(&d);
+    coord_store_close(&st);
+}
+
+/* A journal of an older build has no secret hashes: nobody could prove to
+ * hold its leases, so they are queued again at once instead of orphaned. */
+HPT_TEST(resume_without_secret_requeues)
+{
+    coord_core_t a, d;
+    coord_store_t *st = journal_scenario(&a);
+    core_end(&a);
+    coord_store_worker_seen(st, "w1", "w1", "testhost", 2, "test", 1.7e9, "ready", NULL, NULL);
+    hpt_err err = {0};
+    ASSERT_OK(coord_store_flush(st, &err));
+    now = 200;
+    resume(&d, st, NULL, 1);
+    ASSERT_EQ(d.n_orphans, 0);
+    ASSERT_EQ(task_by_id(&d, 4)->state, TASK_QUEUED);
+    fake_worker_t w1 = reconnected(&scenario_w1, 7);
+    hello(&d, NULL, &w1);   // a new registration (no orphan to prove anything for)
+    ASSERT_EQ(n_ev(COORD_EV_LEASES_REATTACHED), 0);
+    ASSERT_ASSIGN(&w1, 0, 4, 2);
     core_end(&d);
     coord_store_close(&st);
 }
@@ -1337,7 +1691,7 @@ HPT_TEST(out_of_range_progress)
         hpt_env_t env = HPT__ENVELOPE__INIT;
         env.body_case = HPT__ENVELOPE__BODY_PROGRESS;
         env.progress = &p;
-        coord_core_worker_msg(&k, now, &w1.peer, &env);
+        coord_core_worker_msg(&k, now, &w1.peer, &w1.conn, &env);
         drain(&k, NULL);
         ASSERT_EQ(n_ev(COORD_EV_TASK_PROGRESS), 0);
     }
@@ -1350,7 +1704,7 @@ HPT_TEST(out_of_range_progress)
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_PROGRESS;
     env.progress = &ok;
-    coord_core_worker_msg(&k, now, &w1.peer, &env);
+    coord_core_worker_msg(&k, now, &w1.peer, &w1.conn, &env);
     drain(&k, NULL);
     ASSERT_EQ(n_ev(COORD_EV_TASK_PROGRESS), 1);
     core_end(&k);
@@ -1525,7 +1879,7 @@ HPT_TEST(family_resume_waits)
 static void hello_refused(coord_core_t *k, const fake_worker_t *w, Hpt__Hello *m,
                           const char *field, const char *what)
 {
-    coord_core_hello(k, now, &w->peer, m);
+    coord_core_hello(k, now, &w->peer, &w->conn, m);
     drain(k, NULL);
     ASSERT_EQ(n_sent(w, HPT__ENVELOPE__BODY_WELCOME), 0);
     ASSERT_EQ(n_sent(w, DISCONNECT), 1);
@@ -1588,7 +1942,7 @@ HPT_TEST(hello_strings_refused)
     /* Rate-limited: 6 refusals from one peer, at most 5 events a minute. */
     for (int i = 0; i < 5; i++) {
         m.name = "x\x1b";
-        coord_core_hello(&k, now, &w.peer, &m);
+        coord_core_hello(&k, now, &w.peer, &w.conn, &m);
         drain(&k, NULL);
         ASSERT_EQ(n_sent(&w, DISCONNECT), 1);
         ASSERT_EQ(n_ev(COORD_EV_HELLO_REFUSED), 0);
@@ -1596,7 +1950,7 @@ HPT_TEST(hello_strings_refused)
 
     /* Plain text, however odd, is welcome. */
     m.name = "w1 \"q\" x=y \\ \xc3\xa9";
-    coord_core_hello(&k, now, &w.peer, &m);
+    coord_core_hello(&k, now, &w.peer, &w.conn, &m);
     drain(&k, NULL);
     ASSERT_EQ(n_sent(&w, HPT__ENVELOPE__BODY_WELCOME), 1);
     ASSERT(worker_of(&k, &w) != NULL);
@@ -1624,7 +1978,7 @@ HPT_TEST(event_fields_quote_peer_strings)
     m.slots = 1;
     m.datasets = dsv;
     m.n_datasets = 1;
-    coord_core_hello(&k, now, &w.peer, &m);
+    coord_core_hello(&k, now, &w.peer, &w.conn, &m);
     drain(&k, NULL);
     ASSERT_EQ(n_ev(COORD_EV_WORKER_JOINED), 1);
     const char *f = ev_fields(COORD_EV_WORKER_JOINED);
@@ -1705,7 +2059,8 @@ HPT_TEST(repeated_hello_quiet)
         ASSERT_EQ(ev_level(COORD_EV_WORKER_REREGISTERED), HPT_LOG_DEBUG);
     }
     ASSERT_EQ(k.n_workers, 1);
-    fake_worker_t again = fw(2, "w1", 2);   // the same worker id on a new connection
+    // The same worker on a new connection (with its session secret).
+    fake_worker_t again = reconnected(&w1, 2);
     hello(&k, NULL, &again);
     ASSERT_EQ(ev_level(COORD_EV_WORKER_REREGISTERED), HPT_LOG_INFO);
     ASSERT_EQ(k.n_workers, 1);

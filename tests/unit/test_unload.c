@@ -68,15 +68,25 @@
     "  units: {values: [8, 16, 32]}\n"                                      \
     "  epochs: {value: 1}\n"
 
+/* The core's randomness (session secrets): a counter, so runs repeat. */
+static void test_random(void *ud, void *buf, size_t len)
+{
+    (void)ud;
+    static uint8_t next = 1;
+    for (size_t i = 0; i < len; i++)
+        ((uint8_t *)buf)[i] = next++;
+}
+
 static const coord_core_cfg_t CFG = {
     .hb_ivl_ms = 1000, .hb_liveness = 3, .max_attempts = 2, .task_stall_s = 30,
-    .task_deadline_s = 3600,
+    .task_deadline_s = 3600, .random = test_random,
 };
 
 static double now = 100.0;   // the fake monotonic clock, seconds
 
 typedef struct fake_worker {
     hpt_peer_id_t peer;
+    coord_conn_t conn;
     char id[64];
 } fake_worker_t;
 
@@ -151,6 +161,7 @@ static void hello(coord_core_t *k, coord_store_t *st, int i, int slots)
     W[i].peer.len = 5;
     memcpy(W[i].peer.bytes, "peer", 4);
     W[i].peer.bytes[4] = (uint8_t)i;
+    W[i].conn.id = (uint64_t)i + 1;
     snprintf(W[i].id, sizeof W[i].id, "w%d", i);
     Hpt__DatasetInfo ds = HPT__DATASET_INFO__INIT;
     ds.name = "mnist";
@@ -166,7 +177,7 @@ static void hello(coord_core_t *k, coord_store_t *st, int i, int slots)
     m.slots = (uint32_t)slots;
     m.datasets = dsv;
     m.n_datasets = 1;
-    coord_core_hello(k, now, &W[i].peer, &m);
+    coord_core_hello(k, now, &W[i].peer, &W[i].conn, &m);
     drain(k, st);
 }
 
@@ -193,7 +204,7 @@ static void send_result(coord_core_t *k, coord_store_t *st, const pending_t *p, 
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_RESULT;
     env.result = &r;
-    coord_core_worker_msg(k, now, &W[p->worker].peer, &env);
+    coord_core_worker_msg(k, now, &W[p->worker].peer, &W[p->worker].conn, &env);
     drain(k, st);
 }
 
