@@ -403,11 +403,14 @@ class Client(Peer):
 
     def history(self, level="debug", sweep=0, timeout=30.0):
         """The coordinator's event ring (Subscribe with history, no follow):
-        the Event messages, or None when HistoryEnd did not come."""
+        the Event messages, or None when HistoryEnd did not come.  Events
+        that are not UTF-8 come from pbraw (their strings are bytes) and are
+        counted in self.history_invalid_utf8."""
         self.next_req_id += 1
         rid = self.next_req_id
         self.send("subscribe", pb.Subscribe(level=level, sweep=sweep, history=True,
                                             follow=False), req_id=rid)
+        self.history_invalid_utf8 = 0
         events = []
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -416,11 +419,17 @@ class Client(Peer):
                 break
             if m.body == "event":
                 events.append(m.msg)
+                self.history_invalid_utf8 += m.invalid_utf8
             elif m.body == "history_end" and m.env.req_id == rid:
                 return events
             elif m.body == "error" and m.env.req_id == rid:
                 return None
         return None
+
+
+def text(v):
+    """A string field as str, whether it came from pb (str) or pbraw (bytes)."""
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
 
 
 def answered(c, timeout=30.0, curve=None):
