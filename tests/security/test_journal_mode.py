@@ -38,7 +38,8 @@ def modes(c):
 
 
 old = os.umask(0)   # inherited by the coordinator
-c = harness.Cluster(name="sec-journal")
+# A long liveness: the worker is silent while the Submit is parsed.
+c = harness.Cluster(name="sec-journal", hb_ms=200, liveness=50)
 c.start_coordinator()
 os.umask(old)
 w = A.Worker(c.addr, name="journal-worker", datasets=[("mnist", A.DRY_RUN)])
