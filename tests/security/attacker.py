@@ -646,22 +646,11 @@ def alive(c):
     return c.coord is not None and c.coord.poll() is None
 
 
-def results_json(c, sweep):
-    return c.results(sweep)
-
-
 def comparable(res):
     """A sweep's results without the wall-clock columns, for comparing an
     attacked run to a baseline."""
     cv = {k: v for k, v in res["cv_results"].items() if not harness.timing_column(k)}
     return cv, res["sweep"].get("refit_test_score"), res["sweep"].get("best_trial")
-
-
-def bad_total(c):
-    """The coordinator's count of bad messages, from its last 'bad message
-    dropped' line (each line carries the running total)."""
-    evs = c.log_events(msg="bad message dropped")
-    return int(evs[-1]["total"]) if evs else 0
 
 
 def bad_messages(c, timeout=30):
