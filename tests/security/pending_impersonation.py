@@ -24,7 +24,7 @@ Unfixed today, 1 and 3 fail: the impostor is welcomed and takes G's place
 import signal
 
 import attacker as A
-from attacker import harness, pb
+from attacker import harness
 from harness import check
 
 SPEC = """

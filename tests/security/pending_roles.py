@@ -22,7 +22,7 @@ import shutil
 import tempfile
 
 import attacker as A
-from attacker import harness, pb
+from attacker import harness
 from harness import check
 
 ROLES_SUPPORTED = True
