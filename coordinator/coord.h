@@ -174,6 +174,8 @@ typedef struct coord {
     struct submit_job *submit_jobs;   // ... their list (coord_clients.c)
 
     bool journal_failed;          // a commit failed: the loop stops, exit status 1
+    double cron_at;               // when on_cron last ran (coord_now), 0 before
+    uint64_t stalls;              // ticks that came over two periods late (main.c)
     uint64_t bad_messages;        // malformed messages received
     // Roles, rate limits, quotas and retention (main.c, coord_clients.c; coord_policy.h).
     coord_limits_t *limits;       // the per-connection and per-key token buckets

@@ -715,6 +715,10 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
            "request follows.");
     fprintf(f, "hptune_results_rank_builds_total %llu\n",
             (unsigned long long)c->results_rank_builds);
+    m_head(f, "hptune_loop_stalls_total", "counter",
+           "Housekeeping ticks that ran more than two periods late (the loop was held); "
+           "workers' liveness is not charged for them.");
+    fprintf(f, "hptune_loop_stalls_total %llu\n", (unsigned long long)c->stalls);
     m_head(f, "hptune_journal_syncs_total", "counter",
            "fdatasyncs of the journal's WAL, run on the thread pool after commits.");
     fprintf(f, "hptune_journal_syncs_total %llu\n", (unsigned long long)c->sync.n);

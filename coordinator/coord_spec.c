@@ -237,7 +237,7 @@ static void diag_sink(struct fy_diag *diag, void *user, const char *buf, size_t 
  * nothing else reaches it. */
 static int check_chars(const pctx_t *c, const unsigned char *s, size_t len)
 {
-    int line = 1, col = 1;
+    int line = 1, col = 1, open = 0;
     size_t i = 0;
     while (i < len) {
         unsigned char b = s[i];
@@ -275,6 +275,17 @@ static int check_chars(const pctx_t *c, const unsigned char *s, size_t len)
         if (!printable)
             return fail(c, line, col, "yaml", "character U+%04X is not allowed in YAML",
                         (unsigned)cp);
+        /* Flow brackets, counted roughly (quotes and comments included):
+         * libfyaml reads a whole run of "[" before its first event, about
+         * 0.5 s a megabyte on the loop, so a hostile nest is refused here;
+         * the parser's own limit (COORD_SPEC_MAX_DEPTH) is the exact one. */
+        if (cp == '[' || cp == '{') {
+            if (++open > 4 * COORD_SPEC_MAX_DEPTH)
+                return fail(c, line, col, "yaml", "nested more than %d levels deep",
+                            COORD_SPEC_MAX_DEPTH);
+        } else if ((cp == ']' || cp == '}') && open > 0) {
+            open--;
+        }
         if (cp == 0x0A) {
             line++;
             col = 1;
@@ -433,6 +444,14 @@ static int ytree_build(const pctx_t *c, const char *text, size_t len, ytree_t *t
             rc = yadd(stack[depth - 1], n);
         else if (!t->root)
             t->root = n;
+        if (rc == 0 && opens && depth >= COORD_SPEC_MAX_DEPTH) {
+            /* A real spec nests 4-6 levels.  Stopping here also keeps a
+             * hostile one (a megabyte of "[") from holding the loop while
+             * libfyaml reads on: refused after the first 32 events. */
+            rc = fail(c, line, col, "yaml", "nested more than %d levels deep",
+                      COORD_SPEC_MAX_DEPTH);
+            break;
+        }
         if (rc == 0 && opens) {
             if (depth == stack_cap) {
                 int cap = stack_cap ? stack_cap * 2 : 16;

@@ -52,6 +52,7 @@
 #define COORD_SPEC_MAX_PARAMS 32
 #define COORD_SPEC_MAX_VALUES 1024
 #define COORD_SPEC_MAX_GRID 10000000L  // grid search: most combinations a spec may have
+#define COORD_SPEC_MAX_DEPTH 32         // mappings and sequences nested in a spec
 #define COORD_SPEC_MAX_WHEN 4           // conditions (ANDed) in one parameter's when:
 #define COORD_SPEC_MAX_ENQUEUE 10000    // entries in enqueue:
 /* The most memory one task's model may need (coord_spec_check_model): no

@@ -396,6 +396,15 @@ static void on_cron(uv_timer_t *h)
 {
     coord_t *c = h->data;
     double now = coord_now();
+    /* A tick far later than its period means the loop was held (a big
+     * request, a slow disk): the workers' messages of that time are still
+     * unread in the socket, so their silence is not theirs. */
+    double period = (c->cfg.hb_ivl_ms / 2 > 0 ? c->cfg.hb_ivl_ms / 2 : 1) * 1e-3;
+    if (c->cron_at > 0 && now - c->cron_at > 2 * period) {
+        coord_core_stalled(&c->core, now, now - c->cron_at - period);
+        c->stalls++;
+    }
+    c->cron_at = now;
     coord_core_tick(&c->core, now);
     coord_apply(c);
     coord_subs_cron(c);

@@ -580,6 +580,12 @@ coord_worker_t *coord_core_worker_msg(coord_core_t *k, double now, const hpt_pee
  * with the next time it needs to run. */
 void coord_core_tick(coord_core_t *k, double now);
 
+/* The shell could not listen for `secs` seconds before now (its loop was
+ * held: a slow journal write, a big request): whatever workers sent in that
+ * time is still unread, so their liveness countdowns are moved on by secs
+ * rather than expiring them for a silence that was the coordinator's. */
+void coord_core_stalled(coord_core_t *k, double now, double secs);
+
 /* A send to peer failed because the peer is gone: drop its worker. */
 void coord_core_unroutable(coord_core_t *k, double now, const hpt_peer_id_t *peer);
 

@@ -725,6 +725,16 @@ void coord_core_unroutable(coord_core_t *k, double now, const hpt_peer_id_t *pee
         hpt__worker_remove(k, w, "its connection is gone");
 }
 
+void coord_core_stalled(coord_core_t *k, double now, double secs)
+{
+    k->now = now;
+    if (!(secs > 0))
+        return;
+    /* Every worker moves by the same amount: the list stays in expiry order. */
+    for (coord_worker_t *w = k->workers; w; w = w->next)
+        w->expiry += secs;
+}
+
 void hpt__workers_tick(coord_core_t *k)
 {
     double now = k->now;

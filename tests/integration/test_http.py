@@ -175,6 +175,7 @@ EXPECTED = {
     "hptune_http_requests_total": "counter", "hptune_refused_total": "counter",
     "hptune_retention_deleted_total": "counter",
     "hptune_journal_syncs_total": "counter", "hptune_journal_sync_max_seconds": "gauge",
+    "hptune_loop_stalls_total": "counter",
 }
 
 

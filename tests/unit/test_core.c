@@ -1409,6 +1409,43 @@ HPT_TEST(resume_orphan_adopted)
     coord_store_close(&st);
 }
 
+/* A loop stall (coord_core_stalled) is not the workers' silence: their
+ * countdowns move on by its length, and only a silence after it expires
+ * them. */
+HPT_TEST(stall_does_not_expire_workers)
+{
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    submit(&k, NULL, SPEC("false"), FP);
+    fake_worker_t w1 = fw(1, "w1", 2), w2 = fw(2, "w2", 1);
+    hello(&k, NULL, &w1);
+    now = 101;
+    hello(&k, NULL, &w2);
+    // The loop was held from 101 to 109: 8 s, past liveness (3 s).
+    now = 109;
+    coord_core_stalled(&k, now, 8.0);
+    tick(&k, NULL);
+    ASSERT(worker_of(&k, &w1) != NULL);
+    ASSERT(worker_of(&k, &w2) != NULL);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_LEFT), 0);
+    // w2's heartbeat was waiting in the socket; w1 has really gone quiet.
+    heartbeat(&k, NULL, &w2, 1, (uint64_t[]){3}, (uint32_t[]){1}, NULL);
+    now = 111.1;   // w1: 100 + 3 + 8 = 111 passed; w2 refreshed at 109
+    tick(&k, NULL);
+    ASSERT(worker_of(&k, &w1) == NULL);
+    ASSERT(worker_of(&k, &w2) != NULL);
+    ASSERT_EQ(n_ev(COORD_EV_WORKER_LEFT), 1);
+    // A zero, negative or NaN stall changes nothing.
+    coord_core_stalled(&k, now, 0.0);
+    coord_core_stalled(&k, now, -5.0);
+    coord_core_stalled(&k, now, NAN);
+    now = 112.1;   // w2: 109 + 3 = 112 passed
+    tick(&k, NULL);
+    ASSERT(worker_of(&k, &w2) == NULL);
+    core_end(&k);
+}
+
 HPT_TEST(resume_orphan_expires)
 {
     coord_core_t a, c;

@@ -1,20 +1,19 @@
-"""PENDING (found while writing the attacker suite; not part of the issue's
-findings list yet, not registered in meson): a client's Submit must not
-stall the coordinator's loop.
+"""A client's Submit must not stall the coordinator's loop (found while
+writing this suite).
 
-The coordinator parses a submitted spec on its loop thread (on_submit in
-coordinator/coord_clients.c, before anything goes to the thread pool).  A
-spec of 1 MiB that is one flow sequence nested a million deep ("a: [[[[...")
-takes libfyaml about half a second to refuse.  A client that queues a dozen
-of them (any client in plain mode; any authorized key with CURVE, until
-roles exist) keeps the loop busy for seconds: no heartbeat is read, and when
-the loop comes back every worker looks silent for longer than
-heartbeat_ms x liveness and is declared dead, its leases requeued.
+The coordinator parses a submitted spec on its loop thread.  A spec of 1 MiB
+that is one flow sequence nested a million deep ("a: [[[[...") took
+libfyaml about half a second to refuse, and a client that queued a dozen
+kept the loop busy for seconds: no heartbeat was read, and when the loop
+came back every worker looked silent for longer than heartbeat_ms x
+liveness and was declared dead.  Now deep nesting is refused before parsing
+(coord_spec.c check_chars, COORD_SPEC_MAX_DEPTH), and a housekeeping tick
+that comes late moves the workers' countdowns on by the delay
+(coord_core_stalled) instead of charging them for it.
 
-Expected after a fix (parse off the loop, or refuse deep nesting before
-parsing, or budget the parse): with the default heartbeat (1 s x 3), a
-real worker is never declared dead during the flood, and a StatusRequest
-from another connection is answered within MAX_STATUS_S throughout.
+Checked: with the default heartbeat (1 s x 3), a real worker is never
+declared dead during the flood, and a StatusRequest from another connection
+is answered within MAX_STATUS_S throughout.
 """
 import threading
 import time
