@@ -123,8 +123,9 @@ def forge(c, sweep_name, dataset, metric, forgeries):
 
 
 def non_holders(c, w):
-    """Results for one of w's leases from another registered worker and from
-    a peer that never said Hello: both dropped, the lease stays w's."""
+    """Results for one of w's leases from another registered worker (dropped)
+    and from a peer that never said Hello (held for its connection, never
+    counted): the lease stays w's."""
     held = sorted(w.held.values(), key=lambda a: a.task)
     if not check(bool(held), "the forger holds no lease for the non-holder attacks"):
         return
@@ -140,12 +141,14 @@ def non_holders(c, w):
           f"worker: {ev}")
     with A.Worker(c.addr, name="stranger") as s:   # never says Hello
         s.result(a.task, a.attempt, score=0.99, accuracy=0.99)
+        # A Result on a connection that has not said Hello is held for that
+        # connection (docs/protocol.md: it counts only if the same connection
+        # then registers as the lease's holder), so it gets no answer of its
+        # own; the FetchChunk after it, a worker message from an unknown
+        # peer, gets a Disconnect once the Result before it was handled.
+        s.barrier(timeout=10)
         check(s.wait(lambda: s.disconnects, 30, raise_=False),
-              "a stranger's Result was not answered with Disconnect")
-    ev = c.wait_log(msg="stale or duplicate result dropped", task=a.task,
-                    worker="unregistered", timeout=10)
-    check(ev is not None and ev.get("reason") == "leased-to-another-worker",
-          f"a Result from a peer that never said Hello was not dropped: {ev}")
+              "a stranger's messages were not answered with Disconnect")
     rows = attempt_rows(c, a.task)
     check(rows and rows[-1][1] == w.worker_id and rows[-1][2] is None,
           f"the lease of task {a.task} moved or ended after non-holders' Results: {rows}")
