@@ -133,7 +133,7 @@ def wait_status(c, label):
 
 harness.need_data("mnist")
 c = harness.Cluster(name="sec-big", hb_ms=200, liveness=25)
-c.start_coordinator()
+c.start_coordinator(*A.NO_RATE_LIMITS)
 pid = c.coord.pid
 asan = A.sanitized(pid)
 c.start_worker(slots=2, name="genuine", extra=("--dry-run", "--dataset", "mnist"))

@@ -60,14 +60,16 @@ except RuntimeError as e:
     raise
 auth = os.path.join(keys, "authorized")
 os.mkdir(auth)
-shutil.copy(wkey_pub, os.path.join(auth, "worker.pub"))
-shutil.copy(ckey_pub, os.path.join(auth, "client.pub"))
+# A key's role is the subdirectory it is in (docs/security.md, "Roles").
+for role, pub in (("workers", wkey_pub), ("clients", ckey_pub)):
+    os.mkdir(os.path.join(auth, role))
+    shutil.copy(pub, os.path.join(auth, role, os.path.basename(pub)))
 stranger = A.Keys.generate()
 other_server = A.Keys.generate()
 
 c = harness.Cluster(name="sec-curve", hb_ms=200, liveness=25)
 c.env.update(HPTUNE_CURVE_SECRET=ckey.path, HPTUNE_SERVER_KEY=coord_pub)
-c.start_coordinator("--curve-secret", coord.path, "--authorized-keys", auth)
+c.start_coordinator("--curve-secret", coord.path, "--authorized-keys", auth, *A.NO_RATE_LIMITS)
 c.start_worker(slots=2, name="genuine", data="/nonexistent",
                extra=("--dry-run", "--dataset", "mnist", "--curve-secret", wkey.path,
                       "--server-key", coord_pub))

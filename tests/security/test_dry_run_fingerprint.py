@@ -39,7 +39,7 @@ TEST = REAL.replace("name: real", "name: objective").replace(
 REFUSED = "a --dry-run worker gets only sweeps that set test_objective; no tasks for it"
 
 c = harness.Cluster(name="sec-dryrun", hb_ms=200, liveness=25)
-c.start_coordinator()
+c.start_coordinator(*A.NO_RATE_LIMITS)
 
 hello = A.Worker(c.addr, name="dry-hello", slots=4, datasets=[("mnist-10k", A.DRY_RUN)])
 later = A.Worker(c.addr, name="dry-later", slots=4, datasets=[])

@@ -189,7 +189,7 @@ harness.need_data("mnist")
 harness.need_data("mnist-10k")
 # A long liveness: the forger is silent while the other attackers act.
 c = harness.Cluster(name="sec-forged", hb_ms=200, liveness=50)
-c.start_coordinator()
+c.start_coordinator(*A.NO_RATE_LIMITS)
 
 
 

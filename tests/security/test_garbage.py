@@ -381,7 +381,7 @@ def client_limits(c, cl):
 harness.need_data("mnist")
 # A long liveness: the registered attacker is silent while the others act.
 c = harness.Cluster(name="sec-garbage", hb_ms=300, liveness=100)
-c.start_coordinator()
+c.start_coordinator(*A.NO_RATE_LIMITS)
 c.start_worker(slots=2, name="genuine", extra=("--dry-run", "--dataset", "mnist"))
 base = c.launch(SPEC.format(name="baseline"))
 check(c.wait_sweep(base, timeout=300) == "done", "the baseline sweep did not finish")
