@@ -131,6 +131,25 @@ static bool bad_allowed(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t
     return limit_take(c, COORD_LIM_BAD, peer, who, true);
 }
 
+/* The coordinator's replies to clients (a peer sending one is confused, or
+ * probing). */
+static bool is_reply_body(int body)
+{
+    switch (body) {
+    case HPT__ENVELOPE__BODY_SUBMIT_REPLY:
+    case HPT__ENVELOPE__BODY_STATUS_REPLY:
+    case HPT__ENVELOPE__BODY_WORKERS_REPLY:
+    case HPT__ENVELOPE__BODY_RESULTS_REPLY:
+    case HPT__ENVELOPE__BODY_CANCEL_REPLY:
+    case HPT__ENVELOPE__BODY_EVENT:
+    case HPT__ENVELOPE__BODY_HISTORY_END:
+    case HPT__ENVELOPE__BODY_ERROR:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* A message the peer's roles do not allow: answer it (ErrorReply for a
  * request, Disconnect for a worker message) naming the roles and the kind,
  * and log it at most a few times a minute per connection. */
@@ -254,10 +273,26 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
     }
     unsigned needs = coord_policy_needs(body);
     if (!needs) {
-        if (bad_allowed(c, &peer, &who))
-            log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
-        else
+        if (bad_allowed(c, &peer, &who)) {
+            bool reply = is_reply_body(body);
+            /* A reply from a client is a well-formed message with the wrong
+             * direction: answered as a request no client can send (as it
+             * was before roles), not counted as malformed. */
+            if (!reply)
+                log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
+            if (reply) {   // a client confused about who asks: tell it
+                Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
+                e.code = 2;
+                e.message = "not a request a client can send";
+                hpt_env_t out = HPT__ENVELOPE__INIT;
+                out.body_case = HPT__ENVELOPE__BODY_ERROR;
+                out.error = &e;
+                out.req_id = env->req_id;
+                coord_send(c, &peer, &out);
+            }
+        } else {
             c->bad_messages++;
+        }
         hpt_proto_free(&env);
         return;
     }
