@@ -459,6 +459,8 @@ class Worker(Peer):
         self.datasets = list(datasets)
         self.hb_ms = 1000
         self.welcomed = 0
+        self.session_secret = b""   # from the first Welcome that carried one (never sent
+                                    # unless a Hello passes session_secret=)
         self.disconnects = []
         self.rejects = []
         self.cancels = []
@@ -476,7 +478,8 @@ class Worker(Peer):
     def hello(self, **over):
         m = pb.Hello(worker_id=over.pop("worker_id", self.worker_id),
                      name=over.pop("name", self.name), host=over.pop("host", self.host),
-                     slots=over.pop("slots", self.slots), version=over.pop("version", self.version))
+                     slots=over.pop("slots", self.slots), version=over.pop("version", self.version),
+                     session_secret=over.pop("session_secret", b""))
         for ds in over.pop("datasets", self.datasets):
             m.datasets.add(name=ds[0], fingerprint=ds[1])
         assert not over, over
@@ -568,6 +571,8 @@ class Worker(Peer):
         if b == "welcome":
             self.welcomed += 1
             self.welcome = m
+            if m.msg is not None and m.msg.session_secret:
+                self.session_secret = m.msg.session_secret
             self.hb_ms = max(10, m.msg.heartbeat_ms)
         elif b == "assign":
             self.assigns.append(m.msg)

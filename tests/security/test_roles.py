@@ -1,21 +1,24 @@
-"""PENDING (issue 11, finding 6; not registered in meson until the fix is
-merged): with CURVE keys, a key's role limits what it may ask.
+"""Issue 11, finding 6: with CURVE keys, a key's role limits what it may ask
+(docs/security.md, "Roles").
 
-Today every authorized key is fully trusted (docs/security.md, "One level
-of trust"): a worker's key also submits and cancels sweeps.  Expected once
-roles exist:
+Attacks, each checked through a client key:
   - a key with role worker registers as a worker (Hello is welcomed) but
-    cannot Submit or Cancel: refused with an ErrorReply, or not answered,
-    and nothing happens (checked through an admin key);
+    cannot Submit or Cancel: refused with ErrorReply code 3, and nothing
+    happens;
   - a key with role reader reads (Status, Results, Workers are answered)
-    but cannot Submit, Cancel or register as a worker;
-  - an admin key does everything.
-The role mechanism is designed on another branch.  This script assumes the
-obvious interface, `hptune keygen -o PREFIX --role ROLE`, writing the role
-into PREFIX.pub so that copying it into the authorized-keys directory grants
-it; everything role-specific is in make_key() below (adapt it there).
-When keygen has no --role, the script says so and goes on with plain keys,
-which shows the attack working (the checks then fail).
+    but cannot Submit, Cancel or register as a worker (Disconnect);
+  - a client key submits, cancels and reads, but cannot register as a
+    worker either (least privilege, docs/security.md);
+  - a key with a role line that disagrees with its directory is refused at
+    start, so a file's author cannot grant itself a role.
+
+Adapted to the interface that landed (written before it, against a guess):
+the roles are worker, client and reader (the guessed "admin" is the client
+role), and a key's role is the subdirectory of --authorized-keys its .pub is
+in (workers/, clients/, readers/); `hptune keygen --role ROLE` only writes a
+role line that must agree with it.  The guess allowed "refused with an
+ErrorReply, or not answered"; the docs say a request outside the role gets
+ErrorReply code 3, so that is what is checked now (stricter).
 """
 import os
 import shutil
@@ -25,22 +28,17 @@ import attacker as A
 from attacker import harness
 from harness import check
 
-ROLES_SUPPORTED = True
-
-
 def make_key(keys, name, role):
-    """A key pair with a role, its .pub authorized: (Keys, pub path).  The
-    only role-specific code in this script."""
-    global ROLES_SUPPORTED
-    prefix = os.path.join(keys, name)
-    try:
-        return A.keygen(prefix, "--role", role)
-    except RuntimeError as e:
-        if ROLES_SUPPORTED:
-            print(f"NOTE: hptune keygen has no roles yet ({e}); every key below is a plain "
-                  "authorized key, so the role checks show the attack working", flush=True)
-        ROLES_SUPPORTED = False
-        return A.keygen(prefix)
+    """A key pair with a role: (Keys, pub path).  The only role-specific code
+    in this script; the .pub is authorized by copying it into the role's
+    subdirectory (authorize() below)."""
+    return A.keygen(os.path.join(keys, name), "--role", role)
+
+
+def authorize(auth, pub, role, name):
+    d = os.path.join(auth, role + "s")
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(pub, os.path.join(d, name + ".pub"))
 
 
 SPEC = """
@@ -55,18 +53,38 @@ parameters:
   epochs: {{value: 1}}
 """
 
-keys = tempfile.mkdtemp(prefix="hpt-pend-roles-")
+keys = tempfile.mkdtemp(prefix="hpt-roles-")
 harness.on_cleanup(lambda: shutil.rmtree(keys, ignore_errors=True))
 coord, coord_pub = A.keygen(os.path.join(keys, "coordinator"))
 auth = os.path.join(keys, "authorized")
 os.mkdir(auth)
-admin, admin_pub = make_key(keys, "admin", "admin")
+# The guessed "admin" role is the client role (docs/security.md, "Roles").
+admin, admin_pub = make_key(keys, "admin", "client")
 worker, worker_pub = make_key(keys, "worker", "worker")
 reader, reader_pub = make_key(keys, "reader", "reader")
-for name, pub in (("admin", admin_pub), ("worker", worker_pub), ("reader", reader_pub)):
-    shutil.copy(pub, os.path.join(auth, name + ".pub"))
+for name, pub, role in (("admin", admin_pub, "client"), ("worker", worker_pub, "worker"),
+                        ("reader", reader_pub, "reader")):
+    authorize(auth, pub, role, name)
 
-c = harness.Cluster(name="pend-roles", hb_ms=200, liveness=25)
+# A file's author cannot grant itself a role: a worker's key (role line
+# worker) copied into clients/ is a bad file, refused at start.
+bad = os.path.join(keys, "authorized-bad")
+shutil.copytree(auth, bad)
+authorize(bad, worker_pub, "client", "worker-as-client")
+cb = harness.Cluster(name="roles-bad")
+cb.start_coordinator("--curve-secret", coord.path, "--authorized-keys", bad, wait=False)
+harness.exempt(cb.coord)
+try:
+    rc = cb.coord.wait(15)
+except Exception:
+    rc = None
+    cb.coord.kill()
+check(rc is not None and rc != 0,
+      f"the coordinator with a worker's key (role line worker) in clients/: exit {rc}")
+check("worker-as-client.pub" in cb.coord_log(),
+      f"the refusal does not name the bad file: {cb.coord_log()[-800:]}")
+
+c = harness.Cluster(name="roles", hb_ms=200, liveness=25)
 c.env.update(HPTUNE_CURVE_SECRET=admin.path, HPTUNE_SERVER_KEY=coord_pub)
 c.start_coordinator("--curve-secret", coord.path, "--authorized-keys", auth)
 
@@ -86,8 +104,8 @@ def sweep_state(cl, sweep):
 
 
 def refused(m):
-    """A refusal: an ErrorReply, or no answer at all."""
-    return m is None or m.body == "error"
+    """A refusal by role: ErrorReply code 3 (docs/security.md, "Roles")."""
+    return m is not None and m.body == "error" and m.msg.code == 3
 
 
 adm = conn(admin)
@@ -125,6 +143,15 @@ r.hello()
 r.heartbeat(running=[], free_slots=1)
 r.wait(lambda: r.welcomed or r.disconnects or r.rejects, 10, raise_=False)
 check(not r.welcomed, "a reader key registered as a worker")
+check(r.disconnects, "a reader key's Hello: no Disconnect")
+r.close()
+# Nor does a client key (least privilege).
+r = conn(admin, A.Worker, name="role-client")
+r.hello()
+r.heartbeat(running=[], free_slots=1)
+r.wait(lambda: r.welcomed or r.disconnects or r.rejects, 10, raise_=False)
+check(not r.welcomed, "a client key registered as a worker")
+check(r.disconnects, "a client key's Hello: no Disconnect")
 r.close()
 m = adm.cancel(s_admin)
 check(m is not None and m.body == "cancel_reply", f"admin: Cancel: {m}")

@@ -1,5 +1,5 @@
-"""PENDING (issue 11, finding 8; not registered in meson until the fix is
-merged): what a peer says must not forge log lines or drive a terminal.
+"""Issue 11, finding 8: what a peer says must not forge log lines or drive a
+terminal.
 
 A worker's name, host, version and dataset names come from its Hello, and a
 failed task's error text from its Result; all end up in the coordinator's
@@ -54,7 +54,7 @@ def controls(text):
     return [ch for ch in CONTROL if ch in text]
 
 
-c = harness.Cluster(name="pend-inject", hb_ms=200, liveness=25)
+c = harness.Cluster(name="inject", hb_ms=200, liveness=25)
 c.start_coordinator("-v")   # debug: every event reaches the log
 
 evil = A.Worker(c.addr, name=NAME, host=HOST, version=VERSION,
