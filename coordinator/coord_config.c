@@ -35,12 +35,17 @@ const coord_cfg_t COORD_CFG_DEFAULT = {
     .keep_sweeps_s = 0,
     .keep_events = 1000000,
     .keep_events_s = 2592000,
+    .keep_workers = 10000,
     .hello_per_min = 60,
     .hello_burst = 5,
     .submit_per_min = 60,
     .submit_burst = 20,
     .bad_per_min = 60,
     .bad_burst = 20,
+    .conn_per_min = 600,
+    .conn_burst = 4000,
+    .max_conns_per_addr = 4096,
+    .max_conns = 16384,
 };
 
 // --- the table -------------------------------------------------------------
@@ -100,7 +105,11 @@ static const hpt_config_opt_t opts[] = {
     INT(keep_events, 0, 2000000000, "N",
         "keep this many rows in the journal's events table, the newest; 0: keep all"),
     INT(keep_events_s, 0, 2000000000, "S",
-        "delete events older than this many seconds from the journal; 0: no age limit"),
+        "delete events older than this many seconds from the journal, and the records of "
+        "workers gone that long; 0: no age limit"),
+    INT(keep_workers, 0, 1000000000, "N",
+        "keep the journal's records of this many workers gone (left or silent), the most "
+        "recently seen; older ones are deleted; 0: keep all"),
     INT(hello_per_min, 0, 1000000, "N",
         "Hellos one connection may send a minute (more are dropped); 0: no limit"),
     INT(hello_burst, 1, 1000000, "N",
@@ -117,6 +126,18 @@ static const hpt_config_opt_t opts[] = {
     INT(bad_burst, 1, 1000000, "N",
         "bad messages one connection, and one key, may send at once, before bad_per_min "
         "paces them"),
+    INT(conn_per_min, 0, 10000000, "N",
+        "new connections one source address may open a minute (more are refused at the "
+        "handshake); 0: no limit"),
+    INT(conn_burst, 1, 10000000, "N",
+        "new connections one source address may open at once, before conn_per_min paces "
+        "them (the default lets 2,000 workers on one machine connect together)"),
+    INT(max_conns_per_addr, 0, 10000000, "N",
+        "connections one source address may hold open (more are refused at the handshake); "
+        "0: no limit"),
+    INT(max_conns, 0, 10000000, "N",
+        "connections the coordinator holds open in all (more are refused at the handshake); "
+        "0: no limit"),
 };
 
 // The names of the first release, still accepted.

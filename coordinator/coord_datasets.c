@@ -649,7 +649,7 @@ void coord_datasets_offer(coord_t *c, coord_worker_t *w, const coord_sweep_t *s)
             char qd[2100];
             hpt_log(HPT_LOG_WARN, COMP, "cannot offer the sweep's dataset: a file is too large "
                     "to transfer", "sweep=%llu dataset=%s file=%s bytes=%" PRIu64,
-                    (unsigned long long)s->id, Q(s->spec->dataset, qd), files[i].name,
+                    (unsigned long long)s->id, Q(s->spec->dataset, qd), HPT_LOGQ(files[i].name),
                     files[i].size);
             return;
         }
@@ -705,7 +705,7 @@ static int read_chunk(coord_t *c, ds_rec_t *r, int i, uint64_t off, uint32_t wan
         char qn[2100];
         hpt_log(HPT_LOG_WARN, COMP, "the coordinator's copy changed while being served; it is "
                 "fingerprinted again before it is served", "dataset=%s file=%s", Q(r->name, qn),
-                id->name);
+                HPT_LOGQ(id->name));
         rec_unlink(c->ds, r);
         return -ESTALE;
     }
@@ -786,7 +786,7 @@ void coord_on_fetch(coord_t *c, coord_worker_t *w, const Hpt__FetchChunk *m)
             hpt_log(HPT_LOG_INFO, COMP, "serving dataset file",
                     "worker=%s peer=%s sweep=%llu dataset=%s file=%s offset=%" PRIu64
                     " size=%" PRIu64, Q(w->id, qw), id, (unsigned long long)s->id,
-                    Q(m->dataset, qd), m->file, m->offset, size);
+                    Q(m->dataset, qd), HPT_LOGQ(m->file), m->offset, size);
         snprintf(w->serve_file, sizeof w->serve_file, "%s", m->file);
         w->serve_next = m->offset + n;
         w->bytes_served += n;

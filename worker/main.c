@@ -728,7 +728,7 @@ static void on_fetched(void *ud, hpt_dataset_t **ds)
         return;
     if (find_dataset(w, (*ds)->name) || w->n_ds >= HPT_WRK_MAX_DATASETS) {
         hpt_log(HPT_LOG_ERROR, COMP, "fetched dataset not used", "dataset=%s reason=\"%s\"",
-                (*ds)->name, w->n_ds >= HPT_WRK_MAX_DATASETS ? "too many datasets"
+                HPT_LOGQ((*ds)->name), w->n_ds >= HPT_WRK_MAX_DATASETS ? "too many datasets"
                                                               : "already loaded");
         return;  // the caller frees it
     }
@@ -736,8 +736,8 @@ static void on_fetched(void *ud, hpt_dataset_t **ds)
     *ds = NULL;
     w->ds[w->n_ds++] = d;
     hpt_log(HPT_LOG_INFO, COMP, "dataset loaded", "dataset=%s dir=%s n_train=%u n_test=%u "
-            "classes=%u fingerprint=%s fetched=true", d->name, d->dir, d->train.n, d->test.n,
-            d->n_classes, d->fingerprint);
+            "classes=%u fingerprint=%s fetched=true", HPT_LOGQ(d->name), HPT_LOGQ(d->dir),
+            d->train.n, d->test.n, d->n_classes, HPT_LOGQ(d->fingerprint));
     send_datasets(w);
 }
 
@@ -747,7 +747,7 @@ static void on_offer(hpt_wrk_t *w, const Hpt__DatasetOffer *m)
     if (have && strcmp(have->fingerprint, m->fingerprint) == 0) {
         // The coordinator missed our announcement (a lost message): repeat it.
         hpt_log(HPT_LOG_INFO, COMP, "offer of a dataset already held; announcing it again",
-                "dataset=%s", m->dataset);
+                "dataset=%s", HPT_LOGQ(m->dataset));
         send_datasets(w);
         return;
     }
@@ -760,8 +760,9 @@ static void on_offer(hpt_wrk_t *w, const Hpt__DatasetOffer *m)
         // The coordinator repeats its offers: say it once at info level.
         hpt_log_level_t lvl = w->offers_ignored++ ? HPT_LOG_DEBUG : HPT_LOG_INFO;
         hpt_log(lvl, COMP,
-                "dataset offer ignored", "dataset=%s fingerprint=%.12s sweep=%llu reason=\"%s\"",
-                m->dataset, m->fingerprint, (unsigned long long)m->sweep, why);
+                "dataset offer ignored", "dataset=%s fingerprint=%s sweep=%llu reason=\"%s\"",
+                HPT_LOGQ(m->dataset), HPT_LOGQ(m->fingerprint), (unsigned long long)m->sweep,
+                why);
         return;
     }
     wrk_fetch_offer(w->fetch, m);
@@ -1261,8 +1262,8 @@ static void load_datasets(hpt_wrk_t *w)
         }
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_usec - t0.tv_usec) * 1e-6;
         hpt_log(HPT_LOG_INFO, COMP, "dataset loaded", "dataset=%s dir=%s n_train=%u n_test=%u "
-                "classes=%u fingerprint=%s load_s=%.2f", ds->name, ds->dir, ds->train.n,
-                ds->test.n, ds->n_classes, ds->fingerprint, secs);
+                "classes=%u fingerprint=%s load_s=%.2f", HPT_LOGQ(ds->name), HPT_LOGQ(ds->dir),
+                ds->train.n, ds->test.n, ds->n_classes, HPT_LOGQ(ds->fingerprint), secs);
         w->ds[w->n_ds++] = ds;
     }
     if (w->n_ds == 0)
