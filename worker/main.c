@@ -124,6 +124,8 @@ typedef struct hpt_wrk {
     bool mon_told;             // this socket's handshake failure was logged
     conn_state_t conn;
     bool hello_pending;        // Hello not sent yet on this socket
+    bool welcomed;             // a Welcome answered the last Hello sent
+    int unwelcomed;            // heartbeat intervals since that Hello, without Welcome
     int hb_ivl_ms;             // from the config, then from Welcome
     int liveness_max;
     int liveness;              // intervals left before reconnecting
@@ -326,6 +328,8 @@ static void send_hello(hpt_wrk_t *w)
     int rc = send_env(w, &env);
     if (rc == 0) {
         w->hello_pending = false;
+        w->welcomed = false;
+        w->unwelcomed = 0;
         hpt_log(HPT_LOG_INFO, COMP, "hello sent", "coordinator=%s worker_id=%s slots=%d "
                 "datasets=%d", w->cfg.coordinator, w->worker_id, w->cfg.slots, n);
         /* Results held back while there was no connection go right behind the
@@ -907,6 +911,7 @@ static void on_welcome(hpt_wrk_t *w, const Hpt__Welcome *m)
     hpt_log(HPT_LOG_INFO, COMP, "welcome", "coordinator=%s heartbeat_ms=%u liveness=%u",
             w->cfg.coordinator, m->heartbeat_ms, m->liveness);
     w->backoff_ms = w->cfg.reconnect_ms;
+    w->welcomed = true;
     if (m->session_secret.len == sizeof w->secret) {
         // A new registration: keep the secret for the next Hello (proto_io checked its size).
         memcpy(w->secret, m->session_secret.data, sizeof w->secret);
@@ -1173,7 +1178,15 @@ static void tick_conn(hpt_wrk_t *w, uint64_t now)
     if (now < w->hb_due)
         return;
     w->hb_due = now + (uint64_t)w->hb_ivl_ms;
-    if (!w->hello_pending)
+    /* No Welcome two intervals after the Hello (it was lost, or dropped by
+     * the coordinator's Hello rate limit): say Hello again on this
+     * connection.  The coordinator answers a retry on the connection that
+     * registered the id with the same id and a fresh session secret, so a
+     * lost Welcome does not cost the worker its id at the next reconnect
+     * (docs/protocol.md, "Identity and reconnects"). */
+    if (!w->hello_pending && !w->welcomed && ++w->unwelcomed >= 2)
+        send_hello(w);
+    else if (!w->hello_pending)
         send_heartbeat(w);
     if (!w->rx_seen && --w->liveness <= 0) {
         mon_poll(w);
