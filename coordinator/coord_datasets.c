@@ -845,17 +845,36 @@ void coord_datasets_waiting(coord_t *c, const coord_sweep_t *s, char *buf, size_
                 "again");
         return;
     }
-    int n = 0, other = 0, dry = 0, lack = 0, fetch = 0;
+    int n = 0, other = 0, dry = 0, lack = 0, fetch = 0, serving = 0;
+    uint64_t most = 0;
+    bool unlimited = false;
     double now = coord_now();
     for (const coord_worker_t *w = c->core.workers; w; w = w->next) {
         n++;
         int has = coord_worker_has_dataset(w, s);
-        if (has == 1)
-            return;   // served (it may be busy with other sweeps)
+        if (has == 1) {
+            // Served (it may be busy with other sweeps), unless no model fits.
+            serving++;
+            unlimited |= w->mem_budget == 0;
+            most = w->mem_budget > most ? w->mem_budget : most;
+            continue;
+        }
         other += has == -1;
         dry += has == -2;
         lack += has == 0;
         fetch += has == 0 && fetching(c, w, s, now);
+    }
+    if (serving) {
+        /* The next queued task's model fits none of them: the core fails
+         * such tasks at its next tick (hpt__mem_unfit); until then, and
+         * for the sweep's status, say why nothing runs. */
+        uint64_t need = s->qhead ? coord_trial_mem_need(s->qhead->trial) : 0;
+        if (!unlimited && need > most)
+            appendf(buf, len, &off, "the next task's model needs at least %.1f MiB, more than "
+                    "the memory budget of every worker that has the dataset (%d, the largest "
+                    "%.1f MiB; hptune-worker --max-model-mem)", (double)need / 1048576.0,
+                    serving, (double)most / 1048576.0);
+        return;
     }
     if (n == 0) {
         appendf(buf, len, &off, "no worker is connected");

@@ -318,6 +318,12 @@ static void send_hello(hpt_wrk_t *w)
     hello.version = (char *)HPT_VERSION;
     hello.n_datasets = (size_t)n;
     hello.datasets = infop;
+    /* The budget (0: unlimited), so that the coordinator sends only tasks
+     * whose model can fit; the worker still checks each (on_assign). */
+    hello.max_model_mem = w->mem_budget == UINT64_MAX || w->cfg.dry_run
+                              ? 0
+                              : w->mem_budget > HPT_PROTO_MAX_MODEL_MEM ? HPT_PROTO_MAX_MODEL_MEM
+                                                                         : w->mem_budget;
     if (w->has_secret) {
         hello.session_secret.data = w->secret;
         hello.session_secret.len = sizeof w->secret;

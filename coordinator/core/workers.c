@@ -561,6 +561,7 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
     snprintf(w->host, sizeof w->host, "%s", m->host);
     snprintf(w->version, sizeof w->version, "%s", m->version);
     w->slots = (int)m->slots;
+    w->mem_budget = m->max_model_mem;
     w->draining = false;
     hpt__worker_free_update(k, w);
     set_datasets(w, m->datasets, m->n_datasets);
@@ -822,6 +823,7 @@ void coord_core_tick(coord_core_t *k, double now)
     k->now = now;
     hpt__workers_tick(k);
     hpt__stalls(k);
+    hpt__mem_unfit(k);
     if (k->n_orphans)
         hpt__orphans_expire(k);
     if (k->n_held)
