@@ -50,6 +50,7 @@ typedef struct coord_cfg {
     int task_deadline_s;      // a leased task running longer than this is re-leased
     int event_ring;           // events kept for late subscribers
     int sub_timeout_ms;       // a subscriber not renewing for this long is dropped
+    int max_followers;        // log followers at once (hptune logs --follow); 0: no limit
     // Security (coord_zap.c, docs/security.md).
     char curve_secret[1024];  // CURVE key pair file of the ROUTER; "" = plain text
     char authorized_keys[1024];  // directory of the public keys allowed to connect

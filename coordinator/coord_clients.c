@@ -1585,6 +1585,19 @@ static void on_subscribe(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         return;
     }
     if (!s) {
+        /* Followers are bounded: each costs a send per event, and a
+         * lookup per client message (sub_find). */
+        int n = 0;
+        for (const coord_sub_t *x = c->subs; x; x = x->next)
+            n++;
+        if (c->cfg.max_followers > 0 && n >= c->cfg.max_followers) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "limit: %d clients follow the log already, the most "
+                     "max_followers allows; try again later", n);
+            c->refused_quota++;
+            reply_error(c, peer, env->req_id, COORD_ERR_LIMIT, msg);
+            return;
+        }
         s = calloc(1, sizeof *s);
         if (!s)
             return;

@@ -28,6 +28,7 @@ const coord_cfg_t COORD_CFG_DEFAULT = {
     .task_deadline_s = 86400,
     .event_ring = 10000,
     .sub_timeout_ms = 10000,
+    .max_followers = 256,
     .max_spec_bytes = 1048576,
     .max_active_sweeps_per_key = 32,
     .max_active_sweeps = 256,
@@ -75,6 +76,8 @@ static const hpt_config_opt_t opts[] = {
     INT(event_ring, 16, 1000000, "N", "recent events kept for late `hptune logs` subscribers"),
     INT(sub_timeout_ms, 100, 3600000, "MS",
         "drop a log follower that has not renewed for this long"),
+    INT(max_followers, 0, 1000000, "N",
+        "log followers (hptune logs -f) at once; more are refused; 0: no limit"),
     STR(http, "HOST:PORT", "serve HTTP here: Prometheus /metrics, the JSON API /api/ and a "
                            "dashboard at / (docs/http.md); beyond loopback only with "
                            "--insecure; empty: off"),
