@@ -275,7 +275,8 @@ static void admit(coord_zap_t *z, zmq_msg_t *rid, zmq_msg_t *reqid, const char *
         defer_arm(z);
 }
 
-static void log_refusal(coord_zap_t *z, const char *address, const char *key, const char *why)
+static void log_refusal(coord_zap_t *z, const char *address, const char *key, const char *why,
+                        bool limit)
 {
     z->refused++;
     // Per (address, key): a second refused key from the same host is news.
@@ -286,10 +287,12 @@ static void log_refusal(coord_zap_t *z, const char *address, const char *key, co
         return;
     char qk[96], qw[160];
     hpt_log(HPT_LOG_WARN, COMP, "connection refused", "address=%s key=%s reason=%s total=%llu "
-            "note=\"add the key to the authorized-keys directory and SIGHUP to allow it; at "
-            "most %d such lines a minute per address and key\"",
+            "note=\"%s; at most %d such lines a minute per address and key\"",
             address[0] ? address : "-", hpt_log_quote(key, qk, sizeof qk),
             hpt_log_quote(why, qw, sizeof qw), (unsigned long long)z->refused,
+            limit ? "a connection limit (docs/security.md, Quotas and limits); the peer may "
+                    "retry later"
+                  : "add the key to the authorized-keys directory and SIGHUP to allow it",
             REFUSALS_PER_MINUTE);
 }
 
@@ -373,24 +376,24 @@ static void on_zap(hpt_zsock_t *zs, void *sock, void *ud)
     } else if (strcmp(domain, HPT_CURVE_ZAP_DOMAIN) != 0) {
         zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
                  zmq_msg_size(&f[3]), "400", "unknown ZAP domain", "", NULL);
-        log_refusal(z, address, key, "unknown ZAP domain");
+        log_refusal(z, address, key, "unknown ZAP domain", false);
     } else if ((limited = conn_limited(z, address)) != NULL) {
         zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
                  zmq_msg_size(&f[3]), "400", limited, "", NULL);
-        log_refusal(z, address, key, limited);
+        log_refusal(z, address, key, limited, true);
     } else if (!z->curve) {
         if (frame_is(&f[7], "NULL") && n == 8) {
             admit(z, &f[0], &f[3], "");
         } else {
             zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
                      zmq_msg_size(&f[3]), "400", "plain text only", "", NULL);
-            log_refusal(z, address, key, "not a NULL handshake");
+            log_refusal(z, address, key, "not a NULL handshake", false);
         }
     } else if (!frame_is(&f[7], "CURVE") || n != 9 ||
                zmq_msg_size(&f[8]) != HPT_CURVE_KEY_LEN) {
         zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
                  zmq_msg_size(&f[3]), "400", "CURVE required", "", NULL);
-        log_refusal(z, address, key, "not a CURVE handshake");
+        log_refusal(z, address, key, "not a CURVE handshake", false);
     } else {
         const char *who = NULL;
         unsigned roles = hpt_curve_keyset_roles(z->allowed, zmq_msg_data(&f[8]), &who);
@@ -404,7 +407,7 @@ static void on_zap(hpt_zsock_t *zs, void *sock, void *ud)
         } else {
             zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
                      zmq_msg_size(&f[3]), "400", "key not authorized", "", NULL);
-            log_refusal(z, address, key, "key not in the authorized-keys directory");
+            log_refusal(z, address, key, "key not in the authorized-keys directory", false);
         }
     }
     for (int i = 0; i < n; i++)
