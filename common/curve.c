@@ -96,6 +96,7 @@ static const struct {
     {HPT_CURVE_ROLE_WORKER, "worker", "workers"},
     {HPT_CURVE_ROLE_CLIENT, "client", "clients"},
     {HPT_CURVE_ROLE_READER, "reader", "readers"},
+    {HPT_CURVE_ROLE_ADMIN, "admin", "admins"},
 };
 #define N_ROLES (sizeof roles / sizeof roles[0])
 
@@ -240,7 +241,7 @@ static int parse_keyfile(const char *path, char *text, keyfile_t *kf, hpt_err *e
                 kf->role = hpt_curve_role_parse(val);
                 if (!kf->role)
                     return hpt_err_set(err, -EINVAL, "%s:%d: role: '%.32s' is not a role "
-                                       "(worker, client or reader)", path, lineno, val);
+                                       "(worker, client, reader or admin)", path, lineno, val);
                 kf->role_line = lineno;
             }
             // Other entries (a certificate's metadata) are not ours to judge.
@@ -542,7 +543,7 @@ int hpt_curve_save_role(const char *prefix, const hpt_curve_pair_t *kp, unsigned
     } else {
         snprintf(where, sizeof where,
                  "#   A worker's or client's: copy it into the coordinator's --authorized-keys\n"
-                 "#   directory (workers/, clients/ or readers/: docs/security.md).\n"
+                 "#   directory (workers/, clients/, readers/ or admins/: docs/security.md).\n"
                  "#   The coordinator's: give it to workers and clients (--server-key).\n");
     }
     snprintf(text, sizeof text,
@@ -917,6 +918,7 @@ void hpt_curve_keyset_stats(const hpt_curve_keyset_t *ks, hpt_curve_keyset_stats
         out->workers += (ks->v[i].roles & HPT_CURVE_ROLE_WORKER) != 0;
         out->clients += (ks->v[i].roles & HPT_CURVE_ROLE_CLIENT) != 0;
         out->readers += (ks->v[i].roles & HPT_CURVE_ROLE_READER) != 0;
+        out->admins += (ks->v[i].roles & HPT_CURVE_ROLE_ADMIN) != 0;
         out->flat += ks->v[i].flat;
     }
 }

@@ -50,12 +50,16 @@
 #define HPT_CURVE_ROLE_WORKER 1u  // register and work: Hello, Heartbeat, Progress, Result, ...
 #define HPT_CURVE_ROLE_CLIENT 2u  // submit and cancel sweeps, and everything a reader may do
 #define HPT_CURVE_ROLE_READER 4u  // status, workers, results, logs: read only
-#define HPT_CURVE_ROLE_ALL 7u     // a coordinator without keys: every peer may do everything
+/* The operator: a client that may also cancel sweeps other keys submitted
+ * (a client cancels only its own).  The coordinator gives an admin key the
+ * client and reader roles too (coord_zap_roles). */
+#define HPT_CURVE_ROLE_ADMIN 8u
+#define HPT_CURVE_ROLE_ALL 15u    // a coordinator without keys: every peer may do everything
 
-/* "worker", "client" or "reader" for one role bit; NULL for anything else. */
+/* "worker", "client", "reader" or "admin" for one role bit; NULL for anything else. */
 const char *hpt_curve_role_name(unsigned role);
 
-/* The role called s ("worker", "client", "reader"), or 0. */
+/* The role called s ("worker", "client", "reader", "admin"), or 0. */
 unsigned hpt_curve_role_parse(const char *s);
 
 /* A set of roles as text, "worker", "client+reader", "none" (no role), into
@@ -163,7 +167,7 @@ typedef struct hpt_curve_keyset hpt_curve_keyset_t;
 /* How many distinct keys have each role (a key with two roles counts in
  * both), and how many were found at the top of the directory. */
 typedef struct hpt_curve_keyset_stats {
-    size_t workers, clients, readers;
+    size_t workers, clients, readers, admins;
     size_t flat;   // keys with a file at the top level (the layout before roles)
 } hpt_curve_keyset_stats_t;
 

@@ -74,4 +74,9 @@ void hpt_log_set_sink(hpt_log_sink_fn fn, void *ud);
  * value cut to fit keeps its closing quote.  value may be NULL (""). */
 const char *hpt_log_quote(const char *value, char *buf, size_t len);
 
+/* hpt_log_quote into a buffer of the enclosing block (a compound literal),
+ * for a value in an hpt_log call's arguments: hpt_log(..., "dataset=%s",
+ * HPT_LOGQ(name)).  Values longer than about 590 bytes are cut. */
+#define HPT_LOGQ(s) hpt_log_quote((s), (char[600]){0}, 600)
+
 #endif

@@ -436,6 +436,9 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
             BAD("hello: name, host or version too long");
         if (m->slots < 1 || m->slots > 1024)
             BAD("hello: slots %u out of range 1..1024", m->slots);
+        if (m->max_model_mem > HPT_PROTO_MAX_MODEL_MEM)
+            BAD("hello: max_model_mem %llu bytes out of range 0..2^50",
+                (unsigned long long)m->max_model_mem);
         if (m->session_secret.len != 0 && m->session_secret.len != HPT_PROTO_SECRET_LEN)
             BAD("hello: session_secret of %zu bytes (0 or %d)", m->session_secret.len,
                 HPT_PROTO_SECRET_LEN);

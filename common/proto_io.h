@@ -32,6 +32,7 @@
  * replies, bounds what one peer can make the coordinator buffer. */
 #define HPT_PROTO_MAX_INBOUND (HPT_PROTO_MAX_SPEC + 64 * 1024)
 #define HPT_PROTO_MAX_CHUNK (1024 * 1024)     // FetchChunk.size and DatasetChunk.data, bytes
+#define HPT_PROTO_MAX_MODEL_MEM (1ULL << 50) // Hello.max_model_mem, bytes (1 PiB)
 #define HPT_PROTO_MAX_FILE (4ULL << 30)       // DatasetFile.size and offsets, bytes (IDX
                                               // payloads are capped at 2 GiB, plus headers)
 

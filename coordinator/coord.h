@@ -50,6 +50,7 @@ typedef struct coord_cfg {
     int task_deadline_s;      // a leased task running longer than this is re-leased
     int event_ring;           // events kept for late subscribers
     int sub_timeout_ms;       // a subscriber not renewing for this long is dropped
+    int max_followers;        // log followers at once (hptune logs --follow); 0: no limit
     // Security (coord_zap.c, docs/security.md).
     char curve_secret[1024];  // CURVE key pair file of the ROUTER; "" = plain text
     char authorized_keys[1024];  // directory of the public keys allowed to connect
@@ -64,10 +65,15 @@ typedef struct coord_cfg {
     int keep_sweeps;                // finished sweeps kept; the oldest beyond are deleted
     int keep_sweeps_s;              // finished sweeps older than this (seconds) are deleted
     int keep_events;                // rows kept in the journal's events table
-    int keep_events_s;              // events older than this (seconds) are deleted
+    int keep_events_s;              // events older than this (seconds) are deleted, and
+                                    // the journal's records of workers gone that long
+    int keep_workers;               // records of workers gone kept in the journal, newest
     int hello_per_min, hello_burst;     // Hellos per connection: a minute's refill, the burst
     int submit_per_min, submit_burst;   // submissions per connection and per key
     int bad_per_min, bad_burst;         // bad, unexpected or refused messages, the same
+    int conn_per_min, conn_burst;       // new connections per source address (ZAP)
+    int max_conns_per_addr;             // open connections per source address; 0: no limit
+    int max_conns;                      // open connections in all; 0: no limit
 } coord_cfg_t;
 
 extern const coord_cfg_t COORD_CFG_DEFAULT;   // coord_config.c, with the option table
@@ -182,11 +188,13 @@ typedef struct coord {
     uint64_t limited[COORD_LIM__N];   // messages dropped (or refused) by each limit
     uint64_t refused_role;        // messages outside the sender's roles
     uint64_t refused_quota;       // submissions refused by a quota
+    uint64_t refused_conns_addr;  // connections refused: their address had max_conns_per_addr
+    uint64_t refused_conns_total; // ... the coordinator had max_conns
     double peer_log_tokens;       // budget of log lines about peers (COORD_PEER_LOG_PER_MIN)
     double peer_log_at;           // monotonic seconds it was last refilled
     uint64_t peer_logs_suppressed;
     double retain_at;             // monotonic seconds of the last retention run
-    uint64_t sweeps_deleted, events_deleted;
+    uint64_t sweeps_deleted, events_deleted, workers_deleted;
     uint64_t results_pages;       // ResultsReply pages sent (coord_clients.c)
     uint64_t results_rank_builds; // results caches rebuilt after a change (coord_clients.c)
     double started_unix;          // when this process started serving

@@ -23,11 +23,12 @@
 
 #include "coord_aggregate.h"
 #include "coord_check.h"
+#include "curve.h"
 #include "dataset.h"
 #include "log.h"
 
 /* coord_log_allowed kinds of this file (other files use 0..4, 10..12 and 30..). */
-enum { LOG_REPLY_FAILED = 20, LOG_QUOTA = 21 };
+enum { LOG_REPLY_FAILED = 20, LOG_QUOTA = 21, LOG_CANCEL = 22 };
 
 static void reply_failed(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, int body_case,
                          int rc, size_t bytes);
@@ -154,6 +155,22 @@ void coord_retain(coord_t *c)
     else if (gone > 0)
         hpt_log(HPT_LOG_DEBUG, "store", "rows of deleted sweeps removed",
                 "rows=%lld sweeps_pending=%d", (long long)gone, pending);
+    /* Records of workers gone: beyond keep_workers, or older than the
+     * events that could still name them (keep_events_s). */
+    if (cfg->keep_workers > 0 || cfg->keep_events_s > 0) {
+        int64_t deleted = 0;
+        double before = cfg->keep_events_s > 0 ? now_unix - cfg->keep_events_s : 0;
+        if (coord_store_workers_prune(c->store, cfg->keep_workers, before, COORD_RETAIN_EVENTS,
+                                      &deleted) < 0)
+            hpt_log(HPT_LOG_ERROR, "store", "cannot prune the journal's workers", "%s", "");
+        else if (deleted > 0) {
+            c->workers_deleted += (uint64_t)deleted;
+            hpt_log(HPT_LOG_DEBUG, "store", "records of workers gone deleted from the journal",
+                    "deleted=%lld total=%llu keep_workers=%d keep_events_s=%d",
+                    (long long)deleted, (unsigned long long)c->workers_deleted,
+                    cfg->keep_workers, cfg->keep_events_s);
+        }
+    }
     if (cfg->keep_events > 0 || cfg->keep_events_s > 0) {
         int64_t deleted = 0;
         double before = cfg->keep_events_s > 0 ? now_unix - cfg->keep_events_s : 0;
@@ -1356,13 +1373,37 @@ static void on_results(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     coord_results_destroy(&res);
 }
 
-static void on_cancel(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
+/* Cancel a sweep: only its owner (the principal that submitted it) or an
+ * admin may (docs/security.md, "Roles").  Without keys every peer has the
+ * admin role.  A sweep journaled before owners were kept has none: only an
+ * admin cancels it. */
+static void on_cancel(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who,
+                      hpt_env_t *env)
 {
     coord_sweep_t *s = coord_sweep_find(&c->core, env->cancel_sweep->sweep);
     if (!s) {
         char msg[96];
         snprintf(msg, sizeof msg, "no sweep %llu", (unsigned long long)env->cancel_sweep->sweep);
         reply_error(c, peer, env->req_id, 4, msg);
+        return;
+    }
+    if (!(who->roles & HPT_CURVE_ROLE_ADMIN) &&
+        (!s->owner[0] || strcmp(s->owner, who->principal) != 0)) {
+        c->refused_role++;
+        char msg[400];
+        snprintf(msg, sizeof msg,
+                 "permission denied: sweep %llu was submitted by another key; %s may cancel "
+                 "only its own sweeps (a key in the authorized-keys directory's admins/ may "
+                 "cancel any; docs/security.md)",
+                 (unsigned long long)s->id, who->label);
+        if (coord_log_allowed(c, peer, LOG_CANCEL, 5)) {
+            char id[80], q[120];
+            hpt_log(HPT_LOG_WARN, "security", "cancel refused: not the sweep's owner",
+                    "peer=%s from=%s sweep=%llu refused=%llu", hpt_peer_id_str(peer, id, sizeof id),
+                    hpt_log_quote(who->label, q, sizeof q), (unsigned long long)s->id,
+                    (unsigned long long)c->refused_role);
+        }
+        reply_error(c, peer, env->req_id, COORD_ERR_DENIED, msg);
         return;
     }
     int did = coord_core_cancel(&c->core, coord_now(), s);
@@ -1544,6 +1585,19 @@ static void on_subscribe(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
         return;
     }
     if (!s) {
+        /* Followers are bounded: each costs a send per event, and a
+         * lookup per client message (sub_find). */
+        int n = 0;
+        for (const coord_sub_t *x = c->subs; x; x = x->next)
+            n++;
+        if (c->cfg.max_followers > 0 && n >= c->cfg.max_followers) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "limit: %d clients follow the log already, the most "
+                     "max_followers allows; try again later", n);
+            c->refused_quota++;
+            reply_error(c, peer, env->req_id, COORD_ERR_LIMIT, msg);
+            return;
+        }
         s = calloc(1, sizeof *s);
         if (!s)
             return;
@@ -1568,7 +1622,7 @@ void coord_on_client(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *w
     case HPT__ENVELOPE__BODY_STATUS: on_status(c, peer, env); break;
     case HPT__ENVELOPE__BODY_WORKERS: on_workers(c, peer, env); break;
     case HPT__ENVELOPE__BODY_RESULTS: on_results(c, peer, env); break;
-    case HPT__ENVELOPE__BODY_CANCEL_SWEEP: on_cancel(c, peer, env); break;
+    case HPT__ENVELOPE__BODY_CANCEL_SWEEP: on_cancel(c, peer, who, env); break;
     case HPT__ENVELOPE__BODY_SUBSCRIBE: on_subscribe(c, peer, env); break;
     case HPT__ENVELOPE__BODY_UNSUBSCRIBE:
         if (s)

@@ -28,6 +28,7 @@ const coord_cfg_t COORD_CFG_DEFAULT = {
     .task_deadline_s = 86400,
     .event_ring = 10000,
     .sub_timeout_ms = 10000,
+    .max_followers = 256,
     .max_spec_bytes = 1048576,
     .max_active_sweeps_per_key = 32,
     .max_active_sweeps = 256,
@@ -35,12 +36,17 @@ const coord_cfg_t COORD_CFG_DEFAULT = {
     .keep_sweeps_s = 0,
     .keep_events = 1000000,
     .keep_events_s = 2592000,
+    .keep_workers = 10000,
     .hello_per_min = 60,
     .hello_burst = 5,
     .submit_per_min = 60,
     .submit_burst = 20,
     .bad_per_min = 60,
     .bad_burst = 20,
+    .conn_per_min = 600,
+    .conn_burst = 4000,
+    .max_conns_per_addr = 4096,
+    .max_conns = 16384,
 };
 
 // --- the table -------------------------------------------------------------
@@ -70,6 +76,8 @@ static const hpt_config_opt_t opts[] = {
     INT(event_ring, 16, 1000000, "N", "recent events kept for late `hptune logs` subscribers"),
     INT(sub_timeout_ms, 100, 3600000, "MS",
         "drop a log follower that has not renewed for this long"),
+    INT(max_followers, 0, 1000000, "N",
+        "log followers (hptune logs -f) at once; more are refused; 0: no limit"),
     STR(http, "HOST:PORT", "serve HTTP here: Prometheus /metrics, the JSON API /api/ and a "
                            "dashboard at / (docs/http.md); beyond loopback only with "
                            "--insecure; empty: off"),
@@ -100,7 +108,11 @@ static const hpt_config_opt_t opts[] = {
     INT(keep_events, 0, 2000000000, "N",
         "keep this many rows in the journal's events table, the newest; 0: keep all"),
     INT(keep_events_s, 0, 2000000000, "S",
-        "delete events older than this many seconds from the journal; 0: no age limit"),
+        "delete events older than this many seconds from the journal, and the records of "
+        "workers gone that long; 0: no age limit"),
+    INT(keep_workers, 0, 1000000000, "N",
+        "keep the journal's records of this many workers gone (left or silent), the most "
+        "recently seen; older ones are deleted; 0: keep all"),
     INT(hello_per_min, 0, 1000000, "N",
         "Hellos one connection may send a minute (more are dropped); 0: no limit"),
     INT(hello_burst, 1, 1000000, "N",
@@ -117,6 +129,18 @@ static const hpt_config_opt_t opts[] = {
     INT(bad_burst, 1, 1000000, "N",
         "bad messages one connection, and one key, may send at once, before bad_per_min "
         "paces them"),
+    INT(conn_per_min, 0, 10000000, "N",
+        "new connections one source address may open a minute (more are refused at the "
+        "handshake); 0: no limit"),
+    INT(conn_burst, 1, 10000000, "N",
+        "new connections one source address may open at once, before conn_per_min paces "
+        "them (the default lets 2,000 workers on one machine connect together)"),
+    INT(max_conns_per_addr, 0, 10000000, "N",
+        "connections one source address may hold open (more are refused at the handshake); "
+        "0: no limit"),
+    INT(max_conns, 0, 10000000, "N",
+        "connections the coordinator holds open in all (more are refused at the handshake); "
+        "0: no limit"),
 };
 
 // The names of the first release, still accepted.

@@ -649,7 +649,7 @@ void coord_datasets_offer(coord_t *c, coord_worker_t *w, const coord_sweep_t *s)
             char qd[2100];
             hpt_log(HPT_LOG_WARN, COMP, "cannot offer the sweep's dataset: a file is too large "
                     "to transfer", "sweep=%llu dataset=%s file=%s bytes=%" PRIu64,
-                    (unsigned long long)s->id, Q(s->spec->dataset, qd), files[i].name,
+                    (unsigned long long)s->id, Q(s->spec->dataset, qd), HPT_LOGQ(files[i].name),
                     files[i].size);
             return;
         }
@@ -705,7 +705,7 @@ static int read_chunk(coord_t *c, ds_rec_t *r, int i, uint64_t off, uint32_t wan
         char qn[2100];
         hpt_log(HPT_LOG_WARN, COMP, "the coordinator's copy changed while being served; it is "
                 "fingerprinted again before it is served", "dataset=%s file=%s", Q(r->name, qn),
-                id->name);
+                HPT_LOGQ(id->name));
         rec_unlink(c->ds, r);
         return -ESTALE;
     }
@@ -786,7 +786,7 @@ void coord_on_fetch(coord_t *c, coord_worker_t *w, const Hpt__FetchChunk *m)
             hpt_log(HPT_LOG_INFO, COMP, "serving dataset file",
                     "worker=%s peer=%s sweep=%llu dataset=%s file=%s offset=%" PRIu64
                     " size=%" PRIu64, Q(w->id, qw), id, (unsigned long long)s->id,
-                    Q(m->dataset, qd), m->file, m->offset, size);
+                    Q(m->dataset, qd), HPT_LOGQ(m->file), m->offset, size);
         snprintf(w->serve_file, sizeof w->serve_file, "%s", m->file);
         w->serve_next = m->offset + n;
         w->bytes_served += n;
@@ -845,17 +845,36 @@ void coord_datasets_waiting(coord_t *c, const coord_sweep_t *s, char *buf, size_
                 "again");
         return;
     }
-    int n = 0, other = 0, dry = 0, lack = 0, fetch = 0;
+    int n = 0, other = 0, dry = 0, lack = 0, fetch = 0, serving = 0;
+    uint64_t most = 0;
+    bool unlimited = false;
     double now = coord_now();
     for (const coord_worker_t *w = c->core.workers; w; w = w->next) {
         n++;
         int has = coord_worker_has_dataset(w, s);
-        if (has == 1)
-            return;   // served (it may be busy with other sweeps)
+        if (has == 1) {
+            // Served (it may be busy with other sweeps), unless no model fits.
+            serving++;
+            unlimited |= w->mem_budget == 0;
+            most = w->mem_budget > most ? w->mem_budget : most;
+            continue;
+        }
         other += has == -1;
         dry += has == -2;
         lack += has == 0;
         fetch += has == 0 && fetching(c, w, s, now);
+    }
+    if (serving) {
+        /* The next queued task's model fits none of them: the core fails
+         * such tasks at its next tick (hpt__mem_unfit); until then, and
+         * for the sweep's status, say why nothing runs. */
+        uint64_t need = s->qhead ? coord_trial_mem_need(s->qhead->trial) : 0;
+        if (!unlimited && need > most)
+            appendf(buf, len, &off, "the next task's model needs at least %.1f MiB, more than "
+                    "the memory budget of every worker that has the dataset (%d, the largest "
+                    "%.1f MiB; hptune-worker --max-model-mem)", (double)need / 1048576.0,
+                    serving, (double)most / 1048576.0);
+        return;
     }
     if (n == 0) {
         appendf(buf, len, &off, "no worker is connected");

@@ -687,21 +687,30 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
            "ZeroMQ messages dropped as malformed or unexpected.");
     fprintf(f, "hptune_bad_messages_total %llu\n", (unsigned long long)c->bad_messages);
     m_head(f, "hptune_refused_total", "counter",
-           "Messages refused by a role (docs/security.md), a quota or a rate limit, by reason.");
+           "Messages refused by a role (docs/security.md), a quota or a rate limit, and "
+           "connections refused by a connection limit, by reason.");
     fprintf(f, "hptune_refused_total{reason=\"role\"} %llu\n",
             (unsigned long long)c->refused_role);
     fprintf(f, "hptune_refused_total{reason=\"quota\"} %llu\n",
             (unsigned long long)c->refused_quota);
-    static const char *const lim[COORD_LIM__N] = {"rate_hello", "rate_submit", "rate_bad"};
+    static const char *const lim[COORD_LIM__N] = {"rate_hello", "rate_submit", "rate_bad",
+                                                  "rate_conn"};
     for (int k = 0; k < COORD_LIM__N; k++)
         fprintf(f, "hptune_refused_total{reason=\"%s\"} %llu\n", lim[k],
                 (unsigned long long)c->limited[k]);
+    fprintf(f, "hptune_refused_total{reason=\"conns_per_addr\"} %llu\n",
+            (unsigned long long)c->refused_conns_addr);
+    fprintf(f, "hptune_refused_total{reason=\"conns_total\"} %llu\n",
+            (unsigned long long)c->refused_conns_total);
     m_head(f, "hptune_retention_deleted_total", "counter",
-           "Finished sweeps and event rows deleted by retention (keep_sweeps, keep_events).");
+           "Finished sweeps, event rows and records of workers gone deleted by retention "
+           "(keep_sweeps, keep_events, keep_workers).");
     fprintf(f, "hptune_retention_deleted_total{what=\"sweeps\"} %llu\n",
             (unsigned long long)c->sweeps_deleted);
     fprintf(f, "hptune_retention_deleted_total{what=\"events\"} %llu\n",
             (unsigned long long)c->events_deleted);
+    fprintf(f, "hptune_retention_deleted_total{what=\"workers\"} %llu\n",
+            (unsigned long long)c->workers_deleted);
     m_head(f, "hptune_results_dropped_total", "counter",
            "Results dropped as stale or duplicate (superseded attempt, unknown task, task not "
            "leased).");

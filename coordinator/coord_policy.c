@@ -292,6 +292,179 @@ bool coord_limits_take(coord_limits_t *l, double now, coord_lim_kind_t kind,
     return true;
 }
 
+// --- open connections per address ------------------------------------------------
+
+typedef struct conn_addr {
+    char addr[COORD_CONNS_ADDR_LEN];
+    int count;                    // open connections
+    bool used;                    // the slot holds an address (open addressing: probes pass it)
+} conn_addr_t;
+
+struct coord_conns {
+    conn_addr_t *v;               // n entries, a power of two, and v[n]: the overflow entry
+    size_t n, used;               // slots, slots holding an address
+    size_t idle;                  // ... of which with no connection open (forgettable)
+    int32_t *fd_slot;             // max_fds entries: the slot a descriptor counts in, or -1
+    size_t max_fds;
+    int total;
+    uint8_t seed[crypto_shorthash_KEYBYTES];
+};
+
+int coord_conns_new(coord_conns_t **out, size_t addrs, size_t max_fds)
+{
+    *out = NULL;
+    size_t n = 16;
+    while (n < addrs)
+        n *= 2;
+    coord_conns_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    t->v = calloc(n + 1, sizeof *t->v);
+    t->fd_slot = malloc((max_fds ? max_fds : 1) * sizeof *t->fd_slot);
+    if (!t->v || !t->fd_slot) {
+        coord_conns_destroy(&t);
+        return -ENOMEM;
+    }
+    t->n = n;
+    t->max_fds = max_fds;
+    for (size_t i = 0; i < max_fds; i++)
+        t->fd_slot[i] = -1;
+    snprintf(t->v[n].addr, sizeof t->v[n].addr, "other");
+    randombytes_buf(t->seed, sizeof t->seed);
+    *out = t;
+    return 0;
+}
+
+void coord_conns_destroy(coord_conns_t **p)
+{
+    if (!p || !*p)
+        return;
+    free((*p)->v);
+    free((*p)->fd_slot);
+    free(*p);
+    *p = NULL;
+}
+
+const char *coord_conns_addr(const char *addr, char out[COORD_CONNS_ADDR_LEN])
+{
+    if (!addr)
+        addr = "";
+    if (strncmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.'))
+        addr += 7;
+    snprintf(out, COORD_CONNS_ADDR_LEN, "%s", addr);
+    return out;
+}
+
+static size_t conn_hash(const coord_conns_t *t, const char *addr)
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const uint8_t *)addr, strlen(addr), t->seed);
+    uint64_t x;
+    memcpy(&x, h, sizeof x);
+    return (size_t)(x & (t->n - 1));
+}
+
+/* The slot holding addr, or n when it has none. */
+static size_t conn_find(const coord_conns_t *t, const char *addr)
+{
+    for (size_t i = conn_hash(t, addr), k = 0; k < t->n; i = (i + 1) & (t->n - 1), k++) {
+        if (!t->v[i].used)
+            return t->n;
+        if (strcmp(t->v[i].addr, addr) == 0)
+            return i;
+    }
+    return t->n;
+}
+
+/* Rebuild the table without the addresses that have no connection left;
+ * the descriptors' slots move with their addresses. */
+static void conn_compact(coord_conns_t *t)
+{
+    conn_addr_t *old = malloc(t->n * sizeof *old);
+    int32_t *map = malloc(t->n * sizeof *map);
+    if (!old || !map) {
+        free(old);
+        free(map);
+        return;   // out of memory: new addresses go to the overflow entry
+    }
+    memcpy(old, t->v, t->n * sizeof *old);
+    memset(t->v, 0, t->n * sizeof *t->v);
+    t->used = 0;
+    t->idle = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        map[i] = -1;
+        if (!old[i].used || old[i].count == 0)
+            continue;
+        size_t j = conn_hash(t, old[i].addr);
+        while (t->v[j].used)
+            j = (j + 1) & (t->n - 1);
+        t->v[j] = old[i];
+        t->used++;
+        map[i] = (int32_t)j;
+    }
+    for (size_t f = 0; f < t->max_fds; f++)
+        if (t->fd_slot[f] >= 0 && (size_t)t->fd_slot[f] < t->n)
+            t->fd_slot[f] = map[t->fd_slot[f]];
+    free(old);
+    free(map);
+}
+
+void coord_conns_open(coord_conns_t *t, int fd, const char *addr_in)
+{
+    if (fd < 0 || (size_t)fd >= t->max_fds)
+        return;
+    coord_conns_close(t, fd);   // a missed close: the descriptor is another connection now
+    char addr[COORD_CONNS_ADDR_LEN];
+    coord_conns_addr(addr_in, addr);
+    size_t i = conn_find(t, addr);
+    if (i == t->n) {
+        /* Full: forget the addresses without connections, when there are
+         * enough of them to make the rebuild (O(table + descriptors)) pay. */
+        if (t->used >= t->n * 3 / 4 && t->idle > t->n / 8)
+            conn_compact(t);
+        if (t->used < t->n * 3 / 4) {
+            i = conn_hash(t, addr);
+            while (t->v[i].used)
+                i = (i + 1) & (t->n - 1);
+            t->v[i] = (conn_addr_t){.used = true};
+            snprintf(t->v[i].addr, sizeof t->v[i].addr, "%s", addr);
+            t->used++;
+            t->idle++;
+        }   // else: every address still has connections; this one counts as "other"
+    }
+    if (i < t->n && t->v[i].count == 0)
+        t->idle--;
+    t->v[i].count++;
+    t->fd_slot[fd] = (int32_t)i;
+    t->total++;
+}
+
+void coord_conns_close(coord_conns_t *t, int fd)
+{
+    if (fd < 0 || (size_t)fd >= t->max_fds || t->fd_slot[fd] < 0)
+        return;
+    size_t i = (size_t)t->fd_slot[fd];
+    if (--t->v[i].count == 0 && i < t->n)
+        t->idle++;
+    t->fd_slot[fd] = -1;
+    t->total--;
+}
+
+int coord_conns_count(const coord_conns_t *t, const char *addr_in)
+{
+    char addr[COORD_CONNS_ADDR_LEN];
+    coord_conns_addr(addr_in, addr);
+    size_t i = conn_find(t, addr);
+    if (i == t->n && t->used < t->n * 3 / 4)
+        return 0;   // not in the table, and the table had room: none open
+    return t->v[i].count;
+}
+
+int coord_conns_total(const coord_conns_t *t)
+{
+    return t->total;
+}
+
 // --- quotas -----------------------------------------------------------------------
 
 int coord_quota_check(const coord_quota_cfg_t *q, const coord_quota_use_t *u, const char *who,

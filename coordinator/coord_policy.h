@@ -67,6 +67,7 @@ typedef enum coord_lim_kind {
     COORD_LIM_SUBMIT,   // Submit: per connection and per principal
     COORD_LIM_BAD,      // undecodable, unexpected or refused messages: per connection and
                         // per principal
+    COORD_LIM_CONN,     // new connections (the ZAP handler): per source address
     COORD_LIM__N
 } coord_lim_kind_t;
 
@@ -116,6 +117,40 @@ bool coord_limits_take(coord_limits_t *l, double now, coord_lim_kind_t kind,
 /* Counters: entries in use, entries replaced while not yet full again. */
 size_t coord_limits_used(const coord_limits_t *l);
 uint64_t coord_limits_evicted(const coord_limits_t *l);
+
+// --- open connections per address ------------------------------------------------
+
+/* Which connections are open, from where: the ZAP handler refuses a new one
+ * when its address, or everybody, has too many (docs/security.md, "Quotas
+ * and limits").  Fed by the ROUTER's socket monitor: a connection is
+ * accepted on a descriptor (with the peer's address read from it) and later
+ * disconnected from that descriptor.  Memory is fixed at creation: a table
+ * of addresses (addresses with no connection left are forgotten when it
+ * fills; when every entry has connections, further addresses share one
+ * overflow entry, "other") and a descriptor map of max_fds entries
+ * (descriptors beyond it are not counted). */
+typedef struct coord_conns coord_conns_t;
+
+#define COORD_CONNS_ADDR_LEN 48   // bytes of an address's text, NUL included (IPv6 fits)
+
+/* addrs: entries of the address table (rounded up to a power of two);
+ * max_fds: the largest descriptor + 1 tracked.  0 or -ENOMEM. */
+int coord_conns_new(coord_conns_t **out, size_t addrs, size_t max_fds);
+void coord_conns_destroy(coord_conns_t **p);
+/* A connection on fd from addr (borrowed; "" for a local one) opened.  A
+ * descriptor already counted (its close was missed) is moved, not counted
+ * twice. */
+void coord_conns_open(coord_conns_t *t, int fd, const char *addr);
+/* The connection on fd closed; nothing when fd is not counted. */
+void coord_conns_close(coord_conns_t *t, int fd);
+/* Open connections from addr (those of the overflow entry when addr has
+ * none of its own and the table is full), and in all. */
+int coord_conns_count(const coord_conns_t *t, const char *addr);
+int coord_conns_total(const coord_conns_t *t);
+/* An address as coord_conns keys it: an IPv4-mapped IPv6 address
+ * ("::ffff:10.0.0.7") as its IPv4 form, anything else as it is; into out
+ * (COORD_CONNS_ADDR_LEN bytes).  Returns out. */
+const char *coord_conns_addr(const char *addr, char out[COORD_CONNS_ADDR_LEN]);
 
 // --- quotas -----------------------------------------------------------------------
 

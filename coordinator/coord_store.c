@@ -677,6 +677,45 @@ int coord_store_events_prune(coord_store_t *s, int64_t keep, double before, int6
     return rc;
 }
 
+int coord_store_workers_prune(coord_store_t *s, int64_t keep, double before, int64_t max_rows,
+                              int64_t *deleted)
+{
+    *deleted = 0;
+    int64_t n = 0;
+    int rc = 0;
+    /* The table holds one row per worker id ever registered: a peer that
+     * registers under a new id and leaves, forever, would grow it without
+     * bound.  A few thousand rows at most are sorted (the live ones and
+     * `keep` gone ones), every COORD_RETAIN_EVERY_S. */
+    if (keep > 0) {
+        rc = tx(s);
+        if (rc == 0)
+            rc = exec2(s, "DELETE FROM workers WHERE rowid IN (SELECT rowid FROM workers "
+                          "WHERE state = 'gone' ORDER BY last_seen DESC, rowid DESC "
+                          "LIMIT ?2 OFFSET ?1)", keep, max_rows, &n);
+        *deleted += n;
+    }
+    if (rc == 0 && before > 0 && *deleted < max_rows) {
+        rc = tx(s);
+        if (rc == 0)
+            rc = exec2(s, "DELETE FROM workers WHERE rowid IN (SELECT rowid FROM workers "
+                          "WHERE state = 'gone' AND last_seen < ?1 LIMIT ?2)",
+                       (int64_t)before, max_rows - *deleted, &n);
+        *deleted += rc == 0 ? n : 0;
+    }
+    return rc;
+}
+
+int64_t coord_store_workers_count(coord_store_t *s)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT COUNT(*) FROM workers", -1, &q, NULL) != SQLITE_OK)
+        return -EIO;
+    int64_t n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -EIO;
+    sqlite3_finalize(q);
+    return n;
+}
+
 int coord_store_sweep_state(coord_store_t *s, uint64_t id, const char *state, double ts,
                             const char *error)
 {

@@ -101,6 +101,18 @@ int coord_store_gc(coord_store_t *s, int64_t max_rows, int64_t *deleted, int *pe
  * *deleted receives how many went.  Part of the open transaction. */
 int coord_store_events_prune(coord_store_t *s, int64_t keep, double before, int64_t max_rows,
                              int64_t *deleted);
+/* Retention of the workers table: delete the records of workers that are
+ * gone (state 'gone': they hold no lease, and their session secret can no
+ * longer take one back) beyond the `keep` seen most recently (0: no count
+ * limit) and those last seen before `before` (unix seconds; 0: no age
+ * limit), at most max_rows in this call.  Records of workers still
+ * registered (and, after a restart, of those whose leases wait for them)
+ * stay.  *deleted receives how many went.  Part of the open transaction. */
+int coord_store_workers_prune(coord_store_t *s, int64_t keep, double before, int64_t max_rows,
+                              int64_t *deleted);
+/* The number of rows of the workers table (tests, /metrics), or a negative
+ * errno. */
+int64_t coord_store_workers_count(coord_store_t *s);
 /* A finished sweep's summary (borrowed), replacing any earlier one. */
 int coord_store_sweep_summary(coord_store_t *s, uint64_t id, const coord_jsum_t *sum);
 

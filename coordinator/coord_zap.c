@@ -76,6 +76,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <zmq.h>
 
@@ -126,6 +127,7 @@ struct coord_zap {
     bool watching;
     uint64_t next_conn;           // serial of the next admitted connection
     uint64_t accepted, refused, handshake_failed;
+    coord_conns_t *conns;         // open connections per address (the monitor's accepts)
     uint64_t own_ids;             // messages whose peer kept a routing id of its own choice
     uint64_t auto_ids;            // ... that kept libzmq's automatic id (a slow READY)
 };
@@ -273,7 +275,8 @@ static void admit(coord_zap_t *z, zmq_msg_t *rid, zmq_msg_t *reqid, const char *
         defer_arm(z);
 }
 
-static void log_refusal(coord_zap_t *z, const char *address, const char *key, const char *why)
+static void log_refusal(coord_zap_t *z, const char *address, const char *key, const char *why,
+                        bool limit)
 {
     z->refused++;
     // Per (address, key): a second refused key from the same host is news.
@@ -284,11 +287,40 @@ static void log_refusal(coord_zap_t *z, const char *address, const char *key, co
         return;
     char qk[96], qw[160];
     hpt_log(HPT_LOG_WARN, COMP, "connection refused", "address=%s key=%s reason=%s total=%llu "
-            "note=\"add the key to the authorized-keys directory and SIGHUP to allow it; at "
-            "most %d such lines a minute per address and key\"",
+            "note=\"%s; at most %d such lines a minute per address and key\"",
             address[0] ? address : "-", hpt_log_quote(key, qk, sizeof qk),
             hpt_log_quote(why, qw, sizeof qw), (unsigned long long)z->refused,
+            limit ? "a connection limit (docs/security.md, Quotas and limits); the peer may "
+                    "retry later"
+                  : "add the key to the authorized-keys directory and SIGHUP to allow it",
             REFUSALS_PER_MINUTE);
+}
+
+/* Whether a new connection from address may go on (docs/security.md,
+ * "Quotas and limits"): NULL, or why not, counted.  The connection itself
+ * is already counted in conns (the monitor reports its accept before its
+ * handshake reaches ZAP), hence the strict comparisons. */
+static const char *conn_limited(coord_zap_t *z, const char *address)
+{
+    coord_t *c = z->c;
+    const coord_cfg_t *cfg = &c->cfg;
+    if (cfg->max_conns > 0 && coord_conns_total(z->conns) > cfg->max_conns) {
+        c->refused_conns_total++;
+        return "too many connections open (max_conns)";
+    }
+    if (cfg->max_conns_per_addr > 0 &&
+        coord_conns_count(z->conns, address) > cfg->max_conns_per_addr) {
+        c->refused_conns_addr++;
+        return "too many connections open from this address (max_conns_per_addr)";
+    }
+    char id[8 + COORD_CONNS_ADDR_LEN];
+    int n = snprintf(id, sizeof id, "conn:%s", address);
+    coord_lim_id_t lid = {COORD_SCOPE_PRINCIPAL, id, n > 0 ? (size_t)n : 0};
+    if (c->limits && !coord_limits_take(c->limits, coord_now(), COORD_LIM_CONN, &lid, 1)) {
+        c->limited[COORD_LIM_CONN]++;
+        return "too many new connections from this address (conn_per_min, conn_burst)";
+    }
+    return NULL;
 }
 
 static void on_zap(hpt_zsock_t *zs, void *sock, void *ud)
@@ -326,6 +358,7 @@ static void on_zap(hpt_zsock_t *zs, void *sock, void *ud)
      * identity, mechanism, credentials (CURVE: one frame, the client's
      * 32-byte public key; NULL: none). */
     char address[64] = "", domain[64] = "", key[HPT_CURVE_Z85_LEN + 1] = "-";
+    const char *limited = NULL;
     if (n >= 6)
         frame_str(&f[5], address, sizeof address);
     if (n >= 5)
@@ -343,20 +376,24 @@ static void on_zap(hpt_zsock_t *zs, void *sock, void *ud)
     } else if (strcmp(domain, HPT_CURVE_ZAP_DOMAIN) != 0) {
         zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
                  zmq_msg_size(&f[3]), "400", "unknown ZAP domain", "", NULL);
-        log_refusal(z, address, key, "unknown ZAP domain");
+        log_refusal(z, address, key, "unknown ZAP domain", false);
+    } else if ((limited = conn_limited(z, address)) != NULL) {
+        zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
+                 zmq_msg_size(&f[3]), "400", limited, "", NULL);
+        log_refusal(z, address, key, limited, true);
     } else if (!z->curve) {
         if (frame_is(&f[7], "NULL") && n == 8) {
             admit(z, &f[0], &f[3], "");
         } else {
             zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
                      zmq_msg_size(&f[3]), "400", "plain text only", "", NULL);
-            log_refusal(z, address, key, "not a NULL handshake");
+            log_refusal(z, address, key, "not a NULL handshake", false);
         }
     } else if (!frame_is(&f[7], "CURVE") || n != 9 ||
                zmq_msg_size(&f[8]) != HPT_CURVE_KEY_LEN) {
         zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
                  zmq_msg_size(&f[3]), "400", "CURVE required", "", NULL);
-        log_refusal(z, address, key, "not a CURVE handshake");
+        log_refusal(z, address, key, "not a CURVE handshake", false);
     } else {
         const char *who = NULL;
         unsigned roles = hpt_curve_keyset_roles(z->allowed, zmq_msg_data(&f[8]), &who);
@@ -370,7 +407,7 @@ static void on_zap(hpt_zsock_t *zs, void *sock, void *ud)
         } else {
             zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
                      zmq_msg_size(&f[3]), "400", "key not authorized", "", NULL);
-            log_refusal(z, address, key, "key not in the authorized-keys directory");
+            log_refusal(z, address, key, "key not in the authorized-keys directory", false);
         }
     }
     for (int i = 0; i < n; i++)
@@ -478,6 +515,27 @@ static void on_monitor(hpt_zsock_t *zs, void *sock, void *ud)
     uint32_t value;
     memcpy(&event, d, sizeof event);
     memcpy(&value, d + 2, sizeof value);
+    if (event == ZMQ_EVENT_ACCEPTED) {
+        /* Count it against its address (max_conns_per_addr).  value is the
+         * descriptor, still open unless the peer has already gone (then
+         * getpeername fails and it is not counted; its disconnect finds
+         * nothing). */
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof sa;
+        char a[INET6_ADDRSTRLEN] = "";
+        if (getpeername((int)value, (struct sockaddr *)&sa, &sl) == 0) {
+            if (sa.ss_family == AF_INET)
+                inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, a, sizeof a);
+            else if (sa.ss_family == AF_INET6)
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, a, sizeof a);
+            coord_conns_open(z->conns, (int)value, a);   // AF_UNIX: "", as ZAP says
+        }
+        goto out;
+    }
+    if (event == ZMQ_EVENT_DISCONNECTED) {
+        coord_conns_close(z->conns, (int)value);
+        goto out;
+    }
     const char *why;
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
         value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
@@ -536,7 +594,11 @@ unsigned coord_zap_roles(const coord_zap_t *z, const char *user_id, const char *
     if (!z || !user_id || strlen(user_id) != HPT_CURVE_Z85_LEN ||
         hpt_curve_key_decode(user_id, key) < 0)
         return 0;
-    return hpt_curve_keyset_roles(z->allowed, key, name);
+    unsigned roles = hpt_curve_keyset_roles(z->allowed, key, name);
+    // An admin is a client that may also cancel other keys' sweeps.
+    if (roles & HPT_CURVE_ROLE_ADMIN)
+        roles |= HPT_CURVE_ROLE_CLIENT | HPT_CURVE_ROLE_READER;
+    return roles;
 }
 
 int coord_zap_new(coord_zap_t **out, coord_t *c)
@@ -567,6 +629,18 @@ int coord_zap_new(coord_zap_t **out, coord_t *c)
     }
     z->c = c;
     z->curve = curve;
+    /* Open connections per address: descriptors up to the process's limit
+     * (libzmq cannot accept beyond it), addresses in a fixed table. */
+    struct rlimit rl = {0};
+    size_t max_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                         ? (size_t)rl.rlim_cur : 65536;
+    if (max_fds > (1u << 20))
+        max_fds = 1u << 20;
+    if (coord_conns_new(&z->conns, 8192, max_fds) < 0) {
+        fprintf(stderr, "hptune-coordinator: out of memory\n");
+        free(z);
+        return -ENOMEM;
+    }
     /* libzmq starts a ROUTER's counter of automatic routing ids from libc's
      * rand(), which nothing seeds: every coordinator would start from the
      * same id.  The ROUTER is created after this; no hptune code uses
@@ -597,8 +671,10 @@ int coord_zap_new(coord_zap_t **out, coord_t *c)
         hpt_curve_keyset_stats_t st;
         hpt_curve_keyset_stats(z->allowed, &st);
         hpt_log(HPT_LOG_INFO, COMP, "CURVE on",
-                "public_key=%s authorized_keys=%zu workers=%zu clients=%zu readers=%zu dir=%s",
-                z->keys.public_z85, n, st.workers, st.clients, st.readers, cfg->authorized_keys);
+                "public_key=%s authorized_keys=%zu workers=%zu clients=%zu readers=%zu admins=%zu "
+                "dir=%s",
+                z->keys.public_z85, n, st.workers, st.clients, st.readers, st.admins,
+                cfg->authorized_keys);
         log_flat(&st, cfg->authorized_keys);
     }
     *out = z;
@@ -634,7 +710,8 @@ int coord_zap_server(coord_zap_t *z, void *router)
     what = "socket monitor";
     if (zmq_socket_monitor(router, MON_ENDPOINT,
                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_ACCEPTED |
+                               ZMQ_EVENT_DISCONNECTED) != 0)
         goto zfail;
     z->mon = zmq_socket(z->c->zctx, ZMQ_PAIR);
     if (!z->mon || zmq_setsockopt(z->mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
@@ -695,8 +772,8 @@ void coord_zap_reload(coord_zap_t *z)
     hpt_curve_keyset_stats_t st;
     hpt_curve_keyset_stats(ks, &st);
     hpt_log(n ? HPT_LOG_INFO : HPT_LOG_WARN, COMP, "authorized keys reloaded",
-            "dir=%s keys=%zu workers=%zu clients=%zu readers=%zu before=%zu skipped=%d%s", dir,
-            n, st.workers, st.clients, st.readers, before, skipped,
+            "dir=%s keys=%zu workers=%zu clients=%zu readers=%zu admins=%zu before=%zu "
+            "skipped=%d%s", dir, n, st.workers, st.clients, st.readers, st.admins, before, skipped,
             n ? "" : " note=\"no key: every new connection is refused\"");
     log_flat(&st, dir);
 }
@@ -733,6 +810,7 @@ void coord_zap_destroy(coord_zap_t **p)
         zmq_close(z->zap);
     hpt_curve_wipe(&z->keys);
     hpt_curve_keyset_destroy(&z->allowed);
+    coord_conns_destroy(&z->conns);
     free(z);
     *p = NULL;
 }

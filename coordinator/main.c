@@ -108,9 +108,10 @@ static bool limit_take(coord_t *c, coord_lim_kind_t kind, const hpt_peer_id_t *p
     if (coord_limits_take(c->limits, coord_now(), kind, ids, n))
         return true;
     c->limited[kind]++;
-    static const char *const what[COORD_LIM__N] = {"hello", "submit", "bad message"};
+    static const char *const what[COORD_LIM__N] = {"hello", "submit", "bad message",
+                                                   "connection"};
     static const char *const key[COORD_LIM__N] = {"hello_per_min", "submit_per_min",
-                                                  "bad_per_min"};
+                                                  "bad_per_min", "conn_per_min"};
     if (peer_log_ok(c, peer, LOG_KIND_LIMITED + (int)kind, 1)) {
         char id[80], q[120];
         hpt_log(HPT_LOG_WARN, "security", "rate limit: message dropped",
@@ -700,6 +701,7 @@ int main(int argc, char **argv)
         [COORD_LIM_HELLO] = {c.cfg.hello_per_min, c.cfg.hello_burst},
         [COORD_LIM_SUBMIT] = {c.cfg.submit_per_min, c.cfg.submit_burst},
         [COORD_LIM_BAD] = {c.cfg.bad_per_min, c.cfg.bad_burst},
+        [COORD_LIM_CONN] = {c.cfg.conn_per_min, c.cfg.conn_burst},
     };
     uint8_t seed[16];
     if (sodium_init() < 0) {

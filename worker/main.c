@@ -124,6 +124,8 @@ typedef struct hpt_wrk {
     bool mon_told;             // this socket's handshake failure was logged
     conn_state_t conn;
     bool hello_pending;        // Hello not sent yet on this socket
+    bool welcomed;             // a Welcome answered the last Hello sent
+    int unwelcomed;            // heartbeat intervals since that Hello, without Welcome
     int hb_ivl_ms;             // from the config, then from Welcome
     int liveness_max;
     int liveness;              // intervals left before reconnecting
@@ -316,6 +318,12 @@ static void send_hello(hpt_wrk_t *w)
     hello.version = (char *)HPT_VERSION;
     hello.n_datasets = (size_t)n;
     hello.datasets = infop;
+    /* The budget (0: unlimited), so that the coordinator sends only tasks
+     * whose model can fit; the worker still checks each (on_assign). */
+    hello.max_model_mem = w->mem_budget == UINT64_MAX || w->cfg.dry_run
+                              ? 0
+                              : w->mem_budget > HPT_PROTO_MAX_MODEL_MEM ? HPT_PROTO_MAX_MODEL_MEM
+                                                                         : w->mem_budget;
     if (w->has_secret) {
         hello.session_secret.data = w->secret;
         hello.session_secret.len = sizeof w->secret;
@@ -326,6 +334,8 @@ static void send_hello(hpt_wrk_t *w)
     int rc = send_env(w, &env);
     if (rc == 0) {
         w->hello_pending = false;
+        w->welcomed = false;
+        w->unwelcomed = 0;
         hpt_log(HPT_LOG_INFO, COMP, "hello sent", "coordinator=%s worker_id=%s slots=%d "
                 "datasets=%d", w->cfg.coordinator, w->worker_id, w->cfg.slots, n);
         /* Results held back while there was no connection go right behind the
@@ -728,7 +738,7 @@ static void on_fetched(void *ud, hpt_dataset_t **ds)
         return;
     if (find_dataset(w, (*ds)->name) || w->n_ds >= HPT_WRK_MAX_DATASETS) {
         hpt_log(HPT_LOG_ERROR, COMP, "fetched dataset not used", "dataset=%s reason=\"%s\"",
-                (*ds)->name, w->n_ds >= HPT_WRK_MAX_DATASETS ? "too many datasets"
+                HPT_LOGQ((*ds)->name), w->n_ds >= HPT_WRK_MAX_DATASETS ? "too many datasets"
                                                               : "already loaded");
         return;  // the caller frees it
     }
@@ -736,8 +746,8 @@ static void on_fetched(void *ud, hpt_dataset_t **ds)
     *ds = NULL;
     w->ds[w->n_ds++] = d;
     hpt_log(HPT_LOG_INFO, COMP, "dataset loaded", "dataset=%s dir=%s n_train=%u n_test=%u "
-            "classes=%u fingerprint=%s fetched=true", d->name, d->dir, d->train.n, d->test.n,
-            d->n_classes, d->fingerprint);
+            "classes=%u fingerprint=%s fetched=true", HPT_LOGQ(d->name), HPT_LOGQ(d->dir),
+            d->train.n, d->test.n, d->n_classes, HPT_LOGQ(d->fingerprint));
     send_datasets(w);
 }
 
@@ -747,7 +757,7 @@ static void on_offer(hpt_wrk_t *w, const Hpt__DatasetOffer *m)
     if (have && strcmp(have->fingerprint, m->fingerprint) == 0) {
         // The coordinator missed our announcement (a lost message): repeat it.
         hpt_log(HPT_LOG_INFO, COMP, "offer of a dataset already held; announcing it again",
-                "dataset=%s", m->dataset);
+                "dataset=%s", HPT_LOGQ(m->dataset));
         send_datasets(w);
         return;
     }
@@ -760,8 +770,9 @@ static void on_offer(hpt_wrk_t *w, const Hpt__DatasetOffer *m)
         // The coordinator repeats its offers: say it once at info level.
         hpt_log_level_t lvl = w->offers_ignored++ ? HPT_LOG_DEBUG : HPT_LOG_INFO;
         hpt_log(lvl, COMP,
-                "dataset offer ignored", "dataset=%s fingerprint=%.12s sweep=%llu reason=\"%s\"",
-                m->dataset, m->fingerprint, (unsigned long long)m->sweep, why);
+                "dataset offer ignored", "dataset=%s fingerprint=%s sweep=%llu reason=\"%s\"",
+                HPT_LOGQ(m->dataset), HPT_LOGQ(m->fingerprint), (unsigned long long)m->sweep,
+                why);
         return;
     }
     wrk_fetch_offer(w->fetch, m);
@@ -906,6 +917,7 @@ static void on_welcome(hpt_wrk_t *w, const Hpt__Welcome *m)
     hpt_log(HPT_LOG_INFO, COMP, "welcome", "coordinator=%s heartbeat_ms=%u liveness=%u",
             w->cfg.coordinator, m->heartbeat_ms, m->liveness);
     w->backoff_ms = w->cfg.reconnect_ms;
+    w->welcomed = true;
     if (m->session_secret.len == sizeof w->secret) {
         // A new registration: keep the secret for the next Hello (proto_io checked its size).
         memcpy(w->secret, m->session_secret.data, sizeof w->secret);
@@ -1172,7 +1184,15 @@ static void tick_conn(hpt_wrk_t *w, uint64_t now)
     if (now < w->hb_due)
         return;
     w->hb_due = now + (uint64_t)w->hb_ivl_ms;
-    if (!w->hello_pending)
+    /* No Welcome two intervals after the Hello (it was lost, or dropped by
+     * the coordinator's Hello rate limit): say Hello again on this
+     * connection.  The coordinator answers a retry on the connection that
+     * registered the id with the same id and a fresh session secret, so a
+     * lost Welcome does not cost the worker its id at the next reconnect
+     * (docs/protocol.md, "Identity and reconnects"). */
+    if (!w->hello_pending && !w->welcomed && ++w->unwelcomed >= 2)
+        send_hello(w);
+    else if (!w->hello_pending)
         send_heartbeat(w);
     if (!w->rx_seen && --w->liveness <= 0) {
         mon_poll(w);
@@ -1261,8 +1281,8 @@ static void load_datasets(hpt_wrk_t *w)
         }
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_usec - t0.tv_usec) * 1e-6;
         hpt_log(HPT_LOG_INFO, COMP, "dataset loaded", "dataset=%s dir=%s n_train=%u n_test=%u "
-                "classes=%u fingerprint=%s load_s=%.2f", ds->name, ds->dir, ds->train.n,
-                ds->test.n, ds->n_classes, ds->fingerprint, secs);
+                "classes=%u fingerprint=%s load_s=%.2f", HPT_LOGQ(ds->name), HPT_LOGQ(ds->dir),
+                ds->train.n, ds->test.n, ds->n_classes, HPT_LOGQ(ds->fingerprint), secs);
         w->ds[w->n_ds++] = ds;
     }
     if (w->n_ds == 0)

@@ -47,6 +47,10 @@
 #include "log.h"
 
 #define COMP "fetch"
+/* A value for a log line, quoted and escaped (log.h): dataset and file names
+ * come from the coordinator, directories from the operator; neither may add
+ * a field or reach a terminal raw. */
+#define Q(s) HPT_LOGQ(s)
 #define PATH_LEN 4096
 #define N_FILES HPT_DATASET_N_FILES
 #define MAX_VERIFY_FAILURES 2      // a copy that fails twice is given up on
@@ -377,7 +381,7 @@ static void start_transfer(wrk_fetch_t *f)
     int rc = open_partial(f);
     if (rc < 0) {
         hpt_log(HPT_LOG_ERROR, COMP, "cannot write the dataset", "dataset=%s dir=%s error=\"%s\"",
-                f->dataset, f->dir, hpt_strerror(rc));
+                Q(f->dataset), Q(f->dir), hpt_strerror(rc));
         give_up(f);
         to_idle(f);
         return;
@@ -489,7 +493,7 @@ static void verify_after(uv_work_t *req, int status)
         snprintf(ds->name, sizeof ds->name, "%s", f->dataset);
         hpt_log(HPT_LOG_INFO, COMP, "dataset fetched", "dataset=%s fingerprint=%s dir=%s "
                 "bytes=%" PRIu64 " fetched=%" PRIu64 " on_disk=%" PRIu64 " seconds=%.2f",
-                f->dataset, f->fp, f->dir, f->bytes_total, f->bytes_rx, f->bytes_on_disk, secs);
+                Q(f->dataset), f->fp, Q(f->dir), f->bytes_total, f->bytes_rx, f->bytes_on_disk, secs);
         f->done(f->ud, &ds);
         hpt_dataset_destroy(&ds);  // when the callee did not take it
         return;
@@ -506,11 +510,11 @@ static void verify_after(uv_work_t *req, int status)
     delete_files(f);
     if (++f->failures < MAX_VERIFY_FAILURES) {
         hpt_log(HPT_LOG_WARN, COMP, "fetched dataset failed verification; fetching it again",
-                "dataset=%s dir=%s error=%s", f->dataset, f->dir, q);
+                "dataset=%s dir=%s error=%s", Q(f->dataset), Q(f->dir), q);
         hpt_err err = {0};
         if (scan_files(f, &err) < 0) {
-            hpt_log(HPT_LOG_ERROR, COMP, "cannot fetch the dataset", "dataset=%s error=\"%s\"",
-                    f->dataset, err.msg);
+            hpt_log(HPT_LOG_ERROR, COMP, "cannot fetch the dataset", "dataset=%s error=%s",
+                    Q(f->dataset), Q(err.msg));
             give_up(f);
             return;
         }
@@ -519,7 +523,7 @@ static void verify_after(uv_work_t *req, int status)
     }
     hpt_log(HPT_LOG_ERROR, COMP, "fetched dataset failed verification again; giving up",
             "dataset=%s dir=%s error=%s note=\"the worker takes no task of this dataset; its "
-            "offers are ignored for %d minutes\"", f->dataset, f->dir, q, GIVE_UP_MS / 60000);
+            "offers are ignored for %d minutes\"", Q(f->dataset), Q(f->dir), q, GIVE_UP_MS / 60000);
     give_up(f);
 }
 
@@ -533,7 +537,7 @@ static void start_verify(wrk_fetch_t *f)
     int rc = uv_queue_work(f->loop, &f->work, verify_work, verify_after);
     if (rc < 0) {
         hpt_log(HPT_LOG_ERROR, COMP, "cannot verify the dataset", "dataset=%s error=\"%s\"",
-                f->dataset, hpt_strerror(rc));
+                Q(f->dataset), hpt_strerror(rc));
         to_idle(f);
     }
 }
@@ -590,7 +594,7 @@ static void begin(wrk_fetch_t *f)
     hpt_err err = {0};
     char q[HPT_ERR_MSG_LEN + 8];
     if (scan_files(f, &err) < 0) {
-        hpt_log(HPT_LOG_ERROR, COMP, "offer refused", "dataset=%s error=%s", f->dataset,
+        hpt_log(HPT_LOG_ERROR, COMP, "offer refused", "dataset=%s error=%s", Q(f->dataset),
                 hpt_log_quote(err.msg, q, sizeof q));
         give_up(f);
         to_idle(f);
@@ -599,7 +603,7 @@ static void begin(wrk_fetch_t *f)
     hpt_log(HPT_LOG_INFO, COMP, "fetch started", "dataset=%s fingerprint=%.12s sweep=%" PRIu64
             " dir=%s bytes=%" PRIu64 " on_disk=%" PRIu64 " chunk=%d window=%d"
             " rate_bytes_s=%" PRId64,
-            f->dataset, f->fp, f->sweep, f->dir, f->bytes_total, f->bytes_on_disk,
+            Q(f->dataset), f->fp, f->sweep, Q(f->dir), f->bytes_total, f->bytes_on_disk,
             f->o.chunk_bytes, f->o.window, f->o.rate_bytes_s);
     start_transfer(f);
 }
@@ -612,13 +616,13 @@ void wrk_fetch_offer(wrk_fetch_t *f, const Hpt__DatasetOffer *m)
         bool same = strcmp(m->dataset, f->dataset) == 0 && strcmp(m->fingerprint, f->fp) == 0;
         hpt_log(HPT_LOG_DEBUG, COMP, same ? "offer ignored: already fetching it"
                                           : "offer ignored: fetching another dataset",
-                "dataset=%s fetching=%s", m->dataset, f->dataset);
+                "dataset=%s fetching=%s", Q(m->dataset), Q(f->dataset));
         return;
     }
     if (strcmp(m->dataset, f->gave_up) == 0 && strcmp(m->fingerprint, f->gave_up_fp) == 0 &&
         uv_now(f->loop) < f->gave_up_until) {
         hpt_log(HPT_LOG_DEBUG, COMP, "offer ignored: gave up on this dataset", "dataset=%s",
-                m->dataset);
+                Q(m->dataset));
         return;
     }
     if (strlen(m->dataset) >= sizeof f->dataset) {
@@ -628,7 +632,7 @@ void wrk_fetch_offer(wrk_fetch_t *f, const Hpt__DatasetOffer *m)
     int rc = dataset_dir(f, m->dataset, m->fingerprint, f->dir);
     if (rc < 0) {
         hpt_log(HPT_LOG_WARN, COMP, "offer ignored: cannot store this dataset",
-                "dataset=%s error=\"%s\"", m->dataset,
+                "dataset=%s error=\"%s\"", Q(m->dataset),
                 rc == -EINVAL ? "not " HPT_DATASET_NAMES_TEXT " or idx:DIR"
                               : "data dir path too long");
         return;
@@ -648,14 +652,14 @@ void wrk_fetch_offer(wrk_fetch_t *f, const Hpt__DatasetOffer *m)
     }
     if ((rc = mkdir_p(f->dir)) < 0) {
         hpt_log(HPT_LOG_ERROR, COMP, "cannot create the dataset directory",
-                "dataset=%s dir=%s error=\"%s\"", f->dataset, f->dir, hpt_strerror(rc));
+                "dataset=%s dir=%s error=\"%s\"", Q(f->dataset), Q(f->dir), hpt_strerror(rc));
         give_up(f);
         return;
     }
     rc = lock_take(f);
     if (rc < 0) {
         hpt_log(HPT_LOG_ERROR, COMP, "cannot lock the dataset directory",
-                "dataset=%s dir=%s lock=" LOCK_NAME " error=\"%s\"", f->dataset, f->dir,
+                "dataset=%s dir=%s lock=" LOCK_NAME " error=\"%s\"", Q(f->dataset), Q(f->dir),
                 hpt_strerror(rc));
         give_up(f);
         return;
@@ -666,8 +670,8 @@ void wrk_fetch_offer(wrk_fetch_t *f, const Hpt__DatasetOffer *m)
         f->state = FETCH_WAITING;
         f->wait_logged = uv_now(f->loop);
         hpt_log(HPT_LOG_INFO, COMP, "another process is fetching this dataset into the same "
-                "directory; waiting for it", "dataset=%s dir=%s lock=%s/" LOCK_NAME, f->dataset,
-                f->dir, f->dir);
+                "directory; waiting for it", "dataset=%s dir=%s lock=" LOCK_NAME, Q(f->dataset),
+                Q(f->dir));
         return;
     }
     begin(f);
@@ -677,7 +681,7 @@ void wrk_fetch_chunk(wrk_fetch_t *f, const Hpt__DatasetChunk *m)
 {
     if (f->state != FETCH_RUNNING || strcmp(m->dataset, f->dataset) != 0 || m->xfer != f->xfer) {
         hpt_log(HPT_LOG_DEBUG, COMP, "chunk of no current request dropped",
-                "dataset=%s file=%s offset=%" PRIu64, m->dataset, m->file, m->offset);
+                "dataset=%s file=%s offset=%" PRIu64, Q(m->dataset), Q(m->file), m->offset);
         return;
     }
     uint64_t now = uv_now(f->loop);
@@ -686,7 +690,7 @@ void wrk_fetch_chunk(wrk_fetch_t *f, const Hpt__DatasetChunk *m)
     if (m->error[0]) {
         hpt_log(HPT_LOG_ERROR, COMP, "fetch refused by the coordinator",
                 "dataset=%s file=%s offset=%" PRIu64 " reason=%s on_disk=%" PRIu64,
-                f->dataset, m->file, m->offset, hpt_log_quote(m->error, q, sizeof q),
+                Q(f->dataset), Q(m->file), m->offset, hpt_log_quote(m->error, q, sizeof q),
                 f->bytes_on_disk + f->bytes_rx);
         to_idle(f);
         return;
@@ -695,13 +699,13 @@ void wrk_fetch_chunk(wrk_fetch_t *f, const Hpt__DatasetChunk *m)
     if (!ff || strcmp(m->file, ff->name) != 0 || m->offset != f->rx_off) {
         hpt_log(HPT_LOG_WARN, COMP, "chunk out of order; asking again",
                 "dataset=%s file=%s offset=%" PRIu64 " expected_file=%s expected_offset=%" PRIu64,
-                f->dataset, m->file, m->offset, ff ? ff->name : "none", f->rx_off);
+                Q(f->dataset), Q(m->file), m->offset, ff ? Q(ff->name) : "none", f->rx_off);
         restart_window(f);
         return;
     }
     if (m->file_size != ff->size) {
         hpt_log(HPT_LOG_ERROR, COMP, "the coordinator's copy changed during the transfer",
-                "dataset=%s file=%s size=%" PRIu64 " offered=%" PRIu64, f->dataset, ff->name,
+                "dataset=%s file=%s size=%" PRIu64 " offered=%" PRIu64, Q(f->dataset), Q(ff->name),
                 m->file_size, ff->size);
         char path[PATH_LEN];
         if (join(path, f->dir, ff->part, "") == 0)
@@ -712,15 +716,15 @@ void wrk_fetch_chunk(wrk_fetch_t *f, const Hpt__DatasetChunk *m)
     uint64_t want = min_u64((uint64_t)f->o.chunk_bytes, ff->size - f->rx_off);
     if (m->data.len != want) {
         hpt_log(HPT_LOG_WARN, COMP, "chunk of the wrong length; asking again",
-                "dataset=%s file=%s offset=%" PRIu64 " bytes=%zu expected=%" PRIu64, f->dataset,
-                ff->name, m->offset, m->data.len, want);
+                "dataset=%s file=%s offset=%" PRIu64 " bytes=%zu expected=%" PRIu64, Q(f->dataset),
+                Q(ff->name), m->offset, m->data.len, want);
         restart_window(f);
         return;
     }
     int rc = pwrite_all(f->fd, m->data.data, m->data.len, m->offset);
     if (rc < 0) {
         hpt_log(HPT_LOG_ERROR, COMP, "cannot write the dataset", "dataset=%s file=%s/%s "
-                "error=\"%s\"", f->dataset, f->dir, ff->part, hpt_strerror(rc));
+                "error=\"%s\"", Q(f->dataset), Q(f->dir), Q(ff->part), hpt_strerror(rc));
         give_up(f);
         to_idle(f);
         return;
@@ -731,7 +735,7 @@ void wrk_fetch_chunk(wrk_fetch_t *f, const Hpt__DatasetChunk *m)
     f->credit++;
     if (f->rx_off >= ff->size) {
         hpt_log(HPT_LOG_DEBUG, COMP, "file received", "dataset=%s file=%s bytes=%" PRIu64,
-                f->dataset, ff->name, ff->size);
+                Q(f->dataset), Q(ff->name), ff->size);
         f->rx_file = next_incomplete(f, f->rx_file + 1);
         f->rx_off = f->rx_file < N_FILES ? f->files[f->rx_file].have : 0;
         if (f->rx_file >= N_FILES) {
@@ -740,7 +744,7 @@ void wrk_fetch_chunk(wrk_fetch_t *f, const Hpt__DatasetChunk *m)
         }
         if ((rc = open_partial(f)) < 0) {
             hpt_log(HPT_LOG_ERROR, COMP, "cannot write the dataset", "dataset=%s dir=%s "
-                    "error=\"%s\"", f->dataset, f->dir, hpt_strerror(rc));
+                    "error=\"%s\"", Q(f->dataset), Q(f->dir), hpt_strerror(rc));
             give_up(f);
             to_idle(f);
             return;
@@ -754,7 +758,7 @@ void wrk_fetch_reconnected(wrk_fetch_t *f)
     if (f->state != FETCH_RUNNING || f->stopped)
         return;
     hpt_log(HPT_LOG_INFO, COMP, "new connection; asking again", "dataset=%s file=%s "
-            "offset=%" PRIu64, f->dataset, f->files[f->rx_file].name, f->rx_off);
+            "offset=%" PRIu64, Q(f->dataset), Q(f->files[f->rx_file].name), f->rx_off);
     restart_window(f);
 }
 
@@ -768,19 +772,19 @@ void wrk_fetch_tick(wrk_fetch_t *f)
         if (rc == 0 && now - f->wait_logged >= WAIT_LOG_MS) {
             f->wait_logged = now;
             hpt_log(HPT_LOG_INFO, COMP, "still waiting for another process's fetch",
-                    "dataset=%s dir=%s", f->dataset, f->dir);
+                    "dataset=%s dir=%s", Q(f->dataset), Q(f->dir));
         }
         if (rc == 0)
             return;
         if (rc < 0) {
             hpt_log(HPT_LOG_ERROR, COMP, "cannot lock the dataset directory",
-                    "dataset=%s dir=%s error=\"%s\"", f->dataset, f->dir, hpt_strerror(rc));
+                    "dataset=%s dir=%s error=\"%s\"", Q(f->dataset), Q(f->dir), hpt_strerror(rc));
             give_up(f);
             to_idle(f);
             return;
         }
         hpt_log(HPT_LOG_INFO, COMP, "the other process's fetch ended; using what it left",
-                "dataset=%s dir=%s", f->dataset, f->dir);
+                "dataset=%s dir=%s", Q(f->dataset), Q(f->dir));
         begin(f);
         return;
     }
@@ -789,8 +793,8 @@ void wrk_fetch_tick(wrk_fetch_t *f)
     uint64_t now = uv_now(f->loop);
     if (f->credit < f->o.window && now - f->last_rx > (uint64_t)f->o.stall_ms) {
         hpt_log(HPT_LOG_WARN, COMP, "no chunk for a while; asking again",
-                "dataset=%s file=%s offset=%" PRIu64 " silent_ms=%" PRIu64, f->dataset,
-                f->files[f->rx_file].name, f->rx_off, now - f->last_rx);
+                "dataset=%s file=%s offset=%" PRIu64 " silent_ms=%" PRIu64, Q(f->dataset),
+                Q(f->files[f->rx_file].name), f->rx_off, now - f->last_rx);
         restart_window(f);
         return;
     }
@@ -806,7 +810,7 @@ void wrk_fetch_stop(wrk_fetch_t *f)
         to_idle(f);
     } else if (f->state == FETCH_RUNNING) {
         hpt_log(HPT_LOG_INFO, COMP, "fetch interrupted; the bytes received are kept for later",
-                "dataset=%s on_disk=%" PRIu64 " bytes=%" PRIu64, f->dataset,
+                "dataset=%s on_disk=%" PRIu64 " bytes=%" PRIu64, Q(f->dataset),
                 f->bytes_on_disk + f->bytes_rx, f->bytes_total);
         to_idle(f);
     } else if (f->state == FETCH_VERIFYING) {

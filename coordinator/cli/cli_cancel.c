@@ -17,7 +17,8 @@ static void print_help(FILE *f)
           "Cancel sweep SWEEP: its queued tasks are dropped and its running tasks are\n"
           "abandoned on the workers; the trials finished so far are kept and 'hptune\n"
           "results SWEEP' still shows them.  A sweep that has already ended is left as it\n"
-          "is.\n"
+          "is.  With keys, a client key cancels only the sweeps it submitted; a key in\n"
+          "the coordinator's admins/ may cancel any (docs/security.md, \"Roles\").\n"
           "\n"
           "Output (stdout): 'sweep 3 cancelled', or 'sweep 3 already done' (or failed, or\n"
           "cancelled) when it had ended before.\n"
@@ -26,8 +27,8 @@ static void print_help(FILE *f)
           CLI_CONN_HELP
           "  -h, --help              show this help\n"
           "\n"
-          "Exit status: 0 cancelled or already ended, 1 no such sweep, 2 bad flag,\n"
-          "3 coordinator unreachable.\n"
+          "Exit status: 0 cancelled or already ended, 1 no such sweep or not this key's\n"
+          "sweep, 2 bad flag, 3 coordinator unreachable.\n"
           "\n"
           "Example:\n"
           "  hptune cancel 3\n",

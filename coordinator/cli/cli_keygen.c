@@ -18,20 +18,22 @@
 
 static void print_help(FILE *f)
 {
-    fputs("Usage: hptune keygen [-o PREFIX] [--role worker|client|reader] [--force]\n"
+    fputs("Usage: hptune keygen [-o PREFIX] [--role worker|client|reader|admin] [--force]\n"
           "\n"
           "Generate a CurveZMQ key pair and write it to two files:\n"
           "  PREFIX.key  the secret key (with its public key), mode 0600: it stays on the\n"
           "              machine that uses it, given with --curve-secret (or\n"
           "              $HPTUNE_CURVE_SECRET);\n"
-          "  PREFIX.pub  the public key: for a worker, a client or a reader, copy it into\n"
-          "              its role's subdirectory of the coordinator's --authorized-keys\n"
-          "              directory (workers/, clients/, readers/; then SIGHUP the\n"
-          "              coordinator); for the coordinator, give it to workers and clients\n"
-          "              as --server-key (or $HPTUNE_SERVER_KEY).\n"
+          "  PREFIX.pub  the public key: for a worker, a client, a reader or an admin,\n"
+          "              copy it into its role's subdirectory of the coordinator's\n"
+          "              --authorized-keys directory (workers/, clients/, readers/,\n"
+          "              admins/; then SIGHUP the coordinator); for the coordinator,\n"
+          "              give it to workers and clients as --server-key (or\n"
+          "              $HPTUNE_SERVER_KEY).\n"
           "A key's role is the subdirectory its .pub is in: a worker registers and runs\n"
-          "tasks; a client submits and cancels sweeps and reads everything; a reader only\n"
-          "reads (status, workers, results, logs).  With --role the .pub also says its role,\n"
+          "tasks; a client submits sweeps, cancels its own and reads everything; a reader\n"
+          "only reads (status, workers, results, logs); an admin is a client that may also\n"
+          "cancel sweeps other keys submitted.  With --role the .pub also says its role,\n"
           "and the coordinator refuses it in another role's directory.  The files are ZeroMQ\n"
           "(CZMQ) certificates, keys in Z85 text.  Existing files are never overwritten\n"
           "unless --force is given.  The public key is also printed, alone on the last line\n"
@@ -40,8 +42,8 @@ static void print_help(FILE *f)
           "Options:\n"
           "  -o, --output PREFIX     where to write: PREFIX.key and PREFIX.pub; a trailing\n"
           "                          .key or .pub is dropped               [" DEFAULT_PREFIX "]\n"
-          "  -r, --role ROLE         the key's role: worker, client or reader; written into\n"
-          "                          PREFIX.pub                            [none]\n"
+          "  -r, --role ROLE         the key's role: worker, client, reader or admin; written\n"
+          "                          into PREFIX.pub                       [none]\n"
           "  -f, --force             replace existing files (whoever used the old key loses\n"
           "                          access)\n"
           "  -h, --help              show this help\n"
@@ -81,8 +83,8 @@ int cli_keygen(int argc, char **argv)
         case 'r':
             role = hpt_curve_role_parse(optarg);
             if (!role)
-                return cli_usage_error(cmd, "--role: '%s' is not a role (worker, client or "
-                                       "reader)", optarg);
+                return cli_usage_error(cmd, "--role: '%s' is not a role (worker, client, "
+                                       "reader or admin)", optarg);
             break;
         case 'f': force = true; break;
         case 'h': print_help(stdout); return HPT_EXIT_OK;

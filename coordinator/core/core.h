@@ -170,6 +170,8 @@ struct coord_trial {
     int done, failed;
     double mean, std, mean_fit, std_fit, mean_train, std_train;
     char *error;                  // why it failed (owned), NULL when none
+    uint64_t mem_need;            // bytes its model needs at least (coord_trial_mem_need); 0
+                                  // not computed yet
     /* Epoch families (model_seed: shared): trials whose values differ only
      * in `epochs`.  A member continues the models of the member with the
      * most epochs below its own (its parent), split by split. */
@@ -188,6 +190,15 @@ struct coord_trial {
  * seed is the trial's base seed).  Returns 0, or -EINVAL when the
  * combination is invalid (such a trial never has tasks). */
 int coord_trial_hparams(const coord_trial_t *tr, hpt_hparams_t *hp);
+
+/* A lower bound of the bytes the trial's model takes on a worker (the
+ * worker's own figure, wrk_task_mem_bytes, adds its data's batches and
+ * shape, which the core does not know): hpt_train_model_bytes at the
+ * evaluation batch (512) for the named datasets, with their 784 inputs and
+ * 10 classes; for an idx: dataset, 1 input, 2 classes and a batch of 1.  So
+ * the scheduler never withholds a task a worker would run.  Cached in
+ * tr->mem_need.  Loop thread. */
+uint64_t coord_trial_mem_need(coord_trial_t *tr);
 
 /* The trial's parameter values, one per spec->params[i], into out (at least
  * spec->n_params entries), exactly as the search suggested them. */
@@ -297,6 +308,8 @@ struct coord_worker {
                                   // secret.  The secret itself is not kept.
     char id[256], name[256], host[256], version[64];
     int slots;
+    uint64_t mem_budget;          // bytes its tasks' models may take (Hello.max_model_mem); 0
+                                  // unknown (an older worker, or no limit)
     int busy;                     // tasks leased to it
     int zombies;                  // cancelled tasks it still reports running
     int n_datasets;

@@ -54,6 +54,10 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
                  const Hpt__Result *m);
 void hpt__progress(coord_core_t *k, coord_worker_t *w, const Hpt__Progress *m);
 void hpt__stalls(coord_core_t *k);
+/* Fail the queued tasks whose model needs more memory than any registered
+ * worker that serves their sweep has (Hello.max_model_mem), when every such
+ * worker has said its budget (sched.c; from coord_core_tick). */
+void hpt__mem_unfit(coord_core_t *k);
 void hpt__str_set(char **dst, const char *v);
 /* Set tr->error from a format, cut at 255 bytes; "" leaves it NULL. */
 void hpt__trial_error(coord_trial_t *tr, const char *fmt, ...)

@@ -24,6 +24,7 @@
 #include "internal.h"
 #include "log.h"
 #include "rng.h"
+#include "train.h"
 
 void hpt__str_set(char **dst, const char *v)
 {
@@ -606,6 +607,27 @@ int coord_trial_hparams(const coord_trial_t *tr, hpt_hparams_t *hp)
     return coord_spec_apply(tr->sweep->spec, vals, hp, NULL);
 }
 
+uint64_t coord_trial_mem_need(coord_trial_t *tr)
+{
+    if (tr->mem_need)
+        return tr->mem_need;
+    hpt_hparams_t hp;
+    if (coord_trial_hparams(tr, &hp) < 0) {
+        tr->mem_need = 1;   // the worker will say what is wrong with it
+        return 1;
+    }
+    bool idx = strncmp(tr->sweep->spec->dataset, "idx:", 4) == 0;
+    size_t bytes = hpt_train_model_bytes(&hp, idx ? 1 : 784, idx ? 2 : 10, idx ? 1 : 512);
+    tr->mem_need = bytes ? bytes : 1;
+    return tr->mem_need;
+}
+
+/* Whether the worker's budget (when it said one) can hold t's model. */
+static bool mem_fits(coord_worker_t *w, coord_task_t *t)
+{
+    return w->mem_budget == 0 || coord_trial_mem_need(t->trial) <= w->mem_budget;
+}
+
 /* Ask the search for one more trial and queue its tasks (or make them
  * wait for their parent's).  Returns the number of tasks queued, or -1 when
  * the search has no trial now. */
@@ -837,6 +859,8 @@ static coord_task_t *pick_task(coord_core_t *k, coord_sweep_t *s, coord_worker_t
     int looked = 0;
     coord_task_t *free_task = NULL, *held = NULL;
     for (coord_task_t *t = s->qhead; t && looked < 64; t = t->qnext, looked++) {
+        if (!mem_fits(w, t))
+            continue;   // its model cannot fit this worker (hpt__mem_unfit fails it when none can)
         if (t->avoid && strcmp(t->avoid, w->id) == 0) {
             bool other = false;
             for (coord_worker_t *o = k->free_head; o && !other; o = o->fnext)
@@ -1167,6 +1191,51 @@ static void task_failed(coord_core_t *k, coord_task_t *t, const char *error)
     hpt__trial_error(tr, "split %d: %s", coord_task_split(t), error);
     hpt__trial_abandon(k, tr, t);
     hpt__trial_finish(k, tr);
+}
+
+void hpt__mem_unfit(coord_core_t *k)
+{
+    for (coord_sweep_t *s = k->sweeps; s; s = s->next) {
+        if (!s->qhead || s->state >= SWEEP_DONE)
+            continue;
+        uint64_t most = 0;
+        int serving = 0;
+        bool unknown = false;
+        for (coord_worker_t *w = k->workers; w && !unknown; w = w->next) {
+            if (coord_worker_has_dataset(w, s) != 1)
+                continue;
+            serving++;
+            unknown = w->mem_budget == 0;
+            most = w->mem_budget > most ? w->mem_budget : most;
+        }
+        if (!serving || unknown)
+            continue;   // nobody to judge by, or a worker without a limit
+        int looked = 0;
+        /* Failing a task abandons its trial's other tasks, which may be next
+         * in the queue: after each failure, look again from the head. */
+        coord_task_t *t = s->qhead;
+        while (t && looked++ < 64) {
+            uint64_t need = coord_trial_mem_need(t->trial);
+            if (need <= most) {
+                t = t->qnext;
+                continue;
+            }
+            char msg[300];
+            snprintf(msg, sizeof msg, "the model needs at least %.1f MiB, more than the "
+                     "memory budget of every worker that has the dataset (%d, the largest "
+                     "%.1f MiB; hptune-worker --max-model-mem)", (double)need / 1048576.0,
+                     serving, (double)most / 1048576.0);
+            hpt__q_remove(t);
+            // No worker can ever run it: failed at once, not after max_attempts.
+            if (k->cfg.max_attempts > 0 && t->failures < (uint8_t)(k->cfg.max_attempts - 1))
+                t->failures = (uint8_t)(k->cfg.max_attempts - 1);
+            task_failed(k, t, msg);
+            if (s->state >= SWEEP_DONE)
+                break;
+            t = s->qhead;
+        }
+        hpt__sweep_check_end(k, s);
+    }
 }
 
 /* The largest log loss a worker can report: the mean of -log(p) with p

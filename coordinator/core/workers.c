@@ -538,6 +538,17 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
         w->conn = conn->id;
         peer_link(k, w);
         id_link(k, w);
+    } else if (same_conn && !secret_proves(&m->session_secret, w->secret_hash)) {
+        /* A Hello retried on the connection that registered the worker,
+         * without the secret its Welcome carried: that Welcome was lost
+         * (or the worker restarted its registration).  Same record, same
+         * id, a fresh secret in this Welcome, so the worker can prove
+         * itself on its next connection instead of registering under a new
+         * id and leaving a ghost.  Only this connection can ask for it: it
+         * already holds the record. */
+        k->cfg.random(k->cfg.random_ud, secret, sizeof secret);
+        crypto_hash_sha256(w->secret_hash, secret, sizeof secret);
+        issue = true;
     } else if (!peer_eq(&w->peer, peer) || w->conn != conn->id) {
         /* The same worker on a new connection (it proved it above) keeps its
          * record and its leases: its running tasks report on the new one. */
@@ -550,6 +561,7 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
     snprintf(w->host, sizeof w->host, "%s", m->host);
     snprintf(w->version, sizeof w->version, "%s", m->version);
     w->slots = (int)m->slots;
+    w->mem_budget = m->max_model_mem;
     w->draining = false;
     hpt__worker_free_update(k, w);
     set_datasets(w, m->datasets, m->n_datasets);
@@ -811,6 +823,7 @@ void coord_core_tick(coord_core_t *k, double now)
     k->now = now;
     hpt__workers_tick(k);
     hpt__stalls(k);
+    hpt__mem_unfit(k);
     if (k->n_orphans)
         hpt__orphans_expire(k);
     if (k->n_held)

@@ -65,9 +65,9 @@ reader_key, reader_pub, _ = keygen("reader", "--role", "reader")
 flat_key, flat_pub, _ = keygen("legacy")   # no role: the layout before roles
 flood_key, flood_pub, _ = keygen("flood", "--role", "reader")
 dave_key, dave_pub, _ = keygen("dave", "--role", "client")
-r = subprocess.run([CLI, "keygen", "-o", os.path.join(keys, "x"), "--role", "admin"],
+r = subprocess.run([CLI, "keygen", "-o", os.path.join(keys, "x"), "--role", "root"],
                    capture_output=True, text=True)
-check(r.returncode == 2 and "not a role" in r.stderr, f"keygen --role admin: {r.returncode} "
+check(r.returncode == 2 and "not a role" in r.stderr, f"keygen --role root: {r.returncode} "
       f"{r.stderr}")
 
 auth = os.path.join(keys, "authorized")
@@ -232,21 +232,24 @@ check(len(lines) <= 40, f"{len(lines)} refusal lines logged")
 check(c.cli("status").returncode == 0, "the coordinator stopped answering")
 
 # --- SIGHUP: roles change on open connections ---------------------------------------------
-# The reader's key moves to clients/: its open connection may now cancel.
-os.rename(os.path.join(auth, "readers", "bob.pub"), os.path.join(auth, "clients", "bob.pub"))
+# The reader's key moves to admins/: its open connection may now cancel, even
+# a sweep another key submitted (a client may cancel only its own since the
+# second review of issue 11: tests/security/test_cancel_owner.py).
+os.makedirs(os.path.join(auth, "admins"), exist_ok=True)
+os.rename(os.path.join(auth, "readers", "bob.pub"), os.path.join(auth, "admins", "bob.pub"))
 # A key whose role line disagrees with its directory is skipped.
 shutil.copy(worker_pub, os.path.join(auth, "readers", "misplaced.pub"))
 t = time.time()
 c.coord.send_signal(signal.SIGHUP)
 ev = c.wait_log(msg="authorized keys reloaded", after=t, timeout=10)
-check(ev is not None and ev.get("skipped") == "1" and ev.get("clients") == "3",
-      f"reload: {ev}")
+check(ev is not None and ev.get("skipped") == "1" and ev.get("clients") == "2" and
+      ev.get("admins") == "1", f"reload: {ev}")
 ev = c.wait_log(msg="authorized key file skipped", after=t, timeout=5)
 check(ev is not None and "misplaced.pub" in ev.get("file", "") and
       "workers/" in ev.get("error", ""), f"the misplaced key: {ev}")
 rep = rd.request(cancel_sweep=pb.CancelRequest(sweep=s2))
 check(body(rep) == "cancel_reply" and rep.cancel_reply.cancelled,
-      f"cancel on the reader's connection after its key moved to clients/: {rep}")
+      f"cancel on the reader's connection after its key moved to admins/: {rep}")
 check(c.sweep_state(s2) == "cancelled", f"sweep {s2} is {c.sweep_state(s2)}")
 # A client's key is deleted: its open connection is refused at once.
 dv = peer(dave_key)

@@ -299,6 +299,9 @@ static coord_sweep_t *submit(coord_core_t *k, coord_store_t *store, const char *
     return s;
 }
 
+/* The memory budget the next Hellos advertise (Hello.max_model_mem), 0 none. */
+static uint64_t hello_mem = 0;
+
 /* Send w's Hello (with its secret when it has one, or with `secret` when not
  * NULL: 32 bytes, or its length in secret_len); no check of the answer. */
 static void hello_with(coord_core_t *k, coord_store_t *store, fake_worker_t *w,
@@ -318,6 +321,7 @@ static void hello_with(coord_core_t *k, coord_store_t *store, fake_worker_t *w,
     m.slots = (uint32_t)w->slots;
     m.datasets = dsv;
     m.n_datasets = 1;
+    m.max_model_mem = hello_mem;
     if (secret) {
         m.session_secret.data = (uint8_t *)secret;
         m.session_secret.len = secret_len;
@@ -981,6 +985,71 @@ HPT_TEST(failure_retry_then_trial_fails)
     ASSERT_EQ(s->trials_done, 1);
     ASSERT(s->best == s->trials[1]);
     core_end(&k);
+}
+
+/* Two trials: a small model, and one of 4,096 units (about 60 MiB). */
+#define SPEC_MEM                                      \
+    "name: core-mem\n"                                \
+    "dataset: mnist\n"                                \
+    "method: grid\n"                                  \
+    "cv: {folds: 2, shuffle: false, seed: 1}\n"       \
+    "refit: false\n"                                  \
+    "parameters:\n"                                   \
+    "  units: {values: [8, 4096]}\n"                  \
+    "  epochs: {value: 1}\n"
+
+HPT_TEST(memory_budget_dispatch)
+{
+    const uint64_t small = 10u << 20, big = 400u << 20;
+    // One worker whose budget fits only the small model: it gets only its
+    // tasks, and the tick fails the large trial at once, saying why.
+    coord_core_t k;
+    core_new(&k, NULL);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC_MEM, FP);
+    fake_worker_t w1 = fw(1, "w1", 4);
+    hello_mem = small;
+    hello(&k, NULL, &w1);
+    ASSERT_EQ(worker_of(&k, &w1)->mem_budget, small);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 2);
+    for (int i = 0; i < 2; i++) {
+        const coord_task_t *t = task_by_id(&k, assign_to(&w1, i)->task);
+        ASSERT(t->trial->mem_need > 0 && t->trial->mem_need <= small);
+    }
+    coord_trial_t *large = s->trials[1];
+    ASSERT(large != NULL);
+    ASSERT(coord_trial_mem_need(large) > small && coord_trial_mem_need(large) < big);
+    tick(&k, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_TRIAL_FAILED), 1);
+    ASSERT_EQ(large->state, TRIAL_FAILED);
+    ASSERT_STR_CONTAINS(large->error, "memory budget of every worker");
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 0);
+    result_score(&k, NULL, &w1, 1, 1, 0.5);
+    result_score(&k, NULL, &w1, 2, 1, 0.5);
+    ASSERT_EQ(s->state, SWEEP_DONE);
+    ASSERT_EQ(s->trials_failed, 1);
+    core_end(&k);
+
+    // With a worker that fits it too, the large trial waits for that one:
+    // the small worker never gets it, nothing fails.
+    core_new(&k, NULL);
+    now = 100;
+    s = submit(&k, NULL, SPEC_MEM, FP);
+    fake_worker_t a = fw(1, "small", 4), b = fw(2, "big", 1);
+    hello_mem = small;
+    hello(&k, NULL, &a);
+    ASSERT_EQ(n_sent(&a, ASSIGN), 2);
+    hello_mem = big;
+    hello(&k, NULL, &b);
+    ASSERT_EQ(n_sent(&b, ASSIGN), 1);
+    const coord_task_t *t = task_by_id(&k, assign_to(&b, 0)->task);
+    ASSERT(t->trial == s->trials[1]);
+    tick(&k, NULL);
+    ASSERT_EQ(n_ev(COORD_EV_TRIAL_FAILED), 0);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_FAILED), 0);
+    // A worker without a budget (an older one, or no limit) takes anything.
+    core_end(&k);
+    hello_mem = 0;
 }
 
 HPT_TEST(refused_result_requeues)

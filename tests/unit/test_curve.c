@@ -373,13 +373,13 @@ HPT_TEST(keyset_roles)
     // ... and an unknown role name.
     snprintf(p, sizeof p, "%s/workers/x.pub", dir);
     char text[200];
-    snprintf(text, sizeof text, "metadata\n    role = \"admin\"\ncurve\n    public-key = \"%s\"\n",
+    snprintf(text, sizeof text, "metadata\n    role = \"root\"\ncurve\n    public-key = \"%s\"\n",
              m.public_z85);
     write_file(p, text, 0644);
     char pub[HPT_CURVE_Z85_LEN + 1];
     unsigned role = 99;
     ASSERT_EQ(hpt_curve_load_public_role(p, pub, &role, &err), -EINVAL);
-    ASSERT_STR_CONTAINS(err.msg, "'admin' is not a role");
+    ASSERT_STR_CONTAINS(err.msg, "'root' is not a role");
     ASSERT_OK(unlink(p));
     ASSERT_OK(hpt_curve_keyset_load(&ks, dir, NULL, NULL, &err));
     hpt_curve_keyset_destroy(&ks);
@@ -387,7 +387,9 @@ HPT_TEST(keyset_roles)
     // Names.
     char buf[64];
     ASSERT(strcmp(hpt_curve_roles_str(HPT_CURVE_ROLE_ALL, buf, sizeof buf),
-                  "worker+client+reader") == 0);
+                  "worker+client+reader+admin") == 0);
+    ASSERT_EQ(hpt_curve_role_parse("admin"), HPT_CURVE_ROLE_ADMIN);
+    ASSERT(strcmp(hpt_curve_role_dir(HPT_CURVE_ROLE_ADMIN), "admins") == 0);
     ASSERT(strcmp(hpt_curve_roles_str(0, buf, sizeof buf), "none") == 0);
     ASSERT_EQ(hpt_curve_role_parse("reader"), HPT_CURVE_ROLE_READER);
     ASSERT_EQ(hpt_curve_role_parse("readers"), 0);

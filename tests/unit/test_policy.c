@@ -246,4 +246,81 @@ HPT_TEST(retention)
     ASSERT_EQ(coord_retain_count(fin, 6, 10, 10000, 1000), 0);
 }
 
+HPT_TEST(open_connections_per_address)
+{
+    coord_conns_t *t = NULL;
+    ASSERT_OK(coord_conns_new(&t, 16, 1000));
+    // Three from one address, one from another; a local one has "".
+    coord_conns_open(t, 10, "10.0.0.7");
+    coord_conns_open(t, 11, "10.0.0.7");
+    coord_conns_open(t, 12, "::ffff:10.0.0.7");   // the same address, mapped
+    coord_conns_open(t, 13, "10.0.0.8");
+    coord_conns_open(t, 14, "");
+    ASSERT_EQ(coord_conns_count(t, "10.0.0.7"), 3);
+    ASSERT_EQ(coord_conns_count(t, "10.0.0.8"), 1);
+    ASSERT_EQ(coord_conns_count(t, ""), 1);
+    ASSERT_EQ(coord_conns_count(t, "10.0.0.9"), 0);
+    ASSERT_EQ(coord_conns_total(t), 5);
+    // Closing counts down; a descriptor closed twice, or never opened, is nothing.
+    coord_conns_close(t, 11);
+    coord_conns_close(t, 11);
+    coord_conns_close(t, 99);
+    ASSERT_EQ(coord_conns_count(t, "10.0.0.7"), 2);
+    ASSERT_EQ(coord_conns_total(t), 4);
+    // A descriptor reopened without its close moves to the new address.
+    coord_conns_open(t, 10, "10.0.0.8");
+    ASSERT_EQ(coord_conns_count(t, "10.0.0.7"), 1);
+    ASSERT_EQ(coord_conns_count(t, "10.0.0.8"), 2);
+    ASSERT_EQ(coord_conns_total(t), 4);
+    // Out-of-range descriptors are not counted.
+    coord_conns_open(t, 5000, "10.0.0.7");
+    coord_conns_open(t, -1, "10.0.0.7");
+    ASSERT_EQ(coord_conns_total(t), 4);
+    for (int fd = 10; fd < 15; fd++)
+        coord_conns_close(t, fd);
+    ASSERT_EQ(coord_conns_total(t), 0);
+    // Churn through many more addresses than the table holds: those without
+    // connections are forgotten, so counts stay exact.
+    char a[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(a, sizeof a, "10.1.%d.%d", i / 256, i % 256);
+        coord_conns_open(t, 20, a);
+        ASSERT_EQ(coord_conns_count(t, a), 1);
+        coord_conns_close(t, 20);
+        ASSERT_EQ(coord_conns_count(t, a), 0);
+    }
+    // A table full of addresses that all have connections: the next ones
+    // share the overflow entry, and are still limited together.
+    for (int i = 0; i < 100; i++) {
+        snprintf(a, sizeof a, "10.2.0.%d", i);
+        coord_conns_open(t, 100 + i, a);
+    }
+    ASSERT_EQ(coord_conns_total(t), 100);
+    ASSERT_EQ(coord_conns_count(t, "10.2.0.0"), 1);
+    ASSERT(coord_conns_count(t, "10.2.0.99") >= 1);
+    ASSERT(coord_conns_count(t, "10.9.9.9") >= 80);   // the overflow: most of the 100
+    for (int i = 0; i < 100; i++)
+        coord_conns_close(t, 100 + i);
+    ASSERT_EQ(coord_conns_total(t), 0);
+    coord_conns_destroy(&t);
+    ASSERT(t == NULL);
+}
+
+HPT_TEST(connection_rate_per_address)
+{
+    coord_bucket_cfg_t cfg[COORD_LIM__N] = {[COORD_LIM_CONN] = {60, 3}};
+    coord_limits_t *l = NULL;
+    ASSERT_OK(coord_limits_new(&l, 64, cfg, SEED));
+    coord_lim_id_t a = key_id("conn:10.0.0.7"), b = key_id("conn:10.0.0.8");
+    int ok = 0;
+    for (int i = 0; i < 100; i++)
+        ok += coord_limits_take(l, 5.0, COORD_LIM_CONN, &a, 1);
+    ASSERT_EQ(ok, 3);
+    ASSERT(coord_limits_take(l, 5.0, COORD_LIM_CONN, &b, 1));
+    ASSERT(coord_limits_take(l, 6.01, COORD_LIM_CONN, &a, 1));
+    // Other kinds have no limit here.
+    ASSERT(coord_limits_take(l, 6.01, COORD_LIM_HELLO, &a, 1));
+    coord_limits_destroy(&l);
+}
+
 HPT_TEST_MAIN()
