@@ -289,10 +289,17 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {constant_liar: 1}\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:4:22: tpe.constant_liar: expected true or false, got '1'"},
-    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {startup: 3}\n"
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {n_start: 3}\n"
      "parameters: {epochs: {value: 2}}\n",
-     "sweep.yaml:4:7: tpe.startup: unknown key; did you mean n_startup? (allowed: n_startup, "
-     "n_candidates, gamma, prior_weight, constant_liar)"},
+     "sweep.yaml:4:7: tpe.n_start: unknown key; did you mean n_startup? (allowed: n_startup, "
+     "n_candidates, gamma, prior_weight, constant_liar, multivariate, startup, equal_heights)"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {startup: latin}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:16: tpe.startup: unknown startup design 'latin' (allowed: random, "
+     "stratified)"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n"
+     "tpe: {multivariate: yes}\n" "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:21: tpe.multivariate: expected true or false, got 'yes'"},
     {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: 10\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:4:6: tpe: expected a mapping, got '10'"},
