@@ -13,15 +13,19 @@
 # Usage: bench/search_tpe.sh [--seeds N] [--trials N] [--variants LIST]
 #                            [--table FILE] [--measure-table] [--epochs E]
 #                            [--replicates R] [--no-build]
-#   --seeds N         seeds 1..N for every variant [50]
+#   --seeds N|A-B     seeds 1..N (or A..B) for every variant [101-200: the
+#                     defaults were chosen on seeds 1..100 of an earlier table]
 #   --trials N        trials per run [60]
-#   --variants LIST   comma-separated [bayes,bayes-rie,bayes-rin,bayes-smn,optuna,optuna-mv]:
+#   --variants LIST   comma-separated
+#                     [bayes,bayes-rin,bayes-rie,bayes-rme,bayes-smn,optuna,optuna-mv]:
 #                       bayes         method bayes with its defaults
 #                       bayes-XYZ     bayes with X = r (startup: random) or s
 #                                     (stratified), Y = i (multivariate: false)
 #                                     or m (true), Z = n (equal_heights: false)
 #                                     or e (true); bayes-rie follows Optuna 3.1
-#                                     (random start, independent, its log_pdf)
+#                                     (random start, independent, its log_pdf),
+#                                     and with tpe.n_candidates 24, Optuna's,
+#                                     unless -cN follows (bayes-smn-c96)
 #                       optuna        TPESampler(seed=S), Optuna's defaults
 #                       optuna-mv     TPESampler(seed=S, multivariate=True)
 #   --table FILE      the table [the newest bench/results/search-table-*.csv]
@@ -43,14 +47,18 @@ case " $* " in
 esac
 BUILD_DIR=${BUILD_DIR:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
-SEEDS=50 TRIALS=60 VARIANTS=bayes,bayes-rie,bayes-rin,bayes-smn,optuna,optuna-mv TABLE="" MEASURE=0
+SEEDS=101-200 TRIALS=60 VARIANTS=bayes,bayes-rin,bayes-rie,bayes-rme,bayes-smn,optuna,optuna-mv TABLE="" MEASURE=0
 EPOCHS=4 REPS=3 BUILD=1
 posint() {
     case "${2:-}" in ''|*[!0-9]*|0) echo "search_tpe.sh: $1 needs a positive integer" >&2; exit 2 ;; esac
 }
 while [ $# -gt 0 ]; do
     case "$1" in
-        --seeds) posint "$1" "${2:-}"; SEEDS=$2; shift ;;
+        --seeds) case "${2:-}" in
+                     [1-9]*-[1-9]*) SEEDS=$2 ;;
+                     *) posint "$1" "${2:-}"; SEEDS=1-$2 ;;
+                 esac
+                 shift ;;
         --trials) posint "$1" "${2:-}"; TRIALS=$2; shift ;;
         --epochs) posint "$1" "${2:-}"; EPOCHS=$2; shift ;;
         --replicates) posint "$1" "${2:-}"; REPS=$2; shift ;;
@@ -60,7 +68,7 @@ while [ $# -gt 0 ]; do
                  TABLE=$2; shift ;;
         --measure-table) MEASURE=1 ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "search_tpe.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -69,12 +77,15 @@ done
 tpe_of() {
     case "$1" in
         bayes) echo "" ;;
-        bayes-[rs][im][ne])
+        bayes-[rs][im][ne]|bayes-[rs][im][ne]-c[1-9]*)
             x=${1#bayes-}
+            c=24
+            case "$x" in *-c*) c=${x#*-c}; x=${x%%-c*} ;; esac
+            case "$c" in ''|*[!0-9]*) return 1 ;; esac
             case "$x" in r*) st=random ;; *) st=stratified ;; esac
             case "$x" in ?i?) mv=false ;; *) mv=true ;; esac
             case "$x" in *n) eh=false ;; *) eh=true ;; esac
-            echo "tpe: {startup: $st, multivariate: $mv, equal_heights: $eh}" ;;
+            echo "tpe: {startup: $st, multivariate: $mv, equal_heights: $eh, n_candidates: $c}" ;;
         *) return 1 ;;
     esac
 }
@@ -116,12 +127,12 @@ trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 echo "tabular TPE benchmark: table $TABLE"
 grep '^#' "$TABLE" | sed 's/^#/  /'
-echo "seeds 1..$SEEDS, $TRIALS trials per run, one trial at a time; variants $VARIANTS"
+echo "seeds $SEEDS, $TRIALS trials per run, one trial at a time; variants $VARIANTS"
 for v in $(echo "$VARIANTS" | tr ',' ' '); do
     t0=$(date +%s)
     case "$v" in
         optuna|optuna-mv)
-            "$PYTHON" bench/search_table.py optuna "$TABLE" --seeds "1-$SEEDS" \
+            "$PYTHON" bench/search_table.py optuna "$TABLE" --seeds "$SEEDS" \
                 --trials "$TRIALS" --variant "$v" > "$TMP/$v.jsonl" ||
                 { echo "search_tpe.sh: $v failed" >&2; exit 1; } ;;
         *)
@@ -129,7 +140,7 @@ for v in $(echo "$VARIANTS" | tr ',' ' '); do
 sys.stdout.write(search_space.spec_text("bayes", 1, 1, max_trials=int(sys.argv[1])))' "$TRIALS") \
                 > "$TMP/$v.yaml"
             tpe_of "$v" >> "$TMP/$v.yaml"
-            "$DRIVER" --table "$TABLE" --spec "$TMP/$v.yaml" --seeds "1-$SEEDS" \
+            "$DRIVER" --table "$TABLE" --spec "$TMP/$v.yaml" --seeds "$SEEDS" \
                 --trials "$TRIALS" --variant "$v" > "$TMP/$v.jsonl" ||
                 { echo "search_tpe.sh: $v failed" >&2; exit 1; }
             "$PYTHON" bench/search_table.py check "$TABLE" "$TMP/$v.jsonl" > /dev/null ||

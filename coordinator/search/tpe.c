@@ -1,18 +1,28 @@
 /*
  * tpe.c: method bayes, the Tree-structured Parzen Estimator (Bergstra,
  * Bardenet, Bengio and Kegl, "Algorithms for Hyper-Parameter Optimization",
- * NIPS 2011), following Optuna 3.1's independent TPESampler closely enough
- * that its defaults and behaviour carry over:
+ * NIPS 2011), after Optuna 3.1's TPESampler, whose rules it can follow
+ * exactly (tpe: {startup: random, multivariate: false, equal_heights:
+ * true}); its defaults depart from Optuna's where bench/search_tpe.sh
+ * measured a better search (bench/README.md, docs/architecture.md):
  *
  *   - Until tpe.n_startup (10) trials have finished with a score, every
- *     suggestion is a random draw (random.c's, from the same rng); TPE
- *     starts once that many scores are in.
+ *     suggestion is a start-up draw; TPE starts once that many scores are
+ *     in.  startup: stratified (the default) draws the first n_startup of
+ *     them as a Latin hypercube: each parameter's distribution is cut into
+ *     n_startup strata of equal probability (coord__search_quantile, which
+ *     gives every lattice point of a q_uniform the same share) and each
+ *     stratum serves exactly one start-up trial, in an order permuted per
+ *     parameter at init from the search's rng.  startup: random draws what
+ *     random.c draws from the same rng (and so does every start-up trial
+ *     past the first n_startup, while scores are still missing).
  *   - Trials are split by loss (the score, negated when maximizing): the best
  *     n_below = min(ceil(gamma n), 25) of the n scored trials (gamma 0.1) form
  *     l(x), every other trial forms g(x).  Ties go to the earlier trial.
- *   - Each parameter is modelled on its own (Optuna's multivariate=False).
- *     Its l and g are mixtures of one kernel per trial that has the
- *     parameter, plus a prior kernel of weight tpe.prior_weight (1.0).
+ *   - multivariate: false: each parameter is modelled on its own
+ *     (Optuna's multivariate=False).  Its l and g are mixtures of one
+ *     kernel per trial that has the parameter, plus a prior kernel of
+ *     weight tpe.prior_weight (1.0).
  *     Kernel weights follow Optuna's default_weights: 1 for the 25 most
  *     recent trials of the group and a linear ramp from 1/n up to 1 for the
  *     older ones.
@@ -25,11 +35,22 @@
  *     neighbour in sorted order (the outermost kernels use their inner gap),
  *     clipped to [range / min(100, 1 + kernels), range] ("magic clip"); the
  *     prior kernel sits mid-range with sigma = range.  Samples of int and
- *     q parameters are rounded to the lattice, and densities are taken at
- *     the rounded value (Optuna integrates the kernel over the rounding
- *     cell instead; the density at the cell centre ranks candidates the same
- *     way up to the kernel's curvature over one cell, and avoids two erfc
- *     calls per kernel per candidate).
+ *     q parameters are rounded to the lattice and scored, as Optuna does,
+ *     by each kernel's mass on the value's rounding cell (the density at
+ *     the cell's centre, used before, let a kernel narrower than a cell
+ *     count its peak).  Continuous parameters are scored by the density;
+ *     with equal_heights every kernel peaks at w / (truncation mass), as
+ *     Optuna 3.1's log_pdf computes it (its _truncnorm.logpdf leaves out
+ *     the 1 / sigma of the normal density), so wide kernels (the prior,
+ *     sparse regions) weigh more than their normalized density.
+ *   - multivariate: true: the unconditional parameters are modelled jointly
+ *     (Optuna's multivariate=True): one product kernel per trial plus the
+ *     prior, with the same weights and categorical kernels and, for the
+ *     numbers, one bandwidth per parameter by Scott's rule, 0.2
+ *     n^(-1/(d+4)) of the range, magic-clipped; the n_candidates draws pick
+ *     a kernel, then every dimension from it.  Conditional parameters are
+ *     then drawn one at a time, as above (their when: reads the joint
+ *     ones).
  *   - Listed parameters (values, categorical, bools, names): Optuna's
  *     categorical Parzen estimator.  Each observation's kernel puts
  *     a = prior_weight / (n + 1) on every value plus 1 on the observed one,

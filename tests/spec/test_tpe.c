@@ -195,7 +195,7 @@ HPT_TEST(tpe_startup_is_random)
                             "  dropout: {distribution: uniform, min: 0, max: 0.5}\n"
                             "  units: {values: [8, 16, 32]}\n");
     ASSERT_EQ(a->tpe.n_startup, 5);
-    ASSERT_EQ(a->tpe.n_candidates, 24);
+    ASSERT_EQ(a->tpe.n_candidates, 96);
     ASSERT_NEAR(a->tpe.gamma, 0.1, 0);
     coord_search_t *sa = search(a), *sb = search(b);
     ASSERT(strcmp(sa->ops->name, "bayes") == 0);
