@@ -263,7 +263,8 @@ if [ "$COST" = 1 ]; then
     else
         set -- --no-build
     fi
-    BUILD_DIR=$BUILD_DIR PYTHON=$PYTHON bench/search_cost.sh "$@" || fail "bench/search_cost.sh failed"
+    HPT_BENCH_RECORDING=1 BUILD_DIR=$BUILD_DIR PYTHON=$PYTHON bench/search_cost.sh "$@" ||
+        fail "bench/search_cost.sh failed"
 fi
 if [ "$RC" != 0 ]; then
     echo "search.sh: some hptune sweeps failed (see above and $OUT/*.log)" >&2
