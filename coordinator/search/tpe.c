@@ -89,8 +89,12 @@
  * e^-40 of their peak) are skipped without calling exp(), and the narrow
  * ones, kept sorted, are found by binary search (see kmix_t), so a
  * candidate looks at a window of the observations rather than all of them.
- * bench/search_cost.c measures it: about 0.5 ms per suggestion with 6
- * parameters and 2,000 trials on this machine.
+ * bench/search_cost.c measured about 0.5 ms per suggestion with 6
+ * parameters and 2,000 trials for this independent model.  The joint model
+ * (multivariate) scans every trial for every candidate: O(n_candidates *
+ * n * d) per suggestion, the exp() of kernels below e^-40 of the largest
+ * skipped, lattice cells by the midpoint rule when narrow, which is several
+ * times that at 2,000 trials (bench/results/search-cost-*.txt).
  */
 #include <errno.h>
 #include <math.h>
