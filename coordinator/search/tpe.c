@@ -968,7 +968,7 @@ static double jmix_logpdf(const tpe_t *t, const jmix_t *j, const double *xs, con
             double a = j->a[d], pr = m->prior[c];
             double lhit = log((a * pr + 1) / (a + 1)), lmiss = log(a * pr / (a + 1));
             for (int i = 0; i < n - 1; i++)
-                scratch[i] += (int)x[i] == c ? lhit : lmiss;
+                scratch[i] += x[i] == c ? lhit : lmiss;   // x holds exact small integers
             scratch[n - 1] += log(pr);
             continue;
         }
@@ -979,15 +979,20 @@ static double jmix_logpdf(const tpe_t *t, const jmix_t *j, const double *xs, con
              * midpoint rule inlined with the logs hoisted. */
             double a, b;
             cell(m, vs[d], &a, &b);
-            double w = b - a, lw = log(w) - TPE_LOG_SQRT_2PI, mid = 0.5 * (a + b);
-            for (int i = 0; i < n; i++) {
-                if (w <= 0.5 * sg[i]) {
-                    double z = (mid - x[i]) / sg[i], r = w / sg[i];
-                    scratch[i] += ln[i] + lw - ls[i] - 0.5 * z * z + r * r * (z * z - 1) / 24;
-                } else {
-                    scratch[i] += ln[i] + log_cell_mass(x[i], sg[i], a, b);
+            double w = b - a, mid = 0.5 * (a + b), s0 = sg[0], is0 = 1 / s0;
+            if (w <= 0.5 * s0) {
+                /* Every observation's kernel has sigma s0 (the prior, the
+                 * last, its own): one branch, no division in the loop. */
+                double r2 = w * is0 * w * is0 / 24, base = log(w) - TPE_LOG_SQRT_2PI - ls[0];
+                for (int i = 0; i < n - 1; i++) {
+                    double z = (mid - x[i]) * is0, z2 = z * z;
+                    scratch[i] += ln[i] + base - 0.5 * z2 + r2 * (z2 - 1);
                 }
+            } else {
+                for (int i = 0; i < n - 1; i++)
+                    scratch[i] += ln[i] + log_cell_mass(x[i], s0, a, b);
             }
+            scratch[n - 1] += ln[n - 1] + log_cell_mass(x[n - 1], sg[n - 1], a, b);
             continue;
         }
         /* Every observation's kernel has the same sigma; the prior (the
@@ -1005,11 +1010,11 @@ static double jmix_logpdf(const tpe_t *t, const jmix_t *j, const double *xs, con
         mx = scratch[i] > mx ? scratch[i] : mx;
     if (!(mx > -INFINITY))
         return -INFINITY;
-    /* Kernels below e^-40 of the largest add nothing a double can hold
-     * beside it: no exp() for them. */
+    /* Kernels below e^-30 of the largest change the sum by less than
+     * n e^-30 (1e-10 for 10,000 trials): no exp() for them. */
     double acc = 0;
     for (int i = 0; i < n; i++)
-        if (scratch[i] > mx - 40)
+        if (scratch[i] > mx - 30)
             acc += exp(scratch[i] - mx);
     return mx + log(acc);
 }
