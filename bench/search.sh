@@ -14,6 +14,7 @@
 # Usage: bench/search.sh [--quick] [--seeds N] [--epochs N] [--budget N]
 #                        [--asha-configs N] [--methods LIST] [--no-optuna]
 #                        [--no-cost] [--out DIR] [--keep] [--no-build]
+#                        [--dataset NAME]
 #   --quick           smoke check, about 1-2 minutes: 1 seed, 2 epochs, a
 #                     12-trial budget, asha 12 configurations (eta 2), the
 #                     cost benchmark at 2,000 trials only (options given
@@ -31,8 +32,10 @@
 #   --out DIR         outputs [bench/out/search]
 #   --keep            keep the temp dir (journal, daemon logs, specs)
 #   --no-build        do not run ninja on the binaries first
+#   --dataset NAME    the data set [mnist-10k]; bench/search_tpe.sh measures
+#                     its table on the full mnist with --methods grid
 # Environment: BUILD_DIR (default build), PYTHON (default /usr/bin/python3,
-# with Debian's python3-optuna), DATA_DIR (default data; must hold mnist-10k/),
+# with Debian's python3-optuna), DATA_DIR (default data; must hold the data set),
 # TMPDIR.  Exit status: 0 everything ran (targets met or not; asha skipped
 # when this build refuses it), 1 something failed to run, 2 bad option.
 set -eu
@@ -48,7 +51,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 DATA_DIR=${DATA_DIR:-data}
 QUICK=0 SEEDS="" EPOCHS="" BUDGET="" ASHA_CONFIGS="" ASHA_ETA=3
 METHODS=grid,random,bayes,coordinate,asha
-OPTUNA=1 COST=1 KEEP=0 BUILD=1 OUT=bench/out/search
+OPTUNA=1 COST=1 KEEP=0 BUILD=1 OUT=bench/out/search DATASET=mnist-10k
 
 posint() {
     case "${2:-}" in ''|*[!0-9]*|0) echo "search.sh: $1 needs a positive integer" >&2; exit 2 ;; esac
@@ -68,7 +71,11 @@ while [ $# -gt 0 ]; do
                OUT=$2; shift ;;
         --keep) KEEP=1 ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --dataset) case "${2:-}" in mnist|mnist-10k|fashion-mnist) ;;
+                       *) echo "search.sh: --dataset must be mnist, mnist-10k or fashion-mnist" >&2; exit 2 ;;
+                   esac
+                   DATASET=$2; shift ;;
+        -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "search.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -88,6 +95,8 @@ if [ "$QUICK" = 1 ]; then
 fi
 [ -n "$SEEDS" ] || SEEDS=5
 [ -n "$EPOCHS" ] || EPOCHS=6
+# bench/search_space.py (and so every spec and Optuna's objective) reads it.
+export HPT_SEARCH_DATASET=$DATASET
 GRID=$(cd bench && "$PYTHON" -c 'import search_space; print(search_space.grid_size())')
 [ -n "$BUDGET" ] || BUDGET=$((GRID * 3 / 10))
 [ -n "$ASHA_CONFIGS" ] || ASHA_CONFIGS=$((GRID / 2))
@@ -117,8 +126,8 @@ for b in "$COORD" "$WORKER" "$CLI"; do
         exit 1
     fi
 done
-if [ ! -d "$DATA_DIR/mnist-10k" ]; then
-    echo "search.sh: $DATA_DIR/mnist-10k not found; run deploy/fetch-data.sh" >&2
+if [ ! -d "$DATA_DIR/$DATASET" ]; then
+    echo "search.sh: $DATA_DIR/$DATASET not found; run deploy/fetch-data.sh" >&2
     exit 1
 fi
 if [ "$OPTUNA" = 1 ] && ! "$PYTHON" -c 'import optuna' 2>/dev/null; then
@@ -194,7 +203,7 @@ PIDS="$CPID"
 DAEMON_LIST="coordinator:$CPID"
 for i in 1 2; do
     "$WORKER" --coordinator "$HPTUNE_COORDINATOR" --slots 1 --data-dir "$DATA_DIR" \
-        --dataset mnist-10k --name "w$i" --log-file "$TMP/worker$i.log" 2> "$TMP/worker$i.stderr" &
+        --dataset "$DATASET" --name "w$i" --log-file "$TMP/worker$i.log" 2> "$TMP/worker$i.stderr" &
     PIDS="$PIDS $!"
     DAEMON_LIST="$DAEMON_LIST worker$i:$!"
 done
@@ -237,8 +246,8 @@ if [ "$OPTUNA" = 1 ]; then
         fail "the Optuna peer failed"
 fi
 
-CONFIG=$(printf '{"dataset": "mnist-10k", "folds": 3, "grid_trials": %d, "budget": %d, "epochs": %d, "seeds": [%s], "asha": {"configs": %d, "min_epochs": %d, "max_epochs": %d, "eta": %d}, "quick": %s, "workers": "2 x 1 slot", "build_dir": "%s", "load_at_start": "%s"}' \
-    "$GRID" "$BUDGET" "$EPOCHS" "$SEED_LIST" "$ASHA_CONFIGS" "$ASHA_MIN" "$EPOCHS" "$ASHA_ETA" \
+CONFIG=$(printf '{"dataset": "%s", "folds": 3, "grid_trials": %d, "budget": %d, "epochs": %d, "seeds": [%s], "asha": {"configs": %d, "min_epochs": %d, "max_epochs": %d, "eta": %d}, "quick": %s, "workers": "2 x 1 slot", "build_dir": "%s", "load_at_start": "%s"}' \
+    "$DATASET" "$GRID" "$BUDGET" "$EPOCHS" "$SEED_LIST" "$ASHA_CONFIGS" "$ASHA_MIN" "$EPOCHS" "$ASHA_ETA" \
     "$([ "$QUICK" = 1 ] && echo true || echo false)" "$BUILD_DIR" "$(cut -d' ' -f1-3 /proc/loadavg)")
 echo
 "$PYTHON" bench/search_report.py --records "$RECORDS" --out "$OUT" --config "$CONFIG" ||
@@ -254,7 +263,8 @@ if [ "$COST" = 1 ]; then
     else
         set -- --no-build
     fi
-    BUILD_DIR=$BUILD_DIR PYTHON=$PYTHON bench/search_cost.sh "$@" || fail "bench/search_cost.sh failed"
+    HPT_BENCH_RECORDING=1 BUILD_DIR=$BUILD_DIR PYTHON=$PYTHON bench/search_cost.sh "$@" ||
+        fail "bench/search_cost.sh failed"
 fi
 if [ "$RC" != 0 ]; then
     echo "search.sh: some hptune sweeps failed (see above and $OUT/*.log)" >&2

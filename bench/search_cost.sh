@@ -22,6 +22,11 @@
 set -eu
 
 cd "$(dirname "$0")/.."
+. bench/record.sh
+case " $* " in
+    *" -h "*|*" --help "*) ;;
+    *) record_report search-cost bench/search_cost.sh "$@" ;;
+esac
 BUILD_DIR=${BUILD_DIR:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 BUILD=1

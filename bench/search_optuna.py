@@ -5,10 +5,15 @@ For each seed, optuna.create_study(direction="maximize",
 sampler=TPESampler(seed=SEED)) (Optuna's defaults otherwise: 10 random
 startup trials, 24 EI candidates, gamma 0.1, in-memory storage) optimizes
 --trials trials, one at a time, over the same space as the hptune sweeps
-(bench/search_space.py).  The objective trains the configuration with
-`hptune train --json --fold K/3 --cv-seed 42` for K = 1, 2, 3 (the same
-stratified shuffled split as a sweep's tasks), the three folds as concurrent
-processes, and returns the mean of the three fold accuracies.  A fold that
+(bench/search_space.py).  The objective trains the configuration on folds
+K = 1, 2, 3 of `--cv-seed 42` (the same stratified shuffled split as a
+sweep's tasks), the three folds at once, and returns the mean of the three
+fold accuracies.  By default the folds run in three persistent
+`hptune train --serve --fold K/3` processes, started once, which load the
+data and the split once and train one configuration per request line, as a
+sweep's workers do, so that the wall times compare; --per-trial-processes
+starts three `hptune train --json --fold K/3` processes per trial instead
+(each reloads the data).  A fold that
 diverges (`hptune train` exit 1) makes the trial return NaN, which Optuna
 records as a failed trial (and its TPE ignores), as it would any objective's
 failure; a bad flag (exit 2) stops the script.
@@ -32,6 +37,50 @@ import warnings
 import search_space as space
 
 
+def start_servers(opts):
+    """One `hptune train --serve` per fold, the data loaded once for all
+    the studies."""
+    servers = []
+    for k in range(1, space.FOLDS + 1):
+        cmd = [opts.cli, "train", "--serve", "--dataset", space.DATASET,
+               "--data-dir", opts.data_dir, "--fold", "%d/%d" % (k, space.FOLDS),
+               "--cv-seed", str(space.CV_SEED), "--quiet"]
+        servers.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, bufsize=1))
+    return servers
+
+
+def served(servers, p, seed, trial, trials, opts):
+    """The objective through the persistent fold servers: one request line
+    to each (all three train at once), one JSON line back from each."""
+    for k, srv in enumerate(servers, 1):
+        flags = space.train_flags(p) + ["--seed", str(seed * 1000003 + trial.number * 101 + k)]
+        srv.stdin.write(" ".join(flags) + "\n")
+        srv.stdin.flush()
+    accs, epochs, failed, fit = [], 0, False, 0.0
+    for srv in servers:
+        line = srv.stdout.readline()
+        if not line:
+            sys.exit("search_optuna.py: an hptune train --serve process exited (status %s)"
+                     % srv.poll())
+        res = json.loads(line)
+        if "error" in res:
+            sys.exit("search_optuna.py: hptune train --serve refused %s: %s"
+                     % (space.train_flags(p), res["error"]))
+        epochs += int(res.get("epochs", opts.epochs))
+        fit += float(res.get("fit_seconds", 0.0))
+        if res.get("diverged"):
+            failed = True
+        else:
+            accs.append(res["val_accuracy"])
+    score = (sum(accs) / len(accs)) if accs and not failed else float("nan")
+    trials.append({"trial": trial.number + 1,
+                   "score": None if math.isnan(score) else score,
+                   "epochs": epochs, "state": "failed" if failed else "done",
+                   "parent": None, "params": p, "split_scores": accs, "fit_seconds": fit})
+    return score
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True, help="the hptune client binary")
@@ -41,7 +90,11 @@ def main():
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--trials", type=int, required=True)
     ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--per-trial-processes", action="store_true",
+                    help="start 3 hptune train processes per trial (the data reloaded each "
+                         "time) instead of 3 persistent --serve processes")
     opts = ap.parse_args()
+    servers = None if opts.per_trial_processes else start_servers(opts)
 
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -55,6 +108,8 @@ def main():
             def objective(trial):
                 p = space.optuna_suggest(trial)
                 p["epochs"] = opts.epochs
+                if servers is not None:
+                    return served(servers, p, seed, trial, trials, opts)
                 procs = []
                 for k in range(1, space.FOLDS + 1):
                     cmd = [opts.cli, "train", "--dataset", space.DATASET,
@@ -101,6 +156,8 @@ def main():
             done = [t for t in trials if t["score"] is not None]
             best = max(done, key=lambda t: t["score"]) if done else None
             rec = {"method": "optuna-tpe", "impl": "optuna", "seed": seed,
+                   "objective": ("hptune train per trial" if servers is None
+                                 else "hptune train --serve"),
                    "optuna": optuna.__version__, "wall_s": wall,
                    "trials_failed": len(trials) - len(done), "epochs_source": "hptune train --json",
                    "best": best["score"] if best else None,
@@ -112,6 +169,9 @@ def main():
             print("  %-10s seed %d: %d trials, %d epochs, best %.4f, %.1f s"
                   % ("optuna-tpe", seed, len(trials), sum(t["epochs"] for t in trials),
                      rec["best"] if best else float("nan"), wall), file=sys.stderr)
+    for srv in servers or []:
+        srv.stdin.close()
+        srv.wait()
 
 
 if __name__ == "__main__":

@@ -19,10 +19,13 @@ budget (max_epochs = the others' epochs).
 Imported by search_hptune.py (spec files) and search_optuna.py (the same
 space as Optuna suggest_* calls).
 """
+import os
 
 FOLDS = 3
 CV_SEED = 42
-DATASET = "mnist-10k"
+# bench/search.sh --dataset sets it (bench/search_tpe.sh measures its table
+# on the full mnist).
+DATASET = os.environ.get("HPT_SEARCH_DATASET") or "mnist-10k"
 
 # name -> (grid values, continuous form for hptune, Optuna suggestion)
 PARAMS = [

@@ -2120,6 +2120,9 @@ static const char *const top_keys[T__COUNT] = {
     [T_WANDB + W_SCHEDULER] = "scheduler", [T_WANDB + W_METRICS] = "metrics",
 };
 
+/* tpe.startup: how the start-up trials are drawn (coord_tpe_cfg_t.stratified). */
+static const char *const tpe_startup_names[] = {"random", "stratified"};
+
 /* model_seed: which trials share a split's model seed. */
 static const char *const model_seed_names[] = {"shared", "per_trial"};
 #define MODEL_SEED_NAMES_TEXT "shared, per_trial"
@@ -2273,12 +2276,13 @@ static int parse_cv(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 static int parse_tpe(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 {
     static const char *const keys_[] = {"n_startup", "n_candidates", "gamma", "prior_weight",
-                                        "constant_liar"};
-    const ynode_t *keys[5], *vals[5];
+                                        "constant_liar", "multivariate", "startup",
+                                        "equal_heights"};
+    const ynode_t *keys[8], *vals[8];
     long long v;
     char s[48];
     int rc = 0;
-    KEEP(rc, check_map(c, n, "tpe", keys_, 5, "key", NULL, keys, vals));
+    KEEP(rc, check_map(c, n, "tpe", keys_, 8, "key", NULL, keys, vals));
     if (keys[0]) {
         int r = get_int(c, vals[0], "tpe.n_startup", 0, 1000000, &v);
         KEEP(rc, r);
@@ -2306,6 +2310,25 @@ static int parse_tpe(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
     }
     if (keys[4])
         KEEP(rc, get_bool(c, vals[4], "tpe.constant_liar", &spec->tpe.constant_liar));
+    if (keys[5])
+        KEEP(rc, get_bool(c, vals[5], "tpe.multivariate", &spec->tpe.multivariate));
+    if (keys[7])
+        KEEP(rc, get_bool(c, vals[7], "tpe.equal_heights", &spec->tpe.equal_heights));
+    if (keys[6]) {
+        const char *str;
+        int r = get_str(c, vals[6], "tpe.startup", 1024, &str);
+        if (r == 0) {
+            int k = lookup_name(vals[6], tpe_startup_names, 2);
+            char dsc[96], hint[96];
+            if (k < 0)
+                r = FAIL_AT(c, vals[6], "tpe.startup", "unknown startup design %s%s (allowed: "
+                            "random, stratified)", describe(vals[6], dsc, sizeof dsc),
+                            did_you_mean(vals[6], tpe_startup_names, 2, hint, sizeof hint));
+            else
+                spec->tpe.stratified = k == 1;
+        }
+        KEEP(rc, r);
+    }
     return rc;
 }
 

@@ -19,7 +19,8 @@
  *     learning_rate: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}
  *     units_2: {values: [16, 32], when: {layers: {min: 2}}}   # conditional
  *   budget: {max_trials: 60, max_parallel: 0}
- *   tpe: {n_startup: 10, n_candidates: 24, gamma: 0.1}       # method: bayes
+ *   tpe: {n_startup: 10, n_candidates: 96, gamma: 0.1,       # method: bayes
+ *         multivariate: true, startup: stratified, equal_heights: false}
  *   coordinate: {rounds: 1}                                   # method: coordinate
  *   asha: {min_epochs: 1, max_epochs: 27, eta: 3}             # method: asha
  *   hyperband: {min_epochs: 1, max_epochs: 27, eta: 3, iterations: 1}  # method: hyperband
@@ -155,18 +156,32 @@ typedef struct coord_param {
 /* TPE settings (tpe:, method bayes); defaults are Optuna 3.1's. */
 typedef struct coord_tpe_cfg {
     int n_startup;               // random trials before TPE, default 10
-    int n_candidates;            // candidates drawn from l(x) per parameter, default 24
+    int n_candidates;            // candidates drawn from l(x) (per parameter when modelled
+                                 // alone), default 96
     double gamma;                // fraction of trials in l(x): min(ceil(gamma n), 25), 0.1
     double prior_weight;         // weight of the prior kernel, default 1.0
     bool constant_liar;          // pending trials count as the worst score, default true
+    bool multivariate;           // model the unconditional parameters jointly (Optuna's
+                                 // multivariate=True), default true
+    bool stratified;             // startup: stratified (a Latin hypercube over the start-up
+                                 // trials), default; false = random (independent draws)
+    bool equal_heights;          // kernels of continuous parameters peak at the same height
+                                 // (Optuna 3.1's log_pdf); default false: normalized
+                                 // densities
 } coord_tpe_cfg_t;
 
-/* Optuna 3.1's TPESampler defaults (n_startup_trials 10, n_ei_candidates 24,
- * gamma(n) = min(ceil(0.1 n), 25), prior_weight 1.0), with the constant liar
- * on because hptune always runs trials in parallel. */
+/* Optuna 3.1's TPESampler defaults (n_startup_trials 10, gamma(n) =
+ * min(ceil(0.1 n), 25), prior_weight 1.0), with the constant liar on
+ * because hptune always runs trials in parallel, and departures that
+ * measured better on bench/search_tpe.sh (bench/README.md): the
+ * multivariate model with 96 candidates instead of 24, normalized kernel
+ * densities (Optuna 3.1's log_pdf gives every kernel the same height), and
+ * a stratified start (neutral there; it covers every stratum). */
 #define COORD_TPE_CFG_DEFAULT                                                    \
-    ((coord_tpe_cfg_t){.n_startup = 10, .n_candidates = 24, .gamma = 0.1,        \
-                       .prior_weight = 1.0, .constant_liar = true})
+    ((coord_tpe_cfg_t){.n_startup = 10, .n_candidates = 96, .gamma = 0.1,        \
+                       .prior_weight = 1.0, .constant_liar = true,               \
+                       .multivariate = true, .stratified = true,                 \
+                       .equal_heights = false})
 
 #define COORD_SH_MAX_RUNGS 16
 

@@ -6,7 +6,8 @@
  *
  * Progress goes to stderr (a redrawn bar on a terminal, one line per epoch
  * otherwise); the result goes to stdout (a summary, or one JSON object with
- * --json).  Every flag is validated; a bad one exits 2 naming the flag and
+ * --json).  --serve keeps the data loaded and trains one run per line of
+ * stdin (bench/search_optuna.py's persistent objective).  Every flag is validated; a bad one exits 2 naming the flag and
  * what is allowed.
  */
 #include <errno.h>
@@ -79,6 +80,11 @@ static void print_help(FILE *f)
         "\n"
         "Output:\n"
         "  --json                  print one JSON object with the result on stdout\n"
+        "  --serve                 load the data and the split once, then train one run per\n"
+        "                          line of stdin (model and optimisation flags and --seed,\n"
+        "                          applied over these; no quoting) and answer each with one\n"
+        "                          JSON line on stdout (a result, or {\"error\": ...}), until\n"
+        "                          end of input: a persistent objective for external tuners\n"
         "  -q, --quiet             no progress output\n"
         "  -h, --help              show this help\n"
         "\n"
@@ -96,90 +102,92 @@ static void print_help(FILE *f)
 
 // --- flag parsing ---------------------------------------------------------
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
+/* Print a bad flag's message to stderr and keep it in why (WHY_LEN bytes;
+ * --serve answers a bad request with it). */
+#define WHY_LEN 256
+static int usage_error(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(char *why, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("hptune train: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n(see hptune train --help)\n", stderr);
+    vsnprintf(why, WHY_LEN, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "hptune train: %s\n(see hptune train --help)\n", why);
     return HPT_EXIT_USAGE;
 }
 
-static int parse_long(const char *flag, const char *s, long lo, long hi, long *out)
+static int parse_long(char *why, const char *flag, const char *s, long lo, long hi, long *out)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end != '\0')
-        return usage_error("%s: '%s' is not an integer (allowed %ld..%ld)", flag, s, lo, hi);
+        return usage_error(why, "%s: '%s' is not an integer (allowed %ld..%ld)", flag, s, lo, hi);
     if (v < lo || v > hi)
-        return usage_error("%s: %ld is out of range (allowed %ld..%ld)", flag, v, lo, hi);
+        return usage_error(why, "%s: %ld is out of range (allowed %ld..%ld)", flag, v, lo, hi);
     *out = v;
     return 0;
 }
 
-static int parse_u64(const char *flag, const char *s, uint64_t *out)
+static int parse_u64(char *why, const char *flag, const char *s, uint64_t *out)
 {
     char *end;
     errno = 0;
     if (*s == '-')
-        return usage_error("%s: '%s' must be a non-negative integer", flag, s);
+        return usage_error(why, "%s: '%s' must be a non-negative integer", flag, s);
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || *end != '\0')
-        return usage_error("%s: '%s' is not a non-negative integer", flag, s);
+        return usage_error(why, "%s: '%s' is not a non-negative integer", flag, s);
     *out = v;
     return 0;
 }
 
 /* Parse a finite double in [lo, hi] (or (lo, hi] when lo_open). */
-static int parse_double(const char *flag, const char *s, double lo, bool lo_open, double hi,
+static int parse_double(char *why, const char *flag, const char *s, double lo, bool lo_open, double hi,
                         double *out)
 {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end != '\0' || !isfinite(v))
-        return usage_error("%s: '%s' is not a number (allowed %c%g, %g%c)", flag, s,
+        return usage_error(why, "%s: '%s' is not a number (allowed %c%g, %g%c)", flag, s,
                            lo_open ? '(' : '[', lo, hi, hi >= 1e300 ? ')' : ']');
     if (v < lo || (lo_open && v == lo) || v > hi)
-        return usage_error("%s: %g is out of range (allowed %c%g, %g])", flag, v,
+        return usage_error(why, "%s: %g is out of range (allowed %c%g, %g])", flag, v,
                            lo_open ? '(' : '[', lo, hi);
     *out = v;
     return 0;
 }
 
-static int parse_enum(const char *flag, const char *s, int (*parse)(const char *),
+static int parse_enum(char *why, const char *flag, const char *s, int (*parse)(const char *),
                       const char *allowed, int *out)
 {
     int v = parse(s);
     if (v < 0)
-        return usage_error("%s: unknown value '%s' (allowed: %s)", flag, s, allowed);
+        return usage_error(why, "%s: unknown value '%s' (allowed: %s)", flag, s, allowed);
     *out = v;
     return 0;
 }
 
 /* "32" or "64,32,16" into units[]; *n receives the count. */
-static int parse_units(const char *s, int *units, int *n)
+static int parse_units(char *why, const char *s, int *units, int *n)
 {
     char buf[256];
     if (strlen(s) >= sizeof buf)
-        return usage_error("--units: list too long");
+        return usage_error(why, "--units: list too long");
     strcpy(buf, s);
     int count = 0;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (count == HPT_MAX_LAYERS)
-            return usage_error("--units: more than %d values", HPT_MAX_LAYERS);
+            return usage_error(why, "--units: more than %d values", HPT_MAX_LAYERS);
         long v;
-        if (parse_long("--units", tok, 1, HPT_MAX_UNITS, &v))
+        if (parse_long(why, "--units", tok, 1, HPT_MAX_UNITS, &v))
             return HPT_EXIT_USAGE;
         units[count++] = (int)v;
     }
     if (count == 0)
-        return usage_error("--units: empty list");
+        return usage_error(why, "--units: empty list");
     *n = count;
     return 0;
 }
@@ -317,7 +325,7 @@ enum {
     OPT_DATASET = 256, OPT_DATA_DIR, OPT_FOLD, OPT_TEST, OPT_CV_SEED, OPT_REPEAT, OPT_LAYERS,
     OPT_UNITS, OPT_ACTIVATION, OPT_INIT_MODE, OPT_DROPOUT, OPT_INPUT_DROPOUT, OPT_WEIGHT_CONSTRAINT,
     OPT_WEIGHT_DECAY, OPT_OPTIMIZER, OPT_LR, OPT_MOMENTUM, OPT_NESTEROV, OPT_BATCH_SIZE, OPT_EPOCHS, OPT_SEED,
-    OPT_METRIC, OPT_THREADS, OPT_JSON,
+    OPT_METRIC, OPT_THREADS, OPT_JSON, OPT_SERVE,
 };
 
 static const struct option long_opts[] = {
@@ -345,127 +353,281 @@ static const struct option long_opts[] = {
     {"metric", required_argument, NULL, OPT_METRIC},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"json", no_argument, NULL, OPT_JSON},
+    {"serve", no_argument, NULL, OPT_SERVE},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 /* Parse "K/N" with 1 <= K <= N, 2 <= N <= 100. */
-static int parse_fold(const char *s, int *k, int *n)
+static int parse_fold(char *why, const char *s, int *k, int *n)
 {
     const char *slash = strchr(s, '/');
     char kbuf[32];
     if (!slash || (size_t)(slash - s) >= sizeof kbuf || slash == s)
-        return usage_error("--fold: '%s' is not K/N (e.g. --fold 1/5)", s);
+        return usage_error(why, "--fold: '%s' is not K/N (e.g. --fold 1/5)", s);
     memcpy(kbuf, s, (size_t)(slash - s));
     kbuf[slash - s] = '\0';
     long lk, ln;
-    if (parse_long("--fold N", slash + 1, 2, 100, &ln) ||
-        parse_long("--fold K", kbuf, 1, ln, &lk))
+    if (parse_long(why, "--fold N", slash + 1, 2, 100, &ln) ||
+        parse_long(why, "--fold K", kbuf, 1, ln, &lk))
         return HPT_EXIT_USAGE;
     *k = (int)lk;
     *n = (int)ln;
     return 0;
 }
 
-int cli_train(int argc, char **argv)
-{
-    hpt_hparams_t hp = HPT_HPARAMS_DEFAULT;
-    const char *dataset = "mnist", *data_dir = NULL;
-    bool test = false, fold_given = false, json = false, quiet = false;
-    int fold = 1, folds = 5, threads = 1, n_units = 0, layers_given = 0;
+/* Everything the flags set. */
+typedef struct targs {
+    hpt_hparams_t hp;
+    const char *dataset, *data_dir;
+    bool test, fold_given, json, quiet, serve, help;
+    int fold, folds, threads, n_units, layers_given;
     int units[HPT_MAX_LAYERS];
-    uint64_t cv_seed = 42;
-    long repeat = 0, v;
-    int e = 0;
+    uint64_t cv_seed;
+    long repeat;
+} targs_t;
 
-    optind = 1;
+static const targs_t TARGS_DEFAULT = {
+    .dataset = "mnist", .fold = 1, .folds = 5, .threads = 1, .cv_seed = 42,
+};
+
+/* Parse argv into *a (which holds the defaults, or for a --serve request
+ * the server's own flags).  A request (request = true) may set only model
+ * and optimisation flags (and --seed): the data, the split and the output
+ * are the server's.  Returns 0, HPT_EXIT_USAGE with why filled, or
+ * HPT_EXIT_OK with a->help set. */
+static int parse_args(int argc, char **argv, targs_t *a, bool request, char *why)
+{
+    hpt_hparams_t *hp = &a->hp;
+    long v;
+    int e = 0;
+    optind = 0;   // glibc: start over (a --serve request parses a new argv)
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":qh", long_opts, NULL)) != -1) {
+    int c, li = -1;
+    while ((c = getopt_long(argc, argv, ":qh", long_opts, &li)) != -1) {
         int rc = 0;
+        const char *name = li >= 0 ? long_opts[li].name : c == 'q' ? "quiet" : "help";
+        li = -1;
+        if (request && (c == OPT_DATASET || c == OPT_DATA_DIR || c == OPT_FOLD ||
+                        c == OPT_TEST || c == OPT_CV_SEED || c == OPT_REPEAT ||
+                        c == OPT_THREADS || c == OPT_JSON || c == OPT_SERVE || c == 'q' ||
+                        c == 'h'))
+            return usage_error(why, "--%s: not allowed in a --serve request (only model and "
+                               "optimisation flags and --seed)", name);
         switch (c) {
-        case OPT_DATASET: dataset = optarg; break;
-        case OPT_DATA_DIR: data_dir = optarg; break;
-        case OPT_FOLD: rc = parse_fold(optarg, &fold, &folds); fold_given = true; break;
-        case OPT_TEST: test = true; break;
-        case OPT_CV_SEED: rc = parse_u64("--cv-seed", optarg, &cv_seed); break;
-        case OPT_REPEAT: rc = parse_long("--repeat", optarg, 0, 1000, &repeat); break;
+        case OPT_DATASET: a->dataset = optarg; break;
+        case OPT_DATA_DIR: a->data_dir = optarg; break;
+        case OPT_FOLD: rc = parse_fold(why, optarg, &a->fold, &a->folds); a->fold_given = true; break;
+        case OPT_TEST: a->test = true; break;
+        case OPT_CV_SEED: rc = parse_u64(why, "--cv-seed", optarg, &a->cv_seed); break;
+        case OPT_REPEAT: rc = parse_long(why, "--repeat", optarg, 0, 1000, &a->repeat); break;
         case OPT_LAYERS:
-            rc = parse_long("--layers", optarg, 1, HPT_MAX_LAYERS, &v);
-            hp.layers = (int)v;
-            layers_given = 1;
+            rc = parse_long(why, "--layers", optarg, 1, HPT_MAX_LAYERS, &v);
+            hp->layers = (int)v;
+            a->layers_given = 1;
             break;
-        case OPT_UNITS: rc = parse_units(optarg, units, &n_units); break;
+        case OPT_UNITS: rc = parse_units(why, optarg, a->units, &a->n_units); break;
         case OPT_ACTIVATION:
-            rc = parse_enum("--activation", optarg, hpt_act_parse, hpt_act_names(), &e);
-            hp.activation = (hpt_act_t)e;
+            rc = parse_enum(why, "--activation", optarg, hpt_act_parse, hpt_act_names(), &e);
+            hp->activation = (hpt_act_t)e;
             break;
         case OPT_INIT_MODE:
-            rc = parse_enum("--init-mode", optarg, hpt_init_parse, hpt_init_names(), &e);
-            hp.init_mode = (hpt_init_t)e;
+            rc = parse_enum(why, "--init-mode", optarg, hpt_init_parse, hpt_init_names(), &e);
+            hp->init_mode = (hpt_init_t)e;
             break;
         case OPT_OPTIMIZER:
-            rc = parse_enum("--optimizer", optarg, hpt_opt_parse, hpt_opt_names(), &e);
-            hp.optimizer = (hpt_opt_t)e;
+            rc = parse_enum(why, "--optimizer", optarg, hpt_opt_parse, hpt_opt_names(), &e);
+            hp->optimizer = (hpt_opt_t)e;
             break;
         case OPT_METRIC:
-            rc = parse_enum("--metric", optarg, hpt_metric_parse, hpt_metric_names(), &e);
-            hp.metric = (hpt_metric_t)e;
+            rc = parse_enum(why, "--metric", optarg, hpt_metric_parse, hpt_metric_names(), &e);
+            hp->metric = (hpt_metric_t)e;
             break;
-        case OPT_DROPOUT: rc = parse_double("--dropout", optarg, 0, false, 0.999, &hp.dropout); break;
+        case OPT_DROPOUT:
+            rc = parse_double(why, "--dropout", optarg, 0, false, 0.999, &hp->dropout);
+            break;
         case OPT_INPUT_DROPOUT:
-            rc = parse_double("--input-dropout", optarg, 0, false, 0.999, &hp.input_dropout);
+            rc = parse_double(why, "--input-dropout", optarg, 0, false, 0.999, &hp->input_dropout);
             break;
         case OPT_WEIGHT_CONSTRAINT:
-            rc = parse_double("--weight-constraint", optarg, 0, false, 1e6, &hp.weight_constraint);
+            rc = parse_double(why, "--weight-constraint", optarg, 0, false, 1e6,
+                              &hp->weight_constraint);
             break;
         case OPT_WEIGHT_DECAY:
-            rc = parse_double("--weight-decay", optarg, 0, false, HPT_MAX_WEIGHT_DECAY,
-                              &hp.weight_decay);
+            rc = parse_double(why, "--weight-decay", optarg, 0, false, HPT_MAX_WEIGHT_DECAY,
+                              &hp->weight_decay);
             break;
-        case OPT_LR: rc = parse_double("--learning-rate", optarg, 0, true, 10, &hp.learning_rate); break;
-        case OPT_MOMENTUM: rc = parse_double("--momentum", optarg, 0, false, 0.999, &hp.momentum); break;
-        case OPT_NESTEROV: hp.nesterov = true; break;
+        case OPT_LR:
+            rc = parse_double(why, "--learning-rate", optarg, 0, true, 10, &hp->learning_rate);
+            break;
+        case OPT_MOMENTUM:
+            rc = parse_double(why, "--momentum", optarg, 0, false, 0.999, &hp->momentum);
+            break;
+        case OPT_NESTEROV: hp->nesterov = true; break;
         case OPT_BATCH_SIZE:
-            rc = parse_long("--batch-size", optarg, 1, HPT_MAX_BATCH, &v);
-            hp.batch_size = (int)v;
+            rc = parse_long(why, "--batch-size", optarg, 1, HPT_MAX_BATCH, &v);
+            hp->batch_size = (int)v;
             break;
         case OPT_EPOCHS:
-            rc = parse_long("--epochs", optarg, 1, HPT_MAX_EPOCHS, &v);
-            hp.epochs = (int)v;
+            rc = parse_long(why, "--epochs", optarg, 1, HPT_MAX_EPOCHS, &v);
+            hp->epochs = (int)v;
             break;
-        case OPT_SEED: rc = parse_u64("--seed", optarg, &hp.seed); break;
+        case OPT_SEED: rc = parse_u64(why, "--seed", optarg, &hp->seed); break;
         case OPT_THREADS:
-            rc = parse_long("--threads", optarg, 1, 256, &v);
-            threads = (int)v;
+            rc = parse_long(why, "--threads", optarg, 1, 256, &v);
+            a->threads = (int)v;
             break;
-        case OPT_JSON: json = true; break;
-        case 'q': quiet = true; break;
-        case 'h': print_help(stdout); return HPT_EXIT_OK;
-        case ':': return usage_error("%s: missing value", argv[optind - 1]);
-        default: return usage_error("unknown option '%s'", argv[optind - 1]);
+        case OPT_JSON: a->json = true; break;
+        case OPT_SERVE: a->serve = true; break;
+        case 'q': a->quiet = true; break;
+        case 'h': a->help = true; return HPT_EXIT_OK;
+        case ':': return usage_error(why, "%s: missing value", argv[optind - 1]);
+        default: return usage_error(why, "unknown option '%s'", argv[optind - 1]);
         }
         if (rc)
             return rc;
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
-    if (test && fold_given)
-        return usage_error("--test and --fold exclude each other");
-    if (!fold_given)
-        test = true;
-    if (n_units) {
-        if (!layers_given)
-            hp.layers = n_units;
-        else if (n_units > 1 && n_units != hp.layers)
-            return usage_error("--units: %d values given for --layers %d", n_units, hp.layers);
+        return usage_error(why, "unexpected argument '%s'", argv[optind]);
+    if (a->n_units) {
+        if (!a->layers_given)
+            hp->layers = a->n_units;
+        else if (a->n_units > 1 && a->n_units != hp->layers)
+            return usage_error(why, "--units: %d values given for --layers %d", a->n_units,
+                               hp->layers);
         for (int i = 0; i < HPT_MAX_LAYERS; i++)
-            hp.units[i] = units[i < n_units ? i : n_units - 1];
+            hp->units[i] = a->units[i < a->n_units ? i : a->n_units - 1];
     }
     hpt_err err = {0};
-    if (hpt_hparams_validate(&hp, &err) < 0)
-        return usage_error("%s", err.msg);
+    if (hpt_hparams_validate(hp, &err) < 0)
+        return usage_error(why, "%s", err.msg);
+    return 0;
+}
+
+/* Train hp on train, score val, and print the result (JSON or text; with
+ * --serve a failed run is answered {"error": ...}). */
+static int train_one(const hpt_dataset_t *ds, const targs_t *a, const hpt_hparams_t *hp,
+                     const hpt_view_t *train, const hpt_view_t *val)
+{
+    if (!a->quiet) {
+        char desc[512];
+        hpt_hparams_format(hp, desc, sizeof desc);
+        if (a->test)
+            fprintf(stderr, "training on %u samples, scoring %u test samples\n  %s\n", train->n,
+                    val->n, desc);
+        else
+            fprintf(stderr, "training on %u samples, scoring fold %d/%d (%u samples)\n  %s\n",
+                    train->n, a->fold, a->folds, val->n, desc);
+    }
+    progress_t prog = {.quiet = a->quiet, .tty = isatty(STDERR_FILENO),
+                       .metric = hpt_metric_name(hp->metric), .n_train = train->n};
+    hpt_train_opts_t opts = {.threads = a->threads, .score_each_epoch = true};
+    hpt_train_result_t res;
+    hpt_err err = {0};
+    if (hpt_train_run(hp, &opts, ds->n_features, ds->n_classes, train, val, on_epoch, &prog,
+                      &res, &err) < 0) {
+        fprintf(stderr, "hptune train: %s\n", err.msg);
+        if (a->serve) {
+            fputs("{\"error\":", stdout);
+            json_str(stdout, err.msg);
+            fputs("}\n", stdout);
+        }
+        return HPT_EXIT_FAIL;
+    }
+    if (a->json || a->serve) {
+        print_json(ds, hp, a->test, a->fold, a->folds, &res);
+    } else {
+        const char *what = a->test ? "test" : "fold";
+        printf("%s %s: %.4f  (accuracy %.4f, log_loss %.4f, f1_macro %.4f)\n", what,
+               hpt_metric_name(hp->metric), res.val_score, res.val.accuracy, res.val.log_loss,
+               res.val.f1_macro);
+        printf("epochs %d, fit %.2f s, %.0f samples/s, %ld parameters\n", res.epochs_run,
+               res.fit_seconds, res.samples_per_second, res.n_params);
+    }
+    if (res.diverged) {
+        fprintf(stderr, "hptune train: the training loss diverged (NaN/inf) at epoch %d; "
+                        "try a smaller --learning-rate\n", res.epochs_run);
+        return HPT_EXIT_FAIL;
+    }
+    return HPT_EXIT_OK;
+}
+
+#define SERVE_LINE 4096   // bytes per request line, newline included
+#define SERVE_ARGS 64     // flags and values per request
+
+/* --serve: one request per line on stdin, each the model and optimisation
+ * flags of one training run (as on the command line, separated by blanks;
+ * no quoting), applied over the server's own; one JSON line per request on
+ * stdout, flushed: the result, or {"error": "..."} for a bad request or a
+ * failed run (a diverged run is a result with "diverged": true).  The
+ * data and the split stay loaded between requests.  Ends at end of input
+ * (status 0). */
+static int serve(const hpt_dataset_t *ds, const targs_t *base, const hpt_view_t *train,
+                 const hpt_view_t *val)
+{
+    char line[SERVE_LINE + 1];
+    while (fgets(line, sizeof line, stdin)) {
+        size_t len = strlen(line);
+        if (len == SERVE_LINE && line[len - 1] != '\n') {
+            int ch;
+            while ((ch = getchar()) != EOF && ch != '\n') {}
+            printf("{\"error\":\"request longer than %d bytes\"}\n", SERVE_LINE - 1);
+            fflush(stdout);
+            continue;
+        }
+        char *argv[SERVE_ARGS + 2] = {"train"};
+        int argc = 1;
+        bool too_many = false;
+        char *save = NULL;
+        for (char *tok = strtok_r(line, " \t\r\n", &save); tok;
+             tok = strtok_r(NULL, " \t\r\n", &save)) {
+            if (argc == SERVE_ARGS + 1) {
+                too_many = true;
+                break;
+            }
+            argv[argc++] = tok;
+        }
+        if (argc == 1)
+            continue;   // a blank line
+        targs_t a = *base;
+        char why[WHY_LEN] = "";
+        int rc = too_many ? usage_error(why, "more than %d flags and values", SERVE_ARGS)
+                          : parse_args(argc, argv, &a, true, why);
+        if (rc != 0) {
+            fputs("{\"error\":", stdout);
+            json_str(stdout, why);
+            fputs("}\n", stdout);
+        } else {
+            train_one(ds, &a, &a.hp, train, val);
+        }
+        fflush(stdout);
+    }
+    return HPT_EXIT_OK;
+}
+
+int cli_train(int argc, char **argv)
+{
+    targs_t a = TARGS_DEFAULT;
+    a.hp = HPT_HPARAMS_DEFAULT;
+    char why[WHY_LEN];
+    int rc = parse_args(argc, argv, &a, false, why);
+    if (a.help) {
+        print_help(stdout);
+        return HPT_EXIT_OK;
+    }
+    if (rc)
+        return rc;
+    if (a.test && a.fold_given)
+        return usage_error(why, "--test and --fold exclude each other");
+    if (!a.fold_given)
+        a.test = true;
+    const char *dataset = a.dataset, *data_dir = a.data_dir;
+    bool test = a.test, quiet = a.quiet;
+    int fold = a.fold, folds = a.folds;
+    uint64_t cv_seed = a.cv_seed;
+    long repeat = a.repeat;
+    hpt_err err = {0};
 
     // Load the data.
     int status = HPT_EXIT_FAIL;
@@ -508,42 +670,7 @@ int cli_train(int argc, char **argv)
         val = (hpt_view_t){.images = ds->train.images, .labels = ds->train.labels,
                            .idx = va_idx, .n = n_va};
     }
-    if (!quiet) {
-        char desc[512];
-        hpt_hparams_format(&hp, desc, sizeof desc);
-        if (test)
-            fprintf(stderr, "training on %u samples, scoring %u test samples\n  %s\n", train.n,
-                    val.n, desc);
-        else
-            fprintf(stderr, "training on %u samples, scoring fold %d/%d (%u samples)\n  %s\n",
-                    train.n, fold, folds, val.n, desc);
-    }
-
-    progress_t prog = {.quiet = quiet, .tty = isatty(STDERR_FILENO),
-                       .metric = hpt_metric_name(hp.metric), .n_train = train.n};
-    hpt_train_opts_t opts = {.threads = threads, .score_each_epoch = true};
-    hpt_train_result_t res;
-    if (hpt_train_run(&hp, &opts, ds->n_features, ds->n_classes, &train, &val, on_epoch, &prog,
-                      &res, &err) < 0) {
-        fprintf(stderr, "hptune train: %s\n", err.msg);
-        goto done;
-    }
-    if (json) {
-        print_json(ds, &hp, test, fold, folds, &res);
-    } else {
-        const char *what = test ? "test" : "fold";
-        printf("%s %s: %.4f  (accuracy %.4f, log_loss %.4f, f1_macro %.4f)\n", what,
-               hpt_metric_name(hp.metric), res.val_score, res.val.accuracy, res.val.log_loss,
-               res.val.f1_macro);
-        printf("epochs %d, fit %.2f s, %.0f samples/s, %ld parameters\n", res.epochs_run,
-               res.fit_seconds, res.samples_per_second, res.n_params);
-    }
-    if (res.diverged) {
-        fprintf(stderr, "hptune train: the training loss diverged (NaN/inf) at epoch %d; "
-                        "try a smaller --learning-rate\n", res.epochs_run);
-        goto done;
-    }
-    status = HPT_EXIT_OK;
+    status = a.serve ? serve(ds, &a, &train, &val) : train_one(ds, &a, &a.hp, &train, &val);
 done:
     free(va_idx);
     free(tr_idx);

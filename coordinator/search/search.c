@@ -263,6 +263,80 @@ coord_pval_t coord__search_sample(hpt_rng_t *rng, const coord_param_t *p)
     return v;
 }
 
+coord_pval_t coord__search_quantile(const coord_param_t *p, double u)
+{
+    coord_pval_t v = {0};
+    u = u < 0 ? 0 : u >= 1 ? nextafter(1.0, 0.0) : u;
+    double x;
+    switch (p->dist) {
+    case COORD_PDIST_VALUE:
+        return p->values[0];
+    case COORD_PDIST_VALUES:
+        return p->values[(int)(u * p->n_values)];
+    case COORD_PDIST_CATEGORICAL: {
+        if (!p->probs)
+            return p->values[(int)(u * p->n_values)];
+        double cum = 0;
+        int last = 0;
+        for (int i = 0; i < p->n_values; i++) {
+            if (p->probs[i] <= 0)
+                continue;
+            last = i;
+            cum += p->probs[i];
+            if (u < cum)
+                return p->values[i];
+        }
+        return p->values[last];
+    }
+    case COORD_PDIST_INT_UNIFORM:
+        v.num = p->min + floor(u * (p->max - p->min + 1));
+        v.num = clamp(v.num, p->min, p->max);
+        return v;
+    case COORD_PDIST_Q_UNIFORM: {
+        /* Every multiple of q inside [min, max] equally likely (Optuna's
+         * suggest_int(step=q)), not random.c's rounding, which gives the
+         * two end points half a share each. */
+        double lo = ceil(p->min / p->q - 1e-9), hi = floor(p->max / p->q + 1e-9);
+        v.num = (lo + floor(u * (hi - lo + 1))) * p->q;
+        v.num = on_lattice(v.num, p->q, p->min, p->max);
+        return v;
+    }
+    case COORD_PDIST_UNIFORM:
+        x = p->min + u * (p->max - p->min);
+        break;
+    case COORD_PDIST_LOG_UNIFORM_VALUES:
+    case COORD_PDIST_Q_LOG_UNIFORM_VALUES: {
+        double lo = log(p->min), hi = log(p->max);
+        x = exp(lo + u * (hi - lo));
+        break;
+    }
+    case COORD_PDIST_NORMAL:
+    case COORD_PDIST_LOG_NORMAL: {
+        /* The truncated normal's quantile (truncated_normal with u given). */
+        bool lg = p->dist == COORD_PDIST_LOG_NORMAL;
+        double h = p->q > 0 ? 0.5 * p->q : 0;
+        double a = p->min - h, b = p->max + h;
+        if (lg) {
+            a = a > 0 ? log(a) : -INFINITY;
+            b = log(b);
+        }
+        double pa = norm_cdf((a - p->mu) / p->sigma), pb = norm_cdf((b - p->mu) / p->sigma);
+        double w = pa + u * (pb - pa);
+        if (!(w > 0))
+            w = 1e-300;
+        if (!(w < 1))
+            w = 1 - 1e-16;
+        double z = p->mu + p->sigma * norm_ppf(w);
+        x = lg ? exp(z) : z;
+        break;
+    }
+    default:
+        return v;
+    }
+    v.num = p->q > 0 ? on_lattice(x, p->q, p->min, p->max) : clamp(x, p->min, p->max);
+    return v;
+}
+
 void coord__search_sample_all(const coord_spec_t *spec, hpt_rng_t *rng, coord_pval_t *vals)
 {
     for (int i = 0; i < spec->n_params; i++)

@@ -105,6 +105,13 @@ long coord_search_total(const coord_search_t *s);
  * search does: see random.c for each distribution. */
 coord_pval_t coord__search_sample(hpt_rng_t *rng, const coord_param_t *p);
 
+/* The value of parameter p (not absent) at quantile u in [0, 1) of its
+ * distribution: what coord__search_sample draws from a uniform u, except
+ * that q_uniform gives every multiple of q inside [min, max] the same share
+ * (coord__search_sample rounds U(min, max), which halves the ends' share).
+ * For stratified designs (tpe.c's start). */
+coord_pval_t coord__search_quantile(const coord_param_t *p, double u);
+
 /* A whole random trial: every parameter in spec order, drawn with
  * coord__search_sample when active and marked absent (no draw) when not. */
 void coord__search_sample_all(const coord_spec_t *spec, hpt_rng_t *rng, coord_pval_t *vals);

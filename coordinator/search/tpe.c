@@ -1,18 +1,28 @@
 /*
  * tpe.c: method bayes, the Tree-structured Parzen Estimator (Bergstra,
  * Bardenet, Bengio and Kegl, "Algorithms for Hyper-Parameter Optimization",
- * NIPS 2011), following Optuna 3.1's independent TPESampler closely enough
- * that its defaults and behaviour carry over:
+ * NIPS 2011), after Optuna 3.1's TPESampler, whose rules it can follow
+ * exactly (tpe: {startup: random, multivariate: false, equal_heights:
+ * true}); its defaults depart from Optuna's where bench/search_tpe.sh
+ * measured a better search (bench/README.md, docs/architecture.md):
  *
  *   - Until tpe.n_startup (10) trials have finished with a score, every
- *     suggestion is a random draw (random.c's, from the same rng); TPE
- *     starts once that many scores are in.
+ *     suggestion is a start-up draw; TPE starts once that many scores are
+ *     in.  startup: stratified (the default) draws the first n_startup of
+ *     them as a Latin hypercube: each parameter's distribution is cut into
+ *     n_startup strata of equal probability (coord__search_quantile, which
+ *     gives every lattice point of a q_uniform the same share) and each
+ *     stratum serves exactly one start-up trial, in an order permuted per
+ *     parameter at init from the search's rng.  startup: random draws what
+ *     random.c draws from the same rng (and so does every start-up trial
+ *     past the first n_startup, while scores are still missing).
  *   - Trials are split by loss (the score, negated when maximizing): the best
  *     n_below = min(ceil(gamma n), 25) of the n scored trials (gamma 0.1) form
  *     l(x), every other trial forms g(x).  Ties go to the earlier trial.
- *   - Each parameter is modelled on its own (Optuna's multivariate=False).
- *     Its l and g are mixtures of one kernel per trial that has the
- *     parameter, plus a prior kernel of weight tpe.prior_weight (1.0).
+ *   - multivariate: false: each parameter is modelled on its own
+ *     (Optuna's multivariate=False).  Its l and g are mixtures of one
+ *     kernel per trial that has the parameter, plus a prior kernel of
+ *     weight tpe.prior_weight (1.0).
  *     Kernel weights follow Optuna's default_weights: 1 for the 25 most
  *     recent trials of the group and a linear ramp from 1/n up to 1 for the
  *     older ones.
@@ -25,11 +35,22 @@
  *     neighbour in sorted order (the outermost kernels use their inner gap),
  *     clipped to [range / min(100, 1 + kernels), range] ("magic clip"); the
  *     prior kernel sits mid-range with sigma = range.  Samples of int and
- *     q parameters are rounded to the lattice, and densities are taken at
- *     the rounded value (Optuna integrates the kernel over the rounding
- *     cell instead; the density at the cell centre ranks candidates the same
- *     way up to the kernel's curvature over one cell, and avoids two erfc
- *     calls per kernel per candidate).
+ *     q parameters are rounded to the lattice and scored, as Optuna does,
+ *     by each kernel's mass on the value's rounding cell (the density at
+ *     the cell's centre, used before, let a kernel narrower than a cell
+ *     count its peak).  Continuous parameters are scored by the density;
+ *     with equal_heights every kernel peaks at w / (truncation mass), as
+ *     Optuna 3.1's log_pdf computes it (its _truncnorm.logpdf leaves out
+ *     the 1 / sigma of the normal density), so wide kernels (the prior,
+ *     sparse regions) weigh more than their normalized density.
+ *   - multivariate: true: the unconditional parameters are modelled jointly
+ *     (Optuna's multivariate=True): one product kernel per trial plus the
+ *     prior, with the same weights and categorical kernels and, for the
+ *     numbers, one bandwidth per parameter by Scott's rule, 0.2
+ *     n^(-1/(d+4)) of the range, magic-clipped; the n_candidates draws pick
+ *     a kernel, then every dimension from it.  Conditional parameters are
+ *     then drawn one at a time, as above (their when: reads the joint
+ *     ones).
  *   - Listed parameters (values, categorical, bools, names): Optuna's
  *     categorical Parzen estimator.  Each observation's kernel puts
  *     a = prior_weight / (n + 1) on every value plus 1 on the observed one,
@@ -68,8 +89,12 @@
  * e^-40 of their peak) are skipped without calling exp(), and the narrow
  * ones, kept sorted, are found by binary search (see kmix_t), so a
  * candidate looks at a window of the observations rather than all of them.
- * bench/search_cost.c measures it: about 0.5 ms per suggestion with 6
- * parameters and 2,000 trials on this machine.
+ * bench/search_cost.c measured about 0.5 ms per suggestion with 6
+ * parameters and 2,000 trials for this independent model.  The joint model
+ * (multivariate) scans every trial for every candidate: O(n_candidates *
+ * n * d) per suggestion, the exp() of kernels below e^-40 of the largest
+ * skipped, lattice cells by the midpoint rule when narrow, which is several
+ * times that at 2,000 trials (bench/results/search-cost-*.txt).
  */
 #include <errno.h>
 #include <math.h>
@@ -148,7 +173,18 @@ typedef struct tpe {
     double *cand, *cand_x;  // n_candidates: candidate values / model-space values
     double *pl, *pg;        // M_CAT: category probabilities under l and g
     int cat_cap;
+    /* tpe.startup: stratified: strata[i * n_params + j] is the stratum (of
+     * n_strata) that start-up trial i draws parameter j from. */
+    int n_strata;
+    int *strata;            // owned, n_strata x spec->n_params, or NULL
+    /* tpe.multivariate: the parameters modelled jointly (the unconditional
+     * ones that are not constants), in spec order. */
+    int n_joint;
+    int joint[COORD_SPEC_MAX_PARAMS];
 } tpe_t;
+
+#define TPE_MAX_STRATA 4096     // start-up trials stratified at most (the rest are random)
+#define TPE_SCOTT 0.2           // multivariate bandwidth: 0.2 n^(-1/(d+4)) of the range
 
 // ---------------------------------------------------------------------------
 // Setup
@@ -171,6 +207,7 @@ static void tpe_free(tpe_t *t)
     free(t->cand_x);
     free(t->pl);
     free(t->pg);
+    free(t->strata);
     free(t);
 }
 
@@ -387,6 +424,31 @@ static int tpe_init(coord_search_t *s, hpt_err *err)
     int rc = 0;
     for (int i = 0; i < spec->n_params && rc == 0; i++)
         rc = param_setup(&t->params[i], &spec->params[i]);
+    /* The stratified start: a Latin hypercube over the first start-up
+     * trials, one random permutation of the strata per parameter, drawn
+     * here from the search's rng (so a replay draws the same). */
+    if (rc == 0 && c->stratified && c->n_startup > 1 && spec->n_params > 0) {
+        long n = c->n_startup < t->total ? c->n_startup : t->total;
+        t->n_strata = (int)(n < TPE_MAX_STRATA ? n : TPE_MAX_STRATA);
+        t->strata = calloc((size_t)t->n_strata * (size_t)spec->n_params, sizeof *t->strata);
+        if (!t->strata)
+            rc = -ENOMEM;
+        for (int j = 0; j < spec->n_params && rc == 0; j++) {
+            for (int i = 0; i < t->n_strata; i++) {
+                int k = (int)hpt_rng_below(&s->rng, (uint32_t)i + 1);   // Fisher-Yates
+                t->strata[(size_t)i * (size_t)spec->n_params + (size_t)j] =
+                    t->strata[(size_t)k * (size_t)spec->n_params + (size_t)j];
+                t->strata[(size_t)k * (size_t)spec->n_params + (size_t)j] = i;
+            }
+        }
+    }
+    if (rc == 0 && c->multivariate) {
+        for (int i = 0; i < spec->n_params; i++)
+            if (t->params[i].kind != M_CONST && spec->params[i].n_when == 0)
+                t->joint[t->n_joint++] = i;
+        if (t->n_joint < 2)
+            t->n_joint = 0;   // one parameter: the independent model is the same search
+    }
     /* The enqueued trials are trials 1..n_enqueue; search.c hands them out
      * before suggest() is ever called, so they are all pending from the
      * start. */
@@ -531,7 +593,11 @@ static void build_numeric(const tpe_t *t, const tparam_t *m, int which, int n_gr
     mx->reach = sqrt(TPE_SKIP_Z2) * tau;
     for (int i = 0; i < k; i++) {
         mx->w[i] /= wsum;
-        mx->coef[i] = mx->w[i] / (mx->sg[i] * trunc_mass(mx->mu[i], mx->sg[i], m->lo, m->hi));
+        /* tpe.equal_heights: every kernel peaks at w / mass (Optuna 3.1's
+         * log_pdf leaves out the normal density's 1 / sigma), so a wide
+         * kernel counts more than its normalized density says. */
+        double h = t->cfg.equal_heights ? 1 : mx->sg[i];
+        mx->coef[i] = mx->w[i] / (h * trunc_mass(mx->mu[i], mx->sg[i], m->lo, m->hi));
         if (mx->sg[i] <= tau) {
             int j = mx->n_narrow++;
             mx->nmu[j] = mx->mu[i];
@@ -570,6 +636,84 @@ static double mix_logpdf(const kmix_t *mx, double x)
         double z = (x - mx->nmu[i]) * mx->nisg[i], z2 = z * z;
         if (z2 < TPE_SKIP_Z2)
             acc += mx->ncoef[i] * exp(-0.5 * z2);
+    }
+    return acc > 0 ? log(acc) : -INFINITY;
+}
+
+/* Model-space bounds of the rounding cell of value v (a multiple of q):
+ * [v - q/2, v + q/2] within the kernels' support. */
+static void cell(const tparam_t *m, double v, double *a, double *b)
+{
+    double lo = v - 0.5 * m->q, hi = v + 0.5 * m->q;
+    if (m->log) {
+        lo = lo > 0 ? log(lo) : m->lo;
+        hi = log(hi);
+    }
+    *a = lo < m->lo ? m->lo : lo;
+    *b = hi > m->hi ? m->hi : hi;
+}
+
+/* Mass of N(mu, sigma) on [a, b], a <= b. */
+static double gauss_mass(double mu, double sigma, double a, double b)
+{
+    double za = (a - mu) / sigma, zb = (b - mu) / sigma;
+    if (za > 9 || zb < -9)
+        return 0;
+    /* erfc on the tail side keeps the difference accurate far from mu. */
+    if (za > 0)
+        return 0.5 * (erfc(za / TPE_SQRT2) - erfc(zb / TPE_SQRT2));
+    return 0.5 * (erfc(-zb / TPE_SQRT2) - erfc(-za / TPE_SQRT2));
+}
+
+#define TPE_LOG_SQRT_2PI 0.91893853320467274178
+
+/* log of the mass of N(mu, sigma) on [a, b]: when the cell is narrow
+ * against sigma (w = b - a <= sigma / 2), with no erfc, by the midpoint
+ * rule with its second-order term, w phi(z) / sigma (1 + r^2 (z^2 - 1) /
+ * 24), r = w / sigma (the logarithm of the bracket taken as its argument:
+ * within 0.1% of the exact mass inside 3 sigma), so that a lattice costs
+ * about what a continuous parameter costs; exactly otherwise.  -inf when
+ * negligible. */
+static double log_cell_mass(double mu, double sigma, double a, double b)
+{
+    double w = b - a;
+    if (w <= 0.5 * sigma) {
+        double z = (0.5 * (a + b) - mu) / sigma, r = w / sigma;
+        if (z * z > TPE_SKIP_Z2)
+            return -INFINITY;
+        return log(r) - TPE_LOG_SQRT_2PI - 0.5 * z * z + r * r * (z * z - 1) / 24;
+    }
+    double m = gauss_mass(mu, sigma, a, b);
+    return m > 0 ? log(m) : -INFINITY;
+}
+
+/* log of the mixture's probability of the rounding cell [a, b] (model
+ * space): for parameters on a lattice (q > 0), as Optuna does, since a
+ * kernel narrower than a cell would otherwise count its peak density. */
+static double mix_logmass(const kmix_t *mx, bool equal_heights, double a, double b)
+{
+    /* coef * sigma (coef alone with equal heights) = w / truncation mass.
+     * Narrow kernels further than `reach` from the cell cannot count (as
+     * in mix_logpdf): only those in the window are looked at. */
+    double acc = 0;
+    for (int i = 0; i < mx->n_wide; i++) {
+        double sg = 1 / mx->wisg[i];
+        acc += mx->wcoef[i] * (equal_heights ? 1 : sg) *
+               exp(log_cell_mass(mx->wmu[i], sg, a, b));
+    }
+    int lo = 0, hi = mx->n_narrow;
+    double from = a - mx->reach, to = b + mx->reach;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (mx->nmu[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (int i = lo; i < mx->n_narrow && mx->nmu[i] <= to; i++) {
+        double sg = 1 / mx->nisg[i];
+        acc += mx->ncoef[i] * (equal_heights ? 1 : sg) *
+               exp(log_cell_mass(mx->nmu[i], sg, a, b));
     }
     return acc > 0 ? log(acc) : -INFINITY;
 }
@@ -638,8 +782,15 @@ static int suggest_numeric(tpe_t *t, hpt_rng_t *rng, const tparam_t *m, coord_pv
     for (int c = 0; c < t->cfg.n_candidates; c++) {
         double x = mix_sample(rng, &t->below, m->lo, m->hi);
         double v = from_model(m, x);
-        double xm = m->log ? log(v) : v;  // the rounded value, back in model space
-        double score = mix_logpdf(&t->below, xm) - mix_logpdf(&t->above, xm);
+        double score;
+        if (m->q > 0) {
+            double a, b;
+            cell(m, v, &a, &b);
+            score = mix_logmass(&t->below, t->cfg.equal_heights, a, b) -
+                    mix_logmass(&t->above, t->cfg.equal_heights, a, b);
+        } else {
+            score = mix_logpdf(&t->below, x) - mix_logpdf(&t->above, x);
+        }
         t->cand[c] = v;
         if (score > best_score) {  // NaN never wins; the first of equals does
             best_score = score;
@@ -708,6 +859,277 @@ static int suggest_categorical(tpe_t *t, hpt_rng_t *rng, const tparam_t *m,
 }
 
 // ---------------------------------------------------------------------------
+// The multivariate model (tpe.multivariate)
+
+/* One joint Parzen estimator over the parameters t->joint: one kernel per
+ * trial of the group, plus the prior kernel (the last).  Numeric dimension
+ * d of kernel j is a truncated Gaussian N(mu[d][j], sg[d]) on [lo, hi]
+ * (Optuna's multivariate bandwidth: the same for every observation, Scott's
+ * rule 0.2 n^(-1/(D+4)) of the range, clipped as in the independent model;
+ * the prior kernel sits mid-range with sigma = range); categorical
+ * dimension d of kernel j puts (a K prior + onehot(x)) / (a K + 1) on the
+ * values, a = prior_weight / (n + 1), as the independent model does, and
+ * the prior kernel the parameter's own distribution. */
+typedef struct jmix {
+    int n;              // kernels (the prior last)
+    double *w;          // n: normalized weights
+    double *logw;       // n
+    double *x;          // n_joint x n: model-space value (M_CAT: index; -1 for the prior)
+    double *sg;         // n_joint x n: sigma (M_NUM)
+    double *lognorm;    // n_joint x n: M_NUM: -log(sigma * truncation mass); -log(truncation
+                        // mass) for lattice parameters (scored by mass) and with equal heights
+    double *logsg;      // n_joint x n: M_NUM: log(sigma)
+    double *a;          // n_joint: M_CAT: a K / (a K + 1) spread by the prior; M_NUM unused
+} jmix_t;
+
+static void jmix_free(jmix_t *j)
+{
+    free(j->w);
+    free(j->logw);
+    free(j->x);
+    free(j->sg);
+    free(j->lognorm);
+    free(j->logsg);
+    free(j->a);
+}
+
+/* Build the estimator of the trials whose group[] is `which` (1 below,
+ * 2 above); group and rank are indexed by trial. */
+static int jmix_build(const tpe_t *t, const uint8_t *group, const int *rank, int which,
+                      int n_group, jmix_t *j)
+{
+    int D = t->n_joint, n = n_group + 1;
+    *j = (jmix_t){.n = n};
+    j->w = malloc((size_t)n * sizeof *j->w);
+    j->logw = malloc((size_t)n * sizeof *j->logw);
+    j->x = malloc((size_t)n * (size_t)D * sizeof *j->x);
+    j->sg = malloc((size_t)n * (size_t)D * sizeof *j->sg);
+    j->lognorm = malloc((size_t)n * (size_t)D * sizeof *j->lognorm);
+    j->logsg = malloc((size_t)n * (size_t)D * sizeof *j->logsg);
+    j->a = malloc((size_t)D * sizeof *j->a);
+    if (!j->w || !j->logw || !j->x || !j->sg || !j->lognorm || !j->logsg || !j->a)
+        return -ENOMEM;
+    int k = 0;
+    double wsum = 0;
+    for (int id = 0; id < t->n_trials; id++) {
+        if (group[id] != which)
+            continue;
+        j->w[k] = ramp_weight(n_group, rank[id]);
+        for (int d = 0; d < D; d++)
+            j->x[(size_t)d * (size_t)n + (size_t)k] = t->params[t->joint[d]].x[id];
+        wsum += j->w[k++];
+    }
+    j->w[k] = t->cfg.prior_weight;   // k == n_group: the prior kernel
+    wsum += j->w[k];
+    for (int i = 0; i < n; i++) {
+        j->w[i] /= wsum;
+        j->logw[i] = log(j->w[i]);
+    }
+    double scott = TPE_SCOTT * pow(n_group > 1 ? n_group : 1, -1.0 / (D + 4));
+    for (int d = 0; d < D; d++) {
+        const tparam_t *m = &t->params[t->joint[d]];
+        double *x = j->x + (size_t)d * (size_t)n, *sg = j->sg + (size_t)d * (size_t)n;
+        double *ln = j->lognorm + (size_t)d * (size_t)n, *ls = j->logsg + (size_t)d * (size_t)n;
+        if (m->kind == M_CAT) {
+            double a = t->cfg.prior_weight / (n_group + 1);
+            j->a[d] = a * m->n_cat;
+            x[n - 1] = -1;
+            continue;
+        }
+        double range = m->hi - m->lo;
+        double lo_s = range / fmin(100.0, 1.0 + n), s0 = scott * range;
+        s0 = s0 < lo_s ? lo_s : s0 > range ? range : s0;
+        x[n - 1] = 0.5 * (m->lo + m->hi);
+        for (int i = 0; i < n; i++) {
+            sg[i] = i == n - 1 ? range : s0;
+            ls[i] = log(sg[i]);
+            ln[i] = -log(trunc_mass(x[i], sg[i], m->lo, m->hi)) -
+                    (m->q > 0 || t->cfg.equal_heights ? 0 : ls[i]);
+        }
+    }
+    return 0;
+}
+
+/* log of the joint density at the candidate xs (model space, n_joint
+ * values; vs the same as values), up to the constants l and g share (a
+ * lattice dimension counts the kernel's mass on the value's rounding cell,
+ * as the independent model does); scratch holds n doubles. */
+static double jmix_logpdf(const tpe_t *t, const jmix_t *j, const double *xs, const double *vs,
+                          double *scratch)
+{
+    int D = t->n_joint, n = j->n;
+    for (int i = 0; i < n; i++)
+        scratch[i] = j->logw[i];
+    for (int d = 0; d < D; d++) {
+        const tparam_t *m = &t->params[t->joint[d]];
+        const double *x = j->x + (size_t)d * (size_t)n;
+        if (m->kind == M_CAT) {
+            int c = (int)xs[d];
+            double a = j->a[d], pr = m->prior[c];
+            double lhit = log((a * pr + 1) / (a + 1)), lmiss = log(a * pr / (a + 1));
+            for (int i = 0; i < n - 1; i++)
+                scratch[i] += x[i] == c ? lhit : lmiss;   // x holds exact small integers
+            scratch[n - 1] += log(pr);
+            continue;
+        }
+        const double *sg = j->sg + (size_t)d * (size_t)n, *ln = j->lognorm + (size_t)d * (size_t)n;
+        const double *ls = j->logsg + (size_t)d * (size_t)n;
+        if (m->q > 0) {
+            /* -log(truncation mass) + log(cell mass), log_cell_mass's
+             * midpoint rule inlined with the logs hoisted. */
+            double a, b;
+            cell(m, vs[d], &a, &b);
+            double w = b - a, mid = 0.5 * (a + b), s0 = sg[0], is0 = 1 / s0;
+            if (w <= 0.5 * s0) {
+                /* Every observation's kernel has sigma s0 (the prior, the
+                 * last, its own): one branch, no division in the loop. */
+                double r2 = w * is0 * w * is0 / 24, base = log(w) - TPE_LOG_SQRT_2PI - ls[0];
+                for (int i = 0; i < n - 1; i++) {
+                    double z = (mid - x[i]) * is0, z2 = z * z;
+                    scratch[i] += ln[i] + base - 0.5 * z2 + r2 * (z2 - 1);
+                }
+            } else {
+                for (int i = 0; i < n - 1; i++)
+                    scratch[i] += ln[i] + log_cell_mass(x[i], s0, a, b);
+            }
+            scratch[n - 1] += ln[n - 1] + log_cell_mass(x[n - 1], sg[n - 1], a, b);
+            continue;
+        }
+        /* Every observation's kernel has the same sigma; the prior (the
+         * last) its own. */
+        double xd = xs[d], is = 1 / sg[0];
+        for (int i = 0; i < n - 1; i++) {
+            double z = (xd - x[i]) * is;
+            scratch[i] += ln[i] - 0.5 * z * z;
+        }
+        double z = (xd - x[n - 1]) / sg[n - 1];
+        scratch[n - 1] += ln[n - 1] - 0.5 * z * z;
+    }
+    double mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        mx = scratch[i] > mx ? scratch[i] : mx;
+    if (!(mx > -INFINITY))
+        return -INFINITY;
+    /* Kernels below e^-30 of the largest change the sum by less than
+     * n e^-30 (1e-10 for 10,000 trials): no exp() for them. */
+    double acc = 0;
+    for (int i = 0; i < n; i++)
+        if (scratch[i] > mx - 30)
+            acc += exp(scratch[i] - mx);
+    return mx + log(acc);
+}
+
+/* Fill vals[] of the joint parameters: n_candidates draws from l (a kernel
+ * by weight, then each dimension from it), the one with the largest
+ * log l - log g wins (the first on ties). */
+static int suggest_joint(tpe_t *t, hpt_rng_t *rng, const coord_spec_t *spec, coord_pval_t *vals)
+{
+    int D = t->n_joint, nt = t->n_trials, rc = -ENOMEM;
+    uint8_t *group = malloc((size_t)nt + 1);
+    int *rank = malloc(((size_t)nt + 1) * sizeof *rank);
+    double *scratch = malloc(((size_t)nt + 2) * sizeof *scratch);
+    /* A candidate in model space (cx) and as values (cv; M_CAT: the index),
+     * and the best candidate's values. */
+    double *cx = malloc((size_t)D * sizeof *cx), *cv = malloc((size_t)D * sizeof *cv);
+    double *bx = malloc((size_t)D * sizeof *bx);
+    jmix_t l = {0}, g = {0};
+    if (!group || !rank || !scratch || !cx || !cv || !bx)
+        goto out;
+    int nb = 0, na = 0;
+    for (int id = 0; id < nt; id++) {
+        const ttrial_t *tr = &t->trials[id];
+        if (tr->state == T_PENDING && !t->cfg.constant_liar) {
+            group[id] = 0;
+        } else if (tr->below) {
+            group[id] = 1;
+            rank[id] = nb++;
+        } else {
+            group[id] = 2;
+            rank[id] = na++;
+        }
+    }
+    if (jmix_build(t, group, rank, 1, nb, &l) < 0 || jmix_build(t, group, rank, 2, na, &g) < 0)
+        goto out;
+    double best = -INFINITY;
+    for (int c = 0; c < t->cfg.n_candidates; c++) {
+        double u = hpt_rng_uniform(rng), cum = 0;
+        int k = l.n - 1;
+        for (int i = 0; i < l.n; i++) {
+            cum += l.w[i];
+            if (u < cum) {
+                k = i;
+                break;
+            }
+        }
+        for (int d = 0; d < D; d++) {
+            const tparam_t *m = &t->params[t->joint[d]];
+            double xk = l.x[(size_t)d * (size_t)l.n + (size_t)k];
+            if (m->kind == M_CAT) {
+                /* The kernel's distribution: with probability a K / (a K + 1)
+                 * the prior, else the observed value. */
+                double ak = l.a[d];
+                int v;
+                if (xk < 0 || hpt_rng_uniform(rng) < ak / (ak + 1)) {
+                    double w = hpt_rng_uniform(rng), cp = 0;
+                    v = -1;
+                    int last = 0;
+                    for (int q = 0; q < m->n_cat; q++) {
+                        if (m->prior[q] <= 0)
+                            continue;
+                        last = q;
+                        cp += m->prior[q];
+                        if (w < cp) {
+                            v = q;
+                            break;
+                        }
+                    }
+                    if (v < 0)
+                        v = last;
+                } else {
+                    v = (int)xk;
+                }
+                cx[d] = cv[d] = v;
+                continue;
+            }
+            double sg = l.sg[(size_t)d * (size_t)l.n + (size_t)k], x = xk;
+            int tries = 0;
+            for (; tries < TPE_MAX_REJECT; tries++) {
+                x = xk + sg * hpt_rng_normal(rng);
+                if (x >= m->lo && x <= m->hi)
+                    break;
+            }
+            if (tries == TPE_MAX_REJECT)
+                x = xk < m->lo ? m->lo : xk > m->hi ? m->hi : xk;
+            cv[d] = from_model(m, x);
+            cx[d] = m->log ? log(cv[d]) : cv[d];   // the rounded value, back in model space
+        }
+        double score = jmix_logpdf(t, &l, cx, cv, scratch) - jmix_logpdf(t, &g, cx, cv, scratch);
+        if (c == 0 || score > best || isnan(best)) {   // the first of equals wins
+            best = score;
+            memcpy(bx, cv, (size_t)D * sizeof *bx);
+        }
+    }
+    for (int d = 0; d < D; d++) {
+        int i = t->joint[d];
+        if (t->params[i].kind == M_CAT)
+            vals[i] = spec->params[i].values[(int)bx[d]];
+        else
+            vals[i] = (coord_pval_t){.num = bx[d]};
+    }
+    rc = 0;
+out:
+    jmix_free(&l);
+    jmix_free(&g);
+    free(group);
+    free(rank);
+    free(scratch);
+    free(cx);
+    free(cv);
+    free(bx);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
 // The strategy
 
 static int tpe_suggest(coord_search_t *s, coord_pval_t *vals)
@@ -716,7 +1138,20 @@ static int tpe_suggest(coord_search_t *s, coord_pval_t *vals)
     const coord_spec_t *spec = s->spec;
     if (s->suggested >= t->total)
         return COORD_SEARCH_DONE;
-    if (t->n_done < t->cfg.n_startup) {
+    long own = s->suggested - spec->n_enqueue;   // this trial among the search's own, from 0
+    if (t->n_done < t->cfg.n_startup && t->strata && own >= 0 && own < t->n_strata) {
+        /* Stratified start: parameter j of start-up trial `own` is drawn
+         * from its stratum of the parameter's distribution. */
+        for (int j = 0; j < spec->n_params; j++) {
+            if (!coord_spec_active(spec, j, vals)) {
+                vals[j] = (coord_pval_t){.absent = true};
+                continue;
+            }
+            int k = t->strata[(size_t)own * (size_t)spec->n_params + (size_t)j];
+            double u = (k + hpt_rng_uniform(&s->rng)) / t->n_strata;
+            vals[j] = coord__search_quantile(&spec->params[j], u);
+        }
+    } else if (t->n_done < t->cfg.n_startup) {
         coord__search_sample_all(spec, &s->rng, vals);
     } else {
         /* l(x): the best n_below scored trials. */
@@ -733,9 +1168,22 @@ static int tpe_suggest(coord_search_t *s, coord_pval_t *vals)
             max_cat = t->params[i].n_cat > max_cat ? t->params[i].n_cat : max_cat;
         }
         int rc = ensure_scratch(t, max_n, t->cfg.n_candidates, max_cat);
+        bool joint[COORD_SPEC_MAX_PARAMS] = {false};
+        bool aligned = true;   // every trial has each joint parameter (always, once validated)
+        for (int d = 0; d < t->n_joint; d++)
+            aligned = aligned && t->params[t->joint[d]].n == t->n_trials;
+        if (rc == 0 && t->n_joint > 0 && aligned) {
+            /* The unconditional parameters jointly first; the conditional
+             * ones then read them (their when: names earlier parameters). */
+            rc = suggest_joint(t, &s->rng, spec, vals);
+            for (int d = 0; d < t->n_joint; d++)
+                joint[t->joint[d]] = true;
+        }
         for (int i = 0; i < spec->n_params && rc == 0; i++) {
             const coord_param_t *p = &spec->params[i];
             tparam_t *m = &t->params[i];
+            if (joint[i])
+                continue;
             if (!coord_spec_active(spec, i, vals))
                 vals[i] = (coord_pval_t){.absent = true};
             else if (m->kind == M_CONST)

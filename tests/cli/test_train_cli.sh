@@ -17,7 +17,7 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 "$HPTUNE" train --help >"$out" 2>"$err" || fail "--help exited non-zero"
 for flag in --dataset --data-dir --fold --test --cv-seed --layers --units --activation \
     --init-mode --dropout --input-dropout --weight-constraint --optimizer --learning-rate \
-    --momentum --nesterov --batch-size --epochs --seed --metric --threads --json; do
+    --momentum --nesterov --batch-size --epochs --seed --metric --threads --json --serve; do
     grep -q -- "$flag" "$out" || fail "--help does not mention $flag"
 done
 for word in relu tanh sigmoid hard_sigmoid elu selu softplus softsign linear softmax \
@@ -97,6 +97,31 @@ assert len(d["fingerprint"]) == 64
 sa=$(printf '%s' "$a" | sed 's/.*"val_score":\([^,]*\),.*/\1/')
 sb=$(printf '%s' "$b" | sed 's/.*"val_score":\([^,]*\),.*/\1/')
 [ "$sa" = "$sb" ] || fail "same seed gave different scores: $sa vs $sb"
+
+# --- --serve: one process, the same results as separate runs -------------
+# Requests: the run above (its model flags and seed), a bad value, a data
+# flag, a blank line, a line of 70 tokens, the run again with another
+# optimizer.  Each gets one JSON line; the server ends at end of input.
+srv=$( (printf -- '--epochs 2 --units 16 --batch-size 64 --dropout 0.2 --seed 7\n'
+        printf -- '--units 0\n--fold 1/5\n\n'
+        i=0; while [ $i -lt 70 ]; do printf -- '--nesterov '; i=$((i + 1)); done; printf '\n'
+        printf -- '--epochs 2 --units 16 --batch-size 64 --seed 7 --optimizer sgd\n') |
+      "$HPTUNE" train --serve --dataset mnist-10k --data-dir "$DATA" --fold 2/5 --quiet 2>"$err")
+rc=$?
+[ "$rc" -eq 0 ] || fail "train --serve exited $rc: $(cat "$err")"
+printf '%s\n' "$srv" | SA="$sa" /usr/bin/python3 -c '
+import json, os, sys
+lines = [json.loads(l) for l in sys.stdin.read().splitlines()]
+assert len(lines) == 5, lines
+assert repr(lines[0]["val_score"]) == repr(float(os.environ["SA"])), (lines[0], os.environ["SA"])
+assert lines[0]["params"]["dropout"] == 0.2 and lines[0]["params"]["seed"] == 7
+assert lines[1] == {"error": "--units: 0 is out of range (allowed 1..4096)"} or \
+    lines[1]["error"].startswith("--units: 0 is out of range"), lines[1]
+assert lines[2]["error"].startswith("--fold: not allowed in a --serve request"), lines[2]
+assert lines[3]["error"] == "more than 64 flags and values", lines[3]
+assert lines[4]["params"]["optimizer"] == "sgd" and lines[4]["params"]["dropout"] == 0
+assert lines[4]["val_score"] != lines[0]["val_score"]
+' || fail "--serve answers wrong: $srv"
 
 if [ "$fails" -ne 0 ]; then
     echo "$fails failure(s)"

@@ -289,10 +289,17 @@ static const bad_t bad[] = {
     {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {constant_liar: 1}\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:4:22: tpe.constant_liar: expected true or false, got '1'"},
-    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {startup: 3}\n"
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {n_start: 3}\n"
      "parameters: {epochs: {value: 2}}\n",
-     "sweep.yaml:4:7: tpe.startup: unknown key; did you mean n_startup? (allowed: n_startup, "
-     "n_candidates, gamma, prior_weight, constant_liar)"},
+     "sweep.yaml:4:7: tpe.n_start: unknown key; did you mean n_startup? (allowed: n_startup, "
+     "n_candidates, gamma, prior_weight, constant_liar, multivariate, startup, equal_heights)"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: {startup: latin}\n"
+     "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:16: tpe.startup: unknown startup design 'latin' (allowed: random, "
+     "stratified)"},
+    {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n"
+     "tpe: {multivariate: yes}\n" "parameters: {epochs: {value: 2}}\n",
+     "sweep.yaml:4:21: tpe.multivariate: expected true or false, got 'yes'"},
     {"dataset: mnist\n" "method: bayes\n" "budget: {max_trials: 5}\n" "tpe: 10\n"
      "parameters: {epochs: {value: 2}}\n",
      "sweep.yaml:4:6: tpe: expected a mapping, got '10'"},
@@ -690,10 +697,11 @@ HPT_TEST(defaults)
     // coordinate round, nothing enqueued, no conditions.
     ASSERT_EQ(spec->seeds, 1);
     ASSERT_EQ(spec->tpe.n_startup, 10);
-    ASSERT_EQ(spec->tpe.n_candidates, 24);
+    ASSERT_EQ(spec->tpe.n_candidates, 96);
     ASSERT_NEAR(spec->tpe.gamma, 0.1, 0);
     ASSERT_NEAR(spec->tpe.prior_weight, 1.0, 0);
     ASSERT(spec->tpe.constant_liar);
+    ASSERT(spec->tpe.multivariate && spec->tpe.stratified && !spec->tpe.equal_heights);
     ASSERT_EQ(spec->rounds, 1);
     ASSERT_EQ(spec->n_enqueue, 0);
     ASSERT(spec->enqueue == NULL);
@@ -785,7 +793,8 @@ HPT_TEST(issue5_keys)
 
     spec = PARSE_OK("dataset: mnist\nmethod: bayes\nbudget: {max_trials: 50}\n"
                     "tpe: {n_startup: 0, n_candidates: 64, gamma: 0.25, prior_weight: 0.5,"
-                    " constant_liar: false}\n"
+                    " constant_liar: false, multivariate: false, startup: random,"
+                    " equal_heights: true}\n"
                     "parameters: {dropout: {distribution: uniform, min: 0, max: 0.5}}\n");
     ASSERT_EQ(spec->method, COORD_METHOD_BAYES);
     ASSERT_EQ(spec->tpe.n_startup, 0);
@@ -793,6 +802,7 @@ HPT_TEST(issue5_keys)
     ASSERT_NEAR(spec->tpe.gamma, 0.25, 0);
     ASSERT_NEAR(spec->tpe.prior_weight, 0.5, 0);
     ASSERT(!spec->tpe.constant_liar);
+    ASSERT(!spec->tpe.multivariate && !spec->tpe.stratified && spec->tpe.equal_heights);
     coord_spec_destroy(&spec);
 }
 

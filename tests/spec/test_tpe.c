@@ -186,7 +186,7 @@ HPT_TEST(tpe_startup_is_random)
     // search draws from the same seed; failures and pending trials do not
     // count towards the startup.
     coord_spec_t *a = parse("dataset: mnist\nmethod: bayes\nseed: 3\nbudget: {max_trials: 30}\n"
-                            "tpe: {n_startup: 5}\n"
+                            "tpe: {n_startup: 5, startup: random}\n"
                             "parameters:\n"
                             "  dropout: {distribution: uniform, min: 0, max: 0.5}\n"
                             "  units: {values: [8, 16, 32]}\n");
@@ -195,7 +195,7 @@ HPT_TEST(tpe_startup_is_random)
                             "  dropout: {distribution: uniform, min: 0, max: 0.5}\n"
                             "  units: {values: [8, 16, 32]}\n");
     ASSERT_EQ(a->tpe.n_startup, 5);
-    ASSERT_EQ(a->tpe.n_candidates, 24);
+    ASSERT_EQ(a->tpe.n_candidates, 96);
     ASSERT_NEAR(a->tpe.gamma, 0.1, 0);
     coord_search_t *sa = search(a), *sb = search(b);
     ASSERT(strcmp(sa->ops->name, "bayes") == 0);
@@ -234,6 +234,102 @@ HPT_TEST(tpe_startup_is_random)
     coord_search_destroy(&sb);
     coord_spec_destroy(&a);
     coord_spec_destroy(&b);
+}
+
+HPT_TEST(tpe_startup_stratified)
+{
+    // The default start: a Latin hypercube over the n_startup trials.  Each
+    // parameter's range is cut into n_startup strata of equal probability
+    // and every stratum holds exactly one start-up trial: 8 trials put one
+    // dropout in each eighth of [0, 0.8), each of 4 optimizers twice, and
+    // each of batch_size's 8 lattice points (q_uniform, equal shares) once.
+    for (int seed = 1; seed <= 5; seed++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "dataset: mnist\nmethod: bayes\nseed: %d\nbudget: {max_trials: 12}\n"
+                 "tpe: {n_startup: 8}\n"
+                 "parameters:\n"
+                 "  dropout: {distribution: uniform, min: 0, max: 0.8}\n"
+                 "  optimizer: {values: [sgd, adam, rmsprop, nadam]}\n"
+                 "  batch_size: {distribution: q_uniform, min: 16, max: 128, q: 16}\n", seed);
+        coord_spec_t *spec = parse(text);
+        ASSERT(spec->tpe.stratified);
+        coord_search_t *s = search(spec);
+        int eighth[8] = {0}, opt[4] = {0}, bs[8] = {0};
+        coord_pval_t v[3];
+        for (int k = 0; k < 8; k++) {
+            ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_OK);
+            int e = (int)(v[0].num / 0.1);
+            ASSERT(e >= 0 && e < 8);
+            eighth[e]++;
+            for (int j = 0; j < 4; j++)
+                opt[j] += strcmp(v[1].str, spec->params[1].values[j].str) == 0;
+            ASSERT(fmod(v[2].num, 16) == 0 && v[2].num >= 16 && v[2].num <= 128);
+            bs[(int)v[2].num / 16 - 1]++;
+            coord_search_observe(s, (uint64_t)k + 1, v[0].num);
+        }
+        for (int j = 0; j < 8; j++) {
+            ASSERT_EQ(eighth[j], 1);
+            ASSERT_EQ(bs[j], 1);
+        }
+        for (int j = 0; j < 4; j++)
+            ASSERT_EQ(opt[j], 2);
+        // Then TPE, within the ranges.
+        for (int k = 8; k < 12; k++) {
+            ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_OK);
+            ASSERT(v[0].num >= 0 && v[0].num <= 0.8);
+            coord_search_observe(s, (uint64_t)k + 1, v[0].num);
+        }
+        ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_DONE);
+        coord_search_destroy(&s);
+        coord_spec_destroy(&spec);
+    }
+}
+
+/* A diagonal ridge: the best dropout equals input_dropout, anywhere along
+ * it; each parameter alone says nothing. */
+static double f_ridge(const coord_pval_t *v)
+{
+    return -fabs(v[0].num - v[1].num);
+}
+
+HPT_TEST(tpe_multivariate_follows_a_ridge)
+{
+    // The joint model sees that good trials lie on the diagonal; the
+    // independent one only sees two flat marginals.
+    enum { SEEDS = 20 };
+    double mv[SEEDS], ind[SEEDS];
+    int wins = 0;
+    for (int k = 0; k < SEEDS; k++) {
+        for (int joint = 0; joint < 2; joint++) {
+            char text[512];
+            snprintf(text, sizeof text,
+                     "dataset: mnist\nmethod: bayes\nseed: %d\nbudget: {max_trials: 40}\n"
+                     "tpe: {multivariate: %s}\n"
+                     "parameters:\n"
+                     "  dropout: {distribution: uniform, min: 0, max: 0.9}\n"
+                     "  input_dropout: {distribution: uniform, min: 0, max: 0.9}\n",
+                     200 + k, joint ? "true" : "false");
+            coord_spec_t *spec = parse(text);
+            ASSERT(spec->tpe.multivariate == (joint == 1));
+            static coord_pval_t trace[40 * 2];
+            run(spec, f_ridge, 1, trace, NULL);
+            // Mean distance from the ridge over the last 20 trials.
+            double d = 0;
+            for (int t = 20; t < 40; t++)
+                d += fabs(trace[2 * t].num - trace[2 * t + 1].num) / 20;
+            (joint ? mv : ind)[k] = d;
+            coord_spec_destroy(&spec);
+        }
+        wins += mv[k] < ind[k];
+    }
+    qsort(mv, SEEDS, sizeof *mv, cmp_double);
+    qsort(ind, SEEDS, sizeof *ind, cmp_double);
+    fprintf(stderr, "  median distance from the ridge, trials 21-40: multivariate %.4f, "
+                    "independent %.4f; multivariate closer on %d of %d seeds\n",
+            mv[SEEDS / 2], ind[SEEDS / 2], wins, SEEDS);
+    ASSERT(mv[SEEDS / 2] < 0.85 * ind[SEEDS / 2]);
+    ASSERT(wins >= 14);
 }
 
 // ---------------------------------------------------------------------------
