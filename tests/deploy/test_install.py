@@ -86,6 +86,11 @@ try:
     check(os.path.isfile(p) and "complete -F _hptune hptune" in open(p).read(),
           f"{p}: bash completion not installed")
 
+    # The Prometheus rules.
+    p = D(os.path.join(datadir, "hptune", "prometheus", "hptune-rules.yml"))
+    check(os.path.isfile(p) and "HptuneWorkerLost" in open(p).read(),
+          f"{p}: Prometheus rules not installed")
+
     # /etc/hptune: the service configs, substituted, readable by all.
     etc = D(os.path.join(sysconfdir, "hptune"))
     for f in ("coordinator.conf", "worker-local.conf"):
