@@ -18,12 +18,11 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
-from deploy_common import BINS, SRC, check, finish, have, run, skip
+from deploy_common import BINS, SRC, check, finish, free_port, have, run, skip
 
 DATA = os.environ.get("HPT_DATA") or os.path.join(SRC, "data")
 if os.geteuid() != 0:
@@ -52,14 +51,6 @@ def cleanup():
         run(["apt-get", "purge", "-y", "-qq", "hptune"], timeout=300,
             env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     shutil.rmtree(work, ignore_errors=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 try:
