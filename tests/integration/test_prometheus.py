@@ -158,11 +158,11 @@ c.wait_for(lambda: one('up{job="hptune"}') == 1, timeout=30, what="a first scrap
 check(not [t for t in api("targets")["activeTargets"] if t["health"] != "up"],
       f"targets: {api('targets')}")
 
-# The workers: two that work, one that hangs in its first task and is killed.
-c.start_worker(slots=1, name="steady")
-c.start_worker(slots=1, name="busy")
+# The workers: one that hangs in its first task that trains (a diverging
+# one fails first) and is killed; it starts alone, so that it surely gets
+# one.  Then two that work.
 c.start_worker(slots=1, name="doomed", extra=["--test-stall-epoch", "1"])
-c.wait_for(lambda: one("hptune_workers") == 3, timeout=30, what="three workers in Prometheus",
+c.wait_for(lambda: one("hptune_workers") == 1, timeout=30, what="the first worker in Prometheus",
            poll=0.2)
 t0 = time.time()
 sweep = c.launch(SPEC)
@@ -186,6 +186,10 @@ def doomed_hung():
 
 
 c.wait_for(doomed_hung, timeout=60, what="the doomed worker to hang in a task")
+c.start_worker(slots=1, name="steady")
+c.start_worker(slots=1, name="busy")
+c.wait_for(lambda: one("hptune_workers") == 3, timeout=30, what="three workers in Prometheus",
+           poll=0.2)
 promtool_metrics(metrics_text(), "during the sweep")
 doomed = [p for p in c.workers if c.names[p.pid] == "doomed"][0]
 c.kill(doomed)
