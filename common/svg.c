@@ -389,7 +389,9 @@ static const char style_sheet[] =
     "stroke:#fff;stroke-width:3px;stroke-linejoin:round}"
     "svg .title{font-size:13px;font-weight:bold}"
     "svg .label{font-size:12px}"
-    "svg .note{fill:#888;font-style:italic}"
+    /* Its own size: inlined in `hptune report`'s page, whose .note class
+     * is larger, the note would otherwise grow into the tick labels. */
+    "svg .note{fill:#888;font-style:italic;font-size:11px}"
     "svg .axis,svg .tick{stroke:#555;stroke-width:1}"
     "svg .grid{stroke:#e8e8e8;stroke-width:1}"
     "svg .frame{fill:#fff;stroke:#ddd}"

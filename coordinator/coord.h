@@ -180,6 +180,8 @@ typedef struct coord {
     struct submit_job *submit_jobs;   // ... their list (coord_clients.c)
 
     bool journal_failed;          // a commit failed: the loop stops, exit status 1
+    uint64_t journal_errors;      // journal operations that failed without stopping the loop
+                                  // (retention deletes, reading a finished sweep back)
     double cron_at;               // when on_cron last ran (coord_now), 0 before
     uint64_t stalls;              // ticks that came over two periods late (main.c)
     uint64_t bad_messages;        // malformed messages received

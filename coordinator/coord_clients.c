@@ -150,9 +150,10 @@ void coord_retain(coord_t *c)
     /* The rows of deleted sweeps, a bounded number a run (coord_store_gc). */
     int64_t gone = 0;
     int pending = 0;
-    if (coord_store_gc(c->store, COORD_RETAIN_ROWS, &gone, &pending) < 0)
+    if (coord_store_gc(c->store, COORD_RETAIN_ROWS, &gone, &pending) < 0) {
+        c->journal_errors++;
         hpt_log(HPT_LOG_ERROR, "store", "cannot delete the rows of deleted sweeps", "%s", "");
-    else if (gone > 0)
+    } else if (gone > 0)
         hpt_log(HPT_LOG_DEBUG, "store", "rows of deleted sweeps removed",
                 "rows=%lld sweeps_pending=%d", (long long)gone, pending);
     /* Records of workers gone: beyond keep_workers, or older than the
@@ -175,9 +176,10 @@ void coord_retain(coord_t *c)
         int64_t deleted = 0;
         double before = cfg->keep_events_s > 0 ? now_unix - cfg->keep_events_s : 0;
         if (coord_store_events_prune(c->store, cfg->keep_events, before, COORD_RETAIN_EVENTS,
-                                     &deleted) < 0)
+                                     &deleted) < 0) {
+            c->journal_errors++;
             hpt_log(HPT_LOG_ERROR, "store", "cannot prune the journal's events", "%s", "");
-        else if (deleted > 0) {
+        } else if (deleted > 0) {
             c->events_deleted += (uint64_t)deleted;
             hpt_log(HPT_LOG_INFO, "store", "old events deleted from the journal",
                     "deleted=%lld total=%llu keep_events=%d keep_events_s=%d", (long long)deleted,
@@ -421,6 +423,7 @@ int coord_sweep_need(coord_t *c, coord_sweep_t *s, hpt_err *err)
     coord_apply(c);
     if (rc < 0) {
         char q[300];
+        c->journal_errors++;
         hpt_log(HPT_LOG_ERROR, "store", "cannot read a finished sweep back from the journal",
                 "sweep=%llu error=%s", (unsigned long long)s->id,
                 hpt_log_quote(lerr.msg, q, sizeof q));

@@ -613,6 +613,18 @@ static void m_sweep_labels(FILE *f, const coord_sweep_t *s)
     fputc('"', f);
 }
 
+/* The labels every per-worker series carries: worker="NAME",id="ID",host="HOST". */
+static void m_worker_labels(FILE *f, const coord_worker_t *w)
+{
+    fputs("worker=\"", f);
+    m_label(f, w->name);
+    fputs("\",id=\"", f);
+    m_label(f, w->id);
+    fputs("\",host=\"", f);
+    m_label(f, w->host);
+    fputc('"', f);
+}
+
 static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
 {
     m_head(f, "hptune_build_info", "gauge", "Always 1; the coordinator's version as a label.");
@@ -680,6 +692,48 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
     fprintf(f, "\nhptune_dispatch_latency_seconds_count %llu\n",
             (unsigned long long)c->core.dispatch_count);
 
+    m_head(f, "hptune_task_attempts_total", "counter",
+           "Task attempts that ended, by outcome: done (a result accepted), failed (the "
+           "worker's error, values out of range, a stall or a deadline), lost (the worker was "
+           "lost and the task requeued).");
+    fprintf(f, "hptune_task_attempts_total{outcome=\"done\"} %llu\n"
+               "hptune_task_attempts_total{outcome=\"failed\"} %llu\n"
+               "hptune_task_attempts_total{outcome=\"lost\"} %llu\n",
+            (unsigned long long)c->core.results_accepted,
+            (unsigned long long)c->core.attempts_failed,
+            (unsigned long long)c->core.leases_lost);
+    m_head(f, "hptune_workers_lost_total", "counter",
+           "Workers removed without a Goodbye: silent for liveness heartbeat intervals, "
+           "connection gone, or replaced on their connection.");
+    fprintf(f, "hptune_workers_lost_total %llu\n", (unsigned long long)c->core.workers_lost);
+    /* Per worker, while it is registered: its throughput since it joined
+     * (rate() over these is tasks/s and epochs/s).  The id label keeps two
+     * workers given the same --name apart. */
+    m_head(f, "hptune_worker_tasks_total", "counter",
+           "Tasks a registered worker finished since it joined, by outcome (done, failed).");
+    for (int o = 0; o < 2; o++)
+        for (coord_worker_t *w = c->core.workers; w; w = w->next) {
+            fputs("hptune_worker_tasks_total{", f);
+            m_worker_labels(f, w);
+            fprintf(f, ",outcome=\"%s\"} %llu\n", o ? "failed" : "done",
+                    (unsigned long long)(o ? w->tasks_failed : w->tasks_done));
+        }
+    m_head(f, "hptune_worker_epochs_total", "counter",
+           "Training epochs of the tasks a registered worker finished since it joined.");
+    for (coord_worker_t *w = c->core.workers; w; w = w->next) {
+        fputs("hptune_worker_epochs_total{", f);
+        m_worker_labels(f, w);
+        fprintf(f, "} %llu\n", (unsigned long long)w->epochs_done);
+    }
+    m_head(f, "hptune_worker_slots_by_worker", "gauge",
+           "Task slots of a registered worker, and how many run a task (state=busy).");
+    for (int b = 0; b < 2; b++)
+        for (coord_worker_t *w = c->core.workers; w; w = w->next) {
+            fputs("hptune_worker_slots_by_worker{", f);
+            m_worker_labels(f, w);
+            fprintf(f, ",state=\"%s\"} %d\n", b ? "busy" : "total", b ? w->busy : w->slots);
+        }
+
     m_head(f, "hptune_epochs_total", "counter",
            "Training epochs completed, from workers' Progress messages (rate() gives epochs/s).");
     fprintf(f, "hptune_epochs_total %llu\n", (unsigned long long)c->core.epochs_total);
@@ -731,6 +785,10 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
     m_head(f, "hptune_journal_syncs_total", "counter",
            "fdatasyncs of the journal's WAL, run on the thread pool after commits.");
     fprintf(f, "hptune_journal_syncs_total %llu\n", (unsigned long long)c->sync.n);
+    m_head(f, "hptune_journal_errors_total", "counter",
+           "Journal operations that failed without stopping the coordinator (retention "
+           "deletes, reading a finished sweep back); a failed commit or sync stops it.");
+    fprintf(f, "hptune_journal_errors_total %llu\n", (unsigned long long)c->journal_errors);
     m_head(f, "hptune_journal_sync_max_seconds", "gauge",
            "The longest journal sync so far, queued to done (the loop does not wait for it).");
     fprintf(f, "hptune_journal_sync_max_seconds %.6f\n", c->sync.wait_max);

@@ -12,9 +12,15 @@ BUILD_PKGS="build-essential pkg-config meson ninja-build
  libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-dev libuv1-dev
  libsqlite3-dev libfyaml-dev zlib1g-dev libsodium-dev libmicrohttpd-dev"
 DATA_PKGS="nodejs npm dataset-fashion-mnist ca-certificates"
+# bash-completion: the completion test also runs under it; prometheus: the
+# scrape test starts its binary (not the service); debhelper and lintian: the
+# Debian package test builds and checks hptune_*.deb; slurmctld, slurmd,
+# slurm-client and munge: the Slurm test runs a one-node cluster (the
+# daemons started by the test, not as services).
 TEST_PKGS="python3 valgrind clang libclang-rt-14-dev iproute2 python3-yaml shellcheck groff-base
  python3-zmq python3-protobuf protobuf-compiler
- chromium"
+ chromium bash-completion prometheus debhelper lintian
+ slurmctld slurmd slurm-client munge"
 BENCH_PKGS="python3 python3-numpy python3-torch python3-sklearn python3-optuna"
 
 want="$BUILD_PKGS $DATA_PKGS $TEST_PKGS"

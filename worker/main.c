@@ -51,6 +51,7 @@
 #include "wrk_cache.h"
 #include "wrk_config.h"
 #include "wrk_fetch.h"
+#include "wrk_name.h"
 #include "wrk_trainer.h"
 #include "zsock.h"
 
@@ -88,6 +89,7 @@ typedef struct hpt_wrk {
     char worker_id[HPT_WRK_NAME_LEN + 64];  // host:pid:random; a new one only when the
                                             // coordinator refuses this one (new_worker_id)
     char host[HPT_WRK_NAME_LEN];
+    int name_fd;               // holds the claim on the default name (wrk_name.h), or -1
     /* The session secret the coordinator's Welcome gave this worker_id: sent
      * in every later Hello, so that a new connection of this worker (a
      * reconnect, a coordinator restart) can prove it is the one that
@@ -1354,6 +1356,7 @@ int main(int argc, char **argv)
         fputs("hptune-worker: out of memory\n", stderr);
         goto done;
     }
+    w->name_fd = -1;
 
     hpt_config_args_t args;
     if (wrk_cfg_defaults(&w->cfg, &err) < 0 ||
@@ -1394,6 +1397,19 @@ int main(int argc, char **argv)
     if (gethostname(w->host, sizeof w->host) != 0)
         strcpy(w->host, "localhost");
     w->host[sizeof w->host - 1] = '\0';
+    if (!w->cfg.name[0]) {
+        /* No --name: HOST, or HOST-2, HOST-3... when other workers run on
+         * this host (wrk_name.h).  Should the claim fail, the worker still
+         * runs, under HOST-PID, which is unique too though not stable. */
+        int fd = wrk_name_claim(w->host, w->cfg.name, sizeof w->cfg.name, &err);
+        if (fd >= 0) {
+            w->name_fd = fd;
+        } else {
+            snprintf(w->cfg.name, sizeof w->cfg.name, "%.200s-%ld", w->host, (long)getpid());
+            hpt_log(HPT_LOG_WARN, COMP, "cannot claim a name unique on this host",
+                    "error=\"%s\" name=%s", err.msg, w->cfg.name);
+        }
+    }
     // Hello.worker_id is at most 255 bytes: a very long host name is cut.
     new_worker_id(w);
     w->conn = CONN_BACKOFF;  // no socket yet
@@ -1498,6 +1514,8 @@ done:
         free(w->runs);
         wrk_cache_destroy(&w->cache);
         hpt_curve_wipe(&w->keys);
+        if (w->name_fd >= 0)
+            close(w->name_fd);
         sodium_memzero(w->secret, sizeof w->secret);
         wrk_fetch_destroy(&w->fetch);
         for (int i = 0; i < w->n_ds; i++)

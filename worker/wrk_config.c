@@ -25,7 +25,7 @@ const hpt_wrk_cfg HPT_WRK_CFG_DEFAULT = {
     .data_dir = "",
     .model_cache_mb = 512,
     .max_model_mem = "auto",
-    .name = "",         // host name
+    .name = "",         // HOST, or HOST-2, HOST-3... beside other workers (wrk_name.h)
     .heartbeat_ms = 1000,
     .liveness = 3,
     .reconnect_ms = 1000,
@@ -75,7 +75,10 @@ static const hpt_config_opt_t opts[] = {
         "next to the running ones waits; SIZE is auto (80% of the memory available at start, "
         "or of the cgroup's limit if lower, less --model-cache-mb, shared by the slots) or "
         "a size such as 512M, 4G (MiB without a suffix)"),
-    STR(name, "NAME", "the name `hptune workers` shows (default: the host name)"),
+    STR(name, "NAME",
+        "the name `hptune workers` and the dashboard show (default, or empty: the host name "
+        "for the first worker on this host, HOST-2, HOST-3... for the next ones, so that "
+        "every worker of a host has a name of its own)"),
     INT(heartbeat_ms, 1, 600000, "MS", "heartbeat interval until the coordinator's Welcome sets it"),
     INT(liveness, 1, 100, "N", "silent heartbeat intervals before the worker reconnects"),
     INT(reconnect_ms, 1, 600000, "MS", "first wait before reconnecting; doubles on each failure"),
@@ -111,8 +114,6 @@ static int check_cfg(const void *p, hpt_err *err)
                            cfg->reconnect_max_ms, cfg->reconnect_ms, cfg->reconnect_ms, 3600000);
     if (cfg->coordinator[0] == '\0')
         return hpt_err_set(err, -EINVAL, "--coordinator: empty endpoint");
-    if (cfg->name[0] == '\0')
-        return hpt_err_set(err, -EINVAL, "--name: empty name");
     uint64_t mem;
     hpt_err me = {0};
     if (wrk_cfg_mem_parse(cfg->max_model_mem, &mem, &me) < 0)
@@ -120,7 +121,7 @@ static int check_cfg(const void *p, hpt_err *err)
     /* The coordinator refuses a Hello whose name is not plain text (it is
      * shown in logs and terminals): say so here instead. */
     hpt_err te = {0};
-    if (hpt_text_check(cfg->name, &te) < 0)
+    if (cfg->name[0] && hpt_text_check(cfg->name, &te) < 0)
         return hpt_err_set(err, -EINVAL, "--name: %s (a name must be UTF-8 text without "
                            "control characters)", te.msg);
     if (!cfg->curve_secret[0] != !cfg->server_key[0])
@@ -167,9 +168,6 @@ int wrk_cfg_defaults(hpt_wrk_cfg *cfg, hpt_err *err)
     *cfg = HPT_WRK_CFG_DEFAULT;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->slots = cores < 1 ? 1 : cores > 1024 ? 1024 : (int)cores;
-    if (gethostname(cfg->name, sizeof cfg->name) != 0 || cfg->name[0] == '\0')
-        strcpy(cfg->name, "localhost");
-    cfg->name[sizeof cfg->name - 1] = '\0';  // POSIX leaves truncation unterminated
     const char *env = getenv("HPTUNE_COORDINATOR");
     if (!env || env[0] == '\0')
         env = DEFAULT_ENDPOINT;

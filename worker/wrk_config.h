@@ -4,7 +4,7 @@
  * --help and --dump-config (STYLE §15, Redis' standardConfig).
  *
  * Precedence, lowest first: HPT_WRK_CFG_DEFAULT, then the values only known at
- * run time (HPTUNE_COORDINATOR, the number of online cores, the host name;
+ * run time (HPTUNE_COORDINATOR, the number of online cores;
  * wrk_cfg_defaults()), then `--config FILE`, then the other flags.  A config
  * key `foo_bar` is the flag `--foo-bar` (`--foo_bar` and `--foo-bar=V` are
  * accepted too).  Everything here runs on the main thread before the loop
@@ -48,7 +48,8 @@ typedef struct hpt_wrk_cfg {
     char max_model_mem[32];                  // memory budget of the running tasks' models:
                                              // "auto" or a size ("512M", "4G", MiB if bare);
                                              // wrk_cfg_mem_parse
-    char name[HPT_WRK_NAME_LEN];             // shown by `hptune workers`; default host name
+    char name[HPT_WRK_NAME_LEN];             // shown by `hptune workers`; "" = claim HOST or
+                                             // HOST-n at start (wrk_name.h)
     int heartbeat_ms;                        // heartbeat interval until Welcome says otherwise
     int liveness;                            // silent intervals before reconnecting
     int reconnect_ms;                        // first reconnect backoff
@@ -71,7 +72,7 @@ extern const hpt_wrk_cfg HPT_WRK_CFG_DEFAULT;
 /* *cfg = HPT_WRK_CFG_DEFAULT plus the run-time defaults: coordinator from
  * HPTUNE_COORDINATOR (else tcp://127.0.0.1:7600), curve_secret and server_key
  * from HPTUNE_CURVE_SECRET and HPTUNE_SERVER_KEY, slots = online cores
- * (clamped to 1..1024), name = the host name.  Returns 0, or -EINVAL with err
+ * (clamped to 1..1024); name stays "" (main claims one, wrk_name.h).  Returns 0, or -EINVAL with err
  * filled when one of those variables is too long.  cfg: borrowed. */
 int wrk_cfg_defaults(hpt_wrk_cfg *cfg, hpt_err *err);
 

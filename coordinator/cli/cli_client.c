@@ -16,6 +16,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "cli_conf.h"
 #include "cli_format.h"
 #include "curve.h"
 #include "zsock.h"
@@ -24,6 +25,7 @@ struct cli_client {
     void *ctx;
     void *sock;              // DEALER
     char addr[512];          // the endpoint connected to
+    char addr_from[4096];    // where it came from (cli_conf.h): a flag, a variable, a file
     double timeout_s;
     uint64_t next_req_id;
     bool curve;              // the socket is a CURVE client
@@ -92,33 +94,26 @@ int cli_opt_next(cli_opt_parser_t *p, int argc, char **argv)
     }
 }
 
-/* CURVE keys from the flags or the environment.  Returns HPT_EXIT_OK with *on
- * false when neither is set (a plain connection) or true with *kp and server
- * filled, else an exit status after printing why. */
-static int curve_keys(const cli_conn_opts_t *o, const char *cmd, hpt_curve_pair_t *kp,
+/* CURVE keys from the settings in effect (cli_conf.h).  Returns HPT_EXIT_OK
+ * with *on false when neither key is set (a plain connection) or true with
+ * *kp and server filled, else an exit status after printing why. */
+static int curve_keys(const cli_conf_t *cf, const char *cmd, hpt_curve_pair_t *kp,
                       char server[HPT_CURVE_Z85_LEN + 1], bool *on)
 {
     *on = false;
-    const char *sec = o->curve_secret, *sec_from = "--curve-secret";
-    const char *srv = o->server_key, *srv_from = "--server-key";
-    if (!sec && (sec = getenv("HPTUNE_CURVE_SECRET")) && !sec[0])
-        sec = NULL;
-    if (!o->curve_secret)
-        sec_from = "HPTUNE_CURVE_SECRET";
-    if (!srv && (srv = getenv("HPTUNE_SERVER_KEY")) && !srv[0])
-        srv = NULL;
-    if (!o->server_key)
-        srv_from = "HPTUNE_SERVER_KEY";
+    const char *sec = cf->curve_secret[0] ? cf->curve_secret : NULL;
+    const char *srv = cf->server_key[0] ? cf->server_key : NULL;
+    const char *sec_from = cf->curve_secret_from, *srv_from = cf->server_key_from;
     if (!sec && !srv)
         return HPT_EXIT_OK;
     if (!sec || !srv)
-        return cli_usage_error(cmd, "%s is set but %s is not: a CURVE client needs its own "
-                                    "key pair (--curve-secret or HPTUNE_CURVE_SECRET) and the "
-                                    "coordinator's public key (--server-key or "
-                                    "HPTUNE_SERVER_KEY)",
-                               sec ? sec_from : srv_from,
-                               sec ? "--server-key / HPTUNE_SERVER_KEY"
-                                   : "--curve-secret / HPTUNE_CURVE_SECRET");
+        return cli_usage_error(cmd, "%s sets %s but nothing sets %s: a CURVE client needs "
+                                    "its own key pair (--curve-secret, HPTUNE_CURVE_SECRET or "
+                                    "curve_secret in the config file) and the coordinator's "
+                                    "public key (--server-key, HPTUNE_SERVER_KEY or "
+                                    "server_key in the config file)",
+                               sec ? sec_from : srv_from, sec ? "the key pair" : "the server key",
+                               sec ? "the server key" : "a key pair");
     hpt_err err = {0};
     if (hpt_curve_supported(&err) < 0) {
         fprintf(stderr, "hptune %s: %s\n", cmd, err.msg);
@@ -144,29 +139,21 @@ static double mono_now(void)
 int cli_client_new(cli_client_t **out, const cli_conn_opts_t *o, const char *cmd)
 {
     *out = NULL;
-    const char *addr = o->addr;
-    const char *from = "--coordinator";
-    if (!addr) {
-        addr = getenv("HPTUNE_COORDINATOR");
-        from = "HPTUNE_COORDINATOR";
-        if (!addr || !addr[0]) {
-            addr = CLI_DEFAULT_COORDINATOR;
-            from = "the default address";
-        }
-    }
     cli_client_t *c = calloc(1, sizeof *c);
-    if (!c) {
-        fprintf(stderr, "hptune %s: out of memory\n", cmd);
-        return HPT_EXIT_FAIL;
-    }
-    if (strlen(addr) >= sizeof c->addr) {
-        free(c);
-        return cli_usage_error(cmd, "%s: address too long", from);
-    }
-    strcpy(c->addr, addr);
-    c->timeout_s = o->timeout_s > 0 ? o->timeout_s : CLI_DEFAULT_TIMEOUT_S;
-    c->next_req_id = 1;
+    cli_conf_t *cf = calloc(1, sizeof *cf);   // ~30 KiB
     int status = HPT_EXIT_FAIL;
+    if (!c || !cf) {
+        fprintf(stderr, "hptune %s: out of memory\n", cmd);
+        goto err;
+    }
+    if ((status = cli_conf_resolve(o, cf, cmd)) != HPT_EXIT_OK)
+        goto err;
+    status = HPT_EXIT_FAIL;
+    const char *from = cf->coordinator_from;
+    snprintf(c->addr, sizeof c->addr, "%s", cf->coordinator);   // it fits: same size
+    snprintf(c->addr_from, sizeof c->addr_from, "%s", from);
+    c->timeout_s = cf->timeout_s;
+    c->next_req_id = 1;
     c->ctx = zmq_ctx_new();
     if (!c->ctx) {
         fprintf(stderr, "hptune %s: cannot create a ZeroMQ context: %s\n", cmd,
@@ -190,7 +177,7 @@ int cli_client_new(cli_client_t **out, const cli_conn_opts_t *o, const char *cmd
     hpt_curve_pair_t kp;
     char server[HPT_CURVE_Z85_LEN + 1];
     bool curve;
-    int ck = curve_keys(o, cmd, &kp, server, &curve);
+    int ck = curve_keys(cf, cmd, &kp, server, &curve);
     if (ck != HPT_EXIT_OK) {
         status = ck;
         goto err;
@@ -218,8 +205,10 @@ int cli_client_new(cli_client_t **out, const cli_conn_opts_t *o, const char *cmd
         goto err;
     }
     *out = c;
+    free(cf);
     return HPT_EXIT_OK;
 err:
+    free(cf);
     cli_client_destroy(&c);
     return status;
 }
@@ -434,9 +423,10 @@ out:
 int cli_client_unreachable(const cli_client_t *c)
 {
     fprintf(stderr,
-            "hptune: coordinator at %s did not answer within %g s (is hptune-coordinator "
-            "running? set --coordinator or HPTUNE_COORDINATOR)\n",
-            c->addr, c->timeout_s);
+            "hptune: coordinator at %s (from %s) did not answer within %g s (is "
+            "hptune-coordinator running? set --coordinator, HPTUNE_COORDINATOR or "
+            "coordinator in the config file; hptune config shows the settings)\n",
+            c->addr, c->addr_from, c->timeout_s);
     /* A CURVE handshake that fails looks the same from here: say what to
      * check, once per invocation (docs/security.md). */
     if (c->curve)

@@ -3,14 +3,14 @@
  *
  * One DEALER socket (ZMQ_LINGER 0, ZMQ_MAXMSGSIZE HPT_PROTO_MAX_MSG)
  * connected to the address from --coordinator, else $HPTUNE_COORDINATOR, else
- * tcp://127.0.0.1:7600.  Requests carry an increasing Envelope.req_id and a
+ * the user's config file, else tcp://127.0.0.1:7600 (cli_conf.h).  Requests carry an increasing Envelope.req_id and a
  * reply is matched by it: anything else that arrives while waiting (a late
  * reply to an earlier request, a stray event) is dropped.  A request that is
  * not answered within the timeout (--timeout, default 5 s) is the "coordinator
  * unreachable" case: exit status 3 with a message naming the address.
  *
- * CURVE: with --curve-secret FILE (else $HPTUNE_CURVE_SECRET) and --server-key
- * FILE_OR_Z85 (else $HPTUNE_SERVER_KEY) the socket is a CURVE client
+ * CURVE: with --curve-secret FILE (else $HPTUNE_CURVE_SECRET, else the config
+ * file) and --server-key FILE_OR_Z85 (the same order) the socket is a CURVE client
  * (common/curve.h); giving only one of the two is a usage error.
  *
  * The process is single-threaded; the socket is touched only from it.
@@ -32,12 +32,12 @@
 /* The flags every client command accepts, filled by cli_conn_opt(). */
 typedef struct cli_conn_opts {
     const char *addr;     // --coordinator (borrowed from argv); NULL = env or default
-    double timeout_s;     // --timeout, seconds, (0, 3600]
+    double timeout_s;     // --timeout, seconds, (0, 3600]; 0 = the config file or default
     const char *curve_secret;  // --curve-secret (borrowed); NULL = env or none
     const char *server_key;    // --server-key (borrowed); NULL = env or none
 } cli_conn_opts_t;
 
-#define CLI_CONN_OPTS_DEFAULT ((cli_conn_opts_t){.addr = NULL, .timeout_s = CLI_DEFAULT_TIMEOUT_S})
+#define CLI_CONN_OPTS_DEFAULT ((cli_conn_opts_t){.addr = NULL, .timeout_s = 0})
 
 /* getopt_long codes of the shared flags, and the table entries for them. */
 enum { CLI_OPT_COORDINATOR = 1000, CLI_OPT_TIMEOUT, CLI_OPT_CURVE_SECRET, CLI_OPT_SERVER_KEY };
@@ -50,12 +50,15 @@ enum { CLI_OPT_COORDINATOR = 1000, CLI_OPT_TIMEOUT, CLI_OPT_CURVE_SECRET, CLI_OP
 /* The help text of the shared flags, for each command's --help. */
 #define CLI_CONN_HELP                                                                   \
     "  --coordinator ADDR      ZeroMQ address of hptune-coordinator\n"                  \
-    "                          [$HPTUNE_COORDINATOR, else " CLI_DEFAULT_COORDINATOR "]\n" \
+    "                          [$HPTUNE_COORDINATOR, else the config file, else\n"      \
+    "                          " CLI_DEFAULT_COORDINATOR "]\n"                          \
     "  --timeout SECONDS       how long to wait for an answer, (0, 3600]      [5]\n"   \
     "  --curve-secret FILE     this client's key pair (hptune keygen's .key), for a\n"  \
     "                          coordinator with CURVE keys   [$HPTUNE_CURVE_SECRET]\n"  \
     "  --server-key KEY        the coordinator's public key: its .pub file or the\n"   \
-    "                          40 Z85 characters               [$HPTUNE_SERVER_KEY]\n"
+    "                          40 Z85 characters               [$HPTUNE_SERVER_KEY]\n"  \
+    "                          (flags beat the environment, which beats\n"             \
+    "                          ~/.config/hptune/config; see hptune config --help)\n"
 
 /* Handle getopt code `opt` when it is one of the shared flags: returns 1 when
  * handled, 0 when `opt` is not a shared flag, or HPT_EXIT_USAGE (after

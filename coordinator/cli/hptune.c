@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_conf.h"
 #include "hpt_config.h"
 
 static const char usage[] =
@@ -35,10 +36,13 @@ static const char usage[] =
     "  train                    train one configuration locally (no coordinator) and print\n"
     "                           its score\n"
     "  keygen [-o PREFIX]       write a CURVE key pair, PREFIX.key and PREFIX.pub\n"
+    "  config [--path]          print the connection settings in effect and where each\n"
+    "                           comes from (flag, environment, config file, default)\n"
     "\n"
     "Options:\n"
     "  --coordinator ADDR   ZeroMQ address of hptune-coordinator, before or after the\n"
-    "                       command  [$HPTUNE_COORDINATOR, else tcp://127.0.0.1:7600]\n"
+    "                       command  [$HPTUNE_COORDINATOR, else the config file, else\n"
+    "                       tcp://127.0.0.1:7600]\n"
     "  --timeout SECONDS    how long to wait for the coordinator to answer  [5]\n"
     "  --curve-secret FILE  this client's CURVE key pair (hptune keygen's PREFIX.key);\n"
     "                       needed when the coordinator has keys  [$HPTUNE_CURVE_SECRET]\n"
@@ -51,6 +55,14 @@ static const char usage[] =
     "  HPTUNE_COORDINATOR   the coordinator's address when --coordinator is not given\n"
     "  HPTUNE_CURVE_SECRET, HPTUNE_SERVER_KEY  --curve-secret and --server-key when\n"
     "                       not given (docs/security.md)\n"
+    "  XDG_CONFIG_HOME      where the config file is (else ~/.config)\n"
+    "\n"
+    "Files:\n"
+    "  $XDG_CONFIG_HOME/hptune/config, else ~/.config/hptune/config: `key value` lines\n"
+    "  with the keys coordinator, curve_secret, server_key and timeout (seconds).\n"
+    "  Each setting comes from its flag, else its environment variable, else this\n"
+    "  file, else the default; `hptune config` prints what is in effect and why.\n"
+    "  Relative key file names in it are relative to its directory.\n"
     "\n"
     "Exit status: 0 ok, 1 failed (a sweep failed or was cancelled, no such sweep),\n"
     "2 usage or spec error, 3 coordinator unreachable.\n"
@@ -68,6 +80,7 @@ static const struct {
     {"launch", cli_launch}, {"check", cli_check}, {"spec", cli_spec}, {"status", cli_status}, {"workers", cli_workers},
     {"results", cli_results}, {"logs", cli_logs}, {"cancel", cli_cancel},
     {"train", cli_train}, {"keygen", cli_keygen}, {"report", cli_report},
+    {"config", cli_config},
 };
 
 /* 1 when arg is a connection flag taking the next argument as its value

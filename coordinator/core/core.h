@@ -514,6 +514,11 @@ typedef struct coord_core {
     uint64_t results_accepted;    // results that completed a lease (each task once)
     uint64_t epochs_total;        // new epochs reported by Progress messages
     uint64_t tasks_retried;       // leases with attempt > 1
+    uint64_t attempts_failed;     // attempts that ended failed: the worker's error, values out
+                                  // of range, a stall or deadline revoke
+    uint64_t leases_lost;         // leases taken back from a worker that was lost
+    uint64_t workers_lost;        // workers removed without a Goodbye (expired, connection
+                                  // gone, replaced by another worker id on their connection)
     uint64_t dispatch_le[COORD_LAT_N + 1];   // leases by queued-to-leased latency bucket
     uint64_t dispatch_count;      // (COORD_LAT_LE bounds, the last one +Inf), their count
     double dispatch_sum_s;        // and the sum of their latencies in seconds

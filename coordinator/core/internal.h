@@ -68,7 +68,7 @@ void hpt__trial_error(coord_trial_t *tr, const char *fmt, ...)
  * draining now say.  Call after any of them changes. */
 void hpt__worker_free_update(coord_core_t *k, coord_worker_t *w);
 coord_worker_t *hpt__worker_by_id(const coord_core_t *k, const char *id);
-void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why);
+void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why, bool lost);
 void hpt__workers_tick(coord_core_t *k);
 void hpt__workers_free(coord_core_t *k);
 /* Drop held results past their time (coord_core_t.held). */

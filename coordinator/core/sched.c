@@ -1167,6 +1167,7 @@ static void task_failed(coord_core_t *k, coord_task_t *t, const char *error)
     coord_sweep_t *s = coord_task_sweep(t);
     if (t->failures < UINT8_MAX)
         t->failures++;
+    k->attempts_failed++;
     hpt__str_set(&t->error, error);
     hpt__j_attempt_end(k, t->id, t->attempt, "failed", error, hpt__unix(k));
     if ((int)t->failures < k->cfg.max_attempts && s->state < SWEEP_DONE) {

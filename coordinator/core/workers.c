@@ -505,7 +505,8 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
         }
     }
     if (same_peer && same_peer != w)
-        hpt__worker_remove(k, same_peer, "its connection now belongs to another worker id");
+        hpt__worker_remove(k, same_peer, "its connection now belongs to another worker id",
+                           true);
     bool again = w != NULL;
     uint8_t secret[HPT_PROTO_SECRET_LEN];
     bool issue = false;
@@ -650,7 +651,7 @@ static void on_goodbye(coord_core_t *k, coord_worker_t *w, const Hpt__Goodbye *m
         hpt__j_worker_seen(k, w, hpt__unix(k), "draining");
         return;
     }
-    hpt__worker_remove(k, w, "said goodbye");
+    hpt__worker_remove(k, w, "said goodbye", false);
 }
 
 static void on_datasets(coord_core_t *k, coord_worker_t *w, const Hpt__Datasets *m)
@@ -708,12 +709,16 @@ coord_worker_t *coord_core_worker_msg(coord_core_t *k, double now, const hpt_pee
     return coord_worker_by_conn(k, peer, conn->id);
 }
 
-void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why)
+void hpt__worker_remove(coord_core_t *k, coord_worker_t *w, const char *why, bool lost)
 {
     int requeued = 0;
     while (w->leased) {
         hpt__requeue(k, w->leased, why);
         requeued++;
+    }
+    if (lost) {   // for /metrics: a worker that went without saying goodbye
+        k->workers_lost++;
+        k->leases_lost += (uint64_t)requeued;
     }
     hpt__event(k, COORD_EV_WORKER_LEFT, -1, 0, "worker=%s name=%s reason=%s requeued=%d",
                hpt__q(k, w->id), hpt__q(k, w->name), hpt__q(k, why), requeued);
@@ -734,7 +739,7 @@ void coord_core_unroutable(coord_core_t *k, double now, const hpt_peer_id_t *pee
     k->now = now;
     coord_worker_t *w = coord_worker_by_peer(k, peer);
     if (w)
-        hpt__worker_remove(k, w, "its connection is gone");
+        hpt__worker_remove(k, w, "its connection is gone", true);
 }
 
 void coord_core_stalled(coord_core_t *k, double now, double secs)
@@ -753,7 +758,7 @@ void hpt__workers_tick(coord_core_t *k)
     while (k->workers && k->workers->expiry < now) {
         char why[96];
         snprintf(why, sizeof why, "no message for %d heartbeat intervals", k->cfg.hb_liveness);
-        hpt__worker_remove(k, k->workers, why);
+        hpt__worker_remove(k, k->workers, why, true);
     }
     for (coord_worker_t *w = k->workers; w; w = w->next) {
         int newest = (w->rate_head + COORD_RATE_SAMPLES - 1) % COORD_RATE_SAMPLES;

@@ -15,7 +15,14 @@ descriptors 3 and 4):
     plot's data-points grows and its image url changes) and the page's
     refresh counter advances;
   - no JavaScript exception and no Content-Security-Policy violation;
-  - a screenshot is saved into the build dir (its path is printed).
+  - a screenshot is saved into the build dir (its path is printed);
+  - no two pieces of text overlap, measured in the DOM (each SVG <text> as
+    the rotated box the browser lays it out in, each HTML text node by its
+    line boxes): on the dashboard, in every plot the coordinator serves, and
+    in the `hptune report` of the sweep, for the live sweep and for a sweep
+    with many long category labels on two axes (every optimizer and every
+    activation, run by a --dry-run worker), whose report is screenshotted
+    too.
 Skips (exit 77) when Chromium is not installed or MNIST is missing.
 """
 import base64
@@ -28,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from harness import BUILD, Cluster, check, epoch_seconds, finish, free_port, need_data, \
@@ -270,6 +278,135 @@ check("updated" in later["status"], f"status line {later['status']!r}")
 page.screenshot(SHOT)
 check(os.path.getsize(SHOT) > 10000, f"screenshot {SHOT} is tiny")
 print("screenshot:", SHOT, flush=True)
+
+# --- text never overlaps --------------------------------------------------------
+
+# Every rendered piece of text of the document as a convex quad in viewport
+# pixels: an SVG <text> from its bounding box in its own coordinates mapped
+# through its screen transform (so a label rotated by -45 degrees is a
+# rotated box, not the large upright box around it), an HTML text node from
+# the boxes of its lines.  Then every pair is tested with the separating
+# axis theorem; two boxes overlap when they interpenetrate by more than
+# 1 px along every axis (touching line boxes do not count).
+OVERLAPS = """(() => {
+  const quads = [];
+  const shown = (e) => { const cs = getComputedStyle(e);
+    return cs.display !== 'none' && cs.visibility !== 'hidden' && +cs.opacity !== 0; };
+  for (const t of document.querySelectorAll('svg text')) {
+    if (!t.textContent.trim() || !shown(t)) continue;
+    const b = t.getBBox(), m = t.getScreenCTM();
+    if (!m || b.width === 0 || b.height === 0) continue;
+    const pt = (x, y) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f];
+    quads.push({text: t.textContent, q: [pt(b.x, b.y), pt(b.x + b.width, b.y),
+      pt(b.x + b.width, b.y + b.height), pt(b.x, b.y + b.height)]});
+  }
+  const walk = document.createTreeWalker(document.body || document.documentElement,
+                                          NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const e = n.parentElement;
+    if (!n.textContent.trim() || !e || e.closest('svg, script, style, title, noscript') ||
+        !shown(e)) continue;
+    const r = document.createRange();
+    r.selectNodeContents(n);
+    for (const b of r.getClientRects()) {
+      if (b.width < 0.5 || b.height < 0.5) continue;
+      quads.push({text: n.textContent.trim().slice(0, 40), q: [[b.left, b.top],
+        [b.right, b.top], [b.right, b.bottom], [b.left, b.bottom]]});
+    }
+  }
+  const depth = (a, b) => {   // the least interpenetration over the axes
+    let least = Infinity;
+    for (const poly of [a, b]) for (let i = 0; i < 4; i++) {
+      const [x1, y1] = poly[i], [x2, y2] = poly[(i + 1) % 4];
+      let nx = y1 - y2, ny = x2 - x1;
+      const len = Math.hypot(nx, ny);
+      if (len === 0) continue;
+      nx /= len; ny /= len;
+      const pa = a.map(([x, y]) => x * nx + y * ny), pb = b.map(([x, y]) => x * nx + y * ny);
+      least = Math.min(least, Math.min(Math.max(...pa), Math.max(...pb)) -
+                              Math.max(Math.min(...pa), Math.min(...pb)));
+    }
+    return least;
+  };
+  const out = [];
+  for (let i = 0; i < quads.length; i++) for (let j = i + 1; j < quads.length; j++) {
+    const d = depth(quads[i].q, quads[j].q);
+    if (d > 1) out.push([quads[i].text, quads[j].text, Math.round(d * 10) / 10]);
+  }
+  return {texts: quads.length, overlaps: out.slice(0, 12), count: out.length};
+})()"""
+
+
+def goto(url, ready="document.readyState === 'complete'"):
+    page.b.call("Page.navigate", {"url": url}, session=page.s)
+    c.wait_for(lambda: page.eval(f"location.href === {json.dumps(url)} && ({ready})"),
+               timeout=30, what=f"{url} to load", poll=0.1)
+
+
+def no_overlaps(what, min_texts):
+    r = page.eval(OVERLAPS)
+    print(f"{what}: {r['texts']} text boxes, {r['count']} overlapping", flush=True)
+    check(r["texts"] >= min_texts, f"{what}: only {r['texts']} text boxes measured")
+    check(r["count"] == 0, f"{what}: overlapping text {r['overlaps']}")
+
+
+def plot_urls(sweep_id):
+    with urllib.request.urlopen(f"http://127.0.0.1:{HTTP}/api/sweeps/{sweep_id}/plots",
+                                timeout=10) as f:
+        return [(p["name"], p["url"]) for p in json.load(f)["plots"]]
+
+
+def check_report(sweep_id, shot=None):
+    out = tempfile.mkdtemp(prefix="hpt-report-")
+    on_cleanup(lambda: shutil.rmtree(out, ignore_errors=True))
+    c.cli("report", str(sweep_id), "-o", out)
+    goto("file://" + os.path.join(out, "index.html"))
+    no_overlaps(f"hptune report {sweep_id}", 60)
+    if shot:
+        page.screenshot(shot)
+        print("screenshot:", shot, flush=True)
+    return page.eval("document.body.innerText")
+
+
+# The live sweep's plots, each opened as the SVG document it is, and its report.
+c.wait_sweep(sweep, timeout=300)
+for name, url in plot_urls(sweep):
+    goto(f"http://127.0.0.1:{HTTP}{url}")
+    no_overlaps(f"plot {name} of sweep {sweep}", 8)
+check_report(sweep)
+
+# Many long category labels on two axes: every optimizer and activation.
+c.start_worker(slots=2, name="dry", extra=["--dry-run", "--dataset", "mnist-10k"])
+LABELS = c.launch("""
+name: labels
+dataset: mnist-10k
+test_objective: hash
+method: grid
+cv: {folds: 2, seed: 1}
+refit: false
+parameters:
+  optimizer: {values: [sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam, adamw]}
+  activation: {values: [relu, tanh, sigmoid, hard_sigmoid, elu, selu, softplus, softsign, linear]}
+  units: {values: [8, 16]}
+  epochs: {value: 4}
+""")
+check(c.wait_sweep(LABELS, timeout=120) == "done", "the labels sweep did not finish")
+goto(f"http://127.0.0.1:{HTTP}/#sweep={LABELS}",
+     f"+document.body.getAttribute('data-refreshes') >= 1 && "
+     f"+(document.querySelector('#sweep-section') || {{getAttribute: () => 0}})"
+     f".getAttribute('data-sweep') === {LABELS} && "
+     f"[...document.querySelectorAll('#sweep-section figure img')].every("
+     f"(i) => i.complete && i.naturalWidth > 100)")
+no_overlaps(f"the dashboard showing sweep {LABELS}", 40)
+page.screenshot(SHOT.replace(".png", "-labels.png"))
+names = [n for n, _ in plot_urls(LABELS)]
+check(sorted(n for n in names if n.startswith("param-")) ==
+      ["param-activation", "param-optimizer", "param-units"], f"plots of the labels sweep {names}")
+for name, url in plot_urls(LABELS):
+    goto(f"http://127.0.0.1:{HTTP}{url}")
+    no_overlaps(f"plot {name} of sweep {LABELS}", 9 if name.startswith("param-") else 8)
+text = check_report(LABELS, os.path.join(os.path.dirname(SHOT), "report.png"))
+check("epochs = 4" in text, "the report does not name the constant epochs = 4")
 for p in page.problems():
     check(False, "browser: " + p)
 finish()

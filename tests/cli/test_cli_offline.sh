@@ -204,6 +204,9 @@ expect_usage "hptune spec: unknown subcommand 'alias' (allowed: aliases)" spec a
 # --- nobody at the address: exit 3 naming it, within the timeout --------------
 printf 'name: x\ndataset: mnist\nmethod: grid\nparameters:\n  units: {values: [8]}\n' \
     >"$tmp/spec.yaml"
+# The user's config file must not change what these tests see.
+export XDG_CONFIG_HOME="$tmp/no-config"
+src=--coordinator   # where the address comes from, as the message says
 expect_unreachable() {
     # expect_unreachable ADDR_IN_MESSAGE args...
     want=$1
@@ -214,8 +217,9 @@ expect_unreachable() {
     rc=$?
     t1=$(date +%s)
     [ "$rc" -eq 3 ] || fail "hptune $* exited $rc, want 3: $(cat "$err")"
-    msg="hptune: coordinator at $want did not answer within 0.5 s"
-    msg="$msg (is hptune-coordinator running? set --coordinator or HPTUNE_COORDINATOR)"
+    msg="hptune: coordinator at $want (from $src) did not answer within 0.5 s (is"
+    msg="$msg hptune-coordinator running? set --coordinator, HPTUNE_COORDINATOR or coordinator"
+    msg="$msg in the config file; hptune config shows the settings)"
     grep -qF "$msg" "$err" ||
         fail "hptune $*: unreachable message wrong: $(cat "$err")"
     [ $((t1 - t0)) -le 3 ] || fail "hptune $* took $((t1 - t0)) s with --timeout 0.5"
@@ -234,8 +238,10 @@ expect_unreachable "$ADDR" --coordinator "$ADDR" --timeout 0.5 status
 expect_unreachable "$ADDR" --coordinator="$ADDR" --timeout=0.5 workers
 # HPTUNE_COORDINATOR is used when --coordinator is not given, and loses to it.
 export HPTUNE_COORDINATOR="$ADDR"
+src=HPTUNE_COORDINATOR
 expect_unreachable "$ADDR" workers --timeout 0.5
 export HPTUNE_COORDINATOR=tcp://127.0.0.1:$((PORT + 1))
+src=--coordinator
 expect_unreachable "$ADDR" workers --timeout 0.5 --coordinator "$ADDR"
 unset HPTUNE_COORDINATOR
 # The documented default address when neither is set.
@@ -243,7 +249,8 @@ check
 "$HPTUNE" workers --timeout 0.2 >"$out" 2>"$err"
 rc=$?
 if [ "$rc" -eq 3 ]; then
-    grep -qF "coordinator at tcp://127.0.0.1:7600 did not answer within 0.2 s" "$err" ||
+    grep -qF "coordinator at tcp://127.0.0.1:7600 (from default) did not answer within 0.2 s" \
+        "$err" ||
         fail "default address not named: $(cat "$err")"
 fi # (rc 0 means a real coordinator runs on this machine's default port)
 

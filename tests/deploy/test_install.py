@@ -1,6 +1,6 @@
 """`meson install --destdir TMP` puts the binaries, the man pages, the systemd
-units, the sysusers.d file, the example specs and the /etc/hptune configs in
-place; a second install keeps an edited config; the installed binaries run
+units, the sysusers.d file, the example specs, the bash completion and the
+/etc/hptune configs in place; a second install keeps an edited config; the installed binaries run
 and accept the installed configs."""
 import json
 import os
@@ -78,6 +78,18 @@ try:
         check(os.path.isfile(os.path.join(ex, f)), f"example {f} not installed in {ex}")
     for f in ("hptune-coordinator.conf", "hptune-worker.conf"):
         check(os.path.isfile(os.path.join(ex, f)), f"{f} not installed in {ex}")
+
+    # The bash completion of hptune, where bash-completion looks for it.
+    compdir = opts.get("bashcompletiondir") or os.path.join(datadir, "bash-completion",
+                                                            "completions")
+    p = D(os.path.join(compdir, "hptune"))
+    check(os.path.isfile(p) and "complete -F _hptune hptune" in open(p).read(),
+          f"{p}: bash completion not installed")
+
+    # The Prometheus rules.
+    p = D(os.path.join(datadir, "hptune", "prometheus", "hptune-rules.yml"))
+    check(os.path.isfile(p) and "HptuneWorkerLost" in open(p).read(),
+          f"{p}: Prometheus rules not installed")
 
     # /etc/hptune: the service configs, substituted, readable by all.
     etc = D(os.path.join(sysconfdir, "hptune"))

@@ -16,11 +16,14 @@ for f in $files; do
     esac
     [ -x "$f" ] || { echo "FAIL: $f is not executable"; fail=1; }
 done
+# The bash completion is sourced, not run: no #! line, not executable.
+completions=deploy/completion/hptune
+bash -n "$completions" || { echo "FAIL: bash -n $completions"; fail=1; }
 [ "$fail" = 0 ] || exit 1
 if ! command -v shellcheck >/dev/null 2>&1; then
     echo "SKIP: shellcheck not installed (apt-get install shellcheck); syntax checks passed"
     exit 77
 fi
 # shellcheck disable=SC2086
-shellcheck --external-sources $files || exit 1
-echo "ok: $(echo "$files" | wc -l) scripts"
+shellcheck --external-sources $files $completions || exit 1
+echo "ok: $(echo "$files" | wc -l) scripts and the bash completion"

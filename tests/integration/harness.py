@@ -217,14 +217,16 @@ class Cluster:
             time.sleep(0.1)
         raise RuntimeError("coordinator did not answer: " + self.coord_log())
 
-    def start_worker(self, slots=1, name=None, data=None, extra=(), wrap=()):
+    def start_worker(self, slots=1, name=None, data=None, extra=(), wrap=(), auto_name=False):
         """wrap: a command prefix that execs the worker (it must keep the
-        pid), e.g. ["ip", "netns", "exec", NS]."""
+        pid), e.g. ["ip", "netns", "exec", NS].  auto_name: give no --name
+        (the worker picks its default; its log is still worker-NAME.log)."""
         n = len(self.workers)
         name = name or f"w{n}"
         log = open(os.path.join(self.dir, f"worker-{name}.log"), "ab")
         p = subprocess.Popen(
-            [*wrap, WORKER, "--coordinator", self.addr, "--slots", str(slots), "--name", name,
+            [*wrap, WORKER, "--coordinator", self.addr, "--slots", str(slots),
+             *(() if auto_name else ("--name", name)),
              "--data-dir", data or DATA, "--heartbeat-ms", str(self.hb_ms),
              "--liveness", str(self.liveness), *extra],
             stdout=log, stderr=subprocess.STDOUT)

@@ -586,6 +586,10 @@ HPT_TEST(dead_worker_attempts)
     ASSERT_EQ(k.n_workers, 1);
     ASSERT_EQ(n_ev(COORD_EV_WORKER_LEFT), 1);
     ASSERT_EQ(n_ev(COORD_EV_TASK_REQUEUED), 2);
+    // The counters /metrics shows: one worker lost with two leases, no failure.
+    ASSERT_EQ(k.workers_lost, 1);
+    ASSERT_EQ(k.leases_lost, 2);
+    ASSERT_EQ(k.attempts_failed, 0);
     ASSERT(strcmp(j_state(COORD_J_ATTEMPT_END, 1), "lost") == 0);
     ASSERT(strcmp(j_state(COORD_J_ATTEMPT_END, 2), "lost") == 0);
     // Both are leased to w2 with attempt 2.
@@ -946,6 +950,8 @@ HPT_TEST(failure_retry_then_trial_fails)
         ASSERT_EQ(task_by_id(&k, 1)->failures, att);
     }
     ASSERT_EQ(worker_of(&k, &w1)->tasks_failed, 2);
+    ASSERT_EQ(k.attempts_failed, 2);
+    ASSERT_EQ(k.workers_lost, 0);
 
     // The third failure ends the task and its trial; task 2 is cancelled on w1.
     Hpt__Result r = result_fail(1, 3, "boom");
@@ -984,6 +990,8 @@ HPT_TEST(failure_retry_then_trial_fails)
     ASSERT_EQ(s->trials_failed, 1);
     ASSERT_EQ(s->trials_done, 1);
     ASSERT(s->best == s->trials[1]);
+    ASSERT_EQ(k.attempts_failed, 3);
+    ASSERT_EQ(k.results_accepted, 2);
     core_end(&k);
 }
 
