@@ -118,10 +118,12 @@ def peer(key):
 # --- the worker role works: a sweep submitted by a client runs ----------------------
 c.start_worker(slots=2, name="w", data="/nonexistent", extra=worker_args(worker_key))
 c.start_worker(slots=1, name="legacy", data="/nonexistent", extra=worker_args(flat_key))
+# Both registered before the sweep: otherwise one of them may run every task
+# before the other says Hello, and "which workers ran tasks" is a race.
+c.wait_for(lambda: {"w", "legacy"} <= set(c.cli("workers").stdout.split()), timeout=30,
+           what="the worker-role worker and the one with a flat (legacy) key to register")
 s1 = c.launch(SPEC.format(name="first", dataset="mnist", seed=1, trials=6))
 check(c.wait_sweep(s1, timeout=120) == "done", "the client's sweep did not finish")
-c.wait_for(lambda: "legacy" in c.cli("workers").stdout, timeout=30,
-           what="the worker with a flat (legacy) key to register")
 ran = {n for (n,) in c.q("SELECT DISTINCT w.name FROM attempts a JOIN workers w "
                          "ON a.worker = w.id")}
 check(ran <= {"w", "legacy"} and "w" in ran, f"workers that ran tasks: {ran}")
