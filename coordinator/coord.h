@@ -70,6 +70,7 @@ typedef struct coord_cfg {
     int keep_workers;               // records of workers gone kept in the journal, newest
     int hello_per_min, hello_burst;     // Hellos per connection: a minute's refill, the burst
     int submit_per_min, submit_burst;   // submissions per connection and per key
+    int history_per_min, history_burst; // log-history replays per connection and per key
     int bad_per_min, bad_burst;         // bad, unexpected or refused messages, the same
     int conn_per_min, conn_burst;       // new connections per source address (ZAP)
     int max_conns_per_addr;             // open connections per source address; 0: no limit

@@ -41,6 +41,8 @@ const coord_cfg_t COORD_CFG_DEFAULT = {
     .hello_burst = 5,
     .submit_per_min = 60,
     .submit_burst = 20,
+    .history_per_min = 120,
+    .history_burst = 30,
     .bad_per_min = 60,
     .bad_burst = 20,
     .conn_per_min = 600,
@@ -123,6 +125,13 @@ static const hpt_config_opt_t opts[] = {
     INT(submit_burst, 1, 1000000, "N",
         "submissions one connection, and one key, may send at once, before submit_per_min "
         "paces them"),
+    INT(history_per_min, 0, 1000000, "N",
+        "requests for the log's history (`hptune logs`) one connection, and one key (without "
+        "keys: one address), may send a minute (more are refused); each replays the event "
+        "ring; 0: no limit"),
+    INT(history_burst, 1, 1000000, "N",
+        "history requests one connection, and one key, may send at once, before "
+        "history_per_min paces them"),
     INT(bad_per_min, 0, 1000000, "N",
         "undecodable, unexpected or refused messages one connection, and one key, may send a "
         "minute before more are dropped unanswered; 0: no limit"),

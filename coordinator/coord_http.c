@@ -748,7 +748,7 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
     fprintf(f, "hptune_refused_total{reason=\"quota\"} %llu\n",
             (unsigned long long)c->refused_quota);
     static const char *const lim[COORD_LIM__N] = {"rate_hello", "rate_submit", "rate_bad",
-                                                  "rate_conn"};
+                                                  "rate_conn", "rate_history"};
     for (int k = 0; k < COORD_LIM__N; k++)
         fprintf(f, "hptune_refused_total{reason=\"%s\"} %llu\n", lim[k],
                 (unsigned long long)c->limited[k]);

@@ -68,6 +68,8 @@ typedef enum coord_lim_kind {
     COORD_LIM_BAD,      // undecodable, unexpected or refused messages: per connection and
                         // per principal
     COORD_LIM_CONN,     // new connections (the ZAP handler): per source address
+    COORD_LIM_HISTORY,  // Subscribe with history (a replay of the event ring): per
+                        // connection and per principal
     COORD_LIM__N
 } coord_lim_kind_t;
 

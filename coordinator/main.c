@@ -109,9 +109,10 @@ static bool limit_take(coord_t *c, coord_lim_kind_t kind, const hpt_peer_id_t *p
         return true;
     c->limited[kind]++;
     static const char *const what[COORD_LIM__N] = {"hello", "submit", "bad message",
-                                                   "connection"};
+                                                   "connection", "log history"};
     static const char *const key[COORD_LIM__N] = {"hello_per_min", "submit_per_min",
-                                                  "bad_per_min", "conn_per_min"};
+                                                  "bad_per_min", "conn_per_min",
+                                                  "history_per_min"};
     if (peer_log_ok(c, peer, LOG_KIND_LIMITED + (int)kind, 1)) {
         char id[80], q[120];
         hpt_log(HPT_LOG_WARN, "security", "rate limit: message dropped",
@@ -314,6 +315,28 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
                      "rate limit: %s submitted more than %d sweeps at once or %d a minute "
                      "(submit_burst, submit_per_min); try again later",
                      who.label, c->cfg.submit_burst, c->cfg.submit_per_min);
+            Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
+            e.code = COORD_ERR_LIMIT;
+            e.message = msg;
+            hpt_env_t out = HPT__ENVELOPE__INIT;
+            out.body_case = HPT__ENVELOPE__BODY_ERROR;
+            out.error = &e;
+            out.req_id = env->req_id;
+            coord_send(c, &peer, &out);
+        }
+        hpt_proto_free(&env);
+        return;
+    }
+    /* A replay of the event ring costs a send per event kept: paced like
+     * submissions, per connection and per key. */
+    if (body == HPT__ENVELOPE__BODY_SUBSCRIBE && env->subscribe->history &&
+        !limit_take(c, COORD_LIM_HISTORY, &peer, &who, true)) {
+        if (bad_allowed(c, &peer, &who)) {
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "rate limit: %s asked for the log's history more than %d times at once or "
+                     "%d a minute (history_burst, history_per_min); try again later",
+                     who.label, c->cfg.history_burst, c->cfg.history_per_min);
             Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
             e.code = COORD_ERR_LIMIT;
             e.message = msg;
@@ -702,6 +725,7 @@ int main(int argc, char **argv)
         [COORD_LIM_SUBMIT] = {c.cfg.submit_per_min, c.cfg.submit_burst},
         [COORD_LIM_BAD] = {c.cfg.bad_per_min, c.cfg.bad_burst},
         [COORD_LIM_CONN] = {c.cfg.conn_per_min, c.cfg.conn_burst},
+        [COORD_LIM_HISTORY] = {c.cfg.history_per_min, c.cfg.history_burst},
     };
     uint8_t seed[16];
     if (sodium_init() < 0) {

@@ -103,7 +103,8 @@ MAX_INBOUND = MAX_SPEC + 64 * 1024
 # Submit, bad messages; docs/security.md) would drop most of what these tests
 # send on purpose from one address, and they test validation, not pacing
 # (integration-quotas tests the limits): their coordinators run without them.
-NO_RATE_LIMITS = ("--hello-per-min", "0", "--submit-per-min", "0", "--bad-per-min", "0")
+NO_RATE_LIMITS = ("--hello-per-min", "0", "--submit-per-min", "0", "--bad-per-min", "0",
+                  "--history-per-min", "0")
 MAX_STR = 4096
 
 # Envelope body field numbers (proto/hptune.proto), for raw encodings.
