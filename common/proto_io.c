@@ -53,14 +53,6 @@ static void drain(void *sock)
     }
 }
 
-static int more_frames(void *sock)
-{
-    int more = 0;
-    size_t len = sizeof more;
-    zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
-    return more;
-}
-
 int hpt_proto_recv(void *sock, hpt_peer_id_t *from, hpt_env_t **out, hpt_err *err)
 {
     return hpt_proto_recv_ex(sock, from, out, NULL, err);
@@ -77,7 +69,9 @@ int hpt_proto_recv_ex(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t
 static void msg_prop(zmq_msg_t *m, const char *name, char *buf, size_t len)
 {
     const char *v = zmq_msg_gets(m, name);
-    snprintf(buf, len, "%s", v ? v : "");
+    size_t n = v ? strnlen(v, len - 1) : 0;   // (no snprintf: this runs per message)
+    memcpy(buf, v ? v : "", n);
+    buf[n] = '\0';
 }
 
 static void meta_take(zmq_msg_t *m, hpt_proto_meta_t *meta)
@@ -97,42 +91,63 @@ int hpt_proto_recv_meta(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64
                         hpt_proto_meta_t *meta, hpt_err *err)
 {
     *out = NULL;
+    hpt_proto_raw_t raw;
+    int rc = hpt_proto_recv_raw(sock, from, &raw, meta, err);
     if (bad_req_id)
-        *bad_req_id = 0;
+        *bad_req_id = rc == -EBADMSG ? raw.req_id : 0;
+    if (rc < 0)
+        return rc;
+    rc = hpt_proto_decode_ex(zmq_msg_data(&raw.msg), zmq_msg_size(&raw.msg), out, bad_req_id, err);
+    hpt_proto_raw_close(&raw);
+    return rc;
+}
+
+int hpt_proto_recv_raw(void *sock, hpt_peer_id_t *from, hpt_proto_raw_t *raw,
+                       hpt_proto_meta_t *meta, hpt_err *err)
+{
+    raw->kind = 0;
+    raw->req_id = 0;
     if (meta)
         *meta = (hpt_proto_meta_t){.src_fd = -1};
-    zmq_msg_t msg;
+    zmq_msg_t *msg = &raw->msg;
     if (from) {
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_init(msg);
+        if (zmq_msg_recv(msg, sock, ZMQ_DONTWAIT) < 0) {
             int rc = -zmq_errno();
-            zmq_msg_close(&msg);
+            zmq_msg_close(msg);
             return rc;
         }
-        size_t n = zmq_msg_size(&msg);
+        size_t n = zmq_msg_size(msg);
         from->len = (uint8_t)(n > HPT_PROTO_MAX_ID ? HPT_PROTO_MAX_ID : n);
-        memcpy(from->bytes, zmq_msg_data(&msg), from->len);
-        meta_take(&msg, meta);   // a ROUTER gives the identity frame the connection's properties
-        zmq_msg_close(&msg);
-        if (!more_frames(sock))
+        memcpy(from->bytes, zmq_msg_data(msg), from->len);
+        meta_take(msg, meta);   // a ROUTER gives the identity frame the connection's properties
+        int more = zmq_msg_more(msg);
+        zmq_msg_close(msg);
+        if (!more)
             return hpt_err_set(err, -EBADMSG, "message has no body frame");
     }
-    zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
+    zmq_msg_init(msg);
+    if (zmq_msg_recv(msg, sock, ZMQ_DONTWAIT) < 0) {
         int rc = -zmq_errno();
-        zmq_msg_close(&msg);
+        zmq_msg_close(msg);
         return rc;
     }
-    meta_take(&msg, meta);
+    meta_take(msg, meta);
     int rc;
-    if (more_frames(sock)) {
+    if (zmq_msg_more(msg)) {
         drain(sock);
         rc = hpt_err_set(err, -EBADMSG, "message has more than one body frame");
     } else {
-        rc = hpt_proto_decode_ex(zmq_msg_data(&msg), zmq_msg_size(&msg), out, bad_req_id, err);
+        rc = hpt_proto_peek(zmq_msg_data(msg), zmq_msg_size(msg), &raw->kind, &raw->req_id, err);
     }
-    zmq_msg_close(&msg);
+    if (rc < 0)
+        zmq_msg_close(msg);
     return rc;
+}
+
+void hpt_proto_raw_close(hpt_proto_raw_t *raw)
+{
+    zmq_msg_close(&raw->msg);
 }
 
 int hpt_proto_decode(const uint8_t *buf, size_t len, hpt_env_t **out, hpt_err *err)
@@ -193,7 +208,7 @@ static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 /* Walk the Envelope's top-level fields without decoding them and refuse a
  * body larger than its kind may be (body_max), or unknown fields beyond
  * UNKNOWN_MAX in all.  Malformed framing is left to the decoder. */
-static int check_sizes(const uint8_t *buf, size_t len, uint64_t *req_id, hpt_err *err)
+static int check_sizes(const uint8_t *buf, size_t len, uint64_t *req_id, int *kind, hpt_err *err)
 {
     const uint8_t *p = buf, *end = buf + len;
     size_t unknown = 0;
@@ -219,6 +234,8 @@ static int check_sizes(const uint8_t *buf, size_t len, uint64_t *req_id, hpt_err
         if (type != 2 || varint(&p, end, &n) < 0 || n > (uint64_t)(end - p))
             return 0;
         size_t max = body_max(field);
+        if (max > 0 && kind)
+            *kind = (int)field;   // as protobuf-c decodes a oneof: the last one wins
         if (max == 0) {
             unknown += (size_t)n;
             if (unknown > UNKNOWN_MAX)
@@ -235,6 +252,18 @@ static int check_sizes(const uint8_t *buf, size_t len, uint64_t *req_id, hpt_err
     return 0;
 }
 
+int hpt_proto_peek(const uint8_t *buf, size_t len, int *kind, uint64_t *req_id, hpt_err *err)
+{
+    *kind = 0;
+    *req_id = 0;
+    if (len == 0)
+        return hpt_err_set(err, -EBADMSG, "empty message");
+    if (len > HPT_PROTO_MAX_MSG)
+        return hpt_err_set(err, -EBADMSG, "message of %zu bytes exceeds the %d byte limit", len,
+                           HPT_PROTO_MAX_MSG);
+    return check_sizes(buf, len, req_id, kind, err);
+}
+
 int hpt_proto_decode_ex(const uint8_t *buf, size_t len, hpt_env_t **out, uint64_t *bad_req_id,
                         hpt_err *err)
 {
@@ -245,7 +274,7 @@ int hpt_proto_decode_ex(const uint8_t *buf, size_t len, hpt_env_t **out, uint64_
         return hpt_err_set(err, -EBADMSG, "message of %zu bytes exceeds the %d byte limit", len,
                            HPT_PROTO_MAX_MSG);
     uint64_t req_id = 0;
-    int rc0 = check_sizes(buf, len, &req_id, err);
+    int rc0 = check_sizes(buf, len, &req_id, NULL, err);
     if (rc0 < 0) {
         if (bad_req_id)
             *bad_req_id = req_id;

@@ -83,6 +83,30 @@ typedef struct hpt_proto_meta {
 int hpt_proto_recv_meta(void *sock, hpt_peer_id_t *from, hpt_env_t **out, uint64_t *bad_req_id,
                         hpt_proto_meta_t *meta, hpt_err *err);
 
+/* A message received but not decoded yet (hpt_proto_recv_raw): its body
+ * frame and what a walk of the Envelope's top-level fields found, so a
+ * receiver can sort messages by kind (and refuse one by size or role)
+ * before paying for protobuf-c's unpacking. */
+typedef struct hpt_proto_raw {
+    zmq_msg_t msg;        // the body frame (owned: hpt_proto_raw_close)
+    int kind;             // the body field, which is the decoded body_case; 0: none known
+    uint64_t req_id;      // the envelope's req_id, 0 when it has none
+} hpt_proto_raw_t;
+
+/* Receive one message without blocking, as hpt_proto_recv_meta, but do not
+ * decode it: 0 with *raw holding the body (close it with
+ * hpt_proto_raw_close, or decode it with hpt_proto_decode_ex), -EAGAIN,
+ * or -EBADMSG (framing, or a body larger than its kind allows; raw->req_id
+ * says which request, raw holds nothing).  The size checks are those of
+ * hpt_proto_decode_ex. */
+int hpt_proto_recv_raw(void *sock, hpt_peer_id_t *from, hpt_proto_raw_t *raw,
+                       hpt_proto_meta_t *meta, hpt_err *err);
+void hpt_proto_raw_close(hpt_proto_raw_t *raw);
+
+/* The size checks of hpt_proto_decode_ex on a packed envelope, without
+ * decoding: *kind is its body field (0 when none), *req_id its req_id. */
+int hpt_proto_peek(const uint8_t *buf, size_t len, int *kind, uint64_t *req_id, hpt_err *err);
+
 /* Unpack and validate a packed envelope (borrowed bytes).  Used by
  * hpt_proto_recv and by the fuzz target.  Returns 0 with *out owned by the
  * caller, or -EBADMSG with err filled. */

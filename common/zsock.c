@@ -42,8 +42,15 @@ static void on_check(uv_check_t *h)
 {
     hpt_zsock_t *zs = h->data;
     uv_idle_stop(&zs->idle);
-    for (int i = 0; i < zs->budget && !zs->closing && zs_pollin(zs); i++)
+    /* A draining watcher's callback says when a receive found nothing, so
+     * ZMQ_EVENTS (a poll(2) of the socket's mailbox each time) is not asked
+     * per message. */
+    zs->empty = false;
+    for (int i = 0; i < zs->budget && !zs->closing && !zs->empty; i++) {
+        if (!zs->drains && !zs_pollin(zs))
+            break;
         zs->cb(zs, zs->sock, zs->ud);
+    }
     /* Whatever is left is picked up by the next prepare, which starts the
      * idle handle so the loop does not block while input is pending. */
 }
@@ -83,6 +90,16 @@ void hpt_zsock_close(hpt_zsock_t *zs, void (*close_cb)(hpt_zsock_t *zs))
     uv_close((uv_handle_t *)&zs->prepare, on_handle_closed);
     uv_close((uv_handle_t *)&zs->check, on_handle_closed);
     uv_close((uv_handle_t *)&zs->idle, on_handle_closed);
+}
+
+void hpt_zsock_set_drains(hpt_zsock_t *zs, bool drains)
+{
+    zs->drains = drains;
+}
+
+void hpt_zsock_empty(hpt_zsock_t *zs)
+{
+    zs->empty = true;
 }
 
 void hpt_zsock_kick(hpt_zsock_t *zs)

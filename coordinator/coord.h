@@ -109,6 +109,7 @@ typedef struct coord_event {
  * before reading pauses, and the loop time one slice of handling may take. */
 #define COORD_ZSOCK_BUDGET 1024
 #define COORD_INBOX_MAX 65536
+#define COORD_INBOX_MAX_BYTES (64u << 20)   // and at most this many bytes of them
 #define COORD_INBOX_SLICE_NS 2000000ULL
 
 /* Who sent a message, as far as the coordinator can tell (main.c,
@@ -150,7 +151,7 @@ typedef struct coord {
     uv_prepare_t flush_prep;
     uv_idle_t inbox_idle;         // runs on_inbox while worker messages wait (main.c)
     struct coord_inbox_msg *inbox_head, *inbox_tail;
-    size_t inbox_len;
+    size_t inbox_len, inbox_bytes;
     coord_store_t *store;
     bool stopping;
     /* The journal's fdatasync, on the thread pool after each commit

@@ -209,79 +209,67 @@ static void refuse_role(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t
 }
 
 static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t *conn,
-                       hpt_env_t *env);
+                       const coord_who_t *who, hpt_proto_raw_t *raw);
 static void on_inbox(uv_idle_t *h);
+static void worker_message(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t *conn,
+                           hpt_env_t *env);
 
-static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
+/* A message that could not be decoded (rc < 0, err says why; bad_req: the
+ * req_id of a client's request, to answer it). */
+static void bad_message(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who, int rc,
+                        const hpt_err *err, uint64_t bad_req)
 {
-    (void)zs;
-    coord_t *c = ud;
-    hpt_peer_id_t peer = {0};
-    hpt_env_t *env = NULL;
-    hpt_err err = {0};
-    uint64_t bad_req = 0;
-    hpt_proto_meta_t meta;
-    int rc = hpt_proto_recv_meta(sock, &peer, &env, &bad_req, &meta, &err);
-    if (rc == -EAGAIN)
+    if (!peer->len)
         return;
-    /* Which connection it came on (coord_zap.c): one that kept a routing id
-     * of its own choosing is refused (and cut) before anything else. */
-    coord_conn_t conn;
-    hpt_err zerr = {0};
-    if (peer.len && coord_zap_check(c->zap, &peer, &meta, &conn, &zerr) < 0) {
-        hpt_proto_free(&env);
-        return;
+    if (!bad_allowed(c, peer, who)) {
+        c->bad_messages++;
+        return;   // over the limit: dropped, not decoded further, not answered
     }
-    coord_who_t who;
-    identify(c, &meta, &who);
-    if (rc < 0) {
-        if (!peer.len)
-            return;
-        if (!bad_allowed(c, &peer, &who)) {
-            c->bad_messages++;
-            return;   // over the limit: dropped, not decoded further, not answered
-        }
-        log_bad(c, &peer, err.msg[0] ? err.msg : hpt_strerror(rc));
-        if (bad_req && !coord_worker_by_peer(&c->core, &peer)) {
-            /* A client's malformed request: answer it, so the client reports
-             * the problem instead of timing out as if we were unreachable. */
-            Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
-            char msg[300];
-            snprintf(msg, sizeof msg, "bad request: %s", err.msg);
-            e.code = 2;
-            e.message = msg;
-            hpt_env_t out = HPT__ENVELOPE__INIT;
-            out.body_case = HPT__ENVELOPE__BODY_ERROR;
-            out.error = &e;
-            out.req_id = bad_req;
-            coord_send(c, &peer, &out);
-        }
-        if (strstr(err.msg, "protocol version")) {
-            Hpt__Reject rj = HPT__REJECT__INIT;
-            char reason[300];
-            snprintf(reason, sizeof reason, "%s", err.msg);
-            rj.reason = reason;
-            hpt_env_t out = HPT__ENVELOPE__INIT;
-            out.body_case = HPT__ENVELOPE__BODY_REJECT;
-            out.reject = &rj;
-            coord_send(c, &peer, &out);
-        }
-        return;
+    log_bad(c, peer, err->msg[0] ? err->msg : hpt_strerror(rc));
+    if (bad_req && !coord_worker_by_peer(&c->core, peer)) {
+        /* A client's malformed request: answer it, so the client reports
+         * the problem instead of timing out as if we were unreachable. */
+        Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
+        char msg[300];
+        snprintf(msg, sizeof msg, "bad request: %s", err->msg);
+        e.code = 2;
+        e.message = msg;
+        hpt_env_t out = HPT__ENVELOPE__INIT;
+        out.body_case = HPT__ENVELOPE__BODY_ERROR;
+        out.error = &e;
+        out.req_id = bad_req;
+        coord_send(c, peer, &out);
     }
+    if (strstr(err->msg, "protocol version")) {
+        Hpt__Reject rj = HPT__REJECT__INIT;
+        char reason[300];
+        snprintf(reason, sizeof reason, "%s", err->msg);
+        rj.reason = reason;
+        hpt_env_t out = HPT__ENVELOPE__INIT;
+        out.body_case = HPT__ENVELOPE__BODY_REJECT;
+        out.reject = &rj;
+        coord_send(c, peer, &out);
+    }
+}
+
+/* A decoded message (env owned by the caller) from a peer that passed the
+ * connection check: role, rate limits, then the client request or the
+ * worker message. */
+static void handle_env(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t *conn,
+                       const coord_who_t *who, hpt_env_t *env)
+{
     int body = (int)env->body_case;
-    if (c->stopping) {
-        hpt_proto_free(&env);
+    if (c->stopping)
         return;
-    }
     unsigned needs = coord_policy_needs(body);
     if (!needs) {
-        if (bad_allowed(c, &peer, &who)) {
+        if (bad_allowed(c, peer, who)) {
             bool reply = is_reply_body(body);
             /* A reply from a client is a well-formed message with the wrong
              * direction: answered as a request no client can send (as it
              * was before roles), not counted as malformed. */
             if (!reply)
-                log_bad(c, &peer, "a coordinator-to-worker message sent to the coordinator");
+                log_bad(c, peer, "a coordinator-to-worker message sent to the coordinator");
             if (reply) {   // a client confused about who asks: tell it
                 Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
                 e.code = 2;
@@ -290,31 +278,27 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
                 out.body_case = HPT__ENVELOPE__BODY_ERROR;
                 out.error = &e;
                 out.req_id = env->req_id;
-                coord_send(c, &peer, &out);
+                coord_send(c, peer, &out);
             }
         } else {
             c->bad_messages++;
         }
-        hpt_proto_free(&env);
         return;
     }
-    if (!(needs & who.roles)) {
-        refuse_role(c, &peer, &who, env);
-        hpt_proto_free(&env);
+    if (!(needs & who->roles)) {
+        refuse_role(c, peer, who, env);
         return;
     }
-    if (body == HPT__ENVELOPE__BODY_HELLO && !limit_take(c, COORD_LIM_HELLO, &peer, &who, false)) {
-        hpt_proto_free(&env);   // the worker says Hello again when it hears nothing
-        return;
-    }
+    if (body == HPT__ENVELOPE__BODY_HELLO && !limit_take(c, COORD_LIM_HELLO, peer, who, false))
+        return;   // the worker says Hello again when it hears nothing
     if (body == HPT__ENVELOPE__BODY_SUBMIT &&
-        !limit_take(c, COORD_LIM_SUBMIT, &peer, &who, true)) {
-        if (bad_allowed(c, &peer, &who)) {
+        !limit_take(c, COORD_LIM_SUBMIT, peer, who, true)) {
+        if (bad_allowed(c, peer, who)) {
             char msg[300];
             snprintf(msg, sizeof msg,
                      "rate limit: %s submitted more than %d sweeps at once or %d a minute "
                      "(submit_burst, submit_per_min); try again later",
-                     who.label, c->cfg.submit_burst, c->cfg.submit_per_min);
+                     who->label, c->cfg.submit_burst, c->cfg.submit_per_min);
             Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
             e.code = COORD_ERR_LIMIT;
             e.message = msg;
@@ -322,21 +306,20 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
             out.body_case = HPT__ENVELOPE__BODY_ERROR;
             out.error = &e;
             out.req_id = env->req_id;
-            coord_send(c, &peer, &out);
+            coord_send(c, peer, &out);
         }
-        hpt_proto_free(&env);
         return;
     }
     /* A replay of the event ring costs a send per event kept: paced like
      * submissions, per connection and per key. */
     if (body == HPT__ENVELOPE__BODY_SUBSCRIBE && env->subscribe->history &&
-        !limit_take(c, COORD_LIM_HISTORY, &peer, &who, true)) {
-        if (bad_allowed(c, &peer, &who)) {
+        !limit_take(c, COORD_LIM_HISTORY, peer, who, true)) {
+        if (bad_allowed(c, peer, who)) {
             char msg[300];
             snprintf(msg, sizeof msg,
                      "rate limit: %s asked for the log's history more than %d times at once or "
                      "%d a minute (history_burst, history_per_min); try again later",
-                     who.label, c->cfg.history_burst, c->cfg.history_per_min);
+                     who->label, c->cfg.history_burst, c->cfg.history_per_min);
             Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
             e.code = COORD_ERR_LIMIT;
             e.message = msg;
@@ -344,22 +327,71 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
             out.body_case = HPT__ENVELOPE__BODY_ERROR;
             out.error = &e;
             out.req_id = env->req_id;
-            coord_send(c, &peer, &out);
+            coord_send(c, peer, &out);
         }
-        hpt_proto_free(&env);
         return;
     }
     if (coord_policy_is_request(body)) {
-        /* Clients first: a request is answered as soon as it is read, not
-         * after the worker messages read before it (ZeroMQ queues fairly
-         * across peers, so with thousands of busy workers a request would
-         * otherwise wait behind one message of each). */
-        coord_on_client(c, &peer, &who, env);
+        coord_on_client(c, peer, who, env);
         coord_apply(c);
-        hpt_proto_free(&env);
     } else {
-        inbox_push(c, &peer, &conn, env);   // in arrival order; handled by on_inbox
+        worker_message(c, peer, conn, env);
     }
+}
+
+static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
+{
+    coord_t *c = ud;
+    hpt_peer_id_t peer = {0};
+    hpt_err err = {0};
+    hpt_proto_meta_t meta;
+    hpt_proto_raw_t raw;
+    int rc = hpt_proto_recv_raw(sock, &peer, &raw, &meta, &err);
+    if (rc == -EAGAIN) {
+        hpt_zsock_empty(zs);
+        return;
+    }
+    /* Which connection it came on (coord_zap.c): one that kept a routing id
+     * of its own choosing is refused (and cut) before anything else. */
+    coord_conn_t conn;
+    hpt_err zerr = {0};
+    if (peer.len && coord_zap_check(c->zap, &peer, &meta, &conn, &zerr) < 0) {
+        if (rc == 0)
+            hpt_proto_raw_close(&raw);
+        return;
+    }
+    coord_who_t who;
+    identify(c, &meta, &who);
+    if (rc < 0) {
+        bad_message(c, &peer, &who, rc, &err, raw.req_id);
+        return;
+    }
+    if (c->stopping) {
+        hpt_proto_raw_close(&raw);
+        return;
+    }
+    /* Clients first: a request is answered as soon as it is read, and a
+     * worker's message (its kind known from a walk of the envelope's
+     * fields, without decoding) is only copied into the inbox, decoded and
+     * handled in arrival order by on_inbox.  ZeroMQ queues fairly across
+     * peers, so with thousands of busy workers a request is read after one
+     * message of each: reading those must cost little. */
+    unsigned needs = coord_policy_needs(raw.kind);
+    if (needs && !coord_policy_is_request(raw.kind) && (needs & who.roles)) {
+        inbox_push(c, &peer, &conn, &who, &raw);
+        return;
+    }
+    hpt_env_t *env = NULL;
+    uint64_t bad_req = 0;
+    rc = hpt_proto_decode_ex(zmq_msg_data(&raw.msg), zmq_msg_size(&raw.msg), &env, &bad_req,
+                             &err);
+    hpt_proto_raw_close(&raw);
+    if (rc < 0) {
+        bad_message(c, &peer, &who, rc, &err, bad_req);
+        return;
+    }
+    handle_env(c, &peer, &conn, &who, env);
+    hpt_proto_free(&env);
 }
 
 // --- the workers' inbox -----------------------------------------------------
@@ -370,30 +402,43 @@ static void on_message(hpt_zsock_t *zs, void *sock, void *ud)
  * messages the ROUTER is not read (its pipes' high-water marks then push
  * back on the workers) until half have been handled. */
 struct coord_inbox_msg {
+    struct coord_inbox_msg *next;
     hpt_peer_id_t peer;
     coord_conn_t conn;            // the connection it came on (coord_zap_check)
-    hpt_env_t *env;               // owned
-    struct coord_inbox_msg *next;
+    coord_who_t who;              // its roles and principal (identify)
+    size_t len;
+    uint8_t bytes[];              // the packed envelope, decoded by on_inbox
 };
 
+/* A copy of the bytes, not the zmq_msg_t: libzmq's zero-copy decoder lets
+ * small messages share its 8 KiB receive buffers, and holding thousands
+ * of them would pin megabytes. */
 static void inbox_push(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t *conn,
-                       hpt_env_t *env)
+                       const coord_who_t *who, hpt_proto_raw_t *raw)
 {
-    struct coord_inbox_msg *m = malloc(sizeof *m);
+    size_t len = zmq_msg_size(&raw->msg);
+    struct coord_inbox_msg *m = malloc(sizeof *m + len);
     if (!m) {
         log_bad(c, peer, "out of memory queueing a worker message");
-        hpt_proto_free(&env);
+        hpt_proto_raw_close(raw);
         return;
     }
-    *m = (struct coord_inbox_msg){.peer = *peer, .conn = *conn, .env = env};
+    m->next = NULL;
+    m->peer = *peer;
+    m->conn = *conn;
+    m->who = *who;
+    m->len = len;
+    memcpy(m->bytes, zmq_msg_data(&raw->msg), len);
+    hpt_proto_raw_close(raw);
     if (c->inbox_tail)
         c->inbox_tail->next = m;
     else
         c->inbox_head = m;
     c->inbox_tail = m;
+    c->inbox_bytes += len;
     if (c->inbox_len++ == 0)
         uv_idle_start(&c->inbox_idle, on_inbox);
-    if (c->inbox_len >= COORD_INBOX_MAX)
+    if (c->inbox_len >= COORD_INBOX_MAX || c->inbox_bytes >= COORD_INBOX_MAX_BYTES)
         c->zs.budget = 0;   // stop reading until on_inbox catches up
 }
 
@@ -427,11 +472,20 @@ static void on_inbox(uv_idle_t *h)
         if (!c->inbox_head)
             c->inbox_tail = NULL;
         c->inbox_len--;
-        worker_message(c, &m->peer, &m->conn, m->env);
-        hpt_proto_free(&m->env);
+        c->inbox_bytes -= m->len;
+        hpt_env_t *env = NULL;
+        hpt_err err = {0};
+        uint64_t bad_req = 0;
+        int rc = hpt_proto_decode_ex(m->bytes, m->len, &env, &bad_req, &err);
+        if (rc < 0)
+            bad_message(c, &m->peer, &m->who, rc, &err, bad_req);
+        else
+            handle_env(c, &m->peer, &m->conn, &m->who, env);
+        hpt_proto_free(&env);
         free(m);
     }
-    if (c->zs.budget == 0 && c->inbox_len < COORD_INBOX_MAX / 2)
+    if (c->zs.budget == 0 && c->inbox_len < COORD_INBOX_MAX / 2 &&
+        c->inbox_bytes < COORD_INBOX_MAX_BYTES / 2)
         c->zs.budget = COORD_ZSOCK_BUDGET;
     if (!c->inbox_head || c->stopping)
         uv_idle_stop(h);
@@ -442,11 +496,11 @@ static void inbox_free(coord_t *c)
     while (c->inbox_head) {
         struct coord_inbox_msg *m = c->inbox_head;
         c->inbox_head = m->next;
-        hpt_proto_free(&m->env);
         free(m);
     }
     c->inbox_tail = NULL;
     c->inbox_len = 0;
+    c->inbox_bytes = 0;
 }
 
 // --- housekeeping ---------------------------------------------------------
@@ -775,6 +829,7 @@ int main(int argc, char **argv)
         hpt_log(HPT_LOG_ERROR, "net", "cannot watch the socket", "error=\"%s\"", hpt_strerror(rc));
         goto done;
     }
+    hpt_zsock_set_drains(&c.zs, true);   // on_message says when the socket is empty
     /* Reading is cheap (the work waits in the inbox), so one turn can read
      * past one message of every busy worker to reach a client's request. */
     c.zs.budget = COORD_ZSOCK_BUDGET;
