@@ -953,7 +953,7 @@ static int jmix_build(const tpe_t *t, const uint8_t *group, const int *rank, int
 /* log of the joint density at the candidate xs (model space, n_joint
  * values; vs the same as values), up to the constants l and g share (a
  * lattice dimension counts the kernel's mass on the value's rounding cell,
- * as the independent model does); scratch holds n doubles. */
+ * as the independent model does); scratch holds 2 n doubles. */
 static double jmix_logpdf(const tpe_t *t, const jmix_t *j, const double *xs, const double *vs,
                           double *scratch)
 {
@@ -1011,11 +1011,17 @@ static double jmix_logpdf(const tpe_t *t, const jmix_t *j, const double *xs, con
     if (!(mx > -INFINITY))
         return -INFINITY;
     /* Kernels below e^-30 of the largest change the sum by less than
-     * n e^-30 (1e-10 for 10,000 trials): no exp() for them. */
+     * n e^-30 (1e-10 for 10,000 trials): no exp() for them.  The others
+     * are gathered first (no branch), then summed in kernel order. */
+    double thr = mx - 30, *live = scratch + n;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        live[k] = scratch[i] - mx;
+        k += scratch[i] > thr;
+    }
     double acc = 0;
-    for (int i = 0; i < n; i++)
-        if (scratch[i] > mx - 30)
-            acc += exp(scratch[i] - mx);
+    for (int i = 0; i < k; i++)
+        acc += exp(live[i]);
     return mx + log(acc);
 }
 
@@ -1027,7 +1033,7 @@ static int suggest_joint(tpe_t *t, hpt_rng_t *rng, const coord_spec_t *spec, coo
     int D = t->n_joint, nt = t->n_trials, rc = -ENOMEM;
     uint8_t *group = malloc((size_t)nt + 1);
     int *rank = malloc(((size_t)nt + 1) * sizeof *rank);
-    double *scratch = malloc(((size_t)nt + 2) * sizeof *scratch);
+    double *scratch = malloc(2 * ((size_t)nt + 2) * sizeof *scratch);
     /* A candidate in model space (cx) and as values (cv; M_CAT: the index),
      * and the best candidate's values. */
     double *cx = malloc((size_t)D * sizeof *cx), *cv = malloc((size_t)D * sizeof *cv);
