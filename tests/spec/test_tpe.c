@@ -541,4 +541,103 @@ HPT_TEST(tpe_enqueue_first)
     coord_spec_destroy(&spec);
 }
 
+// ---------------------------------------------------------------------------
+// Pinned suggestions: the fast paths of the joint model change its cost, not
+// its choices
+
+/* The space of bench/search_cost.c (6 parameters, every numeric kind the
+ * joint model scores differently: log, lattice of step 16, int, continuous)
+ * plus a q_log_uniform_values and a normal, with n_startup = N random trials
+ * observed, then TPE: 12 suggestions, the first 9 observed at once and the
+ * last 3 left pending (so the constant liar's kernels are in the model).
+ * The hash (FNV-1a over each value's bits, or its index for a list) of the
+ * TPE suggestions was recorded from tpe.c as of commit dfbbbe8, before the
+ * joint model's evaluation was restructured for speed (branch tpecost): any
+ * change in what the model suggests changes it. */
+static const char PIN_SPACE[] =
+    "dataset: mnist\n"
+    "method: bayes\n"
+    "seed: %d\n"
+    "budget: {max_trials: %d}\n"
+    "tpe: {n_startup: %d, multivariate: %s, equal_heights: %s}\n"
+    "parameters:\n"
+    "  optimizer: {values: [sgd, nesterov, rmsprop, adagrad, adadelta, adam, adamax, nadam]}\n"
+    "  learning_rate: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}\n"
+    "  batch_size: {distribution: q_uniform, min: 16, max: 512, q: 16}\n"
+    "  units: {distribution: int_uniform, min: 8, max: 512}\n"
+    "  dropout: {distribution: uniform, min: 0, max: 0.5}\n"
+    "  activation: {values: [relu, tanh, elu, selu]}\n"
+    "  epochs: {distribution: q_log_uniform_values, min: 2, max: 64, q: 1}\n"
+    "  momentum: {distribution: normal, mu: 0.9, sigma: 0.05}\n";
+
+static double f_pin(const coord_pval_t *v)
+{
+    double a = log10(v[1].num) + 2.5, b = v[4].num - 0.2, c = log2(v[3].num) - 8;
+    return 0.9 - 0.02 * a * a - 0.05 * fabs(b) - 0.01 * fabs(c) -
+           (strcmp(v[0].str, "adam") == 0 ? 0 : 0.01) - 0.001 * fabs(v[7].num - 0.93) -
+           0.0001 * v[2].num / 16 - 0.002 * fabs(log2(v[6].num) - 4);
+}
+
+static uint64_t pin_hash(int seed, int n_hist, const char *multivariate, const char *equal)
+{
+    enum { N_TPE = 12, N_PENDING = 3 };
+    char text[sizeof PIN_SPACE + 128];
+    snprintf(text, sizeof text, PIN_SPACE, seed, n_hist + N_TPE, n_hist, multivariate, equal);
+    coord_spec_t *spec = parse(text);
+    coord_search_t *s = search(spec);
+    coord_pval_t v[COORD_SPEC_MAX_PARAMS];
+    uint64_t h = 1469598103934665603ull;
+    for (int k = 0; k < n_hist + N_TPE; k++) {
+        ASSERT_EQ(coord_search_suggest(s, v), COORD_SEARCH_OK);
+        if (k < n_hist + N_TPE - N_PENDING)
+            coord_search_observe(s, (uint64_t)k + 1, f_pin(v));
+        if (k < n_hist)
+            continue;
+        for (int i = 0; i < spec->n_params; i++) {
+            const coord_param_t *p = &spec->params[i];
+            uint64_t bits = 0;
+            if (p->dist == COORD_PDIST_VALUES) {
+                for (int j = 0; j < p->n_values; j++)
+                    if (coord_pval_equal(p, &p->values[j], &v[i]))
+                        bits = (uint64_t)j + 1;
+            } else {
+                memcpy(&bits, &v[i].num, sizeof bits);
+            }
+            for (int byte = 0; byte < 8; byte++)
+                h = (h ^ ((bits >> (8 * byte)) & 0xff)) * 1099511628211ull;
+        }
+    }
+    coord_search_destroy(&s);
+    coord_spec_destroy(&spec);
+    return h;
+}
+
+HPT_TEST(tpe_suggestions_pinned)
+{
+    static const struct {
+        int seed, n_hist;
+        const char *multivariate, *equal;
+        uint64_t hash;
+    } pins[] = {
+        {1, 40, "true", "false", 0x5bb2cdc0df49a245ull},
+        {2, 400, "true", "false", 0xd3274ff72f93d125ull},
+        {3, 2000, "true", "false", 0xca38a9e6dac274b1ull},
+        {4, 300, "true", "true", 0x075249a894184e15ull},
+        {5, 300, "false", "false", 0x9230e0816c889ae8ull},
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof pins / sizeof pins[0]; i++) {
+        uint64_t h = pin_hash(pins[i].seed, pins[i].n_hist, pins[i].multivariate, pins[i].equal);
+        if (h != pins[i].hash) {
+            fprintf(stderr, "seed %d, %d trials, multivariate %s, equal_heights %s: suggestions "
+                    "hash to 0x%016llxull, pinned 0x%016llxull\n",
+                    pins[i].seed, pins[i].n_hist, pins[i].multivariate, pins[i].equal,
+                    (unsigned long long)h, (unsigned long long)pins[i].hash);
+            bad++;
+        }
+    }
+    if (bad)
+        HPT__FAIL("%d of the pinned suggestion sequences changed", bad);
+}
+
 HPT_TEST_MAIN()
