@@ -191,7 +191,7 @@ HPT_TEST(dry_run_objectives)
     ASSERT(b.fit_seconds == 0);
     ASSERT(!bad.ok && !bad.refused);
     ASSERT(isnan(bad.score));
-    ASSERT(strcmp(bad.error, "unknown test_objective nope (known: hash, bowl)") == 0);
+    ASSERT(strcmp(bad.error, "unknown test_objective nope (known: hash, bowl, noisy)") == 0);
     ASSERT_EQ(bad.task, 1);
     ASSERT_EQ(bad.attempt, 1);
 }

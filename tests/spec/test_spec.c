@@ -73,7 +73,7 @@ static const bad_t bad[] = {
     {MINI "colour: red\n",
      "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, refit, "
      "score_train, priority, seed, model_seed, budget, parameters, tpe, coordinate, hyperband, "
-     "asha, alpha, test_objective, enqueue, run_cap, early_terminate, description, program, "
+     "asha, alpha, test_objective, enqueue, select, run_cap, early_terminate, description, program, "
      "command, project, entity, job, image_uri, controller, apiVersion, kind, scheduler, "
      "metrics)"},
     {"dataset: cifar10\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
@@ -377,7 +377,7 @@ static const bad_t bad[] = {
     {MINI "alpha: 0.6\n", "sweep.yaml:5:8: alpha: 0.6 is out of range (0, 0.5]"},
     {MINI "alpha: high\n", "sweep.yaml:5:8: alpha: expected a number, got 'high'"},
     {MINI "test_objective: cone\n",
-     "sweep.yaml:5:17: test_objective: unknown test objective 'cone' (allowed: hash, bowl)"},
+     "sweep.yaml:5:17: test_objective: unknown test objective 'cone' (allowed: hash, bowl, noisy)"},
     {MINI "test_objective: [hash]\n",
      "sweep.yaml:5:17: test_objective: expected a string, got a sequence"},
     // coordinate search enumerates, like grid
@@ -1422,7 +1422,7 @@ HPT_TEST(odd_inputs)
     EXPECT_ERR("\"a\\nb\": 1\nmethod: grid\ndataset: mnist\nparameters: {epochs: {value: 1}}\n",
                "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, metric, method, cv, "
                "refit, score_train, priority, seed, model_seed, budget, parameters, tpe, "
-               "coordinate, hyperband, asha, alpha, test_objective, enqueue, run_cap, "
+               "coordinate, hyperband, asha, alpha, test_objective, enqueue, select, run_cap, "
                "early_terminate, "
                "description, program, command, project, entity, job, image_uri, controller, "
                "apiVersion, kind, scheduler, metrics)");
