@@ -85,6 +85,18 @@ static void jkey_u(FILE *f, const char *k, unsigned v, bool *first)
     fprintf(f, "%u", v);
 }
 
+/* [v0,v1,...] (NaN as null). */
+static void json_nums(FILE *f, const double *v, size_t n)
+{
+    fputc('[', f);
+    for (size_t j = 0; j < n; j++) {
+        if (j)
+            fputc(',', f);
+        hpt_json_num(f, v[j]);
+    }
+    fputc(']', f);
+}
+
 /* The race's keys (select: race): "race" null when the sweep does not race,
  * else {summary, outcome, repeats, winner, tasks, leaders: [{trial,
  * dropped_at_look, p_drop, cost, mean: [per look], ci95_half_width: [...]}]}
@@ -124,21 +136,10 @@ static void json_race(FILE *f, const Hpt__SweepInfo *s, bool *first)
         jkey(f, "cost", &lf);
         hpt_json_num(f, l->cost);
         jkey(f, "mean", &lf);
-        fputc('[', f);
-        for (size_t j = 0; j < l->n_mean; j++) {
-            if (j)
-                fputc(',', f);
-            hpt_json_num(f, l->mean[j]);
-        }
-        fputc(']', f);
+        json_nums(f, l->mean, l->n_mean);
         jkey(f, "ci95_half_width", &lf);
-        fputc('[', f);
-        for (size_t j = 0; j < l->n_half_width; j++) {
-            if (j)
-                fputc(',', f);
-            hpt_json_num(f, l->half_width[j]);
-        }
-        fputs("]}", f);
+        json_nums(f, l->half_width, l->n_half_width);
+        fputc('}', f);
     }
     fputs("]}", f);
 }

@@ -59,6 +59,8 @@ void hpt__str_set(char **dst, const char *v);
 void hpt__trial_error(coord_trial_t *tr, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Whether score a beats b for s's goal (a NaN never beats, beats a NaN). */
+bool hpt__better(const coord_sweep_t *s, double a, double b);
 /* End a queued, waiting or leased task as cancelled (journaled with why). */
 void hpt__task_cancel(coord_core_t *k, coord_task_t *t, const char *why);
 

@@ -121,15 +121,6 @@ static double trial_cost(const coord_sweep_t *s, const coord_trial_t *tr)
     return params * hp.epochs;
 }
 
-static bool better(const coord_sweep_t *s, double a, double b)
-{
-    if (isnan(a))
-        return false;
-    if (isnan(b))
-        return true;
-    return s->spec->maximize ? a > b : a < b;
-}
-
 /* The 0.975 quantile of Student's t with dof degrees of freedom, by
  * bisection on coord_agg_t_pvalue (two-sided p = 0.05). */
 static double t975(int dof)
@@ -196,7 +187,7 @@ static coord_race_t *race_new(coord_sweep_t *s)
         if (tr->state != TRIAL_DONE || isnan(tr->mean))
             continue;
         int at = rc->n;
-        while (at > 0 && better(s, tr->mean, rc->v[at - 1].trial->mean))
+        while (at > 0 && hpt__better(s, tr->mean, rc->v[at - 1].trial->mean))
             at--;
         if (at >= top)
             continue;
@@ -226,8 +217,13 @@ static coord_race_t *race_new(coord_sweep_t *s)
         race_free(NULL, rc, false);
         return NULL;
     }
-    /* The budget: by default 30 % of the search's tasks, rounded up. */
-    long search_tasks = (long)s->tasks_total;
+    /* The budget: by default 30 % of the search's tasks, rounded up.  They
+     * are counted from the trials (trials x folds x repeats x seeds), not
+     * from tasks_total, which a trial that failed live lowered and a
+     * rebuilt one does not: a resumed race must have the same budget. */
+    long search_tasks = 0;
+    for (size_t i = 0; i < s->n_trials; i++)
+        search_tasks += s->trials[i]->n_tasks;
     rc->budget = cfg->budget_tasks > 0 ? cfg->budget_tasks : (search_tasks * 3 + 9) / 10;
     return rc;
 }
@@ -286,7 +282,7 @@ static int race_look(coord_core_t *k, coord_sweep_t *s)
         double var = n > 1 ? sd * sd * n / (n - 1) : NAN;
         l->mean[look] = m;
         l->half[look] = tq * sqrt((1.0 / n + 1.0 / (folds - 1)) * var);
-        if (ref < 0 || better(s, m, rc->v[ref].mean[look]))
+        if (ref < 0 || hpt__better(s, m, rc->v[ref].mean[look]))
             ref = i;
     }
     int m = 0;
@@ -343,7 +339,7 @@ static void race_finish(coord_core_t *k, coord_sweep_t *s, coord_race_stop_t why
         const coord_race_leader_t *w = &rc->v[win];
         bool take;
         if (s->spec->race.tie_best_mean || l->cost == w->cost)
-            take = better(s, l->mean[last], w->mean[last]);
+            take = hpt__better(s, l->mean[last], w->mean[last]);
         else
             take = l->cost < w->cost;
         if (take)
@@ -358,16 +354,19 @@ static void race_finish(coord_core_t *k, coord_sweep_t *s, coord_race_stop_t why
     static const char *const stops[] = {"", "one leader left", "max_repeats reached",
                                         "budget spent", "a race task failed"};
     unsigned long long wn = rc->winner ? (unsigned long long)rc->winner->number : 0;
+    /* The repeats behind the verdict: the rounds whose look was taken (a
+     * round a failed task cut short adds none). */
+    int repeats = rc->looks - 1;
     if (rc->outcome == COORD_RACE_CERTIFIED)
         snprintf(s->race_verdict, sizeof s->race_verdict,
                  "the winner is significantly better than every other leader after %d repeats "
                  "(trial %llu; %d leaders, %ld extra tasks)",
-                 rc->rounds, wn, rc->n, rc->tasks_created);
+                 repeats, wn, rc->n, rc->tasks_created);
     else
         snprintf(s->race_verdict, sizeof s->race_verdict,
                  "%d trials remain indistinguishable after %d repeats; choosing the %s among "
                  "them (trial %llu; %s, %ld extra tasks)",
-                 left, rc->rounds,
+                 left, repeats,
                  s->spec->race.tie_best_mean ? "one with the best mean" : "cheapest to train",
                  wn, stops[why], rc->tasks_created);
     s->results_gen++;
@@ -375,7 +374,7 @@ static void race_finish(coord_core_t *k, coord_sweep_t *s, coord_race_stop_t why
                "sweep=%llu outcome=%s winner=%llu repeats=%d left=%d tasks=%ld stop=%s "
                "verdict=%s",
                (unsigned long long)s->id,
-               rc->outcome == COORD_RACE_CERTIFIED ? "certified" : "tie", wn, rc->rounds, left,
+               rc->outcome == COORD_RACE_CERTIFIED ? "certified" : "tie", wn, repeats, left,
                rc->tasks_created, hpt__q(k, stops[why]), hpt__q(k, s->race_verdict));
 }
 

@@ -923,7 +923,7 @@ void hpt__dispatch(coord_core_t *k)
 
 // --- results --------------------------------------------------------------------
 
-static bool better(const coord_sweep_t *s, double a, double b)
+bool hpt__better(const coord_sweep_t *s, double a, double b)
 {
     if (isnan(a))
         return false;
@@ -989,7 +989,7 @@ void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr)
         coord_agg_mean_std(ts, ns, &tr->mean_train, &tr->std_train);
         tr->state = TRIAL_DONE;
         s->trials_done++;
-        if (!s->best || better(s, tr->mean, s->best->mean))
+        if (!s->best || hpt__better(s, tr->mean, s->best->mean))
             s->best = tr;
     } else {
         tr->mean = tr->std = NAN;

@@ -41,6 +41,13 @@ select: {race: true, top: 4, max_repeats: 6, budget_tasks: 200}
 """
 
 c = Cluster(name="race")
+# hptune check says what the race may cost (offline, no coordinator needed).
+spec_path = os.path.join(c.dir, "noisy.yaml")
+with open(spec_path, "w") as f:
+    f.write(NOISY)
+chk = c.cli("check", spec_path).stdout
+check("race     the top 4 leaders, at most 6 repeats, at most 200 extra tasks; ties to the "
+      "cheapest to train" in chk, f"hptune check does not describe the race:\n{chk}")
 c.start_coordinator()
 c.start_worker(slots=2, name="dry", data="/nonexistent", extra=["--dry-run", "--dataset", "mnist"])
 s = c.launch(NOISY)

@@ -107,6 +107,7 @@ typedef struct job {
     uint64_t task;
     uint32_t attempt;
     double score;
+    bool race;                   // a CV repeat past the spec's (cv.repeats is 1)
 } job_t;
 
 #define MAX_JOBS 4096
@@ -120,6 +121,8 @@ typedef struct run {
     int n_jobs;
     long assigns;                // Assigns received in all
     world_t w;
+    uint64_t fail_task;          // when set: the first race task answered, and every later
+    bool fail_race;              //   attempt of it, fails (fail_race: on)
 } run_t;
 
 /* Drain the outbox: Assigns become jobs (scored now), journal records go to
@@ -141,7 +144,8 @@ static void drain(run_t *r)
         ASSERT(r->n_jobs < MAX_JOBS);
         r->jobs[r->n_jobs++] = (job_t){.task = env->assign->task,
                                        .attempt = env->assign->attempt,
-                                       .score = score_of(&r->w, env->assign)};
+                                       .score = score_of(&r->w, env->assign),
+                                       .race = !env->assign->refit && env->assign->repeat >= 1};
         r->assigns++;
         hpt_proto_free(&env);
     }
@@ -194,6 +198,13 @@ static void answer(run_t *r)
     m.fit_seconds = 1;
     m.epochs = 1;
     m.n_eval = 100;
+    if (r->fail_race && j.race && (!r->fail_task || r->fail_task == j.task)) {
+        r->fail_task = j.task;
+        m.ok = false;
+        m.error = "out of luck";
+        m.score = m.accuracy = m.f1_macro = m.log_loss = NAN;
+        m.epochs = 0;
+    }
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_RESULT;
     env.result = &m;
@@ -459,6 +470,35 @@ HPT_TEST(race_tasks_are_new_repeats)
                 ASSERT_EQ(coord_task_fold(t), q);
                 ASSERT_EQ(t->state, TASK_DONE);
             }
+    end(r);
+    free(r);
+}
+
+/* A race task that fails for good (max_attempts) stops the race at its last
+ * look: the round it belonged to adds no repeat, its other tasks are
+ * cancelled, the verdict stands on the looks taken, and the refit runs. */
+HPT_TEST(race_task_fails)
+{
+    run_t *r = malloc(sizeof *r);
+    ASSERT(r != NULL);
+    const double eq[ARMS] = {0.9, 0.9, 0.9, 0.9, 0.9};
+    world_t w = world_new(eq, 0.0001, 11);
+    coord_sweep_t *s = start(r, SELECT_FULL, &w, false);
+    r->fail_race = true;
+    finish(r, s);
+    const coord_race_t *rc = s->race;
+    ASSERT_EQ(rc->stop, COORD_RACE_STOP_FAILED);
+    ASSERT_EQ(rc->outcome, COORD_RACE_TIE);
+    ASSERT_EQ(rc->looks, 1);
+    ASSERT_EQ(rc->rounds, 1);
+    ASSERT(strstr(s->race_verdict, "after 0 repeats") != NULL);
+    ASSERT(strstr(s->race_verdict, "a race task failed") != NULL);
+    ASSERT_EQ(s->tasks_failed, 1);
+    ASSERT(s->refit_task != NULL && s->refit_task->state == TASK_DONE);
+    ASSERT(s->refit_task->trial == rc->winner);
+    /* Nothing of the race is left queued or running. */
+    ASSERT_EQ(s->n_queued, 0);
+    ASSERT_EQ(s->tasks_running, 0);
     end(r);
     free(r);
 }
