@@ -407,8 +407,9 @@ static int race_round(coord_core_t *k, coord_sweep_t *s)
     return 0;
 }
 
-/* After a look: stop, or start the next round. */
-static int race_next(coord_core_t *k, coord_sweep_t *s)
+/* After a look: stop, or (when start) start the next round.  Resume calls
+ * it with start false: the next round's tasks may be in the journal. */
+static int race_next(coord_core_t *k, coord_sweep_t *s, bool start)
 {
     coord_race_t *rc = s->race;
     int left = n_in(rc);
@@ -420,7 +421,7 @@ static int race_next(coord_core_t *k, coord_sweep_t *s)
         race_finish(k, s, COORD_RACE_STOP_MAX_REPEATS);
     else if (rc->tasks_created + (long)left * rc->per_round > rc->budget)
         race_finish(k, s, COORD_RACE_STOP_BUDGET);
-    else
+    else if (start)
         return race_round(k, s);
     return 0;
 }
@@ -465,15 +466,15 @@ bool hpt__race_step(coord_core_t *k, coord_sweep_t *s)
                    (unsigned long long)s->id, who, rc->max_rounds, rc->budget,
                    coord_sweep_alpha(s), rc->alpha_look);
         if ((rc_ = race_look(k, s)) == 0)
-            rc_ = race_next(k, s);
+            rc_ = race_next(k, s, true);
     } else if (s->race->outcome == COORD_RACE_RUNNING) {
         coord_race_t *rc = s->race;
         if (rc->looks == rc->rounds + 1)
-            rc_ = race_next(k, s);   // resumed between a look and the next round
+            rc_ = race_next(k, s, true);   // resumed between a look and the next round
         else if (rc->failed)
             race_finish(k, s, COORD_RACE_STOP_FAILED);
         else if (round_done(rc, rc->rounds) && (rc_ = race_look(k, s)) == 0)
-            rc_ = race_next(k, s);
+            rc_ = race_next(k, s, true);
     }
     if (rc_ < 0) {
         hpt__event(k, COORD_EV_OUT_OF_MEMORY, -1, s->id, "sweep=%llu what=race",
@@ -559,6 +560,8 @@ int hpt__race_resume(coord_core_t *k, coord_sweep_t *s, coord_task_t **pend, siz
         return -ENOMEM;
     coord_race_t *rc = s->race;
     int rc_ = race_look(k, s);
+    if (rc_ == 0)
+        rc_ = race_next(k, s, false);
     size_t used = 0;
     while (rc_ == 0 && used < n_pend) {
         int r = rc->rounds + 1;
@@ -604,15 +607,8 @@ int hpt__race_resume(coord_core_t *k, coord_sweep_t *s, coord_task_t **pend, siz
             break;
         if (!round_done(rc, r) || rc->failed)
             break;
-        if ((rc_ = race_look(k, s)) == 0) {
-            int left = n_in(rc);
-            if (left <= 1)
-                race_finish(k, s, COORD_RACE_STOP_ONE_LEFT);
-            else if (rc->rounds >= rc->max_rounds)
-                race_finish(k, s, COORD_RACE_STOP_MAX_REPEATS);
-            else if (rc->tasks_created + (long)left * rc->per_round > rc->budget)
-                race_finish(k, s, COORD_RACE_STOP_BUDGET);
-        }
+        if ((rc_ = race_look(k, s)) == 0)
+            rc_ = race_next(k, s, false);
     }
     if (rc_ < 0)
         return rc_;
