@@ -13,12 +13,26 @@ daemons.
    coordinator SIGKILLed in the middle of the race and restarted on the same
    journal: the race ends with the same verdict, winner and extra tasks as
    an uninterrupted run, and no race task is computed twice."""
+import http.client
+import json
 import os
 import re
 import signal
 import xml.etree.ElementTree as ET
 
-from harness import Cluster, _procs, check, finish, need_data
+from harness import Cluster, _procs, check, finish, free_port, need_data
+
+
+def get(port, path):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read()
+        check(r.status == 200, f"GET {path}: {r.status} {body[:200]!r}")
+        return body
+    finally:
+        conn.close()
 
 CERTIFIED = re.compile(r"^the winner is significantly better than every other leader after "
                        r"\d+ repeats \(trial \d+;")
@@ -48,7 +62,8 @@ with open(spec_path, "w") as f:
 chk = c.cli("check", spec_path).stdout
 check("race     the top 4 leaders, at most 6 repeats, at most 200 extra tasks; ties to the "
       "cheapest to train" in chk, f"hptune check does not describe the race:\n{chk}")
-c.start_coordinator()
+HTTP = free_port()
+c.start_coordinator("--http", f"127.0.0.1:{HTTP}")
 c.start_worker(slots=2, name="dry", data="/nonexistent", extra=["--dry-run", "--dataset", "mnist"])
 s = c.launch(NOISY)
 check(c.wait_sweep(s, timeout=120) == "done", "the noisy race did not finish")
@@ -98,6 +113,19 @@ check("The race of the leaders" in page, "the report has no race section")
 svg = ET.parse(os.path.join(out, "race.svg")).getroot()
 texts = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
 check("trial 3: winner" in texts, f"the race plot does not mark the winner: {texts[:400]}")
+# The dashboard's API: the race's verdict with the sweep, the race plot among its plots.
+api = json.loads(get(HTTP, f"/api/sweeps/{s}"))
+check(api["sweep"]["race"]["summary"] == summary, f"API race: {api['sweep']['race']}")
+check(len(api["sweep"]["race"]["leaders"]) == 4, "the API's results carry the leaders")
+plots = json.loads(get(HTTP, f"/api/sweeps/{s}/plots"))
+race_plots = [p for p in plots["plots"] if p["kind"] == "race"]
+check(len(race_plots) == 1, f"plots: {[p['kind'] for p in plots['plots']]}")
+svg = get(HTTP, race_plots[0]["url"]).decode()
+check("trial 3: winner" in svg, "the served race plot does not mark the winner")
+lst = json.loads(get(HTTP, "/api/sweeps"))
+mine = [x for x in lst["sweeps"] if x["id"] == s]
+check(mine and mine[0]["race"]["summary"] == summary and mine[0]["race"]["leaders"] == [],
+      f"the sweeps list's race: {mine}")
 log = c.coord_log()
 check("race.started" in open(os.path.join(c.dir, "coordinator.log")).read() or
       "racing the leaders" in log, "no race.started event in the log")
