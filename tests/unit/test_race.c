@@ -563,6 +563,62 @@ static void resume_case(int answers)
     free(b);
 }
 
+/* A finished race's sweep unloaded (its trials and race freed) keeps its
+ * verdict; loaded back from the journal, its race is rebuilt the same; and a
+ * restart creates it unloaded from its summary, whose verdict comes back
+ * when it is loaded. */
+HPT_TEST(unload_and_load)
+{
+    const double mu[ARMS] = {0.86, 0.87, 0.90, 0.85, 0.84};
+    world_t w = world_new(mu, 0.01, 31);
+    run_t *r = malloc(sizeof *r), *b = malloc(sizeof *b);
+    ASSERT(r && b);
+    coord_sweep_t *s = start(r, SELECT_FULL, &w, true);
+    finish(r, s);
+    char verdict[192];
+    snprintf(verdict, sizeof verdict, "%s", s->race_verdict);
+    ASSERT(verdict[0]);
+    uint64_t winner = s->race->winner->number;
+    int rounds = s->race->rounds;
+    ASSERT_OK(coord_core_unload(&r->k, s));
+    ASSERT(s->race == NULL);
+    ASSERT(strcmp(s->race_verdict, verdict) == 0);
+    char buf[256];
+    ASSERT(strcmp(coord_race_describe(s, buf, sizeof buf), verdict) == 0);
+    coord_journal_reader_t rd = coord_store_reader(r->store);
+    hpt_err err = {0};
+    if (coord_core_load(&r->k, now, &rd, s, &err) != 0)
+        HPT_TEST_FAIL("coord_core_load: %s", err.msg);
+    drain(r);
+    ASSERT(s->race != NULL);
+    ASSERT_EQ(s->race->winner->number, winner);
+    ASSERT_EQ(s->race->rounds, rounds);
+    ASSERT_EQ(s->best->number, winner);
+    ASSERT(strcmp(s->race_verdict, verdict) == 0);
+    /* A restart: the sweep starts unloaded, from its summary. */
+    memset(b, 0, sizeof *b);
+    b->w = w;
+    b->store = r->store;
+    r->store = NULL;
+    end(r);
+    ASSERT_OK(coord_core_init(&b->k, &CFG, 1.7e9));
+    rd = coord_store_reader(b->store);
+    ASSERT_EQ(coord_core_resume(&b->k, now, &rd, &err), 0);
+    drain(b);
+    s = b->k.sweeps;
+    ASSERT(!coord_sweep_loaded(s));
+    ASSERT_EQ(s->race_verdict[0], '\0');
+    ASSERT_EQ(s->sum->best, winner);
+    if (coord_core_load(&b->k, now, &rd, s, &err) != 0)
+        HPT_TEST_FAIL("coord_core_load: %s", err.msg);
+    drain(b);
+    ASSERT(strcmp(s->race_verdict, verdict) == 0);
+    ASSERT_EQ(s->race->winner->number, winner);
+    end(b);
+    free(r);
+    free(b);
+}
+
 HPT_TEST(resume_mid_race)
 {
     resume_case(ARMS * FOLDS + 3);    // in the first round
