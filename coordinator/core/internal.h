@@ -73,8 +73,9 @@ void hpt__task_cancel(coord_core_t *k, coord_task_t *t, const char *why);
 bool hpt__race_step(coord_core_t *k, coord_sweep_t *s);
 /* Race task t's result was counted (it is DONE). */
 void hpt__race_task_done(coord_core_t *k, coord_task_t *t);
-/* Race task t failed for good: the race stops at its last look. */
-void hpt__race_task_failed(coord_core_t *k, coord_task_t *t);
+/* Race task t of s failed for good (NULL: the race could not go on): its
+ * other pending tasks are cancelled and the race stops at its last look. */
+void hpt__race_task_failed(coord_core_t *k, coord_sweep_t *s, coord_task_t *t);
 /* Cancel every pending race task of s (sweep cancelled). */
 void hpt__race_cancel(coord_core_t *k, coord_sweep_t *s, const char *why);
 /* Free s's race and its tasks (taking them out of the task map when unmap). */

@@ -327,7 +327,7 @@ static int race_look(coord_core_t *k, coord_sweep_t *s)
 static void race_finish(coord_core_t *k, coord_sweep_t *s, coord_race_stop_t why)
 {
     coord_race_t *rc = s->race;
-    int last = rc->looks - 1, win = -1, left = n_in(rc);
+    int last = rc->looks > 0 ? rc->looks - 1 : 0, win = -1, left = n_in(rc);
     for (int i = 0; i < rc->n; i++) {
         const coord_race_leader_t *l = &rc->v[i];
         if (l->dropped_at)
@@ -356,7 +356,7 @@ static void race_finish(coord_core_t *k, coord_sweep_t *s, coord_race_stop_t why
     unsigned long long wn = rc->winner ? (unsigned long long)rc->winner->number : 0;
     /* The repeats behind the verdict: the rounds whose look was taken (a
      * round a failed task cut short adds none). */
-    int repeats = rc->looks - 1;
+    int repeats = rc->looks > 0 ? rc->looks - 1 : 0;
     if (rc->outcome == COORD_RACE_CERTIFIED)
         snprintf(s->race_verdict, sizeof s->race_verdict,
                  "the winner is significantly better than every other leader after %d repeats "
@@ -477,9 +477,13 @@ bool hpt__race_step(coord_core_t *k, coord_sweep_t *s)
             rc_ = race_next(k, s, true);
     }
     if (rc_ < 0) {
+        /* Out of memory: stop where the race stands, as a failed task
+         * does, rather than leave the sweep waiting for nothing. */
         hpt__event(k, COORD_EV_OUT_OF_MEMORY, -1, s->id, "sweep=%llu what=race",
                    (unsigned long long)s->id);
-        s->race->failed = true;
+        hpt__race_task_failed(k, s, NULL);
+        if (s->race->outcome == COORD_RACE_RUNNING)
+            race_finish(k, s, COORD_RACE_STOP_FAILED);
     }
     if (s->race->outcome != COORD_RACE_RUNNING)
         return false;
@@ -496,9 +500,8 @@ void hpt__race_task_done(coord_core_t *k, coord_task_t *t)
         rc->tasks_done++;
 }
 
-void hpt__race_task_failed(coord_core_t *k, coord_task_t *t)
+void hpt__race_task_failed(coord_core_t *k, coord_sweep_t *s, coord_task_t *t)
 {
-    coord_sweep_t *s = coord_task_sweep(t);
     coord_race_t *rc = s->race;
     if (!rc)
         return;

@@ -1168,7 +1168,7 @@ static void task_failed(coord_core_t *k, coord_task_t *t, const char *error)
     if (coord_task_is_refit(t))
         return;
     if (coord_task_is_race(t)) {
-        hpt__race_task_failed(k, t);
+        hpt__race_task_failed(k, s, t);
         return;
     }
     hpt__task_release_kids(k, t);   // they train from scratch
