@@ -19,16 +19,22 @@
 #   --quick      SMOKE RUN: mnist-10k and 1 epoch; not recorded
 #   --no-build   do not run ninja first
 # Environment: BUILD_DIR (default build), PYTHON (default /usr/bin/python3),
-# DATA_DIR (default data).  Writes bench/results/race-<date>.txt (through
-# bench/record.sh).  Exit status: 0 every case ran and met the target (at most
+# DATA_DIR (default data).  Writes bench/results/race-<date>.txt (quickstart;
+# race-blog-<date>.txt, race-both-<date>.txt; through bench/record.sh).  Exit status: 0 every case ran and met the target (at most
 # 30 % more tasks, certified or tie-broken), 1 otherwise, 2 bad option.
 set -eu
 
 cd "$(dirname "$0")/.."
 . bench/record.sh
+# One file per case: race-DATE.txt (quickstart), race-blog-DATE.txt, race-both-DATE.txt.
+RNAME=race
+case " $* " in
+    *" --case blog "*) RNAME=race-blog ;;
+    *" --case both "*) RNAME=race-both ;;
+esac
 case " $* " in
     *" --quick "*|*" -h "*|*" --help "*) ;;
-    *) record_report race bench/race.sh "$@" ;;
+    *) record_report "$RNAME" bench/race.sh "$@" ;;
 esac
 BUILD_DIR=${BUILD_DIR:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
