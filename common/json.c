@@ -85,6 +85,65 @@ static void jkey_u(FILE *f, const char *k, unsigned v, bool *first)
     fprintf(f, "%u", v);
 }
 
+/* [v0,v1,...] (NaN as null). */
+static void json_nums(FILE *f, const double *v, size_t n)
+{
+    fputc('[', f);
+    for (size_t j = 0; j < n; j++) {
+        if (j)
+            fputc(',', f);
+        hpt_json_num(f, v[j]);
+    }
+    fputc(']', f);
+}
+
+/* The race's keys (select: race): "race" null when the sweep does not race,
+ * else {summary, outcome, repeats, winner, tasks, leaders: [{trial,
+ * dropped_at_look, p_drop, cost, mean: [per look], ci95_half_width: [...]}]}
+ * (leaders only in results). */
+static void json_race(FILE *f, const Hpt__SweepInfo *s, bool *first)
+{
+    jkey(f, "race", first);
+    if (!s->race || !s->race[0]) {
+        fputs("null", f);
+        return;
+    }
+    bool rf = true;
+    fputc('{', f);
+    jkey(f, "summary", &rf);
+    hpt_json_str(f, s->race);
+    jkey(f, "outcome", &rf);
+    if (s->race_outcome && s->race_outcome[0])
+        hpt_json_str(f, s->race_outcome);
+    else
+        fputs("null", f);
+    jkey_u(f, "repeats", s->race_repeats, &rf);
+    jkey(f, "winner", &rf);
+    hpt_json_num(f, s->race_winner ? (double)s->race_winner : NAN);
+    jkey_u(f, "tasks", s->race_tasks, &rf);
+    jkey(f, "leaders", &rf);
+    fputc('[', f);
+    for (size_t i = 0; i < s->n_race_leaders; i++) {
+        const Hpt__RaceLeader *l = s->race_leaders[i];
+        bool lf = true;
+        fputs(i ? ",{" : "{", f);
+        jkey(f, "trial", &lf);
+        fprintf(f, "%llu", (unsigned long long)l->trial);
+        jkey(f, "dropped_at_look", &lf);
+        hpt_json_num(f, l->dropped_at ? (double)(l->dropped_at - 1) : NAN);
+        jkey(f, "p_drop", &lf);
+        hpt_json_num(f, l->p_drop);
+        jkey(f, "cost", &lf);
+        hpt_json_num(f, l->cost);
+        jkey(f, "mean", &lf);
+        json_nums(f, l->mean, l->n_mean);
+        jkey(f, "ci95_half_width", &lf);
+        json_nums(f, l->half_width, l->n_half_width);
+        fputc('}', f);
+    }
+    fputs("]}", f);
+}
+
 void hpt_json_sweep(FILE *f, const Hpt__SweepInfo *s)
 {
     bool first = true;
@@ -167,6 +226,7 @@ void hpt_json_sweep(FILE *f, const Hpt__SweepInfo *s)
         hpt_json_str(f, s->error);
     else
         fputs("null", f);
+    json_race(f, s, &first);
     fputc('}', f);
 }
 

@@ -797,6 +797,98 @@ struct hpt_plots {
 
 /* Keep the finished document of svg as plot pl's text (a copy, so that the
  * set does not hold the writer). */
+/* The race (select: race): x the look, y each leader's mean with its 95 %
+ * interval as an error bar, a line per leader to the look that dropped it.
+ * Only called when the sweep has race leaders. */
+static int plot_race(const model_t *m, hpt_plot_t *pl, hpt_svg_t **out)
+{
+    enum { W = 720, H = 360, L = 66, R = 190, T = 34, B = 52 };
+    const Hpt__SweepInfo *sw = m->s;
+    pl->kind = HPT_PLOT_RACE;
+    snprintf(pl->name, sizeof pl->name, "race");
+    snprintf(pl->title, sizeof pl->title, "the race of the leaders: mean +- 95%% CI per look");
+    int rc = hpt_svg_new(out, W, H, pl->title);
+    if (rc < 0)
+        return rc;
+    hpt_svg_t *s = *out;
+    hpt_svg_text(s, L, 20, "start", 0, "title", 80, pl->title);
+    size_t looks = 1, n = sw->n_race_leaders;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        const Hpt__RaceLeader *l = sw->race_leaders[i];
+        looks = l->n_mean > looks ? l->n_mean : looks;
+        for (size_t j = 0; j < l->n_mean; j++) {
+            double h = j < l->n_half_width && isfinite(l->half_width[j]) ? l->half_width[j] : 0;
+            if (isfinite(l->mean[j])) {
+                lo = fmin(lo, l->mean[j] - h);
+                hi = fmax(hi, l->mean[j] + h);
+            }
+        }
+    }
+    pl->points = pl->drawn = n;
+    if (!(lo <= hi)) {
+        hpt_svg_text(s, (L + W - R) / 2.0, H / 2.0, "middle", 0, "note", 0, "no look yet");
+        snprintf(pl->caption, sizeof pl->caption, "The race has taken no look yet.");
+        return 0;
+    }
+    hpt_svg_scale_t xs, ys;
+    hpt_svg_scale_linear(&xs, -0.25, (double)(looks - 1) + 0.25, (int)(looks < 8 ? looks : 8),
+                         L, W - R);
+    hpt_svg_scale_linear(&ys, lo, hi, 5, H - B, T);
+    char ytitle[128], tip[256], a[64], b[64], col[16], lab[96];
+    hpt_svg_axis(s, &xs, HPT_SVG_BOTTOM, H - B, H - B, T, NULL,
+                 "look (0 = the search's splits; r = after race round r)");
+    hpt_svg_axis(s, &ys, HPT_SVG_LEFT, L, L, W - R, NULL, score_title(m, ytitle, sizeof ytitle));
+    double *px = calloc(looks, sizeof *px), *py = calloc(looks, sizeof *py);
+    if (!px || !py) {
+        free(px);
+        free(py);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const Hpt__RaceLeader *l = sw->race_leaders[i];
+        hpt_svg_color(n > 1 ? (double)i / (double)(n - 1) : 1.0, col, sizeof col);
+        /* Spread the leaders a little along x so their bars do not hide
+         * each other. */
+        double dx = n > 1 ? 0.16 * ((double)i / (double)(n - 1) - 0.5) : 0;
+        size_t k = 0;
+        for (size_t j = 0; j < l->n_mean; j++) {
+            if (!isfinite(l->mean[j]))
+                continue;
+            double x = hpt_svg_map(&xs, (double)j + dx), y = hpt_svg_map(&ys, l->mean[j]);
+            double h = j < l->n_half_width && isfinite(l->half_width[j]) ? l->half_width[j] : 0;
+            hpt_svg_line(s, x, hpt_svg_map(&ys, l->mean[j] - h), x,
+                         hpt_svg_map(&ys, l->mean[j] + h), "err");
+            snprintf(tip, sizeof tip, "trial %llu at look %zu: %s %s +- %s",
+                     (unsigned long long)l->trial, j, sw->metric,
+                     fmt_score(l->mean[j], a, sizeof a), fmt_score(h, b, sizeof b));
+            hpt_svg_circle(s, x, y, 3.5, "pt", col, tip);
+            px[k] = x;
+            py[k++] = y;
+        }
+        if (k > 1)
+            hpt_svg_path(s, px, py, k, "trend", col, NULL);
+        if (l->trial == sw->race_winner && k > 0)
+            hpt_svg_circle(s, px[k - 1], py[k - 1], 7, "best", NULL, "the race's winner");
+        if (l->dropped_at)
+            snprintf(lab, sizeof lab, "trial %llu: dropped at look %u (p %s)",
+                     (unsigned long long)l->trial, l->dropped_at - 1,
+                     fmt_score(l->p_drop, a, sizeof a));
+        else
+            snprintf(lab, sizeof lab, "trial %llu%s", (unsigned long long)l->trial,
+                     l->trial == sw->race_winner ? ": winner" : ": still in");
+        hpt_svg_circle(s, W - R + 20, T + 10 + 16.0 * (double)i, 4, "pt", col, NULL);
+        hpt_svg_text(s, W - R + 30, T + 14 + 16.0 * (double)i, "start", 0, "label", 28, lab);
+    }
+    free(px);
+    free(py);
+    snprintf(pl->caption, sizeof pl->caption,
+             "%zu leaders over %zu look%s: each dot is a leader's mean over its splits so far, "
+             "the bar its 95%% interval (corrected for the overlap of CV training sets). %s",
+             n, looks, looks == 1 ? "" : "s", sw->race ? sw->race : "");
+    return 0;
+}
+
 static int take_svg(hpt_plot_t *pl, hpt_svg_t **svg)
 {
     size_t len = 0;
@@ -822,17 +914,19 @@ int hpt_plots_new(hpt_plots_t **out, const Hpt__ResultsReply *r, double now, siz
     int rc = -ENOMEM;
     if (!p)
         goto out;
-    p->plots = calloc(m.n_shown + 2, sizeof *p->plots);
+    p->plots = calloc(m.n_shown + 3, sizeof *p->plots);
     p->consts = calloc(m.n_params ? m.n_params : 1, sizeof *p->consts);
     if (!p->plots || !p->consts)
         goto out;
     rc = 0;
-    for (size_t i = 0; i <= m.n_shown + 1 && rc == 0; i++) {
+    size_t last = m.n_shown + 1 + (m.s->n_race_leaders > 0);
+    for (size_t i = 0; i <= last && rc == 0; i++) {
         hpt_svg_t *svg = NULL;
         hpt_plot_t *pl = &p->plots[i];
-        rc = i < m.n_shown    ? plot_param(&m, &m.params[m.shown[i]], pl, &svg)
-             : i == m.n_shown ? plot_progress(&m, pl, &svg)
-                              : plot_parallel(&m, pl, &svg);
+        rc = i < m.n_shown        ? plot_param(&m, &m.params[m.shown[i]], pl, &svg)
+             : i == m.n_shown     ? plot_progress(&m, pl, &svg)
+             : i == m.n_shown + 1 ? plot_parallel(&m, pl, &svg)
+                                  : plot_race(&m, pl, &svg);
         if (rc == 0)
             rc = take_svg(pl, &svg);
         hpt_svg_destroy(&svg);

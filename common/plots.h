@@ -17,7 +17,11 @@
  *   - "best-so-far": each trial's score when it finished and the best score
  *     so far as a step line, in minutes since the sweep started;
  *   - "parallel-coordinates": an axis per plotted parameter plus the score,
- *     a line per finished trial coloured by its score.
+ *     a line per finished trial coloured by its score;
+ *   - "race", only when the sweep raced its leaders (SweepInfo.race_leaders):
+ *     each leader's mean and 95 % interval at every look (look 0: the
+ *     search's splits; look r: after race round r), a line per leader up
+ *     to the look that dropped it, the winner ringed.
  * A trial counts once it is done (state "done" and a finite mean score).
  *
  * Cost.  Above max_points finished trials a plot draws a deterministic
@@ -45,6 +49,7 @@ typedef enum hpt_plot_kind {
     HPT_PLOT_PARAM,      // score against one parameter
     HPT_PLOT_PROGRESS,   // best so far over time
     HPT_PLOT_PARALLEL,   // parallel coordinates
+    HPT_PLOT_RACE,       // the race of the leaders (select: race): mean +- CI per look
 } hpt_plot_kind_t;
 
 /* One rendered plot: plain data owned by its set. */

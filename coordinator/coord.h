@@ -367,6 +367,9 @@ typedef struct coord_sweep_info {
     Hpt__Param *pp[COORD_SPEC_MAX_PARAMS];
     char txt[COORD_SPEC_MAX_PARAMS][64];
     char waiting[512];            // SweepInfo.waiting's storage (coord_datasets_waiting)
+    char race[256];               // SweepInfo.race's storage (coord_race_describe)
+    Hpt__RaceLeader rl[COORD_RACE_MAX_TOP];   // SweepInfo.race_leaders (results only); their
+    Hpt__RaceLeader *rlp[COORD_RACE_MAX_TOP]; // means and widths borrow the race's arrays
 } coord_sweep_info_t;
 
 /* Fill *b from s, loaded or not (an unloaded sweep answers from its

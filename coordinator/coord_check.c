@@ -435,6 +435,26 @@ char *coord_check_report(const coord_check_t *c, int list_trials)
     if (spec->seeds > 1)
         sb_printf(&b, ", %d seeds", spec->seeds);
     sb_printf(&b, "\n  refit    %s\n", spec->refit ? "yes" : "no");
+    if (spec->race.on) {
+        /* The race's largest cost: its budget (docs/spec.md, "select"). */
+        sb_printf(&b, "  race     the top %d leaders, at most %d repeats, ", spec->race.top,
+                  spec->race.max_repeats);
+        if (spec->race.budget_tasks > 0)
+            sb_printf(&b, "at most %ld extra tasks", spec->race.budget_tasks);
+        else if (c->trials > 0)
+            sb_printf(&b, "at most %lld extra tasks (30%% of the search's)",
+                      ((long long)c->trials * c->splits * 3 + 9) / 10);
+        else
+            sb_printf(&b, "at most 30%% more tasks than the search");
+        long long budget = spec->race.budget_tasks > 0 ? spec->race.budget_tasks
+                           : c->trials > 0 ? ((long long)c->trials * c->splits * 3 + 9) / 10
+                                           : -1;
+        if (budget >= 0 && budget < 2LL * c->splits / spec->cv.repeats)
+            sb_printf(&b, " (less than one round of 2 leaders, %d tasks: no round will run)",
+                      2 * c->splits / spec->cv.repeats);
+        sb_printf(&b, "; ties to the %s\n",
+                  spec->race.tie_best_mean ? "best mean" : "cheapest to train");
+    }
     if (spec->n_enqueue > 0)
         sb_printf(&b, "  enqueue  %d trial%s first\n", spec->n_enqueue,
                   spec->n_enqueue == 1 ? "" : "s");

@@ -487,6 +487,45 @@ void coord_sweeps_unload(coord_t *c)
 #endif
 }
 
+/* The race's fields of b (select: race): its line, outcome, and with
+ * leaders (results only) each leader's means and widths per look, which
+ * borrow the race's arrays. */
+static void race_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool leaders)
+{
+    Hpt__SweepInfo *i = &b->info;
+    i->race = (char *)coord_race_describe(s, b->race, sizeof b->race);
+    const coord_race_t *rc = s->race;
+    i->race_outcome = (char *)(!rc                                       ? ""
+                               : rc->outcome == COORD_RACE_CERTIFIED ? "certified"
+                               : rc->outcome == COORD_RACE_TIE       ? "tie"
+                                                                     : "running");
+    if (!rc)
+        return;
+    i->race_repeats = (uint32_t)rc->rounds;
+    i->race_winner = rc->winner ? rc->winner->number : 0;
+    i->race_tasks = (uint32_t)rc->tasks_created;
+    if (!leaders)
+        return;
+    int n = rc->n < COORD_RACE_MAX_TOP ? rc->n : COORD_RACE_MAX_TOP;
+    for (int k = 0; k < n; k++) {
+        const coord_race_leader_t *l = &rc->v[k];
+        Hpt__RaceLeader *x = &b->rl[k];
+        hpt__race_leader__init(x);
+        x->trial = l->trial->number;
+        x->dropped_at = (uint32_t)l->dropped_at;
+        x->p_drop = l->p_drop;
+        x->cost = l->cost;
+        /* The looks it took part in: up to the one that dropped it. */
+        size_t looks = (size_t)(l->dropped_at ? l->dropped_at : rc->looks);
+        x->n_mean = x->n_half_width = looks;
+        x->mean = l->mean;
+        x->half_width = l->half;
+        b->rlp[k] = x;
+    }
+    i->n_race_leaders = (size_t)n;
+    i->race_leaders = b->rlp;
+}
+
 /* compare: also the winner-versus-rest statistics, O(trials) t-tests, which
  * only results requests pay for (status must stay cheap under load). */
 void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool compare)
@@ -572,6 +611,7 @@ void coord_sweep_info_fill(const coord_sweep_t *s, coord_sweep_info_t *b, bool c
     i->finished_unix = s->finished;
     i->eta_seconds = coord_sweep_eta(s, coord_now());
     i->error = (char *)s->error;
+    race_fill(s, b, compare);
 }
 
 // --- requests -------------------------------------------------------------

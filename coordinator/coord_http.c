@@ -978,6 +978,7 @@ static const char *plot_kind_name(hpt_plot_kind_t k)
     case HPT_PLOT_PARAM: return "param";
     case HPT_PLOT_PROGRESS: return "progress";
     case HPT_PLOT_PARALLEL: return "parallel";
+    case HPT_PLOT_RACE: return "race";
     }
     return "?";
 }

@@ -2105,12 +2105,12 @@ static int apply_all(const coord_param_t *params, int n, const coord_pval_t *con
 enum {
     T_NAME, T_DATASET, T_METRIC, T_METHOD, T_CV, T_REFIT, T_SCORE_TRAIN, T_PRIORITY, T_SEED,
     T_MODEL_SEED, T_BUDGET, T_PARAMETERS, T_TPE, T_COORDINATE, T_HYPERBAND, T_ASHA, T_ALPHA,
-    T_TEST_OBJECTIVE, T_ENQUEUE, T_WANDB, T__COUNT = T_WANDB + W__COUNT
+    T_TEST_OBJECTIVE, T_ENQUEUE, T_SELECT, T_WANDB, T__COUNT = T_WANDB + W__COUNT
 };
 static const char *const top_keys[T__COUNT] = {
     "name", "dataset", "metric", "method", "cv", "refit", "score_train", "priority", "seed",
     "model_seed", "budget", "parameters", "tpe", "coordinate", "hyperband", "asha", "alpha",
-    "test_objective", "enqueue",
+    "test_objective", "enqueue", "select",
     [T_WANDB + W_RUN_CAP] = "run_cap", [T_WANDB + W_EARLY_TERMINATE] = "early_terminate",
     [T_WANDB + W_DESCRIPTION] = "description", [T_WANDB + W_PROGRAM] = "program",
     [T_WANDB + W_COMMAND] = "command", [T_WANDB + W_PROJECT] = "project",
@@ -2135,8 +2135,8 @@ static const char *const method_names[COORD_METHOD__COUNT] = {
 #define METHOD_NAMES_TEXT "grid, random, bayes, coordinate, hyperband, asha"
 
 /* test_objective: what --dry-run workers score instead of training (worker/). */
-static const char *const test_objectives[] = {"hash", "bowl"};
-#define TEST_OBJECTIVES_TEXT "hash, bowl"
+static const char *const test_objectives[] = {"hash", "bowl", "noisy"};
+#define TEST_OBJECTIVES_TEXT "hash, bowl, noisy"
 
 static int parse_name(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 {
@@ -2460,6 +2460,53 @@ static int parse_alpha(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
     return 0;
 }
 
+/* select: {race, top, max_repeats, budget_tasks, tie_break}: racing the
+ * leaders after the search (coord_race_cfg_t). */
+static int parse_select(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
+{
+    static const char *const keys_[] = {"race", "top", "max_repeats", "budget_tasks",
+                                        "tie_break"};
+    static const char *const ties[] = {"cheapest", "best_mean"};
+    const ynode_t *keys[5], *vals[5];
+    long long v;
+    int rc = 0;
+    KEEP(rc, check_map(c, n, "select", keys_, 5, "key", NULL, keys, vals));
+    if (keys[0])
+        KEEP(rc, get_bool(c, vals[0], "select.race", &spec->race.on));
+    if (keys[1]) {
+        int r = get_int(c, vals[1], "select.top", 2, COORD_RACE_MAX_TOP, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            spec->race.top = (int)v;
+    }
+    if (keys[2]) {
+        int r = get_int(c, vals[2], "select.max_repeats", 1, 100, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            spec->race.max_repeats = (int)v;
+    }
+    if (keys[3]) {
+        int r = get_int(c, vals[3], "select.budget_tasks", 0, 100000000, &v);
+        KEEP(rc, r);
+        if (r == 0)
+            spec->race.budget_tasks = (long)v;
+    }
+    if (keys[4]) {
+        const char *s;
+        int r = get_str(c, vals[4], "select.tie_break", 64, &s);
+        if (r == 0) {
+            int k = lookup_name(vals[4], ties, 2);
+            if (k < 0)
+                r = FAIL_AT(c, vals[4], "select.tie_break",
+                            "unknown tie-break '%s' (allowed: cheapest, best_mean)", s);
+            else
+                spec->race.tie_best_mean = k == 1;
+        }
+        KEEP(rc, r);
+    }
+    return rc;
+}
+
 static int parse_test_objective(const pctx_t *c, const ynode_t *n, coord_spec_t *spec)
 {
     char dsc[96];
@@ -2467,13 +2514,13 @@ static int parse_test_objective(const pctx_t *c, const ynode_t *n, coord_spec_t 
     int rc = get_str(c, n, "test_objective", 1024, &s);
     if (rc)
         return rc;
-    int k = lookup_name(n, test_objectives, 2);
+    int k = lookup_name(n, test_objectives, 3);
     char hint[96];
     if (k < 0)
         return FAIL_AT(c, n, "test_objective",
                        "unknown test objective %s%s (allowed: " TEST_OBJECTIVES_TEXT ")",
                        describe(n, dsc, sizeof dsc),
-                       did_you_mean(n, test_objectives, 2, hint, sizeof hint));
+                       did_you_mean(n, test_objectives, 3, hint, sizeof hint));
     snprintf(spec->test_objective, sizeof spec->test_objective, "%s", test_objectives[k]);
     return 0;
 }
@@ -3019,6 +3066,7 @@ static int parse_tree(const pctx_t *c, const ynode_t *root, coord_spec_t *spec)
         case T_TEST_OBJECTIVE: r = parse_test_objective(c, v, spec); break;
         case T_ENQUEUE: break;  // needs the parameters: check_spec parses it
         case T_MODEL_SEED: r = parse_model_seed(c, v, spec); break;
+        case T_SELECT: r = parse_select(c, v, spec); break;
         default:
             if (k >= T_WANDB)
                 r = coord__wandb_top_key(c, k - T_WANDB, root->kids[i], v, spec);
@@ -3081,6 +3129,7 @@ int coord_spec_parse_all(const char *text, size_t len, const char *path, coord_s
     spec->rounds = 1;
     spec->sh = (coord_sh_cfg_t){.min_epochs = 1, .max_epochs = 27, .eta = 3, .iterations = 1};
     spec->resource_param = -1;
+    spec->race = COORD_RACE_CFG_DEFAULT;
     spec->alpha = 0.05;
 
     pstate_t st = {0};

@@ -198,6 +198,24 @@ typedef struct coord_sh_cfg {
     int rung_epochs[COORD_SH_MAX_RUNGS];  // derived, strictly increasing
 } coord_sh_cfg_t;
 
+/* Racing the leaders after the search (select:, docs/spec.md "select"): the
+ * top trials that cannot be told apart from the best get new CV repeats,
+ * round by round, until one is significantly better than every other, the
+ * budget is spent or max_repeats rounds have run (coordinator/core/race.c). */
+typedef struct coord_race_cfg {
+    bool on;                     // select.race, default false
+    int top;                     // select.top: leaders at most, default 5, 2..COORD_RACE_MAX_TOP
+    int max_repeats;             // select.max_repeats: rounds at most, default 5, 1..100
+    long budget_tasks;           // select.budget_tasks: extra tasks at most, 0 (the default)
+                                 // = 30 % of the search's tasks
+    bool tie_best_mean;          // select.tie_break: best_mean (default cheapest: fewest
+                                 // parameters x epochs)
+} coord_race_cfg_t;
+
+#define COORD_RACE_MAX_TOP 32
+
+#define COORD_RACE_CFG_DEFAULT ((coord_race_cfg_t){.top = 5, .max_repeats = 5})
+
 typedef struct coord_spec {
     char path[512];              // file name given to the parser, for messages
     char name[128];              // name:, default "sweep"
@@ -233,6 +251,7 @@ typedef struct coord_spec {
                                  // trial); -1 for the other methods
     double alpha;                // alpha:, default 0.05, in (0, 0.5]
     char test_objective[32];     // test_objective:, "" = none (what --dry-run workers score)
+    coord_race_cfg_t race;       // select:
     int n_enqueue;               // entries in enqueue:
     coord_pval_t *enqueue;       // owned, n_enqueue rows of n_params values (row-major),
                                  // defaults filled in and inactive parameters absent

@@ -87,7 +87,7 @@ static const hpt_config_opt_t opts[] = {
                         "debug | info | warn | error"),
     STR(log_file, "FILE", "also append log lines to FILE (reopened on SIGHUP)"),
     BOOL(dry_run, "answer every task at once with a fake, deterministic score (no training); "
-                  "the task's test_objective picks the function (hash, bowl); the "
+                  "the task's test_objective picks the function (hash, bowl, noisy); the "
                   "coordinator sends only tasks of sweeps that set test_objective"),
     INT(test_stall_epoch, 0, 100000, "N",
         "for tests of the coordinator's stall detection: every task hangs after epoch N while "

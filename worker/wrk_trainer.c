@@ -485,7 +485,9 @@ static uint64_t splitmix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-double wrk_dry_run_score(const Hpt__Assign *a)
+/* The hash behind the "hash" and "noisy" objectives: FNV-1a over the packed
+ * HParams, then fold, repeat, refit and cv_seed mixed in. */
+static uint64_t assign_hash(const Hpt__Assign *a)
 {
     // FNV-1a over the packed HParams: the same configuration always packs to
     // the same bytes (protobuf-c writes fields in number order).
@@ -509,7 +511,23 @@ double wrk_dry_run_score(const Hpt__Assign *a)
     h = splitmix64(h ^ repeat);
     h = splitmix64(h ^ (uint64_t)a->refit);
     h = splitmix64(h ^ a->cv_seed);
-    return 0.5 + 0.49 * ((double)(h >> 11) * 0x1.0p-53);
+    return h;
+}
+
+double wrk_dry_run_score(const Hpt__Assign *a)
+{
+    return 0.5 + 0.49 * ((double)(assign_hash(a) >> 11) * 0x1.0p-53);
+}
+
+double wrk_dry_run_noisy(const Hpt__Assign *a, const wrk_task_spec_t *spec)
+{
+    uint64_t h = assign_hash(a) ^ 0x6e6f697379000000ull;  // "noisy": its own stream
+    uint64_t h1 = splitmix64(h), h2 = splitmix64(h1);
+    double u1 = ((double)(h1 >> 11) + 0.5) * 0x1.0p-53;  // (0, 1)
+    double u2 = (double)(h2 >> 11) * 0x1.0p-53;
+    double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);  // Box-Muller: N(0, 1)
+    double s = hpt_hparams_lr(&spec->hp) + spec->hp.dropout * z;
+    return s < 1e-6 ? 1e-6 : s > 1.0 - 1e-6 ? 1.0 - 1e-6 : s;
 }
 
 /* The bowl's split noise: uniform in [-0.002, 0.002] from (fold, repeat,
@@ -547,6 +565,8 @@ void wrk_dry_run(const Hpt__Assign *a, const wrk_task_spec_t *spec, wrk_result_t
         s = wrk_dry_run_score(a);
     } else if (strcmp(obj, "bowl") == 0) {
         s = wrk_dry_run_bowl(spec);
+    } else if (strcmp(obj, "noisy") == 0) {
+        s = wrk_dry_run_noisy(a, spec);
     } else {
         *out = (wrk_result_t){.task = spec->task, .attempt = spec->attempt, .score = NAN,
                               .accuracy = NAN, .log_loss = NAN, .f1_macro = NAN,

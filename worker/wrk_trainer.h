@@ -210,15 +210,25 @@ double wrk_dry_run_score(const Hpt__Assign *a);
  * units[0] 128, batch 64 (d = 0).  spec borrowed. */
 double wrk_dry_run_bowl(const wrk_task_spec_t *spec);
 
-/* The objectives' names for error messages: "hash, bowl". */
-#define WRK_TEST_OBJECTIVES "hash, bowl"
+/* The "noisy" objective: known means and noise, for testing racing (the
+ * coordinator's select: race) against ground truth.  The configuration's
+ * learning_rate is its mean and its dropout the standard deviation:
+ *   s = lr + dropout * z,  clamped to [1e-6, 1 - 1e-6],
+ * z ~ N(0, 1) by Box-Muller from the hash objective's hash of the packed
+ * HParams (the task's seed included), fold, repeat, refit and cv_seed, so
+ * every (configuration, split, seed) draws its own independent noise and
+ * the same task always scores the same.  a and spec borrowed. */
+double wrk_dry_run_noisy(const Hpt__Assign *a, const wrk_task_spec_t *spec);
+
+/* The objectives' names for error messages: "hash, bowl, noisy". */
+#define WRK_TEST_OBJECTIVES "hash, bowl, noisy"
 
 /* Fill *out with the --dry-run answer to spec/a (both borrowed): score s
  * from a->test_objective ("" and "hash": wrk_dry_run_score; "bowl":
- * wrk_dry_run_bowl); ok, accuracy = f1_macro = s, log_loss = 1 - s,
+ * wrk_dry_run_bowl; "noisy": wrk_dry_run_noisy); ok, accuracy = f1_macro = s, log_loss = 1 - s,
  * train_score NaN, fit_seconds 0, epochs = hparams.epochs.  An unknown
  * objective gives ok = false and the error "unknown test_objective NAME
- * (known: hash, bowl)". */
+ * (known: hash, bowl, noisy)". */
 void wrk_dry_run(const Hpt__Assign *a, const wrk_task_spec_t *spec, wrk_result_t *out);
 
 #endif

@@ -337,6 +337,11 @@ static void write_winner(FILE *f, const model_t *m)
     else if (s->best_trial)
         fputs("<p class=\"significance\">No runner-up to compare the winner with yet.</p>\n",
               f);
+    if (s->race && s->race[0]) {
+        fputs("<p class=\"race\">race: ", f);
+        h(f, s->race);
+        fputs("</p>\n", f);
+    }
     cli_results_epochs(s, text, sizeof text);
     if (text[0])
         h_lines(f, text, "epochs");
@@ -512,8 +517,11 @@ static void write_html(FILE *f, const model_t *m, const hpt_plots_t *plots, int 
     } sections[] = {
         {HPT_PLOT_PROGRESS, "<section id=\"over-time\">\n<h2>Best score so far</h2>\n"},
         {HPT_PLOT_PARALLEL, "<section id=\"parallel\">\n<h2>Parallel coordinates</h2>\n"},
+        {HPT_PLOT_RACE, "<section id=\"race\">\n<h2>The race of the leaders</h2>\n"},
     };
     for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++) {
+        if (sections[k].kind == HPT_PLOT_RACE && !hpt_plots_find(plots, "race"))
+            continue;   // the sweep did not race
         fputs(sections[k].open, f);
         for (size_t i = 0; i < hpt_plots_count(plots); i++)
             if (hpt_plots_get(plots, i)->kind == sections[k].kind)

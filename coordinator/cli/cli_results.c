@@ -224,6 +224,8 @@ static void print_summary(const Hpt__ResultsReply *r)
     char text[1024];
     fputs(cli_results_epochs(s, text, sizeof text), stdout);
     fputs(cli_results_significance(s, text, sizeof text), stdout);
+    if (s->race && s->race[0])
+        printf("race: %s\n", s->race);
     fputs(cli_results_refit(s, text, sizeof text), stdout);
     if (s->error && s->error[0])
         printf("error: %s\n", s->error);

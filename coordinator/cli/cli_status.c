@@ -180,6 +180,8 @@ static void print_details(const Hpt__SweepInfo *s)
             printf(" (accuracy %s)", cli_fmt_score(s->refit_accuracy, b, sizeof b));
         putchar('\n');
     }
+    if (s->race && s->race[0])
+        printf("  race      %s\n", s->race);
     if (!ended(s->state))
         printf("  eta       %s\n", cli_fmt_duration(s->eta_seconds, a, sizeof a));
     if (s->waiting && s->waiting[0])
@@ -217,6 +219,11 @@ static void print_table(const Hpt__StatusReply *r)
         puts("no sweeps (submit one with hptune launch SPEC)");
     cli_table_destroy(&t);
     printf("workers: %u connected, %u/%u slots busy\n", r->workers, r->slots_busy, r->slots);
+    // Racing sweeps: where their race stands (select: race).
+    for (size_t i = 0; i < r->n_sweeps; i++)
+        if (r->sweeps[i]->race_outcome && strcmp(r->sweeps[i]->race_outcome, "running") == 0)
+            printf("sweep %llu race: %s\n", (unsigned long long)r->sweeps[i]->id,
+                   r->sweeps[i]->race);
     // Why a sweep cannot run: no worker can serve its dataset.
     for (size_t i = 0; i < r->n_sweeps; i++)
         if (r->sweeps[i]->waiting && r->sweeps[i]->waiting[0])
@@ -269,13 +276,14 @@ static void plain_line(const Hpt__SweepInfo *s, const Hpt__StatusReply *r, char 
 {
     char tk[64], tr[64], best[64], eta[32];
     bool wait = s->waiting && s->waiting[0];
+    bool race = s->race_outcome && s->race_outcome[0];
     snprintf(buf, len,
-             "sweep %llu %s: %-9s %s tasks, %s trials, best %s, ETA %s, %u/%u slots busy%s%s",
+             "sweep %llu %s: %-9s %s tasks, %s trials, best %s, ETA %s, %u/%u slots busy%s%s%s%s",
              (unsigned long long)s->id, s->name, s->state, fmt_tasks(s, tk, sizeof tk),
              fmt_trials(s, tr, sizeof tr),
              cli_fmt_mean_std(s->best_mean, s->best_std, best, sizeof best),
-             fmt_eta(s, eta, sizeof eta), r->slots_busy, r->slots, wait ? "; waiting: " : "",
-             wait ? s->waiting : "");
+             fmt_eta(s, eta, sizeof eta), r->slots_busy, r->slots, race ? "; race: " : "",
+             race ? s->race : "", wait ? "; waiting: " : "", wait ? s->waiting : "");
 }
 
 /* The terminal form of a sweep's progress, fitted to `cols` columns: one line

@@ -204,6 +204,53 @@ uint64_t coord_trial_mem_need(coord_trial_t *tr);
  * spec->n_params entries), exactly as the search suggested them. */
 void coord_trial_values(const coord_trial_t *tr, coord_pval_t *out);
 
+// --- racing the leaders (race.c) ----------------------------------------------
+
+typedef enum coord_race_outcome {
+    COORD_RACE_RUNNING,
+    COORD_RACE_CERTIFIED,         // one leader left: significantly better than every other
+    COORD_RACE_TIE,               // several left: the tie-break chose among them
+} coord_race_outcome_t;
+
+typedef enum coord_race_stop {
+    COORD_RACE_STOP_NONE,
+    COORD_RACE_STOP_ONE_LEFT,
+    COORD_RACE_STOP_MAX_REPEATS,  // select.max_repeats rounds ran
+    COORD_RACE_STOP_BUDGET,       // the next round would pass select.budget_tasks
+    COORD_RACE_STOP_FAILED,       // a race task failed for good: the last look stands
+} coord_race_stop_t;
+
+/* One leader of a race: what the report plots (its mean and CI per look). */
+typedef struct coord_race_leader {
+    coord_trial_t *trial;         // borrowed (its sweep owns it)
+    int dropped_at;               // the look that dropped it (1 = after the search), 0 while in
+    double p_drop;                // its p-value against the best at that look, NaN while in
+    double cost;                  // parameters x epochs (the tie-break's "cheapest")
+    double *mean, *half;          // (max_repeats + 1) per look: the mean over its splits and
+                                  // the half-width of its 95 % interval; NaN once dropped
+} coord_race_leader_t;
+
+/* A sweep's race (race.c): created when the search has ended, rebuilt from
+ * the journal's tasks on resume.  Look 0 is the search's own evidence;
+ * look r follows race round r, which adds CV repeat cv.repeats + r - 1 (all
+ * folds, all cv.seeds) for every leader still in. */
+typedef struct coord_race {
+    int n;                        // leaders
+    coord_race_leader_t *v;       // (n) best first by the search's mean
+    int rounds;                   // rounds started
+    int looks;                    // looks taken (look 0 included)
+    int per_round;                // tasks a leader's round has: folds x cv.seeds
+    int max_rounds;               // select.max_repeats
+    coord_task_t **tasks;         // (n x max_rounds x per_round) race tasks (owned), NULL
+                                  // until created
+    long tasks_created, tasks_done, budget;
+    double alpha_look;            // alpha / (max_repeats + 1): each look's share
+    coord_race_outcome_t outcome;
+    coord_race_stop_t stop;
+    coord_trial_t *winner;        // once decided
+    bool failed;                  // a race task failed for good
+} coord_race_t;
+
 /* What an unloaded sweep keeps of its trials (coord_core_unload): exactly
  * what status shows of them.  One allocation: the struct, then the best
  * trial's values. */
@@ -273,6 +320,9 @@ struct coord_sweep {
      * refit figures, the error and results_gen stay, so status reads the
      * same either way. */
     coord_sweep_sum_t *sum;
+    coord_race_t *race;           // owned: select.race's race once the search ended, else NULL
+    char race_verdict[192];       // the race's verdict once decided ("" before), kept when
+                                  // the sweep is unloaded
     coord_sweep_t *next;          // submission order
 };
 
@@ -383,6 +433,9 @@ typedef enum coord_event_type {
     COORD_EV_SWEEP_DELETED,
     COORD_EV_WORKER_REFUSED,      // a Hello for a worker id it could not prove was its own
     COORD_EV_RESULT_HELD,         // a Result from a connection not registered (yet)
+    COORD_EV_RACE_STARTED,        // the leaders chosen after the search (race.c)
+    COORD_EV_RACE_ROUND,          // a round's look: who was dropped, who remains
+    COORD_EV_RACE_DONE,           // the verdict: a certified winner or a tie-break
     COORD_EV__COUNT
 } coord_event_type_t;
 
@@ -705,6 +758,16 @@ static inline bool coord_task_is_refit(const coord_task_t *t)
 {
     return t->index < 0;
 }
+/* A race task (race.c): a split beyond its trial's search splits, allocated
+ * on its own (as the refit is) and owned by its sweep's race. */
+static inline bool coord_task_is_race(const coord_task_t *t)
+{
+    return t->index >= t->trial->n_tasks;
+}
+
+/* The one-line state of s's race for status ("" when none): "round 2 of 5,
+ * 3 leaders in" while it runs, the verdict once decided.  buf borrowed. */
+const char *coord_race_describe(const coord_sweep_t *s, char *buf, size_t len);
 static inline coord_sweep_t *coord_task_sweep(const coord_task_t *t)
 {
     return t->trial->sweep;

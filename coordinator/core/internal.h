@@ -63,6 +63,39 @@ void hpt__str_set(char **dst, const char *v);
 void hpt__trial_error(coord_trial_t *tr, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Whether score a beats b for s's goal (a NaN never beats, beats a NaN). */
+bool hpt__better(const coord_sweep_t *s, double a, double b);
+/* End a queued, waiting or leased task as cancelled (journaled with why). */
+void hpt__task_cancel(coord_core_t *k, coord_task_t *t, const char *why);
+
+// race.c
+/* The search of s has ended (nothing queued or running, every trial
+ * settled, a best trial exists): run select.race's race.  Starts it, takes
+ * a look after each round, queues the next round, or decides (s->best
+ * becomes the winner).  Returns true while the race goes on (no refit
+ * yet), false once decided or when the spec does not race. */
+bool hpt__race_step(coord_core_t *k, coord_sweep_t *s);
+/* Race task t's result was counted (it is DONE). */
+void hpt__race_task_done(coord_core_t *k, coord_task_t *t);
+/* Race task t of s failed for good (NULL: the race could not go on): its
+ * other pending tasks are cancelled and the race stops at its last look. */
+void hpt__race_task_failed(coord_core_t *k, coord_sweep_t *s, coord_task_t *t);
+/* Cancel every pending race task of s (sweep cancelled). */
+void hpt__race_cancel(coord_core_t *k, coord_sweep_t *s, const char *why);
+/* Free s's race and its tasks (taking them out of the task map when unmap). */
+void hpt__race_free(coord_core_t *k, coord_sweep_t *s, bool unmap);
+/* Call cb for every race task of s (invariant checks). */
+void hpt__race_each_task(const coord_sweep_t *s, void (*cb)(const coord_task_t *t, void *ud),
+                         void *ud);
+/* Rebuild s's race after resume's aggregate: pend (n_pend, its entries
+ * NULLed as they are taken) are the journaled race tasks, already placed
+ * (queued, orphaned or ended).  The looks are taken again from their
+ * results, which decides exactly as before; missing tasks of the round in
+ * progress are created unless finished.  Returns 0, -ENOMEM, or -EINVAL
+ * with bad saying which task does not fit. */
+int hpt__race_resume(coord_core_t *k, coord_sweep_t *s, coord_task_t **pend, size_t n_pend,
+                     bool finished, char *bad, size_t len);
+
 // workers.c
 /* Put w on the free list or take it off, as its slots, busy, zombies and
  * draining now say.  Call after any of them changes. */

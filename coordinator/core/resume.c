@@ -35,6 +35,8 @@ typedef struct resume_ctx {
     bool finished_sweep;     // the sweep being loaded had ended
     hpt_err *err;
     char bad[256];
+    coord_task_t **race;     // the sweep's journaled race tasks (race.c), for
+    size_t n_race, cap_race; //   hpt__race_resume after aggregate
 } resume_ctx_t;
 
 /* A journaled trial row, copied for the replay. */
@@ -206,9 +208,14 @@ static int resume_task(const coord_jrow_task_t *row, void *ud)
     int seeds = s->spec->seeds;
     int split = row->repeat * s->spec->cv.folds + row->fold;
     int index = split * seeds + row->seed_rep;
+    /* A repeat past the spec's is a race task (race.c): at most
+     * select.max_repeats of them, of a trial that has search tasks. */
+    bool race = !row->refit && row->repeat >= s->spec->cv.repeats && tr->n_tasks > 0 &&
+                row->repeat - s->spec->cv.repeats < s->spec->race.max_repeats;
     if (!row->refit && (row->fold < 0 || row->fold >= s->spec->cv.folds || split < 0 ||
-                        row->seed_rep < 0 || row->seed_rep >= seeds || index >= tr->n_tasks ||
-                        tr->tasks[index])) {
+                        row->seed_rep < 0 || row->seed_rep >= seeds ||
+                        (index >= tr->n_tasks && !race) ||
+                        (!race && tr->tasks[index]))) {
         snprintf(r->bad, sizeof r->bad,
                  "task %llu: split %d (seed %d) of trial %llu is invalid or twice",
                  (unsigned long long)row->id, split, row->seed_rep,
@@ -226,6 +233,19 @@ static int resume_task(const coord_jrow_task_t *row, void *ud)
         s->refit_task = t;
         s->best = tr;
         s->state = SWEEP_REFITTING;
+    } else if (race) {
+        if (r->n_race == r->cap_race) {
+            size_t cap = r->cap_race ? r->cap_race * 2 : 64;
+            coord_task_t **v = realloc(r->race, cap * sizeof *v);
+            if (!v) {
+                hpt__map_del(k, t->id);
+                hpt__task_free(t);
+                return -ENOMEM;
+            }
+            r->race = v;
+            r->cap_race = cap;
+        }
+        r->race[r->n_race++] = t;
     } else {
         tr->tasks[index] = t;
     }
@@ -251,7 +271,7 @@ static int resume_task(const coord_jrow_task_t *row, void *ud)
             s->epochs_trained += (uint64_t)(rr.epochs - rr.resumed_from);
             s->epochs_scratch += (uint64_t)rr.epochs;
         }
-        if (!row->refit)
+        if (!row->refit && !race)
             tr->done++;
     } else if (strcmp(st, "failed") == 0) {
         t->state = TASK_FAILED;
@@ -276,6 +296,27 @@ static int resume_task(const coord_jrow_task_t *row, void *ud)
         hpt__q_push(k, t, false);
     }
     return 0;
+}
+
+/* Free the journaled race tasks no race took (a rebuild that failed): out
+ * of the queue, their lease, the task map. */
+static void pending_race_drop(resume_ctx_t *r)
+{
+    for (size_t i = 0; i < r->n_race; i++) {
+        coord_task_t *t = r->race[i];
+        if (!t)
+            continue;
+        if (t->state == TASK_QUEUED)
+            hpt__q_remove(t);
+        if (t->lease)
+            hpt__lease_end(r->k, t);
+        if (hpt__map_get(r->k, t->id) == t)
+            hpt__map_del(r->k, t->id);
+        hpt__task_free(t);
+    }
+    free(r->race);
+    r->race = NULL;
+    r->n_race = r->cap_race = 0;
 }
 
 /* Rebuild s's trials and tasks from the journal: its trial rows (kept in
@@ -339,6 +380,17 @@ static int aggregate(resume_ctx_t *r, coord_sweep_t *s, const trial_rows_t *rows
             rows->v[i].cancelled)
             tr->state = TRIAL_CANCELLED;
     }
+    /* The race (race.c) from its journaled tasks, once the trials it
+     * raced are aggregated; a refit journaled after it names the winner
+     * again below (resume_task set s->best from it, aggregate reset it). */
+    coord_trial_t *refit_best = s->refit_task ? s->refit_task->trial : NULL;
+    int rc = hpt__race_resume(k, s, r->race, r->n_race, r->finished_sweep, r->bad,
+                              sizeof r->bad);
+    pending_race_drop(r);   // those it took are NULL in r->race now
+    if (rc < 0)
+        return rc;
+    if (refit_best)
+        s->best = refit_best;
     return done_trials;
 }
 
@@ -587,8 +639,15 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
         k->next_sweep_id = s->id + 1;
     trial_rows_t rows = {0};
     rc = rebuild(r, s, &rows);
+    if (rc == 0) {
+        if (total < 0)
+            s->tasks_total = (int64_t)s->n_trials * splits;
+        rc = aggregate(r, s, &rows);
+    }
+    trial_rows_free(&rows);
+    int done_trials = rc;
     if (rc < 0) {
-        trial_rows_free(&rows);
+        pending_race_drop(r);
         if (rc == -ENOMEM)
             return hpt_err_set(r->err, rc, "out of memory resuming sweep %llu",
                                (unsigned long long)s->id);
@@ -611,15 +670,10 @@ static int resume_sweep(const coord_jrow_sweep_t *row, void *ud)
             hpt__lease_end(k, s->refit_task);
             s->refit_task->state = TASK_CANCELLED;
         }
+        hpt__race_cancel(k, s, "the sweep cannot resume");
         hpt__sweep_finish(k, s, SWEEP_FAILED);
         return 0;
     }
-    if (total < 0)
-        s->tasks_total = (int64_t)s->n_trials * splits;
-    int done_trials = aggregate(r, s, &rows);
-    trial_rows_free(&rows);
-    if (done_trials < 0)
-        return hpt_err_set(r->err, -ENOMEM, "out of memory");
     if (final >= SWEEP_DONE) {
         /* A finished sweep without a summary (an older build ended it) is
          * loaded for its results only, and unloaded after the first
@@ -674,6 +728,7 @@ int coord_core_resume(coord_core_t *k, double now, const coord_journal_reader_t 
  * tasks hold no lease and sit in no queue (a finished sweep's). */
 static void loaded_free(coord_core_t *k, coord_sweep_t *s)
 {
+    hpt__race_free(k, s, true);   // before the trials its tasks belong to
     for (size_t i = 0; i < s->n_trials; i++) {
         coord_trial_t *tr = s->trials[i];
         for (int j = 0; j < tr->n_tasks; j++) {
@@ -788,6 +843,7 @@ int coord_core_load(coord_core_t *k, double now, const coord_journal_reader_t *r
         if (rc > 0)
             rc = 0;
     }
+    pending_race_drop(&r);
     trial_rows_free(&rows);
     if (rc == 0 && t->n_trials != s->sum->n_trials) {
         snprintf(r.bad, sizeof r.bad, "the journal has %zu trials where %zu were unloaded",
@@ -816,6 +872,9 @@ int coord_core_load(coord_core_t *k, double now, const coord_journal_reader_t *r
     s->fam_len = t->fam_len;
     s->fam_cap = t->fam_cap;
     s->refit_task = t->refit_task;
+    s->race = t->race;
+    if (!s->race_verdict[0])   // a restart started it unloaded: the verdict as decided
+        memcpy(s->race_verdict, t->race_verdict, sizeof s->race_verdict);
     for (size_t i = 0; i < s->n_trials; i++)
         s->trials[i]->sweep = s;
     /* The best as it was: live, ties went to the trial that finished first;

@@ -75,6 +75,7 @@ int coord_core_init(coord_core_t *k, const coord_core_cfg_t *cfg, double wall_of
 
 void hpt__sweep_free(coord_sweep_t *s)
 {
+    hpt__race_free(NULL, s, false);   // before the trials its tasks belong to
     for (size_t i = 0; i < s->n_trials; i++) {
         coord_trial_t *tr = s->trials[i];
         for (int j = 0; j < tr->n_tasks; j++)
@@ -256,7 +257,8 @@ coord_task_t *hpt__task_alloc(coord_trial_t *tr, int index, bool refit)
 {
     /* A trial's tasks live in its block (zeroed until created); only the
      * refit, which belongs to no split, is allocated on its own. */
-    coord_task_t *t = refit ? calloc(1, sizeof *t) : &tr->block[index];
+    bool own = refit || index >= tr->n_tasks;   // the refit and race tasks (race.c)
+    coord_task_t *t = own ? calloc(1, sizeof *t) : &tr->block[index];
     if (!t)
         return NULL;
     t->trial = tr;
@@ -266,7 +268,7 @@ coord_task_t *hpt__task_alloc(coord_trial_t *tr, int index, bool refit)
 
 coord_task_result_t *hpt__task_result_new(coord_task_t *t)
 {
-    if (coord_task_is_refit(t))
+    if (coord_task_is_refit(t) || coord_task_is_race(t))
         return calloc(1, sizeof(coord_task_result_t));
     coord_task_result_t *res = &t->trial->results[t->index];
     *res = (coord_task_result_t){0};
@@ -945,7 +947,7 @@ void hpt__dispatch(coord_core_t *k)
 
 // --- results --------------------------------------------------------------------
 
-static bool better(const coord_sweep_t *s, double a, double b)
+bool hpt__better(const coord_sweep_t *s, double a, double b)
 {
     if (isnan(a))
         return false;
@@ -1011,7 +1013,7 @@ void hpt__trial_finish(coord_core_t *k, coord_trial_t *tr)
         coord_agg_mean_std(ts, ns, &tr->mean_train, &tr->std_train);
         tr->state = TRIAL_DONE;
         s->trials_done++;
-        if (!s->best || better(s, tr->mean, s->best->mean))
+        if (!s->best || hpt__better(s, tr->mean, s->best->mean))
             s->best = tr;
     } else {
         tr->mean = tr->std = NAN;
@@ -1062,8 +1064,7 @@ static void revoke_on_worker(coord_core_t *k, coord_task_t *t)
     }
 }
 
-/* End a queued or leased task as cancelled (journaled with why). */
-static void task_cancel(coord_core_t *k, coord_task_t *t, const char *why)
+void hpt__task_cancel(coord_core_t *k, coord_task_t *t, const char *why)
 {
     if (t->state == TASK_QUEUED) {
         hpt__q_remove(t);
@@ -1087,7 +1088,7 @@ void hpt__trial_abandon(coord_core_t *k, coord_trial_t *tr, coord_task_t *except
             continue;
         if (task_pending(t))
             tr->sweep->tasks_total--;   // will never run: not part of done/total
-        task_cancel(k, t, "trial failed");
+        hpt__task_cancel(k, t, "trial failed");
         hpt__task_release_kids(k, t);   // they train from scratch
     }
 }
@@ -1142,6 +1143,10 @@ void hpt__sweep_check_end(coord_core_t *k, coord_sweep_t *s)
         hpt__sweep_finish(k, s, SWEEP_FAILED);
         return;
     }
+    /* select.race: the leaders race before the refit, which then refits
+     * the race's winner (race.c sets s->best). */
+    if (hpt__race_step(k, s))
+        return;
     if (!s->spec->refit) {
         hpt__sweep_finish(k, s, SWEEP_DONE);
         return;
@@ -1187,6 +1192,10 @@ static void task_failed(coord_core_t *k, coord_task_t *t, const char *error)
                (unsigned long long)t->id, (unsigned)t->attempt, hpt__q(k, error));
     if (coord_task_is_refit(t))
         return;
+    if (coord_task_is_race(t)) {
+        hpt__race_task_failed(k, s, t);
+        return;
+    }
     hpt__task_release_kids(k, t);   // they train from scratch
     coord_trial_t *tr = t->trial;
     hpt__trial_error(tr, "split %d: %s", coord_task_split(t), error);
@@ -1350,6 +1359,8 @@ void hpt__result(coord_core_t *k, coord_worker_t *w, const hpt_peer_id_t *peer,
                        "sweep=%llu trial=%llu test_score=%.6f test_accuracy=%.6f",
                        (unsigned long long)s->id, (unsigned long long)t->trial->number,
                        r.score, r.accuracy);
+        } else if (coord_task_is_race(t)) {
+            hpt__race_task_done(k, t);
         } else {
             coord_trial_t *tr = t->trial;
             tr->done++;
@@ -1407,9 +1418,10 @@ int coord_core_cancel(coord_core_t *k, double now, coord_sweep_t *s)
     for (size_t i = 0; i < s->n_trials; i++)
         for (int j = 0; j < s->trials[i]->n_tasks; j++)
             if (s->trials[i]->tasks[j])
-                task_cancel(k, s->trials[i]->tasks[j], "sweep cancelled");
+                hpt__task_cancel(k, s->trials[i]->tasks[j], "sweep cancelled");
     if (s->refit_task)
-        task_cancel(k, s->refit_task, "sweep cancelled");
+        hpt__task_cancel(k, s->refit_task, "sweep cancelled");
+    hpt__race_cancel(k, s, "sweep cancelled");
     for (size_t i = 0; i < s->n_trials; i++)
         if (s->trials[i]->state == TRIAL_RUNNING) {
             s->trials[i]->state = TRIAL_CANCELLED;

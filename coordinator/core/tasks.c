@@ -345,7 +345,7 @@ void hpt__task_free(coord_task_t *t)
         free(t->lease->orphan);
     free(t->lease);
     free(t->error);
-    if (coord_task_is_refit(t)) {
+    if (coord_task_is_refit(t) || coord_task_is_race(t)) {
         free(t->res);   // a trial's task results live in the trial's block
         free(t);
     }
@@ -410,6 +410,24 @@ static int check_task(const coord_core_t *k, const coord_task_t *t, size_t *queu
     return 0;
 }
 
+typedef struct check_race {
+    const coord_core_t *k;
+    size_t *queued, *waiting, *leased, tasks;
+    int orphans, rc;
+    hpt_err *err;
+} check_race_t;
+
+static void check_race_task(const coord_task_t *t, void *ud)
+{
+    check_race_t *c = ud;
+    if (c->rc)
+        return;
+    c->tasks++;
+    c->rc = check_task(c->k, t, c->queued, c->waiting, c->leased, c->err);
+    if (t->lease && !t->lease->worker)
+        c->orphans++;
+}
+
 int coord_core_check(const coord_core_t *k, hpt_err *err)
 {
     size_t tasks = 0, leases = 0;
@@ -428,6 +446,14 @@ int coord_core_check(const coord_core_t *k, hpt_err *err)
                 if (t->lease && !t->lease->worker)
                     orphans++;
             }
+        }
+        if (rc == 0 && s->race) {
+            check_race_t cr = {.k = k, .queued = &queued, .waiting = &waiting,
+                               .leased = &leased, .err = err};
+            hpt__race_each_task(s, check_race_task, &cr);
+            rc = cr.rc;
+            tasks += cr.tasks;
+            orphans += cr.orphans;
         }
         if (rc == 0 && s->refit_task) {
             tasks++;

@@ -186,6 +186,7 @@ function renderSummary(res) {
     parts.push(h("div", { text: "refit test " + sw.metric + ": " + fmtScore(sw.refit_test_score) +
       (sw.refit_ci95_low !== null ? " (95% CI of the accuracy " + fmtScore(sw.refit_ci95_low) +
         "\u2013" + fmtScore(sw.refit_ci95_high) + ")" : "") }));
+  if (sw.race) parts.push(h("div", { class: "race", text: "race: " + sw.race.summary }));
   if (sw.error) parts.push(h("div", { class: "state failed", text: "error: " + sw.error }));
   box.replaceChildren(...parts);
 }
@@ -193,13 +194,14 @@ function renderSummary(res) {
 // --- plots (rendered by the coordinator) ----------------------------------------
 
 /* Where each kind of plot goes. */
-const PLOT_BOX = { param: "plot-params", progress: "plot-best", parallel: "plot-parallel" };
+const PLOT_BOX = { param: "plot-params", progress: "plot-best", parallel: "plot-parallel",
+  race: "plot-race" };
 
 /* Show the plots of index (GET /api/sweeps/ID/plots) in their boxes: one
  * figure per plot, kept across refreshes, its image reloaded only when its
  * url changed (the coordinator redrew it). */
 function renderPlots(index) {
-  const figs = { "plot-params": [], "plot-best": [], "plot-parallel": [] };
+  const figs = { "plot-params": [], "plot-best": [], "plot-parallel": [], "plot-race": [] };
   for (const pl of index.plots) {
     const boxId = PLOT_BOX[pl.kind];
     if (!boxId) continue;
@@ -226,6 +228,7 @@ function renderPlots(index) {
   }
   for (const [boxId, list] of Object.entries(figs))
     document.getElementById(boxId).replaceChildren(...list);
+  document.getElementById("race-box").hidden = figs["plot-race"].length === 0;
   const note = document.getElementById("plot-note");
   note.textContent = index.note || "";
   note.hidden = !index.note;

@@ -322,7 +322,7 @@ check(h0["ok"] and h0["score_bits"] == h1["score_bits"] and 0.5 <= h0["score"] <
       f"'' and 'hash' are today's hash score: {h0['score']} {h1['score']}")
 r = fake.run("D", 203, **dict(dry, test_objective="nope"), **OPT, epochs=3)
 check(not r["ok"] and not r["refused"] and
-      r["error"] == "unknown test_objective nope (known: hash, bowl)", f"unknown objective: {r}")
+      r["error"] == "unknown test_objective nope (known: hash, bowl, noisy)", f"unknown objective: {r}")
 check(not any(t > 100 for t in fake.progress), "dry-run tasks send no Progress")
 
 c.stop()        # SIGTERM the workers: they exit 0 (Goodbye goes to fake-coord)

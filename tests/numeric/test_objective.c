@@ -6,6 +6,8 @@
  *     every one-step move; it rises with epochs; it stays in (0, 1) at the
  *     extremes; its noise depends only on the split (the same offset for every
  *     configuration, within +-0.002, different across folds and cv seeds).
+ *   - noisy: mean learning_rate, standard deviation dropout, independent
+ *     between configurations, deterministic per task, clamped.
  *   - wrk_dry_run: "" and "hash" give the hash score, "bowl" the bowl, an
  *     unknown name fails the task with its error; epochs = hparams.epochs.
  */
@@ -166,6 +168,7 @@ static void dry(const wrk_task_spec_t *s, const char *objective, wrk_result_t *o
     a.attempt = s->attempt;
     a.fold = s->fold;
     a.folds = s->folds;
+    a.repeat = s->repeat;
     a.cv_seed = s->cv_seed;
     a.hparams = &w;
     a.test_objective = (char *)objective;
@@ -191,9 +194,52 @@ HPT_TEST(dry_run_objectives)
     ASSERT(b.fit_seconds == 0);
     ASSERT(!bad.ok && !bad.refused);
     ASSERT(isnan(bad.score));
-    ASSERT(strcmp(bad.error, "unknown test_objective nope (known: hash, bowl)") == 0);
+    ASSERT(strcmp(bad.error, "unknown test_objective nope (known: hash, bowl, noisy)") == 0);
     ASSERT_EQ(bad.task, 1);
     ASSERT_EQ(bad.attempt, 1);
+}
+
+/* noisy: learning_rate is the mean and dropout the standard deviation,
+ * over splits and seeds; the draws of two configurations on the same splits
+ * are independent; a task always scores the same; the score is clamped. */
+HPT_TEST(noisy_means_and_noise)
+{
+    enum { N = 4000 };
+    double sum_a = 0, sq_a = 0, sum_b = 0, sum_ab = 0, sq_b = 0;
+    for (int i = 0; i < N; i++) {
+        wrk_task_spec_t a = spec_at(0.8, 0.02, 8, 32, 1), b = spec_at(0.7, 0.05, 8, 32, 1);
+        a.fold = b.fold = (uint32_t)(i % 5);
+        a.repeat = b.repeat = (uint32_t)(i / 5);
+        a.hp.seed = b.hp.seed = 1000 + (uint64_t)i;   // the split's seed, shared
+        wrk_result_t ra, rb, again;
+        dry(&a, "noisy", &ra);
+        dry(&b, "noisy", &rb);
+        dry(&a, "noisy", &again);
+        ASSERT(ra.ok && rb.ok);
+        ASSERT(memcmp(&ra.score, &again.score, sizeof ra.score) == 0);
+        double za = (ra.score - 0.8) / 0.02, zb = (rb.score - 0.7) / 0.05;
+        sum_a += za;
+        sq_a += za * za;
+        sum_b += zb;
+        sq_b += zb * zb;
+        sum_ab += za * zb;
+    }
+    double ma = sum_a / N, mb = sum_b / N;
+    ASSERT(fabs(ma) < 0.1);                         // mean lr: 4 standard errors is 0.063
+    ASSERT(fabs(mb) < 0.1);
+    ASSERT(fabs(sq_a / N - ma * ma - 1) < 0.1);     // sd dropout
+    ASSERT(fabs(sq_b / N - mb * mb - 1) < 0.1);
+    ASSERT(fabs(sum_ab / N - ma * mb) < 0.1);       // independent configurations
+    wrk_task_spec_t hi = spec_at(0.999999, 0.5, 8, 32, 1);
+    int clamped = 0;
+    for (int f = 0; f < 20; f++) {
+        hi.fold = (uint32_t)f;
+        wrk_result_t r;
+        dry(&hi, "noisy", &r);
+        ASSERT(r.score >= 1e-6 && r.score <= 1 - 1e-6);
+        clamped += r.score == 1 - 1e-6;
+    }
+    ASSERT(clamped > 0);
 }
 
 HPT_TEST_MAIN()

@@ -635,6 +635,17 @@ static const char *const SPECS[] = {
     "parameters:\n"
     "  units: {values: [8, 16]}\n"
     "  epochs: {values: [1, 3, 2]}\n",
+    /* Racing the leaders after the search (core/race.c): extra CV repeats,
+     * journaled and resumed like any task; the refit takes the winner. */
+    "name: sim-race\n"
+    "dataset: mnist\n"
+    "method: grid\n"
+    "cv: {folds: 3, seed: 9}\n"
+    "refit: true\n"
+    "parameters:\n"
+    "  units: {values: [8, 16, 32, 64]}\n"
+    "  epochs: {value: 1}\n"
+    "select: {race: true, top: 3, max_repeats: 3, budget_tasks: 30}\n",
 };
 #define N_SPECS (sizeof SPECS / sizeof SPECS[0])
 
@@ -1128,6 +1139,10 @@ static void results_text(const coord_sweep_t *s, FILE *f)
             fprintf(f, " s%d=%.17g", k, coord_trial_split_score(t, k, false));
         fprintf(f, " mean=%.17g std=%.17g\n", t->mean, t->std);
     }
+    if (s->race)
+        fprintf(f, "race rounds=%d tasks=%ld winner=%" PRIu64 " verdict=%s\n", s->race->rounds,
+                s->race->tasks_created, s->race->winner ? s->race->winner->number : 0,
+                s->race_verdict);
     if (s->has_refit)
         fprintf(f, "refit trial=%" PRIu64 " score=%.17g\n", s->best ? s->best->number : 0,
                 s->refit_score);
@@ -1269,6 +1284,15 @@ static outcome_t run_seed(const sim_cfg_t *cfg)
                         fail(S, "task %" PRIu64 " is done but its result was never committed",
                              t->id);
                 }
+            const coord_race_t *rc = coord_sweep_loaded(s) ? s->race : NULL;
+            size_t n_race = rc ? (size_t)rc->n * (size_t)rc->max_rounds * (size_t)rc->per_round
+                               : 0;
+            for (size_t i = 0; i < n_race; i++) {
+                const coord_task_t *t = rc->tasks[i];
+                if (t && t->state == TASK_DONE && !committed_has(&S->committed, t->id))
+                    fail(S, "race task %" PRIu64 " is done but its result was never committed",
+                         t->id);
+            }
         }
         ended_check(S, false);
     }

@@ -73,7 +73,7 @@ static const bad_t bad[] = {
     {MINI "colour: red\n",
      "sweep.yaml:5:1: colour: unknown key (allowed: name, dataset, metric, method, cv, refit, "
      "score_train, priority, seed, model_seed, budget, parameters, tpe, coordinate, hyperband, "
-     "asha, alpha, test_objective, enqueue, run_cap, early_terminate, description, program, "
+     "asha, alpha, test_objective, enqueue, select, run_cap, early_terminate, description, program, "
      "command, project, entity, job, image_uri, controller, apiVersion, kind, scheduler, "
      "metrics)"},
     {"dataset: cifar10\n" "method: grid\n" "parameters:\n" "  epochs: {value: 2}\n",
@@ -384,7 +384,24 @@ static const bad_t bad[] = {
     {MINI "alpha: 0.6\n", "sweep.yaml:5:8: alpha: 0.6 is out of range (0, 0.5]"},
     {MINI "alpha: high\n", "sweep.yaml:5:8: alpha: expected a number, got 'high'"},
     {MINI "test_objective: cone\n",
-     "sweep.yaml:5:17: test_objective: unknown test objective 'cone' (allowed: hash, bowl)"},
+     "sweep.yaml:5:17: test_objective: unknown test objective 'cone' (allowed: hash, bowl, "
+     "noisy)"},
+    // select: racing the leaders (any method)
+    {MINI "select: {race: maybe}\n",
+     "sweep.yaml:5:16: select.race: expected true or false, got 'maybe'"},
+    {MINI "select: {race: true, top: 1}\n",
+     "sweep.yaml:5:27: select.top: 1 is out of range (2..32)"},
+    {MINI "select: {race: true, max_repeats: 0}\n",
+     "sweep.yaml:5:35: select.max_repeats: 0 is out of range (1..100)"},
+    {MINI "select: {budget_tasks: -1}\n",
+     "sweep.yaml:5:24: select.budget_tasks: -1 is out of range (0..100000000)"},
+    {MINI "select: {tie_break: fastest}\n",
+     "sweep.yaml:5:21: select.tie_break: unknown tie-break 'fastest' (allowed: cheapest, "
+     "best_mean)"},
+    {MINI "select: {race: true, rounds: 3}\n",
+     "sweep.yaml:5:22: select.rounds: unknown key (allowed: race, top, max_repeats, budget_tasks, "
+     "tie_break)"},
+    {MINI "select: true\n", "sweep.yaml:5:9: select: expected a mapping, got 'true'"},
     {MINI "test_objective: [hash]\n",
      "sweep.yaml:5:17: test_objective: expected a string, got a sequence"},
     // coordinate search enumerates, like grid
@@ -930,6 +947,23 @@ HPT_TEST(successive_halving)
     ASSERT_NEAR(spec->alpha, 0.001, 0);
     ASSERT(strcmp(spec->test_objective, "hash") == 0);
     ASSERT_EQ(spec->resource_param, -1);
+    // select: off by default, with its defaults
+    ASSERT(!spec->race.on);
+    ASSERT_EQ(spec->race.top, 5);
+    ASSERT_EQ(spec->race.max_repeats, 5);
+    ASSERT_EQ(spec->race.budget_tasks, 0);
+    ASSERT(!spec->race.tie_best_mean);
+    coord_spec_destroy(&spec);
+    spec = PARSE_OK("dataset: mnist\nmethod: grid\ntest_objective: noisy\n"
+                    "select: {race: true, top: 3, max_repeats: 7, budget_tasks: 40, "
+                    "tie_break: best_mean}\n"
+                    "parameters: {epochs: {values: [1, 2]}}\n");
+    ASSERT(spec->race.on);
+    ASSERT_EQ(spec->race.top, 3);
+    ASSERT_EQ(spec->race.max_repeats, 7);
+    ASSERT_EQ(spec->race.budget_tasks, 40);
+    ASSERT(spec->race.tie_best_mean);
+    ASSERT(strcmp(spec->test_objective, "noisy") == 0);
     coord_spec_destroy(&spec);
 }
 
@@ -1432,7 +1466,7 @@ HPT_TEST(odd_inputs)
     EXPECT_ERR("\"a\\nb\": 1\nmethod: grid\ndataset: mnist\nparameters: {epochs: {value: 1}}\n",
                "sweep.yaml:1:1: a?b: unknown key (allowed: name, dataset, metric, method, cv, "
                "refit, score_train, priority, seed, model_seed, budget, parameters, tpe, "
-               "coordinate, hyperband, asha, alpha, test_objective, enqueue, run_cap, "
+               "coordinate, hyperband, asha, alpha, test_objective, enqueue, select, run_cap, "
                "early_terminate, "
                "description, program, command, project, entity, job, image_uri, controller, "
                "apiVersion, kind, scheduler, metrics)");
