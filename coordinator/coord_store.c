@@ -59,7 +59,7 @@ static const char schema[] =
     "  trials_failed INTEGER NOT NULL, epochs_trained INTEGER NOT NULL,"
     "  epochs_scratch INTEGER NOT NULL, results_gen INTEGER NOT NULL,"
     "  has_refit INTEGER NOT NULL, refit_score REAL, refit_accuracy REAL,"
-    "  refit_n_test INTEGER NOT NULL);"
+    "  refit_n_test INTEGER NOT NULL, race_verdict TEXT);"
     /* Sweeps deleted by retention whose trials, tasks and attempts are still
      * being removed, a bounded number of rows at a time (coord_store_gc):
      * a sweep with a million tasks would otherwise hold the loop for
@@ -106,9 +106,9 @@ static const char *const stmt_sql[ST__COUNT] = {
         "INSERT OR REPLACE INTO sweep_summaries(sweep, trials_total, n_trials, best_trial, "
         "best_mean, best_std, best_values, tasks_total, tasks_done, tasks_failed, trials_done, "
         "trials_failed, epochs_trained, epochs_scratch, results_gen, has_refit, refit_score, "
-        "refit_accuracy, refit_n_test) "
+        "refit_accuracy, refit_n_test, race_verdict) "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-        "?19)",
+        "?19, ?20)",
     [ST_TRIAL_ADD] = "INSERT OR REPLACE INTO trials(sweep, trial, params, state, obs_before) "
                      "VALUES(?1, ?2, ?3, 'running', ?4)",
     [ST_TRIAL_DONE] = "UPDATE trials SET state = ?3, mean = ?4, std = ?5, error = ?6, "
@@ -244,6 +244,9 @@ int coord_store_open(coord_store_t **out, const char *path, hpt_err *err)
      * their leased tasks are queued again at start (nobody can prove to be
      * their holder). */
     sqlite3_exec(s->db, "ALTER TABLE workers ADD COLUMN secret TEXT", NULL, NULL, NULL);
+    /* ... from before racing: no race verdict in a summary. */
+    sqlite3_exec(s->db, "ALTER TABLE sweep_summaries ADD COLUMN race_verdict TEXT", NULL, NULL,
+                 NULL);
     sqlite3_exec(s->db, "ALTER TABLE workers ADD COLUMN key TEXT", NULL, NULL, NULL);
     /* ... and from before quotas: their sweeps have no owner. */
     sqlite3_exec(s->db, "ALTER TABLE sweeps ADD COLUMN owner TEXT", NULL, NULL, NULL);
@@ -773,6 +776,7 @@ int coord_store_sweep_summary(coord_store_t *s, uint64_t id, const coord_jsum_t 
     bind_real(st, 17, sum->refit_score);
     bind_real(st, 18, sum->refit_accuracy);
     sqlite3_bind_int64(st, 19, (sqlite3_int64)sum->refit_n_test);
+    bind_text(st, 20, sum->race_verdict);
     return run(s, st);
 }
 
@@ -972,7 +976,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
                            "m.best_values, m.tasks_total, m.tasks_done, m.tasks_failed, "
                            "m.trials_done, m.trials_failed, m.epochs_trained, m.epochs_scratch, "
                            "m.results_gen, m.has_refit, m.refit_score, m.refit_accuracy, "
-                           "m.refit_n_test, w.owner, w.dataset FROM sweeps w "
+                           "m.refit_n_test, w.owner, w.dataset, m.race_verdict FROM sweeps w "
                            "LEFT JOIN sweep_summaries m ON m.sweep = w.id ORDER BY w.id",
                            -1, &q, NULL) != SQLITE_OK)
         return -EIO;
@@ -1014,6 +1018,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
                 .refit_score = col_real(q, 27),
                 .refit_accuracy = col_real(q, 28),
                 .refit_n_test = (uint32_t)sqlite3_column_int64(q, 29),
+                .race_verdict = col_text(q, 32),
             };
             row.sum = &sum;
         }

@@ -61,6 +61,7 @@ typedef struct coord_jsum {
     bool has_refit;
     double refit_score, refit_accuracy;   // NaN when none
     uint32_t refit_n_test;
+    const char *race_verdict;     // select.race's verdict, NULL when none
 } coord_jsum_t;
 
 /* One journal record.  Only the fields its kind lists (above) are set. */

@@ -327,6 +327,7 @@ void hpt__j_sweep_summary(coord_core_t *k, uint64_t id, const coord_jsum_t *sum)
     if (j) {
         *c = *sum;
         c->best_values = hpt__astr(k, sum->best_values);
+        c->race_verdict = sum->race_verdict ? hpt__astr(k, sum->race_verdict) : NULL;
         j->sweep = id;
         j->sum = c;
     }

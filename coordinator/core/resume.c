@@ -514,6 +514,8 @@ void hpt__j_summary(coord_core_t *k, const coord_sweep_t *s)
         vals_encode(best_vals, np, txt, sizeof txt);
         j.best_values = txt;
     }
+    if (s->race_verdict[0])   // so status has it after a restart, before any load
+        j.race_verdict = s->race_verdict;
     hpt__j_sweep_summary(k, s->id, &j);
 }
 
@@ -554,6 +556,8 @@ static int start_unloaded(coord_sweep_t *s, coord_sweep_state_t final, const coo
     s->refit_score = js->refit_score;
     s->refit_accuracy = js->refit_accuracy;
     s->refit_n_test = js->refit_n_test;
+    if (js->race_verdict)
+        snprintf(s->race_verdict, sizeof s->race_verdict, "%s", js->race_verdict);
     return 0;
 }
 
