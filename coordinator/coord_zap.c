@@ -378,9 +378,10 @@ static void on_zap(hpt_zsock_t *zs, void *sock, void *ud)
                  zmq_msg_size(&f[3]), "400", "unknown ZAP domain", "", NULL);
         log_refusal(z, address, key, "unknown ZAP domain", false);
     } else if ((limited = conn_limited(z, address)) != NULL) {
+        // Logged before the refusal leaves: a peer that sees it can read the reason.
+        log_refusal(z, address, key, limited, true);
         zap_send(z, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), zmq_msg_data(&f[3]),
                  zmq_msg_size(&f[3]), "400", limited, "", NULL);
-        log_refusal(z, address, key, limited, true);
     } else if (!z->curve) {
         if (frame_is(&f[7], "NULL") && n == 8) {
             admit(z, &f[0], &f[3], "");

@@ -48,7 +48,7 @@ def cleanup():
             p.kill()
             p.wait(10)
     if installed:
-        run(["apt-get", "purge", "-y", "-qq", "hptune"], timeout=300,
+        run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "purge", "-y", "-qq", "hptune"], timeout=300,
             env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     shutil.rmtree(work, ignore_errors=True)
 
@@ -81,7 +81,7 @@ try:
     # --- install ---------------------------------------------------------------
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     installed = True
-    r = run(["apt-get", "install", "-y", "-qq", "--no-install-recommends",
+    r = run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "--no-install-recommends",
              "./" + os.path.basename(deb)], cwd=out, env=env, timeout=300)
     if not check(r.returncode == 0, f"apt-get install ./{os.path.basename(deb)}: "
                  f"{r.stdout[-2000:]}{r.stderr[-2000:]}"):
@@ -180,7 +180,7 @@ try:
         check("level=error" not in log, "the daemons logged errors:\n" + log[-3000:])
 
     # --- purge -------------------------------------------------------------------
-    r = run(["apt-get", "purge", "-y", "-qq", "hptune"], env=env, timeout=300)
+    r = run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "purge", "-y", "-qq", "hptune"], env=env, timeout=300)
     check(r.returncode == 0, f"apt-get purge hptune: {r.stdout}{r.stderr}")
     installed = r.returncode != 0
     status = run(["dpkg-query", "-W", "-f=${Status}", "hptune"]).stdout
