@@ -302,21 +302,21 @@ try:
     with open(os.path.join(tmp, "second.yaml"), "w") as f:
         f.write("name: join-second\ndataset: mnist-10k\nmethod: grid\ncv: {folds: 3, seed: 2}\n"
                 "refit: false\nparameters:\n  units: {values: [32, 48, 64]}\n"
-                "  epochs: {value: 4}\n  batch_size: {value: 64}\n")
+                "  epochs: {value: 12}\n  batch_size: {value: 64}\n")
     r = cli("launch", os.path.join(tmp, "second.yaml"))
     check(r.returncode == 0, f"launch: {r.stderr}")
     second = r.stdout.split("\n")[0].strip()
     busy = wait_for(lambda: spare().get("busy", 0), 60,
                     "the worker to run tasks of the second sweep", poll=0.05)
-    done_before = spare().get("tasks_done", 0)
+    done_before = json.loads(cli("results", second, "--format", "json").stdout)["sweep"]["tasks_done"]
     r = inside(*env_ns, *JOIN, "--remove", timeout=600)
     print(r.stdout[-3000:], r.stderr[-2000:], flush=True)
     check(r.returncode == 0, f"join.sh --remove: exit {r.returncode}")
     check("it drains" in r.stdout and "has exited" in r.stdout and "did not drain" not in r.stdout,
           "join.sh --remove did not drain the worker")
     res = json.loads(cli("results", second, "--format", "json").stdout)["sweep"]
-    check(res["tasks_done"] >= busy and res["trials_failed"] == 0,
-          f"the worker's {busy} running task(s) (it had done {done_before}) were not finished by "
+    check(res["tasks_done"] >= done_before + busy and res["trials_failed"] == 0,
+          f"the worker's {busy} running task(s) ({done_before} done before) were not finished by "
           f"the drain: {res}")
     check(proc_state(pid1) in (None, "Z"), f"the worker (pid {pid1}) still runs after --remove")
     check(inside("pgrep", "-f", "-x", WORKER_CMD).stdout.strip() == "",
@@ -325,6 +325,10 @@ try:
         wait_for(lambda: not workers(), 10, "the worker to leave")
     except RuntimeError:
         check(False, f"the worker is still registered after --remove: {workers()}")
+    left = [l for l in open(os.path.join(tmp, "coordinator.log"), errors="replace")
+            if "task requeued" in l or "worker left" in l]
+    check(not any("task requeued" in l for l in left) and any("requeued=0" in l for l in left),
+          "the worker's leases were requeued, not drained:\n" + "".join(left))
     for d in HIDDEN:
         left = [f for f in files_under(d) if not f.startswith("/usr/local/src/")]
         check(not left, f"join.sh --remove left files in {d}: {left[:20]}")
