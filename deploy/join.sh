@@ -45,15 +45,17 @@
 #      libopenblas0 libuv1 libsqlite3-0 libfyaml0 zlib1g libsodium23
 #      libmicrohttpd12) and the build packages of deploy/install-deps.sh, only
 #      those missing;
-#   2. builds the source tree with meson (tests and benchmarks off) and
-#      `meson install`s it: binaries, man pages, systemd units;
+#   2. builds the source tree with meson (tests and benchmarks off),
+#      `meson install`s it into BUILD_DIR/staged and copies from there the
+#      files that differ (binaries, man pages, systemd units; the configs in
+#      /etc/hptune only when missing): a second run replaces nothing;
 #   3. creates the system user hptune (sysusers.d) and /var/lib/hptune/data;
 #   4. installs the CurveZMQ keys (with --server-key): /etc/hptune/
 #      coordinator-NAME.pub, and worker-NAME.key (owner hptune, mode 0600)
 #      with worker-NAME.pub;
 #   5. writes /etc/hptune/worker-NAME.conf and checks it with the worker;
-#   6. enables hptune-worker@NAME.service and starts it (restarts it when the
-#      binary, the config or the keys changed).
+#   6. enables hptune-worker@NAME.service and starts it (restarts it when an
+#      installed file, the config or the keys changed).
 # Where systemd is not PID 1 (a container, a chroot, a CI runner) step 6 runs
 # the same command as the unit instead, as a background process started by
 # start-stop-daemon: user hptune, working directory /var/lib/hptune, umask
