@@ -29,6 +29,13 @@
 #                       go to /etc/hptune)
 #   --build-dir DIR     where to build (default /var/cache/hptune/build)
 #   --no-start          install, configure and enable, but do not (re)start
+#   --remove            take this machine out: stop the worker NAME (it drains:
+#                       its running tasks finish), delete its config and keys;
+#                       when no other join.sh worker is left, also uninstall
+#                       what step 2 installed and delete /var/lib/hptune and
+#                       the build directory (the user hptune stays, as Debian
+#                       keeps system users).  Give the same COORDINATOR (or
+#                       --name) as when joining
 #   --dry-run           print what would be done, change nothing
 #   -h, --help          show this help
 #
@@ -38,17 +45,24 @@
 #      libopenblas0 libuv1 libsqlite3-0 libfyaml0 zlib1g libsodium23
 #      libmicrohttpd12) and the build packages of deploy/install-deps.sh, only
 #      those missing;
-#   2. builds the source tree with meson (tests and benchmarks off) and
-#      `meson install`s it: binaries, man pages, systemd units;
+#   2. builds the source tree with meson (tests and benchmarks off),
+#      `meson install`s it into BUILD_DIR/staged and copies from there the
+#      files that differ (binaries, man pages, systemd units; the configs in
+#      /etc/hptune only when missing): a second run replaces nothing;
 #   3. creates the system user hptune (sysusers.d) and /var/lib/hptune/data;
 #   4. installs the CurveZMQ keys (with --server-key): /etc/hptune/
 #      coordinator-NAME.pub, and worker-NAME.key (owner hptune, mode 0600)
 #      with worker-NAME.pub;
 #   5. writes /etc/hptune/worker-NAME.conf and checks it with the worker;
-#   6. enables hptune-worker@NAME.service and starts it (restarts it when the
-#      binary, the config or the keys changed).
-# Where systemd is not running (a container, a chroot) step 6 only enables
-# the unit and prints the command that runs the worker by hand.
+#   6. enables hptune-worker@NAME.service and starts it (restarts it when an
+#      installed file, the config or the keys changed).
+# Where systemd is not PID 1 (a container, a chroot, a CI runner) step 6 runs
+# the same command as the unit instead, as a background process started by
+# start-stop-daemon: user hptune, working directory /var/lib/hptune, umask
+# 027, pid file /run/hptune/worker-NAME.pid, output appended to
+# /var/lib/hptune/worker-NAME.log.  It is not restarted when it dies; running
+# join.sh again starts it (and restarts it when something changed, like the
+# unit).  The unit is still enabled for the next boot where systemctl exists.
 #
 # The source tree can come from anywhere (a git clone, a tarball); from a
 # machine that has it, one line joins a spare machine over ssh:
@@ -64,6 +78,9 @@ RUNTIME_PKGS="libzmq5 libprotobuf-c1 libopenblas0 libuv1 libsqlite3-0 libfyaml0 
  libsodium23 libmicrohttpd12"
 ETC=/etc/hptune
 STATE=/var/lib/hptune
+RUNDIR=/run/hptune
+# A drain waits for the running tasks: as long as the unit's TimeoutStopSec.
+DRAIN_TIMEOUT=900
 DEFAULT_PORT=7600
 
 die() {
@@ -96,6 +113,7 @@ PREFIX=/usr/local
 BUILD_DIR=/var/cache/hptune/build
 START=1
 DRY_RUN=0
+REMOVE=0
 
 need_arg() {
     [ "$2" -ge 2 ] || usage_error "$1: missing value"
@@ -105,6 +123,7 @@ while [ $# -gt 0 ]; do
     -h | --help) usage 0 ;;
     --dry-run) DRY_RUN=1 ;;
     --no-start) START=0 ;;
+    --remove) REMOVE=1 ;;
     --fetch-data) FETCH_DATA=1 ;;
     --name) need_arg "$1" $#; NAME=$2; shift ;;
     --server-key) need_arg "$1" $#; SERVER_KEY=$2; shift ;;
@@ -203,6 +222,9 @@ if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
 fi
 
 CONF=$ETC/worker-$NAME.conf
+PIDFILE=$RUNDIR/worker-$NAME.pid
+STAGE=$BUILD_DIR/staged
+LOGFILE=$STATE/worker-$NAME.log
 UNIT=hptune-worker@$NAME.service
 WORKER_BIN=$PREFIX/bin/hptune-worker
 SERVER_KEY_DEST=$ETC/coordinator-$NAME.pub
@@ -254,12 +276,158 @@ install_copy() {
     run install -m "$3" -o "${4%:*}" -g "${4#*:}" "$1" "$2"
 }
 
-sha() {
-    if [ -f "$1" ]; then sha256sum "$1" | cut -d' ' -f1; else echo none; fi
+
+# JOIN_SYSTEMD=yes|no overrides the detection (for tests of --dry-run).
+systemd_up=${JOIN_SYSTEMD:-auto}
+if [ "$systemd_up" = auto ]; then
+    if [ -d /run/systemd/system ]; then systemd_up=yes; else systemd_up=no; fi
+fi
+
+# The fallback without systemd: the unit's command (user hptune, working
+# directory /var/lib/hptune, umask 027) as a background process with a pid
+# file.  fallback_pid prints the pid of the running worker NAME, or nothing
+# (no pid file, or its process is gone or is not hptune-worker).
+fallback_pid() {
+    [ -f "$PIDFILE" ] || return 0
+    fp=$(cat "$PIDFILE" 2>/dev/null || true)
+    case "$fp" in
+    '' | *[!0-9]*) return 0 ;;
+    esac
+    exe=$(readlink "/proc/$fp/exe" 2>/dev/null || true)
+    # A binary replaced by meson install shows as "PATH (deleted)".
+    [ "${exe% (deleted)}" != "$WORKER_BIN" ] || echo "$fp"
+}
+fallback_start() {
+    run install -d -m 0755 -o root -g root "$RUNDIR"
+    say "starting $WORKER_BIN --config $CONF as hptune (pid file $PIDFILE, log $LOGFILE)"
+    run start-stop-daemon --start --quiet --background --make-pidfile --pidfile "$PIDFILE" \
+        --chuid hptune:hptune --chdir "$STATE" --umask 027 --output "$LOGFILE" \
+        --exec "$WORKER_BIN" -- --config "$CONF"
+    [ "$DRY_RUN" = 0 ] || return 0
+    sleep 1
+    pid=$(fallback_pid)
+    [ -n "$pid" ] || die "the worker did not stay up; its log $LOGFILE ends:
+$(tail -n 20 "$LOGFILE" 2>/dev/null)"
+    say "the worker is running (pid $pid): tail -f $LOGFILE; hptune workers --coordinator $ENDPOINT"
+}
+# fallback_stop: SIGTERM, on which the worker drains (its running tasks
+# finish, then it says goodbye), and wait for it to exit; SIGKILL only after
+# DRAIN_TIMEOUT seconds (the coordinator then re-runs its tasks elsewhere).
+fallback_stop() {
+    pid=$(fallback_pid)
+    if [ -z "$pid" ]; then
+        [ ! -f "$PIDFILE" ] || run rm -f "$PIDFILE"
+        return 0
+    fi
+    say "stopping the worker (pid $pid): it drains, finishing its running tasks"
+    run kill -TERM "$pid"
+    [ "$DRY_RUN" = 0 ] || return 0
+    waited=0
+    while [ -n "$(fallback_pid)" ]; do
+        if [ "$waited" -ge $((DRAIN_TIMEOUT * 10)) ]; then
+            say "the worker did not drain in $DRAIN_TIMEOUT s: killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    rm -f "$PIDFILE"
+    say "the worker (pid $pid) has exited"
+}
+
+# remove_file PATH: delete a file when it exists.
+remove_file() {
+    if [ -e "$1" ] || [ -L "$1" ]; then
+        run rm -f "$1"
+        say "removed $1"
+    fi
+}
+
+# remove_dir DIR: delete a directory when it is empty (and not a mount point).
+remove_dir() {
+    if [ -d "$1" ] && [ -z "$(ls -A "$1")" ] && ! mountpoint -q "$1"; then
+        run rmdir "$1"
+    fi
 }
 
 [ "$DRY_RUN" = 0 ] || say "dry run: nothing is changed; the commands are shown with +"
 say "coordinator $ENDPOINT, instance $NAME ($UNIT, $CONF), source $SRC"
+
+# --- --remove: drain, then uninstall ---------------------------------------------
+if [ "$REMOVE" = 1 ]; then
+    # The data directory this instance used (before its config goes).
+    conf_data=$(sed -n 's/^data_dir[[:space:]]\{1,\}//p' "$CONF" 2>/dev/null | tail -n 1)
+    [ -n "$conf_data" ] || conf_data=$DATA_DIR
+    if [ "$systemd_up" = yes ]; then
+        # systemctl stop returns once the worker drained (TimeoutStopSec).
+        say "stopping $UNIT: it drains, finishing its running tasks"
+        run systemctl disable --now --quiet "$UNIT"
+    else
+        fallback_stop
+        if command -v systemctl >/dev/null 2>&1; then
+            run systemctl disable --quiet "$UNIT" 2>/dev/null || true
+        fi
+    fi
+    for f in "$CONF" "$SECRET_DEST" "$PUBLIC_DEST" "$SERVER_KEY_DEST" "$LOGFILE" "$PIDFILE"; do
+        remove_file "$f"
+    done
+    others=""
+    for f in "$ETC"/worker-*.conf; do
+        [ "$f" != "$CONF" ] || continue
+        if [ -f "$f" ] && grep -q '^# Written by deploy/join.sh' "$f"; then
+            others="$others $f"
+        fi
+    done
+    if [ -n "$others" ]; then
+        say "other workers joined by join.sh remain ($others ): the installation stays"
+        say "done"
+        exit 0
+    fi
+    # What step 2 installed: the files of the staging directory.  The
+    # configs in /etc/hptune go only when unedited (equal to the staged ones).
+    list=$BUILD_DIR/staged.list
+    if [ -f "$list" ]; then
+        while IFS= read -r f; do
+            case "$f" in
+            "$ETC"/*)
+                if [ -f "$f" ] && ! cmp -s "$STAGE$f" "$f"; then
+                    say "$f was edited: it stays"
+                    continue
+                fi
+                ;;
+            esac
+            remove_file "$f"
+        done <"$list"
+        for d in "$PREFIX/share/hptune" "$PREFIX/share/doc/hptune"; do
+            [ ! -d "$d" ] || run find "$d" -depth -type d -empty -delete
+        done
+    else
+        say "$list is missing: the files under $PREFIX that join.sh installed stay"
+    fi
+    remove_dir "$ETC"
+    [ "$systemd_up" = no ] || run systemctl daemon-reload
+    if [ -d "$BUILD_DIR" ]; then
+        run rm -rf "$BUILD_DIR"
+        say "removed $BUILD_DIR"
+    fi
+    remove_dir "$(dirname "$BUILD_DIR")"
+    if [ -f "$STATE/hptune.db" ]; then
+        say "$STATE holds a coordinator's journal (hptune.db): it stays"
+    elif [ -d "$STATE" ]; then
+        run find "$STATE" -mindepth 1 -delete
+        remove_dir "$STATE"
+        say "removed $STATE"
+    fi
+    case "$conf_data" in
+    "$STATE" | "$STATE"/*) ;;
+    *) [ ! -d "$conf_data" ] || say "the data directory $conf_data stays (not under $STATE)" ;;
+    esac
+    remove_dir "$RUNDIR"
+    say "the user hptune stays (as Debian keeps system users): userdel hptune removes it"
+    say "done"
+    exit 0
+fi
 
 # --- 1. packages -------------------------------------------------------------
 # The build packages: deploy/install-deps.sh's list, so the two never drift.
@@ -294,8 +462,6 @@ else
 fi
 
 # --- 2. build and install ----------------------------------------------------
-old_bin=$(sha "$WORKER_BIN")
-old_unit=$(sha "$PREFIX/lib/systemd/system/hptune-worker@.service")
 MESON_OPTS="--prefix=$PREFIX --sysconfdir=/etc --localstatedir=/var -Dtests=false -Dbench=false"
 if [ -f "$BUILD_DIR/build.ninja" ]; then
     # shellcheck disable=SC2086
@@ -306,15 +472,33 @@ else
     run meson setup "$BUILD_DIR" "$SRC" $MESON_OPTS
 fi
 run meson compile -C "$BUILD_DIR"
-run meson install -C "$BUILD_DIR" --no-rebuild --quiet
+# meson install into a staging directory, then copy to / only the files that
+# differ: a second run replaces nothing (not even a running binary's inode).
+# The configs meson puts in /etc/hptune are copied only when missing (as
+# install-config.sh does), so an edited one stays.
+run rm -rf "$STAGE"
+run meson install -C "$BUILD_DIR" --no-rebuild --quiet --destdir "$STAGE"
 if [ "$DRY_RUN" = 0 ]; then
+    (cd "$STAGE" && find . ! -type d | sed 's|^\.||' | sort) >"$BUILD_DIR/staged.list"
+    updated=0
+    while IFS= read -r f; do
+        case "$f" in
+        "$ETC"/*) [ ! -e "$f" ] || continue ;;
+        esac
+        if [ -f "$f" ] && [ ! -L "$f" ] && cmp -s "$STAGE$f" "$f"; then
+            continue
+        fi
+        mkdir -p "$(dirname "$f")"
+        cp -P --preserve=mode "$STAGE$f" "$f.join.tmp"
+        mv -f "$f.join.tmp" "$f"
+        updated=$((updated + 1))
+    done <"$BUILD_DIR/staged.list"
     [ -x "$WORKER_BIN" ] || die "$WORKER_BIN missing after meson install"
-    if [ "$(sha "$WORKER_BIN")" != "$old_bin" ] ||
-        [ "$(sha "$PREFIX/lib/systemd/system/hptune-worker@.service")" != "$old_unit" ]; then
+    if [ "$updated" -gt 0 ]; then
         CHANGED=1
-        say "installed $("$WORKER_BIN" --version)"
+        say "installed $updated file(s) under $PREFIX and $ETC: $("$WORKER_BIN" --version)"
     else
-        say "$WORKER_BIN and its unit are up to date"
+        say "the $(wc -l <"$BUILD_DIR/staged.list") installed files are up to date"
     fi
 fi
 
@@ -375,11 +559,6 @@ if [ "$DRY_RUN" = 0 ]; then
 fi
 
 # --- 6. the service ----------------------------------------------------------------
-# JOIN_SYSTEMD=yes|no overrides the detection (for tests of --dry-run).
-systemd_up=${JOIN_SYSTEMD:-auto}
-if [ "$systemd_up" = auto ]; then
-    if [ -d /run/systemd/system ]; then systemd_up=yes; else systemd_up=no; fi
-fi
 if [ "$systemd_up" = yes ]; then
     run systemctl daemon-reload
     run systemctl enable --quiet "$UNIT"
@@ -397,12 +576,21 @@ if [ "$systemd_up" = yes ]; then
         say "$UNIT already running with this configuration"
     fi
 else
-    # No systemd as PID 1 (a container, a chroot): enabling works offline.
-    if command -v systemctl >/dev/null 2>&1 && run systemctl enable --quiet "$UNIT"; then
+    # No systemd as PID 1 (a container, a chroot, a CI runner): enabling works
+    # offline, for the next boot; the worker runs now as a background process.
+    if command -v systemctl >/dev/null 2>&1 && run systemctl enable --quiet "$UNIT" 2>/dev/null; then
         say "systemd is not running here: $UNIT is enabled for the next boot"
     else
         say "systemd is not running here and $UNIT could not be enabled"
     fi
-    say "to run the worker now: runuser -u hptune -- $WORKER_BIN --config $CONF"
+    pid=$(fallback_pid)
+    if [ "$START" = 0 ]; then
+        say "not started (--no-start); by hand: runuser -u hptune -- $WORKER_BIN --config $CONF"
+    elif [ -n "$pid" ] && [ "$CHANGED" = 0 ]; then
+        say "the worker is already running with this configuration (pid $pid, log $LOGFILE)"
+    else
+        [ -z "$pid" ] || fallback_stop
+        fallback_start
+    fi
 fi
 say "done"

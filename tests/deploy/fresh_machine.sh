@@ -54,13 +54,15 @@ mkdir -p "$R/usr/local/src/hptune"
 
 # 2. join.sh, twice.
 echo "== join.sh (first run: packages, build, install)"
-in_root /usr/local/src/hptune/deploy/join.sh "127.0.0.1:$PORT" --name local >"$WORK/join1.log" 2>&1 ||
+# --no-start: in the chroot (no systemd) join.sh would start the worker as a
+# background process; here the units start it, after the boot below.
+in_root /usr/local/src/hptune/deploy/join.sh "127.0.0.1:$PORT" --name local --no-start >"$WORK/join1.log" 2>&1 ||
     fail "join.sh failed (see $WORK/join1.log)"
 echo "== join.sh (second run: must change nothing)"
-in_root /usr/local/src/hptune/deploy/join.sh "127.0.0.1:$PORT" --name local >"$WORK/join2.log" 2>&1 ||
+in_root /usr/local/src/hptune/deploy/join.sh "127.0.0.1:$PORT" --name local --no-start >"$WORK/join2.log" 2>&1 ||
     fail "second join.sh failed (see $WORK/join2.log)"
 grep -q "packages: all present" "$WORK/join2.log" || fail "second run installed packages"
-grep -q "and its unit are up to date" "$WORK/join2.log" || fail "second run reinstalled the worker"
+grep -q "installed files are up to date" "$WORK/join2.log" || fail "second run reinstalled the worker"
 grep -q "worker-local.conf is up to date" "$WORK/join2.log" || fail "second run rewrote the config"
 
 # 3. Boot it with the services.

@@ -87,10 +87,20 @@ try:
         r = join(arg, "--dry-run", "--build-dir", build)
         check(r.returncode == 0 and f"coordinator {want}" in r.stdout, f"{arg}: want {want}: {r.stdout[:300]}")
 
-    # Without systemd (a container): enable only, and say how to run by hand.
+    # Without systemd (a container): the unit's command as a background process
+    # (deploy-join-netns runs it for real).
     r = join("tuner.lan", "--name", NAME, "--dry-run", "--build-dir", build, env={"JOIN_SYSTEMD": "no"})
-    check(r.returncode == 0 and "systemctl restart" not in r.stdout and "runuser -u hptune" in r.stdout,
-          "without systemd: still restarts, or no hint")
+    check(r.returncode == 0 and "systemctl restart" not in r.stdout and
+          re.search(r"^\+ start-stop-daemon --start .*--pidfile /run/hptune/worker-%s\.pid "
+                    r"--chuid hptune:hptune --chdir /var/lib/hptune .*--exec /usr/local/bin/hptune-worker "
+                    r"-- --config /etc/hptune/worker-%s\.conf$" % (re.escape(NAME), re.escape(NAME)),
+                    r.stdout, re.M),
+          f"without systemd: still restarts, or not the fallback's start-stop-daemon:\n{r.stdout[-1500:]}")
+    # --remove: drains (systemctl stop), then uninstalls; a dry run changes nothing.
+    r = join("tuner.lan", "--name", NAME, "--dry-run", "--build-dir", build, "--remove")
+    check(r.returncode == 0 and f"+ systemctl disable --now --quiet hptune-worker@{NAME}.service" in r.stdout
+          and "it drains" in r.stdout and "+ meson" not in r.stdout,
+          f"--remove --dry-run: {r.returncode}\n{r.stdout[-1500:]}")
     r = join("tuner.lan", "--name", NAME, "--dry-run", "--build-dir", build, "--no-start")
     check(r.returncode == 0 and "systemctl restart" not in r.stdout and "not started (--no-start)" in r.stdout,
           "--no-start still starts")
