@@ -9,6 +9,7 @@
  * peer and dropped.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -252,6 +253,33 @@ static void bad_message(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t
     }
 }
 
+/* A client's request over a rate limit: answered (ErrorReply code 5,
+ * "rate limit: WHO <what>; try again later") while the bad-message limit
+ * allows an answer, then dropped. */
+static void refuse_rate(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who,
+                        uint64_t req_id, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void refuse_rate(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t *who,
+                        uint64_t req_id, const char *fmt, ...)
+{
+    if (!bad_allowed(c, peer, who))
+        return;
+    char why[200], msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    snprintf(msg, sizeof msg, "rate limit: %s %s; try again later", who->label, why);
+    Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
+    e.code = COORD_ERR_LIMIT;
+    e.message = msg;
+    hpt_env_t out = HPT__ENVELOPE__INIT;
+    out.body_case = HPT__ENVELOPE__BODY_ERROR;
+    out.error = &e;
+    out.req_id = req_id;
+    coord_send(c, peer, &out);
+}
+
 /* A decoded message (env owned by the caller) from a peer that passed the
  * connection check: role, rate limits, then the client request or the
  * worker message. */
@@ -293,42 +321,18 @@ static void handle_env(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t
         return;   // the worker says Hello again when it hears nothing
     if (body == HPT__ENVELOPE__BODY_SUBMIT &&
         !limit_take(c, COORD_LIM_SUBMIT, peer, who, true)) {
-        if (bad_allowed(c, peer, who)) {
-            char msg[300];
-            snprintf(msg, sizeof msg,
-                     "rate limit: %s submitted more than %d sweeps at once or %d a minute "
-                     "(submit_burst, submit_per_min); try again later",
-                     who->label, c->cfg.submit_burst, c->cfg.submit_per_min);
-            Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
-            e.code = COORD_ERR_LIMIT;
-            e.message = msg;
-            hpt_env_t out = HPT__ENVELOPE__INIT;
-            out.body_case = HPT__ENVELOPE__BODY_ERROR;
-            out.error = &e;
-            out.req_id = env->req_id;
-            coord_send(c, peer, &out);
-        }
+        refuse_rate(c, peer, who, env->req_id, "submitted more than %d sweeps at once or %d a "
+                    "minute (submit_burst, submit_per_min)",
+                    c->cfg.submit_burst, c->cfg.submit_per_min);
         return;
     }
     /* A replay of the event ring costs a send per event kept: paced like
      * submissions, per connection and per key. */
     if (body == HPT__ENVELOPE__BODY_SUBSCRIBE && env->subscribe->history &&
         !limit_take(c, COORD_LIM_HISTORY, peer, who, true)) {
-        if (bad_allowed(c, peer, who)) {
-            char msg[300];
-            snprintf(msg, sizeof msg,
-                     "rate limit: %s asked for the log's history more than %d times at once or "
-                     "%d a minute (history_burst, history_per_min); try again later",
-                     who->label, c->cfg.history_burst, c->cfg.history_per_min);
-            Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
-            e.code = COORD_ERR_LIMIT;
-            e.message = msg;
-            hpt_env_t out = HPT__ENVELOPE__INIT;
-            out.body_case = HPT__ENVELOPE__BODY_ERROR;
-            out.error = &e;
-            out.req_id = env->req_id;
-            coord_send(c, peer, &out);
-        }
+        refuse_rate(c, peer, who, env->req_id, "asked for the log's history more than %d times "
+                    "at once or %d a minute (history_burst, history_per_min)",
+                    c->cfg.history_burst, c->cfg.history_per_min);
         return;
     }
     if (coord_policy_is_request(body)) {
