@@ -327,7 +327,10 @@ try:
         check(False, f"the worker is still registered after --remove: {workers()}")
     left = [l for l in open(os.path.join(tmp, "coordinator.log"), errors="replace")
             if "task requeued" in l or "worker left" in l]
-    check(not any("task requeued" in l for l in left) and any("requeued=0" in l for l in left),
+    # An Assign that crossed the worker's Goodbye on the wire is refused unrun
+    # ("worker draining") and goes back to the queue: not a lost lease.
+    lost = [l for l in left if "task requeued" in l and "worker draining" not in l]
+    check(not lost and any("requeued=0" in l for l in left),
           "the worker's leases were requeued, not drained:\n" + "".join(left))
     for d in HIDDEN:
         left = [f for f in files_under(d) if not f.startswith("/usr/local/src/")]
