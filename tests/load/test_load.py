@@ -28,7 +28,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import BUILD, Cluster, check, finish  # noqa: E402
+from harness import BUILD, Cluster, RssSampler, check, finish, rss_mb  # noqa: E402
 
 LOAD_WORKERS = os.environ.get("HPT_LOAD_WORKERS",
                               os.path.join(BUILD, "tests", "load", "load-workers"))
@@ -66,26 +66,8 @@ parameters:
 """
 
 
-def rss_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
 
 
-class RssSampler(threading.Thread):
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.stop_flag = pid, 0.0, False
-
-    def run(self):
-        while not self.stop_flag:
-            self.peak = max(self.peak, rss_mb(self.pid))
-            time.sleep(0.1)
 
 
 def collect(proc, lines):
@@ -162,8 +144,7 @@ check(state == "done", f"sweep ended {state} ({tasks}) after {elapsed:.0f} s:\n{
 check(load.returncode == 0, f"load-workers exited {load.returncode}: {load_line}")
 check(probe.returncode == 0, f"status-probe exited {probe.returncode}: {probe_line}")
 check(c.coord.poll() is None, "coordinator died:\n" + c.coord_log())
-sampler.stop_flag = True
-sampler.join()
+sampler.stop()
 rss_after = rss_mb(pid)
 rss_peak = max(sampler.peak, rss_after)
 
