@@ -70,7 +70,7 @@ while [ "$i" -lt "$RUNS" ]; do
         {
             echo "# bench/churn.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git rev-parse --short HEAD) layout $layout"
             echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-            echo "# load average at start $load_start, at end $load_end"
+            echo "# load average at start $load_start, at end $load_end; this run's nice $(nice), sched_autogroup $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo ?)"
             echo "# workers=$WORKERS trials=$TRIALS folds=5; 5 % of workers killed every 3 s"
             echo "# harness exit status $rc (0: every task accepted exactly once, p99 < 100 ms)"
             echo "${figures:-no figures: see $log}"
