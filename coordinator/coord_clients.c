@@ -1364,13 +1364,20 @@ void coord_results_destroy(coord_results_t **p)
     *p = NULL;
 }
 
-/* The byte budget of a results, status or workers page: the message cap
- * less room for the envelope around the reply (protocol, req_id, the body's tag and
- * length: under 32 bytes).  HPT_RESULTS_PAGE_BYTES (a test knob, documented
- * in docs/protocol.md) lowers it so that small sweeps need several pages. */
+/* The byte budget of a results, status or workers page: 4 MiB, a quarter of
+ * the message cap.  A page is built whole in memory (its rows as protobuf-c
+ * structures, then packed, then queued to ZeroMQ), several times its packed
+ * size: at the cap, reading a 200,000-trial sweep's results added 16 MB to
+ * the coordinator's peak RSS (bench/scale.sh), for no gain in time (the CLI
+ * reads the pages back to back).  The first row of a page always goes, so a
+ * row above the budget (and under the cap) is still sent.
+ * HPT_RESULTS_PAGE_BYTES (a test knob, documented in docs/protocol.md)
+ * lowers it so that small sweeps need several pages. */
+#define PAGE_BYTES_DEFAULT ((size_t)4 << 20)
 static size_t page_bytes(void)
 {
-    size_t cap = HPT_PROTO_MAX_MSG - 1024;
+    _Static_assert(PAGE_BYTES_DEFAULT < HPT_PROTO_MAX_MSG - 1024, "a page fits a message");
+    size_t cap = PAGE_BYTES_DEFAULT;
     const char *env = getenv("HPT_RESULTS_PAGE_BYTES");
     if (env && *env) {
         char *end = NULL;
