@@ -20,10 +20,11 @@ log=bench/out/sim-soak/run.log
 pin=""
 [ -z "${SIM_CPU:-}" ] || pin="taskset -c $SIM_CPU"
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+commit=$(git rev-parse --short HEAD)   # the tree hptune-sim was just built from
 rc=0
 $pin "$BUILD_DIR/tests/sim/hptune-sim" --random-for "$SECONDS_" >"$log" 2>&1 || rc=$?
 {
-    echo "# bench/sim_soak.sh $started to $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git rev-parse --short HEAD)"
+    echo "# bench/sim_soak.sh $started to $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $commit"
     echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); ${SECONDS_} s of random seeds, every family in turn${SIM_CPU:+, pinned to CPU $SIM_CPU}"
     echo "# hptune-sim exit status $rc (0: every invariant held for every seed)"
     grep '^hptune-sim:' "$log" || echo "no report: see $log"
