@@ -41,10 +41,8 @@ static inline uint32_t view_row(const hpt_view_t *v, uint32_t i)
     return v->idx ? v->idx[i] : i;
 }
 
-/* Gather rows[0..b) of the view into x (b, d) scaled to [0, 1] and their
- * labels into y.  rows are positions within the view. */
-static void gather(const hpt_view_t *v, const uint32_t *rows, int b, uint32_t d, float *x,
-                   uint8_t *y)
+void hpt_view_gather(const hpt_view_t *v, const uint32_t *rows, int b, uint32_t d, float *x,
+                     uint8_t *y)
 {
     const float s = 1.0f / 255.0f;
     enum { AHEAD = 4 };  // rows prefetched ahead: shuffled rows miss every cache
@@ -121,7 +119,7 @@ static void evaluate(hpt_mlp_t *m, const hpt_view_t *v, uint32_t d, int k, int c
         int b = (int)((v->n - start) < (uint32_t)chunk ? (v->n - start) : (uint32_t)chunk);
         for (int r = 0; r < b; r++)
             rows[r] = start + (uint32_t)r;
-        gather(v, rows, b, d, x, y);
+        hpt_view_gather(v, rows, b, d, x, y);
         const float *p = hpt_mlp_forward(m, x, b, HPT_MLP_EVAL, NULL);
         for (int r = 0; r < b; r++) {
             const float *pr = p + (size_t)r * k;
@@ -375,7 +373,7 @@ int hpt_train_continue(hpt_train_session_t *s, int to_epoch, const hpt_train_opt
                 break;
             }
             int b = (int)((train->n - start) < (uint32_t)bs ? (train->n - start) : (uint32_t)bs);
-            gather(train, s->perm + start, b, d, x, y);
+            hpt_view_gather(train, s->perm + start, b, d, x, y);
             hpt_mlp_forward(s->m, x, b, HPT_MLP_TRAIN, &s->rng);
             float loss = hpt_mlp_backward(s->m, y);
             hpt_mlp_step(s->m);

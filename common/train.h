@@ -38,6 +38,13 @@ typedef struct hpt_view {
     uint32_t n;             // samples in the view
 } hpt_view_t;
 
+/* Gather rows[0..b) of the view (positions within it; rows NULL: 0..b-1)
+ * into x (b, d) scaled to [0, 1] and their labels into y, as the training
+ * loop does for each mini-batch (prefetching the next rows).  All pointers
+ * borrowed.  Any thread. */
+void hpt_view_gather(const hpt_view_t *v, const uint32_t *rows, int b, uint32_t d, float *x,
+                     uint8_t *y);
+
 /* Scores of a model on a view. */
 typedef struct hpt_scores {
     double accuracy;  // fraction correct
