@@ -17,6 +17,7 @@
 #include "mlp.h"
 #include "params.h"
 #include "rng.h"
+#include "train.h"
 
 static void fill(float *p, size_t n, hpt_rng_t *r)
 {
@@ -227,6 +228,217 @@ HPT_TEST(group_rejects_bad_calls)
               -EINVAL);
     ASSERT_EQ(hpt_mlp_forward_group(ms, 1, x, 4, HPT_MLP_EVAL, NULL), 0);  // alone: not fused
     hpt_mlp_destroy(&m);
+}
+
+// --- group sessions --------------------------------------------------------
+
+#define GN 6         // members
+#define GD 100       // features
+#define GTRAIN 600
+#define GVAL 200
+
+typedef struct rec {
+    int n;
+    hpt_epoch_report_t rep[16];
+    int stop_at;             // return 1 from the callback at this epoch (0: never)
+    int flag_at;             // set *flag at this epoch (0: never)
+    atomic_bool *flag;
+} rec_t;
+
+static int record(const hpt_epoch_report_t *rep, void *ud)
+{
+    rec_t *r = ud;
+    if (r->n < 16)
+        r->rep[r->n++] = *rep;
+    if (r->flag && rep->epoch == r->flag_at)
+        atomic_store(r->flag, true);
+    return rep->epoch == r->stop_at;
+}
+
+static hpt_hparams_t session_hp(int i)
+{
+    hpt_hparams_t hp = HPT_HPARAMS_DEFAULT;
+    hp.layers = 1;
+    hp.batch_size = 32;
+    hp.seed = 5;
+    static const int units[GN] = {8, 16, 32, 10, 24, 16};
+    hp.units[0] = units[i];
+    if (i == 1)
+        hp.dropout = 0.3;
+    if (i == 2)
+        hp.learning_rate = 0.01, hp.optimizer = HPT_OPT_SGD;
+    if (i == 4)
+        hp.input_dropout = 0.2;
+    if (i == 5)
+        hp.activation = HPT_ACT_TANH;
+    return hp;
+}
+
+static bool same_double(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+static void same_result(const hpt_train_result_t *a, const hpt_train_result_t *b, int i)
+{
+    if (a->epochs_run != b->epochs_run || a->stopped_early != b->stopped_early ||
+        a->diverged != b->diverged || !same_double(a->train_loss, b->train_loss) ||
+        !same_double(a->val_score, b->val_score) || !same_double(a->val.log_loss, b->val.log_loss) ||
+        !same_double(a->val.f1_macro, b->val.f1_macro) ||
+        !same_double(a->train_score, b->train_score))
+        HPT_TEST_FAIL("member %d: alone epochs %d stop %d loss %.9g val %.9g train %.9g; in the "
+                      "group epochs %d stop %d loss %.9g val %.9g train %.9g", i, a->epochs_run,
+                      a->stopped_early, a->train_loss, a->val_score, a->train_score,
+                      b->epochs_run, b->stopped_early, b->train_loss, b->val_score,
+                      b->train_score);
+}
+
+static void same_reports(const rec_t *a, const rec_t *b, int i)
+{
+    ASSERT_EQ(a->n, b->n);
+    for (int e = 0; e < a->n; e++) {
+        const hpt_epoch_report_t *x = &a->rep[e], *y = &b->rep[e];
+        if (x->epoch != y->epoch || x->epochs != y->epochs ||
+            !same_double(x->train_loss, y->train_loss) || !same_double(x->val_score, y->val_score))
+            HPT_TEST_FAIL("member %d report %d differs", i, e);
+    }
+}
+
+HPT_TEST(group_sessions_match_lone_sessions)
+{
+    hpt_rng_t dr;
+    hpt_rng_seed(&dr, 17);
+    uint8_t *img = malloc((GTRAIN + GVAL) * GD), lab[GTRAIN + GVAL];
+    uint32_t tr_idx[GTRAIN], va_idx[GVAL], tr_idx2[GTRAIN];
+    for (int i = 0; i < (GTRAIN + GVAL) * GD; i++)
+        img[i] = (uint8_t)hpt_rng_below(&dr, 256);
+    for (int i = 0; i < GTRAIN + GVAL; i++) {
+        lab[i] = (uint8_t)hpt_rng_below(&dr, 10);
+        // Make the label learnable: a pixel block tells it.
+        for (int j = 0; j < 8; j++)
+            img[i * GD + lab[i] * 8 + j] = 250;
+    }
+    for (int i = 0; i < GTRAIN; i++)
+        tr_idx[i] = tr_idx2[i] = (uint32_t)(GTRAIN + GVAL - 1 - i);  // a fold's index array
+    for (int i = 0; i < GVAL; i++)
+        va_idx[i] = (uint32_t)i;
+    hpt_view_t tr = {.images = img, .labels = lab, .idx = tr_idx, .n = GTRAIN};
+    hpt_view_t tr2 = {.images = img, .labels = lab, .idx = tr_idx2, .n = GTRAIN};
+    hpt_view_t va = {.images = img, .labels = lab, .idx = va_idx, .n = GVAL};
+    hpt_train_opts_t opts = {.score_each_epoch = true, .score_train = true};
+
+    // Targets and exits: member 1 stops from its callback after epoch 2,
+    // member 2 is halted mid-epoch 3 by its stop flag (set after epoch 2),
+    // the others end at different epochs.
+    static const int to[GN] = {3, 5, 5, 2, 4, 5};
+    hpt_train_session_t *lone[GN], *grp[GN];
+    hpt_train_result_t lres[GN], gres[GN];
+    rec_t lrec[GN] = {0}, grec[GN] = {0};
+    atomic_bool lstop[GN], gstop[GN];
+    hpt_train_member_t mem[GN];
+    for (int i = 0; i < GN; i++) {
+        hpt_hparams_t hp = session_hp(i);
+        ASSERT_OK(hpt_train_begin(&lone[i], &hp, GD, 10, &tr, &va, NULL));
+        // Member 0 keeps the first index array, the others use an equal copy.
+        ASSERT_OK(hpt_train_begin(&grp[i], &hp, GD, 10, i ? &tr2 : &tr, &va, NULL));
+        atomic_init(&lstop[i], false);
+        atomic_init(&gstop[i], false);
+        lrec[i].stop_at = grec[i].stop_at = i == 1 ? 2 : 0;
+        if (i == 2) {
+            lrec[i].flag_at = grec[i].flag_at = 2;
+            lrec[i].flag = &lstop[i];
+            grec[i].flag = &gstop[i];
+        }
+        hpt_train_opts_t lo = opts;
+        lo.stop = &lstop[i];
+        int rc = hpt_train_continue(lone[i], to[i], &lo, record, &lrec[i], &lres[i], NULL);
+        ASSERT_OK(rc);
+        mem[i] = (hpt_train_member_t){.s = grp[i], .to_epoch = to[i], .stop = &gstop[i],
+                                      .cb = record, .ud = &grec[i], .out = &gres[i]};
+    }
+    ASSERT_OK(hpt_train_group_continue(mem, GN, &opts, NULL));
+    for (int i = 0; i < GN; i++) {
+        ASSERT_OK(mem[i].rc);
+        same_result(&lres[i], &gres[i], i);
+        same_reports(&lrec[i], &grec[i], i);
+        ASSERT_EQ(hpt_train_session_usable(lone[i]), hpt_train_session_usable(grp[i]));
+        size_t na, nb;
+        const float *pa = hpt_mlp_params(hpt_train_session_model(lone[i]), &na);
+        const float *pb = hpt_mlp_params(hpt_train_session_model(grp[i]), &nb);
+        ASSERT_EQ(na, nb);
+        if (memcmp(pa, pb, na * sizeof *pa) != 0)
+            HPT_TEST_FAIL("member %d: weights differ from training alone", i);
+    }
+    ASSERT_EQ(gres[1].epochs_run, 2);
+    ASSERT(gres[1].stopped_early);
+    ASSERT_EQ(gres[2].epochs_run, 2);
+    ASSERT(!hpt_train_session_usable(grp[2]));
+    ASSERT_EQ(gres[4].epochs_run, 4);
+
+    // Continuing: members at the same epoch group again (0 and 4 are not:
+    // 3 against 4 epochs) and stay bit-for-bit the lone continuations.
+    ASSERT(!hpt_train_session_same_stream(grp[0], grp[4]));
+    hpt_train_member_t bad[2] = {{.s = grp[0], .to_epoch = 6, .out = &gres[0]},
+                                 {.s = grp[4], .to_epoch = 6, .out = &gres[4]}};
+    hpt_err err = {0};
+    ASSERT_EQ(hpt_train_group_continue(bad, 2, &opts, &err), -EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "member 1");
+    ASSERT_EQ(hpt_train_session_epochs(grp[0]), 3);  // nothing trained
+    int pair[2] = {3, 1};  // both at epoch 2; 1 stopped between epochs, so usable
+    for (int k = 0; k < 2; k++) {
+        int i = pair[k];
+        lrec[i] = grec[i] = (rec_t){0};
+        ASSERT_OK(hpt_train_continue(lone[i], 4, &opts, record, &lrec[i], &lres[i], NULL));
+        mem[k] = (hpt_train_member_t){.s = grp[i], .to_epoch = 4, .cb = record,
+                                      .ud = &grec[i], .out = &gres[i]};
+    }
+    ASSERT_OK(hpt_train_group_continue(mem, 2, &opts, NULL));
+    for (int k = 0; k < 2; k++) {
+        int i = pair[k];
+        ASSERT_OK(mem[k].rc);
+        same_result(&lres[i], &gres[i], i);
+        same_reports(&lrec[i], &grec[i], i);
+        size_t na;
+        const float *pa = hpt_mlp_params(hpt_train_session_model(lone[i]), &na);
+        const float *pb = hpt_mlp_params(hpt_train_session_model(grp[i]), NULL);
+        ASSERT(memcmp(pa, pb, na * sizeof *pa) == 0);
+    }
+    // A member that cannot continue gets its own error; the group goes on.
+    hpt_err e2 = {0};
+    mem[0] = (hpt_train_member_t){.s = grp[2], .to_epoch = 5, .out = &gres[2], .err = &e2};
+    mem[1] = (hpt_train_member_t){.s = grp[3], .to_epoch = 5, .out = &gres[3]};
+    ASSERT_OK(hpt_train_group_continue(mem, 2, &opts, NULL));
+    ASSERT_EQ(mem[0].rc, -EINVAL);
+    ASSERT_STR_CONTAINS(e2.msg, "stopped mid-epoch");
+    ASSERT_OK(mem[1].rc);
+    ASSERT_EQ(gres[3].epochs_run, 5);
+
+    // Another seed or batch size is another stream.
+    hpt_hparams_t hp = session_hp(0);
+    hpt_train_session_t *other = NULL;
+    hp.seed = 6;
+    ASSERT_OK(hpt_train_begin(&other, &hp, GD, 10, &tr, &va, NULL));
+    ASSERT(!hpt_train_session_same_stream(grp[5], other));
+    hpt_train_end(&other);
+    hp = session_hp(5);
+    ASSERT_OK(hpt_train_begin(&other, &hp, GD, 10, &tr, &va, NULL));
+    hpt_train_session_t *other2 = NULL;
+    hp.batch_size = 64;
+    ASSERT_OK(hpt_train_begin(&other2, &hp, GD, 10, &tr, &va, NULL));
+    ASSERT(!hpt_train_session_same_stream(other, other2));
+    hp = session_hp(0);  // another width, the same stream
+    hpt_train_session_t *other3 = NULL;
+    ASSERT_OK(hpt_train_begin(&other3, &hp, GD, 10, &tr, &va, NULL));
+    ASSERT(hpt_train_session_same_stream(other, other3));
+    hpt_train_end(&other);
+    hpt_train_end(&other2);
+    hpt_train_end(&other3);
+
+    for (int i = 0; i < GN; i++) {
+        hpt_train_end(&lone[i]);
+        hpt_train_end(&grp[i]);
+    }
+    free(img);
 }
 
 HPT_TEST_MAIN()
