@@ -530,10 +530,13 @@ typedef struct coord_core {
 
     coord_sweep_t *sweeps, *sweeps_tail;
     uint64_t next_sweep_id, next_task_id;
+    uint64_t last_bundle;         // the last bundle id given (sched.c): unique in this run, so
+                                  // a requeued task that led a bundle still on a worker
+                                  // starts a new one there
 
     coord_worker_t *workers, *workers_tail;  // expiry order
     int n_workers;
-    /* Workers with a free slot (slots - busy - zombies > 0, not draining),
+    /* Workers with a free slot (slots - units - zombies > 0, not draining),
      * in the order they became free: dispatch walks only these, so a
      * result costs O(1) workers however many are connected. */
     coord_worker_t *free_head, *free_tail;

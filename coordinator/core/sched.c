@@ -1053,7 +1053,7 @@ void hpt__dispatch(coord_core_t *k)
                 if (cap > 0 && f > cap - s->tasks_running)
                     f = cap - s->tasks_running;
                 int nm = bundle_mates(k, s, w, t, mates, f - 1);
-                uint64_t bundle = nm > 0 ? t->id : 0;
+                uint64_t bundle = nm > 0 ? ++k->last_bundle : 0;
                 if (!lease(k, t, w, bundle, nm + 1)) {
                     free_slots = 0;
                     break;
