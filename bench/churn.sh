@@ -9,7 +9,14 @@
 # Each run's report is appended to bench/results/churn-<date>.txt (so a day's
 # runs stay side by side; the latency moves with the machine's load).
 #
-# Usage: bench/churn.sh [--workers N] [--trials N]   (defaults 2000, 40000 x 5 folds)
+# Layouts: "split" pins the coordinator to the first CPU and the simulated
+# workers and the probe to the others, as on a cluster, where the workers and
+# the client are other machines; "shared" lets all of them share every CPU,
+# so the 2,000 simulated workers (one busy process) take CPU time from the
+# coordinator.  The default runs both, split first.
+#
+# Usage: bench/churn.sh [--workers N] [--trials N] [--layout split|shared|both]
+#                       [--runs N]   (defaults 2000, 40000 x 5 folds, both, 1)
 # Environment: BUILD_DIR (default build).  Exit status: 0 ran and the harness's
 # checks held, 1 otherwise, 2 bad option.
 set -eu
@@ -17,11 +24,21 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 WORKERS=2000
 TRIALS=40000
+LAYOUTS="split shared"
+RUNS=1
 while [ $# -gt 0 ]; do
     case "$1" in
     --workers) WORKERS=$2; shift 2 ;;
     --trials) TRIALS=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --layout)
+        case "$2" in
+        split|shared) LAYOUTS=$2 ;;
+        both) LAYOUTS="split shared" ;;
+        *) echo "churn.sh: --layout takes split, shared or both, not '$2'" >&2; exit 2 ;;
+        esac
+        shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "churn.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -30,24 +47,38 @@ ninja -C "$BUILD_DIR" coordinator/hptune-coordinator coordinator/cli/hptune \
 mkdir -p bench/results bench/out/churn
 out=bench/results/churn-$(date -u +%Y-%m-%d).txt
 log=bench/out/churn/run.log
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+case "$RUNS" in ''|*[!0-9]*|0) echo "churn.sh: --runs takes a positive number" >&2; exit 2 ;; esac
+if [ "$LAYOUTS" != shared ] && [ "$(nproc)" -lt 2 ]; then
+    echo "churn.sh: the split layout needs 2 CPUs; use --layout shared" >&2
+    exit 2
+fi
 status=0
-HPT_BUILD=$PWD/$BUILD_DIR HPT_SRC=$PWD HPT_DATA=$PWD/data \
-HPT_LOAD_WORKERS=$PWD/$BUILD_DIR/tests/load/load-workers \
-HPT_STATUS_PROBE=$PWD/$BUILD_DIR/tests/load/status-probe \
-HPT_LOAD_WORKERS_N=$WORKERS HPT_LOAD_TRIALS=$TRIALS \
-    /usr/bin/python3 tests/load/test_load.py >"$log" 2>&1 || status=$?
-load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-figures=$(grep '^LOAD-FIGURES' "$log" || true)
-{
-    echo "# bench/churn.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git rev-parse --short HEAD)"
-    echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-    echo "# load average at start $load_start, at end $load_end"
-    echo "# workers=$WORKERS trials=$TRIALS folds=5; 5 % of workers killed every 3 s"
-    echo "# harness exit status $status (0: every task accepted exactly once, p99 < 100 ms)"
-    echo "${figures:-no figures: see $log}"
-} >"$out.run"
-cat "$out.run" >>"$out"
-cat "$out.run"
+i=0
+while [ "$i" -lt "$RUNS" ]; do
+    i=$((i + 1))
+    for layout in $LAYOUTS; do
+        load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+        rc=0
+        HPT_BUILD=$PWD/$BUILD_DIR HPT_SRC=$PWD HPT_DATA=$PWD/data \
+        HPT_LOAD_WORKERS=$PWD/$BUILD_DIR/tests/load/load-workers \
+        HPT_STATUS_PROBE=$PWD/$BUILD_DIR/tests/load/status-probe \
+        HPT_LOAD_WORKERS_N=$WORKERS HPT_LOAD_TRIALS=$TRIALS HPT_LOAD_LAYOUT=$layout \
+            /usr/bin/python3 tests/load/test_load.py >"$log" 2>&1 || rc=$?
+        [ "$rc" -eq 0 ] || status=1
+        load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+        figures=$(grep '^LOAD-FIGURES' "$log" || true)
+        {
+            echo "# bench/churn.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git rev-parse --short HEAD) layout $layout"
+            echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+            echo "# load average at start $load_start, at end $load_end; this run's nice $(nice), sched_autogroup $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo ?)"
+            echo "# workers=$WORKERS trials=$TRIALS folds=5; 5 % of workers killed every 3 s"
+            echo "# harness exit status $rc (0: every task accepted exactly once, p99 < 100 ms)"
+            echo "${figures:-no figures: see $log}"
+        } >"$out.run"
+        cat "$out.run" >>"$out"
+        cat "$out.run"
+        [ "$rc" -eq 0 ] || cp "$log" "bench/out/churn/failed-$layout-$i.log"
+    done
+done
 rm -f "$out.run"
 exit $status

@@ -15,9 +15,14 @@ record_report() {
     mkdir -p bench/results
     rr_file=bench/results/$rr_name-$(date -u +%Y-%m-%d).txt
     rr_rc=$(mktemp)
+    # Local changes, looked for before tee truncates the results file (a
+    # second run of the day would otherwise see its own file as one) and
+    # outside bench/results/, which holds only what benchmarks wrote.
+    rr_dirty=
+    git diff --quiet HEAD -- . ':(exclude)bench/results' 2>/dev/null || rr_dirty=' (with local changes)'
     {
         echo "# $* ($(date -u '+%Y-%m-%d %H:%M UTC'))"
-        echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
+        echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$rr_dirty"
         echo "# $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(getconf _NPROCESSORS_ONLN) cores, load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
         rc=0
         HPT_BENCH_RECORDING=1 "$@" || rc=$?

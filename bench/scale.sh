@@ -5,7 +5,12 @@
 # tasks.  Measured:
 #   - `hptune status` latency while the sweep runs: one call every 0.5 s, each
 #     timed from before the CLI starts until it exits (process start, connect,
-#     request, reply, print); max and p99 over the run;
+#     the coordinator's 20 ms admission delay for a new connection
+#     (docs/security.md, "Identity"), request, reply, print); max and p99
+#     over the run;
+#   - the status request's own round trip on a connection kept open
+#     (tests/load's status-probe, every 50 ms from launch to done):
+#     p50, p99 and max;
 #   - the wall time of `hptune results SWEEP --format csv` for every trial once
 #     the sweep is done (CLI start included; it reads every page), with the
 #     row count checked;
@@ -57,7 +62,7 @@ while [ $# -gt 0 ]; do
         --slots) need_arg "$@"; SLOTS=$2; shift ;;
         --keep) KEEP=1 ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "scale.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -67,18 +72,19 @@ if [ "$FOLDS" -lt 2 ]; then echo "scale.sh: --folds must be at least 2" >&2; exi
 COORD=$BUILD_DIR/coordinator/hptune-coordinator
 WORKER=$BUILD_DIR/worker/hptune-worker
 CLI=$BUILD_DIR/coordinator/cli/hptune
+PROBE=$BUILD_DIR/tests/load/status-probe
 OUT=bench/out/scale
 mkdir -p "$OUT" bench/results
 rm -f "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.csv
 
 if [ "$BUILD" = 1 ] && [ -f "$BUILD_DIR/build.ninja" ] && command -v ninja >/dev/null 2>&1; then
     if ! ninja -C "$BUILD_DIR" coordinator/hptune-coordinator worker/hptune-worker \
-            coordinator/cli/hptune > "$OUT/build.log" 2>&1; then
+            coordinator/cli/hptune tests/load/status-probe > "$OUT/build.log" 2>&1; then
         echo "scale.sh: building in $BUILD_DIR failed (see $OUT/build.log)" >&2
         exit 1
     fi
 fi
-for b in "$COORD" "$WORKER" "$CLI"; do
+for b in "$COORD" "$WORKER" "$CLI" "$PROBE"; do
     if [ ! -x "$b" ]; then
         echo "scale.sh: $b not found; build first (meson setup $BUILD_DIR && ninja -C $BUILD_DIR)" >&2
         exit 1
@@ -159,6 +165,11 @@ T0=$(now_ns)
 SWEEP=$("$CLI" launch "$TMP/spec.yaml" | head -n1)
 case "$SWEEP" in ''|*[!0-9]*) fail "launch did not print a sweep id: $SWEEP" ;; esac
 
+# The status request's own latency on an open connection, until the sweep ends.
+"$PROBE" --coordinator "$HPTUNE_COORDINATOR" --interval-ms 50 --timeout-ms 5000 \
+    > "$OUT/probe.txt" 2>&1 &
+PROBE_PID=$!
+PIDS="$PIDS $PROBE_PID"
 # Sample status latency until the sweep ends; each sample's output tells
 # whether it has.
 : > "$OUT/status_us.txt"
@@ -171,13 +182,17 @@ while :; do
     b=$(now_ns)
     echo $(( (b - a) / 1000 )) >> "$OUT/status_us.txt"
     case "$line" in
-        *" done "*) STATE=done; break ;;
+        *" done "*) STATE="done"; break ;;
         *" failed "*|*" cancelled "*) STATE=ended; break ;;
     esac
     sleep 0.5
 done
 T1=$(now_ns)
-[ "$STATE" = done ] || fail "the sweep ended but is not done: $line"
+kill -TERM "$PROBE_PID" 2>/dev/null || true
+wait "$PROBE_PID" 2>/dev/null || true
+PROBE_STATS=$(sed -n 's/^status-probe: //p' "$OUT/probe.txt")
+[ -n "$PROBE_STATS" ] || fail "status-probe printed no figures: $(cat "$OUT/probe.txt")"
+[ "$STATE" = "done" ] || fail "the sweep ended but is not done: $line"
 
 a=$(now_ns)
 "$CLI" results "$SWEEP" --format csv --timeout 120 > "$OUT/results.csv" 2> "$OUT/results.err" ||
@@ -260,6 +275,7 @@ RATE=$(awk -v n="$TASKS" -v a="$T0" -v b="$T1" 'BEGIN { printf "%.0f", n / ((b -
     echo "sweep: random search, $TRIALS trials x $FOLDS folds = $TASKS tasks; $WORKERS dry-run workers x $SLOTS slots"
     echo "sweep wall time (launch to done, as seen by polling status): $SWEEP_S s ($RATE tasks/s)"
     echo "hptune status latency during the run ($SAMPLES samples, CLI start included): $STATUS_STATS"
+    echo "status request round trip on an open connection (status-probe every 50 ms): $PROBE_STATS"
     echo "hptune results --format csv, all $ROWS trials (CLI start included): $RESULTS_MS ms"
     echo "coordinator peak RSS (VmHWM after the results read): $HWM"
     echo "$RESTART_OLD"

@@ -6,8 +6,8 @@
  * events.  Writes go into one open transaction that coord_store_flush()
  * commits; the coordinator flushes once per loop turn (group commit), and
  * before it acknowledges anything that must survive a crash (a submitted
- * sweep's id, a result).  synchronous=FULL: a commit is on disk when flush
- * returns.
+ * sweep's id, a result).  synchronous=NORMAL: a commit is durable once the
+ * -wal file is synced ("Durability" below).
  *
  * Loop thread only.  Every function returns 0 or a negative errno (-EIO for
  * SQLite errors, with err naming the statement and SQLite's message).

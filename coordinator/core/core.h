@@ -544,9 +544,13 @@ typedef struct coord_core {
     coord_worker_t **peer_tab, **id_tab;
     size_t tab_cap;
 
-    // Task id -> task, open addressing with linear probing (tasks.c).
-    coord_task_t **map;
+    // Task id -> task, open addressing with linear probing (tasks.c).  It
+    // grows incrementally: after a doubling the previous table stays in
+    // map_old, emptied a few slots per put, so no put copies the whole map
+    // (25 ms at a million tasks).  map_len counts both tables' tasks.
+    coord_task_t **map, **map_old;
     size_t map_cap, map_len;
+    size_t old_cap, old_pos;      // map_old's slots, and the next one to move
     size_t n_leases;              // tasks holding a coord_lease_t (leased or orphaned)
 
     // Interned worker ids (done_by, avoid): one copy per id ever seen, in an

@@ -103,6 +103,7 @@ void coord_core_free(coord_core_t *k)
     }
     hpt__workers_free(k);
     free(k->map);
+    free(k->map_old);
     for (size_t i = 0; i < k->ids_cap; i++)
         free(k->ids[i]);
     free(k->ids);

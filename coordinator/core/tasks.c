@@ -16,6 +16,7 @@
  * Other core files move tasks only through the functions here (tasks.h).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,21 +33,52 @@ static size_t hash64(uint64_t x)
     return (size_t)x;
 }
 
-/* Rehash into cap slots (a power of two above twice the entries). */
+/* A slot of map_old whose task has moved to map (or was deleted): probes
+ * go on past it, as past any full slot; nothing is ever inserted there. */
+#define MAP_MOVED ((coord_task_t *)(uintptr_t)1)
+/* Slots of map_old moved per put: a doubling's old table (cap C, up to C/2
+ * tasks) is empty after C/64 puts, long before the new one (2C) is half
+ * full again (C/2 puts). */
+#define MAP_MOVE_PER_PUT 64
+
+static void slot_put(coord_task_t **m, size_t cap, coord_task_t *t)
+{
+    size_t j = hash64(t->id) & (cap - 1);
+    while (m[j])
+        j = (j + 1) & (cap - 1);
+    m[j] = t;
+}
+
+/* Move up to n slots of map_old into map; free map_old once it is empty. */
+static void map_move(coord_core_t *k, size_t n)
+{
+    while (k->map_old && n--) {
+        coord_task_t *x = k->map_old[k->old_pos];
+        if (x && x != MAP_MOVED) {
+            slot_put(k->map, k->map_cap, x);
+            /* Moved, not emptied: a probe for a task still here may pass
+             * this slot.  An empty slot stays empty, so a probe for a task
+             * that is not here still ends where it did. */
+            k->map_old[k->old_pos] = MAP_MOVED;
+        }
+        if (++k->old_pos == k->old_cap) {
+            free(k->map_old);
+            k->map_old = NULL;
+            k->old_cap = k->old_pos = 0;
+        }
+    }
+}
+
+/* Rehash everything (both tables) into cap slots at once. */
 static int map_rehash(coord_core_t *k, size_t cap)
 {
     coord_task_t **m = calloc(cap, sizeof *m);
     if (!m)
         return -ENOMEM;
-    for (size_t i = 0; i < k->map_cap; i++) {
-        coord_task_t *x = k->map[i];
-        if (!x)
-            continue;
-        size_t j = hash64(x->id) & (cap - 1);
-        while (m[j])
-            j = (j + 1) & (cap - 1);
-        m[j] = x;
-    }
+    map_move(k, SIZE_MAX);
+    for (size_t i = 0; i < k->map_cap; i++)
+        if (k->map[i])
+            slot_put(m, cap, k->map[i]);
     free(k->map);
     k->map = m;
     k->map_cap = cap;
@@ -55,27 +87,51 @@ static int map_rehash(coord_core_t *k, size_t cap)
 
 int hpt__map_put(coord_core_t *k, coord_task_t *t)
 {
-    if ((k->map_len + 1) * 2 > k->map_cap && map_rehash(k, k->map_cap ? k->map_cap * 2 : 1024) < 0)
-        return -ENOMEM;
-    size_t j = hash64(t->id) & (k->map_cap - 1);
-    while (k->map[j])
-        j = (j + 1) & (k->map_cap - 1);
-    k->map[j] = t;
+    map_move(k, MAP_MOVE_PER_PUT);
+    if ((k->map_len + 1) * 2 > k->map_cap) {
+        if (!k->map_cap) {
+            if (map_rehash(k, 1024) < 0)
+                return -ENOMEM;
+        } else {
+            /* Double: the old table is moved over by the puts that follow.
+             * (One still moving, which the rate above rules out, is
+             * finished first.) */
+            coord_task_t **m = calloc(k->map_cap * 2, sizeof *m);
+            if (!m)
+                return -ENOMEM;
+            map_move(k, SIZE_MAX);
+            k->map_old = k->map;
+            k->old_cap = k->map_cap;
+            k->old_pos = 0;
+            k->map = m;
+            k->map_cap *= 2;
+            map_move(k, MAP_MOVE_PER_PUT);
+        }
+    }
+    slot_put(k->map, k->map_cap, t);
     k->map_len++;
     return 0;
+}
+
+static coord_task_t **slot_find(coord_task_t **m, size_t cap, uint64_t id)
+{
+    size_t j = hash64(id) & (cap - 1);
+    while (m[j]) {
+        if (m[j] != MAP_MOVED && m[j]->id == id)
+            return &m[j];
+        j = (j + 1) & (cap - 1);
+    }
+    return NULL;
 }
 
 coord_task_t *hpt__map_get(const coord_core_t *k, uint64_t id)
 {
     if (!k->map_cap)
         return NULL;
-    size_t j = hash64(id) & (k->map_cap - 1);
-    while (k->map[j]) {
-        if (k->map[j]->id == id)
-            return k->map[j];
-        j = (j + 1) & (k->map_cap - 1);
-    }
-    return NULL;
+    coord_task_t **x = slot_find(k->map, k->map_cap, id);
+    if (!x && k->map_old)
+        x = slot_find(k->map_old, k->old_cap, id);
+    return x ? *x : NULL;
 }
 
 void hpt__map_compact(coord_core_t *k)
@@ -90,7 +146,9 @@ void hpt__map_compact(coord_core_t *k)
     map_rehash(k, cap);   // out of memory: keep the larger table
 }
 
-/* Remove by backward-shift deletion (linear probing keeps no tombstones). */
+/* Remove: from map by backward-shift deletion (linear probing keeps no
+ * tombstones there); from map_old, which takes no inserts, by marking the
+ * slot moved. */
 void hpt__map_del(coord_core_t *k, uint64_t id)
 {
     if (!k->map_cap)
@@ -98,8 +156,14 @@ void hpt__map_del(coord_core_t *k, uint64_t id)
     size_t mask = k->map_cap - 1, j = hash64(id) & mask;
     while (k->map[j] && k->map[j]->id != id)
         j = (j + 1) & mask;
-    if (!k->map[j])
+    if (!k->map[j]) {
+        coord_task_t **x = k->map_old ? slot_find(k->map_old, k->old_cap, id) : NULL;
+        if (x) {
+            *x = MAP_MOVED;
+            k->map_len--;
+        }
         return;
+    }
     k->map[j] = NULL;
     k->map_len--;
     for (size_t i = (j + 1) & mask; k->map[i]; i = (i + 1) & mask) {

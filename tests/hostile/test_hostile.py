@@ -27,7 +27,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import BUILD, Cluster, check, finish, need_data  # noqa: E402
+from harness import BUILD, Cluster, RssSampler, check, finish, rss_mb, need_data  # noqa: E402
 
 HOSTILE = os.environ.get("HPT_HOSTILE_CLIENT",
                          os.path.join(BUILD, "tests", "hostile", "hostile-client"))
@@ -66,26 +66,8 @@ def sanitized(pid):
         return False
 
 
-def rss_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
 
 
-class RssSampler(threading.Thread):
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.stop_flag = pid, 0.0, False
-
-    def run(self):
-        while not self.stop_flag:
-            self.peak = max(self.peak, rss_mb(self.pid))
-            time.sleep(0.05)
 
 
 class StatusProbe(threading.Thread):
@@ -224,8 +206,7 @@ def run(attack, attack_ms=0):
     check(fig["workers_after"] == 1,
           f"{label}: {fig['workers_after']} workers connected after the attack, want 1")
     time.sleep(0.5)
-    sampler.stop_flag = True
-    sampler.join()
+    sampler.stop()
     fig["rss_after"] = rss_mb(pid)
     fig["rss_peak"] = max(sampler.peak, fig["rss_after"])
     if not fig["asan"]:

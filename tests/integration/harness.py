@@ -177,6 +177,38 @@ def _proc_state(pid):
         return ""
 
 
+def rss_mb(pid):
+    """The VmRSS of pid in MiB (0.0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+class RssSampler(threading.Thread):
+    """The peak VmRSS of pid (MiB), sampled every `every` seconds while
+    running; stop() ends it and returns the peak, a last sample included."""
+
+    def __init__(self, pid, every=0.05):
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak, self.stop_flag = pid, every, 0.0, False
+
+    def run(self):
+        while not self.stop_flag:
+            self.peak = max(self.peak, rss_mb(self.pid))
+            time.sleep(self.every)
+
+    def stop(self):
+        self.stop_flag = True
+        self.join(5)
+        self.peak = max(self.peak, rss_mb(self.pid))
+        return self.peak
+
+
 class Cluster:
     """A coordinator plus workers on loopback with short heartbeats."""
 

@@ -13,6 +13,11 @@ StatusRequest every 50 ms throughout.  Checks:
   - the coordinator exits 0 on SIGTERM, sanitizer-clean (harness).
 Figures (tasks/s, status p50/p99/max, coordinator RSS peak, deaths, lost
 attempts) are printed for the README.
+
+HPT_LOAD_LAYOUT=split (bench/churn.sh --layout split) runs the coordinator
+on CPU 0 and load-workers and status-probe on the other CPUs, as on a
+cluster where the workers and the client are other machines; the default
+(shared) lets all of them share every CPU.
 """
 import os
 import re
@@ -23,7 +28,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import BUILD, Cluster, check, finish  # noqa: E402
+from harness import BUILD, Cluster, RssSampler, check, finish, rss_mb  # noqa: E402
 
 LOAD_WORKERS = os.environ.get("HPT_LOAD_WORKERS",
                               os.path.join(BUILD, "tests", "load", "load-workers"))
@@ -32,6 +37,15 @@ STATUS_PROBE = os.environ.get("HPT_STATUS_PROBE",
 WORKERS = int(os.environ.get("HPT_LOAD_WORKERS_N", "200"))
 TRIALS, FOLDS = int(os.environ.get("HPT_LOAD_TRIALS", "20000")), 5
 TASKS = TRIALS * FOLDS
+LAYOUT = os.environ.get("HPT_LOAD_LAYOUT", "shared")
+if LAYOUT not in ("shared", "split"):
+    sys.exit(f"HPT_LOAD_LAYOUT={LAYOUT}: expected shared or split")
+NCPU = len(os.sched_getaffinity(0))
+if LAYOUT == "split" and NCPU < 2:
+    sys.exit("HPT_LOAD_LAYOUT=split needs at least 2 CPUs")
+CPUS = sorted(os.sched_getaffinity(0))
+COORD_WRAP = ("taskset", "-c", str(CPUS[0])) if LAYOUT == "split" else ()
+REST_WRAP = ("taskset", "-c", ",".join(map(str, CPUS[1:]))) if LAYOUT == "split" else ()
 P99_LIMIT_MS = 100.0
 
 SPEC = f"""
@@ -52,26 +66,8 @@ parameters:
 """
 
 
-def rss_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
 
 
-class RssSampler(threading.Thread):
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.stop_flag = pid, 0.0, False
-
-    def run(self):
-        while not self.stop_flag:
-            self.peak = max(self.peak, rss_mb(self.pid))
-            time.sleep(0.1)
 
 
 def collect(proc, lines):
@@ -112,7 +108,7 @@ for exe in (LOAD_WORKERS, STATUS_PROBE):
         finish()
 
 c = Cluster(hb_ms=200, liveness=3, name="load")
-c.start_coordinator()
+c.start_coordinator(wrap=COORD_WRAP)
 pid = c.coord.pid
 rss_before = rss_mb(pid)
 sampler = RssSampler(pid)
@@ -120,13 +116,13 @@ sampler.start()
 sweep = c.launch(SPEC)
 
 probe_lines, load_lines = [], []
-probe = subprocess.Popen([STATUS_PROBE, "--coordinator", c.addr, "--interval-ms", "50",
+probe = subprocess.Popen([*REST_WRAP, STATUS_PROBE, "--coordinator", c.addr, "--interval-ms", "50",
                           "--timeout-ms", "2000"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 pt = threading.Thread(target=collect, args=(probe, probe_lines), daemon=True)
 pt.start()
 t0 = time.time()
-load = subprocess.Popen([LOAD_WORKERS, "--coordinator", c.addr, "--workers", str(WORKERS),
+load = subprocess.Popen([*REST_WRAP, LOAD_WORKERS, "--coordinator", c.addr, "--workers", str(WORKERS),
                          "--slots", "1", "--churn-ms", "3000", "--churn-pct", "5",
                          "--respawn-ms", "1000", "--dataset", "mnist"],
                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -148,8 +144,7 @@ check(state == "done", f"sweep ended {state} ({tasks}) after {elapsed:.0f} s:\n{
 check(load.returncode == 0, f"load-workers exited {load.returncode}: {load_line}")
 check(probe.returncode == 0, f"status-probe exited {probe.returncode}: {probe_line}")
 check(c.coord.poll() is None, "coordinator died:\n" + c.coord_log())
-sampler.stop_flag = True
-sampler.join()
+sampler.stop()
 rss_after = rss_mb(pid)
 rss_peak = max(sampler.peak, rss_after)
 
@@ -179,7 +174,7 @@ p99 = float(pf.get("p99_ms", "inf"))
 check(p99 < P99_LIMIT_MS, f"status p99 {p99} ms >= {P99_LIMIT_MS} ms ({probe_line})")
 check(int(pf.get("timeouts", "1")) == 0, f"status requests timed out: {probe_line}")
 rate = TASKS / busy_s if busy_s > 0 else 0
-print(f"LOAD-FIGURES workers={WORKERS} tasks={TASKS} wall_s={elapsed:.1f} "
+print(f"LOAD-FIGURES layout={LAYOUT} workers={WORKERS} tasks={TASKS} wall_s={elapsed:.1f} "
       f"sweep_s={busy_s:.1f} tasks_per_s={rate:.0f} status_n={pf.get('n')} "
       f"status_p50_ms={pf.get('p50_ms')} status_p90_ms={pf.get('p90_ms')} "
       f"status_p99_ms={pf.get('p99_ms')} status_max_ms={pf.get('max_ms')} "

@@ -41,12 +41,12 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
+from harness import RssSampler, rss_mb  # noqa: E402,F401  (re-exported: A.rss_mb, A.RssSampler)
 
 SRC = os.environ.get("HPT_SRC") or os.path.normpath(os.path.join(HERE, "..", ".."))
 PROTO = os.path.join(SRC, "proto", "hptune.proto")
@@ -613,15 +613,6 @@ class Worker(Peer):
 
 # --- the coordinator process -------------------------------------------------------
 
-def rss_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
 
 
 def sanitized(pid):
@@ -634,23 +625,6 @@ def sanitized(pid):
         return False
 
 
-class RssSampler(threading.Thread):
-    """The peak VmRSS of pid, sampled every 20 ms while running."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.stop_flag = pid, 0.0, False
-
-    def run(self):
-        while not self.stop_flag:
-            self.peak = max(self.peak, rss_mb(self.pid))
-            time.sleep(0.02)
-
-    def stop(self):
-        self.stop_flag = True
-        self.join(5)
-        self.peak = max(self.peak, rss_mb(self.pid))
-        return self.peak
 
 
 def alive(c):

@@ -25,6 +25,7 @@
 #include "core.h"
 #include "hpt_test.h"
 #include "log.h"
+#include "tasks.h"
 
 // --- fixtures -----------------------------------------------------------------
 
@@ -2367,6 +2368,91 @@ HPT_TEST(event_names)
     ASSERT(strcmp(coord_event_name(COORD_EV_LOG), "log") == 0);
     ASSERT(strcmp(coord_event_name(COORD_EV_TASK_LEASED), "task.leased") == 0);
     ASSERT(strcmp(coord_event_name(COORD_EV__COUNT), "unknown") == 0);
+}
+
+/* The task map (tasks.c) against a reference, through growths, deletions
+ * and a compaction: every task is found and no other, and a growth never
+ * copies the whole table in one put (the old table is moved over at most
+ * 64 slots per put, so no put holds the loop for the whole map: 25 ms at a
+ * million tasks). */
+HPT_TEST(task_map_grows_incrementally)
+{
+    enum { N = 200000 };
+    static coord_core_t k;   // only the map's fields are used
+    memset(&k, 0, sizeof k);
+    coord_task_t *tasks = calloc(N, sizeof *tasks);
+    bool *in = calloc(N, sizeof *in);
+    ASSERT(tasks && in);
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        tasks[i].id = ((uint64_t)i << 20) ^ (x & 0xfffff);   // unique, scattered
+    }
+    size_t len = 0;
+    int growths = 0, moving_puts = 0, next = 0;
+    size_t checked_mid = 0;
+    int mid_checks = 0;
+    for (int step = 0; next < N; step++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int i = (int)(x % (uint64_t)(next + 1));
+        if (x >> 61 == 0 && next > 0 && in[i]) {   // an eighth of the steps: delete
+            hpt__map_del(&k, tasks[i].id);
+            in[i] = false;
+            len--;
+        } else {
+            size_t cap0 = k.map_cap, pos0 = k.old_pos;
+            coord_task_t **old0 = k.map_old, **map0 = k.map;
+            ASSERT_OK(hpt__map_put(&k, &tasks[next]));
+            in[next++] = true;
+            len++;
+            if (cap0 && k.map_cap != cap0) {
+                // A doubling: the previous table is kept to be moved over.
+                growths++;
+                ASSERT_EQ(k.map_cap, 2 * cap0);
+                ASSERT(k.map_old == map0 && k.old_cap == cap0);
+                ASSERT(k.old_pos <= 64);
+            } else if (old0) {
+                moving_puts++;
+                ASSERT(k.map_old == NULL ? k.old_pos == 0 : k.old_pos - pos0 <= 64);
+            }
+        }
+        ASSERT_EQ(k.map_len, len);
+        if (k.map_old && (k.old_cap <= 8192 || k.old_pos / (k.old_cap / 4) != checked_mid)) {
+            /* Moving: tasks still in the old table are found past the slots
+             * moved before them, and the moved ones in the new; after every
+             * put while a small table moves, at each quarter of a large one. */
+            checked_mid = k.old_pos / (k.old_cap / 4);
+            mid_checks++;
+            for (int j = 0; j < next; j++)
+                ASSERT(hpt__map_get(&k, tasks[j].id) == (in[j] ? &tasks[j] : NULL));
+        }
+        if (step % 97 == 0) {   // spot checks; all of them below
+            int j = (int)((x >> 11) % (uint64_t)next);
+            ASSERT(hpt__map_get(&k, tasks[j].id) == (in[j] ? &tasks[j] : NULL));
+        }
+    }
+    printf("task map: %d growths, %d puts moved old slots, %d full checks while moving, "
+           "cap %zu, %zu tasks\n", growths, moving_puts, mid_checks, k.map_cap, k.map_len);
+    ASSERT(growths >= 8 && moving_puts > 0);
+    for (int i = 0; i < N; i++)
+        ASSERT(hpt__map_get(&k, tasks[i].id) == (in[i] ? &tasks[i] : NULL));
+    ASSERT(hpt__map_get(&k, 0xffffffffffffffffULL) == NULL);
+    // Delete down to a few, compact (also in the middle of a move), and look again.
+    for (int i = 0; i < N; i++)
+        if (in[i] && i % 64) {
+            hpt__map_del(&k, tasks[i].id);
+            in[i] = false;
+            len--;
+        }
+    hpt__map_compact(&k);
+    ASSERT(k.map_old == NULL && k.map_cap < 65536);
+    ASSERT_EQ(k.map_len, len);
+    for (int i = 0; i < N; i++)
+        ASSERT(hpt__map_get(&k, tasks[i].id) == (in[i] ? &tasks[i] : NULL));
+    free(k.map);
+    free(k.map_old);
+    free(tasks);
+    free(in);
 }
 
 HPT_TEST_MAIN()
