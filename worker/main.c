@@ -664,6 +664,8 @@ static void shutdown_begin(hpt_wrk_t *w, int status, bool force)
  * stops the wait. */
 static void maybe_drain_done(hpt_wrk_t *w)
 {
+    if (w->draining && !w->stopping)
+        pend_start(w);   // a bundle still arriving was accepted: it runs
     if (!w->draining || w->stopping || w->n_runs > 0)
         return;
     uint64_t now = uv_now(w->loop);
