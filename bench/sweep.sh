@@ -21,7 +21,7 @@
 #
 # Usage: bench/sweep.sh [--case full|short|both] [--spec FILE] [--repeat N]
 #                       [--layouts 2x1[,1x2]] [--quick] [--no-sklearn]
-#                       [--keep] [--no-build]
+#                       [--keep] [--no-build] [--fuse-max N]
 #   --case C       full, short or both [both; short with --quick]
 #   --spec FILE    the spec of the (single) case instead of bench/specs/'s
 #   --repeat N     rounds of (hptune in each layout, scikit-learn); the
@@ -34,6 +34,9 @@
 #   --no-sklearn   skip the peer (no ratio)
 #   --keep         keep the temp dir (journals, logs)
 #   --no-build     do not run ninja on the binaries first
+#   --fuse-max N   run the coordinator with --fuse-max N (bundles of up to N
+#                  tasks per worker slot; 1: none) and record to
+#                  sweep-<case>-fuse<N>-<date>.json, for an A/B of bundles
 # Environment: BUILD_DIR (default build), PYTHON (default /usr/bin/python3,
 # with Debian's python3-sklearn and python3-yaml), DATA_DIR (default data;
 # must hold the spec's dataset), TMPDIR.  Writes
@@ -58,6 +61,7 @@ QUICK=0
 SKLEARN=1
 KEEP=0
 BUILD=1
+FUSE_MAX=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -80,7 +84,10 @@ while [ $# -gt 0 ]; do
         --no-sklearn) SKLEARN=0 ;;
         --keep) KEEP=1 ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --fuse-max)
+            case "${2:-}" in [1-9]|1[0-6]) ;; *) echo "sweep.sh: --fuse-max takes 1..16" >&2; exit 2 ;; esac
+            FUSE_MAX=$2; shift ;;
+        -h|--help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "sweep.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -202,8 +209,10 @@ run_hptune() {
     HPTUNE_COORDINATOR="tcp://127.0.0.1:$port"
     export HPTUNE_COORDINATOR
     echo "$CASE, round $round: hptune, $nw worker(s) x $ns slot(s) ..." >&2
+    # shellcheck disable=SC2086  # FUSE_MAX: none, or the option and its value
     "$COORD" --bind "$HPTUNE_COORDINATOR" --db "$dir/journal.db" --data-dir "$DATA_DIR" \
-        --log-file "$dir/coordinator.log" 2> "$dir/coordinator.stderr" &
+        --log-file "$dir/coordinator.log" ${FUSE_MAX:+--fuse-max $FUSE_MAX} \
+        2> "$dir/coordinator.stderr" &
     cpid=$!
     PIDS="$PIDS $cpid"
     i=1
@@ -299,6 +308,7 @@ for CASE in $CASES; do
         # Another spec's record must not replace the case's own.
         [ -z "$SPEC_OVERRIDE" ] ||
             JSON=bench/results/sweep-$CASE-$(basename "$SPEC_OVERRIDE" .yaml)-$DAY.json
+        [ -z "$FUSE_MAX" ] || JSON=bench/results/sweep-$CASE-fuse$FUSE_MAX-$DAY.json
     fi
     eval "$VARS"
     [ -d "$DATA_DIR/$DATASET" ] || fail "$DATA_DIR/$DATASET not found; run deploy/fetch-data.sh"

@@ -581,11 +581,18 @@ void hpt_mlp_destroy(hpt_mlp_t **p)
 
 // --- forward / backward
 
-const float *hpt_mlp_forward(hpt_mlp_t *m, const float *x, int batch, hpt_mlp_mode_t mode,
-                             hpt_rng_t *rng)
+/* z[0] = x @ W[0] + b[0] starts with the bias broadcast into z[0]. */
+static void bias_rows(float *restrict z, const float *restrict b, size_t rows, size_t cols)
 {
-    if (batch < 1 || batch > m->max_batch)
-        return NULL;
+    for (size_t r = 0; r < rows; r++)
+        memcpy(z + r * cols, b, cols * sizeof *z);
+}
+
+/* The forward pass; when z0_done the first layer's pre-activation z[0] is
+ * already x @ W[0] + b[0] (a fused group computed it). */
+static const float *forward(hpt_mlp_t *m, const float *x, int batch, hpt_mlp_mode_t mode,
+                            hpt_rng_t *rng, bool z0_done)
+{
     const bool train = mode != HPT_MLP_EVAL;
     const bool fresh = mode == HPT_MLP_TRAIN;
     assert(!fresh || rng || (m->in_rate == 0 && m->hid_rate == 0));
@@ -606,9 +613,10 @@ const float *hpt_mlp_forward(hpt_mlp_t *m, const float *x, int batch, hpt_mlp_mo
         const int fi = m->dims[l], fo = m->dims[l + 1];
         float *z = m->z[l];
         // z = in @ W + b: broadcast the bias into z, then accumulate with beta = 1.
-        for (size_t r = 0; r < B; r++)
-            memcpy(z + r * (size_t)fo, m->b[l], (size_t)fo * sizeof *z);
-        hpt_blas_sgemm(false, false, batch, fo, fi, 1.0f, in, m->W[l], 1.0f, z);
+        if (l > 0 || !z0_done) {
+            bias_rows(z, m->b[l], B, (size_t)fo);
+            hpt_blas_sgemm(false, false, batch, fo, fi, 1.0f, in, m->W[l], 1.0f, z);
+        }
 
         if (l == L - 1) {
             softmax(z, m->h[l], B, (size_t)fo);
@@ -630,6 +638,14 @@ const float *hpt_mlp_forward(hpt_mlp_t *m, const float *x, int batch, hpt_mlp_mo
     m->batch = batch;
     m->hid_dropped = train && m->hid_rate > 0;
     return m->h[L - 1];
+}
+
+const float *hpt_mlp_forward(hpt_mlp_t *m, const float *x, int batch, hpt_mlp_mode_t mode,
+                             hpt_rng_t *rng)
+{
+    if (batch < 1 || batch > m->max_batch)
+        return NULL;
+    return forward(m, x, batch, mode, rng, false);
 }
 
 /* sum(W^2) over n weights.  Sixteen float lanes, each summing every
@@ -675,7 +691,34 @@ float hpt_mlp_loss(const hpt_mlp_t *m, const uint8_t *labels)
     return m->batch > 0 ? (float)(loss / m->batch + l2_penalty(m)) : 0.0f;
 }
 
-float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels)
+/* The first layer's bias gradient and L2 term, once dW[0] = in^T @ d is in
+ * place; d is the first layer's delta (batch, fan_out).  The same code as
+ * every other layer's in backward(). */
+static void finish_layer(hpt_mlp_t *m, int l, const float *d)
+{
+    const int fi = m->dims[l], fo = m->dims[l + 1], B = m->batch;
+    if (m->l2 > 0.0f) {
+        const float two_l2 = 2.0f * m->l2;
+        float *restrict dW = m->dW[l];
+        const float *restrict W = m->W[l];
+        const size_t nw = (size_t)fi * (size_t)fo;
+        for (size_t i = 0; i < nw; i++)
+            dW[i] += two_l2 * W[i];
+    }
+    // db = column sums of d
+    float *restrict db = m->db[l];
+    memset(db, 0, (size_t)fo * sizeof *db);
+    for (int r = 0; r < B; r++) {
+        const float *restrict dr = d + (size_t)r * fo;
+        for (int j = 0; j < fo; j++)
+            db[j] += dr[j];
+    }
+}
+
+/* Backpropagation; when defer_dW0 the first layer's weight-gradient product
+ * and finish_layer are left to the caller (a fused group), and *d0 returns
+ * the first layer's delta they need. */
+static float backward(hpt_mlp_t *m, const uint8_t *labels, bool defer_dW0, const float **d0)
 {
     const int L = m->n_layers, B = m->batch, no = m->dims[L];
     assert(B > 0);
@@ -699,24 +742,13 @@ float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels)
     int cur = 0;
     for (int l = L - 1; l >= 0; l--) {
         const int fi = m->dims[l], fo = m->dims[l + 1];
-        // dW = in^T @ d  (fan_in, fan_out), plus L2's 2 lambda W when on.
+        if (l == 0 && defer_dW0) {
+            *d0 = d;
+            break;
+        }
+        // dW = in^T @ d  (fan_in, fan_out), plus L2's 2 lambda W when on, and db.
         hpt_blas_sgemm(true, false, fi, fo, B, 1.0f, m->in[l], d, 0.0f, m->dW[l]);
-        if (m->l2 > 0.0f) {
-            const float two_l2 = 2.0f * m->l2;
-            float *restrict dW = m->dW[l];
-            const float *restrict W = m->W[l];
-            const size_t nw = (size_t)fi * (size_t)fo;
-            for (size_t i = 0; i < nw; i++)
-                dW[i] += two_l2 * W[i];
-        }
-        // db = column sums of d
-        float *restrict db = m->db[l];
-        memset(db, 0, (size_t)fo * sizeof *db);
-        for (int r = 0; r < B; r++) {
-            const float *restrict dr = d + (size_t)r * fo;
-            for (int j = 0; j < fo; j++)
-                db[j] += dr[j];
-        }
+        finish_layer(m, l, d);
         if (l == 0)
             break;  // the input needs no gradient
         // d_prev = d @ W^T  (batch, fan_in), then through dropout and the activation.
@@ -728,6 +760,91 @@ float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels)
         cur ^= 1;
     }
     return (float)(loss / B + l2_penalty(m));
+}
+
+float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels)
+{
+    return backward(m, labels, false, NULL);
+}
+
+// --- horizontally fused groups
+
+/* Whether member m of a group on input x can join the fused first-layer
+ * forward: it reads x itself (no input dropout in this mode), has x's width,
+ * and the narrow forward kernel would take its product alone. */
+static bool fuse_fwd_ok(const hpt_mlp_t *m, int n_in, int batch, hpt_mlp_mode_t mode)
+{
+    return m->dims[0] == n_in && (mode == HPT_MLP_EVAL || !(m->in_rate > 0)) &&
+           batch <= m->max_batch && hpt_blas_fused_ok(1, batch, m->dims[1], n_in);
+}
+
+int hpt_mlp_forward_group(hpt_mlp_t *const *ms, int n, const float *x, int batch,
+                          hpt_mlp_mode_t mode, hpt_rng_t *const *rngs)
+{
+    if (n < 1 || n > HPT_MLP_GROUP_MAX || !x)
+        return -EINVAL;
+    for (int i = 0; i < n; i++)
+        if (batch < 1 || batch > ms[i]->max_batch)
+            return -EINVAL;
+    const int n_in = ms[0]->dims[0];
+    hpt_blas_member_t mem[HPT_MLP_GROUP_MAX];
+    bool fused[HPT_MLP_GROUP_MAX];
+    int nf = 0;
+    for (int i = 0; i < n; i++)
+        nf += fused[i] = fuse_fwd_ok(ms[i], n_in, batch, mode);
+    if (nf < 2) {  // nothing to share: a lone member takes the single-member kernel
+        memset(fused, 0, sizeof fused);
+        nf = 0;
+    }
+    for (int i = 0, j = 0; i < n && nf > 0; i++) {
+        hpt_mlp_t *m = ms[i];
+        if (!fused[i])
+            continue;
+        bias_rows(m->z[0], m->b[0], (size_t)batch, (size_t)m->dims[1]);
+        mem[j++] = (hpt_blas_member_t){.B = m->W[0], .C = m->z[0], .N = m->dims[1]};
+    }
+    if (nf > 0 && hpt_blas_fused_fwd(batch, n_in, x, mem, nf, true) < 0)
+        return -EINVAL;  // not reached: every member passed hpt_blas_fused_ok
+    for (int i = 0; i < n; i++)
+        forward(ms[i], x, batch, mode, rngs ? rngs[i] : NULL, fused[i]);
+    return nf;
+}
+
+int hpt_mlp_backward_group(hpt_mlp_t *const *ms, int n, const uint8_t *labels, float *losses)
+{
+    if (n < 1 || n > HPT_MLP_GROUP_MAX)
+        return -EINVAL;
+    const float *x = ms[0]->in[0];
+    const int n_in = ms[0]->dims[0];
+    hpt_blas_member_t mem[HPT_MLP_GROUP_MAX];
+    const float *d0[HPT_MLP_GROUP_MAX];
+    bool fused[HPT_MLP_GROUP_MAX];
+    int nf = 0;
+    for (int i = 0; i < n; i++) {
+        hpt_mlp_t *m = ms[i];
+        assert(m->batch > 0);
+        fused[i] = m->in[0] == x && m->dims[0] == n_in && m->batch == ms[0]->batch &&
+                   hpt_blas_fused_ok(2, n_in, m->dims[1], m->batch);
+        nf += fused[i];
+    }
+    if (nf < 2)  // nothing to share: a lone member takes the single-member kernel
+        memset(fused, 0, sizeof fused);
+    nf = 0;
+    for (int i = 0; i < n; i++) {
+        hpt_mlp_t *m = ms[i];
+        d0[i] = NULL;
+        float loss = backward(m, labels, fused[i], &d0[i]);
+        if (losses)
+            losses[i] = loss;
+        if (fused[i])
+            mem[nf++] = (hpt_blas_member_t){.B = d0[i], .C = m->dW[0], .N = m->dims[1]};
+    }
+    if (nf > 0 && hpt_blas_fused_wgrad(n_in, ms[0]->batch, x, mem, nf) < 0)
+        return -EINVAL;  // not reached: every member passed hpt_blas_fused_ok
+    for (int i = 0; i < n; i++)
+        if (fused[i])
+            finish_layer(ms[i], 0, d0[i]);
+    return nf;
 }
 
 // --- update

@@ -57,6 +57,27 @@ const float *hpt_mlp_forward(hpt_mlp_t *m, const float *x, int batch, hpt_mlp_mo
  * EVAL, for tests) with the same batch.  Returns the loss in nats. */
 float hpt_mlp_backward(hpt_mlp_t *m, const uint8_t *labels);
 
+/* Horizontal fusion (HFTA): n models (1..HPT_MLP_GROUP_MAX, any shapes)
+ * trained on the same mini-batch x.  The members whose first layer reads x
+ * itself (no input dropout), with x's width and a narrow first layer (units
+ * a multiple of 8 up to 32, see hpt_blas_fused_ok), do their first-layer
+ * forward product and, in backward, their first-layer weight-gradient
+ * product as one wider product each (hpt_blas_fused_*); the others and every
+ * other layer run as hpt_mlp_forward / hpt_mlp_backward would.  Every
+ * member's probabilities, loss, gradients (and so its training, after
+ * hpt_mlp_step) are bit-for-bit those of the lone calls, whatever the other
+ * members are.
+ * forward_group: as hpt_mlp_forward on each member, rngs[i] (or NULL) being
+ * member i's rng; returns how many members were fused, or -EINVAL (n or
+ * batch out of range; nothing done).  x borrowed, as for hpt_mlp_forward.
+ * backward_group: as hpt_mlp_backward on each member, after a forward_group
+ * (or forwards) of the same batch; losses[i] receives member i's loss (losses
+ * may be NULL); returns how many were fused, or -EINVAL.  Labels borrowed. */
+#define HPT_MLP_GROUP_MAX 16
+int hpt_mlp_forward_group(hpt_mlp_t *const *ms, int n, const float *x, int batch,
+                          hpt_mlp_mode_t mode, hpt_rng_t *const *rngs);
+int hpt_mlp_backward_group(hpt_mlp_t *const *ms, int n, const uint8_t *labels, float *losses);
+
 /* The loss hpt_mlp_backward returns (mean cross-entropy plus the L2 term),
  * without touching gradients. */
 float hpt_mlp_loss(const hpt_mlp_t *m, const uint8_t *labels);

@@ -468,6 +468,8 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
         if (m->max_model_mem > HPT_PROTO_MAX_MODEL_MEM)
             BAD("hello: max_model_mem %llu bytes out of range 0..2^50",
                 (unsigned long long)m->max_model_mem);
+        if (m->fuse_max > HPT_PROTO_MAX_FUSE)
+            BAD("hello: fuse_max %u out of range 0..%d", m->fuse_max, HPT_PROTO_MAX_FUSE);
         if (m->session_secret.len != 0 && m->session_secret.len != HPT_PROTO_SECRET_LEN)
             BAD("hello: session_secret of %zu bytes (0 or %d)", m->session_secret.len,
                 HPT_PROTO_SECRET_LEN);
@@ -529,6 +531,10 @@ int hpt_proto_validate(const hpt_env_t *env, hpt_err *err)
             BAD("assign: bad fingerprint");
         if (!m->refit && (m->folds < 2 || m->folds > 1000 || m->fold >= m->folds))
             BAD("assign: fold %u of %u out of range", m->fold, m->folds);
+        if (m->bundle ? m->bundle_size < 2 || m->bundle_size > HPT_PROTO_MAX_FUSE
+                      : m->bundle_size != 0)
+            BAD("assign: bundle_size %u out of range (2..%d with a bundle, else 0)",
+                m->bundle_size, HPT_PROTO_MAX_FUSE);
         return check_hparams(m->hparams, err);
     }
     case HPT__ENVELOPE__BODY_CANCEL:

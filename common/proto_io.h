@@ -33,6 +33,9 @@
 #define HPT_PROTO_MAX_INBOUND (HPT_PROTO_MAX_SPEC + 64 * 1024)
 #define HPT_PROTO_MAX_CHUNK (1024 * 1024)     // FetchChunk.size and DatasetChunk.data, bytes
 #define HPT_PROTO_MAX_MODEL_MEM (1ULL << 50) // Hello.max_model_mem, bytes (1 PiB)
+/* The most tasks one bundle may hold (Hello.fuse_max, Assign.bundle_size):
+ * what one training thread fuses (HPT_TRAIN_GROUP_MAX). */
+#define HPT_PROTO_MAX_FUSE 16
 #define HPT_PROTO_MAX_FILE (4ULL << 30)       // DatasetFile.size and offsets, bytes (IDX
                                               // payloads are capped at 2 GiB, plus headers)
 

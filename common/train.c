@@ -7,12 +7,15 @@
  * session begins; each hpt_train_continue call allocates its scratch buffers
  * (the float batch, the label batch and the confusion matrix) once up front
  * and frees them at the end, so the epoch loop allocates nothing and a
- * session at rest holds only state.  All randomness comes from one hpt_rng_t
- * seeded with hp->seed, drawn in a fixed order (init, then per epoch:
- * shuffle, then per batch: dropout masks), and `perm` is shuffled in place
- * (each epoch's order depends on the previous one), so the rng and perm are
- * both state: a run split over several calls draws exactly what one call
- * would.
+ * session at rest holds only state.  All randomness comes from two hpt_rng_t
+ * seeded with hp->seed: the model's, drawn in a fixed order (init, then per
+ * batch: dropout masks), and the mini-batch stream's (per epoch: the
+ * shuffle), kept apart so that the batches do not depend on the model's
+ * shape; `perm` is shuffled in place (each epoch's order depends on the
+ * previous one), so both rngs and perm are state: a run split over several
+ * calls draws exactly what one call would.  A group call
+ * (hpt_train_group_continue) trains sessions with equal streams together;
+ * hpt_train_continue is a group of one.
  */
 #include "train.h"
 
@@ -28,6 +31,10 @@
 
 // Rows per forward pass when scoring: large batches use sgemm better.
 #define EVAL_BATCH 512
+_Static_assert(HPT_TRAIN_GROUP_MAX <= HPT_MLP_GROUP_MAX, "a group trains as one mlp group");
+
+// Mixed with hp->seed into the shuffle stream's seed ("SHUF").
+#define SHUFFLE_STREAM 0x53485546u
 
 static double now_s(void)
 {
@@ -41,10 +48,8 @@ static inline uint32_t view_row(const hpt_view_t *v, uint32_t i)
     return v->idx ? v->idx[i] : i;
 }
 
-/* Gather rows[0..b) of the view into x (b, d) scaled to [0, 1] and their
- * labels into y.  rows are positions within the view. */
-static void gather(const hpt_view_t *v, const uint32_t *rows, int b, uint32_t d, float *x,
-                   uint8_t *y)
+void hpt_view_gather(const hpt_view_t *v, const uint32_t *rows, int b, uint32_t d, float *x,
+                     uint8_t *y)
 {
     const float s = 1.0f / 255.0f;
     enum { AHEAD = 4 };  // rows prefetched ahead: shuffled rows miss every cache
@@ -121,7 +126,7 @@ static void evaluate(hpt_mlp_t *m, const hpt_view_t *v, uint32_t d, int k, int c
         int b = (int)((v->n - start) < (uint32_t)chunk ? (v->n - start) : (uint32_t)chunk);
         for (int r = 0; r < b; r++)
             rows[r] = start + (uint32_t)r;
-        gather(v, rows, b, d, x, y);
+        hpt_view_gather(v, rows, b, d, x, y);
         const float *p = hpt_mlp_forward(m, x, b, HPT_MLP_EVAL, NULL);
         for (int r = 0; r < b; r++) {
             const float *pr = p + (size_t)r * k;
@@ -156,7 +161,11 @@ struct hpt_train_session {
     int bs;                 // mini-batch rows: min(hp.batch_size, train.n)
     int eval_chunk;         // rows per scoring forward on val
     int max_batch;          // the model's batch capacity: max(bs, eval_chunk)
-    hpt_rng_t rng;          // init, then per epoch the shuffle, per batch dropout
+    hpt_rng_t rng;          // the model's: init, then per batch the dropout masks
+    hpt_rng_t shuf;         // the mini-batch stream's: per epoch the shuffle.  Seeded from
+                            // hp.seed alone, apart from the model's draws, so that every
+                            // configuration with the same seed, batch size and split sees
+                            // the same mini-batches (hpt_train_group_continue)
     hpt_mlp_t *m;           // owned
     uint32_t *perm;         // (train.n) positions in the view, in this epoch's order
     int epochs;             // completed
@@ -262,6 +271,8 @@ int hpt_train_begin(hpt_train_session_t **out, const hpt_hparams_t *hp, uint32_t
     s->eval_chunk = val->n ? (val->n < EVAL_BATCH ? (int)val->n : EVAL_BATCH) : 1;
     s->max_batch = s->bs > s->eval_chunk ? s->bs : s->eval_chunk;
     hpt_rng_seed(&s->rng, hp->seed);
+    const uint64_t shuf_seed[2] = {hp->seed, SHUFFLE_STREAM};
+    hpt_rng_seed_n(&s->shuf, shuf_seed, 2);
     rc = hpt_mlp_new(&s->m, hp, (int)n_features, s->k, s->max_batch, &s->rng, err);
     if (rc < 0)
         goto err_free;
@@ -334,122 +345,252 @@ int hpt_train_session_rebind(hpt_train_session_t *s, const hpt_view_t *train,
     return 0;
 }
 
-int hpt_train_continue(hpt_train_session_t *s, int to_epoch, const hpt_train_opts_t *opts,
-                       hpt_epoch_cb cb, void *ud, hpt_train_result_t *out, hpt_err *err)
+/* Whether b sees a's mini-batch stream: the same training rows (the same
+ * arrays, or index arrays of the same content), batch size, features,
+ * epochs completed and shuffle state, hence the same permutation. */
+static bool same_stream(const hpt_train_session_t *a, const hpt_train_session_t *b)
 {
-    *out = (hpt_train_result_t){.epochs_run = s->epochs, .train_loss = s->train_loss,
-                                .n_params = s->n_params};
-    if (s->broken)
-        return hpt_err_set(err, -EINVAL, "cannot continue training: %s", s->broken);
-    if (to_epoch <= s->epochs || to_epoch > HPT_MAX_EPOCHS)
-        return hpt_err_set(err, -EINVAL, "to_epoch: %d is out of range (%d..%d)", to_epoch,
-                           s->epochs + 1, HPT_MAX_EPOCHS);
-    const hpt_hparams_t *hp = &s->hp;
-    const hpt_view_t *train = &s->train, *val = &s->val;
-    const uint32_t d = s->n_features;
-    const int k = s->k, bs = s->bs, eval_chunk = s->eval_chunk, max_batch = s->max_batch;
-    const int first = s->epochs + 1;
-    int rc = 0;
+    const hpt_view_t *ta = &a->train, *tb = &b->train;
+    if (ta->n != tb->n || ta->images != tb->images || ta->labels != tb->labels ||
+        a->bs != b->bs || a->n_features != b->n_features || a->epochs != b->epochs ||
+        memcmp(&a->shuf, &b->shuf, sizeof a->shuf) != 0)
+        return false;
+    if (ta->idx != tb->idx &&
+        (!ta->idx || !tb->idx || memcmp(ta->idx, tb->idx, sizeof *ta->idx * ta->n) != 0))
+        return false;
+    return memcmp(a->perm, b->perm, sizeof *a->perm * ta->n) == 0;
+}
 
-    float *x = malloc(sizeof *x * (size_t)max_batch * d);
-    uint8_t *y = malloc((size_t)max_batch);
-    uint64_t *conf = calloc((size_t)k * (size_t)k, sizeof *conf);
+bool hpt_train_session_same_stream(const hpt_train_session_t *a, const hpt_train_session_t *b)
+{
+    return same_stream(a, b);
+}
+
+/* A member's state during a group call. */
+typedef struct member_run {
+    hpt_train_member_t *m;
+    hpt_train_session_t *s;
+    bool active;            // still training in this call
+    bool halted;            // stopped mid-epoch by its stop flag
+    double loss_sum;        // this epoch's
+    double fit;             // this call's share of the training time, seconds
+} member_run_t;
+
+/* The end of an epoch for one member, as a lone session ends it: counts,
+ * the divergence check, scoring, the callback.  Returns false when the
+ * member leaves the call (stopped, diverged, or done with to_epoch). */
+static bool end_epoch(member_run_t *r, int epoch, double t0, double t1, double t_start,
+                      bool score_each, float *x, uint8_t *y, uint64_t *conf)
+{
+    hpt_train_session_t *s = r->s;
+    hpt_train_result_t *out = r->m->out;
+    const hpt_view_t *train = &s->train, *val = &s->val;
+    const int to_epoch = r->m->to_epoch;
+    if (r->halted) {
+        /* Stopped mid-epoch: the epoch does not count; scores are NaN
+         * because the model is between epochs' states, and so is the rng,
+         * so the session cannot go on. */
+        s->broken = "training was stopped mid-epoch";
+        out->stopped_early = true;
+        scores_nan(&out->val);
+        out->val_score = NAN;
+        return false;
+    }
+    s->epochs = out->epochs_run = epoch;
+    s->train_loss = out->train_loss = r->loss_sum / train->n;
+    hpt_epoch_report_t rep = {
+        .epoch = epoch,
+        .epochs = to_epoch,
+        .train_loss = out->train_loss,
+        .epoch_seconds = t1 - t0,
+        .samples_per_second = (t1 - t0) > 0 ? train->n / (t1 - t0) : 0.0,
+    };
+    scores_nan(&rep.val);   // unless this epoch is scored below
+    rep.val_score = NAN;
+    if (!isfinite(out->train_loss)) {
+        s->broken = "the loss diverged";
+        out->diverged = true;
+        scores_nan(&out->val);
+        out->val_score = NAN;
+        rep.val = out->val;
+        rep.val_score = NAN;
+        rep.elapsed_seconds = now_s() - t_start;
+        if (r->m->cb)
+            r->m->cb(&rep, r->m->ud);
+        return false;
+    }
+    if (val->n && (score_each || epoch == to_epoch)) {
+        evaluate(s->m, val, s->n_features, s->k, s->eval_chunk, x, y, conf, &out->val);
+        out->val_score = hpt_scores_get(&out->val, s->hp.metric);
+        rep.val = out->val;
+        rep.val_score = out->val_score;
+    }
+    rep.elapsed_seconds = now_s() - t_start;
+    if (r->m->cb && r->m->cb(&rep, r->m->ud) != 0) {
+        out->stopped_early = true;
+        /* Make the final scores describe the model as it stands. */
+        if (val->n && !(score_each || epoch == to_epoch)) {
+            evaluate(s->m, val, s->n_features, s->k, s->eval_chunk, x, y, conf, &out->val);
+            out->val_score = hpt_scores_get(&out->val, s->hp.metric);
+        }
+        return false;
+    }
+    return epoch < to_epoch;
+}
+
+int hpt_train_group_continue(hpt_train_member_t *mem, int n, const hpt_train_opts_t *opts,
+                             hpt_err *err)
+{
+    if (n < 1 || n > HPT_TRAIN_GROUP_MAX)
+        return hpt_err_set(err, -EINVAL, "group of %d sessions (1..%d)", n, HPT_TRAIN_GROUP_MAX);
+    member_run_t run[HPT_TRAIN_GROUP_MAX];
+    hpt_train_session_t *lead = NULL;  // the first member that can train
+    int rc = 0, n_active = 0, last = 0, k_max = 2, lead_i = 0;
+    size_t x_rows = 1;
+    for (int i = 0; i < n; i++) {
+        hpt_train_session_t *s = mem[i].s;
+        if (!s->broken && !lead)
+            lead = s, lead_i = i;
+        else if (!s->broken && !same_stream(lead, s))
+            return hpt_err_set(err, -EINVAL, "group member %d does not see member %d's "
+                               "mini-batch stream (rows, batch size, epochs or seed differ)", i,
+                               lead_i);
+    }
+    for (int i = 0; i < n; i++) {
+        hpt_train_session_t *s = mem[i].s;
+        *mem[i].out = (hpt_train_result_t){.epochs_run = s->epochs, .train_loss = s->train_loss,
+                                           .n_params = s->n_params};
+        run[i] = (member_run_t){.m = &mem[i], .s = s};
+        mem[i].rc = 0;
+        if (s->broken)
+            mem[i].rc = hpt_err_set(mem[i].err, -EINVAL, "cannot continue training: %s",
+                                    s->broken);
+        else if (mem[i].to_epoch <= s->epochs || mem[i].to_epoch > HPT_MAX_EPOCHS)
+            mem[i].rc = hpt_err_set(mem[i].err, -EINVAL, "to_epoch: %d is out of range (%d..%d)",
+                                    mem[i].to_epoch, s->epochs + 1, HPT_MAX_EPOCHS);
+        if (mem[i].rc < 0)
+            continue;
+        run[i].active = true;
+        n_active++;
+        last = mem[i].to_epoch > last ? mem[i].to_epoch : last;
+        k_max = s->k > k_max ? s->k : k_max;
+        x_rows = (size_t)s->max_batch > x_rows ? (size_t)s->max_batch : x_rows;
+    }
+    if (n_active == 0)
+        return n == 1 ? mem[0].rc : 0;
+    const int first = lead->epochs + 1;
+
+    const hpt_view_t *train = &lead->train;
+    const uint32_t d = lead->n_features;
+    const int bs = lead->bs;
+    float *x = malloc(sizeof *x * x_rows * d);
+    uint8_t *y = malloc(x_rows);
+    uint64_t *conf = calloc((size_t)k_max * (size_t)k_max, sizeof *conf);
     if (!x || !y || !conf) {
         rc = hpt_err_set(err, -ENOMEM, "out of memory allocating training buffers");
+        for (int i = 0; i < n; i++)
+            if (run[i].active)
+                mem[i].rc = mem[i].err == err ? rc
+                                              : hpt_err_set(mem[i].err, rc, "out of memory "
+                                                            "allocating training buffers");
         goto out;
     }
     if (opts && opts->threads > 0)
         hpt_blas_set_threads(opts->threads);
     bool score_each = opts ? opts->score_each_epoch : true;
-    const atomic_bool *stop = opts ? opts->stop : NULL;
 
-    double t_start = now_s(), fit = 0.0;
-    for (int epoch = first; epoch <= to_epoch; epoch++) {
+    double t_start = now_s();
+    for (int epoch = first; epoch <= last && n_active > 0; epoch++) {
         double t0 = now_s();
-        hpt_rng_shuffle_u32(&s->rng, s->perm, train->n);
-        double loss_sum = 0.0;
-        bool halted = false;
+        hpt_mlp_t *ms[HPT_TRAIN_GROUP_MAX];
+        hpt_rng_t *rngs[HPT_TRAIN_GROUP_MAX];
+        member_run_t *in[HPT_TRAIN_GROUP_MAX];
+        const uint32_t *perm = NULL;
+        for (int i = 0; i < n; i++) {
+            if (!run[i].active)
+                continue;
+            hpt_rng_shuffle_u32(&run[i].s->shuf, run[i].s->perm, train->n);
+            run[i].loss_sum = 0.0;
+            perm = perm ? perm : run[i].s->perm;  // all the same permutation
+        }
         for (uint32_t start = 0; start < train->n; start += (uint32_t)bs) {
-            if (stop && atomic_load_explicit(stop, memory_order_relaxed)) {
-                halted = true;
-                break;
+            int nb = 0;
+            for (int i = 0; i < n; i++) {
+                if (!run[i].active || run[i].halted)
+                    continue;
+                const atomic_bool *stop = mem[i].stop;
+                if (stop && atomic_load_explicit(stop, memory_order_relaxed)) {
+                    run[i].halted = true;
+                    continue;
+                }
+                ms[nb] = run[i].s->m, rngs[nb] = &run[i].s->rng, in[nb++] = &run[i];
             }
+            if (nb == 0)
+                break;
             int b = (int)((train->n - start) < (uint32_t)bs ? (train->n - start) : (uint32_t)bs);
-            gather(train, s->perm + start, b, d, x, y);
-            hpt_mlp_forward(s->m, x, b, HPT_MLP_TRAIN, &s->rng);
-            float loss = hpt_mlp_backward(s->m, y);
-            hpt_mlp_step(s->m);
-            loss_sum += (double)loss * b;
+            hpt_view_gather(train, perm + start, b, d, x, y);
+            float loss[HPT_TRAIN_GROUP_MAX];
+            if (nb == 1) {  // alone: exactly the lone calls
+                hpt_mlp_forward(ms[0], x, b, HPT_MLP_TRAIN, rngs[0]);
+                loss[0] = hpt_mlp_backward(ms[0], y);
+            } else {
+                hpt_mlp_forward_group(ms, nb, x, b, HPT_MLP_TRAIN, rngs);
+                hpt_mlp_backward_group(ms, nb, y, loss);
+            }
+            for (int j = 0; j < nb; j++) {
+                hpt_mlp_step(ms[j]);
+                in[j]->loss_sum += (double)loss[j] * b;
+            }
         }
         double t1 = now_s();
-        fit += t1 - t0;
-        if (halted) {
-            /* Stopped mid-epoch: the epoch does not count; scores are NaN
-             * because the model is between epochs' states, and so is the
-             * rng, so the session cannot go on. */
-            s->broken = "training was stopped mid-epoch";
-            out->stopped_early = true;
-            scores_nan(&out->val);
-            out->val_score = NAN;
-            break;
-        }
-        s->epochs = out->epochs_run = epoch;
-        s->train_loss = out->train_loss = loss_sum / train->n;
-        hpt_epoch_report_t rep = {
-            .epoch = epoch,
-            .epochs = to_epoch,
-            .train_loss = out->train_loss,
-            .epoch_seconds = t1 - t0,
-            .samples_per_second = (t1 - t0) > 0 ? train->n / (t1 - t0) : 0.0,
-        };
-        scores_nan(&rep.val);   // unless this epoch is scored below
-        rep.val_score = NAN;
-        if (!isfinite(out->train_loss)) {
-            s->broken = "the loss diverged";
-            out->diverged = true;
-            scores_nan(&out->val);
-            out->val_score = NAN;
-            rep.val = out->val;
-            rep.val_score = NAN;
-            rep.elapsed_seconds = now_s() - t_start;
-            if (cb)
-                cb(&rep, ud);
-            break;
-        }
-        if (val->n && (score_each || epoch == to_epoch)) {
-            evaluate(s->m, val, d, k, eval_chunk, x, y, conf, &out->val);
-            out->val_score = hpt_scores_get(&out->val, hp->metric);
-            rep.val = out->val;
-            rep.val_score = out->val_score;
-        }
-        rep.elapsed_seconds = now_s() - t_start;
-        if (cb && cb(&rep, ud) != 0) {
-            out->stopped_early = true;
-            /* Make the final scores describe the model as it stands. */
-            if (val->n && !(score_each || epoch == to_epoch)) {
-                evaluate(s->m, val, d, k, eval_chunk, x, y, conf, &out->val);
-                out->val_score = hpt_scores_get(&out->val, hp->metric);
+        /* The epoch's time is shared equally by the members that trained in
+         * it: each task's fit_seconds is its share of the core. */
+        int trained = 0;
+        for (int i = 0; i < n; i++)
+            trained += run[i].active;
+        for (int i = 0; i < n; i++) {
+            if (!run[i].active)
+                continue;
+            run[i].fit += (t1 - t0) / trained;
+            if (!end_epoch(&run[i], epoch, t0, t1, t_start, score_each, x, y, conf)) {
+                run[i].active = false;
+                n_active--;
             }
-            break;
         }
     }
-    out->train.accuracy = out->train.log_loss = out->train.f1_macro = NAN;
-    out->train_score = NAN;
-    if (opts && opts->score_train && !out->diverged) {
-        /* Scored in evaluation mode (no dropout) like scikit-learn's
-         * return_train_score, which calls score() on the fitted model. */
-        int chunk = max_batch < EVAL_BATCH ? max_batch : EVAL_BATCH;
-        evaluate(s->m, train, d, k, chunk, x, y, conf, &out->train);
-        out->train_score = hpt_scores_get(&out->train, hp->metric);
+    for (int i = 0; i < n; i++) {
+        if (mem[i].rc < 0)
+            continue;
+        hpt_train_session_t *s = run[i].s;
+        hpt_train_result_t *out = mem[i].out;
+        out->train.accuracy = out->train.log_loss = out->train.f1_macro = NAN;
+        out->train_score = NAN;
+        if (opts && opts->score_train && !out->diverged) {
+            /* Scored in evaluation mode (no dropout) like scikit-learn's
+             * return_train_score, which calls score() on the fitted model. */
+            int chunk = s->max_batch < EVAL_BATCH ? s->max_batch : EVAL_BATCH;
+            evaluate(s->m, &s->train, d, s->k, chunk, x, y, conf, &out->train);
+            out->train_score = hpt_scores_get(&out->train, s->hp.metric);
+        }
+        out->fit_seconds = run[i].fit;
+        out->samples_per_second =
+            run[i].fit > 0 ? (double)train->n * (out->epochs_run - (first - 1)) / run[i].fit
+                           : 0.0;
     }
-    out->fit_seconds = fit;
-    out->samples_per_second =
-        fit > 0 ? (double)train->n * (out->epochs_run - (first - 1)) / fit : 0.0;
 out:
     free(conf);
     free(y);
     free(x);
     return rc;
+}
+
+int hpt_train_continue(hpt_train_session_t *s, int to_epoch, const hpt_train_opts_t *opts,
+                       hpt_epoch_cb cb, void *ud, hpt_train_result_t *out, hpt_err *err)
+{
+    hpt_train_member_t m = {.s = s, .to_epoch = to_epoch, .stop = opts ? opts->stop : NULL,
+                            .cb = cb, .ud = ud, .out = out, .err = err};
+    int rc = hpt_train_group_continue(&m, 1, opts, err);
+    return rc < 0 ? rc : m.rc;
 }
 
 // --- the one-call run -----------------------------------------------------

@@ -4,9 +4,9 @@
  * what `hptune train` runs locally.
  *
  * Determinism: the run is a pure function of (hp, the two views' bytes):
- * init, dropout masks and per-epoch batch shuffles all come from one rng
- * seeded with hp->seed.  With one BLAS thread the result is bit-for-bit
- * repeatable.
+ * init, dropout masks and per-epoch batch shuffles all come from two rngs
+ * seeded with hp->seed (below).  With one BLAS thread the result is
+ * bit-for-bit repeatable.
  *
  * Sessions: hpt_train_run is a thin wrapper over a resumable session
  * (hpt_train_begin, then hpt_train_continue to any epoch count, possibly in
@@ -17,6 +17,14 @@
  * Scoring (per epoch or score_train) draws nothing from the rng.  This is what
  * lets a worker continue a promoted trial (Hyperband/ASHA) instead of
  * retraining it.
+ *
+ * Two random streams: the model's (init, dropout masks) and the mini-batch
+ * stream's (the per-epoch shuffles), both seeded from hp->seed but apart, so
+ * that the batches do not depend on how many numbers the model drew: every
+ * configuration with the same seed, batch size and training rows sees the
+ * same mini-batches, and sessions that do can train together with their
+ * first-layer products fused (hpt_train_group_continue), each bit-for-bit as
+ * it would alone.
  */
 #ifndef HPT_TRAIN_H
 #define HPT_TRAIN_H
@@ -37,6 +45,13 @@ typedef struct hpt_view {
     const uint32_t *idx;    // (n) row numbers, or NULL for 0..n-1
     uint32_t n;             // samples in the view
 } hpt_view_t;
+
+/* Gather rows[0..b) of the view (positions within it; rows NULL: 0..b-1)
+ * into x (b, d) scaled to [0, 1] and their labels into y, as the training
+ * loop does for each mini-batch (prefetching the next rows).  All pointers
+ * borrowed.  Any thread. */
+void hpt_view_gather(const hpt_view_t *v, const uint32_t *rows, int b, uint32_t d, float *x,
+                     uint8_t *y);
 
 /* Scores of a model on a view. */
 typedef struct hpt_scores {
@@ -132,6 +147,47 @@ int hpt_train_begin(hpt_train_session_t **out, const hpt_hparams_t *hp, uint32_t
  * Allocates its scratch buffers once per call, nothing per epoch. */
 int hpt_train_continue(hpt_train_session_t *s, int to_epoch, const hpt_train_opts_t *opts,
                        hpt_epoch_cb cb, void *ud, hpt_train_result_t *out, hpt_err *err);
+
+// --- groups: horizontal fusion -------------------------------------------
+
+/* One session of a group call, with what hpt_train_continue takes for it. */
+typedef struct hpt_train_member {
+    hpt_train_session_t *s;   // borrowed
+    int to_epoch;             // as hpt_train_continue's (members may differ)
+    const atomic_bool *stop;  // borrowed, may be NULL: this member's stop flag, checked
+                              // before every mini-batch (opts->stop is not used)
+    hpt_epoch_cb cb;          // may be NULL; called on the training thread per epoch
+    void *ud;
+    hpt_train_result_t *out;  // borrowed: receives this member's result
+    hpt_err *err;             // may be NULL: why this member could not train
+    int rc;                   // set: what hpt_train_continue would have returned for it
+} hpt_train_member_t;
+
+#define HPT_TRAIN_GROUP_MAX 16
+
+/* Train n (1..HPT_TRAIN_GROUP_MAX) sessions that see the same mini-batch
+ * stream (hpt_train_session_same_stream) together: one
+ * shuffle and one batch gather per step for all, and the members' first
+ * layers' products fused into wider ones (hpt_mlp_forward_group).  Each
+ * member trains, reports (cb), stops (its own stop flag or callback), ends
+ * and is scored exactly as hpt_train_continue(s, to_epoch, ...) with opts
+ * would do it alone, bit for bit, and gets that call's result in *out and
+ * return value in rc; a member leaves the group when it is done, stopped or
+ * diverged, and the others go on.  Its fit_seconds is its share of the
+ * group's training time (each epoch's time divided among the members that
+ * trained in it).  Returns 0 (each member's outcome is in its rc), -EINVAL
+ * when two members that can train do not see the same stream or n is out of
+ * range (err says which; nothing is trained), or -ENOMEM (nothing trained;
+ * each rc says so too).  A member that cannot continue (stopped mid-epoch,
+ * diverged) is not compared: it gets its error in rc and err.  Training thread; the sessions must not be used elsewhere meanwhile.
+ * hpt_train_continue is this with one member. */
+int hpt_train_group_continue(hpt_train_member_t *mem, int n, const hpt_train_opts_t *opts,
+                             hpt_err *err);
+
+/* Whether b's next epochs would see a's mini-batches: the same training rows
+ * (the same arrays, or index arrays with the same content), batch size,
+ * features, epochs completed and mini-batch stream.  Both borrowed. */
+bool hpt_train_session_same_stream(const hpt_train_session_t *a, const hpt_train_session_t *b);
 
 /* Epochs completed. */
 int hpt_train_session_epochs(const hpt_train_session_t *s);

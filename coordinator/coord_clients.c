@@ -909,7 +909,7 @@ static void on_status(coord_t *c, const hpt_peer_id_t *peer, hpt_env_t *env)
     r.workers = (uint32_t)c->core.n_workers;
     for (coord_worker_t *w = c->core.workers; w; w = w->next) {
         r.slots += (uint32_t)w->slots;
-        r.slots_busy += (uint32_t)w->busy;
+        r.slots_busy += (uint32_t)w->units;   // a bundle's tasks fill one slot
     }
     hpt_env_t out = HPT__ENVELOPE__INIT;
     out.body_case = HPT__ENVELOPE__BODY_STATUS_REPLY;
@@ -940,7 +940,7 @@ static void worker_info_fill(Hpt__WorkerInfo *wi, Hpt__DatasetInfo *di, Hpt__Dat
     wi->name = w->name;
     wi->host = w->host;
     wi->slots = (uint32_t)w->slots;
-    wi->busy = (uint32_t)w->busy;
+    wi->busy = (uint32_t)w->units;
     wi->version = w->version;
     wi->last_seen_ago = now - w->last_seen;
     wi->tasks_done = (uint32_t)w->tasks_done;

@@ -26,6 +26,7 @@ const coord_cfg_t COORD_CFG_DEFAULT = {
     .max_attempts = 2,
     .task_stall_s = 600,
     .task_deadline_s = 86400,
+    .fuse_max = 4,
     .event_ring = 10000,
     .sub_timeout_ms = 10000,
     .max_followers = 256,
@@ -75,6 +76,10 @@ static const hpt_config_opt_t opts[] = {
         "re-lease a task whose worker reports no new epoch for this many seconds"),
     INT(task_deadline_s, 1, 31536000, "S",
         "re-lease a task still running after this many seconds"),
+    INT(fuse_max, 1, 16, "N",
+        "lease up to this many tasks that see the same mini-batches to one slot of a "
+        "worker that can train them together (first layers fused, each result as alone); "
+        "1: every task alone"),
     INT(event_ring, 16, 1000000, "N", "recent events kept for late `hptune logs` subscribers"),
     INT(sub_timeout_ms, 100, 3600000, "MS",
         "drop a log follower that has not renewed for this long"),

@@ -435,7 +435,7 @@ static void render_sweeps(coord_t *c, FILE *f)
     unsigned slots = 0, busy = 0;
     for (coord_worker_t *w = c->core.workers; w; w = w->next) {
         slots += (unsigned)w->slots;
-        busy += (unsigned)w->busy;
+        busy += (unsigned)w->units;   // a bundle's tasks fill one slot
     }
     fprintf(f, "],\"workers\":%d,\"slots\":%u,\"slots_busy\":%u,\"now_unix\":", c->core.n_workers,
             slots, busy);
@@ -639,7 +639,7 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
     long slots = 0, busy = 0, free_slots = 0;
     for (coord_worker_t *w = c->core.workers; w; w = w->next) {
         slots += w->slots;
-        busy += w->busy;
+        busy += w->units;   // a bundle's tasks fill one slot
         free_slots += coord_worker_free_slots(w, coord_now());
     }
     m_head(f, "hptune_workers", "gauge", "Registered workers that are alive (heartbeating).");
@@ -731,7 +731,7 @@ static void render_metrics(coord_t *c, coord_http_t *h, FILE *f)
         for (coord_worker_t *w = c->core.workers; w; w = w->next) {
             fputs("hptune_worker_slots_by_worker{", f);
             m_worker_labels(f, w);
-            fprintf(f, ",state=\"%s\"} %d\n", b ? "busy" : "total", b ? w->busy : w->slots);
+            fprintf(f, ",state=\"%s\"} %d\n", b ? "busy" : "total", b ? w->units : w->slots);
         }
 
     m_head(f, "hptune_epochs_total", "counter",

@@ -745,6 +745,7 @@ int main(int argc, char **argv)
                              .max_attempts = c.cfg.max_attempts,
                              .task_stall_s = c.cfg.task_stall_s,
                              .task_deadline_s = c.cfg.task_deadline_s,
+                             .fuse_max = c.cfg.fuse_max,
                              .random = coord_random};
     coord_core_init(&c.core, &kcfg, coord_unix() - coord_now());
     c.core.event_level = (int)hpt__log_level;   // events below the log level are never formatted

@@ -77,6 +77,21 @@ typedef struct run {
     size_t mem;          // bytes reserved for it in the memory budget (wrk_task_mem_bytes)
 } run_t;
 
+/* A bundle being received: the coordinator sends its Assigns back to back
+ * (Assign.bundle, bundle_size); it starts when the last one arrives, or
+ * short after one heartbeat interval (a member that could not be leased, or
+ * was cancelled before it started). */
+typedef struct pend {
+    uint64_t bundle;     // 0: none pending
+    uint32_t size;       // the members announced
+    int n;               // the members here
+    uint64_t since;      // uv_now() when the first arrived
+    const hpt_dataset_t *ds;
+    wrk_task_spec_t spec[HPT_PROTO_MAX_FUSE];
+    run_t run[HPT_PROTO_MAX_FUSE];
+    hpt_train_session_t *resume[HPT_PROTO_MAX_FUSE];  // owned: models from the cache
+} pend_t;
+
 /* A Result waiting for a connection. */
 typedef struct outmsg {
     struct outmsg *next;
@@ -145,6 +160,7 @@ typedef struct hpt_wrk {
     outmsg_t *outbox, *outbox_tail;
     size_t n_outbox;
     wrk_cache_t *cache;        // finished tasks' models (loop thread only)
+    pend_t pend;               // the bundle being received
     uint64_t mem_budget;       // bytes the running tasks' models may take together
                                // (--max-model-mem, or derived at start: set_mem_budget)
 
@@ -167,13 +183,19 @@ static int tick_period(int hb_ivl_ms)
     return t < 1 ? 1 : t > TICK_MAX_MS ? TICK_MAX_MS : t;
 }
 
-/* Slots in use: running threads, except those whose slot a newer attempt of
- * the same task has taken over. */
+/* Slots in use: running threads (a bundle's tasks share one), except those
+ * whose slot a newer attempt of the same task has taken over, and the
+ * bundle being received. */
 static int slots_used(const hpt_wrk_t *w)
 {
-    int n = 0;
-    for (size_t i = 0; i < w->n_runs; i++)
-        n += !w->runs[i].replaced;
+    int n = w->pend.n > 0;
+    for (size_t i = 0; i < w->n_runs; i++) {
+        const wrk_group_t *g = wrk_task_group(w->runs[i].t);
+        bool first = !w->runs[i].replaced;
+        for (size_t j = 0; j < i && g && first; j++)
+            first = w->runs[j].replaced || wrk_task_group(w->runs[j].t) != g;
+        n += first;
+    }
     return n;
 }
 
@@ -184,6 +206,8 @@ static uint64_t mem_reserved(const hpt_wrk_t *w)
     uint64_t n = 0;
     for (size_t i = 0; i < w->n_runs; i++)
         n += w->runs[i].mem;
+    for (int i = 0; i < w->pend.n; i++)
+        n += w->pend.run[i].mem;
     return n;
 }
 
@@ -292,6 +316,8 @@ static int send_env(hpt_wrk_t *w, hpt_env_t *env)
 
 static void flush_outbox(hpt_wrk_t *w);
 static void send_goodbye(hpt_wrk_t *w);
+static void pend_start(hpt_wrk_t *w);
+static void pend_drop(hpt_wrk_t *w, int i);
 
 static void send_hello(hpt_wrk_t *w)
 {
@@ -326,6 +352,9 @@ static void send_hello(hpt_wrk_t *w)
                               ? 0
                               : w->mem_budget > HPT_PROTO_MAX_MODEL_MEM ? HPT_PROTO_MAX_MODEL_MEM
                                                                          : w->mem_budget;
+    /* Bundles: tasks that see the same mini-batches trained in one slot
+     * (wrk_task_new_group).  A dry run trains nothing to fuse. */
+    hello.fuse_max = w->cfg.dry_run ? 0 : HPT_PROTO_MAX_FUSE;
     if (w->has_secret) {
         hello.session_secret.data = w->secret;
         hello.session_secret.len = sizeof w->secret;
@@ -513,20 +542,28 @@ static void deliver_result(hpt_wrk_t *w, const wrk_result_t *r)
  * task itself is invalid; it counts as a failed attempt). */
 static void answer_unrun(hpt_wrk_t *w, const Hpt__Assign *a, bool refused, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static void answer_unrun(hpt_wrk_t *w, const Hpt__Assign *a, bool refused, const char *fmt, ...)
+static void answer_task(hpt_wrk_t *w, uint64_t task, uint32_t attempt, bool refused,
+                        const char *why)
 {
-    wrk_result_t r = {.task = a->task, .attempt = a->attempt, .ok = false, .score = NAN,
+    wrk_result_t r = {.task = task, .attempt = attempt, .ok = false, .score = NAN,
                       .accuracy = NAN, .log_loss = NAN, .f1_macro = NAN, .train_score = NAN,
                       .refused = refused};
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r.error, sizeof r.error, fmt, ap);
-    va_end(ap);
+    snprintf(r.error, sizeof r.error, "%s", why);
     char q[WRK_ERR_LEN + 8];
     hpt_log(HPT_LOG_WARN, COMP, refused ? "assign refused" : "assign invalid",
-            "task=%llu attempt=%u error=%s", (unsigned long long)a->task, a->attempt,
+            "task=%llu attempt=%u error=%s", (unsigned long long)task, attempt,
             hpt_log_quote(r.error, q, sizeof q));
     deliver_result(w, &r);
+}
+
+static void answer_unrun(hpt_wrk_t *w, const Hpt__Assign *a, bool refused, const char *fmt, ...)
+{
+    char why[WRK_ERR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    answer_task(w, a->task, a->attempt, refused, why);
 }
 
 static void log_result(const wrk_result_t *r)
@@ -591,6 +628,10 @@ static void shutdown_begin(hpt_wrk_t *w, int status, bool force)
         return;
     w->stopping = true;
     w->exit_status = status;
+    if (force)
+        pend_drop(w, -1);
+    else
+        pend_start(w);
     if (force) {
         for (size_t i = 0; i < w->n_runs; i++) {
             w->runs[i].cancelled = true;
@@ -623,6 +664,8 @@ static void shutdown_begin(hpt_wrk_t *w, int status, bool force)
  * stops the wait. */
 static void maybe_drain_done(hpt_wrk_t *w)
 {
+    if (w->draining && !w->stopping)
+        pend_start(w);   // a bundle still arriving was accepted: it runs
     if (!w->draining || w->stopping || w->n_runs > 0)
         return;
     uint64_t now = uv_now(w->loop);
@@ -782,6 +825,87 @@ static void on_offer(hpt_wrk_t *w, const Hpt__DatasetOffer *m)
 
 // --- coordinator messages ------------------------------------------------
 
+// --- bundles ----------------------------------------------------------------
+
+/* Room for n more runs.  Returns false when out of memory. */
+static bool runs_reserve(hpt_wrk_t *w, size_t n)
+{
+    if (w->n_runs + n <= w->cap_runs)
+        return true;
+    size_t cap = w->cap_runs ? w->cap_runs * 2 : 8;
+    while (cap < w->n_runs + n)
+        cap *= 2;
+    run_t *r = realloc(w->runs, cap * sizeof *r);
+    if (!r)
+        return false;
+    w->runs = r;
+    w->cap_runs = cap;
+    return true;
+}
+
+/* Forget pending member i (or all with i < 0), its cached model back to the
+ * cache: it was cancelled, superseded, or the worker stops at once. */
+static void pend_drop(hpt_wrk_t *w, int i)
+{
+    pend_t *p = &w->pend;
+    for (int j = i < 0 ? 0 : i; j < (i < 0 ? p->n : i + 1); j++)
+        if (p->resume[j])
+            wrk_cache_put(w->cache, &p->run[j].key, &p->resume[j], NULL);
+    if (i < 0) {
+        p->n = 0;
+    } else {
+        memmove(&p->spec[i], &p->spec[i + 1], (size_t)(p->n - i - 1) * sizeof p->spec[0]);
+        memmove(&p->run[i], &p->run[i + 1], (size_t)(p->n - i - 1) * sizeof p->run[0]);
+        memmove(&p->resume[i], &p->resume[i + 1], (size_t)(p->n - i - 1) * sizeof p->resume[0]);
+        p->n--;
+        p->size--;
+    }
+    if (p->n == 0)
+        p->bundle = 0;
+}
+
+/* Start the pending bundle (as it is) on one trainer thread. */
+static void pend_start(hpt_wrk_t *w)
+{
+    pend_t *p = &w->pend;
+    int n = p->n;
+    if (n == 0)
+        return;
+    const char *why = NULL;
+    wrk_task_t *ts[HPT_PROTO_MAX_FUSE];
+    int rc = 0;
+    if (!runs_reserve(w, (size_t)n))
+        why = "out of memory";
+    else if ((rc = wrk_task_new_group(ts, n, p->spec, p->ds, &w->q, p->resume)) < 0)
+        why = "cannot start a trainer thread";
+    if (why) {
+        for (int i = 0; i < n; i++) {
+            if (p->resume[i])
+                wrk_cache_put(w->cache, &p->run[i].key, &p->resume[i], NULL);
+            answer_task(w, p->spec[i].task, p->spec[i].attempt, true, why);
+        }
+        p->n = 0;
+        p->bundle = 0;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        p->run[i].t = ts[i];
+        w->runs[w->n_runs++] = p->run[i];
+    }
+    hpt_log(HPT_LOG_INFO, COMP, "bundle started", "bundle=%llu tasks=%d announced=%u",
+            (unsigned long long)p->bundle, n, p->size);
+    p->n = 0;
+    p->bundle = 0;
+}
+
+/* Whether two tasks train on the same rows (a bundle's members must). */
+static bool same_split(const wrk_task_spec_t *a, const wrk_task_spec_t *b)
+{
+    return a->refit == b->refit && a->fold == b->fold && a->folds == b->folds &&
+           a->repeat == b->repeat && a->cv_seed == b->cv_seed &&
+           a->stratified == b->stratified && a->shuffle == b->shuffle;
+}
+
 static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
 {
     char qd[HPT_WRK_DATASET_LEN + 16];   // an idx: path may hold spaces
@@ -811,7 +935,24 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
         r->cancelled = r->replaced = true;
         wrk_task_cancel(r->t);
     }
-    if (!w->cfg.dry_run && slots_used(w) >= w->cfg.slots) {
+    for (int i = 0; i < w->pend.n; i++) {
+        if (w->pend.spec[i].task != a->task)
+            continue;
+        if (w->pend.spec[i].attempt == a->attempt) {
+            hpt_log(HPT_LOG_INFO, COMP, "duplicate assign ignored", "task=%llu attempt=%u",
+                    (unsigned long long)a->task, a->attempt);
+            return;
+        }
+        pend_drop(w, i);
+        break;
+    }
+    /* A bundle's members after the first take no slot of their own; any
+     * other Assign first starts a bundle still pending (short). */
+    bool joins = !w->cfg.dry_run && a->bundle && w->pend.n > 0 && w->pend.bundle == a->bundle &&
+                 (uint32_t)w->pend.n < w->pend.size;
+    if (!joins)
+        pend_start(w);
+    if (!w->cfg.dry_run && !joins && slots_used(w) >= w->cfg.slots) {
         answer_unrun(w, a, true, "no free slot");
         return;
     }
@@ -861,15 +1002,14 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
         deliver_result(w, &r);
         return;
     }
-    if (w->n_runs == w->cap_runs) {
-        size_t cap = w->cap_runs ? w->cap_runs * 2 : 8;
-        run_t *n = realloc(w->runs, cap * sizeof *n);
-        if (!n) {
-            answer_unrun(w, a, true, "out of memory");
-            return;
-        }
-        w->runs = n;
-        w->cap_runs = cap;
+    if (joins && (w->pend.ds != ds || !same_split(&w->pend.spec[0], &spec))) {
+        answer_unrun(w, a, false, "bundle %llu: the task's dataset or split differs from its "
+                     "first task's", (unsigned long long)a->bundle);
+        return;
+    }
+    if (!runs_reserve(w, 1)) {
+        answer_unrun(w, a, true, "out of memory");
+        return;
     }
     /* A promoted trial: the same configuration and split trained for more
      * epochs.  With a model of fewer epochs in the cache, the task continues
@@ -885,6 +1025,23 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
     spec.keep_model = run.cacheable;
     spec.stall_after = w->cfg.test_stall_epoch;
     int from = resume ? hpt_train_session_epochs(resume) : 0;
+    if (a->bundle) {
+        pend_t *p = &w->pend;
+        if (p->n == 0)
+            *p = (pend_t){.bundle = a->bundle, .size = a->bundle_size, .since = uv_now(w->loop),
+                          .ds = ds};
+        p->spec[p->n] = spec;
+        p->run[p->n] = run;
+        p->resume[p->n++] = resume;
+        if (from > 0)
+            hpt_log(HPT_LOG_INFO, COMP, "continuing a cached model", "task=%llu attempt=%u "
+                    "trial=%llu fold=%u from_epoch=%d to_epoch=%d bundle=%llu",
+                    (unsigned long long)a->task, a->attempt, (unsigned long long)a->trial,
+                    a->fold, from, spec.hp.epochs, (unsigned long long)a->bundle);
+        if ((uint32_t)p->n >= p->size)
+            pend_start(w);
+        return;
+    }
     int rc = wrk_task_new(&run.t, &spec, ds, &w->q, &resume);
     if (rc < 0) {
         if (resume)
@@ -902,6 +1059,13 @@ static void on_assign(hpt_wrk_t *w, const Hpt__Assign *a)
 static void on_cancel(hpt_wrk_t *w, const Hpt__Cancel *c)
 {
     int n = 0;
+    for (int i = 0; i < w->pend.n; i++)
+        if (w->pend.spec[i].task == c->task &&
+            (c->attempt == 0 || c->attempt == w->pend.spec[i].attempt)) {
+            pend_drop(w, i);  // not started: no result, as for a cancelled run
+            n++;
+            break;
+        }
     for (size_t i = 0; i < w->n_runs; i++) {
         run_t *r = &w->runs[i];
         if (r->task == c->task && !r->cancelled && (c->attempt == 0 || c->attempt == r->attempt)) {
@@ -1216,6 +1380,8 @@ static void tick_conn(hpt_wrk_t *w, uint64_t now)
 static void on_tick(uv_timer_t *h)
 {
     hpt_wrk_t *w = h->data;
+    if (w->pend.n > 0 && uv_now(w->loop) >= w->pend.since + (uint64_t)w->hb_ivl_ms)
+        pend_start(w);
     tick_conn(w, uv_now(w->loop));
     if (w->fetch && w->conn == CONN_OPEN)
         wrk_fetch_tick(w->fetch);

@@ -122,6 +122,7 @@ struct wrk_task {
     atomic_bool cancel;       // set by the loop, read per mini-batch by the trainer
     atomic_uint epoch;        // epochs completed
     atomic_bool finished;     // FINISH pushed; the thread is exiting
+    wrk_group_t *grp;         // the bundle it trains in (shares its thread), NULL: alone
 };
 
 int wrk_task_spec_from_assign(const Hpt__Assign *a, wrk_task_spec_t *out, hpt_err *err)
@@ -190,98 +191,162 @@ static int on_epoch(const hpt_epoch_report_t *rep, void *ud)
     return 0;
 }
 
-/* Train and score one task into *r.  Returns false when it was cancelled.
- * Continues t->session when the task was given one; leaves in t->session
- * the model to hand back (NULL when there is none to keep). */
-static bool run_task(wrk_task_t *t, wrk_result_t *r)
+/* The training and validation views of spec's split of ds: a fold's rows
+ * (index arrays *tr_idx and *va_idx, malloc'ed, the caller frees them) or,
+ * for a refit, the whole training split and the test split.  Returns false
+ * with r->error set when it cannot. */
+static bool task_views(const wrk_task_spec_t *s, const hpt_dataset_t *ds, hpt_view_t *train,
+                       hpt_view_t *val, uint32_t **tr_idx, uint32_t **va_idx, wrk_result_t *r)
+{
+    *train = (hpt_view_t){.images = ds->train.images, .labels = ds->train.labels,
+                          .n = ds->train.n};
+    *val = (hpt_view_t){.images = ds->test.images, .labels = ds->test.labels, .n = ds->test.n};
+    *tr_idx = *va_idx = NULL;
+    if (s->refit)
+        return true;
+    *tr_idx = malloc(sizeof **tr_idx * (ds->train.n ? ds->train.n : 1));
+    *va_idx = malloc(sizeof **va_idx * (ds->train.n ? ds->train.n : 1));
+    if (!*tr_idx || !*va_idx) {
+        snprintf(r->error, sizeof r->error, "out of memory for the fold indices");
+        return false;
+    }
+    hpt_err err = {0};
+    hpt_cv_spec_t cv = {.folds = (int)s->folds, .stratified = s->stratified,
+                        .shuffle = s->shuffle, .seed = s->cv_seed,
+                        .repeats = (int)s->repeat + 1};
+    uint32_t n_tr = 0, n_va = 0;
+    if (hpt_cv_split(&cv, (int)s->repeat, (int)s->fold, ds->train.labels, ds->train.n,
+                     (int)ds->n_classes, *tr_idx, &n_tr, *va_idx, &n_va, &err) < 0) {
+        snprintf(r->error, sizeof r->error, "fold %u of %u: %.200s", s->fold, s->folds,
+                 err.msg);
+        return false;
+    }
+    train->idx = *tr_idx;
+    train->n = n_tr;
+    *val = (hpt_view_t){.images = ds->train.images, .labels = ds->train.labels,
+                        .idx = *va_idx, .n = n_va};
+    return true;
+}
+
+/* Give t a session on the views: its resumed model rebound to them (a
+ * resumed model last ran on index arrays its earlier task freed; this
+ * task's are identical), or a new one.  Returns false with r->error set. */
+static bool task_session(wrk_task_t *t, const hpt_view_t *train, const hpt_view_t *val,
+                         wrk_result_t *r)
 {
     const wrk_task_spec_t *s = &t->spec;
-    const hpt_dataset_t *ds = t->ds;
     hpt_err err = {0};
-    uint32_t *tr_idx = NULL, *va_idx = NULL;
-    bool completed = true;
-
-    hpt_view_t train = {.images = ds->train.images, .labels = ds->train.labels,
-                        .n = ds->train.n};
-    hpt_view_t val = {.images = ds->test.images, .labels = ds->test.labels, .n = ds->test.n};
-    if (!s->refit) {
-        tr_idx = malloc(sizeof *tr_idx * (ds->train.n ? ds->train.n : 1));
-        va_idx = malloc(sizeof *va_idx * (ds->train.n ? ds->train.n : 1));
-        if (!tr_idx || !va_idx) {
-            snprintf(r->error, sizeof r->error, "out of memory for the fold indices");
-            goto out;
-        }
-        hpt_cv_spec_t cv = {.folds = (int)s->folds, .stratified = s->stratified,
-                            .shuffle = s->shuffle, .seed = s->cv_seed,
-                            .repeats = (int)s->repeat + 1};
-        uint32_t n_tr = 0, n_va = 0;
-        if (hpt_cv_split(&cv, (int)s->repeat, (int)s->fold, ds->train.labels, ds->train.n,
-                         (int)ds->n_classes, tr_idx, &n_tr, va_idx, &n_va, &err) < 0) {
-            snprintf(r->error, sizeof r->error, "fold %u of %u: %.200s", s->fold, s->folds,
-                     err.msg);
-            goto out;
-        }
-        train.idx = tr_idx;
-        train.n = n_tr;
-        val = (hpt_view_t){.images = ds->train.images, .labels = ds->train.labels,
-                           .idx = va_idx, .n = n_va};
-    }
-
-    /* A resumed model last ran on index arrays its earlier task freed: point
-     * it at this task's, which hpt_cv_split made identical.  If that is
-     * refused (it cannot be, for a session of this key) train from scratch. */
-    if (t->session && hpt_train_session_rebind(t->session, &train, &val, &err) < 0) {
+    /* If rebinding is refused (it cannot be, for a session of this key)
+     * train from scratch. */
+    if (t->session && hpt_train_session_rebind(t->session, train, val, &err) < 0) {
         hpt_log(HPT_LOG_WARN, "worker", "cached model unusable, training from scratch",
                 "task=%llu error=\"%s\"", (unsigned long long)s->task, err.msg);
         hpt_train_end(&t->session);
     }
     if (t->session) {
         r->resumed_from = (uint32_t)hpt_train_session_epochs(t->session);
-    } else if (hpt_train_begin(&t->session, &s->hp, ds->n_features, ds->n_classes, &train,
-                               &val, &err) < 0) {
+    } else if (hpt_train_begin(&t->session, &s->hp, t->ds->n_features, t->ds->n_classes, train,
+                               val, &err) < 0) {
         snprintf(r->error, sizeof r->error, "%s", err.msg);
-        goto out;
+        return false;
     }
+    return true;
+}
 
-    /* Scoring every epoch costs about 10% of a sweep; only done when the
-     * coordinator's search wants per-epoch scores (Progress.val_score). */
-    hpt_train_opts_t opts = {.threads = 0, .score_each_epoch = s->score_epochs,
-                             .score_train = s->score_train, .stop = &t->cancel};
-    hpt_train_result_t res;
-    if (hpt_train_continue(t->session, s->hp.epochs, &opts, on_epoch, t, &res, &err) < 0) {
-        snprintf(r->error, sizeof r->error, "%s", err.msg);
-        goto out;
-    }
-    if (atomic_load(&t->cancel)) {
-        completed = false;
-        goto out;
-    }
-    r->epochs = (uint32_t)res.epochs_run;
-    r->fit_seconds = res.fit_seconds;  // of this task's epochs only
-    r->diverged = res.diverged;
-    r->score = no_inf(res.val_score);
-    r->n_eval = val.n;
-    r->accuracy = no_inf(res.val.accuracy);
-    r->log_loss = no_inf(res.val.log_loss);
-    r->f1_macro = no_inf(res.val.f1_macro);
-    r->train_score = no_inf(res.train_score);  // NaN unless score_train
-    if (res.diverged)
+/* The training options of t: scoring every epoch costs about 10% of a
+ * sweep, so it is done only when the coordinator's search wants per-epoch
+ * scores (Progress.val_score). */
+static hpt_train_opts_t task_opts(wrk_task_t *t)
+{
+    return (hpt_train_opts_t){.threads = 0, .score_each_epoch = t->spec.score_epochs,
+                              .score_train = t->spec.score_train, .stop = &t->cancel};
+}
+
+/* Fill r from a finished training call (res, n_val validation rows).
+ * Returns false when t was cancelled (no result). */
+static bool task_result(wrk_task_t *t, const hpt_train_result_t *res, uint32_t n_val,
+                        wrk_result_t *r)
+{
+    if (atomic_load(&t->cancel))
+        return false;
+    r->epochs = (uint32_t)res->epochs_run;
+    r->fit_seconds = res->fit_seconds;  // of this task's epochs only
+    r->diverged = res->diverged;
+    r->score = no_inf(res->val_score);
+    r->n_eval = n_val;
+    r->accuracy = no_inf(res->val.accuracy);
+    r->log_loss = no_inf(res->val.log_loss);
+    r->f1_macro = no_inf(res->val.f1_macro);
+    r->train_score = no_inf(res->train_score);  // NaN unless score_train
+    if (res->diverged)
         snprintf(r->error, sizeof r->error,
-                 "training diverged (loss is NaN/inf) at epoch %d", res.epochs_run);
+                 "training diverged (loss is NaN/inf) at epoch %d", res->epochs_run);
     else if (!isfinite(r->score))
         snprintf(r->error, sizeof r->error, "the validation score is not finite");
     else
         r->ok = true;
-out:
-    /* Only a model that ran its full course is worth keeping: cancelled,
-     * failed and diverged tasks drop theirs, and so do refits. */
+    return true;
+}
+
+/* Only a model that ran its full course is worth keeping: cancelled,
+ * failed and diverged tasks drop theirs, and so do refits. */
+static void task_keep_or_end(wrk_task_t *t, const wrk_result_t *r, bool completed)
+{
+    const wrk_task_spec_t *s = &t->spec;
     if (!(r->ok && completed && s->keep_model && !s->refit && t->session &&
           hpt_train_session_usable(t->session) &&
           hpt_train_session_epochs(t->session) == s->hp.epochs))
         hpt_train_end(&t->session);
+}
+
+/* Train and score one task into *r.  Returns false when it was cancelled.
+ * Continues t->session when the task was given one; leaves in t->session
+ * the model to hand back (NULL when there is none to keep). */
+static bool run_task(wrk_task_t *t, wrk_result_t *r)
+{
+    uint32_t *tr_idx = NULL, *va_idx = NULL;
+    bool completed = true;
+    hpt_view_t train, val;
+    hpt_err err = {0};
+    if (!task_views(&t->spec, t->ds, &train, &val, &tr_idx, &va_idx, r) ||
+        !task_session(t, &train, &val, r))
+        goto out;
+    hpt_train_opts_t opts = task_opts(t);
+    hpt_train_result_t res;
+    if (hpt_train_continue(t->session, t->spec.hp.epochs, &opts, on_epoch, t, &res, &err) < 0) {
+        snprintf(r->error, sizeof r->error, "%s", err.msg);
+        goto out;
+    }
+    completed = task_result(t, &res, val.n, r);
+out:
+    task_keep_or_end(t, r, completed);
     free(va_idx);
     free(tr_idx);
     return completed;
+}
+
+/* The fresh result of t, as its FINISH item starts it. */
+static wrk_result_t *result_init(wrk_task_t *t, wrk_item_t *fin)
+{
+    wrk_result_t *r = &fin->result;
+    *r = (wrk_result_t){.task = t->spec.task, .attempt = t->spec.attempt,
+                        .score = NAN, .accuracy = NAN, .log_loss = NAN, .f1_macro = NAN,
+                        .train_score = NAN};
+    return r;
+}
+
+/* Push t's FINISH (fin): after this the thread touches t only to set
+ * `finished` (a group's members are freed together, after the join). */
+static void push_finish(wrk_task_t *t, wrk_item_t *fin, bool completed)
+{
+    fin->kind = WRK_ITEM_FINISH;
+    fin->from = t;
+    fin->task = t->spec.task;
+    fin->attempt = t->spec.attempt;
+    fin->has_result = completed;
+    fin->session = t->session;  // NULL unless the run kept it
+    t->session = NULL;
+    wrk_queue_push(t->q, fin);
 }
 
 static void trainer_main(void *arg)
@@ -289,44 +354,153 @@ static void trainer_main(void *arg)
     wrk_task_t *t = arg;
     wrk_item_t *fin = t->finish;
     t->finish = NULL;
-    wrk_result_t *r = &fin->result;
-    *r = (wrk_result_t){.task = t->spec.task, .attempt = t->spec.attempt,
-                        .score = NAN, .accuracy = NAN, .log_loss = NAN, .f1_macro = NAN,
-                        .train_score = NAN};
-    bool completed = run_task(t, r);
-    fin->kind = WRK_ITEM_FINISH;
-    fin->from = t;
-    fin->task = t->spec.task;
-    fin->attempt = t->spec.attempt;
-    fin->has_result = completed;
-    fin->session = t->session;  // NULL unless run_task kept it
-    t->session = NULL;
-    wrk_queue_push(t->q, fin);
+    bool completed = run_task(t, result_init(t, fin));
+    push_finish(t, fin, completed);
     atomic_store(&t->finished, true);
+}
+
+// --- bundles: tasks trained together --------------------------------------
+
+struct wrk_group {
+    uv_thread_t thread;
+    int n;                                // members
+    int alive;                            // members not destroyed yet (loop thread only)
+    wrk_task_t *m[HPT_TRAIN_GROUP_MAX];   // owned: freed with the group
+};
+
+/* A bundle's thread: the split once, each member's session, then the
+ * members that see the same mini-batches trained together
+ * (hpt_train_group_continue), class by class (members that continue models
+ * of different epochs, or start from scratch beside continued ones, are not
+ * one class), each member's FINISH at the end. */
+static void group_main(void *arg)
+{
+    wrk_group_t *g = arg;
+    wrk_item_t *fin[HPT_TRAIN_GROUP_MAX];
+    wrk_result_t *r[HPT_TRAIN_GROUP_MAX];
+    bool ready[HPT_TRAIN_GROUP_MAX], completed[HPT_TRAIN_GROUP_MAX];
+    hpt_train_result_t res[HPT_TRAIN_GROUP_MAX];
+    hpt_err errs[HPT_TRAIN_GROUP_MAX];
+    for (int i = 0; i < g->n; i++) {
+        fin[i] = g->m[i]->finish;
+        g->m[i]->finish = NULL;
+        r[i] = result_init(g->m[i], fin[i]);
+        completed[i] = true;
+    }
+    uint32_t *tr_idx = NULL, *va_idx = NULL;
+    hpt_view_t train, val;
+    bool views = task_views(&g->m[0]->spec, g->m[0]->ds, &train, &val, &tr_idx, &va_idx, r[0]);
+    for (int i = 0; i < g->n; i++) {
+        if (!views && i > 0)
+            snprintf(r[i]->error, sizeof r[i]->error, "%s", r[0]->error);
+        ready[i] = views && task_session(g->m[i], &train, &val, r[i]);
+    }
+    for (int i = 0; i < g->n; i++) {
+        if (!ready[i])
+            continue;
+        hpt_train_member_t mem[HPT_TRAIN_GROUP_MAX];
+        hpt_train_opts_t opts = task_opts(g->m[i]);
+        int idx[HPT_TRAIN_GROUP_MAX], nm = 0;
+        for (int j = i; j < g->n; j++) {
+            wrk_task_t *t = g->m[j];
+            if (!ready[j] || (j > i && !hpt_train_session_same_stream(g->m[i]->session,
+                                                                      t->session)))
+                continue;
+            ready[j] = false;
+            errs[j] = (hpt_err){0};
+            idx[nm] = j;
+            mem[nm++] = (hpt_train_member_t){.s = t->session, .to_epoch = t->spec.hp.epochs,
+                                             .stop = &t->cancel, .cb = on_epoch, .ud = t,
+                                             .out = &res[j], .err = &errs[j]};
+        }
+        hpt_err gerr = {0};
+        int rc = hpt_train_group_continue(mem, nm, &opts, &gerr);
+        for (int k = 0; k < nm; k++) {
+            int j = idx[k];
+            if (rc < 0 || mem[k].rc < 0)
+                snprintf(r[j]->error, sizeof r[j]->error, "%s",
+                         rc < 0 ? gerr.msg : errs[j].msg);
+            else
+                completed[j] = task_result(g->m[j], &res[j], val.n, r[j]);
+        }
+    }
+    for (int i = 0; i < g->n; i++)
+        task_keep_or_end(g->m[i], r[i], completed[i]);
+    free(va_idx);
+    free(tr_idx);
+    for (int i = 0; i < g->n; i++)
+        push_finish(g->m[i], fin[i], completed[i]);
+    for (int i = 0; i < g->n; i++)
+        atomic_store(&g->m[i]->finished, true);
+}
+
+/* A task object for spec, not started; *resume as for wrk_task_new. */
+static wrk_task_t *task_alloc(const wrk_task_spec_t *spec, const hpt_dataset_t *ds,
+                              wrk_queue_t *q, hpt_train_session_t *resume)
+{
+    wrk_task_t *t = calloc(1, sizeof *t);
+    wrk_item_t *fin = calloc(1, sizeof *fin);
+    if (!t || !fin) {
+        free(fin);
+        free(t);
+        return NULL;
+    }
+    t->spec = *spec;
+    t->ds = ds;
+    t->q = q;
+    t->finish = fin;
+    t->session = resume;
+    atomic_init(&t->cancel, false);
+    atomic_init(&t->epoch, resume ? (unsigned)hpt_train_session_epochs(resume) : 0u);
+    atomic_init(&t->finished, false);
+    return t;
+}
+
+int wrk_task_new_group(wrk_task_t **out, int n, const wrk_task_spec_t *specs,
+                       const hpt_dataset_t *ds, wrk_queue_t *q, hpt_train_session_t **resumes)
+{
+    if (n < 1 || n > HPT_TRAIN_GROUP_MAX)
+        return -EINVAL;
+    wrk_group_t *g = calloc(1, sizeof *g);
+    int rc = g ? 0 : -ENOMEM;
+    for (int i = 0; i < n && rc == 0; i++) {
+        g->m[i] = task_alloc(&specs[i], ds, q, resumes[i]);
+        if (!g->m[i]) {
+            rc = -ENOMEM;
+            break;
+        }
+        g->m[i]->grp = g;
+        g->n++;
+    }
+    if (rc == 0)
+        rc = uv_thread_create(&g->thread, group_main, g);
+    if (rc < 0) {
+        for (int i = 0; g && i < g->n; i++) {
+            g->m[i]->session = NULL;  // the sessions stay with the caller
+            free(g->m[i]->finish);
+            free(g->m[i]);
+        }
+        free(g);
+        return rc;
+    }
+    g->alive = n;
+    for (int i = 0; i < n; i++) {
+        out[i] = g->m[i];
+        resumes[i] = NULL;
+    }
+    return 0;
 }
 
 int wrk_task_new(wrk_task_t **out, const wrk_task_spec_t *spec, const hpt_dataset_t *ds,
                  wrk_queue_t *q, hpt_train_session_t **resume)
 {
     *out = NULL;
-    wrk_task_t *t = calloc(1, sizeof *t);
-    wrk_item_t *fin = calloc(1, sizeof *fin);
-    if (!t || !fin) {
-        free(fin);
-        free(t);
+    wrk_task_t *t = task_alloc(spec, ds, q, resume ? *resume : NULL);
+    if (!t)
         return -ENOMEM;
-    }
-    t->spec = *spec;
-    t->ds = ds;
-    t->q = q;
-    t->finish = fin;
-    t->session = resume ? *resume : NULL;
-    atomic_init(&t->cancel, false);
-    atomic_init(&t->epoch, t->session ? (unsigned)hpt_train_session_epochs(t->session) : 0u);
-    atomic_init(&t->finished, false);
     int rc = uv_thread_create(&t->thread, trainer_main, t);
     if (rc < 0) {
-        free(fin);
+        free(t->finish);
         free(t);
         return rc;  // *resume stays with the caller
     }
@@ -463,16 +637,36 @@ const wrk_task_spec_t *wrk_task_spec(const wrk_task_t *t)
     return &t->spec;
 }
 
+const wrk_group_t *wrk_task_group(const wrk_task_t *t)
+{
+    return t->grp;
+}
+
 void wrk_task_destroy(wrk_task_t **p)
 {
     if (!p || !*p)
         return;
     wrk_task_t *t = *p;
+    *p = NULL;
+    wrk_group_t *g = t->grp;
+    if (g) {
+        /* The members of a bundle share a thread: the last one destroyed
+         * joins it and frees them all. */
+        if (--g->alive > 0)
+            return;
+        uv_thread_join(&g->thread);
+        for (int i = 0; i < g->n; i++) {
+            free(g->m[i]->finish);
+            hpt_train_end(&g->m[i]->session);
+            free(g->m[i]);
+        }
+        free(g);
+        return;
+    }
     uv_thread_join(&t->thread);
     free(t->finish);  // NULL once the thread started
     hpt_train_end(&t->session);  // NULL once the thread ended
     free(t);
-    *p = NULL;
 }
 
 // --- --dry-run -----------------------------------------------------------

@@ -42,6 +42,7 @@
 #define WRK_ERR_LEN 256
 
 typedef struct wrk_task wrk_task_t;
+typedef struct wrk_group wrk_group_t;
 
 /* What a task reports when it ends: the fields of hpt.Result. */
 typedef struct wrk_result {
@@ -154,6 +155,25 @@ int wrk_task_spec_from_assign(const Hpt__Assign *a, wrk_task_spec_t *out, hpt_er
 int wrk_task_new(wrk_task_t **out, const wrk_task_spec_t *spec, const hpt_dataset_t *ds,
                  wrk_queue_t *q, hpt_train_session_t **resume);
 
+/* Start one trainer thread for a bundle: n tasks (1..HPT_TRAIN_GROUP_MAX,
+ * specs copied) of one split of ds that the coordinator leased together to
+ * one slot (Assign.bundle).  The members that see the same mini-batches (the
+ * same seed, batch size and starting epochs: hpt_train_session_same_stream)
+ * train together, their first layers fused (hpt_train_group_continue);
+ * others in the bundle train after them on the same thread.  Each member
+ * is a task of its own to the loop: its Progress items, its FINISH (all
+ * pushed when the thread ends), wrk_task_cancel stops only it, and
+ * wrk_task_destroy.  resumes[i] as wrk_task_new's *resume (taken and set to
+ * NULL on success).  out[i] returns member i, owned.  Returns 0, -EINVAL,
+ * -ENOMEM or the libuv error from uv_thread_create (the sessions then stay
+ * with the caller). */
+int wrk_task_new_group(wrk_task_t **out, int n, const wrk_task_spec_t *specs,
+                       const hpt_dataset_t *ds, wrk_queue_t *q, hpt_train_session_t **resumes);
+
+/* The bundle t trains in (shared by its members), or NULL when it trains
+ * alone.  For counting slots: a bundle fills one. */
+const wrk_group_t *wrk_task_group(const wrk_task_t *t);
+
 /* Bytes the task of spec (borrowed) on ds (borrowed) needs at its peak:
  * hpt_train_mem_bytes for its views (a fold's training and validation rows,
  * or a refit's whole training split and test split) plus the fold index
@@ -185,8 +205,9 @@ bool wrk_task_finished(const wrk_task_t *t);
 const wrk_task_spec_t *wrk_task_spec(const wrk_task_t *t);
 
 /* Join the thread and free the task.  Call after its FINISH item arrived (or
- * wrk_task_finished says so), else this blocks until the run ends.  Accepts
- * NULL and sets *p = NULL. */
+ * wrk_task_finished says so), else this blocks until the run ends.  A
+ * bundle's member is freed with the last of its bundle, which joins the
+ * shared thread.  Accepts NULL and sets *p = NULL. */
 void wrk_task_destroy(wrk_task_t **p);
 
 // --- --dry-run -----------------------------------------------------------

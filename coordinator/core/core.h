@@ -46,6 +46,9 @@ typedef struct coord_core_cfg {
     int max_attempts;         // attempts per task before it fails
     int task_stall_s;         // a leased task without progress for this long is re-leased
     int task_deadline_s;      // a leased task running longer than this is re-leased
+    int fuse_max;             // tasks per bundle at most (workers that advertise
+                              // Hello.fuse_max get bundles of tasks that see the same
+                              // mini-batches, sched.c); < 2: every task alone
     /* Fill buf with len unpredictable bytes (the daemon: getrandom; tests: a
      * seeded generator).  Required: the core draws each worker's session
      * secret from it, and makes no system calls itself. */
@@ -104,6 +107,8 @@ typedef struct coord_lease {
     double leased_at;             // monotonic seconds
     double progress_at;           // monotonic seconds of the lease or the last new epoch
     int epoch;                    // last reported progress
+    uint64_t bundle;              // the bundle it was leased in (Assign.bundle), 0: alone
+                                  // (an adopted orphan is alone: the journal does not know)
     coord_task_t *wprev, *wnext;  // the worker's lease list (the core's orphan list while
                                   // orphaned)
 } coord_lease_t;
@@ -361,6 +366,9 @@ struct coord_worker {
     uint64_t mem_budget;          // bytes its tasks' models may take (Hello.max_model_mem); 0
                                   // unknown (an older worker, or no limit)
     int busy;                     // tasks leased to it
+    int units;                    // slots its leases fill: a bundle's tasks share one slot
+                                  // (tasks.c); units <= busy
+    int fuse_max;                 // tasks one bundle may hold (Hello.fuse_max); < 2: none
     int zombies;                  // cancelled tasks it still reports running
     int n_datasets;
     char ds_name[COORD_MAX_DATASETS][128];
@@ -522,10 +530,13 @@ typedef struct coord_core {
 
     coord_sweep_t *sweeps, *sweeps_tail;
     uint64_t next_sweep_id, next_task_id;
+    uint64_t last_bundle;         // the last bundle id given (sched.c): unique in this run, so
+                                  // a requeued task that led a bundle still on a worker
+                                  // starts a new one there
 
     coord_worker_t *workers, *workers_tail;  // expiry order
     int n_workers;
-    /* Workers with a free slot (slots - busy - zombies > 0, not draining),
+    /* Workers with a free slot (slots - units - zombies > 0, not draining),
      * in the order they became free: dispatch walks only these, so a
      * result costs O(1) workers however many are connected. */
     coord_worker_t *free_head, *free_tail;

@@ -23,6 +23,7 @@
 #include "coord_aggregate.h"
 #include "internal.h"
 #include "log.h"
+#include "proto_io.h"
 #include "rng.h"
 #include "train.h"
 
@@ -718,14 +719,17 @@ static void metrics_dispatch(coord_core_t *k, double seconds)
     k->dispatch_sum_s += seconds > 0 ? seconds : 0;
 }
 
-static bool lease(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
+/* Lease t to w and send its Assign; bundle (0: alone) and bundle_size as
+ * in Assign.  Returns false when it could not (nothing changed). */
+static bool lease(coord_core_t *k, coord_task_t *t, coord_worker_t *w, uint64_t bundle,
+                  int bundle_size)
 {
     coord_sweep_t *s = coord_task_sweep(t);
     double queued_at = t->queued_at;
     /* Derived again from the values: a trial with tasks applied them once
      * without error when it was created, and applying is deterministic. */
     hpt_hparams_t hp;
-    if (coord_trial_hparams(t->trial, &hp) < 0 || hpt__lease_begin(k, t, w) < 0)
+    if (coord_trial_hparams(t->trial, &hp) < 0 || hpt__lease_begin(k, t, w, bundle) < 0)
         return false;
     t->attempt++;
     hp.seed = task_seed(t, hp.seed);
@@ -750,6 +754,8 @@ static bool lease(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
     a.score_train = s->spec->score_train;
     a.test_objective = s->spec->test_objective;
     a.score_epochs = coord_search_wants_epochs(s->search);
+    a.bundle = bundle;
+    a.bundle_size = bundle ? (uint32_t)bundle_size : 0;
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_ASSIGN;
     env.assign = &a;
@@ -762,11 +768,119 @@ static bool lease(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
     if (s->state == SWEEP_QUEUED)
         sweep_set_state(k, s, SWEEP_RUNNING);
     hpt__event(k, COORD_EV_TASK_LEASED, -1, s->id,
-               "sweep=%llu trial=%llu task=%llu split=%d seed_rep=%d attempt=%u worker=%s",
-               (unsigned long long)s->id, (unsigned long long)t->trial->number,
+               "sweep=%llu trial=%llu task=%llu split=%d seed_rep=%d attempt=%u worker=%s "
+               "bundle=%llu", (unsigned long long)s->id, (unsigned long long)t->trial->number,
                (unsigned long long)t->id, coord_task_split(t), coord_task_seed_rep(t),
-               (unsigned)t->attempt, hpt__q(k, w->id));
+               (unsigned)t->attempt, hpt__q(k, w->id), (unsigned long long)bundle);
     return true;
+}
+
+// --- bundles (horizontal fusion) ------------------------------------------------
+/*
+ * A worker that advertises Hello.fuse_max >= 2 trains a bundle of tasks that
+ * see the same mini-batches in one slot, their first layers' products fused
+ * (common/train.h, hpt_train_group_continue), each task bit-for-bit as it
+ * would train alone.  The fusion key (docs/architecture.md): the same sweep
+ * (dataset), split (fold, repeat, refit), model seed, batch size, epoch
+ * target and starting point (the epochs of the model it continues on that
+ * worker).  A bundle is only worth a slot when its first layers do fuse:
+ * the members' first layer is narrow (units a multiple of 8 up to 32) and
+ * reads the input itself (no input dropout).  Each task keeps its own lease,
+ * attempt, journal rows, Progress, Result and Cancel; only the slot count
+ * (tasks.c, units) knows the bundle.
+ */
+static const char *task_affinity(coord_core_t *k, const coord_task_t *t);
+static bool worker_live(coord_core_t *k, const char *id);
+static int sweep_grow(coord_core_t *k, coord_sweep_t *s);
+
+typedef struct fuse_key {
+    int split, seed_rep, batch, epochs, start;
+    bool refit, fusable;
+    uint64_t seed;
+} fuse_key_t;
+
+/* The epochs of the model t continues on w: its nearest ancestor's split
+ * that w trained (w caches it), else 0. */
+static int start_epochs(const coord_task_t *t, const coord_worker_t *w)
+{
+    for (const coord_task_t *pt = parent_task(t); pt; pt = parent_task(pt))
+        if (pt->state == TASK_DONE && pt->res && pt->res->done_by &&
+            strcmp(pt->res->done_by, w->id) == 0)
+            return pt->res->epochs;
+    return 0;
+}
+
+static int fuse_key(const coord_task_t *t, const coord_worker_t *w, fuse_key_t *key)
+{
+    hpt_hparams_t hp;
+    if (coord_trial_hparams(t->trial, &hp) < 0)
+        return -EINVAL;
+    *key = (fuse_key_t){
+        .split = coord_task_split(t), .seed_rep = coord_task_seed_rep(t),
+        .batch = hp.batch_size, .epochs = hp.epochs, .start = start_epochs(t, w),
+        .refit = coord_task_is_refit(t), .seed = task_seed(t, hp.seed),
+        .fusable = hp.units[0] % 8 == 0 && hp.units[0] <= 32 && !(hp.input_dropout > 0),
+    };
+    return 0;
+}
+
+static int scan_mates(coord_core_t *k, coord_sweep_t *s, coord_worker_t *w,
+                      const coord_task_t *t, const fuse_key_t *kt, coord_task_t **mates,
+                      int max);
+
+static bool fuse_same(const fuse_key_t *a, const fuse_key_t *b)
+{
+    return a->fusable && b->fusable && a->split == b->split && a->seed_rep == b->seed_rep &&
+           a->batch == b->batch && a->epochs == b->epochs && a->start == b->start &&
+           a->refit == b->refit && a->seed == b->seed;
+}
+
+/* Up to max queued tasks of s that may share t's bundle on w, into mates:
+ * the same fusion key, free to run on w (not avoiding it, their model not
+ * held by another live worker), and with t's their models within w's
+ * memory budget together.  Looks as far down the queue as pick_task.
+ * Trials are created lazily, so the queue may hold too few: a grid or
+ * random search (whose trials do not depend on results) is asked for more
+ * trials while the queue is short, up to max of them.  Returns how many. */
+static int bundle_mates(coord_core_t *k, coord_sweep_t *s, coord_worker_t *w,
+                        const coord_task_t *t, coord_task_t **mates, int max)
+{
+    fuse_key_t kt;
+    if (max < 1 || fuse_key(t, w, &kt) < 0 || !kt.fusable)
+        return 0;
+    const bool fixed = s->spec->method == COORD_METHOD_GRID ||
+                       s->spec->method == COORD_METHOD_RANDOM;
+    int n = scan_mates(k, s, w, t, &kt, mates, max);
+    for (int g = 0; n < max && g < max && fixed && s->n_queued < 64; g++) {
+        if (sweep_grow(k, s) == 0)
+            break;
+        n = scan_mates(k, s, w, t, &kt, mates, max);
+    }
+    return n;
+}
+
+/* bundle_mates' look down the queue for tasks of t's key kt. */
+static int scan_mates(coord_core_t *k, coord_sweep_t *s, coord_worker_t *w,
+                      const coord_task_t *t, const fuse_key_t *kt, coord_task_t **mates, int max)
+{
+    fuse_key_t kc;
+    uint64_t mem = coord_trial_mem_need(t->trial);
+    int n = 0, looked = 0;
+    for (coord_task_t *c = s->qhead; c && looked < 64 && n < max; c = c->qnext, looked++) {
+        if (c == t || (c->avoid && strcmp(c->avoid, w->id) == 0))
+            continue;
+        const char *aff = task_affinity(k, c);
+        if (aff && strcmp(aff, w->id) != 0 && worker_live(k, aff))
+            continue;
+        if (fuse_key(c, w, &kc) < 0 || !fuse_same(kt, &kc))
+            continue;
+        uint64_t need = coord_trial_mem_need(c->trial);
+        if (w->mem_budget && mem + need > w->mem_budget)
+            continue;
+        mem += need;
+        mates[n++] = c;
+    }
+    return n;
 }
 
 /* Sweeps in dispatch order: priority (high first), then submission order. */
@@ -934,10 +1048,22 @@ void hpt__dispatch(coord_core_t *k)
                     t = pick_task(k, s, w, false);
                 if (!t)
                     break;
-                if (!lease(k, t, w)) {
+                coord_task_t *mates[HPT_PROTO_MAX_FUSE];
+                int f = k->cfg.fuse_max < w->fuse_max ? k->cfg.fuse_max : w->fuse_max;
+                f = f > HPT_PROTO_MAX_FUSE ? HPT_PROTO_MAX_FUSE : f;
+                if (cap > 0 && f > cap - s->tasks_running)
+                    f = cap - s->tasks_running;
+                int nm = bundle_mates(k, s, w, t, mates, f - 1);
+                uint64_t bundle = nm > 0 ? ++k->last_bundle : 0;
+                if (!lease(k, t, w, bundle, nm + 1)) {
                     free_slots = 0;
                     break;
                 }
+                /* A mate that cannot be leased (out of memory) leaves the
+                 * bundle short; the worker starts a short bundle after one
+                 * heartbeat interval. */
+                for (int m = 0; m < nm && lease(k, mates[m], w, bundle, nm + 1); m++)
+                    ;
                 free_slots--;
             }
         }

@@ -8,8 +8,10 @@
  *   - a WAITING task's parent task is QUEUED, LEASED or WAITING, so some
  *     ancestor can always run and no task waits for ever; a QUEUED or
  *     LEASED task's is not (a model is never trained twice by design);
- *   - a worker's busy count is the length of its lease list, and the
- *     sweep's tasks_running counts its leased and orphaned tasks;
+ *   - a worker's busy count is the length of its lease list, its units
+ *     count the slots those leases fill (a lease alone fills one, the
+ *     leases of one bundle one between them), and the sweep's tasks_running
+ *     counts its leased and orphaned tasks;
  *   - the task map finds every task of every sweep in memory by id.
  * Other core files move tasks only through the functions here (tasks.h).
  */
@@ -283,9 +285,20 @@ void hpt__q_remove(coord_task_t *t)
 
 // --- leases -----------------------------------------------------------------
 
+/* Whether another lease on w's list (t excepted) is of bundle b (b > 0). */
+static bool bundle_on(const coord_worker_t *w, uint64_t b, const coord_task_t *t)
+{
+    for (const coord_task_t *x = w->leased; x; x = x->lease->wnext)
+        if (x != t && x->lease->bundle == b)
+            return true;
+    return false;
+}
+
 static void link_worker(coord_task_t *t, coord_worker_t *w)
 {
     coord_lease_t *l = t->lease;
+    if (!l->bundle || !bundle_on(w, l->bundle, t))
+        w->units++;
     l->worker = w;
     l->wprev = NULL;
     l->wnext = w->leased;
@@ -320,16 +333,26 @@ static void orphan_unlink(coord_core_t *k, coord_task_t *t)
     k->n_orphans--;
 }
 
-int hpt__lease_begin(coord_core_t *k, coord_task_t *t, coord_worker_t *w)
+int hpt__lease_begin(coord_core_t *k, coord_task_t *t, coord_worker_t *w, uint64_t bundle)
 {
-    /* Credit-based dispatch: never more leases (and tasks it still runs
-     * after a cancel) than the worker's slots. */
-    if (w->busy + w->zombies >= w->slots)
+    /* Credit-based dispatch: never more slots filled (and tasks it still
+     * runs after a cancel) than the worker has; a task joining a bundle on
+     * it fills no new slot, up to the bundle size the worker allows. */
+    bool joins = bundle && bundle_on(w, bundle, NULL);
+    if (joins) {
+        int n = 0;
+        for (const coord_task_t *x = w->leased; x; x = x->lease->wnext)
+            n += x->lease->bundle == bundle;
+        if (n >= w->fuse_max)
+            return -EBUSY;
+    } else if (w->units + w->zombies >= w->slots) {
         return -EBUSY;
+    }
     coord_lease_t *l = calloc(1, sizeof *l);
     if (!l)
         return -ENOMEM;
     hpt__q_remove(t);
+    l->bundle = bundle;
     t->lease = l;
     t->state = TASK_LEASED;
     l->leased_at = l->progress_at = k->now;
@@ -390,6 +413,8 @@ void hpt__lease_end(coord_core_t *k, coord_task_t *t)
         if (l->wnext)
             l->wnext->lease->wprev = l->wprev;
         w->busy--;
+        if (!l->bundle || !bundle_on(w, l->bundle, t))
+            w->units--;
         hpt__worker_free_update(k, w);
     } else if (l->orphan) {
         orphan_unlink(k, t);
@@ -558,17 +583,23 @@ int coord_core_check(const coord_core_t *k, hpt_err *err)
     int n_workers = 0;
     for (const coord_worker_t *w = k->workers; w; w = w->next) {
         n_workers++;
-        int busy = 0;
+        int busy = 0, units = 0, cap = w->slots * (w->fuse_max > 1 ? w->fuse_max : 1);
         for (const coord_task_t *t = w->leased; t; t = t->lease->wnext) {
             if (t->state != TASK_LEASED || !t->lease || t->lease->worker != w)
                 return hpt_err_set(err, -EFAULT, "worker %s lists task %llu it does not hold",
                                    w->id, (unsigned long long)t->id);
-            if (++busy > w->slots + 1)
+            // A bundle counts once, at its first lease on the list.
+            bool first = true;
+            for (const coord_task_t *x = w->leased; x != t && t->lease->bundle;
+                 x = x->lease->wnext)
+                first = first && x->lease->bundle != t->lease->bundle;
+            units += first;
+            if (++busy > cap + 1)
                 break;
         }
-        if (busy != w->busy)
-            return hpt_err_set(err, -EFAULT, "worker %s: %d leases listed, busy %d", w->id,
-                               busy, w->busy);
+        if (busy != w->busy || units != w->units)
+            return hpt_err_set(err, -EFAULT, "worker %s: %d leases listed (%d slots), busy %d "
+                               "(units %d)", w->id, busy, units, w->busy, w->units);
         on_workers += (size_t)busy;
         if (w->next && w->next->prev != w)
             return hpt_err_set(err, -EFAULT, "worker list broken after %s", w->id);
@@ -580,10 +611,10 @@ int coord_core_check(const coord_core_t *k, hpt_err *err)
         return hpt_err_set(err, -EFAULT, "%d tasks on the orphan list, n_orphans %d", orphan_list,
                            k->n_orphans);
     for (const coord_worker_t *w = k->workers; w; w = w->next) {
-        bool want = w->slots - w->busy - w->zombies > 0 && !w->draining;
+        bool want = w->slots - w->units - w->zombies > 0 && !w->draining;
         if (want != w->in_free)
             return hpt_err_set(err, -EFAULT, "worker %s: %s the free list with %d/%d busy, %d "
-                               "zombies%s", w->id, w->in_free ? "on" : "off", w->busy, w->slots,
+                               "zombies%s", w->id, w->in_free ? "on" : "off", w->units, w->slots,
                                w->zombies, w->draining ? ", draining" : "");
         if (hpt__worker_by_id(k, w->id) != w || coord_worker_by_peer(k, &w->peer) != w)
             return hpt_err_set(err, -EFAULT, "worker %s: not found by its id or peer", w->id);

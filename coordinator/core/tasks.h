@@ -30,7 +30,7 @@ void hpt__wait_end(coord_task_t *t);
 
 /* A queued task leaves its queue for w's lease list (state LEASED).
  * Returns 0, -EBUSY when w has no free slot (nothing changes), -ENOMEM. */
-int hpt__lease_begin(coord_core_t *k, coord_task_t *t, coord_worker_t *w);
+int hpt__lease_begin(coord_core_t *k, coord_task_t *t, coord_worker_t *w, uint64_t bundle);
 /* A task journaled as leased to worker_id before a restart (state LEASED,
  * no worker): requeued if not adopted by deadline.  secret_hash (32 bytes)
  * and key (Z85 or ""/NULL) are what that worker must prove to adopt it

@@ -159,7 +159,7 @@ coord_worker_t *hpt__worker_by_id(const coord_core_t *k, const char *id)
 
 void hpt__worker_free_update(coord_core_t *k, coord_worker_t *w)
 {
-    bool want = w->slots - w->busy - w->zombies > 0 && !w->draining;
+    bool want = w->slots - w->units - w->zombies > 0 && !w->draining;
     if (want == w->in_free)
         return;
     if (want) {
@@ -232,7 +232,7 @@ static void touch(coord_core_t *k, coord_worker_t *w)
 
 int coord_worker_free_slots(const coord_worker_t *w, double now)
 {
-    int f = w->slots - w->busy - w->zombies;
+    int f = w->slots - w->units - w->zombies;
     if (w->cooldown_until > 0 && now < w->cooldown_until)
         return 0;
     return f > 0 && !w->draining ? f : 0;
@@ -563,6 +563,7 @@ void coord_core_hello(coord_core_t *k, double now, const hpt_peer_id_t *peer,
     snprintf(w->version, sizeof w->version, "%s", m->version);
     w->slots = (int)m->slots;
     w->mem_budget = m->max_model_mem;
+    w->fuse_max = (int)m->fuse_max;   // validated: 0..HPT_PROTO_MAX_FUSE
     w->draining = false;
     hpt__worker_free_update(k, w);
     set_datasets(w, m->datasets, m->n_datasets);

@@ -245,7 +245,9 @@ def check_report(c, sweep, out, state, top=50):
 
 
 c = Cluster(name="report")
-c.start_coordinator("--task-stall-s", "3600", "--task-deadline-s", "3600")
+# --fuse-max 1: the stalling worker below stalls one task, not a bundle of
+# them (a bundle's tasks share one thread, and so its stall).
+c.start_coordinator("--task-stall-s", "3600", "--task-deadline-s", "3600", "--fuse-max", "1")
 spec = os.path.join(c.dir, "spec.yaml")
 with open(spec, "w") as f:
     f.write(SPEC)

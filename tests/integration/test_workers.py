@@ -18,7 +18,7 @@ cv: {folds: 4, seed: 3}
 refit: false
 parameters:
   units: {values: [8, 16, 24, 32, 40]}
-  epochs: {value: 10}
+  epochs: {value: 30}
   batch_size: {value: 32}
 """
 
@@ -34,7 +34,9 @@ c.start_coordinator()
 c.start_worker(slots=1, name="early")
 c.start_worker(slots=2, name="impostor", data=fake)
 sweep = c.launch(SPEC)
-# Let the first worker get going, then add one.
+# Let the first worker get going, then add one.  (30 epochs: the early
+# worker trains the 8- to 32-unit trials of a fold as one bundle, so with
+# 10 it could finish the sweep before the late worker is up.)
 t0 = time.time()
 while time.time() - t0 < 60:
     done = c.results(sweep)["sweep"]["tasks_done"]

@@ -92,10 +92,14 @@ typedef enum {
     FAM_PROMOTE,   // promotions (asha, hyperband): promoted trials continue a model on the
                    // worker that holds it, through crashes; trials depend on timing, so
                    // results are not compared with the fault-free run
+    FAM_BUNDLE,    // bundles (horizontal fusion): most workers advertise Hello.fuse_max,
+                   // take several tasks per slot and end a bundle's tasks together; the
+                   // faults of mixed around them
     FAM__COUNT
 } family_t;
 
-static const char *const FAMILY_NAMES[FAM__COUNT] = {"mixed", "death", "restart", "promote"};
+static const char *const FAMILY_NAMES[FAM__COUNT] = {"mixed", "death", "restart", "promote",
+                                                     "bundle"};
 
 typedef struct sim_cfg {
     uint64_t seed;
@@ -148,6 +152,7 @@ typedef struct sim_ev {
 typedef struct run {
     uint64_t task;
     uint32_t attempt;
+    uint64_t bundle;          // Assign.bundle (0: alone)
     double done_at;
     bool active;
     Hpt__Result result;       // filled when done (kept for resending)
@@ -163,10 +168,12 @@ typedef struct sim_worker {
     bool has_secret;
     uint32_t renames;         // ids taken after a refusal (DISCONNECT_ID_REFUSED)
     int slots;
+    int fuse;                 // Hello.fuse_max (FAM_BUNDLE; else 0)
+    int n_run;                // run's entries: MAX_RUN per task a slot holds
     bool up, hung, cut;
     double slow;              // training time factor
     double last_heard;        // from the coordinator
-    run_t run[MAX_RUN];
+    run_t *run;               // (n_run) owned
     // Results finished while not connected (the real worker's outbox).
     Hpt__Result pending[64];
     int n_pending;
@@ -567,7 +574,7 @@ static void coord_start(sim_t *S)
 {
     coord_core_cfg_t cfg = {.hb_ivl_ms = (int)(S->hb_ivl * 1000), .hb_liveness = S->liveness,
                             .max_attempts = 1000, .task_stall_s = 120, .task_deadline_s = 3600,
-                            .random = sim_random, .random_ud = S};
+                            .fuse_max = 4, .random = sim_random, .random_ud = S};
     coord_core_init(&S->core, &cfg, 1.7e9);
     S->core.event_level = S->cfg.verbose ? HPT_LOG_DEBUG : HPT_LOG_INFO;
     uint64_t ms = 0, mt = 0;
@@ -724,6 +731,7 @@ static void worker_hello(sim_t *S, int w)
     h.name = x->id;
     h.host = "sim";
     h.slots = (uint32_t)x->slots;
+    h.fuse_max = (uint32_t)x->fuse;
     h.version = "sim";
     h.n_datasets = 1;
     h.datasets = dp;
@@ -789,7 +797,7 @@ static void worker_start(sim_t *S, int w)
     x->inc++;
     x->renames = 0;
     worker_new_id(S, w);
-    memset(x->run, 0, sizeof x->run);
+    memset(x->run, 0, sizeof *x->run * (size_t)x->n_run);
     x->n_pending = 0;
     worker_reconnect(S, w, "start");
     ev_push(S, S->now + S->hb_ivl, EV_WORKER_HB, w)->inc = x->inc;
@@ -802,16 +810,24 @@ static void worker_recv(sim_t *S, int w, const hpt_env_t *env)
     switch (env->body_case) {
     case HPT__ENVELOPE__BODY_ASSIGN: {
         const Hpt__Assign *a = env->assign;
-        int free_i = -1, busy = 0;
-        for (int i = 0; i < MAX_RUN; i++) {
+        /* Slots as the real worker counts them: a bundle's tasks fill one
+         * between them, and end together (one thread trains them). */
+        int free_i = -1, busy = 0, mate = -1;
+        for (int i = 0; i < x->n_run; i++) {
             if (x->run[i].active && x->run[i].task == a->task && x->run[i].attempt == a->attempt)
                 return;   // a duplicate on the wire
-            if (x->run[i].active)
-                busy++;
-            else if (free_i < 0)
+            if (x->run[i].active && a->bundle && x->run[i].bundle == a->bundle)
+                mate = i;
+            if (x->run[i].active) {
+                bool first = true;
+                for (int j = 0; j < i && x->run[i].bundle; j++)
+                    first = first && !(x->run[j].active && x->run[j].bundle == x->run[i].bundle);
+                busy += first;
+            } else if (free_i < 0) {
                 free_i = i;
+            }
         }
-        if (busy >= x->slots || free_i < 0) {
+        if ((mate < 0 && busy >= x->slots) || free_i < 0) {
             Hpt__Result r = HPT__RESULT__INIT;
             r.task = a->task;
             r.attempt = a->attempt;
@@ -835,7 +851,7 @@ static void worker_recv(sim_t *S, int w, const hpt_env_t *env)
         }
         run_t *r = &x->run[free_i];
         double score = task_score(a);
-        *r = (run_t){.task = a->task, .attempt = a->attempt, .active = true};
+        *r = (run_t){.task = a->task, .attempt = a->attempt, .bundle = a->bundle, .active = true};
         hpt__result__init(&r->result);
         r->result.task = a->task;
         r->result.attempt = a->attempt;
@@ -851,7 +867,7 @@ static void worker_recv(sim_t *S, int w, const hpt_env_t *env)
         r->result.n_eval = 1000;
         double dur = (0.5 + unif(&S->rng)) * epochs * x->slow;
         r->result.fit_seconds = dur;
-        r->done_at = S->now + dur;
+        r->done_at = mate >= 0 ? x->run[mate].done_at : S->now + dur;
         sim_ev_t *e = ev_push(S, r->done_at, EV_TASK_DONE, w);
         e->inc = x->inc;
         e->task = a->task;
@@ -859,7 +875,7 @@ static void worker_recv(sim_t *S, int w, const hpt_env_t *env)
         break;
     }
     case HPT__ENVELOPE__BODY_CANCEL:
-        for (int i = 0; i < MAX_RUN; i++)
+        for (int i = 0; i < x->n_run; i++)
             if (x->run[i].active && x->run[i].task == env->cancel->task &&
                 x->run[i].attempt == env->cancel->attempt)
                 x->run[i].active = false;
@@ -891,10 +907,20 @@ static void worker_heartbeat(sim_t *S, int w)
         worker_reconnect(S, w, "coordinator silent");
         return;
     }
-    Hpt__TaskProgress tp[MAX_RUN], *tpp[MAX_RUN];
+    Hpt__TaskProgress *tp = calloc((size_t)x->n_run, sizeof *tp);
+    Hpt__TaskProgress **tpp = calloc((size_t)x->n_run, sizeof *tpp);
+    if (!tp || !tpp) {
+        fprintf(stderr, "hptune-sim: out of memory\n");
+        exit(2);
+    }
     size_t n = 0;
-    for (int i = 0; i < MAX_RUN; i++)
+    int units = 0;
+    for (int i = 0; i < x->n_run; i++)
         if (x->run[i].active) {
+            bool first = true;
+            for (int j = 0; j < i && x->run[i].bundle; j++)
+                first = first && !(x->run[j].active && x->run[j].bundle == x->run[i].bundle);
+            units += first;
             hpt__task_progress__init(&tp[n]);
             tp[n].task = x->run[i].task;
             tp[n].attempt = x->run[i].attempt;
@@ -905,17 +931,19 @@ static void worker_heartbeat(sim_t *S, int w)
     Hpt__Heartbeat hb = HPT__HEARTBEAT__INIT;
     hb.n_running = n;
     hb.running = tpp;
-    hb.free_slots = (uint32_t)(x->slots - (int)n > 0 ? x->slots - (int)n : 0);
+    hb.free_slots = (uint32_t)(x->slots - units > 0 ? x->slots - units : 0);
     hpt_env_t env = HPT__ENVELOPE__INIT;
     env.body_case = HPT__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     worker_send(S, w, &env);
+    free(tpp);
+    free(tp);
 }
 
 static void worker_task_done(sim_t *S, const sim_ev_t *e)
 {
     sim_worker_t *x = &S->w[e->w];
-    for (int i = 0; i < MAX_RUN; i++) {
+    for (int i = 0; i < x->n_run; i++) {
         run_t *r = &x->run[i];
         if (!r->active || r->task != e->task || r->attempt != e->attempt)
             continue;
@@ -968,7 +996,7 @@ static void check_invariants(sim_t *S)
     size_t slots = 0;
     bool ids = S->steps % 64 == 0;
     for (const coord_worker_t *w = S->core.workers; full && w; w = w->next) {
-        slots += (size_t)w->slots;
+        slots += (size_t)w->slots * (size_t)(w->fuse_max > 1 ? w->fuse_max : 1);
         if (!ids)
             continue;
         int i = -1;
@@ -1172,7 +1200,8 @@ static void usage(FILE *f)
             "                    death (workers die as a lease arrives or a result leaves),\n"
             "                    restart (coordinator crashes with results in flight:\n"
             "                    orphaned leases), promote (asha and hyperband promotions\n"
-            "                    through faults; results not compared with the fault-free run)\n"
+            "                    through faults; results not compared with the fault-free run),\n"
+            "                    bundle (workers take bundles of tasks per slot, Hello.fuse_max)\n"
             "  --no-faults       the fault-free run only\n"
             "  --max-time S      virtual seconds before a sweep counts as never ending\n"
             "                    (default 20000)\n"
@@ -1202,6 +1231,16 @@ static outcome_t run_seed(const sim_cfg_t *cfg)
         S->w[i].slots = 1 + (int)(splitmix(&shape) % 4);
         S->total_slots += (size_t)S->w[i].slots;
         S->w[i].slow = 1.0;
+        /* Bundles: three workers in four take 2..4 tasks per slot (drawn only
+         * in this family, so the other families' shapes do not change). */
+        if (cfg->family == FAM_BUNDLE && splitmix(&shape) % 4 != 0)
+            S->w[i].fuse = 2 + (int)(splitmix(&shape) % 3);
+        S->w[i].n_run = MAX_RUN * (S->w[i].fuse > 1 ? S->w[i].fuse : 1);
+        S->w[i].run = calloc((size_t)S->w[i].n_run, sizeof *S->w[i].run);
+        if (!S->w[i].run) {
+            fprintf(stderr, "hptune-sim: out of memory\n");
+            exit(2);
+        }
     }
     hpt_err err = {0};
     if (coord_store_open(&S->store, ":memory:", &err) < 0) {
@@ -1329,6 +1368,8 @@ static outcome_t run_seed(const sim_cfg_t *cfg)
     for (size_t i = 0; i < S->n_ended; i++)
         free(S->ended[i]);
     free(S->ended);
+    for (int i = 0; i < S->n_w; i++)
+        free(S->w[i].run);
     free(S->w);
     free(S);
     return out;
@@ -1445,7 +1486,7 @@ int main(int argc, char **argv)
                     f = j;
             if (f < 0) {
                 fprintf(stderr, "hptune-sim: --family: unknown family '%s' (allowed: mixed, "
-                                "death, restart, promote)\n", v);
+                                "death, restart, promote, bundle)\n", v);
                 return 2;
             }
             cfg.family = (family_t)f;

@@ -302,6 +302,8 @@ static coord_sweep_t *submit(coord_core_t *k, coord_store_t *store, const char *
 
 /* The memory budget the next Hellos advertise (Hello.max_model_mem), 0 none. */
 static uint64_t hello_mem = 0;
+/* The bundle size the next Hellos advertise (Hello.fuse_max), 0 none. */
+static uint32_t hello_fuse = 0;
 
 /* Send w's Hello (with its secret when it has one, or with `secret` when not
  * NULL: 32 bytes, or its length in secret_len); no check of the answer. */
@@ -323,6 +325,7 @@ static void hello_with(coord_core_t *k, coord_store_t *store, fake_worker_t *w,
     m.datasets = dsv;
     m.n_datasets = 1;
     m.max_model_mem = hello_mem;
+    m.fuse_max = hello_fuse;
     if (secret) {
         m.session_secret.data = (uint8_t *)secret;
         m.session_secret.len = secret_len;
@@ -1059,6 +1062,95 @@ HPT_TEST(memory_budget_dispatch)
     // A worker without a budget (an older one, or no limit) takes anything.
     core_end(&k);
     hello_mem = 0;
+}
+
+/* Bundles (horizontal fusion): a worker that advertises Hello.fuse_max gets
+ * the queued tasks of one fusion key (split, seed, batch size, epochs) as
+ * one bundle in one slot, each its own lease; trials a bundle cannot help
+ * (10 units: no narrow first layer) go alone; the slot frees when the
+ * bundle's last task ends; a lost worker requeues every member. */
+#define SPEC_FUSE                                     \
+    "name: fuse\n"                                     \
+    "dataset: mnist\n"                                 \
+    "method: grid\n"                                   \
+    "cv: {folds: 2, seed: 1}\n"                        \
+    "refit: false\n"                                   \
+    "parameters:\n"                                    \
+    "  units: {values: [8, 16, 32, 10]}\n"             \
+    "  epochs: {value: 1}\n"
+
+HPT_TEST(bundle_dispatch)
+{
+    coord_core_t k;
+    coord_core_cfg_t cfg = CFG;
+    cfg.fuse_max = 4;
+    core_new(&k, &cfg);
+    now = 100;
+    coord_sweep_t *s = submit(&k, NULL, SPEC_FUSE, FP);
+    fake_worker_t w1 = fw(1, "w1", 1), w2 = fw(2, "w2", 1);
+    hello_fuse = 4;
+    hello(&k, NULL, &w1);
+    hello_fuse = 0;
+    // One slot, three tasks: the first split of the 8-, 16- and 32-unit
+    // trials (the grid is asked for trials until their mates are queued).
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 3);
+    uint64_t bundle = assign_to(&w1, 0)->bundle, ids[3];
+    ASSERT(bundle != 0);
+    for (int i = 0; i < 3; i++) {
+        const Hpt__Assign *a = assign_to(&w1, i);
+        ids[i] = a->task;
+        ASSERT_EQ(a->bundle, bundle);
+        ASSERT_EQ(a->bundle_size, 3);
+        ASSERT_EQ(a->fold, 0);
+        const coord_task_t *t = task_by_id(&k, a->task);
+        ASSERT_EQ((int)t->trial->number, i + 1);
+    }
+    coord_worker_t *cw = worker_of(&k, &w1);
+    ASSERT_EQ(cw->busy, 3);
+    ASSERT_EQ(cw->units, 1);
+    ASSERT_EQ(coord_worker_free_slots(cw, now), 0);
+    // A worker without the capability gets single tasks: the head of the
+    // queue, the 8-unit trial's second split.
+    hello(&k, NULL, &w2);
+    ASSERT_EQ(n_sent(&w2, ASSIGN), 1);
+    const Hpt__Assign *lone = assign_to(&w2, 0);
+    ASSERT_EQ(lone->bundle, 0);
+    ASSERT_EQ(lone->bundle_size, 0);
+    ASSERT_EQ((int)task_by_id(&k, lone->task)->trial->number, 1);
+    uint64_t lone_id = lone->task;
+    // Two members end: the slot is still the third's.
+    result_score(&k, NULL, &w1, ids[0], 1, 0.5);
+    result_score(&k, NULL, &w1, ids[1], 1, 0.6);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 0);
+    ASSERT_EQ(cw->units, 1);
+    ASSERT_EQ(cw->busy, 1);
+    // The last ends: the next bundle takes the slot: the second split of
+    // the 16- and 32-unit trials (the 10-unit trial's tasks join none).
+    result_score(&k, NULL, &w1, ids[2], 1, 0.7);
+    ASSERT_EQ(n_sent(&w1, ASSIGN), 2);
+    uint64_t bundle2 = assign_to(&w1, 0)->bundle;
+    ASSERT(bundle2 != 0 && bundle2 != bundle);
+    for (int i = 0; i < 2; i++) {
+        const Hpt__Assign *a = assign_to(&w1, i);
+        ids[i] = a->task;
+        ASSERT_EQ(a->fold, 1);
+        ASSERT_EQ(a->bundle, bundle2);
+        ASSERT_EQ(a->bundle_size, 2);
+        ASSERT_EQ((int)task_by_id(&k, a->task)->trial->number, i + 2);
+    }
+    ASSERT_EQ(cw->units, 1);
+    ASSERT_EQ(cw->busy, 2);
+    // w1 goes silent: both members are requeued (attempt 2) and wait, w2
+    // being busy.
+    now = 104;
+    heartbeat(&k, NULL, &w2, 1, (uint64_t[]){lone_id}, (uint32_t[]){1}, NULL);
+    tick(&k, NULL);
+    ASSERT(worker_of(&k, &w1) == NULL);
+    ASSERT_EQ(n_ev(COORD_EV_TASK_REQUEUED), 2);
+    for (int i = 0; i < 2; i++)
+        ASSERT_EQ(task_by_id(&k, ids[i])->state, TASK_QUEUED);
+    ASSERT_EQ(s->n_queued, 4);   // and the 10-unit trial's two splits
+    core_end(&k);
 }
 
 HPT_TEST(refused_result_requeues)
