@@ -10,7 +10,7 @@
 #   (default)  deploy/examples/quickstart-grid.yaml: the blog post's grid with a
 #              tenth of its epochs (a few seconds of training on two cores)
 #   --full     deploy/examples/blog-grid.yaml: the blog post's grid as published
-#              (epochs 10, 20, 30; about 30 s of training on two cores)
+#              (epochs 10, 20, 30; about 20 s of training on two cores)
 #
 # Env: BUILD_DIR (default build), SPEC (a spec file; overrides the two above),
 #      WORKERS (default 2), SLOTS per worker (default 1).
@@ -87,6 +87,6 @@ echo
 echo "(sweep: $((t1 - t0)) s from launch to results; coordinator's log: $STATE/coordinator.log)"
 if [ "$SPEC" = "$QUICK_SPEC" ]; then
     echo
-    echo "The blog post's grid as published (epochs 10, 20, 30; about 30 s on two cores):"
+    echo "The blog post's grid as published (epochs 10, 20, 30; about 20 s on two cores):"
     echo "    deploy/quickstart.sh --full"
 fi
