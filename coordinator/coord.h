@@ -231,6 +231,10 @@ bool coord_log_allowed(coord_t *c, const hpt_peer_id_t *peer, int kind, int per_
 /* Send env (borrowed) to a peer; returns 0 or a negative errno (logged at
  * debug). */
 int coord_send(coord_t *c, const hpt_peer_id_t *to, hpt_env_t *env);
+/* Send an ErrorReply{code, message} answering request req_id; msg borrowed.
+ * Returns as coord_send. */
+int coord_send_error(coord_t *c, const hpt_peer_id_t *to, uint64_t req_id, int code,
+                     const char *msg);
 /* Send a packed Envelope already in zmsg (a zmq_msg_t *, taken over: sent
  * or closed); body names its case in the log line of a failed send.
  * Returns 0 or -zmq_errno(). */

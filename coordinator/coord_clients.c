@@ -67,14 +67,7 @@ static void reply_failed(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id,
     if (coord_log_allowed(c, peer, LOG_REPLY_FAILED, 5))
         hpt_log(HPT_LOG_WARN, "clients", "reply not sent", "peer=%s body=%s error=\"%s\"",
                 hpt_peer_id_str(peer, id, sizeof id), body, hpt_strerror(rc));
-    Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
-    e.code = 1;
-    e.message = msg;
-    hpt_env_t err = HPT__ENVELOPE__INIT;
-    err.body_case = HPT__ENVELOPE__BODY_ERROR;
-    err.error = &e;
-    err.req_id = req_id;
-    coord_send(c, peer, &err);
+    coord_send_error(c, peer, req_id, 1, msg);
 }
 
 static void reply_error(coord_t *c, const hpt_peer_id_t *peer, uint64_t req_id, int code,

@@ -65,6 +65,19 @@ int coord_send(coord_t *c, const hpt_peer_id_t *to, hpt_env_t *env)
     return rc;
 }
 
+int coord_send_error(coord_t *c, const hpt_peer_id_t *to, uint64_t req_id, int code,
+                     const char *msg)
+{
+    Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
+    e.code = code;
+    e.message = (char *)msg;
+    hpt_env_t out = HPT__ENVELOPE__INIT;
+    out.body_case = HPT__ENVELOPE__BODY_ERROR;
+    out.error = &e;
+    out.req_id = req_id;
+    return coord_send(c, to, &out);
+}
+
 int coord_send_msg(coord_t *c, const hpt_peer_id_t *to, void *zmsg, int body)
 {
     zmq_msg_t *msg = zmsg;

@@ -191,16 +191,10 @@ static void refuse_role(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t
                 hpt_peer_id_str(peer, id, sizeof id), hpt_log_quote(who->label, q, sizeof q),
                 have, kind, need, (unsigned long long)c->refused_role);
     }
-    hpt_env_t out = HPT__ENVELOPE__INIT;
     if (coord_policy_is_request(body)) {
-        Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
-        e.code = COORD_ERR_DENIED;
-        e.message = msg;
-        out.body_case = HPT__ENVELOPE__BODY_ERROR;
-        out.error = &e;
-        out.req_id = env->req_id;
-        coord_send(c, peer, &out);
+        coord_send_error(c, peer, env->req_id, COORD_ERR_DENIED, msg);
     } else {
+        hpt_env_t out = HPT__ENVELOPE__INIT;
         Hpt__Disconnect d = HPT__DISCONNECT__INIT;
         d.reason = msg;
         out.body_case = HPT__ENVELOPE__BODY_DISCONNECT;
@@ -230,16 +224,9 @@ static void bad_message(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t
     if (bad_req && !coord_worker_by_peer(&c->core, peer)) {
         /* A client's malformed request: answer it, so the client reports
          * the problem instead of timing out as if we were unreachable. */
-        Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
         char msg[300];
         snprintf(msg, sizeof msg, "bad request: %s", err->msg);
-        e.code = 2;
-        e.message = msg;
-        hpt_env_t out = HPT__ENVELOPE__INIT;
-        out.body_case = HPT__ENVELOPE__BODY_ERROR;
-        out.error = &e;
-        out.req_id = bad_req;
-        coord_send(c, peer, &out);
+        coord_send_error(c, peer, bad_req, 2, msg);
     }
     if (strstr(err->msg, "protocol version")) {
         Hpt__Reject rj = HPT__REJECT__INIT;
@@ -270,14 +257,7 @@ static void refuse_rate(coord_t *c, const hpt_peer_id_t *peer, const coord_who_t
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     snprintf(msg, sizeof msg, "rate limit: %s %s; try again later", who->label, why);
-    Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
-    e.code = COORD_ERR_LIMIT;
-    e.message = msg;
-    hpt_env_t out = HPT__ENVELOPE__INIT;
-    out.body_case = HPT__ENVELOPE__BODY_ERROR;
-    out.error = &e;
-    out.req_id = req_id;
-    coord_send(c, peer, &out);
+    coord_send_error(c, peer, req_id, COORD_ERR_LIMIT, msg);
 }
 
 /* A decoded message (env owned by the caller) from a peer that passed the
@@ -298,16 +278,8 @@ static void handle_env(coord_t *c, const hpt_peer_id_t *peer, const coord_conn_t
              * was before roles), not counted as malformed. */
             if (!reply)
                 log_bad(c, peer, "a coordinator-to-worker message sent to the coordinator");
-            if (reply) {   // a client confused about who asks: tell it
-                Hpt__ErrorReply e = HPT__ERROR_REPLY__INIT;
-                e.code = 2;
-                e.message = "not a request a client can send";
-                hpt_env_t out = HPT__ENVELOPE__INIT;
-                out.body_case = HPT__ENVELOPE__BODY_ERROR;
-                out.error = &e;
-                out.req_id = env->req_id;
-                coord_send(c, peer, &out);
-            }
+            if (reply)   // a client confused about who asks: tell it
+                coord_send_error(c, peer, env->req_id, 2, "not a request a client can send");
         } else {
             c->bad_messages++;
         }

@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 SRC = os.environ.get("HPT_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("HPT_BUILD") or os.path.join(SRC, "build")
@@ -140,3 +141,14 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def wait_for(pred, timeout, what, poll=0.2):
+    """pred()'s first true value within timeout seconds, else RuntimeError."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = pred()
+        if v:
+            return v
+        time.sleep(poll)
+    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")

@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import time
 
-from deploy_common import BINS, SRC, check, finish, have, run, skip
+from deploy_common import BINS, SRC, check, finish, have, run, skip, wait_for
 
 DATA = os.environ.get("HPT_DATA") or os.path.join(SRC, "data")
 CI = bool(os.environ.get("HPT_CI"))
@@ -82,15 +82,6 @@ def inside(*args, timeout=60, **kw):
     return sh("nsenter", f"--mount={MNT}", f"--net=/run/netns/{NS}", "--", *args,
               timeout=timeout, **kw)
 
-
-def wait_for(pred, timeout, what, poll=0.2):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = pred()
-        if v:
-            return v
-        time.sleep(poll)
-    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
 
 
 def make_machine():

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 
-from deploy_common import BINS, SRC, check, finish, free_port, have, run, skip
+from deploy_common import BINS, SRC, check, finish, free_port, have, run, skip, wait_for
 
 DATA = os.environ.get("HPT_DATA") or os.path.join(SRC, "data")
 if os.geteuid() != 0:
@@ -68,15 +68,6 @@ def stop_cluster():
             print(f"{name} ({pid}) did not stop: killing it", flush=True)
             os.kill(pid, signal.SIGKILL)
 
-
-def wait_for(pred, timeout, what, poll=0.3):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = pred()
-        if v:
-            return v
-        time.sleep(poll)
-    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
 
 
 def start_cluster():
