@@ -49,6 +49,7 @@ typedef struct coord_cfg {
     int task_stall_s;         // a leased task without progress for this long is re-leased
     int task_deadline_s;      // a leased task running longer than this is re-leased
     int fuse_max;             // tasks per bundle leased to one worker slot (1: no bundles)
+    int io_threads;           // ZeroMQ I/O threads (the connections are spread over them)
     int event_ring;           // events kept for late subscribers
     int sub_timeout_ms;       // a subscriber not renewing for this long is dropped
     int max_followers;        // log followers at once (hptune logs --follow); 0: no limit

@@ -27,6 +27,7 @@ const coord_cfg_t COORD_CFG_DEFAULT = {
     .task_stall_s = 600,
     .task_deadline_s = 86400,
     .fuse_max = 4,
+    .io_threads = 2,
     .event_ring = 10000,
     .sub_timeout_ms = 10000,
     .max_followers = 256,
@@ -80,6 +81,9 @@ static const hpt_config_opt_t opts[] = {
         "lease up to this many tasks that see the same mini-batches to one slot of a "
         "worker that can train them together (first layers fused, each result as alone); "
         "1: every task alone"),
+    INT(io_threads, 1, 16, "N",
+        "ZeroMQ I/O threads, over which the connections are spread; the default 2 keeps a "
+        "client's request from queueing behind thousands of workers' traffic on one thread"),
     INT(event_ring, 16, 1000000, "N", "recent events kept for late `hptune logs` subscribers"),
     INT(sub_timeout_ms, 100, 3600000, "MS",
         "drop a log follower that has not renewed for this long"),

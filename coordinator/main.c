@@ -773,6 +773,11 @@ int main(int argc, char **argv)
     c.retain_at = coord_now() - COORD_RETAIN_EVERY_S;   // the first tick prunes
 
     c.zctx = zmq_ctx_new();
+    /* Before the first socket: the connections are spread over the I/O
+     * threads (docs/architecture.md, "I/O threads"). */
+    if (c.zctx && zmq_ctx_set(c.zctx, ZMQ_IO_THREADS, c.cfg.io_threads) != 0)
+        hpt_log(HPT_LOG_WARN, "coordinator", "io_threads not set", "io_threads=%d error=\"%s\"",
+                c.cfg.io_threads, zmq_strerror(zmq_errno()));
     c.router = zmq_socket(c.zctx, ZMQ_ROUTER);
     int one = 1, zero = 0;
     int64_t maxmsg = HPT_PROTO_MAX_INBOUND;   // replies may be larger; requests are not

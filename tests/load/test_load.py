@@ -47,6 +47,10 @@ CPUS = sorted(os.sched_getaffinity(0))
 COORD_WRAP = ("taskset", "-c", str(CPUS[0])) if LAYOUT == "split" else ()
 REST_WRAP = ("taskset", "-c", ",".join(map(str, CPUS[1:]))) if LAYOUT == "split" else ()
 P99_LIMIT_MS = 100.0
+# HPT_LOAD_IO_THREADS=N (bench/churn.sh --io-threads N): the coordinator's
+# --io-threads (default: the coordinator's own default, 2).
+IO_THREADS = os.environ.get("HPT_LOAD_IO_THREADS", "")
+COORD_ARGS = ("--io-threads", IO_THREADS) if IO_THREADS else ()
 
 SPEC = f"""
 name: load
@@ -108,7 +112,7 @@ for exe in (LOAD_WORKERS, STATUS_PROBE):
         finish()
 
 c = Cluster(hb_ms=200, liveness=3, name="load")
-c.start_coordinator(wrap=COORD_WRAP)
+c.start_coordinator(*COORD_ARGS, wrap=COORD_WRAP)
 pid = c.coord.pid
 rss_before = rss_mb(pid)
 sampler = RssSampler(pid)
@@ -174,7 +178,7 @@ p99 = float(pf.get("p99_ms", "inf"))
 check(p99 < P99_LIMIT_MS, f"status p99 {p99} ms >= {P99_LIMIT_MS} ms ({probe_line})")
 check(int(pf.get("timeouts", "1")) == 0, f"status requests timed out: {probe_line}")
 rate = TASKS / busy_s if busy_s > 0 else 0
-print(f"LOAD-FIGURES layout={LAYOUT} workers={WORKERS} tasks={TASKS} wall_s={elapsed:.1f} "
+print(f"LOAD-FIGURES layout={LAYOUT} io_threads={IO_THREADS or 'default'} workers={WORKERS} tasks={TASKS} wall_s={elapsed:.1f} "
       f"sweep_s={busy_s:.1f} tasks_per_s={rate:.0f} status_n={pf.get('n')} "
       f"status_p50_ms={pf.get('p50_ms')} status_p90_ms={pf.get('p90_ms')} "
       f"status_p99_ms={pf.get('p99_ms')} status_max_ms={pf.get('max_ms')} "
