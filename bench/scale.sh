@@ -27,10 +27,11 @@
 # bench/out/scale/.
 #
 # Usage: bench/scale.sh [--trials N] [--folds K] [--workers N] [--slots N]
-#                       [--keep] [--no-build]
+#                       [--io-threads N] [--keep] [--no-build]
 #   --trials N          trials [200000]; tasks = N x folds
 #   --folds K           CV folds per trial [5]
 #   --workers N, --slots N   dry-run workers and slots each [2, 8]
+#   --io-threads N      the coordinator's --io-threads [its default, 2]
 #   --keep              keep the temp dir (journal, logs)
 #   --no-build          do not run ninja on the three binaries first
 # Environment: BUILD_DIR (default build), DATA_DIR (default data), TMPDIR
@@ -47,6 +48,7 @@ WORKERS=2
 SLOTS=8
 KEEP=0
 BUILD=1
+IO_THREADS=
 
 need_arg() {
     if [ $# -lt 2 ]; then echo "scale.sh: $1 needs a value" >&2; exit 2; fi
@@ -60,9 +62,10 @@ while [ $# -gt 0 ]; do
         --folds) need_arg "$@"; FOLDS=$2; shift ;;
         --workers) need_arg "$@"; WORKERS=$2; shift ;;
         --slots) need_arg "$@"; SLOTS=$2; shift ;;
+        --io-threads) need_arg "$@"; IO_THREADS=$2; shift ;;
         --keep) KEEP=1 ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "scale.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -138,6 +141,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 HPTUNE_COORDINATOR="tcp://127.0.0.1:$port"
 export HPTUNE_COORDINATOR
 "$COORD" --bind "$HPTUNE_COORDINATOR" --db "$TMP/journal.db" --data-dir "$DATA_DIR" \
+    ${IO_THREADS:+--io-threads "$IO_THREADS"} \
     --log-file "$TMP/coordinator.log" 2> "$TMP/coordinator.stderr" &
 CPID=$!
 PIDS="$PIDS $CPID"
@@ -216,6 +220,7 @@ stop_coord() {
 start_coord() {
     a=$(now_ns)
     "$COORD" --bind "$HPTUNE_COORDINATOR" --db "$1" --data-dir "$DATA_DIR" \
+        ${IO_THREADS:+--io-threads "$IO_THREADS"} \
         --log-file "$TMP/coordinator-restart.log" 2>> "$TMP/coordinator.stderr" &
     CPID=$!
     PIDS="$PIDS $CPID"
@@ -271,6 +276,7 @@ RATE=$(awk -v n="$TASKS" -v a="$T0" -v b="$T1" 'BEGIN { printf "%.0f", n / ((b -
 
 {
     echo "bench/scale.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "coordinator: --io-threads ${IO_THREADS:-default (2)}"
     echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(getconf _NPROCESSORS_ONLN) cores (shared)"
     echo "sweep: random search, $TRIALS trials x $FOLDS folds = $TASKS tasks; $WORKERS dry-run workers x $SLOTS slots"
     echo "sweep wall time (launch to done, as seen by polling status): $SWEEP_S s ($RATE tasks/s)"
