@@ -4,7 +4,8 @@
 # slots run a random-search sweep of 200,000 trials x 5 CV folds = 1,000,000
 # tasks.  Measured:
 #   - `hptune status` latency while the sweep runs: one call every 0.5 s, each
-#     timed from before the CLI starts until it exits (process start, connect,
+#     timed (bench/time_status.py) from the fork of the CLI until it has exited
+#     (process start, connect,
 #     the coordinator's 20 ms admission delay for a new connection
 #     (docs/security.md, "Identity"), request, reply, print); max and p99
 #     over the run;
@@ -65,7 +66,7 @@ while [ $# -gt 0 ]; do
         --io-threads) need_arg "$@"; IO_THREADS=$2; shift ;;
         --keep) KEEP=1 ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "scale.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -174,23 +175,19 @@ case "$SWEEP" in ''|*[!0-9]*) fail "launch did not print a sweep id: $SWEEP" ;; 
     > "$OUT/probe.txt" 2>&1 &
 PROBE_PID=$!
 PIDS="$PIDS $PROBE_PID"
-# Sample status latency until the sweep ends; each sample's output tells
-# whether it has.
-: > "$OUT/status_us.txt"
-STATE=running
-while :; do
-    kill -0 "$CPID" 2>/dev/null || fail "the coordinator exited during the sweep"
-    a=$(now_ns)
-    line=$("$CLI" status "$SWEEP" --timeout 60 2>"$OUT/status.err" | sed -n '2p') ||
-        fail "hptune status failed: $(cat "$OUT/status.err")"
-    b=$(now_ns)
-    echo $(( (b - a) / 1000 )) >> "$OUT/status_us.txt"
-    case "$line" in
-        *" done "*) STATE="done"; break ;;
-        *" failed "*|*" cancelled "*) STATE=ended; break ;;
-    esac
-    sleep 0.5
-done
+# Sample the status command's latency until the sweep ends (each sample's
+# output tells whether it has); bench/time_status.py times each run from
+# the CLI's fork to its exit, nothing else inside the window.
+rc=0
+python3 bench/time_status.py "$CLI" "$SWEEP" "$OUT/status_us.txt" 0.5 \
+    2>"$OUT/status.err" >"$OUT/status.out" || rc=$?
+kill -0 "$CPID" 2>/dev/null || fail "the coordinator exited during the sweep"
+case $rc in
+    0) STATE="done" ;;
+    3) STATE=ended ;;
+    *) fail "hptune status failed: $(cat "$OUT/status.err")" ;;
+esac
+line=$(cat "$OUT/status.out")
 T1=$(now_ns)
 kill -TERM "$PROBE_PID" 2>/dev/null || true
 wait "$PROBE_PID" 2>/dev/null || true
