@@ -170,6 +170,13 @@ typedef struct coord {
         int rc;
         hpt_err err;
     } sync;
+    /* The journal's checkpoint job on the thread pool (main.c,
+     * coord_store.h "Checkpoints off the loop"): one at a time. */
+    struct {
+        uv_work_t req;
+        bool busy;
+        uint64_t failed;          // checkpoints that returned an error
+    } ckpt;
 
     coord_event_t *ring;          // cfg.event_ring entries
     size_t ring_len, ring_head;   // head = next slot to write

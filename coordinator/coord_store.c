@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,10 @@
 #include <unistd.h>
 
 #define SCHEMA_VERSION 1
+
+/* Checkpoints off the loop (coord_store_ckpt_manual). */
+#define CKPT_PAGES 1000     // WAL pages after a commit that make one due (SQLite's own default)
+#define HOLD_MAX 20000      // held writes beyond which a write waits for the checkpoint
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -150,6 +155,13 @@ static const char *const stmt_sql[ST__COUNT] = {
                     "MAX(CAST(value AS INTEGER), CAST(?1 AS INTEGER))",
 };
 
+/* A write made while a checkpoint runs: its statement and bindings. */
+typedef struct held_write {
+    int st;                  // index into st[]
+    int n;                   // bindings
+    sqlite3_value **v;       // sqlite3_value_dup'ed, in bind order 1..n
+} held_write_t;
+
 struct coord_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
@@ -158,7 +170,23 @@ struct coord_store {
     uint64_t commits;    // transactions committed since open
     char path[1024];
     char wal[1040];      // path-wal ("" for :memory:)
+    // Checkpoints off the loop (coord_store_ckpt_*).
+    bool manual_ckpt;    // no checkpoint inside a commit; the shell runs them
+    sqlite3 *ckpt_db;    // the checkpoint job's own connection
+    sqlite3 *hold_db;    // ":memory:", where hold_st capture a held write's bindings
+    sqlite3_stmt *hold_st[ST__COUNT];   // "SELECT ?1, ..., ?N" for st[i]'s N
+    int wal_pages;       // pages in the WAL after the last commit (the WAL hook)
+    bool held;           // between ckpt_begin and ckpt_end: writes are held
+    held_write_t *hw;
+    size_t n_hw, cap_hw;
+    pthread_mutex_t mu;  // guards the job_ fields
+    pthread_cond_t cv;   // signalled when the job ends
+    bool job_running;
+    int job_rc, job_log, job_done;      // the job's outcome
+    uint64_t ckpts, ckpts_partial;      // checkpoints run; of them, not all frames copied
 };
+
+static void settle(coord_store_t *s);
 
 static int db_err(coord_store_t *s, hpt_err *err, const char *what)
 {
@@ -286,12 +314,24 @@ void coord_store_close(coord_store_t **p)
     coord_store_t *s = p ? *p : NULL;
     if (!s)
         return;
+    settle(s);
     if (s->in_tx)
         coord_store_flush(s, NULL);
-    for (int i = 0; i < ST__COUNT; i++)
+    for (int i = 0; i < ST__COUNT; i++) {
         sqlite3_finalize(s->st[i]);
+        sqlite3_finalize(s->hold_st[i]);
+    }
     if (s->db)
         sqlite3_close(s->db);
+    if (s->ckpt_db)
+        sqlite3_close(s->ckpt_db);
+    if (s->hold_db)
+        sqlite3_close(s->hold_db);
+    if (s->manual_ckpt) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+    }
+    free(s->hw);
     free(s);
     *p = NULL;
 }
@@ -358,14 +398,18 @@ int coord_store_sync_file(const char *wal, hpt_err *err)
 
 int coord_store_sync(coord_store_t *s, hpt_err *err)
 {
+    settle(s);
     int rc = coord_store_flush(s, err);
     if (rc < 0)
         return rc;
     return coord_store_sync_file(s->wal, err);
 }
 
+static void held_free(coord_store_t *s);
+
 void coord_store_rollback(coord_store_t *s)
 {
+    held_free(s);   // what this turn held goes with what it wrote
     if (s->in_tx)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = false;
@@ -409,6 +453,7 @@ int coord_store_apply(coord_store_t *s, const coord_jrec_t *j)
 
 int coord_store_incarnation(coord_store_t *s, uint64_t *gen, hpt_err *err)
 {
+    settle(s);
     *gen = 0;
     int rc = coord_store_flush(s, err);
     if (rc < 0)
@@ -436,6 +481,7 @@ int coord_store_incarnation(coord_store_t *s, uint64_t *gen, hpt_err *err)
 
 int coord_store_max_ids(coord_store_t *s, uint64_t *sweep, uint64_t *task)
 {
+    settle(s);
     *sweep = *task = 0;
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(s->db,
@@ -464,6 +510,13 @@ static sqlite3_stmt *begin(coord_store_t *s, int i)
      * timeout. */
     if (s->failed)
         return NULL;
+    if (s->held) {
+        /* A checkpoint runs: the write is held (run() keeps its bindings)
+         * and made when it ends, so that no transaction starts meanwhile. */
+        sqlite3_reset(s->hold_st[i]);
+        sqlite3_clear_bindings(s->hold_st[i]);
+        return s->hold_st[i];
+    }
     if (!s->in_tx) {
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
             s->failed = -EIO;
@@ -476,10 +529,14 @@ static sqlite3_stmt *begin(coord_store_t *s, int i)
     return s->st[i];
 }
 
+static int hold(coord_store_t *s, sqlite3_stmt *st);
+
 static int run(coord_store_t *s, sqlite3_stmt *st)
 {
     if (!st)
         return -EIO;
+    if (s->held && sqlite3_db_handle(st) == s->hold_db)
+        return hold(s, st);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -591,6 +648,7 @@ static int exec2(coord_store_t *s, const char *sql, int64_t a, int64_t b, int64_
 
 int coord_store_gc(coord_store_t *s, int64_t max_rows, int64_t *deleted, int *pending)
 {
+    settle(s);
     *deleted = 0;
     *pending = 0;
     sqlite3_stmt *q = NULL;
@@ -632,6 +690,7 @@ int coord_store_gc(coord_store_t *s, int64_t max_rows, int64_t *deleted, int *pe
 int coord_store_events_prune(coord_store_t *s, int64_t keep, double before, int64_t max_rows,
                              int64_t *deleted)
 {
+    settle(s);
     *deleted = 0;
     /* Rows are appended with increasing rowids and only the oldest leave,
      * so the table is one rowid range: its size is max - min + 1, and the
@@ -683,6 +742,7 @@ int coord_store_events_prune(coord_store_t *s, int64_t keep, double before, int6
 int coord_store_workers_prune(coord_store_t *s, int64_t keep, double before, int64_t max_rows,
                               int64_t *deleted)
 {
+    settle(s);
     *deleted = 0;
     int64_t n = 0;
     int rc = 0;
@@ -711,6 +771,7 @@ int coord_store_workers_prune(coord_store_t *s, int64_t keep, double before, int
 
 int64_t coord_store_workers_count(coord_store_t *s)
 {
+    settle(s);
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(s->db, "SELECT COUNT(*) FROM workers", -1, &q, NULL) != SQLITE_OK)
         return -EIO;
@@ -952,6 +1013,225 @@ int coord_store_event(coord_store_t *s, uint64_t seq, double ts, const char *lev
     return run(s, st);
 }
 
+// --- checkpoints off the loop ----------------------------------------------------
+/*
+ * SQLite checkpoints a WAL database inside the COMMIT that takes the WAL past
+ * its threshold: the frames are copied into the database file and both
+ * files synced, 10-60 ms on the loop at a million tasks.  In manual mode
+ * the commit only reports the WAL's size (the WAL hook, which replaces the
+ * automatic checkpoint), and the shell runs a PASSIVE checkpoint on its own
+ * connection on the thread pool.  The WAL starts again from its beginning
+ * only when a write transaction starts after a checkpoint copied every
+ * frame; a loop that kept committing during the checkpoint would never
+ * give it that moment, and the WAL would grow without bound.  So while the
+ * checkpoint runs, writes are held: begin() hands out a statement of the
+ * in-memory hold_db that selects its bindings, run() keeps copies of them,
+ * and ckpt_end makes the writes in order in a new transaction (the next
+ * flush commits it), which restarts the WAL.  Anything that must see or
+ * sync them (reads, coord_store_sync, retention, close) settles first:
+ * it waits for the job and makes the held writes.
+ */
+
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    ((coord_store_t *)ud)->wal_pages = pages;
+    return SQLITE_OK;
+}
+
+static void hold_close(coord_store_t *s)
+{
+    for (int i = 0; i < ST__COUNT; i++) {
+        sqlite3_finalize(s->hold_st[i]);
+        s->hold_st[i] = NULL;
+    }
+    sqlite3_close(s->ckpt_db);
+    sqlite3_close(s->hold_db);
+    s->ckpt_db = s->hold_db = NULL;
+}
+
+int coord_store_ckpt_manual(coord_store_t *s, hpt_err *err)
+{
+    if (!s->wal[0] || s->manual_ckpt)
+        return 0;   // :memory: has no WAL
+    if (sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+        sqlite3_open_v2(":memory:", &s->hold_db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        int rc = hpt_err_set(err, -EIO, "%s: cannot open the checkpoint connection: %s", s->path,
+                             s->ckpt_db ? sqlite3_errmsg(s->ckpt_db) : "out of memory");
+        hold_close(s);
+        return rc;
+    }
+    sqlite3_busy_timeout(s->ckpt_db, 5000);
+    /* A connection learns that the database is in WAL mode when it first
+     * reads it; until then a checkpoint on it does nothing (-1 frames). */
+    sqlite3_stmt *jm = NULL;
+    bool wal = sqlite3_prepare_v2(s->ckpt_db, "PRAGMA journal_mode", -1, &jm, NULL) == SQLITE_OK &&
+               sqlite3_step(jm) == SQLITE_ROW &&
+               strcmp((const char *)sqlite3_column_text(jm, 0), "wal") == 0;
+    sqlite3_finalize(jm);
+    if (!wal) {
+        int rc = hpt_err_set(err, -EIO, "%s: the checkpoint connection does not see WAL mode: %s",
+                             s->path, sqlite3_errmsg(s->ckpt_db));
+        hold_close(s);
+        return rc;
+    }
+    for (int i = 0; i < ST__COUNT; i++) {
+        int n = sqlite3_bind_parameter_count(s->st[i]);
+        char sql[512] = "SELECT 0";
+        size_t k = 0;
+        for (int p = 1; p <= n && k < sizeof sql - 16; p++)
+            k += (size_t)snprintf(sql + k, sizeof sql - k, "%s?%d", p == 1 ? "SELECT " : ", ", p);
+        if (sqlite3_prepare_v3(s->hold_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->hold_st[i],
+                               NULL) != SQLITE_OK ||
+            sqlite3_bind_parameter_count(s->hold_st[i]) != n) {
+            int rc = hpt_err_set(err, -EIO, "%s: cannot prepare %s: %s", s->path, sql,
+                                 sqlite3_errmsg(s->hold_db));
+            hold_close(s);
+            return rc;
+        }
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    sqlite3_wal_hook(s->db, wal_hook, s);   // replaces the automatic checkpoint
+    s->manual_ckpt = true;
+    return 0;
+}
+
+bool coord_store_ckpt_due(const coord_store_t *s)
+{
+    return s->manual_ckpt && !s->held && !s->in_tx && s->wal_pages >= CKPT_PAGES;
+}
+
+void coord_store_ckpt_begin(coord_store_t *s)
+{
+    s->held = true;
+    pthread_mutex_lock(&s->mu);
+    s->job_running = true;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void coord_store_ckpt_run(coord_store_t *s)
+{
+    int log = -1, done = -1;
+    int rc = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    pthread_mutex_lock(&s->mu);
+    s->job_rc = rc;
+    s->job_log = log;
+    s->job_done = done;
+    s->job_running = false;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void held_free(coord_store_t *s)
+{
+    for (size_t i = 0; i < s->n_hw; i++) {
+        for (int k = 0; k < s->hw[i].n; k++)
+            sqlite3_value_free(s->hw[i].v[k]);
+        free(s->hw[i].v);
+    }
+    s->n_hw = 0;
+}
+
+int coord_store_ckpt_end(coord_store_t *s, hpt_err *err)
+{
+    if (!s->held)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    while (s->job_running)
+        pthread_cond_wait(&s->cv, &s->mu);
+    int rc = s->job_rc, log = s->job_log, done = s->job_done;
+    pthread_mutex_unlock(&s->mu);
+    s->held = false;
+    s->ckpts++;
+    if (rc != SQLITE_OK || log < 0 || done < log)
+        s->ckpts_partial++;
+    /* The held writes, in order, in a new transaction: its BEGIN finds the
+     * WAL copied in full, so its commit writes from the WAL's start. */
+    for (size_t i = 0; i < s->n_hw && !s->failed; i++) {
+        sqlite3_stmt *st = begin(s, s->hw[i].st);
+        if (!st)
+            break;
+        for (int k = 0; k < s->hw[i].n; k++)
+            sqlite3_bind_value(st, k + 1, s->hw[i].v[k]);
+        run(s, st);
+    }
+    held_free(s);
+    if (rc != SQLITE_OK)
+        return hpt_err_set(err, -EIO, "%s: checkpoint failed: %s", s->path, sqlite3_errstr(rc));
+    return 0;
+}
+
+bool coord_store_ckpt_held(const coord_store_t *s)
+{
+    return s->held;
+}
+
+void coord_store_ckpt_stats(const coord_store_t *s, uint64_t *runs, uint64_t *partial,
+                            int *wal_pages)
+{
+    *runs = s->ckpts;
+    *partial = s->ckpts_partial;
+    *wal_pages = s->wal_pages;
+}
+
+/* Keep a held write's bindings (run() on a hold_st statement). */
+static int hold(coord_store_t *s, sqlite3_stmt *st)
+{
+    int i = 0;
+    while (i < ST__COUNT && s->hold_st[i] != st)
+        i++;
+    int n = sqlite3_bind_parameter_count(st);
+    int rc = i < ST__COUNT ? sqlite3_step(st) : SQLITE_MISUSE;
+    if (rc != SQLITE_ROW || sqlite3_column_count(st) < n) {
+        sqlite3_reset(st);
+        s->failed = -EIO;
+        return -EIO;
+    }
+    if (s->n_hw == s->cap_hw) {
+        size_t cap = s->cap_hw ? 2 * s->cap_hw : 256;
+        held_write_t *p = realloc(s->hw, cap * sizeof *p);
+        if (!p)
+            goto oom;
+        s->hw = p;
+        s->cap_hw = cap;
+    }
+    held_write_t *h = &s->hw[s->n_hw];
+    h->st = i;
+    h->n = 0;
+    h->v = n > 0 ? calloc((size_t)n, sizeof *h->v) : NULL;
+    if (n > 0 && !h->v)
+        goto oom;
+    for (int k = 0; k < n; k++) {
+        h->v[k] = sqlite3_value_dup(sqlite3_column_value(st, k));
+        if (!h->v[k]) {
+            for (int j = 0; j < k; j++)
+                sqlite3_value_free(h->v[j]);
+            free(h->v);
+            goto oom;
+        }
+        h->n++;
+    }
+    sqlite3_reset(st);
+    s->n_hw++;
+    /* Bounded: a checkpoint that takes long makes the writer wait for it. */
+    if (s->n_hw >= HOLD_MAX)
+        coord_store_ckpt_end(s, NULL);
+    return 0;
+oom:
+    sqlite3_reset(st);
+    s->failed = -ENOMEM;
+    return -ENOMEM;
+}
+
+/* Wait for a running checkpoint and make the writes it held. */
+static void settle(coord_store_t *s)
+{
+    if (s->held)
+        coord_store_ckpt_end(s, NULL);
+}
+
 // --- reads ----------------------------------------------------------------
 
 static const char *col_text(sqlite3_stmt *q, int i)
@@ -968,6 +1248,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
                                 int (*cb)(const coord_store_sweep_row_t *row, void *ud),
                                 void *ud)
 {
+    settle(s);
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT w.id, w.name, w.path, w.spec, w.state, w.fingerprint, "
@@ -1031,6 +1312,7 @@ int coord_store_each_open_sweep(coord_store_t *s,
 int coord_store_each_trial(coord_store_t *s, uint64_t sweep,
                            int (*cb)(const coord_store_trial_row_t *row, void *ud), void *ud)
 {
+    settle(s);
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT trial, params, state, mean, IFNULL(obs_before, 0), "
@@ -1057,6 +1339,7 @@ int coord_store_each_trial(coord_store_t *s, uint64_t sweep,
 int coord_store_each_task(coord_store_t *s, uint64_t sweep,
                           int (*cb)(const coord_store_task_row_t *row, void *ud), void *ud)
 {
+    settle(s);
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(
             s->db,

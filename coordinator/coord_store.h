@@ -54,6 +54,32 @@ int coord_store_sync_file(const char *wal, hpt_err *err);
  * the loop thread.  Returns 0 or a negative errno. */
 int coord_store_sync(coord_store_t *s, hpt_err *err);
 
+/* Checkpoints off the loop.  By default SQLite checkpoints inside the
+ * commit that takes the WAL past 1000 pages (copy and two syncs: 10-60 ms
+ * at a million tasks).  After coord_store_ckpt_manual (a file journal; a
+ * no-op for ":memory:") commits never checkpoint; instead, after a flush
+ * that left coord_store_ckpt_due true, the loop calls coord_store_ckpt_begin
+ * and runs coord_store_ckpt_run on another thread (it touches only its
+ * own connection and the job's fields), then coord_store_ckpt_end on the
+ * loop.  Between begin and end, writes are held in memory (none starts a
+ * transaction, so the checkpoint can copy the whole WAL and the WAL then
+ * starts again from its beginning) and end makes them in order in a new
+ * transaction, for the next flush to commit; a write that finds 20,000
+ * held, coord_store_sync, every read and retention call, and close wait
+ * for the job and end it first.  End returns -EIO when the checkpoint
+ * failed (the WAL keeps everything; the next one tries again). */
+int coord_store_ckpt_manual(coord_store_t *s, hpt_err *err);
+bool coord_store_ckpt_due(const coord_store_t *s);
+void coord_store_ckpt_begin(coord_store_t *s);
+void coord_store_ckpt_run(coord_store_t *s);
+int coord_store_ckpt_end(coord_store_t *s, hpt_err *err);
+/* Between begin and end. */
+bool coord_store_ckpt_held(const coord_store_t *s);
+/* Checkpoints ended, those that left frames uncopied or failed, and the
+ * WAL's pages after the last commit. */
+void coord_store_ckpt_stats(const coord_store_t *s, uint64_t *runs, uint64_t *partial,
+                            int *wal_pages);
+
 /* True when writes are waiting for a flush. */
 bool coord_store_dirty(const coord_store_t *s);
 

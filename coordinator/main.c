@@ -564,6 +564,43 @@ static void sync_kick(coord_t *c)
         c->sync.done = c->sync.gen;
 }
 
+static void ckpt_work(uv_work_t *req)
+{
+    coord_t *c = req->data;   // only the store's checkpoint connection and job fields
+    coord_store_ckpt_run(c->store);
+}
+
+static void ckpt_after(uv_work_t *req, int status)
+{
+    (void)status;
+    coord_t *c = req->data;
+    c->ckpt.busy = false;
+    hpt_err err = {0};
+    /* A no-op when something settled it first (a sync, a read, the stop). */
+    if (coord_store_ckpt_end(c->store, &err) < 0) {
+        c->ckpt.failed++;
+        char q[300];
+        hpt_log(HPT_LOG_WARN, "store", "journal checkpoint failed; the next one tries again",
+                "error=%s", hpt_log_quote(err.msg, q, sizeof q));
+    }
+}
+
+/* Copy the WAL into the database on the thread pool, holding the journal's
+ * writes meanwhile (coord_store.h, "Checkpoints off the loop"). */
+static void ckpt_kick(coord_t *c)
+{
+    if (c->ckpt.busy || !coord_store_ckpt_due(c->store))
+        return;
+    coord_store_ckpt_begin(c->store);
+    c->ckpt.req.data = c;
+    if (uv_queue_work(c->loop, &c->ckpt.req, ckpt_work, ckpt_after) == 0) {
+        c->ckpt.busy = true;
+        return;
+    }
+    coord_store_ckpt_run(c->store);   // no thread pool: here
+    ckpt_after(&c->ckpt.req, 0);
+}
+
 static void on_flush(uv_prepare_t *h)
 {
     coord_t *c = h->data;
@@ -582,6 +619,8 @@ static void on_flush(uv_prepare_t *h)
      * (the core reads one back from the journal when a client asks). */
     if (c->unload_pending && !c->stopping)
         coord_sweeps_unload(c);
+    if (!c->stopping && !c->journal_failed)
+        ckpt_kick(c);
 }
 
 static void close_cb_nop(uv_handle_t *h)
@@ -712,6 +751,13 @@ int main(int argc, char **argv)
         hpt_log(HPT_LOG_ERROR, "store", "cannot open the journal", "db=%s error=%s", c.cfg.db,
                 hpt_log_quote(err.msg, q, sizeof q));
         goto done;
+    }
+    /* Checkpoints on the thread pool, never inside a commit on the loop. */
+    if (coord_store_ckpt_manual(c.store, &err) < 0) {
+        char q[300];
+        hpt_log(HPT_LOG_WARN, "store", "checkpoints stay inside commits", "error=%s",
+                hpt_log_quote(err.msg, q, sizeof q));
+        err = (hpt_err){0};
     }
     coord_core_cfg_t kcfg = {.hb_ivl_ms = c.cfg.hb_ivl_ms, .hb_liveness = c.cfg.hb_liveness,
                              .max_attempts = c.cfg.max_attempts,
