@@ -198,6 +198,15 @@ static char *dump(const char *name)
     return out;
 }
 
+/* The checkpoint job, here, if one was begun; then its held writes. */
+static int end_hold(coord_store_t *s)
+{
+    if (!coord_store_ckpt_held(s))
+        return 0;
+    coord_store_ckpt_run(s);
+    return coord_store_ckpt_end(s, NULL);
+}
+
 static long file_size(const char *name)
 {
     char p[256];
@@ -216,10 +225,8 @@ HPT_TEST(held_writes_land_as_written)
         ASSERT_OK(write_turn(a, t, per_turn));
         ASSERT_OK(flush(a));
         ASSERT_OK(write_turn(b, t, per_turn));
-        if (coord_store_ckpt_held(b) && --held_for <= 0) {
-            coord_store_ckpt_run(b);   // the job, here, after one to three turns held
-            ASSERT_OK(coord_store_ckpt_end(b, NULL));
-        }
+        if (coord_store_ckpt_held(b) && --held_for <= 0)
+            ASSERT_OK(end_hold(b));   // after one to three turns held
         ASSERT_OK(flush(b));
         if (coord_store_ckpt_due(b)) {
             coord_store_ckpt_begin(b);
@@ -227,11 +234,8 @@ HPT_TEST(held_writes_land_as_written)
             holds++;
         }
     }
-    if (coord_store_ckpt_held(b)) {
-        coord_store_ckpt_run(b);
-        ASSERT_OK(coord_store_ckpt_end(b, NULL));
-        ASSERT_OK(flush(b));
-    }
+    ASSERT_OK(end_hold(b));
+    ASSERT_OK(flush(b));
     uint64_t runs = 0, partial = 0;
     int pages = 0;
     coord_store_ckpt_stats(b, &runs, &partial, &pages);
@@ -264,10 +268,7 @@ HPT_TEST(wal_stays_bounded)
     int turns = 1400, per_turn = 120;
     for (int t = 0; t < turns; t++) {
         ASSERT_OK(write_turn(b, t, per_turn));
-        if (coord_store_ckpt_held(b)) {
-            coord_store_ckpt_run(b);
-            ASSERT_OK(coord_store_ckpt_end(b, NULL));
-        }
+        ASSERT_OK(end_hold(b));
         ASSERT_OK(flush(b));
         if (coord_store_ckpt_due(b))
             coord_store_ckpt_begin(b);   // the next turn's writes are held
@@ -275,11 +276,8 @@ HPT_TEST(wal_stays_bounded)
         if (w > wal_max)
             wal_max = w;
     }
-    if (coord_store_ckpt_held(b)) {
-        coord_store_ckpt_run(b);
-        ASSERT_OK(coord_store_ckpt_end(b, NULL));
-        ASSERT_OK(flush(b));
-    }
+    ASSERT_OK(end_hold(b));
+    ASSERT_OK(flush(b));
     uint64_t runs = 0, partial = 0;
     int pages = 0;
     coord_store_ckpt_stats(b, &runs, &partial, &pages);
