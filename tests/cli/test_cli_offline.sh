@@ -11,28 +11,34 @@ checks=0
 tmp=$(mktemp -d)
 out=$tmp/out
 err=$tmp/err
-trap 'rm -rf "$tmp"' EXIT
+holder=
+trap '[ -n "$holder" ] && kill "$holder" 2>/dev/null; rm -rf "$tmp"' EXIT
 unset HPTUNE_COORDINATOR
 
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 check() { checks=$((checks + 1)); }
 
-# A high port nobody listens on: random, and checked free when python3 can.
-pick_port() {
-    p=$(( ($$ * 7919 + $(date +%s)) % 20000 + 40000 ))
-    if command -v python3 >/dev/null 2>&1; then
-        python3 -c '
-import socket, sys
+# A port nobody listens on, held for the whole test: a helper binds it (and
+# never listens), so a daemon of a test running beside this one cannot take
+# it meanwhile (once one did, and answered).  Without python3: a random high
+# port.
+PORT=
+if command -v python3 >/dev/null 2>&1; then
+    python3 -c '
+import signal, socket
 s = socket.socket()
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-' "$p" || p=$((p + 1))
-    fi
-    echo "$p"
-}
-PORT=$(pick_port)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+signal.pause()
+' >"$tmp/port" &
+    holder=$!
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        [ -s "$tmp/port" ] && break
+        sleep 0.1
+    done
+    PORT=$(cat "$tmp/port")
+fi
+[ -n "$PORT" ] || PORT=$(( ($$ * 7919 + $(date +%s)) % 20000 + 40000 ))
 ADDR=tcp://127.0.0.1:$PORT
 
 # --- hptune --help lists every command ---------------------------------------
